@@ -1,0 +1,171 @@
+import Configuration
+import FlexStore
+import Foundation
+import Logging
+
+/// Everything a FlexBridge process is told at start, as one value built once: command-line flags win over
+/// environment variables (`FLEXBRIDGE_…`), which win over defaults.
+public struct FlexBridgeConfiguration: Sendable {
+    /// How logs are written.
+    public enum LogFormat: String, Sendable, CaseIterable {
+        /// One line of text per entry, for people.
+        case console
+        /// One JSON object per line, for log collectors.
+        case json
+    }
+
+    public var database: DatabaseURL
+    /// Where the master key comes from; nil for the store's default (a key file beside an SQLite database).
+    public var masterKey: MasterKey.Source?
+    public var maximumDatabaseConnections: Int
+    public var host: String
+    public var port: Int
+    public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+    /// This process's name among the nodes sharing one database, in leases and logs.
+    public var nodeID: String
+    /// How long a node's lease on a connection lasts without renewal.
+    public var leaseTTL: Duration
+
+    public init(
+        database: DatabaseURL,
+        masterKey: MasterKey.Source? = nil,
+        maximumDatabaseConnections: Int = 20,
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        logLevel: Logger.Level = .info,
+        logFormat: LogFormat = .console,
+        nodeID: String = FlexBridgeConfiguration.defaultNodeID(),
+        leaseTTL: Duration = .seconds(30)
+    ) {
+        self.database = database
+        self.masterKey = masterKey
+        self.maximumDatabaseConnections = maximumDatabaseConnections
+        self.host = host
+        self.port = port
+        self.logLevel = logLevel
+        self.logFormat = logFormat
+        self.nodeID = nodeID
+        self.leaseTTL = leaseTTL
+    }
+
+    /// The settings FlexBridge reads, each with its configuration key; the environment variable is the key in upper
+    /// case with underscores (`flexbridge.database.url` → `FLEXBRIDGE_DATABASE_URL`).
+    public enum Key: String, CaseIterable, Sendable {
+        case database = "flexbridge.database.url"
+        case databaseMaxConnections = "flexbridge.database.max.connections"
+        case masterKey = "flexbridge.master.key"
+        case masterKeyFile = "flexbridge.master.key.file"
+        case host = "flexbridge.host"
+        case port = "flexbridge.port"
+        case logLevel = "flexbridge.log.level"
+        case logFormat = "flexbridge.log.format"
+        case nodeID = "flexbridge.node.id"
+        case leaseTTL = "flexbridge.lease.ttl.seconds"
+
+        /// The environment variable that sets it.
+        public var environmentVariable: String {
+            rawValue.replacingOccurrences(of: ".", with: "_").uppercased()
+        }
+
+        var isSecret: Bool { self == .masterKey }
+    }
+
+    /// The default SQLite file, in the working directory.
+    public static let defaultDatabase = "flexbridge.sqlite"
+
+    /// Builds the configuration from flags (already parsed, by key) and the environment, naming the flag or
+    /// variable at fault when a value is wrong.
+    public static func load(
+        flags: [Key: String],
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        workingDirectory: String = FileManager.default.currentDirectoryPath
+    ) throws -> FlexBridgeConfiguration {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (key, value) in flags {
+            values[AbsoluteConfigKey(stringLiteral: key.rawValue)] = ConfigValue(.string(value), isSecret: key.isSecret)
+        }
+        let reader = ConfigReader(providers: [
+            InMemoryProvider(name: "flags", values: values),
+            EnvironmentVariablesProvider(
+                environmentVariables: environment,
+                secretsSpecifier: .specific([Key.masterKey.environmentVariable])
+            ),
+        ])
+        func string(_ key: Key) -> String? {
+            guard let value = reader.string(forKey: ConfigKey(stringLiteral: key.rawValue), isSecret: key.isSecret) else {
+                return nil
+            }
+            let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+            return trimmed.isEmpty ? nil : trimmed
+        }
+
+        let database: DatabaseURL
+        do {
+            database = try DatabaseURL(parsing: string(.database) ?? defaultDatabase, workingDirectory: workingDirectory)
+        } catch {
+            throw ConfigurationError(key: .database, message: error.message)
+        }
+        var configuration = FlexBridgeConfiguration(database: database)
+        if let key = string(.masterKey) {
+            configuration.masterKey = .value(key)
+        } else if let path = string(.masterKeyFile) {
+            let absolute = path.hasPrefix("/") ? path : URL(fileURLWithPath: workingDirectory).appendingPathComponent(path).path
+            configuration.masterKey = .file(path: absolute, createIfMissing: database.kind == .sqlite)
+        }
+        if let text = string(.databaseMaxConnections) {
+            configuration.maximumDatabaseConnections = try integer(text, key: .databaseMaxConnections, in: 1...1000)
+        }
+        if let host = string(.host) { configuration.host = host }
+        if let text = string(.port) { configuration.port = try integer(text, key: .port, in: 0...65535) }
+        if let text = string(.logLevel) {
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ConfigurationError(key: .logLevel, message: "must be one of \(levels), got \"\(text)\".")
+            }
+            configuration.logLevel = level
+        }
+        if let text = string(.logFormat) {
+            guard let format = LogFormat(rawValue: text.lowercased()) else {
+                throw ConfigurationError(key: .logFormat, message: "must be console or json, got \"\(text)\".")
+            }
+            configuration.logFormat = format
+        }
+        if let node = string(.nodeID) { configuration.nodeID = node }
+        if let text = string(.leaseTTL) {
+            configuration.leaseTTL = .seconds(try integer(text, key: .leaseTTL, in: 3...3600))
+        }
+        return configuration
+    }
+
+    private static func integer(_ text: String, key: Key, in range: ClosedRange<Int>) throws -> Int {
+        guard let value = Int(text), range.contains(value) else {
+            throw ConfigurationError(
+                key: key,
+                message: "must be a whole number from \(range.lowerBound) to \(range.upperBound), got \"\(text)\"."
+            )
+        }
+        return value
+    }
+
+    /// The host name and process id: unique among the processes sharing a database.
+    public static func defaultNodeID() -> String {
+        "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// The store configuration this process opens.
+    public var storeConfiguration: Store.Configuration {
+        Store.Configuration(databaseURL: database, masterKey: masterKey, maximumConnections: maximumDatabaseConnections)
+    }
+}
+
+/// A configuration value FlexBridge cannot use, naming the flag and the environment variable that set it.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var key: FlexBridgeConfiguration.Key
+    public var message: String
+
+    public var description: String {
+        let flag = "--" + key.rawValue.split(separator: ".").dropFirst().joined(separator: "-")
+        return "\(key.environmentVariable) (or \(flag)) \(message)"
+    }
+}

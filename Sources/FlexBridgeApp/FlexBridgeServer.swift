@@ -1,0 +1,126 @@
+import FlexAPI
+import FlexEngine
+import FlexStore
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// Wires the parts of a FlexBridge node together. The executable parses its arguments and calls ``run(_:)``;
+/// tests call ``buildApplication(configuration:store:registry:logger:)`` with a test configuration.
+public struct FlexBridgeServer: Sendable {
+    public let configuration: FlexBridgeConfiguration
+    public let registry: PrometheusCollectorRegistry
+    public let logger: Logger
+
+    public init(configuration: FlexBridgeConfiguration, registry: PrometheusCollectorRegistry, logger: Logger) {
+        self.configuration = configuration
+        self.registry = registry
+        self.logger = logger
+    }
+
+    /// The HTTP application over an open store.
+    public static func buildApplication(
+        configuration: FlexBridgeConfiguration,
+        store: Store,
+        registry: PrometheusCollectorRegistry,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: LogRequestsMiddleware(.debug))
+        OperationsRoutes(store: store, registry: registry).register(on: router)
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "flexbridge",
+                metricName: "build",
+                unitName: "info",
+                helpText: "Always 1; the labels say which FlexBridge runs on which database."
+            ),
+            labels: [("version", FlexBridgeVersion.current), ("database", store.database.kind.rawValue)]
+        ).set(to: 1)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "FlexBridge"),
+            onServerRunning: onServerRunning,
+            logger: logger
+        )
+    }
+
+    /// Opens the store (migrating it), then runs the HTTP server and the engine's services in one service group
+    /// until SIGTERM or SIGINT, and shuts them down in reverse order: server, engine, store.
+    public func run() async throws {
+        let store = try await Store.open(configuration.storeConfiguration, logger: logger)
+        let leaseKeeper = LeaseKeeper(
+            store: store,
+            configuration: .init(owner: configuration.nodeID, ttl: configuration.leaseTTL, interval: configuration.leaseTTL / 3),
+            logger: logger
+        )
+        let configuration = self.configuration
+        let logger = self.logger
+        let application = Self.buildApplication(configuration: configuration, store: store, registry: registry, logger: logger) {
+            channel in
+            let address = channel.localAddress.map { "\($0.ipAddress ?? configuration.host):\($0.port ?? configuration.port)" }
+            logger.notice(
+                "FlexBridge is listening",
+                metadata: [
+                    "address": "http://\(address ?? "\(configuration.host):\(configuration.port)")",
+                    "database": "\(configuration.database)",
+                    "node": "\(configuration.nodeID)",
+                ]
+            )
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: store),
+                    .init(service: leaseKeeper),
+                    .init(service: application),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            try? await store.close()
+            throw Self.explain(error, configuration: configuration)
+        }
+    }
+
+    /// Turns the errors a person can fix into one sentence saying how.
+    static func explain(_ error: any Error, configuration: FlexBridgeConfiguration) -> any Error {
+        if let error = error as? IOError, error.errnoCode == EADDRINUSE {
+            return StartupError(
+                message: "Port \(configuration.port) on \(configuration.host) is already in use. Stop the other process or choose another port with --port or FLEXBRIDGE_PORT."
+            )
+        }
+        if let error = error as? IOError, error.errnoCode == EACCES {
+            return StartupError(
+                message: "Not allowed to listen on port \(configuration.port). Ports below 1024 need privileges; choose another with --port or FLEXBRIDGE_PORT."
+            )
+        }
+        if let error = error as? IOError, error.errnoCode == EADDRNOTAVAIL {
+            return StartupError(
+                message: "Cannot listen on \(configuration.host): this machine has no such address. Choose another with --host or FLEXBRIDGE_HOST."
+            )
+        }
+        return error
+    }
+}
+
+/// A start-up failure a person can fix, said in one sentence.
+public struct StartupError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// FlexBridge's version, as reported by `flexbridge --version` and `/metrics`.
+public enum FlexBridgeVersion {
+    public static let current = "0.1.0"
+}

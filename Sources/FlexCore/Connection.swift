@@ -1,0 +1,102 @@
+import Foundation
+
+/// One seller account in one Amazon region, authorised for FlexBridge's application through Login with Amazon.
+///
+/// Its secrets (the application's client secret, the seller's refresh token) are not part of this value: the store
+/// keeps them sealed and hands them out only through ``ConnectionCredentials``.
+public struct Connection: Sendable, Hashable, Codable {
+    /// Where a connection stands in its authorisation life.
+    public enum Status: String, Sendable, Codable, CaseIterable {
+        /// Created, but the seller has not consented yet: nothing is synced.
+        case pendingAuthorization = "pending_authorization"
+        /// Authorised and syncing as its settings say.
+        case active
+        /// Amazon refused the refresh token (revoked or expired): the seller must consent again. Nothing is retried.
+        case needsReauthorization = "needs_reauthorization"
+        /// Switched off by an operator.
+        case disabled
+    }
+
+    public var id: ConnectionID
+    /// A name for people, such as "Acme India".
+    public var name: String
+    public var sellingPartnerID: SellingPartnerID
+    public var region: Region
+    public var marketplaceIDs: [MarketplaceID]
+    /// The Login with Amazon client id of the application the seller authorises.
+    public var applicationClientID: String
+    public var status: Status
+    /// Where to call the Selling Partner API instead of the region's endpoint: a sandbox or the simulator.
+    public var endpointOverride: URL?
+    public var settings: ConnectionSettings
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: ConnectionID = .generate(),
+        name: String,
+        sellingPartnerID: SellingPartnerID,
+        region: Region,
+        marketplaceIDs: [MarketplaceID],
+        applicationClientID: String,
+        status: Status = .pendingAuthorization,
+        endpointOverride: URL? = nil,
+        settings: ConnectionSettings = ConnectionSettings(),
+        createdAt: Date,
+        updatedAt: Date? = nil
+    ) {
+        self.id = id
+        self.name = name
+        self.sellingPartnerID = sellingPartnerID
+        self.region = region
+        self.marketplaceIDs = marketplaceIDs
+        self.applicationClientID = applicationClientID
+        self.status = status
+        self.endpointOverride = endpointOverride
+        self.settings = settings
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt ?? createdAt
+    }
+
+    /// The Selling Partner API endpoint this connection talks to.
+    public var endpoint: URL { endpointOverride ?? region.endpoint }
+
+    /// Checks what a person could have typed wrong, naming the field.
+    public func validate() throws(ValidationError) {
+        if name.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError(field: "name", reason: "must not be empty")
+        }
+        if sellingPartnerID.rawValue.isEmpty {
+            throw ValidationError(field: "sellingPartnerId", reason: "must not be empty")
+        }
+        if marketplaceIDs.isEmpty {
+            throw ValidationError(field: "marketplaceIds", reason: "must name at least one marketplace")
+        }
+        if applicationClientID.isEmpty {
+            throw ValidationError(field: "applicationClientId", reason: "must not be empty")
+        }
+        try settings.validate()
+    }
+}
+
+/// The secrets of a connection, opened from their sealed form only when FlexBridge calls Amazon.
+public struct ConnectionCredentials: Sendable, Hashable {
+    /// The Login with Amazon client secret of the application.
+    public var clientSecret: String
+    /// The seller's refresh token; nil until the seller has consented.
+    public var refreshToken: String?
+
+    public init(clientSecret: String, refreshToken: String? = nil) {
+        self.clientSecret = clientSecret
+        self.refreshToken = refreshToken
+    }
+}
+
+extension ConnectionCredentials: CustomStringConvertible, CustomDebugStringConvertible {
+    /// Never prints a secret, so that a credentials value logged by mistake leaks nothing.
+    public var description: String {
+        "ConnectionCredentials(clientSecret: <redacted>, refreshToken: \(refreshToken == nil ? "none" : "<redacted>"))"
+    }
+
+    public var debugDescription: String { description }
+}

@@ -1,0 +1,128 @@
+import Foundation
+
+/// What an operator can switch per connection. Every change to these is written to the configuration change log.
+public struct ConnectionSettings: Sendable, Hashable, Codable {
+    /// Stock is sent to Amazon only while this is on.
+    public var inventorySyncEnabled: Bool
+    /// Amazon shipments are pulled only while this is on.
+    public var orderSyncEnabled: Bool
+    /// New shipments are confirmed without waiting for the WMS.
+    public var autoConfirm: Bool
+    /// Units held back from every SKU's quantity before it is sent to Amazon.
+    public var safetyStock: Int
+    /// The most units ever offered on Amazon per SKU and location; nil for no cap.
+    public var quantityCap: Int?
+
+    public init(
+        inventorySyncEnabled: Bool = true,
+        orderSyncEnabled: Bool = true,
+        autoConfirm: Bool = false,
+        safetyStock: Int = 0,
+        quantityCap: Int? = nil
+    ) {
+        self.inventorySyncEnabled = inventorySyncEnabled
+        self.orderSyncEnabled = orderSyncEnabled
+        self.autoConfirm = autoConfirm
+        self.safetyStock = safetyStock
+        self.quantityCap = quantityCap
+    }
+
+    /// Decodes settings, taking the default for every key that is absent, so that settings stored before a key
+    /// existed still read.
+    public init(from decoder: any Decoder) throws {
+        let defaults = ConnectionSettings()
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        inventorySyncEnabled =
+            try container.decodeIfPresent(Bool.self, forKey: .inventorySyncEnabled) ?? defaults.inventorySyncEnabled
+        orderSyncEnabled = try container.decodeIfPresent(Bool.self, forKey: .orderSyncEnabled) ?? defaults.orderSyncEnabled
+        autoConfirm = try container.decodeIfPresent(Bool.self, forKey: .autoConfirm) ?? defaults.autoConfirm
+        safetyStock = try container.decodeIfPresent(Int.self, forKey: .safetyStock) ?? defaults.safetyStock
+        quantityCap = try container.decodeIfPresent(Int.self, forKey: .quantityCap)
+    }
+
+    /// Checks the values, naming the setting that is wrong.
+    public func validate() throws(ValidationError) {
+        if safetyStock < 0 {
+            throw ValidationError(field: "settings.safetyStock", reason: "must be 0 or more, got \(safetyStock)")
+        }
+        if let quantityCap, quantityCap < 0 {
+            throw ValidationError(field: "settings.quantityCap", reason: "must be 0 or more, got \(quantityCap)")
+        }
+    }
+
+    /// The settings that differ between `old` and `new`, one entry per setting, with both values as JSON text
+    /// (nil for a setting that is unset), in a stable order.
+    public static func changes(from old: ConnectionSettings, to new: ConnectionSettings) -> [SettingChange] {
+        let before = old.jsonFields()
+        let after = new.jsonFields()
+        return Set(before.keys).union(after.keys).sorted().compactMap { key in
+            let oldValue = before[key]
+            let newValue = after[key]
+            return oldValue == newValue ? nil : SettingChange(setting: key, oldValue: oldValue, newValue: newValue)
+        }
+    }
+
+    private func jsonFields() -> [String: String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        guard
+            let data = try? encoder.encode(self),
+            let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]),
+            let fields = object as? [String: Any]
+        else { return [:] }
+        var result: [String: String] = [:]
+        for (key, value) in fields {
+            guard
+                let valueData = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed]),
+                let text = String(data: valueData, encoding: .utf8)
+            else { continue }
+            result[key] = text
+        }
+        return result
+    }
+}
+
+/// One setting that changed, with its old and new values as JSON text.
+public struct SettingChange: Sendable, Hashable, Codable {
+    public var setting: String
+    public var oldValue: String?
+    public var newValue: String?
+
+    public init(setting: String, oldValue: String?, newValue: String?) {
+        self.setting = setting
+        self.oldValue = oldValue
+        self.newValue = newValue
+    }
+}
+
+/// An entry of the configuration change log: who changed which setting, when, from what to what.
+public struct ConfigChange: Sendable, Hashable, Codable {
+    /// The log's own increasing number.
+    public var id: Int64
+    /// The connection whose setting changed; nil for a setting of the whole installation.
+    public var connectionID: ConnectionID?
+    public var setting: String
+    public var oldValue: String?
+    public var newValue: String?
+    /// Who made the change: a user name, an API key's name, or `system`.
+    public var actor: String
+    public var changedAt: Date
+
+    public init(
+        id: Int64,
+        connectionID: ConnectionID?,
+        setting: String,
+        oldValue: String?,
+        newValue: String?,
+        actor: String,
+        changedAt: Date
+    ) {
+        self.id = id
+        self.connectionID = connectionID
+        self.setting = setting
+        self.oldValue = oldValue
+        self.newValue = newValue
+        self.actor = actor
+        self.changedAt = changedAt
+    }
+}

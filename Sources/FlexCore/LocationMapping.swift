@@ -1,0 +1,75 @@
+import Foundation
+
+/// Ties one of the WMS's hubs to an Amazon location of a connection for one inventory channel: stock the WMS reports
+/// for the hub is what FlexBridge offers at the location.
+public struct LocationMapping: Sendable, Hashable, Codable {
+    public var connectionID: ConnectionID
+    public var hub: HubCode
+    public var locationID: LocationID
+    public var channel: ChannelName
+    public var createdAt: Date
+
+    public init(connectionID: ConnectionID, hub: HubCode, locationID: LocationID, channel: ChannelName, createdAt: Date) {
+        self.connectionID = connectionID
+        self.hub = hub
+        self.locationID = locationID
+        self.channel = channel
+        self.createdAt = createdAt
+    }
+
+    /// Checks the ids, naming the one that is wrong. Amazon caps location ids at 36 characters.
+    public func validate() throws(ValidationError) {
+        if hub.rawValue.isEmpty { throw ValidationError(field: "hub", reason: "must not be empty") }
+        if locationID.rawValue.isEmpty { throw ValidationError(field: "locationId", reason: "must not be empty") }
+        if locationID.rawValue.count > 36 {
+            throw ValidationError(field: "locationId", reason: "must be at most 36 characters, got \(locationID.rawValue.count)")
+        }
+    }
+}
+
+/// A product the seller sells on Amazon: the WMS's SKU, the merchant SKU Amazon knows and its ASIN, per marketplace.
+public struct Listing: Sendable, Hashable, Codable {
+    public var connectionID: ConnectionID
+    public var marketplaceID: MarketplaceID
+    public var warehouseSKU: WarehouseSKU
+    public var merchantSKU: MerchantSKU
+    /// Mandatory: without an ASIN Amazon cannot take stock for the SKU.
+    public var asin: ASIN
+    public var updatedAt: Date
+
+    public init(
+        connectionID: ConnectionID,
+        marketplaceID: MarketplaceID,
+        warehouseSKU: WarehouseSKU,
+        merchantSKU: MerchantSKU,
+        asin: ASIN,
+        updatedAt: Date
+    ) {
+        self.connectionID = connectionID
+        self.marketplaceID = marketplaceID
+        self.warehouseSKU = warehouseSKU
+        self.merchantSKU = merchantSKU
+        self.asin = asin
+        self.updatedAt = updatedAt
+    }
+
+    /// Checks the ids, naming the one that is wrong, in the seeds' CSV column names.
+    public func validate() throws(ValidationError) {
+        if warehouseSKU.rawValue.isEmpty { throw ValidationError(field: "clientSkuId", reason: "must not be empty") }
+        if merchantSKU.rawValue.isEmpty { throw ValidationError(field: "channelSkuId", reason: "must not be empty") }
+        if marketplaceID.rawValue.isEmpty { throw ValidationError(field: "marketplace", reason: "must not be empty") }
+        if !ASIN.isWellFormed(asin.rawValue) {
+            throw ValidationError(
+                field: "channelSerialNo",
+                reason: "must be an ASIN of 10 letters and digits, got \"\(asin.rawValue)\""
+            )
+        }
+    }
+}
+
+extension ASIN {
+    /// Whether `text` has the shape of an ASIN: ten upper-case letters or digits.
+    public static func isWellFormed(_ text: String) -> Bool {
+        text.count == 10 && text.unicodeScalars.allSatisfy { ("A"..."Z").contains($0) || ("0"..."9").contains($0) }
+    }
+}

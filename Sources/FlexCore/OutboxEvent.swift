@@ -1,0 +1,52 @@
+import Foundation
+
+/// Something that happened which the WMS should hear about. Events are written in the same transaction as the
+/// change they describe and delivered at least once; `id` stays the same on every delivery so that receivers can
+/// drop duplicates, and `sequence` orders the feed.
+public struct OutboxEvent: Sendable, Hashable, Codable {
+    /// The position in the feed, strictly increasing in commit order; the cursor of `GET /api/v1/events`.
+    public var sequence: Int64
+    /// The stable id receivers deduplicate on.
+    public var id: UUID
+    /// What happened, such as `order.created`.
+    public var type: String
+    public var connectionID: ConnectionID?
+    /// What the event is about, such as a shipment id.
+    public var subject: String?
+    /// The event's data as JSON text.
+    public var payload: String
+    public var createdAt: Date
+
+    public init(
+        sequence: Int64,
+        id: UUID,
+        type: String,
+        connectionID: ConnectionID?,
+        subject: String?,
+        payload: String,
+        createdAt: Date
+    ) {
+        self.sequence = sequence
+        self.id = id
+        self.type = type
+        self.connectionID = connectionID
+        self.subject = subject
+        self.payload = payload
+        self.createdAt = createdAt
+    }
+}
+
+/// An event about to be written; the store gives it its id and sequence.
+public struct NewEvent: Sendable, Hashable {
+    public var type: String
+    public var connectionID: ConnectionID?
+    public var subject: String?
+    public var payload: String
+
+    public init(type: String, connectionID: ConnectionID? = nil, subject: String? = nil, payload: String = "{}") {
+        self.type = type
+        self.connectionID = connectionID
+        self.subject = subject
+        self.payload = payload
+    }
+}

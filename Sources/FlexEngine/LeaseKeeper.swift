@@ -1,0 +1,124 @@
+import FlexCore
+import FlexStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Holds this node's leases on the connections it syncs, so that several nodes sharing one PostgreSQL never sync
+/// one connection twice: each round it renews the leases it holds and takes those of active connections that are
+/// free or expired; on shutdown it releases them so that another node takes over at once.
+public actor LeaseKeeper: Service {
+    /// How the keeper paces itself.
+    public struct Configuration: Sendable {
+        /// The node's name in the lease table; unique per running process.
+        public var owner: String
+        /// How long a lease lasts without renewal: the longest a dead node's connections stay unsynced.
+        public var ttl: Duration
+        /// How often leases are renewed and free ones taken; well below `ttl`.
+        public var interval: Duration
+
+        public init(owner: String, ttl: Duration = .seconds(30), interval: Duration = .seconds(10)) {
+            self.owner = owner
+            self.ttl = ttl
+            self.interval = interval
+        }
+    }
+
+    /// What one round changed.
+    public struct Changes: Sendable, Hashable {
+        /// Connections this node now holds and did not before.
+        public var gained: Set<ConnectionID> = []
+        /// Connections this node held and no longer does.
+        public var lost: Set<ConnectionID> = []
+
+        public init(gained: Set<ConnectionID> = [], lost: Set<ConnectionID> = []) {
+            self.gained = gained
+            self.lost = lost
+        }
+    }
+
+    private let store: Store
+    private let configuration: Configuration
+    private let logger: Logger
+    private var held: [ConnectionID: Lease] = [:]
+
+    public init(store: Store, configuration: Configuration, logger: Logger = Logger(label: "flexbridge.leases")) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The leases this node holds now, by connection.
+    public var leases: [ConnectionID: Lease] { held }
+
+    /// One round: renew what is held, take what is free, drop connections that are no longer active.
+    @discardableResult
+    public func tick() async throws -> Changes {
+        let connections = try await store.read { try await $0.connections() }
+        let wanted = Set(connections.filter { $0.status == .active }.map(\.id))
+        var changes = Changes()
+        for id in held.keys where !wanted.contains(id) {
+            if let lease = held.removeValue(forKey: id) {
+                try await store.transaction { try await $0.releaseLease(lease) }
+                changes.lost.insert(id)
+            }
+        }
+        for id in wanted.sorted() {
+            let lease = try await store.transaction { [configuration] session in
+                try await session.acquireLease(Lease.name(for: id), owner: configuration.owner, ttl: configuration.ttl)
+            }
+            switch (held[id], lease) {
+            case (nil, let lease?):
+                changes.gained.insert(id)
+                held[id] = lease
+            case (let previous?, let lease?) where previous.epoch != lease.epoch:
+                // Held before, but the lease expired in between and was retaken: work under the old epoch is void.
+                changes.lost.insert(id)
+                changes.gained.insert(id)
+                held[id] = lease
+            case (_?, let lease?):
+                held[id] = lease
+            case (_?, nil):
+                held[id] = nil
+                changes.lost.insert(id)
+            case (nil, nil):
+                break
+            }
+        }
+        if !changes.gained.isEmpty || !changes.lost.isEmpty {
+            logger.info(
+                "connection leases changed",
+                metadata: [
+                    "gained": "\(changes.gained.map(\.rawValue).sorted())",
+                    "lost": "\(changes.lost.map(\.rawValue).sorted())",
+                ]
+            )
+        }
+        return changes
+    }
+
+    /// Gives up every lease this node holds.
+    public func releaseAll() async throws {
+        let leases = Array(held.values)
+        held.removeAll()
+        try await store.transaction { session in
+            for lease in leases { try await session.releaseLease(lease) }
+        }
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { [self] in
+            while !Task.isCancelled {
+                do {
+                    try await tick()
+                } catch is CancellationError {
+                    break
+                } catch {
+                    logger.error("renewing connection leases failed; retrying next round", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: configuration.interval)
+            }
+        }
+        try await releaseAll()
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+import PostgresNIO
+import SQLKit
+
+/// PostgreSQL through postgres-nio's connection pool. The pool runs in a task the driver owns from `open` to `close`.
+final class PostgresDriver: SQLDriver {
+    let kind = DatabaseKind.postgres
+    private let client: PostgresClient
+    private let runTask: Task<Void, Never>
+    private let logger: Logger
+
+    private init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+        self.runTask = Task { await client.run() }
+    }
+
+    /// Connects to the server the URL names, checking first with one connection so that a wrong host, password or
+    /// database name fails at once with the server's reason instead of hanging in the pool.
+    static func open(url: URL, maximumConnections: Int, logger: Logger) async throws -> PostgresDriver {
+        let display = DatabaseURL.redacted(url.absoluteString)
+        guard let sqlConfiguration = try? SQLPostgresConfiguration(url: url) else {
+            throw StoreError.invalidDatabaseURL(display, reason: "expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+        }
+        let core = sqlConfiguration.coreConfiguration
+        do {
+            let probe = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.any(),
+                configuration: core,
+                id: 0,
+                logger: logger
+            )
+            try await probe.close()
+        } catch {
+            throw StoreError(
+                code: .databaseUnavailable,
+                message: "Cannot connect to PostgreSQL at \(display): \(describe(error)). Check that the server runs and the URL is right."
+            )
+        }
+        var configuration = PostgresClient.Configuration(coreConfiguration: core)
+        configuration.options.maximumConnections = maximumConnections
+        return PostgresDriver(client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
+    }
+
+    func withTransaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            try await Self.transaction(on: connection.sql(), begin: "BEGIN", body)
+        }
+    }
+
+    func withSession<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            try await body(connection.sql())
+        }
+    }
+
+    func close() async throws {
+        runTask.cancel()
+        await runTask.value
+    }
+
+    /// The part of a postgres-nio error a person can act on; its own description hides everything on purpose.
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return String(describing: error) }
+        if let message = error.serverInfo?[.message] { return message }
+        if let underlying = error.underlying { return String(describing: underlying) }
+        return error.code.description
+    }
+}
+
+extension PostgresClient.Configuration {
+    /// Translates a connection configuration parsed from a URL, as postgres-kit's documentation shows.
+    init(coreConfiguration configuration: PostgresConnection.Configuration) {
+        let tls: PostgresClient.Configuration.TLS =
+            switch (configuration.tls.isEnforced, configuration.tls.isAllowed) {
+            case (true, _): .require(configuration.tls.sslContext!.configuration)
+            case (_, true): .prefer(configuration.tls.sslContext!.configuration)
+            default: .disable
+            }
+        if let socket = configuration.unixSocketPath {
+            self.init(
+                unixSocketPath: socket,
+                username: configuration.username,
+                password: configuration.password,
+                database: configuration.database
+            )
+        } else {
+            self.init(
+                host: configuration.host ?? "localhost",
+                port: configuration.port ?? 5432,
+                username: configuration.username,
+                password: configuration.password,
+                database: configuration.database,
+                tls: tls
+            )
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+
+/// SQLite in one file: WAL journal, a busy timeout so that two processes wait for each other instead of failing,
+/// writes serialized through one connection, reads on a second connection that WAL lets run beside a write.
+final class SQLiteDriver: SQLDriver {
+    let kind = DatabaseKind.sqlite
+    private let writer: SQLiteConnection
+    private let reader: SQLiteConnection
+    private let writeLock = AsyncLock()
+
+    /// How long a write waits for another process's transaction before failing.
+    static let busyTimeoutMilliseconds = 10_000
+
+    private init(writer: SQLiteConnection, reader: SQLiteConnection) {
+        self.writer = writer
+        self.reader = reader
+    }
+
+    /// Opens (and creates if needed) the database file at `path`.
+    static func open(path: String, logger: Logger) async throws -> SQLiteDriver {
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
+            throw StoreError(
+                code: .databaseUnavailable,
+                message: "Cannot open the SQLite database \(path): the folder \(folder) does not exist. Create it or choose another path with --database."
+            )
+        }
+        let writer: SQLiteConnection
+        do {
+            writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        } catch {
+            throw StoreError(
+                code: .databaseUnavailable,
+                message: "Cannot open the SQLite database \(path): \(error). Check that the path is writable."
+            )
+        }
+        do {
+            // Busy timeout first: switching to WAL itself needs a lock another process may hold.
+            try await writer.sql().raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeoutMilliseconds))").run()
+            try await writer.sql().raw("PRAGMA journal_mode = WAL").run()
+            try await writer.sql().raw("PRAGMA synchronous = NORMAL").run()
+            try await writer.sql().raw("PRAGMA foreign_keys = ON").run()
+            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            try await reader.sql().raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeoutMilliseconds))").run()
+            try await reader.sql().raw("PRAGMA foreign_keys = ON").run()
+            return SQLiteDriver(writer: writer, reader: reader)
+        } catch {
+            try? await writer.close()
+            throw StoreError(
+                code: .databaseUnavailable,
+                message: "Cannot use the SQLite database \(path): \(error). Is it an SQLite file?"
+            )
+        }
+    }
+
+    func withTransaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        await writeLock.lock()
+        do {
+            // IMMEDIATE takes the write lock at once, so that two processes queue here rather than fail later when
+            // a reading transaction tries to write.
+            let value = try await Self.transaction(on: writer.sql(), begin: "BEGIN IMMEDIATE", body)
+            await writeLock.unlock()
+            return value
+        } catch {
+            await writeLock.unlock()
+            throw error
+        }
+    }
+
+    func withSession<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await body(reader.sql())
+    }
+
+    func close() async throws {
+        // Both, whatever the first does: an unclosed SQLiteConnection traps when it is released.
+        var readerError: (any Error)?
+        do { try await reader.close() } catch { readerError = error }
+        try await writer.close()
+        if let readerError { throw readerError }
+    }
+}

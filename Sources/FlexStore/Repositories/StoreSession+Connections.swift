@@ -1,0 +1,181 @@
+import FlexCore
+import Foundation
+import PostgresNIO
+import SQLKit
+import SQLiteNIO
+
+extension StoreSession {
+    /// Stores a new connection with its application's client secret sealed, and logs its creation.
+    public func insertConnection(
+        _ connection: Connection,
+        clientSecret: String,
+        actor: String
+    ) async throws {
+        try connection.validate()
+        guard !clientSecret.isEmpty else {
+            throw StoreError(code: .invalidInput, message: "clientSecret must not be empty.")
+        }
+        let sealedSecret = try secrets.seal(clientSecret, context: Self.secretContext(connection.id, "client_secret"))
+        do {
+            try await sql.raw(
+                """
+                INSERT INTO connections (id, name, selling_partner_id, region, marketplace_ids, application_client_id,
+                    client_secret_sealed, refresh_token_sealed, status, endpoint_override, settings, created_at, updated_at)
+                VALUES (\(bind: connection.id.rawValue), \(bind: connection.name), \(bind: connection.sellingPartnerID.rawValue),
+                    \(bind: connection.region.rawValue), \(bind: try Self.json(connection.marketplaceIDs)),
+                    \(bind: connection.applicationClientID), \(bind: sealedSecret), NULL, \(bind: connection.status.rawValue),
+                    \(bind: connection.endpointOverride?.absoluteString), \(bind: try Self.json(connection.settings)),
+                    \(bind: connection.createdAt.millisecondsSince1970), \(bind: connection.updatedAt.millisecondsSince1970))
+                """
+            ).run()
+        } catch where Self.isUniqueViolation(error) {
+            throw StoreError(
+                code: .conflict,
+                message: "A connection for seller \(connection.sellingPartnerID) in region \(connection.region.rawValue) exists already."
+            )
+        }
+        try await recordChanges(
+            [SettingChange(setting: "connection", oldValue: nil, newValue: "\"created\"")],
+            connectionID: connection.id,
+            actor: actor
+        )
+    }
+
+    /// The connection with this id, or nil.
+    public func connection(_ id: ConnectionID) async throws -> Connection? {
+        try await sql.raw("SELECT * FROM connections WHERE id = \(bind: id.rawValue)").first().map(Self.decodeConnection)
+    }
+
+    /// Every connection, oldest first.
+    public func connections() async throws -> [Connection] {
+        try await sql.raw("SELECT * FROM connections ORDER BY created_at, id").all().map(Self.decodeConnection)
+    }
+
+    /// The connection's secrets, opened.
+    public func credentials(for id: ConnectionID) async throws -> ConnectionCredentials {
+        guard
+            let row = try await sql.raw(
+                "SELECT client_secret_sealed, refresh_token_sealed FROM connections WHERE id = \(bind: id.rawValue)"
+            ).first()
+        else { throw StoreError.notFound("Connection \(id)") }
+        let secret = try secrets.open(
+            try row.decode(column: "client_secret_sealed", as: String.self),
+            context: Self.secretContext(id, "client_secret")
+        )
+        let token = try row.decode(column: "refresh_token_sealed", as: String?.self).map {
+            try secrets.open($0, context: Self.secretContext(id, "refresh_token"))
+        }
+        return ConnectionCredentials(clientSecret: secret, refreshToken: token)
+    }
+
+    /// Stores the seller's refresh token (sealed) and makes the connection active.
+    public func authorize(_ id: ConnectionID, refreshToken: String, actor: String) async throws {
+        guard !refreshToken.isEmpty else {
+            throw StoreError(code: .invalidInput, message: "refreshToken must not be empty.")
+        }
+        let sealed = try secrets.seal(refreshToken, context: Self.secretContext(id, "refresh_token"))
+        let updated = try await sql.raw(
+            """
+            UPDATE connections SET refresh_token_sealed = \(bind: sealed), updated_at = \(bind: nowMilliseconds)
+            WHERE id = \(bind: id.rawValue) RETURNING id
+            """
+        ).first()
+        guard updated != nil else { throw StoreError.notFound("Connection \(id)") }
+        try await recordChanges(
+            [SettingChange(setting: "refreshToken", oldValue: nil, newValue: "\"<sealed>\"")],
+            connectionID: id,
+            actor: actor
+        )
+        try await setStatus(id, to: .active, actor: actor)
+    }
+
+    /// Moves the connection to `status`, logging the change if it is one.
+    public func setStatus(_ id: ConnectionID, to status: Connection.Status, actor: String) async throws {
+        guard let current = try await connection(id) else { throw StoreError.notFound("Connection \(id)") }
+        guard current.status != status else { return }
+        try await sql.raw(
+            """
+            UPDATE connections SET status = \(bind: status.rawValue), updated_at = \(bind: nowMilliseconds)
+            WHERE id = \(bind: id.rawValue)
+            """
+        ).run()
+        try await recordChanges(
+            [SettingChange(setting: "status", oldValue: "\"\(current.status.rawValue)\"", newValue: "\"\(status.rawValue)\"")],
+            connectionID: id,
+            actor: actor
+        )
+    }
+
+    /// Applies `change` to the connection's settings, validates the result and logs one change-log entry per
+    /// setting that changed. Returns the new settings.
+    @discardableResult
+    public func updateSettings(
+        of id: ConnectionID,
+        actor: String,
+        _ change: (inout ConnectionSettings) -> Void
+    ) async throws -> ConnectionSettings {
+        guard let current = try await connection(id) else { throw StoreError.notFound("Connection \(id)") }
+        var settings = current.settings
+        change(&settings)
+        try settings.validate()
+        let changes = ConnectionSettings.changes(from: current.settings, to: settings)
+        guard !changes.isEmpty else { return settings }
+        try await sql.raw(
+            """
+            UPDATE connections SET settings = \(bind: try Self.json(settings)), updated_at = \(bind: nowMilliseconds)
+            WHERE id = \(bind: id.rawValue)
+            """
+        ).run()
+        try await recordChanges(changes, connectionID: id, actor: actor)
+        return settings
+    }
+
+    // MARK: Helpers shared by the repositories
+
+    static func secretContext(_ id: ConnectionID, _ field: String) -> String {
+        "connection:\(id.rawValue):\(field)"
+    }
+
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func fromJSON<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+
+    /// Whether `error` is the database refusing a duplicate key, on either engine.
+    static func isUniqueViolation(_ error: any Error) -> Bool {
+        if let error = error as? SQLiteError {
+            return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed
+                || error.reason == .constraint
+        }
+        if let error = error as? PSQLError {
+            return error.serverInfo?[.sqlState] == "23505"
+        }
+        return false
+    }
+
+    private static func decodeConnection(_ row: any SQLRow) throws -> Connection {
+        let regionName = try row.decode(column: "region", as: String.self)
+        let statusName = try row.decode(column: "status", as: String.self)
+        guard let region = Region(rawValue: regionName), let status = Connection.Status(rawValue: statusName) else {
+            throw StoreError(code: .invalidInput, message: "A stored connection has an unknown region or status (\(regionName), \(statusName)).")
+        }
+        return Connection(
+            id: ConnectionID(rawValue: try row.decode(column: "id", as: String.self)),
+            name: try row.decode(column: "name", as: String.self),
+            sellingPartnerID: SellingPartnerID(rawValue: try row.decode(column: "selling_partner_id", as: String.self)),
+            region: region,
+            marketplaceIDs: try fromJSON([MarketplaceID].self, try row.decode(column: "marketplace_ids", as: String.self)),
+            applicationClientID: try row.decode(column: "application_client_id", as: String.self),
+            status: status,
+            endpointOverride: try row.decode(column: "endpoint_override", as: String?.self).flatMap(URL.init(string:)),
+            settings: try fromJSON(ConnectionSettings.self, try row.decode(column: "settings", as: String.self)),
+            createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self)),
+            updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self))
+        )
+    }
+}

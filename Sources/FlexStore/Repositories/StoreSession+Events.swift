@@ -1,0 +1,70 @@
+import FlexCore
+import Foundation
+import SQLKit
+
+extension StoreSession {
+    /// An arbitrary constant naming the outbox's append lock among PostgreSQL advisory locks.
+    static let outboxLockKey: Int64 = 0x466C_6578_4F75_7462  // "FlexOutb"
+
+    /// Appends events to the outbox; call it in the transaction that makes the change the events describe.
+    ///
+    /// Readers page through the feed by sequence, so sequences must become visible in order. On PostgreSQL two
+    /// transactions could commit their sequences out of order and a reader could skip the lower one; appending
+    /// therefore takes a transaction-scoped lock, held to commit. SQLite has one writer and needs none.
+    @discardableResult
+    public func appendEvents(_ events: [NewEvent]) async throws -> [OutboxEvent] {
+        guard !events.isEmpty else { return [] }
+        if kind == .postgres {
+            try await sql.raw("SELECT pg_advisory_xact_lock(\(bind: Self.outboxLockKey))").run()
+        }
+        let now = nowMilliseconds
+        var written: [OutboxEvent] = []
+        for event in events {
+            let id = UUID()
+            let row = try await sql.raw(
+                """
+                INSERT INTO events (id, type, connection_id, subject, payload, created_at)
+                VALUES (\(bind: id.uuidString.lowercased()), \(bind: event.type), \(bind: event.connectionID?.rawValue),
+                    \(bind: event.subject), \(bind: event.payload), \(bind: now))
+                RETURNING sequence
+                """
+            ).first()
+            guard let sequence = try row?.decode(column: "sequence", as: Int64.self) else {
+                throw StoreError(code: .conflict, message: "The outbox did not return a sequence for a new event.")
+            }
+            written.append(
+                OutboxEvent(
+                    sequence: sequence,
+                    id: id,
+                    type: event.type,
+                    connectionID: event.connectionID,
+                    subject: event.subject,
+                    payload: event.payload,
+                    createdAt: Date(millisecondsSince1970: now)
+                )
+            )
+        }
+        return written
+    }
+
+    /// Events after the cursor `after` (a sequence; 0 for the start), oldest first.
+    public func events(after: Int64, limit: Int = 100) async throws -> [OutboxEvent] {
+        try await sql.raw("SELECT * FROM events WHERE sequence > \(bind: after) ORDER BY sequence LIMIT \(bind: limit)")
+            .all()
+            .map { row in
+                let idText = try row.decode(column: "id", as: String.self)
+                guard let id = UUID(uuidString: idText) else {
+                    throw StoreError(code: .invalidInput, message: "A stored event has a malformed id \(idText).")
+                }
+                return OutboxEvent(
+                    sequence: try row.decode(column: "sequence", as: Int64.self),
+                    id: id,
+                    type: try row.decode(column: "type", as: String.self),
+                    connectionID: try row.decode(column: "connection_id", as: String?.self).map(ConnectionID.init(rawValue:)),
+                    subject: try row.decode(column: "subject", as: String?.self),
+                    payload: try row.decode(column: "payload", as: String.self),
+                    createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self))
+                )
+            }
+    }
+}

@@ -1,0 +1,65 @@
+import FlexCore
+import Foundation
+import SQLKit
+
+extension StoreSession {
+    /// Takes or renews the lease `name` for `owner` until `ttl` from now.
+    ///
+    /// Returns the lease if `owner` holds it afterwards: renewed when it held it already (same epoch), taken with
+    /// the epoch raised when it was free or expired. Returns nil while another owner's lease is still valid.
+    public func acquireLease(_ name: String, owner: String, ttl: Duration) async throws -> Lease? {
+        let now = nowMilliseconds
+        let expiresAt = now + ttl.milliseconds
+        try await sql.raw(
+            """
+            INSERT INTO leases (name, owner, epoch, expires_at) VALUES (\(bind: name), \(bind: owner), 0, 0)
+            ON CONFLICT (name) DO NOTHING
+            """
+        ).run()
+        // One statement decides, so that two nodes racing for an expired lease cannot both win: the row's owner
+        // and expiry are re-checked by the database as it updates.
+        let row = try await sql.raw(
+            """
+            UPDATE leases SET
+                epoch = CASE WHEN owner = \(bind: owner) AND expires_at > \(bind: now) THEN epoch ELSE epoch + 1 END,
+                owner = \(bind: owner),
+                expires_at = \(bind: expiresAt)
+            WHERE name = \(bind: name) AND (owner = \(bind: owner) OR expires_at <= \(bind: now))
+            RETURNING epoch
+            """
+        ).first()
+        guard let epoch = try row?.decode(column: "epoch", as: Int64.self) else { return nil }
+        return Lease(name: name, owner: owner, epoch: epoch, expiresAt: Date(millisecondsSince1970: expiresAt))
+    }
+
+    /// Gives the lease up at once, if `owner` still holds it at `epoch`, so that another node can take it without
+    /// waiting for it to expire.
+    public func releaseLease(_ lease: Lease) async throws {
+        try await sql.raw(
+            """
+            UPDATE leases SET expires_at = 0
+            WHERE name = \(bind: lease.name) AND owner = \(bind: lease.owner) AND epoch = \(bind: lease.epoch)
+            """
+        ).run()
+    }
+
+    /// The lease as stored, whoever holds it.
+    public func lease(_ name: String) async throws -> Lease? {
+        try await sql.raw("SELECT * FROM leases WHERE name = \(bind: name)").first().map { row in
+            Lease(
+                name: try row.decode(column: "name", as: String.self),
+                owner: try row.decode(column: "owner", as: String.self),
+                epoch: try row.decode(column: "epoch", as: Int64.self),
+                expiresAt: Date(millisecondsSince1970: try row.decode(column: "expires_at", as: Int64.self))
+            )
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds.
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,122 @@
+import FlexCore
+import Foundation
+import Logging
+import SQLKit
+import ServiceLifecycle
+
+/// FlexBridge's persistence: the database, the secret box that seals credentials in it, and the clock that stamps
+/// its rows. Work happens in sessions: ``transaction(_:)`` for writes, ``read(_:)`` for reads.
+///
+/// As a `Service` it keeps the database open while the service group runs and closes it on shutdown; place it first
+/// in the group so that it closes last.
+public final class Store: Service, Sendable {
+    public let database: Database
+    public let secrets: SecretBox
+    public let clock: WallClock
+    let logger: Logger
+
+    init(database: Database, secrets: SecretBox, clock: WallClock, logger: Logger) {
+        self.database = database
+        self.secrets = secrets
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// How to open a store.
+    public struct Configuration: Sendable {
+        public var databaseURL: DatabaseURL
+        /// Where the master key comes from; nil for the default: for SQLite a key file beside the database,
+        /// created on first use; PostgreSQL has no default, since every node must share the key.
+        public var masterKey: MasterKey.Source?
+        /// The most PostgreSQL connections this process opens.
+        public var maximumConnections: Int
+        /// Apply pending migrations while opening.
+        public var migrate: Bool
+
+        public init(
+            databaseURL: DatabaseURL,
+            masterKey: MasterKey.Source? = nil,
+            maximumConnections: Int = 20,
+            migrate: Bool = true
+        ) {
+            self.databaseURL = databaseURL
+            self.masterKey = masterKey
+            self.maximumConnections = maximumConnections
+            self.migrate = migrate
+        }
+    }
+
+    /// Opens the database, migrates it (unless asked not to), loads the master key and checks that it is the key
+    /// the database's secrets were sealed with.
+    public static func open(
+        _ configuration: Configuration,
+        clock: WallClock = .system,
+        logger: Logger = Logger(label: "flexbridge.store")
+    ) async throws -> Store {
+        let database = try await Database.open(
+            configuration.databaseURL,
+            maximumConnections: configuration.maximumConnections,
+            logger: logger
+        )
+        do {
+            if configuration.migrate {
+                let report = try await database.migrate()
+                for step in report.applied {
+                    logger.info("applied migration", metadata: ["version": "\(step.version)", "name": "\(step.name)"])
+                }
+            }
+            let secrets = try await KeyCheck.unlock(database: database, source: configuration.masterKey, logger: logger)
+            return Store(database: database, secrets: secrets, clock: clock, logger: logger)
+        } catch {
+            try? await database.close()
+            throw error
+        }
+    }
+
+    /// Runs `body` in one transaction: everything it wrote, events included, commits together or not at all.
+    @discardableResult
+    public func transaction<T: Sendable>(_ body: (StoreSession) async throws -> T) async throws -> T {
+        try await database.transaction { sql in
+            try await body(StoreSession(sql: sql, kind: database.kind, secrets: secrets, clock: clock))
+        }
+    }
+
+    /// Runs `body` for reads outside any transaction.
+    public func read<T: Sendable>(_ body: (StoreSession) async throws -> T) async throws -> T {
+        try await database.session { sql in
+            try await body(StoreSession(sql: sql, kind: database.kind, secrets: secrets, clock: clock))
+        }
+    }
+
+    /// Closes the database.
+    public func close() async throws {
+        try await database.close()
+    }
+
+    /// Keeps the store open until the service group shuts down, then closes it.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await close()
+    }
+}
+
+/// One session on the store's database, inside a transaction or not; the repositories are its extensions.
+public struct StoreSession: Sendable {
+    /// SQL on this session; statements here are part of the session's transaction, if any.
+    public let sql: any SQLDatabase
+    public let kind: DatabaseKind
+    let secrets: SecretBox
+    let clock: WallClock
+
+    /// Now in the store's time unit: milliseconds since the epoch.
+    var nowMilliseconds: Int64 { clock.now().millisecondsSince1970 }
+}
+
+extension Date {
+    /// Milliseconds since 1970, the store's unit of time.
+    var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    init(millisecondsSince1970 value: Int64) {
+        self.init(timeIntervalSince1970: TimeInterval(value) / 1000)
+    }
+}

@@ -1,0 +1,36 @@
+/// What went wrong in the store, said so that an operator knows what to fix.
+public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The kind of failure, for code that reacts to it.
+    public enum Code: String, Sendable, Hashable {
+        case invalidDatabaseURL
+        case databaseUnavailable
+        case schemaTooNew
+        case masterKeyMissing
+        case masterKeyInvalid
+        case masterKeyMismatch
+        case keyFileUnreadable
+        case secretUnreadable
+        case notFound
+        case conflict
+        case invalidInput
+    }
+
+    public var code: Code
+    /// One sentence for a person: what is wrong and how to fix it.
+    public var message: String
+
+    public init(code: Code, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    static func invalidDatabaseURL(_ url: String, reason: String) -> StoreError {
+        StoreError(code: .invalidDatabaseURL, message: "The database URL \"\(url)\" is not valid: \(reason).")
+    }
+
+    static func notFound(_ what: String) -> StoreError {
+        StoreError(code: .notFound, message: "\(what) does not exist.")
+    }
+}

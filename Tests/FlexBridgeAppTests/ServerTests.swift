@@ -1,0 +1,65 @@
+import FlexAPI
+import FlexBridgeApp
+import FlexStore
+import FlexStoreTesting
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import NIOPosix
+import Prometheus
+import Testing
+
+@Suite("Server")
+struct ServerTests {
+    @Test("/health reports the database and its schema version; /metrics speaks Prometheus")
+    func healthAndMetrics() async throws {
+        try await TestDatabase.with(.sqlite) { database in
+            let configuration = FlexBridgeConfiguration(database: database.url, masterKey: .value(MasterKey.generate()), port: 0)
+            let store = try await Store.open(configuration.storeConfiguration)
+            let registry = PrometheusCollectorRegistry()
+            let app = FlexBridgeServer.buildApplication(configuration: configuration, store: store, registry: registry, logger: Logger(label: "test"))
+            try await app.test(.router) { client in
+                try await client.execute(uri: "/health", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let report = try JSONDecoder().decode(HealthReport.self, from: Data(response.body.readableBytesView))
+                    #expect(report.status == "ok")
+                    #expect(report.database == "sqlite")
+                    #expect(report.schemaVersion == Database.knownMigrations.map(\.version).max())
+                }
+                try await client.execute(uri: "/metrics", method: .get) { response in
+                    #expect(response.status == .ok)
+                    #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+                    let text = String(buffer: response.body)
+                    #expect(text.contains("# TYPE flexbridge_build_info gauge"))
+                    #expect(text.contains("flexbridge_build_info{version=\"\(FlexBridgeVersion.current)\",database=\"sqlite\"} 1"))
+                }
+            }
+            // With the database gone, health says so instead of answering ok.
+            try await store.close()
+            try await app.test(.router) { client in
+                try await client.execute(uri: "/health", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    let report = try JSONDecoder().decode(HealthReport.self, from: Data(response.body.readableBytesView))
+                    #expect(report.status == "unavailable")
+                    #expect(report.error != nil)
+                }
+            }
+        }
+    }
+
+    @Test("a port in use is a one-sentence start-up error naming the port")
+    func portInUse() async throws {
+        let blocker = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(blocker.localAddress?.port)
+        try await TestDatabase.with(.sqlite) { database in
+            let configuration = FlexBridgeConfiguration(database: database.url, masterKey: .value(MasterKey.generate()), port: port)
+            let server = FlexBridgeServer(configuration: configuration, registry: PrometheusCollectorRegistry(), logger: Logger(label: "test"))
+            let error = await #expect(throws: StartupError.self) { try await server.run() }
+            #expect(error?.message.contains("Port \(port) on 127.0.0.1 is already in use") == true)
+        }
+        try await blocker.close()
+    }
+}

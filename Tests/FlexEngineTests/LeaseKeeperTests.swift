@@ -1,0 +1,51 @@
+import FlexCore
+import FlexEngine
+import FlexStore
+import FlexStoreTesting
+import Foundation
+import Testing
+
+@Suite("Lease keeper")
+struct LeaseKeeperTests {
+    @Test("each active connection is held by one node; a released one moves to the other", arguments: TestEngine.available)
+    func ownership(engine: TestEngine) async throws {
+        let clock = TestClock()
+        try await TestDatabase.with(engine) { database in
+            let store = try await Store.open(
+                Store.Configuration(databaseURL: database.url, masterKey: .value(MasterKey.generate())),
+                clock: clock.wallClock
+            )
+            let active = Connection(name: "A", sellingPartnerID: "S1", region: .eu, marketplaceIDs: ["M"], applicationClientID: "c", createdAt: clock.now)
+            let pending = Connection(name: "B", sellingPartnerID: "S2", region: .eu, marketplaceIDs: ["M"], applicationClientID: "c", createdAt: clock.now)
+            try await store.transaction { session in
+                try await session.insertConnection(active, clientSecret: "s", actor: "test")
+                try await session.authorize(active.id, refreshToken: "r", actor: "test")
+                try await session.insertConnection(pending, clientSecret: "s", actor: "test")
+            }
+            let nodeA = LeaseKeeper(store: store, configuration: .init(owner: "node-a", ttl: .seconds(30)))
+            let nodeB = LeaseKeeper(store: store, configuration: .init(owner: "node-b", ttl: .seconds(30)))
+
+            #expect(try await nodeA.tick().gained == [active.id])
+            #expect(try await nodeB.tick().gained.isEmpty)
+            #expect(try await nodeA.tick() == LeaseKeeper.Changes())
+
+            // Node A stops cleanly: node B takes over on its next round, with a higher epoch.
+            try await nodeA.releaseAll()
+            #expect(try await nodeB.tick().gained == [active.id])
+            #expect(await nodeB.leases[active.id]?.epoch == 2)
+
+            // Node B pauses past its lease: node A takes the connection, and B learns it lost it.
+            clock.advance(by: .seconds(31))
+            #expect(try await nodeA.tick().gained == [active.id])
+            let changes = try await nodeB.tick()
+            #expect(changes.lost == [active.id])
+            #expect(await nodeB.leases.isEmpty)
+
+            // A connection that stops being active is let go.
+            try await store.transaction { try await $0.setStatus(active.id, to: .needsReauthorization, actor: "test") }
+            #expect(try await nodeA.tick().lost == [active.id])
+            #expect(await nodeA.leases.isEmpty)
+            try await store.close()
+        }
+    }
+}
