@@ -69,6 +69,20 @@ public struct FlexBridgeConfiguration: Sendable {
         }
 
         var isSecret: Bool { self == .masterKey }
+
+        /// The command-line flag that sets it, for the settings that have one.
+        public var flag: String? {
+            switch self {
+            case .database: "--database"
+            case .masterKeyFile: "--master-key-file"
+            case .host: "--host"
+            case .port: "--port"
+            case .logLevel: "--log-level"
+            case .logFormat: "--log-format"
+            case .nodeID: "--node-id"
+            case .databaseMaxConnections, .masterKey, .leaseTTL: nil
+            }
+        }
     }
 
     /// The default SQLite file, in the working directory.
@@ -104,7 +118,7 @@ public struct FlexBridgeConfiguration: Sendable {
         do {
             database = try DatabaseURL(parsing: string(.database) ?? defaultDatabase, workingDirectory: workingDirectory)
         } catch {
-            throw ConfigurationError(key: .database, message: error.message)
+            throw ConfigurationError(key: .database, message: "is wrong: \(error.message)")
         }
         var configuration = FlexBridgeConfiguration(database: database)
         if let key = string(.masterKey) {
@@ -165,7 +179,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public var message: String
 
     public var description: String {
-        let flag = "--" + key.rawValue.split(separator: ".").dropFirst().joined(separator: "-")
+        guard let flag = key.flag else { return "\(key.environmentVariable) \(message)" }
         return "\(key.environmentVariable) (or \(flag)) \(message)"
     }
 }

@@ -87,6 +87,7 @@ public struct FlexBridgeServer: Sendable {
         )
         do {
             try await group.run()
+            logger.notice("FlexBridge stopped", metadata: ["node": "\(configuration.nodeID)"])
         } catch {
             try? await store.close()
             throw Self.explain(error, configuration: configuration)

@@ -47,7 +47,8 @@ struct ConfigurationTests {
             ("FLEXBRIDGE_PORT", "70000", "got \"70000\""),
             ("FLEXBRIDGE_LOG_LEVEL", "loud", "FLEXBRIDGE_LOG_LEVEL (or --log-level) must be one of"),
             ("FLEXBRIDGE_LOG_FORMAT", "xml", "must be console or json"),
-            ("FLEXBRIDGE_DATABASE_URL", "mysql://x@y/z", "FLEXBRIDGE_DATABASE_URL (or --database-url) The database URL"),
+            ("FLEXBRIDGE_LEASE_TTL_SECONDS", "1", "FLEXBRIDGE_LEASE_TTL_SECONDS must be a whole number from 3 to 3600"),
+            ("FLEXBRIDGE_DATABASE_URL", "mysql://x@y/z", "FLEXBRIDGE_DATABASE_URL (or --database) is wrong: The database URL"),
         ]
     )
     func badValues(variable: String, value: String, message: String) {

@@ -65,10 +65,22 @@ final class PostgresDriver: SQLDriver {
 
     /// The part of a postgres-nio error a person can act on; its own description hides everything on purpose.
     static func describe(_ error: any Error) -> String {
-        guard let error = error as? PSQLError else { return String(describing: error) }
-        if let message = error.serverInfo?[.message] { return message }
-        if let underlying = error.underlying { return String(describing: underlying) }
-        return error.code.description
+        switch error {
+        case let error as PSQLError:
+            if let message = error.serverInfo?[.message] { return message }
+            if let underlying = error.underlying { return describe(underlying) }
+            return error.code.description
+        case let error as NIOConnectionError:
+            if let failure = error.connectionErrors.first { return describe(failure.error) }
+            if let dnsError = error.dnsAError ?? error.dnsAAAAError {
+                return "the host \(error.host) cannot be resolved (\(dnsError))"
+            }
+            return "no address of \(error.host) answers"
+        case let error as IOError:
+            return String(cString: strerror(error.errnoCode)).lowercased()
+        default:
+            return String(describing: error)
+        }
     }
 }
 
