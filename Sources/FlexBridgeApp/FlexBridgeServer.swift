@@ -90,28 +90,8 @@ public struct FlexBridgeServer: Sendable {
             logger.notice("FlexBridge stopped", metadata: ["node": "\(configuration.nodeID)"])
         } catch {
             try? await store.close()
-            throw Self.explain(error, configuration: configuration)
+            throw StartupError.explain(error, host: configuration.host, port: configuration.port)
         }
-    }
-
-    /// Turns the errors a person can fix into one sentence saying how.
-    static func explain(_ error: any Error, configuration: FlexBridgeConfiguration) -> any Error {
-        if let error = error as? IOError, error.errnoCode == EADDRINUSE {
-            return StartupError(
-                message: "Port \(configuration.port) on \(configuration.host) is already in use. Stop the other process or choose another port with --port or FLEXBRIDGE_PORT."
-            )
-        }
-        if let error = error as? IOError, error.errnoCode == EACCES {
-            return StartupError(
-                message: "Not allowed to listen on port \(configuration.port). Ports below 1024 need privileges; choose another with --port or FLEXBRIDGE_PORT."
-            )
-        }
-        if let error = error as? IOError, error.errnoCode == EADDRNOTAVAIL {
-            return StartupError(
-                message: "Cannot listen on \(configuration.host): this machine has no such address. Choose another with --host or FLEXBRIDGE_HOST."
-            )
-        }
-        return error
     }
 }
 
@@ -119,6 +99,26 @@ public struct FlexBridgeServer: Sendable {
 public struct StartupError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+
+    /// Turns the errors a person can fix into one sentence saying how.
+    static func explain(_ error: any Error, host: String, port: Int) -> any Error {
+        if let error = error as? IOError, error.errnoCode == EADDRINUSE {
+            return StartupError(
+                message: "Port \(port) on \(host) is already in use. Stop the other process or choose another port with --port or FLEXBRIDGE_PORT."
+            )
+        }
+        if let error = error as? IOError, error.errnoCode == EACCES {
+            return StartupError(
+                message: "Not allowed to listen on port \(port). Ports below 1024 need privileges; choose another with --port or FLEXBRIDGE_PORT."
+            )
+        }
+        if let error = error as? IOError, error.errnoCode == EADDRNOTAVAIL {
+            return StartupError(
+                message: "Cannot listen on \(host): this machine has no such address. Choose another with --host or FLEXBRIDGE_HOST."
+            )
+        }
+        return error
+    }
 }
 
 /// FlexBridge's version, as reported by `flexbridge --version` and `/metrics`.

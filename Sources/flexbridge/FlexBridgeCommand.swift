@@ -1,3 +1,4 @@
+import AmazonSimulator
 import ArgumentParser
 import FlexBridgeApp
 import FlexStore
@@ -12,7 +13,7 @@ struct FlexBridgeCommand: AsyncParsableCommand {
         commandName: "flexbridge",
         abstract: "Connects a seller's warehouse to Amazon's External Fulfillment APIs.",
         version: FlexBridgeVersion.current,
-        subcommands: [Serve.self, Migrate.self, Keygen.self]
+        subcommands: [Serve.self, Simulate.self, Migrate.self, Keygen.self]
     )
 }
 
@@ -149,5 +150,79 @@ struct Keygen: AsyncParsableCommand {
 
     func run() async throws {
         print(MasterKey.generate())
+    }
+}
+
+struct Simulate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Runs a stateful simulator of Amazon's External Fulfillment APIs, Login with Amazon included.",
+        discussion: "Amazon's SDKs and FlexBridge reach it as they reach Amazon: set the SP-API endpoint and the LWA token endpoint to the addresses it prints. Its control path is described in docs/simulator.md."
+    )
+
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0 picks a free one).")
+    var port = 8090
+
+    @Option(name: .customLong("client-id"), help: "The test application's Login with Amazon client id.")
+    var clientID = "amzn1.application-oa2-client.simulator"
+
+    @Option(name: .customLong("client-secret"), help: "The test application's client secret.")
+    var clientSecret = "simulator-secret"
+
+    @Flag(name: .customLong("no-throttle"), help: "Answer every call instead of throttling at Amazon's rates.")
+    var noThrottle = false
+
+    @Option(name: .customLong("fault-rate"), help: "Share of API calls (0 to 1) answered 500 or 503, half each.")
+    var faultRate = 0.0
+
+    @Option(name: .customLong("drop-rate"), help: "Share of API calls (0 to 1) applied but answered by a dropped connection.")
+    var dropRate = 0.0
+
+    @Option(name: .customLong("latency-ms"), help: "Latency added to every API call, in milliseconds.")
+    var latency = 0
+
+    @Option(name: .customLong("orders-per-minute"), help: "New orders generated per minute for --merchant-id (0: none).")
+    var ordersPerMinute = 0.0
+
+    @Option(name: .customLong("merchant-id"), help: "The seller the order generator creates orders for.")
+    var merchantID = "A1SIMSELLER"
+
+    @Option(name: .customLong("label-format"), help: "The format of shipping labels: PDF or ZPL.")
+    var labelFormat = "PDF"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, got \(port)") }
+        guard (0...1).contains(faultRate) else { throw ValidationError("--fault-rate must be between 0 and 1, got \(faultRate)") }
+        guard (0...1).contains(dropRate) else { throw ValidationError("--drop-rate must be between 0 and 1, got \(dropRate)") }
+        guard (0...60_000).contains(latency) else { throw ValidationError("--latency-ms must be between 0 and 60000, got \(latency)") }
+        guard ordersPerMinute >= 0 else { throw ValidationError("--orders-per-minute must not be negative") }
+        guard Simulator.LabelFormat(rawValue: labelFormat.uppercased()) != nil else {
+            throw ValidationError("--label-format must be PDF or ZPL, got \(labelFormat)")
+        }
+        guard !clientID.isEmpty, !clientSecret.isEmpty else { throw ValidationError("--client-id and --client-secret must not be empty") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .notice
+            return handler
+        }
+        let configuration = Simulator.Configuration(
+            clientID: clientID,
+            clientSecret: clientSecret,
+            throttling: !noThrottle,
+            faults: FaultSettings(
+                internalErrorRate: faultRate / 2, unavailableRate: faultRate / 2, dropAfterApplyRate: dropRate,
+                latencyMilliseconds: latency),
+            labelFormat: Simulator.LabelFormat(rawValue: labelFormat.uppercased()) ?? .pdf
+        )
+        let runner = SimulatorRunner(
+            host: host, port: port, configuration: configuration, ordersPerMinute: ordersPerMinute, merchantID: merchantID)
+        try await UserFacing.wrapping {
+            try await runner.run(logger: Logger(label: "amazon.simulator"))
+        }
     }
 }

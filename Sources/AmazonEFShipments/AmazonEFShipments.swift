@@ -1,0 +1,8 @@
+// The types, client and server of this module are generated at build time by swift-openapi-generator from
+// openapi.yaml, which scripts/derive-amazon-openapi derives from Amazon's model. Edit the script, never the YAML.
+
+/// Amazon's External Fulfillment Shipments API.
+public enum AmazonEFShipmentsAPI {
+    /// The API version in Amazon's paths.
+    public static let version = "2024-09-11"
+}

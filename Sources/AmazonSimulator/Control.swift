@@ -1,0 +1,172 @@
+import AmazonEFReturns
+import AmazonEFShipments
+import Foundation
+
+/// The simulator's own operations, for what Amazon's sandbox lacks: catalogue, orders at a rate, ground truth.
+extension Simulator {
+    /// Makes SKUs known for a merchant in a marketplace, as listings would on Amazon.
+    public func addListings(merchantID: String, marketplaceID: String, skus: [String]) throws(ControlError) {
+        guard !merchantID.isEmpty, !marketplaceID.isEmpty else { throw ControlError("merchantId and marketplaceId are required") }
+        guard !skus.isEmpty else { throw ControlError("skus must hold at least one SKU") }
+        for sku in skus where sku.isEmpty || sku.count > 40 {
+            throw ControlError("Each SKU must be 1 to 40 characters, got \"\(sku)\"")
+        }
+        world.addToCatalog(skus, merchantID: merchantID, marketplaceID: marketplaceID)
+    }
+
+    /// Creates a location for a merchant without the sandbox API (the order generator's default warehouse).
+    public func ensureLocation(merchantID: String, name: String, marketplaceID: String, channel: String) -> String {
+        location(named: name, merchantIDs: [merchantID], marketplaceID: marketplaceID, channels: [channel])[channel]!
+    }
+
+    /// One new order at a location of the merchant, with the variety a real seller sees.
+    @discardableResult
+    public func generateOrder(merchantID: String, locationID: String? = nil) throws(ControlError) -> String {
+        let locations = world.locations.values.filter { $0.merchantIDs.contains(merchantID) }.sorted { $0.id < $1.id }
+        let location: World.Location
+        if let locationID {
+            guard let found = locations.first(where: { $0.id == locationID }) else {
+                throw ControlError("Merchant \(merchantID) has no location \(locationID)")
+            }
+            location = found
+        } else if let first = locations.randomElement(using: &random) {
+            location = first
+        } else {
+            let id = ensureLocation(merchantID: merchantID, name: "Simulated warehouse", marketplaceID: "A21TJRUUN4KGV", channel: "MFN")
+            location = world.locations[id]!
+        }
+        var types: Set<ShipmentSpecification.OrderType> = []
+        let roll = Int.random(in: 0..<100, using: &random)
+        switch roll {
+        case 0..<3: types = [.giftWrap, .giftMessage]
+        case 3..<5: types = [.serial]
+        case 5..<6: types = [.hazmat]
+        case 6..<8: types = [.multiPiece]
+        case 8..<9: types = [.replacement]
+        case 9..<10: types = [.crossBorder]
+        default: break
+        }
+        let spec = ShipmentSpecification(
+            location: location,
+            merchantID: merchantID,
+            marketplaceID: location.marketplaceID,
+            channel: location.channel,
+            carriage: Int.random(in: 0..<10, using: &random) == 0 ? .seller : .marketplace,
+            orderTypes: types,
+            multipleLineItems: Int.random(in: 0..<5, using: &random) == 0,
+            multipleUnits: Int.random(in: 0..<4, using: &random) == 0,
+            skus: Array(catalogSKUs(merchantID: merchantID, marketplaceID: location.marketplaceID))
+        )
+        return createShipment(spec).id
+    }
+
+    /// Sets the order generator: `ordersPerMinute` new orders for the merchant, 0 to stop.
+    public func setOrderGenerator(ordersPerMinute: Double, merchantID: String) throws(ControlError) {
+        guard ordersPerMinute >= 0, ordersPerMinute <= 60_000 else {
+            throw ControlError("ordersPerMinute must be between 0 and 60000, got \(ordersPerMinute)")
+        }
+        guard !merchantID.isEmpty else { throw ControlError("merchantId must not be empty") }
+        orderGenerator = ordersPerMinute > 0 ? OrderGeneratorSettings(ordersPerMinute: ordersPerMinute, merchantID: merchantID) : nil
+    }
+
+    /// The generator's next step: makes the orders that are due and says how long to wait for the next one.
+    func generatorTick(elapsed: Double) -> Double {
+        guard let settings = orderGenerator else { return 0.25 }
+        generatorCredit += elapsed * settings.ordersPerMinute / 60
+        while generatorCredit >= 1 {
+            generatorCredit -= 1
+            _ = try? generateOrder(merchantID: settings.merchantID)
+        }
+        return min(0.25, max(0.001, (1 - generatorCredit) * 60 / settings.ordersPerMinute))
+    }
+
+    /// Expires every access token now, as an hour passing would.
+    public func expireAccessTokens() {
+        let past = now().addingTimeInterval(-1)
+        for token in lwa.accessTokens.keys { lwa.accessTokens[token]?.expiresAt = past }
+    }
+
+    /// All of Amazon's state, as the simulator holds it: the ground truth tests compare against.
+    public func groundTruth() -> GroundTruth {
+        GroundTruth(
+            locations: world.locations.values.sorted { $0.id < $1.id }.map {
+                .init(id: $0.id, name: $0.name, merchantIds: $0.merchantIDs, marketplaceId: $0.marketplaceID, channel: $0.channel)
+            },
+            stock: world.stock.sorted { $0.key < $1.key }.map { key, stock in
+                let reserved = world.reserved(key)
+                return .init(
+                    locationId: key.locationID, skuId: key.sku, channel: key.channel, quantity: stock.quantity,
+                    reservedQuantity: reserved, sellableQuantity: max(0, stock.quantity - reserved),
+                    clientSequenceNumber: stock.clientSequenceNumber)
+            },
+            shipments: world.shipments.values.sorted { $0.sequence < $1.sequence }.map { record in
+                .init(
+                    id: record.shipment.id, merchantId: record.merchantID, locationId: record.shipment.locationId,
+                    status: record.shipment.status.rawValue, lastUpdatedDateTime: record.shipment.lastUpdatedDateTime,
+                    labels: record.labels.values.sorted { $0.packageID < $1.packageID }.map {
+                        .init(packageId: $0.packageID, trackingId: $0.trackingID, carrierName: $0.carrierName, generation: $0.generation)
+                    },
+                    invoiceId: record.invoiceDocumentID)
+            },
+            returns: world.returns.values.sorted { $0.sequence < $1.sequence }.map {
+                .init(id: $0.item.id, shipmentId: $0.item.marketplaceChannelDetails.shipmentId ?? "", status: $0.item.status.rawValue)
+            },
+            notifications: notifier?.deliveries ?? []
+        )
+    }
+
+    /// A stored label or invoice file.
+    public func document(id: String) -> (contentType: String, data: Data)? {
+        world.documents[id].map { ($0.contentType, $0.data) }
+    }
+}
+
+struct OrderGeneratorSettings: Sendable {
+    var ordersPerMinute: Double
+    var merchantID: String
+}
+
+/// The simulator's whole state in one JSON document (`GET /_simulator/state`).
+public struct GroundTruth: Sendable, Codable {
+    public struct Location: Sendable, Codable {
+        public var id: String
+        public var name: String
+        public var merchantIds: [String]
+        public var marketplaceId: String
+        public var channel: String
+    }
+    public struct Stock: Sendable, Codable {
+        public var locationId: String
+        public var skuId: String
+        public var channel: String
+        public var quantity: Int
+        public var reservedQuantity: Int
+        public var sellableQuantity: Int
+        public var clientSequenceNumber: Int
+    }
+    public struct Label: Sendable, Codable {
+        public var packageId: String
+        public var trackingId: String
+        public var carrierName: String
+        public var generation: Int
+    }
+    public struct Shipment: Sendable, Codable {
+        public var id: String
+        public var merchantId: String
+        public var locationId: String
+        public var status: String
+        public var lastUpdatedDateTime: String
+        public var labels: [Label]
+        public var invoiceId: String?
+    }
+    public struct Return: Sendable, Codable {
+        public var id: String
+        public var shipmentId: String
+        public var status: String
+    }
+    public var locations: [Location]
+    public var stock: [Stock]
+    public var shipments: [Shipment]
+    public var returns: [Return]
+    public var notifications: [NotificationDelivery]
+}

@@ -1,0 +1,164 @@
+import AmazonEFReturns
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// The control path `/_simulator/…`: what Amazon's sandbox lacks, documented in docs/simulator.md. No Amazon client
+/// calls these paths; they take and give plain JSON and answer `{"error": "…"}` with 400 or 404 when refused.
+enum ControlRoutes {
+    struct AuthorizationRequest: Decodable { var merchantId: String; var clientId: String? }
+    struct Authorization: Encodable { var merchantId: String; var refreshToken: String }
+    struct RevocationRequest: Decodable { var refreshToken: String }
+    struct ListingsRequest: Decodable { var merchantId: String; var marketplaceId: String; var skus: [String] }
+    struct StatusRequest: Decodable { var status: String }
+    struct DestinationRequest: Decodable { var url: String; var headerName: String?; var secret: String }
+    struct FaultRequest: Decodable {
+        var operation: String?
+        var internalErrorRate: Double?
+        var unavailableRate: Double?
+        var dropAfterApplyRate: Double?
+        var latencyMilliseconds: Int?
+    }
+    struct ThrottlingRequest: Decodable { var enabled: Bool }
+    struct OrdersRequest: Decodable { var merchantId: String; var locationId: String?; var count: Int? }
+    struct GeneratorRequest: Decodable { var merchantId: String; var ordersPerMinute: Double }
+
+    static func add(to router: Router<BasicRequestContext>, simulator: Simulator) {
+        let control = router.group("_simulator")
+
+        control.get("health") { _, _ in JSONResponse.make(["status": "ok"]) }
+
+        control.post("authorizations") { request, _ in
+            try await answer(status: .created) {
+                let body = try await JSONResponse.decode(AuthorizationRequest.self, from: request)
+                let token = try await simulator.authorize(merchantID: body.merchantId, clientID: body.clientId)
+                return Authorization(merchantId: body.merchantId, refreshToken: token)
+            }
+        }
+        control.post("authorizations/revoke") { request, _ in
+            try await answer {
+                let body = try await JSONResponse.decode(RevocationRequest.self, from: request)
+                try await simulator.revoke(refreshToken: body.refreshToken)
+                return ["revoked": true]
+            }
+        }
+        control.post("access-tokens/expire") { _, _ in
+            await simulator.expireAccessTokens()
+            return JSONResponse.make(["expired": true])
+        }
+
+        control.post("listings") { request, _ in
+            try await answer(status: .created) {
+                let body = try await JSONResponse.decode(ListingsRequest.self, from: request)
+                try await simulator.addListings(merchantID: body.merchantId, marketplaceID: body.marketplaceId, skus: body.skus)
+                return ["added": body.skus.count]
+            }
+        }
+
+        control.post("orders") { request, _ in
+            try await answer(status: .created) {
+                let body = try await JSONResponse.decode(OrdersRequest.self, from: request)
+                let count = body.count ?? 1
+                guard (1...10_000).contains(count) else { throw ControlError("count must be 1 to 10000, got \(count)") }
+                var ids: [String] = []
+                for _ in 0..<count { ids.append(try await simulator.generateOrder(merchantID: body.merchantId, locationID: body.locationId)) }
+                return ["shipmentIds": ids]
+            }
+        }
+        control.put("order-generator") { request, _ in
+            try await answer {
+                let body = try await JSONResponse.decode(GeneratorRequest.self, from: request)
+                try await simulator.setOrderGenerator(ordersPerMinute: body.ordersPerMinute, merchantID: body.merchantId)
+                return ["ordersPerMinute": body.ordersPerMinute]
+            }
+        }
+
+        control.post("returns") { request, _ in
+            try await answer(status: .created) {
+                let body = try await JSONResponse.decode(ReturnRequest.self, from: request)
+                let returns = try await simulator.createReturns(body)
+                return CreatedReturns(id: returns[0].id, returns: returns.map { .init(id: $0.id, rmaId: $0.returnMetadata.rmaId, status: $0.status.rawValue) })
+            }
+        }
+        control.post("returns/{id}/status") { request, context in
+            try await answer {
+                let id = try context.parameters.require("id")
+                let body = try await JSONResponse.decode(StatusRequest.self, from: request)
+                let item = try await simulator.advanceReturn(id: id, to: body.status)
+                return ["id": item.id, "status": item.status.rawValue]
+            }
+        }
+
+        control.post("notifications/destinations") { request, _ in
+            try await answer(status: .created) {
+                let body = try await JSONResponse.decode(DestinationRequest.self, from: request)
+                return try await simulator.addNotificationDestination(url: body.url, headerName: body.headerName, secret: body.secret)
+            }
+        }
+        control.get("notifications/destinations") { _, _ in JSONResponse.make(await simulator.destinations()) }
+        control.delete("notifications/destinations/{id}") { _, context in
+            try await answer {
+                try await simulator.removeNotificationDestination(id: try context.parameters.require("id"))
+                return ["removed": true]
+            }
+        }
+
+        control.put("faults") { request, _ in
+            try await answer {
+                let body = try await JSONResponse.decode(FaultRequest.self, from: request)
+                let settings = FaultSettings(
+                    internalErrorRate: body.internalErrorRate ?? 0, unavailableRate: body.unavailableRate ?? 0,
+                    dropAfterApplyRate: body.dropAfterApplyRate ?? 0, latencyMilliseconds: body.latencyMilliseconds ?? 0)
+                try await simulator.setFaults(settings, operation: body.operation)
+                return settings
+            }
+        }
+        control.put("rate-limits/{operation}") { request, context in
+            try await answer {
+                let operation = try context.parameters.require("operation")
+                let limit = try await JSONResponse.decode(RateLimit.self, from: request)
+                try await simulator.setRateLimit(limit, operation: operation)
+                return limit
+            }
+        }
+        control.put("throttling") { request, _ in
+            try await answer {
+                let body = try await JSONResponse.decode(ThrottlingRequest.self, from: request)
+                await simulator.setThrottling(body.enabled)
+                return ["enabled": body.enabled]
+            }
+        }
+
+        control.get("state") { _, _ in JSONResponse.make(await simulator.groundTruth()) }
+        control.get("requests") { request, _ in
+            let after = request.uri.queryParameters.get("after", as: Int.self) ?? 0
+            return JSONResponse.make(await simulator.recordedRequests(after: after))
+        }
+        control.get("documents/{id}") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            guard let document = await simulator.document(id: id) else {
+                return JSONResponse.error("No document with id \(id)", status: .notFound)
+            }
+            return Response(
+                status: .ok, headers: [.contentType: document.contentType], body: .init(byteBuffer: ByteBuffer(bytes: document.data)))
+        }
+    }
+
+    struct CreatedReturns: Encodable {
+        struct Item: Encodable { var id: String; var rmaId: String?; var status: String }
+        var id: String
+        var returns: [Item]
+    }
+
+    /// Runs a control operation: its value as JSON, or its refusal as `{"error": …}`.
+    static func answer(
+        status: HTTPResponse.Status = .ok,
+        _ operation: () async throws -> some Encodable
+    ) async throws -> Response {
+        do {
+            return JSONResponse.make(try await operation(), status: status)
+        } catch let error as ControlError {
+            return JSONResponse.error(error.message, status: error.notFound ? .notFound : .badRequest)
+        }
+    }
+}

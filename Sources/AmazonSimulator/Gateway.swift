@@ -1,0 +1,112 @@
+import Foundation
+import HTTPTypes
+import Logging
+import OpenAPIRuntime
+
+/// What stands in front of every Amazon operation, in Amazon's order: injected faults and latency, the access token,
+/// the seller's token bucket for the operation, then the operation; errors in Amazon's shape; `x-amzn-RequestId` and
+/// `x-amzn-RateLimit-Limit` on every answer; each request written to the ground-truth log.
+struct Gateway: ServerMiddleware {
+    let simulator: Simulator
+    let logger: Logger
+
+    static let requestIDField = HTTPField.Name("x-amzn-RequestId")!
+    static let rateLimitField = HTTPField.Name("x-amzn-RateLimit-Limit")!
+    static let accessTokenField = HTTPField.Name("x-amz-access-token")!
+
+    func intercept(
+        _ request: HTTPRequest,
+        body: HTTPBody?,
+        metadata: ServerRequestMetadata,
+        operationID: String,
+        next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?)
+    ) async throws -> (HTTPResponse, HTTPBody?) {
+        let requestID = UUID().uuidString.lowercased()
+        var recorded = RecordedRequest(
+            sequence: 0, requestID: requestID, time: await simulator.now(), operation: operationID,
+            method: request.method.rawValue, path: request.path ?? "", status: 0)
+        var body = body
+        if let received = body, request.method != .get {
+            let data = try await Data(collecting: received, upTo: 2 << 20)
+            recorded.body = String(decoding: data, as: UTF8.self)
+            // An empty body is no body: Amazon's optional bodies (processShipment, generateShipLabels) may be left out.
+            body = data.isEmpty ? nil : HTTPBody(data)
+        }
+        var rateLimit: Double?
+        var response: (HTTPResponse, HTTPBody?)
+        var drop = false
+        do {
+            let (fault, latency) = await simulator.drawFault(operation: operationID)
+            if latency > 0 { try await Task.sleep(for: .milliseconds(latency)) }
+            switch fault {
+            case .internalError:
+                recorded.fault = "internalError"
+                throw AmazonError.internalFailure
+            case .unavailable:
+                recorded.fault = "unavailable"
+                throw AmazonError.unavailable
+            case .dropAfterApply:
+                drop = true
+            case .none:
+                break
+            }
+            let merchantID = try await simulator.authenticate(accessToken: request.headerFields[Self.accessTokenField])
+            recorded.merchantID = merchantID
+            do {
+                rateLimit = try await simulator.admit(operation: operationID, merchantID: merchantID)
+            } catch {
+                recorded.fault = "throttled"
+                throw error
+            }
+            let baseURL = "http://\(request.authority ?? "127.0.0.1")"
+            response = try await RequestScope.$merchantID.withValue(merchantID) {
+                try await RequestScope.$baseURL.withValue(baseURL) {
+                    try await next(request, body, metadata)
+                }
+            }
+        } catch {
+            response = Self.answer(for: error, operationID: operationID, logger: logger)
+        }
+        response.0.headerFields[Self.requestIDField] = requestID
+        if let rateLimit { response.0.headerFields[Self.rateLimitField] = String(rateLimit) }
+        recorded.status = response.0.status.code
+        if drop && response.0.status.code < 300 {
+            recorded.fault = "dropAfterApply"
+            await simulator.record(recorded)
+            return (response.0, HTTPBody(droppedConnection(), length: .unknown, iterationBehavior: .single))
+        }
+        await simulator.record(recorded)
+        return response
+    }
+
+    /// Amazon's answer for an error: its own status and code for ``AmazonError``, 400 InvalidInput for a request the
+    /// generated server could not read, 500 InternalFailure for anything else.
+    static func answer(for error: any Error, operationID: String, logger: Logger) -> (HTTPResponse, HTTPBody?) {
+        var amazonError: AmazonError
+        if let error = error as? AmazonError {
+            amazonError = error
+        } else if let error = error as? ServerError {
+            if let underlying = error.underlyingError as? AmazonError {
+                amazonError = underlying
+            } else if (400..<500).contains(error.httpStatus.code) {
+                amazonError = .invalidInput("The request could not be read: \(error.causeDescription)", details: String(describing: error.underlyingError))
+            } else {
+                logger.error("Operation failed", metadata: ["operation": "\(operationID)", "error": "\(error)"])
+                amazonError = .internalFailure
+            }
+        } else {
+            logger.error("Operation failed", metadata: ["operation": "\(operationID)", "error": "\(error)"])
+            amazonError = .internalFailure
+        }
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        let data = (try? JSONEncoder().encode(amazonError.body)) ?? Data()
+        return (HTTPResponse(status: .init(code: amazonError.status), headerFields: fields), HTTPBody(data))
+    }
+}
+
+/// A body that fails as soon as it is read: the server closes the connection without a complete answer, after the
+/// operation was applied.
+func droppedConnection() -> AsyncThrowingStream<ArraySlice<UInt8>, any Error> {
+    AsyncThrowingStream { $0.finish(throwing: CancellationError()) }
+}
