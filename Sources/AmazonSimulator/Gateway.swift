@@ -73,7 +73,12 @@ struct Gateway: ServerMiddleware {
         if drop && response.0.status.code < 300 {
             recorded.fault = "dropAfterApply"
             await simulator.record(recorded)
-            return (response.0, HTTPBody(droppedConnection(), length: .unknown, iterationBehavior: .single))
+            // A body that fails mid-stream: the connection closes before the answer is complete. A 204 carries no
+            // body to fail, so its head is sent as 200 with a chunked body that never ends.
+            var head = response.0
+            if head.status == .noContent { head.status = .ok }
+            head.headerFields[.contentLength] = nil
+            return (head, HTTPBody(droppedConnection(), length: .unknown, iterationBehavior: .single))
         }
         await simulator.record(recorded)
         return response

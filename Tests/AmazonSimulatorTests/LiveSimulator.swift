@@ -201,6 +201,11 @@ enum HTTPClientRequestMethod: String, Sendable {
 
 /// Plain HTTP over AsyncHTTPClient: status, headers and body as received.
 enum RawHTTP {
+    /// A client that hands redirects back instead of following them, as the consent tests need.
+    static let client = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow))
+
     struct Response: @unchecked Sendable {
         var status: Int
         var headers: [String: String]
@@ -233,7 +238,7 @@ enum RawHTTP {
             request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
             request.body = .bytes(ByteBuffer(string: text))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await client.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 16 << 20)
         var fields: [String: String] = [:]
         for header in response.headers { fields[header.name.lowercased()] = header.value }
