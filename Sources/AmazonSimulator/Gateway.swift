@@ -29,8 +29,7 @@ struct Gateway: ServerMiddleware {
         if let received = body, request.method != .get {
             let data = try await Data(collecting: received, upTo: 2 << 20)
             recorded.body = String(decoding: data, as: UTF8.self)
-            // An empty body is no body: Amazon's optional bodies (processShipment, generateShipLabels) may be left out.
-            body = data.isEmpty ? nil : HTTPBody(data)
+            body = Self.isAbsent(data, operationID: operationID) ? nil : HTTPBody(data)
         }
         var rateLimit: Double?
         var response: (HTTPResponse, HTTPBody?)
@@ -82,6 +81,18 @@ struct Gateway: ServerMiddleware {
         }
         await simulator.record(recorded)
         return response
+    }
+
+    /// Operations whose request body is optional.
+    static let optionalBodies: Set<String> = ["processShipment", "generateShipLabels", "updatePackageStatus"]
+
+    /// Whether a request carries no body: nothing at all, or — for an optional body — `{}`, which Amazon's SDKs send
+    /// when the body is left out.
+    static func isAbsent(_ data: Data, operationID: String) -> Bool {
+        if data.isEmpty { return true }
+        guard optionalBodies.contains(operationID) else { return false }
+        let text = String(decoding: data, as: UTF8.self).filter { !$0.isWhitespace }
+        return text == "{}"
     }
 
     /// Amazon's answer for an error: its own status and code for ``AmazonError``, 400 InvalidInput for a request the

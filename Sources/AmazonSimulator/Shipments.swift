@@ -539,7 +539,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             let key = World.StockKey(
                 locationID: shipment.locationId, sku: line.merchantSku, channel: shipment.marketplaceAttributes.channelName)
             guard let stock = world.stock[key] else { return true }
-            return stock.quantity - world.reserved(key) >= 0
+            return stock.quantity - world.reserved(key) >= line.numberOfUnits
         }
     }
 
