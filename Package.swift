@@ -87,6 +87,27 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "SellingPartner",
+            dependencies: [
+                "AmazonEFInventory",
+                "AmazonEFShipments",
+                "AmazonEFReturns",
+                "AmazonEFLocation",
+                "FlexCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "FlexCore",
             swiftSettings: strictSettings
         ),
@@ -148,6 +169,8 @@ let package = Package(
                 "FlexEngine",
                 "FlexAPI",
                 "AmazonSimulator",
+                "AmazonEFInventory",
+                "SellingPartner",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -168,6 +191,25 @@ let package = Package(
                 "FlexStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SellingPartnerTests",
+            dependencies: [
+                "SellingPartner",
+                "AmazonSimulator",
+                "AmazonEFInventory",
+                "AmazonEFLocation",
+                "AmazonEFShipments",
+                "FlexCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             ],
             swiftSettings: strictSettings
         ),

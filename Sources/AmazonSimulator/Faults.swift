@@ -76,6 +76,8 @@ public struct RecordedRequest: Sendable, Codable, Hashable {
     public var method: String
     public var path: String
     public var merchantID: String?
+    /// The client's `User-Agent`, which Amazon requires.
+    public var userAgent: String?
     public var status: Int
     /// The injected fault, if any: `internalError`, `unavailable`, `dropAfterApply`, `throttled`.
     public var fault: String?

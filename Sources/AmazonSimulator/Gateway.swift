@@ -24,7 +24,7 @@ struct Gateway: ServerMiddleware {
         let requestID = UUID().uuidString.lowercased()
         var recorded = RecordedRequest(
             sequence: 0, requestID: requestID, time: await simulator.now(), operation: operationID,
-            method: request.method.rawValue, path: request.path ?? "", status: 0)
+            method: request.method.rawValue, path: request.path ?? "", userAgent: request.headerFields[.userAgent], status: 0)
         var body = body
         if let received = body, request.method != .get {
             let data = try await Data(collecting: received, upTo: 2 << 20)

@@ -13,7 +13,7 @@ struct FlexBridgeCommand: AsyncParsableCommand {
         commandName: "flexbridge",
         abstract: "Connects a seller's warehouse to Amazon's External Fulfillment APIs.",
         version: FlexBridgeVersion.current,
-        subcommands: [Serve.self, Simulate.self, Migrate.self, Keygen.self]
+        subcommands: [Serve.self, Simulate.self, Bench.self, Migrate.self, Keygen.self]
     )
 }
 
@@ -223,6 +223,40 @@ struct Simulate: AsyncParsableCommand {
             host: host, port: port, configuration: configuration, ordersPerMinute: ordersPerMinute, merchantID: merchantID)
         try await UserFacing.wrapping {
             try await runner.run(logger: Logger(label: "amazon.simulator"))
+        }
+    }
+}
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measures FlexBridge against the simulator; BENCHMARKS.md has the results.",
+        subcommands: [AmazonClient.self]
+    )
+
+    struct AmazonClient: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "amazon",
+            abstract: "Calls batchInventory through FlexBridge's Amazon client as fast as Amazon's default throttling allows."
+        )
+
+        @Option(help: "How long to run, in seconds.")
+        var seconds = 30.0
+
+        @Option(help: "Concurrent callers.")
+        var workers = 16
+
+        @Option(name: .customLong("unavailable-rate"), help: "Share of calls (0 to 1) the simulator answers 503.")
+        var unavailableRate = 0.0
+
+        func validate() throws {
+            guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be above 0 and at most 3600") }
+            guard (1...1000).contains(workers) else { throw ValidationError("--workers must be 1 to 1000") }
+            guard (0...1).contains(unavailableRate) else { throw ValidationError("--unavailable-rate must be between 0 and 1") }
+        }
+
+        func run() async throws {
+            let report = try await AmazonClientBenchmark(seconds: seconds, workers: workers, unavailableRate: unavailableRate).run()
+            print(report)
         }
     }
 }

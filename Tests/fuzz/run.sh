@@ -2,42 +2,25 @@
 # Fuzzes the Amazon simulator with schemathesis over the four derived OpenAPI documents: malformed and random
 # requests to every operation must never get a 5xx (no faults are injected here). Run from the repository root.
 #
-#   Tests/fuzz/run.sh                       # builds and starts `flexbridge simulate` on a free port, then fuzzes it
+#   Tests/fuzz/run.sh                       # builds and starts `flexbridge simulate` on port 18091, then fuzzes it
 #   SIMULATOR_URL=http://127.0.0.1:8090 Tests/fuzz/run.sh   # fuzzes a simulator that is already running
 set -euo pipefail
 
+source Tests/support/simulator.sh
 EXAMPLES="${FUZZ_MAX_EXAMPLES:-40}"
-CLIENT_ID=amzn1.application-oa2-client.simulator
-CLIENT_SECRET=simulator-secret
 WORK="$(mktemp -d)"
-PID=""
-cleanup() {
-    if [[ -n "$PID" ]]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'stop_simulator; rm -rf "$WORK"' EXIT
 
 python3 -m pip install --quiet --disable-pip-version-check -r Tests/fuzz/requirements.txt
-
 if [[ -z "${SIMULATOR_URL:-}" ]]; then
-    PORT="${FUZZ_PORT:-18091}"
-    swift build --product flexbridge >/dev/null
-    "$(swift build --show-bin-path)/flexbridge" simulate --port "$PORT" --no-throttle \
-        --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" >"$WORK/simulator.log" 2>&1 &
-    PID=$!
-    SIMULATOR_URL="http://127.0.0.1:$PORT"
-    for _ in $(seq 1 300); do
-        curl -sf "$SIMULATOR_URL/_simulator/health" >/dev/null && break
-        kill -0 "$PID" 2>/dev/null || { cat "$WORK/simulator.log"; exit 1; }
-        sleep 1
-    done
+    start_simulator "${FUZZ_PORT:-18091}" --no-throttle
 fi
 
 json() { python3 -c "import sys, json; print(json.load(sys.stdin)$1)"; }
 REFRESH=$(curl -sf -X POST "$SIMULATOR_URL/_simulator/authorizations" -d '{"merchantId":"A1SIMSELLER"}' | json "['refreshToken']")
 TOKEN=$(curl -sf -X POST "$SIMULATOR_URL/auth/o2/token" \
     --data-urlencode grant_type=refresh_token --data-urlencode "refresh_token=$REFRESH" \
-    --data-urlencode "client_id=$CLIENT_ID" --data-urlencode "client_secret=$CLIENT_SECRET" | json "['access_token']")
+    --data-urlencode "client_id=$SIMULATOR_CLIENT_ID" --data-urlencode "client_secret=$SIMULATOR_CLIENT_SECRET" | json "['access_token']")
 AUTH="x-amz-access-token: $TOKEN"
 API="$SIMULATOR_URL/externalFulfillment"
 

@@ -1,0 +1,82 @@
+import AmazonEFInventory
+import AmazonEFLocation
+import AmazonEFReturns
+import AmazonEFShipments
+import AsyncHTTPClient
+import FlexCore
+import Foundation
+import Logging
+import NIOCore
+import OpenAPIAsyncHTTPClient
+import OpenAPIRuntime
+
+/// Where a connection's Amazon is: a region's production or sandbox endpoint, or any base URL (the simulator).
+public enum SellingPartnerEndpoint: Sendable, Hashable {
+    case production(Region)
+    case sandbox(Region)
+    case custom(URL)
+
+    public var url: URL {
+        switch self {
+        case .production(let region): region.endpoint
+        case .sandbox(let region): region.sandboxEndpoint
+        case .custom(let url): url
+        }
+    }
+}
+
+/// The one way FlexBridge talks to Amazon for one connection (a seller account in a region): Amazon's generated
+/// clients behind FlexBridge's middleware — retries outside, then the seller's rate limits, then the access token.
+public struct SellingPartnerClient: Sendable {
+    public struct Configuration: Sendable {
+        /// `User-Agent` as Amazon requires: the application, its version, the language and platform.
+        public var userAgent: String
+        public var retry: RetryPolicy
+        public var rateLimits: [String: RateLimiter.Limit]
+
+        public init(
+            userAgent: String = "FlexBridge/0.1.0 (Language=Swift/6; Platform=Linux)",
+            retry: RetryPolicy = RetryPolicy(),
+            rateLimits: [String: RateLimiter.Limit] = RateLimiter.amazonDefaults
+        ) {
+            self.userAgent = userAgent
+            self.retry = retry
+            self.rateLimits = rateLimits
+        }
+    }
+
+    public let endpoint: SellingPartnerEndpoint
+    public let tokens: AccessTokenProvider
+    public let rateLimiter: RateLimiter
+    public let shipments: AmazonEFShipments.Client
+    public let inventory: AmazonEFInventory.Client
+    public let returns: AmazonEFReturns.Client
+    public let locations: AmazonEFLocation.Client
+
+    public init(
+        endpoint: SellingPartnerEndpoint,
+        login: LoginWithAmazon,
+        refreshToken: String,
+        configuration: Configuration = Configuration(),
+        httpClient: HTTPClient = .shared,
+        logger: Logger = Logger(label: "flexbridge.amazon"),
+        clock: @escaping @Sendable () -> Date = { Date() },
+        sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(for: .seconds($0)) }
+    ) {
+        self.endpoint = endpoint
+        tokens = AccessTokenProvider(login: login, refreshToken: refreshToken, clock: clock)
+        rateLimiter = RateLimiter(defaults: configuration.rateLimits, sleep: sleep)
+        let middlewares: [any ClientMiddleware] = [
+            RetryMiddleware(policy: configuration.retry, logger: logger, sleep: sleep),
+            RateLimitMiddleware(limiter: rateLimiter),
+            AuthenticationMiddleware(tokens: tokens, userAgent: configuration.userAgent),
+        ]
+        let transport = AsyncHTTPClientTransport(
+            configuration: .init(client: httpClient, timeout: .milliseconds(Int64(configuration.retry.timeout * 1000))))
+        let clientConfiguration = OpenAPIRuntime.Configuration(dateTranscoder: .iso8601)
+        shipments = .init(serverURL: endpoint.url, configuration: clientConfiguration, transport: transport, middlewares: middlewares)
+        inventory = .init(serverURL: endpoint.url, configuration: clientConfiguration, transport: transport, middlewares: middlewares)
+        returns = .init(serverURL: endpoint.url, configuration: clientConfiguration, transport: transport, middlewares: middlewares)
+        locations = .init(serverURL: endpoint.url, configuration: clientConfiguration, transport: transport, middlewares: middlewares)
+    }
+}
