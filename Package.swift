@@ -87,6 +87,12 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "FlexBridgeAPI",
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            swiftSettings: generatedSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        .target(
             name: "SellingPartner",
             dependencies: [
                 "AmazonEFInventory",
@@ -143,6 +149,8 @@ let package = Package(
         .target(
             name: "FlexEngine",
             dependencies: [
+                "AmazonEFShipments",
+                "SellingPartner",
                 "FlexCore",
                 "FlexStore",
                 .product(name: "Logging", package: "swift-log"),
@@ -153,6 +161,10 @@ let package = Package(
         .target(
             name: "FlexAPI",
             dependencies: [
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                "FlexBridgeAPI",
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 "FlexCore",
                 "FlexStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -260,8 +272,12 @@ let package = Package(
             dependencies: [
                 "FlexBridgeApp",
                 "FlexAPI",
+                "FlexCore",
                 "FlexStore",
                 "FlexStoreTesting",
+                "AmazonSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

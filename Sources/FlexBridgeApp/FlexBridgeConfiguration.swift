@@ -26,6 +26,9 @@ public struct FlexBridgeConfiguration: Sendable {
     public var nodeID: String
     /// How long a node's lease on a connection lasts without renewal.
     public var leaseTTL: Duration
+    /// The address sellers' browsers and Amazon reach this node at, for the consent redirect
+    /// (`{publicURL}/api/v1/connections/callback`). Default: http://HOST:PORT.
+    public var publicURL: URL?
 
     public init(
         database: DatabaseURL,
@@ -62,6 +65,7 @@ public struct FlexBridgeConfiguration: Sendable {
         case logFormat = "flexbridge.log.format"
         case nodeID = "flexbridge.node.id"
         case leaseTTL = "flexbridge.lease.ttl.seconds"
+        case publicURL = "flexbridge.public.url"
 
         /// The environment variable that sets it.
         public var environmentVariable: String {
@@ -80,6 +84,7 @@ public struct FlexBridgeConfiguration: Sendable {
             case .logLevel: "--log-level"
             case .logFormat: "--log-format"
             case .nodeID: "--node-id"
+            case .publicURL: "--public-url"
             case .databaseMaxConnections, .masterKey, .leaseTTL: nil
             }
         }
@@ -149,6 +154,12 @@ public struct FlexBridgeConfiguration: Sendable {
         if let text = string(.leaseTTL) {
             configuration.leaseTTL = .seconds(try integer(text, key: .leaseTTL, in: 3...3600))
         }
+        if let text = string(.publicURL) {
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
+                throw ConfigurationError(key: .publicURL, message: "must be an absolute http or https URL such as https://flexbridge.example.com, got \"\(text)\".")
+            }
+            configuration.publicURL = url
+        }
         return configuration
     }
 
@@ -165,6 +176,12 @@ public struct FlexBridgeConfiguration: Sendable {
     /// The host name and process id: unique among the processes sharing a database.
     public static func defaultNodeID() -> String {
         "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// Where Amazon sends sellers back after consent.
+    public var authorizationCallbackURL: String {
+        let base = publicURL?.absoluteString ?? "http://\(host):\(port)"
+        return (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/api/v1/connections/callback"
     }
 
     /// The store configuration this process opens.

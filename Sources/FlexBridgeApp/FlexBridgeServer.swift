@@ -1,4 +1,5 @@
 import FlexAPI
+import FlexCore
 import FlexEngine
 import FlexStore
 import Foundation
@@ -28,12 +29,14 @@ public struct FlexBridgeServer: Sendable {
         store: Store,
         registry: PrometheusCollectorRegistry,
         logger: Logger,
+        authorizer: any SellerAuthorizer = AmazonSellerAuthorizer(),
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) throws -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: LogRequestsMiddleware(.debug))
         OperationsRoutes(store: store, registry: registry).register(on: router)
+        try ConnectionsAPI(store: store, authorizer: authorizer, callbackURL: configuration.authorizationCallbackURL).register(on: router)
         registry.makeGauge(
             descriptor: MetricNameDescriptor(
                 namespace: "flexbridge",
@@ -62,7 +65,7 @@ public struct FlexBridgeServer: Sendable {
         )
         let configuration = self.configuration
         let logger = self.logger
-        let application = Self.buildApplication(configuration: configuration, store: store, registry: registry, logger: logger) {
+        let application = try Self.buildApplication(configuration: configuration, store: store, registry: registry, logger: logger) {
             channel in
             let address = channel.localAddress.map { "\($0.ipAddress ?? configuration.host):\($0.port ?? configuration.port)" }
             logger.notice(

@@ -25,6 +25,9 @@ public struct Connection: Sendable, Hashable, Codable {
     public var marketplaceIDs: [MarketplaceID]
     /// The Login with Amazon client id of the application the seller authorises.
     public var applicationClientID: String
+    /// The application's id in Seller Central's app store (`amzn1.sp.solution.…`), which the consent link names;
+    /// when absent the client id is used, as the simulator accepts.
+    public var applicationID: String?
     public var status: Status
     /// Where to call the Selling Partner API instead of the region's endpoint: a sandbox or the simulator.
     public var endpointOverride: URL?
@@ -39,6 +42,7 @@ public struct Connection: Sendable, Hashable, Codable {
         region: Region,
         marketplaceIDs: [MarketplaceID],
         applicationClientID: String,
+        applicationID: String? = nil,
         status: Status = .pendingAuthorization,
         endpointOverride: URL? = nil,
         settings: ConnectionSettings = ConnectionSettings(),
@@ -51,6 +55,7 @@ public struct Connection: Sendable, Hashable, Codable {
         self.region = region
         self.marketplaceIDs = marketplaceIDs
         self.applicationClientID = applicationClientID
+        self.applicationID = applicationID
         self.status = status
         self.endpointOverride = endpointOverride
         self.settings = settings

@@ -19,7 +19,7 @@ struct ServerTests {
             let configuration = FlexBridgeConfiguration(database: database.url, masterKey: .value(MasterKey.generate()), port: 0)
             let store = try await Store.open(configuration.storeConfiguration)
             let registry = PrometheusCollectorRegistry()
-            let app = FlexBridgeServer.buildApplication(configuration: configuration, store: store, registry: registry, logger: Logger(label: "test"))
+            let app = try FlexBridgeServer.buildApplication(configuration: configuration, store: store, registry: registry, logger: Logger(label: "test"))
             try await app.test(.router) { client in
                 try await client.execute(uri: "/health", method: .get) { response in
                     #expect(response.status == .ok)

@@ -86,6 +86,16 @@ enum Schema {
                 .on("config_changes")
                 .column("connection_id").column("id")
                 .run()
-        }
+        },
+        Migration(version: 2, name: "seller authorisation: application ids and consent states") { database, _ in
+            try await database.raw("ALTER TABLE connections ADD COLUMN application_id TEXT").run()
+            try await database.create(table: "authorization_states")
+                .column("state", type: .text, .primaryKey(autoIncrement: false))
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("redirect_uri", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("expires_at", type: .bigint, .notNull)
+                .run()
+        },
     ]
 }

@@ -20,10 +20,12 @@ extension StoreSession {
             try await sql.raw(
                 """
                 INSERT INTO connections (id, name, selling_partner_id, region, marketplace_ids, application_client_id,
-                    client_secret_sealed, refresh_token_sealed, status, endpoint_override, settings, created_at, updated_at)
+                    application_id, client_secret_sealed, refresh_token_sealed, status, endpoint_override, settings,
+                    created_at, updated_at)
                 VALUES (\(bind: connection.id.rawValue), \(bind: connection.name), \(bind: connection.sellingPartnerID.rawValue),
                     \(bind: connection.region.rawValue), \(bind: try Self.json(connection.marketplaceIDs)),
-                    \(bind: connection.applicationClientID), \(bind: sealedSecret), NULL, \(bind: connection.status.rawValue),
+                    \(bind: connection.applicationClientID), \(bind: connection.applicationID), \(bind: sealedSecret), NULL,
+                    \(bind: connection.status.rawValue),
                     \(bind: connection.endpointOverride?.absoluteString), \(bind: try Self.json(connection.settings)),
                     \(bind: connection.createdAt.millisecondsSince1970), \(bind: connection.updatedAt.millisecondsSince1970))
                 """
@@ -171,6 +173,7 @@ extension StoreSession {
             region: region,
             marketplaceIDs: try fromJSON([MarketplaceID].self, try row.decode(column: "marketplace_ids", as: String.self)),
             applicationClientID: try row.decode(column: "application_client_id", as: String.self),
+            applicationID: try row.decode(column: "application_id", as: String?.self),
             status: status,
             endpointOverride: try row.decode(column: "endpoint_override", as: String?.self).flatMap(URL.init(string:)),
             settings: try fromJSON(ConnectionSettings.self, try row.decode(column: "settings", as: String.self)),

@@ -1,0 +1,242 @@
+import FlexBridgeAPI
+import FlexCore
+import FlexStore
+import Foundation
+import Hummingbird
+import OpenAPIHummingbird
+import OpenAPIRuntime
+
+/// The connections part of FlexBridge's API (openapi.yaml): adding a seller account, getting the seller's consent
+/// through Login with Amazon or a refresh token entered by hand, and checking the connection end to end.
+public struct ConnectionsAPI: APIProtocol {
+    let store: Store
+    let authorizer: any SellerAuthorizer
+    /// Where Amazon sends the seller back: this node's `/api/v1/connections/callback`.
+    let callbackURL: String
+    /// How long an authorization link works: long enough to be sent to the seller and opened later.
+    let linkLifetime: TimeInterval
+
+    public init(store: Store, authorizer: any SellerAuthorizer, callbackURL: String, linkLifetime: TimeInterval = 72 * 3600) {
+        self.store = store
+        self.authorizer = authorizer
+        self.callbackURL = callbackURL
+        self.linkLifetime = linkLifetime
+    }
+
+    static let actor = "api"
+
+    public func listConnections(_ input: Operations.ListConnections.Input) async throws -> Operations.ListConnections.Output {
+        let connections = try await store.read { session in
+            var answers: [Components.Schemas.Connection] = []
+            for connection in try await session.connections() {
+                answers.append(Self.schema(connection, authorized: try await session.credentials(for: connection.id).refreshToken != nil))
+            }
+            return answers
+        }
+        return .ok(.init(body: .json(.init(connections: connections))))
+    }
+
+    public func createConnection(_ input: Operations.CreateConnection.Input) async throws -> Operations.CreateConnection.Output {
+        guard case .json(let body) = input.body else { return .badRequest(Self.problem(.invalidInput, "A JSON body is required.")) }
+        var endpoint: URL?
+        if let text = body.endpoint?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
+                return .badRequest(Self.problem(.invalidInput, "must be an absolute http or https URL, got \"\(text)\"", field: "endpoint"))
+            }
+            endpoint = url
+        }
+        let connection = Connection(
+            name: body.name.trimmingCharacters(in: .whitespaces),
+            sellingPartnerID: SellingPartnerID(rawValue: body.sellingPartnerId.trimmingCharacters(in: .whitespaces)),
+            region: Region(rawValue: body.region.rawValue)!,
+            marketplaceIDs: body.marketplaceIds.map { MarketplaceID(rawValue: $0) },
+            applicationClientID: body.clientId.trimmingCharacters(in: .whitespaces),
+            applicationID: body.applicationId.flatMap { $0.isEmpty ? nil : $0 },
+            endpointOverride: endpoint,
+            createdAt: store.clock.now()
+        )
+        do {
+            try await store.transaction { session in
+                try await session.insertConnection(connection, clientSecret: body.clientSecret, actor: Self.actor)
+            }
+        } catch let error as ValidationError {
+            return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
+        } catch let error as StoreError where error.code == .invalidInput {
+            return .badRequest(Self.problem(.invalidInput, error.message, field: error.message.hasPrefix("clientSecret") ? "clientSecret" : nil))
+        } catch let error as StoreError where error.code == .conflict {
+            return .conflict(.init(body: .json(Self.problemBody(.conflict, error.message))))
+        }
+        return .created(.init(body: .json(Self.schema(connection, authorized: false))))
+    }
+
+    public func getConnection(_ input: Operations.GetConnection.Input) async throws -> Operations.GetConnection.Output {
+        guard let (connection, authorized) = try await load(input.path.connectionId) else {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
+        return .ok(.init(body: .json(Self.schema(connection, authorized: authorized))))
+    }
+
+    public func createAuthorizationLink(
+        _ input: Operations.CreateAuthorizationLink.Input
+    ) async throws -> Operations.CreateAuthorizationLink.Output {
+        guard let (url, expiresAt) = try await authorizationLink(for: input.path.connectionId) else {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
+        return .created(.init(body: .json(.init(url: url.absoluteString, expiresAt: expiresAt))))
+    }
+
+    public func authorizeConnection(_ input: Operations.AuthorizeConnection.Input) async throws -> Operations.AuthorizeConnection.Output {
+        guard let (url, _) = try await authorizationLink(for: input.path.connectionId) else {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
+        return .found(.init(headers: .init(location: url.absoluteString)))
+    }
+
+    public func completeAuthorization(
+        _ input: Operations.CompleteAuthorization.Input
+    ) async throws -> Operations.CompleteAuthorization.Output {
+        let query = input.query
+        guard let (connectionID, redirectURI) = try await store.transaction({ try await $0.consumeAuthorizationState(query.state) }) else {
+            return Self.page(ok: false, "This authorization link has expired or was used already. Ask for a new one.")
+        }
+        if let error = query.error {
+            return Self.page(ok: false, "Amazon did not authorise FlexBridge: \(query.errorDescription ?? error).")
+        }
+        guard let code = query.spapiOauthCode, !code.isEmpty else {
+            return Self.page(ok: false, "Amazon's answer carries no authorization code (spapi_oauth_code).")
+        }
+        guard let (connection, credentials) = try await store.read({ session -> (Connection, ConnectionCredentials)? in
+            guard let connection = try await session.connection(connectionID) else { return nil }
+            return (connection, try await session.credentials(for: connectionID))
+        }) else {
+            return Self.page(ok: false, "The connection this link was made for no longer exists.")
+        }
+        if let seller = query.sellingPartnerId, seller != connection.sellingPartnerID.rawValue {
+            return Self.page(
+                ok: false,
+                "You signed in to Seller Central as seller \(seller), but this connection is for seller \(connection.sellingPartnerID). Sign in with that account and open the link again.")
+        }
+        let refreshToken: String
+        do {
+            refreshToken = try await authorizer.refreshToken(
+                forCode: code, redirectURI: redirectURI, connection: connection, clientSecret: credentials.clientSecret)
+        } catch {
+            return Self.page(ok: false, "Login with Amazon refused the authorization: \(error). Open a new authorization link.")
+        }
+        try await store.transaction { session in
+            try await session.authorize(connectionID, refreshToken: refreshToken, actor: "seller \(connection.sellingPartnerID)")
+        }
+        return Self.page(ok: true, "FlexBridge is now connected to seller \(connection.sellingPartnerID) (\(connection.name)). You can close this page.")
+    }
+
+    public func setRefreshToken(_ input: Operations.SetRefreshToken.Input) async throws -> Operations.SetRefreshToken.Output {
+        guard case .json(let body) = input.body else { return .badRequest(Self.problem(.invalidInput, "A JSON body is required.")) }
+        let token = body.refreshToken.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard token.hasPrefix("Atzr|") else {
+            return .badRequest(Self.problem(.invalidInput, "must be a Login with Amazon refresh token, which starts with Atzr|", field: "refreshToken"))
+        }
+        let id = ConnectionID(rawValue: input.path.connectionId)
+        do {
+            let connection = try await store.transaction { session in
+                try await session.authorize(id, refreshToken: token, actor: Self.actor)
+                return try await session.connection(id)
+            }
+            guard let connection else { return .notFound(Self.notFound(input.path.connectionId)) }
+            return .ok(.init(body: .json(Self.schema(connection, authorized: true))))
+        } catch let error as StoreError where error.code == .notFound {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
+    }
+
+    public func testConnection(_ input: Operations.TestConnection.Input) async throws -> Operations.TestConnection.Output {
+        let id = ConnectionID(rawValue: input.path.connectionId)
+        let loaded: (Connection, ConnectionCredentials, [String])? = try await store.read { session in
+            guard let connection = try await session.connection(id) else { return nil }
+            let locations = Set(try await session.locationMappings(for: id).map(\.locationID.rawValue)).sorted()
+            return (connection, try await session.credentials(for: id), locations)
+        }
+        guard let (connection, credentials, locations) = loaded else {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
+        let report = await authorizer.check(connection, credentials: credentials, locationIDs: locations)
+        let newStatus: Connection.Status? =
+            report.needsReauthorization ? .needsReauthorization : (report.ok && connection.status == .needsReauthorization ? .active : nil)
+        if let newStatus {
+            try await store.transaction { session in try await session.setStatus(id, to: newStatus, actor: "connection test") }
+        }
+        let checks = report.checks.map { check in
+            Components.Schemas.ConnectionTest.ChecksPayloadPayload(name: check.name, ok: check.ok, message: check.message)
+        }
+        return .ok(.init(body: .json(.init(ok: report.ok, checks: checks))))
+    }
+
+    // MARK: Helpers
+
+    func load(_ id: String) async throws -> (Connection, Bool)? {
+        try await store.read { session in
+            guard let connection = try await session.connection(ConnectionID(rawValue: id)) else { return nil }
+            return (connection, try await session.credentials(for: connection.id).refreshToken != nil)
+        }
+    }
+
+    func authorizationLink(for id: String) async throws -> (URL, Date)? {
+        let connectionID = ConnectionID(rawValue: id)
+        let callbackURL = self.callbackURL
+        let linkLifetime = self.linkLifetime
+        guard let (connection, state, expiresAt) = try await store.transaction({ session -> (Connection, String, Date)? in
+            guard let connection = try await session.connection(connectionID) else { return nil }
+            let (state, expiresAt) = try await session.createAuthorizationState(for: connectionID, redirectURI: callbackURL, lifetime: linkLifetime)
+            return (connection, state, expiresAt)
+        }) else { return nil }
+        return (authorizer.consentURL(for: connection, state: state, redirectURI: callbackURL), expiresAt)
+    }
+
+    static func schema(_ connection: Connection, authorized: Bool) -> Components.Schemas.Connection {
+        Components.Schemas.Connection(
+            id: connection.id.rawValue,
+            name: connection.name,
+            sellingPartnerId: connection.sellingPartnerID.rawValue,
+            region: .init(rawValue: connection.region.rawValue)!,
+            marketplaceIds: connection.marketplaceIDs.map(\.rawValue),
+            clientId: connection.applicationClientID,
+            applicationId: connection.applicationID,
+            endpoint: connection.endpointOverride?.absoluteString,
+            status: .init(rawValue: connection.status.rawValue)!,
+            authorized: authorized,
+            createdAt: connection.createdAt,
+            updatedAt: connection.updatedAt
+        )
+    }
+
+    enum ProblemCode: String {
+        case invalidInput = "invalid_input"
+        case notFound = "not_found"
+        case conflict
+    }
+
+    static func problemBody(_ code: ProblemCode, _ message: String, field: String? = nil) -> Components.Schemas.Problem {
+        .init(error: .init(code: code.rawValue, message: field.map { "\($0) \(message)" } ?? message, field: field))
+    }
+
+    static func problem(_ code: ProblemCode, _ message: String, field: String? = nil) -> Components.Responses.BadRequest {
+        .init(body: .json(problemBody(code, message, field: field)))
+    }
+
+    static func notFound(_ id: String) -> Components.Responses.NotFound {
+        .init(body: .json(.init(error: .init(code: ProblemCode.notFound.rawValue, message: "No connection with id \(id).", field: nil))))
+    }
+
+    static func page(ok: Bool, _ message: String) -> Operations.CompleteAuthorization.Output {
+        let title = ok ? "Connected" : "Not connected"
+        let escaped = message.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        let html = "<!doctype html><html><head><meta charset=\"utf-8\"><title>FlexBridge: \(title)</title></head><body><h1>\(title)</h1><p>\(escaped)</p></body></html>"
+        return ok ? .ok(.init(body: .html(HTTPBody(html)))) : .badRequest(.init(body: .html(HTTPBody(html))))
+    }
+}
+
+extension ConnectionsAPI {
+    /// Serves these operations under `/api/v1`.
+    public func register(on router: Router<BasicRequestContext>) throws {
+        try registerHandlers(on: router, serverURL: URL(string: FlexBridgeAPIDocument.basePath)!, middlewares: [ProblemMiddleware()])
+    }
+}

@@ -1,0 +1,45 @@
+import FlexCore
+import Foundation
+import SQLKit
+
+extension StoreSession {
+    /// A new single-use `state` for a seller's consent: it ties Amazon's redirect back to the connection and
+    /// proves that FlexBridge started the flow (CSRF). It expires after `lifetime`.
+    public func createAuthorizationState(
+        for id: ConnectionID,
+        redirectURI: String,
+        lifetime: TimeInterval
+    ) async throws -> (state: String, expiresAt: Date) {
+        guard try await connection(id) != nil else { throw StoreError.notFound("Connection \(id)") }
+        var bytes = [UInt8](repeating: 0, count: 24)
+        var generator = SystemRandomNumberGenerator()
+        for index in bytes.indices { bytes[index] = UInt8.random(in: .min ... .max, using: &generator) }
+        let state = Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let now = nowMilliseconds
+        let expires = now + Int64(lifetime * 1000)
+        try await sql.raw(
+            """
+            INSERT INTO authorization_states (state, connection_id, redirect_uri, created_at, expires_at)
+            VALUES (\(bind: state), \(bind: id.rawValue), \(bind: redirectURI), \(bind: now), \(bind: expires))
+            """
+        ).run()
+        return (state, Date(millisecondsSince1970: expires))
+    }
+
+    /// Takes a consent's `state` back: the connection and redirect URI it was made for, once, if it has not expired.
+    /// Expired states are removed on the way.
+    public func consumeAuthorizationState(_ state: String) async throws -> (connectionID: ConnectionID, redirectURI: String)? {
+        let now = nowMilliseconds
+        try await sql.raw("DELETE FROM authorization_states WHERE expires_at < \(bind: now)").run()
+        guard
+            let row = try await sql.raw(
+                "DELETE FROM authorization_states WHERE state = \(bind: state) RETURNING connection_id, redirect_uri"
+            ).first()
+        else { return nil }
+        return (
+            ConnectionID(rawValue: try row.decode(column: "connection_id", as: String.self)),
+            try row.decode(column: "redirect_uri", as: String.self)
+        )
+    }
+}
