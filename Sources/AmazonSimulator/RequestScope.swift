@@ -35,6 +35,15 @@ enum PageToken {
         return position
     }
 
+    /// The page of `records` (in creation order) that follows the position a token carried, and the token for the
+    /// page after it, if there is one.
+    static func page<Record>(_ records: [Record], sequence: (Record) -> Int, limit: Int, filter: String) -> (page: [Record], next: String?) {
+        let sorted = records.sorted { sequence($0) < sequence($1) }
+        let page = Array(sorted.prefix(limit))
+        let next = sorted.count > limit ? encode(position: sequence(page[page.count - 1]), filter: filter) : nil
+        return (page, next)
+    }
+
     /// FNV-1a over the filter text: stable across runs, unlike `hashValue`.
     static func digest(_ text: String) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325

@@ -50,9 +50,7 @@ extension Simulator: AmazonEFReturns.APIProtocol {
                 if let until = query.lastUpdatedUntil, updated > until { return false }
                 return true
             }
-            .sorted { $0.sequence < $1.sequence }
-        let page = matching.prefix(maxResults)
-        let next = matching.count > maxResults ? PageToken.encode(position: page.last!.sequence, filter: filter) : nil
+        let (page, next) = PageToken.page(Array(matching), sequence: \.sequence, limit: maxResults, filter: filter)
         return .ok(.init(body: .json(.init(returns: page.map(\.item), nextToken: next))))
     }
 

@@ -19,8 +19,13 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         guard (1...100).contains(maxResults) else {
             throw AmazonError.invalidInput("Invalid input \(maxResults) for parameter maxResults: must be 1 to 100")
         }
-        if let location = query.locationId, location.count > 36 {
-            throw AmazonError.invalidInput("Invalid input for parameter locationId: longer than 36 characters")
+        if let location = query.locationId {
+            guard location.count <= 36 else {
+                throw AmazonError.invalidInput("Invalid input for parameter locationId: longer than 36 characters")
+            }
+            guard world.locations[location]?.merchantIDs.contains(merchantID) == true else {
+                throw AmazonError.notFound("locationId", location)
+            }
         }
         if let after = query.lastUpdatedAfter, let before = query.lastUpdatedBefore, after > before {
             throw AmazonError.invalidInput("lastUpdatedAfter must not be later than lastUpdatedBefore")
@@ -49,9 +54,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
                 if let before = query.lastUpdatedBefore, updated > before { return false }
                 return true
             }
-            .sorted { $0.sequence < $1.sequence }
-        let page = matching.prefix(maxResults)
-        let nextToken = matching.count > maxResults ? PageToken.encode(position: page.last!.sequence, filter: filter) : nil
+        let (page, nextToken) = PageToken.page(Array(matching), sequence: \.sequence, limit: maxResults, filter: filter)
         return .ok(
             .init(body: .json(.init(shipments: page.map(\.shipment), pagination: .init(nextToken: nextToken)))))
     }

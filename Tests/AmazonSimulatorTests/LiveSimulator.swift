@@ -151,7 +151,7 @@ struct LiveSimulator: Sendable {
         let path = "/externalFulfillment/2024-09-11/shipments/\(id)"
         let order = ["ACCEPTED", "CONFIRMED", "PACKAGE_CREATED", "PICKUP_SLOT_RETRIEVED", "INVOICE_GENERATED", "SHIPLABEL_GENERATED", "SHIPPED", "DELIVERED"]
         if status == "CANCELLED" {
-            try await expectStatus(204, try await call(.PATCH, path, json: #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"status":"CANCELLED"}}"#))
+            try expectStatus(204, try await call(.PATCH, path, json: #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"status":"CANCELLED"}}"#))
             return id
         }
         let target = try #require(order.firstIndex(of: status))

@@ -69,6 +69,9 @@ struct PaginationTests {
                 #expect(response.status == 400, "\(query): \(response.text)")
                 #expect(response.firstErrorCode == "InvalidInput", "\(query)")
             }
+            let unknownLocation = try await live.call(.GET, "/externalFulfillment/2024-09-11/shipments?status=ACCEPTED&locationId=ZZZZ")
+            try live.expectStatus(404, unknownLocation)
+            #expect(unknownLocation.firstErrorCode == "NotFound")
             let next = try await live.call(.GET, "/externalFulfillment/2024-09-11/shipments?status=ACCEPTED&maxResults=1&paginationToken=\(escaped)")
             try live.expectStatus(200, next)
         }
