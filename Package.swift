@@ -209,13 +209,16 @@ let package = Package(
         .testTarget(
             name: "SellingPartnerTests",
             dependencies: [
+                "FlexEngine",
                 "SellingPartner",
                 "AmazonSimulator",
                 "AmazonEFInventory",
                 "AmazonEFLocation",
+                "AmazonEFReturns",
                 "AmazonEFShipments",
                 "FlexCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),

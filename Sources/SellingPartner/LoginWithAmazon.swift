@@ -159,6 +159,11 @@ public actor AccessTokenProvider {
         }
     }
 
+    /// Starts with a token obtained elsewhere (one refresh fewer at start; tests).
+    public func preload(_ token: AccessToken) {
+        current = token
+    }
+
     /// Forgets the cached token, after Amazon refused it (403), so that the next call refreshes.
     public func invalidate(_ value: String) {
         if current?.value == value { current = nil }

@@ -61,7 +61,8 @@ public struct SellingPartnerClient: Sendable {
         httpClient: HTTPClient = .shared,
         logger: Logger = Logger(label: "flexbridge.amazon"),
         clock: @escaping @Sendable () -> Date = { Date() },
-        sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(for: .seconds($0)) }
+        sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(for: .seconds($0)) },
+        transport: (any ClientTransport)? = nil
     ) {
         self.endpoint = endpoint
         tokens = AccessTokenProvider(login: login, refreshToken: refreshToken, clock: clock)
@@ -71,7 +72,7 @@ public struct SellingPartnerClient: Sendable {
             RateLimitMiddleware(limiter: rateLimiter),
             AuthenticationMiddleware(tokens: tokens, userAgent: configuration.userAgent),
         ]
-        let transport = AsyncHTTPClientTransport(
+        let transport = transport ?? AsyncHTTPClientTransport(
             configuration: .init(client: httpClient, timeout: .milliseconds(Int64(configuration.retry.timeout * 1000))))
         let clientConfiguration = OpenAPIRuntime.Configuration(dateTranscoder: .iso8601)
         shipments = .init(serverURL: endpoint.url, configuration: clientConfiguration, transport: transport, middlewares: middlewares)
