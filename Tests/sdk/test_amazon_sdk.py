@@ -1,21 +1,44 @@
-"""Amazon's own Python SDK (amzn-sp-api) against the FlexBridge simulator.
+"""Amazon's own Python SDK (PyPI amzn-sp-api) driving the FlexBridge simulator end to end.
 
-The SDK validates what it reads (required fields, enum values, list sizes) and raises on anything it cannot
-deserialize, so every call below doubles as a check that the simulator answers in Amazon's shapes.
+The SDK checks what it reads (required fields present, inline enum values, list sizes, number and string bounds)
+and raises ValueError on anything that breaks its models, so every call below doubles as a check that the
+simulator answers in Amazon's shapes. On top of the SDK's own checks, every 2xx body is compared with the SDK's
+model (`contract_violations`): unknown JSON keys, which the SDK drops silently, values of the named enums
+(Priority, RequirementLevel, Status, …) that the SDK passes through unchecked, and JSON types (a number where Amazon
+has a string, or the reverse), which the SDK coerces silently. Set SDK_STRICT=0 to keep only the SDK's own checks.
 
-Environment: SIMULATOR_URL (e.g. http://127.0.0.1:18090), SIMULATOR_CLIENT_ID, SIMULATOR_CLIENT_SECRET.
+Environment:
+  SIMULATOR_URL            the simulator, e.g. http://127.0.0.1:18090 (the tests are skipped without it)
+  SIMULATOR_CLIENT_ID      the simulator's LWA client id (default amzn1.application-oa2-client.simulator)
+  SIMULATOR_CLIENT_SECRET  the simulator's LWA client secret (default simulator-secret)
+
+Only three control paths are used, all outside Amazon's API: POST /_simulator/authorizations (a refresh token
+without the browser flow), POST /_simulator/returns (a customer return, which Amazon's sandbox cannot make), and
+GET /_simulator/health (run.sh). Everything else goes through the SDK, as against Amazon.
 """
 
 import base64
+import contextlib
+import importlib
 import json
 import os
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
 import pytest
 
-spapi = pytest.importorskip("spapi")
+SIMULATOR_URL = os.environ.get("SIMULATOR_URL", "").rstrip("/")
+CLIENT_ID = os.environ.get("SIMULATOR_CLIENT_ID", "amzn1.application-oa2-client.simulator")
+CLIENT_SECRET = os.environ.get("SIMULATOR_CLIENT_SECRET", "simulator-secret")
+STRICT = os.environ.get("SDK_STRICT", "1") != "0"
+
+if not SIMULATOR_URL:
+    pytest.skip("SIMULATOR_URL is not set: no simulator to test against", allow_module_level=True)
+
+import urllib3  # noqa: E402  (installed with the SDK)
 from spapi import SPAPIClient, SPAPIConfig  # noqa: E402
 from spapi.api.external_fulfillment_inventory_v2024_09_11.batch_inventory_api import BatchInventoryApi  # noqa: E402
 from spapi.api.external_fulfillment_location_v2026_07_30.sandbox_location_api import SandboxLocationApi  # noqa: E402
@@ -27,204 +50,509 @@ from spapi.api.external_fulfillment_shipments_v2024_09_11.shipment_processing_ap
 from spapi.api.external_fulfillment_shipments_v2024_09_11.shipment_retrieval_api import (  # noqa: E402
     ShipmentRetrievalApi,
 )
+from spapi.models.external_fulfillment_inventory_v2024_09_11 import (  # noqa: E402
+    BatchInventoryRequest,
+    InventoryRequest,
+    InventoryRequestParams,
+)
+from spapi.models.external_fulfillment_inventory_v2024_09_11 import (  # noqa: E402
+    MarketplaceAttributes as InventoryMarketplaceAttributes,
+)
+from spapi.models.external_fulfillment_location_v2026_07_30 import CreateSandboxLocationRequest  # noqa: E402
+from spapi.models.external_fulfillment_shipments_v2024_09_11 import (  # noqa: E402
+    Amount,
+    CreateSandboxShipmentRequest,
+    Dimension,
+    Package,
+    PackageDeliveryStatus,
+    PackageDimensions,
+    PackageLineItem,
+    Packages,
+    SandboxShipmentUpdates,
+    ShipLabelsInput,
+    UpdateSandboxShipmentRequest,
+    Weight,
+)
 from spapi.rest import ApiException  # noqa: E402
 
-SIMULATOR_URL = os.environ.get("SIMULATOR_URL")
 MERCHANT = "A1SIMSELLER"
 INDIA = "A21TJRUUN4KGV"
+SHIPMENTS_MODELS = "spapi.models.external_fulfillment_shipments_v2024_09_11"
 
-pytestmark = pytest.mark.skipif(not SIMULATOR_URL, reason="SIMULATOR_URL is not set")
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The control path (plain JSON, not Amazon's API)
 
 
-def control(path, body, method="POST"):
+def control(path, body):
     request = urllib.request.Request(
-        SIMULATOR_URL + path, data=json.dumps(body).encode(), headers={"content-type": "application/json"}, method=method
+        SIMULATOR_URL + path,
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json", "accept": "application/json"},
+        method="POST",
     )
-    with urllib.request.urlopen(request) as response:
-        return json.load(response)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 201, f"POST {path} answered {response.status}, expected 201"
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        pytest.fail(f"POST {path} answered {error.code}: {error.read().decode(errors='replace')}")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Contract checks stricter than the SDK's own (see the module docstring)
+
+
+def _model_class(module_name, type_name):
+    return getattr(importlib.import_module(module_name), type_name, None)
+
+
+def _enum_values(klass):
+    return {value for name, value in vars(klass).items() if name.isupper() and isinstance(value, str)}
+
+
+def contract_violations(data, type_name, module_name, path="$"):
+    """Where `data` (parsed JSON) departs from the SDK's model `type_name`; [] when it fits."""
+    if data is None:
+        return []  # the SDK treats null as absent; its setters reject a missing required field themselves
+    if type_name.startswith(("List[", "list[")):
+        if not isinstance(data, list):
+            return [f"{path}: expected a JSON array, got {type(data).__name__}"]
+        inner = type_name[5:-1]
+        return [v for i, item in enumerate(data) for v in contract_violations(item, inner, module_name, f"{path}[{i}]")]
+    if type_name.startswith(("Dict[", "dict(")):
+        if not isinstance(data, dict):
+            return [f"{path}: expected a JSON object, got {type(data).__name__}"]
+        inner = type_name[type_name.index(",") + 1:-1].strip()
+        return [v for k, item in data.items() for v in contract_violations(item, inner, module_name, f"{path}.{k}")]
+    if type_name == "str":
+        return [] if isinstance(data, str) else [f"{path}: expected a JSON string, got {json.dumps(data)}"]
+    if type_name == "int":
+        ok = isinstance(data, int) and not isinstance(data, bool)
+        return [] if ok else [f"{path}: expected a JSON integer, got {json.dumps(data)}"]
+    if type_name == "float":
+        ok = isinstance(data, (int, float)) and not isinstance(data, bool)
+        return [] if ok else [f"{path}: expected a JSON number, got {json.dumps(data)}"]
+    if type_name == "bool":
+        return [] if isinstance(data, bool) else [f"{path}: expected a JSON boolean, got {json.dumps(data)}"]
+    if type_name in ("object", "datetime", "date"):
+        return []
+    klass = _model_class(module_name, type_name)
+    if klass is None:
+        return [f"{path}: the SDK has no model {type_name} in {module_name}"]
+    if not klass.swagger_types:  # a named string enum, which the SDK passes through without checking it
+        allowed = _enum_values(klass)
+        if data in allowed:
+            return []
+        return [f"{path}: {json.dumps(data)} is not one of {type_name} {sorted(allowed)}"]
+    if not isinstance(data, dict):
+        return [f"{path}: expected a JSON object ({type_name}), got {json.dumps(data)[:80]}"]
+    known = {json_name: attr for attr, json_name in klass.attribute_map.items()}
+    violations = [f"{path}.{key}: not a field of {type_name} (the SDK drops it)" for key in data if key not in known]
+    for key, attr in known.items():
+        if key in data:
+            violations += contract_violations(data[key], klass.swagger_types[attr], module_name, f"{path}.{key}")
+    return violations
+
+
+def assert_fits(data, type_name, module_name, what):
+    violations = contract_violations(data, type_name, module_name)
+    assert not violations, f"{what} does not fit Amazon's model {type_name}:\n  " + "\n  ".join(violations)
+
+
+def error_codes(error, module_name=SHIPMENTS_MODELS):
+    """The codes of an error answer, after checking it has Amazon's {"errors":[{code, message, details?}]} shape."""
+    try:
+        body = json.loads(error.body)
+    except (TypeError, ValueError):
+        pytest.fail(f"HTTP {error.status} answer is not JSON: {error.body!r}")
+    assert_fits(body, "ErrorList", module_name, f"the HTTP {error.status} answer")
+    assert isinstance(body.get("errors"), list) and body["errors"], f"no errors in {body}"
+    for item in body["errors"]:
+        assert isinstance(item.get("code"), str) and item["code"], f"error without a code: {item}"
+        assert isinstance(item.get("message"), str), f"error without a message: {item}"
+    return [item["code"] for item in body["errors"]]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The SDK client
+
+
+def make_api_client(refresh_token):
+    """An ApiClient exactly as SPAPIClient builds it, pointed at the simulator, plus three test-only changes.
+
+    1. urllib3's transparent retries on 413/429/503 with a Retry-After header (its default for GET/PUT/DELETE) are
+       off, so every answer reaches the test.
+    2. A throttled call (429) is repeated after a pause, as a well-behaved client does, unless `retry_throttled` is
+       set to False (the throttling test).
+    3. Every 2xx body is checked with `contract_violations` when SDK_STRICT is on.
+    """
+    config = SPAPIConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, refresh_token=refresh_token, region="NA")
+    # SPAPIClient asks the LWA endpoint for an access token already here (ApiClient.__init__).
+    api_client = SPAPIClient(config, oauth_endpoint=SIMULATOR_URL + "/auth/o2/token", endpoint=SIMULATOR_URL).api_client
+    assert api_client.default_headers.get("x-amz-access-token"), "no access token from the simulator's LWA endpoint"
+
+    # 1. No pool exists yet (the token request above went through `requests`), so the pools take this Retry.
+    api_client.rest_client.pool_manager.connection_pool_kw["retries"] = urllib3.Retry(
+        total=3, redirect=0, status=0, respect_retry_after_header=False
+    )
+
+    # 2.
+    api_client.retry_throttled = True
+    send = api_client.rest_client.request
+
+    def request(*args, **kwargs):
+        delay = 0.5
+        for attempt in range(10):
+            try:
+                return send(*args, **kwargs)
+            except ApiException as error:
+                if error.status != 429 or not api_client.retry_throttled or attempt == 9:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 4.0)
+
+    api_client.rest_client.request = request
+
+    # 3.
+    deserialize = api_client.deserialize
+
+    def checked_deserialize(response, response_type):
+        result = deserialize(response, response_type)
+        if STRICT and response_type and response_type != "file":
+            try:
+                data = json.loads(response.data)
+            except ValueError:
+                pytest.fail(f"a {response.status} answer for {response_type} is not JSON: {response.data!r}")
+            assert_fits(data, response_type, api_client.api_models_module, f"the {response.status} answer")
+        return result
+
+    api_client.deserialize = checked_deserialize
+    return api_client
+
+
+@contextlib.contextmanager
+def throttled_calls_raise(api_client):
+    api_client.retry_throttled = False
+    try:
+        yield
+    finally:
+        api_client.retry_throttled = True
 
 
 @pytest.fixture(scope="module")
 def client():
-    # The workflow tests run unthrottled, so that they do not wait out Amazon's 1 call/s shipment limits;
-    # test_burst_is_throttled switches Amazon's default throttling back on.
-    control("/_simulator/throttling", {"enabled": False}, method="PUT")
-    refresh_token = control("/_simulator/authorizations", {"merchantId": MERCHANT})["refreshToken"]
-    config = SPAPIConfig(
-        client_id=os.environ.get("SIMULATOR_CLIENT_ID", "amzn1.application-oa2-client.simulator"),
-        client_secret=os.environ.get("SIMULATOR_CLIENT_SECRET", "simulator-secret"),
-        refresh_token=refresh_token,
-        region="SANDBOX",
-    )
-    return SPAPIClient(config, oauth_endpoint=SIMULATOR_URL + "/auth/o2/token", endpoint=SIMULATOR_URL).api_client
+    authorization = control("/_simulator/authorizations", {"merchantId": MERCHANT})
+    assert authorization["merchantId"] == MERCHANT
+    assert authorization["refreshToken"].startswith("Atzr|"), authorization
+    return make_api_client(authorization["refreshToken"])
 
 
 @pytest.fixture(scope="module")
 def location(client):
-    answer = SandboxLocationApi(client).create_sandbox_location(
-        {"merchantIds": [MERCHANT], "marketplaceId": INDIA, "channels": ["MFN"], "locationName": f"SDK {uuid.uuid4()}"}
-    )
-    assert answer.location_ids.mfn
+    name = f"FlexBridge SDK test {uuid.uuid4().hex[:16]}"
+    request = CreateSandboxLocationRequest(merchant_ids=[MERCHANT], marketplace_id=INDIA, channels=["MFN"], location_name=name)
+    answer = SandboxLocationApi(client).create_sandbox_location(request)
+    assert answer.location_ids is not None and answer.location_ids.mfn, f"no MFN location id in {answer}"
+    assert answer.location_ids.fba is None, "only MFN was asked for"
+    assert len(answer.location_ids.mfn) <= 36, "getShipments and createSandboxShipment take location ids of 36 chars at most"
+    again = SandboxLocationApi(client).create_sandbox_location(request)
+    assert again.location_ids.mfn == answer.location_ids.mfn, "locationName is the idempotency key"
     return answer.location_ids.mfn
 
 
-def new_shipment(client, location, order_types=None):
-    body = {"locationId": location, "marketplaceId": INDIA, "marketplaceChannel": "MFN", "shippingType": "MARKETPLACE"}
-    if order_types:
-        body["orderType"] = order_types
-    return SandboxShipmentsApi(client).create_sandbox_shipment(body).shipment_id
+# ---------------------------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def new_shipment(client, location, order_types=None, line_item_count=None):
+    request = CreateSandboxShipmentRequest(
+        location_id=location, marketplace_id=INDIA, marketplace_channel="MFN", shipping_type="MARKETPLACE",
+        order_type=order_types, line_item_count=line_item_count,
+    )
+    shipment_id = SandboxShipmentsApi(client).create_sandbox_shipment(request).shipment_id
+    assert shipment_id, "createSandboxShipment answered no shipmentId"
+    return shipment_id
+
+
+def status_change(client, shipment_id, status):
+    SandboxShipmentsApi(client).update_sandbox_shipment(
+        shipment_id,
+        UpdateSandboxShipmentRequest(update_type="SHIPMENT_STATUS_CHANGE", updates=SandboxShipmentUpdates(status=status)),
+    )
 
 
 def package_for(shipment, package_id="PKG1"):
-    return {
-        "id": package_id,
-        "dimensions": {
-            "length": {"value": "30", "dimensionUnit": "CM"},
-            "width": {"value": "20", "dimensionUnit": "CM"},
-            "height": {"value": "10", "dimensionUnit": "CM"},
-        },
-        "weight": {"value": "750", "weightUnit": "G"},
-        "packageLineItems": [
-            {"packageLineItemId": line.shipment_line_item_id, "quantity": line.number_of_units}
-            for line in shipment.line_items
-        ],
-    }
+    """One package holding every unit of every line item, with what each line's compliance attributes require."""
+    lines, hazmat = [], []
+    for line in shipment.line_items:
+        item = PackageLineItem(package_line_item_id=line.shipment_line_item_id, quantity=line.number_of_units)
+        compliance = line.compliance_attributes
+        if compliance.serial_number_requirement == "REQUIRED":
+            item.serial_numbers = [f"SN-{line.shipment_line_item_id}-{n}" for n in range(line.number_of_units)]
+        if compliance.country_of_origin_requirement == "REQUIRED":
+            item.country_of_origin = line.recommended_country_of_origin or "IN"
+        if compliance.item_value_requirement == "REQUIRED":
+            item.item_value = line.item_value or Amount(value="100.00", currency_code=line.recommended_currency_code or "INR")
+        if compliance.hazmat_labels_requirement == "REQUIRED":
+            hazmat += line.hazmat_labels or []
+        lines.append(item)
+    return Package(
+        id=package_id,
+        dimensions=PackageDimensions(
+            length=Dimension(value="30", dimension_unit="CM"),
+            width=Dimension(value="20", dimension_unit="CM"),
+            height=Dimension(value="10", dimension_unit="CM"),
+        ),
+        weight=Weight(value="750", weight_unit="G"),
+        hazmat_labels=hazmat or None,
+        package_line_items=lines,
+    )
+
+
+def all_shipments(client, status, location):
+    retrieval, shipments, token = ShipmentRetrievalApi(client), [], None
+    for _ in range(100):
+        arguments = {"location_id": location, "max_results": 100}
+        if token:
+            arguments["pagination_token"] = token
+        page = retrieval.get_shipments(status, **arguments)
+        shipments += page.shipments or []
+        token = page.pagination.next_token if page.pagination else None
+        if not token:
+            return shipments
+    pytest.fail("getShipments kept answering a nextToken for 100 pages")
+
+
+def all_returns(client, location):
+    api, returns, token = ReturnRetrievalApi(client), [], None
+    for _ in range(100):
+        arguments = {"return_location_id": location, "max_results": 100}
+        if token:
+            arguments["next_token"] = token
+        page = api.list_returns(**arguments)
+        returns += page.returns or []
+        token = page.next_token
+        if not token:
+            return returns
+    pytest.fail("listReturns kept answering a nextToken for 100 pages")
+
+
+def fetch_document(url):
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert response.status == 200
+        return response.read()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# (a) The whole Seller Flex workflow
 
 
 @pytest.fixture(scope="module")
 def shipped(client, location):
-    """A shipment carried through Amazon's whole Seller Flex workflow, by the SDK alone."""
-    retrieval = ShipmentRetrievalApi(client)
-    processing = ShipmentProcessingApi(client)
+    """A GIFT_WRAP shipment carried from ACCEPTED to SHIPPED by the SDK alone; its id."""
+    retrieval, processing = ShipmentRetrievalApi(client), ShipmentProcessingApi(client)
+
     shipment_id = new_shipment(client, location, ["GIFT_WRAP"])
     shipment = retrieval.get_shipment(shipment_id)
+    assert shipment.id == shipment_id
+    assert shipment.location_id == location
+    assert shipment.marketplace_attributes.marketplace_id == INDIA
+    assert shipment.marketplace_attributes.channel_name == "MFN"
     assert shipment.status == "ACCEPTED"
-    assert shipment.line_items[0].gift_attributes.gift_wrap_requirement == "REQUIRED"
+    assert shipment.line_items and all(line.number_of_units >= 1 for line in shipment.line_items)
+    assert any(line.gift_attributes and line.gift_attributes.gift_wrap_requirement == "REQUIRED"
+               for line in shipment.line_items), "a GIFT_WRAP order has a line whose gift wrap is REQUIRED"
 
-    processing.process_shipment(shipment_id, "CONFIRM")
+    ShipmentProcessingApi(client).process_shipment(shipment_id, "CONFIRM")
     assert retrieval.get_shipment(shipment_id).status == "CONFIRMED"
 
-    processing.create_packages(shipment_id, {"packages": [package_for(shipment)]})
-    assert retrieval.get_shipment(shipment_id).status == "PACKAGE_CREATED"
+    processing.create_packages(shipment_id, Packages(packages=[package_for(shipment)]))
+    packed = retrieval.get_shipment(shipment_id)
+    assert packed.status == "PACKAGE_CREATED"
+    assert [package.id for package in packed.packages or []] == ["PKG1"]
 
     options = processing.retrieve_shipping_options(shipment_id, "PKG1")
-    assert options.shipping_options
+    assert options.shipping_options, "a MARKETPLACE shipment has shipping options"
     chosen = options.recommended_shipping_option or options.shipping_options[0]
+    assert chosen.shipping_option_id
     assert retrieval.get_shipment(shipment_id).status == "PICKUP_SLOT_RETRIEVED"
 
     invoice = processing.generate_invoice(shipment_id)
+    assert invoice.document and invoice.document.content
     assert base64.b64decode(invoice.document.content).startswith(b"%PDF")
     assert retrieval.get_shipment(shipment_id).status == "INVOICE_GENERATED"
-    assert processing.retrieve_invoice(shipment_id).document.content == invoice.document.content
+    again = processing.retrieve_invoice(shipment_id)
+    assert base64.b64decode(again.document.content).startswith(b"%PDF")
+    assert again.document.content == invoice.document.content
 
     labels = processing.generate_ship_labels(
-        shipment_id, "GENERATE", shipping_option_id=chosen.shipping_option_id, body={"packageIds": ["PKG1"]}
+        shipment_id, "GENERATE", shipping_option_id=chosen.shipping_option_id, body=ShipLabelsInput(package_ids=["PKG1"])
     )
+    assert len(labels.package_ship_label_list) == 1
     label = labels.package_ship_label_list[0]
-    assert label.status == "SUCCESS"
-    assert label.ship_label_metadata.tracking_id
-    with urllib.request.urlopen(label.file_data.url) as response:
-        assert response.read().startswith(b"%PDF")
+    assert label.package_id == "PKG1"
+    assert label.status == "SUCCESS", label.error_details
+    assert label.ship_label_metadata and label.ship_label_metadata.tracking_id
+    assert label.ship_label_metadata.carrier_name
+    assert label.file_data and label.file_data.url
+    assert fetch_document(label.file_data.url), "the label URL serves the label"
     assert retrieval.get_shipment(shipment_id).status == "SHIPLABEL_GENERATED"
 
-    processing.update_package_status(shipment_id, "PKG1", body={"status": "SHIPPED"})
+    processing.update_package_status(shipment_id, "PKG1", body=PackageDeliveryStatus(status="SHIPPED"))
     assert retrieval.get_shipment(shipment_id).status == "SHIPPED"
     return shipment_id
 
 
 def test_full_flow_to_delivery(client, location, shipped):
-    SandboxShipmentsApi(client).update_sandbox_shipment(
-        shipped, {"updateType": "SHIPMENT_STATUS_CHANGE", "updates": {"status": "DELIVERED"}}
-    )
-    retrieval = ShipmentRetrievalApi(client)
-    assert retrieval.get_shipment(shipped).status == "DELIVERED"
-    page = retrieval.get_shipments("DELIVERED", location_id=location, max_results=100)
-    assert shipped in [shipment.id for shipment in page.shipments]
+    status_change(client, shipped, "DELIVERED")
+    shipment, status, headers = ShipmentRetrievalApi(client).get_shipment_with_http_info(shipped)
+    assert status == 200 and shipment.status == "DELIVERED"
+    assert headers.get("x-amzn-RequestId"), "every answer carries x-amzn-RequestId"
+    assert headers.get("x-amzn-RateLimit-Limit"), "an admitted call carries x-amzn-RateLimit-Limit"
+    delivered = all_shipments(client, "DELIVERED", location)
+    assert shipped in [shipment.id for shipment in delivered]
+    assert all(shipment.status == "DELIVERED" for shipment in delivered)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# (b) A marketplace cancellation
 
 
 def test_marketplace_cancellation(client, location):
     shipment_id = new_shipment(client, location)
-    SandboxShipmentsApi(client).update_sandbox_shipment(
-        shipment_id, {"updateType": "SHIPMENT_STATUS_CHANGE", "updates": {"status": "CANCELLED"}}
-    )
+    status_change(client, shipment_id, "CANCELLED")
     shipment = ShipmentRetrievalApi(client).get_shipment(shipment_id)
     assert shipment.status == "CANCELLED"
-    assert shipment.line_items[0].cancellations[0].cancellation_type == "MARKETPLACE_CANCELLED"
     with pytest.raises(ApiException) as refused:
         ShipmentProcessingApi(client).process_shipment(shipment_id, "CONFIRM")
-    assert refused.value.status in (409, 422)
-    assert json.loads(refused.value.body)["errors"][0]["code"]
+    assert refused.value.status in (409, 422), refused.value
+    assert error_codes(refused.value)
+    assert ShipmentRetrievalApi(client).get_shipment(shipment_id).status == "CANCELLED", "a refused call changes nothing"
 
 
-def test_every_order_type_deserializes(client, location):
+# ---------------------------------------------------------------------------------------------------------------------
+# (c) batchInventory
+
+
+def known_skus(client, location, shipped, count=2):
+    """`count` distinct merchant SKUs from sandbox shipments at the location, making more shipments if needed."""
     retrieval = ShipmentRetrievalApi(client)
-    for order_type in ["HAZMAT", "GIFT_MESSAGE", "MPS", "SERIAL", "CROSS_BORDER", "REPLACEMENT", "EXCHANGE",
-                       "PHARMA_NON_PRESCRIPTION", "PHARMA_PRESCRIPTION"]:
-        shipment = retrieval.get_shipment(new_shipment(client, location, [order_type]))
-        if order_type in ("REPLACEMENT", "EXCHANGE"):
-            assert shipment.shipment_info.shipment_type == order_type
-            assert shipment.shipment_info.original_shipment_info.id
+    skus = []
+    for shipment_id in [shipped] + [None] * 6:
+        shipment_id = shipment_id or new_shipment(client, location, line_item_count="MULTIPLE")
+        for line in retrieval.get_shipment(shipment_id).line_items:
+            if line.merchant_sku not in skus:
+                skus.append(line.merchant_sku)
+        if len(skus) >= count:
+            return skus[:count]
+    pytest.fail(f"seven sandbox shipments carried only the SKUs {skus}")
 
 
-def test_batch_inventory(client, location):
-    retrieval = ShipmentRetrievalApi(client)
-    skus = sorted({line.merchant_sku for s in retrieval.get_shipments("ACCEPTED", location_id=location).shipments
-                   for line in s.line_items})[:2]
-    assert skus
+def test_batch_inventory(client, location, shipped):
+    skus = known_skus(client, location, shipped)
+    attributes = InventoryMarketplaceAttributes(marketplace_id=INDIA, channel_name="MFN")
     sequence = int(time.time() * 1000)
-    attributes = {"marketplaceId": INDIA, "channelName": "MFN"}
+
+    def uri(kind, sku):
+        return f"/inventory/{kind}?" + urllib.parse.urlencode({"locationId": location, "skuId": sku})
 
     def update(sku, quantity, number):
-        return {"method": "POST", "uri": f"/inventory/update?locationId={location}&skuId={sku}",
-                "body": {"quantity": quantity, "clientSequenceNumber": number, "marketplaceAttributes": attributes}}
+        return InventoryRequest(method="POST", uri=uri("update", sku), body=InventoryRequestParams(
+            quantity=quantity, client_sequence_number=number, marketplace_attributes=attributes))
 
     def fetch(sku):
-        return {"method": "POST", "uri": f"/inventory/fetch?locationId={location}&skuId={sku}",
-                "body": {"marketplaceAttributes": attributes}}
+        return InventoryRequest(method="POST", uri=uri("fetch", sku),
+                                body=InventoryRequestParams(marketplace_attributes=attributes))
 
     api = BatchInventoryApi(client)
-    answer = api.batch_inventory({"requests": [update(sku, 25, sequence) for sku in skus]})
-    assert [item.status.status_code for item in answer.responses] == [200] * len(skus)
-    answer = api.batch_inventory({"requests": [fetch(sku) for sku in skus]})
-    for item in answer.responses:
-        assert item.status.status_code == 200
+
+    # Two updates in one call: a 207 whose items succeed.
+    answer, status, _ = api.batch_inventory_with_http_info(BatchInventoryRequest(requests=[update(sku, 25, sequence) for sku in skus]))
+    assert status == 207
+    assert [item.status.status_code for item in answer.responses] == [200, 200]
+    for sku, item in zip(skus, answer.responses):
+        assert item.body.sku_id == sku and item.body.location_id == location
+        assert item.body.client_sequence_number == sequence
+
+    # A fetch shows what the update set, less the open shipments' reservations.
+    answer = api.batch_inventory(BatchInventoryRequest(requests=[fetch(sku) for sku in skus]))
+    assert [item.status.status_code for item in answer.responses] == [200, 200]
+    for sku, item in zip(skus, answer.responses):
+        assert item.body.sku_id == sku
+        assert item.body.reserved_quantity is not None and item.body.sellable_quantity is not None
         assert item.body.sellable_quantity == max(0, 25 - item.body.reserved_quantity)
+    reserved = answer.responses[0].body.reserved_quantity
 
-    answer = api.batch_inventory({"requests": [update("NO-SUCH-SKU-XYZ", 1, sequence)]})
-    assert answer.responses[0].status.status_code == 400
-    assert answer.responses[0].body.actionable_errors[0].error_type == "INVALID_SKU"
+    # An unknown SKU fails alone, inside a 207.
+    answer, status, _ = api.batch_inventory_with_http_info(
+        BatchInventoryRequest(requests=[update("NO-SUCH-SKU-XYZ", 25, sequence + 1)]))
+    assert status == 207
+    item = answer.responses[0]
+    assert item.status.status_code == 400
+    assert "INVALID_SKU" in [error.error_type for error in item.body.actionable_errors or []]
 
-    answer = api.batch_inventory({"requests": [update(skus[0], 99, sequence), fetch(skus[0])]})
-    assert answer.responses[0].status.status_code == 409
-    assert answer.responses[0].body.client_sequence_number == sequence
-    assert answer.responses[1].body.sellable_quantity == max(0, 25 - answer.responses[1].body.reserved_quantity)
+    # The same sequence number again changes nothing.
+    answer = api.batch_inventory(BatchInventoryRequest(requests=[update(skus[0], 99, sequence), fetch(skus[0])]))
+    stale, after = answer.responses
+    assert stale.status.status_code == 409, f"a repeated clientSequenceNumber must not succeed: {stale}"
+    assert after.status.status_code == 200
+    assert after.body.reserved_quantity == reserved
+    assert after.body.sellable_quantity == max(0, 25 - reserved), "the stale update must not change the quantity"
 
 
-def test_burst_is_throttled(client, location):
-    shipment_id = new_shipment(client, location)
-    retrieval = ShipmentRetrievalApi(client)
-    throttled = []
-    control("/_simulator/throttling", {"enabled": True}, method="PUT")
-    try:
-        for _ in range(40):
-            try:
-                retrieval.get_shipment(shipment_id)
-            except ApiException as error:
-                assert error.status == 429, error
-                throttled.append(error)
-    finally:
-        control("/_simulator/throttling", {"enabled": False}, method="PUT")
-    assert throttled, "40 calls at once must exceed getShipment's burst"
-    error = throttled[0]
-    assert json.loads(error.body)["errors"][0]["code"] == "QuotaExceeded"
-    assert "x-amzn-RequestId" in error.headers
+# ---------------------------------------------------------------------------------------------------------------------
+# (e) Returns
 
 
 def test_returns(client, location, shipped):
     created = control("/_simulator/returns", {"shipmentId": shipped})
-    api = ReturnRetrievalApi(client)
-    listed = api.list_returns(return_location_id=location)
-    assert created["id"] in [item.id for item in listed.returns]
-    item = api.get_return(created["id"])
+    assert created.get("id"), created
+    listed = all_returns(client, location)
+    assert created["id"] in [item.id for item in listed]
+    item = ReturnRetrievalApi(client).get_return(created["id"])
+    assert item.id == created["id"]
+    assert item.return_location_id in (None, location)
+    assert item.marketplace_channel_details.shipment_id in (None, shipped)
     assert item.status == "CREATED"
-    assert item.marketplace_channel_details.shipment_id == shipped
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Every kind of sandbox order deserializes (and fits the model, with SDK_STRICT)
+
+
+@pytest.mark.parametrize("order_type", [
+    "HAZMAT", "GIFT_MESSAGE", "MPS", "SERIAL", "CROSS_BORDER", "REPLACEMENT", "EXCHANGE",
+    "PHARMA_NON_PRESCRIPTION", "PHARMA_PRESCRIPTION",
+])
+def test_every_order_type_deserializes(client, location, order_type):
+    shipment = ShipmentRetrievalApi(client).get_shipment(new_shipment(client, location, [order_type]))
+    assert shipment.status in ("CREATED", "ACCEPTED")
+    if order_type in ("REPLACEMENT", "EXCHANGE"):
+        assert shipment.shipment_info.shipment_type == order_type
+        assert shipment.shipment_info.original_shipment_info and shipment.shipment_info.original_shipment_info.id
+    if order_type == "SERIAL":
+        assert any(line.compliance_attributes.serial_number_requirement == "REQUIRED" for line in shipment.line_items)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# (d) Throttling; last, since it empties getShipment's token bucket
+
+
+def test_burst_is_throttled(client, location, shipped):
+    retrieval = ShipmentRetrievalApi(client)
+    answered, throttled = 0, []
+    with throttled_calls_raise(client):
+        for _ in range(40):
+            try:
+                retrieval.get_shipment(shipped)
+                answered += 1
+            except ApiException as error:
+                assert error.status == 429, f"only throttling may refuse these calls: {error}"
+                throttled.append(error)
+    assert throttled, f"40 getShipment calls at once were all answered ({answered}); getShipment's burst is 10"
+    for error in throttled[:3]:
+        assert error_codes(error), error.body
+        assert "x-amzn-RequestId" in error.headers, dict(error.headers)  # urllib3 headers: case-insensitive
+    # A well-behaved client gets through again after waiting.
+    assert retrieval.get_shipment(shipped).id == shipped
