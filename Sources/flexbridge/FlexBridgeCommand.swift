@@ -101,11 +101,15 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("node-id"), help: "This node's name among nodes sharing a database. Env: FLEXBRIDGE_NODE_ID. Default: host name and process id")
     var nodeID: String?
 
+    @Option(name: .customLong("public-url"), help: "The URL sellers' browsers reach this node at, for Amazon's consent redirect. Env: FLEXBRIDGE_PUBLIC_URL. Default: http://HOST:PORT")
+    var publicURL: String?
+
     func run() async throws {
         var flags = database.flags
         flags[.host] = host
         flags[.port] = port
         flags[.nodeID] = nodeID
+        flags[.publicURL] = publicURL
         let (configuration, logger) = try FlexBridgeConfiguration.loadForCommand(flags: flags)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
