@@ -149,11 +149,13 @@ let package = Package(
         .target(
             name: "FlexEngine",
             dependencies: [
+                "AmazonEFInventory",
                 "AmazonEFShipments",
                 "SellingPartner",
                 "FlexCore",
                 "FlexStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
@@ -267,7 +269,18 @@ let package = Package(
         ),
         .testTarget(
             name: "FlexEngineTests",
-            dependencies: ["FlexCore", "FlexStore", "FlexStoreTesting", "FlexEngine"],
+            dependencies: [
+                "FlexCore",
+                "FlexStore",
+                "FlexStoreTesting",
+                "FlexEngine",
+                "AmazonSimulator",
+                "AmazonEFInventory",
+                "SellingPartner",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

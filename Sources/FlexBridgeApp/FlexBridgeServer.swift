@@ -36,7 +36,7 @@ public struct FlexBridgeServer: Sendable {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: LogRequestsMiddleware(.debug))
         OperationsRoutes(store: store, registry: registry).register(on: router)
-        try ConnectionsAPI(store: store, authorizer: authorizer, callbackURL: configuration.authorizationCallbackURL).register(on: router)
+        try APIHandler(store: store, authorizer: authorizer, callbackURL: configuration.authorizationCallbackURL).register(on: router)
         registry.makeGauge(
             descriptor: MetricNameDescriptor(
                 namespace: "flexbridge",
@@ -82,6 +82,7 @@ public struct FlexBridgeServer: Sendable {
                 services: [
                     .init(service: store),
                     .init(service: leaseKeeper),
+                    .init(service: InventorySync(store: store, leases: leaseKeeper, logger: logger)),
                     .init(service: application),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

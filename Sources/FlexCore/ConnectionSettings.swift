@@ -12,19 +12,36 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
     public var safetyStock: Int
     /// The most units ever offered on Amazon per SKU and location; nil for no cap.
     public var quantityCap: Int?
+    /// Units held back per hub, overriding `safetyStock` for every SKU of the hub.
+    public var hubSafetyStock: [String: Int]
+    /// Units held back per WMS SKU, overriding the hub's and the connection's buffer.
+    public var skuSafetyStock: [String: Int]
+    /// Offer zero of everything at every location (before moving the seller to another connector, or to stop sales
+    /// at once) while the WMS's numbers keep being recorded.
+    public var sendZeroForAll: Bool
+    /// How often Amazon's quantities are fetched and compared with what FlexBridge sent, to repair drift; 0 for never.
+    public var reconciliationIntervalMinutes: Int
 
     public init(
         inventorySyncEnabled: Bool = true,
         orderSyncEnabled: Bool = true,
         autoConfirm: Bool = false,
         safetyStock: Int = 0,
-        quantityCap: Int? = nil
+        quantityCap: Int? = nil,
+        hubSafetyStock: [String: Int] = [:],
+        skuSafetyStock: [String: Int] = [:],
+        sendZeroForAll: Bool = false,
+        reconciliationIntervalMinutes: Int = 60
     ) {
         self.inventorySyncEnabled = inventorySyncEnabled
         self.orderSyncEnabled = orderSyncEnabled
         self.autoConfirm = autoConfirm
         self.safetyStock = safetyStock
         self.quantityCap = quantityCap
+        self.hubSafetyStock = hubSafetyStock
+        self.skuSafetyStock = skuSafetyStock
+        self.sendZeroForAll = sendZeroForAll
+        self.reconciliationIntervalMinutes = reconciliationIntervalMinutes
     }
 
     /// Decodes settings, taking the default for every key that is absent, so that settings stored before a key
@@ -38,6 +55,17 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
         autoConfirm = try container.decodeIfPresent(Bool.self, forKey: .autoConfirm) ?? defaults.autoConfirm
         safetyStock = try container.decodeIfPresent(Int.self, forKey: .safetyStock) ?? defaults.safetyStock
         quantityCap = try container.decodeIfPresent(Int.self, forKey: .quantityCap)
+        hubSafetyStock = try container.decodeIfPresent([String: Int].self, forKey: .hubSafetyStock) ?? defaults.hubSafetyStock
+        skuSafetyStock = try container.decodeIfPresent([String: Int].self, forKey: .skuSafetyStock) ?? defaults.skuSafetyStock
+        sendZeroForAll = try container.decodeIfPresent(Bool.self, forKey: .sendZeroForAll) ?? defaults.sendZeroForAll
+        reconciliationIntervalMinutes =
+            try container.decodeIfPresent(Int.self, forKey: .reconciliationIntervalMinutes) ?? defaults.reconciliationIntervalMinutes
+    }
+
+    /// Whether a change from `old` to these settings changes what every item should hold at Amazon.
+    public func changesQuantities(from old: ConnectionSettings) -> Bool {
+        safetyStock != old.safetyStock || quantityCap != old.quantityCap || hubSafetyStock != old.hubSafetyStock
+            || skuSafetyStock != old.skuSafetyStock || sendZeroForAll != old.sendZeroForAll
     }
 
     /// Checks the values, naming the setting that is wrong.
@@ -47,6 +75,16 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
         }
         if let quantityCap, quantityCap < 0 {
             throw ValidationError(field: "settings.quantityCap", reason: "must be 0 or more, got \(quantityCap)")
+        }
+        for (name, buffers) in [("hubSafetyStock", hubSafetyStock), ("skuSafetyStock", skuSafetyStock)] {
+            for (key, units) in buffers.sorted(by: { $0.key < $1.key }) {
+                if key.isEmpty { throw ValidationError(field: "settings.\(name)", reason: "has an empty key") }
+                if units < 0 { throw ValidationError(field: "settings.\(name).\(key)", reason: "must be 0 or more, got \(units)") }
+            }
+        }
+        if reconciliationIntervalMinutes < 0 {
+            throw ValidationError(
+                field: "settings.reconciliationIntervalMinutes", reason: "must be 0 (never) or more, got \(reconciliationIntervalMinutes)")
         }
     }
 

@@ -13,6 +13,8 @@ public final class Store: Service, Sendable {
     public let database: Database
     public let secrets: SecretBox
     public let clock: WallClock
+    /// Wakes the engine's workers of a connection when this process records work for them.
+    public let wakeUps = WakeUps()
     let logger: Logger
 
     init(database: Database, secrets: SecretBox, clock: WallClock, logger: Logger) {

@@ -30,7 +30,7 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         StoreError(code: .invalidDatabaseURL, message: "The database URL \"\(url)\" is not valid: \(reason).")
     }
 
-    static func notFound(_ what: String) -> StoreError {
+    public static func notFound(_ what: String) -> StoreError {
         StoreError(code: .notFound, message: "\(what) does not exist.")
     }
 }

@@ -144,15 +144,18 @@ struct RetryMiddleware: ClientMiddleware {
                         "requestId": "\(error.requestID ?? "")", "attempt": "\(attempt)",
                     ])
                 guard retryable, attempt < policy.maxAttempts else { throw error }
-            } catch let error as AmazonAPIError {
-                throw error
-            } catch let error as LoginWithAmazonError {
-                guard error.isTransient, attempt < policy.maxAttempts else { throw error }
-            } catch is CancellationError {
-                throw CancellationError()
             } catch {
+                // Errors of the middleware inside this one arrive wrapped in the runtime's ClientError.
                 let cause = (error as? ClientError)?.underlyingError ?? error
-                if cause is CancellationError { throw cause }
+                if cause is CancellationError || cause is AmazonAPIError { throw cause }
+                if let cause = cause as? LoginWithAmazonError {
+                    // No request left for Amazon: the token could not be had. Retried only if Login with Amazon
+                    // itself was unavailable; a refused refresh token is for the seller to fix.
+                    guard cause.isTransient, attempt < policy.maxAttempts else { throw cause }
+                    let ceiling = min(policy.maximumDelay, policy.initialDelay * pow(2, Double(attempt - 1)))
+                    try await sleep(Double.random(in: (ceiling / 2)...ceiling))
+                    continue
+                }
                 let connectFailure = Self.isConnectFailure(cause)
                 let transport = AmazonTransportError(
                     operation: operationID, reason: String(describing: cause), mayHaveApplied: !connectFailure, attempts: attempt)

@@ -97,5 +97,59 @@ enum Schema {
                 .column("expires_at", type: .bigint, .notNull)
                 .run()
         },
+        Migration(version: 3, name: "stock levels and the inventory items synced to Amazon") { database, _ in
+            try await database.create(table: "stock_levels")
+                .column("hub", type: .text, .notNull)
+                .column("warehouse_sku", type: .text, .notNull)
+                .column("quantity", type: .bigint, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .column("write_id", type: .bigint, .notNull)
+                .primaryKey("hub", "warehouse_sku")
+                .run()
+            try await database.create(index: "stock_levels_by_write").on("stock_levels").column("write_id").run()
+            try await database.create(index: "stock_levels_by_sku").on("stock_levels").column("warehouse_sku").run()
+            try await database.create(index: "location_mappings_by_hub").on("location_mappings").column("hub").run()
+
+            // One row per (connection, location, merchant SKU, channel): what Amazon should hold there and what it
+            // was last told. `version` moves at every change that may alter the quantity; the item is pending while
+            // it is above `synced_version` and `failed_version` (a version Amazon refused with an actionable error).
+            // `sequence` is the last clientSequenceNumber used, written before the call that carries it.
+            try await database.create(table: "inventory_items")
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("location_id", type: .text, .notNull)
+                .column("merchant_sku", type: .text, .notNull)
+                .column("channel", type: .text, .notNull)
+                .column("marketplace_id", type: .text, .notNull)
+                .column("hub", type: .text, .notNull)
+                .column("warehouse_sku", type: .text, .notNull)
+                .column("free_quantity", type: .bigint, .notNull)
+                .column("version", type: .bigint, .notNull)
+                .column("changed_at", type: .bigint, .notNull)
+                .column("synced_version", type: .bigint, .notNull, .default(0))
+                .column("failed_version", type: .bigint, .notNull, .default(0))
+                .column("sequence", type: .bigint)
+                .column("sent_quantity", type: .bigint)
+                .column("sent_reserved", type: .bigint)
+                .column("sent_at", type: .bigint)
+                .column("amazon_sellable", type: .bigint)
+                .column("amazon_reserved", type: .bigint)
+                .column("amazon_sequence", type: .bigint)
+                .column("amazon_at", type: .bigint)
+                .column("error_code", type: .text)
+                .column("error_message", type: .text)
+                .column("error_actionable", type: .bigint)
+                .column("error_at", type: .bigint)
+                .column("attempts", type: .bigint, .notNull, .default(0))
+                .column("retry_at", type: .bigint, .notNull, .default(0))
+                .primaryKey("connection_id", "location_id", "merchant_sku", "channel")
+                .run()
+            try await database.raw(
+                """
+                CREATE INDEX inventory_items_pending ON inventory_items (connection_id, changed_at)
+                WHERE version > synced_version AND version > failed_version
+                """
+            ).run()
+            try await database.create(index: "inventory_items_by_sku").on("inventory_items").column("warehouse_sku").run()
+        },
     ]
 }

@@ -20,6 +20,7 @@ extension StoreSession {
             ON CONFLICT (connection_id, hub, channel) DO UPDATE SET location_id = excluded.location_id
             """
         ).run()
+        try await refreshInventoryItems(connectionID: mapping.connectionID)
         if previous?.locationID != mapping.locationID {
             try await recordChanges(
                 [
@@ -54,21 +55,33 @@ extension StoreSession {
         }
     }
 
-    /// Inserts or replaces listings, keyed by connection, marketplace and merchant SKU.
+    /// Inserts or replaces listings, keyed by connection, marketplace and merchant SKU, then makes the stock already
+    /// recorded for them pending. Validates every listing first: one bad listing refuses them all.
     public func upsertListings(_ listings: [Listing]) async throws {
-        for listing in listings {
-            try listing.validate()
-            try await sql.raw(
-                """
-                INSERT INTO listings (connection_id, marketplace_id, merchant_sku, warehouse_sku, asin, updated_at)
-                VALUES (\(bind: listing.connectionID.rawValue), \(bind: listing.marketplaceID.rawValue),
-                    \(bind: listing.merchantSKU.rawValue), \(bind: listing.warehouseSKU.rawValue), \(bind: listing.asin.rawValue),
-                    \(bind: listing.updatedAt.millisecondsSince1970))
-                ON CONFLICT (connection_id, marketplace_id, merchant_sku) DO UPDATE SET
-                    warehouse_sku = excluded.warehouse_sku, asin = excluded.asin, updated_at = excluded.updated_at
-                """
-            ).run()
+        for listing in listings { try listing.validate() }
+        for chunk in listings.chunks(of: 500) {
+            let insert = sql.insert(into: "listings")
+                .columns("connection_id", "marketplace_id", "merchant_sku", "warehouse_sku", "asin", "updated_at")
+            for listing in chunk {
+                insert.values(
+                    SQLBind(listing.connectionID.rawValue), SQLBind(listing.marketplaceID.rawValue),
+                    SQLBind(listing.merchantSKU.rawValue), SQLBind(listing.warehouseSKU.rawValue), SQLBind(listing.asin.rawValue),
+                    SQLBind(listing.updatedAt.millisecondsSince1970))
+            }
+            insert.onConflict(with: ["connection_id", "marketplace_id", "merchant_sku"]) { update in
+                update.set(excludedValueOf: "warehouse_sku").set(excludedValueOf: "asin").set(excludedValueOf: "updated_at")
+            }
+            try await insert.run()
         }
+        for connectionID in Set(listings.map(\.connectionID)).sorted(by: { $0.rawValue < $1.rawValue }) {
+            try await refreshInventoryItems(connectionID: connectionID)
+        }
+    }
+
+    /// How many listings the connection has.
+    public func listingCount(for connectionID: ConnectionID) async throws -> Int {
+        let row = try await sql.raw("SELECT COUNT(*) AS n FROM listings WHERE connection_id = \(bind: connectionID.rawValue)").first()
+        return Int(try row?.decode(column: "n", as: Int64.self) ?? 0)
     }
 
     /// The listings that carry the WMS's SKU, in every marketplace of the connection.

@@ -129,6 +129,9 @@ extension StoreSession {
             """
         ).run()
         try await recordChanges(changes, connectionID: id, actor: actor)
+        if settings.changesQuantities(from: current.settings) {
+            try await markInventoryPending(connectionID: id, resend: false)
+        }
         return settings
     }
 

@@ -6,9 +6,9 @@ import Hummingbird
 import OpenAPIHummingbird
 import OpenAPIRuntime
 
-/// The connections part of FlexBridge's API (openapi.yaml): adding a seller account, getting the seller's consent
+/// FlexBridge's API (openapi.yaml). Here, connections: adding a seller account, getting the seller's consent
 /// through Login with Amazon or a refresh token entered by hand, and checking the connection end to end.
-public struct ConnectionsAPI: APIProtocol {
+public struct APIHandler: APIProtocol {
     let store: Store
     let authorizer: any SellerAuthorizer
     /// Where Amazon sends the seller back: this node's `/api/v1/connections/callback`.
@@ -234,7 +234,7 @@ public struct ConnectionsAPI: APIProtocol {
     }
 }
 
-extension ConnectionsAPI {
+extension APIHandler {
     /// Serves these operations under `/api/v1`.
     public func register(on router: Router<BasicRequestContext>) throws {
         try registerHandlers(on: router, serverURL: URL(string: FlexBridgeAPIDocument.basePath)!, middlewares: [ProblemMiddleware()])

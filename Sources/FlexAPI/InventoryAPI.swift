@@ -1,0 +1,211 @@
+import FlexBridgeAPI
+import FlexCore
+import FlexStore
+import Foundation
+import OpenAPIRuntime
+
+/// The inventory part of the API: settings, hub mappings, listings, stock in and stock status. It records intent
+/// only; FlexEngine's inventory workers talk to Amazon.
+extension APIHandler {
+    /// The largest CSV body taken: 100,000 rows with room to spare.
+    static let maximumCSVBytes = 64 << 20
+
+    public func getSettings(_ input: Operations.GetSettings.Input) async throws -> Operations.GetSettings.Output {
+        guard let (connection, _) = try await load(input.path.connectionId) else { return .notFound(Self.notFound(input.path.connectionId)) }
+        return .ok(.init(body: .json(Self.schema(connection.settings))))
+    }
+
+    public func putSettings(_ input: Operations.PutSettings.Input) async throws -> Operations.PutSettings.Output {
+        guard case .json(let body) = input.body else { return .badRequest(Self.problem(.invalidInput, "A JSON body is required.")) }
+        let defaults = ConnectionSettings()
+        let new = ConnectionSettings(
+            inventorySyncEnabled: body.inventorySyncEnabled ?? defaults.inventorySyncEnabled,
+            orderSyncEnabled: body.orderSyncEnabled ?? defaults.orderSyncEnabled,
+            autoConfirm: body.autoConfirm ?? defaults.autoConfirm,
+            safetyStock: body.safetyStock ?? defaults.safetyStock,
+            quantityCap: body.quantityCap,
+            hubSafetyStock: body.hubSafetyStock?.additionalProperties ?? [:],
+            skuSafetyStock: body.skuSafetyStock?.additionalProperties ?? [:],
+            sendZeroForAll: body.sendZeroForAll ?? defaults.sendZeroForAll,
+            reconciliationIntervalMinutes: body.reconciliationIntervalMinutes ?? defaults.reconciliationIntervalMinutes)
+        let id = ConnectionID(rawValue: input.path.connectionId)
+        do {
+            let settings = try await store.transaction { session in
+                try await session.updateSettings(of: id, actor: Self.actor) { $0 = new }
+            }
+            store.wakeUps.wake([id])
+            return .ok(.init(body: .json(Self.schema(settings))))
+        } catch let error as ValidationError {
+            return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
+        } catch let error as StoreError where error.code == .notFound {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
+    }
+
+    public func listConfigChanges(_ input: Operations.ListConfigChanges.Input) async throws -> Operations.ListConfigChanges.Output {
+        let id = ConnectionID(rawValue: input.path.connectionId)
+        let changes = try await store.read { session -> [ConfigChange]? in
+            guard try await session.connection(id) != nil else { return nil }
+            return try await session.configChanges(connectionID: id, limit: input.query.limit ?? 100)
+        }
+        guard let changes else { return .notFound(Self.notFound(input.path.connectionId)) }
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        changes: changes.map {
+                            .init(id: $0.id, setting: $0.setting, oldValue: $0.oldValue, newValue: $0.newValue, actor: $0.actor, changedAt: $0.changedAt)
+                        }))))
+    }
+
+    public func listHubMappings(_ input: Operations.ListHubMappings.Input) async throws -> Operations.ListHubMappings.Output {
+        let id = ConnectionID(rawValue: input.path.connectionId)
+        let mappings = try await store.read { session -> [LocationMapping]? in
+            guard try await session.connection(id) != nil else { return nil }
+            return try await session.locationMappings(for: id)
+        }
+        guard let mappings else { return .notFound(Self.notFound(input.path.connectionId)) }
+        return .ok(.init(body: .json(.init(hubs: mappings.map(Self.schema)))))
+    }
+
+    public func putHubMapping(_ input: Operations.PutHubMapping.Input) async throws -> Operations.PutHubMapping.Output {
+        guard case .json(let body) = input.body else { return .badRequest(Self.problem(.invalidInput, "A JSON body is required.")) }
+        let id = ConnectionID(rawValue: input.path.connectionId)
+        let mapping = LocationMapping(
+            connectionID: id, hub: HubCode(rawValue: body.hub.trimmingCharacters(in: .whitespaces)),
+            locationID: LocationID(rawValue: body.locationId.trimmingCharacters(in: .whitespaces)),
+            channel: ChannelName(rawValue: body.channel.rawValue)!, createdAt: store.clock.now())
+        do {
+            try await store.transaction { session in try await session.setLocationMapping(mapping, actor: Self.actor) }
+            store.wakeUps.wake([id])
+            return .ok(.init(body: .json(Self.schema(mapping))))
+        } catch let error as ValidationError {
+            return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
+        } catch let error as StoreError where error.code == .notFound {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
+    }
+
+    public func importListings(_ input: Operations.ImportListings.Input) async throws -> Operations.ImportListings.Output {
+        let id = ConnectionID(rawValue: input.path.connectionId)
+        guard let (connection, _) = try await load(input.path.connectionId) else { return .notFound(Self.notFound(input.path.connectionId)) }
+        let listings: [Listing]
+        switch input.body {
+        case .json(let body):
+            let table = body.listings.map { listing in
+                [listing.clientSkuId, listing.channelSerialNo, listing.channelSkuId, listing.marketplace ?? ""]
+            }
+            do {
+                listings = try CSVTable(columns: ["clientSkuId", "channelSerialNo", "channelSkuId", "marketplace"], rows: table)
+                    .listings(for: connection)
+            } catch {
+                return .badRequest(Self.problem(.invalidInput, Self.describe(error, itemsName: "listings")))
+            }
+        case .csv(let body):
+            do {
+                listings = try CSVTable(parsing: try await String(collecting: body, upTo: Self.maximumCSVBytes)).listings(for: connection)
+            } catch let error as CSVError {
+                return .badRequest(Self.problem(.invalidInput, CSVErrors([error]).description))
+            } catch let error as CSVErrors {
+                return .badRequest(Self.problem(.invalidInput, error.description))
+            }
+        }
+        let total = try await store.transaction { session in
+            try await session.upsertListings(listings)
+            return try await session.listingCount(for: id)
+        }
+        store.wakeUps.wake([id])
+        return .ok(.init(body: .json(.init(imported: listings.count, total: total))))
+    }
+
+    public func resyncInventory(_ input: Operations.ResyncInventory.Input) async throws -> Operations.ResyncInventory.Output {
+        let id = ConnectionID(rawValue: input.path.connectionId)
+        guard try await load(input.path.connectionId) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
+        let items = try await store.transaction { session in
+            let items = try await session.markInventoryPending(connectionID: id, resend: true)
+            try await session.recordChanges(
+                [SettingChange(setting: "inventory.resync", oldValue: nil, newValue: "\(items)")], connectionID: id, actor: Self.actor)
+            return items
+        }
+        store.wakeUps.wake([id])
+        return .accepted(.init(body: .json(.init(items: items))))
+    }
+
+    public func putStock(_ input: Operations.PutStock.Input) async throws -> Operations.PutStock.Output {
+        let levels: [StockLevel]
+        switch input.body {
+        case .json(let body):
+            levels = body.items.map { StockLevel(hub: HubCode(rawValue: $0.hub), warehouseSKU: WarehouseSKU(rawValue: $0.sku), quantity: $0.quantity) }
+        case .csv(let body):
+            do {
+                levels = try CSVTable(parsing: try await String(collecting: body, upTo: Self.maximumCSVBytes)).stockLevels()
+            } catch let error as CSVError {
+                return .badRequest(Self.problem(.invalidInput, CSVErrors([error]).description))
+            } catch let error as CSVErrors {
+                return .badRequest(Self.problem(.invalidInput, error.description))
+            }
+        }
+        do {
+            let write = try await store.transaction { session in try await session.recordStock(levels) }
+            store.wakeUps.wake(write.connections)
+            return .accepted(.init(body: .json(.init(received: levels.count, changedLevels: write.changedLevels, changedItems: write.changedItems))))
+        } catch let error as ValidationError {
+            return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
+        }
+    }
+
+    public func getStock(_ input: Operations.GetStock.Input) async throws -> Operations.GetStock.Output {
+        let status = try await store.read { session in try await session.stockStatus(of: WarehouseSKU(rawValue: input.path.sku)) }
+        guard !status.hubs.isEmpty || !status.items.isEmpty else {
+            return .notFound(.init(body: .json(.init(error: .init(code: ProblemCode.notFound.rawValue, message: "No stock recorded for SKU \(input.path.sku).")))))
+        }
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        sku: status.warehouseSKU.rawValue,
+                        hubs: status.hubs.map { .init(hub: $0.hub.rawValue, quantity: $0.quantity, updatedAt: $0.updatedAt) },
+                        locations: status.items.map(Self.schema)))))
+    }
+
+    // MARK: Schemas
+
+    static func schema(_ settings: ConnectionSettings) -> Components.Schemas.Settings {
+        .init(
+            inventorySyncEnabled: settings.inventorySyncEnabled, orderSyncEnabled: settings.orderSyncEnabled,
+            autoConfirm: settings.autoConfirm, safetyStock: settings.safetyStock, quantityCap: settings.quantityCap,
+            hubSafetyStock: .init(additionalProperties: settings.hubSafetyStock),
+            skuSafetyStock: .init(additionalProperties: settings.skuSafetyStock), sendZeroForAll: settings.sendZeroForAll,
+            reconciliationIntervalMinutes: settings.reconciliationIntervalMinutes)
+    }
+
+    static func schema(_ mapping: LocationMapping) -> Components.Schemas.HubMapping {
+        .init(hub: mapping.hub.rawValue, locationId: mapping.locationID.rawValue, channel: .init(rawValue: mapping.channel.rawValue)!)
+    }
+
+    static func schema(_ item: InventoryItemStatus) -> Components.Schemas.InventoryItem {
+        .init(
+            connectionId: item.connectionID.rawValue, locationId: item.locationID.rawValue, channel: .init(rawValue: item.channel.rawValue)!,
+            marketplaceId: item.marketplaceID.rawValue, merchantSku: item.merchantSKU.rawValue, hub: item.hub.rawValue,
+            desiredQuantity: item.desiredQuantity, changedAt: item.changedAt, quantityToSend: item.quantityToSend, pending: item.pending,
+            lastSent: zip3(item.lastSentQuantity, item.lastSequenceNumber, item.lastSentAt).map { .init(quantity: $0, sequenceNumber: $1, at: $2) },
+            amazon: zip3(item.amazonSellableQuantity, item.amazonReservedQuantity, item.amazonReportedAt).map {
+                .init(sellableQuantity: $0, reservedQuantity: $1, sequenceNumber: item.amazonSequenceNumber, reportedAt: $2)
+            },
+            lastError: item.lastError.map { .init(code: $0.code, message: $0.message, actionable: $0.actionable, at: $0.at) })
+    }
+
+    /// A JSON item list's errors, with CSV lines turned into item indices (`listings[3].channelSerialNo`).
+    static func describe(_ errors: CSVErrors, itemsName: String) -> String {
+        let shown = errors.errors.prefix(20).map { error in
+            "\(itemsName)[\(error.line - 2)]\(error.columnName.map { ".\($0)" } ?? ""): \(error.reason)"
+        }
+        let more = errors.errors.count > 20 ? "; … and \(errors.errors.count - 20) more" : ""
+        return "\(errors.errors.count) bad item\(errors.errors.count == 1 ? "" : "s"); nothing was imported: " + shown.joined(separator: "; ") + more
+    }
+}
+
+private func zip3<A, B, C>(_ a: A?, _ b: B?, _ c: C?) -> (A, B, C)? {
+    guard let a, let b, let c else { return nil }
+    return (a, b, c)
+}

@@ -1,0 +1,90 @@
+import FlexCore
+import FlexStore
+import Foundation
+import Logging
+import ServiceLifecycle
+import SellingPartner
+
+/// Runs an ``InventoryWorker`` for every connection whose lease this node holds, starting and stopping them as
+/// leases are gained and lost.
+public actor InventorySync: Service {
+    private let store: Store
+    private let leases: LeaseKeeper
+    private let clients: AmazonClients
+    private let configuration: InventoryWorker.Configuration
+    private let logger: Logger
+    private var workers: [ConnectionID: (lease: Lease, task: Task<Void, Never>)] = [:]
+
+    public init(
+        store: Store, leases: LeaseKeeper, clients: AmazonClients = AmazonClients(),
+        configuration: InventoryWorker.Configuration = .init(), logger: Logger = Logger(label: "flexbridge.inventory")
+    ) {
+        self.store = store
+        self.leases = leases
+        self.clients = clients
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { [self] in
+            while !Task.isCancelled {
+                await self.adjust()
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        for (_, worker) in workers { worker.task.cancel() }
+        for (_, worker) in workers { await worker.task.value }
+        workers.removeAll()
+    }
+
+    /// Starts workers for newly held leases and stops those whose lease is gone or was retaken.
+    func adjust() async {
+        let held = await leases.leases
+        for (id, worker) in workers where held[id]?.epoch != worker.lease.epoch || worker.task.isCancelled {
+            worker.task.cancel()
+            workers[id] = nil
+        }
+        for (id, lease) in held where workers[id] == nil {
+            do {
+                let client = try await clients.client(for: id, store: store)
+                let worker = InventoryWorker(connectionID: id, store: store, client: client, configuration: configuration, logger: logger)
+                workers[id] = (lease, Task { await worker.run() })
+                logger.info("inventory sync started", metadata: ["connection": "\(id)"])
+            } catch {
+                logger.error("inventory sync cannot start", metadata: ["connection": "\(id)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// Makes the Amazon client of a connection from what the store holds.
+public struct AmazonClients: Sendable {
+    public var configuration: SellingPartnerClient.Configuration
+
+    public init(configuration: SellingPartnerClient.Configuration = .init()) {
+        self.configuration = configuration
+    }
+
+    public struct NotAuthorized: Error, CustomStringConvertible {
+        public var connectionID: ConnectionID
+        public var description: String { "Connection \(connectionID) holds no refresh token: the seller has not authorised FlexBridge." }
+    }
+
+    public func client(for id: ConnectionID, store: Store) async throws -> SellingPartnerClient {
+        let (connection, credentials) = try await store.read { session in
+            guard let connection = try await session.connection(id) else { throw StoreError.notFound("Connection \(id)") }
+            return (connection, try await session.credentials(for: id))
+        }
+        guard let refreshToken = credentials.refreshToken else { throw NotAuthorized(connectionID: id) }
+        return client(for: connection, clientSecret: credentials.clientSecret, refreshToken: refreshToken)
+    }
+
+    public func client(for connection: Connection, clientSecret: String, refreshToken: String) -> SellingPartnerClient {
+        SellingPartnerClient(
+            endpoint: .custom(connection.endpoint),
+            login: AmazonSellerAuthorizer.login(for: connection, clientSecret: clientSecret),
+            refreshToken: refreshToken,
+            configuration: configuration)
+    }
+}

@@ -1,0 +1,271 @@
+import AmazonEFInventory
+import FlexCore
+import FlexStore
+import Foundation
+import Logging
+import Metrics
+import SellingPartner
+
+/// Sends one connection's pending stock to Amazon, as fast as the connection's rate limit allows, and repairs drift.
+///
+/// Each round claims the oldest pending items (their sequence numbers stored before any call), sends them in
+/// batchInventory calls of 10 — several in flight, the client's token bucket setting the pace — and records each
+/// item's answer. When nothing is pending and reconciliation is due, it fetches Amazon's numbers page by page and
+/// marks drifted items pending. One worker per connection, on the node that holds the connection's lease.
+public actor InventoryWorker {
+    public struct Configuration: Sendable {
+        /// batchInventory calls in flight at once; enough to keep the rate limit busy while answers are on the way.
+        public var callsInFlight: Int
+        /// How long the worker sleeps when idle before looking again (writes by other nodes do not wake it).
+        public var pollInterval: Duration
+        /// The longest an item waits before being retried after Amazon failed.
+        public var maximumRetryDelay: TimeInterval
+
+        public init(callsInFlight: Int = 16, pollInterval: Duration = .seconds(1), maximumRetryDelay: TimeInterval = 60) {
+            self.callsInFlight = callsInFlight
+            self.pollInterval = pollInterval
+            self.maximumRetryDelay = maximumRetryDelay
+        }
+    }
+
+    /// The worker stopped because Amazon refused the seller's refresh token; the connection was marked so.
+    public struct NeedsReauthorization: Error, Sendable {
+        public var message: String
+    }
+
+    public let connectionID: ConnectionID
+    private let store: Store
+    private let client: SellingPartnerClient
+    private let configuration: Configuration
+    private let logger: Logger
+    private var consecutiveFailures = 0
+    private var lastReconciliation: Date
+    private var reconciliationCursor: InventoryKey?
+    private let sentCounter: Counter
+    private let refusedCounter: Counter
+    private let failedCounter: Counter
+    private let driftCounter: Counter
+
+    public init(connectionID: ConnectionID, store: Store, client: SellingPartnerClient, configuration: Configuration = Configuration(), logger: Logger) {
+        self.connectionID = connectionID
+        self.store = store
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger
+        lastReconciliation = store.clock.now()
+        let dimensions = [("connection", connectionID.rawValue)]
+        sentCounter = Counter(label: "flexbridge_inventory_items_applied_total", dimensions: dimensions)
+        refusedCounter = Counter(label: "flexbridge_inventory_items_refused_total", dimensions: dimensions)
+        failedCounter = Counter(label: "flexbridge_inventory_items_failed_total", dimensions: dimensions)
+        driftCounter = Counter(label: "flexbridge_inventory_reconciliation_fetches_total", dimensions: dimensions)
+    }
+
+    /// Works until cancelled, or until Amazon refuses the seller's refresh token.
+    public func run() async {
+        let wakeUp = store.wakeUps.signal(for: connectionID)
+        while !Task.isCancelled {
+            do {
+                var worked = try await syncRound()
+                if !worked { worked = try await reconcileIfDue() }
+                if !worked { await wakeUp.wait(timeout: configuration.pollInterval) }
+            } catch is CancellationError {
+                return
+            } catch let error as NeedsReauthorization {
+                logger.error("inventory sync stopped: the seller must authorise FlexBridge again", metadata: ["error": "\(error.message)"])
+                return
+            } catch {
+                consecutiveFailures += 1
+                let delay = min(configuration.maximumRetryDelay, pow(2, Double(min(consecutiveFailures, 10))))
+                logger.error("inventory sync round failed; trying again", metadata: ["error": "\(error)", "in_seconds": "\(delay)"])
+                try? await Task.sleep(for: .seconds(delay))
+            }
+        }
+    }
+
+    /// One round: claims pending items and sends them. Returns whether there was anything to do.
+    @discardableResult
+    public func syncRound() async throws -> Bool {
+        guard let connection = try await store.read({ [connectionID] in try await $0.connection(connectionID) }),
+            connection.status == .active, connection.settings.inventorySyncEnabled
+        else { return false }
+        let claim = try await store.transaction { [connectionID, configuration] session in
+            try await session.claimInventory(
+                connectionID: connectionID, settings: connection.settings, limit: configuration.callsInFlight * 10)
+        }
+        guard !claim.updates.isEmpty else { return claim.examined > 0 }
+        let batches = claim.updates.chunked(into: 10)
+        let outcomes = try await withThrowingTaskGroup(of: [InventoryOutcome].self) { group in
+            for batch in batches {
+                group.addTask { try await self.send(batch) }
+            }
+            var all: [InventoryOutcome] = []
+            for try await outcomes in group { all += outcomes }
+            return all
+        }
+        try await store.transaction { try await $0.recordInventoryOutcomes(outcomes) }
+        count(outcomes)
+        let failed = outcomes.contains { if case .failed = $0 { true } else { false } }
+        consecutiveFailures = failed ? consecutiveFailures + 1 : 0
+        return true
+    }
+
+    /// Fetches the next page of Amazon's numbers when reconciliation is due. Returns whether it fetched anything.
+    @discardableResult
+    public func reconcileIfDue(force: Bool = false) async throws -> Bool {
+        guard let connection = try await store.read({ [connectionID] in try await $0.connection(connectionID) }),
+            connection.status == .active, connection.settings.inventorySyncEnabled
+        else { return false }
+        let interval = TimeInterval(connection.settings.reconciliationIntervalMinutes * 60)
+        let now = store.clock.now()
+        guard force || reconciliationCursor != nil || (interval > 0 && now.timeIntervalSince(lastReconciliation) >= interval) else {
+            return false
+        }
+        let keys = try await store.read { [connectionID, reconciliationCursor, configuration] session in
+            try await session.syncedInventoryKeys(connectionID: connectionID, after: reconciliationCursor, limit: configuration.callsInFlight * 10)
+        }
+        guard let last = keys.last else {
+            reconciliationCursor = nil
+            lastReconciliation = now
+            return false
+        }
+        reconciliationCursor = last.0
+        let outcomes = try await withThrowingTaskGroup(of: [InventoryOutcome].self) { group in
+            for batch in keys.chunked(into: 10) {
+                group.addTask { try await self.fetch(batch) }
+            }
+            var all: [InventoryOutcome] = []
+            for try await outcomes in group { all += outcomes }
+            return all
+        }
+        try await store.transaction { try await $0.recordInventoryOutcomes(outcomes) }
+        driftCounter.increment(by: keys.count)
+        return true
+    }
+
+    /// Reconciles every item now, start to end (for `POST …/inventory/reconcile` and tests).
+    public func reconcileAll() async throws {
+        reconciliationCursor = nil
+        var first = true
+        while try await reconcileIfDue(force: first) || reconciliationCursor != nil { first = false }
+    }
+
+    private func count(_ outcomes: [InventoryOutcome]) {
+        for outcome in outcomes {
+            switch outcome {
+            case .applied: sentCounter.increment()
+            case .refused: refusedCounter.increment()
+            case .failed, .staleSequence: failedCounter.increment()
+            case .fetched: break
+            }
+        }
+    }
+
+    // MARK: Talking to Amazon
+
+    private func send(_ batch: [InventoryUpdate]) async throws -> [InventoryOutcome] {
+        let requests = batch.map { update in
+            AmazonEFInventory.Components.Schemas.InventoryRequest(
+                uri: Self.uri("/inventory/update", update.key),
+                method: .post,
+                body: .init(
+                    clientSequenceNumber: Int(update.sequenceNumber), quantity: update.quantity,
+                    marketplaceAttributes: .init(channelName: .init(rawValue: update.key.channel.rawValue), marketplaceId: update.marketplaceID.rawValue)))
+        }
+        let responses: [AmazonEFInventory.Components.Schemas.InventoryResponse]
+        do {
+            responses = try await call(requests)
+        } catch let error as NeedsReauthorization {
+            throw error
+        } catch {
+            return batch.map { failure($0.key, error) }
+        }
+        return batch.enumerated().map { index, update in
+            guard index < responses.count else {
+                return .failed(update.key, code: "NO_ANSWER", message: "Amazon's answer had no entry for this item.", retryAt: retryAt())
+            }
+            let response = responses[index]
+            let stock = Self.stock(response.body)
+            let errors = response.body.actionableErrors ?? []
+            let status = response.status.statusCode ?? 0
+            let code = errors.first?.errorType ?? "HTTP_\(status)"
+            let message = errors.compactMap { [$0.errorType, $0.errorSubType].compactMap { $0 }.joined(separator: ": ") }.joined(separator: "; ")
+            switch status {
+            case 200..<300:
+                return .applied(update, stock)
+            case 409 where errors.contains { $0.errorType == "STALE_SEQUENCE_NUMBER" } || stock.sequenceNumber.map { $0 >= update.sequenceNumber } == true:
+                return .staleSequence(update.key, stock)
+            case 429, 500..<600:
+                return .failed(update.key, code: code, message: message.isEmpty ? response.status.reasonPhrase ?? "" : message, retryAt: retryAt())
+            default:
+                return .refused(update, code: code, message: message.isEmpty ? (response.status.reasonPhrase ?? "refused") : message)
+            }
+        }
+    }
+
+    private func fetch(_ batch: [(InventoryKey, MarketplaceID)]) async throws -> [InventoryOutcome] {
+        let requests = batch.map { key, marketplace in
+            AmazonEFInventory.Components.Schemas.InventoryRequest(
+                uri: Self.uri("/inventory/fetch", key),
+                method: .get,
+                body: .init(marketplaceAttributes: .init(channelName: .init(rawValue: key.channel.rawValue), marketplaceId: marketplace.rawValue)))
+        }
+        let responses: [AmazonEFInventory.Components.Schemas.InventoryResponse]
+        do {
+            responses = try await call(requests)
+        } catch let error as NeedsReauthorization {
+            throw error
+        } catch {
+            logger.warning("reconciliation fetch failed; the page is tried again next round", metadata: ["error": "\(error)"])
+            return []
+        }
+        return zip(batch, responses).compactMap { item, response in
+            (200..<300).contains(response.status.statusCode ?? 0) ? .fetched(item.0, Self.stock(response.body)) : nil
+        }
+    }
+
+    private func call(
+        _ requests: [AmazonEFInventory.Components.Schemas.InventoryRequest]
+    ) async throws -> [AmazonEFInventory.Components.Schemas.InventoryResponse] {
+        do {
+            return try await client.inventory.batchInventory(body: .json(.init(requests: requests))).code207.body.json.responses ?? []
+        } catch {
+            if case .needsReauthorization(let text)? = error.sellingPartnerError as? LoginWithAmazonError {
+                try await store.transaction { [connectionID] in try await $0.setStatus(connectionID, to: .needsReauthorization, actor: "system") }
+                throw NeedsReauthorization(message: text)
+            }
+            throw error
+        }
+    }
+
+    private func failure(_ key: InventoryKey, _ error: any Error) -> InventoryOutcome {
+        let cause = error.sellingPartnerError ?? error
+        let code: String =
+            if let error = cause as? AmazonAPIError { error.code ?? "HTTP_\(error.status)" } else { "AMAZON_UNREACHABLE" }
+        return .failed(key, code: code, message: String(describing: cause), retryAt: retryAt())
+    }
+
+    private func retryAt() -> Date {
+        store.clock.now().addingTimeInterval(min(configuration.maximumRetryDelay, pow(2, Double(min(consecutiveFailures + 1, 10)))))
+    }
+
+    static func stock(_ body: AmazonEFInventory.Components.Schemas.InventoryResponseBody) -> AmazonStock {
+        AmazonStock(
+            sellable: body.sellableQuantity ?? 0, reserved: body.reservedQuantity ?? 0,
+            sequenceNumber: body.clientSequenceNumber.map(Int64.init))
+    }
+
+    /// The sub-request's URI, with the SKU and location percent-encoded as Amazon asks.
+    static func uri(_ path: String, _ key: InventoryKey) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        func encode(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text }
+        return "\(path)?locationId=\(encode(key.locationID.rawValue))&skuId=\(encode(key.merchantSKU.rawValue))"
+    }
+}
+
+extension Array {
+    /// The array cut into consecutive pieces of at most `size` elements.
+    func chunked(into size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
+}

@@ -1,0 +1,391 @@
+import FlexCore
+import Foundation
+import SQLKit
+
+/// What a stock write changed.
+public struct StockWrite: Sendable, Hashable {
+    /// Stock levels whose quantity changed (or that are new).
+    public var changedLevels: Int
+    /// Inventory items (location × merchant SKU × channel) made pending by the write.
+    public var changedItems: Int
+    /// The connections whose inventory workers have work now.
+    public var connections: Set<ConnectionID>
+}
+
+/// The stock of one WMS SKU, for `GET /api/v1/stock/{sku}`.
+public struct StockStatus: Sendable, Hashable {
+    public struct HubLevel: Sendable, Hashable {
+        public var hub: HubCode
+        public var quantity: Int
+        public var updatedAt: Date
+    }
+
+    public var warehouseSKU: WarehouseSKU
+    public var hubs: [HubLevel]
+    public var items: [InventoryItemStatus]
+}
+
+extension StoreSession {
+    /// The most stock levels one write takes: 100,000 rows, the size of a large seller's whole catalogue.
+    public static let maximumStockLevelsPerWrite = 100_000
+
+    /// Records the WMS's stock levels (latest wins: a hub and SKU given twice keeps the last) and makes every
+    /// inventory item they feed pending; a level whose quantity did not change changes nothing.
+    ///
+    /// Validates everything first: one bad level refuses the whole write, naming it as `items[i].field`.
+    public func recordStock(_ levels: [StockLevel]) async throws -> StockWrite {
+        guard levels.count <= Self.maximumStockLevelsPerWrite else {
+            throw ValidationError(field: "items", reason: "holds \(levels.count) levels; at most \(Self.maximumStockLevelsPerWrite) per write")
+        }
+        var latest: [StockKey: Int] = [:]
+        var order: [StockKey] = []
+        for (index, level) in levels.enumerated() {
+            do {
+                try level.validate()
+            } catch {
+                throw ValidationError(field: "items[\(index)].\(error.field)", reason: error.reason)
+            }
+            let key = StockKey(hub: level.hub.rawValue, sku: level.warehouseSKU.rawValue)
+            if latest.updateValue(level.quantity, forKey: key) == nil { order.append(key) }
+        }
+        let now = nowMilliseconds
+        let writeID = Int64.random(in: 1...Int64.max)
+        var changedLevels = 0
+        for chunk in order.chunks(of: 500) {
+            let insert = sql.insert(into: "stock_levels").columns("hub", "warehouse_sku", "quantity", "updated_at", "write_id")
+            for key in chunk {
+                insert.values(SQLBind(key.hub), SQLBind(key.sku), SQLBind(Int64(latest[key]!)), SQLBind(now), SQLBind(writeID))
+            }
+            insert.onConflict(with: ["hub", "warehouse_sku"]) { update in
+                update.set(excludedValueOf: "quantity").set(excludedValueOf: "updated_at").set(excludedValueOf: "write_id")
+                    .where(SQLColumn("quantity", table: "stock_levels"), .notEqual, SQLExcludedColumn("quantity"))
+            }
+            try await insert.run()
+        }
+        if let row = try await sql.raw("SELECT COUNT(*) AS n FROM stock_levels WHERE write_id = \(bind: writeID)").first() {
+            changedLevels = Int(try row.decode(column: "n", as: Int64.self))
+        }
+        guard changedLevels > 0 else { return StockWrite(changedLevels: 0, changedItems: 0, connections: []) }
+        let changed = try await spreadStock(filter: "s.write_id = \(bind: writeID)")
+        return StockWrite(changedLevels: changedLevels, changedItems: changed.count, connections: Set(changed))
+    }
+
+    /// Brings the connection's inventory items in line with its hub mappings and listings: after a hub is mapped or
+    /// listings are imported, the stock already recorded for them becomes pending.
+    @discardableResult
+    public func refreshInventoryItems(connectionID: ConnectionID) async throws -> Int {
+        try await spreadStock(filter: "m.connection_id = \(bind: connectionID.rawValue)").count
+    }
+
+    /// Inserts or updates the inventory items fed by the stock levels `filter` selects (SQL over `s`, `m` and `l`),
+    /// bumping the version of those whose quantity, hub or marketplace changed. Returns the connection of each row
+    /// that changed.
+    private func spreadStock(filter: SQLQueryString) async throws -> [ConnectionID] {
+        try await sql.raw(
+            """
+            INSERT INTO inventory_items (connection_id, location_id, merchant_sku, channel, marketplace_id, hub,
+                warehouse_sku, free_quantity, version, changed_at)
+            SELECT m.connection_id, m.location_id, l.merchant_sku, m.channel, l.marketplace_id, s.hub, s.warehouse_sku,
+                s.quantity, 1, s.updated_at
+            FROM stock_levels s
+            JOIN location_mappings m ON m.hub = s.hub
+            JOIN listings l ON l.connection_id = m.connection_id AND l.warehouse_sku = s.warehouse_sku
+            WHERE \(filter)
+            ON CONFLICT (connection_id, location_id, merchant_sku, channel) DO UPDATE SET
+                free_quantity = excluded.free_quantity, hub = excluded.hub, warehouse_sku = excluded.warehouse_sku,
+                marketplace_id = excluded.marketplace_id, version = inventory_items.version + 1,
+                changed_at = excluded.changed_at
+            WHERE inventory_items.free_quantity <> excluded.free_quantity OR inventory_items.hub <> excluded.hub
+                OR inventory_items.warehouse_sku <> excluded.warehouse_sku
+                OR inventory_items.marketplace_id <> excluded.marketplace_id
+            RETURNING connection_id
+            """
+        ).all().map { ConnectionID(rawValue: try $0.decode(column: "connection_id", as: String.self)) }
+    }
+
+    /// Makes every item of the connection pending again (settings that change quantities, a full resync). With
+    /// `resend`, items are sent even when the quantity is the one Amazon already holds.
+    @discardableResult
+    public func markInventoryPending(connectionID: ConnectionID, resend: Bool) async throws -> Int {
+        let rows = try await sql.raw(
+            """
+            UPDATE inventory_items SET version = version + 1, changed_at = \(bind: nowMilliseconds),
+                retry_at = 0, attempts = 0\(unsafeRaw: resend ? ", sent_quantity = NULL" : "")
+            WHERE connection_id = \(bind: connectionID.rawValue)
+            RETURNING 1 AS one
+            """
+        ).all()
+        return rows.count
+    }
+
+    /// How many of the connection's items wait to reach Amazon (refused ones excluded).
+    public func pendingInventoryCount(connectionID: ConnectionID) async throws -> Int {
+        let row = try await sql.raw(
+            """
+            SELECT COUNT(*) AS n FROM inventory_items WHERE connection_id = \(bind: connectionID.rawValue)
+                AND version > synced_version AND version > failed_version
+            """
+        ).first()
+        return Int(try row?.decode(column: "n", as: Int64.self) ?? 0)
+    }
+
+    /// Claims up to `limit` pending items of the connection, oldest change first, computes what to send from the
+    /// settings, and stores each item's new sequence number before returning it. Items whose quantity Amazon holds
+    /// already are marked synced without a call.
+    public func claimInventory(
+        connectionID: ConnectionID, settings: ConnectionSettings, limit: Int
+    ) async throws -> (updates: [InventoryUpdate], examined: Int) {
+        let now = nowMilliseconds
+        let rows = try await sql.raw(
+            """
+            SELECT * FROM inventory_items WHERE connection_id = \(bind: connectionID.rawValue)
+                AND version > synced_version AND version > failed_version AND retry_at <= \(bind: now)
+            ORDER BY changed_at, location_id, merchant_sku, channel
+            LIMIT \(bind: Int64(limit))
+            """
+        ).all()
+        var updates: [InventoryUpdate] = []
+        for row in rows {
+            let item = try InventoryRow(row)
+            let reserved = item.amazonReserved ?? 0
+            let quantity = InventoryRules.quantityToSend(
+                free: item.free, reserved: reserved, hub: item.hub, sku: item.warehouseSKU, settings: settings)
+            let reservedIncluded = settings.sendZeroForAll ? nil : reserved
+            let amazonHoldsIt =
+                item.sentQuantity == quantity && item.sequence != nil && item.amazonSequence == item.sequence
+                && (reservedIncluded == nil || item.sentReserved == reservedIncluded) && item.errorCode == nil
+            if amazonHoldsIt {
+                try await sql.raw(
+                    "UPDATE inventory_items SET synced_version = version WHERE \(item.key.predicate)"
+                ).run()
+                continue
+            }
+            let sequence = InventoryRules.nextSequenceNumber(
+                now: Date(millisecondsSince1970: now), lastUsed: item.sequence, lastSeenAtAmazon: item.amazonSequence)
+            try await sql.raw(
+                "UPDATE inventory_items SET sequence = \(bind: sequence) WHERE \(item.key.predicate)"
+            ).run()
+            updates.append(
+                InventoryUpdate(
+                    key: item.key, marketplaceID: item.marketplaceID, version: item.version, quantity: quantity,
+                    reservedIncluded: reservedIncluded, sequenceNumber: sequence,
+                    changedAt: Date(millisecondsSince1970: item.changedAt)))
+        }
+        return (updates, rows.count)
+    }
+
+    /// Records what Amazon answered for each item.
+    public func recordInventoryOutcomes(_ outcomes: [InventoryOutcome]) async throws {
+        let now = nowMilliseconds
+        for outcome in outcomes {
+            switch outcome {
+            case .applied(let update, let stock):
+                // Amazon's reservation moved since the quantity was computed: what it now sells is off by the
+                // difference, so the item is sent again with the new number.
+                let reservationMoved = update.reservedIncluded.map { $0 != stock.reserved } ?? false
+                try await sql.raw(
+                    """
+                    UPDATE inventory_items SET
+                        synced_version = CASE WHEN synced_version < \(bind: update.version) THEN \(bind: update.version) ELSE synced_version END,
+                        version = version + \(bind: reservationMoved ? 1 : 0),
+                        sent_quantity = \(bind: Int64(update.quantity)), sent_reserved = \(bind: update.reservedIncluded.map(Int64.init)),
+                        sent_at = \(bind: now), amazon_sellable = \(bind: Int64(stock.sellable)),
+                        amazon_reserved = \(bind: Int64(stock.reserved)),
+                        amazon_sequence = \(bind: stock.sequenceNumber ?? update.sequenceNumber), amazon_at = \(bind: now),
+                        error_code = NULL, error_message = NULL, error_actionable = NULL, error_at = NULL,
+                        attempts = 0, retry_at = 0
+                    WHERE \(update.key.predicate)
+                    """
+                ).run()
+            case .staleSequence(let key, let stock):
+                try await sql.raw(
+                    """
+                    UPDATE inventory_items SET amazon_sellable = \(bind: Int64(stock.sellable)),
+                        amazon_reserved = \(bind: Int64(stock.reserved)), amazon_sequence = \(bind: stock.sequenceNumber),
+                        amazon_at = \(bind: now), error_code = 'STALE_SEQUENCE_NUMBER',
+                        error_message = \(bind: "Amazon holds sequence number \(stock.sequenceNumber.map(String.init) ?? "?"); sending again above it."),
+                        error_actionable = 0, error_at = \(bind: now)
+                    WHERE \(key.predicate)
+                    """
+                ).run()
+            case .refused(let update, let code, let message):
+                try await sql.raw(
+                    """
+                    UPDATE inventory_items SET failed_version = \(bind: update.version), sent_at = \(bind: now),
+                        error_code = \(bind: code), error_message = \(bind: message), error_actionable = 1,
+                        error_at = \(bind: now), attempts = 0, retry_at = 0
+                    WHERE \(update.key.predicate)
+                    """
+                ).run()
+            case .failed(let key, let code, let message, let retryAt):
+                try await sql.raw(
+                    """
+                    UPDATE inventory_items SET error_code = \(bind: code), error_message = \(bind: message),
+                        error_actionable = 0, error_at = \(bind: now), attempts = attempts + 1,
+                        retry_at = \(bind: retryAt.millisecondsSince1970)
+                    WHERE \(key.predicate)
+                    """
+                ).run()
+            case .fetched(let key, let stock):
+                guard let row = try await sql.raw("SELECT * FROM inventory_items WHERE \(key.predicate)").first() else { continue }
+                let item = try InventoryRow(row)
+                // Someone else wrote the item at Amazon (another connector, a person in Seller Central), or Amazon
+                // lost it: what FlexBridge sent last no longer counts.
+                let foreign = stock.sequenceNumber == nil || stock.sequenceNumber != item.amazonSequence
+                let quantityDrifted = item.sentQuantity.map { stock.sellable > 0 && $0 != stock.sellable + stock.reserved } ?? true
+                let reservationMoved = item.sentReserved.map { $0 != stock.reserved } ?? false
+                let drift = item.version == item.syncedVersion && (foreign || quantityDrifted || reservationMoved)
+                try await sql.raw(
+                    """
+                    UPDATE inventory_items SET version = version + \(bind: drift ? 1 : 0),
+                        sent_quantity = \(bind: foreign ? nil : item.sentQuantity.map(Int64.init)),
+                        amazon_sellable = \(bind: Int64(stock.sellable)), amazon_reserved = \(bind: Int64(stock.reserved)),
+                        amazon_sequence = \(bind: stock.sequenceNumber ?? item.amazonSequence), amazon_at = \(bind: now)
+                    WHERE \(key.predicate)
+                    """
+                ).run()
+            }
+        }
+    }
+
+    /// Items of the connection that Amazon was told about, in key order after `after`, for reconciliation.
+    public func syncedInventoryKeys(connectionID: ConnectionID, after: InventoryKey?, limit: Int) async throws -> [(InventoryKey, MarketplaceID)] {
+        let start = after ?? InventoryKey(connectionID: connectionID, locationID: LocationID(rawValue: ""), merchantSKU: MerchantSKU(rawValue: ""), channel: .df)
+        let rows = try await sql.raw(
+            """
+            SELECT * FROM inventory_items WHERE connection_id = \(bind: connectionID.rawValue) AND sequence IS NOT NULL
+                AND (location_id > \(bind: start.locationID.rawValue)
+                    OR (location_id = \(bind: start.locationID.rawValue) AND merchant_sku > \(bind: start.merchantSKU.rawValue))
+                    OR (location_id = \(bind: start.locationID.rawValue) AND merchant_sku = \(bind: start.merchantSKU.rawValue)
+                        AND channel > \(bind: after == nil ? "" : start.channel.rawValue)))
+            ORDER BY location_id, merchant_sku, channel
+            LIMIT \(bind: Int64(limit))
+            """
+        ).all()
+        return try rows.map { row in
+            let item = try InventoryRow(row)
+            return (item.key, item.marketplaceID)
+        }
+    }
+
+    /// The hubs' levels of a WMS SKU and every inventory item it feeds, with what would be sent now.
+    public func stockStatus(of sku: WarehouseSKU) async throws -> StockStatus {
+        let hubs = try await sql.raw(
+            "SELECT * FROM stock_levels WHERE warehouse_sku = \(bind: sku.rawValue) ORDER BY hub"
+        ).all().map { row in
+            StockStatus.HubLevel(
+                hub: HubCode(rawValue: try row.decode(column: "hub", as: String.self)),
+                quantity: Int(try row.decode(column: "quantity", as: Int64.self)),
+                updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self)))
+        }
+        var settings: [ConnectionID: ConnectionSettings] = [:]
+        var items: [InventoryItemStatus] = []
+        for row in try await sql.raw(
+            "SELECT * FROM inventory_items WHERE warehouse_sku = \(bind: sku.rawValue) ORDER BY connection_id, location_id, merchant_sku, channel"
+        ).all() {
+            let item = try InventoryRow(row)
+            if settings[item.key.connectionID] == nil {
+                settings[item.key.connectionID] = try await connection(item.key.connectionID)?.settings ?? ConnectionSettings()
+            }
+            items.append(item.status(settings: settings[item.key.connectionID]!))
+        }
+        return StockStatus(warehouseSKU: sku, hubs: hubs, items: items)
+    }
+}
+
+private struct StockKey: Hashable {
+    var hub: String
+    var sku: String
+}
+
+/// One row of `inventory_items`, decoded.
+struct InventoryRow {
+    var key: InventoryKey
+    var marketplaceID: MarketplaceID
+    var hub: HubCode
+    var warehouseSKU: WarehouseSKU
+    var free: Int
+    var version: Int64
+    var changedAt: Int64
+    var syncedVersion: Int64
+    var failedVersion: Int64
+    var sequence: Int64?
+    var sentQuantity: Int?
+    var sentReserved: Int?
+    var sentAt: Int64?
+    var amazonSellable: Int?
+    var amazonReserved: Int?
+    var amazonSequence: Int64?
+    var amazonAt: Int64?
+    var errorCode: String?
+    var errorMessage: String?
+    var errorActionable: Bool
+    var errorAt: Int64?
+
+    init(_ row: any SQLRow) throws {
+        let channelName = try row.decode(column: "channel", as: String.self)
+        guard let channel = ChannelName(rawValue: channelName) else {
+            throw StoreError(code: .invalidInput, message: "A stored inventory item has an unknown channel \(channelName).")
+        }
+        key = InventoryKey(
+            connectionID: ConnectionID(rawValue: try row.decode(column: "connection_id", as: String.self)),
+            locationID: LocationID(rawValue: try row.decode(column: "location_id", as: String.self)),
+            merchantSKU: MerchantSKU(rawValue: try row.decode(column: "merchant_sku", as: String.self)),
+            channel: channel)
+        marketplaceID = MarketplaceID(rawValue: try row.decode(column: "marketplace_id", as: String.self))
+        hub = HubCode(rawValue: try row.decode(column: "hub", as: String.self))
+        warehouseSKU = WarehouseSKU(rawValue: try row.decode(column: "warehouse_sku", as: String.self))
+        free = Int(try row.decode(column: "free_quantity", as: Int64.self))
+        version = try row.decode(column: "version", as: Int64.self)
+        changedAt = try row.decode(column: "changed_at", as: Int64.self)
+        syncedVersion = try row.decode(column: "synced_version", as: Int64.self)
+        failedVersion = try row.decode(column: "failed_version", as: Int64.self)
+        sequence = try row.decode(column: "sequence", as: Int64?.self)
+        sentQuantity = try row.decode(column: "sent_quantity", as: Int64?.self).map(Int.init)
+        sentReserved = try row.decode(column: "sent_reserved", as: Int64?.self).map(Int.init)
+        sentAt = try row.decode(column: "sent_at", as: Int64?.self)
+        amazonSellable = try row.decode(column: "amazon_sellable", as: Int64?.self).map(Int.init)
+        amazonReserved = try row.decode(column: "amazon_reserved", as: Int64?.self).map(Int.init)
+        amazonSequence = try row.decode(column: "amazon_sequence", as: Int64?.self)
+        amazonAt = try row.decode(column: "amazon_at", as: Int64?.self)
+        errorCode = try row.decode(column: "error_code", as: String?.self)
+        errorMessage = try row.decode(column: "error_message", as: String?.self)
+        errorActionable = (try row.decode(column: "error_actionable", as: Int64?.self) ?? 0) != 0
+        errorAt = try row.decode(column: "error_at", as: Int64?.self)
+    }
+
+    func status(settings: ConnectionSettings) -> InventoryItemStatus {
+        InventoryItemStatus(
+            connectionID: key.connectionID, locationID: key.locationID, channel: key.channel, marketplaceID: marketplaceID,
+            merchantSKU: key.merchantSKU, hub: hub, warehouseSKU: warehouseSKU, desiredQuantity: free,
+            changedAt: Date(millisecondsSince1970: changedAt),
+            quantityToSend: InventoryRules.quantityToSend(
+                free: free, reserved: amazonReserved ?? 0, hub: hub, sku: warehouseSKU, settings: settings),
+            pending: version > syncedVersion && version > failedVersion,
+            lastSentQuantity: sentQuantity, lastSequenceNumber: sequence, lastSentAt: sentAt.map(Date.init(millisecondsSince1970:)),
+            amazonSellableQuantity: amazonSellable, amazonReservedQuantity: amazonReserved, amazonSequenceNumber: amazonSequence,
+            amazonReportedAt: amazonAt.map(Date.init(millisecondsSince1970:)),
+            lastError: errorCode.map {
+                InventoryError(
+                    code: $0, message: errorMessage ?? "", actionable: errorActionable,
+                    at: Date(millisecondsSince1970: errorAt ?? changedAt))
+            })
+    }
+}
+
+extension InventoryKey {
+    /// The SQL that selects this item's row.
+    var predicate: SQLQueryString {
+        """
+        connection_id = \(bind: connectionID.rawValue) AND location_id = \(bind: locationID.rawValue) \
+        AND merchant_sku = \(bind: merchantSKU.rawValue) AND channel = \(bind: channel.rawValue)
+        """
+    }
+}
+
+extension Array {
+    /// The array cut into consecutive slices of at most `size` elements.
+    func chunks(of size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}

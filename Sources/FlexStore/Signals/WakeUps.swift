@@ -1,0 +1,92 @@
+import FlexCore
+import Synchronization
+
+/// Wakes a connection's workers when there is new work for them (the API recorded stock, an operator changed a
+/// setting), so that a change reaches Amazon in milliseconds instead of at the next poll. Within one process only;
+/// workers also poll, which covers writes made by other nodes.
+public final class WakeUps: Sendable {
+    private let signals = Mutex<[ConnectionID: WakeUp]>([:])
+
+    public init() {}
+
+    /// The signal of one connection's workers.
+    public func signal(for connectionID: ConnectionID) -> WakeUp {
+        signals.withLock { signals in
+            if let signal = signals[connectionID] { return signal }
+            let signal = WakeUp()
+            signals[connectionID] = signal
+            return signal
+        }
+    }
+
+    /// Wakes the workers of these connections.
+    public func wake(_ connectionIDs: some Sequence<ConnectionID>) {
+        for id in connectionIDs { signal(for: id).wake() }
+    }
+}
+
+/// A signal one waiter waits on: a wake before the wait is kept, so none is lost; several wakes make one.
+public final class WakeUp: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: (id: Int, continuation: CheckedContinuation<Void, Never>)?
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func wake() {
+        let waiter = state.withLock { state in
+            guard let waiter = state.waiter else {
+                state.pending = true
+                return nil as CheckedContinuation<Void, Never>?
+            }
+            state.waiter = nil
+            return waiter.continuation
+        }
+        waiter?.resume()
+    }
+
+    /// Returns at the first wake since the last wait, or after `timeout`, or when the task is cancelled.
+    public func wait(timeout: Duration) async {
+        if state.withLock({ state in
+            defer { state.pending = false }
+            return state.pending
+        }) { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { await self.waitForWake() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func waitForWake() async {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state in
+                    if state.pending || Task.isCancelled {
+                        state.pending = false
+                        return true
+                    }
+                    state.waiter = (id, continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard let waiter = state.waiter, waiter.id == id else { return nil }
+                state.waiter = nil
+                return waiter.continuation
+            }
+            waiter?.resume()
+        }
+    }
+}

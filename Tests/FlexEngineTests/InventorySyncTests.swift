@@ -1,0 +1,269 @@
+import AmazonEFInventory
+import AmazonSimulator
+import FlexCore
+import FlexEngine
+import FlexStore
+import FlexStoreTesting
+import Foundation
+import Logging
+import SellingPartner
+import Testing
+
+@Suite("Inventory sync against the simulator")
+struct InventorySyncTests {
+    @Test("latest wins: three changes to a SKU cost one update, carrying the last quantity; 25 SKUs take 3 calls", arguments: TestEngine.available)
+    func coalescing(engine: TestEngine) async throws {
+        let skus = (1...25).map { "SKU-\($0)" }
+        try await InventoryFixture.run(engine: engine, skus: skus) { amazon in
+            try await amazon.stock(["SKU-1": 5])
+            try await amazon.stock(["SKU-1": 7])
+            try await amazon.stock(["SKU-1": 9])
+            let worker = try await amazon.worker()
+            #expect(try await worker.syncRound())
+            #expect(await amazon.inventoryCalls() == 1)
+            #expect(await amazon.amazon("SKU-1")?.quantity == 9)
+
+            // The same quantity again changes nothing and costs no call.
+            let write = try await amazon.stock(["SKU-1": 9])
+            #expect(write.changedLevels == 0 && write.changedItems == 0)
+            #expect(try await worker.syncRound() == false)
+
+            try await amazon.stock(Dictionary(uniqueKeysWithValues: skus.map { ($0, 3) }))
+            #expect(try await worker.syncRound())
+            #expect(await amazon.inventoryCalls() == 4)
+            for sku in skus { #expect(await amazon.amazon(sku)?.quantity == 3, "\(sku)") }
+            #expect(try await amazon.store.read { try await $0.pendingInventoryCount(connectionID: amazon.connection.id) } == 0)
+        }
+    }
+
+    @Test("sync switched off sends nothing; switched on, what waited goes out")
+    func toggle() async throws {
+        try await InventoryFixture.run { amazon in
+            try await amazon.settings { $0.inventorySyncEnabled = false }
+            try await amazon.stock(["SKU-A": 4])
+            let worker = try await amazon.worker()
+            #expect(try await worker.syncRound() == false)
+            #expect(try await worker.reconcileIfDue(force: true) == false)
+            #expect(await amazon.inventoryCalls() == 0)
+            #expect(try await amazon.item("SKU-A")?.pending == true)
+
+            try await amazon.settings { $0.inventorySyncEnabled = true }
+            #expect(try await worker.syncRound())
+            #expect(await amazon.amazon("SKU-A")?.quantity == 4)
+            let changes = try await amazon.store.read { try await $0.configChanges(connectionID: amazon.connection.id) }
+            #expect(changes.filter { $0.setting == "inventorySyncEnabled" }.map(\.newValue) == ["true", "false"])
+        }
+    }
+
+    @Test("buffers: the SKU's overrides the hub's, which overrides the connection's; the cap bounds what is offered")
+    func buffersAndCap() async throws {
+        try await InventoryFixture.run(skus: ["SKU-A", "SKU-B", "SKU-C"]) { amazon in
+            try await amazon.settings {
+                $0.safetyStock = 2
+                $0.quantityCap = 50
+            }
+            try await amazon.stock(["SKU-A": 10, "SKU-B": 10, "SKU-C": 100])
+            let worker = try await amazon.worker()
+            try await worker.syncRound()
+            #expect(await amazon.amazon("SKU-A")?.quantity == 8)
+            #expect(await amazon.amazon("SKU-C")?.quantity == 50)
+
+            // A settings change makes every item pending and sends the new numbers.
+            try await amazon.settings {
+                $0.hubSafetyStock = ["HUB1": 3]
+                $0.skuSafetyStock = ["W-SKU-B": 1]
+                $0.quantityCap = nil
+            }
+            try await worker.syncRound()
+            #expect(await amazon.amazon("SKU-A")?.quantity == 7)
+            #expect(await amazon.amazon("SKU-B")?.quantity == 9)
+            #expect(await amazon.amazon("SKU-C")?.quantity == 97)
+
+            // A buffer larger than the stock offers zero, never a negative number.
+            try await amazon.settings { $0.hubSafetyStock = ["HUB1": 30] }
+            try await worker.syncRound()
+            #expect(await amazon.amazon("SKU-A")?.quantity == 0)
+            #expect(try await amazon.item("SKU-A")?.quantityToSend == 0)
+        }
+    }
+
+    @Test("send zero for all offers zero everywhere while the WMS's numbers keep being recorded; off restores them")
+    func zeroForAll() async throws {
+        try await InventoryFixture.run { amazon in
+            try await amazon.stock(["SKU-A": 10, "SKU-B": 20])
+            let worker = try await amazon.worker()
+            try await worker.syncRound()
+            try await amazon.settings { $0.sendZeroForAll = true }
+            try await worker.syncRound()
+            #expect(await amazon.amazon("SKU-A")?.quantity == 0)
+            #expect(await amazon.amazon("SKU-B")?.quantity == 0)
+
+            try await amazon.stock(["SKU-A": 12])
+            try await worker.syncRound()
+            #expect(await amazon.amazon("SKU-A")?.quantity == 0)
+            #expect(try await amazon.item("SKU-A")?.desiredQuantity == 12)
+
+            try await amazon.settings { $0.sendZeroForAll = false }
+            try await worker.syncRound()
+            #expect(await amazon.amazon("SKU-A")?.quantity == 12)
+            #expect(await amazon.amazon("SKU-B")?.quantity == 20)
+        }
+    }
+
+    @Test("an actionable error is shown per SKU and not retried until the item changes; the others go through", arguments: TestEngine.available)
+    func actionableErrors(engine: TestEngine) async throws {
+        try await InventoryFixture.run(engine: engine, skus: ["SKU-A", "SKU-GONE"], unknownAtAmazon: ["SKU-GONE"]) { amazon in
+            try await amazon.stock(["SKU-A": 5, "SKU-GONE": 5])
+            let worker = try await amazon.worker()
+            try await worker.syncRound()
+            #expect(await amazon.amazon("SKU-A")?.quantity == 5)
+            let refused = try #require(try await amazon.item("SKU-GONE"))
+            #expect(refused.lastError?.code == "INVALID_SKU")
+            #expect(refused.lastError?.actionable == true)
+            #expect(refused.pending == false)
+
+            // Not retried: no call while nothing changed.
+            let calls = await amazon.inventoryCalls()
+            #expect(try await worker.syncRound() == false)
+            #expect(await amazon.inventoryCalls() == calls)
+
+            // The seller fixes the listing at Amazon and the WMS sends a new number: it goes through.
+            try await amazon.simulator.addListings(merchantID: InventoryFixture.merchant, marketplaceID: InventoryFixture.marketplace, skus: ["SKU-GONE"])
+            try await amazon.stock(["SKU-GONE": 6])
+            try await worker.syncRound()
+            #expect(await amazon.amazon("SKU-GONE")?.quantity == 6)
+            #expect(try await amazon.item("SKU-GONE")?.lastError == nil)
+        }
+    }
+
+    @Test("a sequence number Amazon holds from another connector is passed, never reused: the update is sent again above it")
+    func staleSequence() async throws {
+        try await InventoryFixture.run { amazon in
+            let foreign = Int(Date().timeIntervalSince1970 * 1000) + 10_000_000
+            try await otherConnector(amazon, sets: "SKU-A", to: 1, sequence: foreign)
+            try await amazon.stock(["SKU-A": 8])
+            let worker = try await amazon.worker()
+            try await worker.syncRound()
+            #expect(await amazon.amazon("SKU-A")?.quantity == 1, "the first update carries a lower number and changes nothing")
+            #expect(try await amazon.item("SKU-A")?.lastError?.code == "STALE_SEQUENCE_NUMBER")
+            try await worker.syncRound()
+            let held = try #require(await amazon.amazon("SKU-A"))
+            #expect(held.quantity == 8)
+            #expect(held.sequence == Int64(foreign) + 1)
+        }
+    }
+
+    @Test("reconciliation: a quantity changed behind FlexBridge's back, or units Amazon reserves, are repaired", arguments: TestEngine.available)
+    func reconciliation(engine: TestEngine) async throws {
+        try await InventoryFixture.run(engine: engine) { amazon in
+            try await amazon.stock(["SKU-A": 10, "SKU-B": 4])
+            let worker = try await amazon.worker()
+            try await worker.syncRound()
+
+            // Someone edits SKU-A at Amazon; nothing is pending, so only reconciliation can see it.
+            try await otherConnector(amazon, sets: "SKU-A", to: 99, sequence: Int(Date().timeIntervalSince1970 * 1000) + 5_000_000)
+            #expect(try await worker.syncRound() == false)
+            try await worker.reconcileAll()
+            #expect(try await amazon.item("SKU-A")?.pending == true)
+            #expect(try await amazon.item("SKU-B")?.pending == false)
+            try await worker.syncRound()
+            try await worker.syncRound()
+            #expect(await amazon.amazon("SKU-A")?.quantity == 10)
+
+            // Due by the clock: nothing happens before the interval, a full pass after it.
+            try await amazon.settings { $0.reconciliationIntervalMinutes = 10 }
+            let calls = await amazon.inventoryCalls()
+            #expect(try await worker.reconcileIfDue() == false)
+            amazon.clock.advance(by: .seconds(601))
+            #expect(try await worker.reconcileIfDue())
+            #expect(await amazon.inventoryCalls() == calls + 1)
+        }
+    }
+
+    @Test("units reserved by an open Amazon order are added to what is sent, so Amazon sells what the WMS has free")
+    func reservation() async throws {
+        try await InventoryFixture.run(skus: ["SKU-A"]) { amazon in
+            try await amazon.stock(["SKU-A": 10])
+            let worker = try await amazon.worker()
+            try await worker.syncRound()
+            // An order arrives at Amazon for SKU-A and the WMS allocates it: its free stock drops.
+            let shipment = try await amazon.simulator.generateOrder(merchantID: InventoryFixture.merchant, locationID: amazon.locationID)
+            let reserved = try #require(await amazon.amazon("SKU-A")?.reserved, "order \(shipment)")
+            try #require(reserved > 0)
+            try await amazon.stock(["SKU-A": 10 - reserved])
+            try await worker.syncRound()
+            try await worker.syncRound()
+            let held = try #require(await amazon.amazon("SKU-A"))
+            #expect(held.quantity == 10)
+            #expect(held.quantity - held.reserved == 10 - reserved)
+        }
+    }
+
+    @Test("a crash after sequence numbers were stored: the restarted worker converges and never reuses or lowers a number", arguments: TestEngine.available)
+    func crashAfterClaim(engine: TestEngine) async throws {
+        try await InventoryFixture.run(engine: engine) { amazon in
+            try await amazon.stock(["SKU-A": 3, "SKU-B": 4])
+            try await (try await amazon.worker()).syncRound()
+            let before = try #require(await amazon.amazon("SKU-A")?.sequence)
+
+            // A node claims the next change (storing its number) and dies before the call.
+            try await amazon.stock(["SKU-A": 5])
+            let claimed = try await amazon.store.transaction { session in
+                try await session.claimInventory(connectionID: amazon.connection.id, settings: ConnectionSettings(), limit: 10)
+            }
+            let lost = try #require(claimed.updates.first?.sequenceNumber)
+            #expect(lost > before)
+
+            // A new worker (the restarted process) sends it again, with a higher number.
+            try await (try await amazon.worker()).syncRound()
+            let after = try #require(await amazon.amazon("SKU-A"))
+            #expect(after.quantity == 5)
+            #expect(after.sequence > lost)
+        }
+    }
+
+    @Test("Amazon failing: items wait and are retried; a revoked refresh token marks the connection and stops the worker")
+    func failures() async throws {
+        try await InventoryFixture.run { amazon in
+            try await amazon.simulator.setFaults(FaultSettings(unavailableRate: 1), operation: "batchInventory")
+            try await amazon.stock(["SKU-A": 2])
+            let worker = try await amazon.worker()
+            try await worker.syncRound()
+            let failed = try #require(try await amazon.item("SKU-A"))
+            #expect(failed.pending)
+            #expect(failed.lastError?.actionable == false)
+            #expect(try await worker.syncRound() == false, "waits for its retry time")
+
+            try await amazon.simulator.setFaults(FaultSettings(), operation: "batchInventory")
+            amazon.clock.advance(by: .seconds(61))
+            try await worker.syncRound()
+            #expect(await amazon.amazon("SKU-A")?.quantity == 2)
+
+            try await amazon.simulator.revoke(refreshToken: amazon.refreshToken)
+            await amazon.simulator.expireAccessTokens()
+            try await amazon.stock(["SKU-A": 3])
+            await #expect(throws: InventoryWorker.NeedsReauthorization.self) { try await worker.syncRound() }
+            let status = try await amazon.store.read { try await $0.connection(amazon.connection.id)?.status }
+            #expect(status == .needsReauthorization)
+        }
+    }
+
+    /// Writes a quantity at Amazon as another connector would, with its own sequence number.
+    func otherConnector(_ amazon: InventoryFixture, sets sku: String, to quantity: Int, sequence: Int) async throws {
+        let client = SellingPartnerClient(
+            endpoint: .custom(amazon.base),
+            login: LoginWithAmazon(
+                tokenEndpoint: amazon.base.appendingPathComponent("auth/o2/token"),
+                application: ApplicationCredentials(clientID: Simulator.Configuration().clientID, clientSecret: Simulator.Configuration().clientSecret)),
+            refreshToken: amazon.refreshToken)
+        let response = try await client.inventory.batchInventory(
+            body: .json(
+                .init(requests: [
+                    .init(
+                        uri: "/inventory/update?locationId=\(amazon.locationID)&skuId=\(sku)", method: .post,
+                        body: .init(clientSequenceNumber: sequence, quantity: quantity))
+                ]))
+        ).code207.body.json
+        #expect(response.responses?.first?.status.statusCode == 200)
+    }
+}
