@@ -185,6 +185,8 @@ let package = Package(
                 "AmazonSimulator",
                 "AmazonEFInventory",
                 "SellingPartner",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -199,9 +201,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "flexbridge",
-                dependencies: [
+            dependencies: [
                 "AmazonSimulator",
                 "FlexBridgeApp",
+                "FlexCore",
                 "FlexStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -228,6 +231,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(

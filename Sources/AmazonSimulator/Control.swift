@@ -86,6 +86,17 @@ extension Simulator {
         for token in lwa.accessTokens.keys { lwa.accessTokens[token]?.expiresAt = past }
     }
 
+    /// One item's stock, as `groundTruth()` would list it; nil when nothing was ever written there.
+    public func stock(locationID: String, sku: String, channel: String) -> GroundTruth.Stock? {
+        let key = World.StockKey(locationID: locationID, sku: sku, channel: channel)
+        guard let stock = world.stock[key] else { return nil }
+        let reserved = world.reserved(key)
+        return .init(
+            locationId: locationID, skuId: sku, channel: channel, quantity: stock.quantity, reservedQuantity: reserved,
+            sellableQuantity: max(0, stock.quantity - reserved), clientSequenceNumber: stock.clientSequenceNumber,
+            updatedAt: stock.updatedAt)
+    }
+
     /// All of Amazon's state, as the simulator holds it: the ground truth tests compare against.
     public func groundTruth() -> GroundTruth {
         GroundTruth(
@@ -97,7 +108,7 @@ extension Simulator {
                 return .init(
                     locationId: key.locationID, skuId: key.sku, channel: key.channel, quantity: stock.quantity,
                     reservedQuantity: reserved, sellableQuantity: max(0, stock.quantity - reserved),
-                    clientSequenceNumber: stock.clientSequenceNumber)
+                    clientSequenceNumber: stock.clientSequenceNumber, updatedAt: stock.updatedAt)
             },
             shipments: world.shipments.values.sorted { $0.sequence < $1.sequence }.map { record in
                 .init(
@@ -143,6 +154,8 @@ public struct GroundTruth: Sendable, Codable {
         public var reservedQuantity: Int
         public var sellableQuantity: Int
         public var clientSequenceNumber: Int
+        /// When the last update was applied.
+        public var updatedAt: Date
     }
     public struct Label: Sendable, Codable {
         public var packageId: String

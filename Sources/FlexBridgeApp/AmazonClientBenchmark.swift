@@ -5,10 +5,6 @@ import Hummingbird
 import Logging
 import SellingPartner
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// `flexbridge bench amazon`: how close FlexBridge's Amazon client comes to Amazon's rate limit. It runs the
 /// simulator in-process with Amazon's default throttling (batchInventory: 50 calls/s, burst 100) and keeps
 /// `workers` tasks calling batchInventory with 10 updates each for `seconds`, through the same client the sync
@@ -40,11 +36,7 @@ public struct AmazonClientBenchmark: Sendable {
         public var achievedRate: Double { Double(succeeded) / seconds }
         public var throttledShare: Double { sentToAmazon == 0 ? 0 : Double(throttled) / Double(sentToAmazon) }
 
-        func percentile(_ p: Double) -> Double {
-            guard !latencies.isEmpty else { return 0 }
-            let sorted = latencies.sorted()
-            return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
-        }
+        func percentile(_ p: Double) -> Double { FlexBridgeApp.percentile(latencies, p) }
 
         public var description: String {
             """
@@ -64,15 +56,9 @@ public struct AmazonClientBenchmark: Sendable {
         logger.logLevel = .critical
         let configuration = Simulator.Configuration(faults: FaultSettings(unavailableRate: unavailableRate))
         let simulator = Simulator(configuration: configuration, logger: logger)
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let application = try await SimulatorServer.makeApplication(simulator: simulator, host: "127.0.0.1", port: 0, logger: logger) { channel in
-            portContinuation.yield(channel.localAddress?.port ?? 0)
-        }
-        let server = Task { try await application.run() }
-        defer { server.cancel() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw StartupError(message: "the simulator did not start") }
-        let base = URL(string: "http://127.0.0.1:\(port)")!
+        let running = try await InProcessSimulator.start(simulator, logger: logger)
+        defer { running.stop() }
+        let base = running.base
 
         let merchant = "A1BENCHSELLER"
         let location = await simulator.ensureLocation(merchantID: merchant, name: "Bench", marketplaceID: "A21TJRUUN4KGV", channel: "MFN")
@@ -128,11 +114,9 @@ public struct AmazonClientBenchmark: Sendable {
         }
         let elapsed = ContinuousClock.now - start
         let requests = await simulator.recordedRequests(after: before).filter { $0.operation == "batchInventory" }
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        let usage = ProcessUsage.now()
         return Report(
-            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            seconds: elapsed.seconds,
             workers: workers,
             configuredRate: RateLimit.amazonDefaults["batchInventory"]!.rate,
             succeeded: results.0,
@@ -141,8 +125,8 @@ public struct AmazonClientBenchmark: Sendable {
             throttled: requests.filter { $0.fault == "throttled" }.count,
             injected: requests.filter { $0.fault == "unavailable" }.count,
             latencies: results.2,
-            cpuSeconds: cpu,
-            peakMemoryMegabytes: Double(usage.ru_maxrss) / 1024
+            cpuSeconds: usage.cpuSeconds,
+            peakMemoryMegabytes: usage.peakMemoryMegabytes
         )
     }
 }

@@ -1,6 +1,7 @@
 import AmazonSimulator
 import ArgumentParser
 import FlexBridgeApp
+import FlexCore
 import FlexStore
 import Foundation
 import Logging
@@ -13,7 +14,7 @@ struct FlexBridgeCommand: AsyncParsableCommand {
         commandName: "flexbridge",
         abstract: "Connects a seller's warehouse to Amazon's External Fulfillment APIs.",
         version: FlexBridgeVersion.current,
-        subcommands: [Serve.self, Simulate.self, Bench.self, Migrate.self, Keygen.self]
+        subcommands: [Serve.self, Simulate.self, Import.self, Bench.self, Migrate.self, Keygen.self]
     )
 }
 
@@ -147,6 +148,79 @@ struct Migrate: AsyncParsableCommand {
     }
 }
 
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Imports a CSV file into the database; a file with a bad row imports nothing and every bad row is listed.",
+        subcommands: [Listings.self, Stock.self]
+    )
+
+    struct Listings: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Imports listings: columns clientSkuId, channelSerialNo (ASIN), channelSkuId (merchant SKU), marketplace."
+        )
+
+        @Argument(help: "The CSV file.")
+        var file: String
+
+        @Option(help: "The connection the listings belong to (its id, as GET /api/v1/connections shows).")
+        var connection: String
+
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let text = try readFile(file)
+            try await withImporter(database) { importer in
+                let report = try await importer.importListings(
+                    csv: text, connectionID: ConnectionID(rawValue: connection), progress: ProgressBar(title: "listings").update)
+                print("imported \(report.rows) listings; \(report.pendingItems) Amazon items are pending")
+            }
+        }
+    }
+
+    struct Stock: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Imports stock levels: columns hub, sku, quantity (absolute).")
+
+        @Argument(help: "The CSV file.")
+        var file: String
+
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let text = try readFile(file)
+            try await withImporter(database) { importer in
+                let report = try await importer.importStock(csv: text, progress: ProgressBar(title: "stock").update)
+                print("recorded \(report.rows) stock levels; \(report.pendingItems) Amazon items are pending")
+            }
+        }
+    }
+}
+
+func readFile(_ path: String) throws -> String {
+    guard let data = FileManager.default.contents(atPath: path) else { throw UserFacing("Cannot read \(path): no such file, or not readable.") }
+    guard let text = String(data: data, encoding: .utf8) else { throw UserFacing("\(path) is not UTF-8 text.") }
+    return text
+}
+
+func withImporter(_ database: DatabaseOptions, _ body: (Importer) async throws -> Void) async throws {
+    let (configuration, logger) = try FlexBridgeConfiguration.loadForCommand(flags: database.flags)
+    try await UserFacing.wrapping {
+        let store = try await Store.open(configuration.storeConfiguration, logger: logger)
+        do {
+            try await body(Importer(store: store))
+            try await store.close()
+        } catch let error as CSVErrors {
+            try? await store.close()
+            throw UserFacing(error.description)
+        } catch let error as CSVError {
+            try? await store.close()
+            throw UserFacing(CSVErrors([error]).description)
+        } catch {
+            try? await store.close()
+            throw error
+        }
+    }
+}
+
 struct Keygen: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Prints a new random master key, for FLEXBRIDGE_MASTER_KEY or a key file."
@@ -234,8 +308,33 @@ struct Simulate: AsyncParsableCommand {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measures FlexBridge against the simulator; BENCHMARKS.md has the results.",
-        subcommands: [AmazonClient.self]
+        subcommands: [AmazonClient.self, Inventory.self]
     )
+
+    struct Inventory: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sends stock changes through a FlexBridge node to the simulator with Amazon's default throttling, end to end."
+        )
+
+        @Option(help: "How many SKUs change.")
+        var skus = 10_000
+
+        @Option(name: .customLong("request-size"), help: "Stock levels per PUT /api/v1/stock request.")
+        var requestSize = 10_000
+
+        @Option(name: .customLong("idle-samples"), help: "Single changes sent one at a time afterwards, for the latency without load.")
+        var idleSamples = 50
+
+        func validate() throws {
+            guard (1...1_000_000).contains(skus) else { throw ValidationError("--skus must be 1 to 1,000,000") }
+            guard (1...100_000).contains(requestSize) else { throw ValidationError("--request-size must be 1 to 100,000") }
+            guard (0...10_000).contains(idleSamples) else { throw ValidationError("--idle-samples must be 0 to 10,000") }
+        }
+
+        func run() async throws {
+            print(try await InventoryBenchmark(skus: skus, requestSize: requestSize, idleSamples: idleSamples).run())
+        }
+    }
 
     struct AmazonClient: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

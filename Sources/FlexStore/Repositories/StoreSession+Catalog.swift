@@ -56,8 +56,9 @@ extension StoreSession {
     }
 
     /// Inserts or replaces listings, keyed by connection, marketplace and merchant SKU, then makes the stock already
-    /// recorded for them pending. Validates every listing first: one bad listing refuses them all.
-    public func upsertListings(_ listings: [Listing]) async throws {
+    /// recorded for them pending (unless `refreshInventory` is false: the caller does it once after many chunks).
+    /// Validates every listing first: one bad listing refuses them all.
+    public func upsertListings(_ listings: [Listing], refreshInventory: Bool = true) async throws {
         for listing in listings { try listing.validate() }
         for chunk in listings.chunks(of: 500) {
             let insert = sql.insert(into: "listings")
@@ -73,6 +74,7 @@ extension StoreSession {
             }
             try await insert.run()
         }
+        guard refreshInventory else { return }
         for connectionID in Set(listings.map(\.connectionID)).sorted(by: { $0.rawValue < $1.rawValue }) {
             try await refreshInventoryItems(connectionID: connectionID)
         }

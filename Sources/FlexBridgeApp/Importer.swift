@@ -1,0 +1,80 @@
+import FlexCore
+import FlexStore
+import Foundation
+
+/// Imports CSV files into the store as `flexbridge import` does: the whole file is read and checked first, so a file
+/// with a bad row changes nothing; then it is written in one transaction, chunk by chunk, reporting progress.
+public struct Importer: Sendable {
+    public let store: Store
+
+    public init(store: Store) {
+        self.store = store
+    }
+
+    /// What an import did.
+    public struct Report: Sendable, Hashable {
+        public var rows: Int
+        /// Amazon items (location × merchant SKU × channel) made pending.
+        public var pendingItems: Int
+    }
+
+    /// Imports listings in the seeds' format for a connection. `progress` gets (rows written, rows in all).
+    public func importListings(
+        csv text: String, connectionID: ConnectionID, progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) async throws -> Report {
+        guard let connection = try await store.read({ try await $0.connection(connectionID) }) else {
+            throw StoreError.notFound("Connection \(connectionID)")
+        }
+        let listings = try CSVTable(parsing: text).listings(for: connection)
+        let pending = try await store.transaction { session in
+            var written = 0
+            progress(0, listings.count)
+            for chunk in listings.chunked(5_000) {
+                try await session.upsertListings(Array(chunk), refreshInventory: false)
+                written += chunk.count
+                progress(written, listings.count)
+            }
+            return try await session.refreshInventoryItems(connectionID: connectionID)
+        }
+        store.wakeUps.wake([connectionID])
+        return Report(rows: listings.count, pendingItems: pending)
+    }
+
+    /// Imports stock levels (hub, sku, quantity).
+    public func importStock(csv text: String, progress: @Sendable (Int, Int) -> Void = { _, _ in }) async throws -> Report {
+        let levels = try CSVTable(parsing: text).stockLevels()
+        progress(0, levels.count)
+        let write = try await store.transaction { session in try await session.recordStock(levels) }
+        progress(levels.count, levels.count)
+        store.wakeUps.wake(write.connections)
+        return Report(rows: levels.count, pendingItems: write.changedItems)
+    }
+}
+
+extension Array {
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}
+
+/// A progress bar on standard error, redrawn in place when it is a terminal, else one line at the end.
+public final class ProgressBar: Sendable {
+    let title: String
+    let isTerminal = isatty(FileHandle.standardError.fileDescriptor) != 0
+
+    public init(title: String) {
+        self.title = title
+    }
+
+    public func update(_ done: Int, _ total: Int) {
+        let share = total == 0 ? 1 : Double(done) / Double(total)
+        let width = 30
+        let filled = Int((share * Double(width)).rounded(.down))
+        let line = "\(title) [\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))] \(Int(share * 100))% \(done)/\(total)"
+        if isTerminal {
+            FileHandle.standardError.write(Data(("\r" + line + (done == total ? "\n" : "")).utf8))
+        } else if done == total {
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+    }
+}
