@@ -131,6 +131,36 @@ extension APIHandler {
         return .accepted(.init(body: .json(.init(items: items))))
     }
 
+    public func importSequenceNumbers(_ input: Operations.ImportSequenceNumbers.Input) async throws -> Operations.ImportSequenceNumbers.Output {
+        let id = ConnectionID(rawValue: input.path.connectionId)
+        guard try await load(input.path.connectionId) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
+        let floors: [(InventoryKey, Int64)]
+        do {
+            switch input.body {
+            case .json(let body):
+                floors = try CSVTable(
+                    columns: ["locationId", "sku", "channel", "sequenceNumber"],
+                    rows: body.items.map { [$0.locationId, $0.sku, $0.channel.rawValue, String($0.sequenceNumber)] }
+                ).sequenceNumbers(for: id)
+            case .csv(let body):
+                floors = try CSVTable(parsing: try await String(collecting: body, upTo: Self.maximumCSVBytes)).sequenceNumbers(for: id)
+            }
+        } catch let error as CSVError {
+            return .badRequest(Self.problem(.invalidInput, CSVErrors([error]).description))
+        } catch let error as CSVErrors {
+            let message = if case .json = input.body { Self.describe(error, itemsName: "items") } else { error.description }
+            return .badRequest(Self.problem(.invalidInput, message))
+        }
+        let imported = try await store.transaction { session in
+            let imported = try await session.importSequenceNumbers(floors)
+            try await session.recordChanges(
+                [SettingChange(setting: "inventory.sequenceNumbersImported", oldValue: nil, newValue: "\(imported)")], connectionID: id,
+                actor: Self.actor)
+            return imported
+        }
+        return .ok(.init(body: .json(.init(imported: imported))))
+    }
+
     public func putStock(_ input: Operations.PutStock.Input) async throws -> Operations.PutStock.Output {
         let levels: [StockLevel]
         switch input.body {

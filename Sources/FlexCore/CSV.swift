@@ -258,4 +258,40 @@ extension CSVTable {
         if !errors.isEmpty { throw CSVErrors(errors) }
         return levels
     }
+
+    /// Reads another connector's last sequence numbers: locationId, sku (the merchant SKU), channel (MFN, FBA or
+    /// DF) and sequenceNumber (a whole number, 0 or more). Every bad row is reported; one bad row refuses the file.
+    public func sequenceNumbers(for connectionID: ConnectionID) throws(CSVErrors) -> [(InventoryKey, Int64)] {
+        let index: [String: Int]
+        do {
+            index = try indices(of: ["locationId", "sku", "channel", "sequenceNumber"])
+        } catch {
+            throw CSVErrors([error])
+        }
+        var result: [(InventoryKey, Int64)] = []
+        var errors: [CSVError] = []
+        for record in records {
+            func value(_ name: String) -> String {
+                guard let column = index[name], column < record.fields.count else { return "" }
+                return record.fields[column].trimmingCharacters(in: .whitespaces)
+            }
+            func fail(_ name: String, _ reason: String) {
+                errors.append(CSVError(line: record.line, column: index[name]! + 1, columnName: name, reason: reason))
+            }
+            if value("locationId").isEmpty { fail("locationId", "must not be empty"); continue }
+            if value("sku").isEmpty { fail("sku", "must not be empty"); continue }
+            guard let channel = ChannelName(rawValue: value("channel").uppercased()) else {
+                fail("channel", "must be MFN, FBA or DF, got \"\(value("channel"))\""); continue
+            }
+            guard let number = Int64(value("sequenceNumber")), number >= 0 else {
+                fail("sequenceNumber", "must be a whole number, 0 or more, got \"\(value("sequenceNumber"))\""); continue
+            }
+            let key = InventoryKey(
+                connectionID: connectionID, locationID: LocationID(rawValue: value("locationId")),
+                merchantSKU: MerchantSKU(rawValue: value("sku")), channel: channel)
+            result.append((key, number))
+        }
+        if !errors.isEmpty { throw CSVErrors(errors) }
+        return result
+    }
 }

@@ -111,6 +111,19 @@ struct InventoryAPITests {
             let settings = (body["changes"] as? [[String: Any]])?.compactMap { $0["setting"] as? String } ?? []
             #expect(settings.contains("safetyStock") && settings.contains("quantityCap"))
 
+            (status, body) = try await call(
+                client, .post, "/api/v1/connections/\(id)/inventory/sequence-numbers",
+                csv: "locationId,sku,channel,sequenceNumber\nABCD,M1,MFN,41\nABCD,M2,AFN,7\n")
+            #expect(status == .badRequest)
+            #expect(message(body).contains("line 3, column 3 (channel)"), "\(message(body))")
+            (status, body) = try await call(
+                client, .post, "/api/v1/connections/\(id)/inventory/sequence-numbers",
+                json: #"{"items":[{"locationId":"ABCD","sku":"M2","channel":"MFN","sequenceNumber":9000000000000}]}"#)
+            #expect(status == .ok && body["imported"] as? Int == 1)
+            (status, body) = try await call(client, .get, "/api/v1/stock/W2")
+            location = try #require((body["locations"] as? [[String: Any]])?.first)
+            #expect((location["amazon"] as? [String: Any]) == nil, "Amazon has reported nothing yet")
+
             (status, body) = try await call(client, .post, "/api/v1/connections/\(id)/inventory/resync")
             #expect(status == .accepted)
             #expect(body["items"] as? Int == 2)

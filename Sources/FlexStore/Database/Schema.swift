@@ -150,6 +150,17 @@ enum Schema {
                 """
             ).run()
             try await database.create(index: "inventory_items_by_sku").on("inventory_items").column("warehouse_sku").run()
+
+            // Sequence numbers another connector used, imported when a seller moves to FlexBridge: an item's first
+            // number is above its floor.
+            try await database.create(table: "sequence_floors")
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("location_id", type: .text, .notNull)
+                .column("merchant_sku", type: .text, .notNull)
+                .column("channel", type: .text, .notNull)
+                .column("sequence", type: .bigint, .notNull)
+                .primaryKey("connection_id", "location_id", "merchant_sku", "channel")
+                .run()
         },
     ]
 }

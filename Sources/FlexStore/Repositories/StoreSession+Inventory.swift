@@ -84,12 +84,14 @@ extension StoreSession {
         try await sql.raw(
             """
             INSERT INTO inventory_items (connection_id, location_id, merchant_sku, channel, marketplace_id, hub,
-                warehouse_sku, free_quantity, version, changed_at)
+                warehouse_sku, free_quantity, version, changed_at, amazon_sequence)
             SELECT m.connection_id, m.location_id, l.merchant_sku, m.channel, l.marketplace_id, s.hub, s.warehouse_sku,
-                s.quantity, 1, s.updated_at
+                s.quantity, 1, s.updated_at, f.sequence
             FROM stock_levels s
             JOIN location_mappings m ON m.hub = s.hub
             JOIN listings l ON l.connection_id = m.connection_id AND l.warehouse_sku = s.warehouse_sku
+            LEFT JOIN sequence_floors f ON f.connection_id = m.connection_id AND f.location_id = m.location_id
+                AND f.merchant_sku = l.merchant_sku AND f.channel = m.channel
             WHERE \(filter)
             ON CONFLICT (connection_id, location_id, merchant_sku, channel) DO UPDATE SET
                 free_quantity = excluded.free_quantity, hub = excluded.hub, warehouse_sku = excluded.warehouse_sku,
@@ -101,6 +103,34 @@ extension StoreSession {
             RETURNING connection_id
             """
         ).all().map { ConnectionID(rawValue: try $0.decode(column: "connection_id", as: String.self)) }
+    }
+
+    /// Records the last sequence numbers another connector used (a seller moving to FlexBridge), so that the first
+    /// update of each item is above them; items that exist already take the larger number. Returns how many were
+    /// recorded.
+    public func importSequenceNumbers(_ floors: [(InventoryKey, Int64)]) async throws -> Int {
+        for (index, (key, number)) in floors.enumerated() where number < 0 {
+            throw ValidationError(field: "items[\(index)].sequenceNumber", reason: "must be 0 or more, got \(number) for \(key.merchantSKU)")
+        }
+        for chunk in floors.chunks(of: 500) {
+            let insert = sql.insert(into: "sequence_floors").columns("connection_id", "location_id", "merchant_sku", "channel", "sequence")
+            for (key, number) in chunk {
+                insert.values(
+                    SQLBind(key.connectionID.rawValue), SQLBind(key.locationID.rawValue), SQLBind(key.merchantSKU.rawValue),
+                    SQLBind(key.channel.rawValue), SQLBind(number))
+            }
+            insert.onConflict(with: ["connection_id", "location_id", "merchant_sku", "channel"]) { $0.set(excludedValueOf: "sequence") }
+            try await insert.run()
+        }
+        for (key, number) in floors {
+            try await sql.raw(
+                """
+                UPDATE inventory_items SET amazon_sequence = \(bind: number)
+                WHERE \(key.predicate) AND (amazon_sequence IS NULL OR amazon_sequence < \(bind: number))
+                """
+            ).run()
+        }
+        return floors.count
     }
 
     /// Makes every item of the connection pending again (settings that change quantities, a full resync). With
