@@ -33,7 +33,7 @@ extension APIHandler {
             let settings = try await store.transaction { session in
                 try await session.updateSettings(of: id, actor: Self.actor) { $0 = new }
             }
-            store.wakeUps.wake([id])
+            store.wakeUps.wake([id], .inventory)
             return .ok(.init(body: .json(Self.schema(settings))))
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
@@ -77,7 +77,7 @@ extension APIHandler {
             channel: ChannelName(rawValue: body.channel.rawValue)!, createdAt: store.clock.now())
         do {
             try await store.transaction { session in try await session.setLocationMapping(mapping, actor: Self.actor) }
-            store.wakeUps.wake([id])
+            store.wakeUps.wake([id], .inventory)
             return .ok(.init(body: .json(Self.schema(mapping))))
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
@@ -114,7 +114,7 @@ extension APIHandler {
             try await session.upsertListings(listings)
             return try await session.listingCount(for: id)
         }
-        store.wakeUps.wake([id])
+        store.wakeUps.wake([id], .inventory)
         return .ok(.init(body: .json(.init(imported: listings.count, total: total))))
     }
 
@@ -127,7 +127,7 @@ extension APIHandler {
                 [SettingChange(setting: "inventory.resync", oldValue: nil, newValue: "\(items)")], connectionID: id, actor: Self.actor)
             return items
         }
-        store.wakeUps.wake([id])
+        store.wakeUps.wake([id], .inventory)
         return .accepted(.init(body: .json(.init(items: items))))
     }
 
@@ -177,7 +177,7 @@ extension APIHandler {
         }
         do {
             let write = try await store.transaction { session in try await session.recordStock(levels) }
-            store.wakeUps.wake(write.connections)
+            store.wakeUps.wake(write.connections, .inventory)
             return .accepted(.init(body: .json(.init(received: levels.count, changedLevels: write.changedLevels, changedItems: write.changedItems))))
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))

@@ -29,6 +29,9 @@ public struct FlexBridgeConfiguration: Sendable {
     /// The address sellers' browsers and Amazon reach this node at, for the consent redirect
     /// (`{publicURL}/api/v1/connections/callback`). Default: http://HOST:PORT.
     public var publicURL: URL?
+    /// The shared secret Amazon's notifications (through an EventBridge API destination) carry in the `x-api-key`
+    /// header; nil turns `POST /notifications/amazon` off.
+    public var notificationSecret: String?
 
     public init(
         database: DatabaseURL,
@@ -66,13 +69,14 @@ public struct FlexBridgeConfiguration: Sendable {
         case nodeID = "flexbridge.node.id"
         case leaseTTL = "flexbridge.lease.ttl.seconds"
         case publicURL = "flexbridge.public.url"
+        case notificationSecret = "flexbridge.notification.secret"
 
         /// The environment variable that sets it.
         public var environmentVariable: String {
             rawValue.replacingOccurrences(of: ".", with: "_").uppercased()
         }
 
-        var isSecret: Bool { self == .masterKey }
+        var isSecret: Bool { self == .masterKey || self == .notificationSecret }
 
         /// The command-line flag that sets it, for the settings that have one.
         public var flag: String? {
@@ -85,7 +89,7 @@ public struct FlexBridgeConfiguration: Sendable {
             case .logFormat: "--log-format"
             case .nodeID: "--node-id"
             case .publicURL: "--public-url"
-            case .databaseMaxConnections, .masterKey, .leaseTTL: nil
+            case .databaseMaxConnections, .masterKey, .leaseTTL, .notificationSecret: nil
             }
         }
     }
@@ -159,6 +163,12 @@ public struct FlexBridgeConfiguration: Sendable {
                 throw ConfigurationError(key: .publicURL, message: "must be an absolute http or https URL such as https://flexbridge.example.com, got \"\(text)\".")
             }
             configuration.publicURL = url
+        }
+        if let secret = string(.notificationSecret) {
+            guard secret.count >= 16 else {
+                throw ConfigurationError(key: .notificationSecret, message: "must be at least 16 characters, got \(secret.count).")
+            }
+            configuration.notificationSecret = secret
         }
         return configuration
     }

@@ -37,6 +37,7 @@ public struct FlexBridgeServer: Sendable {
         router.add(middleware: LogRequestsMiddleware(.debug))
         OperationsRoutes(store: store, registry: registry).register(on: router)
         try APIHandler(store: store, authorizer: authorizer, callbackURL: configuration.authorizationCallbackURL).register(on: router)
+        NotificationRoutes(store: store, secret: configuration.notificationSecret).register(on: router)
         registry.makeGauge(
             descriptor: MetricNameDescriptor(
                 namespace: "flexbridge",
@@ -82,7 +83,7 @@ public struct FlexBridgeServer: Sendable {
                 services: [
                     .init(service: store),
                     .init(service: leaseKeeper),
-                    .init(service: InventorySync(store: store, leases: leaseKeeper, logger: logger)),
+                    .init(service: ConnectionSync(store: store, leases: leaseKeeper, logger: logger)),
                     .init(service: application),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

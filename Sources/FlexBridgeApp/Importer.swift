@@ -36,7 +36,7 @@ public struct Importer: Sendable {
             }
             return try await session.refreshInventoryItems(connectionID: connectionID)
         }
-        store.wakeUps.wake([connectionID])
+        store.wakeUps.wake([connectionID], .inventory)
         return Report(rows: listings.count, pendingItems: pending)
     }
 
@@ -46,7 +46,7 @@ public struct Importer: Sendable {
         progress(0, levels.count)
         let write = try await store.transaction { session in try await session.recordStock(levels) }
         progress(levels.count, levels.count)
-        store.wakeUps.wake(write.connections)
+        store.wakeUps.wake(write.connections, .inventory)
         return Report(rows: levels.count, pendingItems: write.changedItems)
     }
 }

@@ -105,7 +105,7 @@ public struct InventoryBenchmark: Sendable {
         let leases = LeaseKeeper(store: store, configuration: .init(owner: "bench", ttl: .seconds(30), interval: .seconds(5)), logger: logger)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: leases), .init(service: InventorySync(store: store, leases: leases, logger: logger)), .init(service: application)],
+                services: [.init(service: leases), .init(service: ConnectionSync(store: store, leases: leases, logger: logger)), .init(service: application)],
                 logger: logger))
         let node = Task { try await group.run() }
         var portIterator = ports.makeAsyncIterator()

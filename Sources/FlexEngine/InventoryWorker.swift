@@ -62,7 +62,7 @@ public actor InventoryWorker {
 
     /// Works until cancelled, or until Amazon refuses the seller's refresh token.
     public func run() async {
-        let wakeUp = store.wakeUps.signal(for: connectionID)
+        let wakeUp = store.wakeUps.signal(for: connectionID, .inventory)
         while !Task.isCancelled {
             do {
                 var worked = try await syncRound()

@@ -5,23 +5,35 @@ import Synchronization
 /// setting), so that a change reaches Amazon in milliseconds instead of at the next poll. Within one process only;
 /// workers also poll, which covers writes made by other nodes.
 public final class WakeUps: Sendable {
-    private let signals = Mutex<[ConnectionID: WakeUp]>([:])
+    /// The kinds of worker a connection has.
+    public enum Work: Sendable, Hashable {
+        case inventory
+        case orders
+    }
+
+    private struct Key: Hashable {
+        var connectionID: ConnectionID
+        var work: Work
+    }
+
+    private let signals = Mutex<[Key: WakeUp]>([:])
 
     public init() {}
 
-    /// The signal of one connection's workers.
-    public func signal(for connectionID: ConnectionID) -> WakeUp {
+    /// The signal of one connection's worker of a kind.
+    public func signal(for connectionID: ConnectionID, _ work: Work) -> WakeUp {
         signals.withLock { signals in
-            if let signal = signals[connectionID] { return signal }
+            let key = Key(connectionID: connectionID, work: work)
+            if let signal = signals[key] { return signal }
             let signal = WakeUp()
-            signals[connectionID] = signal
+            signals[key] = signal
             return signal
         }
     }
 
-    /// Wakes the workers of these connections.
-    public func wake(_ connectionIDs: some Sequence<ConnectionID>) {
-        for id in connectionIDs { signal(for: id).wake() }
+    /// Wakes these connections' workers of a kind.
+    public func wake(_ connectionIDs: some Sequence<ConnectionID>, _ work: Work) {
+        for id in connectionIDs { signal(for: id, work).wake() }
     }
 }
 

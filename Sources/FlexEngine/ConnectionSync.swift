@@ -5,24 +5,27 @@ import Logging
 import ServiceLifecycle
 import SellingPartner
 
-/// Runs an ``InventoryWorker`` for every connection whose lease this node holds, starting and stopping them as
-/// leases are gained and lost.
-public actor InventorySync: Service {
+/// Runs the workers of every connection whose lease this node holds — an ``InventoryWorker`` and an
+/// ``OrderWorker`` each — starting and stopping them as leases are gained and lost.
+public actor ConnectionSync: Service {
     private let store: Store
     private let leases: LeaseKeeper
     private let clients: AmazonClients
-    private let configuration: InventoryWorker.Configuration
+    private let inventory: InventoryWorker.Configuration
+    private let orders: OrderWorker.Configuration
     private let logger: Logger
     private var workers: [ConnectionID: (lease: Lease, task: Task<Void, Never>)] = [:]
 
     public init(
         store: Store, leases: LeaseKeeper, clients: AmazonClients = AmazonClients(),
-        configuration: InventoryWorker.Configuration = .init(), logger: Logger = Logger(label: "flexbridge.inventory")
+        inventory: InventoryWorker.Configuration = .init(), orders: OrderWorker.Configuration = .init(),
+        logger: Logger = Logger(label: "flexbridge.sync")
     ) {
         self.store = store
         self.leases = leases
         self.clients = clients
-        self.configuration = configuration
+        self.inventory = inventory
+        self.orders = orders
         self.logger = logger
     }
 
@@ -48,11 +51,19 @@ public actor InventorySync: Service {
         for (id, lease) in held where workers[id] == nil {
             do {
                 let client = try await clients.client(for: id, store: store)
-                let worker = InventoryWorker(connectionID: id, store: store, client: client, configuration: configuration, logger: logger)
-                workers[id] = (lease, Task { await worker.run() })
-                logger.info("inventory sync started", metadata: ["connection": "\(id)"])
+                let inventoryWorker = InventoryWorker(connectionID: id, store: store, client: client, configuration: inventory, logger: logger)
+                let orderWorker = OrderWorker(connectionID: id, store: store, client: client, configuration: orders, logger: logger)
+                workers[id] = (
+                    lease,
+                    Task {
+                        async let inventory: Void = inventoryWorker.run()
+                        async let orders: Void = orderWorker.run()
+                        _ = await (inventory, orders)
+                    }
+                )
+                logger.info("connection sync started", metadata: ["connection": "\(id)"])
             } catch {
-                logger.error("inventory sync cannot start", metadata: ["connection": "\(id)", "error": "\(error)"])
+                logger.error("connection sync cannot start", metadata: ["connection": "\(id)", "error": "\(error)"])
             }
         }
     }

@@ -1,0 +1,71 @@
+import Crypto
+import FlexCore
+import FlexStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// `POST /notifications/amazon`: where an EventBridge API destination delivers Amazon's
+/// EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE notifications, with the shared secret in `x-api-key`. The shipment to
+/// fetch is stored before the answer, so an acknowledged notification is never lost; the connection's order worker
+/// is woken to fetch it at once. Not part of openapi.yaml: it is Amazon's side, not the WMS's.
+public struct NotificationRoutes: Sendable {
+    let store: Store
+    let secret: String?
+
+    public init(store: Store, secret: String?) {
+        self.store = store
+        self.secret = secret
+    }
+
+    struct Event: Decodable {
+        struct Detail: Decodable {
+            struct Payload: Decodable {
+                struct Notification: Decodable {
+                    var merchantId: String
+                    var shipmentId: String
+                }
+                var externalFulfillmentShipmentNotification: Notification?
+            }
+            var notificationType: String?
+            var payload: Payload?
+        }
+        var detail: Detail?
+    }
+
+    public func register(on router: Router<BasicRequestContext>) {
+        router.post("/notifications/amazon") { request, context -> Response in
+            guard let secret else { return Self.answer(.notFound, "Notifications are off: set FLEXBRIDGE_NOTIFICATION_SECRET.") }
+            let given = request.headers[HTTPField.Name("x-api-key")!] ?? ""
+            guard Self.equal(given, secret) else { return Self.answer(.unauthorized, "The x-api-key header does not carry the shared secret.") }
+            let body = try await request.body.collect(upTo: 1 << 20)
+            guard let event = try? JSONDecoder().decode(Event.self, from: Data(body.readableBytesView)),
+                let notification = event.detail?.payload?.externalFulfillmentShipmentNotification
+            else {
+                return Self.answer(.badRequest, "Not an EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE event: detail.payload.externalFulfillmentShipmentNotification with merchantId and shipmentId is required.")
+            }
+            let connection = try await store.transaction { session in
+                try await session.requestShipmentFetch(sellingPartnerID: notification.merchantId, shipmentID: notification.shipmentId)
+            }
+            guard let connection else {
+                // Acknowledged, so that Amazon does not retry a seller this installation does not serve.
+                context.logger.warning("notification for an unknown seller", metadata: ["seller": "\(notification.merchantId)"])
+                return Self.answer(.ok, "No connection serves seller \(notification.merchantId); ignored.")
+            }
+            store.wakeUps.wake([connection], .orders)
+            return Self.answer(.ok, "Shipment \(notification.shipmentId) will be fetched.")
+        }
+    }
+
+    static func answer(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        let data = (try? JSONEncoder().encode(["message": message])) ?? Data()
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Compares in time independent of where the strings differ.
+    static func equal(_ a: String, _ b: String) -> Bool {
+        let key = SymmetricKey(size: .bits256)
+        return HMAC<SHA256>.authenticationCode(for: Data(a.utf8), using: key) == HMAC<SHA256>.authenticationCode(for: Data(b.utf8), using: key)
+    }
+}

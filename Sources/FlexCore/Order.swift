@@ -1,0 +1,85 @@
+import Foundation
+
+/// An Amazon shipment as FlexBridge mirrors it: Amazon's own document, kept as Amazon gave it, and the facts
+/// FlexBridge files it by. The order's id is Amazon's shipment id.
+public struct Order: Sendable, Hashable, Codable {
+    /// How the order reaches the customer, from Amazon's channel and shipping type.
+    public enum Program: String, Sendable, Hashable, Codable {
+        /// Amazon's stock in the seller's warehouse (channel FBA).
+        case sellerFlex = "seller_flex"
+        /// The seller's stock, Amazon's carrier (channel MFN, shipping type MARKETPLACE).
+        case easyShip = "easy_ship"
+        /// The seller's stock and carrier (channel MFN, shipping type SELF).
+        case selfShip = "self_ship"
+
+        public init(channel: String, shippingType: String?) {
+            if channel.uppercased() == "FBA" {
+                self = .sellerFlex
+            } else {
+                self = shippingType?.uppercased() == "SELF" ? .selfShip : .easyShip
+            }
+        }
+    }
+
+    public var connectionID: ConnectionID
+    public var shipmentID: String
+    public var locationID: LocationID
+    public var marketplaceID: MarketplaceID
+    public var channel: String
+    public var program: Program
+    /// NEW, EXCHANGE or REPLACEMENT.
+    public var shipmentType: String?
+    /// For a replacement or exchange: the shipment it replaces.
+    public var originalShipmentID: String?
+    /// Amazon's status: CREATED, ACCEPTED, CONFIRMED, … SHIPPED, DELIVERED, CANCELLED.
+    public var status: String
+    /// Amazon's `creationDateTime`.
+    public var amazonCreatedAt: Date
+    /// Amazon's `lastUpdatedDateTime`: a copy only ever moves forward.
+    public var amazonUpdatedAt: Date
+    /// When Amazon expects the order to leave the warehouse.
+    public var expectedShipAt: Date?
+    /// Amazon's shipment document, as JSON.
+    public var shipment: String
+    /// When FlexBridge first saw the order, and last changed its copy.
+    public var firstSeenAt: Date
+    public var updatedAt: Date
+
+    public init(
+        connectionID: ConnectionID, shipmentID: String, locationID: LocationID, marketplaceID: MarketplaceID, channel: String,
+        program: Program, shipmentType: String?, originalShipmentID: String?, status: String, amazonCreatedAt: Date,
+        amazonUpdatedAt: Date, expectedShipAt: Date?, shipment: String, firstSeenAt: Date, updatedAt: Date
+    ) {
+        self.connectionID = connectionID
+        self.shipmentID = shipmentID
+        self.locationID = locationID
+        self.marketplaceID = marketplaceID
+        self.channel = channel
+        self.program = program
+        self.shipmentType = shipmentType
+        self.originalShipmentID = originalShipmentID
+        self.status = status
+        self.amazonCreatedAt = amazonCreatedAt
+        self.amazonUpdatedAt = amazonUpdatedAt
+        self.expectedShipAt = expectedShipAt
+        self.shipment = shipment
+        self.firstSeenAt = firstSeenAt
+        self.updatedAt = updatedAt
+    }
+
+    /// Amazon's timestamps (`2026-11-23T10:15:30Z`, with or without fractions of a second).
+    public static func parseTimestamp(_ text: String) -> Date? {
+        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
+        return try? Date.ISO8601FormatStyle().parse(text)
+    }
+}
+
+/// What storing a copy of a shipment did.
+public enum OrderChange: Sendable, Hashable {
+    /// First seen: `order.created`.
+    case created
+    /// Amazon's copy moved forward: `order.updated`, or `order.cancelled` when it became CANCELLED.
+    case updated(previousStatus: String)
+    /// The same or an older copy than the one held: nothing changed, nothing was said.
+    case unchanged
+}

@@ -1,0 +1,196 @@
+import AmazonEFShipments
+import FlexCore
+import FlexStore
+import Foundation
+import Logging
+import SellingPartner
+
+/// Mirrors one connection's Amazon shipments as orders: fetches at once the shipments Amazon notified about, and
+/// polls `getShipments` per location and status with a `lastUpdatedAfter` watermark minus an overlap, following every
+/// page, so that a lost notification costs at most one poll interval. Every copy is upserted by shipment id and
+/// `lastUpdatedDateTime` with its event in the same transaction: an order is `order.created` once, however often it
+/// is read.
+public actor OrderWorker {
+    public struct Configuration: Sendable {
+        /// How often every location and status is polled.
+        public var pollInterval: Duration
+        /// How far before the watermark each poll starts again, for shipments whose update Amazon made visible late.
+        public var overlap: TimeInterval
+        /// How far back the first poll of a location reaches.
+        public var firstPollLookBack: TimeInterval
+        /// Shipments per page.
+        public var pageSize: Int
+
+        public init(pollInterval: Duration = .seconds(15), overlap: TimeInterval = 120, firstPollLookBack: TimeInterval = 7 * 86400, pageSize: Int = 100) {
+            self.pollInterval = pollInterval
+            self.overlap = overlap
+            self.firstPollLookBack = firstPollLookBack
+            self.pageSize = pageSize
+        }
+    }
+
+    /// The statuses polled: new orders, and every later status, cancellations included.
+    static let polledStatuses: [Operations.GetShipments.Input.Query.StatusPayload] = [
+        .created, .accepted, .confirmed, .packageCreated, .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated, .shipped,
+        .delivered, .cancelled,
+    ]
+
+    public let connectionID: ConnectionID
+    private let store: Store
+    private let client: SellingPartnerClient
+    private let configuration: Configuration
+    private let logger: Logger
+    private var lastPoll: ContinuousClock.Instant?
+
+    public init(connectionID: ConnectionID, store: Store, client: SellingPartnerClient, configuration: Configuration = .init(), logger: Logger) {
+        self.connectionID = connectionID
+        self.store = store
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Works until cancelled, or until Amazon refuses the seller's refresh token.
+    public func run() async {
+        let wakeUp = store.wakeUps.signal(for: connectionID, .orders)
+        while !Task.isCancelled {
+            do {
+                try await fetchNotified()
+                if lastPoll.map({ ContinuousClock.now - $0 >= configuration.pollInterval }) ?? true {
+                    lastPoll = .now
+                    try await poll()
+                }
+                let wait = lastPoll.map { configuration.pollInterval - (ContinuousClock.now - $0) } ?? .zero
+                if wait > .zero { await wakeUp.wait(timeout: wait) }
+            } catch is CancellationError {
+                return
+            } catch let error as InventoryWorker.NeedsReauthorization {
+                logger.error("order sync stopped: the seller must authorise FlexBridge again", metadata: ["error": "\(error.message)"])
+                return
+            } catch {
+                logger.error("order sync round failed; trying again", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(2))
+            }
+        }
+    }
+
+    /// Fetches every shipment Amazon notified about. Returns how many orders changed.
+    @discardableResult
+    public func fetchNotified() async throws -> Int {
+        guard try await syncEnabled() else { return 0 }
+        var changed = 0
+        while true {
+            let ids = try await store.read { [connectionID] in try await $0.shipmentFetches(connectionID: connectionID, limit: 20) }
+            guard !ids.isEmpty else { return changed }
+            for id in ids {
+                do {
+                    let shipment = try await call { try await self.client.shipments.getShipment(path: .init(shipmentId: id)).ok.body.json }
+                    if try await record(shipment, source: "notification") { changed += 1 }
+                } catch let error as AmazonAPIError where error.status == 404 {
+                    logger.warning("Amazon does not know a notified shipment; dropped", metadata: ["shipment": "\(id)"])
+                }
+                try await store.transaction { [connectionID] in try await $0.completeShipmentFetch(connectionID: connectionID, shipmentID: id) }
+            }
+        }
+    }
+
+    /// Polls every location and status once, following every page. Returns how many orders changed.
+    @discardableResult
+    public func poll() async throws -> Int {
+        guard try await syncEnabled() else { return 0 }
+        let mapped = try await store.read { [connectionID] in Set(try await $0.locationMappings(for: connectionID).map(\.locationID.rawValue)) }
+        let locations: [String?] = mapped.isEmpty ? [nil] : mapped.sorted()
+        var changed = 0
+        for location in locations {
+            for status in Self.polledStatuses {
+                changed += try await poll(location: location, status: status)
+            }
+        }
+        return changed
+    }
+
+    private func poll(location: String?, status: Operations.GetShipments.Input.Query.StatusPayload) async throws -> Int {
+        let key = location ?? ""
+        let watermark = try await store.read { [connectionID] in
+            try await $0.orderWatermark(connectionID: connectionID, locationID: key, status: status.rawValue)
+        }
+        let now = store.clock.now()
+        let after = (watermark ?? now.addingTimeInterval(-configuration.firstPollLookBack)).addingTimeInterval(-configuration.overlap)
+        var newest = watermark ?? after
+        var token: String?
+        var changed = 0
+        repeat {
+            let pageToken = token
+            let page = try await call {
+                try await self.client.shipments.getShipments(
+                    query: .init(
+                        locationId: location, status: status, lastUpdatedAfter: after, maxResults: self.configuration.pageSize,
+                        paginationToken: pageToken)
+                ).ok.body.json
+            }
+            for shipment in page.shipments ?? [] {
+                if try await record(shipment, source: "poll") { changed += 1 }
+                if let updated = Order.parseTimestamp(shipment.lastUpdatedDateTime), updated > newest { newest = updated }
+            }
+            token = page.pagination?.nextToken
+        } while token != nil
+        if newest != watermark {
+            try await store.transaction { [connectionID, newest] in
+                try await $0.setOrderWatermark(newest, connectionID: connectionID, locationID: key, status: status.rawValue)
+            }
+        }
+        return changed
+    }
+
+    /// Stores a copy of a shipment; returns whether the order changed.
+    private func record(_ shipment: Components.Schemas.Shipment, source: String) async throws -> Bool {
+        let order = try Self.order(from: shipment, connectionID: connectionID, now: store.clock.now())
+        let change = try await store.transaction { try await $0.upsertOrder(order, source: source) }
+        return change != .unchanged
+    }
+
+    private func syncEnabled() async throws -> Bool {
+        guard let connection = try await store.read({ [connectionID] in try await $0.connection(connectionID) }) else { return false }
+        return connection.status == .active && connection.settings.orderSyncEnabled
+    }
+
+    /// Runs an Amazon call; a refused refresh token marks the connection and stops the worker.
+    private func call<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            let cause = error.sellingPartnerError ?? error
+            if case .needsReauthorization(let text)? = cause as? LoginWithAmazonError {
+                try await store.transaction { [connectionID] in try await $0.setStatus(connectionID, to: .needsReauthorization, actor: "system") }
+                throw InventoryWorker.NeedsReauthorization(message: text)
+            }
+            throw cause
+        }
+    }
+
+    struct UnreadableShipment: Error, CustomStringConvertible {
+        var shipmentID: String
+        var field: String
+        var description: String { "Amazon's shipment \(shipmentID) has an unreadable \(field)" }
+    }
+
+    static func order(from shipment: Components.Schemas.Shipment, connectionID: ConnectionID, now: Date) throws -> Order {
+        guard let created = Order.parseTimestamp(shipment.creationDateTime) else {
+            throw UnreadableShipment(shipmentID: shipment.id, field: "creationDateTime")
+        }
+        guard let updated = Order.parseTimestamp(shipment.lastUpdatedDateTime) else {
+            throw UnreadableShipment(shipmentID: shipment.id, field: "lastUpdatedDateTime")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Order(
+            connectionID: connectionID, shipmentID: shipment.id, locationID: LocationID(rawValue: shipment.locationId),
+            marketplaceID: MarketplaceID(rawValue: shipment.marketplaceAttributes.marketplaceId),
+            channel: shipment.marketplaceAttributes.channelName,
+            program: Order.Program(channel: shipment.marketplaceAttributes.channelName, shippingType: shipment.shippingInfo.shippingType?.rawValue),
+            shipmentType: shipment.shipmentInfo.shipmentType.rawValue, originalShipmentID: shipment.shipmentInfo.originalShipmentInfo?.id,
+            status: shipment.status.rawValue, amazonCreatedAt: created, amazonUpdatedAt: updated,
+            expectedShipAt: Order.parseTimestamp(shipment.shippingInfo.expectedShippingDateTimeInUTC),
+            shipment: String(decoding: try encoder.encode(shipment), as: UTF8.self), firstSeenAt: now, updatedAt: now)
+    }
+}

@@ -1,0 +1,180 @@
+import FlexCore
+import Foundation
+import SQLKit
+
+extension StoreSession {
+    /// Stores a copy of an Amazon shipment if it is new or newer than the one held (by `lastUpdatedDateTime`, or the
+    /// same time with another status), writes the history line and the event in the same transaction, and says what
+    /// changed. Copies read twice (polling overlap, a notification and a poll) change nothing the second time, so
+    /// each order is `order.created` exactly once.
+    public func upsertOrder(_ order: Order, source: String) async throws -> OrderChange {
+        let now = nowMilliseconds
+        let existing = try await sql.raw(
+            """
+            SELECT status, amazon_updated_at FROM orders
+            WHERE connection_id = \(bind: order.connectionID.rawValue) AND shipment_id = \(bind: order.shipmentID)
+            """
+        ).first()
+        let change: OrderChange
+        if let existing {
+            let heldAt = try existing.decode(column: "amazon_updated_at", as: Int64.self)
+            let heldStatus = try existing.decode(column: "status", as: String.self)
+            let newAt = order.amazonUpdatedAt.millisecondsSince1970
+            guard newAt > heldAt || (newAt == heldAt && heldStatus != order.status) else { return .unchanged }
+            try await sql.raw(
+                """
+                UPDATE orders SET location_id = \(bind: order.locationID.rawValue), status = \(bind: order.status),
+                    amazon_updated_at = \(bind: newAt), expected_ship_at = \(bind: order.expectedShipAt?.millisecondsSince1970),
+                    shipment = \(bind: order.shipment), updated_at = \(bind: now)
+                WHERE connection_id = \(bind: order.connectionID.rawValue) AND shipment_id = \(bind: order.shipmentID)
+                """
+            ).run()
+            change = .updated(previousStatus: heldStatus)
+        } else {
+            try await sql.raw(
+                """
+                INSERT INTO orders (connection_id, shipment_id, location_id, marketplace_id, channel, program, shipment_type,
+                    original_shipment_id, status, amazon_created_at, amazon_updated_at, expected_ship_at, shipment,
+                    first_seen_at, updated_at)
+                VALUES (\(bind: order.connectionID.rawValue), \(bind: order.shipmentID), \(bind: order.locationID.rawValue),
+                    \(bind: order.marketplaceID.rawValue), \(bind: order.channel), \(bind: order.program.rawValue),
+                    \(bind: order.shipmentType), \(bind: order.originalShipmentID), \(bind: order.status),
+                    \(bind: order.amazonCreatedAt.millisecondsSince1970), \(bind: order.amazonUpdatedAt.millisecondsSince1970),
+                    \(bind: order.expectedShipAt?.millisecondsSince1970), \(bind: order.shipment), \(bind: now), \(bind: now))
+                """
+            ).run()
+            change = .created
+        }
+        try await sql.raw(
+            """
+            INSERT INTO order_history (connection_id, shipment_id, status, amazon_updated_at, source, recorded_at)
+            VALUES (\(bind: order.connectionID.rawValue), \(bind: order.shipmentID), \(bind: order.status),
+                \(bind: order.amazonUpdatedAt.millisecondsSince1970), \(bind: source), \(bind: now))
+            """
+        ).run()
+        let type: String =
+            switch change {
+            case .created: "order.created"
+            case .updated(let previous) where order.status == "CANCELLED" && previous != "CANCELLED": "order.cancelled"
+            default: "order.updated"
+            }
+        var payload: [String: String] = ["shipmentId": order.shipmentID, "status": order.status, "locationId": order.locationID.rawValue]
+        if case .updated(let previous) = change { payload["previousStatus"] = previous }
+        try await appendEvents([NewEvent(type: type, connectionID: order.connectionID, subject: order.shipmentID, payload: try Self.json(payload))])
+        return change
+    }
+
+    /// One order, by connection and shipment id; or by shipment id alone (Amazon's ids are unique).
+    public func order(_ shipmentID: String, connectionID: ConnectionID? = nil) async throws -> Order? {
+        let rows =
+            if let connectionID {
+                try await sql.raw(
+                    "SELECT * FROM orders WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)"
+                ).all()
+            } else {
+                try await sql.raw("SELECT * FROM orders WHERE shipment_id = \(bind: shipmentID) ORDER BY first_seen_at").all()
+            }
+        return try rows.first.map(Self.decodeOrder)
+    }
+
+    /// Orders, oldest first by Amazon's creation time, optionally of one connection and status; `after` is the
+    /// last shipment id of the previous page.
+    public func orders(connectionID: ConnectionID?, status: String?, after: String?, limit: Int) async throws -> [Order] {
+        var query: SQLQueryString = "SELECT * FROM orders WHERE 1 = 1"
+        if let connectionID { query += " AND connection_id = \(bind: connectionID.rawValue)" }
+        if let status { query += " AND status = \(bind: status)" }
+        if let after { query += " AND shipment_id > \(bind: after)" }
+        query += " ORDER BY shipment_id LIMIT \(bind: Int64(limit))"
+        return try await sql.raw(query).all().map(Self.decodeOrder)
+    }
+
+    /// The statuses an order went through, oldest first, with where FlexBridge learnt each.
+    public func orderHistory(_ shipmentID: String, connectionID: ConnectionID) async throws -> [(status: String, amazonUpdatedAt: Date, source: String)] {
+        try await sql.raw(
+            """
+            SELECT * FROM order_history WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)
+            ORDER BY id
+            """
+        ).all().map { row in
+            (
+                try row.decode(column: "status", as: String.self),
+                Date(millisecondsSince1970: try row.decode(column: "amazon_updated_at", as: Int64.self)),
+                try row.decode(column: "source", as: String.self)
+            )
+        }
+    }
+
+    /// The newest `lastUpdatedDateTime` polled for a location ("" for the whole seller) and status.
+    public func orderWatermark(connectionID: ConnectionID, locationID: String, status: String) async throws -> Date? {
+        try await sql.raw(
+            """
+            SELECT watermark FROM order_watermarks WHERE connection_id = \(bind: connectionID.rawValue)
+                AND location_id = \(bind: locationID) AND status = \(bind: status)
+            """
+        ).first().map { Date(millisecondsSince1970: try $0.decode(column: "watermark", as: Int64.self)) }
+    }
+
+    public func setOrderWatermark(_ watermark: Date, connectionID: ConnectionID, locationID: String, status: String) async throws {
+        try await sql.raw(
+            """
+            INSERT INTO order_watermarks (connection_id, location_id, status, watermark)
+            VALUES (\(bind: connectionID.rawValue), \(bind: locationID), \(bind: status), \(bind: watermark.millisecondsSince1970))
+            ON CONFLICT (connection_id, location_id, status) DO UPDATE SET watermark = excluded.watermark
+            """
+        ).run()
+    }
+
+    /// Records that Amazon notified a change of a shipment of the seller; returns the connection, or nil when no
+    /// connection has that seller.
+    public func requestShipmentFetch(sellingPartnerID: String, shipmentID: String) async throws -> ConnectionID? {
+        guard
+            let row = try await sql.raw(
+                "SELECT id FROM connections WHERE selling_partner_id = \(bind: sellingPartnerID) ORDER BY created_at LIMIT 1"
+            ).first()
+        else { return nil }
+        let connectionID = ConnectionID(rawValue: try row.decode(column: "id", as: String.self))
+        try await sql.raw(
+            """
+            INSERT INTO shipment_fetches (connection_id, shipment_id, requested_at)
+            VALUES (\(bind: connectionID.rawValue), \(bind: shipmentID), \(bind: nowMilliseconds))
+            ON CONFLICT (connection_id, shipment_id) DO NOTHING
+            """
+        ).run()
+        return connectionID
+    }
+
+    /// Shipments to fetch because Amazon notified about them, oldest first.
+    public func shipmentFetches(connectionID: ConnectionID, limit: Int) async throws -> [String] {
+        try await sql.raw(
+            """
+            SELECT shipment_id FROM shipment_fetches WHERE connection_id = \(bind: connectionID.rawValue)
+            ORDER BY requested_at, shipment_id LIMIT \(bind: Int64(limit))
+            """
+        ).all().map { try $0.decode(column: "shipment_id", as: String.self) }
+    }
+
+    public func completeShipmentFetch(connectionID: ConnectionID, shipmentID: String) async throws {
+        try await sql.raw(
+            "DELETE FROM shipment_fetches WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)"
+        ).run()
+    }
+
+    static func decodeOrder(_ row: any SQLRow) throws -> Order {
+        Order(
+            connectionID: ConnectionID(rawValue: try row.decode(column: "connection_id", as: String.self)),
+            shipmentID: try row.decode(column: "shipment_id", as: String.self),
+            locationID: LocationID(rawValue: try row.decode(column: "location_id", as: String.self)),
+            marketplaceID: MarketplaceID(rawValue: try row.decode(column: "marketplace_id", as: String.self)),
+            channel: try row.decode(column: "channel", as: String.self),
+            program: Order.Program(rawValue: try row.decode(column: "program", as: String.self)) ?? .easyShip,
+            shipmentType: try row.decode(column: "shipment_type", as: String?.self),
+            originalShipmentID: try row.decode(column: "original_shipment_id", as: String?.self),
+            status: try row.decode(column: "status", as: String.self),
+            amazonCreatedAt: Date(millisecondsSince1970: try row.decode(column: "amazon_created_at", as: Int64.self)),
+            amazonUpdatedAt: Date(millisecondsSince1970: try row.decode(column: "amazon_updated_at", as: Int64.self)),
+            expectedShipAt: try row.decode(column: "expected_ship_at", as: Int64?.self).map(Date.init(millisecondsSince1970:)),
+            shipment: try row.decode(column: "shipment", as: String.self),
+            firstSeenAt: Date(millisecondsSince1970: try row.decode(column: "first_seen_at", as: Int64.self)),
+            updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self)))
+    }
+}

@@ -1,0 +1,73 @@
+import FlexBridgeApp
+import FlexCore
+import FlexStore
+import FlexStoreTesting
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Prometheus
+import Testing
+
+@Suite("Orders and notifications through the API")
+struct OrdersAPITests {
+    static let secret = "a-shared-secret-of-some-length"
+
+    @Test("Amazon's notifications need the shared secret and are stored before the answer; orders and events are listed")
+    func notificationsOrdersEvents() async throws {
+        try await TestDatabase.with(.sqlite) { database in
+            var configuration = FlexBridgeConfiguration(database: database.url, masterKey: .value(MasterKey.generate()), port: 0)
+            configuration.notificationSecret = Self.secret
+            let store = try await Store.open(configuration.storeConfiguration)
+            let connection = Connection(
+                name: "Acme", sellingPartnerID: "A1SELLER", region: .eu, marketplaceIDs: ["A21TJRUUN4KGV"], applicationClientID: "c", createdAt: Date())
+            try await store.transaction { try await $0.insertConnection(connection, clientSecret: "s", actor: "test") }
+            let app = try FlexBridgeServer.buildApplication(
+                configuration: configuration, store: store, registry: PrometheusCollectorRegistry(), logger: Logger(label: "flexbridge"))
+            try await app.test(.router) { client in
+                func notify(seller: String, key: String?, body: String? = nil) async throws -> HTTPResponse.Status {
+                    var headers: HTTPFields = [.contentType: "application/json"]
+                    if let key { headers[HTTPField.Name("x-api-key")!] = key }
+                    let event = body ?? #"{"detail-type":"EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE","detail":{"notificationType":"EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE","payload":{"externalFulfillmentShipmentNotification":{"merchantId":"\#(seller)","locationId":"L1","shipmentId":"SHIP-1","shipmentStatus":"ACCEPTED"}}}}"#
+                    return try await client.execute(uri: "/notifications/amazon", method: .post, headers: headers, body: ByteBuffer(string: event)) { $0.status }
+                }
+                #expect(try await notify(seller: "A1SELLER", key: nil) == .unauthorized)
+                #expect(try await notify(seller: "A1SELLER", key: "wrong") == .unauthorized)
+                #expect(try await notify(seller: "A1SELLER", key: Self.secret, body: #"{"detail":{}}"#) == .badRequest)
+                #expect(try await notify(seller: "SOMEONE-ELSE", key: Self.secret) == .ok)
+                #expect(try await notify(seller: "A1SELLER", key: Self.secret) == .ok)
+                #expect(try await store.read { try await $0.shipmentFetches(connectionID: connection.id, limit: 10) } == ["SHIP-1"])
+
+                let now = Date(timeIntervalSince1970: 1_795_000_000)
+                let order = Order(
+                    connectionID: connection.id, shipmentID: "SHIP-1", locationID: "L1", marketplaceID: "A21TJRUUN4KGV", channel: "MFN",
+                    program: .easyShip, shipmentType: "NEW", originalShipmentID: nil, status: "ACCEPTED", amazonCreatedAt: now,
+                    amazonUpdatedAt: now, expectedShipAt: now.addingTimeInterval(86400), shipment: #"{"id":"SHIP-1"}"#, firstSeenAt: now, updatedAt: now)
+                #expect(try await store.transaction { try await $0.upsertOrder(order, source: "notification") } == .created)
+                #expect(try await store.transaction { try await $0.upsertOrder(order, source: "poll") } == .unchanged)
+
+                try await client.execute(uri: "/api/v1/orders?status=accepted", method: .get) { response in
+                    #expect(response.status == .ok)
+                    let body = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
+                    let orders = body?["orders"] as? [[String: Any]]
+                    #expect(orders?.map { $0["shipmentId"] as? String } == ["SHIP-1"])
+                    #expect(orders?.first?["program"] as? String == "easy_ship")
+                }
+                try await client.execute(uri: "/api/v1/orders/SHIP-1", method: .get) { response in
+                    let body = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
+                    #expect((body?["history"] as? [[String: Any]])?.map { $0["source"] as? String } == ["notification"])
+                }
+                try await client.execute(uri: "/api/v1/orders/NOPE", method: .get) { #expect($0.status == .notFound) }
+                try await client.execute(uri: "/api/v1/events?after=0", method: .get) { response in
+                    let body = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
+                    let events = (body?["events"] as? [[String: Any]])?.filter { ($0["type"] as? String)?.hasPrefix("order.") == true }
+                    #expect(events?.map { $0["type"] as? String } == ["order.created"])
+                    #expect(events?.first?["subject"] as? String == "SHIP-1")
+                }
+            }
+            try await store.close()
+        }
+    }
+}
