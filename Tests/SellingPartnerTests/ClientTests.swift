@@ -75,7 +75,8 @@ struct ClientTests {
     @Test("a write refused with 503 or 429 was not applied and is retried")
     func writesRetriedWhenRefused() async throws {
         try await SimulatedAmazon.run { amazon in
-            let client = try await amazon.client()
+            // Thirty attempts at 60% refusals: a call refused every time is a one-in-four-million event.
+            let client = try await amazon.client(configuration: .init(retry: RetryPolicy(maxAttempts: 30)))
             let id = try await amazon.shipment(using: client)
             try await amazon.simulator.setFaults(FaultSettings(unavailableRate: 0.6), operation: "processShipment")
             _ = try await client.shipments.processShipment(path: .init(shipmentId: id), query: .init(operation: .confirm)).noContent
