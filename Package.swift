@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "FlexStore", targets: ["FlexStore"]),
     ],
     dependencies: [
+        .package(url: "https://github.com/apple/swift-algorithms.git", from: "1.2.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
@@ -120,6 +121,7 @@ let package = Package(
         .target(
             name: "FlexStore",
             dependencies: [
+                .product(name: "Algorithms", package: "swift-algorithms"),
                 "FlexCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -149,6 +151,7 @@ let package = Package(
         .target(
             name: "FlexEngine",
             dependencies: [
+                .product(name: "Algorithms", package: "swift-algorithms"),
                 "AmazonEFInventory",
                 "AmazonEFShipments",
                 "SellingPartner",
@@ -179,6 +182,7 @@ let package = Package(
         .target(
             name: "FlexBridgeApp",
             dependencies: [
+                .product(name: "Algorithms", package: "swift-algorithms"),
                 "FlexCore",
                 "FlexStore",
                 "FlexEngine",

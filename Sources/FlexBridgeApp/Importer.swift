@@ -1,3 +1,4 @@
+import Algorithms
 import FlexCore
 import FlexStore
 import Foundation
@@ -29,7 +30,7 @@ public struct Importer: Sendable {
         let pending = try await store.transaction { session in
             var written = 0
             progress(0, listings.count)
-            for chunk in listings.chunked(5_000) {
+            for chunk in listings.chunks(ofCount: 5_000) {
                 try await session.upsertListings(Array(chunk), refreshInventory: false)
                 written += chunk.count
                 progress(written, listings.count)
@@ -51,11 +52,6 @@ public struct Importer: Sendable {
     }
 }
 
-extension Array {
-    func chunked(_ size: Int) -> [ArraySlice<Element>] {
-        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
-    }
-}
 
 /// A progress bar on standard error, redrawn in place when it is a terminal, else one line at the end.
 public final class ProgressBar: Sendable {

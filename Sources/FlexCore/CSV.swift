@@ -155,143 +155,127 @@ public struct CSVErrors: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// One record of a CSV file as a reader sees it: its fields by column name, and refusals that name the column.
+public struct CSVRow: Sendable {
+    public let line: Int
+    let fields: [String]
+    let index: [String: Int]
+
+    /// The field of a column, trimmed; empty when the column is absent.
+    public func value(_ name: String) -> String {
+        guard let column = index[name], column < fields.count else { return "" }
+        return fields[column].trimmingCharacters(in: .whitespaces)
+    }
+
+    /// A refusal of this row at a column.
+    public func error(_ name: String, _ reason: String) -> CSVError {
+        CSVError(line: line, column: (index[name] ?? index.count) + 1, columnName: name, reason: reason)
+    }
+}
+
 extension CSVTable {
+    /// Reads every record with `read`, after checking that the header has the `required` columns and that each
+    /// record has as many fields as the header. Every refused record is reported; one refusal refuses the file.
+    public func readRows<T>(
+        required: [String], optional: Set<String> = [], _ read: (CSVRow) throws(CSVError) -> T
+    ) throws(CSVErrors) -> [T] {
+        let index: [String: Int]
+        do {
+            index = try indices(of: required, optional: optional)
+        } catch {
+            throw CSVErrors([error])
+        }
+        var values: [T] = []
+        var errors: [CSVError] = []
+        for record in records {
+            guard record.fields.count == columns.count else {
+                errors.append(
+                    CSVError(
+                        line: record.line, column: min(record.fields.count, columns.count) + 1,
+                        reason: "has \(record.fields.count) fields; the header has \(columns.count)"))
+                continue
+            }
+            do {
+                values.append(try read(CSVRow(line: record.line, fields: record.fields, index: index)))
+            } catch {
+                errors.append(error)
+            }
+        }
+        if !errors.isEmpty { throw CSVErrors(errors) }
+        return values
+    }
+
     /// Reads listings in the seeds' format: clientSkuId (the WMS's SKU), channelSerialNo (the ASIN, mandatory),
     /// channelSkuId (the merchant SKU) and marketplace (an Amazon marketplace id; may be left empty when the
     /// connection has one marketplace). Every bad row is reported; one bad row refuses the file.
     public func listings(for connection: Connection) throws(CSVErrors) -> [Listing] {
-        let index: [String: Int]
-        do {
-            index = try indices(of: ["clientSkuId", "channelSerialNo", "channelSkuId", "marketplace"], optional: ["marketplace"])
-        } catch {
-            throw CSVErrors([error])
-        }
-        var listings: [Listing] = []
-        var errors: [CSVError] = []
+        let marketplaces = connection.marketplaceIDs.map(\.rawValue)
         var seen: [String: Int] = [:]
         let now = Date()
-        for record in records {
-            func value(_ name: String) -> String {
-                guard let column = index[name], column < record.fields.count else { return "" }
-                return record.fields[column].trimmingCharacters(in: .whitespaces)
-            }
-            if record.fields.count != columns.count {
-                errors.append(CSVError(line: record.line, column: min(record.fields.count, columns.count) + 1, reason: "has \(record.fields.count) fields; the header has \(columns.count)"))
-                continue
-            }
-            var marketplace = value("marketplace")
+        return try readRows(required: ["clientSkuId", "channelSerialNo", "channelSkuId", "marketplace"], optional: ["marketplace"]) {
+            row throws(CSVError) in
+            var marketplace = row.value("marketplace")
             if marketplace.isEmpty {
-                guard connection.marketplaceIDs.count == 1 else {
-                    errors.append(
-                        CSVError(
-                            line: record.line, column: (index["marketplace"] ?? columns.count) + 1, columnName: "marketplace",
-                            reason: "must name the marketplace: the connection sells in \(connection.marketplaceIDs.map(\.rawValue).joined(separator: ", "))"))
-                    continue
+                guard marketplaces.count == 1 else {
+                    throw row.error("marketplace", "must name the marketplace: the connection sells in \(marketplaces.joined(separator: ", "))")
                 }
-                marketplace = connection.marketplaceIDs[0].rawValue
-            } else if !connection.marketplaceIDs.map(\.rawValue).contains(marketplace) {
-                errors.append(
-                    CSVError(
-                        line: record.line, column: index["marketplace"]! + 1, columnName: "marketplace",
-                        reason: "\"\(marketplace)\" is not a marketplace of the connection (\(connection.marketplaceIDs.map(\.rawValue).joined(separator: ", ")))"))
-                continue
+                marketplace = marketplaces[0]
+            } else if !marketplaces.contains(marketplace) {
+                throw row.error(
+                    "marketplace", "\"\(marketplace)\" is not a marketplace of the connection (\(marketplaces.joined(separator: ", ")))")
             }
             let listing = Listing(
                 connectionID: connection.id, marketplaceID: MarketplaceID(rawValue: marketplace),
-                warehouseSKU: WarehouseSKU(rawValue: value("clientSkuId")), merchantSKU: MerchantSKU(rawValue: value("channelSkuId")),
-                asin: ASIN(rawValue: value("channelSerialNo").uppercased()), updatedAt: now)
-            do {
+                warehouseSKU: WarehouseSKU(rawValue: row.value("clientSkuId")), merchantSKU: MerchantSKU(rawValue: row.value("channelSkuId")),
+                asin: ASIN(rawValue: row.value("channelSerialNo").uppercased()), updatedAt: now)
+            do throws(ValidationError) {
                 try listing.validate()
             } catch {
-                errors.append(CSVError(line: record.line, column: (index[error.field] ?? 0) + 1, columnName: error.field, reason: error.reason))
-                continue
+                throw row.error(error.field, error.reason)
             }
             let key = "\(marketplace)\u{1F}\(listing.merchantSKU.rawValue)"
             if let first = seen[key] {
-                errors.append(
-                    CSVError(
-                        line: record.line, column: index["channelSkuId"]! + 1, columnName: "channelSkuId",
-                        reason: "merchant SKU \"\(listing.merchantSKU)\" is listed already on line \(first) for this marketplace"))
-                continue
+                throw row.error(
+                    "channelSkuId", "merchant SKU \"\(listing.merchantSKU)\" is listed already on line \(first) for this marketplace")
             }
-            seen[key] = record.line
-            listings.append(listing)
+            seen[key] = row.line
+            return listing
         }
-        if !errors.isEmpty { throw CSVErrors(errors) }
-        return listings
     }
 
     /// Reads stock levels: hub, sku (the WMS's SKU) and quantity (absolute, 0 or more). Every bad row is reported;
     /// one bad row refuses the file.
     public func stockLevels() throws(CSVErrors) -> [StockLevel] {
-        let index: [String: Int]
-        do {
-            index = try indices(of: ["hub", "sku", "quantity"])
-        } catch {
-            throw CSVErrors([error])
-        }
-        var levels: [StockLevel] = []
-        var errors: [CSVError] = []
-        for record in records {
-            func value(_ name: String) -> String {
-                guard let column = index[name], column < record.fields.count else { return "" }
-                return record.fields[column].trimmingCharacters(in: .whitespaces)
+        try readRows(required: ["hub", "sku", "quantity"]) { row throws(CSVError) in
+            guard let quantity = Int(row.value("quantity")) else {
+                throw row.error("quantity", "must be a whole number, got \"\(row.value("quantity"))\"")
             }
-            if record.fields.count != columns.count {
-                errors.append(CSVError(line: record.line, column: min(record.fields.count, columns.count) + 1, reason: "has \(record.fields.count) fields; the header has \(columns.count)"))
-                continue
-            }
-            guard let quantity = Int(value("quantity")) else {
-                errors.append(
-                    CSVError(line: record.line, column: index["quantity"]! + 1, columnName: "quantity", reason: "must be a whole number, got \"\(value("quantity"))\""))
-                continue
-            }
-            let level = StockLevel(hub: HubCode(rawValue: value("hub")), warehouseSKU: WarehouseSKU(rawValue: value("sku")), quantity: quantity)
-            do {
+            let level = StockLevel(hub: HubCode(rawValue: row.value("hub")), warehouseSKU: WarehouseSKU(rawValue: row.value("sku")), quantity: quantity)
+            do throws(ValidationError) {
                 try level.validate()
             } catch {
-                errors.append(CSVError(line: record.line, column: (index[error.field] ?? 0) + 1, columnName: error.field, reason: error.reason))
-                continue
+                throw row.error(error.field, error.reason)
             }
-            levels.append(level)
+            return level
         }
-        if !errors.isEmpty { throw CSVErrors(errors) }
-        return levels
     }
 
     /// Reads another connector's last sequence numbers: locationId, sku (the merchant SKU), channel (MFN, FBA or
     /// DF) and sequenceNumber (a whole number, 0 or more). Every bad row is reported; one bad row refuses the file.
     public func sequenceNumbers(for connectionID: ConnectionID) throws(CSVErrors) -> [(InventoryKey, Int64)] {
-        let index: [String: Int]
-        do {
-            index = try indices(of: ["locationId", "sku", "channel", "sequenceNumber"])
-        } catch {
-            throw CSVErrors([error])
-        }
-        var result: [(InventoryKey, Int64)] = []
-        var errors: [CSVError] = []
-        for record in records {
-            func value(_ name: String) -> String {
-                guard let column = index[name], column < record.fields.count else { return "" }
-                return record.fields[column].trimmingCharacters(in: .whitespaces)
+        try readRows(required: ["locationId", "sku", "channel", "sequenceNumber"]) { row throws(CSVError) in
+            if row.value("locationId").isEmpty { throw row.error("locationId", "must not be empty") }
+            if row.value("sku").isEmpty { throw row.error("sku", "must not be empty") }
+            guard let channel = ChannelName(rawValue: row.value("channel").uppercased()) else {
+                throw row.error("channel", "must be MFN, FBA or DF, got \"\(row.value("channel"))\"")
             }
-            func fail(_ name: String, _ reason: String) {
-                errors.append(CSVError(line: record.line, column: index[name]! + 1, columnName: name, reason: reason))
-            }
-            if value("locationId").isEmpty { fail("locationId", "must not be empty"); continue }
-            if value("sku").isEmpty { fail("sku", "must not be empty"); continue }
-            guard let channel = ChannelName(rawValue: value("channel").uppercased()) else {
-                fail("channel", "must be MFN, FBA or DF, got \"\(value("channel"))\""); continue
-            }
-            guard let number = Int64(value("sequenceNumber")), number >= 0 else {
-                fail("sequenceNumber", "must be a whole number, 0 or more, got \"\(value("sequenceNumber"))\""); continue
+            guard let number = Int64(row.value("sequenceNumber")), number >= 0 else {
+                throw row.error("sequenceNumber", "must be a whole number, 0 or more, got \"\(row.value("sequenceNumber"))\"")
             }
             let key = InventoryKey(
-                connectionID: connectionID, locationID: LocationID(rawValue: value("locationId")),
-                merchantSKU: MerchantSKU(rawValue: value("sku")), channel: channel)
-            result.append((key, number))
+                connectionID: connectionID, locationID: LocationID(rawValue: row.value("locationId")),
+                merchantSKU: MerchantSKU(rawValue: row.value("sku")), channel: channel)
+            return (key, number)
         }
-        if !errors.isEmpty { throw CSVErrors(errors) }
-        return result
     }
 }

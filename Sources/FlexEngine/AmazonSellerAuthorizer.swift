@@ -51,9 +51,8 @@ public struct AmazonSellerAuthorizer: SellerAuthorizer {
             checks.append(.init(name: "authorization", ok: false, message: message))
             return ConnectionCheckReport(checks: checks, needsReauthorization: reauthorize)
         }
-        let client = SellingPartnerClient(
-            endpoint: .custom(connection.endpoint), login: login, refreshToken: refreshToken,
-            configuration: .init(retry: RetryPolicy(maxAttempts: 2, timeout: 15)))
+        let client = AmazonClients(configuration: .init(retry: RetryPolicy(maxAttempts: 2, timeout: 15)))
+            .client(for: connection, clientSecret: credentials.clientSecret, refreshToken: refreshToken)
         do {
             _ = try await client.shipments.getShipments(query: .init(status: .accepted, maxResults: 1)).ok
             checks.append(.init(name: "api access", ok: true, message: "The External Fulfillment Shipments API answered."))

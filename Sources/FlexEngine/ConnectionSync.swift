@@ -44,7 +44,7 @@ public actor ConnectionSync: Service {
     /// Starts workers for newly held leases and stops those whose lease is gone or was retaken.
     func adjust() async {
         let held = await leases.leases
-        for (id, worker) in workers where held[id]?.epoch != worker.lease.epoch || worker.task.isCancelled {
+        for (id, worker) in workers where held[id]?.epoch != worker.lease.epoch {
             worker.task.cancel()
             workers[id] = nil
         }

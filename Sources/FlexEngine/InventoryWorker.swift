@@ -1,3 +1,4 @@
+import Algorithms
 import AmazonEFInventory
 import FlexCore
 import FlexStore
@@ -28,11 +29,6 @@ public actor InventoryWorker {
         }
     }
 
-    /// The worker stopped because Amazon refused the seller's refresh token; the connection was marked so.
-    public struct NeedsReauthorization: Error, Sendable {
-        public var message: String
-    }
-
     public let connectionID: ConnectionID
     private let store: Store
     private let client: SellingPartnerClient
@@ -44,7 +40,7 @@ public actor InventoryWorker {
     private let sentCounter: Counter
     private let refusedCounter: Counter
     private let failedCounter: Counter
-    private let driftCounter: Counter
+    private let fetchCounter: Counter
 
     public init(connectionID: ConnectionID, store: Store, client: SellingPartnerClient, configuration: Configuration = Configuration(), logger: Logger) {
         self.connectionID = connectionID
@@ -57,7 +53,7 @@ public actor InventoryWorker {
         sentCounter = Counter(label: "flexbridge_inventory_items_applied_total", dimensions: dimensions)
         refusedCounter = Counter(label: "flexbridge_inventory_items_refused_total", dimensions: dimensions)
         failedCounter = Counter(label: "flexbridge_inventory_items_failed_total", dimensions: dimensions)
-        driftCounter = Counter(label: "flexbridge_inventory_reconciliation_fetches_total", dimensions: dimensions)
+        fetchCounter = Counter(label: "flexbridge_inventory_reconciliation_fetches_total", dimensions: dimensions)
     }
 
     /// Works until cancelled, or until Amazon refuses the seller's refresh token.
@@ -70,7 +66,7 @@ public actor InventoryWorker {
                 if !worked { await wakeUp.wait(timeout: configuration.pollInterval) }
             } catch is CancellationError {
                 return
-            } catch let error as NeedsReauthorization {
+            } catch let error as ConnectionNeedsReauthorization {
                 logger.error("inventory sync stopped: the seller must authorise FlexBridge again", metadata: ["error": "\(error.message)"])
                 return
             } catch {
@@ -85,23 +81,13 @@ public actor InventoryWorker {
     /// One round: claims pending items and sends them. Returns whether there was anything to do.
     @discardableResult
     public func syncRound() async throws -> Bool {
-        guard let connection = try await store.read({ [connectionID] in try await $0.connection(connectionID) }),
-            connection.status == .active, connection.settings.inventorySyncEnabled
-        else { return false }
+        guard let settings = try await syncingSettings() else { return false }
         let claim = try await store.transaction { [connectionID, configuration] session in
             try await session.claimInventory(
-                connectionID: connectionID, settings: connection.settings, limit: configuration.callsInFlight * 10)
+                connectionID: connectionID, settings: settings, limit: configuration.callsInFlight * 10)
         }
         guard !claim.updates.isEmpty else { return claim.examined > 0 }
-        let batches = claim.updates.chunked(into: 10)
-        let outcomes = try await withThrowingTaskGroup(of: [InventoryOutcome].self) { group in
-            for batch in batches {
-                group.addTask { try await self.send(batch) }
-            }
-            var all: [InventoryOutcome] = []
-            for try await outcomes in group { all += outcomes }
-            return all
-        }
+        let outcomes = try await inBatches(claim.updates) { try await self.send($0) }
         try await store.transaction { try await $0.recordInventoryOutcomes(outcomes) }
         count(outcomes)
         let failed = outcomes.contains { if case .failed = $0 { true } else { false } }
@@ -112,10 +98,8 @@ public actor InventoryWorker {
     /// Fetches the next page of Amazon's numbers when reconciliation is due. Returns whether it fetched anything.
     @discardableResult
     public func reconcileIfDue(force: Bool = false) async throws -> Bool {
-        guard let connection = try await store.read({ [connectionID] in try await $0.connection(connectionID) }),
-            connection.status == .active, connection.settings.inventorySyncEnabled
-        else { return false }
-        let interval = TimeInterval(connection.settings.reconciliationIntervalMinutes * 60)
+        guard let settings = try await syncingSettings() else { return false }
+        let interval = TimeInterval(settings.reconciliationIntervalMinutes * 60)
         let now = store.clock.now()
         guard force || reconciliationCursor != nil || (interval > 0 && now.timeIntervalSince(lastReconciliation) >= interval) else {
             return false
@@ -129,24 +113,38 @@ public actor InventoryWorker {
             return false
         }
         reconciliationCursor = last.0
-        let outcomes = try await withThrowingTaskGroup(of: [InventoryOutcome].self) { group in
-            for batch in keys.chunked(into: 10) {
-                group.addTask { try await self.fetch(batch) }
+        let outcomes = try await inBatches(keys) { try await self.fetch($0) }
+        try await store.transaction { try await $0.recordInventoryOutcomes(outcomes) }
+        fetchCounter.increment(by: keys.count)
+        return true
+    }
+
+    /// Reconciles every item now, start to end, whatever the interval.
+    public func reconcileAll() async throws {
+        reconciliationCursor = nil
+        var first = true
+        while try await reconcileIfDue(force: first) || reconciliationCursor != nil { first = false }
+    }
+
+    /// The connection's settings while its inventory sync runs (active, switched on); nil otherwise.
+    private func syncingSettings() async throws -> ConnectionSettings? {
+        let connection = try await store.read { [connectionID] in try await $0.connection(connectionID) }
+        guard let connection, connection.status == .active, connection.settings.inventorySyncEnabled else { return nil }
+        return connection.settings
+    }
+
+    /// Sends `items` in batchInventory calls of 10, all at once (the rate limiter paces them), and gathers the outcomes.
+    private func inBatches<Item: Sendable>(
+        _ items: [Item], _ call: @escaping @Sendable ([Item]) async throws -> [InventoryOutcome]
+    ) async throws -> [InventoryOutcome] {
+        try await withThrowingTaskGroup(of: [InventoryOutcome].self) { group in
+            for batch in items.chunks(ofCount: 10) {
+                group.addTask { try await call(Array(batch)) }
             }
             var all: [InventoryOutcome] = []
             for try await outcomes in group { all += outcomes }
             return all
         }
-        try await store.transaction { try await $0.recordInventoryOutcomes(outcomes) }
-        driftCounter.increment(by: keys.count)
-        return true
-    }
-
-    /// Reconciles every item now, start to end (for `POST …/inventory/reconcile` and tests).
-    public func reconcileAll() async throws {
-        reconciliationCursor = nil
-        var first = true
-        while try await reconcileIfDue(force: first) || reconciliationCursor != nil { first = false }
     }
 
     private func count(_ outcomes: [InventoryOutcome]) {
@@ -174,7 +172,7 @@ public actor InventoryWorker {
         let responses: [AmazonEFInventory.Components.Schemas.InventoryResponse]
         do {
             responses = try await call(requests)
-        } catch let error as NeedsReauthorization {
+        } catch let error as ConnectionNeedsReauthorization {
             throw error
         } catch {
             return batch.map { failure($0.key, error) }
@@ -212,7 +210,7 @@ public actor InventoryWorker {
         let responses: [AmazonEFInventory.Components.Schemas.InventoryResponse]
         do {
             responses = try await call(requests)
-        } catch let error as NeedsReauthorization {
+        } catch let error as ConnectionNeedsReauthorization {
             throw error
         } catch {
             logger.warning("reconciliation fetch failed; the page is tried again next round", metadata: ["error": "\(error)"])
@@ -226,14 +224,8 @@ public actor InventoryWorker {
     private func call(
         _ requests: [AmazonEFInventory.Components.Schemas.InventoryRequest]
     ) async throws -> [AmazonEFInventory.Components.Schemas.InventoryResponse] {
-        do {
-            return try await client.inventory.batchInventory(body: .json(.init(requests: requests))).code207.body.json.responses ?? []
-        } catch {
-            if case .needsReauthorization(let text)? = error.sellingPartnerError as? LoginWithAmazonError {
-                try await store.transaction { [connectionID] in try await $0.setStatus(connectionID, to: .needsReauthorization, actor: "system") }
-                throw NeedsReauthorization(message: text)
-            }
-            throw error
+        try await callAmazon(store: store, connectionID: connectionID) {
+            try await client.inventory.batchInventory(body: .json(.init(requests: requests))).code207.body.json.responses ?? []
         }
     }
 
@@ -260,12 +252,5 @@ public actor InventoryWorker {
         allowed.insert(charactersIn: "-._~")
         func encode(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text }
         return "\(path)?locationId=\(encode(key.locationID.rawValue))&skuId=\(encode(key.merchantSKU.rawValue))"
-    }
-}
-
-extension Array {
-    /// The array cut into consecutive pieces of at most `size` elements.
-    func chunked(into size: Int) -> [[Element]] {
-        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }

@@ -64,7 +64,7 @@ public actor OrderWorker {
                 if wait > .zero { await wakeUp.wait(timeout: wait) }
             } catch is CancellationError {
                 return
-            } catch let error as InventoryWorker.NeedsReauthorization {
+            } catch let error as ConnectionNeedsReauthorization {
                 logger.error("order sync stopped: the seller must authorise FlexBridge again", metadata: ["error": "\(error.message)"])
                 return
             } catch {
@@ -154,18 +154,8 @@ public actor OrderWorker {
         return connection.status == .active && connection.settings.orderSyncEnabled
     }
 
-    /// Runs an Amazon call; a refused refresh token marks the connection and stops the worker.
     private func call<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch {
-            let cause = error.sellingPartnerError ?? error
-            if case .needsReauthorization(let text)? = cause as? LoginWithAmazonError {
-                try await store.transaction { [connectionID] in try await $0.setStatus(connectionID, to: .needsReauthorization, actor: "system") }
-                throw InventoryWorker.NeedsReauthorization(message: text)
-            }
-            throw cause
-        }
+        try await callAmazon(store: store, connectionID: connectionID, body)
     }
 
     struct UnreadableShipment: Error, CustomStringConvertible {

@@ -152,16 +152,14 @@ struct RetryMiddleware: ClientMiddleware {
                     // No request left for Amazon: the token could not be had. Retried only if Login with Amazon
                     // itself was unavailable; a refused refresh token is for the seller to fix.
                     guard cause.isTransient, attempt < policy.maxAttempts else { throw cause }
-                    let ceiling = min(policy.maximumDelay, policy.initialDelay * pow(2, Double(attempt - 1)))
-                    try await sleep(Double.random(in: (ceiling / 2)...ceiling))
-                    continue
+                } else {
+                    let connectFailure = Self.isConnectFailure(cause)
+                    let transport = AmazonTransportError(
+                        operation: operationID, reason: String(describing: cause), mayHaveApplied: !connectFailure, attempts: attempt)
+                    Counter(label: "flexbridge_amazon_errors_total", dimensions: [("operation", operationID), ("status", "transport")]).increment()
+                    logger.warning("No answer from Amazon", metadata: ["operation": "\(operationID)", "attempt": "\(attempt)", "error": "\(transport.reason)"])
+                    guard isRead || connectFailure, attempt < policy.maxAttempts else { throw transport }
                 }
-                let connectFailure = Self.isConnectFailure(cause)
-                let transport = AmazonTransportError(
-                    operation: operationID, reason: String(describing: cause), mayHaveApplied: !connectFailure, attempts: attempt)
-                Counter(label: "flexbridge_amazon_errors_total", dimensions: [("operation", operationID), ("status", "transport")]).increment()
-                logger.warning("No answer from Amazon", metadata: ["operation": "\(operationID)", "attempt": "\(attempt)", "error": "\(transport.reason)"])
-                guard isRead || connectFailure, attempt < policy.maxAttempts else { throw transport }
             }
             let ceiling = min(policy.maximumDelay, policy.initialDelay * pow(2, Double(attempt - 1)))
             try await sleep(Double.random(in: (ceiling / 2)...ceiling))

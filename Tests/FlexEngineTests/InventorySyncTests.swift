@@ -169,7 +169,7 @@ struct InventorySyncTests {
         }
     }
 
-    @Test("reconciliation: a quantity changed behind FlexBridge's back, or units Amazon reserves, are repaired", arguments: TestEngine.available)
+    @Test("reconciliation: a quantity changed behind FlexBridge's back is repaired; a pass runs when the interval is due", arguments: TestEngine.available)
     func reconciliation(engine: TestEngine) async throws {
         try await InventoryFixture.run(engine: engine) { amazon in
             try await amazon.stock(["SKU-A": 10, "SKU-B": 4])
@@ -258,7 +258,7 @@ struct InventorySyncTests {
             try await amazon.simulator.revoke(refreshToken: amazon.refreshToken)
             await amazon.simulator.expireAccessTokens()
             try await amazon.stock(["SKU-A": 3])
-            await #expect(throws: InventoryWorker.NeedsReauthorization.self) { try await worker.syncRound() }
+            await #expect(throws: ConnectionNeedsReauthorization.self) { try await worker.syncRound() }
             let status = try await amazon.store.read { try await $0.connection(amazon.connection.id)?.status }
             #expect(status == .needsReauthorization)
         }

@@ -1,3 +1,4 @@
+import Algorithms
 import FlexCore
 import Foundation
 import SQLKit
@@ -60,7 +61,7 @@ extension StoreSession {
     /// Validates every listing first: one bad listing refuses them all.
     public func upsertListings(_ listings: [Listing], refreshInventory: Bool = true) async throws {
         for listing in listings { try listing.validate() }
-        for chunk in listings.chunks(of: 500) {
+        for chunk in listings.chunks(ofCount: 500) {
             let insert = sql.insert(into: "listings")
                 .columns("connection_id", "marketplace_id", "merchant_sku", "warehouse_sku", "asin", "updated_at")
             for listing in chunk {

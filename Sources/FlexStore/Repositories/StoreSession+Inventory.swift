@@ -1,3 +1,4 @@
+import Algorithms
 import FlexCore
 import Foundation
 import SQLKit
@@ -51,7 +52,7 @@ extension StoreSession {
         let now = nowMilliseconds
         let writeID = Int64.random(in: 1...Int64.max)
         var changedLevels = 0
-        for chunk in order.chunks(of: 500) {
+        for chunk in order.chunks(ofCount: 500) {
             let insert = sql.insert(into: "stock_levels").columns("hub", "warehouse_sku", "quantity", "updated_at", "write_id")
             for key in chunk {
                 insert.values(SQLBind(key.hub), SQLBind(key.sku), SQLBind(Int64(latest[key]!)), SQLBind(now), SQLBind(writeID))
@@ -60,10 +61,8 @@ extension StoreSession {
                 update.set(excludedValueOf: "quantity").set(excludedValueOf: "updated_at").set(excludedValueOf: "write_id")
                     .where(SQLColumn("quantity", table: "stock_levels"), .notEqual, SQLExcludedColumn("quantity"))
             }
-            try await insert.run()
-        }
-        if let row = try await sql.raw("SELECT COUNT(*) AS n FROM stock_levels WHERE write_id = \(bind: writeID)").first() {
-            changedLevels = Int(try row.decode(column: "n", as: Int64.self))
+            // Rows inserted or updated; a level whose quantity is unchanged is skipped by the WHERE and not returned.
+            changedLevels += try await insert.returning("hub").all().count
         }
         guard changedLevels > 0 else { return StockWrite(changedLevels: 0, changedItems: 0, connections: []) }
         let changed = try await spreadStock(filter: "s.write_id = \(bind: writeID)")
@@ -112,7 +111,7 @@ extension StoreSession {
         for (index, (key, number)) in floors.enumerated() where number < 0 {
             throw ValidationError(field: "items[\(index)].sequenceNumber", reason: "must be 0 or more, got \(number) for \(key.merchantSKU)")
         }
-        for chunk in floors.chunks(of: 500) {
+        for chunk in floors.chunks(ofCount: 500) {
             let insert = sql.insert(into: "sequence_floors").columns("connection_id", "location_id", "merchant_sku", "channel", "sequence")
             for (key, number) in chunk {
                 insert.values(
@@ -280,19 +279,15 @@ extension StoreSession {
 
     /// Items of the connection that Amazon was told about, in key order after `after`, for reconciliation.
     public func syncedInventoryKeys(connectionID: ConnectionID, after: InventoryKey?, limit: Int) async throws -> [(InventoryKey, MarketplaceID)] {
-        let start = after ?? InventoryKey(connectionID: connectionID, locationID: LocationID(rawValue: ""), merchantSKU: MerchantSKU(rawValue: ""), channel: .df)
-        let rows = try await sql.raw(
-            """
-            SELECT * FROM inventory_items WHERE connection_id = \(bind: connectionID.rawValue) AND sequence IS NOT NULL
-                AND (location_id > \(bind: start.locationID.rawValue)
-                    OR (location_id = \(bind: start.locationID.rawValue) AND merchant_sku > \(bind: start.merchantSKU.rawValue))
-                    OR (location_id = \(bind: start.locationID.rawValue) AND merchant_sku = \(bind: start.merchantSKU.rawValue)
-                        AND channel > \(bind: after == nil ? "" : start.channel.rawValue)))
-            ORDER BY location_id, merchant_sku, channel
-            LIMIT \(bind: Int64(limit))
-            """
-        ).all()
-        return try rows.map { row in
+        var query: SQLQueryString = "SELECT * FROM inventory_items WHERE connection_id = \(bind: connectionID.rawValue) AND sequence IS NOT NULL"
+        if let after {
+            query += """
+                 AND (location_id, merchant_sku, channel) > (\(bind: after.locationID.rawValue), \(bind: after.merchantSKU.rawValue), \
+                \(bind: after.channel.rawValue))
+                """
+        }
+        query += " ORDER BY location_id, merchant_sku, channel LIMIT \(bind: Int64(limit))"
+        return try await sql.raw(query).all().map { row in
             let item = try InventoryRow(row)
             return (item.key, item.marketplaceID)
         }
@@ -410,12 +405,5 @@ extension InventoryKey {
         connection_id = \(bind: connectionID.rawValue) AND location_id = \(bind: locationID.rawValue) \
         AND merchant_sku = \(bind: merchantSKU.rawValue) AND channel = \(bind: channel.rawValue)
         """
-    }
-}
-
-extension Array {
-    /// The array cut into consecutive slices of at most `size` elements.
-    func chunks(of size: Int) -> [ArraySlice<Element>] {
-        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
     }
 }

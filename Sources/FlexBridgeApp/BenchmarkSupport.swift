@@ -4,6 +4,8 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
+/// What the benchmarks share: the simulator in this process, CPU and memory readings, percentiles.
+
 /// The simulator served on a free loopback port inside this process, for benchmarks.
 struct InProcessSimulator {
     let simulator: Simulator
