@@ -126,6 +126,7 @@ public struct APIHandler: APIProtocol {
         try await store.transaction { session in
             try await session.authorize(connectionID, refreshToken: refreshToken, actor: "seller \(connection.sellingPartnerID)")
         }
+        store.wakeUps.connections.wake()
         return Self.page(ok: true, "FlexBridge is now connected to seller \(connection.sellingPartnerID) (\(connection.name)). You can close this page.")
     }
 
@@ -141,6 +142,7 @@ public struct APIHandler: APIProtocol {
                 try await session.authorize(id, refreshToken: token, actor: Self.actor)
                 return try await session.connection(id)
             }
+            store.wakeUps.connections.wake()
             guard let connection else { return .notFound(Self.notFound(input.path.connectionId)) }
             return .ok(.init(body: .json(Self.schema(connection, authorized: true))))
         } catch let error as StoreError where error.code == .notFound {
@@ -163,6 +165,7 @@ public struct APIHandler: APIProtocol {
             report.needsReauthorization ? .needsReauthorization : (report.ok && connection.status == .needsReauthorization ? .active : nil)
         if let newStatus {
             try await store.transaction { session in try await session.setStatus(id, to: newStatus, actor: "connection test") }
+            store.wakeUps.connections.wake()
         }
         let checks = report.checks.map { check in
             Components.Schemas.ConnectionTest.ChecksPayloadPayload(name: check.name, ok: check.ok, message: check.message)

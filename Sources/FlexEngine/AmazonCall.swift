@@ -19,6 +19,7 @@ func callAmazon<T: Sendable>(
         let cause = error.sellingPartnerError ?? error
         if case .needsReauthorization(let text)? = cause as? LoginWithAmazonError {
             try await store.transaction { try await $0.setStatus(connectionID, to: .needsReauthorization, actor: "system") }
+            store.wakeUps.connections.wake()
             throw ConnectionNeedsReauthorization(message: text)
         }
         throw cause

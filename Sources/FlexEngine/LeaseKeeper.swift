@@ -116,7 +116,8 @@ public actor LeaseKeeper: Service {
                 } catch {
                     logger.error("renewing connection leases failed; retrying next round", metadata: ["error": "\(error)"])
                 }
-                try? await Task.sleep(for: configuration.interval)
+                // A connection authorised on this node wakes the keeper; other nodes' are seen at the next round.
+                await store.wakeUps.connections.wait(timeout: configuration.interval)
             }
         }
         try await releaseAll()

@@ -48,4 +48,28 @@ struct LeaseKeeperTests {
             try await store.close()
         }
     }
+
+    @Test("a connection authorised on this node is taken at once, not at the keeper's next round")
+    func wokenByAuthorization() async throws {
+        try await TestDatabase.with(.sqlite) { database in
+            let store = try await Store.open(Store.Configuration(databaseURL: database.url, masterKey: .value(MasterKey.generate())))
+            let connection = Connection(name: "A", sellingPartnerID: "S1", region: .eu, marketplaceIDs: ["M"], applicationClientID: "c", createdAt: Date())
+            try await store.transaction { try await $0.insertConnection(connection, clientSecret: "s", actor: "test") }
+            let keeper = LeaseKeeper(store: store, configuration: .init(owner: "node-a", ttl: .seconds(600), interval: .seconds(300)))
+            let running = Task { try await keeper.run() }
+            // The keeper's first round finds nothing to hold; its next would be five minutes away.
+            try await Task.sleep(for: .milliseconds(200))
+            try await store.transaction { try await $0.authorize(connection.id, refreshToken: "r", actor: "test") }
+            store.wakeUps.connections.wake()
+            var held = false
+            for _ in 0..<100 where !held {
+                held = await keeper.leases[connection.id] != nil
+                if !held { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(held)
+            running.cancel()
+            _ = await running.result
+            try await store.close()
+        }
+    }
 }

@@ -18,6 +18,10 @@ public final class WakeUps: Sendable {
 
     private let signals = Mutex<[Key: WakeUp]>([:])
 
+    /// Woken when a connection was authorised or changed status, so that the lease keeper takes it at once
+    /// instead of at its next round.
+    public let connections = WakeUp()
+
     public init() {}
 
     /// The signal of one connection's worker of a kind.
