@@ -152,6 +152,10 @@ let package = Package(
             name: "FlexEngine",
             dependencies: [
                 .product(name: "Algorithms", package: "swift-algorithms"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 "AmazonEFInventory",
                 "AmazonEFShipments",
                 "SellingPartner",

@@ -11,7 +11,7 @@ extension APIHandler {
         let orders = try await store.read { session in
             try await session.orders(
                 connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)), status: input.query.status?.uppercased(),
-                after: input.query.after, limit: limit + 1)
+                state: input.query.state.flatMap { FulfilmentState(rawValue: $0.rawValue) }, after: input.query.after, limit: limit + 1)
         }
         let page = Array(orders.prefix(limit))
         return .ok(.init(body: .json(.init(orders: page.map(Self.schema), next: orders.count > limit ? page.last?.shipmentID : nil))))
@@ -52,6 +52,7 @@ extension APIHandler {
             marketplaceId: order.marketplaceID.rawValue, channel: order.channel, program: .init(rawValue: order.program.rawValue)!,
             shipmentType: order.shipmentType, originalShipmentId: order.originalShipmentID, status: order.status,
             amazonCreatedAt: order.amazonCreatedAt, amazonUpdatedAt: order.amazonUpdatedAt, expectedShipAt: order.expectedShipAt,
-            firstSeenAt: order.firstSeenAt, updatedAt: order.updatedAt)
+            firstSeenAt: order.firstSeenAt, updatedAt: order.updatedAt, state: .init(rawValue: order.state.rawValue)!,
+            error: order.error.map { .init(code: $0.code, message: $0.message, at: $0.at, commandId: $0.commandID) })
     }
 }

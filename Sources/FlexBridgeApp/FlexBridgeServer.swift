@@ -84,6 +84,7 @@ public struct FlexBridgeServer: Sendable {
                     .init(service: store),
                     .init(service: leaseKeeper),
                     .init(service: ConnectionSync(store: store, leases: leaseKeeper, logger: logger)),
+                    .init(service: WebhookDispatcher(store: store, logger: logger)),
                     .init(service: application),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

@@ -44,12 +44,19 @@ public struct Order: Sendable, Hashable, Codable {
     /// When FlexBridge first saw the order, and last changed its copy.
     public var firstSeenAt: Date
     public var updatedAt: Date
+    /// FlexBridge's state, from Amazon's status.
+    public var state: FulfilmentState
+    /// The last command Amazon refused, until a later command succeeds.
+    public var error: OrderError?
 
     public init(
         connectionID: ConnectionID, shipmentID: String, locationID: LocationID, marketplaceID: MarketplaceID, channel: String,
         program: Program, shipmentType: String?, originalShipmentID: String?, status: String, amazonCreatedAt: Date,
-        amazonUpdatedAt: Date, expectedShipAt: Date?, shipment: String, firstSeenAt: Date, updatedAt: Date
+        amazonUpdatedAt: Date, expectedShipAt: Date?, shipment: String, firstSeenAt: Date, updatedAt: Date,
+        state: FulfilmentState? = nil, error: OrderError? = nil
     ) {
+        self.state = state ?? FulfilmentState(amazonStatus: status)
+        self.error = error
         self.connectionID = connectionID
         self.shipmentID = shipmentID
         self.locationID = locationID
@@ -71,6 +78,21 @@ public struct Order: Sendable, Hashable, Codable {
     public static func parseTimestamp(_ text: String) -> Date? {
         if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
         return try? Date.ISO8601FormatStyle().parse(text)
+    }
+}
+
+/// A command that failed on an order: what Amazon (or FlexBridge) said, and when.
+public struct OrderError: Sendable, Hashable, Codable {
+    public var code: String
+    public var message: String
+    public var at: Date
+    public var commandID: String?
+
+    public init(code: String, message: String, at: Date, commandID: String?) {
+        self.code = code
+        self.message = message
+        self.at = at
+        self.commandID = commandID
     }
 }
 

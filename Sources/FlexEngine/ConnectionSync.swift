@@ -5,27 +5,29 @@ import Logging
 import ServiceLifecycle
 import SellingPartner
 
-/// Runs the workers of every connection whose lease this node holds — an ``InventoryWorker`` and an
-/// ``OrderWorker`` each — starting and stopping them as leases are gained and lost.
+/// Runs the workers of every connection whose lease this node holds — an ``InventoryWorker``, an
+/// ``OrderWorker`` and a ``FulfilmentWorker`` each — starting and stopping them as leases are gained and lost.
 public actor ConnectionSync: Service {
     private let store: Store
     private let leases: LeaseKeeper
     private let clients: AmazonClients
     private let inventory: InventoryWorker.Configuration
     private let orders: OrderWorker.Configuration
+    private let fulfilment: FulfilmentWorker.Configuration
     private let logger: Logger
     private var workers: [ConnectionID: (lease: Lease, task: Task<Void, Never>)] = [:]
 
     public init(
         store: Store, leases: LeaseKeeper, clients: AmazonClients = AmazonClients(),
         inventory: InventoryWorker.Configuration = .init(), orders: OrderWorker.Configuration = .init(),
-        logger: Logger = Logger(label: "flexbridge.sync")
+        fulfilment: FulfilmentWorker.Configuration = .init(), logger: Logger = Logger(label: "flexbridge.sync")
     ) {
         self.store = store
         self.leases = leases
         self.clients = clients
         self.inventory = inventory
         self.orders = orders
+        self.fulfilment = fulfilment
         self.logger = logger
     }
 
@@ -53,12 +55,14 @@ public actor ConnectionSync: Service {
                 let client = try await clients.client(for: id, store: store)
                 let inventoryWorker = InventoryWorker(connectionID: id, store: store, client: client, configuration: inventory, logger: logger)
                 let orderWorker = OrderWorker(connectionID: id, store: store, client: client, configuration: orders, logger: logger)
+                let fulfilmentWorker = FulfilmentWorker(connectionID: id, store: store, client: client, configuration: fulfilment, logger: logger)
                 workers[id] = (
                     lease,
                     Task {
                         async let inventory: Void = inventoryWorker.run()
                         async let orders: Void = orderWorker.run()
-                        _ = await (inventory, orders)
+                        async let fulfilment: Void = fulfilmentWorker.run()
+                        _ = await (inventory, orders, fulfilment)
                     }
                 )
                 logger.info("connection sync started", metadata: ["connection": "\(id)"])

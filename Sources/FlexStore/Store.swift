@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SQLKit
 import ServiceLifecycle
+import Synchronization
 
 /// FlexBridge's persistence: the database, the secret box that seals credentials in it, and the clock that stamps
 /// its rows. Work happens in sessions: ``transaction(_:)`` for writes, ``read(_:)`` for reads.
@@ -78,15 +79,19 @@ public final class Store: Service, Sendable {
     /// Runs `body` in one transaction: everything it wrote, events included, commits together or not at all.
     @discardableResult
     public func transaction<T: Sendable>(_ body: (StoreSession) async throws -> T) async throws -> T {
-        try await database.transaction { sql in
-            try await body(StoreSession(sql: sql, kind: database.kind, secrets: secrets, clock: clock))
+        let notes = TransactionNotes()
+        let result = try await database.transaction { sql in
+            try await body(StoreSession(sql: sql, kind: database.kind, secrets: secrets, clock: clock, notes: notes))
         }
+        // Committed: the webhook dispatcher sends what was written at once.
+        if notes.eventsWritten { wakeUps.events.wake() }
+        return result
     }
 
     /// Runs `body` for reads outside any transaction.
     public func read<T: Sendable>(_ body: (StoreSession) async throws -> T) async throws -> T {
         try await database.session { sql in
-            try await body(StoreSession(sql: sql, kind: database.kind, secrets: secrets, clock: clock))
+            try await body(StoreSession(sql: sql, kind: database.kind, secrets: secrets, clock: clock, notes: TransactionNotes()))
         }
     }
 
@@ -109,9 +114,19 @@ public struct StoreSession: Sendable {
     public let kind: DatabaseKind
     let secrets: SecretBox
     let clock: WallClock
+    /// What the session did that someone should hear of once it commits.
+    let notes: TransactionNotes
 
     /// Now in the store's time unit: milliseconds since the epoch.
     var nowMilliseconds: Int64 { clock.now().millisecondsSince1970 }
+}
+
+/// What a transaction did that matters after it commits.
+final class TransactionNotes: Sendable {
+    private let events = Atomic<Bool>(false)
+
+    func noteEventsWritten() { events.store(true, ordering: .relaxed) }
+    var eventsWritten: Bool { events.load(ordering: .relaxed) }
 }
 
 extension Date {

@@ -52,6 +52,9 @@ public struct SellingPartnerClient: Sendable {
     public let inventory: AmazonEFInventory.Client
     public let returns: AmazonEFReturns.Client
     public let locations: AmazonEFLocation.Client
+    let httpClient: HTTPClient
+    let retry: RetryPolicy
+    let logger: Logger
 
     public init(
         endpoint: SellingPartnerEndpoint,
@@ -65,6 +68,9 @@ public struct SellingPartnerClient: Sendable {
         transport: (any ClientTransport)? = nil
     ) {
         self.endpoint = endpoint
+        self.httpClient = httpClient
+        self.retry = configuration.retry
+        self.logger = logger
         tokens = AccessTokenProvider(login: login, refreshToken: refreshToken, clock: clock)
         rateLimiter = RateLimiter(defaults: configuration.rateLimits, sleep: sleep)
         let middlewares: [any ClientMiddleware] = [

@@ -14,6 +14,7 @@ extension StoreSession {
     @discardableResult
     public func appendEvents(_ events: [NewEvent]) async throws -> [OutboxEvent] {
         guard !events.isEmpty else { return [] }
+        notes.noteEventsWritten()
         if kind == .postgres {
             try await sql.raw("SELECT pg_advisory_xact_lock(\(bind: Self.outboxLockKey))").run()
         }

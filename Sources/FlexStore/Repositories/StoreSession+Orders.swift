@@ -9,6 +9,8 @@ extension StoreSession {
     /// each order is `order.created` exactly once.
     public func upsertOrder(_ order: Order, source: String) async throws -> OrderChange {
         let now = nowMilliseconds
+        let facts = try? ShipmentFacts(json: order.shipment)
+        let state = FulfilmentState(amazonStatus: order.status, cancellationReason: facts?.reason)
         let existing = try await sql.raw(
             """
             SELECT status, amazon_updated_at FROM orders
@@ -23,7 +25,7 @@ extension StoreSession {
             guard newAt > heldAt || (newAt == heldAt && heldStatus != order.status) else { return .unchanged }
             try await sql.raw(
                 """
-                UPDATE orders SET location_id = \(bind: order.locationID.rawValue), status = \(bind: order.status),
+                UPDATE orders SET location_id = \(bind: order.locationID.rawValue), status = \(bind: order.status), state = \(bind: state.rawValue),
                     amazon_updated_at = \(bind: newAt), expected_ship_at = \(bind: order.expectedShipAt?.millisecondsSince1970),
                     shipment = \(bind: order.shipment), updated_at = \(bind: now)
                 WHERE connection_id = \(bind: order.connectionID.rawValue) AND shipment_id = \(bind: order.shipmentID)
@@ -34,11 +36,11 @@ extension StoreSession {
             try await sql.raw(
                 """
                 INSERT INTO orders (connection_id, shipment_id, location_id, marketplace_id, channel, program, shipment_type,
-                    original_shipment_id, status, amazon_created_at, amazon_updated_at, expected_ship_at, shipment,
+                    original_shipment_id, status, state, amazon_created_at, amazon_updated_at, expected_ship_at, shipment,
                     first_seen_at, updated_at)
                 VALUES (\(bind: order.connectionID.rawValue), \(bind: order.shipmentID), \(bind: order.locationID.rawValue),
                     \(bind: order.marketplaceID.rawValue), \(bind: order.channel), \(bind: order.program.rawValue),
-                    \(bind: order.shipmentType), \(bind: order.originalShipmentID), \(bind: order.status),
+                    \(bind: order.shipmentType), \(bind: order.originalShipmentID), \(bind: order.status), \(bind: state.rawValue),
                     \(bind: order.amazonCreatedAt.millisecondsSince1970), \(bind: order.amazonUpdatedAt.millisecondsSince1970),
                     \(bind: order.expectedShipAt?.millisecondsSince1970), \(bind: order.shipment), \(bind: now), \(bind: now))
                 """
@@ -58,9 +60,23 @@ extension StoreSession {
             case .updated(let previous) where order.status == "CANCELLED" && previous != "CANCELLED": "order.cancelled"
             default: "order.updated"
             }
-        var payload: [String: String] = ["shipmentId": order.shipmentID, "status": order.status, "locationId": order.locationID.rawValue]
-        if case .updated(let previous) = change { payload["previousStatus"] = previous }
+        var payload: [String: JSONValue] = [
+            "shipmentId": .string(order.shipmentID), "status": .string(order.status), "state": .string(state.rawValue),
+            "locationId": .string(order.locationID.rawValue), "program": .string(order.program.rawValue),
+        ]
+        if case .updated(let previous) = change { payload["previousStatus"] = .string(previous) }
+        if type == "order.cancelled", case .updated(let previous) = change {
+            let cancelled = try await cancelOpenCommands(connectionID: order.connectionID, shipmentID: order.shipmentID)
+            payload["cancelledCommandIds"] = .array(cancelled.map { .string($0.id) })
+            if let reason = facts?.reason { payload["reason"] = .string(reason) }
+            payload["putBack"] = Self.putBack(previousStatus: previous, facts: facts)
+        }
         try await appendEvents([NewEvent(type: type, connectionID: order.connectionID, subject: order.shipmentID, payload: try Self.json(payload))])
+        if change == .created, state == .awaitingConfirmation, try await connection(order.connectionID)?.settings.autoConfirm == true {
+            var stored = order
+            stored.state = state
+            _ = try await submitCommand(CommandRequest(type: .confirm), fingerprint: "auto-confirm", for: stored, idempotencyKey: "auto-confirm")
+        }
         return change
     }
 
@@ -79,10 +95,13 @@ extension StoreSession {
 
     /// Orders, oldest first by Amazon's creation time, optionally of one connection and status; `after` is the
     /// last shipment id of the previous page.
-    public func orders(connectionID: ConnectionID?, status: String?, after: String?, limit: Int) async throws -> [Order] {
+    public func orders(
+        connectionID: ConnectionID?, status: String?, state: FulfilmentState? = nil, after: String?, limit: Int
+    ) async throws -> [Order] {
         var query: SQLQueryString = "SELECT * FROM orders WHERE 1 = 1"
         if let connectionID { query += " AND connection_id = \(bind: connectionID.rawValue)" }
         if let status { query += " AND status = \(bind: status)" }
+        if let state { query += " AND state = \(bind: state.rawValue)" }
         if let after { query += " AND shipment_id > \(bind: after)" }
         query += " ORDER BY shipment_id LIMIT \(bind: Int64(limit))"
         return try await sql.raw(query).all().map(Self.decodeOrder)
@@ -159,8 +178,27 @@ extension StoreSession {
         ).run()
     }
 
+    /// What the warehouse should put back when an order it worked on is cancelled: nothing before confirmation,
+    /// the picked units after it, the packed units (with their packages) once packed.
+    static func putBack(previousStatus: String, facts: ShipmentFacts?) -> JSONValue {
+        let stage: String
+        switch FulfilmentState(amazonStatus: previousStatus) {
+        case .confirmed: stage = "picked"
+        case .packed, .readyToShip: stage = "packed"
+        default: return .null
+        }
+        let items: [JSONValue] = (facts?.lineItems ?? []).map {
+            .object(["lineItemId": .string($0.shipmentLineItemId), "merchantSku": .string($0.merchantSku), "quantity": .number(Double($0.numberOfUnits))])
+        }
+        var putBack: [String: JSONValue] = ["stage": .string(stage), "items": .array(items)]
+        if stage == "packed" { putBack["packageIds"] = .array((facts?.packages ?? []).map { .string($0.id) }) }
+        return .object(putBack)
+    }
+
     static func decodeOrder(_ row: any SQLRow) throws -> Order {
-        Order(
+        let errorCode = try row.decode(column: "error_code", as: String?.self)
+        let state = FulfilmentState(rawValue: try row.decode(column: "state", as: String.self))
+        return Order(
             connectionID: ConnectionID(rawValue: try row.decode(column: "connection_id", as: String.self)),
             shipmentID: try row.decode(column: "shipment_id", as: String.self),
             locationID: LocationID(rawValue: try row.decode(column: "location_id", as: String.self)),
@@ -175,6 +213,13 @@ extension StoreSession {
             expectedShipAt: try row.decode(column: "expected_ship_at", as: Int64?.self).map(Date.init(millisecondsSince1970:)),
             shipment: try row.decode(column: "shipment", as: String.self),
             firstSeenAt: Date(millisecondsSince1970: try row.decode(column: "first_seen_at", as: Int64.self)),
-            updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self)))
+            updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self)),
+            state: state,
+            error: try errorCode.map {
+                OrderError(
+                    code: $0, message: try row.decode(column: "error_message", as: String?.self) ?? "",
+                    at: Date(millisecondsSince1970: try row.decode(column: "error_at", as: Int64?.self) ?? 0),
+                    commandID: try row.decode(column: "error_command_id", as: String?.self))
+            })
     }
 }

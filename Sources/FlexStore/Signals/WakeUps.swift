@@ -9,7 +9,12 @@ public final class WakeUps: Sendable {
     public enum Work: Sendable, Hashable {
         case inventory
         case orders
+        /// Commands to run against Amazon.
+        case fulfilment
     }
+
+    /// Woken when events were written, so that webhooks go out at once.
+    public let events = WakeUp()
 
     private struct Key: Hashable {
         var connectionID: ConnectionID

@@ -1,0 +1,161 @@
+import Foundation
+
+/// Labelled orders of one location and carrier, handed over together: the carrier signs the printed manifest.
+public struct Manifest: Sendable, Hashable {
+    public enum Status: String, Sendable, Hashable, Codable {
+        case open
+        case handedOver = "handed_over"
+    }
+
+    public struct Entry: Sendable, Hashable {
+        public struct Package: Sendable, Hashable {
+            public var packageID: String
+            public var trackingID: String?
+            public init(packageID: String, trackingID: String?) {
+                self.packageID = packageID
+                self.trackingID = trackingID
+            }
+        }
+        public var shipmentID: String
+        public var state: FulfilmentState
+        public var packages: [Package]
+        public init(shipmentID: String, state: FulfilmentState, packages: [Package]) {
+            self.shipmentID = shipmentID
+            self.state = state
+            self.packages = packages
+        }
+    }
+
+    /// Amazon's limit of orders in one manifest, which the seeds keep.
+    public static let maximumOrders = 100
+
+    public var id: String
+    public var connectionID: ConnectionID
+    public var locationID: LocationID
+    public var carrierName: String
+    public var status: Status
+    public var createdAt: Date
+    public var handedOverAt: Date?
+    public var entries: [Entry]
+
+    public init(
+        id: String, connectionID: ConnectionID, locationID: LocationID, carrierName: String, status: Status, createdAt: Date,
+        handedOverAt: Date?, entries: [Entry]
+    ) {
+        self.id = id
+        self.connectionID = connectionID
+        self.locationID = locationID
+        self.carrierName = carrierName
+        self.status = status
+        self.createdAt = createdAt
+        self.handedOverAt = handedOverAt
+        self.entries = entries
+    }
+
+    /// The manifest as the carrier signs it: every order with its packages and tracking ids, counts, and
+    /// signature lines for the warehouse and the carrier.
+    public func pdf() -> Data {
+        let time = Date.ISO8601FormatStyle(timeZone: .gmt).format(createdAt)
+        var lines: [PDFText.Line] = [
+            .init("Manifest \(id)", size: 14),
+            .init("Carrier: \(carrierName)    Location: \(locationID.rawValue)"),
+            .init("Created: \(time)    Orders: \(entries.count)    Packages: \(entries.reduce(0) { $0 + $1.packages.count })"),
+            .init(""),
+            .init(Self.columns("#", "Shipment", "Package", "Tracking id"), monospaced: true),
+        ]
+        for (index, entry) in entries.enumerated() {
+            for (packageIndex, package) in entry.packages.enumerated() {
+                let number = packageIndex == 0 ? "\(index + 1)" : ""
+                let shipment = packageIndex == 0 ? entry.shipmentID : ""
+                lines.append(.init(Self.columns(number, shipment, package.packageID, package.trackingID ?? "-"), monospaced: true))
+            }
+        }
+        lines += [
+            .init(""), .init(""),
+            .init("Handed over by (warehouse): ______________________  Date/time: ______________"),
+            .init(""),
+            .init("Received by (\(carrierName)): ______________________  Packages received: ______"),
+        ]
+        return PDFText(lines: lines).render()
+    }
+
+    static func columns(_ number: String, _ shipment: String, _ package: String, _ tracking: String) -> String {
+        func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(1, width - text.count)) }
+        return pad(number, 5) + pad(shipment, 23) + pad(package, 15) + tracking
+    }
+}
+
+/// A plain, valid PDF of text lines on as many A4 pages as they need, in Helvetica and Courier: enough for a
+/// manifest that any PDF reader prints and whose text tools can extract.
+public struct PDFText: Sendable {
+    public struct Line: Sendable {
+        public var text: String
+        public var size: Int
+        public var monospaced: Bool
+        public init(_ text: String, size: Int = 10, monospaced: Bool = false) {
+            self.text = text
+            self.size = size
+            self.monospaced = monospaced
+        }
+    }
+
+    public var lines: [Line]
+    static let width = 595
+    static let height = 842
+    static let linesPerPage = 52
+
+    public init(lines: [Line]) {
+        self.lines = lines
+    }
+
+    public func render() -> Data {
+        let pages = stride(from: 0, to: max(lines.count, 1), by: Self.linesPerPage).map {
+            Array(lines[$0..<min($0 + Self.linesPerPage, lines.count)])
+        }
+        // Objects: 1 catalog, 2 pages, 3 Helvetica, 4 Courier, then a page and its content per page.
+        var objects = [
+            "<< /Type /Catalog /Pages 2 0 R >>",
+            "<< /Type /Pages /Kids [\((0..<pages.count).map { "\(5 + 2 * $0) 0 R" }.joined(separator: " "))] /Count \(pages.count) >>",
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>",
+        ]
+        for (number, page) in pages.enumerated() {
+            var content = "BT 14 TL 40 \(Self.height - 50) Td\n"
+            for line in page {
+                content += "/\(line.monospaced ? "F2" : "F1") \(line.size) Tf (\(Self.escape(line.text))) Tj T*\n"
+            }
+            content += "/F1 8 Tf T* (Page \(number + 1) of \(pages.count)) Tj\nET"
+            objects.append(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 \(Self.width) \(Self.height)] /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents \(6 + 2 * number) 0 R >>")
+            objects.append("<< /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream")
+        }
+        var output = "%PDF-1.4\n"
+        var offsets: [Int] = []
+        for (index, object) in objects.enumerated() {
+            offsets.append(output.utf8.count)
+            output += "\(index + 1) 0 obj\n\(object)\nendobj\n"
+        }
+        let xref = output.utf8.count
+        output += "xref\n0 \(objects.count + 1)\n0000000000 65535 f \n"
+        for offset in offsets {
+            output += String(repeating: "0", count: 10 - String(offset).count) + "\(offset) 00000 n \n"
+        }
+        output += "trailer\n<< /Size \(objects.count + 1) /Root 1 0 R >>\nstartxref\n\(xref)\n%%EOF\n"
+        return Data(output.utf8)
+    }
+
+    /// Escapes PDF string delimiters and keeps to ASCII, which the standard fonts' encoding can show.
+    static func escape(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": result += "\\\\"
+            case "(": result += "\\("
+            case ")": result += "\\)"
+            case _ where scalar.isASCII && scalar.value >= 32: result.unicodeScalars.append(scalar)
+            default: result += "?"
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,456 @@
+import AmazonEFShipments
+import FlexCore
+import FlexStore
+import Foundation
+import Logging
+import SellingPartner
+
+typealias EF = Components.Schemas
+
+/// Runs one connection's fulfilment commands against Amazon: per order in the order given, different orders side
+/// by side.
+///
+/// Amazon's state-changing calls carry no idempotency key, so a call is never repeated blindly. Each attempt is
+/// counted in the store before Amazon is called; an attempt that finds an earlier one (a timeout, a 500, a node
+/// killed mid-call) first reads the shipment again and does only what Amazon has not done yet. Every step works
+/// from Amazon's current status, so a shipment moved by other means (Seller Central, a second tool) is adopted,
+/// never fought. After each change the shipment is read back and stored, with its event.
+public struct FulfilmentWorker: Sendable {
+    public struct Configuration: Sendable {
+        /// Orders worked on at once.
+        public var concurrency: Int
+        /// Attempts before a command that keeps failing for lack of an answer is given up, with an event.
+        public var maxAttempts: Int
+        /// The longest wait between attempts.
+        public var maximumRetryDelay: TimeInterval
+
+        public init(concurrency: Int = 8, maxAttempts: Int = 12, maximumRetryDelay: TimeInterval = 60) {
+            self.concurrency = concurrency
+            self.maxAttempts = maxAttempts
+            self.maximumRetryDelay = maximumRetryDelay
+        }
+    }
+
+    public let connectionID: ConnectionID
+    let store: Store
+    let client: SellingPartnerClient
+    let configuration: Configuration
+    let logger: Logger
+
+    public init(connectionID: ConnectionID, store: Store, client: SellingPartnerClient, configuration: Configuration = .init(), logger: Logger) {
+        self.connectionID = connectionID
+        self.store = store
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Works until cancelled, or until Amazon refuses the seller's refresh token.
+    public func run() async {
+        let wakeUp = store.wakeUps.signal(for: connectionID, .fulfilment)
+        while !Task.isCancelled {
+            do {
+                if try await runDue() > 0 { continue }
+                let next = try await store.read { [connectionID] in try await $0.nextCommandRetry(connectionID: connectionID) }
+                let wait = next.map { max(0.05, min(5, $0.timeIntervalSince(store.clock.now()))) } ?? 5
+                await wakeUp.wait(timeout: .milliseconds(Int64(wait * 1000)))
+            } catch is CancellationError {
+                return
+            } catch let error as ConnectionNeedsReauthorization {
+                logger.error("fulfilment stopped: the seller must authorise FlexBridge again", metadata: ["error": "\(error.message)"])
+                return
+            } catch {
+                logger.error("fulfilment round failed; trying again", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(2))
+            }
+        }
+    }
+
+    /// Runs the commands due now, one per order, up to `concurrency` at once. Returns how many ran.
+    @discardableResult
+    public func runDue() async throws -> Int {
+        let due = try await store.read { [connectionID, configuration] in
+            try await $0.dueCommands(connectionID: connectionID, limit: configuration.concurrency)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for command in due { group.addTask { try await self.perform(command) } }
+            try await group.waitForAll()
+        }
+        return due.count
+    }
+
+    /// Runs every due command until none is left: for tests and benchmarks.
+    public func drain() async throws {
+        while try await runDue() > 0 {}
+    }
+
+    func perform(_ command: FulfilmentCommand) async throws {
+        guard let attempt = try await store.transaction({ try await $0.startCommand(command.id) }) else { return }
+        let outcome: CommandOutcome
+        do {
+            outcome = try await execute(command, attempt: attempt)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as ConnectionNeedsReauthorization {
+            try await finish(command, .retry(at: store.clock.now().addingTimeInterval(60), message: "The seller must authorise FlexBridge again."))
+            throw error
+        } catch {
+            outcome = try await classify(error, command: command, attempt: attempt)
+        }
+        try await finish(command, outcome)
+    }
+
+    private func finish(_ command: FulfilmentCommand, _ outcome: CommandOutcome) async throws {
+        try await store.transaction { try await $0.finishCommand(command, outcome) }
+        store.wakeUps.events.wake()
+        switch outcome {
+        case .failed(let code, let message):
+            logger.warning(
+                "a command failed", metadata: ["shipment": "\(command.shipmentID)", "command": "\(command.request.type.rawValue)", "code": "\(code)", "error": "\(message)"])
+        case .retry(_, let message):
+            logger.info("a command will be tried again", metadata: ["shipment": "\(command.shipmentID)", "command": "\(command.request.type.rawValue)", "error": "\(message)"])
+        default:
+            break
+        }
+    }
+
+    /// Turns a failure into what happens next: another attempt later for a failure that may pass, the command's
+    /// end for a refusal — unless the shipment, read again, shows the order cancelled or the work already done.
+    func classify(_ error: any Error, command: FulfilmentCommand, attempt: Int) async throws -> CommandOutcome {
+        let retryDelay = min(configuration.maximumRetryDelay, pow(2, Double(attempt)))
+        let retryAt = store.clock.now().addingTimeInterval(retryDelay)
+        switch error {
+        case let refusal as FulfilmentRefusal:
+            return .failed(code: refusal.code, message: refusal.message)
+        case let error as AmazonAPIError where !error.isTransient:
+            // Refused. Perhaps because the order moved meanwhile (cancelled, or done by other means): look again.
+            if let shipment = try? await refresh(command.shipmentID) {
+                if shipment.status == .cancelled { return .cancelled(message: "The order was cancelled at Amazon.") }
+                if (try? await alreadyDone(command, shipment: shipment)) == true {
+                    return .succeeded(result: try Self.json(CommandResult(note: "Amazon already shows this done.")))
+                }
+            }
+            return .failed(code: "amazon_refused", message: error.description)
+        default:
+            let message = String(describing: error)
+            guard attempt < configuration.maxAttempts else {
+                return .failed(code: "amazon_unavailable", message: "Gave up after \(attempt) attempts: \(message)")
+            }
+            return .retry(at: retryAt, message: message)
+        }
+    }
+
+    // MARK: Carrying out a command
+
+    /// Carries out a command from Amazon's current state; on any attempt after the first, that state is read from
+    /// Amazon first, because the earlier attempt may have been applied.
+    func execute(_ command: FulfilmentCommand, attempt: Int) async throws -> CommandOutcome {
+        var shipment = attempt > 1 ? try await refresh(command.shipmentID) : try await stored(command.shipmentID)
+        if shipment.status == .cancelled, command.request.type != .reject {
+            return .cancelled(message: "The order was cancelled at Amazon.")
+        }
+        let request = command.request
+        var result = CommandResult()
+        switch request.type {
+        case .confirm:
+            switch shipment.status {
+            case .created, .accepted:
+                _ = try await call { try await client.shipments.processShipment(path: .init(shipmentId: shipment.id), query: .init(operation: .confirm)).noContent }
+                shipment = try await refresh(shipment.id)
+            default:
+                result.note = "Amazon already shows the order \(shipment.status.rawValue)."
+            }
+        case .reject:
+            if shipment.status == .cancelled {
+                result.note = "Amazon already shows the order cancelled."
+            } else {
+                let lines = request.lineItemIds ?? shipment.lineItems.map(\.shipmentLineItemId)
+                let reason = EF.LineItemWithReason.ReasonPayload(rawValue: request.reason ?? "OUT_OF_STOCK") ?? .outOfStock
+                let body = EF.ShipmentAcknowledgementRequest(
+                    lineItems: lines.map { id in
+                        EF.LineItemWithReason(
+                            lineItem: .init(id: id, quantity: shipment.lineItems.first { $0.shipmentLineItemId == id }?.numberOfUnits), reason: reason)
+                    })
+                _ = try await call {
+                    try await client.shipments.processShipment(path: .init(shipmentId: shipment.id), query: .init(operation: .reject), body: .json(body)).noContent
+                }
+                shipment = try await refresh(shipment.id)
+            }
+        case .pack:
+            let packages = (request.packages ?? []).map(Self.amazonPackage)
+            result.packageIds = packages.map(\.id)
+            switch shipment.status {
+            case .created, .accepted:
+                throw FulfilmentRefusal(code: "not_confirmed", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; confirm it before packing.")
+            case .confirmed:
+                _ = try await call { try await client.shipments.createPackages(path: .init(shipmentId: shipment.id), body: .json(.init(packages: packages))).noContent }
+                shipment = try await refresh(shipment.id)
+            case .packageCreated, .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated:
+                let held = Dictionary((shipment.packages ?? []).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+                let changed = packages.filter { package in held[package.id].map { !Self.samePackage($0, package) } ?? true }
+                if let unknown = changed.first(where: { held[$0.id] == nil }) {
+                    throw FulfilmentRefusal(
+                        code: "packages_differ",
+                        message: "Order \(shipment.id) is already packed at Amazon as \(held.keys.sorted().joined(separator: ", ")); package \(unknown.id) is not one of them. Change packages by their ids.")
+                }
+                for package in changed {
+                    _ = try await call {
+                        try await client.shipments.updatePackage(path: .init(shipmentId: shipment.id, packageId: package.id), body: .json(package)).noContent
+                    }
+                }
+                if changed.isEmpty { result.note = "Amazon already holds these packages." } else { shipment = try await refresh(shipment.id) }
+            default:
+                result.note = "Amazon already shows the order \(shipment.status.rawValue)."
+            }
+        case .label, .invoice:
+            shipment = try await label(shipment, request: request, result: &result)
+        case .regenerateLabels:
+            let allowed: Set<EF.Shipment.StatusPayload> = [.pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated]
+            guard allowed.contains(shipment.status) else {
+                throw FulfilmentRefusal(code: "not_labelled", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; it has no labels to issue again.")
+            }
+            shipment = try await generateLabels(shipment, operation: .regenerate, request: request, option: nil, result: &result)
+        case .ship:
+            switch shipment.status {
+            case .shiplabelGenerated:
+                for package in shipment.packages ?? [] where package.status != .shipped {
+                    _ = try await call {
+                        try await client.shipments.updatePackageStatus(
+                            path: .init(shipmentId: shipment.id, packageId: package.id), query: .init(status: .shipped)
+                        ).noContent
+                    }
+                }
+                shipment = try await refresh(shipment.id)
+            case .shipped, .delivered:
+                result.note = "Amazon already shows the order \(shipment.status.rawValue)."
+            default:
+                throw FulfilmentRefusal(code: "not_labelled", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; label it before handing it over.")
+            }
+        }
+        result.status = shipment.status.rawValue
+        return .succeeded(result: try Self.json(result))
+    }
+
+    /// Label and invoice: shipping options, the invoice where required, then the labels (for `label`), each step
+    /// taken only if Amazon's status shows it is still to do.
+    private func label(_ start: EF.Shipment, request: CommandRequest, result: inout CommandResult) async throws -> EF.Shipment {
+        var shipment = start
+        var recommended: String?
+        let invoiceRequired = shipment.shipmentRequirements.invoice.requirement == .required
+        func invoiceHeld() async throws -> Bool {
+            try await store.read { [connectionID] in try await $0.documents(shipmentID: shipment.id, connectionID: connectionID) }.contains { $0.kind == .invoice }
+        }
+        while true {
+            switch shipment.status {
+            case .created, .accepted, .confirmed:
+                throw FulfilmentRefusal(code: "not_packed", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; pack it before labelling.")
+            case .packageCreated:
+                for package in shipment.packages ?? [] {
+                    let options = try await call {
+                        try await client.shipments.retrieveShippingOptions(path: .init(shipmentId: shipment.id), query: .init(packageId: package.id)).ok.body.json
+                    }
+                    recommended = recommended ?? options.recommendedShippingOption?.shippingOptionId
+                    result.shippingOptions = (result.shippingOptions ?? []) + (options.shippingOptions ?? []).map {
+                        .init(packageId: package.id, shippingOptionId: $0.shippingOptionId, carrierName: $0.carrierName, shipBy: $0.shipBy.rawValue)
+                    }
+                }
+                shipment = try await refresh(shipment.id)
+                if shipment.status == .packageCreated {
+                    throw FulfilmentRefusal(code: "no_shipping_options", message: "Amazon offered no shipping option for order \(shipment.id).")
+                }
+            case .pickupSlotRetrieved where invoiceRequired && shipment.shipmentRequirements.invoice.status != .available:
+                let invoice = try await call { try await client.shipments.generateInvoice(path: .init(shipmentId: shipment.id)).ok.body.json }
+                result.invoiceDocumentId = try await storeInvoice(invoice.document, shipmentID: shipment.id)
+                shipment = try await refresh(shipment.id)
+            case .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated, .shipped, .delivered:
+                if invoiceRequired, shipment.shipmentRequirements.invoice.status == .available, result.invoiceDocumentId == nil, try await !invoiceHeld() {
+                    let invoice = try await call { try await client.shipments.retrieveInvoice(path: .init(shipmentId: shipment.id)).ok.body.json }
+                    result.invoiceDocumentId = try await storeInvoice(invoice.document, shipmentID: shipment.id)
+                }
+                guard request.type == .label else {
+                    if !invoiceRequired { result.note = "Order \(shipment.id) needs no invoice." }
+                    return shipment
+                }
+                switch shipment.status {
+                case .pickupSlotRetrieved, .invoiceGenerated:
+                    return try await generateLabels(shipment, operation: .generate, request: request, option: request.shippingOptionId ?? recommended, result: &result)
+                case .shiplabelGenerated:
+                    // Labelled at Amazon: by this command's earlier attempt whose answer was lost, or by other means.
+                    // The files are issued again only if FlexBridge does not hold them.
+                    let held = try await store.read { [connectionID] in try await $0.documents(shipmentID: shipment.id, connectionID: connectionID) }
+                        .filter { $0.kind == .label }.compactMap(\.packageID)
+                    if Set(held).isSuperset(of: (shipment.packages ?? []).map(\.id)) {
+                        result.note = "Amazon already shows the order labelled."
+                        return shipment
+                    }
+                    return try await generateLabels(shipment, operation: .regenerate, request: request, option: nil, result: &result)
+                default:
+                    result.note = "Amazon already shows the order \(shipment.status.rawValue)."
+                    return shipment
+                }
+            case .cancelled:
+                return shipment
+            }
+        }
+    }
+
+    private func generateLabels(
+        _ shipment: EF.Shipment, operation: Operations.GenerateShipLabels.Input.Query.OperationPayload, request: CommandRequest,
+        option: String?, result: inout CommandResult
+    ) async throws -> EF.Shipment {
+        let packageIDs = (shipment.packages ?? []).map(\.id)
+        let courier = request.carrierName.flatMap { carrier in request.trackingId.map { EF.CourierSupportedAttributes(carrierName: carrier, trackingId: $0) } }
+        let labels = try await call {
+            try await client.shipments.generateShipLabels(
+                path: .init(shipmentId: shipment.id), query: .init(shippingOptionId: option, operation: operation),
+                body: .json(.init(packageIds: packageIDs, courierSupportedAttributes: courier))
+            ).ok.body.json
+        }
+        var stored: [CommandResult.Label] = []
+        for label in labels.packageShipLabelList {
+            guard label.status != .failure, let url = label.fileData?.url, let packageID = label.packageId else {
+                throw FulfilmentRefusal(
+                    code: "label_failed",
+                    message: "Amazon could not label package \(label.packageId ?? "?") of order \(shipment.id): \(label.errorDetails?.message ?? "no reason given")")
+            }
+            let file = try await client.download(url)
+            let document = StoredDocument(
+                id: "DOC-\(UUID().uuidString.lowercased())", connectionID: connectionID, shipmentID: shipment.id, kind: .label, packageID: packageID,
+                trackingID: label.shipLabelMetadata?.trackingId, carrierName: label.shipLabelMetadata?.carrierName, contentType: file.contentType,
+                data: file.data, createdAt: store.clock.now())
+            try await store.transaction { try await $0.saveDocument(document) }
+            stored.append(.init(packageId: packageID, trackingId: document.trackingID, carrierName: document.carrierName, documentId: document.id))
+        }
+        result.labels = stored
+        return try await refresh(shipment.id)
+    }
+
+    private func storeInvoice(_ document: EF.Document, shipmentID: String) async throws -> String {
+        guard let content = document.content, let data = Data(base64Encoded: content) else {
+            throw FulfilmentRefusal(code: "invoice_unreadable", message: "Amazon's invoice for order \(shipmentID) came without readable content.")
+        }
+        let contentType =
+            switch document.format {
+            case .pdf?: "application/pdf"
+            case .png?: "image/png"
+            case .zpl?: "x.application/zpl"
+            case .plainText?: "text/plain"
+            case nil: "application/octet-stream"
+            }
+        let stored = StoredDocument(
+            id: "DOC-\(UUID().uuidString.lowercased())", connectionID: connectionID, shipmentID: shipmentID, kind: .invoice, packageID: nil,
+            trackingID: nil, carrierName: nil, contentType: contentType, data: data, createdAt: store.clock.now())
+        try await store.transaction { try await $0.saveDocument(stored) }
+        return stored.id
+    }
+
+    /// Whether Amazon's state already shows what the command asks for.
+    func alreadyDone(_ command: FulfilmentCommand, shipment: EF.Shipment) async throws -> Bool {
+        let progress: [EF.Shipment.StatusPayload] = [
+            .created, .accepted, .confirmed, .packageCreated, .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated, .shipped, .delivered,
+        ]
+        guard let reached = progress.firstIndex(of: shipment.status) else { return command.request.type == .reject }
+        let needed: EF.Shipment.StatusPayload? =
+            switch command.request.type {
+            case .confirm: .confirmed
+            case .pack: .packageCreated
+            case .label: .shiplabelGenerated
+            case .ship: .shipped
+            case .reject, .regenerateLabels, .invoice: nil
+            }
+        guard let needed, let index = progress.firstIndex(of: needed) else { return false }
+        return reached >= index
+    }
+
+    // MARK: Amazon's shipment
+
+    /// The stored copy of the shipment.
+    func stored(_ shipmentID: String) async throws -> EF.Shipment {
+        guard let order = try await store.read({ [connectionID] in try await $0.order(shipmentID, connectionID: connectionID) }) else {
+            throw FulfilmentRefusal(code: "unknown_order", message: "No order \(shipmentID) on connection \(connectionID).")
+        }
+        return try JSONDecoder().decode(EF.Shipment.self, from: Data(order.shipment.utf8))
+    }
+
+    /// Reads the shipment from Amazon and stores the copy (with its event if it changed).
+    func refresh(_ shipmentID: String) async throws -> EF.Shipment {
+        let shipment = try await call { try await client.shipments.getShipment(path: .init(shipmentId: shipmentID)).ok.body.json }
+        let order = try OrderWorker.order(from: shipment, connectionID: connectionID, now: store.clock.now())
+        _ = try await store.transaction { try await $0.upsertOrder(order, source: "fulfilment") }
+        return shipment
+    }
+
+    private func call<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await callAmazon(store: store, connectionID: connectionID, isolation: nil, body)
+    }
+
+    static func amazonPackage(_ spec: PackageSpec) -> EF.Package {
+        func dimension(_ value: Decimal) -> EF.Dimension {
+            EF.Dimension(value: "\(value)", dimensionUnit: EF.Dimension.DimensionUnitPayload(rawValue: spec.dimensionUnit) ?? .cm)
+        }
+        return EF.Package(
+            id: spec.id,
+            dimensions: .init(length: dimension(spec.length), width: dimension(spec.width), height: dimension(spec.height)),
+            weight: .init(value: "\(spec.weight)", weightUnit: EF.Weight.WeightUnitPayload(rawValue: spec.weightUnit) ?? .g),
+            packageLineItems: spec.items.map { item in
+                EF.PackageLineItem(
+                    packageLineItemId: item.lineItemId, quantity: item.quantity, serialNumbers: item.serialNumbers,
+                    countryOfOrigin: item.countryOfOrigin, itemValue: item.itemValue.map { EF.Amount(value: $0.value, currencyCode: $0.currencyCode) })
+            },
+            packageHandlingRequirements: spec.fragile == true ? .fragile : nil)
+    }
+
+    /// Whether Amazon's package is the one the WMS sent: same dimensions, weight and contents.
+    static func samePackage(_ held: EF.Package, _ wanted: EF.Package) -> Bool {
+        func number(_ text: String) -> Decimal? { Decimal(string: text) }
+        let dimensions = [
+            (held.dimensions.length, wanted.dimensions.length), (held.dimensions.width, wanted.dimensions.width),
+            (held.dimensions.height, wanted.dimensions.height),
+        ]
+        guard dimensions.allSatisfy({ number($0.value) == number($1.value) && $0.dimensionUnit == $1.dimensionUnit }),
+            number(held.weight.value) == number(wanted.weight.value), held.weight.weightUnit == wanted.weight.weightUnit
+        else { return false }
+        func contents(_ package: EF.Package) -> [String: Int] {
+            Dictionary(package.packageLineItems.map { ($0.packageLineItemId, $0.quantity) }, uniquingKeysWith: +)
+        }
+        return contents(held) == contents(wanted)
+    }
+
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+/// A command FlexBridge cannot carry out in the order's state, or Amazon's answer shows it failed.
+struct FulfilmentRefusal: Error, CustomStringConvertible {
+    var code: String
+    var message: String
+    var description: String { message }
+}
+
+/// What a command produced, for the WMS.
+struct CommandResult: Codable {
+    struct Label: Codable {
+        var packageId: String
+        var trackingId: String?
+        var carrierName: String?
+        var documentId: String
+    }
+
+    struct Option: Codable {
+        var packageId: String
+        var shippingOptionId: String?
+        var carrierName: String?
+        var shipBy: String?
+    }
+
+    /// Amazon's status after the command.
+    var status: String?
+    var note: String?
+    var packageIds: [String]?
+    var shippingOptions: [Option]?
+    var labels: [Label]?
+    var invoiceDocumentId: String?
+}

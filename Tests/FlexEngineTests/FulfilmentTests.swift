@@ -1,0 +1,280 @@
+import AmazonEFShipments
+import AmazonSimulator
+import FlexCore
+import FlexEngine
+import FlexStore
+import FlexStoreTesting
+import Foundation
+import Logging
+import SellingPartner
+import Testing
+
+@Suite("Fulfilment commands against the simulator")
+struct FulfilmentTests {
+    struct Parts {
+        var amazon: InventoryFixture
+        var orders: OrderWorker
+        var fulfilment: FulfilmentWorker
+        var client: SellingPartnerClient
+
+        /// A new Easy Ship order at the simulator, polled into the store.
+        func newOrder(types: [Components.Schemas.CreateSandboxShipmentRequest.OrderTypePayloadPayload]? = nil) async throws -> String {
+            let id = try await client.shipments.createSandboxShipment(
+                body: .json(
+                    .init(
+                        locationId: amazon.locationID, marketplaceId: InventoryFixture.marketplace, marketplaceChannel: .mfn, shippingType: .marketplace,
+                        orderType: types))
+            ).ok.body.json.shipmentId
+            try await orders.poll()
+            return id
+        }
+
+        /// Stores a command as the API does: checked against the order, resolved, under a key.
+        @discardableResult
+        func submit(_ request: CommandRequest, to shipmentID: String, key: String? = nil) async throws -> FulfilmentCommand {
+            let order = try #require(try await amazon.store.read { try await $0.order(shipmentID) })
+            let resolved = try CommandRules.resolve(request, for: try ShipmentFacts(json: order.shipment))
+            return try await amazon.store.transaction {
+                try await $0.submitCommand(resolved, fingerprint: "\(request)", for: order, idempotencyKey: key ?? UUID().uuidString)
+            }.command
+        }
+
+        func order(_ id: String) async throws -> Order {
+            try #require(try await amazon.store.read { try await $0.order(id) })
+        }
+
+        func commands(_ id: String) async throws -> [FulfilmentCommand] {
+            try await amazon.store.read { [amazon] in try await $0.commands(shipmentID: id, connectionID: amazon.connection.id) }
+        }
+
+        func events(_ type: String) async throws -> [OutboxEvent] {
+            try await amazon.store.read { try await $0.events(after: 0, limit: 10_000) }.filter { $0.type == type }
+        }
+
+        /// The state-changing calls the simulator received for a shipment, by operation.
+        func writes(_ shipmentID: String) async -> [String: Int] {
+            let writes: Set<String> = ["processShipment", "createPackages", "updatePackage", "generateInvoice", "generateShipLabels", "updatePackageStatus"]
+            var counts: [String: Int] = [:]
+            for request in await amazon.simulator.recordedRequests() where writes.contains(request.operation) && request.path.contains(shipmentID) {
+                counts[request.operation, default: 0] += 1
+            }
+            return counts
+        }
+    }
+
+    static func run(engine: TestEngine = .sqlite, maximumRetryDelay: TimeInterval = 0, _ body: @Sendable (Parts) async throws -> Void) async throws {
+        try await InventoryFixture.run(engine: engine) { amazon in
+            var limits = RateLimiter.amazonDefaults
+            for operation in ["getShipments", "getShipment", "processShipment", "createPackages", "retrieveShippingOptions", "generateInvoice", "generateShipLabels", "updatePackageStatus", "createSandboxShipment"] {
+                limits[operation] = .init(rate: 500, burst: 500)
+            }
+            let client = try await AmazonClients(configuration: .init(retry: .init(maxAttempts: 2, initialDelay: 0.01), rateLimits: limits))
+                .client(for: amazon.connection.id, store: amazon.store)
+            let logger = Logger(label: "test.fulfilment")
+            try await body(
+                Parts(
+                    amazon: amazon, orders: OrderWorker(connectionID: amazon.connection.id, store: amazon.store, client: client, logger: logger),
+                    fulfilment: FulfilmentWorker(
+                        connectionID: amazon.connection.id, store: amazon.store, client: client, configuration: .init(maximumRetryDelay: maximumRetryDelay),
+                        logger: logger),
+                    client: client))
+        }
+    }
+
+    @Test("confirm, pack (Amazon's recommended package), label with invoice, ship: each call once, files stored", arguments: TestEngine.available)
+    func lifecycle(engine: TestEngine) async throws {
+        try await Self.run(engine: engine) { parts in
+            let id = try await parts.newOrder()
+            for type in [CommandType.confirm, .pack, .label, .ship] { try await parts.submit(CommandRequest(type: type), to: id) }
+            try await parts.fulfilment.drain()
+
+            let commands = try await parts.commands(id)
+            #expect(commands.map(\.status) == [.succeeded, .succeeded, .succeeded, .succeeded], "\(commands.map(\.errorMessage))")
+            let order = try await parts.order(id)
+            #expect(order.status == "SHIPPED" && order.state == .shipped && order.error == nil)
+            #expect(await parts.amazon.simulator.groundTruth().shipments.first { $0.id == id }?.status == "SHIPPED")
+            let documents = try await parts.amazon.store.read { try await $0.documents(shipmentID: id, connectionID: parts.amazon.connection.id) }
+            let label = try #require(documents.first { $0.kind == .label })
+            #expect(label.trackingID?.hasPrefix("SIM") == true && !label.data.isEmpty)
+            let invoice = try #require(documents.first { $0.kind == .invoice }, "the marketplace requires an invoice")
+            #expect(String(decoding: invoice.data.prefix(5), as: UTF8.self) == "%PDF-")
+            let writes = await parts.writes(id)
+            #expect(writes == ["processShipment": 1, "createPackages": 1, "generateInvoice": 1, "generateShipLabels": 1, "updatePackageStatus": 1])
+            #expect(try await parts.events("order.command_succeeded").count == 4)
+        }
+    }
+
+    @Test("a confirmation whose answer was lost is read back, not sent again")
+    func lostAnswer() async throws {
+        try await Self.run { parts in
+            let id = try await parts.newOrder()
+            try await parts.amazon.simulator.setFaults(FaultSettings(dropAfterApplyRate: 1), operation: "processShipment")
+            let command = try await parts.submit(CommandRequest(type: .confirm), to: id)
+            try await parts.fulfilment.runDue()
+            let first = try #require(try await parts.amazon.store.read { try await $0.command(command.id) })
+            #expect(first.status == .queued && first.attempts == 1, "no answer: tried again later")
+            try await parts.amazon.simulator.setFaults(FaultSettings(), operation: "processShipment")
+            parts.amazon.clock.advance(by: .seconds(1))
+            try await parts.fulfilment.drain()
+            let done = try #require(try await parts.amazon.store.read { try await $0.command(command.id) })
+            #expect(done.status == .succeeded && done.attempts == 2)
+            #expect(done.result?.contains("already") == true)
+            #expect(await parts.writes(id) == ["processShipment": 1], "the confirmation went to Amazon once")
+        }
+    }
+
+    @Test("a refused command leaves the error on the order, an event, and fails what was queued after it")
+    func refusal() async throws {
+        try await Self.run { parts in
+            let id = try await parts.newOrder()
+            let label = try await parts.submit(CommandRequest(type: .label), to: id)
+            let ship = try await parts.submit(CommandRequest(type: .ship), to: id)
+            try await parts.fulfilment.drain()
+            let commands = try await parts.commands(id)
+            #expect(commands.map(\.status) == [.failed, .failed])
+            #expect(commands.first?.errorCode == "not_packed")
+            #expect(commands.last?.errorCode == "earlier_command_failed" && commands.last?.id == ship.id)
+            let order = try await parts.order(id)
+            #expect(order.error?.commandID == label.id && order.error?.code == "not_packed")
+            let failed = try #require(try await parts.events("order.command_failed").first)
+            #expect(failed.payload.contains(ship.id) && failed.subject == id)
+            #expect(await parts.writes(id).isEmpty, "nothing was sent to Amazon")
+
+            // A later success clears the error.
+            try await parts.submit(CommandRequest(type: .confirm), to: id)
+            try await parts.fulfilment.drain()
+            #expect(try await parts.order(id).error == nil)
+        }
+    }
+
+    @Test("serial numbers are enforced before anything is stored; sent with the package when given")
+    func serialNumbers() async throws {
+        try await Self.run { parts in
+            let id = try await parts.newOrder(types: [.serial])
+            let order = try await parts.order(id)
+            let facts = try ShipmentFacts(json: order.shipment)
+            #expect(throws: ValidationError.self) { try CommandRules.resolve(CommandRequest(type: .pack), for: facts) }
+            let line = try #require(facts.lineItems.first)
+            let package = PackageSpec(
+                id: "BOX1", length: 20, width: 15, height: 10, dimensionUnit: "CM", weight: 500, weightUnit: "G",
+                items: facts.lineItems.map { .init(lineItemId: $0.shipmentLineItemId, quantity: $0.numberOfUnits) })
+            do {
+                _ = try CommandRules.resolve(CommandRequest(type: .pack, packages: [package]), for: facts)
+                Issue.record("a package without serial numbers was accepted")
+            } catch let error as ValidationError {
+                #expect(error.field == "packages[0].items[0].serialNumbers" && error.reason.contains(line.merchantSku))
+            }
+            var serialised = package
+            serialised.items = facts.lineItems.map { line in
+                .init(lineItemId: line.shipmentLineItemId, quantity: line.numberOfUnits, serialNumbers: (0..<line.numberOfUnits).map { "SN-\(line.shipmentLineItemId)-\($0)" })
+            }
+            try await parts.submit(CommandRequest(type: .confirm), to: id)
+            try await parts.submit(CommandRequest(type: .pack, packages: [serialised]), to: id)
+            try await parts.fulfilment.drain()
+            #expect(try await parts.order(id).status == "PACKAGE_CREATED")
+        }
+    }
+
+    @Test("a marketplace cancellation cancels queued commands and says what to put back")
+    func cancellation() async throws {
+        try await Self.run { parts in
+            let id = try await parts.newOrder()
+            try await parts.submit(CommandRequest(type: .confirm), to: id)
+            try await parts.fulfilment.drain()
+            let pack = try await parts.submit(CommandRequest(type: .pack), to: id)
+            _ = try await parts.client.shipments.updateSandboxShipment(
+                path: .init(shipmentId: id), body: .json(.init(updateType: .shipmentStatusChange, updates: .init(status: .cancelled)))
+            ).noContent
+            try await parts.orders.poll()
+            let cancelled = try #require(try await parts.events("order.cancelled").first)
+            #expect(cancelled.payload.contains(pack.id))
+            #expect(cancelled.payload.contains("\"stage\":\"picked\""), "confirmed, so picked: \(cancelled.payload)")
+            try await parts.fulfilment.drain()
+            #expect(try await parts.commands(id).last?.status == .cancelled)
+            #expect(try await parts.order(id).state == .cancelled)
+            #expect(await parts.writes(id) == ["processShipment": 1])
+        }
+    }
+
+    @Test("the same idempotency key returns the first command; with another request it is refused")
+    func idempotency() async throws {
+        try await Self.run { parts in
+            let id = try await parts.newOrder()
+            let order = try await parts.order(id)
+            let first = try await parts.amazon.store.transaction {
+                try await $0.submitCommand(CommandRequest(type: .confirm), fingerprint: "confirm", for: order, idempotencyKey: "k1")
+            }
+            let again = try await parts.amazon.store.transaction {
+                try await $0.submitCommand(CommandRequest(type: .confirm), fingerprint: "confirm", for: order, idempotencyKey: "k1")
+            }
+            #expect(first.created && !again.created && first.command.id == again.command.id)
+            await #expect(throws: StoreError.self) {
+                try await parts.amazon.store.transaction {
+                    try await $0.submitCommand(CommandRequest(type: .ship), fingerprint: "ship", for: order, idempotencyKey: "k1")
+                }
+            }
+            #expect(try await parts.commands(id).count == 1)
+        }
+    }
+
+    @Test("automatic confirmation queues one confirm per new order")
+    func autoConfirm() async throws {
+        try await Self.run { parts in
+            try await parts.amazon.settings { $0.autoConfirm = true }
+            let id = try await parts.newOrder()
+            try await parts.orders.poll()
+            try await parts.fulfilment.drain()
+            #expect(try await parts.commands(id).map(\.status) == [.succeeded])
+            #expect(try await parts.order(id).status == "CONFIRMED")
+        }
+    }
+
+    @Test("a manifest gathers labelled orders; its PDF lists them; handing it over ships them all")
+    func manifest() async throws {
+        try await Self.run { parts in
+            var ids: [String] = []
+            for _ in 0..<3 {
+                let id = try await parts.newOrder()
+                for type in [CommandType.confirm, .pack, .label] { try await parts.submit(CommandRequest(type: type), to: id) }
+                ids.append(id)
+            }
+            try await parts.fulfilment.drain()
+            let location = LocationID(rawValue: parts.amazon.locationID)
+            let manifest = try await parts.amazon.store.transaction {
+                try await $0.createManifest(connectionID: parts.amazon.connection.id, locationID: location, carrierName: nil, shipmentIDs: nil)
+            }
+            #expect(Set(manifest.entries.map(\.shipmentID)) == Set(ids) && manifest.carrierName == "ATS")
+            #expect(manifest.entries.allSatisfy { $0.packages.first?.trackingID != nil })
+            let pdf = String(decoding: manifest.pdf(), as: UTF8.self)
+            #expect(pdf.hasPrefix("%PDF-") && ids.allSatisfy(pdf.contains) && pdf.contains("Received by"))
+            await #expect(throws: StoreError.self, "every labelled order is in a manifest already") {
+                try await parts.amazon.store.transaction {
+                    try await $0.createManifest(connectionID: parts.amazon.connection.id, locationID: location, carrierName: nil, shipmentIDs: nil)
+                }
+            }
+            _ = try await parts.amazon.store.transaction { try await $0.handOverManifest(manifest.id) }
+            _ = try await parts.amazon.store.transaction { try await $0.handOverManifest(manifest.id) }
+            try await parts.fulfilment.drain()
+            for id in ids {
+                #expect(try await parts.order(id).state == .shipped)
+                #expect(await parts.writes(id)["updatePackageStatus"] == 1)
+            }
+        }
+    }
+
+    @Test("orders at risk: due soon, late, or stuck on a failed command")
+    func atRisk() async throws {
+        try await Self.run { parts in
+            let id = try await parts.newOrder()
+            let order = try await parts.order(id)
+            let expected = try #require(order.expectedShipAt)
+            let store = parts.amazon.store
+            let connection = parts.amazon.connection.id
+            #expect(try await store.read { try await $0.ordersAtRisk(connectionID: connection, before: expected.addingTimeInterval(-60), limit: 10) }.isEmpty)
+            #expect(try await store.read { try await $0.ordersAtRisk(connectionID: connection, before: expected.addingTimeInterval(60), limit: 10) }.map(\.shipmentID) == [id])
+            try await parts.submit(CommandRequest(type: .ship), to: id)
+            try await parts.fulfilment.drain()
+            #expect(try await store.read { try await $0.ordersAtRisk(connectionID: connection, before: .distantPast, limit: 10) }.map(\.shipmentID) == [id])
+        }
+    }
+}
