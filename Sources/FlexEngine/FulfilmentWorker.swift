@@ -24,7 +24,7 @@ public struct FulfilmentWorker: Sendable {
         /// The longest wait between attempts.
         public var maximumRetryDelay: TimeInterval
 
-        public init(concurrency: Int = 8, maxAttempts: Int = 12, maximumRetryDelay: TimeInterval = 60) {
+        public init(concurrency: Int = 16, maxAttempts: Int = 12, maximumRetryDelay: TimeInterval = 60) {
             self.concurrency = concurrency
             self.maxAttempts = maxAttempts
             self.maximumRetryDelay = maximumRetryDelay
@@ -66,17 +66,31 @@ public struct FulfilmentWorker: Sendable {
         }
     }
 
-    /// Runs the commands due now, one per order, up to `concurrency` at once. Returns how many ran.
+    /// Runs the commands due now, one per order, keeping up to `concurrency` in flight: as one ends the next due
+    /// command starts, so an answer that is slow to come holds up only its own order. Returns how many ran.
     @discardableResult
     public func runDue() async throws -> Int {
-        let due = try await store.read { [connectionID, configuration] in
-            try await $0.dueCommands(connectionID: connectionID, limit: configuration.concurrency)
+        try await withThrowingTaskGroup(of: String.self) { group in
+            var inFlight: Set<String> = []
+            var ran = 0
+            while true {
+                if inFlight.count < configuration.concurrency {
+                    let due = try await store.read { [connectionID, configuration, inFlight] in
+                        try await $0.dueCommands(connectionID: connectionID, limit: configuration.concurrency + inFlight.count)
+                    }
+                    for command in due.filter({ !inFlight.contains($0.shipmentID) }).prefix(configuration.concurrency - inFlight.count) {
+                        inFlight.insert(command.shipmentID)
+                        ran += 1
+                        group.addTask {
+                            try await self.perform(command)
+                            return command.shipmentID
+                        }
+                    }
+                }
+                guard let finished = try await group.next() else { return ran }
+                inFlight.remove(finished)
+            }
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for command in due { group.addTask { try await self.perform(command) } }
-            try await group.waitForAll()
-        }
-        return due.count
     }
 
     /// Runs every due command until none is left: for tests and benchmarks.

@@ -20,8 +20,14 @@ public actor OrderWorker {
         public var firstPollLookBack: TimeInterval
         /// Shipments per page.
         public var pageSize: Int
+        /// Notified shipments fetched at once.
+        public var concurrentFetches: Int
 
-        public init(pollInterval: Duration = .seconds(15), overlap: TimeInterval = 120, firstPollLookBack: TimeInterval = 7 * 86400, pageSize: Int = 100) {
+        public init(
+            pollInterval: Duration = .seconds(15), overlap: TimeInterval = 120, firstPollLookBack: TimeInterval = 7 * 86400, pageSize: Int = 100,
+            concurrentFetches: Int = 8
+        ) {
+            self.concurrentFetches = concurrentFetches
             self.pollInterval = pollInterval
             self.overlap = overlap
             self.firstPollLookBack = firstPollLookBack
@@ -74,24 +80,43 @@ public actor OrderWorker {
         }
     }
 
-    /// Fetches every shipment Amazon notified about. Returns how many orders changed.
+    /// Fetches every shipment Amazon notified about, several at once, so that one slow answer does not hold up the
+    /// others. Returns how many orders changed.
     @discardableResult
     public func fetchNotified() async throws -> Int {
         guard try await syncEnabled() else { return 0 }
         var changed = 0
         while true {
-            let ids = try await store.read { [connectionID] in try await $0.shipmentFetches(connectionID: connectionID, limit: 20) }
+            let ids = try await store.read { [connectionID, configuration] in
+                try await $0.shipmentFetches(connectionID: connectionID, limit: configuration.concurrentFetches * 4)
+            }
             guard !ids.isEmpty else { return changed }
-            for id in ids {
-                do {
-                    let shipment = try await call { try await self.client.shipments.getShipment(path: .init(shipmentId: id)).ok.body.json }
-                    if try await record(shipment, source: "notification") { changed += 1 }
-                } catch let error as AmazonAPIError where error.status == 404 {
-                    logger.warning("Amazon does not know a notified shipment; dropped", metadata: ["shipment": "\(id)"])
+            changed += try await withThrowingTaskGroup(of: Int.self) { group in
+                var started = 0
+                var total = 0
+                for id in ids {
+                    if started >= configuration.concurrentFetches, let done = try await group.next() { total += done }
+                    started += 1
+                    group.addTask { try await self.fetch(id) ? 1 : 0 }
                 }
-                try await store.transaction { [connectionID] in try await $0.completeShipmentFetch(connectionID: connectionID, shipmentID: id) }
+                for try await done in group { total += done }
+                return total
             }
         }
+    }
+
+    private nonisolated func fetch(_ id: String) async throws -> Bool {
+        var changed = false
+        do {
+            let shipment = try await callAmazon(store: store, connectionID: connectionID, isolation: nil) {
+                try await self.client.shipments.getShipment(path: .init(shipmentId: id)).ok.body.json
+            }
+            changed = try await record(shipment, source: "notification")
+        } catch let error as AmazonAPIError where error.status == 404 {
+            logger.warning("Amazon does not know a notified shipment; dropped", metadata: ["shipment": "\(id)"])
+        }
+        try await store.transaction { [connectionID] in try await $0.completeShipmentFetch(connectionID: connectionID, shipmentID: id) }
+        return changed
     }
 
     /// Polls every location and status once, following every page. Returns how many orders changed.
@@ -100,16 +125,20 @@ public actor OrderWorker {
         guard try await syncEnabled() else { return 0 }
         let mapped = try await store.read { [connectionID] in Set(try await $0.locationMappings(for: connectionID).map(\.locationID.rawValue)) }
         let locations: [String?] = mapped.isEmpty ? [nil] : mapped.sorted()
-        var changed = 0
-        for location in locations {
-            for status in Self.polledStatuses {
-                changed += try await poll(location: location, status: status)
+        // Statuses side by side: the client's token bucket paces them, and one slow page holds up only its own.
+        return try await withThrowingTaskGroup(of: Int.self) { group in
+            for location in locations {
+                for status in Self.polledStatuses {
+                    group.addTask { try await self.poll(location: location, status: status) }
+                }
             }
+            var changed = 0
+            for try await count in group { changed += count }
+            return changed
         }
-        return changed
     }
 
-    private func poll(location: String?, status: Operations.GetShipments.Input.Query.StatusPayload) async throws -> Int {
+    private nonisolated func poll(location: String?, status: Operations.GetShipments.Input.Query.StatusPayload) async throws -> Int {
         let key = location ?? ""
         let watermark = try await store.read { [connectionID] in
             try await $0.orderWatermark(connectionID: connectionID, locationID: key, status: status.rawValue)
@@ -121,7 +150,7 @@ public actor OrderWorker {
         var changed = 0
         repeat {
             let pageToken = token
-            let page = try await call {
+            let page = try await callAmazon(store: store, connectionID: connectionID, isolation: nil) {
                 try await self.client.shipments.getShipments(
                     query: .init(
                         locationId: location, status: status, lastUpdatedAfter: after, maxResults: self.configuration.pageSize,
@@ -143,7 +172,7 @@ public actor OrderWorker {
     }
 
     /// Stores a copy of a shipment; returns whether the order changed.
-    private func record(_ shipment: Components.Schemas.Shipment, source: String) async throws -> Bool {
+    private nonisolated func record(_ shipment: Components.Schemas.Shipment, source: String) async throws -> Bool {
         let order = try Self.order(from: shipment, connectionID: connectionID, now: store.clock.now())
         let change = try await store.transaction { try await $0.upsertOrder(order, source: source) }
         return change != .unchanged

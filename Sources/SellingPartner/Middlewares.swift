@@ -85,7 +85,7 @@ public struct RetryPolicy: Sendable, Hashable {
     /// How long one attempt may take.
     public var timeout: Double
 
-    public init(maxAttempts: Int = 5, initialDelay: Double = 0.2, maximumDelay: Double = 10, timeout: Double = 30) {
+    public init(maxAttempts: Int = 5, initialDelay: Double = 0.2, maximumDelay: Double = 10, timeout: Double = 10) {
         self.maxAttempts = maxAttempts
         self.initialDelay = initialDelay
         self.maximumDelay = maximumDelay
