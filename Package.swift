@@ -301,6 +301,7 @@ let package = Package(
             dependencies: [
                 "FlexBridgeApp",
                 "FlexAPI",
+                "FlexEngine",
                 "FlexCore",
                 "FlexStore",
                 "FlexStoreTesting",

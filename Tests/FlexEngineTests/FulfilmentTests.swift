@@ -62,7 +62,7 @@ struct FulfilmentTests {
         }
     }
 
-    static func run(engine: TestEngine = .sqlite, maximumRetryDelay: TimeInterval = 0, _ body: @Sendable (Parts) async throws -> Void) async throws {
+    static func run(engine: TestEngine = .sqlite, maximumRetryDelay: TimeInterval = 60, _ body: @Sendable (Parts) async throws -> Void) async throws {
         try await InventoryFixture.run(engine: engine) { amazon in
             var limits = RateLimiter.amazonDefaults
             for operation in ["getShipments", "getShipment", "processShipment", "createPackages", "retrieveShippingOptions", "generateInvoice", "generateShipLabels", "updatePackageStatus", "createSandboxShipment"] {
@@ -114,7 +114,7 @@ struct FulfilmentTests {
             let first = try #require(try await parts.amazon.store.read { try await $0.command(command.id) })
             #expect(first.status == .queued && first.attempts == 1, "no answer: tried again later")
             try await parts.amazon.simulator.setFaults(FaultSettings(), operation: "processShipment")
-            parts.amazon.clock.advance(by: .seconds(1))
+            parts.amazon.clock.advance(by: .seconds(5))
             try await parts.fulfilment.drain()
             let done = try #require(try await parts.amazon.store.read { try await $0.command(command.id) })
             #expect(done.status == .succeeded && done.attempts == 2)
