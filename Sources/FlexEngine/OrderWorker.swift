@@ -46,7 +46,6 @@ public actor OrderWorker {
     private let client: SellingPartnerClient
     private let configuration: Configuration
     private let logger: Logger
-    private var lastPoll: ContinuousClock.Instant?
 
     public init(connectionID: ConnectionID, store: Store, client: SellingPartnerClient, configuration: Configuration = .init(), logger: Logger) {
         self.connectionID = connectionID
@@ -59,22 +58,32 @@ public actor OrderWorker {
     /// Works until cancelled, or until Amazon refuses the seller's refresh token.
     public func run() async {
         let wakeUp = store.wakeUps.signal(for: connectionID, .orders)
+        // Two loops side by side, so that a notified shipment is fetched at once even while a poll is under way.
+        async let fetching: Void = repeatRound("notified fetch") {
+            try await self.fetchNotified()
+            await wakeUp.wait(timeout: .seconds(5))
+        }
+        async let polling: Void = repeatRound("poll") {
+            let started = ContinuousClock.now
+            try await self.poll()
+            try await Task.sleep(until: started + self.configuration.pollInterval)
+        }
+        _ = await (fetching, polling)
+    }
+
+    /// Repeats a round until cancelled or until Amazon refuses the seller's refresh token; a failed round is logged
+    /// and tried again.
+    private nonisolated func repeatRound(_ name: String, _ round: @Sendable () async throws -> Void) async {
         while !Task.isCancelled {
             do {
-                try await fetchNotified()
-                if lastPoll.map({ ContinuousClock.now - $0 >= configuration.pollInterval }) ?? true {
-                    lastPoll = .now
-                    try await poll()
-                }
-                let wait = lastPoll.map { configuration.pollInterval - (ContinuousClock.now - $0) } ?? .zero
-                if wait > .zero { await wakeUp.wait(timeout: wait) }
+                try await round()
             } catch is CancellationError {
                 return
             } catch let error as ConnectionNeedsReauthorization {
                 logger.error("order sync stopped: the seller must authorise FlexBridge again", metadata: ["error": "\(error.message)"])
                 return
             } catch {
-                logger.error("order sync round failed; trying again", metadata: ["error": "\(error)"])
+                logger.error("order sync round failed; trying again", metadata: ["round": "\(name)", "error": "\(error)"])
                 try? await Task.sleep(for: .seconds(2))
             }
         }

@@ -308,8 +308,33 @@ struct Simulate: AsyncParsableCommand {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measures FlexBridge against the simulator; BENCHMARKS.md has the results.",
-        subcommands: [AmazonClient.self, Inventory.self]
+        subcommands: [AmazonClient.self, Inventory.self, Orders.self]
     )
+
+    struct Orders: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Carries orders from the simulator through confirm, pack, label and ship via a FlexBridge node, and measures how fast new orders appear."
+        )
+
+        @Option(help: "Orders carried through the whole flow.")
+        var orders = 1_000
+
+        @Option(name: .customLong("notification-samples"), help: "Orders generated one at a time to time notification → API.")
+        var notificationSamples = 100
+
+        @Option(name: .customLong("poll-samples"), help: "Orders generated one at a time with notifications off, to time polling.")
+        var pollSamples = 5
+
+        func validate() throws {
+            guard (1...100_000).contains(orders) else { throw ValidationError("--orders must be 1 to 100,000") }
+            guard (0...10_000).contains(notificationSamples) else { throw ValidationError("--notification-samples must be 0 to 10,000") }
+            guard (0...100).contains(pollSamples) else { throw ValidationError("--poll-samples must be 0 to 100") }
+        }
+
+        func run() async throws {
+            print(try await OrdersBenchmark(orders: orders, notificationSamples: notificationSamples, pollSamples: pollSamples).run())
+        }
+    }
 
     struct Inventory: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,0 +1,263 @@
+import AmazonSimulator
+import AsyncHTTPClient
+import FlexCore
+import FlexEngine
+import FlexStore
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import Prometheus
+import ServiceLifecycle
+
+/// `flexbridge bench orders`: orders from Amazon to handover, end to end. A FlexBridge node (HTTP API with the
+/// notification endpoint, store on a fresh SQLite file, lease keeper, order and fulfilment workers) and the simulator
+/// run in this process. The simulator does not throttle and advertises high rates, so FlexBridge's own speed is
+/// measured, not Amazon's default limits.
+///
+/// 1. Latency from notification: orders are generated one at a time with a notification destination pointing at
+///    the node; the time until `GET /api/v1/orders/{id}` finds each is measured.
+/// 2. Latency when polling only: the destination is removed; the same, which the poll interval bounds.
+/// 3. Throughput: `orders` are generated at once while a WMS stand-in reads the event feed and sends confirm, pack,
+///    label and ship for each over HTTP; the time until every one is SHIPPED at the simulator gives orders/s.
+public struct OrdersBenchmark: Sendable {
+    public var orders: Int
+    public var notificationSamples: Int
+    public var pollSamples: Int
+
+    public init(orders: Int, notificationSamples: Int = 100, pollSamples: Int = 5) {
+        self.orders = orders
+        self.notificationSamples = notificationSamples
+        self.pollSamples = pollSamples
+    }
+
+    public struct Report: Sendable, CustomStringConvertible {
+        public var orders: Int
+        public var seconds: Double
+        public var shipped: Int
+        public var callsPerOrder: Double
+        public var notificationLatencies: [Double]
+        public var pollLatencies: [Double]
+        public var pollInterval: Double
+        public var cpuSeconds: Double
+        public var peakMemoryMegabytes: Double
+
+        public var description: String {
+            func ms(_ value: Double) -> String { String(format: "%.0f ms", value * 1000) }
+            func s(_ value: Double) -> String { String(format: "%.1f s", value) }
+            return """
+                \(orders) orders generated at the simulator (no throttling), confirmed, packed, labelled and shipped through the API
+                  all shipped at Amazon     \(s(seconds)) after the first was generated → \(String(format: "%.1f", Double(orders) / seconds)) orders/s
+                  shipped                   \(shipped) of \(orders)
+                  Amazon calls per order    \(String(format: "%.1f", callsPerOrder)) (reads included)
+                  notification → in the API p50 \(ms(percentile(notificationLatencies, 0.5))), p99 \(ms(percentile(notificationLatencies, 0.99))), max \(ms(notificationLatencies.max() ?? 0)) over \(notificationLatencies.count) orders
+                  creation → in the API, polling only (every \(s(pollInterval)))
+                                            p50 \(s(percentile(pollLatencies, 0.5))), max \(s(pollLatencies.max() ?? 0)) over \(pollLatencies.count) orders
+                  process                   \(s(cpuSeconds)) CPU, peak memory \(String(format: "%.0f", peakMemoryMegabytes)) MB (FlexBridge and the simulator)
+                """
+        }
+    }
+
+    static let merchant = "A1BENCHORDERS"
+    static let marketplace = "A21TJRUUN4KGV"
+    static let secret = "bench-notification-secret-0123"
+    static let shipmentOperations = [
+        "getShipments", "getShipment", "processShipment", "createPackages", "retrieveShippingOptions", "generateInvoice", "retrieveInvoice",
+        "generateShipLabels", "updatePackageStatus",
+    ]
+
+    public func run() async throws -> Report {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .critical
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flexbridge-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        let simulatorConfiguration = Simulator.Configuration(throttling: false)
+        let amazon = try await InProcessSimulator.start(Simulator(configuration: simulatorConfiguration, logger: logger), logger: logger)
+        defer { amazon.stop() }
+        let simulator = amazon.simulator
+        for operation in Self.shipmentOperations { try await simulator.setRateLimit(RateLimit(rate: 1000, burst: 2000), operation: operation) }
+        let locationID = await simulator.ensureLocation(merchantID: Self.merchant, name: "Bench", marketplaceID: Self.marketplace, channel: "MFN")
+
+        var configuration = FlexBridgeConfiguration(
+            database: .sqlite(path: folder.appendingPathComponent("bench.sqlite").path), masterKey: .value(MasterKey.generate()), port: 0)
+        configuration.notificationSecret = Self.secret
+        let store = try await Store.open(configuration.storeConfiguration, logger: logger)
+        let connection = Connection(
+            name: "Bench", sellingPartnerID: SellingPartnerID(rawValue: Self.merchant), region: .eu,
+            marketplaceIDs: [MarketplaceID(rawValue: Self.marketplace)], applicationClientID: simulatorConfiguration.clientID,
+            endpointOverride: amazon.base, createdAt: Date())
+        let refreshToken = try await simulator.authorize(merchantID: Self.merchant)
+        try await store.transaction { session in
+            try await session.insertConnection(connection, clientSecret: simulatorConfiguration.clientSecret, actor: "bench")
+            try await session.authorize(connection.id, refreshToken: refreshToken, actor: "bench")
+            try await session.setLocationMapping(
+                LocationMapping(connectionID: connection.id, hub: "HUB1", locationID: LocationID(rawValue: locationID), channel: .mfn, createdAt: Date()),
+                actor: "bench")
+        }
+
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let application = try FlexBridgeServer.buildApplication(
+            configuration: configuration, store: store, registry: PrometheusCollectorRegistry(), logger: logger
+        ) { channel in portContinuation.yield(channel.localAddress?.port ?? 0) }
+        let leases = LeaseKeeper(store: store, configuration: .init(owner: "bench", ttl: .seconds(30), interval: .seconds(5)), logger: logger)
+        let orderConfiguration = OrderWorker.Configuration()
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: leases), .init(service: ConnectionSync(store: store, leases: leases, orders: orderConfiguration, logger: logger)),
+                    .init(service: application),
+                ],
+                logger: logger))
+        let node = Task { try await group.run() }
+        var portIterator = ports.makeAsyncIterator()
+        guard let port = await portIterator.next(), port > 0 else { throw StartupError(message: "FlexBridge did not start") }
+        let api = "http://127.0.0.1:\(port)/api/v1"
+        while await leases.leases[connection.id] == nil { try await Task.sleep(for: .milliseconds(50)) }
+        // Warm: the order worker has made its first poll of every status (which fetches the first access token).
+        while try await store.read({ try await $0.orderWatermark(connectionID: connection.id, locationID: locationID, status: "CANCELLED") }) == nil {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let destination = try await simulator.addNotificationDestination(
+            url: "http://127.0.0.1:\(port)/notifications/amazon", headerName: "x-api-key", secret: Self.secret)
+
+        // 1. From notification to the API.
+        var notificationLatencies: [Double] = []
+        for _ in 0..<notificationSamples {
+            let id = try await simulator.generateOrder(merchantID: Self.merchant, locationID: locationID)
+            let created = ContinuousClock.now
+            if try await waitVisible(api, id, timeout: .seconds(30)) { notificationLatencies.append((ContinuousClock.now - created).seconds) }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+
+        // 2. Polling only.
+        try await simulator.removeNotificationDestination(id: destination.id)
+        var pollLatencies: [Double] = []
+        for sample in 0..<pollSamples {
+            // Spread over the poll cycle, so that the samples see the whole range of waits.
+            try await Task.sleep(for: .milliseconds(Int64(1000 + (sample * 3700) % 15_000)))
+            let id = try await simulator.generateOrder(merchantID: Self.merchant, locationID: locationID)
+            let created = ContinuousClock.now
+            if try await waitVisible(api, id, timeout: .seconds(60)) { pollLatencies.append((ContinuousClock.now - created).seconds) }
+        }
+        _ = try await simulator.addNotificationDestination(url: "http://127.0.0.1:\(port)/notifications/amazon", headerName: "x-api-key", secret: Self.secret)
+        let before = await simulator.recordedRequests().count
+        let usageBefore = ProcessUsage.now()
+
+        // 3. Throughput through the whole flow.
+        let cursor = try await lastSequence(api)
+        let started = ContinuousClock.now
+        var generated: Set<String> = []
+        for _ in 0..<orders { generated.insert(try await simulator.generateOrder(merchantID: Self.merchant, locationID: locationID)) }
+        let expected = generated
+        let wms = Task { try await standIn(api, after: cursor, expecting: expected) }
+        let deadline = ContinuousClock.now + .seconds(max(120, Double(orders) / 2))
+        var shipped = 0
+        while ContinuousClock.now < deadline {
+            let truth = await simulator.groundTruth().shipments.filter { generated.contains($0.id) }
+            shipped = truth.filter { $0.status == "SHIPPED" }.count
+            if shipped == orders { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let seconds = (ContinuousClock.now - started).seconds
+        wms.cancel()
+        _ = await wms.result
+        let calls = await simulator.recordedRequests(after: before).filter { Self.shipmentOperations.contains($0.operation) }.count
+        let usage = ProcessUsage.now()
+        await group.triggerGracefulShutdown()
+        _ = await node.result
+        try? await store.close()
+        return Report(
+            orders: orders, seconds: seconds, shipped: shipped, callsPerOrder: Double(calls) / Double(max(1, orders)),
+            notificationLatencies: notificationLatencies, pollLatencies: pollLatencies, pollInterval: orderConfiguration.pollInterval.seconds,
+            cpuSeconds: usage.cpuSeconds - usageBefore.cpuSeconds, peakMemoryMegabytes: usage.peakMemoryMegabytes)
+    }
+
+    /// The WMS's part: for every order.created of the generated orders, confirm, pack (Amazon's recommended box, or
+    /// one box with serial numbers where a line needs them), label and ship, 16 orders at a time.
+    private func standIn(_ api: String, after start: Int64, expecting generated: Set<String>) async throws {
+        var cursor = start
+        var done: Set<String> = []
+        while !Task.isCancelled, done.count < generated.count {
+            let page = try await get(api + "/events?after=\(cursor)&limit=1000")
+            let events = (page["events"] as? [[String: Any]]) ?? []
+            let created = events.compactMap { event -> String? in
+                guard event["type"] as? String == "order.created", let id = event["subject"] as? String, generated.contains(id) else { return nil }
+                return id
+            }
+            if let last = events.last?["sequence"] as? Int { cursor = Int64(last) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, id) in created.enumerated() {
+                    if index >= 16 { try await group.next() }
+                    group.addTask { try await self.fulfil(api, id) }
+                }
+                try await group.waitForAll()
+            }
+            done.formUnion(created)
+            if events.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        }
+    }
+
+    private func fulfil(_ api: String, _ id: String) async throws {
+        let detail = try await get(api + "/orders/\(id)")
+        let facts = try ShipmentFacts(json: detail["shipment"] as? String ?? "{}")
+        for step in ["confirm", "pack", "label", "ship"] {
+            var body = #"{"type":"\#(step)"}"#
+            if step == "pack", facts.lineItems.contains(where: { $0.complianceAttributes?.serialNumberRequirement == "REQUIRED" }),
+                let box = facts.shippingInfo?.recommendedPackages?.first
+            {
+                let items = facts.lineItems.map { line in
+                    let serials = (0..<line.numberOfUnits).map { #""SN-\#(id)-\#(line.shipmentLineItemId)-\#($0)""# }.joined(separator: ",")
+                    return #"{"lineItemId":"\#(line.shipmentLineItemId)","quantity":\#(line.numberOfUnits),"serialNumbers":[\#(serials)]}"#
+                }
+                body = """
+                    {"type":"pack","packages":[{"id":"BOX1","length":\(box.dimensions.length.value),"width":\(box.dimensions.width.value),\
+                    "height":\(box.dimensions.height.value),"dimensionUnit":"\(box.dimensions.length.dimensionUnit)","weight":\(box.weight.value),\
+                    "weightUnit":"\(box.weight.weightUnit)","items":[\(items.joined(separator: ","))]}]}
+                    """
+            }
+            var request = HTTPClientRequest(url: api + "/orders/\(id)/commands")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Idempotency-Key", value: "\(id):\(step)")
+            request.body = .bytes(ByteBuffer(string: body))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            guard response.status == .accepted || response.status == .ok else {
+                let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+                throw StartupError(message: "\(step) on \(id) answered \(response.status.code): \(text)")
+            }
+        }
+    }
+
+    private func waitVisible(_ api: String, _ id: String, timeout: Duration) async throws -> Bool {
+        let giveUp = ContinuousClock.now + timeout
+        while ContinuousClock.now < giveUp {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: api + "/orders/\(id)"), timeout: .seconds(10))
+            _ = try await response.body.collect(upTo: 1 << 22)
+            if response.status == .ok { return true }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return false
+    }
+
+    private func lastSequence(_ api: String) async throws -> Int64 {
+        var cursor: Int64 = 0
+        while true {
+            let events = (try await get(api + "/events?after=\(cursor)&limit=1000")["events"] as? [[String: Any]]) ?? []
+            guard let last = events.last?["sequence"] as? Int else { return cursor }
+            cursor = Int64(last)
+        }
+    }
+
+    private func get(_ url: String) async throws -> [String: Any] {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 64 << 20)
+        guard response.status == .ok, let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else {
+            throw StartupError(message: "GET \(url) answered \(response.status.code)")
+        }
+        return object
+    }
+}
