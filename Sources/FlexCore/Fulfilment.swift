@@ -9,6 +9,8 @@ public enum CommandType: String, Sendable, Hashable, Codable, CaseIterable {
     case reject
     /// Tell Amazon the packages: the WMS's, or Amazon's recommended packages when it sends none.
     case pack
+    /// Retrieve Amazon's shipping options for every package, to choose among them in `label`.
+    case shippingOptions = "shipping_options"
     /// Retrieve shipping options, generate the invoice where the marketplace requires one, and generate the labels,
     /// storing every file.
     case label
@@ -359,7 +361,7 @@ public enum CommandRules {
             guard facts.invoiceRequired else {
                 throw ValidationError(field: "type", reason: "invoice: shipment \(facts.id) needs no invoice in its marketplace")
             }
-        case .confirm, .regenerateLabels, .ship:
+        case .confirm, .regenerateLabels, .ship, .shippingOptions:
             break
         }
         return request

@@ -218,6 +218,16 @@ public struct FulfilmentWorker: Sendable {
             }
         case .label, .invoice:
             shipment = try await label(shipment, request: request, result: &result)
+        case .shippingOptions:
+            switch shipment.status {
+            case .packageCreated, .pickupSlotRetrieved, .invoiceGenerated:
+                _ = try await retrieveOptions(shipment, result: &result)
+                if shipment.status == .packageCreated { shipment = try await refresh(shipment.id) }
+            case .created, .accepted, .confirmed:
+                throw FulfilmentRefusal(code: "not_packed", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; pack it before asking for shipping options.")
+            default:
+                throw FulfilmentRefusal(code: "already_labelled", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; its shipping option was chosen when it was labelled.")
+            }
         case .regenerateLabels:
             let allowed: Set<EF.Shipment.StatusPayload> = [.pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated]
             guard allowed.contains(shipment.status) else {
@@ -259,15 +269,7 @@ public struct FulfilmentWorker: Sendable {
             case .created, .accepted, .confirmed:
                 throw FulfilmentRefusal(code: "not_packed", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; pack it before labelling.")
             case .packageCreated:
-                for package in shipment.packages ?? [] {
-                    let options = try await call {
-                        try await client.shipments.retrieveShippingOptions(path: .init(shipmentId: shipment.id), query: .init(packageId: package.id)).ok.body.json
-                    }
-                    recommended = recommended ?? options.recommendedShippingOption?.shippingOptionId
-                    result.shippingOptions = (result.shippingOptions ?? []) + (options.shippingOptions ?? []).map {
-                        .init(packageId: package.id, shippingOptionId: $0.shippingOptionId, carrierName: $0.carrierName, shipBy: $0.shipBy.rawValue)
-                    }
-                }
+                recommended = try await retrieveOptions(shipment, result: &result)
                 shipment = try await refresh(shipment.id)
                 if shipment.status == .packageCreated {
                     throw FulfilmentRefusal(code: "no_shipping_options", message: "Amazon offered no shipping option for order \(shipment.id).")
@@ -306,6 +308,24 @@ public struct FulfilmentWorker: Sendable {
                 return shipment
             }
         }
+    }
+
+    /// Amazon's shipping options for every package, into the result; returns the recommended one.
+    private func retrieveOptions(_ shipment: EF.Shipment, result: inout CommandResult) async throws -> String? {
+        var recommended: String?
+        for package in shipment.packages ?? [] {
+            let options = try await call {
+                try await client.shipments.retrieveShippingOptions(path: .init(shipmentId: shipment.id), query: .init(packageId: package.id)).ok.body.json
+            }
+            let best = options.recommendedShippingOption?.shippingOptionId
+            recommended = recommended ?? best
+            result.shippingOptions = (result.shippingOptions ?? []) + (options.shippingOptions ?? []).map {
+                .init(
+                    packageId: package.id, shippingOptionId: $0.shippingOptionId, carrierName: $0.carrierName, shipBy: $0.shipBy.rawValue,
+                    recommended: $0.shippingOptionId == best)
+            }
+        }
+        return recommended
     }
 
     private func generateLabels(
@@ -370,7 +390,7 @@ public struct FulfilmentWorker: Sendable {
             case .pack: .packageCreated
             case .label: .shiplabelGenerated
             case .ship: .shipped
-            case .reject, .regenerateLabels, .invoice: nil
+            case .reject, .regenerateLabels, .invoice, .shippingOptions: nil
             }
         guard let needed, let index = progress.firstIndex(of: needed) else { return false }
         return reached >= index
@@ -458,6 +478,7 @@ struct CommandResult: Codable {
         var shippingOptionId: String?
         var carrierName: String?
         var shipBy: String?
+        var recommended: Bool
     }
 
     /// Amazon's status after the command.

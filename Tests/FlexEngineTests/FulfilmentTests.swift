@@ -104,6 +104,33 @@ struct FulfilmentTests {
         }
     }
 
+    @Test("shipping options are offered before labelling, and the one chosen is used")
+    func shippingOptions() async throws {
+        try await Self.run { parts in
+            let id = try await parts.newOrder()
+            for type in [CommandType.confirm, .pack] { try await parts.submit(CommandRequest(type: type), to: id) }
+            let asked = try await parts.submit(CommandRequest(type: .shippingOptions), to: id)
+            try await parts.fulfilment.drain()
+            let answered = try #require(try await parts.amazon.store.read { try await $0.command(asked.id) })
+            struct Result: Decodable {
+                struct Option: Decodable {
+                    var shippingOptionId: String?
+                    var recommended: Bool
+                }
+                var shippingOptions: [Option]
+            }
+            let options = try JSONDecoder().decode(Result.self, from: Data(try #require(answered.result).utf8)).shippingOptions
+            #expect(options.count == 2 && options.filter(\.recommended).count == 1)
+            let other = try #require(options.first { !$0.recommended }?.shippingOptionId)
+            #expect(try await parts.order(id).status == "PICKUP_SLOT_RETRIEVED")
+            try await parts.submit(CommandRequest(type: .label, shippingOptionId: other), to: id)
+            try await parts.fulfilment.drain()
+            #expect(try await parts.order(id).status == "SHIPLABEL_GENERATED")
+            let labelled = await parts.amazon.simulator.recordedRequests().filter { $0.operation == "generateShipLabels" && $0.path.contains(id) }
+            #expect(labelled.count == 1 && labelled.first?.path.contains("shippingOptionId=\(other)") == true)
+        }
+    }
+
     @Test("a confirmation whose answer was lost is read back, not sent again")
     func lostAnswer() async throws {
         try await Self.run { parts in
