@@ -25,6 +25,7 @@ public struct NotificationRoutes: Sendable {
                 struct Notification: Decodable {
                     var merchantId: String
                     var shipmentId: String
+                    var shipmentStatus: String?
                 }
                 var externalFulfillmentShipmentNotification: Notification?
             }
@@ -46,7 +47,8 @@ public struct NotificationRoutes: Sendable {
                 return Self.answer(.badRequest, "Not an EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE event: detail.payload.externalFulfillmentShipmentNotification with merchantId and shipmentId is required.")
             }
             let connection = try await store.transaction { session in
-                try await session.requestShipmentFetch(sellingPartnerID: notification.merchantId, shipmentID: notification.shipmentId)
+                try await session.requestShipmentFetch(
+                    sellingPartnerID: notification.merchantId, shipmentID: notification.shipmentId, status: notification.shipmentStatus)
             }
             guard let connection else {
                 // Acknowledged, so that Amazon does not retry a seller this installation does not serve.

@@ -38,6 +38,8 @@ public struct OrdersBenchmark: Sendable {
         public var seconds: Double
         public var shipped: Int
         public var callsPerOrder: Double
+        /// Calls per order, by operation.
+        public var callsByOperation: [String: Double]
         public var notificationLatencies: [Double]
         public var pollLatencies: [Double]
         public var pollInterval: Double
@@ -51,7 +53,7 @@ public struct OrdersBenchmark: Sendable {
                 \(orders) orders generated at the simulator (no throttling), confirmed, packed, labelled and shipped through the API
                   all shipped at Amazon     \(s(seconds)) after the first was generated → \(String(format: "%.1f", Double(orders) / seconds)) orders/s
                   shipped                   \(shipped) of \(orders)
-                  Amazon calls per order    \(String(format: "%.1f", callsPerOrder)) (reads included)
+                  Amazon calls per order    \(String(format: "%.1f", callsPerOrder)): \(callsByOperation.sorted { $0.value > $1.value }.map { "\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", "))
                   notification → in the API p50 \(ms(percentile(notificationLatencies, 0.5))), p99 \(ms(percentile(notificationLatencies, 0.99))), max \(ms(notificationLatencies.max() ?? 0)) over \(notificationLatencies.count) orders
                   creation → in the API, polling only (every \(s(pollInterval)))
                                             p50 \(s(percentile(pollLatencies, 0.5))), max \(s(pollLatencies.max() ?? 0)) over \(pollLatencies.count) orders
@@ -165,13 +167,15 @@ public struct OrdersBenchmark: Sendable {
         let seconds = (ContinuousClock.now - started).seconds
         wms.cancel()
         _ = await wms.result
-        let calls = await simulator.recordedRequests(after: before).filter { Self.shipmentOperations.contains($0.operation) }.count
+        let requests = await simulator.recordedRequests(after: before).filter { Self.shipmentOperations.contains($0.operation) }
+        let calls = requests.count
+        let callsByOperation = Dictionary(grouping: requests, by: \.operation).mapValues { Double($0.count) / Double(max(1, orders)) }
         let usage = ProcessUsage.now()
         await group.triggerGracefulShutdown()
         _ = await node.result
         try? await store.close()
         return Report(
-            orders: orders, seconds: seconds, shipped: shipped, callsPerOrder: Double(calls) / Double(max(1, orders)),
+            orders: orders, seconds: seconds, shipped: shipped, callsPerOrder: Double(calls) / Double(max(1, orders)), callsByOperation: callsByOperation,
             notificationLatencies: notificationLatencies, pollLatencies: pollLatencies, pollInterval: orderConfiguration.pollInterval.seconds,
             cpuSeconds: usage.cpuSeconds - usageBefore.cpuSeconds, peakMemoryMegabytes: usage.peakMemoryMegabytes)
     }

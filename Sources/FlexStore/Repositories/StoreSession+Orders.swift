@@ -144,14 +144,16 @@ extension StoreSession {
     }
 
     /// Records that Amazon notified a change of a shipment of the seller; returns the connection, or nil when no
-    /// connection has that seller.
-    public func requestShipmentFetch(sellingPartnerID: String, shipmentID: String) async throws -> ConnectionID? {
+    /// connection has that seller. A notification of a status FlexBridge already holds for the shipment (the echo of
+    /// a change FlexBridge made and read back) needs no fetch; polling still covers anything else that changed.
+    public func requestShipmentFetch(sellingPartnerID: String, shipmentID: String, status: String? = nil) async throws -> ConnectionID? {
         guard
             let row = try await sql.raw(
                 "SELECT id FROM connections WHERE selling_partner_id = \(bind: sellingPartnerID) ORDER BY created_at LIMIT 1"
             ).first()
         else { return nil }
         let connectionID = ConnectionID(rawValue: try row.decode(column: "id", as: String.self))
+        if let status, try await order(shipmentID, connectionID: connectionID)?.status == status { return connectionID }
         try await sql.raw(
             """
             INSERT INTO shipment_fetches (connection_id, shipment_id, requested_at)
