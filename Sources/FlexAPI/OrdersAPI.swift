@@ -8,6 +8,13 @@ import OpenAPIRuntime
 extension APIHandler {
     public func listOrders(_ input: Operations.ListOrders.Input) async throws -> Operations.ListOrders.Output {
         let limit = input.query.limit ?? 100
+        if input.query.atRisk == true {
+            let before = store.clock.now().addingTimeInterval((input.query.atRiskHours ?? 4) * 3600)
+            let orders = try await store.read { session in
+                try await session.ordersAtRisk(connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)), before: before, limit: limit)
+            }
+            return .ok(.init(body: .json(.init(orders: orders.map(Self.schema)))))
+        }
         let orders = try await store.read { session in
             try await session.orders(
                 connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)), status: input.query.status?.uppercased(),

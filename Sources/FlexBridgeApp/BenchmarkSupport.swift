@@ -1,7 +1,11 @@
 import AmazonSimulator
+import FlexCore
+import FlexEngine
+import FlexStore
 import Foundation
 import Logging
 import NIOCore
+import Prometheus
 import ServiceLifecycle
 
 /// What the benchmarks share: the simulator in this process, CPU and memory readings, percentiles.
@@ -57,4 +61,76 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
     guard !values.isEmpty else { return 0 }
     let sorted = values.sorted()
     return sorted[min(sorted.count - 1, max(0, Int((Double(sorted.count) * p).rounded(.up)) - 1))]
+}
+
+/// A FlexBridge node in this process, for benchmarks: a fresh SQLite store in a folder of its own, a seller of the
+/// in-process simulator connected and authorised with one MFN location mapped to hub HUB1, and the HTTP API, the
+/// lease keeper and the connection's workers running.
+struct BenchNode {
+    static let marketplace = "A21TJRUUN4KGV"
+
+    let store: Store
+    let connection: Connection
+    let locationID: String
+    /// The API's base URL, `http://127.0.0.1:PORT/api/v1`.
+    let api: String
+    let port: Int
+    let leases: LeaseKeeper
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+    private let folder: URL
+
+    /// Starts the node; `prepare` runs in the transaction that creates the connection (listings, say).
+    static func start(
+        amazon: InProcessSimulator, simulatorConfiguration: Simulator.Configuration, merchant: String, notificationSecret: String? = nil,
+        orders: OrderWorker.Configuration = .init(), logger: Logger,
+        prepare: @Sendable (StoreSession, Connection) async throws -> Void = { _, _ in }
+    ) async throws -> BenchNode {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flexbridge-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let locationID = await amazon.simulator.ensureLocation(merchantID: merchant, name: "Bench", marketplaceID: marketplace, channel: "MFN")
+        var configuration = FlexBridgeConfiguration(
+            database: .sqlite(path: folder.appendingPathComponent("bench.sqlite").path), masterKey: .value(MasterKey.generate()), port: 0)
+        configuration.notificationSecret = notificationSecret
+        let store = try await Store.open(configuration.storeConfiguration, logger: logger)
+        let connection = Connection(
+            name: "Bench", sellingPartnerID: SellingPartnerID(rawValue: merchant), region: .eu, marketplaceIDs: [MarketplaceID(rawValue: marketplace)],
+            applicationClientID: simulatorConfiguration.clientID, endpointOverride: amazon.base, createdAt: Date())
+        let refreshToken = try await amazon.simulator.authorize(merchantID: merchant)
+        try await store.transaction { session in
+            try await session.insertConnection(connection, clientSecret: simulatorConfiguration.clientSecret, actor: "bench")
+            try await session.authorize(connection.id, refreshToken: refreshToken, actor: "bench")
+            try await session.setLocationMapping(
+                LocationMapping(connectionID: connection.id, hub: "HUB1", locationID: LocationID(rawValue: locationID), channel: .mfn, createdAt: Date()),
+                actor: "bench")
+            try await prepare(session, connection)
+        }
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let application = try FlexBridgeServer.buildApplication(
+            configuration: configuration, store: store, registry: PrometheusCollectorRegistry(), logger: logger
+        ) { channel in portContinuation.yield(channel.localAddress?.port ?? 0) }
+        let leases = LeaseKeeper(store: store, configuration: .init(owner: "bench", ttl: .seconds(30), interval: .seconds(5)), logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: leases), .init(service: ConnectionSync(store: store, leases: leases, orders: orders, logger: logger)),
+                    .init(service: application),
+                ],
+                logger: logger))
+        let task = Task { try await group.run() }
+        var portIterator = ports.makeAsyncIterator()
+        guard let port = await portIterator.next(), port > 0 else { throw StartupError(message: "FlexBridge did not start") }
+        while await leases.leases[connection.id] == nil { try await Task.sleep(for: .milliseconds(50)) }
+        return BenchNode(
+            store: store, connection: connection, locationID: locationID, api: "http://127.0.0.1:\(port)/api/v1", port: port, leases: leases,
+            group: group, task: task, folder: folder)
+    }
+
+    /// Shuts the node down and removes its folder.
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = await task.result
+        try? await store.close()
+        try? FileManager.default.removeItem(at: folder)
+    }
 }

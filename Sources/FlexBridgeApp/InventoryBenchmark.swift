@@ -58,60 +58,27 @@ public struct InventoryBenchmark: Sendable {
     }
 
     static let merchant = "A1BENCHSELLER"
-    static let marketplace = "A21TJRUUN4KGV"
 
     public func run() async throws -> Report {
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flexbridge-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-
         let simulatorConfiguration = Simulator.Configuration()
         let amazon = try await InProcessSimulator.start(Simulator(configuration: simulatorConfiguration, logger: logger), logger: logger)
         defer { amazon.stop() }
         let simulator = amazon.simulator
-        let locationID = await simulator.ensureLocation(merchantID: Self.merchant, name: "Bench", marketplaceID: Self.marketplace, channel: "MFN")
         let skuIDs = (0..<skus).map { String(format: "BENCH-%06d", $0) }
-        try await simulator.addListings(merchantID: Self.merchant, marketplaceID: Self.marketplace, skus: skuIDs)
-
-        let configuration = FlexBridgeConfiguration(
-            database: .sqlite(path: folder.appendingPathComponent("bench.sqlite").path), masterKey: .value(MasterKey.generate()), port: 0)
-        let store = try await Store.open(configuration.storeConfiguration, logger: logger)
-        let connection = Connection(
-            name: "Bench", sellingPartnerID: SellingPartnerID(rawValue: Self.merchant), region: .eu,
-            marketplaceIDs: [MarketplaceID(rawValue: Self.marketplace)], applicationClientID: simulatorConfiguration.clientID,
-            endpointOverride: amazon.base, createdAt: Date())
-        let refreshToken = try await simulator.authorize(merchantID: Self.merchant)
-        try await store.transaction { session in
-            try await session.insertConnection(connection, clientSecret: simulatorConfiguration.clientSecret, actor: "bench")
-            try await session.authorize(connection.id, refreshToken: refreshToken, actor: "bench")
-            try await session.setLocationMapping(
-                LocationMapping(connectionID: connection.id, hub: "HUB1", locationID: LocationID(rawValue: locationID), channel: .mfn, createdAt: Date()),
-                actor: "bench")
+        try await simulator.addListings(merchantID: Self.merchant, marketplaceID: BenchNode.marketplace, skus: skuIDs)
+        let node = try await BenchNode.start(amazon: amazon, simulatorConfiguration: simulatorConfiguration, merchant: Self.merchant, logger: logger) {
+            session, connection in
             try await session.upsertListings(
                 skuIDs.map {
                     Listing(
-                        connectionID: connection.id, marketplaceID: MarketplaceID(rawValue: Self.marketplace), warehouseSKU: WarehouseSKU(rawValue: $0),
+                        connectionID: connection.id, marketplaceID: MarketplaceID(rawValue: BenchNode.marketplace), warehouseSKU: WarehouseSKU(rawValue: $0),
                         merchantSKU: MerchantSKU(rawValue: $0), asin: "B000000001", updatedAt: Date())
                 })
         }
-
-        // The FlexBridge node.
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let application = try FlexBridgeServer.buildApplication(
-            configuration: configuration, store: store, registry: PrometheusCollectorRegistry(), logger: logger
-        ) { channel in portContinuation.yield(channel.localAddress?.port ?? 0) }
-        let leases = LeaseKeeper(store: store, configuration: .init(owner: "bench", ttl: .seconds(30), interval: .seconds(5)), logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: leases), .init(service: ConnectionSync(store: store, leases: leases, logger: logger)), .init(service: application)],
-                logger: logger))
-        let node = Task { try await group.run() }
-        var portIterator = ports.makeAsyncIterator()
-        guard let port = await portIterator.next(), port > 0 else { throw StartupError(message: "FlexBridge did not start") }
-        let api = "http://127.0.0.1:\(port)/api/v1/stock"
-        while await leases.leases[connection.id] == nil { try await Task.sleep(for: .milliseconds(50)) }
+        let (store, connection, locationID) = (node.store, node.connection, node.locationID)
+        let api = node.api + "/stock"
         try await Task.sleep(for: .milliseconds(1500))  // the inventory sync starts its worker within a second of the lease
         let before = await simulator.recordedRequests().count
         let usageBefore = ProcessUsage.now()
@@ -156,9 +123,7 @@ public struct InventoryBenchmark: Sendable {
             try await Task.sleep(for: .milliseconds(100))
         }
         let usage = ProcessUsage.now()
-        await group.triggerGracefulShutdown()
-        _ = await node.result
-        try? await store.close()
+        await node.stop()
 
         return Report(
             skus: skus, rate: RateLimit.amazonDefaults["batchInventory"]!.rate, seconds: lastApplied.timeIntervalSince(accepted[0]),

@@ -63,7 +63,6 @@ public struct OrdersBenchmark: Sendable {
     }
 
     static let merchant = "A1BENCHORDERS"
-    static let marketplace = "A21TJRUUN4KGV"
     static let secret = "bench-notification-secret-0123"
     static let shipmentOperations = [
         "getShipments", "getShipment", "processShipment", "createPackages", "retrieveShippingOptions", "generateInvoice", "retrieveInvoice",
@@ -73,52 +72,16 @@ public struct OrdersBenchmark: Sendable {
     public func run() async throws -> Report {
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flexbridge-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-
         let simulatorConfiguration = Simulator.Configuration(throttling: false)
         let amazon = try await InProcessSimulator.start(Simulator(configuration: simulatorConfiguration, logger: logger), logger: logger)
         defer { amazon.stop() }
         let simulator = amazon.simulator
         for operation in Self.shipmentOperations { try await simulator.setRateLimit(RateLimit(rate: 1000, burst: 2000), operation: operation) }
-        let locationID = await simulator.ensureLocation(merchantID: Self.merchant, name: "Bench", marketplaceID: Self.marketplace, channel: "MFN")
-
-        var configuration = FlexBridgeConfiguration(
-            database: .sqlite(path: folder.appendingPathComponent("bench.sqlite").path), masterKey: .value(MasterKey.generate()), port: 0)
-        configuration.notificationSecret = Self.secret
-        let store = try await Store.open(configuration.storeConfiguration, logger: logger)
-        let connection = Connection(
-            name: "Bench", sellingPartnerID: SellingPartnerID(rawValue: Self.merchant), region: .eu,
-            marketplaceIDs: [MarketplaceID(rawValue: Self.marketplace)], applicationClientID: simulatorConfiguration.clientID,
-            endpointOverride: amazon.base, createdAt: Date())
-        let refreshToken = try await simulator.authorize(merchantID: Self.merchant)
-        try await store.transaction { session in
-            try await session.insertConnection(connection, clientSecret: simulatorConfiguration.clientSecret, actor: "bench")
-            try await session.authorize(connection.id, refreshToken: refreshToken, actor: "bench")
-            try await session.setLocationMapping(
-                LocationMapping(connectionID: connection.id, hub: "HUB1", locationID: LocationID(rawValue: locationID), channel: .mfn, createdAt: Date()),
-                actor: "bench")
-        }
-
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let application = try FlexBridgeServer.buildApplication(
-            configuration: configuration, store: store, registry: PrometheusCollectorRegistry(), logger: logger
-        ) { channel in portContinuation.yield(channel.localAddress?.port ?? 0) }
-        let leases = LeaseKeeper(store: store, configuration: .init(owner: "bench", ttl: .seconds(30), interval: .seconds(5)), logger: logger)
         let orderConfiguration = OrderWorker.Configuration()
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: leases), .init(service: ConnectionSync(store: store, leases: leases, orders: orderConfiguration, logger: logger)),
-                    .init(service: application),
-                ],
-                logger: logger))
-        let node = Task { try await group.run() }
-        var portIterator = ports.makeAsyncIterator()
-        guard let port = await portIterator.next(), port > 0 else { throw StartupError(message: "FlexBridge did not start") }
-        let api = "http://127.0.0.1:\(port)/api/v1"
-        while await leases.leases[connection.id] == nil { try await Task.sleep(for: .milliseconds(50)) }
+        let node = try await BenchNode.start(
+            amazon: amazon, simulatorConfiguration: simulatorConfiguration, merchant: Self.merchant, notificationSecret: Self.secret,
+            orders: orderConfiguration, logger: logger)
+        let (store, connection, locationID, api, port) = (node.store, node.connection, node.locationID, node.api, node.port)
         // Warm: the order worker has made its first poll of every status (which fetches the first access token).
         while try await store.read({ try await $0.orderWatermark(connectionID: connection.id, locationID: locationID, status: "CANCELLED") }) == nil {
             try await Task.sleep(for: .milliseconds(50))
@@ -171,9 +134,7 @@ public struct OrdersBenchmark: Sendable {
         let calls = requests.count
         let callsByOperation = Dictionary(grouping: requests, by: \.operation).mapValues { Double($0.count) / Double(max(1, orders)) }
         let usage = ProcessUsage.now()
-        await group.triggerGracefulShutdown()
-        _ = await node.result
-        try? await store.close()
+        await node.stop()
         return Report(
             orders: orders, seconds: seconds, shipped: shipped, callsPerOrder: Double(calls) / Double(max(1, orders)), callsByOperation: callsByOperation,
             notificationLatencies: notificationLatencies, pollLatencies: pollLatencies, pollInterval: orderConfiguration.pollInterval.seconds,

@@ -117,6 +117,14 @@ struct FulfilmentAPITests {
                 let orders = try Self.json(response.body)["orders"] as? [[String: Any]]
                 #expect(orders?.count == 1 && orders?.first?["reasons"] as? [String] == ["due_soon"])
             }
+            try await client.execute(uri: "/api/v1/orders?atRisk=true&atRiskHours=2", method: .get) { response in
+                let orders = try Self.json(response.body)["orders"] as? [[String: Any]]
+                #expect(orders?.map { $0["shipmentId"] as? String } == ["SHIP-9"])
+            }
+            try await client.execute(uri: "/api/v1/orders?atRisk=true&atRiskHours=0.5", method: .get) { response in
+                let orders = try Self.json(response.body)["orders"] as? [[String: Any]]
+                #expect(orders?.isEmpty == true)
+            }
             try await client.execute(uri: "/api/v1/reports/orders-at-risk?withinHours=0.5", method: .get) { response in
                 let orders = try Self.json(response.body)["orders"] as? [[String: Any]]
                 #expect(orders?.isEmpty == true)

@@ -18,65 +18,22 @@ import collections
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from harness import Rig, call, expect  # noqa: E402
 
 BINARY = sys.argv[1]
 ORDERS = int(os.environ.get("CHAOS_ORDERS", "1000"))
 KILLS = int(os.environ.get("CHAOS_KILLS", "4"))
 BUDGET = int(os.environ.get("CHAOS_SECONDS", "900"))
 MERCHANT = "A1CHAOSSELLER"
-MARKETPLACE = "A21TJRUUN4KGV"
-CLIENT_ID = "amzn1.application-oa2-client.simulator"
-CLIENT_SECRET = "simulator-secret"
 NOTIFICATION_SECRET = "chaos-notification-secret-0123"
 FAULTED = ["getShipments", "getShipment", "processShipment", "createPackages", "retrieveShippingOptions",
            "generateInvoice", "retrieveInvoice", "generateShipLabels", "updatePackageStatus"]
 WRITES = {"processShipment", "createPackages", "updatePackage", "generateInvoice", "generateShipLabels", "updatePackageStatus"}
 STEPS = ["confirm", "pack", "label", "ship"]
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def call(method, url, body=None, content_type="application/json", headers=None, timeout=60):
-    data = None
-    if body is not None:
-        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={**(headers or {}), "Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            text = response.read().decode()
-            return response.status, (json.loads(text) if text.strip().startswith(("{", "[")) else text)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def expect(condition, message):
-    if not condition:
-        print(f"FAIL: {message}", file=sys.stderr)
-        sys.exit(1)
-
-
-def wait_until_up(url, process, what):
-    for _ in range(600):
-        if process.poll() is not None:
-            expect(False, f"{what} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    expect(False, f"{what} did not answer on {url}")
 
 
 def packages_for(shipment):
@@ -96,46 +53,12 @@ def packages_for(shipment):
 
 
 def main():
-    work = tempfile.mkdtemp(prefix="flexbridge-chaos-")
-    sim_port, api_port = free_port(), free_port()
-    sim = f"http://127.0.0.1:{sim_port}"
-    api = f"http://127.0.0.1:{api_port}/api/v1"
-    database = os.path.join(work, "flexbridge.sqlite")
-    simulator = subprocess.Popen(
-        [BINARY, "simulate", "--port", str(sim_port), "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET, "--no-throttle"],
-        stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "simulator.log"), "w"))
-    processes = [simulator]
-    environment = {**os.environ, "FLEXBRIDGE_NOTIFICATION_SECRET": NOTIFICATION_SECRET}
-
-    def serve():
-        process = subprocess.Popen(
-            [BINARY, "serve", "--database", database, "--port", str(api_port), "--node-id", "chaos-node", "--log-level", "warning"],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "serve.log"), "a"), env=environment)
-        processes.append(process)
-        wait_until_up(f"http://127.0.0.1:{api_port}/health", process, "flexbridge serve")
-        return process
-
+    rig = Rig(BINARY, "flexbridge-chaos-", simulator_args=["--no-throttle"], serve_args=["--node-id", "chaos-node"],
+              serve_env={"FLEXBRIDGE_NOTIFICATION_SECRET": NOTIFICATION_SECRET})
+    sim, api, api_port = rig.sim, rig.api, rig.api_port
     try:
-        wait_until_up(f"{sim}/_simulator/health", simulator, "the simulator")
-        node = serve()
-        status, connection = call("POST", f"{api}/connections", {
-            "name": "Chaos test", "sellingPartnerId": MERCHANT, "region": "EU", "marketplaceIds": [MARKETPLACE],
-            "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "endpoint": sim})
-        expect(status == 201, f"create connection: {status} {connection}")
-        cid = connection["id"]
-        _, minted = call("POST", f"{sim}/_simulator/authorizations", {"merchantId": MERCHANT})
-        status, _ = call("PUT", f"{api}/connections/{cid}/refresh-token", {"refreshToken": minted["refreshToken"]})
-        expect(status == 200, "refresh token")
-        form = urllib.parse.urlencode({"grant_type": "refresh_token", "refresh_token": minted["refreshToken"],
-                                       "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
-        _, token = call("POST", f"{sim}/auth/o2/token", form, "application/x-www-form-urlencoded")
-        amazon_headers = {"x-amz-access-token": token["access_token"], "User-Agent": "chaos-driver/1.0"}
-        _, location = call("POST", f"{sim}/externalFulfillment/2026-07-30/location", {
-            "merchantIds": [MERCHANT], "marketplaceId": MARKETPLACE, "channels": ["MFN"], "locationName": "Chaos hub"},
-            headers=amazon_headers)
-        location_id = location["locationIds"]["MFN"]
-        status, _ = call("PUT", f"{api}/connections/{cid}/hubs", {"hub": "HUB1", "locationId": location_id, "channel": "MFN"})
-        expect(status == 200, "hub mapping")
+        node = rig.serve()
+        _, location_id, amazon_headers = rig.connect_seller(MERCHANT, "Chaos test")
         status, _ = call("POST", f"{sim}/_simulator/notifications/destinations", {
             "url": f"http://127.0.0.1:{api_port}/notifications/amazon", "headerName": "x-api-key", "secret": NOTIFICATION_SECRET})
         expect(status == 201, f"notification destination: {status}")
@@ -187,7 +110,7 @@ def main():
                 node.wait()
                 kills_done += 1
                 print(f"{now - started:5.1f} s: SIGKILL {kills_done} of {KILLS} ({len(created)} orders seen)")
-                node = serve()
+                node = rig.serve()
                 next_kill = time.time() + 12
             try:
                 status, page = call("GET", f"{api}/events?after={cursor}&limit=1000", timeout=10)
@@ -302,14 +225,7 @@ def main():
             expect(shipment_id in cancelled_events, f"{shipment_id}: no order.cancelled event")
         print(f"{len(cancelled)} cancellations reflected in orders and events")
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-
+        rig.stop()
 
 if __name__ == "__main__":
     main()

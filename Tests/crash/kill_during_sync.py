@@ -8,101 +8,25 @@ Usage: kill_during_sync.py FLEXBRIDGE_BINARY   (Tests/crash/run.sh builds it and
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from harness import MARKETPLACE, Rig, call, expect  # noqa: E402
 
 BINARY = sys.argv[1]
 SKUS = int(os.environ.get("CRASH_SKUS", "20000"))
 MERCHANT = "A1CRASHSELLER"
-MARKETPLACE = "A21TJRUUN4KGV"
-CLIENT_ID = "amzn1.application-oa2-client.simulator"
-CLIENT_SECRET = "simulator-secret"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def call(method, url, body=None, content_type="application/json", headers=None):
-    data = None
-    if body is not None:
-        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={**(headers or {}), "Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            text = response.read().decode()
-            return response.status, (json.loads(text) if text.strip().startswith(("{", "[")) else text)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def expect(condition, message):
-    if not condition:
-        print(f"FAIL: {message}", file=sys.stderr)
-        sys.exit(1)
-
-
-def wait_until_up(url, process, what):
-    for _ in range(600):
-        if process.poll() is not None:
-            expect(False, f"{what} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    expect(False, f"{what} did not answer on {url}")
 
 
 def main():
-    work = tempfile.mkdtemp(prefix="flexbridge-crash-")
-    sim_port, api_port = free_port(), free_port()
-    sim = f"http://127.0.0.1:{sim_port}"
-    api = f"http://127.0.0.1:{api_port}/api/v1"
-    database = os.path.join(work, "flexbridge.sqlite")
-    simulator = subprocess.Popen(
-        [BINARY, "simulate", "--port", str(sim_port), "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET],
-        stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "simulator.log"), "w"))
-    processes = [simulator]
-
-    def serve():
-        process = subprocess.Popen(
-            [BINARY, "serve", "--database", database, "--port", str(api_port), "--log-level", "warning"],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "serve.log"), "a"))
-        processes.append(process)
-        wait_until_up(f"http://127.0.0.1:{api_port}/health", process, "flexbridge serve")
-        return process
-
+    rig = Rig(BINARY, "flexbridge-crash-")
+    sim, api = rig.sim, rig.api
     try:
-        wait_until_up(f"{sim}/_simulator/health", simulator, "the simulator")
-        node = serve()
-
+        node = rig.serve()
         # A seller, authorised; a location; SKUs listed at Amazon and in FlexBridge.
-        status, connection = call("POST", f"{api}/connections", {
-            "name": "Crash test", "sellingPartnerId": MERCHANT, "region": "EU", "marketplaceIds": [MARKETPLACE],
-            "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "endpoint": sim})
-        expect(status == 201, f"create connection: {status} {connection}")
-        cid = connection["id"]
-        _, minted = call("POST", f"{sim}/_simulator/authorizations", {"merchantId": MERCHANT})
-        status, _ = call("PUT", f"{api}/connections/{cid}/refresh-token", {"refreshToken": minted["refreshToken"]})
-        expect(status == 200, "refresh token")
-        form = urllib.parse.urlencode({"grant_type": "refresh_token", "refresh_token": minted["refreshToken"],
-                                       "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
-        _, token = call("POST", f"{sim}/auth/o2/token", form, "application/x-www-form-urlencoded")
-        _, location = call("POST", f"{sim}/externalFulfillment/2026-07-30/location", {
-            "merchantIds": [MERCHANT], "marketplaceId": MARKETPLACE, "channels": ["MFN"], "locationName": "Crash hub"},
-            headers={"x-amz-access-token": token["access_token"]})
-        location_id = location["locationIds"]["MFN"]
-        status, _ = call("PUT", f"{api}/connections/{cid}/hubs", {"hub": "HUB1", "locationId": location_id, "channel": "MFN"})
-        expect(status == 200, "hub mapping")
+        cid, location_id, _ = rig.connect_seller(MERCHANT, "Crash test")
         skus = [f"CRASH-{i:06d}" for i in range(SKUS)]
         status, _ = call("POST", f"{sim}/_simulator/listings", {"merchantId": MERCHANT, "marketplaceId": MARKETPLACE, "skus": skus})
         expect(status == 201, f"simulator listings: {status}")
@@ -132,7 +56,7 @@ def main():
         node.send_signal(signal.SIGKILL)
         node.wait()
 
-        serve()
+        rig.serve()
         started = time.time()
         while True:
             held = amazon()
@@ -164,14 +88,7 @@ def main():
                 applied += 1
         print(f"{applied} item updates checked: no sequence number reused or lowered")
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-
+        rig.stop()
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,115 @@
+"""What the end-to-end scripts share: HTTP calls, the simulator and `flexbridge serve` as processes, and a seller
+connected end to end (connection, consent, location, hub mapping)."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+CLIENT_ID = "amzn1.application-oa2-client.simulator"
+CLIENT_SECRET = "simulator-secret"
+MARKETPLACE = "A21TJRUUN4KGV"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def call(method, url, body=None, content_type="application/json", headers=None, timeout=120):
+    """(status, JSON or text). HTTP errors are answers; a connection that fails raises OSError."""
+    data = None
+    if body is not None:
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={**(headers or {}), "Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            text = response.read().decode()
+            return response.status, (json.loads(text) if text.strip().startswith(("{", "[")) else text)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def expect(condition, message):
+    if not condition:
+        print(f"FAIL: {message}", file=sys.stderr)
+        sys.exit(1)
+
+
+def wait_until_up(url, process, what):
+    for _ in range(600):
+        if process.poll() is not None:
+            expect(False, f"{what} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    expect(False, f"{what} did not answer on {url}")
+
+
+class Rig:
+    """The simulator and a FlexBridge node on free ports, with a work folder for the database and the logs."""
+
+    def __init__(self, binary, prefix, simulator_args=(), serve_args=(), serve_env=None):
+        self.binary = binary
+        self.work = tempfile.mkdtemp(prefix=prefix)
+        self.sim_port, self.api_port = free_port(), free_port()
+        self.sim = f"http://127.0.0.1:{self.sim_port}"
+        self.api = f"http://127.0.0.1:{self.api_port}/api/v1"
+        self.database = os.path.join(self.work, "flexbridge.sqlite")
+        self.serve_args = list(serve_args)
+        self.serve_env = {**os.environ, **(serve_env or {})}
+        self.processes = []
+        simulator = subprocess.Popen(
+            [binary, "simulate", "--port", str(self.sim_port), "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET, *simulator_args],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.work, "simulator.log"), "w"))
+        self.processes.append(simulator)
+        wait_until_up(f"{self.sim}/_simulator/health", simulator, "the simulator")
+
+    def serve(self):
+        """Starts `flexbridge serve` on the rig's database and port; returns the process once it answers."""
+        process = subprocess.Popen(
+            [self.binary, "serve", "--database", self.database, "--port", str(self.api_port), "--log-level", "warning", *self.serve_args],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.work, "serve.log"), "a"), env=self.serve_env)
+        self.processes.append(process)
+        wait_until_up(f"http://127.0.0.1:{self.api_port}/health", process, "flexbridge serve")
+        return process
+
+    def connect_seller(self, merchant, name):
+        """A connection for `merchant`, authorised at the simulator, with one MFN location mapped to hub HUB1.
+        Returns (connection id, location id, the seller's access token headers for the simulator)."""
+        status, connection = call("POST", f"{self.api}/connections", {
+            "name": name, "sellingPartnerId": merchant, "region": "EU", "marketplaceIds": [MARKETPLACE],
+            "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "endpoint": self.sim})
+        expect(status == 201, f"create connection: {status} {connection}")
+        cid = connection["id"]
+        _, minted = call("POST", f"{self.sim}/_simulator/authorizations", {"merchantId": merchant})
+        status, _ = call("PUT", f"{self.api}/connections/{cid}/refresh-token", {"refreshToken": minted["refreshToken"]})
+        expect(status == 200, "refresh token")
+        form = urllib.parse.urlencode({"grant_type": "refresh_token", "refresh_token": minted["refreshToken"],
+                                       "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+        _, token = call("POST", f"{self.sim}/auth/o2/token", form, "application/x-www-form-urlencoded")
+        headers = {"x-amz-access-token": token["access_token"], "User-Agent": "flexbridge-tests/1.0"}
+        _, location = call("POST", f"{self.sim}/externalFulfillment/2026-07-30/location", {
+            "merchantIds": [merchant], "marketplaceId": MARKETPLACE, "channels": ["MFN"], "locationName": f"{name} hub"},
+            headers=headers)
+        location_id = location["locationIds"]["MFN"]
+        status, _ = call("PUT", f"{self.api}/connections/{cid}/hubs", {"hub": "HUB1", "locationId": location_id, "channel": "MFN"})
+        expect(status == 200, "hub mapping")
+        return cid, location_id, headers
+
+    def stop(self):
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
