@@ -26,15 +26,19 @@ public struct OrdersBenchmark: Sendable {
     public var orders: Int
     public var notificationSamples: Int
     public var pollSamples: Int
+    /// Whether the simulator throttles at Amazon's default rates instead of answering everything.
+    public var amazonRates: Bool
 
-    public init(orders: Int, notificationSamples: Int = 100, pollSamples: Int = 5) {
+    public init(orders: Int, notificationSamples: Int = 100, pollSamples: Int = 5, amazonRates: Bool = false) {
         self.orders = orders
         self.notificationSamples = notificationSamples
         self.pollSamples = pollSamples
+        self.amazonRates = amazonRates
     }
 
     public struct Report: Sendable, CustomStringConvertible {
         public var orders: Int
+        public var amazonRates: Bool
         public var seconds: Double
         public var shipped: Int
         public var callsPerOrder: Double
@@ -50,7 +54,7 @@ public struct OrdersBenchmark: Sendable {
             func ms(_ value: Double) -> String { String(format: "%.0f ms", value * 1000) }
             func s(_ value: Double) -> String { String(format: "%.1f s", value) }
             return """
-                \(orders) orders generated at the simulator (no throttling), confirmed, packed, labelled and shipped through the API
+                \(orders) orders generated at the simulator (\(amazonRates ? "Amazon's default rates, throttled" : "no throttling")), confirmed, packed, labelled and shipped through the API
                   all shipped at Amazon     \(s(seconds)) after the first was generated → \(String(format: "%.1f", Double(orders) / seconds)) orders/s
                   shipped                   \(shipped) of \(orders)
                   Amazon calls per order    \(String(format: "%.1f", callsPerOrder)): \(callsByOperation.sorted { $0.value > $1.value }.map { "\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", "))
@@ -72,11 +76,13 @@ public struct OrdersBenchmark: Sendable {
     public func run() async throws -> Report {
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
-        let simulatorConfiguration = Simulator.Configuration(throttling: false)
+        let simulatorConfiguration = Simulator.Configuration(throttling: amazonRates)
         let amazon = try await InProcessSimulator.start(Simulator(configuration: simulatorConfiguration, logger: logger), logger: logger)
         defer { amazon.stop() }
         let simulator = amazon.simulator
-        for operation in Self.shipmentOperations { try await simulator.setRateLimit(RateLimit(rate: 1000, burst: 2000), operation: operation) }
+        if !amazonRates {
+            for operation in Self.shipmentOperations { try await simulator.setRateLimit(RateLimit(rate: 1000, burst: 2000), operation: operation) }
+        }
         let orderConfiguration = OrderWorker.Configuration()
         let node = try await BenchNode.start(
             amazon: amazon, simulatorConfiguration: simulatorConfiguration, merchant: Self.merchant, notificationSecret: Self.secret,
@@ -136,7 +142,7 @@ public struct OrdersBenchmark: Sendable {
         let usage = ProcessUsage.now()
         await node.stop()
         return Report(
-            orders: orders, seconds: seconds, shipped: shipped, callsPerOrder: Double(calls) / Double(max(1, orders)), callsByOperation: callsByOperation,
+            orders: orders, amazonRates: amazonRates, seconds: seconds, shipped: shipped, callsPerOrder: Double(calls) / Double(max(1, orders)), callsByOperation: callsByOperation,
             notificationLatencies: notificationLatencies, pollLatencies: pollLatencies, pollInterval: orderConfiguration.pollInterval.seconds,
             cpuSeconds: usage.cpuSeconds - usageBefore.cpuSeconds, peakMemoryMegabytes: usage.peakMemoryMegabytes)
     }

@@ -74,6 +74,16 @@ public struct Order: Sendable, Hashable, Codable {
         self.updatedAt = updatedAt
     }
 
+    /// Where a status stands in the shipment's life; a cancellation ends it. Of two copies with the same
+    /// `lastUpdatedDateTime`, the one further on is the newer.
+    public static func statusRank(_ status: String) -> Int {
+        let order = [
+            "CREATED", "ACCEPTED", "CONFIRMED", "PACKAGE_CREATED", "PICKUP_SLOT_RETRIEVED", "INVOICE_GENERATED", "SHIPLABEL_GENERATED",
+            "SHIPPED", "DELIVERED", "CANCELLED",
+        ]
+        return order.firstIndex(of: status) ?? -1
+    }
+
     /// Amazon's timestamps (`2026-11-23T10:15:30Z`, with or without fractions of a second).
     public static func parseTimestamp(_ text: String) -> Date? {
         if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }

@@ -159,7 +159,18 @@ public struct FulfilmentWorker: Sendable {
     /// Carries out a command from Amazon's current state; on any attempt after the first, that state is read from
     /// Amazon first, because the earlier attempt may have been applied.
     func execute(_ command: FulfilmentCommand, attempt: Int) async throws -> CommandOutcome {
-        var shipment = attempt > 1 ? try await refresh(command.shipmentID) : try await stored(command.shipmentID)
+        guard attempt == 1 else { return try await carryOut(command, from: try await refresh(command.shipmentID)) }
+        do {
+            return try await carryOut(command, from: try await stored(command.shipmentID))
+        } catch let refusal as FulfilmentRefusal where FulfilmentRefusal.stateCodes.contains(refusal.code) {
+            // Decided on the stored copy, which may lag behind Amazon: look at Amazon's before refusing. No call was
+            // made, so nothing is sent twice.
+            return try await carryOut(command, from: try await refresh(command.shipmentID))
+        }
+    }
+
+    private func carryOut(_ command: FulfilmentCommand, from start: EF.Shipment) async throws -> CommandOutcome {
+        var shipment = start
         if shipment.status == .cancelled, command.request.type != .reject {
             return .cancelled(message: "The order was cancelled at Amazon.")
         }
@@ -170,7 +181,7 @@ public struct FulfilmentWorker: Sendable {
             switch shipment.status {
             case .created, .accepted:
                 _ = try await call { try await client.shipments.processShipment(path: .init(shipmentId: shipment.id), query: .init(operation: .confirm)).noContent }
-                shipment = try await refresh(shipment.id)
+                shipment = try await advance(shipment, to: .confirmed)
             default:
                 result.note = "Amazon already shows the order \(shipment.status.rawValue)."
             }
@@ -198,7 +209,13 @@ public struct FulfilmentWorker: Sendable {
                 throw FulfilmentRefusal(code: "not_confirmed", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; confirm it before packing.")
             case .confirmed:
                 _ = try await call { try await client.shipments.createPackages(path: .init(shipmentId: shipment.id), body: .json(.init(packages: packages))).noContent }
-                shipment = try await refresh(shipment.id)
+                shipment = try await advance(shipment, to: .packageCreated) { shipment in
+                    shipment.packages = packages.map { package in
+                        var package = package
+                        package.status = .created
+                        return package
+                    }
+                }
             case .packageCreated, .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated:
                 let held = Dictionary((shipment.packages ?? []).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
                 let changed = packages.filter { package in held[package.id].map { !Self.samePackage($0, package) } ?? true }
@@ -222,7 +239,7 @@ public struct FulfilmentWorker: Sendable {
             switch shipment.status {
             case .packageCreated, .pickupSlotRetrieved, .invoiceGenerated:
                 _ = try await retrieveOptions(shipment, result: &result)
-                if shipment.status == .packageCreated { shipment = try await refresh(shipment.id) }
+                if shipment.status == .packageCreated { shipment = try await advance(shipment, to: .pickupSlotRetrieved) }
             case .created, .accepted, .confirmed:
                 throw FulfilmentRefusal(code: "not_packed", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; pack it before asking for shipping options.")
             default:
@@ -244,7 +261,9 @@ public struct FulfilmentWorker: Sendable {
                         ).noContent
                     }
                 }
-                shipment = try await refresh(shipment.id)
+                shipment = try await advance(shipment, to: .shipped) { shipment in
+                    for index in (shipment.packages ?? []).indices { shipment.packages?[index].status = .shipped }
+                }
             case .shipped, .delivered:
                 result.note = "Amazon already shows the order \(shipment.status.rawValue)."
             default:
@@ -270,14 +289,11 @@ public struct FulfilmentWorker: Sendable {
                 throw FulfilmentRefusal(code: "not_packed", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; pack it before labelling.")
             case .packageCreated:
                 recommended = try await retrieveOptions(shipment, result: &result)
-                shipment = try await refresh(shipment.id)
-                if shipment.status == .packageCreated {
-                    throw FulfilmentRefusal(code: "no_shipping_options", message: "Amazon offered no shipping option for order \(shipment.id).")
-                }
+                shipment = try await advance(shipment, to: .pickupSlotRetrieved)
             case .pickupSlotRetrieved where invoiceRequired && shipment.shipmentRequirements.invoice.status != .available:
                 let invoice = try await call { try await client.shipments.generateInvoice(path: .init(shipmentId: shipment.id)).ok.body.json }
                 result.invoiceDocumentId = try await storeInvoice(invoice.document, shipmentID: shipment.id)
-                shipment = try await refresh(shipment.id)
+                shipment = try await advance(shipment, to: .invoiceGenerated) { $0.shipmentRequirements.invoice.status = .available }
             case .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated, .shipped, .delivered:
                 if invoiceRequired, shipment.shipmentRequirements.invoice.status == .available, result.invoiceDocumentId == nil, try await !invoiceHeld() {
                     let invoice = try await call { try await client.shipments.retrieveInvoice(path: .init(shipmentId: shipment.id)).ok.body.json }
@@ -356,7 +372,10 @@ public struct FulfilmentWorker: Sendable {
             stored.append(.init(packageId: packageID, trackingId: document.trackingID, carrierName: document.carrierName, documentId: document.id))
         }
         result.labels = stored
-        return try await refresh(shipment.id)
+        guard operation == .generate else { return shipment }
+        return try await advance(shipment, to: .shiplabelGenerated) { shipment in
+            for index in (shipment.packages ?? []).indices { shipment.packages?[index].status = .shiplabelGenerated }
+        }
     }
 
     private func storeInvoice(_ document: EF.Document, shipmentID: String) async throws -> String {
@@ -404,6 +423,21 @@ public struct FulfilmentWorker: Sendable {
             throw FulfilmentRefusal(code: "unknown_order", message: "No order \(shipmentID) on connection \(connectionID).")
         }
         return try JSONDecoder().decode(EF.Shipment.self, from: Data(order.shipment.utf8))
+    }
+
+    /// Records what a call Amazon accepted implies — the status it moves the shipment to, and what it adds — without
+    /// reading the shipment back, which would cost a getShipment (2 a second at Amazon's default rate) per step. The
+    /// copy keeps Amazon's last `lastUpdatedDateTime`; the store takes it because its status is further on, and the
+    /// copy Amazon makes of the change (newer) replaces it when a poll or notification brings it.
+    func advance(
+        _ shipment: EF.Shipment, to status: EF.Shipment.StatusPayload, _ change: (inout EF.Shipment) -> Void = { _ in }
+    ) async throws -> EF.Shipment {
+        var next = shipment
+        next.status = status
+        change(&next)
+        let order = try OrderWorker.order(from: next, connectionID: connectionID, now: store.clock.now())
+        _ = try await store.transaction { try await $0.upsertOrder(order, source: "fulfilment") }
+        return next
     }
 
     /// Reads the shipment from Amazon and stores the copy (with its event if it changed).
@@ -459,6 +493,9 @@ public struct FulfilmentWorker: Sendable {
 
 /// A command FlexBridge cannot carry out in the order's state, or Amazon's answer shows it failed.
 struct FulfilmentRefusal: Error, CustomStringConvertible {
+    /// Refusals for a step the order is not ready for, thrown before any call is made.
+    static let stateCodes: Set<String> = ["not_confirmed", "not_packed", "not_labelled"]
+
     var code: String
     var message: String
     var description: String { message }

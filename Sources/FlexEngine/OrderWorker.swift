@@ -97,16 +97,16 @@ public actor OrderWorker {
         var changed = 0
         while true {
             let ids = try await store.read { [connectionID, configuration] in
-                try await $0.shipmentFetches(connectionID: connectionID, limit: configuration.concurrentFetches * 4)
+                try await $0.notifiedShipments(connectionID: connectionID, limit: configuration.concurrentFetches * 4)
             }
             guard !ids.isEmpty else { return changed }
             changed += try await withThrowingTaskGroup(of: Int.self) { group in
                 var started = 0
                 var total = 0
-                for id in ids {
+                for (id, status) in ids {
                     if started >= configuration.concurrentFetches, let done = try await group.next() { total += done }
                     started += 1
-                    group.addTask { try await self.fetch(id) ? 1 : 0 }
+                    group.addTask { try await self.fetch(id, notified: status) ? 1 : 0 }
                 }
                 for try await done in group { total += done }
                 return total
@@ -114,8 +114,13 @@ public actor OrderWorker {
         }
     }
 
-    private nonisolated func fetch(_ id: String) async throws -> Bool {
+    private nonisolated func fetch(_ id: String, notified status: String?) async throws -> Bool {
         var changed = false
+        // The echo of a change the fulfilment worker made and recorded while the notification was on its way.
+        if let status, try await store.read({ [connectionID] in try await $0.holds(status, shipmentID: id, connectionID: connectionID) }) {
+            try await store.transaction { [connectionID] in try await $0.completeShipmentFetch(connectionID: connectionID, shipmentID: id) }
+            return false
+        }
         do {
             let shipment = try await callAmazon(store: store, connectionID: connectionID, isolation: nil) {
                 try await self.client.shipments.getShipment(path: .init(shipmentId: id)).ok.body.json

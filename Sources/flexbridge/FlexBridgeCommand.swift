@@ -325,6 +325,9 @@ struct Bench: AsyncParsableCommand {
         @Option(name: .customLong("poll-samples"), help: "Orders generated one at a time with notifications off, to time polling.")
         var pollSamples = 5
 
+        @Flag(name: .customLong("amazon-rates"), help: "Throttle the simulator at Amazon's default rates instead of answering every call.")
+        var amazonRates = false
+
         func validate() throws {
             guard (1...100_000).contains(orders) else { throw ValidationError("--orders must be 1 to 100,000") }
             guard (0...10_000).contains(notificationSamples) else { throw ValidationError("--notification-samples must be 0 to 10,000") }
@@ -332,7 +335,8 @@ struct Bench: AsyncParsableCommand {
         }
 
         func run() async throws {
-            print(try await OrdersBenchmark(orders: orders, notificationSamples: notificationSamples, pollSamples: pollSamples).run())
+            print(
+                try await OrdersBenchmark(orders: orders, notificationSamples: notificationSamples, pollSamples: pollSamples, amazonRates: amazonRates).run())
         }
     }
 

@@ -216,6 +216,8 @@ enum Schema {
             ] {
                 try await database.raw("ALTER TABLE orders ADD COLUMN \(unsafeRaw: column)").run()
             }
+            // The status Amazon notified, so that a notification of a change FlexBridge already recorded is not fetched.
+            try await database.raw("ALTER TABLE shipment_fetches ADD COLUMN status TEXT").run()
             try await database.create(index: "orders_by_state").on("orders").column("state").column("expected_ship_at").run()
             // Commands run per order in sequence order; the key makes a repeated request return the first command.
             try await database.create(table: "order_commands")

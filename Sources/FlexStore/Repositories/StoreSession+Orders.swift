@@ -4,7 +4,7 @@ import SQLKit
 
 extension StoreSession {
     /// Stores a copy of an Amazon shipment if it is new or newer than the one held (by `lastUpdatedDateTime`, or the
-    /// same time with another status), writes the history line and the event in the same transaction, and says what
+    /// same time with a status further on), writes the history line and the event in the same transaction, and says what
     /// changed. Copies read twice (polling overlap, a notification and a poll) change nothing the second time, so
     /// each order is `order.created` exactly once.
     public func upsertOrder(_ order: Order, source: String) async throws -> OrderChange {
@@ -22,7 +22,11 @@ extension StoreSession {
             let heldAt = try existing.decode(column: "amazon_updated_at", as: Int64.self)
             let heldStatus = try existing.decode(column: "status", as: String.self)
             let newAt = order.amazonUpdatedAt.millisecondsSince1970
-            guard newAt > heldAt || (newAt == heldAt && heldStatus != order.status) else { return .unchanged }
+            // Newer by Amazon's clock; or, at the same time, further on in the shipment's life: what FlexBridge
+            // recorded of a call Amazon accepted, before Amazon's own copy of the change arrives.
+            guard newAt > heldAt || (newAt == heldAt && Order.statusRank(order.status) > Order.statusRank(heldStatus)) else {
+                return .unchanged
+            }
             try await sql.raw(
                 """
                 UPDATE orders SET location_id = \(bind: order.locationID.rawValue), status = \(bind: order.status), state = \(bind: state.rawValue),
@@ -143,9 +147,9 @@ extension StoreSession {
         ).run()
     }
 
-    /// Records that Amazon notified a change of a shipment of the seller; returns the connection, or nil when no
-    /// connection has that seller. A notification of a status FlexBridge already holds for the shipment (the echo of
-    /// a change FlexBridge made and read back) needs no fetch; polling still covers anything else that changed.
+    /// Records that Amazon notified a change of a shipment of the seller, with the status notified; returns the
+    /// connection, or nil when no connection has that seller. A notification of a status FlexBridge already holds
+    /// (the echo of a change FlexBridge made) needs no fetch; polling still brings Amazon's copy of it.
     public func requestShipmentFetch(sellingPartnerID: String, shipmentID: String, status: String? = nil) async throws -> ConnectionID? {
         guard
             let row = try await sql.raw(
@@ -153,12 +157,12 @@ extension StoreSession {
             ).first()
         else { return nil }
         let connectionID = ConnectionID(rawValue: try row.decode(column: "id", as: String.self))
-        if let status, try await order(shipmentID, connectionID: connectionID)?.status == status { return connectionID }
+        if let status, try await holds(status, shipmentID: shipmentID, connectionID: connectionID) { return connectionID }
         try await sql.raw(
             """
-            INSERT INTO shipment_fetches (connection_id, shipment_id, requested_at)
-            VALUES (\(bind: connectionID.rawValue), \(bind: shipmentID), \(bind: nowMilliseconds))
-            ON CONFLICT (connection_id, shipment_id) DO NOTHING
+            INSERT INTO shipment_fetches (connection_id, shipment_id, requested_at, status)
+            VALUES (\(bind: connectionID.rawValue), \(bind: shipmentID), \(bind: nowMilliseconds), \(bind: status))
+            ON CONFLICT (connection_id, shipment_id) DO UPDATE SET status = excluded.status
             """
         ).run()
         return connectionID
@@ -166,12 +170,23 @@ extension StoreSession {
 
     /// Shipments to fetch because Amazon notified about them, oldest first.
     public func shipmentFetches(connectionID: ConnectionID, limit: Int) async throws -> [String] {
+        try await notifiedShipments(connectionID: connectionID, limit: limit).map(\.shipmentID)
+    }
+
+    /// Shipments to fetch because Amazon notified about them, with the status notified, oldest first.
+    public func notifiedShipments(connectionID: ConnectionID, limit: Int) async throws -> [(shipmentID: String, status: String?)] {
         try await sql.raw(
             """
-            SELECT shipment_id FROM shipment_fetches WHERE connection_id = \(bind: connectionID.rawValue)
+            SELECT shipment_id, status FROM shipment_fetches WHERE connection_id = \(bind: connectionID.rawValue)
             ORDER BY requested_at, shipment_id LIMIT \(bind: Int64(limit))
             """
-        ).all().map { try $0.decode(column: "shipment_id", as: String.self) }
+        ).all().map { (try $0.decode(column: "shipment_id", as: String.self), try $0.decode(column: "status", as: String?.self)) }
+    }
+
+    /// Whether the order's copy already has `status`, or a status further on.
+    public func holds(_ status: String, shipmentID: String, connectionID: ConnectionID) async throws -> Bool {
+        guard let held = try await order(shipmentID, connectionID: connectionID)?.status else { return false }
+        return Order.statusRank(held) >= Order.statusRank(status) && Order.statusRank(status) >= 0
     }
 
     public func completeShipmentFetch(connectionID: ConnectionID, shipmentID: String) async throws {
