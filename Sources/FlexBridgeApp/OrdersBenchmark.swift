@@ -125,7 +125,7 @@ public struct OrdersBenchmark: Sendable {
         for _ in 0..<orders { generated.insert(try await simulator.generateOrder(merchantID: Self.merchant, locationID: locationID)) }
         let expected = generated
         let wms = Task { try await standIn(api, after: cursor, expecting: expected) }
-        let deadline = ContinuousClock.now + .seconds(max(120, Double(orders) / 2))
+        let deadline = ContinuousClock.now + .seconds(max(120, Double(orders) * (amazonRates ? 3 : 0.5)))
         var shipped = 0
         while ContinuousClock.now < deadline {
             let truth = await simulator.groundTruth().shipments.filter { generated.contains($0.id) }
