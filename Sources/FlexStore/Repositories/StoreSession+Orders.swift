@@ -79,7 +79,7 @@ extension StoreSession {
         if change == .created, state == .awaitingConfirmation, try await connection(order.connectionID)?.settings.autoConfirm == true {
             var stored = order
             stored.state = state
-            _ = try await submitCommand(CommandRequest(type: .confirm), fingerprint: "auto-confirm", for: stored, idempotencyKey: "auto-confirm")
+            _ = try await submitCommand(CommandRequest(type: .confirm), fingerprint: "auto-confirm", for: stored, idempotencyKey: "auto-confirm:\(order.shipmentID)")
         }
         return change
     }
