@@ -223,6 +223,24 @@ struct FulfilmentTests {
         }
     }
 
+    @Test("a rejection succeeds, leaves the order rejected and cancels what was queued after it")
+    func rejection() async throws {
+        try await Self.run { parts in
+            let id = try await parts.newOrder()
+            let reject = try await parts.submit(CommandRequest(type: .reject, reason: "OUT_OF_STOCK"), to: id)
+            let pack = try await parts.submit(CommandRequest(type: .pack), to: id)
+            try await parts.fulfilment.drain()
+            let commands = try await parts.commands(id)
+            #expect(commands.first { $0.id == reject.id }?.status == .succeeded)
+            #expect(commands.first { $0.id == pack.id }?.status == .cancelled)
+            let order = try await parts.order(id)
+            #expect(order.status == "CANCELLED" && order.state == .rejected)
+            let cancelled = try #require(try await parts.events("order.cancelled").first)
+            #expect(cancelled.payload.contains("OUT_OF_STOCK") && cancelled.payload.contains(pack.id))
+            #expect(await parts.writes(id) == ["processShipment": 1])
+        }
+    }
+
     @Test("the same idempotency key returns the first command; with another request it is refused")
     func idempotency() async throws {
         try await Self.run { parts in

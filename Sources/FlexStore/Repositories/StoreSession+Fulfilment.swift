@@ -181,13 +181,15 @@ extension StoreSession {
         ).first() != nil
     }
 
-    /// Cancels every open command of an order cancelled at Amazon; returns their ids and types.
+    /// Cancels every open command of an order cancelled at Amazon — but a rejection under way, which is what
+    /// cancelled it; returns their ids and types.
     func cancelOpenCommands(connectionID: ConnectionID, shipmentID: String) async throws -> [(id: String, type: String)] {
         try await sql.raw(
             """
             UPDATE order_commands SET status = 'cancelled', error_code = 'order_cancelled',
                 error_message = 'The order was cancelled at Amazon before this command ran.', updated_at = \(bind: nowMilliseconds)
             WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID) AND status IN ('queued', 'running')
+                AND NOT (type = 'reject' AND status = 'running')
             RETURNING id, type
             """
         ).all().map { (try $0.decode(column: "id", as: String.self), try $0.decode(column: "type", as: String.self)) }
