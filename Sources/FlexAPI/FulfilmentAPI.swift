@@ -220,9 +220,7 @@ extension APIHandler {
     }
 
     static func fingerprint(_ request: CommandRequest) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(request), as: UTF8.self)
+        try JSONText.encode(request)
     }
 
     static func schema(_ request: CommandRequest) -> Components.Schemas.CommandRequest {

@@ -300,13 +300,7 @@ public struct ShipmentFacts: Sendable, Decodable {
     }
 
     public struct Package: Sendable, Decodable {
-        public struct Item: Sendable, Decodable {
-            public var packageLineItemId: String
-            public var quantity: Int
-        }
         public var id: String
-        public var status: String?
-        public var packageLineItems: [Item]?
     }
 
     public struct ShipmentRequirements: Sendable, Decodable {
@@ -317,17 +311,12 @@ public struct ShipmentFacts: Sendable, Decodable {
         public var invoice: Invoice?
     }
 
-    public struct ShipmentInfo: Sendable, Decodable {
-        public var orderStatesEligibleForRejection: [String]?
-    }
-
     public var id: String
     public var status: String
     public var lineItems: [Line]
     public var shippingInfo: ShippingInfo?
     public var packages: [Package]?
     public var shipmentRequirements: ShipmentRequirements?
-    public var shipmentInfo: ShipmentInfo?
     public var reason: String?
 
     public init(json: String) throws {

@@ -141,7 +141,7 @@ public struct FulfilmentWorker: Sendable {
             if let shipment = try? await refresh(command.shipmentID) {
                 if shipment.status == .cancelled { return .cancelled(message: "The order was cancelled at Amazon.") }
                 if (try? await alreadyDone(command, shipment: shipment)) == true {
-                    return .succeeded(result: try Self.json(CommandResult(note: "Amazon already shows this done.")))
+                    return .succeeded(result: try JSONText.encode(CommandResult(note: "Amazon already shows this done.")))
                 }
             }
             return .failed(code: "amazon_refused", message: error.description)
@@ -271,7 +271,7 @@ public struct FulfilmentWorker: Sendable {
             }
         }
         result.status = shipment.status.rawValue
-        return .succeeded(result: try Self.json(result))
+        return .succeeded(result: try JSONText.encode(result))
     }
 
     /// Label and invoice: shipping options, the invoice where required, then the labels (for `label`), each step
@@ -281,7 +281,7 @@ public struct FulfilmentWorker: Sendable {
         var recommended: String?
         let invoiceRequired = shipment.shipmentRequirements.invoice.requirement == .required
         func invoiceHeld() async throws -> Bool {
-            try await store.read { [connectionID] in try await $0.documents(shipmentID: shipment.id, connectionID: connectionID) }.contains { $0.kind == .invoice }
+            try await store.read { [connectionID] in try await $0.heldDocuments(shipmentID: shipment.id, connectionID: connectionID) }.contains { $0.kind == .invoice }
         }
         while true {
             switch shipment.status {
@@ -309,7 +309,7 @@ public struct FulfilmentWorker: Sendable {
                 case .shiplabelGenerated:
                     // Labelled at Amazon: by this command's earlier attempt whose answer was lost, or by other means.
                     // The files are issued again only if FlexBridge does not hold them.
-                    let held = try await store.read { [connectionID] in try await $0.documents(shipmentID: shipment.id, connectionID: connectionID) }
+                    let held = try await store.read { [connectionID] in try await $0.heldDocuments(shipmentID: shipment.id, connectionID: connectionID) }
                         .filter { $0.kind == .label }.compactMap(\.packageID)
                     if Set(held).isSuperset(of: (shipment.packages ?? []).map(\.id)) {
                         result.note = "Amazon already shows the order labelled."
@@ -482,12 +482,6 @@ public struct FulfilmentWorker: Sendable {
             Dictionary(package.packageLineItems.map { ($0.packageLineItemId, $0.quantity) }, uniquingKeysWith: +)
         }
         return contents(held) == contents(wanted)
-    }
-
-    static func json(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }
 

@@ -214,8 +214,6 @@ public actor OrderWorker {
         guard let updated = Order.parseTimestamp(shipment.lastUpdatedDateTime) else {
             throw UnreadableShipment(shipmentID: shipment.id, field: "lastUpdatedDateTime")
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
         return Order(
             connectionID: connectionID, shipmentID: shipment.id, locationID: LocationID(rawValue: shipment.locationId),
             marketplaceID: MarketplaceID(rawValue: shipment.marketplaceAttributes.marketplaceId),
@@ -224,6 +222,6 @@ public actor OrderWorker {
             shipmentType: shipment.shipmentInfo.shipmentType.rawValue, originalShipmentID: shipment.shipmentInfo.originalShipmentInfo?.id,
             status: shipment.status.rawValue, amazonCreatedAt: created, amazonUpdatedAt: updated,
             expectedShipAt: Order.parseTimestamp(shipment.shippingInfo.expectedShippingDateTimeInUTC),
-            shipment: String(decoding: try encoder.encode(shipment), as: UTF8.self), firstSeenAt: now, updatedAt: now)
+            shipment: try JSONText.encode(shipment), firstSeenAt: now, updatedAt: now)
     }
 }

@@ -126,9 +126,7 @@ public struct WebhookDispatcher: Service {
         ]
         if let connection = event.connectionID { object["connectionId"] = .string(connection.rawValue) }
         if let subject = event.subject { object["subject"] = .string(subject) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return try encoder.encode(object)
+        return try JSONText.data(object)
     }
 
     /// `t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`.

@@ -142,9 +142,7 @@ extension StoreSession {
     }
 
     static func json(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        try JSONText.encode(value)
     }
 
     static func fromJSON<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {

@@ -237,6 +237,19 @@ extension StoreSession {
         ).all().map(Self.decodeDocument)
     }
 
+    /// The kinds and packages of an order's current files, without their contents.
+    public func heldDocuments(shipmentID: String, connectionID: ConnectionID) async throws -> [(kind: StoredDocument.Kind, packageID: String?)] {
+        try await sql.raw(
+            """
+            SELECT kind, package_id FROM documents WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)
+                AND superseded_at IS NULL
+            """
+        ).all().compactMap { row in
+            guard let kind = StoredDocument.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else { return nil }
+            return (kind, try row.decode(column: "package_id", as: String?.self))
+        }
+    }
+
     public func document(_ id: String) async throws -> StoredDocument? {
         try await sql.raw("SELECT * FROM documents WHERE id = \(bind: id)").first().map(Self.decodeDocument)
     }
