@@ -3,8 +3,10 @@ import FlexCore
 import FlexStore
 import Foundation
 import Hummingbird
+import Logging
 import OpenAPIHummingbird
 import OpenAPIRuntime
+import Synchronization
 
 /// FlexBridge's API (openapi.yaml). Here, connections: adding a seller account, getting the seller's consent
 /// through Login with Amazon or a refresh token entered by hand, and checking the connection end to end.
@@ -12,15 +14,30 @@ public struct APIHandler: APIProtocol {
     let store: Store
     let authorizer: any SellerAuthorizer
     /// Where Amazon sends the seller back: this node's `/api/v1/connections/callback`.
-    let callbackURL: String
+    let callback: CallbackAddress
+    var callbackURL: String { callback.url }
     /// How long an authorization link works: long enough to be sent to the seller and opened later.
     let linkLifetime: TimeInterval
+    /// Where failed requests are logged, with their cause.
+    let logger: Logger
 
-    public init(store: Store, authorizer: any SellerAuthorizer, callbackURL: String, linkLifetime: TimeInterval = 72 * 3600) {
+    public init(
+        store: Store, authorizer: any SellerAuthorizer, callbackURL: String, linkLifetime: TimeInterval = 72 * 3600,
+        logger: Logger = Logger(label: "flexbridge.api")
+    ) {
+        self.init(store: store, authorizer: authorizer, callback: CallbackAddress(callbackURL), linkLifetime: linkLifetime, logger: logger)
+    }
+
+    /// With a callback address known only once the server listens (`--port 0`).
+    public init(
+        store: Store, authorizer: any SellerAuthorizer, callback: CallbackAddress, linkLifetime: TimeInterval = 72 * 3600,
+        logger: Logger = Logger(label: "flexbridge.api")
+    ) {
         self.store = store
         self.authorizer = authorizer
-        self.callbackURL = callbackURL
+        self.callback = callback
         self.linkLifetime = linkLifetime
+        self.logger = logger
     }
 
     static let actor = "api"
@@ -62,7 +79,9 @@ public struct APIHandler: APIProtocol {
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         } catch let error as StoreError where error.code == .invalidInput {
-            return .badRequest(Self.problem(.invalidInput, error.message, field: error.message.hasPrefix("clientSecret") ? "clientSecret" : nil))
+            let field = "clientSecret"
+            guard error.message.hasPrefix(field + " ") else { return .badRequest(Self.problem(.invalidInput, error.message)) }
+            return .badRequest(Self.problem(.invalidInput, String(error.message.dropFirst(field.count + 1)), field: field))
         } catch let error as StoreError where error.code == .conflict {
             return .conflict(.init(body: .json(Self.problemBody(.conflict, error.message))))
         }
@@ -74,6 +93,17 @@ public struct APIHandler: APIProtocol {
             return .notFound(Self.notFound(input.path.connectionId))
         }
         return .ok(.init(body: .json(Self.schema(connection, authorized: authorized))))
+    }
+
+    public func deleteConnection(_ input: Operations.DeleteConnection.Input) async throws -> Operations.DeleteConnection.Output {
+        let id = ConnectionID(rawValue: input.path.connectionId)
+        do {
+            let connection = try await store.transaction { session in try await session.disconnect(id, actor: Self.actor) }
+            store.wakeUps.connections.wake()
+            return .ok(.init(body: .json(Self.schema(connection, authorized: false))))
+        } catch let error as StoreError where error.code == .notFound {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
     }
 
     public func createAuthorizationLink(
@@ -240,6 +270,22 @@ public struct APIHandler: APIProtocol {
 extension APIHandler {
     /// Serves these operations under `/api/v1`.
     public func register(on router: Router<BasicRequestContext>) throws {
-        try registerHandlers(on: router, serverURL: URL(string: FlexBridgeAPIDocument.basePath)!, middlewares: [ProblemMiddleware()])
+        try registerHandlers(on: router, serverURL: URL(string: FlexBridgeAPIDocument.basePath)!, middlewares: [ProblemMiddleware(logger: logger), RequestValidationMiddleware()])
+    }
+}
+
+/// The URL Amazon sends sellers back to after consent. Set once the server listens when the port was chosen by the
+/// system (`--port 0`), so that consent links name the real port.
+public final class CallbackAddress: Sendable {
+    private let value: Mutex<String>
+
+    public init(_ url: String) {
+        value = Mutex(url)
+    }
+
+    public var url: String { value.withLock { $0 } }
+
+    public func set(_ url: String) {
+        value.withLock { $0 = url }
     }
 }

@@ -86,6 +86,35 @@ extension APIHandler {
         }
     }
 
+    public func deleteHubMapping(_ input: Operations.DeleteHubMapping.Input) async throws -> Operations.DeleteHubMapping.Output {
+        let id = ConnectionID(rawValue: input.path.connectionId)
+        let channel = input.query.channel.flatMap { ChannelName(rawValue: $0.rawValue) }
+        do {
+            let (removed, retiring) = try await store.transaction { session in
+                guard try await session.connection(id) != nil else { throw StoreError.notFound("Connection \(id)") }
+                return try await session.removeLocationMapping(connectionID: id, hub: HubCode(rawValue: input.path.hub), channel: channel, actor: Self.actor)
+            }
+            return .ok(.init(body: .json(.init(removed: removed.map(Self.schema), retiringItems: retiring))))
+        } catch let error as StoreError where error.code == .notFound {
+            return .notFound(.init(body: .json(Self.problemBody(.notFound, error.message))))
+        }
+    }
+
+    public func deleteListing(_ input: Operations.DeleteListing.Input) async throws -> Operations.DeleteListing.Output {
+        let id = ConnectionID(rawValue: input.path.connectionId)
+        do {
+            let (removed, retiring) = try await store.transaction { session in
+                guard try await session.connection(id) != nil else { throw StoreError.notFound("Connection \(id)") }
+                return try await session.removeListing(
+                    connectionID: id, merchantSKU: MerchantSKU(rawValue: input.path.merchantSku),
+                    marketplaceID: input.query.marketplaceId.map(MarketplaceID.init(rawValue:)), actor: Self.actor)
+            }
+            return .ok(.init(body: .json(.init(removed: removed, retiringItems: retiring))))
+        } catch let error as StoreError where error.code == .notFound {
+            return .notFound(.init(body: .json(Self.problemBody(.notFound, error.message))))
+        }
+    }
+
     public func importListings(_ input: Operations.ImportListings.Input) async throws -> Operations.ImportListings.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
         guard let (connection, _) = try await load(input.path.connectionId) else { return .notFound(Self.notFound(input.path.connectionId)) }
@@ -103,7 +132,7 @@ extension APIHandler {
             }
         case .csv(let body):
             do {
-                listings = try CSVTable(parsing: try await String(collecting: body, upTo: Self.maximumCSVBytes)).listings(for: connection)
+                listings = try CSVTable(utf8: try await [UInt8](collecting: body, upTo: Self.maximumCSVBytes)).listings(for: connection)
             } catch let error as CSVError {
                 return .badRequest(Self.problem(.invalidInput, CSVErrors([error]).description))
             } catch let error as CSVErrors {
@@ -143,7 +172,7 @@ extension APIHandler {
                     rows: body.items.map { [$0.locationId, $0.sku, $0.channel.rawValue, String($0.sequenceNumber)] }
                 ).sequenceNumbers(for: id)
             case .csv(let body):
-                floors = try CSVTable(parsing: try await String(collecting: body, upTo: Self.maximumCSVBytes)).sequenceNumbers(for: id)
+                floors = try CSVTable(utf8: try await [UInt8](collecting: body, upTo: Self.maximumCSVBytes)).sequenceNumbers(for: id)
             }
         } catch let error as CSVError {
             return .badRequest(Self.problem(.invalidInput, CSVErrors([error]).description))
@@ -168,7 +197,7 @@ extension APIHandler {
             levels = body.items.map { StockLevel(hub: HubCode(rawValue: $0.hub), warehouseSKU: WarehouseSKU(rawValue: $0.sku), quantity: $0.quantity) }
         case .csv(let body):
             do {
-                levels = try CSVTable(parsing: try await String(collecting: body, upTo: Self.maximumCSVBytes)).stockLevels()
+                levels = try CSVTable(utf8: try await [UInt8](collecting: body, upTo: Self.maximumCSVBytes)).stockLevels()
             } catch let error as CSVError {
                 return .badRequest(Self.problem(.invalidInput, CSVErrors([error]).description))
             } catch let error as CSVErrors {
@@ -178,7 +207,12 @@ extension APIHandler {
         do {
             let write = try await store.transaction { session in try await session.recordStock(levels) }
             store.wakeUps.wake(write.connections, .inventory)
-            return .accepted(.init(body: .json(.init(received: levels.count, changedLevels: write.changedLevels, changedItems: write.changedItems))))
+            return .accepted(
+                .init(
+                    body: .json(
+                        .init(
+                            received: levels.count, changedLevels: write.changedLevels, changedItems: write.changedItems,
+                            unmappedHubs: write.unmappedHubs.isEmpty ? nil : write.unmappedHubs.map(\.rawValue)))))
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         }
@@ -218,6 +252,7 @@ extension APIHandler {
             connectionId: item.connectionID.rawValue, locationId: item.locationID.rawValue, channel: .init(rawValue: item.channel.rawValue)!,
             marketplaceId: item.marketplaceID.rawValue, merchantSku: item.merchantSKU.rawValue, hub: item.hub.rawValue,
             desiredQuantity: item.desiredQuantity, changedAt: item.changedAt, quantityToSend: item.quantityToSend, pending: item.pending,
+            retiring: item.retiring ? true : nil,
             lastSent: zip3(item.lastSentQuantity, item.lastSequenceNumber, item.lastSentAt).map { .init(quantity: $0, sequenceNumber: $1, at: $2) },
             amazon: zip3(item.amazonSellableQuantity, item.amazonReservedQuantity, item.amazonReportedAt).map {
                 .init(sellableQuantity: $0, reservedQuantity: $1, sequenceNumber: item.amazonSequenceNumber, reportedAt: $2)

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Prometheus
+import Synchronization
 
 /// The endpoints that operations tooling calls: `/health` for load balancers and orchestrators, `/metrics` for
 /// Prometheus. They sit outside the versioned API and need no API key.
@@ -27,15 +28,28 @@ public struct OperationsRoutes<Context: RequestContext>: Sendable {
         }
     }
 
-    /// The health answer: 200 when the database answers a query, 503 with the reason when it does not.
+    /// How long `/health` waits for the database: load balancers expect an answer within a second or two.
+    static var databaseDeadline: Duration { .seconds(1) }
+
+    /// The health answer: 200 when the database answers a query within ``databaseDeadline``, 503 naming the
+    /// dependency and the reason when it does not.
     func health() async throws -> Response {
         var report = HealthReport(status: "ok", database: store.database.kind.rawValue, schemaVersion: nil, error: nil)
         var status = HTTPResponse.Status.ok
-        do {
-            report.schemaVersion = try await store.database.schemaVersion()
-        } catch {
+        let database = store.database
+        let answer = await Self.within(Self.databaseDeadline) { try await database.schemaVersion() }
+        switch answer {
+        case .success(let version):
+            report.schemaVersion = version
+        case .failure(let error):
             report.status = "unavailable"
+            report.unavailable = ["database"]
             report.error = "the database does not answer: \(error)"
+            status = .serviceUnavailable
+        case nil:
+            report.status = "unavailable"
+            report.unavailable = ["database"]
+            report.error = "the database did not answer within \(Self.databaseDeadline)"
             status = .serviceUnavailable
         }
         let encoder = JSONEncoder()
@@ -45,6 +59,39 @@ public struct OperationsRoutes<Context: RequestContext>: Sendable {
             headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(report)))
         )
+    }
+}
+
+extension OperationsRoutes {
+    /// `work`'s result, or nil when it has not finished within `deadline`. Returns at the deadline even when `work`
+    /// ignores cancellation (a connection pool waiting for a server that is gone): the work is cancelled and left to
+    /// end on its own.
+    static func within<T: Sendable>(_ deadline: Duration, _ work: @escaping @Sendable () async throws -> T) async -> Result<T, any Error>? {
+        let answer = FirstAnswer<Result<T, any Error>?>()
+        return await withCheckedContinuation { continuation in
+            answer.wait(with: continuation)
+            let worker = Task {
+                do { answer.give(.success(try await work())) } catch { answer.give(.failure(error)) }
+            }
+            Task {
+                try? await Task.sleep(for: deadline)
+                worker.cancel()
+                answer.give(nil)
+            }
+        }
+    }
+}
+
+/// Resumes a continuation with the first value given; later ones are dropped.
+private final class FirstAnswer<Value: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<Value, Never>?>(nil)
+
+    func wait(with continuation: CheckedContinuation<Value, Never>) {
+        self.continuation.withLock { $0 = continuation }
+    }
+
+    func give(_ value: Value) {
+        continuation.withLock { $0.take() }?.resume(returning: value)
     }
 }
 
@@ -58,4 +105,6 @@ public struct HealthReport: Codable, Sendable, Hashable {
     public var schemaVersion: Int?
     /// Why the node is unavailable.
     public var error: String?
+    /// The dependencies that do not answer (`database`); absent when all do.
+    public var unavailable: [String]?
 }

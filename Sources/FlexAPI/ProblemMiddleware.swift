@@ -1,13 +1,18 @@
 import FlexBridgeAPI
+import FlexStore
 import Foundation
 import HTTPTypes
+import Logging
 import OpenAPIRuntime
 
 /// Sits between the generated server and FlexBridge's handlers: a request the generated server cannot read (bad
-/// JSON, a value outside its enum, a missing field) gets the API's 400 problem answer saying what was wrong, instead
-/// of a bare 500; and the `Location` of a redirect goes out as the URL it is (the generated server percent-encodes
-/// header values).
+/// JSON, a value outside its enum, a missing field) gets the API's 400 problem answer saying what was wrong; a
+/// handler that fails is logged at error level with its cause and answered with a problem body (503 when the
+/// database does not answer, else 500), never an empty 500; and the `Location` of a redirect goes out as the URL it
+/// is (the generated server percent-encodes header values).
 struct ProblemMiddleware: ServerMiddleware {
+    let logger: Logger
+
     func intercept(
         _ request: HTTPRequest,
         body: HTTPBody?,
@@ -22,13 +27,21 @@ struct ProblemMiddleware: ServerMiddleware {
             }
             return (response, responseBody)
         } catch let error as ServerError where (400..<500).contains(error.httpStatus.code) {
-            let problem = Components.Schemas.Problem(
-                error: .init(code: "invalid_input", message: "The request could not be read: \(Self.explain(error.underlyingError))"))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            var fields = HTTPFields()
-            fields[.contentType] = "application/json"
-            return (HTTPResponse(status: .badRequest, headerFields: fields), HTTPBody(try encoder.encode(problem)))
+            return ProblemResponse.make(
+                status: .badRequest, code: "invalid_input", message: "The request could not be read: \(Self.explain(error.underlyingError))")
+        } catch {
+            let cause = (error as? ServerError)?.underlyingError ?? error
+            if let storeError = cause as? StoreError, storeError.code == .databaseUnavailable {
+                logger.error(
+                    "request failed: the database does not answer",
+                    metadata: ["operation": "\(operationID)", "cause": "\(storeError.message)"])
+                return ProblemResponse.make(status: .serviceUnavailable, code: "database_unavailable", message: storeError.message)
+            }
+            logger.error(
+                "request failed", metadata: ["operation": "\(operationID)", "cause": "\(String(reflecting: cause))"])
+            return ProblemResponse.make(
+                status: .internalServerError, code: "internal_error",
+                message: "FlexBridge failed to answer \(operationID); the node's log has the cause. Nothing was changed unless the operation says so.")
         }
     }
 
@@ -37,12 +50,23 @@ struct ProblemMiddleware: ServerMiddleware {
         guard let error = error as? DecodingError else { return String(describing: error) }
         func path(_ context: DecodingError.Context) -> String {
             let path = context.codingPath.map(\.stringValue).filter { !$0.isEmpty }.joined(separator: ".")
-            return path.isEmpty ? "the body" : path
+            return path.isEmpty ? "a value" : path
+        }
+        func kind(_ type: Any.Type) -> String {
+            switch type {
+            case is Bool.Type: "true or false"
+            case is Int.Type, is Int64.Type, is Int32.Type: "a whole number"
+            case is Double.Type, is Float.Type: "a number"
+            case is String.Type: "a string"
+            default: "a \(type)"
+            }
         }
         switch error {
         case .keyNotFound(let key, _): return "\(key.stringValue) is required"
-        case .typeMismatch(let type, let context): return "\(path(context)) must be a \(type)"
+        case .typeMismatch(let type, let context): return "\(path(context)) must be \(kind(type))"
         case .valueNotFound(_, let context): return "\(path(context)) must not be null"
+        case .dataCorrupted(let context) where context.debugDescription.hasPrefix("Additional properties are disabled"):
+            return "\(path(context)) is not a field of this request; check its spelling"
         case .dataCorrupted(let context): return "\(path(context)): \(context.debugDescription)"
         @unknown default: return String(describing: error)
         }

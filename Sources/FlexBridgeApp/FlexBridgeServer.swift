@@ -32,11 +32,12 @@ public struct FlexBridgeServer: Sendable {
         authorizer: any SellerAuthorizer = AmazonSellerAuthorizer(),
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
+        let callback = CallbackAddress(configuration.authorizationCallbackURL)
         let router = Router()
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: LogRequestsMiddleware(.debug))
         OperationsRoutes(store: store, registry: registry).register(on: router)
-        try APIHandler(store: store, authorizer: authorizer, callbackURL: configuration.authorizationCallbackURL).register(on: router)
+        try APIHandler(store: store, authorizer: authorizer, callback: callback, logger: logger).register(on: router)
         NotificationRoutes(store: store, secret: configuration.notificationSecret).register(on: router)
         registry.makeGauge(
             descriptor: MetricNameDescriptor(
@@ -50,7 +51,14 @@ public struct FlexBridgeServer: Sendable {
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "FlexBridge"),
-            onServerRunning: onServerRunning,
+            onServerRunning: { channel in
+                if configuration.publicURL == nil, configuration.port == 0, let port = channel.localAddress?.port {
+                    var listening = configuration
+                    listening.port = port
+                    callback.set(listening.authorizationCallbackURL)
+                }
+                await onServerRunning(channel)
+            },
             logger: logger
         )
     }
@@ -58,6 +66,13 @@ public struct FlexBridgeServer: Sendable {
     /// Opens the store (migrating it), then runs the HTTP server and the engine's services in one service group
     /// until SIGTERM or SIGINT, and shuts them down in reverse order: server, engine, store.
     public func run() async throws {
+        // An address that cannot be listened on is said before anything else happens (migrations included).
+        do {
+            _ = try SocketAddress.makeAddressResolvingHost(configuration.host, port: 0)
+        } catch {
+            throw StartupError(
+                message: "Cannot listen on \(configuration.host): the name does not resolve to an address of this machine. Choose another with --host or FLEXBRIDGE_HOST.")
+        }
         let store = try await Store.open(configuration.storeConfiguration, logger: logger)
         let leaseKeeper = LeaseKeeper(
             store: store,

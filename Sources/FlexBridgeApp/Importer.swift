@@ -2,6 +2,7 @@ import Algorithms
 import FlexCore
 import FlexStore
 import Foundation
+import Synchronization
 
 /// Imports CSV files into the store as `flexbridge import` does: the whole file is read and checked first, so a file
 /// with a bad row changes nothing; then it is written in one transaction, chunk by chunk, reporting progress.
@@ -57,12 +58,15 @@ public struct Importer: Sendable {
 public final class ProgressBar: Sendable {
     let title: String
     let isTerminal = isatty(FileHandle.standardError.fileDescriptor) != 0
+    /// Set once the bar reached its end: an import that reports "all done" twice (an empty file) draws it once.
+    private let finished = Atomic<Bool>(false)
 
     public init(title: String) {
         self.title = title
     }
 
     public func update(_ done: Int, _ total: Int) {
+        if done == total, finished.exchange(true, ordering: .relaxed) { return }
         let share = total == 0 ? 1 : Double(done) / Double(total)
         let width = 30
         let filled = Int((share * Double(width)).rounded(.down))

@@ -17,6 +17,31 @@ public struct CSVTable: Sendable {
     public var records: [Record]
 
     /// Reads `text`; a byte-order mark and blank lines are skipped; line ends may be `\n` or `\r\n`.
+    /// Parses a file's bytes, which must be UTF-8: a file saved as Latin-1 or Windows-1252 would otherwise turn
+    /// its SKUs into other SKUs. Refused with the line and column of the first byte that is not UTF-8.
+    public init(utf8 bytes: some Collection<UInt8>) throws(CSVError) {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            var line = 1
+            var column = 1
+            var offset = 0
+            var iterator = bytes.makeIterator()
+            var decoder = UTF8()
+            decoding: while true {
+                switch decoder.decode(&iterator) {
+                case .scalarValue(let scalar):
+                    offset += UTF8.width(scalar)
+                    if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
+                case .emptyInput, .error:
+                    break decoding
+                }
+            }
+            throw CSVError(
+                line: line, column: column,
+                reason: "the file is not UTF-8 text (byte \(offset + 1) is not); save it as UTF-8 (CSV UTF-8 in spreadsheet programs)")
+        }
+        try self.init(parsing: text)
+    }
+
     public init(parsing text: String) throws(CSVError) {
         var records: [Record] = []
         var fields: [String] = []
@@ -269,8 +294,10 @@ extension CSVTable {
             guard let channel = ChannelName(rawValue: row.value("channel").uppercased()) else {
                 throw row.error("channel", "must be MFN, FBA or DF, got \"\(row.value("channel"))\"")
             }
-            guard let number = Int64(row.value("sequenceNumber")), number >= 0 else {
-                throw row.error("sequenceNumber", "must be a whole number, 0 or more, got \"\(row.value("sequenceNumber"))\"")
+            guard let number = Int64(row.value("sequenceNumber")), (0...InventoryRules.maximumImportedSequenceNumber).contains(number) else {
+                throw row.error(
+                    "sequenceNumber",
+                    "must be a whole number from 0 to \(InventoryRules.maximumImportedSequenceNumber), got \"\(row.value("sequenceNumber"))\"")
             }
             let key = InventoryKey(
                 connectionID: connectionID, locationID: LocationID(rawValue: row.value("locationId")),

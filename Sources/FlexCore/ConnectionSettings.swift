@@ -68,24 +68,36 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
             || skuSafetyStock != old.skuSafetyStock || sendZeroForAll != old.sendZeroForAll
     }
 
+    /// The longest reconciliation interval: a week.
+    public static let maximumReconciliationIntervalMinutes = 10_080
+
     /// Checks the values, naming the setting that is wrong.
     public func validate() throws(ValidationError) {
-        if safetyStock < 0 {
-            throw ValidationError(field: "settings.safetyStock", reason: "must be 0 or more, got \(safetyStock)")
+        let most = StockLevel.maximumQuantity
+        func checkUnits(_ units: Int, _ field: String) throws(ValidationError) {
+            guard (0...most).contains(units) else {
+                throw ValidationError(field: field, reason: "must be a whole number from 0 to \(most), got \(units)")
+            }
         }
-        if let quantityCap, quantityCap < 0 {
-            throw ValidationError(field: "settings.quantityCap", reason: "must be 0 or more, got \(quantityCap)")
-        }
+        try checkUnits(safetyStock, "settings.safetyStock")
+        if let quantityCap { try checkUnits(quantityCap, "settings.quantityCap") }
         for (name, buffers) in [("hubSafetyStock", hubSafetyStock), ("skuSafetyStock", skuSafetyStock)] {
             for (key, units) in buffers.sorted(by: { $0.key < $1.key }) {
                 if key.isEmpty { throw ValidationError(field: "settings.\(name)", reason: "has an empty key") }
-                if units < 0 { throw ValidationError(field: "settings.\(name).\(key)", reason: "must be 0 or more, got \(units)") }
+                try checkUnits(units, "settings.\(name).\(key)")
             }
         }
-        if reconciliationIntervalMinutes < 0 {
+        guard (0...Self.maximumReconciliationIntervalMinutes).contains(reconciliationIntervalMinutes) else {
             throw ValidationError(
-                field: "settings.reconciliationIntervalMinutes", reason: "must be 0 (never) or more, got \(reconciliationIntervalMinutes)")
+                field: "settings.reconciliationIntervalMinutes",
+                reason: "must be 0 (never) to \(Self.maximumReconciliationIntervalMinutes) (a week), got \(reconciliationIntervalMinutes)")
         }
+    }
+
+    /// The reconciliation interval in seconds, within its range even when a value stored before the range was
+    /// enforced lies outside it.
+    public var reconciliationInterval: TimeInterval {
+        TimeInterval(min(max(0, reconciliationIntervalMinutes), Self.maximumReconciliationIntervalMinutes)) * 60
     }
 
     /// The settings that differ between `old` and `new`, one entry per setting, with both values as JSON text

@@ -16,10 +16,20 @@ public struct StockLevel: Sendable, Hashable, Codable {
     /// The most units FlexBridge takes for one SKU at one hub; Amazon's quantity is a 32-bit integer.
     public static let maximumQuantity = 1_000_000_000
 
+    /// The longest hub code and WMS SKU taken, in characters.
+    public static let maximumHubLength = 64
+    public static let maximumSKULength = 200
+
     /// Checks the values, naming the field that is wrong in the API's spelling.
     public func validate() throws(ValidationError) {
         if hub.rawValue.isEmpty { throw ValidationError(field: "hub", reason: "must not be empty") }
         if warehouseSKU.rawValue.isEmpty { throw ValidationError(field: "sku", reason: "must not be empty") }
+        if hub.rawValue.count > Self.maximumHubLength {
+            throw ValidationError(field: "hub", reason: "must be at most \(Self.maximumHubLength) characters, got \(hub.rawValue.count)")
+        }
+        if warehouseSKU.rawValue.count > Self.maximumSKULength {
+            throw ValidationError(field: "sku", reason: "must be at most \(Self.maximumSKULength) characters, got \(warehouseSKU.rawValue.count)")
+        }
         if quantity < 0 { throw ValidationError(field: "quantity", reason: "must be 0 or more, got \(quantity)") }
         if quantity > Self.maximumQuantity {
             throw ValidationError(field: "quantity", reason: "must be at most \(Self.maximumQuantity), got \(quantity)")
@@ -35,26 +45,40 @@ public enum InventoryRules {
     }
 
     /// The units customers may buy: the WMS's free units less the buffer, never below zero, at most the cap; zero
-    /// for everything while "send zero for all" is on.
+    /// for everything while "send zero for all" is on. Every number is taken within 0 and
+    /// ``StockLevel/maximumQuantity``, so a value stored before its range was enforced cannot overflow here.
     public static func sellable(free: Int, hub: HubCode, sku: WarehouseSKU, settings: ConnectionSettings) -> Int {
         if settings.sendZeroForAll { return 0 }
-        let sellable = max(0, free - safetyStock(hub: hub, sku: sku, settings: settings))
-        return settings.quantityCap.map { min($0, sellable) } ?? sellable
+        let sellable = max(0, clampedQuantity(free) - clampedQuantity(safetyStock(hub: hub, sku: sku, settings: settings)))
+        return settings.quantityCap.map { min(clampedQuantity($0), sellable) } ?? sellable
     }
 
     /// The absolute quantity to send to Amazon. Amazon subtracts the units its open shipments reserve from what it is
-    /// sent, so those units are added back; with "send zero for all" on, zero is sent, whatever is reserved.
+    /// sent, so those units are added back; with "send zero for all" on, zero is sent, whatever is reserved. Amazon's
+    /// quantity is a 32-bit integer, the most ever sent.
     public static func quantityToSend(free: Int, reserved: Int, hub: HubCode, sku: WarehouseSKU, settings: ConnectionSettings) -> Int {
         if settings.sendZeroForAll { return 0 }
-        return sellable(free: free, hub: hub, sku: sku, settings: settings) + max(0, reserved)
+        return min(Int(Int32.max), sellable(free: free, hub: hub, sku: sku, settings: settings) + clampedQuantity(reserved))
     }
+
+    static func clampedQuantity(_ units: Int) -> Int {
+        min(max(0, units), StockLevel.maximumQuantity)
+    }
+
+    /// The largest `clientSequenceNumber` FlexBridge takes from another connector: 2^53 − 1, exact in every JSON
+    /// reader, and thousands of years of milliseconds above today's numbers.
+    public static let maximumImportedSequenceNumber: Int64 = 9_007_199_254_740_991
 
     /// The next `clientSequenceNumber` for an item: milliseconds since the epoch, as Amazon recommends, bumped past
     /// every number already used or seen at Amazon, so that numbers only ever grow, even when the clock steps back
-    /// or another connector used larger ones.
-    public static func nextSequenceNumber(now: Date, lastUsed: Int64?, lastSeenAtAmazon: Int64?) -> Int64 {
+    /// or another connector used larger ones. Nil when the numbers are exhausted (one of them is already the largest
+    /// 64-bit number): the item cannot be sent again, which the caller reports instead of trapping.
+    public static func nextSequenceNumber(now: Date, lastUsed: Int64?, lastSeenAtAmazon: Int64?) -> Int64? {
         let floor = max(lastUsed ?? 0, lastSeenAtAmazon ?? 0)
-        return max(Int64((now.timeIntervalSince1970 * 1000).rounded(.down)), floor + 1)
+        guard floor < Int64.max else { return nil }
+        let milliseconds = now.timeIntervalSince1970 * 1000
+        let clock = milliseconds.isFinite && milliseconds < 9.0e18 ? Int64(max(0, milliseconds).rounded(.down)) : 0
+        return max(clock, floor + 1)
     }
 }
 
@@ -76,6 +100,8 @@ public struct InventoryItemStatus: Sendable, Hashable, Codable {
     public var quantityToSend: Int
     /// Whether a change still has to reach Amazon.
     public var pending: Bool
+    /// The hub mapping or listing behind the item was removed: 0 goes to Amazon, then the item is gone.
+    public var retiring: Bool
     public var lastSentQuantity: Int?
     public var lastSequenceNumber: Int64?
     public var lastSentAt: Date?
@@ -89,7 +115,7 @@ public struct InventoryItemStatus: Sendable, Hashable, Codable {
     public init(
         connectionID: ConnectionID, locationID: LocationID, channel: ChannelName, marketplaceID: MarketplaceID,
         merchantSKU: MerchantSKU, hub: HubCode, warehouseSKU: WarehouseSKU, desiredQuantity: Int, changedAt: Date,
-        quantityToSend: Int, pending: Bool, lastSentQuantity: Int?, lastSequenceNumber: Int64?, lastSentAt: Date?,
+        quantityToSend: Int, pending: Bool, retiring: Bool = false, lastSentQuantity: Int?, lastSequenceNumber: Int64?, lastSentAt: Date?,
         amazonSellableQuantity: Int?, amazonReservedQuantity: Int?, amazonSequenceNumber: Int64?, amazonReportedAt: Date?,
         lastError: InventoryError?
     ) {
@@ -104,6 +130,7 @@ public struct InventoryItemStatus: Sendable, Hashable, Codable {
         self.changedAt = changedAt
         self.quantityToSend = quantityToSend
         self.pending = pending
+        self.retiring = retiring
         self.lastSentQuantity = lastSentQuantity
         self.lastSequenceNumber = lastSequenceNumber
         self.lastSentAt = lastSentAt

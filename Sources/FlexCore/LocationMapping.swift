@@ -20,6 +20,9 @@ public struct LocationMapping: Sendable, Hashable, Codable {
     /// Checks the ids, naming the one that is wrong. Amazon caps location ids at 36 characters.
     public func validate() throws(ValidationError) {
         if hub.rawValue.isEmpty { throw ValidationError(field: "hub", reason: "must not be empty") }
+        if hub.rawValue.count > StockLevel.maximumHubLength {
+            throw ValidationError(field: "hub", reason: "must be at most \(StockLevel.maximumHubLength) characters, got \(hub.rawValue.count)")
+        }
         if locationID.rawValue.isEmpty { throw ValidationError(field: "locationId", reason: "must not be empty") }
         if locationID.rawValue.count > 36 {
             throw ValidationError(field: "locationId", reason: "must be at most 36 characters, got \(locationID.rawValue.count)")
@@ -56,7 +59,13 @@ public struct Listing: Sendable, Hashable, Codable {
     /// Checks the ids, naming the one that is wrong, in the seeds' CSV column names.
     public func validate() throws(ValidationError) {
         if warehouseSKU.rawValue.isEmpty { throw ValidationError(field: "clientSkuId", reason: "must not be empty") }
+        if warehouseSKU.rawValue.count > StockLevel.maximumSKULength {
+            throw ValidationError(field: "clientSkuId", reason: "must be at most \(StockLevel.maximumSKULength) characters, got \(warehouseSKU.rawValue.count)")
+        }
         if merchantSKU.rawValue.isEmpty { throw ValidationError(field: "channelSkuId", reason: "must not be empty") }
+        if merchantSKU.rawValue.count > 40 {
+            throw ValidationError(field: "channelSkuId", reason: "must be at most 40 characters (Amazon's longest SKU), got \(merchantSKU.rawValue.count)")
+        }
         if marketplaceID.rawValue.isEmpty { throw ValidationError(field: "marketplace", reason: "must not be empty") }
         if !ASIN.isWellFormed(asin.rawValue) {
             throw ValidationError(

@@ -84,6 +84,12 @@ public struct Order: Sendable, Hashable, Codable {
         return order.firstIndex(of: status) ?? -1
     }
 
+    /// Whether an order in this Amazon status no longer holds a reservation of its units (shipped, delivered,
+    /// cancelled — a seller's rejection included).
+    public static func releasesReservation(_ status: String) -> Bool {
+        status == "SHIPPED" || status == "DELIVERED" || status == "CANCELLED"
+    }
+
     /// Amazon's timestamps (`2026-11-23T10:15:30Z`, with or without fractions of a second).
     public static func parseTimestamp(_ text: String) -> Date? {
         if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }

@@ -41,6 +41,8 @@ public actor InventoryWorker {
     private let refusedCounter: Counter
     private let failedCounter: Counter
     private let fetchCounter: Counter
+    private let unusableSettingCounter: Counter
+    private var reportedSettingProblem: ValidationError?
 
     public init(connectionID: ConnectionID, store: Store, client: SellingPartnerClient, configuration: Configuration = Configuration(), logger: Logger) {
         self.connectionID = connectionID
@@ -54,6 +56,7 @@ public actor InventoryWorker {
         refusedCounter = Counter(label: "flexbridge_inventory_items_refused_total", dimensions: dimensions)
         failedCounter = Counter(label: "flexbridge_inventory_items_failed_total", dimensions: dimensions)
         fetchCounter = Counter(label: "flexbridge_inventory_reconciliation_fetches_total", dimensions: dimensions)
+        unusableSettingCounter = Counter(label: "flexbridge_unusable_stored_settings_total", dimensions: dimensions)
     }
 
     /// Works until cancelled, or until Amazon refuses the seller's refresh token.
@@ -99,7 +102,7 @@ public actor InventoryWorker {
     @discardableResult
     public func reconcileIfDue(force: Bool = false) async throws -> Bool {
         guard let settings = try await syncingSettings() else { return false }
-        let interval = TimeInterval(settings.reconciliationIntervalMinutes * 60)
+        let interval = settings.reconciliationInterval
         let now = store.clock.now()
         guard force || reconciliationCursor != nil || (interval > 0 && now.timeIntervalSince(lastReconciliation) >= interval) else {
             return false
@@ -130,6 +133,17 @@ public actor InventoryWorker {
     private func syncingSettings() async throws -> ConnectionSettings? {
         let connection = try await store.read { [connectionID] in try await $0.connection(connectionID) }
         guard let connection, connection.status == .active, connection.settings.inventorySyncEnabled else { return nil }
+        do {
+            try connection.settings.validate()
+            reportedSettingProblem = nil
+        } catch where reportedSettingProblem != error {
+            // Stored before its range was enforced: used within its range (every rule clamps), and said once.
+            reportedSettingProblem = error
+            logger.error(
+                "a stored setting is out of range; FlexBridge uses the nearest allowed value until it is set again",
+                metadata: ["connection": "\(connectionID)", "setting": "\(error.field)", "reason": "\(error.reason)"])
+            unusableSettingCounter.increment()
+        } catch {}
         return connection.settings
     }
 

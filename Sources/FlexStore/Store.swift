@@ -83,8 +83,9 @@ public final class Store: Service, Sendable {
         let result = try await database.transaction { sql in
             try await body(StoreSession(sql: sql, kind: database.kind, secrets: secrets, clock: clock, notes: notes))
         }
-        // Committed: the webhook dispatcher sends what was written at once.
+        // Committed: the webhook dispatcher sends what was written at once; inventory workers send what became pending.
         if notes.eventsWritten { wakeUps.events.wake() }
+        wakeUps.wake(notes.inventoryChanged, .inventory)
         return result
     }
 
@@ -124,9 +125,13 @@ public struct StoreSession: Sendable {
 /// What a transaction did that matters after it commits.
 final class TransactionNotes: Sendable {
     private let events = Atomic<Bool>(false)
+    private let inventory = Mutex<Set<ConnectionID>>([])
 
     func noteEventsWritten() { events.store(true, ordering: .relaxed) }
     var eventsWritten: Bool { events.load(ordering: .relaxed) }
+
+    func noteInventoryChanged(_ connectionID: ConnectionID) { inventory.withLock { _ = $0.insert(connectionID) } }
+    var inventoryChanged: Set<ConnectionID> { inventory.withLock { $0 } }
 }
 
 extension Date {

@@ -100,7 +100,7 @@ struct InventoryAPITests {
             // Settings: a buffer changes what would be sent; the change is in the log.
             (status, body) = try await call(client, .put, "/api/v1/connections/\(id)/settings", json: #"{"safetyStock":2,"skuSafetyStock":{"W2":-1}}"#)
             #expect(status == .badRequest)
-            #expect(((body["error"] as? [String: Any])?["field"] as? String) == "settings.skuSafetyStock.W2")
+            #expect(((body["error"] as? [String: Any])?["field"] as? String) == "skuSafetyStock.W2", "named as the request body names it")
             (status, body) = try await call(client, .put, "/api/v1/connections/\(id)/settings", json: #"{"safetyStock":2,"quantityCap":5}"#)
             #expect(status == .ok)
             #expect(body["safetyStock"] as? Int == 2 && body["inventorySyncEnabled"] as? Bool == true)

@@ -29,7 +29,7 @@ struct ConnectionSettingsTests {
 
     @Test("negative buffers and caps are refused, naming the setting")
     func validation() {
-        #expect(throws: ValidationError(field: "settings.safetyStock", reason: "must be 0 or more, got -2")) {
+        #expect(throws: ValidationError(field: "settings.safetyStock", reason: "must be a whole number from 0 to 1000000000, got -2")) {
             try ConnectionSettings(safetyStock: -2).validate()
         }
         #expect(throws: ValidationError.self) { try ConnectionSettings(quantityCap: -1).validate() }

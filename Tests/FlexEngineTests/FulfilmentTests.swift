@@ -223,6 +223,57 @@ struct FulfilmentTests {
         }
     }
 
+    /// How an order stops holding Amazon's reservation of its units.
+    enum Release: String, CaseIterable, Sendable, CustomStringConvertible {
+        case shipped, rejected, cancelled
+        var description: String { rawValue }
+    }
+
+    @Test("a shipped, rejected or cancelled order's released reservation goes out at once: Amazon sells the WMS's free units, no reconciliation", arguments: Release.allCases)
+    func releasedReservation(release: Release) async throws {
+        try await Self.run { parts in
+            let amazon = parts.amazon
+            try await amazon.stock(["SKU-A": 10, "SKU-B": 10])
+            let inventory = try await amazon.worker()
+            try await inventory.syncRound()
+            let id = try await parts.newOrder()
+            // The WMS allocates the order: its free units drop by what Amazon now reserves.
+            var free: [String: Int] = [:]
+            for sku in ["SKU-A", "SKU-B"] { free[sku] = 10 - (await amazon.amazon(sku)?.reserved ?? 0) }
+            try #require(free.values.contains { $0 < 10 }, "the order reserves units")
+            try await amazon.stock(free)
+            for _ in 0..<10 { if try await !inventory.syncRound() { break } }
+            for sku in ["SKU-A", "SKU-B"] {
+                let held = try #require(await amazon.amazon(sku))
+                #expect(held.quantity - held.reserved == free[sku], "before: \(sku) \(held)")
+            }
+
+            switch release {
+            case .shipped:
+                for type in [CommandType.confirm, .pack, .label, .ship] { try await parts.submit(CommandRequest(type: type), to: id) }
+                try await parts.fulfilment.drain()
+            case .rejected:
+                try await parts.submit(CommandRequest(type: .reject, reason: "OUT_OF_STOCK"), to: id)
+                try await parts.fulfilment.drain()
+            case .cancelled:
+                _ = try await parts.client.shipments.updateSandboxShipment(
+                    path: .init(shipmentId: id), body: .json(.init(updateType: .shipmentStatusChange, updates: .init(status: .cancelled)))
+                ).noContent
+                try await parts.orders.poll()
+            }
+            #expect(try await parts.order(id).state.rawValue == release.rawValue)
+            // The WMS's free number did not change (a rejected or cancelled order's units wait to be put back), and
+            // Amazon must sell exactly that, after sync rounds alone.
+            for _ in 0..<10 { if try await !inventory.syncRound() { break } }
+            for sku in ["SKU-A", "SKU-B"] {
+                let held = try #require(await amazon.amazon(sku))
+                #expect(held.reserved == 0, "\(sku) \(held)")
+                #expect(held.quantity - held.reserved == free[sku], "after \(release): \(sku) \(held), WMS free \(free[sku] ?? -1)")
+                #expect(try await amazon.item(sku)?.pending == false)
+            }
+        }
+    }
+
     @Test("a rejection succeeds, leaves the order rejected and cancels what was queued after it")
     func rejection() async throws {
         try await Self.run { parts in

@@ -36,6 +36,58 @@ struct InventorySyncTests {
         }
     }
 
+    @Test("a removed listing or hub mapping withdraws its stock: 0 is sent to Amazon, then the item is gone", arguments: TestEngine.available)
+    func removal(engine: TestEngine) async throws {
+        try await InventoryFixture.run(engine: engine, skus: ["SKU-A", "SKU-B", "SKU-C"]) { amazon in
+            let worker = try await amazon.worker()
+            try await amazon.stock(["SKU-A": 5, "SKU-B": 6, "SKU-C": 7])
+            #expect(try await worker.syncRound())
+            #expect(await amazon.amazon("SKU-A")?.quantity == 5)
+
+            let id = amazon.connection.id
+            let listing = try await amazon.store.transaction {
+                try await $0.removeListing(connectionID: id, merchantSKU: "SKU-A", marketplaceID: nil, actor: "test")
+            }
+            #expect(listing.removed == 1 && listing.retiringItems == 1)
+            let retiring = try #require(try await amazon.item("SKU-A"))
+            #expect(retiring.retiring && retiring.pending && retiring.quantityToSend == 0)
+            #expect(try await worker.syncRound())
+            #expect(await amazon.amazon("SKU-A")?.quantity == 0, "Amazon no longer offers it")
+            #expect(try await amazon.item("SKU-A") == nil, "then the item is gone")
+            // Its stock changes no longer reach Amazon; the others' still do.
+            try await amazon.stock(["SKU-A": 9, "SKU-B": 8])
+            #expect(try await worker.syncRound())
+            #expect(await amazon.amazon("SKU-A")?.quantity == 0)
+            #expect(await amazon.amazon("SKU-B")?.quantity == 8)
+
+            // Removing the hub's mapping withdraws everything it offered at the location.
+            let hub = try await amazon.store.transaction {
+                try await $0.removeLocationMapping(connectionID: id, hub: InventoryFixture.hub, channel: nil, actor: "test")
+            }
+            #expect(hub.removed.map(\.locationID.rawValue) == [amazon.locationID] && hub.retiringItems == 2)
+            #expect(try await worker.syncRound())
+            #expect(await amazon.amazon("SKU-B")?.quantity == 0)
+            #expect(await amazon.amazon("SKU-C")?.quantity == 0)
+            #expect(try await amazon.store.read { try await $0.pendingInventoryCount(connectionID: id) } == 0)
+            #expect(try await amazon.item("SKU-B") == nil)
+            #expect(try await amazon.item("SKU-C") == nil)
+            await #expect(throws: StoreError.self) {
+                try await amazon.store.transaction {
+                    try await $0.removeLocationMapping(connectionID: id, hub: InventoryFixture.hub, channel: nil, actor: "test")
+                }
+            }
+            // Mapped again, the hub's stock goes out again.
+            try await amazon.store.transaction {
+                try await $0.setLocationMapping(
+                    LocationMapping(connectionID: id, hub: InventoryFixture.hub, locationID: LocationID(rawValue: amazon.locationID), channel: .mfn, createdAt: Date()),
+                    actor: "test")
+            }
+            #expect(try await worker.syncRound())
+            #expect(await amazon.amazon("SKU-B")?.quantity == 8)
+            #expect(await amazon.amazon("SKU-C")?.quantity == 7)
+        }
+    }
+
     @Test("sync switched off sends nothing; switched on, what waited goes out")
     func toggle() async throws {
         try await InventoryFixture.run { amazon in

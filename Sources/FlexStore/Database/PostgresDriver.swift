@@ -16,7 +16,13 @@ final class PostgresDriver: SQLDriver {
     private init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
-        self.runTask = Task { await client.run() }
+        // Started at once, before the first connection is asked for: the pool marks itself running before it first
+        // suspends, so a lease right after `open` (migrations) finds it running instead of warning.
+        if #available(macOS 26, *) {
+            self.runTask = Task.immediate { await client.run() }
+        } else {
+            self.runTask = Task { await client.run() }
+        }
     }
 
     /// Connects to the server the URL names, checking first with one connection so that a wrong host, password or
@@ -46,15 +52,56 @@ final class PostgresDriver: SQLDriver {
         return PostgresDriver(client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
     }
 
+    /// How many times a transaction that PostgreSQL chose as a deadlock victim, or could not serialize, is run
+    /// again before its error reaches the caller.
+    static let conflictAttempts = 8
+
     func withTransaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
-            try await Self.transaction(on: connection.sql(), begin: "BEGIN", body)
+        var attempt = 1
+        while true {
+            do {
+                return try await availability {
+                    try await client.withConnection { connection in
+                        try await Self.transaction(on: connection.sql(), begin: "BEGIN", body)
+                    }
+                }
+            } catch let error as PSQLError where Self.isConflict(error) && attempt < Self.conflictAttempts {
+                // PostgreSQL rolled the whole transaction back; nothing of it stands, so running it again is safe.
+                logger.debug(
+                    "transaction conflicted with another; running it again",
+                    metadata: ["sqlstate": "\(error.serverInfo?[.sqlState] ?? "")", "attempt": "\(attempt)"])
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 << min(attempt, 6)))))
+                attempt += 1
+            }
         }
     }
 
     func withSession<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
-            try await body(connection.sql())
+        try await availability {
+            try await client.withConnection { connection in
+                try await body(connection.sql())
+            }
+        }
+    }
+
+    /// Whether PostgreSQL refused the transaction only because of another running beside it: a deadlock
+    /// (40P01) or a serialization failure (40001).
+    static func isConflict(_ error: PSQLError) -> Bool {
+        guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "40P01" || state == "40001"
+    }
+
+    /// Runs `body`, turning a lost or refused connection into ``StoreError/Code/databaseUnavailable`` with the reason,
+    /// so that callers can answer 503 and say the database is down rather than fail without a word.
+    private func availability<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PSQLError
+            where [.connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown].contains(error.code)
+        {
+            throw StoreError(code: .databaseUnavailable, message: "PostgreSQL does not answer: \(Self.describe(error)).")
+        } catch let error as NIOConnectionError {
+            throw StoreError(code: .databaseUnavailable, message: "PostgreSQL does not answer: \(Self.describe(error)).")
         }
     }
 

@@ -290,5 +290,10 @@ enum Schema {
                 .column("created_at", type: .bigint, .notNull)
                 .run()
         },
+        Migration(version: 6, name: "inventory items being retired: sent 0 at Amazon, then removed") { database, _ in
+            // Set when the hub mapping or the listing that fed the item is removed: the item is sent 0, and its row
+            // goes once Amazon applied that (or refused it: then Amazon had nothing to stop selling).
+            try await database.raw("ALTER TABLE inventory_items ADD COLUMN retiring BIGINT NOT NULL DEFAULT 0").run()
+        },
     ]
 }

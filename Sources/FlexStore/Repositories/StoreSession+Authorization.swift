@@ -18,6 +18,16 @@ extension StoreSession {
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         let now = nowMilliseconds
         let expires = now + Int64(lifetime * 1000)
+        // A link opened again and again (a bookmark, a crawler) must not grow the table: expired states go, and a
+        // connection keeps its newest few; an older link then asks the seller for a new one.
+        try await sql.raw("DELETE FROM authorization_states WHERE expires_at < \(bind: now)").run()
+        try await sql.raw(
+            """
+            DELETE FROM authorization_states WHERE connection_id = \(bind: id.rawValue) AND state NOT IN (
+                SELECT state FROM authorization_states WHERE connection_id = \(bind: id.rawValue)
+                ORDER BY created_at DESC, state LIMIT \(bind: Int64(Self.authorizationStatesKept - 1)))
+            """
+        ).run()
         try await sql.raw(
             """
             INSERT INTO authorization_states (state, connection_id, redirect_uri, created_at, expires_at)
@@ -26,6 +36,9 @@ extension StoreSession {
         ).run()
         return (state, Date(millisecondsSince1970: expires))
     }
+
+    /// How many unexpired consent links a connection keeps at most.
+    public static let authorizationStatesKept = 20
 
     /// Takes a consent's `state` back: the connection and redirect URI it was made for, once, if it has not expired.
     /// Expired states are removed on the way.

@@ -21,6 +21,12 @@ extension StoreSession {
             ON CONFLICT (connection_id, hub, channel) DO UPDATE SET location_id = excluded.location_id
             """
         ).run()
+        if let previous, previous.locationID != mapping.locationID {
+            // The hub now feeds another location: what it offered at the old one is withdrawn there.
+            _ = try await retireInventoryItems(
+                connectionID: mapping.connectionID,
+                where: "hub = \(bind: mapping.hub.rawValue) AND location_id = \(bind: previous.locationID.rawValue) AND channel = \(bind: mapping.channel.rawValue)")
+        }
         try await refreshInventoryItems(connectionID: mapping.connectionID)
         if previous?.locationID != mapping.locationID {
             try await recordChanges(
@@ -79,6 +85,61 @@ extension StoreSession {
         for connectionID in Set(listings.map(\.connectionID)).sorted(by: { $0.rawValue < $1.rawValue }) {
             try await refreshInventoryItems(connectionID: connectionID)
         }
+    }
+
+    /// Removes the hub's mappings (of one channel, or all): stock of the hub no longer reaches those locations, and
+    /// what it offered there is withdrawn (its items are sent 0, then removed). Returns the removed mappings and how
+    /// many items will be sent 0; throws not found when the hub has no such mapping.
+    public func removeLocationMapping(
+        connectionID: ConnectionID, hub: HubCode, channel: ChannelName?, actor: String
+    ) async throws -> (removed: [LocationMapping], retiringItems: Int) {
+        var query: SQLQueryString = "DELETE FROM location_mappings WHERE connection_id = \(bind: connectionID.rawValue) AND hub = \(bind: hub.rawValue)"
+        if let channel { query += " AND channel = \(bind: channel.rawValue)" }
+        query += " RETURNING location_id, channel, created_at"
+        let removed = try await sql.raw(query).all().map { row in
+            LocationMapping(
+                connectionID: connectionID, hub: hub, locationID: LocationID(rawValue: try row.decode(column: "location_id", as: String.self)),
+                channel: ChannelName(rawValue: try row.decode(column: "channel", as: String.self)) ?? .mfn,
+                createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self)))
+        }.sorted { $0.channel.rawValue < $1.channel.rawValue }
+        guard !removed.isEmpty else {
+            throw StoreError.notFound("A mapping of hub \(hub)\(channel.map { " for channel \($0.rawValue)" } ?? "") on connection \(connectionID)")
+        }
+        var retiring = 0
+        for mapping in removed {
+            retiring += try await retireInventoryItems(
+                connectionID: connectionID,
+                where: "hub = \(bind: hub.rawValue) AND location_id = \(bind: mapping.locationID.rawValue) AND channel = \(bind: mapping.channel.rawValue)")
+        }
+        try await recordChanges(
+            removed.map { SettingChange(setting: "locationMapping.\($0.hub).\($0.channel.rawValue)", oldValue: "\"\($0.locationID)\"", newValue: nil) },
+            connectionID: connectionID, actor: actor)
+        return (removed, retiring)
+    }
+
+    /// Removes a merchant SKU's listings (in one marketplace, or all): the SKU's stock is no longer sent, and what
+    /// Amazon offers of it is withdrawn (its items are sent 0, then removed). Returns how many listings went and how
+    /// many items will be sent 0; throws not found when there is no such listing.
+    public func removeListing(
+        connectionID: ConnectionID, merchantSKU: MerchantSKU, marketplaceID: MarketplaceID?, actor: String
+    ) async throws -> (removed: Int, retiringItems: Int) {
+        var query: SQLQueryString =
+            "DELETE FROM listings WHERE connection_id = \(bind: connectionID.rawValue) AND merchant_sku = \(bind: merchantSKU.rawValue)"
+        if let marketplaceID { query += " AND marketplace_id = \(bind: marketplaceID.rawValue)" }
+        query += " RETURNING marketplace_id"
+        let marketplaces = try await sql.raw(query).all().map { try $0.decode(column: "marketplace_id", as: String.self) }.sorted()
+        guard !marketplaces.isEmpty else {
+            throw StoreError.notFound("A listing of merchant SKU \(merchantSKU)\(marketplaceID.map { " in marketplace \($0)" } ?? "") on connection \(connectionID)")
+        }
+        var retiring = 0
+        for marketplace in marketplaces {
+            retiring += try await retireInventoryItems(
+                connectionID: connectionID, where: "merchant_sku = \(bind: merchantSKU.rawValue) AND marketplace_id = \(bind: marketplace)")
+        }
+        try await recordChanges(
+            marketplaces.map { SettingChange(setting: "listing.\($0).\(merchantSKU)", oldValue: "\"listed\"", newValue: nil) },
+            connectionID: connectionID, actor: actor)
+        return (marketplaces.count, retiring)
     }
 
     /// How many listings the connection has.

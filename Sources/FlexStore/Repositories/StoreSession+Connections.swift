@@ -91,6 +91,23 @@ extension StoreSession {
         try await setStatus(id, to: .active, actor: actor)
     }
 
+    /// Disconnects the seller: the refresh token is forgotten and the connection disabled, so nothing more is sent to
+    /// or read from Amazon for it; its orders, events, settings and change log stay. Consent given again (a new
+    /// authorization link or refresh token) makes it active again.
+    public func disconnect(_ id: ConnectionID, actor: String) async throws -> Connection {
+        let updated = try await sql.raw(
+            """
+            UPDATE connections SET refresh_token_sealed = NULL, updated_at = \(bind: nowMilliseconds)
+            WHERE id = \(bind: id.rawValue) RETURNING id
+            """
+        ).first()
+        guard updated != nil else { throw StoreError.notFound("Connection \(id)") }
+        try await recordChanges([SettingChange(setting: "refreshToken", oldValue: "\"<sealed>\"", newValue: nil)], connectionID: id, actor: actor)
+        try await setStatus(id, to: .disabled, actor: actor)
+        guard let connection = try await connection(id) else { throw StoreError.notFound("Connection \(id)") }
+        return connection
+    }
+
     /// Moves the connection to `status`, logging the change if it is one.
     public func setStatus(_ id: ConnectionID, to status: Connection.Status, actor: String) async throws {
         guard let current = try await connection(id) else { throw StoreError.notFound("Connection \(id)") }

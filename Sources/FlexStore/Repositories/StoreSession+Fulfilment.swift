@@ -25,14 +25,24 @@ extension StoreSession {
         }
         let id = UUID().uuidString.lowercased()
         let now = nowMilliseconds
-        try await sql.raw(
+        // Insert or fetch: the same key sent twice at once inserts once; the second insert does nothing (on
+        // PostgreSQL it waits for the first to commit) and then finds the first command.
+        let inserted = try await sql.raw(
             """
             INSERT INTO order_commands (id, connection_id, shipment_id, idempotency_key, type, request, fingerprint, status,
                 attempts, retry_at, created_at, updated_at)
             VALUES (\(bind: id), \(bind: order.connectionID.rawValue), \(bind: order.shipmentID), \(bind: idempotencyKey),
                 \(bind: request.type.rawValue), \(bind: try Self.json(request)), \(bind: fingerprint), 'queued', 0, 0, \(bind: now), \(bind: now))
+            ON CONFLICT (connection_id, idempotency_key) DO NOTHING
+            RETURNING id
             """
-        ).run()
+        ).first()
+        guard inserted != nil else {
+            guard let existing = try await existingCommand(idempotencyKey: idempotencyKey, fingerprint: fingerprint, for: order) else {
+                throw StoreError(code: .conflict, message: "Idempotency key \(idempotencyKey) is taken by a command that cannot be read; send the request again.")
+            }
+            return (existing, false)
+        }
         guard let stored = try await command(id) else { throw StoreError(code: .conflict, message: "Command \(id) vanished after it was stored.") }
         return (stored, true)
     }

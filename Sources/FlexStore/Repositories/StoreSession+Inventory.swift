@@ -11,6 +11,8 @@ public struct StockWrite: Sendable, Hashable {
     public var changedItems: Int
     /// The connections whose inventory workers have work now.
     public var connections: Set<ConnectionID>
+    /// Hubs of the write that no connection maps to an Amazon location: recorded, but sent nowhere yet.
+    public var unmappedHubs: [HubCode] = []
 }
 
 /// The stock of one WMS SKU, for `GET /api/v1/stock/{sku}`.
@@ -49,6 +51,9 @@ extension StoreSession {
             let key = StockKey(hub: level.hub.rawValue, sku: level.warehouseSKU.rawValue)
             if latest.updateValue(level.quantity, forKey: key) == nil { order.append(key) }
         }
+        // Rows are locked in one order, whatever order the WMS sent them in, so that two writes sharing SKUs wait
+        // for each other instead of deadlocking on PostgreSQL.
+        order.sort { ($0.hub, $0.sku) < ($1.hub, $1.sku) }
         let now = nowMilliseconds
         let writeID = Int64.random(in: 1...Int64.max)
         var changedLevels = 0
@@ -64,9 +69,17 @@ extension StoreSession {
             // Rows inserted or updated; a level whose quantity is unchanged is skipped by the WHERE and not returned.
             changedLevels += try await insert.returning("hub").all().count
         }
-        guard changedLevels > 0 else { return StockWrite(changedLevels: 0, changedItems: 0, connections: []) }
+        let hubs = Set(order.map(\.hub)).sorted()
+        var mapped: Set<String> = []
+        for chunk in hubs.chunks(ofCount: 500) {
+            let rows = try await sql.select().distinct().column("hub").from("location_mappings")
+                .where("hub", .in, SQLBind.group(Array(chunk))).all()
+            for row in rows { mapped.insert(try row.decode(column: "hub", as: String.self)) }
+        }
+        let unmapped = hubs.filter { !mapped.contains($0) }.map(HubCode.init(rawValue:))
+        guard changedLevels > 0 else { return StockWrite(changedLevels: 0, changedItems: 0, connections: [], unmappedHubs: unmapped) }
         let changed = try await spreadStock(filter: "s.write_id = \(bind: writeID)")
-        return StockWrite(changedLevels: changedLevels, changedItems: changed.count, connections: Set(changed))
+        return StockWrite(changedLevels: changedLevels, changedItems: changed.count, connections: Set(changed), unmappedHubs: unmapped)
     }
 
     /// Brings the connection's inventory items in line with its hub mappings and listings: after a hub is mapped or
@@ -92,13 +105,14 @@ extension StoreSession {
             LEFT JOIN sequence_floors f ON f.connection_id = m.connection_id AND f.location_id = m.location_id
                 AND f.merchant_sku = l.merchant_sku AND f.channel = m.channel
             WHERE \(filter)
+            ORDER BY m.connection_id, m.location_id, l.merchant_sku, m.channel
             ON CONFLICT (connection_id, location_id, merchant_sku, channel) DO UPDATE SET
                 free_quantity = excluded.free_quantity, hub = excluded.hub, warehouse_sku = excluded.warehouse_sku,
                 marketplace_id = excluded.marketplace_id, version = inventory_items.version + 1,
-                changed_at = excluded.changed_at
+                changed_at = excluded.changed_at, retiring = 0
             WHERE inventory_items.free_quantity <> excluded.free_quantity OR inventory_items.hub <> excluded.hub
                 OR inventory_items.warehouse_sku <> excluded.warehouse_sku
-                OR inventory_items.marketplace_id <> excluded.marketplace_id
+                OR inventory_items.marketplace_id <> excluded.marketplace_id OR inventory_items.retiring <> 0
             RETURNING connection_id
             """
         ).all().map { ConnectionID(rawValue: try $0.decode(column: "connection_id", as: String.self)) }
@@ -177,9 +191,9 @@ extension StoreSession {
         for row in rows {
             let item = try InventoryRow(row)
             let reserved = item.amazonReserved ?? 0
-            let quantity = InventoryRules.quantityToSend(
-                free: item.free, reserved: reserved, hub: item.hub, sku: item.warehouseSKU, settings: settings)
-            let reservedIncluded = settings.sendZeroForAll ? nil : reserved
+            let quantity =
+                item.retiring ? 0 : InventoryRules.quantityToSend(free: item.free, reserved: reserved, hub: item.hub, sku: item.warehouseSKU, settings: settings)
+            let reservedIncluded = settings.sendZeroForAll || item.retiring ? nil : reserved
             let amazonHoldsIt =
                 item.sentQuantity == quantity && item.sequence != nil && item.amazonSequence == item.sequence
                 && (reservedIncluded == nil || item.sentReserved == reservedIncluded) && item.errorCode == nil
@@ -189,8 +203,22 @@ extension StoreSession {
                 ).run()
                 continue
             }
-            let sequence = InventoryRules.nextSequenceNumber(
-                now: Date(millisecondsSince1970: now), lastUsed: item.sequence, lastSeenAtAmazon: item.amazonSequence)
+            guard
+                let sequence = InventoryRules.nextSequenceNumber(
+                    now: Date(millisecondsSince1970: now), lastUsed: item.sequence, lastSeenAtAmazon: item.amazonSequence)
+            else {
+                // A number stored before imports were bounded leaves no larger one: the item is held with a reason
+                // the seller sees, instead of a worker that traps on every start.
+                try await sql.raw(
+                    """
+                    UPDATE inventory_items SET failed_version = version, error_code = 'SEQUENCE_NUMBERS_EXHAUSTED',
+                        error_message = \(bind: "The last sequence number used or seen at Amazon for this item is the largest there is, so no newer quantity can be sent. Ask Amazon's support to reset the item's sequence number."),
+                        error_actionable = 1, error_at = \(bind: now)
+                    WHERE \(item.key.predicate)
+                    """
+                ).run()
+                continue
+            }
             try await sql.raw(
                 "UPDATE inventory_items SET sequence = \(bind: sequence) WHERE \(item.key.predicate)"
             ).run()
@@ -226,6 +254,7 @@ extension StoreSession {
                     WHERE \(update.key.predicate)
                     """
                 ).run()
+                try await removeRetired(update)
             case .staleSequence(let key, let stock):
                 try await sql.raw(
                     """
@@ -246,6 +275,7 @@ extension StoreSession {
                     WHERE \(update.key.predicate)
                     """
                 ).run()
+                try await removeRetired(update)
             case .failed(let key, let code, let message, let retryAt):
                 try await sql.raw(
                     """
@@ -277,9 +307,48 @@ extension StoreSession {
         }
     }
 
+    /// Removes a retiring item once the update just recorded was its last: Amazon holds 0 (or refused the 0, so
+    /// it sells nothing of it) and nothing changed since.
+    private func removeRetired(_ update: InventoryUpdate) async throws {
+        // The item's last sequence number outlives it, so that the same SKU mapped or listed again starts above it.
+        try await sql.raw(
+            """
+            INSERT INTO sequence_floors (connection_id, location_id, merchant_sku, channel, sequence)
+            SELECT connection_id, location_id, merchant_sku, channel, sequence FROM inventory_items
+            WHERE \(update.key.predicate) AND retiring <> 0 AND version = \(bind: update.version) AND sequence IS NOT NULL
+            ON CONFLICT (connection_id, location_id, merchant_sku, channel) DO UPDATE SET sequence = excluded.sequence
+            WHERE sequence_floors.sequence < excluded.sequence
+            """
+        ).run()
+        try await sql.raw(
+            """
+            DELETE FROM inventory_items WHERE \(update.key.predicate) AND retiring <> 0 AND version = \(bind: update.version)
+            """
+        ).run()
+    }
+
+    /// Retires the connection's items that `filter` (SQL over the item's columns) selects, because the hub mapping or
+    /// listing that fed them is gone: items Amazon was never sent go at once; the others become pending with 0 to
+    /// send, and go when Amazon has applied it. Returns how many items will be sent 0.
+    func retireInventoryItems(connectionID: ConnectionID, where filter: SQLQueryString) async throws -> Int {
+        try await sql.raw(
+            "DELETE FROM inventory_items WHERE connection_id = \(bind: connectionID.rawValue) AND sequence IS NULL AND \(filter)"
+        ).run()
+        let retired = try await sql.raw(
+            """
+            UPDATE inventory_items SET retiring = 1, version = version + 1, changed_at = \(bind: nowMilliseconds), retry_at = 0, attempts = 0
+            WHERE connection_id = \(bind: connectionID.rawValue) AND \(filter)
+            RETURNING 1 AS one
+            """
+        ).all().count
+        if retired > 0 { notes.noteInventoryChanged(connectionID) }
+        return retired
+    }
+
     /// Items of the connection that Amazon was told about, in key order after `after`, for reconciliation.
     public func syncedInventoryKeys(connectionID: ConnectionID, after: InventoryKey?, limit: Int) async throws -> [(InventoryKey, MarketplaceID)] {
-        var query: SQLQueryString = "SELECT * FROM inventory_items WHERE connection_id = \(bind: connectionID.rawValue) AND sequence IS NOT NULL"
+        var query: SQLQueryString =
+            "SELECT * FROM inventory_items WHERE connection_id = \(bind: connectionID.rawValue) AND sequence IS NOT NULL AND retiring = 0"
         if let after {
             query += """
                  AND (location_id, merchant_sku, channel) > (\(bind: after.locationID.rawValue), \(bind: after.merchantSKU.rawValue), \
@@ -346,6 +415,8 @@ struct InventoryRow {
     var errorMessage: String?
     var errorActionable: Bool
     var errorAt: Int64?
+    /// The mapping or listing that fed the item is gone: 0 is sent, then the row goes.
+    var retiring: Bool
 
     init(_ row: any SQLRow) throws {
         let channelName = try row.decode(column: "channel", as: String.self)
@@ -377,6 +448,7 @@ struct InventoryRow {
         errorMessage = try row.decode(column: "error_message", as: String?.self)
         errorActionable = (try row.decode(column: "error_actionable", as: Int64?.self) ?? 0) != 0
         errorAt = try row.decode(column: "error_at", as: Int64?.self)
+        retiring = try row.decode(column: "retiring", as: Int64.self) != 0
     }
 
     func status(settings: ConnectionSettings) -> InventoryItemStatus {
@@ -384,9 +456,9 @@ struct InventoryRow {
             connectionID: key.connectionID, locationID: key.locationID, channel: key.channel, marketplaceID: marketplaceID,
             merchantSKU: key.merchantSKU, hub: hub, warehouseSKU: warehouseSKU, desiredQuantity: free,
             changedAt: Date(millisecondsSince1970: changedAt),
-            quantityToSend: InventoryRules.quantityToSend(
-                free: free, reserved: amazonReserved ?? 0, hub: hub, sku: warehouseSKU, settings: settings),
-            pending: version > syncedVersion && version > failedVersion,
+            quantityToSend: retiring
+                ? 0 : InventoryRules.quantityToSend(free: free, reserved: amazonReserved ?? 0, hub: hub, sku: warehouseSKU, settings: settings),
+            pending: version > syncedVersion && version > failedVersion, retiring: retiring,
             lastSentQuantity: sentQuantity, lastSequenceNumber: sequence, lastSentAt: sentAt.map(Date.init(millisecondsSince1970:)),
             amazonSellableQuantity: amazonSellable, amazonReservedQuantity: amazonReserved, amazonSequenceNumber: amazonSequence,
             amazonReportedAt: amazonAt.map(Date.init(millisecondsSince1970:)),

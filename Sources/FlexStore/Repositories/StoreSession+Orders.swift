@@ -37,7 +37,9 @@ extension StoreSession {
             ).run()
             change = .updated(previousStatus: heldStatus)
         } else {
-            try await sql.raw(
+            // Two fetches of a new shipment at once (a notification and a poll): the second insert does nothing (on
+            // PostgreSQL it waits for the first to commit), and the copy is then weighed against the stored one.
+            let inserted = try await sql.raw(
                 """
                 INSERT INTO orders (connection_id, shipment_id, location_id, marketplace_id, channel, program, shipment_type,
                     original_shipment_id, status, state, amazon_created_at, amazon_updated_at, expected_ship_at, shipment,
@@ -47,8 +49,11 @@ extension StoreSession {
                     \(bind: order.shipmentType), \(bind: order.originalShipmentID), \(bind: order.status), \(bind: state.rawValue),
                     \(bind: order.amazonCreatedAt.millisecondsSince1970), \(bind: order.amazonUpdatedAt.millisecondsSince1970),
                     \(bind: order.expectedShipAt?.millisecondsSince1970), \(bind: order.shipment), \(bind: now), \(bind: now))
+                ON CONFLICT (connection_id, shipment_id) DO NOTHING
+                RETURNING shipment_id
                 """
-            ).run()
+            ).first()
+            guard inserted != nil else { return try await upsertOrder(order, source: source) }
             change = .created
         }
         try await sql.raw(
@@ -76,12 +81,37 @@ extension StoreSession {
             payload["putBack"] = Self.putBack(previousStatus: previous, facts: facts)
         }
         try await appendEvents([NewEvent(type: type, connectionID: order.connectionID, subject: order.shipmentID, payload: try Self.json(payload))])
+        if case .updated(let previous) = change, Order.releasesReservation(order.status), !Order.releasesReservation(previous), let facts {
+            try await releaseReservation(of: order, lines: facts.lineItems.map { ($0.merchantSku, $0.numberOfUnits) })
+        }
         if change == .created, state == .awaitingConfirmation, try await connection(order.connectionID)?.settings.autoConfirm == true {
             var stored = order
             stored.state = state
             _ = try await submitCommand(CommandRequest(type: .confirm), fingerprint: "auto-confirm", for: stored, idempotencyKey: "auto-confirm:\(order.shipmentID)")
         }
         return change
+    }
+
+    /// An order that shipped or was cancelled no longer holds Amazon's reservation of its units, so the quantity
+    /// FlexBridge sent (the WMS's free units plus that reservation) would now let Amazon sell them again. Each of its
+    /// items takes the reservation less the order's units and becomes pending at once, so that Amazon's sellable
+    /// number is the WMS's free number again without waiting for the next stock change or reconciliation.
+    /// Amazon's answer to that update carries its real reservation; if it differs, the item is sent once more.
+    func releaseReservation(of order: Order, lines: [(merchantSKU: String, units: Int)]) async throws {
+        var units: [String: Int] = [:]
+        for line in lines { units[line.merchantSKU, default: 0] += min(max(0, line.units), StockLevel.maximumQuantity) }
+        for (sku, released) in units.sorted(by: { $0.key < $1.key }) {
+            try await sql.raw(
+                """
+                UPDATE inventory_items SET
+                    amazon_reserved = CASE WHEN amazon_reserved > \(bind: Int64(released)) THEN amazon_reserved - \(bind: Int64(released)) ELSE 0 END,
+                    version = version + 1, changed_at = \(bind: nowMilliseconds), retry_at = 0
+                WHERE connection_id = \(bind: order.connectionID.rawValue) AND location_id = \(bind: order.locationID.rawValue)
+                    AND merchant_sku = \(bind: sku) AND channel = \(bind: order.channel) AND amazon_reserved IS NOT NULL
+                """
+            ).run()
+        }
+        if !units.isEmpty { notes.noteInventoryChanged(order.connectionID) }
     }
 
     /// One order, by connection and shipment id; or by shipment id alone (Amazon's ids are unique).

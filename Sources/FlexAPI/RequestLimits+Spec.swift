@@ -1,0 +1,81 @@
+// Written by scripts/derive-request-limits from Sources/FlexBridgeAPI/openapi.yaml; run it again after changing
+// a range there. CI checks that this file is what the spec derives.
+
+extension RequestLimits {
+    /// Every number a request may carry, by operation id, with the range the spec gives it.
+    static let specification: [String: RequestLimits] = [
+        "deleteHubMapping": RequestLimits(
+            parameters: [
+                .init(location: .query, name: "channel", rule: .oneOf(["FBA", "MFN", "DF"])),
+            ],
+            body: []
+        ),
+        "importSequenceNumbers": RequestLimits(
+            parameters: [],
+            body: [
+                .init(path: [.key("items"), .anyIndex, .key("sequenceNumber")], rule: .integer(0...9007199254740991)),
+            ]
+        ),
+        "listConfigChanges": RequestLimits(
+            parameters: [
+                .init(location: .query, name: "limit", rule: .integer(1...1000)),
+            ],
+            body: []
+        ),
+        "listEvents": RequestLimits(
+            parameters: [
+                .init(location: .query, name: "after", rule: .integer(0...9223372036854775807)),
+                .init(location: .query, name: "limit", rule: .integer(1...1000)),
+            ],
+            body: []
+        ),
+        "listManifests": RequestLimits(
+            parameters: [
+                .init(location: .query, name: "limit", rule: .integer(1...500)),
+            ],
+            body: []
+        ),
+        "listOrders": RequestLimits(
+            parameters: [
+                .init(location: .query, name: "state", rule: .oneOf(["awaiting_confirmation", "confirmed", "packed", "ready_to_ship", "shipped", "delivered", "cancelled", "rejected"])),
+                .init(location: .query, name: "atRisk", rule: .boolean),
+                .init(location: .query, name: "atRiskHours", rule: .number(0.0...720.0)),
+                .init(location: .query, name: "limit", rule: .integer(1...500)),
+            ],
+            body: []
+        ),
+        "ordersAtRisk": RequestLimits(
+            parameters: [
+                .init(location: .query, name: "withinHours", rule: .number(0.0...720.0)),
+                .init(location: .query, name: "limit", rule: .integer(1...1000)),
+            ],
+            body: []
+        ),
+        "putSettings": RequestLimits(
+            parameters: [],
+            body: [
+                .init(path: [.key("safetyStock")], rule: .integer(0...1000000000)),
+                .init(path: [.key("quantityCap")], rule: .integer(0...1000000000)),
+                .init(path: [.key("hubSafetyStock"), .anyKey], rule: .integer(0...1000000000)),
+                .init(path: [.key("skuSafetyStock"), .anyKey], rule: .integer(0...1000000000)),
+                .init(path: [.key("reconciliationIntervalMinutes")], rule: .integer(0...10080)),
+            ]
+        ),
+        "putStock": RequestLimits(
+            parameters: [],
+            body: [
+                .init(path: [.key("items"), .anyIndex, .key("quantity")], rule: .integer(0...1000000000)),
+            ]
+        ),
+        "submitCommand": RequestLimits(
+            parameters: [],
+            body: [
+                .init(path: [.key("packages"), .anyIndex, .key("length")], rule: .number(0.0...100000.0)),
+                .init(path: [.key("packages"), .anyIndex, .key("width")], rule: .number(0.0...100000.0)),
+                .init(path: [.key("packages"), .anyIndex, .key("height")], rule: .number(0.0...100000.0)),
+                .init(path: [.key("packages"), .anyIndex, .key("weight")], rule: .number(0.0...1000000.0)),
+                .init(path: [.key("packages"), .anyIndex, .key("items"), .anyIndex, .key("quantity")], rule: .integer(1...100000)),
+            ]
+        ),
+    ]
+}

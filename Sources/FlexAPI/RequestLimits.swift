@@ -1,0 +1,217 @@
+import Foundation
+
+/// The numbers one operation's requests may carry and the range of each, as the spec (openapi.yaml) writes them.
+/// swift-openapi-generator decodes a request without enforcing `minimum` and `maximum`, so a number outside its
+/// range would reach the handlers — a negative page size, an hour count of 1e300, a quantity near `Int.max` — and
+/// could trap there. ``RequestValidationMiddleware`` checks every one of them before any handler runs.
+struct RequestLimits: Sendable {
+    /// A number's kind and range.
+    enum Rule: Sendable, Hashable {
+        case integer(ClosedRange<Int64>)
+        case number(ClosedRange<Double>)
+        /// `true` or `false` (parameters only).
+        case boolean
+        /// One of these words (parameters only).
+        case oneOf([String])
+    }
+
+    /// Where a parameter is read from.
+    enum Location: Sendable, Hashable {
+        case query
+        case path
+    }
+
+    /// A numeric query or path parameter.
+    struct Parameter: Sendable, Hashable {
+        var location: Location
+        var name: String
+        var rule: Rule
+    }
+
+    /// One step into a JSON body: a named member, any member of a map, any element of an array.
+    enum Step: Sendable, Hashable {
+        case key(String)
+        case anyKey
+        case anyIndex
+    }
+
+    /// A number inside the JSON body, found by its path.
+    struct BodyNumber: Sendable, Hashable {
+        var path: [Step]
+        var rule: Rule
+    }
+
+    var parameters: [Parameter]
+    var body: [BodyNumber]
+}
+
+/// What is wrong with one value of a request: the field in the API's spelling and the reason.
+struct RequestValueError: Error, Sendable, Hashable {
+    var field: String
+    var reason: String
+}
+
+extension RequestLimits.Rule {
+    /// Checks a number given as text (a query or path parameter); nil when it is acceptable.
+    func check(text: String) -> String? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        switch self {
+        case .integer(let range):
+            if let value = Int64(trimmed) { return check(integer: value, range) }
+            return "\(expectation), got \"\(text)\""
+        case .number(let range):
+            guard let value = Double(trimmed) else { return "\(expectation), got \"\(text)\"" }
+            return check(number: value, range, shown: trimmed)
+        case .boolean:
+            return text == "true" || text == "false" ? nil : "\(expectation), got \"\(text)\""
+        case .oneOf(let values):
+            return values.contains(text) ? nil : "\(expectation), got \"\(text)\""
+        }
+    }
+
+    /// Checks a number read from JSON; nil when it is acceptable.
+    func check(json value: JSONNumber) -> String? {
+        switch (self, value) {
+        case (.integer(let range), .integer(let integer)):
+            return check(integer: integer, range)
+        case (.integer, .real):
+            return "\(expectation), got \(value)"
+        case (.number(let range), .integer(let integer)):
+            return check(number: Double(integer), range, shown: "\(integer)")
+        case (.number(let range), .real(let real)):
+            return check(number: real, range, shown: "\(value)")
+        case (.boolean, _), (.oneOf, _):
+            return "\(expectation), got \(value)"
+        }
+    }
+
+    private func check(integer value: Int64, _ range: ClosedRange<Int64>) -> String? {
+        range.contains(value) ? nil : "\(expectation), got \(value)"
+    }
+
+    private func check(number value: Double, _ range: ClosedRange<Double>, shown: String) -> String? {
+        guard value.isFinite else { return "must be a finite number, got \(shown)" }
+        return range.contains(value) ? nil : "\(expectation), got \(shown)"
+    }
+
+    /// The range in words: "must be from 1 to 500", "must be 0 or more".
+    var expectation: String {
+        switch self {
+        case .integer(let range):
+            if range.upperBound == .max { return "must be a whole number, \(range.lowerBound) or more" }
+            return "must be a whole number from \(range.lowerBound) to \(range.upperBound)"
+        case .number(let range):
+            return "must be a number from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound))"
+        case .boolean:
+            return "must be true or false"
+        case .oneOf(let values):
+            return "must be one of \(values.joined(separator: ", "))"
+        }
+    }
+
+    private static func format(_ value: Double) -> String {
+        value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+}
+
+/// A number as JSON carries it: a whole number that fits 64 bits, or anything else.
+enum JSONNumber: Sendable, Hashable, CustomStringConvertible {
+    case integer(Int64)
+    case real(Double)
+
+    var description: String {
+        switch self {
+        case .integer(let value): "\(value)"
+        case .real(let value): value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+        }
+    }
+}
+
+/// A JSON document read only to find its numbers: strings and booleans are kept as markers, not values.
+enum JSONTree: Decodable, Sendable {
+    case number(JSONNumber)
+    case array([JSONTree])
+    case object([String: JSONTree])
+    case other
+
+    init(from decoder: any Decoder) throws {
+        if let container = try? decoder.container(keyedBy: AnyKey.self) {
+            var members: [String: JSONTree] = [:]
+            for key in container.allKeys { members[key.stringValue] = try container.decode(JSONTree.self, forKey: key) }
+            self = .object(members)
+            return
+        }
+        if var container = try? decoder.unkeyedContainer() {
+            var elements: [JSONTree] = []
+            while !container.isAtEnd { elements.append(try container.decode(JSONTree.self)) }
+            self = .array(elements)
+            return
+        }
+        let value = try decoder.singleValueContainer()
+        if value.decodeNil() || (try? value.decode(Bool.self)) != nil || (try? value.decode(String.self)) != nil {
+            self = .other
+        } else if let integer = try? value.decode(Int64.self) {
+            self = .number(.integer(integer))
+        } else {
+            self = .number(.real(try value.decode(Double.self)))
+        }
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}
+
+extension RequestLimits {
+    /// Checks the query and path parameters; the first value out of range, if any.
+    func checkParameters(query: [(name: String, value: String)], path: [String: String]) -> RequestValueError? {
+        for parameter in parameters {
+            let values: [String] =
+                switch parameter.location {
+                case .query: query.filter { $0.name == parameter.name }.map(\.value)
+                case .path: path[parameter.name].map { [$0] } ?? []
+                }
+            for value in values {
+                if let reason = parameter.rule.check(text: value) { return RequestValueError(field: parameter.name, reason: reason) }
+            }
+        }
+        return nil
+    }
+
+    /// Checks the numbers of a JSON body; the first one out of range, if any, named by its path
+    /// (`packages[0].items[1].quantity`).
+    func checkBody(_ tree: JSONTree) -> RequestValueError? {
+        for number in body {
+            if let error = Self.check(tree, number.path[...], number.rule, at: "") { return error }
+        }
+        return nil
+    }
+
+    private static func check(_ node: JSONTree, _ path: ArraySlice<Step>, _ rule: Rule, at field: String) -> RequestValueError? {
+        guard let step = path.first else {
+            guard case .number(let value) = node, let reason = rule.check(json: value) else { return nil }
+            return RequestValueError(field: field, reason: reason)
+        }
+        let rest = path.dropFirst()
+        switch (step, node) {
+        case (.key(let name), .object(let members)):
+            return members[name].flatMap { check($0, rest, rule, at: field.isEmpty ? name : "\(field).\(name)") }
+        case (.anyKey, .object(let members)):
+            for (name, member) in members.sorted(by: { $0.key < $1.key }) {
+                if let error = check(member, rest, rule, at: field.isEmpty ? name : "\(field).\(name)") { return error }
+            }
+            return nil
+        case (.anyIndex, .array(let elements)):
+            for (index, element) in elements.enumerated() {
+                if let error = check(element, rest, rule, at: "\(field)[\(index)]") { return error }
+            }
+            return nil
+        default:
+            // Not the shape the spec gives: the generated decoder refuses it with its own message.
+            return nil
+        }
+    }
+}
