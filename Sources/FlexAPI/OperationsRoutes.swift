@@ -75,8 +75,9 @@ extension OperationsRoutes {
             }
             Task {
                 try? await Task.sleep(for: deadline)
-                worker.cancel()
+                // Nil first: the cancelled work may end at once with a "cancelled" error, which is not its answer.
                 answer.give(nil)
+                worker.cancel()
             }
         }
     }

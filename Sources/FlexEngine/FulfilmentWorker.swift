@@ -433,6 +433,16 @@ public struct FulfilmentWorker: Sendable {
         _ shipment: EF.Shipment, to status: EF.Shipment.StatusPayload, _ change: (inout EF.Shipment) -> Void = { _ in }
     ) async throws -> EF.Shipment {
         var next = shipment
+        // A newer copy from Amazon may have arrived while the call ran (the notification of an earlier step, an
+        // invoice Amazon issued): the step is recorded on that copy, or, if it is already as far on, not at all —
+        // a copy older than the stored one would be dropped and the order would show its step only at the next poll.
+        if let held = try? await stored(shipment.id),
+            let heldAt = Order.parseTimestamp(held.lastUpdatedDateTime), let givenAt = Order.parseTimestamp(shipment.lastUpdatedDateTime),
+            heldAt > givenAt
+        {
+            if Order.statusRank(held.status.rawValue) >= Order.statusRank(status.rawValue) { return held }
+            next = held
+        }
         next.status = status
         change(&next)
         let order = try OrderWorker.order(from: next, connectionID: connectionID, now: store.clock.now())

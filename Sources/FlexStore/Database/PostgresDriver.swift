@@ -102,6 +102,10 @@ final class PostgresDriver: SQLDriver {
             throw StoreError(code: .databaseUnavailable, message: "PostgreSQL does not answer: \(Self.describe(error)).")
         } catch let error as NIOConnectionError {
             throw StoreError(code: .databaseUnavailable, message: "PostgreSQL does not answer: \(Self.describe(error)).")
+        } catch where String(reflecting: type(of: error)).hasSuffix(".ConnectionPoolError") {
+            // The pool's own error type lives in a module postgres-nio does not export; its name is what there is.
+            throw StoreError(
+                code: .databaseUnavailable, message: "PostgreSQL does not answer: no connection could be opened (\(error)).")
         }
     }
 
