@@ -46,6 +46,9 @@ public struct NotificationRoutes: Sendable {
             else {
                 return Self.answer(.badRequest, "Not an EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE event: detail.payload.externalFulfillmentShipmentNotification with merchantId and shipmentId is required.")
             }
+            guard ![notification.merchantId, notification.shipmentId, notification.shipmentStatus ?? ""].contains(where: { $0.contains("\u{0}") }) else {
+                return Self.answer(.badRequest, "merchantId, shipmentId and shipmentStatus must not contain the NUL character (U+0000).")
+            }
             let connection = try await store.transaction { session in
                 try await session.requestShipmentFetch(
                     sellingPartnerID: notification.merchantId, shipmentID: notification.shipmentId, status: notification.shipmentStatus)

@@ -132,6 +132,8 @@ enum JSONTree: Decodable, Sendable {
     case number(JSONNumber)
     case array([JSONTree])
     case object([String: JSONTree])
+    /// A string holding U+0000, which no field takes (PostgreSQL cannot store it in text).
+    case stringWithNUL
     case other
 
     init(from decoder: any Decoder) throws {
@@ -148,7 +150,9 @@ enum JSONTree: Decodable, Sendable {
             return
         }
         let value = try decoder.singleValueContainer()
-        if value.decodeNil() || (try? value.decode(Bool.self)) != nil || (try? value.decode(String.self)) != nil {
+        if let string = try? value.decode(String.self) {
+            self = string.contains("\u{0}") ? .stringWithNUL : .other
+        } else if value.decodeNil() || (try? value.decode(Bool.self)) != nil {
             self = .other
         } else if let integer = try? value.decode(Int64.self) {
             self = .number(.integer(integer))
@@ -162,6 +166,45 @@ enum JSONTree: Decodable, Sendable {
         var intValue: Int? { nil }
         init(stringValue: String) { self.stringValue = stringValue }
         init?(intValue: Int) { nil }
+    }
+}
+
+/// Text no field takes: U+0000 (NUL). PostgreSQL refuses it in text, SQLite would store it; either way it is no
+/// hub, SKU, name or id a person typed.
+enum ForbiddenText {
+    static let reason = "must not contain the NUL character (U+0000)"
+
+    /// The first query or path parameter holding NUL.
+    static func check(query: [(name: String, value: String)], path: [String: String]) -> RequestValueError? {
+        for (name, value) in query where value.contains("\u{0}") || name.contains("\u{0}") {
+            return RequestValueError(field: name.replacingOccurrences(of: "\u{0}", with: "\\0"), reason: reason)
+        }
+        for (name, value) in path.sorted(by: { $0.key < $1.key }) where value.contains("\u{0}") {
+            return RequestValueError(field: name, reason: reason)
+        }
+        return nil
+    }
+
+    /// The first string of a JSON body holding NUL (a key or a value), named by its path.
+    static func check(_ node: JSONTree, at field: String = "") -> RequestValueError? {
+        switch node {
+        case .stringWithNUL:
+            return RequestValueError(field: field.isEmpty ? "body" : field, reason: reason)
+        case .array(let elements):
+            for (index, element) in elements.enumerated() {
+                if let error = check(element, at: "\(field)[\(index)]") { return error }
+            }
+            return nil
+        case .object(let members):
+            for (name, member) in members.sorted(by: { $0.key < $1.key }) {
+                let path = field.isEmpty ? name : "\(field).\(name)"
+                if name.contains("\u{0}") { return RequestValueError(field: path.replacingOccurrences(of: "\u{0}", with: "\\0"), reason: reason) }
+                if let error = check(member, at: path) { return error }
+            }
+            return nil
+        case .number, .other:
+            return nil
+        }
     }
 }
 

@@ -35,16 +35,28 @@ struct RequestValidationMiddleware: ServerMiddleware {
             bytes = collected
             body = HTTPBody(collected)
         }
-        guard let limits = limits[operationID] else { return try await next(request, body, metadata) }
-        let path = metadata.pathParameters.mapValues { String($0) }
-        if let error = limits.checkParameters(query: Self.queryItems(of: request), path: path) {
+        let query = Self.queryItems(of: request)
+        // Path parameters arrive as sent, percent-encoded; the handlers get them decoded.
+        let path = metadata.pathParameters.mapValues { String($0).removingPercentEncoding ?? String($0) }
+        if let error = ForbiddenText.check(query: query, path: path) {
             return ProblemResponse.invalidInput(error.reason, field: error.field)
         }
-        if !limits.body.isEmpty, let bytes, Self.isJSON(request),
-            let tree = try? JSONDecoder().decode(JSONTree.self, from: Data(bytes)),
-            let error = limits.checkBody(tree)
-        {
+        let limits = self.limits[operationID]
+        if let error = limits?.checkParameters(query: query, path: path) {
             return ProblemResponse.invalidInput(error.reason, field: error.field)
+        }
+        if let bytes, !bytes.isEmpty {
+            if Self.isJSON(request) {
+                // Read once here for what the generated decoder does not check; a body that is not JSON is left to
+                // it, which says where it stops being JSON.
+                if let tree = try? JSONDecoder().decode(JSONTree.self, from: Data(bytes)),
+                    let error = ForbiddenText.check(tree) ?? limits?.checkBody(tree)
+                {
+                    return ProblemResponse.invalidInput(error.reason, field: error.field)
+                }
+            } else if bytes.contains(0) {
+                return ProblemResponse.invalidInput("must not contain the NUL byte", field: "body")
+            }
         }
         return try await next(request, body, metadata)
     }

@@ -193,11 +193,14 @@ public struct InventoryUpdate: Sendable, Hashable {
     public var sequenceNumber: Int64
     /// When the WMS's change that this update carries was recorded.
     public var changedAt: Date
+    /// The update withdraws the item (its mapping or listing was removed): once Amazon took it, the item goes.
+    public var retiring: Bool
 
     public init(
         key: InventoryKey, marketplaceID: MarketplaceID, version: Int64, quantity: Int, reservedIncluded: Int?,
-        sequenceNumber: Int64, changedAt: Date
+        sequenceNumber: Int64, changedAt: Date, retiring: Bool = false
     ) {
+        self.retiring = retiring
         self.key = key
         self.marketplaceID = marketplaceID
         self.version = version
@@ -221,6 +224,16 @@ public enum InventoryOutcome: Sendable, Hashable {
     case failed(InventoryKey, code: String, message: String, retryAt: Date)
     /// A reconciliation fetch: Amazon's numbers for an item FlexBridge did not change meanwhile.
     case fetched(InventoryKey, AmazonStock)
+}
+
+extension InventoryOutcome {
+    /// The item the outcome is about.
+    public var key: InventoryKey {
+        switch self {
+        case .applied(let update, _), .refused(let update, _, _): update.key
+        case .staleSequence(let key, _), .failed(let key, _, _, _), .fetched(let key, _): key
+        }
+    }
 }
 
 /// Amazon's numbers for one item, as a batchInventory answer states them.

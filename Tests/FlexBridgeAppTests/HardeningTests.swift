@@ -144,6 +144,25 @@ struct HardeningTests {
         }
     }
 
+    @Test("text holding NUL (U+0000), which PostgreSQL cannot store, is refused on both databases, naming where", arguments: TestEngine.available)
+    func nul(engine: TestEngine) async throws {
+        try await Self.withRig(engine) { rig in
+            try await rig.refused(.get, "/api/v1/orders?after=%00", field: "after")
+            try await rig.refused(.get, "/api/v1/orders?status=a%00b", field: "status")
+            try await rig.refused(.get, "/api/v1/connections/callback?state=%00", field: "state")
+            try await rig.refused(.get, "/api/v1/stock/a%00b", field: "sku")
+            try await rig.refused(.get, "/api/v1/orders/a%00b", field: "shipmentId")
+            try await rig.refused(.put, "/api/v1/stock", json: #"{"items":[{"hub":"H\u0000","sku":"S","quantity":1}]}"#, field: "items[0].hub")
+            try await rig.refused(
+                .post, "/api/v1/connections",
+                json: #"{"name":"a\u0000","sellingPartnerId":"A2","region":"EU","marketplaceIds":["A21TJRUUN4KGV"],"clientId":"c","clientSecret":"s"}"#,
+                field: "name")
+            let (status, _) = try await rig.call(.put, "/api/v1/stock", csv: Array("hub,sku,quantity\nH\u{0},S,1\n".utf8))
+            #expect(status == .badRequest)
+            #expect(try await rig.store.read { try await $0.connections() }.count == 1, "nothing was stored")
+        }
+    }
+
     @Test("a body above the limit is answered 413; a CSV that is not UTF-8 is refused, not stored with U+FFFD")
     func bodies() async throws {
         try await Self.withRig(.sqlite) { rig in

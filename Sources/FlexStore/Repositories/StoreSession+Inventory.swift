@@ -93,7 +93,10 @@ extension StoreSession {
     /// bumping the version of those whose quantity, hub or marketplace changed. Returns the connection of each row
     /// that changed.
     private func spreadStock(filter: SQLQueryString) async throws -> [ConnectionID] {
-        try await sql.raw(
+        // Rows are locked in the order of `InventoryKey`'s `<`, which compares code points: PostgreSQL's "C"
+        // collation, whatever the database's own.
+        let binary = kind == .postgres ? #" COLLATE "C""# : ""
+        return try await sql.raw(
             """
             INSERT INTO inventory_items (connection_id, location_id, merchant_sku, channel, marketplace_id, hub,
                 warehouse_sku, free_quantity, version, changed_at, amazon_sequence)
@@ -105,7 +108,7 @@ extension StoreSession {
             LEFT JOIN sequence_floors f ON f.connection_id = m.connection_id AND f.location_id = m.location_id
                 AND f.merchant_sku = l.merchant_sku AND f.channel = m.channel
             WHERE \(filter)
-            ORDER BY m.connection_id, m.location_id, l.merchant_sku, m.channel
+            ORDER BY m.connection_id\(unsafeRaw: binary), m.location_id\(unsafeRaw: binary), l.merchant_sku\(unsafeRaw: binary), m.channel\(unsafeRaw: binary)
             ON CONFLICT (connection_id, location_id, merchant_sku, channel) DO UPDATE SET
                 free_quantity = excluded.free_quantity, hub = excluded.hub, warehouse_sku = excluded.warehouse_sku,
                 marketplace_id = excluded.marketplace_id, version = inventory_items.version + 1,
@@ -188,8 +191,9 @@ extension StoreSession {
             """
         ).all()
         var updates: [InventoryUpdate] = []
-        for row in rows {
-            let item = try InventoryRow(row)
+        // Written in key order, as stock writes and answers are, so that they wait for each other on PostgreSQL
+        // instead of deadlocking.
+        for item in try rows.map(InventoryRow.init).sorted(by: { $0.key < $1.key }) {
             let reserved = item.amazonReserved ?? 0
             let quantity =
                 item.retiring ? 0 : InventoryRules.quantityToSend(free: item.free, reserved: reserved, hub: item.hub, sku: item.warehouseSKU, settings: settings)
@@ -226,7 +230,7 @@ extension StoreSession {
                 InventoryUpdate(
                     key: item.key, marketplaceID: item.marketplaceID, version: item.version, quantity: quantity,
                     reservedIncluded: reservedIncluded, sequenceNumber: sequence,
-                    changedAt: Date(millisecondsSince1970: item.changedAt)))
+                    changedAt: Date(millisecondsSince1970: item.changedAt), retiring: item.retiring))
         }
         return (updates, rows.count)
     }
@@ -234,7 +238,8 @@ extension StoreSession {
     /// Records what Amazon answered for each item.
     public func recordInventoryOutcomes(_ outcomes: [InventoryOutcome]) async throws {
         let now = nowMilliseconds
-        for outcome in outcomes {
+        // In key order, as stock writes lock the same rows (see `spreadStock`).
+        for outcome in outcomes.sorted(by: { $0.key < $1.key }) {
             switch outcome {
             case .applied(let update, let stock):
                 // Amazon's reservation moved since the quantity was computed: what it now sells is off by the
@@ -310,6 +315,7 @@ extension StoreSession {
     /// Removes a retiring item once the update just recorded was its last: Amazon holds 0 (or refused the 0, so
     /// it sells nothing of it) and nothing changed since.
     private func removeRetired(_ update: InventoryUpdate) async throws {
+        guard update.retiring else { return }
         // The item's last sequence number outlives it, so that the same SKU mapped or listed again starts above it.
         try await sql.raw(
             """
