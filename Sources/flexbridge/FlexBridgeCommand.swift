@@ -275,7 +275,9 @@ struct Simulate: AsyncParsableCommand {
         guard (0...1).contains(faultRate) else { throw ValidationError("--fault-rate must be between 0 and 1, got \(faultRate)") }
         guard (0...1).contains(dropRate) else { throw ValidationError("--drop-rate must be between 0 and 1, got \(dropRate)") }
         guard (0...60_000).contains(latency) else { throw ValidationError("--latency-ms must be between 0 and 60000, got \(latency)") }
-        guard ordersPerMinute >= 0 else { throw ValidationError("--orders-per-minute must not be negative") }
+        guard (0...60_000).contains(ordersPerMinute) else {
+            throw ValidationError("--orders-per-minute must be from 0 to 60000, got \(ordersPerMinute)")
+        }
         guard Simulator.LabelFormat(rawValue: labelFormat.uppercased()) != nil else {
             throw ValidationError("--label-format must be PDF or ZPL, got \(labelFormat)")
         }
