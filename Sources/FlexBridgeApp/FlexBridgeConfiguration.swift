@@ -183,6 +183,17 @@ public struct FlexBridgeConfiguration: Sendable {
         return value
     }
 
+    /// Whether `owner` is a default node id of this host (`HOST-PID`) whose process no longer runs: this node's own
+    /// previous run, killed, whose leases need not be waited for. Another host's node, a live process, or an id set
+    /// with --node-id is never called dead.
+    public static func isDeadLocalNode(_ owner: String) -> Bool {
+        let prefix = "\(ProcessInfo.processInfo.hostName)-"
+        guard owner.hasPrefix(prefix), let pid = Int32(owner.dropFirst(prefix.count)), pid > 1,
+            pid != ProcessInfo.processInfo.processIdentifier
+        else { return false }
+        return kill(pid, 0) != 0 && errno == ESRCH
+    }
+
     /// The host name and process id: unique among the processes sharing a database.
     public static func defaultNodeID() -> String {
         "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"

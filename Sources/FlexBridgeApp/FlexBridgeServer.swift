@@ -76,7 +76,9 @@ public struct FlexBridgeServer: Sendable {
         let store = try await Store.open(configuration.storeConfiguration, logger: logger)
         let leaseKeeper = LeaseKeeper(
             store: store,
-            configuration: .init(owner: configuration.nodeID, ttl: configuration.leaseTTL, interval: configuration.leaseTTL / 3),
+            configuration: .init(
+                owner: configuration.nodeID, ttl: configuration.leaseTTL, interval: configuration.leaseTTL / 3,
+                isDeadOwner: FlexBridgeConfiguration.isDeadLocalNode),
             logger: logger
         )
         let configuration = self.configuration

@@ -16,11 +16,18 @@ public actor LeaseKeeper: Service {
         public var ttl: Duration
         /// How often leases are renewed and free ones taken; well below `ttl`.
         public var interval: Duration
+        /// Whether another owner's name is known to be a dead process — this node's own previous run, killed —
+        /// whose leases can be taken at once instead of after they expire. Unknown owners count as alive.
+        public var isDeadOwner: @Sendable (String) -> Bool
 
-        public init(owner: String, ttl: Duration = .seconds(30), interval: Duration = .seconds(10)) {
+        public init(
+            owner: String, ttl: Duration = .seconds(30), interval: Duration = .seconds(10),
+            isDeadOwner: @escaping @Sendable (String) -> Bool = { _ in false }
+        ) {
             self.owner = owner
             self.ttl = ttl
             self.interval = interval
+            self.isDeadOwner = isDeadOwner
         }
     }
 
@@ -63,9 +70,19 @@ public actor LeaseKeeper: Service {
                 changes.lost.insert(id)
             }
         }
+        let now = store.clock.now()
+        var deadOwners: [String: String] = [:]
+        for (name, lease) in try await store.read({ try await $0.leases() })
+        where lease.owner != configuration.owner && lease.expiresAt > now && configuration.isDeadOwner(lease.owner) {
+            deadOwners[name] = lease.owner
+        }
         for id in wanted.sorted() {
+            let name = Lease.name(for: id)
             let lease = try await store.transaction { [configuration] session in
-                try await session.acquireLease(Lease.name(for: id), owner: configuration.owner, ttl: configuration.ttl)
+                try await session.acquireLease(name, owner: configuration.owner, ttl: configuration.ttl, replacing: deadOwners[name])
+            }
+            if let dead = deadOwners[name], lease != nil {
+                logger.notice("took over a dead node's connection at once", metadata: ["connection": "\(id)", "dead node": "\(dead)"])
             }
             switch (held[id], lease) {
             case (nil, let lease?):

@@ -1,5 +1,6 @@
 import FlexBridgeApp
 import FlexStore
+import Foundation
 import Logging
 import Testing
 
@@ -56,6 +57,20 @@ struct ConfigurationTests {
             try FlexBridgeConfiguration.load(flags: [:], environment: [variable: value])
         }
         #expect(error?.description.contains(message) == true, "\(error?.description ?? "")")
+    }
+
+    @Test("a default node id of this host is dead only when its process no longer runs")
+    func deadLocalNode() throws {
+        let host = ProcessInfo.processInfo.hostName
+        #expect(!FlexBridgeConfiguration.isDeadLocalNode(FlexBridgeConfiguration.defaultNodeID()), "this process lives")
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try child.run()
+        child.waitUntilExit()
+        #expect(FlexBridgeConfiguration.isDeadLocalNode("\(host)-\(child.processIdentifier)"), "a finished process")
+        #expect(!FlexBridgeConfiguration.isDeadLocalNode("another-host-\(child.processIdentifier)"), "another host's node")
+        #expect(!FlexBridgeConfiguration.isDeadLocalNode("warehouse-node-1"), "an id set with --node-id")
+        #expect(!FlexBridgeConfiguration.isDeadLocalNode("\(host)-1"), "pid 1 always lives")
     }
 
     @Test("a key file path is taken relative to the working directory")

@@ -49,6 +49,31 @@ struct ServerTests {
         }
     }
 
+    @Test("with --port 0, consent links send the seller back to the port the system chose, not to :0")
+    func consentLinksOnAChosenPort() async throws {
+        try await TestDatabase.with(.sqlite) { database in
+            let configuration = FlexBridgeConfiguration(database: database.url, masterKey: .value(MasterKey.generate()), port: 0)
+            let store = try await Store.open(configuration.storeConfiguration)
+            let app = try FlexBridgeServer.buildApplication(
+                configuration: configuration, store: store, registry: PrometheusCollectorRegistry(), logger: Logger(label: "test"))
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                let body = #"{"name":"A","sellingPartnerId":"A1","region":"EU","marketplaceIds":["A21TJRUUN4KGV"],"clientId":"c","clientSecret":"s"}"#
+                let id = try await client.execute(
+                    uri: "/api/v1/connections", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body)
+                ) { response in
+                    try #require((try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])?["id"] as? String)
+                }
+                try await client.execute(uri: "/api/v1/connections/\(id)/authorization-link", method: .post) { response in
+                    let link = try #require((try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])?["url"] as? String)
+                    let redirect = URLComponents(string: link)?.queryItems?.first { $0.name == "redirect_uri" }?.value
+                    #expect(redirect == "http://127.0.0.1:\(port)/api/v1/connections/callback", "\(link)")
+                }
+            }
+            try await store.close()
+        }
+    }
+
     @Test("a port in use is a one-sentence start-up error naming the port")
     func portInUse() async throws {
         let blocker = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)

@@ -49,6 +49,36 @@ struct LeaseKeeperTests {
         }
     }
 
+    @Test("a node restarted after a kill takes its dead predecessor's leases at once; a live node's it waits for", arguments: TestEngine.available)
+    func deadPredecessor(engine: TestEngine) async throws {
+        let clock = TestClock()
+        try await TestDatabase.with(engine) { database in
+            let store = try await Store.open(
+                Store.Configuration(databaseURL: database.url, masterKey: .value(MasterKey.generate())), clock: clock.wallClock)
+            let connection = Connection(name: "A", sellingPartnerID: "S1", region: .eu, marketplaceIDs: ["M"], applicationClientID: "c", createdAt: clock.now)
+            try await store.transaction { session in
+                try await session.insertConnection(connection, clientSecret: "s", actor: "test")
+                try await session.authorize(connection.id, refreshToken: "r", actor: "test")
+            }
+            // The first run holds the connection, then is killed: its lease is still valid for 30 s.
+            let killed = LeaseKeeper(store: store, configuration: .init(owner: "host-101", ttl: .seconds(30)))
+            #expect(try await killed.tick().gained == [connection.id])
+            let epoch = try #require(await killed.leases[connection.id]?.epoch)
+
+            // Another node, which cannot tell whether host-101 lives, waits for the lease to expire.
+            let other = LeaseKeeper(store: store, configuration: .init(owner: "host-202", ttl: .seconds(30)))
+            #expect(try await other.tick().gained.isEmpty)
+            // The restarted node knows host-101 is dead: it takes the lease at once, under a new epoch.
+            let restarted = LeaseKeeper(store: store, configuration: .init(owner: "host-303", ttl: .seconds(30), isDeadOwner: { $0 == "host-101" }))
+            #expect(try await restarted.tick().gained == [connection.id])
+            #expect(try #require(await restarted.leases[connection.id]?.epoch) > epoch)
+            // A dead-owner check never takes a live node's lease.
+            let rival = LeaseKeeper(store: store, configuration: .init(owner: "host-404", ttl: .seconds(30), isDeadOwner: { $0 == "host-101" }))
+            #expect(try await rival.tick().gained.isEmpty)
+            try await store.close()
+        }
+    }
+
     @Test("a connection authorised on this node is taken at once, not at the keeper's next round")
     func wokenByAuthorization() async throws {
         try await TestDatabase.with(.sqlite) { database in

@@ -7,7 +7,10 @@ extension StoreSession {
     ///
     /// Returns the lease if `owner` holds it afterwards: renewed when it held it already (same epoch), taken with
     /// the epoch raised when it was free or expired. Returns nil while another owner's lease is still valid.
-    public func acquireLease(_ name: String, owner: String, ttl: Duration) async throws -> Lease? {
+    ///
+    /// `replacing` names an owner known to be dead (a process of this host that no longer runs): its lease is taken
+    /// at once instead of after it expires, with the epoch raised as for an expired one.
+    public func acquireLease(_ name: String, owner: String, ttl: Duration, replacing deadOwner: String? = nil) async throws -> Lease? {
         let now = nowMilliseconds
         let expiresAt = now + ttl.milliseconds
         try await sql.raw(
@@ -24,7 +27,7 @@ extension StoreSession {
                 epoch = CASE WHEN owner = \(bind: owner) AND expires_at > \(bind: now) THEN epoch ELSE epoch + 1 END,
                 owner = \(bind: owner),
                 expires_at = \(bind: expiresAt)
-            WHERE name = \(bind: name) AND (owner = \(bind: owner) OR expires_at <= \(bind: now))
+            WHERE name = \(bind: name) AND (owner = \(bind: owner) OR expires_at <= \(bind: now) OR owner = \(bind: deadOwner ?? owner))
             RETURNING epoch
             """
         ).first()
@@ -41,6 +44,20 @@ extension StoreSession {
             WHERE name = \(bind: lease.name) AND owner = \(bind: lease.owner) AND epoch = \(bind: lease.epoch)
             """
         ).run()
+    }
+
+    /// Every lease as stored, by name.
+    public func leases() async throws -> [String: Lease] {
+        var leases: [String: Lease] = [:]
+        for row in try await sql.raw("SELECT * FROM leases").all() {
+            let lease = Lease(
+                name: try row.decode(column: "name", as: String.self),
+                owner: try row.decode(column: "owner", as: String.self),
+                epoch: try row.decode(column: "epoch", as: Int64.self),
+                expiresAt: Date(millisecondsSince1970: try row.decode(column: "expires_at", as: Int64.self)))
+            leases[lease.name] = lease
+        }
+        return leases
     }
 
     /// The lease as stored, whoever holds it.
