@@ -22,15 +22,27 @@ public struct APIHandler: APIProtocol {
     let logger: Logger
 
     public init(
-        store: Store, authorizer: any SellerAuthorizer, callbackURL: String, linkLifetime: TimeInterval = 72 * 3600,
+        store: Store,
+        authorizer: any SellerAuthorizer,
+        callbackURL: String,
+        linkLifetime: TimeInterval = 72 * 3600,
         logger: Logger = Logger(label: "flexbridge.api")
     ) {
-        self.init(store: store, authorizer: authorizer, callback: CallbackAddress(callbackURL), linkLifetime: linkLifetime, logger: logger)
+        self.init(
+            store: store,
+            authorizer: authorizer,
+            callback: CallbackAddress(callbackURL),
+            linkLifetime: linkLifetime,
+            logger: logger
+        )
     }
 
     /// With a callback address known only once the server listens (`--port 0`).
     public init(
-        store: Store, authorizer: any SellerAuthorizer, callback: CallbackAddress, linkLifetime: TimeInterval = 72 * 3600,
+        store: Store,
+        authorizer: any SellerAuthorizer,
+        callback: CallbackAddress,
+        linkLifetime: TimeInterval = 72 * 3600,
         logger: Logger = Logger(label: "flexbridge.api")
     ) {
         self.store = store
@@ -42,23 +54,42 @@ public struct APIHandler: APIProtocol {
 
     static let actor = "api"
 
-    public func listConnections(_ input: Operations.ListConnections.Input) async throws -> Operations.ListConnections.Output {
+    public func listConnections(
+        _ input: Operations.ListConnections.Input
+    ) async throws -> Operations.ListConnections.Output {
         let connections = try await store.read { session in
             var answers: [Components.Schemas.Connection] = []
             for connection in try await session.connections() {
-                answers.append(Self.schema(connection, authorized: try await session.credentials(for: connection.id).refreshToken != nil))
+                answers.append(
+                    Self.schema(
+                        connection,
+                        authorized: try await session.credentials(for: connection.id).refreshToken != nil
+                    )
+                )
             }
             return answers
         }
         return .ok(.init(body: .json(.init(connections: connections))))
     }
 
-    public func createConnection(_ input: Operations.CreateConnection.Input) async throws -> Operations.CreateConnection.Output {
-        guard case .json(let body) = input.body else { return .badRequest(Self.problem(.invalidInput, "A JSON body is required.")) }
+    public func createConnection(
+        _ input: Operations.CreateConnection.Input
+    ) async throws -> Operations.CreateConnection.Output {
+        guard case .json(let body) = input.body else {
+            return .badRequest(Self.problem(.invalidInput, "A JSON body is required."))
+        }
         var endpoint: URL?
         if let text = body.endpoint?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
-            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
-                return .badRequest(Self.problem(.invalidInput, "must be an absolute http or https URL, got \"\(text)\"", field: "endpoint"))
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+                ["http", "https"].contains(scheme), url.host != nil
+            else {
+                return .badRequest(
+                    Self.problem(
+                        .invalidInput,
+                        "must be an absolute http or https URL, got \"\(text)\"",
+                        field: "endpoint"
+                    )
+                )
             }
             endpoint = url
         }
@@ -80,8 +111,12 @@ public struct APIHandler: APIProtocol {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         } catch let error as StoreError where error.code == .invalidInput {
             let field = "clientSecret"
-            guard error.message.hasPrefix(field + " ") else { return .badRequest(Self.problem(.invalidInput, error.message)) }
-            return .badRequest(Self.problem(.invalidInput, String(error.message.dropFirst(field.count + 1)), field: field))
+            guard error.message.hasPrefix(field + " ") else {
+                return .badRequest(Self.problem(.invalidInput, error.message))
+            }
+            return .badRequest(
+                Self.problem(.invalidInput, String(error.message.dropFirst(field.count + 1)), field: field)
+            )
         } catch let error as StoreError where error.code == .conflict {
             return .conflict(.init(body: .json(Self.problemBody(.conflict, error.message))))
         }
@@ -95,10 +130,14 @@ public struct APIHandler: APIProtocol {
         return .ok(.init(body: .json(Self.schema(connection, authorized: authorized))))
     }
 
-    public func deleteConnection(_ input: Operations.DeleteConnection.Input) async throws -> Operations.DeleteConnection.Output {
+    public func deleteConnection(
+        _ input: Operations.DeleteConnection.Input
+    ) async throws -> Operations.DeleteConnection.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
         do {
-            let connection = try await store.transaction { session in try await session.disconnect(id, actor: Self.actor) }
+            let connection = try await store.transaction { session in
+                try await session.disconnect(id, actor: Self.actor)
+            }
             store.wakeUps.connections.wake()
             return .ok(.init(body: .json(Self.schema(connection, authorized: false))))
         } catch let error as StoreError where error.code == .notFound {
@@ -115,7 +154,9 @@ public struct APIHandler: APIProtocol {
         return .created(.init(body: .json(.init(url: url.absoluteString, expiresAt: expiresAt))))
     }
 
-    public func authorizeConnection(_ input: Operations.AuthorizeConnection.Input) async throws -> Operations.AuthorizeConnection.Output {
+    public func authorizeConnection(
+        _ input: Operations.AuthorizeConnection.Input
+    ) async throws -> Operations.AuthorizeConnection.Output {
         guard let (url, _) = try await authorizationLink(for: input.path.connectionId) else {
             return .notFound(Self.notFound(input.path.connectionId))
         }
@@ -126,7 +167,11 @@ public struct APIHandler: APIProtocol {
         _ input: Operations.CompleteAuthorization.Input
     ) async throws -> Operations.CompleteAuthorization.Output {
         let query = input.query
-        guard let (connectionID, redirectURI) = try await store.transaction({ try await $0.consumeAuthorizationState(query.state) }) else {
+        guard
+            let (connectionID, redirectURI) = try await store.transaction({
+                try await $0.consumeAuthorizationState(query.state)
+            })
+        else {
             return Self.page(ok: false, "This authorization link has expired or was used already. Ask for a new one.")
         }
         if let error = query.error {
@@ -135,36 +180,63 @@ public struct APIHandler: APIProtocol {
         guard let code = query.spapiOauthCode, !code.isEmpty else {
             return Self.page(ok: false, "Amazon's answer carries no authorization code (spapi_oauth_code).")
         }
-        guard let (connection, credentials) = try await store.read({ session -> (Connection, ConnectionCredentials)? in
-            guard let connection = try await session.connection(connectionID) else { return nil }
-            return (connection, try await session.credentials(for: connectionID))
-        }) else {
+        guard
+            let (connection, credentials) = try await store.read({ session -> (Connection, ConnectionCredentials)? in
+                guard let connection = try await session.connection(connectionID) else { return nil }
+                return (connection, try await session.credentials(for: connectionID))
+            })
+        else {
             return Self.page(ok: false, "The connection this link was made for no longer exists.")
         }
         if let seller = query.sellingPartnerId, seller != connection.sellingPartnerID.rawValue {
             return Self.page(
                 ok: false,
-                "You signed in to Seller Central as seller \(seller), but this connection is for seller \(connection.sellingPartnerID). Sign in with that account and open the link again.")
+                "You signed in to Seller Central as seller \(seller), but this connection is for seller \(connection.sellingPartnerID). Sign in with that account and open the link again."
+            )
         }
         let refreshToken: String
         do {
             refreshToken = try await authorizer.refreshToken(
-                forCode: code, redirectURI: redirectURI, connection: connection, clientSecret: credentials.clientSecret)
+                forCode: code,
+                redirectURI: redirectURI,
+                connection: connection,
+                clientSecret: credentials.clientSecret
+            )
         } catch {
-            return Self.page(ok: false, "Login with Amazon refused the authorization: \(error). Open a new authorization link.")
+            return Self.page(
+                ok: false,
+                "Login with Amazon refused the authorization: \(error). Open a new authorization link."
+            )
         }
         try await store.transaction { session in
-            try await session.authorize(connectionID, refreshToken: refreshToken, actor: "seller \(connection.sellingPartnerID)")
+            try await session.authorize(
+                connectionID,
+                refreshToken: refreshToken,
+                actor: "seller \(connection.sellingPartnerID)"
+            )
         }
         store.wakeUps.connections.wake()
-        return Self.page(ok: true, "FlexBridge is now connected to seller \(connection.sellingPartnerID) (\(connection.name)). You can close this page.")
+        return Self.page(
+            ok: true,
+            "FlexBridge is now connected to seller \(connection.sellingPartnerID) (\(connection.name)). You can close this page."
+        )
     }
 
-    public func setRefreshToken(_ input: Operations.SetRefreshToken.Input) async throws -> Operations.SetRefreshToken.Output {
-        guard case .json(let body) = input.body else { return .badRequest(Self.problem(.invalidInput, "A JSON body is required.")) }
+    public func setRefreshToken(
+        _ input: Operations.SetRefreshToken.Input
+    ) async throws -> Operations.SetRefreshToken.Output {
+        guard case .json(let body) = input.body else {
+            return .badRequest(Self.problem(.invalidInput, "A JSON body is required."))
+        }
         let token = body.refreshToken.trimmingCharacters(in: .whitespacesAndNewlines)
         guard token.hasPrefix("Atzr|") else {
-            return .badRequest(Self.problem(.invalidInput, "must be a Login with Amazon refresh token, which starts with Atzr|", field: "refreshToken"))
+            return .badRequest(
+                Self.problem(
+                    .invalidInput,
+                    "must be a Login with Amazon refresh token, which starts with Atzr|",
+                    field: "refreshToken"
+                )
+            )
         }
         let id = ConnectionID(rawValue: input.path.connectionId)
         do {
@@ -180,7 +252,9 @@ public struct APIHandler: APIProtocol {
         }
     }
 
-    public func testConnection(_ input: Operations.TestConnection.Input) async throws -> Operations.TestConnection.Output {
+    public func testConnection(
+        _ input: Operations.TestConnection.Input
+    ) async throws -> Operations.TestConnection.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
         let loaded: (Connection, ConnectionCredentials, [String])? = try await store.read { session in
             guard let connection = try await session.connection(id) else { return nil }
@@ -192,13 +266,20 @@ public struct APIHandler: APIProtocol {
         }
         let report = await authorizer.check(connection, credentials: credentials, locationIDs: locations)
         let newStatus: Connection.Status? =
-            report.needsReauthorization ? .needsReauthorization : (report.ok && connection.status == .needsReauthorization ? .active : nil)
+            report.needsReauthorization
+            ? .needsReauthorization : (report.ok && connection.status == .needsReauthorization ? .active : nil)
         if let newStatus {
-            try await store.transaction { session in try await session.setStatus(id, to: newStatus, actor: "connection test") }
+            try await store.transaction { session in
+                try await session.setStatus(id, to: newStatus, actor: "connection test")
+            }
             store.wakeUps.connections.wake()
         }
         let checks = report.checks.map { check in
-            Components.Schemas.ConnectionTest.ChecksPayloadPayload(name: check.name, ok: check.ok, message: check.message)
+            Components.Schemas.ConnectionTest.ChecksPayloadPayload(
+                name: check.name,
+                ok: check.ok,
+                message: check.message
+            )
         }
         return .ok(.init(body: .json(.init(ok: report.ok, checks: checks))))
     }
@@ -216,11 +297,17 @@ public struct APIHandler: APIProtocol {
         let connectionID = ConnectionID(rawValue: id)
         let callbackURL = self.callbackURL
         let linkLifetime = self.linkLifetime
-        guard let (connection, state, expiresAt) = try await store.transaction({ session -> (Connection, String, Date)? in
-            guard let connection = try await session.connection(connectionID) else { return nil }
-            let (state, expiresAt) = try await session.createAuthorizationState(for: connectionID, redirectURI: callbackURL, lifetime: linkLifetime)
-            return (connection, state, expiresAt)
-        }) else { return nil }
+        guard
+            let (connection, state, expiresAt) = try await store.transaction({ session -> (Connection, String, Date)? in
+                guard let connection = try await session.connection(connectionID) else { return nil }
+                let (state, expiresAt) = try await session.createAuthorizationState(
+                    for: connectionID,
+                    redirectURI: callbackURL,
+                    lifetime: linkLifetime
+                )
+                return (connection, state, expiresAt)
+            })
+        else { return nil }
         return (authorizer.consentURL(for: connection, state: state, redirectURI: callbackURL), expiresAt)
     }
 
@@ -247,22 +334,35 @@ public struct APIHandler: APIProtocol {
         case conflict
     }
 
-    static func problemBody(_ code: ProblemCode, _ message: String, field: String? = nil) -> Components.Schemas.Problem {
+    static func problemBody(_ code: ProblemCode, _ message: String, field: String? = nil) -> Components.Schemas.Problem
+    {
         .init(error: .init(code: code.rawValue, message: field.map { "\($0) \(message)" } ?? message, field: field))
     }
 
-    static func problem(_ code: ProblemCode, _ message: String, field: String? = nil) -> Components.Responses.BadRequest {
+    static func problem(_ code: ProblemCode, _ message: String, field: String? = nil) -> Components.Responses.BadRequest
+    {
         .init(body: .json(problemBody(code, message, field: field)))
     }
 
     static func notFound(_ id: String) -> Components.Responses.NotFound {
-        .init(body: .json(.init(error: .init(code: ProblemCode.notFound.rawValue, message: "No connection with id \(id).", field: nil))))
+        .init(
+            body: .json(
+                .init(
+                    error: .init(
+                        code: ProblemCode.notFound.rawValue,
+                        message: "No connection with id \(id).",
+                        field: nil
+                    )
+                )
+            )
+        )
     }
 
     static func page(ok: Bool, _ message: String) -> Operations.CompleteAuthorization.Output {
         let title = ok ? "Connected" : "Not connected"
         let escaped = message.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-        let html = "<!doctype html><html><head><meta charset=\"utf-8\"><title>FlexBridge: \(title)</title></head><body><h1>\(title)</h1><p>\(escaped)</p></body></html>"
+        let html =
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>FlexBridge: \(title)</title></head><body><h1>\(title)</h1><p>\(escaped)</p></body></html>"
         return ok ? .ok(.init(body: .html(HTTPBody(html)))) : .badRequest(.init(body: .html(HTTPBody(html))))
     }
 }
@@ -270,7 +370,11 @@ public struct APIHandler: APIProtocol {
 extension APIHandler {
     /// Serves these operations under `/api/v1`.
     public func register(on router: Router<BasicRequestContext>) throws {
-        try registerHandlers(on: router, serverURL: URL(string: FlexBridgeAPIDocument.basePath)!, middlewares: [ProblemMiddleware(logger: logger), RequestValidationMiddleware()])
+        try registerHandlers(
+            on: router,
+            serverURL: URL(string: FlexBridgeAPIDocument.basePath)!,
+            middlewares: [ProblemMiddleware(logger: logger), RequestValidationMiddleware()]
+        )
     }
 }
 

@@ -11,12 +11,16 @@ extension APIHandler {
     static let maximumCSVBytes = 64 << 20
 
     public func getSettings(_ input: Operations.GetSettings.Input) async throws -> Operations.GetSettings.Output {
-        guard let (connection, _) = try await load(input.path.connectionId) else { return .notFound(Self.notFound(input.path.connectionId)) }
+        guard let (connection, _) = try await load(input.path.connectionId) else {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
         return .ok(.init(body: .json(Self.schema(connection.settings))))
     }
 
     public func putSettings(_ input: Operations.PutSettings.Input) async throws -> Operations.PutSettings.Output {
-        guard case .json(let body) = input.body else { return .badRequest(Self.problem(.invalidInput, "A JSON body is required.")) }
+        guard case .json(let body) = input.body else {
+            return .badRequest(Self.problem(.invalidInput, "A JSON body is required."))
+        }
         let defaults = ConnectionSettings()
         let new = ConnectionSettings(
             inventorySyncEnabled: body.inventorySyncEnabled ?? defaults.inventorySyncEnabled,
@@ -27,7 +31,8 @@ extension APIHandler {
             hubSafetyStock: body.hubSafetyStock?.additionalProperties ?? [:],
             skuSafetyStock: body.skuSafetyStock?.additionalProperties ?? [:],
             sendZeroForAll: body.sendZeroForAll ?? defaults.sendZeroForAll,
-            reconciliationIntervalMinutes: body.reconciliationIntervalMinutes ?? defaults.reconciliationIntervalMinutes)
+            reconciliationIntervalMinutes: body.reconciliationIntervalMinutes ?? defaults.reconciliationIntervalMinutes
+        )
         let id = ConnectionID(rawValue: input.path.connectionId)
         do {
             let settings = try await store.transaction { session in
@@ -42,7 +47,9 @@ extension APIHandler {
         }
     }
 
-    public func listConfigChanges(_ input: Operations.ListConfigChanges.Input) async throws -> Operations.ListConfigChanges.Output {
+    public func listConfigChanges(
+        _ input: Operations.ListConfigChanges.Input
+    ) async throws -> Operations.ListConfigChanges.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
         let changes = try await store.read { session -> [ConfigChange]? in
             guard try await session.connection(id) != nil else { return nil }
@@ -54,11 +61,24 @@ extension APIHandler {
                 body: .json(
                     .init(
                         changes: changes.map {
-                            .init(id: $0.id, setting: $0.setting, oldValue: $0.oldValue, newValue: $0.newValue, actor: $0.actor, changedAt: $0.changedAt)
-                        }))))
+                            .init(
+                                id: $0.id,
+                                setting: $0.setting,
+                                oldValue: $0.oldValue,
+                                newValue: $0.newValue,
+                                actor: $0.actor,
+                                changedAt: $0.changedAt
+                            )
+                        }
+                    )
+                )
+            )
+        )
     }
 
-    public func listHubMappings(_ input: Operations.ListHubMappings.Input) async throws -> Operations.ListHubMappings.Output {
+    public func listHubMappings(
+        _ input: Operations.ListHubMappings.Input
+    ) async throws -> Operations.ListHubMappings.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
         let mappings = try await store.read { session -> [LocationMapping]? in
             guard try await session.connection(id) != nil else { return nil }
@@ -69,12 +89,17 @@ extension APIHandler {
     }
 
     public func putHubMapping(_ input: Operations.PutHubMapping.Input) async throws -> Operations.PutHubMapping.Output {
-        guard case .json(let body) = input.body else { return .badRequest(Self.problem(.invalidInput, "A JSON body is required.")) }
+        guard case .json(let body) = input.body else {
+            return .badRequest(Self.problem(.invalidInput, "A JSON body is required."))
+        }
         let id = ConnectionID(rawValue: input.path.connectionId)
         let mapping = LocationMapping(
-            connectionID: id, hub: HubCode(rawValue: body.hub.trimmingCharacters(in: .whitespaces)),
+            connectionID: id,
+            hub: HubCode(rawValue: body.hub.trimmingCharacters(in: .whitespaces)),
             locationID: LocationID(rawValue: body.locationId.trimmingCharacters(in: .whitespaces)),
-            channel: ChannelName(rawValue: body.channel.rawValue)!, createdAt: store.clock.now())
+            channel: ChannelName(rawValue: body.channel.rawValue)!,
+            createdAt: store.clock.now()
+        )
         do {
             try await store.transaction { session in try await session.setLocationMapping(mapping, actor: Self.actor) }
             store.wakeUps.wake([id], .inventory)
@@ -86,13 +111,20 @@ extension APIHandler {
         }
     }
 
-    public func deleteHubMapping(_ input: Operations.DeleteHubMapping.Input) async throws -> Operations.DeleteHubMapping.Output {
+    public func deleteHubMapping(
+        _ input: Operations.DeleteHubMapping.Input
+    ) async throws -> Operations.DeleteHubMapping.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
         let channel = input.query.channel.flatMap { ChannelName(rawValue: $0.rawValue) }
         do {
             let (removed, retiring) = try await store.transaction { session in
                 guard try await session.connection(id) != nil else { throw StoreError.notFound("Connection \(id)") }
-                return try await session.removeLocationMapping(connectionID: id, hub: HubCode(rawValue: input.path.hub), channel: channel, actor: Self.actor)
+                return try await session.removeLocationMapping(
+                    connectionID: id,
+                    hub: HubCode(rawValue: input.path.hub),
+                    channel: channel,
+                    actor: Self.actor
+                )
             }
             return .ok(.init(body: .json(.init(removed: removed.map(Self.schema), retiringItems: retiring))))
         } catch let error as StoreError where error.code == .notFound {
@@ -106,8 +138,11 @@ extension APIHandler {
             let (removed, retiring) = try await store.transaction { session in
                 guard try await session.connection(id) != nil else { throw StoreError.notFound("Connection \(id)") }
                 return try await session.removeListing(
-                    connectionID: id, merchantSKU: MerchantSKU(rawValue: input.path.merchantSku),
-                    marketplaceID: input.query.marketplaceId.map(MarketplaceID.init(rawValue:)), actor: Self.actor)
+                    connectionID: id,
+                    merchantSKU: MerchantSKU(rawValue: input.path.merchantSku),
+                    marketplaceID: input.query.marketplaceId.map(MarketplaceID.init(rawValue:)),
+                    actor: Self.actor
+                )
             }
             return .ok(.init(body: .json(.init(removed: removed, retiringItems: retiring))))
         } catch let error as StoreError where error.code == .notFound {
@@ -115,9 +150,13 @@ extension APIHandler {
         }
     }
 
-    public func importListings(_ input: Operations.ImportListings.Input) async throws -> Operations.ImportListings.Output {
+    public func importListings(
+        _ input: Operations.ImportListings.Input
+    ) async throws -> Operations.ImportListings.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
-        guard let (connection, _) = try await load(input.path.connectionId) else { return .notFound(Self.notFound(input.path.connectionId)) }
+        guard let (connection, _) = try await load(input.path.connectionId) else {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
         let listings: [Listing]
         switch input.body {
         case .json(let body):
@@ -125,14 +164,19 @@ extension APIHandler {
                 [listing.clientSkuId, listing.channelSerialNo, listing.channelSkuId, listing.marketplace ?? ""]
             }
             do {
-                listings = try CSVTable(columns: ["clientSkuId", "channelSerialNo", "channelSkuId", "marketplace"], rows: table)
-                    .listings(for: connection)
+                listings = try CSVTable(
+                    columns: ["clientSkuId", "channelSerialNo", "channelSkuId", "marketplace"],
+                    rows: table
+                )
+                .listings(for: connection)
             } catch {
                 return .badRequest(Self.problem(.invalidInput, Self.describe(error, itemsName: "listings")))
             }
         case .csv(let body):
             do {
-                listings = try CSVTable(utf8: try await [UInt8](collecting: body, upTo: Self.maximumCSVBytes)).listings(for: connection)
+                listings = try CSVTable(utf8: try await [UInt8](collecting: body, upTo: Self.maximumCSVBytes)).listings(
+                    for: connection
+                )
             } catch let error as CSVError {
                 return .badRequest(Self.problem(.invalidInput, CSVErrors([error]).description))
             } catch let error as CSVErrors {
@@ -147,22 +191,33 @@ extension APIHandler {
         return .ok(.init(body: .json(.init(imported: listings.count, total: total))))
     }
 
-    public func resyncInventory(_ input: Operations.ResyncInventory.Input) async throws -> Operations.ResyncInventory.Output {
+    public func resyncInventory(
+        _ input: Operations.ResyncInventory.Input
+    ) async throws -> Operations.ResyncInventory.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
-        guard try await load(input.path.connectionId) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
+        guard try await load(input.path.connectionId) != nil else {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
         let items = try await store.transaction { session in
             let items = try await session.markInventoryPending(connectionID: id, resend: true)
             try await session.recordChanges(
-                [SettingChange(setting: "inventory.resync", oldValue: nil, newValue: "\(items)")], connectionID: id, actor: Self.actor)
+                [SettingChange(setting: "inventory.resync", oldValue: nil, newValue: "\(items)")],
+                connectionID: id,
+                actor: Self.actor
+            )
             return items
         }
         store.wakeUps.wake([id], .inventory)
         return .accepted(.init(body: .json(.init(items: items))))
     }
 
-    public func importSequenceNumbers(_ input: Operations.ImportSequenceNumbers.Input) async throws -> Operations.ImportSequenceNumbers.Output {
+    public func importSequenceNumbers(
+        _ input: Operations.ImportSequenceNumbers.Input
+    ) async throws -> Operations.ImportSequenceNumbers.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
-        guard try await load(input.path.connectionId) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
+        guard try await load(input.path.connectionId) != nil else {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
         let floors: [(InventoryKey, Int64)]
         do {
             switch input.body {
@@ -172,19 +227,23 @@ extension APIHandler {
                     rows: body.items.map { [$0.locationId, $0.sku, $0.channel.rawValue, String($0.sequenceNumber)] }
                 ).sequenceNumbers(for: id)
             case .csv(let body):
-                floors = try CSVTable(utf8: try await [UInt8](collecting: body, upTo: Self.maximumCSVBytes)).sequenceNumbers(for: id)
+                floors = try CSVTable(utf8: try await [UInt8](collecting: body, upTo: Self.maximumCSVBytes))
+                    .sequenceNumbers(for: id)
             }
         } catch let error as CSVError {
             return .badRequest(Self.problem(.invalidInput, CSVErrors([error]).description))
         } catch let error as CSVErrors {
-            let message = if case .json = input.body { Self.describe(error, itemsName: "items") } else { error.description }
+            let message =
+                if case .json = input.body { Self.describe(error, itemsName: "items") } else { error.description }
             return .badRequest(Self.problem(.invalidInput, message))
         }
         let imported = try await store.transaction { session in
             let imported = try await session.importSequenceNumbers(floors)
             try await session.recordChanges(
-                [SettingChange(setting: "inventory.sequenceNumbersImported", oldValue: nil, newValue: "\(imported)")], connectionID: id,
-                actor: Self.actor)
+                [SettingChange(setting: "inventory.sequenceNumbersImported", oldValue: nil, newValue: "\(imported)")],
+                connectionID: id,
+                actor: Self.actor
+            )
             return imported
         }
         return .ok(.init(body: .json(.init(imported: imported))))
@@ -194,10 +253,17 @@ extension APIHandler {
         let levels: [StockLevel]
         switch input.body {
         case .json(let body):
-            levels = body.items.map { StockLevel(hub: HubCode(rawValue: $0.hub), warehouseSKU: WarehouseSKU(rawValue: $0.sku), quantity: $0.quantity) }
+            levels = body.items.map {
+                StockLevel(
+                    hub: HubCode(rawValue: $0.hub),
+                    warehouseSKU: WarehouseSKU(rawValue: $0.sku),
+                    quantity: $0.quantity
+                )
+            }
         case .csv(let body):
             do {
-                levels = try CSVTable(utf8: try await [UInt8](collecting: body, upTo: Self.maximumCSVBytes)).stockLevels()
+                levels = try CSVTable(utf8: try await [UInt8](collecting: body, upTo: Self.maximumCSVBytes))
+                    .stockLevels()
             } catch let error as CSVError {
                 return .badRequest(Self.problem(.invalidInput, CSVErrors([error]).description))
             } catch let error as CSVErrors {
@@ -211,53 +277,104 @@ extension APIHandler {
                 .init(
                     body: .json(
                         .init(
-                            received: levels.count, changedLevels: write.changedLevels, changedItems: write.changedItems,
-                            unmappedHubs: write.unmappedHubs.isEmpty ? nil : write.unmappedHubs.map(\.rawValue)))))
+                            received: levels.count,
+                            changedLevels: write.changedLevels,
+                            changedItems: write.changedItems,
+                            unmappedHubs: write.unmappedHubs.isEmpty ? nil : write.unmappedHubs.map(\.rawValue)
+                        )
+                    )
+                )
+            )
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         }
     }
 
     public func getStock(_ input: Operations.GetStock.Input) async throws -> Operations.GetStock.Output {
-        let status = try await store.read { session in try await session.stockStatus(of: WarehouseSKU(rawValue: input.path.sku)) }
+        let status = try await store.read { session in
+            try await session.stockStatus(of: WarehouseSKU(rawValue: input.path.sku))
+        }
         guard !status.hubs.isEmpty || !status.items.isEmpty else {
-            return .notFound(.init(body: .json(.init(error: .init(code: ProblemCode.notFound.rawValue, message: "No stock recorded for SKU \(input.path.sku).")))))
+            return .notFound(
+                .init(
+                    body: .json(
+                        .init(
+                            error: .init(
+                                code: ProblemCode.notFound.rawValue,
+                                message: "No stock recorded for SKU \(input.path.sku)."
+                            )
+                        )
+                    )
+                )
+            )
         }
         return .ok(
             .init(
                 body: .json(
                     .init(
                         sku: status.warehouseSKU.rawValue,
-                        hubs: status.hubs.map { .init(hub: $0.hub.rawValue, quantity: $0.quantity, updatedAt: $0.updatedAt) },
-                        locations: status.items.map(Self.schema)))))
+                        hubs: status.hubs.map {
+                            .init(hub: $0.hub.rawValue, quantity: $0.quantity, updatedAt: $0.updatedAt)
+                        },
+                        locations: status.items.map(Self.schema)
+                    )
+                )
+            )
+        )
     }
 
     // MARK: Schemas
 
     static func schema(_ settings: ConnectionSettings) -> Components.Schemas.Settings {
         .init(
-            inventorySyncEnabled: settings.inventorySyncEnabled, orderSyncEnabled: settings.orderSyncEnabled,
-            autoConfirm: settings.autoConfirm, safetyStock: settings.safetyStock, quantityCap: settings.quantityCap,
+            inventorySyncEnabled: settings.inventorySyncEnabled,
+            orderSyncEnabled: settings.orderSyncEnabled,
+            autoConfirm: settings.autoConfirm,
+            safetyStock: settings.safetyStock,
+            quantityCap: settings.quantityCap,
             hubSafetyStock: .init(additionalProperties: settings.hubSafetyStock),
-            skuSafetyStock: .init(additionalProperties: settings.skuSafetyStock), sendZeroForAll: settings.sendZeroForAll,
-            reconciliationIntervalMinutes: settings.reconciliationIntervalMinutes)
+            skuSafetyStock: .init(additionalProperties: settings.skuSafetyStock),
+            sendZeroForAll: settings.sendZeroForAll,
+            reconciliationIntervalMinutes: settings.reconciliationIntervalMinutes
+        )
     }
 
     static func schema(_ mapping: LocationMapping) -> Components.Schemas.HubMapping {
-        .init(hub: mapping.hub.rawValue, locationId: mapping.locationID.rawValue, channel: .init(rawValue: mapping.channel.rawValue)!)
+        .init(
+            hub: mapping.hub.rawValue,
+            locationId: mapping.locationID.rawValue,
+            channel: .init(rawValue: mapping.channel.rawValue)!
+        )
     }
 
     static func schema(_ item: InventoryItemStatus) -> Components.Schemas.InventoryItem {
         .init(
-            connectionId: item.connectionID.rawValue, locationId: item.locationID.rawValue, channel: .init(rawValue: item.channel.rawValue)!,
-            marketplaceId: item.marketplaceID.rawValue, merchantSku: item.merchantSKU.rawValue, hub: item.hub.rawValue,
-            desiredQuantity: item.desiredQuantity, changedAt: item.changedAt, quantityToSend: item.quantityToSend, pending: item.pending,
+            connectionId: item.connectionID.rawValue,
+            locationId: item.locationID.rawValue,
+            channel: .init(rawValue: item.channel.rawValue)!,
+            marketplaceId: item.marketplaceID.rawValue,
+            merchantSku: item.merchantSKU.rawValue,
+            hub: item.hub.rawValue,
+            desiredQuantity: item.desiredQuantity,
+            changedAt: item.changedAt,
+            quantityToSend: item.quantityToSend,
+            pending: item.pending,
             retiring: item.retiring ? true : nil,
-            lastSent: zip3(item.lastSentQuantity, item.lastSequenceNumber, item.lastSentAt).map { .init(quantity: $0, sequenceNumber: $1, at: $2) },
-            amazon: zip3(item.amazonSellableQuantity, item.amazonReservedQuantity, item.amazonReportedAt).map {
-                .init(sellableQuantity: $0, reservedQuantity: $1, sequenceNumber: item.amazonSequenceNumber, reportedAt: $2)
+            lastSent: zip3(item.lastSentQuantity, item.lastSequenceNumber, item.lastSentAt).map {
+                .init(quantity: $0, sequenceNumber: $1, at: $2)
             },
-            lastError: item.lastError.map { .init(code: $0.code, message: $0.message, actionable: $0.actionable, at: $0.at) })
+            amazon: zip3(item.amazonSellableQuantity, item.amazonReservedQuantity, item.amazonReportedAt).map {
+                .init(
+                    sellableQuantity: $0,
+                    reservedQuantity: $1,
+                    sequenceNumber: item.amazonSequenceNumber,
+                    reportedAt: $2
+                )
+            },
+            lastError: item.lastError.map {
+                .init(code: $0.code, message: $0.message, actionable: $0.actionable, at: $0.at)
+            }
+        )
     }
 
     /// A JSON item list's errors, with CSV lines turned into item indices (`listings[3].channelSerialNo`).
@@ -266,7 +383,8 @@ extension APIHandler {
             "\(itemsName)[\(error.line - 2)]\(error.columnName.map { ".\($0)" } ?? ""): \(error.reason)"
         }
         let more = errors.errors.count > 20 ? "; … and \(errors.errors.count - 20) more" : ""
-        return "\(errors.errors.count) bad item\(errors.errors.count == 1 ? "" : "s"); nothing was imported: " + shown.joined(separator: "; ") + more
+        return "\(errors.errors.count) bad item\(errors.errors.count == 1 ? "" : "s"); nothing was imported: "
+            + shown.joined(separator: "; ") + more
     }
 }
 

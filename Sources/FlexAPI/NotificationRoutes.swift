@@ -37,25 +37,45 @@ public struct NotificationRoutes: Sendable {
 
     public func register(on router: Router<BasicRequestContext>) {
         router.post("/notifications/amazon") { request, context -> Response in
-            guard let secret else { return Self.answer(.notFound, "Notifications are off: set FLEXBRIDGE_NOTIFICATION_SECRET.") }
+            guard let secret else {
+                return Self.answer(.notFound, "Notifications are off: set FLEXBRIDGE_NOTIFICATION_SECRET.")
+            }
             let given = request.headers[HTTPField.Name("x-api-key")!] ?? ""
-            guard Self.equal(given, secret) else { return Self.answer(.unauthorized, "The x-api-key header does not carry the shared secret.") }
+            guard Self.equal(given, secret) else {
+                return Self.answer(.unauthorized, "The x-api-key header does not carry the shared secret.")
+            }
             let body = try await request.body.collect(upTo: 1 << 20)
             guard let event = try? JSONDecoder().decode(Event.self, from: Data(body.readableBytesView)),
                 let notification = event.detail?.payload?.externalFulfillmentShipmentNotification
             else {
-                return Self.answer(.badRequest, "Not an EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE event: detail.payload.externalFulfillmentShipmentNotification with merchantId and shipmentId is required.")
+                return Self.answer(
+                    .badRequest,
+                    "Not an EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE event: detail.payload.externalFulfillmentShipmentNotification with merchantId and shipmentId is required."
+                )
             }
-            guard ![notification.merchantId, notification.shipmentId, notification.shipmentStatus ?? ""].contains(where: { $0.contains("\u{0}") }) else {
-                return Self.answer(.badRequest, "merchantId, shipmentId and shipmentStatus must not contain the NUL character (U+0000).")
+            guard
+                ![notification.merchantId, notification.shipmentId, notification.shipmentStatus ?? ""].contains(where: {
+                    $0.contains("\u{0}")
+                })
+            else {
+                return Self.answer(
+                    .badRequest,
+                    "merchantId, shipmentId and shipmentStatus must not contain the NUL character (U+0000)."
+                )
             }
             let connection = try await store.transaction { session in
                 try await session.requestShipmentFetch(
-                    sellingPartnerID: notification.merchantId, shipmentID: notification.shipmentId, status: notification.shipmentStatus)
+                    sellingPartnerID: notification.merchantId,
+                    shipmentID: notification.shipmentId,
+                    status: notification.shipmentStatus
+                )
             }
             guard let connection else {
                 // Acknowledged, so that Amazon does not retry a seller this installation does not serve.
-                context.logger.warning("notification for an unknown seller", metadata: ["seller": "\(notification.merchantId)"])
+                context.logger.warning(
+                    "notification for an unknown seller",
+                    metadata: ["seller": "\(notification.merchantId)"]
+                )
                 return Self.answer(.ok, "No connection serves seller \(notification.merchantId); ignored.")
             }
             store.wakeUps.wake([connection], .orders)
@@ -65,12 +85,17 @@ public struct NotificationRoutes: Sendable {
 
     static func answer(_ status: HTTPResponse.Status, _ message: String) -> Response {
         let data = (try? JSONEncoder().encode(["message": message])) ?? Data()
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
     }
 
     /// Compares in time independent of where the strings differ.
     static func equal(_ a: String, _ b: String) -> Bool {
         let key = SymmetricKey(size: .bits256)
-        return HMAC<SHA256>.authenticationCode(for: Data(a.utf8), using: key) == HMAC<SHA256>.authenticationCode(for: Data(b.utf8), using: key)
+        return HMAC<SHA256>.authenticationCode(for: Data(a.utf8), using: key)
+            == HMAC<SHA256>.authenticationCode(for: Data(b.utf8), using: key)
     }
 }

@@ -66,7 +66,10 @@ extension OperationsRoutes {
     /// `work`'s result, or nil when it has not finished within `deadline`. Returns at the deadline even when `work`
     /// ignores cancellation (a connection pool waiting for a server that is gone): the work is cancelled and left to
     /// end on its own.
-    static func within<T: Sendable>(_ deadline: Duration, _ work: @escaping @Sendable () async throws -> T) async -> Result<T, any Error>? {
+    static func within<T: Sendable>(
+        _ deadline: Duration,
+        _ work: @escaping @Sendable () async throws -> T
+    ) async -> Result<T, any Error>? {
         let answer = FirstAnswer<Result<T, any Error>?>()
         return await withCheckedContinuation { continuation in
             answer.wait(with: continuation)

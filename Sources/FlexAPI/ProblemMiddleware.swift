@@ -28,20 +28,33 @@ struct ProblemMiddleware: ServerMiddleware {
             return (response, responseBody)
         } catch let error as ServerError where (400..<500).contains(error.httpStatus.code) {
             return ProblemResponse.make(
-                status: .badRequest, code: "invalid_input", message: "The request could not be read: \(Self.explain(error.underlyingError))")
+                status: .badRequest,
+                code: "invalid_input",
+                message: "The request could not be read: \(Self.explain(error.underlyingError))"
+            )
         } catch {
             let cause = (error as? ServerError)?.underlyingError ?? error
             if let storeError = cause as? StoreError, storeError.code == .databaseUnavailable {
                 logger.error(
                     "request failed: the database does not answer",
-                    metadata: ["operation": "\(operationID)", "cause": "\(storeError.message)"])
-                return ProblemResponse.make(status: .serviceUnavailable, code: "database_unavailable", message: storeError.message)
+                    metadata: ["operation": "\(operationID)", "cause": "\(storeError.message)"]
+                )
+                return ProblemResponse.make(
+                    status: .serviceUnavailable,
+                    code: "database_unavailable",
+                    message: storeError.message
+                )
             }
             logger.error(
-                "request failed", metadata: ["operation": "\(operationID)", "cause": "\(String(reflecting: cause))"])
+                "request failed",
+                metadata: ["operation": "\(operationID)", "cause": "\(String(reflecting: cause))"]
+            )
             return ProblemResponse.make(
-                status: .internalServerError, code: "internal_error",
-                message: "FlexBridge failed to answer \(operationID); the node's log has the cause. Nothing was changed unless the operation says so.")
+                status: .internalServerError,
+                code: "internal_error",
+                message:
+                    "FlexBridge failed to answer \(operationID); the node's log has the cause. Nothing was changed unless the operation says so."
+            )
         }
     }
 

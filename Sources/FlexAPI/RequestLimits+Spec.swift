@@ -6,19 +6,19 @@ extension RequestLimits {
     static let specification: [String: RequestLimits] = [
         "deleteHubMapping": RequestLimits(
             parameters: [
-                .init(location: .query, name: "channel", rule: .oneOf(["FBA", "MFN", "DF"])),
+                .init(location: .query, name: "channel", rule: .oneOf(["FBA", "MFN", "DF"]))
             ],
             body: []
         ),
         "importSequenceNumbers": RequestLimits(
             parameters: [],
             body: [
-                .init(path: [.key("items"), .anyIndex, .key("sequenceNumber")], rule: .integer(0...9007199254740991)),
+                .init(path: [.key("items"), .anyIndex, .key("sequenceNumber")], rule: .integer(0...9007199254740991))
             ]
         ),
         "listConfigChanges": RequestLimits(
             parameters: [
-                .init(location: .query, name: "limit", rule: .integer(1...1000)),
+                .init(location: .query, name: "limit", rule: .integer(1...1000))
             ],
             body: []
         ),
@@ -31,13 +31,20 @@ extension RequestLimits {
         ),
         "listManifests": RequestLimits(
             parameters: [
-                .init(location: .query, name: "limit", rule: .integer(1...500)),
+                .init(location: .query, name: "limit", rule: .integer(1...500))
             ],
             body: []
         ),
         "listOrders": RequestLimits(
             parameters: [
-                .init(location: .query, name: "state", rule: .oneOf(["awaiting_confirmation", "confirmed", "packed", "ready_to_ship", "shipped", "delivered", "cancelled", "rejected"])),
+                .init(
+                    location: .query,
+                    name: "state",
+                    rule: .oneOf([
+                        "awaiting_confirmation", "confirmed", "packed", "ready_to_ship", "shipped", "delivered",
+                        "cancelled", "rejected",
+                    ])
+                ),
                 .init(location: .query, name: "atRisk", rule: .boolean),
                 .init(location: .query, name: "atRiskHours", rule: .number(0.0...720.0)),
                 .init(location: .query, name: "limit", rule: .integer(1...500)),
@@ -64,7 +71,7 @@ extension RequestLimits {
         "putStock": RequestLimits(
             parameters: [],
             body: [
-                .init(path: [.key("items"), .anyIndex, .key("quantity")], rule: .integer(0...1000000000)),
+                .init(path: [.key("items"), .anyIndex, .key("quantity")], rule: .integer(0...1000000000))
             ]
         ),
         "submitCommand": RequestLimits(
@@ -74,7 +81,10 @@ extension RequestLimits {
                 .init(path: [.key("packages"), .anyIndex, .key("width")], rule: .number(0.0...100000.0)),
                 .init(path: [.key("packages"), .anyIndex, .key("height")], rule: .number(0.0...100000.0)),
                 .init(path: [.key("packages"), .anyIndex, .key("weight")], rule: .number(0.0...1000000.0)),
-                .init(path: [.key("packages"), .anyIndex, .key("items"), .anyIndex, .key("quantity")], rule: .integer(1...100000)),
+                .init(
+                    path: [.key("packages"), .anyIndex, .key("items"), .anyIndex, .key("quantity")],
+                    rule: .integer(1...100000)
+                ),
             ]
         ),
     ]

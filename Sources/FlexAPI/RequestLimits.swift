@@ -198,7 +198,9 @@ enum ForbiddenText {
         case .object(let members):
             for (name, member) in members.sorted(by: { $0.key < $1.key }) {
                 let path = field.isEmpty ? name : "\(field).\(name)"
-                if name.contains("\u{0}") { return RequestValueError(field: path.replacingOccurrences(of: "\u{0}", with: "\\0"), reason: reason) }
+                if name.contains("\u{0}") {
+                    return RequestValueError(field: path.replacingOccurrences(of: "\u{0}", with: "\\0"), reason: reason)
+                }
                 if let error = check(member, at: path) { return error }
             }
             return nil
@@ -218,7 +220,9 @@ extension RequestLimits {
                 case .path: path[parameter.name].map { [$0] } ?? []
                 }
             for value in values {
-                if let reason = parameter.rule.check(text: value) { return RequestValueError(field: parameter.name, reason: reason) }
+                if let reason = parameter.rule.check(text: value) {
+                    return RequestValueError(field: parameter.name, reason: reason)
+                }
             }
         }
         return nil
@@ -233,7 +237,12 @@ extension RequestLimits {
         return nil
     }
 
-    private static func check(_ node: JSONTree, _ path: ArraySlice<Step>, _ rule: Rule, at field: String) -> RequestValueError? {
+    private static func check(
+        _ node: JSONTree,
+        _ path: ArraySlice<Step>,
+        _ rule: Rule,
+        at field: String
+    ) -> RequestValueError? {
         guard let step = path.first else {
             guard case .number(let value) = node, let reason = rule.check(json: value) else { return nil }
             return RequestValueError(field: field, reason: reason)

@@ -29,8 +29,10 @@ struct RequestValidationMiddleware: ServerMiddleware {
         if let given = body {
             guard let collected = try await Self.collect(given, upTo: Self.maximumBodyBytes) else {
                 return ProblemResponse.make(
-                    status: .contentTooLarge, code: "payload_too_large",
-                    message: "The body is larger than \(Self.maximumBodyBytes >> 20) MB; send it in several requests.")
+                    status: .contentTooLarge,
+                    code: "payload_too_large",
+                    message: "The body is larger than \(Self.maximumBodyBytes >> 20) MB; send it in several requests."
+                )
             }
             bytes = collected
             body = HTTPBody(collected)
@@ -93,7 +95,12 @@ struct RequestValidationMiddleware: ServerMiddleware {
 
 /// Problem answers (`{"error": {"code", "message", "field"}}`) made outside the generated handlers.
 enum ProblemResponse {
-    static func make(status: HTTPResponse.Status, code: String, message: String, field: String? = nil) -> (HTTPResponse, HTTPBody?) {
+    static func make(
+        status: HTTPResponse.Status,
+        code: String,
+        message: String,
+        field: String? = nil
+    ) -> (HTTPResponse, HTTPBody?) {
         let problem = Components.Schemas.Problem(error: .init(code: code, message: message, field: field))
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
@@ -103,6 +110,11 @@ enum ProblemResponse {
 
     /// A 400 naming the field; the message starts with the field, as the handlers' problems do.
     static func invalidInput(_ reason: String, field: String?) -> (HTTPResponse, HTTPBody?) {
-        make(status: .badRequest, code: "invalid_input", message: field.map { "\($0) \(reason)" } ?? reason, field: field)
+        make(
+            status: .badRequest,
+            code: "invalid_input",
+            message: field.map { "\($0) \(reason)" } ?? reason,
+            field: field
+        )
     }
 }

@@ -116,7 +116,8 @@ public struct FlexBridgeConfiguration: Sendable {
             ),
         ])
         func string(_ key: Key) -> String? {
-            guard let value = reader.string(forKey: ConfigKey(stringLiteral: key.rawValue), isSecret: key.isSecret) else {
+            guard let value = reader.string(forKey: ConfigKey(stringLiteral: key.rawValue), isSecret: key.isSecret)
+            else {
                 return nil
             }
             let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -125,7 +126,10 @@ public struct FlexBridgeConfiguration: Sendable {
 
         let database: DatabaseURL
         do {
-            database = try DatabaseURL(parsing: string(.database) ?? defaultDatabase, workingDirectory: workingDirectory)
+            database = try DatabaseURL(
+                parsing: string(.database) ?? defaultDatabase,
+                workingDirectory: workingDirectory
+            )
         } catch {
             throw ConfigurationError(key: .database, message: "is wrong: \(error.message)")
         }
@@ -133,7 +137,8 @@ public struct FlexBridgeConfiguration: Sendable {
         if let key = string(.masterKey) {
             configuration.masterKey = .value(key)
         } else if let path = string(.masterKeyFile) {
-            let absolute = path.hasPrefix("/") ? path : URL(fileURLWithPath: workingDirectory).appendingPathComponent(path).path
+            let absolute =
+                path.hasPrefix("/") ? path : URL(fileURLWithPath: workingDirectory).appendingPathComponent(path).path
             configuration.masterKey = .file(path: absolute, createIfMissing: database.kind == .sqlite)
         }
         if let text = string(.databaseMaxConnections) {
@@ -159,14 +164,23 @@ public struct FlexBridgeConfiguration: Sendable {
             configuration.leaseTTL = .seconds(try integer(text, key: .leaseTTL, in: 3...3600))
         }
         if let text = string(.publicURL) {
-            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
-                throw ConfigurationError(key: .publicURL, message: "must be an absolute http or https URL such as https://flexbridge.example.com, got \"\(text)\".")
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+                ["http", "https"].contains(scheme), url.host != nil
+            else {
+                throw ConfigurationError(
+                    key: .publicURL,
+                    message:
+                        "must be an absolute http or https URL such as https://flexbridge.example.com, got \"\(text)\"."
+                )
             }
             configuration.publicURL = url
         }
         if let secret = string(.notificationSecret) {
             guard secret.count >= 16 else {
-                throw ConfigurationError(key: .notificationSecret, message: "must be at least 16 characters, got \(secret.count).")
+                throw ConfigurationError(
+                    key: .notificationSecret,
+                    message: "must be at least 16 characters, got \(secret.count)."
+                )
             }
             configuration.notificationSecret = secret
         }

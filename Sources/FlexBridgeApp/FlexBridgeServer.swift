@@ -50,7 +50,10 @@ public struct FlexBridgeServer: Sendable {
         ).set(to: 1)
         return Application(
             router: router,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "FlexBridge"),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port),
+                serverName: "FlexBridge"
+            ),
             onServerRunning: { channel in
                 if configuration.publicURL == nil, configuration.port == 0, let port = channel.localAddress?.port {
                     var listening = configuration
@@ -71,21 +74,33 @@ public struct FlexBridgeServer: Sendable {
             _ = try SocketAddress.makeAddressResolvingHost(configuration.host, port: 0)
         } catch {
             throw StartupError(
-                message: "Cannot listen on \(configuration.host): the name does not resolve to an address of this machine. Choose another with --host or FLEXBRIDGE_HOST.")
+                message:
+                    "Cannot listen on \(configuration.host): the name does not resolve to an address of this machine. Choose another with --host or FLEXBRIDGE_HOST."
+            )
         }
         let store = try await Store.open(configuration.storeConfiguration, logger: logger)
         let leaseKeeper = LeaseKeeper(
             store: store,
             configuration: .init(
-                owner: configuration.nodeID, ttl: configuration.leaseTTL, interval: configuration.leaseTTL / 3,
-                isDeadOwner: FlexBridgeConfiguration.isDeadLocalNode),
+                owner: configuration.nodeID,
+                ttl: configuration.leaseTTL,
+                interval: configuration.leaseTTL / 3,
+                isDeadOwner: FlexBridgeConfiguration.isDeadLocalNode
+            ),
             logger: logger
         )
         let configuration = self.configuration
         let logger = self.logger
-        let application = try Self.buildApplication(configuration: configuration, store: store, registry: registry, logger: logger) {
+        let application = try Self.buildApplication(
+            configuration: configuration,
+            store: store,
+            registry: registry,
+            logger: logger
+        ) {
             channel in
-            let address = channel.localAddress.map { "\($0.ipAddress ?? configuration.host):\($0.port ?? configuration.port)" }
+            let address = channel.localAddress.map {
+                "\($0.ipAddress ?? configuration.host):\($0.port ?? configuration.port)"
+            }
             logger.notice(
                 "FlexBridge is listening",
                 metadata: [
@@ -127,17 +142,20 @@ public struct StartupError: Error, Sendable, CustomStringConvertible {
     static func explain(_ error: any Error, host: String, port: Int) -> any Error {
         if let error = error as? IOError, error.errnoCode == EADDRINUSE {
             return StartupError(
-                message: "Port \(port) on \(host) is already in use. Stop the other process or choose another port with --port or FLEXBRIDGE_PORT."
+                message:
+                    "Port \(port) on \(host) is already in use. Stop the other process or choose another port with --port or FLEXBRIDGE_PORT."
             )
         }
         if let error = error as? IOError, error.errnoCode == EACCES {
             return StartupError(
-                message: "Not allowed to listen on port \(port). Ports below 1024 need privileges; choose another with --port or FLEXBRIDGE_PORT."
+                message:
+                    "Not allowed to listen on port \(port). Ports below 1024 need privileges; choose another with --port or FLEXBRIDGE_PORT."
             )
         }
         if let error = error as? IOError, error.errnoCode == EADDRNOTAVAIL {
             return StartupError(
-                message: "Cannot listen on \(host): this machine has no such address. Choose another with --host or FLEXBRIDGE_HOST."
+                message:
+                    "Cannot listen on \(host): this machine has no such address. Choose another with --host or FLEXBRIDGE_HOST."
             )
         }
         return error

@@ -22,7 +22,9 @@ public struct Importer: Sendable {
 
     /// Imports listings in the seeds' format for a connection. `progress` gets (rows written, rows in all).
     public func importListings(
-        csv text: String, connectionID: ConnectionID, progress: @Sendable (Int, Int) -> Void = { _, _ in }
+        csv text: String,
+        connectionID: ConnectionID,
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws -> Report {
         guard let connection = try await store.read({ try await $0.connection(connectionID) }) else {
             throw StoreError.notFound("Connection \(connectionID)")
@@ -43,7 +45,10 @@ public struct Importer: Sendable {
     }
 
     /// Imports stock levels (hub, sku, quantity).
-    public func importStock(csv text: String, progress: @Sendable (Int, Int) -> Void = { _, _ in }) async throws -> Report {
+    public func importStock(
+        csv text: String,
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) async throws -> Report {
         let levels = try CSVTable(parsing: text).stockLevels()
         progress(0, levels.count)
         let write = try await store.transaction { session in try await session.recordStock(levels) }
@@ -52,7 +57,6 @@ public struct Importer: Sendable {
         return Report(rows: levels.count, pendingItems: write.changedItems)
     }
 }
-
 
 /// A progress bar on standard error, redrawn in place when it is a terminal, else one line at the end.
 public final class ProgressBar: Sendable {
@@ -70,7 +74,8 @@ public final class ProgressBar: Sendable {
         let share = total == 0 ? 1 : Double(done) / Double(total)
         let width = 30
         let filled = Int((share * Double(width)).rounded(.down))
-        let line = "\(title) [\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))] \(Int(share * 100))% \(done)/\(total)"
+        let line =
+            "\(title) [\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))] \(Int(share * 100))% \(done)/\(total)"
         if isTerminal {
             FileHandle.standardError.write(Data(("\r" + line + (done == total ? "\n" : "")).utf8))
         } else if done == total {

@@ -36,8 +36,11 @@ public struct CSVTable: Sendable {
                 }
             }
             throw CSVError(
-                line: line, column: column,
-                reason: "the file is not UTF-8 text (byte \(offset + 1) is not); save it as UTF-8 (CSV UTF-8 in spreadsheet programs)")
+                line: line,
+                column: column,
+                reason:
+                    "the file is not UTF-8 text (byte \(offset + 1) is not); save it as UTF-8 (CSV UTF-8 in spreadsheet programs)"
+            )
         }
         try self.init(parsing: text)
     }
@@ -87,7 +90,11 @@ public struct CSVTable: Sendable {
                 fieldWasQuoted = true
                 quotedFieldStartLine = line
             case "\"":
-                throw CSVError(line: line, column: fields.count + 1, reason: "a quote inside an unquoted field; quote the whole field and double the quote")
+                throw CSVError(
+                    line: line,
+                    column: fields.count + 1,
+                    reason: "a quote inside an unquoted field; quote the whole field and double the quote"
+                )
             case ",":
                 fields.append(field)
                 field = ""
@@ -110,10 +117,16 @@ public struct CSVTable: Sendable {
             }
         }
         if inQuotes {
-            throw CSVError(line: quotedFieldStartLine, column: fields.count + 1, reason: "a quoted field is never closed")
+            throw CSVError(
+                line: quotedFieldStartLine,
+                column: fields.count + 1,
+                reason: "a quoted field is never closed"
+            )
         }
         if !field.isEmpty || !fields.isEmpty || fieldWasQuoted { endRecord() }
-        guard let header = records.first else { throw CSVError(line: 1, column: 1, reason: "the file is empty; it needs a header line") }
+        guard let header = records.first else {
+            throw CSVError(line: 1, column: 1, reason: "the file is empty; it needs a header line")
+        }
         columns = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
         self.records = Array(records.dropFirst())
     }
@@ -138,8 +151,11 @@ public struct CSVTable: Sendable {
         }
         if !missing.isEmpty {
             throw CSVError(
-                line: 1, column: 1,
-                reason: "the header lacks the column\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")); it has \(columns.joined(separator: ", "))")
+                line: 1,
+                column: 1,
+                reason:
+                    "the header lacks the column\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")); it has \(columns.joined(separator: ", "))"
+            )
         }
         return result
     }
@@ -202,7 +218,9 @@ extension CSVTable {
     /// Reads every record with `read`, after checking that the header has the `required` columns and that each
     /// record has as many fields as the header. Every refused record is reported; one refusal refuses the file.
     public func readRows<T>(
-        required: [String], optional: Set<String> = [], _ read: (CSVRow) throws(CSVError) -> T
+        required: [String],
+        optional: Set<String> = [],
+        _ read: (CSVRow) throws(CSVError) -> T
     ) throws(CSVErrors) -> [T] {
         let index: [String: Int]
         do {
@@ -216,8 +234,11 @@ extension CSVTable {
             guard record.fields.count == columns.count else {
                 errors.append(
                     CSVError(
-                        line: record.line, column: min(record.fields.count, columns.count) + 1,
-                        reason: "has \(record.fields.count) fields; the header has \(columns.count)"))
+                        line: record.line,
+                        column: min(record.fields.count, columns.count) + 1,
+                        reason: "has \(record.fields.count) fields; the header has \(columns.count)"
+                    )
+                )
                 continue
             }
             do {
@@ -237,22 +258,34 @@ extension CSVTable {
         let marketplaces = connection.marketplaceIDs.map(\.rawValue)
         var seen: [String: Int] = [:]
         let now = Date()
-        return try readRows(required: ["clientSkuId", "channelSerialNo", "channelSkuId", "marketplace"], optional: ["marketplace"]) {
+        return try readRows(
+            required: ["clientSkuId", "channelSerialNo", "channelSkuId", "marketplace"],
+            optional: ["marketplace"]
+        ) {
             row throws(CSVError) in
             var marketplace = row.value("marketplace")
             if marketplace.isEmpty {
                 guard marketplaces.count == 1 else {
-                    throw row.error("marketplace", "must name the marketplace: the connection sells in \(marketplaces.joined(separator: ", "))")
+                    throw row.error(
+                        "marketplace",
+                        "must name the marketplace: the connection sells in \(marketplaces.joined(separator: ", "))"
+                    )
                 }
                 marketplace = marketplaces[0]
             } else if !marketplaces.contains(marketplace) {
                 throw row.error(
-                    "marketplace", "\"\(marketplace)\" is not a marketplace of the connection (\(marketplaces.joined(separator: ", ")))")
+                    "marketplace",
+                    "\"\(marketplace)\" is not a marketplace of the connection (\(marketplaces.joined(separator: ", ")))"
+                )
             }
             let listing = Listing(
-                connectionID: connection.id, marketplaceID: MarketplaceID(rawValue: marketplace),
-                warehouseSKU: WarehouseSKU(rawValue: row.value("clientSkuId")), merchantSKU: MerchantSKU(rawValue: row.value("channelSkuId")),
-                asin: ASIN(rawValue: row.value("channelSerialNo").uppercased()), updatedAt: now)
+                connectionID: connection.id,
+                marketplaceID: MarketplaceID(rawValue: marketplace),
+                warehouseSKU: WarehouseSKU(rawValue: row.value("clientSkuId")),
+                merchantSKU: MerchantSKU(rawValue: row.value("channelSkuId")),
+                asin: ASIN(rawValue: row.value("channelSerialNo").uppercased()),
+                updatedAt: now
+            )
             do throws(ValidationError) {
                 try listing.validate()
             } catch {
@@ -261,7 +294,9 @@ extension CSVTable {
             let key = "\(marketplace)\u{1F}\(listing.merchantSKU.rawValue)"
             if let first = seen[key] {
                 throw row.error(
-                    "channelSkuId", "merchant SKU \"\(listing.merchantSKU)\" is listed already on line \(first) for this marketplace")
+                    "channelSkuId",
+                    "merchant SKU \"\(listing.merchantSKU)\" is listed already on line \(first) for this marketplace"
+                )
             }
             seen[key] = row.line
             return listing
@@ -275,7 +310,11 @@ extension CSVTable {
             guard let quantity = Int(row.value("quantity")) else {
                 throw row.error("quantity", "must be a whole number, got \"\(row.value("quantity"))\"")
             }
-            let level = StockLevel(hub: HubCode(rawValue: row.value("hub")), warehouseSKU: WarehouseSKU(rawValue: row.value("sku")), quantity: quantity)
+            let level = StockLevel(
+                hub: HubCode(rawValue: row.value("hub")),
+                warehouseSKU: WarehouseSKU(rawValue: row.value("sku")),
+                quantity: quantity
+            )
             do throws(ValidationError) {
                 try level.validate()
             } catch {
@@ -294,14 +333,20 @@ extension CSVTable {
             guard let channel = ChannelName(rawValue: row.value("channel").uppercased()) else {
                 throw row.error("channel", "must be MFN, FBA or DF, got \"\(row.value("channel"))\"")
             }
-            guard let number = Int64(row.value("sequenceNumber")), (0...InventoryRules.maximumImportedSequenceNumber).contains(number) else {
+            guard let number = Int64(row.value("sequenceNumber")),
+                (0...InventoryRules.maximumImportedSequenceNumber).contains(number)
+            else {
                 throw row.error(
                     "sequenceNumber",
-                    "must be a whole number from 0 to \(InventoryRules.maximumImportedSequenceNumber), got \"\(row.value("sequenceNumber"))\"")
+                    "must be a whole number from 0 to \(InventoryRules.maximumImportedSequenceNumber), got \"\(row.value("sequenceNumber"))\""
+                )
             }
             let key = InventoryKey(
-                connectionID: connectionID, locationID: LocationID(rawValue: row.value("locationId")),
-                merchantSKU: MerchantSKU(rawValue: row.value("sku")), channel: channel)
+                connectionID: connectionID,
+                locationID: LocationID(rawValue: row.value("locationId")),
+                merchantSKU: MerchantSKU(rawValue: row.value("sku")),
+                channel: channel
+            )
             return (key, number)
         }
     }

@@ -51,15 +51,19 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         inventorySyncEnabled =
             try container.decodeIfPresent(Bool.self, forKey: .inventorySyncEnabled) ?? defaults.inventorySyncEnabled
-        orderSyncEnabled = try container.decodeIfPresent(Bool.self, forKey: .orderSyncEnabled) ?? defaults.orderSyncEnabled
+        orderSyncEnabled =
+            try container.decodeIfPresent(Bool.self, forKey: .orderSyncEnabled) ?? defaults.orderSyncEnabled
         autoConfirm = try container.decodeIfPresent(Bool.self, forKey: .autoConfirm) ?? defaults.autoConfirm
         safetyStock = try container.decodeIfPresent(Int.self, forKey: .safetyStock) ?? defaults.safetyStock
         quantityCap = try container.decodeIfPresent(Int.self, forKey: .quantityCap)
-        hubSafetyStock = try container.decodeIfPresent([String: Int].self, forKey: .hubSafetyStock) ?? defaults.hubSafetyStock
-        skuSafetyStock = try container.decodeIfPresent([String: Int].self, forKey: .skuSafetyStock) ?? defaults.skuSafetyStock
+        hubSafetyStock =
+            try container.decodeIfPresent([String: Int].self, forKey: .hubSafetyStock) ?? defaults.hubSafetyStock
+        skuSafetyStock =
+            try container.decodeIfPresent([String: Int].self, forKey: .skuSafetyStock) ?? defaults.skuSafetyStock
         sendZeroForAll = try container.decodeIfPresent(Bool.self, forKey: .sendZeroForAll) ?? defaults.sendZeroForAll
         reconciliationIntervalMinutes =
-            try container.decodeIfPresent(Int.self, forKey: .reconciliationIntervalMinutes) ?? defaults.reconciliationIntervalMinutes
+            try container.decodeIfPresent(Int.self, forKey: .reconciliationIntervalMinutes)
+            ?? defaults.reconciliationIntervalMinutes
     }
 
     /// Whether a change from `old` to these settings changes what every item should hold at Amazon.
@@ -90,7 +94,9 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
         guard (0...Self.maximumReconciliationIntervalMinutes).contains(reconciliationIntervalMinutes) else {
             throw ValidationError(
                 field: "settings.reconciliationIntervalMinutes",
-                reason: "must be 0 (never) to \(Self.maximumReconciliationIntervalMinutes) (a week), got \(reconciliationIntervalMinutes)")
+                reason:
+                    "must be 0 (never) to \(Self.maximumReconciliationIntervalMinutes) (a week), got \(reconciliationIntervalMinutes)"
+            )
         }
     }
 

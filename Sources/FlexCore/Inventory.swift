@@ -25,10 +25,16 @@ public struct StockLevel: Sendable, Hashable, Codable {
         if hub.rawValue.isEmpty { throw ValidationError(field: "hub", reason: "must not be empty") }
         if warehouseSKU.rawValue.isEmpty { throw ValidationError(field: "sku", reason: "must not be empty") }
         if hub.rawValue.count > Self.maximumHubLength {
-            throw ValidationError(field: "hub", reason: "must be at most \(Self.maximumHubLength) characters, got \(hub.rawValue.count)")
+            throw ValidationError(
+                field: "hub",
+                reason: "must be at most \(Self.maximumHubLength) characters, got \(hub.rawValue.count)"
+            )
         }
         if warehouseSKU.rawValue.count > Self.maximumSKULength {
-            throw ValidationError(field: "sku", reason: "must be at most \(Self.maximumSKULength) characters, got \(warehouseSKU.rawValue.count)")
+            throw ValidationError(
+                field: "sku",
+                reason: "must be at most \(Self.maximumSKULength) characters, got \(warehouseSKU.rawValue.count)"
+            )
         }
         if quantity < 0 { throw ValidationError(field: "quantity", reason: "must be 0 or more, got \(quantity)") }
         if quantity > Self.maximumQuantity {
@@ -49,16 +55,28 @@ public enum InventoryRules {
     /// ``StockLevel/maximumQuantity``, so a value stored before its range was enforced cannot overflow here.
     public static func sellable(free: Int, hub: HubCode, sku: WarehouseSKU, settings: ConnectionSettings) -> Int {
         if settings.sendZeroForAll { return 0 }
-        let sellable = max(0, clampedQuantity(free) - clampedQuantity(safetyStock(hub: hub, sku: sku, settings: settings)))
+        let sellable = max(
+            0,
+            clampedQuantity(free) - clampedQuantity(safetyStock(hub: hub, sku: sku, settings: settings))
+        )
         return settings.quantityCap.map { min(clampedQuantity($0), sellable) } ?? sellable
     }
 
     /// The absolute quantity to send to Amazon. Amazon subtracts the units its open shipments reserve from what it is
     /// sent, so those units are added back; with "send zero for all" on, zero is sent, whatever is reserved. Amazon's
     /// quantity is a 32-bit integer, the most ever sent.
-    public static func quantityToSend(free: Int, reserved: Int, hub: HubCode, sku: WarehouseSKU, settings: ConnectionSettings) -> Int {
+    public static func quantityToSend(
+        free: Int,
+        reserved: Int,
+        hub: HubCode,
+        sku: WarehouseSKU,
+        settings: ConnectionSettings
+    ) -> Int {
         if settings.sendZeroForAll { return 0 }
-        return min(Int(Int32.max), sellable(free: free, hub: hub, sku: sku, settings: settings) + clampedQuantity(reserved))
+        return min(
+            Int(Int32.max),
+            sellable(free: free, hub: hub, sku: sku, settings: settings) + clampedQuantity(reserved)
+        )
     }
 
     static func clampedQuantity(_ units: Int) -> Int {
@@ -113,10 +131,25 @@ public struct InventoryItemStatus: Sendable, Hashable, Codable {
     public var lastError: InventoryError?
 
     public init(
-        connectionID: ConnectionID, locationID: LocationID, channel: ChannelName, marketplaceID: MarketplaceID,
-        merchantSKU: MerchantSKU, hub: HubCode, warehouseSKU: WarehouseSKU, desiredQuantity: Int, changedAt: Date,
-        quantityToSend: Int, pending: Bool, retiring: Bool = false, lastSentQuantity: Int?, lastSequenceNumber: Int64?, lastSentAt: Date?,
-        amazonSellableQuantity: Int?, amazonReservedQuantity: Int?, amazonSequenceNumber: Int64?, amazonReportedAt: Date?,
+        connectionID: ConnectionID,
+        locationID: LocationID,
+        channel: ChannelName,
+        marketplaceID: MarketplaceID,
+        merchantSKU: MerchantSKU,
+        hub: HubCode,
+        warehouseSKU: WarehouseSKU,
+        desiredQuantity: Int,
+        changedAt: Date,
+        quantityToSend: Int,
+        pending: Bool,
+        retiring: Bool = false,
+        lastSentQuantity: Int?,
+        lastSequenceNumber: Int64?,
+        lastSentAt: Date?,
+        amazonSellableQuantity: Int?,
+        amazonReservedQuantity: Int?,
+        amazonSequenceNumber: Int64?,
+        amazonReportedAt: Date?,
         lastError: InventoryError?
     ) {
         self.connectionID = connectionID
@@ -197,8 +230,14 @@ public struct InventoryUpdate: Sendable, Hashable {
     public var retiring: Bool
 
     public init(
-        key: InventoryKey, marketplaceID: MarketplaceID, version: Int64, quantity: Int, reservedIncluded: Int?,
-        sequenceNumber: Int64, changedAt: Date, retiring: Bool = false
+        key: InventoryKey,
+        marketplaceID: MarketplaceID,
+        version: Int64,
+        quantity: Int,
+        reservedIncluded: Int?,
+        sequenceNumber: Int64,
+        changedAt: Date,
+        retiring: Bool = false
     ) {
         self.retiring = retiring
         self.key = key

@@ -9,7 +9,8 @@ public struct LocationMapping: Sendable, Hashable, Codable {
     public var channel: ChannelName
     public var createdAt: Date
 
-    public init(connectionID: ConnectionID, hub: HubCode, locationID: LocationID, channel: ChannelName, createdAt: Date) {
+    public init(connectionID: ConnectionID, hub: HubCode, locationID: LocationID, channel: ChannelName, createdAt: Date)
+    {
         self.connectionID = connectionID
         self.hub = hub
         self.locationID = locationID
@@ -21,11 +22,17 @@ public struct LocationMapping: Sendable, Hashable, Codable {
     public func validate() throws(ValidationError) {
         if hub.rawValue.isEmpty { throw ValidationError(field: "hub", reason: "must not be empty") }
         if hub.rawValue.count > StockLevel.maximumHubLength {
-            throw ValidationError(field: "hub", reason: "must be at most \(StockLevel.maximumHubLength) characters, got \(hub.rawValue.count)")
+            throw ValidationError(
+                field: "hub",
+                reason: "must be at most \(StockLevel.maximumHubLength) characters, got \(hub.rawValue.count)"
+            )
         }
         if locationID.rawValue.isEmpty { throw ValidationError(field: "locationId", reason: "must not be empty") }
         if locationID.rawValue.count > 36 {
-            throw ValidationError(field: "locationId", reason: "must be at most 36 characters, got \(locationID.rawValue.count)")
+            throw ValidationError(
+                field: "locationId",
+                reason: "must be at most 36 characters, got \(locationID.rawValue.count)"
+            )
         }
     }
 }
@@ -60,11 +67,17 @@ public struct Listing: Sendable, Hashable, Codable {
     public func validate() throws(ValidationError) {
         if warehouseSKU.rawValue.isEmpty { throw ValidationError(field: "clientSkuId", reason: "must not be empty") }
         if warehouseSKU.rawValue.count > StockLevel.maximumSKULength {
-            throw ValidationError(field: "clientSkuId", reason: "must be at most \(StockLevel.maximumSKULength) characters, got \(warehouseSKU.rawValue.count)")
+            throw ValidationError(
+                field: "clientSkuId",
+                reason: "must be at most \(StockLevel.maximumSKULength) characters, got \(warehouseSKU.rawValue.count)"
+            )
         }
         if merchantSKU.rawValue.isEmpty { throw ValidationError(field: "channelSkuId", reason: "must not be empty") }
         if merchantSKU.rawValue.count > 40 {
-            throw ValidationError(field: "channelSkuId", reason: "must be at most 40 characters (Amazon's longest SKU), got \(merchantSKU.rawValue.count)")
+            throw ValidationError(
+                field: "channelSkuId",
+                reason: "must be at most 40 characters (Amazon's longest SKU), got \(merchantSKU.rawValue.count)"
+            )
         }
         if marketplaceID.rawValue.isEmpty { throw ValidationError(field: "marketplace", reason: "must not be empty") }
         if !ASIN.isWellFormed(asin.rawValue) {

@@ -50,10 +50,23 @@ public struct Order: Sendable, Hashable, Codable {
     public var error: OrderError?
 
     public init(
-        connectionID: ConnectionID, shipmentID: String, locationID: LocationID, marketplaceID: MarketplaceID, channel: String,
-        program: Program, shipmentType: String?, originalShipmentID: String?, status: String, amazonCreatedAt: Date,
-        amazonUpdatedAt: Date, expectedShipAt: Date?, shipment: String, firstSeenAt: Date, updatedAt: Date,
-        state: FulfilmentState? = nil, error: OrderError? = nil
+        connectionID: ConnectionID,
+        shipmentID: String,
+        locationID: LocationID,
+        marketplaceID: MarketplaceID,
+        channel: String,
+        program: Program,
+        shipmentType: String?,
+        originalShipmentID: String?,
+        status: String,
+        amazonCreatedAt: Date,
+        amazonUpdatedAt: Date,
+        expectedShipAt: Date?,
+        shipment: String,
+        firstSeenAt: Date,
+        updatedAt: Date,
+        state: FulfilmentState? = nil,
+        error: OrderError? = nil
     ) {
         self.state = state ?? FulfilmentState(amazonStatus: status)
         self.error = error
@@ -78,7 +91,8 @@ public struct Order: Sendable, Hashable, Codable {
     /// `lastUpdatedDateTime`, the one further on is the newer.
     public static func statusRank(_ status: String) -> Int {
         let order = [
-            "CREATED", "ACCEPTED", "CONFIRMED", "PACKAGE_CREATED", "PICKUP_SLOT_RETRIEVED", "INVOICE_GENERATED", "SHIPLABEL_GENERATED",
+            "CREATED", "ACCEPTED", "CONFIRMED", "PACKAGE_CREATED", "PICKUP_SLOT_RETRIEVED", "INVOICE_GENERATED",
+            "SHIPLABEL_GENERATED",
             "SHIPPED", "DELIVERED", "CANCELLED",
         ]
         return order.firstIndex(of: status) ?? -1

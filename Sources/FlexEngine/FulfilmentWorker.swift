@@ -37,7 +37,13 @@ public struct FulfilmentWorker: Sendable {
     let configuration: Configuration
     let logger: Logger
 
-    public init(connectionID: ConnectionID, store: Store, client: SellingPartnerClient, configuration: Configuration = .init(), logger: Logger) {
+    public init(
+        connectionID: ConnectionID,
+        store: Store,
+        client: SellingPartnerClient,
+        configuration: Configuration = .init(),
+        logger: Logger
+    ) {
         self.connectionID = connectionID
         self.store = store
         self.client = client
@@ -51,13 +57,18 @@ public struct FulfilmentWorker: Sendable {
         while !Task.isCancelled {
             do {
                 if try await runDue() > 0 { continue }
-                let next = try await store.read { [connectionID] in try await $0.nextCommandRetry(connectionID: connectionID) }
+                let next = try await store.read { [connectionID] in
+                    try await $0.nextCommandRetry(connectionID: connectionID)
+                }
                 let wait = next.map { max(0.05, min(5, $0.timeIntervalSince(store.clock.now()))) } ?? 5
                 await wakeUp.wait(timeout: .milliseconds(Int64(wait * 1000)))
             } catch is CancellationError {
                 return
             } catch let error as ConnectionNeedsReauthorization {
-                logger.error("fulfilment stopped: the seller must authorise FlexBridge again", metadata: ["error": "\(error.message)"])
+                logger.error(
+                    "fulfilment stopped: the seller must authorise FlexBridge again",
+                    metadata: ["error": "\(error.message)"]
+                )
                 return
             } catch {
                 logger.error("fulfilment round failed; trying again", metadata: ["error": "\(error)"])
@@ -76,9 +87,14 @@ public struct FulfilmentWorker: Sendable {
             while true {
                 if inFlight.count < configuration.concurrency {
                     let due = try await store.read { [connectionID, configuration, inFlight] in
-                        try await $0.dueCommands(connectionID: connectionID, limit: configuration.concurrency + inFlight.count)
+                        try await $0.dueCommands(
+                            connectionID: connectionID,
+                            limit: configuration.concurrency + inFlight.count
+                        )
                     }
-                    for command in due.filter({ !inFlight.contains($0.shipmentID) }).prefix(configuration.concurrency - inFlight.count) {
+                    for command in due.filter({ !inFlight.contains($0.shipmentID) }).prefix(
+                        configuration.concurrency - inFlight.count
+                    ) {
                         inFlight.insert(command.shipmentID)
                         ran += 1
                         group.addTask {
@@ -106,7 +122,13 @@ public struct FulfilmentWorker: Sendable {
         } catch is CancellationError {
             throw CancellationError()
         } catch let error as ConnectionNeedsReauthorization {
-            try await finish(command, .retry(at: store.clock.now().addingTimeInterval(60), message: "The seller must authorise FlexBridge again."))
+            try await finish(
+                command,
+                .retry(
+                    at: store.clock.now().addingTimeInterval(60),
+                    message: "The seller must authorise FlexBridge again."
+                )
+            )
             throw error
         } catch {
             outcome = try await classify(error, command: command, attempt: attempt)
@@ -120,9 +142,20 @@ public struct FulfilmentWorker: Sendable {
         switch outcome {
         case .failed(let code, let message):
             logger.warning(
-                "a command failed", metadata: ["shipment": "\(command.shipmentID)", "command": "\(command.request.type.rawValue)", "code": "\(code)", "error": "\(message)"])
+                "a command failed",
+                metadata: [
+                    "shipment": "\(command.shipmentID)", "command": "\(command.request.type.rawValue)",
+                    "code": "\(code)", "error": "\(message)",
+                ]
+            )
         case .retry(_, let message):
-            logger.info("a command will be tried again", metadata: ["shipment": "\(command.shipmentID)", "command": "\(command.request.type.rawValue)", "error": "\(message)"])
+            logger.info(
+                "a command will be tried again",
+                metadata: [
+                    "shipment": "\(command.shipmentID)", "command": "\(command.request.type.rawValue)",
+                    "error": "\(message)",
+                ]
+            )
         default:
             break
         }
@@ -141,7 +174,9 @@ public struct FulfilmentWorker: Sendable {
             if let shipment = try? await refresh(command.shipmentID) {
                 if shipment.status == .cancelled { return .cancelled(message: "The order was cancelled at Amazon.") }
                 if (try? await alreadyDone(command, shipment: shipment)) == true {
-                    return .succeeded(result: try JSONText.encode(CommandResult(note: "Amazon already shows this done.")))
+                    return .succeeded(
+                        result: try JSONText.encode(CommandResult(note: "Amazon already shows this done."))
+                    )
                 }
             }
             return .failed(code: "amazon_refused", message: error.description)
@@ -180,7 +215,12 @@ public struct FulfilmentWorker: Sendable {
         case .confirm:
             switch shipment.status {
             case .created, .accepted:
-                _ = try await call { try await client.shipments.processShipment(path: .init(shipmentId: shipment.id), query: .init(operation: .confirm)).noContent }
+                _ = try await call {
+                    try await client.shipments.processShipment(
+                        path: .init(shipmentId: shipment.id),
+                        query: .init(operation: .confirm)
+                    ).noContent
+                }
                 shipment = try await advance(shipment, to: .confirmed)
             default:
                 result.note = "Amazon already shows the order \(shipment.status.rawValue)."
@@ -190,14 +230,25 @@ public struct FulfilmentWorker: Sendable {
                 result.note = "Amazon already shows the order cancelled."
             } else {
                 let lines = request.lineItemIds ?? shipment.lineItems.map(\.shipmentLineItemId)
-                let reason = EF.LineItemWithReason.ReasonPayload(rawValue: request.reason ?? "OUT_OF_STOCK") ?? .outOfStock
+                let reason =
+                    EF.LineItemWithReason.ReasonPayload(rawValue: request.reason ?? "OUT_OF_STOCK") ?? .outOfStock
                 let body = EF.ShipmentAcknowledgementRequest(
                     lineItems: lines.map { id in
                         EF.LineItemWithReason(
-                            lineItem: .init(id: id, quantity: shipment.lineItems.first { $0.shipmentLineItemId == id }?.numberOfUnits), reason: reason)
-                    })
+                            lineItem: .init(
+                                id: id,
+                                quantity: shipment.lineItems.first { $0.shipmentLineItemId == id }?.numberOfUnits
+                            ),
+                            reason: reason
+                        )
+                    }
+                )
                 _ = try await call {
-                    try await client.shipments.processShipment(path: .init(shipmentId: shipment.id), query: .init(operation: .reject), body: .json(body)).noContent
+                    try await client.shipments.processShipment(
+                        path: .init(shipmentId: shipment.id),
+                        query: .init(operation: .reject),
+                        body: .json(body)
+                    ).noContent
                 }
                 shipment = try await refresh(shipment.id)
             }
@@ -206,9 +257,17 @@ public struct FulfilmentWorker: Sendable {
             result.packageIds = packages.map(\.id)
             switch shipment.status {
             case .created, .accepted:
-                throw FulfilmentRefusal(code: "not_confirmed", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; confirm it before packing.")
+                throw FulfilmentRefusal(
+                    code: "not_confirmed",
+                    message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; confirm it before packing."
+                )
             case .confirmed:
-                _ = try await call { try await client.shipments.createPackages(path: .init(shipmentId: shipment.id), body: .json(.init(packages: packages))).noContent }
+                _ = try await call {
+                    try await client.shipments.createPackages(
+                        path: .init(shipmentId: shipment.id),
+                        body: .json(.init(packages: packages))
+                    ).noContent
+                }
                 shipment = try await advance(shipment, to: .packageCreated) { shipment in
                     shipment.packages = packages.map { package in
                         var package = package
@@ -217,19 +276,33 @@ public struct FulfilmentWorker: Sendable {
                     }
                 }
             case .packageCreated, .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated:
-                let held = Dictionary((shipment.packages ?? []).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-                let changed = packages.filter { package in held[package.id].map { !Self.samePackage($0, package) } ?? true }
+                let held = Dictionary(
+                    (shipment.packages ?? []).map { ($0.id, $0) },
+                    uniquingKeysWith: { first, _ in first }
+                )
+                let changed = packages.filter { package in
+                    held[package.id].map { !Self.samePackage($0, package) } ?? true
+                }
                 if let unknown = changed.first(where: { held[$0.id] == nil }) {
                     throw FulfilmentRefusal(
                         code: "packages_differ",
-                        message: "Order \(shipment.id) is already packed at Amazon as \(held.keys.sorted().joined(separator: ", ")); package \(unknown.id) is not one of them. Change packages by their ids.")
+                        message:
+                            "Order \(shipment.id) is already packed at Amazon as \(held.keys.sorted().joined(separator: ", ")); package \(unknown.id) is not one of them. Change packages by their ids."
+                    )
                 }
                 for package in changed {
                     _ = try await call {
-                        try await client.shipments.updatePackage(path: .init(shipmentId: shipment.id, packageId: package.id), body: .json(package)).noContent
+                        try await client.shipments.updatePackage(
+                            path: .init(shipmentId: shipment.id, packageId: package.id),
+                            body: .json(package)
+                        ).noContent
                     }
                 }
-                if changed.isEmpty { result.note = "Amazon already holds these packages." } else { shipment = try await refresh(shipment.id) }
+                if changed.isEmpty {
+                    result.note = "Amazon already holds these packages."
+                } else {
+                    shipment = try await refresh(shipment.id)
+                }
             default:
                 result.note = "Amazon already shows the order \(shipment.status.rawValue)."
             }
@@ -239,25 +312,48 @@ public struct FulfilmentWorker: Sendable {
             switch shipment.status {
             case .packageCreated, .pickupSlotRetrieved, .invoiceGenerated:
                 _ = try await retrieveOptions(shipment, result: &result)
-                if shipment.status == .packageCreated { shipment = try await advance(shipment, to: .pickupSlotRetrieved) }
+                if shipment.status == .packageCreated {
+                    shipment = try await advance(shipment, to: .pickupSlotRetrieved)
+                }
             case .created, .accepted, .confirmed:
-                throw FulfilmentRefusal(code: "not_packed", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; pack it before asking for shipping options.")
+                throw FulfilmentRefusal(
+                    code: "not_packed",
+                    message:
+                        "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; pack it before asking for shipping options."
+                )
             default:
-                throw FulfilmentRefusal(code: "already_labelled", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; its shipping option was chosen when it was labelled.")
+                throw FulfilmentRefusal(
+                    code: "already_labelled",
+                    message:
+                        "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; its shipping option was chosen when it was labelled."
+                )
             }
         case .regenerateLabels:
-            let allowed: Set<EF.Shipment.StatusPayload> = [.pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated]
+            let allowed: Set<EF.Shipment.StatusPayload> = [
+                .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated,
+            ]
             guard allowed.contains(shipment.status) else {
-                throw FulfilmentRefusal(code: "not_labelled", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; it has no labels to issue again.")
+                throw FulfilmentRefusal(
+                    code: "not_labelled",
+                    message:
+                        "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; it has no labels to issue again."
+                )
             }
-            shipment = try await generateLabels(shipment, operation: .regenerate, request: request, option: nil, result: &result)
+            shipment = try await generateLabels(
+                shipment,
+                operation: .regenerate,
+                request: request,
+                option: nil,
+                result: &result
+            )
         case .ship:
             switch shipment.status {
             case .shiplabelGenerated:
                 for package in shipment.packages ?? [] where package.status != .shipped {
                     _ = try await call {
                         try await client.shipments.updatePackageStatus(
-                            path: .init(shipmentId: shipment.id, packageId: package.id), query: .init(status: .shipped)
+                            path: .init(shipmentId: shipment.id, packageId: package.id),
+                            query: .init(status: .shipped)
                         ).noContent
                     }
                 }
@@ -267,7 +363,11 @@ public struct FulfilmentWorker: Sendable {
             case .shipped, .delivered:
                 result.note = "Amazon already shows the order \(shipment.status.rawValue)."
             default:
-                throw FulfilmentRefusal(code: "not_labelled", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; label it before handing it over.")
+                throw FulfilmentRefusal(
+                    code: "not_labelled",
+                    message:
+                        "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; label it before handing it over."
+                )
             }
         }
         result.status = shipment.status.rawValue
@@ -276,27 +376,45 @@ public struct FulfilmentWorker: Sendable {
 
     /// Label and invoice: shipping options, the invoice where required, then the labels (for `label`), each step
     /// taken only if Amazon's status shows it is still to do.
-    private func label(_ start: EF.Shipment, request: CommandRequest, result: inout CommandResult) async throws -> EF.Shipment {
+    private func label(
+        _ start: EF.Shipment,
+        request: CommandRequest,
+        result: inout CommandResult
+    ) async throws -> EF.Shipment {
         var shipment = start
         var recommended: String?
         let invoiceRequired = shipment.shipmentRequirements.invoice.requirement == .required
         func invoiceHeld() async throws -> Bool {
-            try await store.read { [connectionID] in try await $0.heldDocuments(shipmentID: shipment.id, connectionID: connectionID) }.contains { $0.kind == .invoice }
+            try await store.read { [connectionID] in
+                try await $0.heldDocuments(shipmentID: shipment.id, connectionID: connectionID)
+            }.contains { $0.kind == .invoice }
         }
         while true {
             switch shipment.status {
             case .created, .accepted, .confirmed:
-                throw FulfilmentRefusal(code: "not_packed", message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; pack it before labelling.")
+                throw FulfilmentRefusal(
+                    code: "not_packed",
+                    message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; pack it before labelling."
+                )
             case .packageCreated:
                 recommended = try await retrieveOptions(shipment, result: &result)
                 shipment = try await advance(shipment, to: .pickupSlotRetrieved)
-            case .pickupSlotRetrieved where invoiceRequired && shipment.shipmentRequirements.invoice.status != .available:
-                let invoice = try await call { try await client.shipments.generateInvoice(path: .init(shipmentId: shipment.id)).ok.body.json }
+            case .pickupSlotRetrieved
+            where invoiceRequired && shipment.shipmentRequirements.invoice.status != .available:
+                let invoice = try await call {
+                    try await client.shipments.generateInvoice(path: .init(shipmentId: shipment.id)).ok.body.json
+                }
                 result.invoiceDocumentId = try await storeInvoice(invoice.document, shipmentID: shipment.id)
-                shipment = try await advance(shipment, to: .invoiceGenerated) { $0.shipmentRequirements.invoice.status = .available }
+                shipment = try await advance(shipment, to: .invoiceGenerated) {
+                    $0.shipmentRequirements.invoice.status = .available
+                }
             case .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated, .shipped, .delivered:
-                if invoiceRequired, shipment.shipmentRequirements.invoice.status == .available, result.invoiceDocumentId == nil, try await !invoiceHeld() {
-                    let invoice = try await call { try await client.shipments.retrieveInvoice(path: .init(shipmentId: shipment.id)).ok.body.json }
+                if invoiceRequired, shipment.shipmentRequirements.invoice.status == .available,
+                    result.invoiceDocumentId == nil, try await !invoiceHeld()
+                {
+                    let invoice = try await call {
+                        try await client.shipments.retrieveInvoice(path: .init(shipmentId: shipment.id)).ok.body.json
+                    }
                     result.invoiceDocumentId = try await storeInvoice(invoice.document, shipmentID: shipment.id)
                 }
                 guard request.type == .label else {
@@ -305,17 +423,31 @@ public struct FulfilmentWorker: Sendable {
                 }
                 switch shipment.status {
                 case .pickupSlotRetrieved, .invoiceGenerated:
-                    return try await generateLabels(shipment, operation: .generate, request: request, option: request.shippingOptionId ?? recommended, result: &result)
+                    return try await generateLabels(
+                        shipment,
+                        operation: .generate,
+                        request: request,
+                        option: request.shippingOptionId ?? recommended,
+                        result: &result
+                    )
                 case .shiplabelGenerated:
                     // Labelled at Amazon: by this command's earlier attempt whose answer was lost, or by other means.
                     // The files are issued again only if FlexBridge does not hold them.
-                    let held = try await store.read { [connectionID] in try await $0.heldDocuments(shipmentID: shipment.id, connectionID: connectionID) }
-                        .filter { $0.kind == .label }.compactMap(\.packageID)
+                    let held = try await store.read { [connectionID] in
+                        try await $0.heldDocuments(shipmentID: shipment.id, connectionID: connectionID)
+                    }
+                    .filter { $0.kind == .label }.compactMap(\.packageID)
                     if Set(held).isSuperset(of: (shipment.packages ?? []).map(\.id)) {
                         result.note = "Amazon already shows the order labelled."
                         return shipment
                     }
-                    return try await generateLabels(shipment, operation: .regenerate, request: request, option: nil, result: &result)
+                    return try await generateLabels(
+                        shipment,
+                        operation: .regenerate,
+                        request: request,
+                        option: nil,
+                        result: &result
+                    )
                 default:
                     result.note = "Amazon already shows the order \(shipment.status.rawValue)."
                     return shipment
@@ -331,28 +463,43 @@ public struct FulfilmentWorker: Sendable {
         var recommended: String?
         for package in shipment.packages ?? [] {
             let options = try await call {
-                try await client.shipments.retrieveShippingOptions(path: .init(shipmentId: shipment.id), query: .init(packageId: package.id)).ok.body.json
+                try await client.shipments.retrieveShippingOptions(
+                    path: .init(shipmentId: shipment.id),
+                    query: .init(packageId: package.id)
+                ).ok.body.json
             }
             let best = options.recommendedShippingOption?.shippingOptionId
             recommended = recommended ?? best
-            result.shippingOptions = (result.shippingOptions ?? []) + (options.shippingOptions ?? []).map {
-                .init(
-                    packageId: package.id, shippingOptionId: $0.shippingOptionId, carrierName: $0.carrierName, shipBy: $0.shipBy.rawValue,
-                    recommended: $0.shippingOptionId == best)
-            }
+            result.shippingOptions =
+                (result.shippingOptions ?? [])
+                + (options.shippingOptions ?? []).map {
+                    .init(
+                        packageId: package.id,
+                        shippingOptionId: $0.shippingOptionId,
+                        carrierName: $0.carrierName,
+                        shipBy: $0.shipBy.rawValue,
+                        recommended: $0.shippingOptionId == best
+                    )
+                }
         }
         return recommended
     }
 
     private func generateLabels(
-        _ shipment: EF.Shipment, operation: Operations.GenerateShipLabels.Input.Query.OperationPayload, request: CommandRequest,
-        option: String?, result: inout CommandResult
+        _ shipment: EF.Shipment,
+        operation: Operations.GenerateShipLabels.Input.Query.OperationPayload,
+        request: CommandRequest,
+        option: String?,
+        result: inout CommandResult
     ) async throws -> EF.Shipment {
         let packageIDs = (shipment.packages ?? []).map(\.id)
-        let courier = request.carrierName.flatMap { carrier in request.trackingId.map { EF.CourierSupportedAttributes(carrierName: carrier, trackingId: $0) } }
+        let courier = request.carrierName.flatMap { carrier in
+            request.trackingId.map { EF.CourierSupportedAttributes(carrierName: carrier, trackingId: $0) }
+        }
         let labels = try await call {
             try await client.shipments.generateShipLabels(
-                path: .init(shipmentId: shipment.id), query: .init(shippingOptionId: option, operation: operation),
+                path: .init(shipmentId: shipment.id),
+                query: .init(shippingOptionId: option, operation: operation),
                 body: .json(.init(packageIds: packageIDs, courierSupportedAttributes: courier))
             ).ok.body.json
         }
@@ -361,15 +508,32 @@ public struct FulfilmentWorker: Sendable {
             guard label.status != .failure, let url = label.fileData?.url, let packageID = label.packageId else {
                 throw FulfilmentRefusal(
                     code: "label_failed",
-                    message: "Amazon could not label package \(label.packageId ?? "?") of order \(shipment.id): \(label.errorDetails?.message ?? "no reason given")")
+                    message:
+                        "Amazon could not label package \(label.packageId ?? "?") of order \(shipment.id): \(label.errorDetails?.message ?? "no reason given")"
+                )
             }
             let file = try await client.download(url)
             let document = StoredDocument(
-                id: "DOC-\(UUID().uuidString.lowercased())", connectionID: connectionID, shipmentID: shipment.id, kind: .label, packageID: packageID,
-                trackingID: label.shipLabelMetadata?.trackingId, carrierName: label.shipLabelMetadata?.carrierName, contentType: file.contentType,
-                data: file.data, createdAt: store.clock.now())
+                id: "DOC-\(UUID().uuidString.lowercased())",
+                connectionID: connectionID,
+                shipmentID: shipment.id,
+                kind: .label,
+                packageID: packageID,
+                trackingID: label.shipLabelMetadata?.trackingId,
+                carrierName: label.shipLabelMetadata?.carrierName,
+                contentType: file.contentType,
+                data: file.data,
+                createdAt: store.clock.now()
+            )
             try await store.transaction { try await $0.saveDocument(document) }
-            stored.append(.init(packageId: packageID, trackingId: document.trackingID, carrierName: document.carrierName, documentId: document.id))
+            stored.append(
+                .init(
+                    packageId: packageID,
+                    trackingId: document.trackingID,
+                    carrierName: document.carrierName,
+                    documentId: document.id
+                )
+            )
         }
         result.labels = stored
         guard operation == .generate else { return shipment }
@@ -380,7 +544,10 @@ public struct FulfilmentWorker: Sendable {
 
     private func storeInvoice(_ document: EF.Document, shipmentID: String) async throws -> String {
         guard let content = document.content, let data = Data(base64Encoded: content) else {
-            throw FulfilmentRefusal(code: "invoice_unreadable", message: "Amazon's invoice for order \(shipmentID) came without readable content.")
+            throw FulfilmentRefusal(
+                code: "invoice_unreadable",
+                message: "Amazon's invoice for order \(shipmentID) came without readable content."
+            )
         }
         let contentType =
             switch document.format {
@@ -391,8 +558,17 @@ public struct FulfilmentWorker: Sendable {
             case nil: "application/octet-stream"
             }
         let stored = StoredDocument(
-            id: "DOC-\(UUID().uuidString.lowercased())", connectionID: connectionID, shipmentID: shipmentID, kind: .invoice, packageID: nil,
-            trackingID: nil, carrierName: nil, contentType: contentType, data: data, createdAt: store.clock.now())
+            id: "DOC-\(UUID().uuidString.lowercased())",
+            connectionID: connectionID,
+            shipmentID: shipmentID,
+            kind: .invoice,
+            packageID: nil,
+            trackingID: nil,
+            carrierName: nil,
+            contentType: contentType,
+            data: data,
+            createdAt: store.clock.now()
+        )
         try await store.transaction { try await $0.saveDocument(stored) }
         return stored.id
     }
@@ -400,7 +576,8 @@ public struct FulfilmentWorker: Sendable {
     /// Whether Amazon's state already shows what the command asks for.
     func alreadyDone(_ command: FulfilmentCommand, shipment: EF.Shipment) async throws -> Bool {
         let progress: [EF.Shipment.StatusPayload] = [
-            .created, .accepted, .confirmed, .packageCreated, .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated, .shipped, .delivered,
+            .created, .accepted, .confirmed, .packageCreated, .pickupSlotRetrieved, .invoiceGenerated,
+            .shiplabelGenerated, .shipped, .delivered,
         ]
         guard let reached = progress.firstIndex(of: shipment.status) else { return command.request.type == .reject }
         let needed: EF.Shipment.StatusPayload? =
@@ -419,8 +596,15 @@ public struct FulfilmentWorker: Sendable {
 
     /// The stored copy of the shipment.
     func stored(_ shipmentID: String) async throws -> EF.Shipment {
-        guard let order = try await store.read({ [connectionID] in try await $0.order(shipmentID, connectionID: connectionID) }) else {
-            throw FulfilmentRefusal(code: "unknown_order", message: "No order \(shipmentID) on connection \(connectionID).")
+        guard
+            let order = try await store.read({ [connectionID] in
+                try await $0.order(shipmentID, connectionID: connectionID)
+            })
+        else {
+            throw FulfilmentRefusal(
+                code: "unknown_order",
+                message: "No order \(shipmentID) on connection \(connectionID)."
+            )
         }
         return try JSONDecoder().decode(EF.Shipment.self, from: Data(order.shipment.utf8))
     }
@@ -430,14 +614,17 @@ public struct FulfilmentWorker: Sendable {
     /// copy keeps Amazon's last `lastUpdatedDateTime`; the store takes it because its status is further on, and the
     /// copy Amazon makes of the change (newer) replaces it when a poll or notification brings it.
     func advance(
-        _ shipment: EF.Shipment, to status: EF.Shipment.StatusPayload, _ change: (inout EF.Shipment) -> Void = { _ in }
+        _ shipment: EF.Shipment,
+        to status: EF.Shipment.StatusPayload,
+        _ change: (inout EF.Shipment) -> Void = { _ in }
     ) async throws -> EF.Shipment {
         var next = shipment
         // A newer copy from Amazon may have arrived while the call ran (the notification of an earlier step, an
         // invoice Amazon issued): the step is recorded on that copy, or, if it is already as far on, not at all —
         // a copy older than the stored one would be dropped and the order would show its step only at the next poll.
         if let held = try? await stored(shipment.id),
-            let heldAt = Order.parseTimestamp(held.lastUpdatedDateTime), let givenAt = Order.parseTimestamp(shipment.lastUpdatedDateTime),
+            let heldAt = Order.parseTimestamp(held.lastUpdatedDateTime),
+            let givenAt = Order.parseTimestamp(shipment.lastUpdatedDateTime),
             heldAt > givenAt
         {
             if Order.statusRank(held.status.rawValue) >= Order.statusRank(status.rawValue) { return held }
@@ -452,7 +639,9 @@ public struct FulfilmentWorker: Sendable {
 
     /// Reads the shipment from Amazon and stores the copy (with its event if it changed).
     func refresh(_ shipmentID: String) async throws -> EF.Shipment {
-        let shipment = try await call { try await client.shipments.getShipment(path: .init(shipmentId: shipmentID)).ok.body.json }
+        let shipment = try await call {
+            try await client.shipments.getShipment(path: .init(shipmentId: shipmentID)).ok.body.json
+        }
         let order = try OrderWorker.order(from: shipment, connectionID: connectionID, now: store.clock.now())
         _ = try await store.transaction { try await $0.upsertOrder(order, source: "fulfilment") }
         return shipment
@@ -464,18 +653,33 @@ public struct FulfilmentWorker: Sendable {
 
     static func amazonPackage(_ spec: PackageSpec) -> EF.Package {
         func dimension(_ value: Decimal) -> EF.Dimension {
-            EF.Dimension(value: "\(value)", dimensionUnit: EF.Dimension.DimensionUnitPayload(rawValue: spec.dimensionUnit) ?? .cm)
+            EF.Dimension(
+                value: "\(value)",
+                dimensionUnit: EF.Dimension.DimensionUnitPayload(rawValue: spec.dimensionUnit) ?? .cm
+            )
         }
         return EF.Package(
             id: spec.id,
-            dimensions: .init(length: dimension(spec.length), width: dimension(spec.width), height: dimension(spec.height)),
-            weight: .init(value: "\(spec.weight)", weightUnit: EF.Weight.WeightUnitPayload(rawValue: spec.weightUnit) ?? .g),
+            dimensions: .init(
+                length: dimension(spec.length),
+                width: dimension(spec.width),
+                height: dimension(spec.height)
+            ),
+            weight: .init(
+                value: "\(spec.weight)",
+                weightUnit: EF.Weight.WeightUnitPayload(rawValue: spec.weightUnit) ?? .g
+            ),
             packageLineItems: spec.items.map { item in
                 EF.PackageLineItem(
-                    packageLineItemId: item.lineItemId, quantity: item.quantity, serialNumbers: item.serialNumbers,
-                    countryOfOrigin: item.countryOfOrigin, itemValue: item.itemValue.map { EF.Amount(value: $0.value, currencyCode: $0.currencyCode) })
+                    packageLineItemId: item.lineItemId,
+                    quantity: item.quantity,
+                    serialNumbers: item.serialNumbers,
+                    countryOfOrigin: item.countryOfOrigin,
+                    itemValue: item.itemValue.map { EF.Amount(value: $0.value, currencyCode: $0.currencyCode) }
+                )
             },
-            packageHandlingRequirements: spec.fragile == true ? .fragile : nil)
+            packageHandlingRequirements: spec.fragile == true ? .fragile : nil
+        )
     }
 
     /// Whether Amazon's package is the one the WMS sent: same dimensions, weight and contents.

@@ -22,7 +22,8 @@ public actor InventoryWorker {
         /// The longest an item waits before being retried after Amazon failed.
         public var maximumRetryDelay: TimeInterval
 
-        public init(callsInFlight: Int = 16, pollInterval: Duration = .seconds(1), maximumRetryDelay: TimeInterval = 60) {
+        public init(callsInFlight: Int = 16, pollInterval: Duration = .seconds(1), maximumRetryDelay: TimeInterval = 60)
+        {
             self.callsInFlight = callsInFlight
             self.pollInterval = pollInterval
             self.maximumRetryDelay = maximumRetryDelay
@@ -44,7 +45,13 @@ public actor InventoryWorker {
     private let unusableSettingCounter: Counter
     private var reportedSettingProblem: ValidationError?
 
-    public init(connectionID: ConnectionID, store: Store, client: SellingPartnerClient, configuration: Configuration = Configuration(), logger: Logger) {
+    public init(
+        connectionID: ConnectionID,
+        store: Store,
+        client: SellingPartnerClient,
+        configuration: Configuration = Configuration(),
+        logger: Logger
+    ) {
         self.connectionID = connectionID
         self.store = store
         self.client = client
@@ -70,12 +77,18 @@ public actor InventoryWorker {
             } catch is CancellationError {
                 return
             } catch let error as ConnectionNeedsReauthorization {
-                logger.error("inventory sync stopped: the seller must authorise FlexBridge again", metadata: ["error": "\(error.message)"])
+                logger.error(
+                    "inventory sync stopped: the seller must authorise FlexBridge again",
+                    metadata: ["error": "\(error.message)"]
+                )
                 return
             } catch {
                 consecutiveFailures += 1
                 let delay = min(configuration.maximumRetryDelay, pow(2, Double(min(consecutiveFailures, 10))))
-                logger.error("inventory sync round failed; trying again", metadata: ["error": "\(error)", "in_seconds": "\(delay)"])
+                logger.error(
+                    "inventory sync round failed; trying again",
+                    metadata: ["error": "\(error)", "in_seconds": "\(delay)"]
+                )
                 try? await Task.sleep(for: .seconds(delay))
             }
         }
@@ -87,7 +100,10 @@ public actor InventoryWorker {
         guard let settings = try await syncingSettings() else { return false }
         let claim = try await store.transaction { [connectionID, configuration] session in
             try await session.claimInventory(
-                connectionID: connectionID, settings: settings, limit: configuration.callsInFlight * 10)
+                connectionID: connectionID,
+                settings: settings,
+                limit: configuration.callsInFlight * 10
+            )
         }
         guard !claim.updates.isEmpty else { return claim.examined > 0 }
         let outcomes = try await inBatches(claim.updates) { try await self.send($0) }
@@ -104,11 +120,18 @@ public actor InventoryWorker {
         guard let settings = try await syncingSettings() else { return false }
         let interval = settings.reconciliationInterval
         let now = store.clock.now()
-        guard force || reconciliationCursor != nil || (interval > 0 && now.timeIntervalSince(lastReconciliation) >= interval) else {
+        guard
+            force || reconciliationCursor != nil
+                || (interval > 0 && now.timeIntervalSince(lastReconciliation) >= interval)
+        else {
             return false
         }
         let keys = try await store.read { [connectionID, reconciliationCursor, configuration] session in
-            try await session.syncedInventoryKeys(connectionID: connectionID, after: reconciliationCursor, limit: configuration.callsInFlight * 10)
+            try await session.syncedInventoryKeys(
+                connectionID: connectionID,
+                after: reconciliationCursor,
+                limit: configuration.callsInFlight * 10
+            )
         }
         guard let last = keys.last else {
             reconciliationCursor = nil
@@ -136,12 +159,13 @@ public actor InventoryWorker {
         do {
             try connection.settings.validate()
             reportedSettingProblem = nil
-        } catch where reportedSettingProblem != error {
+        } catch  where reportedSettingProblem != error {
             // Stored before its range was enforced: used within its range (every rule clamps), and said once.
             reportedSettingProblem = error
             logger.error(
                 "a stored setting is out of range; FlexBridge uses the nearest allowed value until it is set again",
-                metadata: ["connection": "\(connectionID)", "setting": "\(error.field)", "reason": "\(error.reason)"])
+                metadata: ["connection": "\(connectionID)", "setting": "\(error.field)", "reason": "\(error.reason)"]
+            )
             unusableSettingCounter.increment()
         } catch {}
         return connection.settings
@@ -149,7 +173,8 @@ public actor InventoryWorker {
 
     /// Sends `items` in batchInventory calls of 10, all at once (the rate limiter paces them), and gathers the outcomes.
     private func inBatches<Item: Sendable>(
-        _ items: [Item], _ call: @escaping @Sendable ([Item]) async throws -> [InventoryOutcome]
+        _ items: [Item],
+        _ call: @escaping @Sendable ([Item]) async throws -> [InventoryOutcome]
     ) async throws -> [InventoryOutcome] {
         try await withThrowingTaskGroup(of: [InventoryOutcome].self) { group in
             for batch in items.chunks(ofCount: 10) {
@@ -180,8 +205,14 @@ public actor InventoryWorker {
                 uri: Self.uri("/inventory/update", update.key),
                 method: .post,
                 body: .init(
-                    clientSequenceNumber: Int(update.sequenceNumber), quantity: update.quantity,
-                    marketplaceAttributes: .init(channelName: .init(rawValue: update.key.channel.rawValue), marketplaceId: update.marketplaceID.rawValue)))
+                    clientSequenceNumber: Int(update.sequenceNumber),
+                    quantity: update.quantity,
+                    marketplaceAttributes: .init(
+                        channelName: .init(rawValue: update.key.channel.rawValue),
+                        marketplaceId: update.marketplaceID.rawValue
+                    )
+                )
+            )
         }
         let responses: [AmazonEFInventory.Components.Schemas.InventoryResponse]
         do {
@@ -193,23 +224,41 @@ public actor InventoryWorker {
         }
         return batch.enumerated().map { index, update in
             guard index < responses.count else {
-                return .failed(update.key, code: "NO_ANSWER", message: "Amazon's answer had no entry for this item.", retryAt: retryAt())
+                return .failed(
+                    update.key,
+                    code: "NO_ANSWER",
+                    message: "Amazon's answer had no entry for this item.",
+                    retryAt: retryAt()
+                )
             }
             let response = responses[index]
             let stock = Self.stock(response.body)
             let errors = response.body.actionableErrors ?? []
             let status = response.status.statusCode ?? 0
             let code = errors.first?.errorType ?? "HTTP_\(status)"
-            let message = errors.compactMap { [$0.errorType, $0.errorSubType].compactMap { $0 }.joined(separator: ": ") }.joined(separator: "; ")
+            let message = errors.compactMap {
+                [$0.errorType, $0.errorSubType].compactMap { $0 }.joined(separator: ": ")
+            }.joined(separator: "; ")
             switch status {
             case 200..<300:
                 return .applied(update, stock)
-            case 409 where errors.contains { $0.errorType == "STALE_SEQUENCE_NUMBER" } || stock.sequenceNumber.map { $0 >= update.sequenceNumber } == true:
+            case 409
+            where errors.contains { $0.errorType == "STALE_SEQUENCE_NUMBER" }
+                || stock.sequenceNumber.map { $0 >= update.sequenceNumber } == true:
                 return .staleSequence(update.key, stock)
             case 429, 500..<600:
-                return .failed(update.key, code: code, message: message.isEmpty ? response.status.reasonPhrase ?? "" : message, retryAt: retryAt())
+                return .failed(
+                    update.key,
+                    code: code,
+                    message: message.isEmpty ? response.status.reasonPhrase ?? "" : message,
+                    retryAt: retryAt()
+                )
             default:
-                return .refused(update, code: code, message: message.isEmpty ? (response.status.reasonPhrase ?? "refused") : message)
+                return .refused(
+                    update,
+                    code: code,
+                    message: message.isEmpty ? (response.status.reasonPhrase ?? "refused") : message
+                )
             }
         }
     }
@@ -219,7 +268,13 @@ public actor InventoryWorker {
             AmazonEFInventory.Components.Schemas.InventoryRequest(
                 uri: Self.uri("/inventory/fetch", key),
                 method: .get,
-                body: .init(marketplaceAttributes: .init(channelName: .init(rawValue: key.channel.rawValue), marketplaceId: marketplace.rawValue)))
+                body: .init(
+                    marketplaceAttributes: .init(
+                        channelName: .init(rawValue: key.channel.rawValue),
+                        marketplaceId: marketplace.rawValue
+                    )
+                )
+            )
         }
         let responses: [AmazonEFInventory.Components.Schemas.InventoryResponse]
         do {
@@ -227,7 +282,10 @@ public actor InventoryWorker {
         } catch let error as ConnectionNeedsReauthorization {
             throw error
         } catch {
-            logger.warning("reconciliation fetch failed; the page is tried again next round", metadata: ["error": "\(error)"])
+            logger.warning(
+                "reconciliation fetch failed; the page is tried again next round",
+                metadata: ["error": "\(error)"]
+            )
             return []
         }
         return zip(batch, responses).compactMap { item, response in
@@ -239,25 +297,32 @@ public actor InventoryWorker {
         _ requests: [AmazonEFInventory.Components.Schemas.InventoryRequest]
     ) async throws -> [AmazonEFInventory.Components.Schemas.InventoryResponse] {
         try await callAmazon(store: store, connectionID: connectionID) {
-            try await client.inventory.batchInventory(body: .json(.init(requests: requests))).code207.body.json.responses ?? []
+            try await client.inventory.batchInventory(body: .json(.init(requests: requests))).code207.body.json
+                .responses ?? []
         }
     }
 
     private func failure(_ key: InventoryKey, _ error: any Error) -> InventoryOutcome {
         let cause = error.sellingPartnerError ?? error
         let code: String =
-            if let error = cause as? AmazonAPIError { error.code ?? "HTTP_\(error.status)" } else { "AMAZON_UNREACHABLE" }
+            if let error = cause as? AmazonAPIError { error.code ?? "HTTP_\(error.status)" } else {
+                "AMAZON_UNREACHABLE"
+            }
         return .failed(key, code: code, message: String(describing: cause), retryAt: retryAt())
     }
 
     private func retryAt() -> Date {
-        store.clock.now().addingTimeInterval(min(configuration.maximumRetryDelay, pow(2, Double(min(consecutiveFailures + 1, 10)))))
+        store.clock.now().addingTimeInterval(
+            min(configuration.maximumRetryDelay, pow(2, Double(min(consecutiveFailures + 1, 10))))
+        )
     }
 
     static func stock(_ body: AmazonEFInventory.Components.Schemas.InventoryResponseBody) -> AmazonStock {
         AmazonStock(
-            sellable: body.sellableQuantity ?? 0, reserved: body.reservedQuantity ?? 0,
-            sequenceNumber: body.clientSequenceNumber.map(Int64.init))
+            sellable: body.sellableQuantity ?? 0,
+            reserved: body.reservedQuantity ?? 0,
+            sequenceNumber: body.clientSequenceNumber.map(Int64.init)
+        )
     }
 
     /// The sub-request's URI, with the SKU and location percent-encoded as Amazon asks.

@@ -21,7 +21,9 @@ public actor LeaseKeeper: Service {
         public var isDeadOwner: @Sendable (String) -> Bool
 
         public init(
-            owner: String, ttl: Duration = .seconds(30), interval: Duration = .seconds(10),
+            owner: String,
+            ttl: Duration = .seconds(30),
+            interval: Duration = .seconds(10),
             isDeadOwner: @escaping @Sendable (String) -> Bool = { _ in false }
         ) {
             self.owner = owner
@@ -79,10 +81,18 @@ public actor LeaseKeeper: Service {
         for id in wanted.sorted() {
             let name = Lease.name(for: id)
             let lease = try await store.transaction { [configuration] session in
-                try await session.acquireLease(name, owner: configuration.owner, ttl: configuration.ttl, replacing: deadOwners[name])
+                try await session.acquireLease(
+                    name,
+                    owner: configuration.owner,
+                    ttl: configuration.ttl,
+                    replacing: deadOwners[name]
+                )
             }
             if let dead = deadOwners[name], lease != nil {
-                logger.notice("took over a dead node's connection at once", metadata: ["connection": "\(id)", "dead node": "\(dead)"])
+                logger.notice(
+                    "took over a dead node's connection at once",
+                    metadata: ["connection": "\(id)", "dead node": "\(dead)"]
+                )
             }
             switch (held[id], lease) {
             case (nil, let lease?):
@@ -131,7 +141,10 @@ public actor LeaseKeeper: Service {
                 } catch is CancellationError {
                     break
                 } catch {
-                    logger.error("renewing connection leases failed; retrying next round", metadata: ["error": "\(error)"])
+                    logger.error(
+                        "renewing connection leases failed; retrying next round",
+                        metadata: ["error": "\(error)"]
+                    )
                 }
                 // A connection authorised on this node wakes the keeper; other nodes' are seen at the next round.
                 await store.wakeUps.connections.wait(timeout: configuration.interval)

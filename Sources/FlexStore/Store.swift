@@ -92,7 +92,9 @@ public final class Store: Service, Sendable {
     /// Runs `body` for reads outside any transaction.
     public func read<T: Sendable>(_ body: (StoreSession) async throws -> T) async throws -> T {
         try await database.session { sql in
-            try await body(StoreSession(sql: sql, kind: database.kind, secrets: secrets, clock: clock, notes: TransactionNotes()))
+            try await body(
+                StoreSession(sql: sql, kind: database.kind, secrets: secrets, clock: clock, notes: TransactionNotes())
+            )
         }
     }
 

@@ -21,13 +21,24 @@ struct FlexBridgeCommand: AsyncParsableCommand {
 /// The options every command that opens the database shares. Each one is optional so that the environment
 /// variable and then the default apply when it is absent.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("database"), help: "The database: an SQLite file path or postgres://USER:PASSWORD@HOST:PORT/DB. Env: FLEXBRIDGE_DATABASE_URL. Default: flexbridge.sqlite")
+    @Option(
+        name: .customLong("database"),
+        help:
+            "The database: an SQLite file path or postgres://USER:PASSWORD@HOST:PORT/DB. Env: FLEXBRIDGE_DATABASE_URL. Default: flexbridge.sqlite"
+    )
     var database: String?
 
-    @Option(name: .customLong("master-key-file"), help: "A file holding the master key. Env: FLEXBRIDGE_MASTER_KEY_FILE (or the key itself in FLEXBRIDGE_MASTER_KEY). Default for SQLite: the database path + .key")
+    @Option(
+        name: .customLong("master-key-file"),
+        help:
+            "A file holding the master key. Env: FLEXBRIDGE_MASTER_KEY_FILE (or the key itself in FLEXBRIDGE_MASTER_KEY). Default for SQLite: the database path + .key"
+    )
     var masterKeyFile: String?
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. Env: FLEXBRIDGE_LOG_LEVEL. Default: info")
+    @Option(
+        name: .customLong("log-level"),
+        help: "trace, debug, info, notice, warning, error or critical. Env: FLEXBRIDGE_LOG_LEVEL. Default: info"
+    )
     var logLevel: String?
 
     @Option(name: .customLong("log-format"), help: "console or json. Env: FLEXBRIDGE_LOG_FORMAT. Default: console")
@@ -99,10 +110,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The port to listen on (0 picks a free one). Env: FLEXBRIDGE_PORT. Default: 8080")
     var port: String?
 
-    @Option(name: .customLong("node-id"), help: "This node's name among nodes sharing a database. Env: FLEXBRIDGE_NODE_ID. Default: host name and process id")
+    @Option(
+        name: .customLong("node-id"),
+        help:
+            "This node's name among nodes sharing a database. Env: FLEXBRIDGE_NODE_ID. Default: host name and process id"
+    )
     var nodeID: String?
 
-    @Option(name: .customLong("public-url"), help: "The URL sellers' browsers reach this node at, for Amazon's consent redirect. Env: FLEXBRIDGE_PUBLIC_URL. Default: http://HOST:PORT")
+    @Option(
+        name: .customLong("public-url"),
+        help:
+            "The URL sellers' browsers reach this node at, for Amazon's consent redirect. Env: FLEXBRIDGE_PUBLIC_URL. Default: http://HOST:PORT"
+    )
     var publicURL: String?
 
     func run() async throws {
@@ -150,13 +169,15 @@ struct Migrate: AsyncParsableCommand {
 
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Imports a CSV file into the database; a file with a bad row imports nothing and every bad row is listed.",
+        abstract:
+            "Imports a CSV file into the database; a file with a bad row imports nothing and every bad row is listed.",
         subcommands: [Listings.self, Stock.self]
     )
 
     struct Listings: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Imports listings: columns clientSkuId, channelSerialNo (ASIN), channelSkuId (merchant SKU), marketplace."
+            abstract:
+                "Imports listings: columns clientSkuId, channelSerialNo (ASIN), channelSkuId (merchant SKU), marketplace."
         )
 
         @Argument(help: "The CSV file.")
@@ -171,14 +192,19 @@ struct Import: AsyncParsableCommand {
             let text = try readFile(file)
             try await withImporter(database) { importer in
                 let report = try await importer.importListings(
-                    csv: text, connectionID: ConnectionID(rawValue: connection), progress: ProgressBar(title: "listings").update)
+                    csv: text,
+                    connectionID: ConnectionID(rawValue: connection),
+                    progress: ProgressBar(title: "listings").update
+                )
                 print("imported \(report.rows) listings; \(report.pendingItems) Amazon items are pending")
             }
         }
     }
 
     struct Stock: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Imports stock levels: columns hub, sku, quantity (absolute).")
+        static let configuration = CommandConfiguration(
+            abstract: "Imports stock levels: columns hub, sku, quantity (absolute)."
+        )
 
         @Argument(help: "The CSV file.")
         var file: String
@@ -196,7 +222,9 @@ struct Import: AsyncParsableCommand {
 }
 
 func readFile(_ path: String) throws -> String {
-    guard let data = FileManager.default.contents(atPath: path) else { throw UserFacing("Cannot read \(path): no such file, or not readable.") }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw UserFacing("Cannot read \(path): no such file, or not readable.")
+    }
     guard let text = String(data: data, encoding: .utf8) else { throw UserFacing("\(path) is not UTF-8 text.") }
     return text
 }
@@ -234,7 +262,8 @@ struct Keygen: AsyncParsableCommand {
 struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Runs a stateful simulator of Amazon's External Fulfillment APIs, Login with Amazon included.",
-        discussion: "Amazon's SDKs and FlexBridge reach it as they reach Amazon: set the SP-API endpoint and the LWA token endpoint to the addresses it prints. Its control path is described in docs/simulator.md."
+        discussion:
+            "Amazon's SDKs and FlexBridge reach it as they reach Amazon: set the SP-API endpoint and the LWA token endpoint to the addresses it prints. Its control path is described in docs/simulator.md."
     )
 
     @Option(help: "The address to listen on.")
@@ -255,13 +284,19 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .customLong("fault-rate"), help: "Share of API calls (0 to 1) answered 500 or 503, half each.")
     var faultRate = 0.0
 
-    @Option(name: .customLong("drop-rate"), help: "Share of API calls (0 to 1) applied but answered by a dropped connection.")
+    @Option(
+        name: .customLong("drop-rate"),
+        help: "Share of API calls (0 to 1) applied but answered by a dropped connection."
+    )
     var dropRate = 0.0
 
     @Option(name: .customLong("latency-ms"), help: "Latency added to every API call, in milliseconds.")
     var latency = 0
 
-    @Option(name: .customLong("orders-per-minute"), help: "New orders generated per minute for --merchant-id (0: none).")
+    @Option(
+        name: .customLong("orders-per-minute"),
+        help: "New orders generated per minute for --merchant-id (0: none)."
+    )
     var ordersPerMinute = 0.0
 
     @Option(name: .customLong("merchant-id"), help: "The seller the order generator creates orders for.")
@@ -271,17 +306,27 @@ struct Simulate: AsyncParsableCommand {
     var labelFormat = "PDF"
 
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535, got \(port)") }
-        guard (0...1).contains(faultRate) else { throw ValidationError("--fault-rate must be between 0 and 1, got \(faultRate)") }
-        guard (0...1).contains(dropRate) else { throw ValidationError("--drop-rate must be between 0 and 1, got \(dropRate)") }
-        guard (0...60_000).contains(latency) else { throw ValidationError("--latency-ms must be between 0 and 60000, got \(latency)") }
+        guard (0...65535).contains(port) else {
+            throw ValidationError("--port must be between 0 and 65535, got \(port)")
+        }
+        guard (0...1).contains(faultRate) else {
+            throw ValidationError("--fault-rate must be between 0 and 1, got \(faultRate)")
+        }
+        guard (0...1).contains(dropRate) else {
+            throw ValidationError("--drop-rate must be between 0 and 1, got \(dropRate)")
+        }
+        guard (0...60_000).contains(latency) else {
+            throw ValidationError("--latency-ms must be between 0 and 60000, got \(latency)")
+        }
         guard (0...60_000).contains(ordersPerMinute) else {
             throw ValidationError("--orders-per-minute must be from 0 to 60000, got \(ordersPerMinute)")
         }
         guard Simulator.LabelFormat(rawValue: labelFormat.uppercased()) != nil else {
             throw ValidationError("--label-format must be PDF or ZPL, got \(labelFormat)")
         }
-        guard !clientID.isEmpty, !clientSecret.isEmpty else { throw ValidationError("--client-id and --client-secret must not be empty") }
+        guard !clientID.isEmpty, !clientSecret.isEmpty else {
+            throw ValidationError("--client-id and --client-secret must not be empty")
+        }
     }
 
     func run() async throws {
@@ -295,12 +340,20 @@ struct Simulate: AsyncParsableCommand {
             clientSecret: clientSecret,
             throttling: !noThrottle,
             faults: FaultSettings(
-                internalErrorRate: faultRate / 2, unavailableRate: faultRate / 2, dropAfterApplyRate: dropRate,
-                latencyMilliseconds: latency),
+                internalErrorRate: faultRate / 2,
+                unavailableRate: faultRate / 2,
+                dropAfterApplyRate: dropRate,
+                latencyMilliseconds: latency
+            ),
             labelFormat: Simulator.LabelFormat(rawValue: labelFormat.uppercased()) ?? .pdf
         )
         let runner = SimulatorRunner(
-            host: host, port: port, configuration: configuration, ordersPerMinute: ordersPerMinute, merchantID: merchantID)
+            host: host,
+            port: port,
+            configuration: configuration,
+            ordersPerMinute: ordersPerMinute,
+            merchantID: merchantID
+        )
         try await UserFacing.wrapping {
             try await runner.run(logger: Logger(label: "amazon.simulator"))
         }
@@ -315,36 +368,55 @@ struct Bench: AsyncParsableCommand {
 
     struct Orders: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Carries orders from the simulator through confirm, pack, label and ship via a FlexBridge node, and measures how fast new orders appear."
+            abstract:
+                "Carries orders from the simulator through confirm, pack, label and ship via a FlexBridge node, and measures how fast new orders appear."
         )
 
         @Option(help: "Orders carried through the whole flow.")
         var orders = 1_000
 
-        @Option(name: .customLong("notification-samples"), help: "Orders generated one at a time to time notification → API.")
+        @Option(
+            name: .customLong("notification-samples"),
+            help: "Orders generated one at a time to time notification → API."
+        )
         var notificationSamples = 100
 
-        @Option(name: .customLong("poll-samples"), help: "Orders generated one at a time with notifications off, to time polling.")
+        @Option(
+            name: .customLong("poll-samples"),
+            help: "Orders generated one at a time with notifications off, to time polling."
+        )
         var pollSamples = 5
 
-        @Flag(name: .customLong("amazon-rates"), help: "Throttle the simulator at Amazon's default rates instead of answering every call.")
+        @Flag(
+            name: .customLong("amazon-rates"),
+            help: "Throttle the simulator at Amazon's default rates instead of answering every call."
+        )
         var amazonRates = false
 
         func validate() throws {
             guard (1...100_000).contains(orders) else { throw ValidationError("--orders must be 1 to 100,000") }
-            guard (0...10_000).contains(notificationSamples) else { throw ValidationError("--notification-samples must be 0 to 10,000") }
+            guard (0...10_000).contains(notificationSamples) else {
+                throw ValidationError("--notification-samples must be 0 to 10,000")
+            }
             guard (0...100).contains(pollSamples) else { throw ValidationError("--poll-samples must be 0 to 100") }
         }
 
         func run() async throws {
             print(
-                try await OrdersBenchmark(orders: orders, notificationSamples: notificationSamples, pollSamples: pollSamples, amazonRates: amazonRates).run())
+                try await OrdersBenchmark(
+                    orders: orders,
+                    notificationSamples: notificationSamples,
+                    pollSamples: pollSamples,
+                    amazonRates: amazonRates
+                ).run()
+            )
         }
     }
 
     struct Inventory: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Sends stock changes through a FlexBridge node to the simulator with Amazon's default throttling, end to end."
+            abstract:
+                "Sends stock changes through a FlexBridge node to the simulator with Amazon's default throttling, end to end."
         )
 
         @Option(help: "How many SKUs change.")
@@ -353,13 +425,20 @@ struct Bench: AsyncParsableCommand {
         @Option(name: .customLong("request-size"), help: "Stock levels per PUT /api/v1/stock request.")
         var requestSize = 10_000
 
-        @Option(name: .customLong("idle-samples"), help: "Single changes sent one at a time afterwards, for the latency without load.")
+        @Option(
+            name: .customLong("idle-samples"),
+            help: "Single changes sent one at a time afterwards, for the latency without load."
+        )
         var idleSamples = 50
 
         func validate() throws {
             guard (1...1_000_000).contains(skus) else { throw ValidationError("--skus must be 1 to 1,000,000") }
-            guard (1...100_000).contains(requestSize) else { throw ValidationError("--request-size must be 1 to 100,000") }
-            guard (0...10_000).contains(idleSamples) else { throw ValidationError("--idle-samples must be 0 to 10,000") }
+            guard (1...100_000).contains(requestSize) else {
+                throw ValidationError("--request-size must be 1 to 100,000")
+            }
+            guard (0...10_000).contains(idleSamples) else {
+                throw ValidationError("--idle-samples must be 0 to 10,000")
+            }
         }
 
         func run() async throws {
@@ -370,7 +449,8 @@ struct Bench: AsyncParsableCommand {
     struct AmazonClient: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "amazon",
-            abstract: "Calls batchInventory through FlexBridge's Amazon client as fast as Amazon's default throttling allows."
+            abstract:
+                "Calls batchInventory through FlexBridge's Amazon client as fast as Amazon's default throttling allows."
         )
 
         @Option(help: "How long to run, in seconds.")
@@ -383,13 +463,21 @@ struct Bench: AsyncParsableCommand {
         var unavailableRate = 0.0
 
         func validate() throws {
-            guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be above 0 and at most 3600") }
+            guard seconds > 0, seconds <= 3600 else {
+                throw ValidationError("--seconds must be above 0 and at most 3600")
+            }
             guard (1...1000).contains(workers) else { throw ValidationError("--workers must be 1 to 1000") }
-            guard (0...1).contains(unavailableRate) else { throw ValidationError("--unavailable-rate must be between 0 and 1") }
+            guard (0...1).contains(unavailableRate) else {
+                throw ValidationError("--unavailable-rate must be between 0 and 1")
+            }
         }
 
         func run() async throws {
-            let report = try await AmazonClientBenchmark(seconds: seconds, workers: workers, unavailableRate: unavailableRate).run()
+            let report = try await AmazonClientBenchmark(
+                seconds: seconds,
+                workers: workers,
+                unavailableRate: unavailableRate
+            ).run()
             print(report)
         }
     }

@@ -23,7 +23,11 @@ struct ConfigurationTests {
             "FLEXBRIDGE_MASTER_KEY": "k",
             "FLEXBRIDGE_NODE_ID": "node-7",
         ]
-        let fromEnvironment = try FlexBridgeConfiguration.load(flags: [:], environment: environment, workingDirectory: "/srv")
+        let fromEnvironment = try FlexBridgeConfiguration.load(
+            flags: [:],
+            environment: environment,
+            workingDirectory: "/srv"
+        )
         #expect(fromEnvironment.port == 9000)
         #expect(fromEnvironment.database.kind == .postgres)
         #expect(fromEnvironment.logFormat == .json)
@@ -49,7 +53,10 @@ struct ConfigurationTests {
             ("FLEXBRIDGE_LOG_LEVEL", "loud", "FLEXBRIDGE_LOG_LEVEL (or --log-level) must be one of"),
             ("FLEXBRIDGE_LOG_FORMAT", "xml", "must be console or json"),
             ("FLEXBRIDGE_LEASE_TTL_SECONDS", "1", "FLEXBRIDGE_LEASE_TTL_SECONDS must be a whole number from 3 to 3600"),
-            ("FLEXBRIDGE_DATABASE_URL", "mysql://x@y/z", "FLEXBRIDGE_DATABASE_URL (or --database) is wrong: The database URL"),
+            (
+                "FLEXBRIDGE_DATABASE_URL", "mysql://x@y/z",
+                "FLEXBRIDGE_DATABASE_URL (or --database) is wrong: The database URL"
+            ),
         ]
     )
     func badValues(variable: String, value: String, message: String) {
@@ -68,14 +75,21 @@ struct ConfigurationTests {
         try child.run()
         child.waitUntilExit()
         #expect(FlexBridgeConfiguration.isDeadLocalNode("\(host)-\(child.processIdentifier)"), "a finished process")
-        #expect(!FlexBridgeConfiguration.isDeadLocalNode("another-host-\(child.processIdentifier)"), "another host's node")
+        #expect(
+            !FlexBridgeConfiguration.isDeadLocalNode("another-host-\(child.processIdentifier)"),
+            "another host's node"
+        )
         #expect(!FlexBridgeConfiguration.isDeadLocalNode("warehouse-node-1"), "an id set with --node-id")
         #expect(!FlexBridgeConfiguration.isDeadLocalNode("\(host)-1"), "pid 1 always lives")
     }
 
     @Test("a key file path is taken relative to the working directory")
     func keyFile() throws {
-        let configuration = try FlexBridgeConfiguration.load(flags: [.masterKeyFile: "keys/master.key"], environment: [:], workingDirectory: "/srv")
+        let configuration = try FlexBridgeConfiguration.load(
+            flags: [.masterKeyFile: "keys/master.key"],
+            environment: [:],
+            workingDirectory: "/srv"
+        )
         #expect(configuration.masterKey == .file(path: "/srv/keys/master.key", createIfMissing: true))
     }
 }

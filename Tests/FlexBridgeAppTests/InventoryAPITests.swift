@@ -14,10 +14,18 @@ import Testing
 struct InventoryAPITests {
     func withFlexBridge(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         try await TestDatabase.with(.sqlite) { database in
-            let configuration = FlexBridgeConfiguration(database: database.url, masterKey: .value(MasterKey.generate()), port: 0)
+            let configuration = FlexBridgeConfiguration(
+                database: database.url,
+                masterKey: .value(MasterKey.generate()),
+                port: 0
+            )
             let store = try await Store.open(configuration.storeConfiguration)
             let app = try FlexBridgeServer.buildApplication(
-                configuration: configuration, store: store, registry: PrometheusCollectorRegistry(), logger: Logger(label: "flexbridge"))
+                configuration: configuration,
+                store: store,
+                registry: PrometheusCollectorRegistry(),
+                logger: Logger(label: "flexbridge")
+            )
             try await app.test(.router) { client in try await body(client) }
             try await store.close()
         }
@@ -25,13 +33,23 @@ struct InventoryAPITests {
 
     /// Sends a request and returns the status and the JSON body.
     func call(
-        _ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ uri: String, json: String? = nil, csv: String? = nil
+        _ client: any TestClientProtocol,
+        _ method: HTTPRequest.Method,
+        _ uri: String,
+        json: String? = nil,
+        csv: String? = nil
     ) async throws -> (HTTPResponse.Status, [String: Any]) {
         var headers: HTTPFields = [:]
         if json != nil { headers[.contentType] = "application/json" }
         if csv != nil { headers[.contentType] = "text/csv" }
-        return try await client.execute(uri: uri, method: method, headers: headers, body: (json ?? csv).map { ByteBuffer(string: $0) }) { response in
-            let object = (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any]
+        return try await client.execute(
+            uri: uri,
+            method: method,
+            headers: headers,
+            body: (json ?? csv).map { ByteBuffer(string: $0) }
+        ) { response in
+            let object =
+                (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any]
             return (response.status, object ?? [:])
         }
     }
@@ -40,20 +58,41 @@ struct InventoryAPITests {
         ((body["error"] as? [String: Any])?["message"] as? String) ?? ""
     }
 
-    @Test("hubs, listings (CSV with every bad row named), stock in (JSON and CSV), stock status, settings and their log")
+    @Test(
+        "hubs, listings (CSV with every bad row named), stock in (JSON and CSV), stock status, settings and their log"
+    )
     func workflow() async throws {
         try await withFlexBridge { client in
             let (created, connection) = try await call(
-                client, .post, "/api/v1/connections",
-                json: #"{"name":"Acme","sellingPartnerId":"A1","region":"EU","marketplaceIds":["A21TJRUUN4KGV"],"clientId":"c","clientSecret":"s"}"#)
+                client,
+                .post,
+                "/api/v1/connections",
+                json:
+                    #"{"name":"Acme","sellingPartnerId":"A1","region":"EU","marketplaceIds":["A21TJRUUN4KGV"],"clientId":"c","clientSecret":"s"}"#
+            )
             #expect(created == .created)
             let id = try #require(connection["id"] as? String)
 
-            var (status, body) = try await call(client, .put, "/api/v1/connections/\(id)/hubs", json: #"{"hub":"BLR1","locationId":"ABCD","channel":"MFN"}"#)
+            var (status, body) = try await call(
+                client,
+                .put,
+                "/api/v1/connections/\(id)/hubs",
+                json: #"{"hub":"BLR1","locationId":"ABCD","channel":"MFN"}"#
+            )
             #expect(status == .ok)
-            (status, body) = try await call(client, .put, "/api/v1/connections/\(id)/hubs", json: #"{"hub":"BLR1","locationId":"ABCD","channel":"AFN"}"#)
+            (status, body) = try await call(
+                client,
+                .put,
+                "/api/v1/connections/\(id)/hubs",
+                json: #"{"hub":"BLR1","locationId":"ABCD","channel":"AFN"}"#
+            )
             #expect(status == .badRequest)
-            (status, body) = try await call(client, .put, "/api/v1/connections/nope/hubs", json: #"{"hub":"BLR1","locationId":"ABCD","channel":"MFN"}"#)
+            (status, body) = try await call(
+                client,
+                .put,
+                "/api/v1/connections/nope/hubs",
+                json: #"{"hub":"BLR1","locationId":"ABCD","channel":"MFN"}"#
+            )
             #expect(status == .notFound)
             (status, body) = try await call(client, .get, "/api/v1/connections/\(id)/hubs")
             #expect((body["hubs"] as? [[String: Any]])?.map { $0["locationId"] as? String } == ["ABCD"])
@@ -63,26 +102,46 @@ struct InventoryAPITests {
             (status, body) = try await call(client, .post, "/api/v1/connections/\(id)/listings", csv: bad)
             #expect(status == .badRequest)
             #expect(message(body).contains("line 3, column 2 (channelSerialNo)"), "\(message(body))")
-            (status, body) = try await call(client, .post, "/api/v1/connections/\(id)/listings",
-                json: #"{"listings":[{"clientSkuId":"W1","channelSkuId":"M1","channelSerialNo":"nope"}]}"#)
+            (status, body) = try await call(
+                client,
+                .post,
+                "/api/v1/connections/\(id)/listings",
+                json: #"{"listings":[{"clientSkuId":"W1","channelSkuId":"M1","channelSerialNo":"nope"}]}"#
+            )
             #expect(status == .badRequest)
             #expect(message(body).contains("listings[0].channelSerialNo"), "\(message(body))")
-            let good = "clientSkuId,channelSerialNo,channelSkuId,marketplace\nW1,B000000001,M1,\nW2,B000000002,M2,A21TJRUUN4KGV\n"
+            let good =
+                "clientSkuId,channelSerialNo,channelSkuId,marketplace\nW1,B000000001,M1,\nW2,B000000002,M2,A21TJRUUN4KGV\n"
             (status, body) = try await call(client, .post, "/api/v1/connections/\(id)/listings", csv: good)
             #expect(status == .ok)
             #expect(body["imported"] as? Int == 2 && body["total"] as? Int == 2)
 
             // Stock: one bad item refuses the batch.
-            (status, body) = try await call(client, .put, "/api/v1/stock", json: #"{"items":[{"hub":"BLR1","sku":"W1","quantity":5},{"hub":"BLR1","sku":"W2","quantity":-1}]}"#)
+            (status, body) = try await call(
+                client,
+                .put,
+                "/api/v1/stock",
+                json: #"{"items":[{"hub":"BLR1","sku":"W1","quantity":5},{"hub":"BLR1","sku":"W2","quantity":-1}]}"#
+            )
             #expect(status == .badRequest)
             #expect(((body["error"] as? [String: Any])?["field"] as? String) == "items[1].quantity")
             (status, body) = try await call(client, .get, "/api/v1/stock/W1")
             #expect(status == .notFound)
 
-            (status, body) = try await call(client, .put, "/api/v1/stock", json: #"{"items":[{"hub":"BLR1","sku":"W1","quantity":5}]}"#)
+            (status, body) = try await call(
+                client,
+                .put,
+                "/api/v1/stock",
+                json: #"{"items":[{"hub":"BLR1","sku":"W1","quantity":5}]}"#
+            )
             #expect(status == .accepted)
             #expect(body["changedLevels"] as? Int == 1 && body["changedItems"] as? Int == 1)
-            (status, body) = try await call(client, .put, "/api/v1/stock", csv: "hub,sku,quantity\nBLR1,W2,9\nBLR1,W1,5\n")
+            (status, body) = try await call(
+                client,
+                .put,
+                "/api/v1/stock",
+                csv: "hub,sku,quantity\nBLR1,W2,9\nBLR1,W1,5\n"
+            )
             #expect(status == .accepted)
             #expect(body["received"] as? Int == 2 && body["changedLevels"] as? Int == 1)
             (status, body) = try await call(client, .put, "/api/v1/stock", csv: "hub,sku,quantity\nBLR1,W2,lots\n")
@@ -98,10 +157,23 @@ struct InventoryAPITests {
             #expect(location["lastSent"] == nil)
 
             // Settings: a buffer changes what would be sent; the change is in the log.
-            (status, body) = try await call(client, .put, "/api/v1/connections/\(id)/settings", json: #"{"safetyStock":2,"skuSafetyStock":{"W2":-1}}"#)
+            (status, body) = try await call(
+                client,
+                .put,
+                "/api/v1/connections/\(id)/settings",
+                json: #"{"safetyStock":2,"skuSafetyStock":{"W2":-1}}"#
+            )
             #expect(status == .badRequest)
-            #expect(((body["error"] as? [String: Any])?["field"] as? String) == "skuSafetyStock.W2", "named as the request body names it")
-            (status, body) = try await call(client, .put, "/api/v1/connections/\(id)/settings", json: #"{"safetyStock":2,"quantityCap":5}"#)
+            #expect(
+                ((body["error"] as? [String: Any])?["field"] as? String) == "skuSafetyStock.W2",
+                "named as the request body names it"
+            )
+            (status, body) = try await call(
+                client,
+                .put,
+                "/api/v1/connections/\(id)/settings",
+                json: #"{"safetyStock":2,"quantityCap":5}"#
+            )
             #expect(status == .ok)
             #expect(body["safetyStock"] as? Int == 2 && body["inventorySyncEnabled"] as? Bool == true)
             (status, body) = try await call(client, .get, "/api/v1/stock/W2")
@@ -112,13 +184,19 @@ struct InventoryAPITests {
             #expect(settings.contains("safetyStock") && settings.contains("quantityCap"))
 
             (status, body) = try await call(
-                client, .post, "/api/v1/connections/\(id)/inventory/sequence-numbers",
-                csv: "locationId,sku,channel,sequenceNumber\nABCD,M1,MFN,41\nABCD,M2,AFN,7\n")
+                client,
+                .post,
+                "/api/v1/connections/\(id)/inventory/sequence-numbers",
+                csv: "locationId,sku,channel,sequenceNumber\nABCD,M1,MFN,41\nABCD,M2,AFN,7\n"
+            )
             #expect(status == .badRequest)
             #expect(message(body).contains("line 3, column 3 (channel)"), "\(message(body))")
             (status, body) = try await call(
-                client, .post, "/api/v1/connections/\(id)/inventory/sequence-numbers",
-                json: #"{"items":[{"locationId":"ABCD","sku":"M2","channel":"MFN","sequenceNumber":9000000000000}]}"#)
+                client,
+                .post,
+                "/api/v1/connections/\(id)/inventory/sequence-numbers",
+                json: #"{"items":[{"locationId":"ABCD","sku":"M2","channel":"MFN","sequenceNumber":9000000000000}]}"#
+            )
             #expect(status == .ok && body["imported"] as? Int == 1)
             (status, body) = try await call(client, .get, "/api/v1/stock/W2")
             location = try #require((body["locations"] as? [[String: Any]])?.first)

@@ -16,14 +16,26 @@ struct ServerTests {
     @Test("/health reports the database and its schema version; /metrics speaks Prometheus")
     func healthAndMetrics() async throws {
         try await TestDatabase.with(.sqlite) { database in
-            let configuration = FlexBridgeConfiguration(database: database.url, masterKey: .value(MasterKey.generate()), port: 0)
+            let configuration = FlexBridgeConfiguration(
+                database: database.url,
+                masterKey: .value(MasterKey.generate()),
+                port: 0
+            )
             let store = try await Store.open(configuration.storeConfiguration)
             let registry = PrometheusCollectorRegistry()
-            let app = try FlexBridgeServer.buildApplication(configuration: configuration, store: store, registry: registry, logger: Logger(label: "test"))
+            let app = try FlexBridgeServer.buildApplication(
+                configuration: configuration,
+                store: store,
+                registry: registry,
+                logger: Logger(label: "test")
+            )
             try await app.test(.router) { client in
                 try await client.execute(uri: "/health", method: .get) { response in
                     #expect(response.status == .ok)
-                    let report = try JSONDecoder().decode(HealthReport.self, from: Data(response.body.readableBytesView))
+                    let report = try JSONDecoder().decode(
+                        HealthReport.self,
+                        from: Data(response.body.readableBytesView)
+                    )
                     #expect(report.status == "ok")
                     #expect(report.database == "sqlite")
                     #expect(report.schemaVersion == Database.knownMigrations.map(\.version).max())
@@ -33,7 +45,11 @@ struct ServerTests {
                     #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
                     let text = String(buffer: response.body)
                     #expect(text.contains("# TYPE flexbridge_build_info gauge"))
-                    #expect(text.contains("flexbridge_build_info{version=\"\(FlexBridgeVersion.current)\",database=\"sqlite\"} 1"))
+                    #expect(
+                        text.contains(
+                            "flexbridge_build_info{version=\"\(FlexBridgeVersion.current)\",database=\"sqlite\"} 1"
+                        )
+                    )
                 }
             }
             // With the database gone, health says so instead of answering ok.
@@ -41,7 +57,10 @@ struct ServerTests {
             try await app.test(.router) { client in
                 try await client.execute(uri: "/health", method: .get) { response in
                     #expect(response.status == .serviceUnavailable)
-                    let report = try JSONDecoder().decode(HealthReport.self, from: Data(response.body.readableBytesView))
+                    let report = try JSONDecoder().decode(
+                        HealthReport.self,
+                        from: Data(response.body.readableBytesView)
+                    )
                     #expect(report.status == "unavailable")
                     #expect(report.error != nil)
                 }
@@ -52,20 +71,41 @@ struct ServerTests {
     @Test("with --port 0, consent links send the seller back to the port the system chose, not to :0")
     func consentLinksOnAChosenPort() async throws {
         try await TestDatabase.with(.sqlite) { database in
-            let configuration = FlexBridgeConfiguration(database: database.url, masterKey: .value(MasterKey.generate()), port: 0)
+            let configuration = FlexBridgeConfiguration(
+                database: database.url,
+                masterKey: .value(MasterKey.generate()),
+                port: 0
+            )
             let store = try await Store.open(configuration.storeConfiguration)
             let app = try FlexBridgeServer.buildApplication(
-                configuration: configuration, store: store, registry: PrometheusCollectorRegistry(), logger: Logger(label: "test"))
+                configuration: configuration,
+                store: store,
+                registry: PrometheusCollectorRegistry(),
+                logger: Logger(label: "test")
+            )
             try await app.test(.live) { client in
                 let port = try #require(client.port)
-                let body = #"{"name":"A","sellingPartnerId":"A1","region":"EU","marketplaceIds":["A21TJRUUN4KGV"],"clientId":"c","clientSecret":"s"}"#
+                let body =
+                    #"{"name":"A","sellingPartnerId":"A1","region":"EU","marketplaceIds":["A21TJRUUN4KGV"],"clientId":"c","clientSecret":"s"}"#
                 let id = try await client.execute(
-                    uri: "/api/v1/connections", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body)
+                    uri: "/api/v1/connections",
+                    method: .post,
+                    headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: body)
                 ) { response in
-                    try #require((try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])?["id"] as? String)
+                    try #require(
+                        (try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])?[
+                            "id"
+                        ] as? String
+                    )
                 }
-                try await client.execute(uri: "/api/v1/connections/\(id)/authorization-link", method: .post) { response in
-                    let link = try #require((try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])?["url"] as? String)
+                try await client.execute(uri: "/api/v1/connections/\(id)/authorization-link", method: .post) {
+                    response in
+                    let link = try #require(
+                        (try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])?[
+                            "url"
+                        ] as? String
+                    )
                     let redirect = URLComponents(string: link)?.queryItems?.first { $0.name == "redirect_uri" }?.value
                     #expect(redirect == "http://127.0.0.1:\(port)/api/v1/connections/callback", "\(link)")
                 }
@@ -80,8 +120,16 @@ struct ServerTests {
             .bind(host: "127.0.0.1", port: 0).get()
         let port = try #require(blocker.localAddress?.port)
         try await TestDatabase.with(.sqlite) { database in
-            let configuration = FlexBridgeConfiguration(database: database.url, masterKey: .value(MasterKey.generate()), port: port)
-            let server = FlexBridgeServer(configuration: configuration, registry: PrometheusCollectorRegistry(), logger: Logger(label: "test"))
+            let configuration = FlexBridgeConfiguration(
+                database: database.url,
+                masterKey: .value(MasterKey.generate()),
+                port: port
+            )
+            let server = FlexBridgeServer(
+                configuration: configuration,
+                registry: PrometheusCollectorRegistry(),
+                logger: Logger(label: "test")
+            )
             let error = await #expect(throws: StartupError.self) { try await server.run() }
             #expect(error?.message.contains("Port \(port) on 127.0.0.1 is already in use") == true)
         }

@@ -9,11 +9,20 @@ struct BoundsTests {
     func sequenceNumbers() {
         let now = Date(timeIntervalSince1970: 1_790_000_000)
         #expect(InventoryRules.nextSequenceNumber(now: now, lastUsed: nil, lastSeenAtAmazon: nil) == 1_790_000_000_000)
-        #expect(InventoryRules.nextSequenceNumber(now: now, lastUsed: 5_000_000_000_000, lastSeenAtAmazon: 7) == 5_000_000_000_001)
+        #expect(
+            InventoryRules.nextSequenceNumber(now: now, lastUsed: 5_000_000_000_000, lastSeenAtAmazon: 7)
+                == 5_000_000_000_001
+        )
         #expect(InventoryRules.nextSequenceNumber(now: now, lastUsed: nil, lastSeenAtAmazon: .max - 1) == .max)
         #expect(InventoryRules.nextSequenceNumber(now: now, lastUsed: nil, lastSeenAtAmazon: .max) == nil)
         #expect(InventoryRules.nextSequenceNumber(now: .distantFuture, lastUsed: .max, lastSeenAtAmazon: nil) == nil)
-        #expect(InventoryRules.nextSequenceNumber(now: Date(timeIntervalSince1970: 1e300), lastUsed: 3, lastSeenAtAmazon: nil) == 4)
+        #expect(
+            InventoryRules.nextSequenceNumber(
+                now: Date(timeIntervalSince1970: 1e300),
+                lastUsed: 3,
+                lastSeenAtAmazon: nil
+            ) == 4
+        )
     }
 
     @Test("the quantity sent stays within Amazon's 32-bit range whatever was stored")
@@ -22,14 +31,19 @@ struct BoundsTests {
         settings.safetyStock = .min
         let hub = HubCode(rawValue: "H")
         let sku = WarehouseSKU(rawValue: "S")
-        #expect(InventoryRules.quantityToSend(free: .max, reserved: .max, hub: hub, sku: sku, settings: settings) == 2 * StockLevel.maximumQuantity)
+        #expect(
+            InventoryRules.quantityToSend(free: .max, reserved: .max, hub: hub, sku: sku, settings: settings) == 2
+                * StockLevel.maximumQuantity
+        )
         #expect(InventoryRules.quantityToSend(free: .min, reserved: .min, hub: hub, sku: sku, settings: settings) == 0)
         settings.quantityCap = .max
         settings.safetyStock = .max
         #expect(InventoryRules.sellable(free: .max, hub: hub, sku: sku, settings: settings) == 0)
     }
 
-    @Test("settings out of range are refused with the setting named; the reconciliation interval is used within its range")
+    @Test(
+        "settings out of range are refused with the setting named; the reconciliation interval is used within its range"
+    )
     func settings() {
         var settings = ConnectionSettings()
         settings.reconciliationIntervalMinutes = .max
@@ -44,7 +58,10 @@ struct BoundsTests {
         } catch {
             #expect(error.field == "settings.quantityCap")
         }
-        #expect(throws: Never.self) { try ConnectionSettings(safetyStock: StockLevel.maximumQuantity, reconciliationIntervalMinutes: 10_080).validate() }
+        #expect(throws: Never.self) {
+            try ConnectionSettings(safetyStock: StockLevel.maximumQuantity, reconciliationIntervalMinutes: 10_080)
+                .validate()
+        }
     }
 
     @Test("a CSV that is not UTF-8 is refused at its first bad byte; imported sequence numbers have a range")
@@ -57,7 +74,12 @@ struct BoundsTests {
             #expect(error.line == 2 && error.column == 5, "\(error)")
             #expect(error.reason.contains("UTF-8"))
         }
-        let table = try CSVTable(utf8: Array("locationId,sku,channel,sequenceNumber\nL1,M1,MFN,9223372036854775807\nL1,M2,MFN,9007199254740991\n".utf8))
+        let table = try CSVTable(
+            utf8: Array(
+                "locationId,sku,channel,sequenceNumber\nL1,M1,MFN,9223372036854775807\nL1,M2,MFN,9007199254740991\n"
+                    .utf8
+            )
+        )
         do {
             _ = try table.sequenceNumbers(for: ConnectionID(rawValue: "c"))
             Issue.record("a number above 2^53 - 1 was taken")

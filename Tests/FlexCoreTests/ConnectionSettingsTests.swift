@@ -29,7 +29,12 @@ struct ConnectionSettingsTests {
 
     @Test("negative buffers and caps are refused, naming the setting")
     func validation() {
-        #expect(throws: ValidationError(field: "settings.safetyStock", reason: "must be a whole number from 0 to 1000000000, got -2")) {
+        #expect(
+            throws: ValidationError(
+                field: "settings.safetyStock",
+                reason: "must be a whole number from 0 to 1000000000, got -2"
+            )
+        ) {
             try ConnectionSettings(safetyStock: -2).validate()
         }
         #expect(throws: ValidationError.self) { try ConnectionSettings(quantityCap: -1).validate() }
@@ -41,17 +46,29 @@ struct ConnectionSettingsTests {
 struct DomainValidationTests {
     @Test("a connection needs a name, a seller, a marketplace and a client id")
     func connection() {
-        let valid = Connection(name: "Acme", sellingPartnerID: "A1", region: .eu, marketplaceIDs: ["A21TJRUUN4KGV"], applicationClientID: "c", createdAt: Date())
+        let valid = Connection(
+            name: "Acme",
+            sellingPartnerID: "A1",
+            region: .eu,
+            marketplaceIDs: ["A21TJRUUN4KGV"],
+            applicationClientID: "c",
+            createdAt: Date()
+        )
         #expect(throws: Never.self) { try valid.validate() }
         var noMarketplace = valid
         noMarketplace.marketplaceIDs = []
-        #expect(throws: ValidationError(field: "marketplaceIds", reason: "must name at least one marketplace")) { try noMarketplace.validate() }
+        #expect(throws: ValidationError(field: "marketplaceIds", reason: "must name at least one marketplace")) {
+            try noMarketplace.validate()
+        }
         var blankName = valid
         blankName.name = "  "
         #expect(throws: ValidationError.self) { try blankName.validate() }
     }
 
-    @Test("ASINs are ten upper-case letters or digits", arguments: [("B0CHX1W1XY", true), ("B0CHX1W1X", false), ("b0chx1w1xy", false), ("B0CHX1W1X!", false)])
+    @Test(
+        "ASINs are ten upper-case letters or digits",
+        arguments: [("B0CHX1W1XY", true), ("B0CHX1W1X", false), ("b0chx1w1xy", false), ("B0CHX1W1X!", false)]
+    )
     func asin(text: String, valid: Bool) {
         #expect(ASIN.isWellFormed(text) == valid)
     }

@@ -18,12 +18,19 @@ struct FulfilmentTests {
         var client: SellingPartnerClient
 
         /// A new Easy Ship order at the simulator, polled into the store.
-        func newOrder(types: [Components.Schemas.CreateSandboxShipmentRequest.OrderTypePayloadPayload]? = nil) async throws -> String {
+        func newOrder(
+            types: [Components.Schemas.CreateSandboxShipmentRequest.OrderTypePayloadPayload]? = nil
+        ) async throws -> String {
             let id = try await client.shipments.createSandboxShipment(
                 body: .json(
                     .init(
-                        locationId: amazon.locationID, marketplaceId: InventoryFixture.marketplace, marketplaceChannel: .mfn, shippingType: .marketplace,
-                        orderType: types))
+                        locationId: amazon.locationID,
+                        marketplaceId: InventoryFixture.marketplace,
+                        marketplaceChannel: .mfn,
+                        shippingType: .marketplace,
+                        orderType: types
+                    )
+                )
             ).ok.body.json.shipmentId
             try await orders.poll()
             return id
@@ -31,11 +38,20 @@ struct FulfilmentTests {
 
         /// Stores a command as the API does: checked against the order, resolved, under a key.
         @discardableResult
-        func submit(_ request: CommandRequest, to shipmentID: String, key: String? = nil) async throws -> FulfilmentCommand {
+        func submit(
+            _ request: CommandRequest,
+            to shipmentID: String,
+            key: String? = nil
+        ) async throws -> FulfilmentCommand {
             let order = try #require(try await amazon.store.read { try await $0.order(shipmentID) })
             let resolved = try CommandRules.resolve(request, for: try ShipmentFacts(json: order.shipment))
             return try await amazon.store.transaction {
-                try await $0.submitCommand(resolved, fingerprint: "\(request)", for: order, idempotencyKey: key ?? UUID().uuidString)
+                try await $0.submitCommand(
+                    resolved,
+                    fingerprint: "\(request)",
+                    for: order,
+                    idempotencyKey: key ?? UUID().uuidString
+                )
             }.command
         }
 
@@ -44,7 +60,9 @@ struct FulfilmentTests {
         }
 
         func commands(_ id: String) async throws -> [FulfilmentCommand] {
-            try await amazon.store.read { [amazon] in try await $0.commands(shipmentID: id, connectionID: amazon.connection.id) }
+            try await amazon.store.read { [amazon] in
+                try await $0.commands(shipmentID: id, connectionID: amazon.connection.id)
+            }
         }
 
         func events(_ type: String) async throws -> [OutboxEvent] {
@@ -53,53 +71,93 @@ struct FulfilmentTests {
 
         /// The state-changing calls the simulator received for a shipment, by operation.
         func writes(_ shipmentID: String) async -> [String: Int] {
-            let writes: Set<String> = ["processShipment", "createPackages", "updatePackage", "generateInvoice", "generateShipLabels", "updatePackageStatus"]
+            let writes: Set<String> = [
+                "processShipment", "createPackages", "updatePackage", "generateInvoice", "generateShipLabels",
+                "updatePackageStatus",
+            ]
             var counts: [String: Int] = [:]
-            for request in await amazon.simulator.recordedRequests() where writes.contains(request.operation) && request.path.contains(shipmentID) {
+            for request in await amazon.simulator.recordedRequests()
+            where writes.contains(request.operation) && request.path.contains(shipmentID) {
                 counts[request.operation, default: 0] += 1
             }
             return counts
         }
     }
 
-    static func run(engine: TestEngine = .sqlite, maximumRetryDelay: TimeInterval = 60, _ body: @Sendable (Parts) async throws -> Void) async throws {
+    static func run(
+        engine: TestEngine = .sqlite,
+        maximumRetryDelay: TimeInterval = 60,
+        _ body: @Sendable (Parts) async throws -> Void
+    ) async throws {
         try await InventoryFixture.run(engine: engine) { amazon in
             var limits = RateLimiter.amazonDefaults
-            for operation in ["getShipments", "getShipment", "processShipment", "createPackages", "retrieveShippingOptions", "generateInvoice", "generateShipLabels", "updatePackageStatus", "createSandboxShipment"] {
+            for operation in [
+                "getShipments", "getShipment", "processShipment", "createPackages", "retrieveShippingOptions",
+                "generateInvoice", "generateShipLabels", "updatePackageStatus", "createSandboxShipment",
+            ] {
                 limits[operation] = .init(rate: 500, burst: 500)
             }
-            let client = try await AmazonClients(configuration: .init(retry: .init(maxAttempts: 2, initialDelay: 0.01), rateLimits: limits))
-                .client(for: amazon.connection.id, store: amazon.store)
+            let client = try await AmazonClients(
+                configuration: .init(retry: .init(maxAttempts: 2, initialDelay: 0.01), rateLimits: limits)
+            )
+            .client(for: amazon.connection.id, store: amazon.store)
             let logger = Logger(label: "test.fulfilment")
             try await body(
                 Parts(
-                    amazon: amazon, orders: OrderWorker(connectionID: amazon.connection.id, store: amazon.store, client: client, logger: logger),
+                    amazon: amazon,
+                    orders: OrderWorker(
+                        connectionID: amazon.connection.id,
+                        store: amazon.store,
+                        client: client,
+                        logger: logger
+                    ),
                     fulfilment: FulfilmentWorker(
-                        connectionID: amazon.connection.id, store: amazon.store, client: client, configuration: .init(maximumRetryDelay: maximumRetryDelay),
-                        logger: logger),
-                    client: client))
+                        connectionID: amazon.connection.id,
+                        store: amazon.store,
+                        client: client,
+                        configuration: .init(maximumRetryDelay: maximumRetryDelay),
+                        logger: logger
+                    ),
+                    client: client
+                )
+            )
         }
     }
 
-    @Test("confirm, pack (Amazon's recommended package), label with invoice, ship: each call once, files stored", arguments: TestEngine.available)
+    @Test(
+        "confirm, pack (Amazon's recommended package), label with invoice, ship: each call once, files stored",
+        arguments: TestEngine.available
+    )
     func lifecycle(engine: TestEngine) async throws {
         try await Self.run(engine: engine) { parts in
             let id = try await parts.newOrder()
-            for type in [CommandType.confirm, .pack, .label, .ship] { try await parts.submit(CommandRequest(type: type), to: id) }
+            for type in [CommandType.confirm, .pack, .label, .ship] {
+                try await parts.submit(CommandRequest(type: type), to: id)
+            }
             try await parts.fulfilment.drain()
 
             let commands = try await parts.commands(id)
-            #expect(commands.map(\.status) == [.succeeded, .succeeded, .succeeded, .succeeded], "\(commands.map(\.errorMessage))")
+            #expect(
+                commands.map(\.status) == [.succeeded, .succeeded, .succeeded, .succeeded],
+                "\(commands.map(\.errorMessage))"
+            )
             let order = try await parts.order(id)
             #expect(order.status == "SHIPPED" && order.state == .shipped && order.error == nil)
             #expect(await parts.amazon.simulator.groundTruth().shipments.first { $0.id == id }?.status == "SHIPPED")
-            let documents = try await parts.amazon.store.read { try await $0.documents(shipmentID: id, connectionID: parts.amazon.connection.id) }
+            let documents = try await parts.amazon.store.read {
+                try await $0.documents(shipmentID: id, connectionID: parts.amazon.connection.id)
+            }
             let label = try #require(documents.first { $0.kind == .label })
             #expect(label.trackingID?.hasPrefix("SIM") == true && !label.data.isEmpty)
             let invoice = try #require(documents.first { $0.kind == .invoice }, "the marketplace requires an invoice")
             #expect(String(decoding: invoice.data.prefix(5), as: UTF8.self) == "%PDF-")
             let writes = await parts.writes(id)
-            #expect(writes == ["processShipment": 1, "createPackages": 1, "generateInvoice": 1, "generateShipLabels": 1, "updatePackageStatus": 1])
+            #expect(
+                writes == [
+                    "processShipment": 1, "createPackages": 1, "generateInvoice": 1, "generateShipLabels": 1,
+                    "updatePackageStatus": 1,
+                ]
+            )
             #expect(try await parts.events("order.command_succeeded").count == 4)
         }
     }
@@ -119,14 +177,17 @@ struct FulfilmentTests {
                 }
                 var shippingOptions: [Option]
             }
-            let options = try JSONDecoder().decode(Result.self, from: Data(try #require(answered.result).utf8)).shippingOptions
+            let options = try JSONDecoder().decode(Result.self, from: Data(try #require(answered.result).utf8))
+                .shippingOptions
             #expect(options.count == 2 && options.filter(\.recommended).count == 1)
             let other = try #require(options.first { !$0.recommended }?.shippingOptionId)
             #expect(try await parts.order(id).status == "PICKUP_SLOT_RETRIEVED")
             try await parts.submit(CommandRequest(type: .label, shippingOptionId: other), to: id)
             try await parts.fulfilment.drain()
             #expect(try await parts.order(id).status == "SHIPLABEL_GENERATED")
-            let labelled = await parts.amazon.simulator.recordedRequests().filter { $0.operation == "generateShipLabels" && $0.path.contains(id) }
+            let labelled = await parts.amazon.simulator.recordedRequests().filter {
+                $0.operation == "generateShipLabels" && $0.path.contains(id)
+            }
             #expect(labelled.count == 1 && labelled.first?.path.contains("shippingOptionId=\(other)") == true)
         }
     }
@@ -135,7 +196,10 @@ struct FulfilmentTests {
     func lostAnswer() async throws {
         try await Self.run { parts in
             let id = try await parts.newOrder()
-            try await parts.amazon.simulator.setFaults(FaultSettings(dropAfterApplyRate: 1), operation: "processShipment")
+            try await parts.amazon.simulator.setFaults(
+                FaultSettings(dropAfterApplyRate: 1),
+                operation: "processShipment"
+            )
             let command = try await parts.submit(CommandRequest(type: .confirm), to: id)
             try await parts.fulfilment.runDue()
             let first = try #require(try await parts.amazon.store.read { try await $0.command(command.id) })
@@ -183,8 +247,15 @@ struct FulfilmentTests {
             #expect(throws: ValidationError.self) { try CommandRules.resolve(CommandRequest(type: .pack), for: facts) }
             let line = try #require(facts.lineItems.first)
             let package = PackageSpec(
-                id: "BOX1", length: 20, width: 15, height: 10, dimensionUnit: "CM", weight: 500, weightUnit: "G",
-                items: facts.lineItems.map { .init(lineItemId: $0.shipmentLineItemId, quantity: $0.numberOfUnits) })
+                id: "BOX1",
+                length: 20,
+                width: 15,
+                height: 10,
+                dimensionUnit: "CM",
+                weight: 500,
+                weightUnit: "G",
+                items: facts.lineItems.map { .init(lineItemId: $0.shipmentLineItemId, quantity: $0.numberOfUnits) }
+            )
             do {
                 _ = try CommandRules.resolve(CommandRequest(type: .pack, packages: [package]), for: facts)
                 Issue.record("a package without serial numbers was accepted")
@@ -193,7 +264,11 @@ struct FulfilmentTests {
             }
             var serialised = package
             serialised.items = facts.lineItems.map { line in
-                .init(lineItemId: line.shipmentLineItemId, quantity: line.numberOfUnits, serialNumbers: (0..<line.numberOfUnits).map { "SN-\(line.shipmentLineItemId)-\($0)" })
+                .init(
+                    lineItemId: line.shipmentLineItemId,
+                    quantity: line.numberOfUnits,
+                    serialNumbers: (0..<line.numberOfUnits).map { "SN-\(line.shipmentLineItemId)-\($0)" }
+                )
             }
             try await parts.submit(CommandRequest(type: .confirm), to: id)
             try await parts.submit(CommandRequest(type: .pack, packages: [serialised]), to: id)
@@ -210,7 +285,8 @@ struct FulfilmentTests {
             try await parts.fulfilment.drain()
             let pack = try await parts.submit(CommandRequest(type: .pack), to: id)
             _ = try await parts.client.shipments.updateSandboxShipment(
-                path: .init(shipmentId: id), body: .json(.init(updateType: .shipmentStatusChange, updates: .init(status: .cancelled)))
+                path: .init(shipmentId: id),
+                body: .json(.init(updateType: .shipmentStatusChange, updates: .init(status: .cancelled)))
             ).noContent
             try await parts.orders.poll()
             let cancelled = try #require(try await parts.events("order.cancelled").first)
@@ -229,7 +305,10 @@ struct FulfilmentTests {
         var description: String { rawValue }
     }
 
-    @Test("a shipped, rejected or cancelled order's released reservation goes out at once: Amazon sells the WMS's free units, no reconciliation", arguments: Release.allCases)
+    @Test(
+        "a shipped, rejected or cancelled order's released reservation goes out at once: Amazon sells the WMS's free units, no reconciliation",
+        arguments: Release.allCases
+    )
     func releasedReservation(release: Release) async throws {
         try await Self.run { parts in
             let amazon = parts.amazon
@@ -250,14 +329,17 @@ struct FulfilmentTests {
 
             switch release {
             case .shipped:
-                for type in [CommandType.confirm, .pack, .label, .ship] { try await parts.submit(CommandRequest(type: type), to: id) }
+                for type in [CommandType.confirm, .pack, .label, .ship] {
+                    try await parts.submit(CommandRequest(type: type), to: id)
+                }
                 try await parts.fulfilment.drain()
             case .rejected:
                 try await parts.submit(CommandRequest(type: .reject, reason: "OUT_OF_STOCK"), to: id)
                 try await parts.fulfilment.drain()
             case .cancelled:
                 _ = try await parts.client.shipments.updateSandboxShipment(
-                    path: .init(shipmentId: id), body: .json(.init(updateType: .shipmentStatusChange, updates: .init(status: .cancelled)))
+                    path: .init(shipmentId: id),
+                    body: .json(.init(updateType: .shipmentStatusChange, updates: .init(status: .cancelled)))
                 ).noContent
                 try await parts.orders.poll()
             }
@@ -268,7 +350,10 @@ struct FulfilmentTests {
             for sku in ["SKU-A", "SKU-B"] {
                 let held = try #require(await amazon.amazon(sku))
                 #expect(held.reserved == 0, "\(sku) \(held)")
-                #expect(held.quantity - held.reserved == free[sku], "after \(release): \(sku) \(held), WMS free \(free[sku] ?? -1)")
+                #expect(
+                    held.quantity - held.reserved == free[sku],
+                    "after \(release): \(sku) \(held), WMS free \(free[sku] ?? -1)"
+                )
                 #expect(try await amazon.item(sku)?.pending == false)
             }
         }
@@ -298,15 +383,30 @@ struct FulfilmentTests {
             let id = try await parts.newOrder()
             let order = try await parts.order(id)
             let first = try await parts.amazon.store.transaction {
-                try await $0.submitCommand(CommandRequest(type: .confirm), fingerprint: "confirm", for: order, idempotencyKey: "k1")
+                try await $0.submitCommand(
+                    CommandRequest(type: .confirm),
+                    fingerprint: "confirm",
+                    for: order,
+                    idempotencyKey: "k1"
+                )
             }
             let again = try await parts.amazon.store.transaction {
-                try await $0.submitCommand(CommandRequest(type: .confirm), fingerprint: "confirm", for: order, idempotencyKey: "k1")
+                try await $0.submitCommand(
+                    CommandRequest(type: .confirm),
+                    fingerprint: "confirm",
+                    for: order,
+                    idempotencyKey: "k1"
+                )
             }
             #expect(first.created && !again.created && first.command.id == again.command.id)
             await #expect(throws: StoreError.self) {
                 try await parts.amazon.store.transaction {
-                    try await $0.submitCommand(CommandRequest(type: .ship), fingerprint: "ship", for: order, idempotencyKey: "k1")
+                    try await $0.submitCommand(
+                        CommandRequest(type: .ship),
+                        fingerprint: "ship",
+                        for: order,
+                        idempotencyKey: "k1"
+                    )
                 }
             }
             #expect(try await parts.commands(id).count == 1)
@@ -333,13 +433,20 @@ struct FulfilmentTests {
             var ids: [String] = []
             for _ in 0..<3 {
                 let id = try await parts.newOrder()
-                for type in [CommandType.confirm, .pack, .label] { try await parts.submit(CommandRequest(type: type), to: id) }
+                for type in [CommandType.confirm, .pack, .label] {
+                    try await parts.submit(CommandRequest(type: type), to: id)
+                }
                 ids.append(id)
             }
             try await parts.fulfilment.drain()
             let location = LocationID(rawValue: parts.amazon.locationID)
             let manifest = try await parts.amazon.store.transaction {
-                try await $0.createManifest(connectionID: parts.amazon.connection.id, locationID: location, carrierName: nil, shipmentIDs: nil)
+                try await $0.createManifest(
+                    connectionID: parts.amazon.connection.id,
+                    locationID: location,
+                    carrierName: nil,
+                    shipmentIDs: nil
+                )
             }
             #expect(Set(manifest.entries.map(\.shipmentID)) == Set(ids) && manifest.carrierName == "ATS")
             #expect(manifest.entries.allSatisfy { $0.packages.first?.trackingID != nil })
@@ -347,7 +454,12 @@ struct FulfilmentTests {
             #expect(pdf.hasPrefix("%PDF-") && ids.allSatisfy(pdf.contains) && pdf.contains("Received by"))
             await #expect(throws: StoreError.self, "every labelled order is in a manifest already") {
                 try await parts.amazon.store.transaction {
-                    try await $0.createManifest(connectionID: parts.amazon.connection.id, locationID: location, carrierName: nil, shipmentIDs: nil)
+                    try await $0.createManifest(
+                        connectionID: parts.amazon.connection.id,
+                        locationID: location,
+                        carrierName: nil,
+                        shipmentIDs: nil
+                    )
                 }
             }
             _ = try await parts.amazon.store.transaction { try await $0.handOverManifest(manifest.id) }
@@ -368,11 +480,31 @@ struct FulfilmentTests {
             let expected = try #require(order.expectedShipAt)
             let store = parts.amazon.store
             let connection = parts.amazon.connection.id
-            #expect(try await store.read { try await $0.ordersAtRisk(connectionID: connection, before: expected.addingTimeInterval(-60), limit: 10) }.isEmpty)
-            #expect(try await store.read { try await $0.ordersAtRisk(connectionID: connection, before: expected.addingTimeInterval(60), limit: 10) }.map(\.shipmentID) == [id])
+            #expect(
+                try await store.read {
+                    try await $0.ordersAtRisk(
+                        connectionID: connection,
+                        before: expected.addingTimeInterval(-60),
+                        limit: 10
+                    )
+                }.isEmpty
+            )
+            #expect(
+                try await store.read {
+                    try await $0.ordersAtRisk(
+                        connectionID: connection,
+                        before: expected.addingTimeInterval(60),
+                        limit: 10
+                    )
+                }.map(\.shipmentID) == [id]
+            )
             try await parts.submit(CommandRequest(type: .ship), to: id)
             try await parts.fulfilment.drain()
-            #expect(try await store.read { try await $0.ordersAtRisk(connectionID: connection, before: .distantPast, limit: 10) }.map(\.shipmentID) == [id])
+            #expect(
+                try await store.read {
+                    try await $0.ordersAtRisk(connectionID: connection, before: .distantPast, limit: 10)
+                }.map(\.shipmentID) == [id]
+            )
         }
     }
 }

@@ -11,7 +11,10 @@ import Testing
 
 @Suite("Inventory sync against the simulator")
 struct InventorySyncTests {
-    @Test("latest wins: three changes to a SKU cost one update, carrying the last quantity; 25 SKUs take 3 calls", arguments: TestEngine.available)
+    @Test(
+        "latest wins: three changes to a SKU cost one update, carrying the last quantity; 25 SKUs take 3 calls",
+        arguments: TestEngine.available
+    )
     func coalescing(engine: TestEngine) async throws {
         let skus = (1...25).map { "SKU-\($0)" }
         try await InventoryFixture.run(engine: engine, skus: skus) { amazon in
@@ -32,11 +35,17 @@ struct InventorySyncTests {
             #expect(try await worker.syncRound())
             #expect(await amazon.inventoryCalls() == 4)
             for sku in skus { #expect(await amazon.amazon(sku)?.quantity == 3, "\(sku)") }
-            #expect(try await amazon.store.read { try await $0.pendingInventoryCount(connectionID: amazon.connection.id) } == 0)
+            #expect(
+                try await amazon.store.read { try await $0.pendingInventoryCount(connectionID: amazon.connection.id) }
+                    == 0
+            )
         }
     }
 
-    @Test("a removed listing or hub mapping withdraws its stock: 0 is sent to Amazon, then the item is gone", arguments: TestEngine.available)
+    @Test(
+        "a removed listing or hub mapping withdraws its stock: 0 is sent to Amazon, then the item is gone",
+        arguments: TestEngine.available
+    )
     func removal(engine: TestEngine) async throws {
         try await InventoryFixture.run(engine: engine, skus: ["SKU-A", "SKU-B", "SKU-C"]) { amazon in
             let worker = try await amazon.worker()
@@ -62,7 +71,12 @@ struct InventorySyncTests {
 
             // Removing the hub's mapping withdraws everything it offered at the location.
             let hub = try await amazon.store.transaction {
-                try await $0.removeLocationMapping(connectionID: id, hub: InventoryFixture.hub, channel: nil, actor: "test")
+                try await $0.removeLocationMapping(
+                    connectionID: id,
+                    hub: InventoryFixture.hub,
+                    channel: nil,
+                    actor: "test"
+                )
             }
             #expect(hub.removed.map(\.locationID.rawValue) == [amazon.locationID] && hub.retiringItems == 2)
             #expect(try await worker.syncRound())
@@ -73,14 +87,26 @@ struct InventorySyncTests {
             #expect(try await amazon.item("SKU-C") == nil)
             await #expect(throws: StoreError.self) {
                 try await amazon.store.transaction {
-                    try await $0.removeLocationMapping(connectionID: id, hub: InventoryFixture.hub, channel: nil, actor: "test")
+                    try await $0.removeLocationMapping(
+                        connectionID: id,
+                        hub: InventoryFixture.hub,
+                        channel: nil,
+                        actor: "test"
+                    )
                 }
             }
             // Mapped again, the hub's stock goes out again.
             try await amazon.store.transaction {
                 try await $0.setLocationMapping(
-                    LocationMapping(connectionID: id, hub: InventoryFixture.hub, locationID: LocationID(rawValue: amazon.locationID), channel: .mfn, createdAt: Date()),
-                    actor: "test")
+                    LocationMapping(
+                        connectionID: id,
+                        hub: InventoryFixture.hub,
+                        locationID: LocationID(rawValue: amazon.locationID),
+                        channel: .mfn,
+                        createdAt: Date()
+                    ),
+                    actor: "test"
+                )
             }
             #expect(try await worker.syncRound())
             #expect(await amazon.amazon("SKU-B")?.quantity == 8)
@@ -162,9 +188,13 @@ struct InventorySyncTests {
         }
     }
 
-    @Test("an actionable error is shown per SKU and not retried until the item changes; the others go through", arguments: TestEngine.available)
+    @Test(
+        "an actionable error is shown per SKU and not retried until the item changes; the others go through",
+        arguments: TestEngine.available
+    )
     func actionableErrors(engine: TestEngine) async throws {
-        try await InventoryFixture.run(engine: engine, skus: ["SKU-A", "SKU-GONE"], unknownAtAmazon: ["SKU-GONE"]) { amazon in
+        try await InventoryFixture.run(engine: engine, skus: ["SKU-A", "SKU-GONE"], unknownAtAmazon: ["SKU-GONE"]) {
+            amazon in
             try await amazon.stock(["SKU-A": 5, "SKU-GONE": 5])
             let worker = try await amazon.worker()
             try await worker.syncRound()
@@ -180,7 +210,11 @@ struct InventorySyncTests {
             #expect(await amazon.inventoryCalls() == calls)
 
             // The seller fixes the listing at Amazon and the WMS sends a new number: it goes through.
-            try await amazon.simulator.addListings(merchantID: InventoryFixture.merchant, marketplaceID: InventoryFixture.marketplace, skus: ["SKU-GONE"])
+            try await amazon.simulator.addListings(
+                merchantID: InventoryFixture.merchant,
+                marketplaceID: InventoryFixture.marketplace,
+                skus: ["SKU-GONE"]
+            )
             try await amazon.stock(["SKU-GONE": 6])
             try await worker.syncRound()
             #expect(await amazon.amazon("SKU-GONE")?.quantity == 6)
@@ -188,7 +222,9 @@ struct InventorySyncTests {
         }
     }
 
-    @Test("a sequence number Amazon holds from another connector is passed, never reused: the update is sent again above it")
+    @Test(
+        "a sequence number Amazon holds from another connector is passed, never reused: the update is sent again above it"
+    )
     func staleSequence() async throws {
         try await InventoryFixture.run { amazon in
             let foreign = Int(Date().timeIntervalSince1970 * 1000) + 10_000_000
@@ -196,7 +232,10 @@ struct InventorySyncTests {
             try await amazon.stock(["SKU-A": 8])
             let worker = try await amazon.worker()
             try await worker.syncRound()
-            #expect(await amazon.amazon("SKU-A")?.quantity == 1, "the first update carries a lower number and changes nothing")
+            #expect(
+                await amazon.amazon("SKU-A")?.quantity == 1,
+                "the first update carries a lower number and changes nothing"
+            )
             #expect(try await amazon.item("SKU-A")?.lastError?.code == "STALE_SEQUENCE_NUMBER")
             try await worker.syncRound()
             let held = try #require(await amazon.amazon("SKU-A"))
@@ -211,17 +250,26 @@ struct InventorySyncTests {
             let previous = Int(Date().timeIntervalSince1970 * 1000) + 50_000_000
             try await otherConnector(amazon, sets: "SKU-A", to: 1, sequence: previous)
             let key = InventoryKey(
-                connectionID: amazon.connection.id, locationID: LocationID(rawValue: amazon.locationID), merchantSKU: "SKU-A", channel: .mfn)
+                connectionID: amazon.connection.id,
+                locationID: LocationID(rawValue: amazon.locationID),
+                merchantSKU: "SKU-A",
+                channel: .mfn
+            )
             try await amazon.store.transaction { try await $0.importSequenceNumbers([(key, Int64(previous))]) }
             try await amazon.stock(["SKU-A": 6])
             let calls = await amazon.inventoryCalls()
             try await (try await amazon.worker()).syncRound()
             #expect(await amazon.inventoryCalls() == calls + 1, "no stale round trip")
-            #expect(await amazon.amazon("SKU-A") == SimulatedStock(quantity: 6, reserved: 0, sequence: Int64(previous) + 1))
+            #expect(
+                await amazon.amazon("SKU-A") == SimulatedStock(quantity: 6, reserved: 0, sequence: Int64(previous) + 1)
+            )
         }
     }
 
-    @Test("reconciliation: a quantity changed behind FlexBridge's back is repaired; a pass runs when the interval is due", arguments: TestEngine.available)
+    @Test(
+        "reconciliation: a quantity changed behind FlexBridge's back is repaired; a pass runs when the interval is due",
+        arguments: TestEngine.available
+    )
     func reconciliation(engine: TestEngine) async throws {
         try await InventoryFixture.run(engine: engine) { amazon in
             try await amazon.stock(["SKU-A": 10, "SKU-B": 4])
@@ -229,7 +277,12 @@ struct InventorySyncTests {
             try await worker.syncRound()
 
             // Someone edits SKU-A at Amazon; nothing is pending, so only reconciliation can see it.
-            try await otherConnector(amazon, sets: "SKU-A", to: 99, sequence: Int(Date().timeIntervalSince1970 * 1000) + 5_000_000)
+            try await otherConnector(
+                amazon,
+                sets: "SKU-A",
+                to: 99,
+                sequence: Int(Date().timeIntervalSince1970 * 1000) + 5_000_000
+            )
             #expect(try await worker.syncRound() == false)
             try await worker.reconcileAll()
             #expect(try await amazon.item("SKU-A")?.pending == true)
@@ -255,7 +308,10 @@ struct InventorySyncTests {
             let worker = try await amazon.worker()
             try await worker.syncRound()
             // An order arrives at Amazon for SKU-A and the WMS allocates it: its free stock drops.
-            let shipment = try await amazon.simulator.generateOrder(merchantID: InventoryFixture.merchant, locationID: amazon.locationID)
+            let shipment = try await amazon.simulator.generateOrder(
+                merchantID: InventoryFixture.merchant,
+                locationID: amazon.locationID
+            )
             let reserved = try #require(await amazon.amazon("SKU-A")?.reserved, "order \(shipment)")
             try #require(reserved > 0)
             try await amazon.stock(["SKU-A": 10 - reserved])
@@ -267,7 +323,10 @@ struct InventorySyncTests {
         }
     }
 
-    @Test("a crash after sequence numbers were stored: the restarted worker converges and never reuses or lowers a number", arguments: TestEngine.available)
+    @Test(
+        "a crash after sequence numbers were stored: the restarted worker converges and never reuses or lowers a number",
+        arguments: TestEngine.available
+    )
     func crashAfterClaim(engine: TestEngine) async throws {
         try await InventoryFixture.run(engine: engine) { amazon in
             try await amazon.stock(["SKU-A": 3, "SKU-B": 4])
@@ -277,7 +336,11 @@ struct InventorySyncTests {
             // A node claims the next change (storing its number) and dies before the call.
             try await amazon.stock(["SKU-A": 5])
             let claimed = try await amazon.store.transaction { session in
-                try await session.claimInventory(connectionID: amazon.connection.id, settings: ConnectionSettings(), limit: 10)
+                try await session.claimInventory(
+                    connectionID: amazon.connection.id,
+                    settings: ConnectionSettings(),
+                    limit: 10
+                )
             }
             let lost = try #require(claimed.updates.first?.sequenceNumber)
             #expect(lost > before)
@@ -290,7 +353,9 @@ struct InventorySyncTests {
         }
     }
 
-    @Test("Amazon failing: items wait and are retried; a revoked refresh token marks the connection and stops the worker")
+    @Test(
+        "Amazon failing: items wait and are retried; a revoked refresh token marks the connection and stops the worker"
+    )
     func failures() async throws {
         try await InventoryFixture.run { amazon in
             try await amazon.simulator.setFaults(FaultSettings(unavailableRate: 1), operation: "batchInventory")
@@ -322,15 +387,23 @@ struct InventorySyncTests {
             endpoint: .custom(amazon.base),
             login: LoginWithAmazon(
                 tokenEndpoint: amazon.base.appendingPathComponent("auth/o2/token"),
-                application: ApplicationCredentials(clientID: Simulator.Configuration().clientID, clientSecret: Simulator.Configuration().clientSecret)),
-            refreshToken: amazon.refreshToken)
+                application: ApplicationCredentials(
+                    clientID: Simulator.Configuration().clientID,
+                    clientSecret: Simulator.Configuration().clientSecret
+                )
+            ),
+            refreshToken: amazon.refreshToken
+        )
         let response = try await client.inventory.batchInventory(
             body: .json(
                 .init(requests: [
                     .init(
-                        uri: "/inventory/update?locationId=\(amazon.locationID)&skuId=\(sku)", method: .post,
-                        body: .init(clientSequenceNumber: sequence, quantity: quantity))
-                ]))
+                        uri: "/inventory/update?locationId=\(amazon.locationID)&skuId=\(sku)",
+                        method: .post,
+                        body: .init(clientSequenceNumber: sequence, quantity: quantity)
+                    )
+                ])
+            )
         ).code207.body.json
         #expect(response.responses?.first?.status.statusCode == 200)
     }

@@ -7,7 +7,10 @@ import Testing
 
 @Suite("Lease keeper")
 struct LeaseKeeperTests {
-    @Test("each active connection is held by one node; a released one moves to the other", arguments: TestEngine.available)
+    @Test(
+        "each active connection is held by one node; a released one moves to the other",
+        arguments: TestEngine.available
+    )
     func ownership(engine: TestEngine) async throws {
         let clock = TestClock()
         try await TestDatabase.with(engine) { database in
@@ -15,8 +18,22 @@ struct LeaseKeeperTests {
                 Store.Configuration(databaseURL: database.url, masterKey: .value(MasterKey.generate())),
                 clock: clock.wallClock
             )
-            let active = Connection(name: "A", sellingPartnerID: "S1", region: .eu, marketplaceIDs: ["M"], applicationClientID: "c", createdAt: clock.now)
-            let pending = Connection(name: "B", sellingPartnerID: "S2", region: .eu, marketplaceIDs: ["M"], applicationClientID: "c", createdAt: clock.now)
+            let active = Connection(
+                name: "A",
+                sellingPartnerID: "S1",
+                region: .eu,
+                marketplaceIDs: ["M"],
+                applicationClientID: "c",
+                createdAt: clock.now
+            )
+            let pending = Connection(
+                name: "B",
+                sellingPartnerID: "S2",
+                region: .eu,
+                marketplaceIDs: ["M"],
+                applicationClientID: "c",
+                createdAt: clock.now
+            )
             try await store.transaction { session in
                 try await session.insertConnection(active, clientSecret: "s", actor: "test")
                 try await session.authorize(active.id, refreshToken: "r", actor: "test")
@@ -49,13 +66,25 @@ struct LeaseKeeperTests {
         }
     }
 
-    @Test("a node restarted after a kill takes its dead predecessor's leases at once; a live node's it waits for", arguments: TestEngine.available)
+    @Test(
+        "a node restarted after a kill takes its dead predecessor's leases at once; a live node's it waits for",
+        arguments: TestEngine.available
+    )
     func deadPredecessor(engine: TestEngine) async throws {
         let clock = TestClock()
         try await TestDatabase.with(engine) { database in
             let store = try await Store.open(
-                Store.Configuration(databaseURL: database.url, masterKey: .value(MasterKey.generate())), clock: clock.wallClock)
-            let connection = Connection(name: "A", sellingPartnerID: "S1", region: .eu, marketplaceIDs: ["M"], applicationClientID: "c", createdAt: clock.now)
+                Store.Configuration(databaseURL: database.url, masterKey: .value(MasterKey.generate())),
+                clock: clock.wallClock
+            )
+            let connection = Connection(
+                name: "A",
+                sellingPartnerID: "S1",
+                region: .eu,
+                marketplaceIDs: ["M"],
+                applicationClientID: "c",
+                createdAt: clock.now
+            )
             try await store.transaction { session in
                 try await session.insertConnection(connection, clientSecret: "s", actor: "test")
                 try await session.authorize(connection.id, refreshToken: "r", actor: "test")
@@ -69,11 +98,17 @@ struct LeaseKeeperTests {
             let other = LeaseKeeper(store: store, configuration: .init(owner: "host-202", ttl: .seconds(30)))
             #expect(try await other.tick().gained.isEmpty)
             // The restarted node knows host-101 is dead: it takes the lease at once, under a new epoch.
-            let restarted = LeaseKeeper(store: store, configuration: .init(owner: "host-303", ttl: .seconds(30), isDeadOwner: { $0 == "host-101" }))
+            let restarted = LeaseKeeper(
+                store: store,
+                configuration: .init(owner: "host-303", ttl: .seconds(30), isDeadOwner: { $0 == "host-101" })
+            )
             #expect(try await restarted.tick().gained == [connection.id])
             #expect(try #require(await restarted.leases[connection.id]?.epoch) > epoch)
             // A dead-owner check never takes a live node's lease.
-            let rival = LeaseKeeper(store: store, configuration: .init(owner: "host-404", ttl: .seconds(30), isDeadOwner: { $0 == "host-101" }))
+            let rival = LeaseKeeper(
+                store: store,
+                configuration: .init(owner: "host-404", ttl: .seconds(30), isDeadOwner: { $0 == "host-101" })
+            )
             #expect(try await rival.tick().gained.isEmpty)
             try await store.close()
         }
@@ -82,10 +117,22 @@ struct LeaseKeeperTests {
     @Test("a connection authorised on this node is taken at once, not at the keeper's next round")
     func wokenByAuthorization() async throws {
         try await TestDatabase.with(.sqlite) { database in
-            let store = try await Store.open(Store.Configuration(databaseURL: database.url, masterKey: .value(MasterKey.generate())))
-            let connection = Connection(name: "A", sellingPartnerID: "S1", region: .eu, marketplaceIDs: ["M"], applicationClientID: "c", createdAt: Date())
+            let store = try await Store.open(
+                Store.Configuration(databaseURL: database.url, masterKey: .value(MasterKey.generate()))
+            )
+            let connection = Connection(
+                name: "A",
+                sellingPartnerID: "S1",
+                region: .eu,
+                marketplaceIDs: ["M"],
+                applicationClientID: "c",
+                createdAt: Date()
+            )
             try await store.transaction { try await $0.insertConnection(connection, clientSecret: "s", actor: "test") }
-            let keeper = LeaseKeeper(store: store, configuration: .init(owner: "node-a", ttl: .seconds(600), interval: .seconds(300)))
+            let keeper = LeaseKeeper(
+                store: store,
+                configuration: .init(owner: "node-a", ttl: .seconds(600), interval: .seconds(300))
+            )
             let running = Task { try await keeper.run() }
             // The keeper's first round finds nothing to hold; its next would be five minutes away.
             try await Task.sleep(for: .milliseconds(200))

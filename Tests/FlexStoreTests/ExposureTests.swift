@@ -11,7 +11,9 @@ struct ExposureTests {
     @Test("the SQLite database and its -wal and -shm files are readable by their owner only")
     func sqliteFileModes() async throws {
         try await withStore(.sqlite) { store, database in
-            try await store.transaction { try await $0.insertConnection(makeConnection(), clientSecret: "s", actor: "test") }
+            try await store.transaction {
+                try await $0.insertConnection(makeConnection(), clientSecret: "s", actor: "test")
+            }
             guard case .sqlite(let path) = database.url else {
                 Issue.record("not SQLite")
                 return
@@ -24,7 +26,10 @@ struct ExposureTests {
         }
     }
 
-    @Test("a consent link asked for again and again keeps at most the newest few states per connection", arguments: TestEngine.available)
+    @Test(
+        "a consent link asked for again and again keeps at most the newest few states per connection",
+        arguments: TestEngine.available
+    )
     func authorizationStatesBounded(engine: TestEngine) async throws {
         let clock = TestClock()
         try await withStore(engine, clock: clock) { store, _ in
@@ -35,11 +40,19 @@ struct ExposureTests {
                 clock.advance(by: .seconds(1))
                 states.append(
                     try await store.transaction {
-                        try await $0.createAuthorizationState(for: connection.id, redirectURI: "http://x/callback", lifetime: 3600).state
-                    })
+                        try await $0.createAuthorizationState(
+                            for: connection.id,
+                            redirectURI: "http://x/callback",
+                            lifetime: 3600
+                        ).state
+                    }
+                )
             }
             let count = try await store.read { session in
-                try await session.sql.raw("SELECT COUNT(*) AS n FROM authorization_states").first()?.decode(column: "n", as: Int64.self)
+                try await session.sql.raw("SELECT COUNT(*) AS n FROM authorization_states").first()?.decode(
+                    column: "n",
+                    as: Int64.self
+                )
             }
             #expect(count == Int64(StoreSession.authorizationStatesKept))
             // The newest still works; the oldest was dropped.

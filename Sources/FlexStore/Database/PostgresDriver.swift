@@ -44,12 +44,16 @@ final class PostgresDriver: SQLDriver {
         } catch {
             throw StoreError(
                 code: .databaseUnavailable,
-                message: "Cannot connect to PostgreSQL at \(display): \(describe(error)). Check that the server runs and the URL is right."
+                message:
+                    "Cannot connect to PostgreSQL at \(display): \(describe(error)). Check that the server runs and the URL is right."
             )
         }
         var configuration = PostgresClient.Configuration(coreConfiguration: core)
         configuration.options.maximumConnections = maximumConnections
-        return PostgresDriver(client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
+        return PostgresDriver(
+            client: PostgresClient(configuration: configuration, backgroundLogger: logger),
+            logger: logger
+        )
     }
 
     /// How many times a transaction that PostgreSQL chose as a deadlock victim, or could not serialize, is run
@@ -69,7 +73,8 @@ final class PostgresDriver: SQLDriver {
                 // PostgreSQL rolled the whole transaction back; nothing of it stands, so running it again is safe.
                 logger.debug(
                     "transaction conflicted with another; running it again",
-                    metadata: ["sqlstate": "\(error.serverInfo?[.sqlState] ?? "")", "attempt": "\(attempt)"])
+                    metadata: ["sqlstate": "\(error.serverInfo?[.sqlState] ?? "")", "attempt": "\(attempt)"]
+                )
                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 << min(attempt, 6)))))
                 attempt += 1
             }
@@ -97,15 +102,24 @@ final class PostgresDriver: SQLDriver {
         do {
             return try await body()
         } catch let error as PSQLError
-            where [.connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown].contains(error.code)
+            where [.connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown]
+            .contains(error.code)
         {
-            throw StoreError(code: .databaseUnavailable, message: "PostgreSQL does not answer: \(Self.describe(error)).")
+            throw StoreError(
+                code: .databaseUnavailable,
+                message: "PostgreSQL does not answer: \(Self.describe(error))."
+            )
         } catch let error as NIOConnectionError {
-            throw StoreError(code: .databaseUnavailable, message: "PostgreSQL does not answer: \(Self.describe(error)).")
-        } catch where String(reflecting: type(of: error)).hasSuffix(".ConnectionPoolError") {
+            throw StoreError(
+                code: .databaseUnavailable,
+                message: "PostgreSQL does not answer: \(Self.describe(error))."
+            )
+        } catch  where String(reflecting: type(of: error)).hasSuffix(".ConnectionPoolError") {
             // The pool's own error type lives in a module postgres-nio does not export; its name is what there is.
             throw StoreError(
-                code: .databaseUnavailable, message: "PostgreSQL does not answer: no connection could be opened (\(error)).")
+                code: .databaseUnavailable,
+                message: "PostgreSQL does not answer: no connection could be opened (\(error))."
+            )
         }
     }
 

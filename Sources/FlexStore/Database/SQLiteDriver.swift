@@ -26,7 +26,8 @@ final class SQLiteDriver: SQLDriver {
         if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
             throw StoreError(
                 code: .databaseUnavailable,
-                message: "Cannot open the SQLite database \(path): the folder \(folder) does not exist. Create it or choose another path with --database."
+                message:
+                    "Cannot open the SQLite database \(path): the folder \(folder) does not exist. Create it or choose another path with --database."
             )
         }
         // The database holds customers' names and addresses: readable by its owner only, as are the -wal and -shm

@@ -149,7 +149,8 @@ enum Schema {
                 WHERE version > synced_version AND version > failed_version
                 """
             ).run()
-            try await database.create(index: "inventory_items_by_sku").on("inventory_items").column("warehouse_sku").run()
+            try await database.create(index: "inventory_items_by_sku").on("inventory_items").column("warehouse_sku")
+                .run()
 
             // Sequence numbers another connector used, imported when a seller moves to FlexBridge: an item's first
             // number is above its floor.
@@ -162,7 +163,10 @@ enum Schema {
                 .primaryKey("connection_id", "location_id", "merchant_sku", "channel")
                 .run()
         },
-        Migration(version: 4, name: "orders mirrored from Amazon shipments, their history, polling watermarks, notified fetches") { database, _ in
+        Migration(
+            version: 4,
+            name: "orders mirrored from Amazon shipments, their history, polling watermarks, notified fetches"
+        ) { database, _ in
             try await database.create(table: "orders")
                 .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
                 .column("shipment_id", type: .text, .notNull)
@@ -181,7 +185,8 @@ enum Schema {
                 .column("updated_at", type: .bigint, .notNull)
                 .primaryKey("connection_id", "shipment_id")
                 .run()
-            try await database.create(index: "orders_by_status").on("orders").column("connection_id").column("status").run()
+            try await database.create(index: "orders_by_status").on("orders").column("connection_id").column("status")
+                .run()
             try await database.create(index: "orders_by_shipment").on("orders").column("shipment_id").run()
             try await database.create(table: "order_history")
                 .column("id", type: .bigint, .primaryKey(autoIncrement: true))
@@ -192,7 +197,8 @@ enum Schema {
                 .column("source", type: .text, .notNull)
                 .column("recorded_at", type: .bigint, .notNull)
                 .run()
-            try await database.create(index: "order_history_by_order").on("order_history").column("connection_id").column("shipment_id").run()
+            try await database.create(index: "order_history_by_order").on("order_history").column("connection_id")
+                .column("shipment_id").run()
             // Per connection, location ('' for the whole seller) and status: the newest lastUpdatedDateTime seen.
             try await database.create(table: "order_watermarks")
                 .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
@@ -209,16 +215,21 @@ enum Schema {
                 .primaryKey("connection_id", "shipment_id")
                 .run()
         },
-        Migration(version: 5, name: "fulfilment: commands, documents, FlexBridge's order state and errors, manifests, webhooks") { database, _ in
+        Migration(
+            version: 5,
+            name: "fulfilment: commands, documents, FlexBridge's order state and errors, manifests, webhooks"
+        ) { database, _ in
             for column in [
-                "state TEXT NOT NULL DEFAULT 'awaiting_confirmation'", "error_code TEXT", "error_message TEXT", "error_at BIGINT",
+                "state TEXT NOT NULL DEFAULT 'awaiting_confirmation'", "error_code TEXT", "error_message TEXT",
+                "error_at BIGINT",
                 "error_command_id TEXT",
             ] {
                 try await database.raw("ALTER TABLE orders ADD COLUMN \(unsafeRaw: column)").run()
             }
             // The status Amazon notified, so that a notification of a change FlexBridge already recorded is not fetched.
             try await database.raw("ALTER TABLE shipment_fetches ADD COLUMN status TEXT").run()
-            try await database.create(index: "orders_by_state").on("orders").column("state").column("expected_ship_at").run()
+            try await database.create(index: "orders_by_state").on("orders").column("state").column("expected_ship_at")
+                .run()
             // Commands run per order in sequence order; the key makes a repeated request return the first command.
             try await database.create(table: "order_commands")
                 .column("sequence", type: .bigint, .primaryKey(autoIncrement: true))
@@ -240,8 +251,11 @@ enum Schema {
                 .column("updated_at", type: .bigint, .notNull)
                 .unique("connection_id", "idempotency_key")
                 .run()
-            try await database.create(index: "order_commands_open").on("order_commands").column("connection_id").column("status").run()
-            try await database.create(index: "order_commands_by_order").on("order_commands").column("connection_id").column("shipment_id").run()
+            try await database.create(index: "order_commands_open").on("order_commands").column("connection_id").column(
+                "status"
+            ).run()
+            try await database.create(index: "order_commands_by_order").on("order_commands").column("connection_id")
+                .column("shipment_id").run()
             // Labels, invoices and manifests, base64 in TEXT so that one code path serves both databases.
             try await database.create(table: "documents")
                 .column("id", type: .text, .primaryKey(autoIncrement: false))
@@ -256,7 +270,9 @@ enum Schema {
                 .column("created_at", type: .bigint, .notNull)
                 .column("superseded_at", type: .bigint)
                 .run()
-            try await database.create(index: "documents_by_order").on("documents").column("connection_id").column("shipment_id").run()
+            try await database.create(index: "documents_by_order").on("documents").column("connection_id").column(
+                "shipment_id"
+            ).run()
             try await database.create(table: "manifests")
                 .column("id", type: .text, .primaryKey(autoIncrement: false))
                 .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
@@ -272,7 +288,8 @@ enum Schema {
                 .column("shipment_id", type: .text, .notNull)
                 .primaryKey("connection_id", "shipment_id")
                 .run()
-            try await database.create(index: "manifest_orders_by_manifest").on("manifest_orders").column("manifest_id").run()
+            try await database.create(index: "manifest_orders_by_manifest").on("manifest_orders").column("manifest_id")
+                .run()
             // Each webhook reads the event feed from its own position; one delivery in flight per webhook.
             try await database.create(table: "webhooks")
                 .column("id", type: .text, .primaryKey(autoIncrement: false))

@@ -15,7 +15,10 @@ extension StoreSession {
         var generator = SystemRandomNumberGenerator()
         for index in bytes.indices { bytes[index] = UInt8.random(in: .min ... .max, using: &generator) }
         let state = Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(
+                of: "=",
+                with: ""
+            )
         let now = nowMilliseconds
         let expires = now + Int64(lifetime * 1000)
         // A link opened again and again (a bookmark, a crawler) must not grow the table: expired states go, and a
@@ -42,7 +45,9 @@ extension StoreSession {
 
     /// Takes a consent's `state` back: the connection and redirect URI it was made for, once, if it has not expired.
     /// Expired states are removed on the way.
-    public func consumeAuthorizationState(_ state: String) async throws -> (connectionID: ConnectionID, redirectURI: String)? {
+    public func consumeAuthorizationState(
+        _ state: String
+    ) async throws -> (connectionID: ConnectionID, redirectURI: String)? {
         let now = nowMilliseconds
         try await sql.raw("DELETE FROM authorization_states WHERE expires_at < \(bind: now)").run()
         guard

@@ -25,7 +25,9 @@ extension StoreSession {
             // The hub now feeds another location: what it offered at the old one is withdrawn there.
             _ = try await retireInventoryItems(
                 connectionID: mapping.connectionID,
-                where: "hub = \(bind: mapping.hub.rawValue) AND location_id = \(bind: previous.locationID.rawValue) AND channel = \(bind: mapping.channel.rawValue)")
+                where:
+                    "hub = \(bind: mapping.hub.rawValue) AND location_id = \(bind: previous.locationID.rawValue) AND channel = \(bind: mapping.channel.rawValue)"
+            )
         }
         try await refreshInventoryItems(connectionID: mapping.connectionID)
         if previous?.locationID != mapping.locationID {
@@ -50,7 +52,10 @@ extension StoreSession {
         ).all().map { row in
             let channelName = try row.decode(column: "channel", as: String.self)
             guard let channel = ChannelName(rawValue: channelName) else {
-                throw StoreError(code: .invalidInput, message: "A stored location mapping has an unknown channel \(channelName).")
+                throw StoreError(
+                    code: .invalidInput,
+                    message: "A stored location mapping has an unknown channel \(channelName)."
+                )
             }
             return LocationMapping(
                 connectionID: connectionID,
@@ -72,12 +77,18 @@ extension StoreSession {
                 .columns("connection_id", "marketplace_id", "merchant_sku", "warehouse_sku", "asin", "updated_at")
             for listing in chunk {
                 insert.values(
-                    SQLBind(listing.connectionID.rawValue), SQLBind(listing.marketplaceID.rawValue),
-                    SQLBind(listing.merchantSKU.rawValue), SQLBind(listing.warehouseSKU.rawValue), SQLBind(listing.asin.rawValue),
-                    SQLBind(listing.updatedAt.millisecondsSince1970))
+                    SQLBind(listing.connectionID.rawValue),
+                    SQLBind(listing.marketplaceID.rawValue),
+                    SQLBind(listing.merchantSKU.rawValue),
+                    SQLBind(listing.warehouseSKU.rawValue),
+                    SQLBind(listing.asin.rawValue),
+                    SQLBind(listing.updatedAt.millisecondsSince1970)
+                )
             }
             insert.onConflict(with: ["connection_id", "marketplace_id", "merchant_sku"]) { update in
-                update.set(excludedValueOf: "warehouse_sku").set(excludedValueOf: "asin").set(excludedValueOf: "updated_at")
+                update.set(excludedValueOf: "warehouse_sku").set(excludedValueOf: "asin").set(
+                    excludedValueOf: "updated_at"
+                )
             }
             try await insert.run()
         }
@@ -91,29 +102,48 @@ extension StoreSession {
     /// what it offered there is withdrawn (its items are sent 0, then removed). Returns the removed mappings and how
     /// many items will be sent 0; throws not found when the hub has no such mapping.
     public func removeLocationMapping(
-        connectionID: ConnectionID, hub: HubCode, channel: ChannelName?, actor: String
+        connectionID: ConnectionID,
+        hub: HubCode,
+        channel: ChannelName?,
+        actor: String
     ) async throws -> (removed: [LocationMapping], retiringItems: Int) {
-        var query: SQLQueryString = "DELETE FROM location_mappings WHERE connection_id = \(bind: connectionID.rawValue) AND hub = \(bind: hub.rawValue)"
+        var query: SQLQueryString =
+            "DELETE FROM location_mappings WHERE connection_id = \(bind: connectionID.rawValue) AND hub = \(bind: hub.rawValue)"
         if let channel { query += " AND channel = \(bind: channel.rawValue)" }
         query += " RETURNING location_id, channel, created_at"
         let removed = try await sql.raw(query).all().map { row in
             LocationMapping(
-                connectionID: connectionID, hub: hub, locationID: LocationID(rawValue: try row.decode(column: "location_id", as: String.self)),
+                connectionID: connectionID,
+                hub: hub,
+                locationID: LocationID(rawValue: try row.decode(column: "location_id", as: String.self)),
                 channel: ChannelName(rawValue: try row.decode(column: "channel", as: String.self)) ?? .mfn,
-                createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self)))
+                createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self))
+            )
         }.sorted { $0.channel.rawValue < $1.channel.rawValue }
         guard !removed.isEmpty else {
-            throw StoreError.notFound("A mapping of hub \(hub)\(channel.map { " for channel \($0.rawValue)" } ?? "") on connection \(connectionID)")
+            throw StoreError.notFound(
+                "A mapping of hub \(hub)\(channel.map { " for channel \($0.rawValue)" } ?? "") on connection \(connectionID)"
+            )
         }
         var retiring = 0
         for mapping in removed {
             retiring += try await retireInventoryItems(
                 connectionID: connectionID,
-                where: "hub = \(bind: hub.rawValue) AND location_id = \(bind: mapping.locationID.rawValue) AND channel = \(bind: mapping.channel.rawValue)")
+                where:
+                    "hub = \(bind: hub.rawValue) AND location_id = \(bind: mapping.locationID.rawValue) AND channel = \(bind: mapping.channel.rawValue)"
+            )
         }
         try await recordChanges(
-            removed.map { SettingChange(setting: "locationMapping.\($0.hub).\($0.channel.rawValue)", oldValue: "\"\($0.locationID)\"", newValue: nil) },
-            connectionID: connectionID, actor: actor)
+            removed.map {
+                SettingChange(
+                    setting: "locationMapping.\($0.hub).\($0.channel.rawValue)",
+                    oldValue: "\"\($0.locationID)\"",
+                    newValue: nil
+                )
+            },
+            connectionID: connectionID,
+            actor: actor
+        )
         return (removed, retiring)
     }
 
@@ -121,30 +151,45 @@ extension StoreSession {
     /// Amazon offers of it is withdrawn (its items are sent 0, then removed). Returns how many listings went and how
     /// many items will be sent 0; throws not found when there is no such listing.
     public func removeListing(
-        connectionID: ConnectionID, merchantSKU: MerchantSKU, marketplaceID: MarketplaceID?, actor: String
+        connectionID: ConnectionID,
+        merchantSKU: MerchantSKU,
+        marketplaceID: MarketplaceID?,
+        actor: String
     ) async throws -> (removed: Int, retiringItems: Int) {
         var query: SQLQueryString =
             "DELETE FROM listings WHERE connection_id = \(bind: connectionID.rawValue) AND merchant_sku = \(bind: merchantSKU.rawValue)"
         if let marketplaceID { query += " AND marketplace_id = \(bind: marketplaceID.rawValue)" }
         query += " RETURNING marketplace_id"
-        let marketplaces = try await sql.raw(query).all().map { try $0.decode(column: "marketplace_id", as: String.self) }.sorted()
+        let marketplaces = try await sql.raw(query).all().map {
+            try $0.decode(column: "marketplace_id", as: String.self)
+        }.sorted()
         guard !marketplaces.isEmpty else {
-            throw StoreError.notFound("A listing of merchant SKU \(merchantSKU)\(marketplaceID.map { " in marketplace \($0)" } ?? "") on connection \(connectionID)")
+            throw StoreError.notFound(
+                "A listing of merchant SKU \(merchantSKU)\(marketplaceID.map { " in marketplace \($0)" } ?? "") on connection \(connectionID)"
+            )
         }
         var retiring = 0
         for marketplace in marketplaces {
             retiring += try await retireInventoryItems(
-                connectionID: connectionID, where: "merchant_sku = \(bind: merchantSKU.rawValue) AND marketplace_id = \(bind: marketplace)")
+                connectionID: connectionID,
+                where: "merchant_sku = \(bind: merchantSKU.rawValue) AND marketplace_id = \(bind: marketplace)"
+            )
         }
         try await recordChanges(
-            marketplaces.map { SettingChange(setting: "listing.\($0).\(merchantSKU)", oldValue: "\"listed\"", newValue: nil) },
-            connectionID: connectionID, actor: actor)
+            marketplaces.map {
+                SettingChange(setting: "listing.\($0).\(merchantSKU)", oldValue: "\"listed\"", newValue: nil)
+            },
+            connectionID: connectionID,
+            actor: actor
+        )
         return (marketplaces.count, retiring)
     }
 
     /// How many listings the connection has.
     public func listingCount(for connectionID: ConnectionID) async throws -> Int {
-        let row = try await sql.raw("SELECT COUNT(*) AS n FROM listings WHERE connection_id = \(bind: connectionID.rawValue)").first()
+        let row = try await sql.raw(
+            "SELECT COUNT(*) AS n FROM listings WHERE connection_id = \(bind: connectionID.rawValue)"
+        ).first()
         return Int(try row?.decode(column: "n", as: Int64.self) ?? 0)
     }
 

@@ -30,10 +30,11 @@ extension StoreSession {
                     \(bind: connection.createdAt.millisecondsSince1970), \(bind: connection.updatedAt.millisecondsSince1970))
                 """
             ).run()
-        } catch where Self.isUniqueViolation(error) {
+        } catch  where Self.isUniqueViolation(error) {
             throw StoreError(
                 code: .conflict,
-                message: "A connection for seller \(connection.sellingPartnerID) in region \(connection.region.rawValue) exists already."
+                message:
+                    "A connection for seller \(connection.sellingPartnerID) in region \(connection.region.rawValue) exists already."
             )
         }
         try await recordChanges(
@@ -45,7 +46,9 @@ extension StoreSession {
 
     /// The connection with this id, or nil.
     public func connection(_ id: ConnectionID) async throws -> Connection? {
-        try await sql.raw("SELECT * FROM connections WHERE id = \(bind: id.rawValue)").first().map(Self.decodeConnection)
+        try await sql.raw("SELECT * FROM connections WHERE id = \(bind: id.rawValue)").first().map(
+            Self.decodeConnection
+        )
     }
 
     /// Every connection, oldest first.
@@ -102,7 +105,11 @@ extension StoreSession {
             """
         ).first()
         guard updated != nil else { throw StoreError.notFound("Connection \(id)") }
-        try await recordChanges([SettingChange(setting: "refreshToken", oldValue: "\"<sealed>\"", newValue: nil)], connectionID: id, actor: actor)
+        try await recordChanges(
+            [SettingChange(setting: "refreshToken", oldValue: "\"<sealed>\"", newValue: nil)],
+            connectionID: id,
+            actor: actor
+        )
         try await setStatus(id, to: .disabled, actor: actor)
         guard let connection = try await connection(id) else { throw StoreError.notFound("Connection \(id)") }
         return connection
@@ -119,7 +126,13 @@ extension StoreSession {
             """
         ).run()
         try await recordChanges(
-            [SettingChange(setting: "status", oldValue: "\"\(current.status.rawValue)\"", newValue: "\"\(status.rawValue)\"")],
+            [
+                SettingChange(
+                    setting: "status",
+                    oldValue: "\"\(current.status.rawValue)\"",
+                    newValue: "\"\(status.rawValue)\""
+                )
+            ],
             connectionID: id,
             actor: actor
         )
@@ -182,14 +195,20 @@ extension StoreSession {
         let regionName = try row.decode(column: "region", as: String.self)
         let statusName = try row.decode(column: "status", as: String.self)
         guard let region = Region(rawValue: regionName), let status = Connection.Status(rawValue: statusName) else {
-            throw StoreError(code: .invalidInput, message: "A stored connection has an unknown region or status (\(regionName), \(statusName)).")
+            throw StoreError(
+                code: .invalidInput,
+                message: "A stored connection has an unknown region or status (\(regionName), \(statusName))."
+            )
         }
         return Connection(
             id: ConnectionID(rawValue: try row.decode(column: "id", as: String.self)),
             name: try row.decode(column: "name", as: String.self),
             sellingPartnerID: SellingPartnerID(rawValue: try row.decode(column: "selling_partner_id", as: String.self)),
             region: region,
-            marketplaceIDs: try fromJSON([MarketplaceID].self, try row.decode(column: "marketplace_ids", as: String.self)),
+            marketplaceIDs: try fromJSON(
+                [MarketplaceID].self,
+                try row.decode(column: "marketplace_ids", as: String.self)
+            ),
             applicationClientID: try row.decode(column: "application_client_id", as: String.self),
             applicationID: try row.decode(column: "application_id", as: String?.self),
             status: status,

@@ -18,9 +18,16 @@ extension StoreSession {
     /// Stores a command for an order under the caller's idempotency key. The same key with the same request
     /// returns the command stored first (`created` false); with another request it is refused.
     public func submitCommand(
-        _ request: CommandRequest, fingerprint: String, for order: Order, idempotencyKey: String
+        _ request: CommandRequest,
+        fingerprint: String,
+        for order: Order,
+        idempotencyKey: String
     ) async throws -> (command: FulfilmentCommand, created: Bool) {
-        if let existing = try await existingCommand(idempotencyKey: idempotencyKey, fingerprint: fingerprint, for: order) {
+        if let existing = try await existingCommand(
+            idempotencyKey: idempotencyKey,
+            fingerprint: fingerprint,
+            for: order
+        ) {
             return (existing, false)
         }
         let id = UUID().uuidString.lowercased()
@@ -38,22 +45,42 @@ extension StoreSession {
             """
         ).first()
         guard inserted != nil else {
-            guard let existing = try await existingCommand(idempotencyKey: idempotencyKey, fingerprint: fingerprint, for: order) else {
-                throw StoreError(code: .conflict, message: "Idempotency key \(idempotencyKey) is taken by a command that cannot be read; send the request again.")
+            guard
+                let existing = try await existingCommand(
+                    idempotencyKey: idempotencyKey,
+                    fingerprint: fingerprint,
+                    for: order
+                )
+            else {
+                throw StoreError(
+                    code: .conflict,
+                    message:
+                        "Idempotency key \(idempotencyKey) is taken by a command that cannot be read; send the request again."
+                )
             }
             return (existing, false)
         }
-        guard let stored = try await command(id) else { throw StoreError(code: .conflict, message: "Command \(id) vanished after it was stored.") }
+        guard let stored = try await command(id) else {
+            throw StoreError(code: .conflict, message: "Command \(id) vanished after it was stored.")
+        }
         return (stored, true)
     }
 
     /// The command stored before under this key, if any; a conflict if it was stored for another request.
-    public func existingCommand(idempotencyKey: String, fingerprint: String, for order: Order) async throws -> FulfilmentCommand? {
-        guard let existing = try await command(idempotencyKey: idempotencyKey, connectionID: order.connectionID) else { return nil }
+    public func existingCommand(
+        idempotencyKey: String,
+        fingerprint: String,
+        for order: Order
+    ) async throws -> FulfilmentCommand? {
+        guard let existing = try await command(idempotencyKey: idempotencyKey, connectionID: order.connectionID) else {
+            return nil
+        }
         guard existing.fingerprint == fingerprint, existing.command.shipmentID == order.shipmentID else {
             throw StoreError(
                 code: .conflict,
-                message: "Idempotency key \(idempotencyKey) was used for another request (command \(existing.command.id) on order \(existing.command.shipmentID)); use a new key for a new request.")
+                message:
+                    "Idempotency key \(idempotencyKey) was used for another request (command \(existing.command.id) on order \(existing.command.shipmentID)); use a new key for a new request."
+            )
         }
         return existing.command
     }
@@ -62,7 +89,10 @@ extension StoreSession {
         try await sql.raw("SELECT * FROM order_commands WHERE id = \(bind: id)").first().map(Self.decodeCommand)
     }
 
-    func command(idempotencyKey: String, connectionID: ConnectionID) async throws -> (command: FulfilmentCommand, fingerprint: String)? {
+    func command(
+        idempotencyKey: String,
+        connectionID: ConnectionID
+    ) async throws -> (command: FulfilmentCommand, fingerprint: String)? {
         guard
             let row = try await sql.raw(
                 "SELECT * FROM order_commands WHERE connection_id = \(bind: connectionID.rawValue) AND idempotency_key = \(bind: idempotencyKey)"
@@ -143,11 +173,19 @@ extension StoreSession {
                 """
             ).run()
             var payload: [String: JSONValue] = [
-                "shipmentId": .string(command.shipmentID), "commandId": .string(command.id), "command": .string(command.request.type.rawValue),
+                "shipmentId": .string(command.shipmentID), "commandId": .string(command.id),
+                "command": .string(command.request.type.rawValue),
             ]
-            if let result, let value = try? JSONDecoder().decode(JSONValue.self, from: Data(result.utf8)) { payload["result"] = value }
+            if let result, let value = try? JSONDecoder().decode(JSONValue.self, from: Data(result.utf8)) {
+                payload["result"] = value
+            }
             try await appendEvents([
-                NewEvent(type: "order.command_succeeded", connectionID: command.connectionID, subject: command.shipmentID, payload: try Self.json(payload))
+                NewEvent(
+                    type: "order.command_succeeded",
+                    connectionID: command.connectionID,
+                    subject: command.shipmentID,
+                    payload: try Self.json(payload)
+                )
             ])
         case .failed(let code, let message):
             guard try await close(command, status: .failed, code: code, message: message, result: nil) else { return }
@@ -169,18 +207,31 @@ extension StoreSession {
                 """
             ).all().map { try $0.decode(column: "id", as: String.self) }
             let payload: [String: JSONValue] = [
-                "shipmentId": .string(command.shipmentID), "commandId": .string(command.id), "command": .string(command.request.type.rawValue),
-                "code": .string(code), "message": .string(message), "skippedCommandIds": .array(skipped.map(JSONValue.string)),
+                "shipmentId": .string(command.shipmentID), "commandId": .string(command.id),
+                "command": .string(command.request.type.rawValue),
+                "code": .string(code), "message": .string(message),
+                "skippedCommandIds": .array(skipped.map(JSONValue.string)),
             ]
             try await appendEvents([
-                NewEvent(type: "order.command_failed", connectionID: command.connectionID, subject: command.shipmentID, payload: try Self.json(payload))
+                NewEvent(
+                    type: "order.command_failed",
+                    connectionID: command.connectionID,
+                    subject: command.shipmentID,
+                    payload: try Self.json(payload)
+                )
             ])
         case .cancelled(let message):
             _ = try await close(command, status: .cancelled, code: "order_cancelled", message: message, result: nil)
         }
     }
 
-    private func close(_ command: FulfilmentCommand, status: CommandStatus, code: String?, message: String?, result: String?) async throws -> Bool {
+    private func close(
+        _ command: FulfilmentCommand,
+        status: CommandStatus,
+        code: String?,
+        message: String?,
+        result: String?
+    ) async throws -> Bool {
         try await sql.raw(
             """
             UPDATE order_commands SET status = \(bind: status.rawValue), error_code = \(bind: code), error_message = \(bind: message),
@@ -193,7 +244,8 @@ extension StoreSession {
 
     /// Cancels every open command of an order cancelled at Amazon — but a rejection under way, which is what
     /// cancelled it; returns their ids and types.
-    func cancelOpenCommands(connectionID: ConnectionID, shipmentID: String) async throws -> [(id: String, type: String)] {
+    func cancelOpenCommands(connectionID: ConnectionID, shipmentID: String) async throws -> [(id: String, type: String)]
+    {
         try await sql.raw(
             """
             UPDATE order_commands SET status = 'cancelled', error_code = 'order_cancelled',
@@ -248,14 +300,19 @@ extension StoreSession {
     }
 
     /// The kinds and packages of an order's current files, without their contents.
-    public func heldDocuments(shipmentID: String, connectionID: ConnectionID) async throws -> [(kind: StoredDocument.Kind, packageID: String?)] {
+    public func heldDocuments(
+        shipmentID: String,
+        connectionID: ConnectionID
+    ) async throws -> [(kind: StoredDocument.Kind, packageID: String?)] {
         try await sql.raw(
             """
             SELECT kind, package_id FROM documents WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)
                 AND superseded_at IS NULL
             """
         ).all().compactMap { row in
-            guard let kind = StoredDocument.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else { return nil }
+            guard let kind = StoredDocument.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else {
+                return nil
+            }
             return (kind, try row.decode(column: "package_id", as: String?.self))
         }
     }
@@ -299,13 +356,16 @@ extension StoreSession {
             errorMessage: try row.decode(column: "error_message", as: String?.self),
             result: try row.decode(column: "result", as: String?.self),
             createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self)),
-            updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self)))
+            updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self))
+        )
     }
 
     static func decodeDocument(_ row: any SQLRow) throws -> StoredDocument {
         let id = try row.decode(column: "id", as: String.self)
         let kindText = try row.decode(column: "kind", as: String.self)
-        guard let kind = StoredDocument.Kind(rawValue: kindText), let data = Data(base64Encoded: try row.decode(column: "data", as: String.self)) else {
+        guard let kind = StoredDocument.Kind(rawValue: kindText),
+            let data = Data(base64Encoded: try row.decode(column: "data", as: String.self))
+        else {
             throw StoreError(code: .invalidInput, message: "Document \(id) is unreadable.")
         }
         return StoredDocument(
@@ -318,7 +378,8 @@ extension StoreSession {
             carrierName: try row.decode(column: "carrier_name", as: String?.self),
             contentType: try row.decode(column: "content_type", as: String.self),
             data: data,
-            createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self)))
+            createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self))
+        )
     }
 }
 

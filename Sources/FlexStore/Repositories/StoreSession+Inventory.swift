@@ -38,7 +38,10 @@ extension StoreSession {
     /// Validates everything first: one bad level refuses the whole write, naming it as `items[i].field`.
     public func recordStock(_ levels: [StockLevel]) async throws -> StockWrite {
         guard levels.count <= Self.maximumStockLevelsPerWrite else {
-            throw ValidationError(field: "items", reason: "holds \(levels.count) levels; at most \(Self.maximumStockLevelsPerWrite) per write")
+            throw ValidationError(
+                field: "items",
+                reason: "holds \(levels.count) levels; at most \(Self.maximumStockLevelsPerWrite) per write"
+            )
         }
         var latest: [StockKey: Int] = [:]
         var order: [StockKey] = []
@@ -58,13 +61,27 @@ extension StoreSession {
         let writeID = Int64.random(in: 1...Int64.max)
         var changedLevels = 0
         for chunk in order.chunks(ofCount: 500) {
-            let insert = sql.insert(into: "stock_levels").columns("hub", "warehouse_sku", "quantity", "updated_at", "write_id")
+            let insert = sql.insert(into: "stock_levels").columns(
+                "hub",
+                "warehouse_sku",
+                "quantity",
+                "updated_at",
+                "write_id"
+            )
             for key in chunk {
-                insert.values(SQLBind(key.hub), SQLBind(key.sku), SQLBind(Int64(latest[key]!)), SQLBind(now), SQLBind(writeID))
+                insert.values(
+                    SQLBind(key.hub),
+                    SQLBind(key.sku),
+                    SQLBind(Int64(latest[key]!)),
+                    SQLBind(now),
+                    SQLBind(writeID)
+                )
             }
             insert.onConflict(with: ["hub", "warehouse_sku"]) { update in
-                update.set(excludedValueOf: "quantity").set(excludedValueOf: "updated_at").set(excludedValueOf: "write_id")
-                    .where(SQLColumn("quantity", table: "stock_levels"), .notEqual, SQLExcludedColumn("quantity"))
+                update.set(excludedValueOf: "quantity").set(excludedValueOf: "updated_at").set(
+                    excludedValueOf: "write_id"
+                )
+                .where(SQLColumn("quantity", table: "stock_levels"), .notEqual, SQLExcludedColumn("quantity"))
             }
             // Rows inserted or updated; a level whose quantity is unchanged is skipped by the WHERE and not returned.
             changedLevels += try await insert.returning("hub").all().count
@@ -77,9 +94,16 @@ extension StoreSession {
             for row in rows { mapped.insert(try row.decode(column: "hub", as: String.self)) }
         }
         let unmapped = hubs.filter { !mapped.contains($0) }.map(HubCode.init(rawValue:))
-        guard changedLevels > 0 else { return StockWrite(changedLevels: 0, changedItems: 0, connections: [], unmappedHubs: unmapped) }
+        guard changedLevels > 0 else {
+            return StockWrite(changedLevels: 0, changedItems: 0, connections: [], unmappedHubs: unmapped)
+        }
         let changed = try await spreadStock(filter: "s.write_id = \(bind: writeID)")
-        return StockWrite(changedLevels: changedLevels, changedItems: changed.count, connections: Set(changed), unmappedHubs: unmapped)
+        return StockWrite(
+            changedLevels: changedLevels,
+            changedItems: changed.count,
+            connections: Set(changed),
+            unmappedHubs: unmapped
+        )
     }
 
     /// Brings the connection's inventory items in line with its hub mappings and listings: after a hub is mapped or
@@ -126,16 +150,31 @@ extension StoreSession {
     /// recorded.
     public func importSequenceNumbers(_ floors: [(InventoryKey, Int64)]) async throws -> Int {
         for (index, (key, number)) in floors.enumerated() where number < 0 {
-            throw ValidationError(field: "items[\(index)].sequenceNumber", reason: "must be 0 or more, got \(number) for \(key.merchantSKU)")
+            throw ValidationError(
+                field: "items[\(index)].sequenceNumber",
+                reason: "must be 0 or more, got \(number) for \(key.merchantSKU)"
+            )
         }
         for chunk in floors.chunks(ofCount: 500) {
-            let insert = sql.insert(into: "sequence_floors").columns("connection_id", "location_id", "merchant_sku", "channel", "sequence")
+            let insert = sql.insert(into: "sequence_floors").columns(
+                "connection_id",
+                "location_id",
+                "merchant_sku",
+                "channel",
+                "sequence"
+            )
             for (key, number) in chunk {
                 insert.values(
-                    SQLBind(key.connectionID.rawValue), SQLBind(key.locationID.rawValue), SQLBind(key.merchantSKU.rawValue),
-                    SQLBind(key.channel.rawValue), SQLBind(number))
+                    SQLBind(key.connectionID.rawValue),
+                    SQLBind(key.locationID.rawValue),
+                    SQLBind(key.merchantSKU.rawValue),
+                    SQLBind(key.channel.rawValue),
+                    SQLBind(number)
+                )
             }
-            insert.onConflict(with: ["connection_id", "location_id", "merchant_sku", "channel"]) { $0.set(excludedValueOf: "sequence") }
+            insert.onConflict(with: ["connection_id", "location_id", "merchant_sku", "channel"]) {
+                $0.set(excludedValueOf: "sequence")
+            }
             try await insert.run()
         }
         for (key, number) in floors {
@@ -179,7 +218,9 @@ extension StoreSession {
     /// settings, and stores each item's new sequence number before returning it. Items whose quantity Amazon holds
     /// already are marked synced without a call.
     public func claimInventory(
-        connectionID: ConnectionID, settings: ConnectionSettings, limit: Int
+        connectionID: ConnectionID,
+        settings: ConnectionSettings,
+        limit: Int
     ) async throws -> (updates: [InventoryUpdate], examined: Int) {
         let now = nowMilliseconds
         let rows = try await sql.raw(
@@ -196,7 +237,15 @@ extension StoreSession {
         for item in try rows.map(InventoryRow.init).sorted(by: { $0.key < $1.key }) {
             let reserved = item.amazonReserved ?? 0
             let quantity =
-                item.retiring ? 0 : InventoryRules.quantityToSend(free: item.free, reserved: reserved, hub: item.hub, sku: item.warehouseSKU, settings: settings)
+                item.retiring
+                ? 0
+                : InventoryRules.quantityToSend(
+                    free: item.free,
+                    reserved: reserved,
+                    hub: item.hub,
+                    sku: item.warehouseSKU,
+                    settings: settings
+                )
             let reservedIncluded = settings.sendZeroForAll || item.retiring ? nil : reserved
             let amazonHoldsIt =
                 item.sentQuantity == quantity && item.sequence != nil && item.amazonSequence == item.sequence
@@ -209,7 +258,10 @@ extension StoreSession {
             }
             guard
                 let sequence = InventoryRules.nextSequenceNumber(
-                    now: Date(millisecondsSince1970: now), lastUsed: item.sequence, lastSeenAtAmazon: item.amazonSequence)
+                    now: Date(millisecondsSince1970: now),
+                    lastUsed: item.sequence,
+                    lastSeenAtAmazon: item.amazonSequence
+                )
             else {
                 // A number stored before imports were bounded leaves no larger one: the item is held with a reason
                 // the seller sees, instead of a worker that traps on every start.
@@ -228,9 +280,16 @@ extension StoreSession {
             ).run()
             updates.append(
                 InventoryUpdate(
-                    key: item.key, marketplaceID: item.marketplaceID, version: item.version, quantity: quantity,
-                    reservedIncluded: reservedIncluded, sequenceNumber: sequence,
-                    changedAt: Date(millisecondsSince1970: item.changedAt), retiring: item.retiring))
+                    key: item.key,
+                    marketplaceID: item.marketplaceID,
+                    version: item.version,
+                    quantity: quantity,
+                    reservedIncluded: reservedIncluded,
+                    sequenceNumber: sequence,
+                    changedAt: Date(millisecondsSince1970: item.changedAt),
+                    retiring: item.retiring
+                )
+            )
         }
         return (updates, rows.count)
     }
@@ -291,12 +350,15 @@ extension StoreSession {
                     """
                 ).run()
             case .fetched(let key, let stock):
-                guard let row = try await sql.raw("SELECT * FROM inventory_items WHERE \(key.predicate)").first() else { continue }
+                guard let row = try await sql.raw("SELECT * FROM inventory_items WHERE \(key.predicate)").first() else {
+                    continue
+                }
                 let item = try InventoryRow(row)
                 // Someone else wrote the item at Amazon (another connector, a person in Seller Central), or Amazon
                 // lost it: what FlexBridge sent last no longer counts.
                 let foreign = stock.sequenceNumber == nil || stock.sequenceNumber != item.amazonSequence
-                let quantityDrifted = item.sentQuantity.map { stock.sellable > 0 && $0 != stock.sellable + stock.reserved } ?? true
+                let quantityDrifted =
+                    item.sentQuantity.map { stock.sellable > 0 && $0 != stock.sellable + stock.reserved } ?? true
                 let reservationMoved = item.sentReserved.map { $0 != stock.reserved } ?? false
                 let drift = item.version == item.syncedVersion && (foreign || quantityDrifted || reservationMoved)
                 try await sql.raw(
@@ -352,7 +414,11 @@ extension StoreSession {
     }
 
     /// Items of the connection that Amazon was told about, in key order after `after`, for reconciliation.
-    public func syncedInventoryKeys(connectionID: ConnectionID, after: InventoryKey?, limit: Int) async throws -> [(InventoryKey, MarketplaceID)] {
+    public func syncedInventoryKeys(
+        connectionID: ConnectionID,
+        after: InventoryKey?,
+        limit: Int
+    ) async throws -> [(InventoryKey, MarketplaceID)] {
         var query: SQLQueryString =
             "SELECT * FROM inventory_items WHERE connection_id = \(bind: connectionID.rawValue) AND sequence IS NOT NULL AND retiring = 0"
         if let after {
@@ -376,7 +442,8 @@ extension StoreSession {
             StockStatus.HubLevel(
                 hub: HubCode(rawValue: try row.decode(column: "hub", as: String.self)),
                 quantity: Int(try row.decode(column: "quantity", as: Int64.self)),
-                updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self)))
+                updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self))
+            )
         }
         var settings: [ConnectionID: ConnectionSettings] = [:]
         var items: [InventoryItemStatus] = []
@@ -385,7 +452,8 @@ extension StoreSession {
         ).all() {
             let item = try InventoryRow(row)
             if settings[item.key.connectionID] == nil {
-                settings[item.key.connectionID] = try await connection(item.key.connectionID)?.settings ?? ConnectionSettings()
+                settings[item.key.connectionID] =
+                    try await connection(item.key.connectionID)?.settings ?? ConnectionSettings()
             }
             items.append(item.status(settings: settings[item.key.connectionID]!))
         }
@@ -427,13 +495,17 @@ struct InventoryRow {
     init(_ row: any SQLRow) throws {
         let channelName = try row.decode(column: "channel", as: String.self)
         guard let channel = ChannelName(rawValue: channelName) else {
-            throw StoreError(code: .invalidInput, message: "A stored inventory item has an unknown channel \(channelName).")
+            throw StoreError(
+                code: .invalidInput,
+                message: "A stored inventory item has an unknown channel \(channelName)."
+            )
         }
         key = InventoryKey(
             connectionID: ConnectionID(rawValue: try row.decode(column: "connection_id", as: String.self)),
             locationID: LocationID(rawValue: try row.decode(column: "location_id", as: String.self)),
             merchantSKU: MerchantSKU(rawValue: try row.decode(column: "merchant_sku", as: String.self)),
-            channel: channel)
+            channel: channel
+        )
         marketplaceID = MarketplaceID(rawValue: try row.decode(column: "marketplace_id", as: String.self))
         hub = HubCode(rawValue: try row.decode(column: "hub", as: String.self))
         warehouseSKU = WarehouseSKU(rawValue: try row.decode(column: "warehouse_sku", as: String.self))
@@ -459,20 +531,42 @@ struct InventoryRow {
 
     func status(settings: ConnectionSettings) -> InventoryItemStatus {
         InventoryItemStatus(
-            connectionID: key.connectionID, locationID: key.locationID, channel: key.channel, marketplaceID: marketplaceID,
-            merchantSKU: key.merchantSKU, hub: hub, warehouseSKU: warehouseSKU, desiredQuantity: free,
+            connectionID: key.connectionID,
+            locationID: key.locationID,
+            channel: key.channel,
+            marketplaceID: marketplaceID,
+            merchantSKU: key.merchantSKU,
+            hub: hub,
+            warehouseSKU: warehouseSKU,
+            desiredQuantity: free,
             changedAt: Date(millisecondsSince1970: changedAt),
             quantityToSend: retiring
-                ? 0 : InventoryRules.quantityToSend(free: free, reserved: amazonReserved ?? 0, hub: hub, sku: warehouseSKU, settings: settings),
-            pending: version > syncedVersion && version > failedVersion, retiring: retiring,
-            lastSentQuantity: sentQuantity, lastSequenceNumber: sequence, lastSentAt: sentAt.map(Date.init(millisecondsSince1970:)),
-            amazonSellableQuantity: amazonSellable, amazonReservedQuantity: amazonReserved, amazonSequenceNumber: amazonSequence,
+                ? 0
+                : InventoryRules.quantityToSend(
+                    free: free,
+                    reserved: amazonReserved ?? 0,
+                    hub: hub,
+                    sku: warehouseSKU,
+                    settings: settings
+                ),
+            pending: version > syncedVersion && version > failedVersion,
+            retiring: retiring,
+            lastSentQuantity: sentQuantity,
+            lastSequenceNumber: sequence,
+            lastSentAt: sentAt.map(Date.init(millisecondsSince1970:)),
+            amazonSellableQuantity: amazonSellable,
+            amazonReservedQuantity: amazonReserved,
+            amazonSequenceNumber: amazonSequence,
             amazonReportedAt: amazonAt.map(Date.init(millisecondsSince1970:)),
             lastError: errorCode.map {
                 InventoryError(
-                    code: $0, message: errorMessage ?? "", actionable: errorActionable,
-                    at: Date(millisecondsSince1970: errorAt ?? changedAt))
-            })
+                    code: $0,
+                    message: errorMessage ?? "",
+                    actionable: errorActionable,
+                    at: Date(millisecondsSince1970: errorAt ?? changedAt)
+                )
+            }
+        )
     }
 }
 

@@ -10,7 +10,12 @@ extension StoreSession {
     ///
     /// `replacing` names an owner known to be dead (a process of this host that no longer runs): its lease is taken
     /// at once instead of after it expires, with the epoch raised as for an expired one.
-    public func acquireLease(_ name: String, owner: String, ttl: Duration, replacing deadOwner: String? = nil) async throws -> Lease? {
+    public func acquireLease(
+        _ name: String,
+        owner: String,
+        ttl: Duration,
+        replacing deadOwner: String? = nil
+    ) async throws -> Lease? {
         let now = nowMilliseconds
         let expiresAt = now + ttl.milliseconds
         try await sql.raw(
@@ -54,7 +59,8 @@ extension StoreSession {
                 name: try row.decode(column: "name", as: String.self),
                 owner: try row.decode(column: "owner", as: String.self),
                 epoch: try row.decode(column: "epoch", as: Int64.self),
-                expiresAt: Date(millisecondsSince1970: try row.decode(column: "expires_at", as: Int64.self)))
+                expiresAt: Date(millisecondsSince1970: try row.decode(column: "expires_at", as: Int64.self))
+            )
             leases[lease.name] = lease
         }
         return leases

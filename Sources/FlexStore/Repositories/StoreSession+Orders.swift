@@ -24,7 +24,8 @@ extension StoreSession {
             let newAt = order.amazonUpdatedAt.millisecondsSince1970
             // Newer by Amazon's clock; or, at the same time, further on in the shipment's life: what FlexBridge
             // recorded of a call Amazon accepted, before Amazon's own copy of the change arrives.
-            guard newAt > heldAt || (newAt == heldAt && Order.statusRank(order.status) > Order.statusRank(heldStatus)) else {
+            guard newAt > heldAt || (newAt == heldAt && Order.statusRank(order.status) > Order.statusRank(heldStatus))
+            else {
                 return .unchanged
             }
             try await sql.raw(
@@ -80,14 +81,30 @@ extension StoreSession {
             if let reason = facts?.reason { payload["reason"] = .string(reason) }
             payload["putBack"] = Self.putBack(previousStatus: previous, facts: facts)
         }
-        try await appendEvents([NewEvent(type: type, connectionID: order.connectionID, subject: order.shipmentID, payload: try Self.json(payload))])
-        if case .updated(let previous) = change, Order.releasesReservation(order.status), !Order.releasesReservation(previous), let facts {
+        try await appendEvents([
+            NewEvent(
+                type: type,
+                connectionID: order.connectionID,
+                subject: order.shipmentID,
+                payload: try Self.json(payload)
+            )
+        ])
+        if case .updated(let previous) = change, Order.releasesReservation(order.status),
+            !Order.releasesReservation(previous), let facts
+        {
             try await releaseReservation(of: order, lines: facts.lineItems.map { ($0.merchantSku, $0.numberOfUnits) })
         }
-        if change == .created, state == .awaitingConfirmation, try await connection(order.connectionID)?.settings.autoConfirm == true {
+        if change == .created, state == .awaitingConfirmation,
+            try await connection(order.connectionID)?.settings.autoConfirm == true
+        {
             var stored = order
             stored.state = state
-            _ = try await submitCommand(CommandRequest(type: .confirm), fingerprint: "auto-confirm", for: stored, idempotencyKey: "auto-confirm:\(order.shipmentID)")
+            _ = try await submitCommand(
+                CommandRequest(type: .confirm),
+                fingerprint: "auto-confirm",
+                for: stored,
+                idempotencyKey: "auto-confirm:\(order.shipmentID)"
+            )
         }
         return change
     }
@@ -122,7 +139,8 @@ extension StoreSession {
                     "SELECT * FROM orders WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)"
                 ).all()
             } else {
-                try await sql.raw("SELECT * FROM orders WHERE shipment_id = \(bind: shipmentID) ORDER BY first_seen_at").all()
+                try await sql.raw("SELECT * FROM orders WHERE shipment_id = \(bind: shipmentID) ORDER BY first_seen_at")
+                    .all()
             }
         return try rows.first.map(Self.decodeOrder)
     }
@@ -130,7 +148,11 @@ extension StoreSession {
     /// Orders, oldest first by Amazon's creation time, optionally of one connection and status; `after` is the
     /// last shipment id of the previous page.
     public func orders(
-        connectionID: ConnectionID?, status: String?, state: FulfilmentState? = nil, after: String?, limit: Int
+        connectionID: ConnectionID?,
+        status: String?,
+        state: FulfilmentState? = nil,
+        after: String?,
+        limit: Int
     ) async throws -> [Order] {
         var query: SQLQueryString = "SELECT * FROM orders WHERE 1 = 1"
         if let connectionID { query += " AND connection_id = \(bind: connectionID.rawValue)" }
@@ -142,7 +164,10 @@ extension StoreSession {
     }
 
     /// The statuses an order went through, oldest first, with where FlexBridge learnt each.
-    public func orderHistory(_ shipmentID: String, connectionID: ConnectionID) async throws -> [(status: String, amazonUpdatedAt: Date, source: String)] {
+    public func orderHistory(
+        _ shipmentID: String,
+        connectionID: ConnectionID
+    ) async throws -> [(status: String, amazonUpdatedAt: Date, source: String)] {
         try await sql.raw(
             """
             SELECT * FROM order_history WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)
@@ -167,7 +192,12 @@ extension StoreSession {
         ).first().map { Date(millisecondsSince1970: try $0.decode(column: "watermark", as: Int64.self)) }
     }
 
-    public func setOrderWatermark(_ watermark: Date, connectionID: ConnectionID, locationID: String, status: String) async throws {
+    public func setOrderWatermark(
+        _ watermark: Date,
+        connectionID: ConnectionID,
+        locationID: String,
+        status: String
+    ) async throws {
         try await sql.raw(
             """
             INSERT INTO order_watermarks (connection_id, location_id, status, watermark)
@@ -180,14 +210,20 @@ extension StoreSession {
     /// Records that Amazon notified a change of a shipment of the seller, with the status notified; returns the
     /// connection, or nil when no connection has that seller. A notification of a status FlexBridge already holds
     /// (the echo of a change FlexBridge made) needs no fetch; polling still brings Amazon's copy of it.
-    public func requestShipmentFetch(sellingPartnerID: String, shipmentID: String, status: String? = nil) async throws -> ConnectionID? {
+    public func requestShipmentFetch(
+        sellingPartnerID: String,
+        shipmentID: String,
+        status: String? = nil
+    ) async throws -> ConnectionID? {
         guard
             let row = try await sql.raw(
                 "SELECT id FROM connections WHERE selling_partner_id = \(bind: sellingPartnerID) ORDER BY created_at LIMIT 1"
             ).first()
         else { return nil }
         let connectionID = ConnectionID(rawValue: try row.decode(column: "id", as: String.self))
-        if let status, try await holds(status, shipmentID: shipmentID, connectionID: connectionID) { return connectionID }
+        if let status, try await holds(status, shipmentID: shipmentID, connectionID: connectionID) {
+            return connectionID
+        }
         try await sql.raw(
             """
             INSERT INTO shipment_fetches (connection_id, shipment_id, requested_at, status)
@@ -204,13 +240,18 @@ extension StoreSession {
     }
 
     /// Shipments to fetch because Amazon notified about them, with the status notified, oldest first.
-    public func notifiedShipments(connectionID: ConnectionID, limit: Int) async throws -> [(shipmentID: String, status: String?)] {
+    public func notifiedShipments(
+        connectionID: ConnectionID,
+        limit: Int
+    ) async throws -> [(shipmentID: String, status: String?)] {
         try await sql.raw(
             """
             SELECT shipment_id, status FROM shipment_fetches WHERE connection_id = \(bind: connectionID.rawValue)
             ORDER BY requested_at, shipment_id LIMIT \(bind: Int64(limit))
             """
-        ).all().map { (try $0.decode(column: "shipment_id", as: String.self), try $0.decode(column: "status", as: String?.self)) }
+        ).all().map {
+            (try $0.decode(column: "shipment_id", as: String.self), try $0.decode(column: "status", as: String?.self))
+        }
     }
 
     /// Whether the order's copy already has `status`, or a status further on.
@@ -235,7 +276,10 @@ extension StoreSession {
         default: return .null
         }
         let items: [JSONValue] = (facts?.lineItems ?? []).map {
-            .object(["lineItemId": .string($0.shipmentLineItemId), "merchantSku": .string($0.merchantSku), "quantity": .number(Double($0.numberOfUnits))])
+            .object([
+                "lineItemId": .string($0.shipmentLineItemId), "merchantSku": .string($0.merchantSku),
+                "quantity": .number(Double($0.numberOfUnits)),
+            ])
         }
         var putBack: [String: JSONValue] = ["stage": .string(stage), "items": .array(items)]
         if stage == "packed" { putBack["packageIds"] = .array((facts?.packages ?? []).map { .string($0.id) }) }
@@ -257,16 +301,21 @@ extension StoreSession {
             status: try row.decode(column: "status", as: String.self),
             amazonCreatedAt: Date(millisecondsSince1970: try row.decode(column: "amazon_created_at", as: Int64.self)),
             amazonUpdatedAt: Date(millisecondsSince1970: try row.decode(column: "amazon_updated_at", as: Int64.self)),
-            expectedShipAt: try row.decode(column: "expected_ship_at", as: Int64?.self).map(Date.init(millisecondsSince1970:)),
+            expectedShipAt: try row.decode(column: "expected_ship_at", as: Int64?.self).map(
+                Date.init(millisecondsSince1970:)
+            ),
             shipment: try row.decode(column: "shipment", as: String.self),
             firstSeenAt: Date(millisecondsSince1970: try row.decode(column: "first_seen_at", as: Int64.self)),
             updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self)),
             state: state,
             error: try errorCode.map {
                 OrderError(
-                    code: $0, message: try row.decode(column: "error_message", as: String?.self) ?? "",
+                    code: $0,
+                    message: try row.decode(column: "error_message", as: String?.self) ?? "",
                     at: Date(millisecondsSince1970: try row.decode(column: "error_at", as: Int64?.self) ?? 0),
-                    commandID: try row.decode(column: "error_command_id", as: String?.self))
-            })
+                    commandID: try row.decode(column: "error_command_id", as: String?.self)
+                )
+            }
+        )
     }
 }
