@@ -109,7 +109,8 @@ extension RequestLimits.Rule {
         }
     }
 
-    private static func format(_ value: Double) -> String {
+    /// A double as a person writes it: 5, not 5.0; 1e+300 as Swift prints it.
+    static func format(_ value: Double) -> String {
         value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 }
@@ -122,7 +123,7 @@ enum JSONNumber: Sendable, Hashable, CustomStringConvertible {
     var description: String {
         switch self {
         case .integer(let value): "\(value)"
-        case .real(let value): value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+        case .real(let value): RequestLimits.Rule.format(value)
         }
     }
 }

@@ -54,6 +54,15 @@ extension StoreSession {
             let key = StockKey(hub: level.hub.rawValue, sku: level.warehouseSKU.rawValue)
             if latest.updateValue(level.quantity, forKey: key) == nil { order.append(key) }
         }
+        // Read before any row is locked, so that the write holds its locks no longer for it.
+        let hubs = Set(order.map(\.hub)).sorted()
+        var mapped: Set<String> = []
+        for chunk in hubs.chunks(ofCount: 500) {
+            let rows = try await sql.select().distinct().column("hub").from("location_mappings")
+                .where("hub", .in, SQLBind.group(Array(chunk))).all()
+            for row in rows { mapped.insert(try row.decode(column: "hub", as: String.self)) }
+        }
+        let unmapped = hubs.filter { !mapped.contains($0) }.map(HubCode.init(rawValue:))
         // Rows are locked in one order, whatever order the WMS sent them in, so that two writes sharing SKUs wait
         // for each other instead of deadlocking on PostgreSQL.
         order.sort { ($0.hub, $0.sku) < ($1.hub, $1.sku) }
@@ -86,14 +95,6 @@ extension StoreSession {
             // Rows inserted or updated; a level whose quantity is unchanged is skipped by the WHERE and not returned.
             changedLevels += try await insert.returning("hub").all().count
         }
-        let hubs = Set(order.map(\.hub)).sorted()
-        var mapped: Set<String> = []
-        for chunk in hubs.chunks(ofCount: 500) {
-            let rows = try await sql.select().distinct().column("hub").from("location_mappings")
-                .where("hub", .in, SQLBind.group(Array(chunk))).all()
-            for row in rows { mapped.insert(try row.decode(column: "hub", as: String.self)) }
-        }
-        let unmapped = hubs.filter { !mapped.contains($0) }.map(HubCode.init(rawValue:))
         guard changedLevels > 0 else {
             return StockWrite(changedLevels: 0, changedItems: 0, connections: [], unmappedHubs: unmapped)
         }
