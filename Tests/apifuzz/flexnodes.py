@@ -17,7 +17,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from harness import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, call, free_port  # noqa: E402,F401
+from harness import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, call, connect_seller, free_port, packages_for  # noqa: E402,F401
 
 NOTIFICATION_SECRET = "test-notification-secret-0123456789"
 
@@ -253,33 +253,6 @@ class Cluster:
 
 # ---- A seller set up end to end ------------------------------------------------------------------------------------
 
-def connect_seller(api, sim, merchant, name, hub="HUB1"):
-    """As Tests/support/harness.py Rig.connect_seller: a connection authorised at the simulator with one MFN location
-    mapped to `hub`. Returns (connection id, location id, the seller's access token headers for the simulator)."""
-    status, connection = call("POST", f"{api}/connections", {
-        "name": name, "sellingPartnerId": merchant, "region": "EU", "marketplaceIds": [MARKETPLACE],
-        "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "endpoint": sim})
-    expect(status == 201, f"create connection: {status} {connection}")
-    cid = connection["id"]
-    status, minted = call("POST", f"{sim}/_simulator/authorizations", {"merchantId": merchant})
-    expect(status == 201, f"simulator authorization: {status} {minted}")
-    status, body = call("PUT", f"{api}/connections/{cid}/refresh-token", {"refreshToken": minted["refreshToken"]})
-    expect(status == 200, f"refresh token: {status} {body}")
-    form = urllib.parse.urlencode({"grant_type": "refresh_token", "refresh_token": minted["refreshToken"],
-                                   "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
-    status, token = call("POST", f"{sim}/auth/o2/token", form, "application/x-www-form-urlencoded")
-    expect(status == 200, f"simulator token: {status} {token}")
-    headers = {"x-amz-access-token": token["access_token"], "User-Agent": "flexbridge-tests/1.0"}
-    status, location = call("POST", f"{sim}/externalFulfillment/2026-07-30/location", {
-        "merchantIds": [merchant], "marketplaceId": MARKETPLACE, "channels": ["MFN"], "locationName": f"{name} hub"},
-        headers=headers)
-    expect(status in (200, 201), f"simulator location: {status} {location}")
-    location_id = location["locationIds"]["MFN"]
-    status, body = call("PUT", f"{api}/connections/{cid}/hubs", {"hub": hub, "locationId": location_id, "channel": "MFN"})
-    expect(status == 200, f"hub mapping: {status} {body}")
-    return cid, location_id, headers
-
-
 def add_listings(api, sim, cid, merchant, skus):
     """Lists each WMS SKU `s` as merchant SKU `M-s` at FlexBridge and at the simulator (so Amazon knows it)."""
     listings = [{"clientSkuId": sku, "channelSkuId": f"M-{sku}", "channelSerialNo": f"B0{index:08d}", "marketplace": MARKETPLACE}
@@ -313,23 +286,6 @@ def generate_orders(api, sim, merchant, location_id, count, seconds=90):
             time.sleep(0.5)
     expect(not waiting, f"orders generated at the simulator not in FlexBridge after {seconds} s: {sorted(waiting)}")
     return shipment_ids
-
-
-def packages_for(shipment):
-    """The WMS's packing (as Tests/chaos): Amazon's recommended box, with serial numbers where a line needs them."""
-    needs_serials = any(line.get("complianceAttributes", {}).get("serialNumberRequirement") == "REQUIRED"
-                        for line in shipment["lineItems"])
-    if not needs_serials:
-        return None
-    box = shipment["shippingInfo"]["recommendedPackages"][0]
-    return [{
-        "id": "BOX1", "length": float(box["dimensions"]["length"]["value"]), "width": float(box["dimensions"]["width"]["value"]),
-        "height": float(box["dimensions"]["height"]["value"]), "dimensionUnit": box["dimensions"]["length"]["dimensionUnit"],
-        "weight": float(box["weight"]["value"]), "weightUnit": box["weight"]["weightUnit"],
-        "items": [{"lineItemId": line["shipmentLineItemId"], "quantity": line["numberOfUnits"],
-                   "serialNumbers": [f"SN-{shipment['id']}-{line['shipmentLineItemId']}-{n}" for n in range(line["numberOfUnits"])]}
-                  for line in shipment["lineItems"]],
-    }]
 
 
 def submit(api, shipment_id, body, key):

@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from harness import Rig, call, expect  # noqa: E402
+from harness import Rig, call, expect, packages_for  # noqa: E402
 
 BINARY = sys.argv[1]
 ORDERS = int(os.environ.get("CHAOS_ORDERS", "1000"))
@@ -34,22 +34,6 @@ FAULTED = ["getShipments", "getShipment", "processShipment", "createPackages", "
            "generateInvoice", "retrieveInvoice", "generateShipLabels", "updatePackageStatus"]
 WRITES = {"processShipment", "createPackages", "updatePackage", "generateInvoice", "generateShipLabels", "updatePackageStatus"}
 STEPS = ["confirm", "pack", "label", "ship"]
-
-
-def packages_for(shipment):
-    """The WMS's packing: Amazon's recommended box, with serial numbers where a line requires them."""
-    needs_serials = any(line["complianceAttributes"].get("serialNumberRequirement") == "REQUIRED" for line in shipment["lineItems"])
-    if not needs_serials:
-        return None  # FlexBridge takes Amazon's recommended packages
-    box = shipment["shippingInfo"]["recommendedPackages"][0]
-    return [{
-        "id": "BOX1", "length": float(box["dimensions"]["length"]["value"]), "width": float(box["dimensions"]["width"]["value"]),
-        "height": float(box["dimensions"]["height"]["value"]), "dimensionUnit": box["dimensions"]["length"]["dimensionUnit"],
-        "weight": float(box["weight"]["value"]), "weightUnit": box["weight"]["weightUnit"],
-        "items": [{"lineItemId": line["shipmentLineItemId"], "quantity": line["numberOfUnits"],
-                   "serialNumbers": [f"SN-{shipment['id']}-{line['shipmentLineItemId']}-{n}" for n in range(line["numberOfUnits"])]}
-                  for line in shipment["lineItems"]],
-    }]
 
 
 def main():

@@ -83,27 +83,8 @@ class Rig:
         return process
 
     def connect_seller(self, merchant, name):
-        """A connection for `merchant`, authorised at the simulator, with one MFN location mapped to hub HUB1.
-        Returns (connection id, location id, the seller's access token headers for the simulator)."""
-        status, connection = call("POST", f"{self.api}/connections", {
-            "name": name, "sellingPartnerId": merchant, "region": "EU", "marketplaceIds": [MARKETPLACE],
-            "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "endpoint": self.sim})
-        expect(status == 201, f"create connection: {status} {connection}")
-        cid = connection["id"]
-        _, minted = call("POST", f"{self.sim}/_simulator/authorizations", {"merchantId": merchant})
-        status, _ = call("PUT", f"{self.api}/connections/{cid}/refresh-token", {"refreshToken": minted["refreshToken"]})
-        expect(status == 200, "refresh token")
-        form = urllib.parse.urlencode({"grant_type": "refresh_token", "refresh_token": minted["refreshToken"],
-                                       "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
-        _, token = call("POST", f"{self.sim}/auth/o2/token", form, "application/x-www-form-urlencoded")
-        headers = {"x-amz-access-token": token["access_token"], "User-Agent": "flexbridge-tests/1.0"}
-        _, location = call("POST", f"{self.sim}/externalFulfillment/2026-07-30/location", {
-            "merchantIds": [merchant], "marketplaceId": MARKETPLACE, "channels": ["MFN"], "locationName": f"{name} hub"},
-            headers=headers)
-        location_id = location["locationIds"]["MFN"]
-        status, _ = call("PUT", f"{self.api}/connections/{cid}/hubs", {"hub": "HUB1", "locationId": location_id, "channel": "MFN"})
-        expect(status == 200, "hub mapping")
-        return cid, location_id, headers
+        """A connection for `merchant`, authorised at the simulator, with one MFN location mapped to hub HUB1."""
+        return connect_seller(self.api, self.sim, merchant, name)
 
     def stop(self):
         for process in self.processes:
@@ -113,3 +94,49 @@ class Rig:
                     process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+
+def connect_seller(api, sim, merchant, name, hub="HUB1"):
+    """A connection for `merchant` on the FlexBridge API `api`, authorised at the simulator `sim`, with one MFN
+    location mapped to `hub`. Returns (connection id, location id, the seller's access token headers for the
+    simulator)."""
+    status, connection = call("POST", f"{api}/connections", {
+        "name": name, "sellingPartnerId": merchant, "region": "EU", "marketplaceIds": [MARKETPLACE],
+        "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "endpoint": sim})
+    expect(status == 201, f"create connection: {status} {connection}")
+    cid = connection["id"]
+    status, minted = call("POST", f"{sim}/_simulator/authorizations", {"merchantId": merchant})
+    expect(status == 201, f"simulator authorization: {status} {minted}")
+    status, body = call("PUT", f"{api}/connections/{cid}/refresh-token", {"refreshToken": minted["refreshToken"]})
+    expect(status == 200, f"refresh token: {status} {body}")
+    form = urllib.parse.urlencode({"grant_type": "refresh_token", "refresh_token": minted["refreshToken"],
+                                   "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    status, token = call("POST", f"{sim}/auth/o2/token", form, "application/x-www-form-urlencoded")
+    expect(status == 200, f"simulator token: {status} {token}")
+    headers = {"x-amz-access-token": token["access_token"], "User-Agent": "flexbridge-tests/1.0"}
+    status, location = call("POST", f"{sim}/externalFulfillment/2026-07-30/location", {
+        "merchantIds": [merchant], "marketplaceId": MARKETPLACE, "channels": ["MFN"], "locationName": f"{name} hub"},
+        headers=headers)
+    expect(status in (200, 201), f"simulator location: {status} {location}")
+    location_id = location["locationIds"]["MFN"]
+    status, body = call("PUT", f"{api}/connections/{cid}/hubs", {"hub": hub, "locationId": location_id, "channel": "MFN"})
+    expect(status == 200, f"hub mapping: {status} {body}")
+    return cid, location_id, headers
+
+
+def packages_for(shipment):
+    """The WMS's packing: Amazon's recommended box, with serial numbers where a line requires them; None (Amazon's
+    recommended packages, chosen by FlexBridge) when no line does."""
+    needs_serials = any(line.get("complianceAttributes", {}).get("serialNumberRequirement") == "REQUIRED"
+                        for line in shipment["lineItems"])
+    if not needs_serials:
+        return None
+    box = shipment["shippingInfo"]["recommendedPackages"][0]
+    return [{
+        "id": "BOX1", "length": float(box["dimensions"]["length"]["value"]), "width": float(box["dimensions"]["width"]["value"]),
+        "height": float(box["dimensions"]["height"]["value"]), "dimensionUnit": box["dimensions"]["length"]["dimensionUnit"],
+        "weight": float(box["weight"]["value"]), "weightUnit": box["weight"]["weightUnit"],
+        "items": [{"lineItemId": line["shipmentLineItemId"], "quantity": line["numberOfUnits"],
+                   "serialNumbers": [f"SN-{shipment['id']}-{line['shipmentLineItemId']}-{n}" for n in range(line["numberOfUnits"])]}
+                  for line in shipment["lineItems"]],
+    }]
