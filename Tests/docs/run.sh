@@ -19,4 +19,5 @@ if [[ -z ${FLEXBRIDGE_BIN:-} ]]; then
     swift build --product flexbridge >/dev/null
     FLEXBRIDGE_BIN="$(swift build --show-bin-path)/flexbridge"
 fi
-exec timeout --kill-after=10 200 python3 Tests/docs/walkthrough.py --binary "$FLEXBRIDGE_BIN" "$@"
+# Walk-throughs run in their own folders: a relative path would not be found there.
+exec timeout --kill-after=10 200 python3 Tests/docs/walkthrough.py --binary "$(realpath "$FLEXBRIDGE_BIN")" "$@"
