@@ -5,7 +5,7 @@ import Foundation
 import Logging
 import SellingPartner
 
-typealias EF = Components.Schemas
+package typealias EF = Components.Schemas
 
 /// Runs one connection's fulfilment commands against Amazon: per order in the order given, different orders side
 /// by side.
@@ -19,15 +19,75 @@ public struct FulfilmentWorker: Sendable {
     public struct Configuration: Sendable {
         /// Orders worked on at once.
         public var concurrency: Int
+        /// Of those, the slots each ``Lane`` keeps for itself (at most a quarter of `concurrency` is kept).
+        public var reservedPerLane: Int
         /// Attempts before a command that keeps failing for lack of an answer is given up, with an event.
         public var maxAttempts: Int
         /// The longest wait between attempts.
         public var maximumRetryDelay: TimeInterval
 
-        public init(concurrency: Int = 16, maxAttempts: Int = 12, maximumRetryDelay: TimeInterval = 60) {
+        public init(
+            concurrency: Int = 16,
+            reservedPerLane: Int = 3,
+            maxAttempts: Int = 12,
+            maximumRetryDelay: TimeInterval = 60
+        ) {
             self.concurrency = concurrency
+            self.reservedPerLane = reservedPerLane
             self.maxAttempts = maxAttempts
             self.maximumRetryDelay = maximumRetryDelay
+        }
+    }
+
+    /// The rate bucket at Amazon a command waits on first. Each of Amazon's operations has its own bucket (one call a
+    /// second by default for every state change), so commands are scheduled per lane.
+    public enum Lane: CaseIterable, Sendable {
+        /// confirm and reject: processShipment.
+        case processShipment
+        /// pack: createPackages and updatePackage.
+        case packages
+        /// shipping options, label, labels again, invoice: retrieveShippingOptions, generateInvoice,
+        /// generateShipLabels.
+        case labelling
+        /// ship: updatePackageStatus.
+        case handover
+
+        public init(_ type: CommandType) {
+            switch type {
+            case .confirm, .reject: self = .processShipment
+            case .pack: self = .packages
+            case .shippingOptions, .label, .regenerateLabels, .invoice: self = .labelling
+            case .ship: self = .handover
+            }
+        }
+
+        /// The command types scheduled in this lane.
+        public var types: [CommandType] { CommandType.allCases.filter { Lane($0) == self } }
+    }
+
+    /// How many commands each lane runs, and how many more it may start.
+    package struct LaneSlots {
+        let concurrency: Int
+        let reserved: Int
+        package var running: [Lane: Int] = [:]
+        /// Per lane, the commands due and not started.
+        package var waiting: [Lane: Int] = [:]
+
+        package init(concurrency: Int, reserved: Int) {
+            self.concurrency = max(1, concurrency)
+            self.reserved = min(max(0, reserved), self.concurrency / Lane.allCases.count)
+        }
+
+        /// The lane's own slots not yet used, and the free slots no other waiting lane below its reserve is owed:
+        /// a lane with nothing to do holds nothing back, and one that gets work takes the next slot that frees.
+        package func room(for lane: Lane) -> Int {
+            let total = running.values.reduce(0, +)
+            let owed = Lane.allCases.reduce(0) { owed, other in
+                other == lane
+                    ? owed : owed + min(max(0, reserved - running[other, default: 0]), waiting[other, default: 0])
+            }
+            let own = max(0, reserved - running[lane, default: 0])
+            return own + max(0, concurrency - total - owed - own)
         }
     }
 
@@ -78,33 +138,45 @@ public struct FulfilmentWorker: Sendable {
     }
 
     /// Runs the commands due now, one per order, keeping up to `concurrency` in flight: as one ends the next due
-    /// command starts, so an answer that is slow to come holds up only its own order. Returns how many ran.
+    /// command starts, so an answer that is slow to come holds up only its own order. Slots are shared out by
+    /// ``Lane``: each lane keeps `reservedPerLane` for itself and takes of the rest while they are free, oldest
+    /// command first, so a backlog waiting on one of Amazon's rate buckets (a burst of confirmations behind
+    /// processShipment's one call a second) never holds the slots that packs, labels and handovers need — every
+    /// bucket stays busy, and the flow runs at the slowest operation's rate rather than their sum. Returns how many
+    /// ran.
     @discardableResult
     public func runDue() async throws -> Int {
         try await withThrowingTaskGroup(of: String.self) { group in
-            var inFlight: Set<String> = []
+            var slots = LaneSlots(concurrency: configuration.concurrency, reserved: configuration.reservedPerLane)
+            var inFlight: [String: Lane] = [:]
             var ran = 0
             while true {
-                if inFlight.count < configuration.concurrency {
-                    let due = try await store.read { [connectionID, configuration, inFlight] in
-                        try await $0.dueCommands(
-                            connectionID: connectionID,
-                            limit: configuration.concurrency + inFlight.count
-                        )
+                var due: [FulfilmentCommand] = []
+                if slots.running.values.reduce(0, +) < configuration.concurrency {
+                    slots.waiting = [:]
+                    for lane in Lane.allCases {
+                        let limit = configuration.concurrency + slots.running[lane, default: 0]
+                        let found = try await store.read { [connectionID] in
+                            try await $0.dueCommands(connectionID: connectionID, types: lane.types, limit: limit)
+                        }.filter { inFlight[$0.shipmentID] == nil }
+                        slots.waiting[lane] = found.count
+                        due += found
                     }
-                    for command in due.filter({ !inFlight.contains($0.shipmentID) }).prefix(
-                        configuration.concurrency - inFlight.count
-                    ) {
-                        inFlight.insert(command.shipmentID)
-                        ran += 1
-                        group.addTask {
-                            try await self.perform(command)
-                            return command.shipmentID
-                        }
+                }
+                for command in due.sorted(by: { $0.sequence < $1.sequence }) {
+                    let lane = Lane(command.request.type)
+                    guard slots.room(for: lane) > 0 else { continue }
+                    slots.running[lane, default: 0] += 1
+                    slots.waiting[lane, default: 0] -= 1
+                    inFlight[command.shipmentID] = lane
+                    ran += 1
+                    group.addTask {
+                        try await self.perform(command)
+                        return command.shipmentID
                     }
                 }
                 guard let finished = try await group.next() else { return ran }
-                inFlight.remove(finished)
+                if let lane = inFlight.removeValue(forKey: finished) { slots.running[lane, default: 0] -= 1 }
             }
         }
     }
@@ -206,6 +278,11 @@ public struct FulfilmentWorker: Sendable {
 
     private func carryOut(_ command: FulfilmentCommand, from start: EF.Shipment) async throws -> CommandOutcome {
         var shipment = start
+        if Self.packedStatuses.contains(shipment.status), (shipment.packages ?? []).isEmpty {
+            // A packed shipment without packages is not a copy to act on (labels for no package, a handover of
+            // nothing): Amazon's is read instead.
+            shipment = try await refresh(shipment.id)
+        }
         if shipment.status == .cancelled, command.request.type != .reject {
             return .cancelled(message: "The order was cancelled at Amazon.")
         }
@@ -349,7 +426,13 @@ public struct FulfilmentWorker: Sendable {
         case .ship:
             switch shipment.status {
             case .shiplabelGenerated:
-                for package in shipment.packages ?? [] where package.status != .shipped {
+                guard let packages = shipment.packages, !packages.isEmpty else {
+                    throw FulfilmentRefusal(
+                        code: "no_packages",
+                        message: "Order \(shipment.id) is labelled at Amazon but Amazon shows no package to hand over."
+                    )
+                }
+                for package in packages where package.status != .shipped {
                     _ = try await call {
                         try await client.shipments.updatePackageStatus(
                             path: .init(shipmentId: shipment.id, packageId: package.id),
@@ -594,8 +677,13 @@ public struct FulfilmentWorker: Sendable {
 
     // MARK: Amazon's shipment
 
+    /// The statuses in which Amazon's shipment holds its packages.
+    static let packedStatuses: Set<EF.Shipment.StatusPayload> = [
+        .packageCreated, .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated, .shipped, .delivered,
+    ]
+
     /// The stored copy of the shipment.
-    func stored(_ shipmentID: String) async throws -> EF.Shipment {
+    package func stored(_ shipmentID: String) async throws -> EF.Shipment {
         guard
             let order = try await store.read({ [connectionID] in
                 try await $0.order(shipmentID, connectionID: connectionID)
@@ -613,22 +701,25 @@ public struct FulfilmentWorker: Sendable {
     /// reading the shipment back, which would cost a getShipment (2 a second at Amazon's default rate) per step. The
     /// copy keeps Amazon's last `lastUpdatedDateTime`; the store takes it because its status is further on, and the
     /// copy Amazon makes of the change (newer) replaces it when a poll or notification brings it.
-    func advance(
+    package func advance(
         _ shipment: EF.Shipment,
         to status: EF.Shipment.StatusPayload,
         _ change: (inout EF.Shipment) -> Void = { _ in }
     ) async throws -> EF.Shipment {
         var next = shipment
-        // A newer copy from Amazon may have arrived while the call ran (the notification of an earlier step, an
-        // invoice Amazon issued): the step is recorded on that copy, or, if it is already as far on, not at all —
-        // a copy older than the stored one would be dropped and the order would show its step only at the next poll.
+        // A copy newer by Amazon's clock may have arrived while the call ran. If it is already as far on (Amazon's
+        // own copy of this step, a cancellation), it stands. If it is behind — a poll's page read before this
+        // worker's earlier steps, which those steps' copies, keeping an older time, do not outrank — the step is
+        // recorded on the worker's own copy, which holds what the earlier steps added (packages, the invoice), at
+        // the newer time: the store takes it, and the next call is made from it. (Recording the step on the
+        // stale copy instead lost the packages, and the labels were asked for none.)
         if let held = try? await stored(shipment.id),
             let heldAt = Order.parseTimestamp(held.lastUpdatedDateTime),
             let givenAt = Order.parseTimestamp(shipment.lastUpdatedDateTime),
             heldAt > givenAt
         {
             if Order.statusRank(held.status.rawValue) >= Order.statusRank(status.rawValue) { return held }
-            next = held
+            next.lastUpdatedDateTime = held.lastUpdatedDateTime
         }
         next.status = status
         change(&next)

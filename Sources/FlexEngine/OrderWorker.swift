@@ -24,7 +24,10 @@ public actor OrderWorker {
         public var concurrentFetches: Int
 
         public init(
-            pollInterval: Duration = .seconds(15), overlap: TimeInterval = 120, firstPollLookBack: TimeInterval = 7 * 86400, pageSize: Int = 100,
+            pollInterval: Duration = .seconds(15),
+            overlap: TimeInterval = 120,
+            firstPollLookBack: TimeInterval = 7 * 86400,
+            pageSize: Int = 100,
             concurrentFetches: Int = 8
         ) {
             self.concurrentFetches = concurrentFetches
@@ -37,7 +40,8 @@ public actor OrderWorker {
 
     /// The statuses polled: new orders, and every later status, cancellations included.
     static let polledStatuses: [Operations.GetShipments.Input.Query.StatusPayload] = [
-        .created, .accepted, .confirmed, .packageCreated, .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated, .shipped,
+        .created, .accepted, .confirmed, .packageCreated, .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated,
+        .shipped,
         .delivered, .cancelled,
     ]
 
@@ -47,7 +51,13 @@ public actor OrderWorker {
     private let configuration: Configuration
     private let logger: Logger
 
-    public init(connectionID: ConnectionID, store: Store, client: SellingPartnerClient, configuration: Configuration = .init(), logger: Logger) {
+    public init(
+        connectionID: ConnectionID,
+        store: Store,
+        client: SellingPartnerClient,
+        configuration: Configuration = .init(),
+        logger: Logger
+    ) {
         self.connectionID = connectionID
         self.store = store
         self.client = client
@@ -80,10 +90,16 @@ public actor OrderWorker {
             } catch is CancellationError {
                 return
             } catch let error as ConnectionNeedsReauthorization {
-                logger.error("order sync stopped: the seller must authorise FlexBridge again", metadata: ["error": "\(error.message)"])
+                logger.error(
+                    "order sync stopped: the seller must authorise FlexBridge again",
+                    metadata: ["error": "\(error.message)"]
+                )
                 return
             } catch {
-                logger.error("order sync round failed; trying again", metadata: ["round": "\(name)", "error": "\(error)"])
+                logger.error(
+                    "order sync round failed; trying again",
+                    metadata: ["round": "\(name)", "error": "\(error)"]
+                )
                 try? await Task.sleep(for: .seconds(2))
             }
         }
@@ -117,8 +133,14 @@ public actor OrderWorker {
     private nonisolated func fetch(_ id: String, notified status: String?) async throws -> Bool {
         var changed = false
         // The echo of a change the fulfilment worker made and recorded while the notification was on its way.
-        if let status, try await store.read({ [connectionID] in try await $0.holds(status, shipmentID: id, connectionID: connectionID) }) {
-            try await store.transaction { [connectionID] in try await $0.completeShipmentFetch(connectionID: connectionID, shipmentID: id) }
+        if let status,
+            try await store.read({ [connectionID] in
+                try await $0.holds(status, shipmentID: id, connectionID: connectionID)
+            })
+        {
+            try await store.transaction { [connectionID] in
+                try await $0.completeShipmentFetch(connectionID: connectionID, shipmentID: id)
+            }
             return false
         }
         do {
@@ -129,7 +151,9 @@ public actor OrderWorker {
         } catch let error as AmazonAPIError where error.status == 404 {
             logger.warning("Amazon does not know a notified shipment; dropped", metadata: ["shipment": "\(id)"])
         }
-        try await store.transaction { [connectionID] in try await $0.completeShipmentFetch(connectionID: connectionID, shipmentID: id) }
+        try await store.transaction { [connectionID] in
+            try await $0.completeShipmentFetch(connectionID: connectionID, shipmentID: id)
+        }
         return changed
     }
 
@@ -137,7 +161,9 @@ public actor OrderWorker {
     @discardableResult
     public func poll() async throws -> Int {
         guard try await syncEnabled() else { return 0 }
-        let mapped = try await store.read { [connectionID] in Set(try await $0.locationMappings(for: connectionID).map(\.locationID.rawValue)) }
+        let mapped = try await store.read { [connectionID] in
+            Set(try await $0.locationMappings(for: connectionID).map(\.locationID.rawValue))
+        }
         let locations: [String?] = mapped.isEmpty ? [nil] : mapped.sorted()
         // Statuses side by side: the client's token bucket paces them, and one slow page holds up only its own.
         return try await withThrowingTaskGroup(of: Int.self) { group in
@@ -152,13 +178,18 @@ public actor OrderWorker {
         }
     }
 
-    private nonisolated func poll(location: String?, status: Operations.GetShipments.Input.Query.StatusPayload) async throws -> Int {
+    private nonisolated func poll(
+        location: String?,
+        status: Operations.GetShipments.Input.Query.StatusPayload
+    ) async throws -> Int {
         let key = location ?? ""
         let watermark = try await store.read { [connectionID] in
             try await $0.orderWatermark(connectionID: connectionID, locationID: key, status: status.rawValue)
         }
         let now = store.clock.now()
-        let after = (watermark ?? now.addingTimeInterval(-configuration.firstPollLookBack)).addingTimeInterval(-configuration.overlap)
+        let after = (watermark ?? now.addingTimeInterval(-configuration.firstPollLookBack)).addingTimeInterval(
+            -configuration.overlap
+        )
         var newest = watermark ?? after
         var token: String?
         var changed = 0
@@ -167,19 +198,30 @@ public actor OrderWorker {
             let page = try await callAmazon(store: store, connectionID: connectionID, isolation: nil) {
                 try await self.client.shipments.getShipments(
                     query: .init(
-                        locationId: location, status: status, lastUpdatedAfter: after, maxResults: self.configuration.pageSize,
-                        paginationToken: pageToken)
+                        locationId: location,
+                        status: status,
+                        lastUpdatedAfter: after,
+                        maxResults: self.configuration.pageSize,
+                        paginationToken: pageToken
+                    )
                 ).ok.body.json
             }
             for shipment in page.shipments ?? [] {
                 if try await record(shipment, source: "poll") { changed += 1 }
-                if let updated = Order.parseTimestamp(shipment.lastUpdatedDateTime), updated > newest { newest = updated }
+                if let updated = Order.parseTimestamp(shipment.lastUpdatedDateTime), updated > newest {
+                    newest = updated
+                }
             }
             token = page.pagination?.nextToken
         } while token != nil
         if newest != watermark {
             try await store.transaction { [connectionID, newest] in
-                try await $0.setOrderWatermark(newest, connectionID: connectionID, locationID: key, status: status.rawValue)
+                try await $0.setOrderWatermark(
+                    newest,
+                    connectionID: connectionID,
+                    locationID: key,
+                    status: status.rawValue
+                )
             }
         }
         return changed
@@ -193,7 +235,9 @@ public actor OrderWorker {
     }
 
     private func syncEnabled() async throws -> Bool {
-        guard let connection = try await store.read({ [connectionID] in try await $0.connection(connectionID) }) else { return false }
+        guard let connection = try await store.read({ [connectionID] in try await $0.connection(connectionID) }) else {
+            return false
+        }
         return connection.status == .active && connection.settings.orderSyncEnabled
     }
 
@@ -207,7 +251,11 @@ public actor OrderWorker {
         var description: String { "Amazon's shipment \(shipmentID) has an unreadable \(field)" }
     }
 
-    static func order(from shipment: Components.Schemas.Shipment, connectionID: ConnectionID, now: Date) throws -> Order {
+    package static func order(
+        from shipment: Components.Schemas.Shipment,
+        connectionID: ConnectionID,
+        now: Date
+    ) throws -> Order {
         guard let created = Order.parseTimestamp(shipment.creationDateTime) else {
             throw UnreadableShipment(shipmentID: shipment.id, field: "creationDateTime")
         }
@@ -215,13 +263,24 @@ public actor OrderWorker {
             throw UnreadableShipment(shipmentID: shipment.id, field: "lastUpdatedDateTime")
         }
         return Order(
-            connectionID: connectionID, shipmentID: shipment.id, locationID: LocationID(rawValue: shipment.locationId),
+            connectionID: connectionID,
+            shipmentID: shipment.id,
+            locationID: LocationID(rawValue: shipment.locationId),
             marketplaceID: MarketplaceID(rawValue: shipment.marketplaceAttributes.marketplaceId),
             channel: shipment.marketplaceAttributes.channelName,
-            program: Order.Program(channel: shipment.marketplaceAttributes.channelName, shippingType: shipment.shippingInfo.shippingType?.rawValue),
-            shipmentType: shipment.shipmentInfo.shipmentType.rawValue, originalShipmentID: shipment.shipmentInfo.originalShipmentInfo?.id,
-            status: shipment.status.rawValue, amazonCreatedAt: created, amazonUpdatedAt: updated,
+            program: Order.Program(
+                channel: shipment.marketplaceAttributes.channelName,
+                shippingType: shipment.shippingInfo.shippingType?.rawValue
+            ),
+            shipmentType: shipment.shipmentInfo.shipmentType.rawValue,
+            originalShipmentID: shipment.shipmentInfo.originalShipmentInfo?.id,
+            status: shipment.status.rawValue,
+            amazonCreatedAt: created,
+            amazonUpdatedAt: updated,
             expectedShipAt: Order.parseTimestamp(shipment.shippingInfo.expectedShippingDateTimeInUTC),
-            shipment: try JSONText.encode(shipment), firstSeenAt: now, updatedAt: now)
+            shipment: try JSONText.encode(shipment),
+            firstSeenAt: now,
+            updatedAt: now
+        )
     }
 }

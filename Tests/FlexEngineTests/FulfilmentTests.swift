@@ -87,6 +87,9 @@ struct FulfilmentTests {
     static func run(
         engine: TestEngine = .sqlite,
         maximumRetryDelay: TimeInterval = 60,
+        concurrency: Int = 16,
+        reservedPerLane: Int = 3,
+        rateLimits: [String: RateLimiter.Limit] = [:],
         _ body: @Sendable (Parts) async throws -> Void
     ) async throws {
         try await InventoryFixture.run(engine: engine) { amazon in
@@ -95,7 +98,7 @@ struct FulfilmentTests {
                 "getShipments", "getShipment", "processShipment", "createPackages", "retrieveShippingOptions",
                 "generateInvoice", "generateShipLabels", "updatePackageStatus", "createSandboxShipment",
             ] {
-                limits[operation] = .init(rate: 500, burst: 500)
+                limits[operation] = rateLimits[operation] ?? .init(rate: 500, burst: 500)
             }
             let client = try await AmazonClients(
                 configuration: .init(retry: .init(maxAttempts: 2, initialDelay: 0.01), rateLimits: limits)
@@ -115,7 +118,11 @@ struct FulfilmentTests {
                         connectionID: amazon.connection.id,
                         store: amazon.store,
                         client: client,
-                        configuration: .init(maximumRetryDelay: maximumRetryDelay),
+                        configuration: .init(
+                            concurrency: concurrency,
+                            reservedPerLane: reservedPerLane,
+                            maximumRetryDelay: maximumRetryDelay
+                        ),
                         logger: logger
                     ),
                     client: client
@@ -214,6 +221,43 @@ struct FulfilmentTests {
         }
     }
 
+    @Test("ready_to_ship is announced only once the labels are stored, even when Amazon's answer was lost")
+    func labelEventAfterFiles() async throws {
+        try await Self.run { parts in
+            let id = try await parts.newOrder()
+            for type in [CommandType.confirm, .pack] { try await parts.submit(CommandRequest(type: type), to: id) }
+            try await parts.fulfilment.drain()
+            try await parts.amazon.simulator.setFaults(
+                FaultSettings(dropAfterApplyRate: 1),
+                operation: "generateShipLabels"
+            )
+            let label = try await parts.submit(CommandRequest(type: .label), to: id)
+            try await parts.fulfilment.runDue()
+            #expect(try await parts.amazon.store.read { try await $0.command(label.id) }?.status == .queued)
+            // Amazon made the labels; its copy arrives by a poll before FlexBridge holds the files.
+            try await parts.orders.poll()
+            var order = try await parts.order(id)
+            #expect(order.status == "SHIPLABEL_GENERATED")
+            #expect(order.state == .packed, "not ready to ship without its labels")
+            func readyEvents() async throws -> [OutboxEvent] {
+                try await parts.events("order.updated").filter { $0.payload.contains("\"state\":\"ready_to_ship\"") }
+            }
+            #expect(try await readyEvents().isEmpty)
+
+            try await parts.amazon.simulator.setFaults(FaultSettings(), operation: "generateShipLabels")
+            parts.amazon.clock.advance(by: .seconds(5))
+            try await parts.fulfilment.drain()
+            order = try await parts.order(id)
+            #expect(order.state == .readyToShip)
+            #expect(try await readyEvents().count == 1)
+            let labels = try await parts.amazon.store.read {
+                try await $0.documents(shipmentID: id, connectionID: parts.amazon.connection.id)
+            }.filter { $0.kind == .label }
+            #expect(!labels.isEmpty)
+            #expect(try await parts.amazon.store.read { try await $0.command(label.id) }?.status == .succeeded)
+        }
+    }
+
     @Test("a refused command leaves the error on the order, an event, and fails what was queued after it")
     func refusal() async throws {
         try await Self.run { parts in
@@ -235,6 +279,95 @@ struct FulfilmentTests {
             try await parts.submit(CommandRequest(type: .confirm), to: id)
             try await parts.fulfilment.drain()
             #expect(try await parts.order(id).error == nil)
+        }
+    }
+
+    @Test("slots: each lane keeps its reserve while it has work; a lane alone takes every slot")
+    func laneSlots() {
+        var slots = FulfilmentWorker.LaneSlots(concurrency: 16, reserved: 3)
+        slots.waiting = [.processShipment: 300]
+        #expect(slots.room(for: .processShipment) == 16, "alone, confirmations take every slot")
+        slots.waiting = [.processShipment: 300, .packages: 1, .handover: 10]
+        #expect(slots.room(for: .processShipment) == 12, "one slot owed to the pack, three to the handovers")
+        slots.running = [.processShipment: 12]
+        #expect(slots.room(for: .processShipment) == 0)
+        #expect(slots.room(for: .packages) == 3)
+        #expect(slots.room(for: .handover) == 3)
+        slots.running = [.processShipment: 16]
+        #expect(slots.room(for: .packages) == 3, "a lane's reserve stands even when others hold more than theirs")
+        #expect(FulfilmentWorker.LaneSlots(concurrency: 4, reserved: 3).room(for: .labelling) == 4)
+        var small = FulfilmentWorker.LaneSlots(concurrency: 4, reserved: 3)
+        small.waiting = [.processShipment: 5, .packages: 5, .labelling: 5, .handover: 5]
+        #expect(small.room(for: .processShipment) == 1, "the reserve is at most a quarter of the slots")
+    }
+
+    @Test("a backlog of confirmations behind processShipment's bucket does not hold up another order's pack")
+    func lanes() async throws {
+        // processShipment at 5 calls a second; 8 slots, 2 kept per lane. Before lanes, the 12 confirmations (queued
+        // first) held all 8 slots and the pack started only once 5 of them had gone through.
+        try await Self.run(
+            concurrency: 8,
+            reservedPerLane: 2,
+            rateLimits: ["processShipment": .init(rate: 5, burst: 1)]
+        ) { parts in
+            let packed = try await parts.newOrder()
+            try await parts.submit(CommandRequest(type: .confirm), to: packed)
+            try await parts.fulfilment.drain()
+            var backlog: [String] = []
+            for _ in 0..<12 { backlog.append(try await parts.newOrder()) }
+            for id in backlog { try await parts.submit(CommandRequest(type: .confirm), to: id) }
+            let pack = try await parts.submit(CommandRequest(type: .pack), to: packed)
+            try await parts.fulfilment.drain()
+            let done = try #require(try await parts.amazon.store.read { try await $0.command(pack.id) })
+            #expect(done.status == .succeeded)
+            for id in backlog { #expect(try await parts.commands(id).first?.status == .succeeded) }
+            // In the order Amazon received them: the confirmations that went through before the pack.
+            let calls = await parts.amazon.simulator.recordedRequests().map(\.operation)
+            let packedAt = try #require(calls.firstIndex(of: "createPackages"))
+            let confirmedBefore = calls[..<packedAt].filter { $0 == "processShipment" }.count - 1
+            #expect(confirmedBefore < 3, "the pack waited for \(confirmedBefore) confirmations")
+        }
+    }
+
+    @Test("a poll's copy newer by Amazon's clock but behind the worker's steps does not lose the packages")
+    func stalePollCopy() async throws {
+        try await Self.run { parts in
+            let id = try await parts.newOrder()
+            for type in [CommandType.confirm, .pack] { try await parts.submit(CommandRequest(type: type), to: id) }
+            try await parts.fulfilment.drain()
+            // The worker's copy: packed, with the packages, at the time Amazon last stamped (before the steps).
+            let packed = try await parts.fulfilment.stored(id)
+            #expect(packed.status == .packageCreated)
+            let packages = try #require(packed.packages)
+            // A poll's page read after the confirmation and before the packing arrives late: CONFIRMED, no packages,
+            // a second newer by Amazon's clock. The store takes it (newer).
+            var stale = packed
+            stale.status = .confirmed
+            stale.packages = nil
+            let packedAt = try #require(Order.parseTimestamp(packed.lastUpdatedDateTime))
+            stale.lastUpdatedDateTime = packedAt.addingTimeInterval(1).formatted(.iso8601)
+            let connectionID = parts.amazon.connection.id
+            let order = try OrderWorker.order(from: stale, connectionID: connectionID, now: Date())
+            _ = try await parts.amazon.store.transaction { try await $0.upsertOrder(order, source: "poll") }
+            #expect(try await parts.order(id).status == "CONFIRMED")
+
+            // The label command's next step is recorded on the worker's copy at the newer time: packages kept.
+            let next = try await parts.fulfilment.advance(packed, to: .pickupSlotRetrieved)
+            #expect(next.status == .pickupSlotRetrieved)
+            #expect(next.packages == packages)
+            #expect(next.lastUpdatedDateTime == stale.lastUpdatedDateTime)
+            let stored = try await parts.fulfilment.stored(id)
+            #expect(stored.status == .pickupSlotRetrieved)
+            #expect(stored.packages == packages)
+
+            // A newer copy already as far on (a cancellation) stands as it is.
+            var cancelled = stale
+            cancelled.status = .cancelled
+            cancelled.lastUpdatedDateTime = packedAt.addingTimeInterval(2).formatted(.iso8601)
+            let cancelledOrder = try OrderWorker.order(from: cancelled, connectionID: connectionID, now: Date())
+            _ = try await parts.amazon.store.transaction { try await $0.upsertOrder(cancelledOrder, source: "poll") }
+            #expect(try await parts.fulfilment.advance(next, to: .invoiceGenerated).status == .cancelled)
+            #expect(try await parts.order(id).status == "CANCELLED")
         }
     }
 
@@ -371,8 +504,9 @@ struct FulfilmentTests {
             #expect(commands.first { $0.id == pack.id }?.status == .cancelled)
             let order = try await parts.order(id)
             #expect(order.status == "CANCELLED" && order.state == .rejected)
-            let cancelled = try #require(try await parts.events("order.cancelled").first)
-            #expect(cancelled.payload.contains("OUT_OF_STOCK") && cancelled.payload.contains(pack.id))
+            let rejected = try #require(try await parts.events("order.rejected").first)
+            #expect(rejected.payload.contains("OUT_OF_STOCK") && rejected.payload.contains(pack.id))
+            #expect(try await parts.events("order.cancelled").isEmpty, "order.cancelled is the marketplace's alone")
             #expect(await parts.writes(id) == ["processShipment": 1])
         }
     }

@@ -56,7 +56,22 @@ def main():
         node.send_signal(signal.SIGKILL)
         node.wait()
 
+        # The restarted node takes its dead predecessor's leases at once: its first call to Amazon goes out within
+        # 2 s of its start, not after the 30 s lease expiry.
+        _, log = call("GET", f"{sim}/_simulator/requests")
+        seen = log[-1]["sequence"] if log else 0
+        spawned = time.time()
         rig.serve()
+        first_call = None
+        while first_call is None and time.time() - spawned < 60:
+            _, fresh = call("GET", f"{sim}/_simulator/requests?after={seen}")
+            if fresh:
+                first_call = time.time() - spawned
+            else:
+                time.sleep(0.05)
+        expect(first_call is not None and first_call < 2,
+               f"the restarted node's first Amazon call came {first_call} s after its start (at most 2 s)")
+        print(f"after the restart: first Amazon call within {first_call:.2f} s of the start")
         started = time.time()
         while True:
             held = amazon()

@@ -113,11 +113,17 @@ extension StoreSession {
 
     /// The commands due to run now: per order, only the first unfinished one, so that an order's commands run in
     /// the order given while different orders run side by side.
-    public func dueCommands(connectionID: ConnectionID, limit: Int) async throws -> [FulfilmentCommand] {
-        try await sql.raw(
+    public func dueCommands(
+        connectionID: ConnectionID,
+        types: [CommandType] = CommandType.allCases,
+        limit: Int
+    ) async throws -> [FulfilmentCommand] {
+        guard !types.isEmpty else { return [] }
+        return try await sql.raw(
             """
             SELECT c.* FROM order_commands c
             WHERE c.connection_id = \(bind: connectionID.rawValue) AND c.status IN ('queued', 'running') AND c.retry_at <= \(bind: nowMilliseconds)
+                AND c.type IN (\(binds: types.map(\.rawValue)))
                 AND NOT EXISTS (
                     SELECT 1 FROM order_commands e
                     WHERE e.connection_id = c.connection_id AND e.shipment_id = c.shipment_id
@@ -286,6 +292,9 @@ extension StoreSession {
                 \(bind: document.data.base64EncodedString()), \(bind: document.createdAt.millisecondsSince1970))
             """
         ).run()
+        if document.kind == .label, let shipmentID = document.shipmentID {
+            try await promoteIfLabelled(connectionID: document.connectionID, shipmentID: shipmentID)
+        }
     }
 
     /// An order's current files (superseded labels left out), oldest first.

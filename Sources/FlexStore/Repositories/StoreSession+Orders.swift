@@ -10,7 +10,19 @@ extension StoreSession {
     public func upsertOrder(_ order: Order, source: String) async throws -> OrderChange {
         let now = nowMilliseconds
         let facts = try? ShipmentFacts(json: order.shipment)
-        let state = FulfilmentState(amazonStatus: order.status, cancellationReason: facts?.reason)
+        var state = FulfilmentState(amazonStatus: order.status, cancellationReason: facts?.reason)
+        if state == .readyToShip,
+            try await !labelsHeld(
+                connectionID: order.connectionID,
+                shipmentID: order.shipmentID,
+                packageIDs: facts?.packages?.map(\.id) ?? []
+            )
+        {
+            // Amazon shows the labels made but FlexBridge does not hold them yet (the answer was lost, the node was
+            // killed mid-label, they were made in Seller Central): the order is ready to ship, and says so, once
+            // they are stored (``promoteIfLabelled(connectionID:shipmentID:)``).
+            state = .packed
+        }
         let existing = try await sql.raw(
             """
             SELECT status, amazon_updated_at FROM orders
@@ -67,7 +79,9 @@ extension StoreSession {
         let type: String =
             switch change {
             case .created: "order.created"
-            case .updated(let previous) where order.status == "CANCELLED" && previous != "CANCELLED": "order.cancelled"
+            // The seller's own rejection is not the marketplace's cancellation: a WMS acts differently on each.
+            case .updated(let previous) where order.status == "CANCELLED" && previous != "CANCELLED":
+                state == .rejected ? "order.rejected" : "order.cancelled"
             default: "order.updated"
             }
         var payload: [String: JSONValue] = [
@@ -75,7 +89,7 @@ extension StoreSession {
             "locationId": .string(order.locationID.rawValue), "program": .string(order.program.rawValue),
         ]
         if case .updated(let previous) = change { payload["previousStatus"] = .string(previous) }
-        if type == "order.cancelled", case .updated(let previous) = change {
+        if type == "order.cancelled" || type == "order.rejected", case .updated(let previous) = change {
             let cancelled = try await cancelOpenCommands(connectionID: order.connectionID, shipmentID: order.shipmentID)
             payload["cancelledCommandIds"] = .array(cancelled.map { .string($0.id) })
             if let reason = facts?.reason { payload["reason"] = .string(reason) }
@@ -107,6 +121,62 @@ extension StoreSession {
             )
         }
         return change
+    }
+
+    /// Whether a current label of every package is stored.
+    func labelsHeld(connectionID: ConnectionID, shipmentID: String, packageIDs: [String]) async throws -> Bool {
+        guard !packageIDs.isEmpty else { return false }
+        let held = try await sql.raw(
+            """
+            SELECT package_id FROM documents
+            WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID) AND kind = 'label'
+                AND superseded_at IS NULL
+            """
+        ).all().compactMap { try $0.decode(column: "package_id", as: String?.self) }
+        return Set(held).isSuperset(of: packageIDs)
+    }
+
+    /// A labelled order held back as `packed` for want of its labels becomes `ready_to_ship`, with its event, once
+    /// the last of them is stored.
+    func promoteIfLabelled(connectionID: ConnectionID, shipmentID: String) async throws {
+        guard
+            let row = try await sql.raw(
+                """
+                SELECT status, state, shipment, location_id, program FROM orders
+                WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)
+                """
+            ).first(),
+            try row.decode(column: "status", as: String.self) == "SHIPLABEL_GENERATED",
+            try row.decode(column: "state", as: String.self) == FulfilmentState.packed.rawValue,
+            let facts = try? ShipmentFacts(json: try row.decode(column: "shipment", as: String.self)),
+            try await labelsHeld(
+                connectionID: connectionID,
+                shipmentID: shipmentID,
+                packageIDs: facts.packages?.map(\.id) ?? []
+            )
+        else { return }
+        let state = FulfilmentState.readyToShip
+        try await sql.raw(
+            """
+            UPDATE orders SET state = \(bind: state.rawValue), updated_at = \(bind: nowMilliseconds)
+            WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)
+            """
+        ).run()
+        let payload: [String: JSONValue] = [
+            "shipmentId": .string(shipmentID), "status": .string("SHIPLABEL_GENERATED"),
+            "state": .string(state.rawValue),
+            "locationId": .string(try row.decode(column: "location_id", as: String.self)),
+            "program": .string(try row.decode(column: "program", as: String.self)),
+            "previousStatus": .string("SHIPLABEL_GENERATED"),
+        ]
+        try await appendEvents([
+            NewEvent(
+                type: "order.updated",
+                connectionID: connectionID,
+                subject: shipmentID,
+                payload: try Self.json(payload)
+            )
+        ])
     }
 
     /// An order that shipped or was cancelled no longer holds Amazon's reservation of its units, so the quantity
