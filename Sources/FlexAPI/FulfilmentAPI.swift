@@ -242,9 +242,11 @@ extension APIHandler {
 
     static func schema(_ command: FulfilmentCommand) -> Components.Schemas.Command {
         .init(
-            id: command.id, shipmentId: command.shipmentID, connectionId: command.connectionID.rawValue, _type: command.request.type.rawValue,
+            id: command.id, shipmentId: command.shipmentID, idempotencyKey: command.idempotencyKey,
+            connectionId: command.connectionID.rawValue, _type: command.request.type.rawValue,
             status: .init(rawValue: command.status.rawValue)!, attempts: command.attempts, request: schema(command.request),
-            error: command.errorCode.map { .init(code: $0, message: command.errorMessage ?? "") }, result: command.result,
+            error: command.errorCode.map { .init(code: $0, message: command.errorMessage ?? "") },
+            result: command.result.flatMap { Self.object($0) },
             createdAt: command.createdAt, updatedAt: command.updatedAt)
     }
 

@@ -49,8 +49,13 @@ extension APIHandler {
                         events: events.map {
                             .init(
                                 sequence: $0.sequence, id: $0.id.uuidString.lowercased(), _type: $0.type, connectionId: $0.connectionID?.rawValue, subject: $0.subject,
-                                data: $0.payload, createdAt: $0.createdAt)
+                                data: Self.object($0.payload) ?? .init(), createdAt: $0.createdAt)
                         }))))
+    }
+
+    /// A JSON object stored as text (an event's data, a command's result), as the object it is.
+    static func object<Object: Decodable>(_ text: String, as type: Object.Type = Object.self) -> Object? {
+        try? JSONDecoder().decode(type, from: Data(text.utf8))
     }
 
     static func schema(_ order: Order) -> Components.Schemas.Order {

@@ -474,7 +474,8 @@ public enum CommandRules {
         switch (type, state) {
         case (_, .cancelled), (_, .rejected):
             "the order is \(state.rawValue); nothing more can be done with it"
-        case (.reject, .shipped), (.reject, .delivered):
+        case (.reject, .readyToShip), (.reject, .shipped), (.reject, .delivered):
+            // Amazon takes a rejection up to PICKUP_SLOT_RETRIEVED; a labelled order must be shipped or cancelled.
             "the order is \(state.rawValue); it can no longer be rejected"
         case (_, .shipped) where type != .regenerateLabels && type != .invoice, (_, .delivered) where type != .invoice:
             "the order is already \(state.rawValue)"
