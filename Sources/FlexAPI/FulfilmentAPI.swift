@@ -112,13 +112,17 @@ extension APIHandler {
         guard try await store.read({ try await $0.connection(connectionID) }) != nil else {
             return .notFound(Self.notFound(body.connectionId))
         }
+        let key = input.headers.idempotencyKey?.trimmingCharacters(in: .whitespaces)
+        if let key, key.isEmpty || key.count > 200 {
+            return .badRequest(Self.problem(.invalidInput, "must be 1 to 200 characters when given", field: "Idempotency-Key"))
+        }
         do {
-            let manifest = try await store.transaction {
+            let (manifest, created) = try await store.transaction {
                 try await $0.createManifest(
                     connectionID: connectionID, locationID: LocationID(rawValue: body.locationId), carrierName: body.carrierName,
-                    shipmentIDs: body.shipmentIds)
+                    shipmentIDs: body.shipmentIds, idempotencyKey: key)
             }
-            return .created(.init(body: .json(Self.schema(manifest))))
+            return created ? .created(.init(body: .json(Self.schema(manifest)))) : .ok(.init(body: .json(Self.schema(manifest))))
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         } catch let error as StoreError where error.code == .conflict {
@@ -127,10 +131,21 @@ extension APIHandler {
     }
 
     public func listManifests(_ input: Operations.ListManifests.Input) async throws -> Operations.ListManifests.Output {
-        let manifests = try await store.read {
-            try await $0.manifests(connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)), limit: input.query.limit ?? 50)
+        let limit = input.query.limit ?? 50
+        do {
+            let manifests = try await store.read {
+                try await $0.manifests(
+                    connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)),
+                    locationID: input.query.locationId.map(LocationID.init(rawValue:)),
+                    status: input.query.status.flatMap { Manifest.Status(rawValue: $0.rawValue) },
+                    before: input.query.before, limit: limit + 1)
+            }
+            let page = Array(manifests.prefix(limit))
+            return .ok(
+                .init(body: .json(.init(manifests: page.map(Self.schema), next: manifests.count > limit ? page.last?.id : nil))))
+        } catch let error as ValidationError {
+            return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         }
-        return .ok(.init(body: .json(.init(manifests: manifests.map(Self.schema)))))
     }
 
     public func getManifest(_ input: Operations.GetManifest.Input) async throws -> Operations.GetManifest.Output {
@@ -261,6 +276,7 @@ extension APIHandler {
         .init(
             id: manifest.id, connectionId: manifest.connectionID.rawValue, locationId: manifest.locationID.rawValue, carrierName: manifest.carrierName,
             status: .init(rawValue: manifest.status.rawValue)!, createdAt: manifest.createdAt, handedOverAt: manifest.handedOverAt,
+            idempotencyKey: manifest.idempotencyKey,
             orders: manifest.entries.map { entry in
                 .init(
                     shipmentId: entry.shipmentID, state: .init(rawValue: entry.state.rawValue)!,

@@ -18,7 +18,9 @@ extension APIHandler {
         let orders = try await store.read { session in
             try await session.orders(
                 connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)), status: input.query.status?.uppercased(),
-                state: input.query.state.flatMap { FulfilmentState(rawValue: $0.rawValue) }, after: input.query.after, limit: limit + 1)
+                state: input.query.state.flatMap { FulfilmentState(rawValue: $0.rawValue) },
+                locationID: input.query.locationId.map(LocationID.init(rawValue:)), inManifest: input.query.inManifest,
+                after: input.query.after, limit: limit + 1)
         }
         let page = Array(orders.prefix(limit))
         return .ok(.init(body: .json(.init(orders: page.map(Self.schema), next: orders.count > limit ? page.last?.shipmentID : nil))))
@@ -65,6 +67,7 @@ extension APIHandler {
             shipmentType: order.shipmentType, originalShipmentId: order.originalShipmentID, status: order.status,
             amazonCreatedAt: order.amazonCreatedAt, amazonUpdatedAt: order.amazonUpdatedAt, expectedShipAt: order.expectedShipAt,
             firstSeenAt: order.firstSeenAt, updatedAt: order.updatedAt, state: .init(rawValue: order.state.rawValue)!,
-            error: order.error.map { .init(code: $0.code, message: $0.message, at: $0.at, commandId: $0.commandID) })
+            error: order.error.map { .init(code: $0.code, message: $0.message, at: $0.at, commandId: $0.commandID) },
+            manifestId: order.manifestID)
     }
 }

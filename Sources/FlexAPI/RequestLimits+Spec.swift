@@ -31,7 +31,8 @@ extension RequestLimits {
         ),
         "listManifests": RequestLimits(
             parameters: [
-                .init(location: .query, name: "limit", rule: .integer(1...500))
+                .init(location: .query, name: "status", rule: .oneOf(["open", "handed_over"])),
+                .init(location: .query, name: "limit", rule: .integer(1...500)),
             ],
             body: []
         ),
@@ -45,6 +46,7 @@ extension RequestLimits {
                         "cancelled", "rejected",
                     ])
                 ),
+                .init(location: .query, name: "inManifest", rule: .boolean),
                 .init(location: .query, name: "atRisk", rule: .boolean),
                 .init(location: .query, name: "atRiskHours", rule: .number(0.0...720.0)),
                 .init(location: .query, name: "limit", rule: .integer(1...500)),

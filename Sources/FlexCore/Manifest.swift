@@ -37,11 +37,21 @@ public struct Manifest: Sendable, Hashable {
     public var createdAt: Date
     public var handedOverAt: Date?
     public var entries: [Entry]
+    /// The Idempotency-Key it was created with, if any.
+    public var idempotencyKey: String?
 
     public init(
-        id: String, connectionID: ConnectionID, locationID: LocationID, carrierName: String, status: Status, createdAt: Date,
-        handedOverAt: Date?, entries: [Entry]
+        id: String,
+        connectionID: ConnectionID,
+        locationID: LocationID,
+        carrierName: String,
+        status: Status,
+        createdAt: Date,
+        handedOverAt: Date?,
+        entries: [Entry],
+        idempotencyKey: String? = nil
     ) {
+        self.idempotencyKey = idempotencyKey
         self.id = id
         self.connectionID = connectionID
         self.locationID = locationID
@@ -59,7 +69,9 @@ public struct Manifest: Sendable, Hashable {
         var lines: [PDFText.Line] = [
             .init("Manifest \(id)", size: 14),
             .init("Carrier: \(carrierName)    Location: \(locationID.rawValue)"),
-            .init("Created: \(time)    Orders: \(entries.count)    Packages: \(entries.reduce(0) { $0 + $1.packages.count })"),
+            .init(
+                "Created: \(time)    Orders: \(entries.count)    Packages: \(entries.reduce(0) { $0 + $1.packages.count })"
+            ),
             .init(""),
             .init(Self.columns("#", "Shipment", "Package", "Tracking id"), monospaced: true),
         ]
@@ -67,7 +79,12 @@ public struct Manifest: Sendable, Hashable {
             for (packageIndex, package) in entry.packages.enumerated() {
                 let number = packageIndex == 0 ? "\(index + 1)" : ""
                 let shipment = packageIndex == 0 ? entry.shipmentID : ""
-                lines.append(.init(Self.columns(number, shipment, package.packageID, package.trackingID ?? "-"), monospaced: true))
+                lines.append(
+                    .init(
+                        Self.columns(number, shipment, package.packageID, package.trackingID ?? "-"),
+                        monospaced: true
+                    )
+                )
             }
         }
         lines += [
@@ -80,7 +97,9 @@ public struct Manifest: Sendable, Hashable {
     }
 
     static func columns(_ number: String, _ shipment: String, _ package: String, _ tracking: String) -> String {
-        func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(1, width - text.count)) }
+        func pad(_ text: String, _ width: Int) -> String {
+            text + String(repeating: " ", count: max(1, width - text.count))
+        }
         return pad(number, 5) + pad(shipment, 23) + pad(package, 15) + tracking
     }
 }
@@ -126,7 +145,8 @@ public struct PDFText: Sendable {
             }
             content += "/F1 8 Tf T* (Page \(number + 1) of \(pages.count)) Tj\nET"
             objects.append(
-                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 \(Self.width) \(Self.height)] /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents \(6 + 2 * number) 0 R >>")
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 \(Self.width) \(Self.height)] /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents \(6 + 2 * number) 0 R >>"
+            )
             objects.append("<< /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream")
         }
         var output = "%PDF-1.4\n"

@@ -48,6 +48,8 @@ public struct Order: Sendable, Hashable, Codable {
     public var state: FulfilmentState
     /// The last command Amazon refused, until a later command succeeds.
     public var error: OrderError?
+    /// The manifest the order is in, once it is put in one.
+    public var manifestID: String?
 
     public init(
         connectionID: ConnectionID,
@@ -66,10 +68,12 @@ public struct Order: Sendable, Hashable, Codable {
         firstSeenAt: Date,
         updatedAt: Date,
         state: FulfilmentState? = nil,
-        error: OrderError? = nil
+        error: OrderError? = nil,
+        manifestID: String? = nil
     ) {
         self.state = state ?? FulfilmentState(amazonStatus: status)
         self.error = error
+        self.manifestID = manifestID
         self.connectionID = connectionID
         self.shipmentID = shipmentID
         self.locationID = locationID

@@ -561,9 +561,12 @@ struct FulfilmentTests {
         }
     }
 
-    @Test("a manifest gathers labelled orders; its PDF lists them; handing it over ships them all")
-    func manifest() async throws {
-        try await Self.run { parts in
+    @Test(
+        "a manifest gathers labelled orders; its PDF lists them; handing it over ships them all",
+        arguments: TestEngine.available
+    )
+    func manifest(engine: TestEngine) async throws {
+        try await Self.run(engine: engine) { parts in
             var ids: [String] = []
             for _ in 0..<3 {
                 let id = try await parts.newOrder()
@@ -574,15 +577,58 @@ struct FulfilmentTests {
             }
             try await parts.fulfilment.drain()
             let location = LocationID(rawValue: parts.amazon.locationID)
-            let manifest = try await parts.amazon.store.transaction {
+            let connection = parts.amazon.connection.id
+            let store = parts.amazon.store
+            func needingManifest() async throws -> [String] {
+                try await store.read {
+                    try await $0.orders(
+                        connectionID: connection,
+                        status: nil,
+                        state: .readyToShip,
+                        locationID: location,
+                        inManifest: false,
+                        after: nil,
+                        limit: 100
+                    )
+                }.map(\.shipmentID)
+            }
+            #expect(Set(try await needingManifest()) == Set(ids), "labelled, in no manifest yet")
+            let (manifest, created) = try await store.transaction {
                 try await $0.createManifest(
-                    connectionID: parts.amazon.connection.id,
+                    connectionID: connection,
                     locationID: location,
                     carrierName: nil,
-                    shipmentIDs: nil
+                    shipmentIDs: nil,
+                    idempotencyKey: "wave-1"
                 )
             }
+            #expect(created && manifest.idempotencyKey == "wave-1")
             #expect(Set(manifest.entries.map(\.shipmentID)) == Set(ids) && manifest.carrierName == "ATS")
+            for id in ids { #expect(try await parts.order(id).manifestID == manifest.id) }
+            #expect(try await needingManifest().isEmpty)
+            // The same request again under the same key: the first manifest, nothing created.
+            let again = try await store.transaction {
+                try await $0.createManifest(
+                    connectionID: connection,
+                    locationID: location,
+                    carrierName: "ATS",
+                    shipmentIDs: ids,
+                    idempotencyKey: "wave-1"
+                )
+            }
+            #expect(!again.created && again.manifest.id == manifest.id)
+            await #expect(throws: StoreError.self, "the key with another request") {
+                try await store.transaction {
+                    try await $0.createManifest(
+                        connectionID: connection,
+                        locationID: location,
+                        carrierName: "OTHER",
+                        shipmentIDs: nil,
+                        idempotencyKey: "wave-1"
+                    )
+                }
+            }
+            #expect(try await store.read { try await $0.manifests(connectionID: connection, limit: 10) }.count == 1)
             #expect(manifest.entries.allSatisfy { $0.packages.first?.trackingID != nil })
             let pdf = String(decoding: manifest.pdf(), as: UTF8.self)
             #expect(pdf.hasPrefix("%PDF-") && ids.allSatisfy(pdf.contains) && pdf.contains("Received by"))
@@ -596,12 +642,70 @@ struct FulfilmentTests {
                     )
                 }
             }
+            #expect(
+                try await store.read {
+                    try await $0.manifests(connectionID: connection, status: .handedOver, limit: 10)
+                }
+                .isEmpty
+            )
             _ = try await parts.amazon.store.transaction { try await $0.handOverManifest(manifest.id) }
             _ = try await parts.amazon.store.transaction { try await $0.handOverManifest(manifest.id) }
             try await parts.fulfilment.drain()
             for id in ids {
                 #expect(try await parts.order(id).state == .shipped)
                 #expect(await parts.writes(id)["updatePackageStatus"] == 1)
+            }
+            #expect(
+                try await store.read {
+                    try await $0.manifests(connectionID: connection, status: .handedOver, limit: 10)
+                }
+                .map(\.id) == [manifest.id]
+            )
+            #expect(
+                try await store.read { try await $0.manifests(connectionID: connection, status: .open, limit: 10) }
+                    .isEmpty
+            )
+        }
+    }
+
+    @Test("manifests are listed newest first a page at a time; an unknown cursor is refused")
+    func manifestPages() async throws {
+        try await Self.run { parts in
+            let connection = parts.amazon.connection.id
+            let location = LocationID(rawValue: parts.amazon.locationID)
+            var created: [String] = []
+            for _ in 0..<3 {
+                let id = try await parts.newOrder()
+                for type in [CommandType.confirm, .pack, .label] {
+                    try await parts.submit(CommandRequest(type: type), to: id)
+                }
+                try await parts.fulfilment.drain()
+                created.append(
+                    try await parts.amazon.store.transaction {
+                        try await $0.createManifest(
+                            connectionID: connection,
+                            locationID: location,
+                            carrierName: nil,
+                            shipmentIDs: [id]
+                        )
+                    }.manifest.id
+                )
+                parts.amazon.clock.advance(by: .seconds(1))
+            }
+            let store = parts.amazon.store
+            let first = try await store.read { try await $0.manifests(connectionID: connection, limit: 2) }
+            #expect(first.map(\.id) == [created[2], created[1]])
+            let second = try await store.read {
+                try await $0.manifests(connectionID: connection, before: first.last?.id, limit: 2)
+            }
+            #expect(second.map(\.id) == [created[0]])
+            #expect(
+                try await store.read {
+                    try await $0.manifests(connectionID: connection, locationID: location, limit: 5)
+                }.count == 3
+            )
+            await #expect(throws: ValidationError.self) {
+                try await store.read { try await $0.manifests(connectionID: connection, before: "MAN-none", limit: 2) }
             }
         }
     }

@@ -312,5 +312,12 @@ enum Schema {
             // goes once Amazon applied that (or refused it: then Amazon had nothing to stop selling).
             try await database.raw("ALTER TABLE inventory_items ADD COLUMN retiring BIGINT NOT NULL DEFAULT 0").run()
         },
+        Migration(version: 7, name: "manifests created under an idempotency key") { database, _ in
+            // NULL for a manifest created without a key; both engines let any number of rows hold NULL.
+            try await database.raw("ALTER TABLE manifests ADD COLUMN idempotency_key TEXT").run()
+            try await database.raw(
+                "CREATE UNIQUE INDEX manifests_by_key ON manifests (connection_id, idempotency_key)"
+            ).run()
+        },
     ]
 }

@@ -335,11 +335,11 @@ extension StoreSession {
     /// Open orders whose expected ship time is before `before`, or that hold a failed command; soonest first.
     public func ordersAtRisk(connectionID: ConnectionID?, before: Date, limit: Int) async throws -> [Order] {
         var query: SQLQueryString = """
-            SELECT * FROM orders WHERE state IN ('awaiting_confirmation', 'confirmed', 'packed', 'ready_to_ship')
-                AND (expected_ship_at < \(bind: before.millisecondsSince1970) OR error_code IS NOT NULL)
+            \(Self.orderColumns) WHERE o.state IN ('awaiting_confirmation', 'confirmed', 'packed', 'ready_to_ship')
+                AND (o.expected_ship_at < \(bind: before.millisecondsSince1970) OR o.error_code IS NOT NULL)
             """
-        if let connectionID { query += " AND connection_id = \(bind: connectionID.rawValue)" }
-        query += " ORDER BY expected_ship_at, shipment_id LIMIT \(bind: Int64(limit))"
+        if let connectionID { query += " AND o.connection_id = \(bind: connectionID.rawValue)" }
+        query += " ORDER BY o.expected_ship_at, o.shipment_id LIMIT \(bind: Int64(limit))"
         return try await sql.raw(query).all().map(Self.decodeOrder)
     }
 

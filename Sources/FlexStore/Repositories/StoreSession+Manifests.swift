@@ -5,10 +5,23 @@ import SQLKit
 extension StoreSession {
     /// Puts labelled orders of one location and carrier, not yet in a manifest, into a new manifest: the orders
     /// named, or every eligible one up to 100. The carrier is the label's; without one named, the carrier of the
-    /// oldest eligible order.
+    /// oldest eligible order. Under an `idempotencyKey` used before, the manifest created then is returned (with
+    /// `created` false) if it was asked for the same location, carrier and orders; otherwise a conflict.
     public func createManifest(
-        connectionID: ConnectionID, locationID: LocationID, carrierName: String?, shipmentIDs: [String]?
-    ) async throws -> Manifest {
+        connectionID: ConnectionID,
+        locationID: LocationID,
+        carrierName: String?,
+        shipmentIDs: [String]?,
+        idempotencyKey: String? = nil
+    ) async throws -> (manifest: Manifest, created: Bool) {
+        if let idempotencyKey,
+            let earlier = try await manifest(idempotencyKey: idempotencyKey, connectionID: connectionID)
+        {
+            return (
+                try Self.replay(earlier, locationID: locationID, carrierName: carrierName, shipmentIDs: shipmentIDs),
+                false
+            )
+        }
         let rows = try await sql.raw(
             """
             SELECT o.shipment_id, o.amazon_created_at, MIN(d.carrier_name) AS carrier_name FROM orders o
@@ -22,36 +35,72 @@ extension StoreSession {
             """
         ).all()
         var eligible: [(shipmentID: String, carrier: String)] = try rows.map {
-            (try $0.decode(column: "shipment_id", as: String.self), try $0.decode(column: "carrier_name", as: String?.self) ?? "")
+            (
+                try $0.decode(column: "shipment_id", as: String.self),
+                try $0.decode(column: "carrier_name", as: String?.self) ?? ""
+            )
         }
         if let shipmentIDs {
             guard shipmentIDs.count <= Manifest.maximumOrders else {
-                throw ValidationError(field: "shipmentIds", reason: "must name at most \(Manifest.maximumOrders) orders, got \(shipmentIDs.count)")
+                throw ValidationError(
+                    field: "shipmentIds",
+                    reason: "must name at most \(Manifest.maximumOrders) orders, got \(shipmentIDs.count)"
+                )
             }
             for (index, id) in shipmentIDs.enumerated() where !eligible.contains(where: { $0.shipmentID == id }) {
                 throw ValidationError(
                     field: "shipmentIds[\(index)]",
-                    reason: "names \(id), which is not a labelled order of location \(locationID) outside every manifest")
+                    reason:
+                        "names \(id), which is not a labelled order of location \(locationID) outside every manifest"
+                )
             }
             eligible = eligible.filter { shipmentIDs.contains($0.shipmentID) }
         }
         guard let carrier = carrierName ?? eligible.first?.carrier else {
-            throw StoreError(code: .conflict, message: "Location \(locationID) has no labelled order outside a manifest.")
+            throw StoreError(
+                code: .conflict,
+                message: "Location \(locationID) has no labelled order outside a manifest."
+            )
         }
         if shipmentIDs != nil, let other = eligible.first(where: { $0.carrier != carrier }) {
-            throw ValidationError(field: "shipmentIds", reason: "mix carriers: \(other.shipmentID) goes with \(other.carrier), not \(carrier)")
+            throw ValidationError(
+                field: "shipmentIds",
+                reason: "mix carriers: \(other.shipmentID) goes with \(other.carrier), not \(carrier)"
+            )
         }
         let chosen = eligible.filter { $0.carrier == carrier }.prefix(Manifest.maximumOrders)
         guard !chosen.isEmpty else {
-            throw StoreError(code: .conflict, message: "Location \(locationID) has no labelled \(carrier) order outside a manifest.")
+            throw StoreError(
+                code: .conflict,
+                message: "Location \(locationID) has no labelled \(carrier) order outside a manifest."
+            )
         }
         let id = "MAN-\(UUID().uuidString.prefix(8).lowercased())"
-        try await sql.raw(
+        // The same key sent twice at once inserts once: the second insert waits for the first (PostgreSQL), does
+        // nothing, and the first manifest is returned.
+        let inserted = try await sql.raw(
             """
-            INSERT INTO manifests (id, connection_id, location_id, carrier_name, status, created_at)
-            VALUES (\(bind: id), \(bind: connectionID.rawValue), \(bind: locationID.rawValue), \(bind: carrier), 'open', \(bind: nowMilliseconds))
+            INSERT INTO manifests (id, connection_id, location_id, carrier_name, status, created_at, idempotency_key)
+            VALUES (\(bind: id), \(bind: connectionID.rawValue), \(bind: locationID.rawValue), \(bind: carrier), 'open', \(bind: nowMilliseconds),
+                \(bind: idempotencyKey))
+            ON CONFLICT (connection_id, idempotency_key) DO NOTHING
+            RETURNING id
             """
-        ).run()
+        ).first()
+        if inserted == nil {
+            guard let idempotencyKey,
+                let earlier = try await manifest(idempotencyKey: idempotencyKey, connectionID: connectionID)
+            else {
+                throw StoreError(
+                    code: .conflict,
+                    message: "The manifest's idempotency key is taken; send the request again."
+                )
+            }
+            return (
+                try Self.replay(earlier, locationID: locationID, carrierName: carrierName, shipmentIDs: shipmentIDs),
+                false
+            )
+        }
         for order in chosen {
             try await sql.raw(
                 """
@@ -62,11 +111,36 @@ extension StoreSession {
         }
         try await appendEvents([
             NewEvent(
-                type: "manifest.created", connectionID: connectionID, subject: id,
-                payload: try Self.json(["manifestId": JSONValue.string(id), "orders": .number(Double(chosen.count)), "carrierName": .string(carrier)]))
+                type: "manifest.created",
+                connectionID: connectionID,
+                subject: id,
+                payload: try Self.json([
+                    "manifestId": JSONValue.string(id), "orders": .number(Double(chosen.count)),
+                    "carrierName": .string(carrier),
+                ])
+            )
         ])
         guard let manifest = try await manifest(id) else { throw StoreError.notFound("Manifest \(id)") }
-        return manifest
+        return (manifest, true)
+    }
+
+    /// The manifest created before under the same key, if the request is the same one.
+    static func replay(
+        _ earlier: Manifest,
+        locationID: LocationID,
+        carrierName: String?,
+        shipmentIDs: [String]?
+    ) throws -> Manifest {
+        let sameOrders = shipmentIDs.map { Set($0) == Set(earlier.entries.map(\.shipmentID)) } ?? true
+        guard earlier.locationID == locationID, carrierName.map({ $0 == earlier.carrierName }) ?? true, sameOrders
+        else {
+            throw StoreError(
+                code: .conflict,
+                message:
+                    "Idempotency key \(earlier.idempotencyKey ?? "") was used for manifest \(earlier.id) of location \(earlier.locationID) and carrier \(earlier.carrierName) with other orders; use a new key for a new manifest."
+            )
+        }
+        return earlier
     }
 
     public func manifest(_ id: String) async throws -> Manifest? {
@@ -74,9 +148,40 @@ extension StoreSession {
         return try await decodeManifest(row)
     }
 
-    public func manifests(connectionID: ConnectionID?, limit: Int) async throws -> [Manifest] {
+    func manifest(idempotencyKey: String, connectionID: ConnectionID) async throws -> Manifest? {
+        guard
+            let row = try await sql.raw(
+                """
+                SELECT * FROM manifests
+                WHERE connection_id = \(bind: connectionID.rawValue) AND idempotency_key = \(bind: idempotencyKey)
+                """
+            ).first()
+        else { return nil }
+        return try await decodeManifest(row)
+    }
+
+    /// Manifests, newest first, optionally of one connection, location and status; `before` is the last id of the
+    /// previous page.
+    public func manifests(
+        connectionID: ConnectionID?,
+        locationID: LocationID? = nil,
+        status: Manifest.Status? = nil,
+        before: String? = nil,
+        limit: Int
+    ) async throws -> [Manifest] {
         var query: SQLQueryString = "SELECT * FROM manifests WHERE 1 = 1"
         if let connectionID { query += " AND connection_id = \(bind: connectionID.rawValue)" }
+        if let locationID { query += " AND location_id = \(bind: locationID.rawValue)" }
+        if let status { query += " AND status = \(bind: status.rawValue)" }
+        if let before {
+            guard
+                let last = try await sql.raw("SELECT created_at FROM manifests WHERE id = \(bind: before)").first()?
+                    .decode(column: "created_at", as: Int64.self)
+            else {
+                throw ValidationError(field: "before", reason: "names \(before), which is not a manifest")
+            }
+            query += " AND (created_at < \(bind: last) OR (created_at = \(bind: last) AND id > \(bind: before)))"
+        }
         query += " ORDER BY created_at DESC, id LIMIT \(bind: Int64(limit))"
         var manifests: [Manifest] = []
         for row in try await sql.raw(query).all() { manifests.append(try await decodeManifest(row)) }
@@ -95,16 +200,27 @@ extension StoreSession {
     public func handOverManifest(_ id: String) async throws -> Manifest {
         guard let manifest = try await manifest(id) else { throw StoreError.notFound("Manifest \(id)") }
         for entry in manifest.entries {
-            guard let order = try await order(entry.shipmentID, connectionID: manifest.connectionID), !order.state.isFinal else { continue }
+            guard let order = try await order(entry.shipmentID, connectionID: manifest.connectionID),
+                !order.state.isFinal
+            else { continue }
             _ = try await submitCommand(
-                CommandRequest(type: .ship), fingerprint: "manifest-handover", for: order, idempotencyKey: "manifest:\(id):\(entry.shipmentID)")
+                CommandRequest(type: .ship),
+                fingerprint: "manifest-handover",
+                for: order,
+                idempotencyKey: "manifest:\(id):\(entry.shipmentID)"
+            )
         }
         if manifest.status == .open {
             try await sql.raw(
                 "UPDATE manifests SET status = 'handed_over', handed_over_at = \(bind: nowMilliseconds) WHERE id = \(bind: id)"
             ).run()
             try await appendEvents([
-                NewEvent(type: "manifest.handed_over", connectionID: manifest.connectionID, subject: id, payload: try Self.json(["manifestId": id]))
+                NewEvent(
+                    type: "manifest.handed_over",
+                    connectionID: manifest.connectionID,
+                    subject: id,
+                    payload: try Self.json(["manifestId": id])
+                )
             ])
         }
         guard let updated = try await self.manifest(id) else { throw StoreError.notFound("Manifest \(id)") }
@@ -135,17 +251,29 @@ extension StoreSession {
             entries.append(
                 Manifest.Entry(
                     shipmentID: shipmentID,
-                    state: FulfilmentState(rawValue: try orderRow.decode(column: "state", as: String.self)) ?? .readyToShip,
+                    state: FulfilmentState(rawValue: try orderRow.decode(column: "state", as: String.self))
+                        ?? .readyToShip,
                     packages: try labels.map {
-                        .init(packageID: try $0.decode(column: "package_id", as: String?.self) ?? "", trackingID: try $0.decode(column: "tracking_id", as: String?.self))
-                    }))
+                        .init(
+                            packageID: try $0.decode(column: "package_id", as: String?.self) ?? "",
+                            trackingID: try $0.decode(column: "tracking_id", as: String?.self)
+                        )
+                    }
+                )
+            )
         }
         return Manifest(
-            id: id, connectionID: connectionID, locationID: LocationID(rawValue: try row.decode(column: "location_id", as: String.self)),
+            id: id,
+            connectionID: connectionID,
+            locationID: LocationID(rawValue: try row.decode(column: "location_id", as: String.self)),
             carrierName: try row.decode(column: "carrier_name", as: String.self),
             status: Manifest.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .open,
             createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self)),
-            handedOverAt: try row.decode(column: "handed_over_at", as: Int64?.self).map(Date.init(millisecondsSince1970:)),
-            entries: entries)
+            handedOverAt: try row.decode(column: "handed_over_at", as: Int64?.self).map(
+                Date.init(millisecondsSince1970:)
+            ),
+            entries: entries,
+            idempotencyKey: try row.decode(column: "idempotency_key", as: String?.self)
+        )
     }
 }

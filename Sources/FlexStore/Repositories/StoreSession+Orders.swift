@@ -206,30 +206,44 @@ extension StoreSession {
         let rows =
             if let connectionID {
                 try await sql.raw(
-                    "SELECT * FROM orders WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)"
+                    "\(Self.orderColumns) WHERE o.connection_id = \(bind: connectionID.rawValue) AND o.shipment_id = \(bind: shipmentID)"
                 ).all()
             } else {
-                try await sql.raw("SELECT * FROM orders WHERE shipment_id = \(bind: shipmentID) ORDER BY first_seen_at")
+                try await sql.raw("\(Self.orderColumns) WHERE o.shipment_id = \(bind: shipmentID) ORDER BY o.first_seen_at")
                     .all()
             }
         return try rows.first.map(Self.decodeOrder)
     }
 
-    /// Orders, oldest first by Amazon's creation time, optionally of one connection and status; `after` is the
-    /// last shipment id of the previous page.
+    /// An order's columns with the manifest it is in: `SELECT … FROM orders o`, to be followed by `WHERE`.
+    static let orderColumns: SQLQueryString = """
+        SELECT o.*, (SELECT m.manifest_id FROM manifest_orders m
+            WHERE m.connection_id = o.connection_id AND m.shipment_id = o.shipment_id) AS manifest_id
+        FROM orders o
+        """
+
+    /// Orders by shipment id, optionally of one connection, status, state, location and manifest (`inManifest`:
+    /// in one, or in none); `after` is the last shipment id of the previous page.
     public func orders(
         connectionID: ConnectionID?,
         status: String?,
         state: FulfilmentState? = nil,
+        locationID: LocationID? = nil,
+        inManifest: Bool? = nil,
         after: String?,
         limit: Int
     ) async throws -> [Order] {
-        var query: SQLQueryString = "SELECT * FROM orders WHERE 1 = 1"
-        if let connectionID { query += " AND connection_id = \(bind: connectionID.rawValue)" }
-        if let status { query += " AND status = \(bind: status)" }
-        if let state { query += " AND state = \(bind: state.rawValue)" }
-        if let after { query += " AND shipment_id > \(bind: after)" }
-        query += " ORDER BY shipment_id LIMIT \(bind: Int64(limit))"
+        var query: SQLQueryString = "\(Self.orderColumns) WHERE 1 = 1"
+        if let connectionID { query += " AND o.connection_id = \(bind: connectionID.rawValue)" }
+        if let status { query += " AND o.status = \(bind: status)" }
+        if let state { query += " AND o.state = \(bind: state.rawValue)" }
+        if let locationID { query += " AND o.location_id = \(bind: locationID.rawValue)" }
+        if let inManifest {
+            query += " AND \(unsafeRaw: inManifest ? "" : "NOT ")EXISTS (SELECT 1 FROM manifest_orders m"
+            query += " WHERE m.connection_id = o.connection_id AND m.shipment_id = o.shipment_id)"
+        }
+        if let after { query += " AND o.shipment_id > \(bind: after)" }
+        query += " ORDER BY o.shipment_id LIMIT \(bind: Int64(limit))"
         return try await sql.raw(query).all().map(Self.decodeOrder)
     }
 
@@ -385,7 +399,8 @@ extension StoreSession {
                     at: Date(millisecondsSince1970: try row.decode(column: "error_at", as: Int64?.self) ?? 0),
                     commandID: try row.decode(column: "error_command_id", as: String?.self)
                 )
-            }
+            },
+            manifestID: try row.decode(column: "manifest_id", as: String?.self)
         )
     }
 }
