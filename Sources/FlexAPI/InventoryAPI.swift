@@ -290,6 +290,60 @@ extension APIHandler {
         }
     }
 
+    public func listInventoryItems(
+        _ input: Operations.ListInventoryItems.Input
+    ) async throws -> Operations.ListInventoryItems.Output {
+        let query = input.query
+        let filter = StoreSession.InventoryItemFilter(
+            connectionID: query.connectionId.map(ConnectionID.init(rawValue:)),
+            locationID: query.locationId.map(LocationID.init(rawValue:)),
+            hub: query.hub.map(HubCode.init(rawValue:)),
+            warehouseSKU: query.sku.map(WarehouseSKU.init(rawValue:)),
+            status: query.status.flatMap { StoreSession.InventoryItemFilter.Status(rawValue: $0.rawValue) }
+        )
+        var after: InventoryKey?
+        if let cursor = query.after {
+            guard let key = Self.inventoryCursor(cursor) else {
+                return .badRequest(Self.problem(.invalidInput, "is not a `next` this list gave", field: "after"))
+            }
+            after = key
+        }
+        let limit = query.limit ?? 100
+        let (items, counts) = try await store.read { session in
+            (
+                try await session.inventoryItems(filter, after: after, limit: limit + 1),
+                try await session.inventoryCounts(filter)
+            )
+        }
+        let page = Array(items.prefix(limit))
+        let next = items.count > limit ? page.last.map { Self.inventoryCursor(InventoryKey(item: $0)) } : nil
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        items: page.map(Self.schema),
+                        next: next,
+                        counts: .init(total: counts.total, pending: counts.pending, failed: counts.failed)
+                    )
+                )
+            )
+        )
+    }
+
+    /// The opaque `next` of the inventory item list: the last key, as base64url JSON.
+    static func inventoryCursor(_ key: InventoryKey) -> String {
+        let data = (try? JSONEncoder().encode(key)) ?? Data()
+        return data.base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func inventoryCursor(_ text: String) -> InventoryKey? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64) else { return nil }
+        return try? JSONDecoder().decode(InventoryKey.self, from: data)
+    }
+
     public func getStock(_ input: Operations.GetStock.Input) async throws -> Operations.GetStock.Output {
         let status = try await store.read { session in
             try await session.stockStatus(of: WarehouseSKU(rawValue: input.path.sku))

@@ -29,6 +29,13 @@ extension RequestLimits {
             ],
             body: []
         ),
+        "listInventoryItems": RequestLimits(
+            parameters: [
+                .init(location: .query, name: "status", rule: .oneOf(["pending", "failed", "synced"])),
+                .init(location: .query, name: "limit", rule: .integer(1...1000)),
+            ],
+            body: []
+        ),
         "listManifests": RequestLimits(
             parameters: [
                 .init(location: .query, name: "status", rule: .oneOf(["open", "handed_over"])),

@@ -207,6 +207,16 @@ public struct InventoryKey: Sendable, Hashable, Codable, Comparable {
         self.channel = channel
     }
 
+    /// The key of an item's status.
+    public init(item: InventoryItemStatus) {
+        self.init(
+            connectionID: item.connectionID,
+            locationID: item.locationID,
+            merchantSKU: item.merchantSKU,
+            channel: item.channel
+        )
+    }
+
     public static func < (lhs: InventoryKey, rhs: InventoryKey) -> Bool {
         (lhs.connectionID.rawValue, lhs.locationID.rawValue, lhs.merchantSKU.rawValue, lhs.channel.rawValue)
             < (rhs.connectionID.rawValue, rhs.locationID.rawValue, rhs.merchantSKU.rawValue, rhs.channel.rawValue)

@@ -12,8 +12,11 @@ import Testing
 
 @Suite("Inventory through the API")
 struct InventoryAPITests {
-    func withFlexBridge(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        try await TestDatabase.with(.sqlite) { database in
+    func withFlexBridge(
+        engine: TestEngine = .sqlite,
+        _ body: @Sendable (any TestClientProtocol) async throws -> Void
+    ) async throws {
+        try await TestDatabase.with(engine) { database in
             let configuration = FlexBridgeConfiguration(
                 database: database.url,
                 masterKey: .value(MasterKey.generate()),
@@ -56,6 +59,73 @@ struct InventoryAPITests {
 
     func message(_ body: [String: Any]) -> String {
         ((body["error"] as? [String: Any])?["message"] as? String) ?? ""
+    }
+
+    @Test(
+        "inventory items: listed a page at a time, filtered by hub, SKU and status, with the backlog counted",
+        arguments: TestEngine.available
+    )
+    func itemList(engine: TestEngine) async throws {
+        try await withFlexBridge(engine: engine) { client in
+            let (_, connection) = try await call(
+                client,
+                .post,
+                "/api/v1/connections",
+                json:
+                    #"{"name":"Acme","sellingPartnerId":"A1","region":"EU","marketplaceIds":["A21TJRUUN4KGV"],"clientId":"c","clientSecret":"s"}"#
+            )
+            let id = try #require(connection["id"] as? String)
+            for (hub, location) in [("BLR1", "ABCD"), ("DEL1", "EFGH")] {
+                let (status, _) = try await call(
+                    client,
+                    .put,
+                    "/api/v1/connections/\(id)/hubs",
+                    json: #"{"hub":"\#(hub)","locationId":"\#(location)","channel":"MFN"}"#
+                )
+                #expect(status == .ok)
+            }
+            let listings =
+                "clientSkuId,channelSerialNo,channelSkuId,marketplace\nW1,B000000001,M1,\nW2,B000000002,M2,\n"
+            var (status, body) = try await call(client, .post, "/api/v1/connections/\(id)/listings", csv: listings)
+            #expect(status == .ok)
+            (status, body) = try await call(
+                client,
+                .put,
+                "/api/v1/stock",
+                csv: "hub,sku,quantity\nBLR1,W1,5\nBLR1,W2,6\nDEL1,W1,7\n"
+            )
+            #expect(status == .accepted)
+
+            (status, body) = try await call(client, .get, "/api/v1/inventory/items?connectionId=\(id)&limit=2")
+            #expect(status == .ok)
+            let counts = try #require(body["counts"] as? [String: Int])
+            #expect(counts == ["total": 3, "pending": 3, "failed": 0], "nothing sent: the seller is not authorised")
+            let first = try #require(body["items"] as? [[String: Any]])
+            #expect(first.count == 2)
+            let next = try #require(body["next"] as? String)
+            (status, body) = try await call(
+                client,
+                .get,
+                "/api/v1/inventory/items?connectionId=\(id)&limit=2&after=\(next)"
+            )
+            let second = try #require(body["items"] as? [[String: Any]])
+            #expect(second.count == 1 && body["next"] == nil)
+            let seen = (first + second).map { "\($0["locationId"] ?? "")/\($0["merchantSku"] ?? "")" }
+            #expect(seen == ["ABCD/M1", "ABCD/M2", "EFGH/M1"], "key order, each once")
+
+            (status, body) = try await call(client, .get, "/api/v1/inventory/items?hub=DEL1")
+            #expect((body["items"] as? [[String: Any]])?.map { $0["merchantSku"] as? String } == ["M1"])
+            #expect((body["counts"] as? [String: Int])?["total"] == 1)
+            (status, body) = try await call(client, .get, "/api/v1/inventory/items?sku=W2&status=pending")
+            #expect((body["items"] as? [[String: Any]])?.count == 1)
+            (status, body) = try await call(client, .get, "/api/v1/inventory/items?status=synced")
+            #expect((body["items"] as? [[String: Any]])?.isEmpty == true)
+            #expect((body["counts"] as? [String: Int])?["pending"] == 3, "counts leave the status filter out")
+            (status, body) = try await call(client, .get, "/api/v1/inventory/items?after=garbage")
+            #expect(status == .badRequest && (body["error"] as? [String: Any])?["field"] as? String == "after")
+            (status, body) = try await call(client, .get, "/api/v1/inventory/items?status=stuck")
+            #expect(status == .badRequest)
+        }
     }
 
     @Test(

@@ -462,6 +462,98 @@ extension StoreSession {
     }
 }
 
+extension StoreSession {
+    /// Which inventory items a list shows.
+    public struct InventoryItemFilter: Sendable {
+        public enum Status: String, Sendable { case pending, failed, synced }
+        public var connectionID: ConnectionID?
+        public var locationID: LocationID?
+        public var hub: HubCode?
+        public var warehouseSKU: WarehouseSKU?
+        public var status: Status?
+
+        public init(
+            connectionID: ConnectionID? = nil,
+            locationID: LocationID? = nil,
+            hub: HubCode? = nil,
+            warehouseSKU: WarehouseSKU? = nil,
+            status: Status? = nil
+        ) {
+            self.connectionID = connectionID
+            self.locationID = locationID
+            self.hub = hub
+            self.warehouseSKU = warehouseSKU
+            self.status = status
+        }
+
+        static let pending: SQLQueryString = "(version > synced_version AND version > failed_version)"
+        static let failed: SQLQueryString = "(error_code IS NOT NULL)"
+
+        /// The WHERE clause, status left out when `withStatus` is false.
+        func clause(withStatus: Bool = true) -> SQLQueryString {
+            var query: SQLQueryString = "WHERE 1 = 1"
+            if let connectionID { query += " AND connection_id = \(bind: connectionID.rawValue)" }
+            if let locationID { query += " AND location_id = \(bind: locationID.rawValue)" }
+            if let hub { query += " AND hub = \(bind: hub.rawValue)" }
+            if let warehouseSKU { query += " AND warehouse_sku = \(bind: warehouseSKU.rawValue)" }
+            switch withStatus ? status : nil {
+            case .pending?: query += " AND \(Self.pending)"
+            case .failed?: query += " AND \(Self.failed)"
+            case .synced?: query += " AND NOT \(Self.pending) AND NOT \(Self.failed)"
+            case nil: break
+            }
+            return query
+        }
+    }
+
+    /// Inventory items in key order (connection, location, merchant SKU, channel), after `after`.
+    public func inventoryItems(
+        _ filter: InventoryItemFilter,
+        after: InventoryKey?,
+        limit: Int
+    ) async throws -> [InventoryItemStatus] {
+        var query: SQLQueryString = "SELECT * FROM inventory_items \(filter.clause())"
+        if let after {
+            query += """
+                 AND (connection_id, location_id, merchant_sku, channel) > (\(bind: after.connectionID.rawValue),
+                    \(bind: after.locationID.rawValue), \(bind: after.merchantSKU.rawValue), \(bind: after.channel.rawValue))
+                """
+        }
+        query += " ORDER BY connection_id, location_id, merchant_sku, channel LIMIT \(bind: Int64(limit))"
+        var settings: [ConnectionID: ConnectionSettings] = [:]
+        var items: [InventoryItemStatus] = []
+        for row in try await sql.raw(query).all() {
+            let item = try InventoryRow(row)
+            if settings[item.key.connectionID] == nil {
+                settings[item.key.connectionID] =
+                    try await connection(item.key.connectionID)?.settings ?? ConnectionSettings()
+            }
+            items.append(item.status(settings: settings[item.key.connectionID]!))
+        }
+        return items
+    }
+
+    /// How many items the filter (its status left out) selects, are pending and failed.
+    public func inventoryCounts(_ filter: InventoryItemFilter) async throws -> (total: Int, pending: Int, failed: Int) {
+        let pending = InventoryItemFilter.pending
+        let failed = InventoryItemFilter.failed
+        guard
+            let row = try await sql.raw(
+                """
+                SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN \(pending) THEN 1 ELSE 0 END), 0) AS pending,
+                    COALESCE(SUM(CASE WHEN \(failed) THEN 1 ELSE 0 END), 0) AS failed
+                FROM inventory_items \(filter.clause(withStatus: false))
+                """
+            ).first()
+        else { return (0, 0, 0) }
+        return (
+            Int(try row.decode(column: "total", as: Int64.self)),
+            Int(try row.decode(column: "pending", as: Int64.self)),
+            Int(try row.decode(column: "failed", as: Int64.self))
+        )
+    }
+}
+
 private struct StockKey: Hashable {
     var hub: String
     var sku: String
