@@ -203,6 +203,14 @@ extension APIHandler {
         return .noContent(.init())
     }
 
+    public func retryWebhook(_ input: Operations.RetryWebhook.Input) async throws -> Operations.RetryWebhook.Output {
+        guard let webhook = try await store.transaction({ try await $0.retryWebhookNow(input.path.webhookId) }) else {
+            return .notFound(.init(body: .json(Self.problemBody(.notFound, "No webhook with id \(input.path.webhookId)."))))
+        }
+        store.wakeUps.events.wake()
+        return .accepted(.init(body: .json(Self.schema(webhook))))
+    }
+
     // MARK: Conversions
 
     static func commandRequest(_ body: Components.Schemas.CommandRequest) throws(ValidationError) -> CommandRequest {
@@ -288,7 +296,7 @@ extension APIHandler {
         .init(
             id: webhook.id, url: webhook.url.absoluteString, eventTypes: webhook.eventTypes, position: webhook.position,
             failingAttempts: webhook.attempts, lastStatus: webhook.lastStatus, lastError: webhook.lastError, lastDeliveredAt: webhook.lastDeliveredAt,
-            createdAt: webhook.createdAt)
+            nextAttemptAt: webhook.attempts > 0 ? webhook.nextAttemptAt : nil, createdAt: webhook.createdAt)
     }
 
     static func orderNotFound(_ id: String) -> Components.Responses.NotFound {

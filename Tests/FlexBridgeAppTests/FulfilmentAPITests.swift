@@ -162,11 +162,20 @@ struct FulfilmentAPITests {
                 let dispatcher = WebhookDispatcher(store: store)
 
                 try await dispatcher.deliverDue()
+                let failedAt = ContinuousClock.now
                 let failing = try #require(try await store.read { try await $0.webhooks() }.first)
                 #expect(failing.attempts == 1 && failing.lastStatus == 500 && failing.position == 0, "a refused event is not passed")
 
                 refuse.withLock { $0 = false }
-                try await Task.sleep(for: .milliseconds(1100))  // the first retry waits 1 s
+                // The first retry waits 1 s; "retry now" makes it due at once.
+                try await dispatcher.deliverDue()
+                if ContinuousClock.now - failedAt < .milliseconds(800) {
+                    #expect(received.withLock { $0.isEmpty }, "not due yet")
+                }
+                var (retried, answer) = try await Self.post(client, "/api/v1/webhooks/\(failing.id)/retry", key: nil, "")
+                #expect(retried == .accepted && answer["failingAttempts"] as? Int == 1)
+                (retried, answer) = try await Self.post(client, "/api/v1/webhooks/WH-none/retry", key: nil, "")
+                #expect(retried == .notFound)
                 try await dispatcher.deliverDue()
                 let deliveries = received.withLock { $0 }
                 #expect(deliveries.count == 1, "one order event: order.created")

@@ -33,6 +33,12 @@ extension StoreSession {
         try await sql.raw("DELETE FROM webhooks WHERE id = \(bind: id) RETURNING id").first() != nil
     }
 
+    /// Makes the webhook's next attempt due now; nil when there is no such webhook.
+    public func retryWebhookNow(_ id: String) async throws -> Webhook? {
+        try await sql.raw("UPDATE webhooks SET next_attempt_at = 0 WHERE id = \(bind: id)").run()
+        return try await webhook(id)
+    }
+
     public func webhookSecret(_ id: String) async throws -> String {
         guard let row = try await sql.raw("SELECT secret_sealed FROM webhooks WHERE id = \(bind: id)").first() else {
             throw StoreError.notFound("Webhook \(id)")
