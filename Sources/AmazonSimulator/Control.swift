@@ -117,7 +117,14 @@ extension Simulator {
                     labels: record.labels.values.sorted { $0.packageID < $1.packageID }.map {
                         .init(packageId: $0.packageID, trackingId: $0.trackingID, carrierName: $0.carrierName, generation: $0.generation)
                     },
-                    invoiceId: record.invoiceDocumentID)
+                    invoiceId: record.invoiceDocumentID,
+                    lines: record.shipment.lineItems.map {
+                        .init(lineItemId: $0.shipmentLineItemId, merchantSku: $0.merchantSku, units: $0.numberOfUnits)
+                    },
+                    cancellation: record.shipment.lineItems.lazy.compactMap(\.cancellations?.first).first.map {
+                        .init(type: $0.cancellationType.rawValue, reason: record.shipment.reason, at: $0.cancelledTimestamp)
+                    },
+                    history: record.history.map { .init(status: $0.status, at: $0.at) })
             },
             returns: world.returns.values.sorted { $0.sequence < $1.sequence }.map {
                 .init(id: $0.item.id, shipmentId: $0.item.marketplaceChannelDetails.shipmentId ?? "", status: $0.item.status.rawValue)
@@ -163,6 +170,22 @@ public struct GroundTruth: Sendable, Codable {
         public var carrierName: String
         public var generation: Int
     }
+    public struct Line: Sendable, Codable {
+        public var lineItemId: String
+        public var merchantSku: String
+        public var units: Int
+    }
+    public struct Cancellation: Sendable, Codable {
+        /// Amazon's cancellation type: MARKETPLACE_CANCELLED, SELLER_REJECTED or SYSTEM_CANCELLED.
+        public var type: String
+        /// The shipment's `reason`.
+        public var reason: String?
+        public var at: String?
+    }
+    public struct StatusChange: Sendable, Codable {
+        public var status: String
+        public var at: String
+    }
     public struct Shipment: Sendable, Codable {
         public var id: String
         public var merchantId: String
@@ -171,6 +194,9 @@ public struct GroundTruth: Sendable, Codable {
         public var lastUpdatedDateTime: String
         public var labels: [Label]
         public var invoiceId: String?
+        public var lines: [Line]
+        public var cancellation: Cancellation?
+        public var history: [StatusChange]
     }
     public struct Return: Sendable, Codable {
         public var id: String

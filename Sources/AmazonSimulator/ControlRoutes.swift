@@ -11,6 +11,8 @@ enum ControlRoutes {
     struct RevocationRequest: Decodable { var refreshToken: String }
     struct ListingsRequest: Decodable { var merchantId: String; var marketplaceId: String; var skus: [String] }
     struct StatusRequest: Decodable { var status: String }
+    struct CancelRequest: Decodable { var reason: String? }
+    struct ApplicationRequest: Decodable { var clientId: String; var clientSecret: String; var applicationId: String? }
     struct DestinationRequest: Decodable { var url: String; var headerName: String?; var secret: String }
     struct FaultRequest: Decodable {
         var operation: String?
@@ -40,6 +42,21 @@ enum ControlRoutes {
                 let body = try await JSONResponse.decode(RevocationRequest.self, from: request)
                 try await simulator.revoke(refreshToken: body.refreshToken)
                 return ["revoked": true]
+            }
+        }
+        control.post("applications") { request, _ in
+            try await answer(status: .created) {
+                let body = try await JSONResponse.decode(ApplicationRequest.self, from: request)
+                try await simulator.registerApplication(
+                    clientID: body.clientId, clientSecret: body.clientSecret, applicationID: body.applicationId)
+                return ["clientId": body.clientId, "applicationId": body.applicationId ?? body.clientId]
+            }
+        }
+        control.post("shipments/{id}/cancel") { request, context in
+            try await answer {
+                let id = try context.parameters.require("id")
+                let body = request.head.method == .post ? try? await JSONResponse.decode(CancelRequest.self, from: request) : nil
+                return ["id": id, "status": try await simulator.cancelShipment(id: id, reason: body?.reason)]
             }
         }
         control.post("access-tokens/expire") { _, _ in

@@ -34,6 +34,8 @@ struct Gateway: ServerMiddleware {
         var rateLimit: Double?
         var response: (HTTPResponse, HTTPBody?)
         var drop = false
+        // The log names the seller even of a call an injected fault answers before the token is checked.
+        recorded.merchantID = try? await simulator.authenticate(accessToken: request.headerFields[Self.accessTokenField])
         do {
             let (fault, latency) = await simulator.drawFault(operation: operationID)
             if latency > 0 { try await Task.sleep(for: .milliseconds(latency)) }

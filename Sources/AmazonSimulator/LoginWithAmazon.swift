@@ -33,6 +33,8 @@ struct LoginWithAmazon: Sendable {
     static let codeLifetime: TimeInterval = 300
 
     var applications: [String: Application] = [:]
+    /// Solution ids (amzn1.sp.solution…) of registered applications, to their client ids.
+    var solutions: [String: String] = [:]
     var codes: [String: AuthorizationCode] = [:]
     var refreshTokens: [String: RefreshGrant] = [:]
     var accessTokens: [String: AccessGrant] = [:]

@@ -425,13 +425,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
                 record.shipment.subStatus = .delivered
                 try change(&record, to: .delivered)
             case (.cancelled?, nil):
-                guard World.reservesStock(status) else {
-                    throw AmazonError.conflict("Shipment \(id) is \(status.rawValue); the marketplace cannot cancel it any more")
-                }
-                cancel(&record, type: .marketplaceCancelled, reason: { _ in "Cancelled by the customer" })
-                record.shipment.reason = "MARKETPLACE_CANCELLED"
-                if record.shipment.subStatus == nil, !record.labels.isEmpty { record.shipment.subStatus = .labelCanceled }
-                try change(&record, to: .cancelled)
+                try cancelAtMarketplace(&record)
             case (nil, .outForDelivery?):
                 guard status == .shipped else {
                     throw AmazonError.conflict("Shipment \(id) is \(status.rawValue); only a shipped shipment goes out for delivery")
@@ -478,6 +472,9 @@ extension Simulator: AmazonEFShipments.APIProtocol {
     func change(_ record: inout World.ShipmentRecord, to status: ShipmentStatus, force: Bool = false) throws {
         let changed = record.shipment.status != status
         record.shipment.status = status
+        if changed {
+            record.history.append(.init(status: status.rawValue, at: Self.timestamp(world.stamp(now()))))
+        }
         try touch(&record)
         if changed || force { notifyStatusChange(record.shipment) }
     }
@@ -486,6 +483,34 @@ extension Simulator: AmazonEFShipments.APIProtocol {
     func touch(_ record: inout World.ShipmentRecord) throws {
         record.shipment.lastUpdatedDateTime = Self.timestamp(world.stamp(now()))
         save(record)
+    }
+
+    /// The marketplace (the buyer) cancels the shipment: while it still reserves stock, that is until it ships.
+    func cancelAtMarketplace(_ record: inout World.ShipmentRecord, reason: String = "Cancelled by the customer") throws {
+        let status = record.shipment.status
+        guard World.reservesStock(status) else {
+            throw AmazonError.conflict(
+                "Shipment \(record.shipment.id) is \(status.rawValue); the marketplace cannot cancel it any more")
+        }
+        cancel(&record, type: .marketplaceCancelled, reason: { _ in reason })
+        record.shipment.reason = "MARKETPLACE_CANCELLED"
+        if record.shipment.subStatus == nil, !record.labels.isEmpty { record.shipment.subStatus = .labelCanceled }
+        try change(&record, to: .cancelled)
+    }
+
+    /// `POST /_simulator/shipments/{id}/cancel`: a marketplace cancellation on the control path, neither throttled
+    /// nor faulted (the sandbox's updateSandboxShipment is both, like any API call).
+    public func cancelShipment(id: String, reason: String?) throws(ControlError) -> String {
+        guard var record = world.shipments[id] else { throw ControlError("No shipment with id \(id).", notFound: true) }
+        if let reason, reason.isEmpty || reason.count > 500 {
+            throw ControlError("reason must be 1 to 500 characters when given")
+        }
+        do {
+            try cancelAtMarketplace(&record, reason: reason ?? "Cancelled by the customer")
+        } catch {
+            throw ControlError((error as? AmazonError)?.message ?? "\(error)")
+        }
+        return record.shipment.status.rawValue
     }
 
     func cancel(
@@ -530,7 +555,8 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         if spec.channel == "MFN", !hasStock(for: shipment) { shipment.status = .created }
         world.shipmentCount += 1
         world.shipments[id] = World.ShipmentRecord(
-            shipment: shipment, merchantID: spec.merchantID, sequence: world.shipmentCount, carriage: spec.carriage)
+            shipment: shipment, merchantID: spec.merchantID, sequence: world.shipmentCount, carriage: spec.carriage,
+            history: [.init(status: shipment.status.rawValue, at: shipment.lastUpdatedDateTime)])
         notifyStatusChange(shipment)
         return shipment
     }

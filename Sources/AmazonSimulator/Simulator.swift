@@ -73,11 +73,32 @@ public actor Simulator {
 
     /// The seller consented on the consent page: a one-time code for the application.
     func consent(applicationID: String, merchantID: String, redirectURI: String?) throws(ControlError) -> String {
-        guard lwa.applications[applicationID] != nil else {
-            throw ControlError("No application with id \(applicationID) is registered with this simulator.")
+        // Amazon's consent link names the app's solution id (amzn1.sp.solution…); the simulator also takes its
+        // LWA client id, as a registered application without a solution id.
+        guard let clientID = lwa.solutions[applicationID] ?? (lwa.applications[applicationID] != nil ? applicationID : nil)
+        else {
+            throw ControlError(
+                "No application with id \(applicationID) is registered with this simulator (POST /_simulator/applications registers one)."
+            )
         }
         guard !merchantID.isEmpty else { throw ControlError("A selling partner id is required to consent.") }
-        return lwa.issueCode(clientID: applicationID, merchantID: merchantID, redirectURI: redirectURI, now: clock.now())
+        return lwa.issueCode(clientID: clientID, merchantID: merchantID, redirectURI: redirectURI, now: clock.now())
+    }
+
+    /// Registers an application (`POST /_simulator/applications`): its LWA client id and secret, and the solution id
+    /// its consent links name. Registering a client id again changes its secret.
+    public func registerApplication(clientID: String, clientSecret: String, applicationID: String?) throws(ControlError) {
+        guard !clientID.isEmpty, clientID.count <= 200 else { throw ControlError("clientId must be 1 to 200 characters") }
+        guard clientSecret.count >= 8, clientSecret.count <= 200 else {
+            throw ControlError("clientSecret must be 8 to 200 characters")
+        }
+        if let applicationID {
+            guard !applicationID.isEmpty, applicationID.count <= 200 else {
+                throw ControlError("applicationId must be 1 to 200 characters")
+            }
+            lwa.solutions[applicationID] = clientID
+        }
+        lwa.applications[clientID] = .init(clientID: clientID, clientSecret: clientSecret)
     }
 
     /// Mints a refresh token for a merchant without the browser flow (`POST /_simulator/authorizations`).

@@ -54,6 +54,13 @@ struct World: Sendable {
         var offeredOptions: [String: [EF.ShippingOptions]] = [:]
         var labels: [String: Label] = [:]
         var invoiceDocumentID: String?
+        /// Every status the shipment took, with when.
+        var history: [StatusChange] = []
+    }
+
+    struct StatusChange: Sendable, Codable, Hashable {
+        var status: String
+        var at: String
     }
 
     struct Label: Sendable, Codable, Hashable {

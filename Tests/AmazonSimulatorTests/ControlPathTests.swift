@@ -139,6 +139,7 @@ struct ControlPathTests {
 
             let log = await live.simulator.recordedRequests().filter { $0.operation == "processShipment" }
             #expect(log.map(\.fault) == ["unavailable", "internalError", "dropAfterApply"])
+            #expect(log.allSatisfy { $0.merchantID == LiveSimulator.merchant }, "faulted calls name their seller too")
 
             let invalid = try await RawHTTP.send(.PUT, "\(live.base)/_simulator/faults", json: #"{"unavailableRate":1.5}"#)
             #expect(invalid.status == 400)
@@ -192,6 +193,34 @@ struct ControlPathTests {
                 count = await live.simulator.groundTruth().shipments.count
             }
             #expect(count >= 5)
+        }
+    }
+
+    @Test("a marketplace cancellation on the control path: neither throttled nor faulted, shown in the state")
+    func cancellation() async throws {
+        try await LiveSimulator.run { live in
+            let id = try await live.shipment(at: "PACKAGE_CREATED")
+            _ = try await RawHTTP.send(.PUT, "\(live.base)/_simulator/faults", json: #"{"internalErrorRate":1}"#)
+            let cancelled = try await RawHTTP.send(
+                .POST, "\(live.base)/_simulator/shipments/\(id)/cancel", json: #"{"reason":"Buyer changed their mind"}"#)
+            #expect(cancelled.status == 200 && cancelled.json?["status"] as? String == "CANCELLED")
+            _ = try await RawHTTP.send(.PUT, "\(live.base)/_simulator/faults", json: #"{"internalErrorRate":0}"#)
+            #expect(try await live.shipment(id).status == .cancelled)
+            let again = try await RawHTTP.send(.POST, "\(live.base)/_simulator/shipments/\(id)/cancel", json: "{}")
+            #expect(again.status == 400, "a cancelled shipment cannot be cancelled again")
+            let missing = try await RawHTTP.send(.POST, "\(live.base)/_simulator/shipments/NOPE/cancel", json: "{}")
+            #expect(missing.status == 404)
+
+            let state = try await RawHTTP.send(.GET, "\(live.base)/_simulator/state")
+            let shipment = try #require((state.json?["shipments"] as? [[String: Any]])?.first { $0["id"] as? String == id })
+            let cancellation = try #require(shipment["cancellation"] as? [String: Any])
+            #expect(cancellation["type"] as? String == "MARKETPLACE_CANCELLED")
+            #expect(cancellation["reason"] as? String == "MARKETPLACE_CANCELLED")
+            let lines = try #require(shipment["lines"] as? [[String: Any]])
+            #expect(!lines.isEmpty && lines.allSatisfy { ($0["units"] as? Int ?? 0) > 0 && $0["merchantSku"] is String })
+            let history = (shipment["history"] as? [[String: Any]])?.compactMap { $0["status"] as? String }
+            #expect(history?.last == "CANCELLED")
+            #expect(history?.contains("CONFIRMED") == true && history?.contains("PACKAGE_CREATED") == true, "\(history ?? [])")
         }
     }
 

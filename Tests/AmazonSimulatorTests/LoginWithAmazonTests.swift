@@ -4,6 +4,39 @@ import Testing
 
 @Suite("Login with Amazon")
 struct LoginWithAmazonTests {
+    @Test("an application registered on the control path consents by its solution id and gets tokens with its client id")
+    func registeredApplication() async throws {
+        try await LiveSimulator.run { live in
+            let registered = try await RawHTTP.send(
+                .POST, "\(live.base)/_simulator/applications",
+                json: #"{"clientId":"amzn1.application-oa2-client.wms","clientSecret":"wms-secret-123","applicationId":"amzn1.sp.solution.wms"}"#)
+            #expect(registered.status == 201)
+            let unknown = try await RawHTTP.send(
+                .POST, "\(live.base)/apps/authorize/consent",
+                form: ["application_id": "amzn1.sp.solution.other", "state": "s", "selling_partner_id": "A3WMSSELLER"])
+            #expect(unknown.status != 302, "an unregistered application gets no code")
+            let consent = try await RawHTTP.send(
+                .POST, "\(live.base)/apps/authorize/consent",
+                form: [
+                    "application_id": "amzn1.sp.solution.wms", "state": "s", "redirect_uri": "https://wms.example/cb",
+                    "selling_partner_id": "A3WMSSELLER",
+                ])
+            #expect(consent.status == 302)
+            let location = try #require(URLComponents(string: consent.headers["location"] ?? ""))
+            let code = try #require(location.queryItems?.first { $0.name == "spapi_oauth_code" }?.value)
+            let tokens = try await RawHTTP.send(
+                .POST, "\(live.base)/auth/o2/token",
+                form: [
+                    "grant_type": "authorization_code", "code": code, "redirect_uri": "https://wms.example/cb",
+                    "client_id": "amzn1.application-oa2-client.wms", "client_secret": "wms-secret-123",
+                ])
+            #expect(tokens.status == 200)
+            let short = try await RawHTTP.send(
+                .POST, "\(live.base)/_simulator/applications", json: #"{"clientId":"x","clientSecret":"short"}"#)
+            #expect(short.status == 400)
+        }
+    }
+
     @Test("consent page → redirect with code, state and seller → code exchanged once for tokens that work")
     func websiteAuthorization() async throws {
         try await LiveSimulator.run { live in
