@@ -91,5 +91,6 @@ enum LoginRoutes {
 }
 
 extension Simulator {
-    func hasApplication(_ clientID: String) -> Bool { lwa.applications[clientID] != nil }
+    /// Whether `id` is a registered application's client id or solution id.
+    func hasApplication(_ id: String) -> Bool { lwa.applications[id] != nil || lwa.solutions[id] != nil }
 }

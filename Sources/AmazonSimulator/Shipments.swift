@@ -472,10 +472,11 @@ extension Simulator: AmazonEFShipments.APIProtocol {
     func change(_ record: inout World.ShipmentRecord, to status: ShipmentStatus, force: Bool = false) throws {
         let changed = record.shipment.status != status
         record.shipment.status = status
-        if changed {
-            record.history.append(.init(status: status.rawValue, at: Self.timestamp(world.stamp(now()))))
-        }
         try touch(&record)
+        if changed {
+            record.history.append(.init(status: status.rawValue, at: record.shipment.lastUpdatedDateTime))
+            save(record)
+        }
         if changed || force { notifyStatusChange(record.shipment) }
     }
 

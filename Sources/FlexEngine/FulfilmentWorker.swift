@@ -78,8 +78,9 @@ public struct FulfilmentWorker: Sendable {
             self.reserved = min(max(0, reserved), self.concurrency / Lane.allCases.count)
         }
 
-        /// The lane's own slots not yet used, and the free slots no other waiting lane below its reserve is owed:
-        /// a lane with nothing to do holds nothing back, and one that gets work takes the next slot that frees.
+        /// The lane's own slots not yet used, and the free slots no other waiting lane below its reserve is owed,
+        /// never more than the free slots: a lane with nothing to do holds nothing back, and one that gets work takes
+        /// the next slots that free until it has its reserve.
         package func room(for lane: Lane) -> Int {
             let total = running.values.reduce(0, +)
             let owed = Lane.allCases.reduce(0) { owed, other in
@@ -87,7 +88,7 @@ public struct FulfilmentWorker: Sendable {
                     ? owed : owed + min(max(0, reserved - running[other, default: 0]), waiting[other, default: 0])
             }
             let own = max(0, reserved - running[lane, default: 0])
-            return own + max(0, concurrency - total - owed - own)
+            return min(max(0, concurrency - total), own + max(0, concurrency - total - owed - own))
         }
     }
 
@@ -163,7 +164,7 @@ public struct FulfilmentWorker: Sendable {
                         due += found
                     }
                 }
-                for command in due.sorted(by: { $0.sequence < $1.sequence }) {
+                for command in due.sorted(by: { $0.sequence < $1.sequence }) where inFlight[command.shipmentID] == nil {
                     let lane = Lane(command.request.type)
                     guard slots.room(for: lane) > 0 else { continue }
                     slots.running[lane, default: 0] += 1
@@ -522,6 +523,9 @@ public struct FulfilmentWorker: Sendable {
                     .filter { $0.kind == .label }.compactMap(\.packageID)
                     if Set(held).isSuperset(of: (shipment.packages ?? []).map(\.id)) {
                         result.note = "Amazon already shows the order labelled."
+                        try await store.transaction { [connectionID] in
+                            try await $0.promoteIfLabelled(connectionID: connectionID, shipmentID: shipment.id)
+                        }
                         return shipment
                     }
                     return try await generateLabels(

@@ -15,6 +15,9 @@ struct LoginWithAmazonTests {
                 .POST, "\(live.base)/apps/authorize/consent",
                 form: ["application_id": "amzn1.sp.solution.other", "state": "s", "selling_partner_id": "A3WMSSELLER"])
             #expect(unknown.status != 302, "an unregistered application gets no code")
+            let page = try await RawHTTP.send(
+                .GET, "\(live.base)/apps/authorize/consent?application_id=amzn1.sp.solution.wms&state=s")
+            #expect(page.status == 200 && page.text.contains("<form"))
             let consent = try await RawHTTP.send(
                 .POST, "\(live.base)/apps/authorize/consent",
                 form: [

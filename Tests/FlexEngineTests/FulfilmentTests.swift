@@ -294,7 +294,10 @@ struct FulfilmentTests {
         #expect(slots.room(for: .packages) == 3)
         #expect(slots.room(for: .handover) == 3)
         slots.running = [.processShipment: 16]
-        #expect(slots.room(for: .packages) == 3, "a lane's reserve stands even when others hold more than theirs")
+        #expect(slots.room(for: .packages) == 0, "never more than the slots")
+        slots.running = [.processShipment: 15]
+        #expect(slots.room(for: .packages) == 1, "the next free slot goes to a lane below its reserve")
+        #expect(slots.room(for: .processShipment) == 0, "not to the lane above it")
         #expect(FulfilmentWorker.LaneSlots(concurrency: 4, reserved: 3).room(for: .labelling) == 4)
         var small = FulfilmentWorker.LaneSlots(concurrency: 4, reserved: 3)
         small.waiting = [.processShipment: 5, .packages: 5, .labelling: 5, .handover: 5]

@@ -267,6 +267,15 @@ extension StoreSession {
 
     /// Stores a file; a label replaces the earlier label of the same package, which stays readable but superseded.
     public func saveDocument(_ document: StoredDocument) async throws {
+        if document.kind == .label, let shipmentID = document.shipmentID, kind == .postgres {
+            // The order row first, as upsertOrder takes it: see promoteIfLabelled.
+            try await sql.raw(
+                """
+                SELECT 1 FROM orders WHERE connection_id = \(bind: document.connectionID.rawValue)
+                    AND shipment_id = \(bind: shipmentID) FOR UPDATE
+                """
+            ).run()
+        }
         if let packageID = document.packageID, let shipmentID = document.shipmentID {
             try await sql.raw(
                 """

@@ -102,12 +102,22 @@ extension StoreSession {
             )
         }
         for order in chosen {
-            try await sql.raw(
+            // Another manifest made at the same moment (PostgreSQL) may have taken the order: this one is refused
+            // whole, as a conflict, and nothing of it stays.
+            let added = try await sql.raw(
                 """
                 INSERT INTO manifest_orders (manifest_id, connection_id, shipment_id)
                 VALUES (\(bind: id), \(bind: connectionID.rawValue), \(bind: order.shipmentID))
+                ON CONFLICT (connection_id, shipment_id) DO NOTHING
+                RETURNING shipment_id
                 """
-            ).run()
+            ).first()
+            guard added != nil else {
+                throw StoreError(
+                    code: .conflict,
+                    message: "Order \(order.shipmentID) went into another manifest meanwhile; ask again."
+                )
+            }
         }
         try await appendEvents([
             NewEvent(

@@ -23,10 +23,13 @@ extension StoreSession {
             // they are stored (``promoteIfLabelled(connectionID:shipmentID:)``).
             state = .packed
         }
+        // The row is locked (PostgreSQL) so that a label stored at the same time is seen by one of the two: by
+        // this copy's labelsHeld, or by that document's promoteIfLabelled.
         let existing = try await sql.raw(
             """
             SELECT status, amazon_updated_at FROM orders
             WHERE connection_id = \(bind: order.connectionID.rawValue) AND shipment_id = \(bind: order.shipmentID)
+            \(unsafeRaw: kind == .postgres ? "FOR UPDATE" : "")
             """
         ).first()
         let change: OrderChange
@@ -137,13 +140,15 @@ extension StoreSession {
     }
 
     /// A labelled order held back as `packed` for want of its labels becomes `ready_to_ship`, with its event, once
-    /// the last of them is stored.
-    func promoteIfLabelled(connectionID: ConnectionID, shipmentID: String) async throws {
+    /// the last of them is stored. Called where a label is stored, and by the label command when Amazon already
+    /// shows the order labelled and its files are held.
+    public func promoteIfLabelled(connectionID: ConnectionID, shipmentID: String) async throws {
         guard
             let row = try await sql.raw(
                 """
                 SELECT status, state, shipment, location_id, program FROM orders
                 WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)
+                \(unsafeRaw: kind == .postgres ? "FOR UPDATE" : "")
                 """
             ).first(),
             try row.decode(column: "status", as: String.self) == "SHIPLABEL_GENERATED",

@@ -35,7 +35,7 @@ extension StoreSession {
 
     /// Makes the webhook's next attempt due now; nil when there is no such webhook.
     public func retryWebhookNow(_ id: String) async throws -> Webhook? {
-        try await sql.raw("UPDATE webhooks SET next_attempt_at = 0 WHERE id = \(bind: id)").run()
+        try await sql.raw("UPDATE webhooks SET next_attempt_at = \(bind: nowMilliseconds) WHERE id = \(bind: id)").run()
         return try await webhook(id)
     }
 
