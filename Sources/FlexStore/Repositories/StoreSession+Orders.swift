@@ -214,8 +214,10 @@ extension StoreSession {
                     "\(Self.orderColumns) WHERE o.connection_id = \(bind: connectionID.rawValue) AND o.shipment_id = \(bind: shipmentID)"
                 ).all()
             } else {
-                try await sql.raw("\(Self.orderColumns) WHERE o.shipment_id = \(bind: shipmentID) ORDER BY o.first_seen_at")
-                    .all()
+                try await sql.raw(
+                    "\(Self.orderColumns) WHERE o.shipment_id = \(bind: shipmentID) ORDER BY o.first_seen_at"
+                )
+                .all()
             }
         return try rows.first.map(Self.decodeOrder)
     }
