@@ -623,10 +623,19 @@ public struct FulfilmentWorker: Sendable {
             )
         }
         result.labels = stored
-        guard operation == .generate else { return shipment }
-        return try await advance(shipment, to: .shiplabelGenerated) { shipment in
-            for index in (shipment.packages ?? []).indices { shipment.packages?[index].status = .shiplabelGenerated }
+        let labelled: EF.Shipment
+        if operation == .generate {
+            labelled = try await advance(shipment, to: .shiplabelGenerated) { shipment in
+                for index in (shipment.packages ?? []).indices { shipment.packages?[index].status = .shiplabelGenerated }
+            }
+        } else {
+            labelled = shipment
         }
+        // The files are stored and the order is labelled: whichever copy the store holds now, it is ready to ship.
+        try await store.transaction { [connectionID] in
+            try await $0.promoteIfLabelled(connectionID: connectionID, shipmentID: shipment.id)
+        }
+        return labelled
     }
 
     private func storeInvoice(_ document: EF.Document, shipmentID: String) async throws -> String {

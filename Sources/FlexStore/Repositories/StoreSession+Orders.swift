@@ -126,9 +126,8 @@ extension StoreSession {
         return change
     }
 
-    /// Whether a current label of every package is stored.
+    /// Whether a current label of every package is stored; of any package, when the copy names none.
     func labelsHeld(connectionID: ConnectionID, shipmentID: String, packageIDs: [String]) async throws -> Bool {
-        guard !packageIDs.isEmpty else { return false }
         let held = try await sql.raw(
             """
             SELECT package_id FROM documents
@@ -136,7 +135,7 @@ extension StoreSession {
                 AND superseded_at IS NULL
             """
         ).all().compactMap { try $0.decode(column: "package_id", as: String?.self) }
-        return Set(held).isSuperset(of: packageIDs)
+        return packageIDs.isEmpty ? !held.isEmpty : Set(held).isSuperset(of: packageIDs)
     }
 
     /// A labelled order held back as `packed` for want of its labels becomes `ready_to_ship`, with its event, once
