@@ -626,7 +626,9 @@ public struct FulfilmentWorker: Sendable {
         let labelled: EF.Shipment
         if operation == .generate {
             labelled = try await advance(shipment, to: .shiplabelGenerated) { shipment in
-                for index in (shipment.packages ?? []).indices { shipment.packages?[index].status = .shiplabelGenerated }
+                for index in (shipment.packages ?? []).indices {
+                    shipment.packages?[index].status = .shiplabelGenerated
+                }
             }
         } else {
             labelled = shipment
