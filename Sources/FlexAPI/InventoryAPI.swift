@@ -332,16 +332,11 @@ extension APIHandler {
 
     /// The opaque `next` of the inventory item list: the last key, as base64url JSON.
     static func inventoryCursor(_ key: InventoryKey) -> String {
-        let data = (try? JSONEncoder().encode(key)) ?? Data()
-        return data.base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        ((try? JSONEncoder().encode(key)) ?? Data()).base64URLEncodedString()
     }
 
     static func inventoryCursor(_ text: String) -> InventoryKey? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64) else { return nil }
-        return try? JSONDecoder().decode(InventoryKey.self, from: data)
+        Data(base64URLEncoded: text).flatMap { try? JSONDecoder().decode(InventoryKey.self, from: $0) }
     }
 
     public func getStock(_ input: Operations.GetStock.Input) async throws -> Operations.GetStock.Output {

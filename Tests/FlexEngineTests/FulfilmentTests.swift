@@ -36,6 +36,14 @@ struct FulfilmentTests {
             return id
         }
 
+        /// A new order carried through `steps` (each a command with its defaults), every command run.
+        func newOrder(through steps: [CommandType]) async throws -> String {
+            let id = try await newOrder()
+            for type in steps { try await submit(CommandRequest(type: type), to: id) }
+            try await fulfilment.drain()
+            return id
+        }
+
         /// Stores a command as the API does: checked against the order, resolved, under a key.
         @discardableResult
         func submit(
@@ -224,9 +232,7 @@ struct FulfilmentTests {
     @Test("ready_to_ship is announced only once the labels are stored, even when Amazon's answer was lost")
     func labelEventAfterFiles() async throws {
         try await Self.run { parts in
-            let id = try await parts.newOrder()
-            for type in [CommandType.confirm, .pack] { try await parts.submit(CommandRequest(type: type), to: id) }
-            try await parts.fulfilment.drain()
+            let id = try await parts.newOrder(through: [.confirm, .pack])
             try await parts.amazon.simulator.setFaults(
                 FaultSettings(dropAfterApplyRate: 1),
                 operation: "generateShipLabels"
@@ -335,9 +341,7 @@ struct FulfilmentTests {
     @Test("a poll's copy newer by Amazon's clock but behind the worker's steps does not lose the packages")
     func stalePollCopy() async throws {
         try await Self.run { parts in
-            let id = try await parts.newOrder()
-            for type in [CommandType.confirm, .pack] { try await parts.submit(CommandRequest(type: type), to: id) }
-            try await parts.fulfilment.drain()
+            let id = try await parts.newOrder(through: [.confirm, .pack])
             // The worker's copy: packed, with the packages, at the time Amazon last stamped (before the steps).
             let packed = try await parts.fulfilment.stored(id)
             #expect(packed.status == .packageCreated)
@@ -678,11 +682,7 @@ struct FulfilmentTests {
             let location = LocationID(rawValue: parts.amazon.locationID)
             var created: [String] = []
             for _ in 0..<3 {
-                let id = try await parts.newOrder()
-                for type in [CommandType.confirm, .pack, .label] {
-                    try await parts.submit(CommandRequest(type: type), to: id)
-                }
-                try await parts.fulfilment.drain()
+                let id = try await parts.newOrder(through: [.confirm, .pack, .label])
                 created.append(
                     try await parts.amazon.store.transaction {
                         try await $0.createManifest(

@@ -14,11 +14,7 @@ extension StoreSession {
         var bytes = [UInt8](repeating: 0, count: 24)
         var generator = SystemRandomNumberGenerator()
         for index in bytes.indices { bytes[index] = UInt8.random(in: .min ... .max, using: &generator) }
-        let state = Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(
-                of: "=",
-                with: ""
-            )
+        let state = Data(bytes).base64URLEncodedString()
         let now = nowMilliseconds
         let expires = now + Int64(lifetime * 1000)
         // A link opened again and again (a bookmark, a crawler) must not grow the table: expired states go, and a

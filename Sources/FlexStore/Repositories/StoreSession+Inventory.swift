@@ -446,18 +446,7 @@ extension StoreSession {
                 updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self))
             )
         }
-        var settings: [ConnectionID: ConnectionSettings] = [:]
-        var items: [InventoryItemStatus] = []
-        for row in try await sql.raw(
-            "SELECT * FROM inventory_items WHERE warehouse_sku = \(bind: sku.rawValue) ORDER BY connection_id, location_id, merchant_sku, channel"
-        ).all() {
-            let item = try InventoryRow(row)
-            if settings[item.key.connectionID] == nil {
-                settings[item.key.connectionID] =
-                    try await connection(item.key.connectionID)?.settings ?? ConnectionSettings()
-            }
-            items.append(item.status(settings: settings[item.key.connectionID]!))
-        }
+        let items = try await inventoryItems(InventoryItemFilter(warehouseSKU: sku), after: nil, limit: .max)
         return StockStatus(warehouseSKU: sku, hubs: hubs, items: items)
     }
 }
