@@ -6,7 +6,9 @@ import Foundation
 extension Simulator {
     /// Makes SKUs known for a merchant in a marketplace, as listings would on Amazon.
     public func addListings(merchantID: String, marketplaceID: String, skus: [String]) throws(ControlError) {
-        guard !merchantID.isEmpty, !marketplaceID.isEmpty else { throw ControlError("merchantId and marketplaceId are required") }
+        guard !merchantID.isEmpty, !marketplaceID.isEmpty else {
+            throw ControlError("merchantId and marketplaceId are required")
+        }
         guard !skus.isEmpty else { throw ControlError("skus must hold at least one SKU") }
         for sku in skus where sku.isEmpty || sku.count > 40 {
             throw ControlError("Each SKU must be 1 to 40 characters, got \"\(sku)\"")
@@ -32,7 +34,12 @@ extension Simulator {
         } else if let first = locations.randomElement(using: &random) {
             location = first
         } else {
-            let id = ensureLocation(merchantID: merchantID, name: "Simulated warehouse", marketplaceID: "A21TJRUUN4KGV", channel: "MFN")
+            let id = ensureLocation(
+                merchantID: merchantID,
+                name: "Simulated warehouse",
+                marketplaceID: "A21TJRUUN4KGV",
+                channel: "MFN"
+            )
             location = world.locations[id]!
         }
         var types: Set<ShipmentSpecification.OrderType> = []
@@ -66,7 +73,8 @@ extension Simulator {
             throw ControlError("ordersPerMinute must be between 0 and 60000, got \(ordersPerMinute)")
         }
         guard !merchantID.isEmpty else { throw ControlError("merchantId must not be empty") }
-        orderGenerator = ordersPerMinute > 0 ? OrderGeneratorSettings(ordersPerMinute: ordersPerMinute, merchantID: merchantID) : nil
+        orderGenerator =
+            ordersPerMinute > 0 ? OrderGeneratorSettings(ordersPerMinute: ordersPerMinute, merchantID: merchantID) : nil
     }
 
     /// The generator's next step: makes the orders that are due and says how long to wait for the next one.
@@ -92,42 +100,77 @@ extension Simulator {
         guard let stock = world.stock[key] else { return nil }
         let reserved = world.reserved(key)
         return .init(
-            locationId: locationID, skuId: sku, channel: channel, quantity: stock.quantity, reservedQuantity: reserved,
-            sellableQuantity: max(0, stock.quantity - reserved), clientSequenceNumber: stock.clientSequenceNumber,
-            updatedAt: stock.updatedAt)
+            locationId: locationID,
+            skuId: sku,
+            channel: channel,
+            quantity: stock.quantity,
+            reservedQuantity: reserved,
+            sellableQuantity: max(0, stock.quantity - reserved),
+            clientSequenceNumber: stock.clientSequenceNumber,
+            updatedAt: stock.updatedAt
+        )
     }
 
     /// All of Amazon's state, as the simulator holds it: the ground truth tests compare against.
     public func groundTruth() -> GroundTruth {
         GroundTruth(
             locations: world.locations.values.sorted { $0.id < $1.id }.map {
-                .init(id: $0.id, name: $0.name, merchantIds: $0.merchantIDs, marketplaceId: $0.marketplaceID, channel: $0.channel)
+                .init(
+                    id: $0.id,
+                    name: $0.name,
+                    merchantIds: $0.merchantIDs,
+                    marketplaceId: $0.marketplaceID,
+                    channel: $0.channel
+                )
             },
             stock: world.stock.sorted { $0.key < $1.key }.map { key, stock in
                 let reserved = world.reserved(key)
                 return .init(
-                    locationId: key.locationID, skuId: key.sku, channel: key.channel, quantity: stock.quantity,
-                    reservedQuantity: reserved, sellableQuantity: max(0, stock.quantity - reserved),
-                    clientSequenceNumber: stock.clientSequenceNumber, updatedAt: stock.updatedAt)
+                    locationId: key.locationID,
+                    skuId: key.sku,
+                    channel: key.channel,
+                    quantity: stock.quantity,
+                    reservedQuantity: reserved,
+                    sellableQuantity: max(0, stock.quantity - reserved),
+                    clientSequenceNumber: stock.clientSequenceNumber,
+                    updatedAt: stock.updatedAt
+                )
             },
             shipments: world.shipments.values.sorted { $0.sequence < $1.sequence }.map { record in
                 .init(
-                    id: record.shipment.id, merchantId: record.merchantID, locationId: record.shipment.locationId,
-                    status: record.shipment.status.rawValue, lastUpdatedDateTime: record.shipment.lastUpdatedDateTime,
+                    id: record.shipment.id,
+                    merchantId: record.merchantID,
+                    locationId: record.shipment.locationId,
+                    status: record.shipment.status.rawValue,
+                    lastUpdatedDateTime: record.shipment.lastUpdatedDateTime,
                     labels: record.labels.values.sorted { $0.packageID < $1.packageID }.map {
-                        .init(packageId: $0.packageID, trackingId: $0.trackingID, carrierName: $0.carrierName, generation: $0.generation)
+                        .init(
+                            packageId: $0.packageID,
+                            trackingId: $0.trackingID,
+                            carrierName: $0.carrierName,
+                            generation: $0.generation
+                        )
                     },
                     invoiceId: record.invoiceDocumentID,
                     lines: record.shipment.lineItems.map {
                         .init(lineItemId: $0.shipmentLineItemId, merchantSku: $0.merchantSku, units: $0.numberOfUnits)
                     },
                     cancellation: record.shipment.lineItems.lazy.compactMap(\.cancellations?.first).first.map {
-                        .init(type: $0.cancellationType.rawValue, reason: record.shipment.reason, at: $0.cancelledTimestamp)
+                        .init(
+                            type: $0.cancellationType.rawValue,
+                            reason: record.shipment.reason,
+                            at: $0.cancelledTimestamp
+                        )
                     },
-                    history: record.history.map { .init(status: $0.status, at: $0.at) })
+                    history: record.history.map { .init(status: $0.status, at: $0.at) }
+                )
             },
             returns: world.returns.values.sorted { $0.sequence < $1.sequence }.map {
-                .init(id: $0.item.id, shipmentId: $0.item.marketplaceChannelDetails.shipmentId ?? "", status: $0.item.status.rawValue)
+                .init(
+                    id: $0.item.id,
+                    shipmentId: $0.item.marketplaceChannelDetails.shipmentId ?? "",
+                    status: $0.item.status.rawValue
+                )
             },
             notifications: notifier?.deliveries ?? []
         )

@@ -48,14 +48,19 @@ enum ControlRoutes {
             try await answer(status: .created) {
                 let body = try await JSONResponse.decode(ApplicationRequest.self, from: request)
                 try await simulator.registerApplication(
-                    clientID: body.clientId, clientSecret: body.clientSecret, applicationID: body.applicationId)
+                    clientID: body.clientId,
+                    clientSecret: body.clientSecret,
+                    applicationID: body.applicationId
+                )
                 return ["clientId": body.clientId, "applicationId": body.applicationId ?? body.clientId]
             }
         }
         control.post("shipments/{id}/cancel") { request, context in
             try await answer {
                 let id = try context.parameters.require("id")
-                let body = request.head.method == .post ? try? await JSONResponse.decode(CancelRequest.self, from: request) : nil
+                let body =
+                    request.head.method == .post
+                    ? try? await JSONResponse.decode(CancelRequest.self, from: request) : nil
                 return ["id": id, "status": try await simulator.cancelShipment(id: id, reason: body?.reason)]
             }
         }
@@ -67,7 +72,11 @@ enum ControlRoutes {
         control.post("listings") { request, _ in
             try await answer(status: .created) {
                 let body = try await JSONResponse.decode(ListingsRequest.self, from: request)
-                try await simulator.addListings(merchantID: body.merchantId, marketplaceID: body.marketplaceId, skus: body.skus)
+                try await simulator.addListings(
+                    merchantID: body.merchantId,
+                    marketplaceID: body.marketplaceId,
+                    skus: body.skus
+                )
                 return ["added": body.skus.count]
             }
         }
@@ -78,14 +87,21 @@ enum ControlRoutes {
                 let count = body.count ?? 1
                 guard (1...10_000).contains(count) else { throw ControlError("count must be 1 to 10000, got \(count)") }
                 var ids: [String] = []
-                for _ in 0..<count { ids.append(try await simulator.generateOrder(merchantID: body.merchantId, locationID: body.locationId)) }
+                for _ in 0..<count {
+                    ids.append(
+                        try await simulator.generateOrder(merchantID: body.merchantId, locationID: body.locationId)
+                    )
+                }
                 return ["shipmentIds": ids]
             }
         }
         control.put("order-generator") { request, _ in
             try await answer {
                 let body = try await JSONResponse.decode(GeneratorRequest.self, from: request)
-                try await simulator.setOrderGenerator(ordersPerMinute: body.ordersPerMinute, merchantID: body.merchantId)
+                try await simulator.setOrderGenerator(
+                    ordersPerMinute: body.ordersPerMinute,
+                    merchantID: body.merchantId
+                )
                 return ["ordersPerMinute": body.ordersPerMinute]
             }
         }
@@ -94,7 +110,12 @@ enum ControlRoutes {
             try await answer(status: .created) {
                 let body = try await JSONResponse.decode(ReturnRequest.self, from: request)
                 let returns = try await simulator.createReturns(body)
-                return CreatedReturns(id: returns[0].id, returns: returns.map { .init(id: $0.id, rmaId: $0.returnMetadata.rmaId, status: $0.status.rawValue) })
+                return CreatedReturns(
+                    id: returns[0].id,
+                    returns: returns.map {
+                        .init(id: $0.id, rmaId: $0.returnMetadata.rmaId, status: $0.status.rawValue)
+                    }
+                )
             }
         }
         control.post("returns/{id}/status") { request, context in
@@ -109,7 +130,11 @@ enum ControlRoutes {
         control.post("notifications/destinations") { request, _ in
             try await answer(status: .created) {
                 let body = try await JSONResponse.decode(DestinationRequest.self, from: request)
-                return try await simulator.addNotificationDestination(url: body.url, headerName: body.headerName, secret: body.secret)
+                return try await simulator.addNotificationDestination(
+                    url: body.url,
+                    headerName: body.headerName,
+                    secret: body.secret
+                )
             }
         }
         control.get("notifications/destinations") { _, _ in JSONResponse.make(await simulator.destinations()) }
@@ -124,8 +149,11 @@ enum ControlRoutes {
             try await answer {
                 let body = try await JSONResponse.decode(FaultRequest.self, from: request)
                 let settings = FaultSettings(
-                    internalErrorRate: body.internalErrorRate ?? 0, unavailableRate: body.unavailableRate ?? 0,
-                    dropAfterApplyRate: body.dropAfterApplyRate ?? 0, latencyMilliseconds: body.latencyMilliseconds ?? 0)
+                    internalErrorRate: body.internalErrorRate ?? 0,
+                    unavailableRate: body.unavailableRate ?? 0,
+                    dropAfterApplyRate: body.dropAfterApplyRate ?? 0,
+                    latencyMilliseconds: body.latencyMilliseconds ?? 0
+                )
                 try await simulator.setFaults(settings, operation: body.operation)
                 return settings
             }
@@ -157,7 +185,10 @@ enum ControlRoutes {
                 return JSONResponse.error("No document with id \(id)", status: .notFound)
             }
             return Response(
-                status: .ok, headers: [.contentType: document.contentType], body: .init(byteBuffer: ByteBuffer(bytes: document.data)))
+                status: .ok,
+                headers: [.contentType: document.contentType],
+                body: .init(byteBuffer: ByteBuffer(bytes: document.data))
+            )
         }
     }
 

@@ -23,8 +23,15 @@ struct Gateway: ServerMiddleware {
     ) async throws -> (HTTPResponse, HTTPBody?) {
         let requestID = UUID().uuidString.lowercased()
         var recorded = RecordedRequest(
-            sequence: 0, requestID: requestID, time: await simulator.now(), operation: operationID,
-            method: request.method.rawValue, path: request.path ?? "", userAgent: request.headerFields[.userAgent], status: 0)
+            sequence: 0,
+            requestID: requestID,
+            time: await simulator.now(),
+            operation: operationID,
+            method: request.method.rawValue,
+            path: request.path ?? "",
+            userAgent: request.headerFields[.userAgent],
+            status: 0
+        )
         var body = body
         if let received = body, request.method != .get {
             let data = try await Data(collecting: received, upTo: 2 << 20)
@@ -35,7 +42,9 @@ struct Gateway: ServerMiddleware {
         var response: (HTTPResponse, HTTPBody?)
         var drop = false
         // The log names the seller even of a call an injected fault answers before the token is checked.
-        recorded.merchantID = try? await simulator.authenticate(accessToken: request.headerFields[Self.accessTokenField])
+        recorded.merchantID = try? await simulator.authenticate(
+            accessToken: request.headerFields[Self.accessTokenField]
+        )
         do {
             let (fault, latency) = await simulator.drawFault(operation: operationID)
             if latency > 0 { try await Task.sleep(for: .milliseconds(latency)) }
@@ -107,7 +116,10 @@ struct Gateway: ServerMiddleware {
             if let underlying = error.underlyingError as? AmazonError {
                 amazonError = underlying
             } else if (400..<500).contains(error.httpStatus.code) {
-                amazonError = .invalidInput("The request could not be read: \(error.causeDescription)", details: String(describing: error.underlyingError))
+                amazonError = .invalidInput(
+                    "The request could not be read: \(error.causeDescription)",
+                    details: String(describing: error.underlyingError)
+                )
             } else {
                 logger.error("Operation failed", metadata: ["operation": "\(operationID)", "error": "\(error)"])
                 amazonError = .internalFailure

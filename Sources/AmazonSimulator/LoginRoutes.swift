@@ -15,17 +15,27 @@ enum LoginRoutes {
                 return response
             } catch let error as LoginWithAmazon.TokenError {
                 return JSONResponse.make(
-                    ["error": error.error, "error_description": error.description], status: .init(code: error.status))
+                    ["error": error.error, "error_description": error.description],
+                    status: .init(code: error.status)
+                )
             }
         }
 
         router.get("apps/authorize/consent") { request, _ -> Response in
             let query = request.uri.queryParameters
             guard let application = query.get("application_id"), !application.isEmpty else {
-                return page(status: .badRequest, title: "Authorization failed", body: "<p>application_id is missing.</p>")
+                return page(
+                    status: .badRequest,
+                    title: "Authorization failed",
+                    body: "<p>application_id is missing.</p>"
+                )
             }
             guard await simulator.hasApplication(application) else {
-                return page(status: .badRequest, title: "Authorization failed", body: "<p>Unknown application \(escape(application)).</p>")
+                return page(
+                    status: .badRequest,
+                    title: "Authorization failed",
+                    body: "<p>Unknown application \(escape(application)).</p>"
+                )
             }
             let state = query.get("state") ?? ""
             let redirect = query.get("redirect_uri") ?? ""
@@ -48,15 +58,26 @@ enum LoginRoutes {
             let application = form["application_id"] ?? ""
             let merchant = form["selling_partner_id"] ?? ""
             let state = form["state"] ?? ""
-            guard let redirect = form["redirect_uri"], var target = URLComponents(string: redirect), target.scheme != nil else {
-                return page(status: .badRequest, title: "Authorization failed", body: "<p>redirect_uri must be an absolute URL.</p>")
+            guard let redirect = form["redirect_uri"], var target = URLComponents(string: redirect),
+                target.scheme != nil
+            else {
+                return page(
+                    status: .badRequest,
+                    title: "Authorization failed",
+                    body: "<p>redirect_uri must be an absolute URL.</p>"
+                )
             }
             do {
-                let code = try await simulator.consent(applicationID: application, merchantID: merchant, redirectURI: redirect)
-                target.queryItems = (target.queryItems ?? []) + [
-                    URLQueryItem(name: "spapi_oauth_code", value: code), URLQueryItem(name: "state", value: state),
-                    URLQueryItem(name: "selling_partner_id", value: merchant),
-                ]
+                let code = try await simulator.consent(
+                    applicationID: application,
+                    merchantID: merchant,
+                    redirectURI: redirect
+                )
+                target.queryItems =
+                    (target.queryItems ?? []) + [
+                        URLQueryItem(name: "spapi_oauth_code", value: code), URLQueryItem(name: "state", value: state),
+                        URLQueryItem(name: "selling_partner_id", value: merchant),
+                    ]
                 return Response(status: .found, headers: [.location: target.url?.absoluteString ?? redirect])
             } catch let error as ControlError {
                 return page(status: .badRequest, title: "Authorization failed", body: "<p>\(escape(error.message))</p>")
@@ -78,10 +99,13 @@ enum LoginRoutes {
     }
 
     static func page(status: HTTPResponse.Status, title: String, body: String) -> Response {
-        let html = "<!doctype html><html><head><meta charset=\"utf-8\"><title>\(title)</title></head><body><h1>\(title)</h1>\(body)</body></html>"
+        let html =
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>\(title)</title></head><body><h1>\(title)</h1>\(body)</body></html>"
         return Response(
-            status: status, headers: [.contentType: "text/html; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: html)))
+            status: status,
+            headers: [.contentType: "text/html; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: html))
+        )
     }
 
     static func escape(_ text: String) -> String {

@@ -56,7 +56,12 @@ struct LoginWithAmazon: Sendable {
 
     mutating func issueCode(clientID: String, merchantID: String, redirectURI: String?, now: Date) -> String {
         let code = "ANd" + Self.randomToken(length: 18)
-        codes[code] = AuthorizationCode(clientID: clientID, merchantID: merchantID, redirectURI: redirectURI, expiresAt: now.addingTimeInterval(Self.codeLifetime))
+        codes[code] = AuthorizationCode(
+            clientID: clientID,
+            merchantID: merchantID,
+            redirectURI: redirectURI,
+            expiresAt: now.addingTimeInterval(Self.codeLifetime)
+        )
         return code
     }
 
@@ -69,10 +74,18 @@ struct LoginWithAmazon: Sendable {
     /// Handles a token request's form fields.
     mutating func token(form: [String: String], now: Date) throws(TokenError) -> Tokens {
         guard let grantType = form["grant_type"], !grantType.isEmpty else {
-            throw TokenError(status: 400, error: "invalid_request", description: "The request is missing a required parameter : grant_type")
+            throw TokenError(
+                status: 400,
+                error: "invalid_request",
+                description: "The request is missing a required parameter : grant_type"
+            )
         }
         guard let clientID = form["client_id"], let secret = form["client_secret"] else {
-            throw TokenError(status: 400, error: "invalid_request", description: "The request is missing a required parameter : client_id or client_secret")
+            throw TokenError(
+                status: 400,
+                error: "invalid_request",
+                description: "The request is missing a required parameter : client_id or client_secret"
+            )
         }
         guard let application = applications[clientID], application.clientSecret == secret else {
             throw TokenError(status: 401, error: "invalid_client", description: "Client authentication failed")
@@ -81,32 +94,69 @@ struct LoginWithAmazon: Sendable {
         switch grantType {
         case "authorization_code":
             guard let code = form["code"] else {
-                throw TokenError(status: 400, error: "invalid_request", description: "The request is missing a required parameter : code")
+                throw TokenError(
+                    status: 400,
+                    error: "invalid_request",
+                    description: "The request is missing a required parameter : code"
+                )
             }
             guard let grant = codes.removeValue(forKey: code), grant.clientID == clientID, grant.expiresAt > now else {
-                throw TokenError(status: 400, error: "invalid_grant", description: "The request has an invalid grant parameter : code")
+                throw TokenError(
+                    status: 400,
+                    error: "invalid_grant",
+                    description: "The request has an invalid grant parameter : code"
+                )
             }
             if let expected = grant.redirectURI, let given = form["redirect_uri"], given != expected {
-                throw TokenError(status: 400, error: "invalid_grant", description: "The request has an invalid grant parameter : redirect_uri")
+                throw TokenError(
+                    status: 400,
+                    error: "invalid_grant",
+                    description: "The request has an invalid grant parameter : redirect_uri"
+                )
             }
             refreshToken = mintRefreshToken(clientID: clientID, merchantID: grant.merchantID)
         case "refresh_token":
             guard let token = form["refresh_token"] else {
-                throw TokenError(status: 400, error: "invalid_request", description: "The request is missing a required parameter : refresh_token")
+                throw TokenError(
+                    status: 400,
+                    error: "invalid_request",
+                    description: "The request is missing a required parameter : refresh_token"
+                )
             }
             guard let grant = refreshTokens[token], grant.clientID == clientID, !grant.revoked else {
-                throw TokenError(status: 400, error: "invalid_grant", description: "The request has an invalid grant parameter : refresh_token")
+                throw TokenError(
+                    status: 400,
+                    error: "invalid_grant",
+                    description: "The request has an invalid grant parameter : refresh_token"
+                )
             }
             refreshToken = token
         default:
-            throw TokenError(status: 400, error: "unsupported_grant_type", description: "The authorization grant type is not supported by the authorization server")
+            throw TokenError(
+                status: 400,
+                error: "unsupported_grant_type",
+                description: "The authorization grant type is not supported by the authorization server"
+            )
         }
         guard let grant = refreshTokens[refreshToken] else {
-            throw TokenError(status: 400, error: "invalid_grant", description: "The request has an invalid grant parameter : refresh_token")
+            throw TokenError(
+                status: 400,
+                error: "invalid_grant",
+                description: "The request has an invalid grant parameter : refresh_token"
+            )
         }
         let accessToken = "Atza|" + Self.randomToken(length: 40)
-        accessTokens[accessToken] = AccessGrant(clientID: clientID, merchantID: grant.merchantID, expiresAt: now.addingTimeInterval(Self.accessTokenLifetime))
-        return Tokens(access_token: accessToken, refresh_token: refreshToken, token_type: "bearer", expires_in: Int(Self.accessTokenLifetime))
+        accessTokens[accessToken] = AccessGrant(
+            clientID: clientID,
+            merchantID: grant.merchantID,
+            expiresAt: now.addingTimeInterval(Self.accessTokenLifetime)
+        )
+        return Tokens(
+            access_token: accessToken,
+            refresh_token: refreshToken,
+            token_type: "bearer",
+            expires_in: Int(Self.accessTokenLifetime)
+        )
     }
 
     /// The merchant an access token acts for, or why it is refused.
@@ -114,7 +164,9 @@ struct LoginWithAmazon: Sendable {
         guard let token, !token.isEmpty else { return .failure(.missing) }
         guard let grant = accessTokens[token] else { return .failure(.invalid) }
         guard grant.expiresAt > now else { return .failure(.expired) }
-        guard let application = applications[grant.clientID], !application.clientID.isEmpty else { return .failure(.invalid) }
+        guard let application = applications[grant.clientID], !application.clientID.isEmpty else {
+            return .failure(.invalid)
+        }
         return .success(grant.merchantID)
     }
 

@@ -32,7 +32,8 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         }
         let filter = [
             query.status.rawValue, query.locationId ?? "", query.marketplaceId ?? "", query.channelName ?? "",
-            query.lastUpdatedAfter.map { Self.timestamp($0) } ?? "", query.lastUpdatedBefore.map { Self.timestamp($0) } ?? "",
+            query.lastUpdatedAfter.map { Self.timestamp($0) } ?? "",
+            query.lastUpdatedBefore.map { Self.timestamp($0) } ?? "",
         ].joined(separator: "|")
         var position = 0
         if let token = query.paginationToken {
@@ -48,7 +49,9 @@ extension Simulator: AmazonEFShipments.APIProtocol {
                 if let marketplace = query.marketplaceId, shipment.marketplaceAttributes.marketplaceId != marketplace {
                     return false
                 }
-                if let channel = query.channelName, shipment.marketplaceAttributes.channelName != channel { return false }
+                if let channel = query.channelName, shipment.marketplaceAttributes.channelName != channel {
+                    return false
+                }
                 let updated = Self.date(shipment.lastUpdatedDateTime)
                 if let after = query.lastUpdatedAfter, updated < after { return false }
                 if let before = query.lastUpdatedBefore, updated > before { return false }
@@ -56,7 +59,8 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             }
         let (page, nextToken) = PageToken.page(Array(matching), sequence: \.sequence, limit: maxResults, filter: filter)
         return .ok(
-            .init(body: .json(.init(shipments: page.map(\.shipment), pagination: .init(nextToken: nextToken)))))
+            .init(body: .json(.init(shipments: page.map(\.shipment), pagination: .init(nextToken: nextToken))))
+        )
     }
 
     public func getShipment(_ input: Operations.GetShipment.Input) async throws -> Operations.GetShipment.Output {
@@ -78,19 +82,23 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         case .confirm:
             guard status == .created || status == .accepted else {
                 throw AmazonError.conflict(
-                    "Shipment \(record.shipment.id) is \(status.rawValue); only CREATED or ACCEPTED shipments can be confirmed")
+                    "Shipment \(record.shipment.id) is \(status.rawValue); only CREATED or ACCEPTED shipments can be confirmed"
+                )
             }
             try change(&record, to: .confirmed)
         case .reject:
             let eligible = record.shipment.shipmentInfo.orderStatesEligibleForRejection ?? []
             guard eligible.contains(status.rawValue) else {
                 throw AmazonError.conflict(
-                    "Shipment \(record.shipment.id) is \(status.rawValue), which is not in orderStatesEligibleForRejection")
+                    "Shipment \(record.shipment.id) is \(status.rawValue), which is not in orderStatesEligibleForRejection"
+                )
             }
             var reasons: [String: String] = [:]
             for line in request?.lineItems ?? [] {
                 guard record.shipment.lineItems.contains(where: { $0.shipmentLineItemId == line.lineItem.id }) else {
-                    throw AmazonError.unprocessable("Line item \(line.lineItem.id) is not part of shipment \(record.shipment.id)")
+                    throw AmazonError.unprocessable(
+                        "Line item \(line.lineItem.id) is not part of shipment \(record.shipment.id)"
+                    )
                 }
                 reasons[line.lineItem.id] = line.reason?.rawValue
             }
@@ -110,12 +118,15 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             throw AmazonError.conflict(
                 record.shipment.packages?.isEmpty == false
                     ? "Shipment \(record.shipment.id) already has packages; change one with updatePackage"
-                    : "Shipment \(record.shipment.id) is \(record.shipment.status.rawValue); confirm it before creating packages")
+                    : "Shipment \(record.shipment.id) is \(record.shipment.status.rawValue); confirm it before creating packages"
+            )
         }
         guard case .json(let body) = input.body else { throw AmazonError.invalidInput("A JSON body is required") }
         guard !body.packages.isEmpty else { throw AmazonError.invalidInput("packages must hold at least one package") }
         let ids = body.packages.map(\.id)
-        guard Set(ids).count == ids.count else { throw AmazonError.invalidInput("Package ids must be unique within a shipment") }
+        guard Set(ids).count == ids.count else {
+            throw AmazonError.invalidInput("Package ids must be unique within a shipment")
+        }
         try PackageRules.check(body.packages, against: record.shipment)
         record.shipment.packages = body.packages.map { package in
             var package = package
@@ -134,10 +145,13 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         guard let index = record.shipment.packages?.firstIndex(where: { $0.id == packageID }) else {
             throw AmazonError.notFound("packageId", packageID)
         }
-        let editable: Set<ShipmentStatus> = [.packageCreated, .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated]
+        let editable: Set<ShipmentStatus> = [
+            .packageCreated, .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated,
+        ]
         guard editable.contains(record.shipment.status) else {
             throw AmazonError.conflict(
-                "Shipment \(record.shipment.id) is \(record.shipment.status.rawValue); packages can change only between PACKAGE_CREATED and SHIPLABEL_GENERATED")
+                "Shipment \(record.shipment.id) is \(record.shipment.status.rawValue); packages can change only between PACKAGE_CREATED and SHIPLABEL_GENERATED"
+            )
         }
         guard case .json(var package) = input.body else { throw AmazonError.invalidInput("A JSON body is required") }
         guard package.id == packageID else {
@@ -185,7 +199,8 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         case "SHIPPED":
             guard shipment.status == .shiplabelGenerated, record.labels[packageID] != nil else {
                 throw AmazonError.conflict(
-                    "Package \(packageID) of shipment \(shipment.id) has no label (shipment is \(shipment.status.rawValue)); generate labels before shipping")
+                    "Package \(packageID) of shipment \(shipment.id) has no label (shipment is \(shipment.status.rawValue)); generate labels before shipping"
+                )
             }
             record.shipment.packages![index].status = .shipped
             if record.shipment.packages!.allSatisfy({ $0.status == .shipped }) {
@@ -196,10 +211,13 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         case "DELIVERED":
             guard record.carriage != .marketplace else {
                 throw AmazonError.unprocessable(
-                    "Shipment \(shipment.id) is carried by the marketplace; only self-delivered shipments take DELIVERED from the seller")
+                    "Shipment \(shipment.id) is carried by the marketplace; only self-delivered shipments take DELIVERED from the seller"
+                )
             }
             guard shipment.status == .shipped else {
-                throw AmazonError.conflict("Shipment \(shipment.id) is \(shipment.status.rawValue); it must be SHIPPED before DELIVERED")
+                throw AmazonError.conflict(
+                    "Shipment \(shipment.id) is \(shipment.status.rawValue); it must be SHIPPED before DELIVERED"
+                )
             }
             record.shipment.packages![index].status = .delivered
             if record.shipment.packages!.allSatisfy({ $0.status == .delivered }) {
@@ -208,9 +226,11 @@ extension Simulator: AmazonEFShipments.APIProtocol {
                 try touch(&record)
             }
         case nil:
-            guard body?.subStatus == .outForDelivery, record.carriage != .marketplace, shipment.status == .shipped else {
+            guard body?.subStatus == .outForDelivery, record.carriage != .marketplace, shipment.status == .shipped
+            else {
                 throw AmazonError.conflict(
-                    "subStatus \(body?.subStatus?.rawValue ?? "") does not apply to shipment \(shipment.id) in \(shipment.status.rawValue)")
+                    "subStatus \(body?.subStatus?.rawValue ?? "") does not apply to shipment \(shipment.id) in \(shipment.status.rawValue)"
+                )
             }
             record.shipment.subStatus = .outForDelivery
             try touch(&record)
@@ -231,7 +251,8 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         let allowed: Set<ShipmentStatus> = [.packageCreated, .pickupSlotRetrieved, .invoiceGenerated]
         guard allowed.contains(record.shipment.status) else {
             throw AmazonError.conflict(
-                "Shipment \(record.shipment.id) is \(record.shipment.status.rawValue); shipping options are offered between PACKAGE_CREATED and INVOICE_GENERATED")
+                "Shipment \(record.shipment.id) is \(record.shipment.status.rawValue); shipping options are offered between PACKAGE_CREATED and INVOICE_GENERATED"
+            )
         }
         let options = record.offeredOptions[packageID] ?? shippingOptions(for: record, packageID: packageID)
         record.offeredOptions[packageID] = options
@@ -261,7 +282,8 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             return .ok(.init(body: .json(.init(document: invoiceDocument(id)))))
         default:
             throw AmazonError.conflict(
-                "Shipment \(record.shipment.id) is \(record.shipment.status.rawValue); retrieve shipping options before generating the invoice")
+                "Shipment \(record.shipment.id) is \(record.shipment.status.rawValue); retrieve shipping options before generating the invoice"
+            )
         }
     }
 
@@ -269,7 +291,9 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         _ input: Operations.RetrieveInvoice.Input
     ) async throws -> Operations.RetrieveInvoice.Output {
         let record = try shipmentRecord(input.path.shipmentId)
-        guard let id = record.invoiceDocumentID else { throw AmazonError.notFound("invoice for shipmentId", record.shipment.id) }
+        guard let id = record.invoiceDocumentID else {
+            throw AmazonError.notFound("invoice for shipmentId", record.shipment.id)
+        }
         return .ok(.init(body: .json(.init(document: invoiceDocument(id)))))
     }
 
@@ -290,17 +314,21 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             if shipment.status == .shiplabelGenerated {
                 throw AmazonError.conflict("Shipment \(shipment.id) is already labelled; use operation=REGENERATE")
             }
-            let allowed: Set<ShipmentStatus> = invoiceNeeded ? [.invoiceGenerated] : [.pickupSlotRetrieved, .invoiceGenerated]
+            let allowed: Set<ShipmentStatus> =
+                invoiceNeeded ? [.invoiceGenerated] : [.pickupSlotRetrieved, .invoiceGenerated]
             guard allowed.contains(shipment.status) || (shipment.status == .pickupSlotRetrieved && invoiceReady) else {
                 throw AmazonError.conflict(
                     invoiceNeeded && shipment.status == .pickupSlotRetrieved
                         ? "Shipment \(shipment.id) needs its invoice before labels; call generateInvoice"
-                        : "Shipment \(shipment.id) is \(shipment.status.rawValue); retrieve shipping options before generating labels")
+                        : "Shipment \(shipment.id) is \(shipment.status.rawValue); retrieve shipping options before generating labels"
+                )
             }
         case .regenerate:
             let allowed: Set<ShipmentStatus> = [.pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated]
             guard allowed.contains(shipment.status) else {
-                throw AmazonError.conflict("Shipment \(shipment.id) is \(shipment.status.rawValue); labels cannot be regenerated")
+                throw AmazonError.conflict(
+                    "Shipment \(shipment.id) is \(shipment.status.rawValue); labels cannot be regenerated"
+                )
             }
         }
         let packages = shipment.packages ?? []
@@ -321,9 +349,12 @@ extension Simulator: AmazonEFShipments.APIProtocol {
                 break
             }
         }
-        if record.carriage == .thirdPartyCarrier, body?.courierSupportedAttributes == nil, input.query.operation == .generate {
+        if record.carriage == .thirdPartyCarrier, body?.courierSupportedAttributes == nil,
+            input.query.operation == .generate
+        {
             throw AmazonError.unprocessable(
-                "Shipment \(shipment.id) ships with the seller's carrier; courierSupportedAttributes (carrierName, trackingId) are required")
+                "Shipment \(shipment.id) ships with the seller's carrier; courierSupportedAttributes (carrierName, trackingId) are required"
+            )
         }
         var results: [EF.PackageShipLabel] = []
         for id in packageIDs {
@@ -351,10 +382,13 @@ extension Simulator: AmazonEFShipments.APIProtocol {
                     ),
                     fileData: EF.DocumentV2(url: documentURL(label.documentID)),
                     status: .success
-                ))
+                )
+            )
         }
         if packages.allSatisfy({ record.labels[$0.id] != nil }) && record.shipment.status != .shiplabelGenerated {
-            for index in record.shipment.packages!.indices { record.shipment.packages![index].status = .shiplabelGenerated }
+            for index in record.shipment.packages!.indices {
+                record.shipment.packages![index].status = .shiplabelGenerated
+            }
             try change(&record, to: .shiplabelGenerated)
         } else {
             try touch(&record)
@@ -372,11 +406,13 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         }
         guard location.marketplaceID == body.marketplaceId else {
             throw AmazonError.invalidInput(
-                "Location \(location.id) serves marketplace \(location.marketplaceID), not \(body.marketplaceId)")
+                "Location \(location.id) serves marketplace \(location.marketplaceID), not \(body.marketplaceId)"
+            )
         }
         guard location.channel == body.marketplaceChannel.rawValue else {
             throw AmazonError.invalidInput(
-                "Location \(location.id) is a \(location.channel) location, not \(body.marketplaceChannel.rawValue)")
+                "Location \(location.id) is a \(location.channel) location, not \(body.marketplaceChannel.rawValue)"
+            )
         }
         let types = Set((body.orderType ?? []).compactMap { ShipmentSpecification.OrderType(rawValue: $0.rawValue) })
         if types.contains(.replacement) && types.contains(.exchange) {
@@ -409,26 +445,38 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         case .shipmentStatusChange:
             switch (updates?.status, updates?.subStatus) {
             case (nil, nil), (.some, .some):
-                throw AmazonError.invalidInput("SHIPMENT_STATUS_CHANGE takes exactly one of updates.status and updates.subStatus")
+                throw AmazonError.invalidInput(
+                    "SHIPMENT_STATUS_CHANGE takes exactly one of updates.status and updates.subStatus"
+                )
             case (.shipped?, nil):
                 guard status == .shiplabelGenerated else {
-                    throw AmazonError.conflict("Shipment \(id) is \(status.rawValue); only a labelled shipment can be picked up")
+                    throw AmazonError.conflict(
+                        "Shipment \(id) is \(status.rawValue); only a labelled shipment can be picked up"
+                    )
                 }
-                for index in (record.shipment.packages ?? []).indices { record.shipment.packages![index].status = .shipped }
+                for index in (record.shipment.packages ?? []).indices {
+                    record.shipment.packages![index].status = .shipped
+                }
                 record.shipment.subStatus = .pickedUp
                 try change(&record, to: .shipped)
             case (.delivered?, nil):
                 guard status == .shipped else {
-                    throw AmazonError.conflict("Shipment \(id) is \(status.rawValue); only a shipped shipment can be delivered")
+                    throw AmazonError.conflict(
+                        "Shipment \(id) is \(status.rawValue); only a shipped shipment can be delivered"
+                    )
                 }
-                for index in (record.shipment.packages ?? []).indices { record.shipment.packages![index].status = .delivered }
+                for index in (record.shipment.packages ?? []).indices {
+                    record.shipment.packages![index].status = .delivered
+                }
                 record.shipment.subStatus = .delivered
                 try change(&record, to: .delivered)
             case (.cancelled?, nil):
                 try cancelAtMarketplace(&record)
             case (nil, .outForDelivery?):
                 guard status == .shipped else {
-                    throw AmazonError.conflict("Shipment \(id) is \(status.rawValue); only a shipped shipment goes out for delivery")
+                    throw AmazonError.conflict(
+                        "Shipment \(id) is \(status.rawValue); only a shipped shipment goes out for delivery"
+                    )
                 }
                 record.shipment.subStatus = .outForDelivery
                 try touch(&record)
@@ -444,7 +492,9 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             try touch(&record)
         case .transportCapacityChange:
             guard let text = updates?.timestamp, let date = Self.parseTimestamp(text) else {
-                throw AmazonError.invalidInput("TRANSPORT_CAPACITY_CHANGE needs updates.timestamp as an ISO-8601 date-time")
+                throw AmazonError.invalidInput(
+                    "TRANSPORT_CAPACITY_CHANGE needs updates.timestamp as an ISO-8601 date-time"
+                )
             }
             guard World.reservesStock(status) else {
                 throw AmazonError.conflict("Shipment \(id) is \(status.rawValue); its pickup can no longer move")
@@ -460,7 +510,9 @@ extension Simulator: AmazonEFShipments.APIProtocol {
     func shipmentRecord(_ id: String) throws -> World.ShipmentRecord {
         let merchantID = try RequestScope.merchant()
         guard let record = world.shipments[id] else { throw AmazonError.notFound("shipmentId", id) }
-        guard record.merchantID == merchantID else { throw AmazonError.unauthorized("Shipment \(id) belongs to another seller.") }
+        guard record.merchantID == merchantID else {
+            throw AmazonError.unauthorized("Shipment \(id) belongs to another seller.")
+        }
         return record
     }
 
@@ -487,11 +539,13 @@ extension Simulator: AmazonEFShipments.APIProtocol {
     }
 
     /// The marketplace (the buyer) cancels the shipment: while it still reserves stock, that is until it ships.
-    func cancelAtMarketplace(_ record: inout World.ShipmentRecord, reason: String = "Cancelled by the customer") throws {
+    func cancelAtMarketplace(_ record: inout World.ShipmentRecord, reason: String = "Cancelled by the customer") throws
+    {
         let status = record.shipment.status
         guard World.reservesStock(status) else {
             throw AmazonError.conflict(
-                "Shipment \(record.shipment.id) is \(status.rawValue); the marketplace cannot cancel it any more")
+                "Shipment \(record.shipment.id) is \(status.rawValue); the marketplace cannot cancel it any more"
+            )
         }
         cancel(&record, type: .marketplaceCancelled, reason: { _ in reason })
         record.shipment.reason = "MARKETPLACE_CANCELLED"
@@ -524,8 +578,11 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             let line = record.shipment.lineItems[index]
             record.shipment.lineItems[index].cancellations = [
                 EF.Cancellation(
-                    cancelledQuantity: line.numberOfUnits, cancelledTimestamp: time, cancellationType: type,
-                    cancellationReason: reason(line.shipmentLineItemId))
+                    cancelledQuantity: line.numberOfUnits,
+                    cancelledTimestamp: time,
+                    cancellationType: type,
+                    cancellationReason: reason(line.shipmentLineItemId)
+                )
             ]
         }
         for index in (record.shipment.packages ?? []).indices { record.shipment.packages![index].status = .cancelled }
@@ -537,7 +594,8 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         let id = World.uniqueID(length: 9, using: &random) { self.world.shipments[$0] != nil }
         var original: EF.Shipment?
         if spec.orderTypes.contains(.replacement) || spec.orderTypes.contains(.exchange) {
-            original = world.shipments.values
+            original =
+                world.shipments.values
                 .filter { $0.merchantID == spec.merchantID && $0.shipment.locationId == spec.location.id }
                 .filter { $0.shipment.status == .shipped || $0.shipment.status == .delivered }
                 .max { $0.sequence < $1.sequence }?.shipment
@@ -546,18 +604,31 @@ extension Simulator: AmazonEFShipments.APIProtocol {
                 var forward = spec
                 forward.orderTypes = []
                 original = ShipmentFactory.build(
-                    forward, id: World.uniqueID(length: 9, using: &random) { self.world.shipments[$0] != nil },
-                    original: nil, now: now().addingTimeInterval(-7 * 86_400), stamp: now(), using: &random)
+                    forward,
+                    id: World.uniqueID(length: 9, using: &random) { self.world.shipments[$0] != nil },
+                    original: nil,
+                    now: now().addingTimeInterval(-7 * 86_400),
+                    stamp: now(),
+                    using: &random
+                )
             }
         }
         let stamp = world.stamp(now())
         var shipment = ShipmentFactory.build(spec, id: id, original: original, now: now(), stamp: stamp, using: &random)
-        world.addToCatalog(shipment.lineItems.map(\.merchantSku), merchantID: spec.merchantID, marketplaceID: spec.marketplaceID)
+        world.addToCatalog(
+            shipment.lineItems.map(\.merchantSku),
+            merchantID: spec.merchantID,
+            marketplaceID: spec.marketplaceID
+        )
         if spec.channel == "MFN", !hasStock(for: shipment) { shipment.status = .created }
         world.shipmentCount += 1
         world.shipments[id] = World.ShipmentRecord(
-            shipment: shipment, merchantID: spec.merchantID, sequence: world.shipmentCount, carriage: spec.carriage,
-            history: [.init(status: shipment.status.rawValue, at: shipment.lastUpdatedDateTime)])
+            shipment: shipment,
+            merchantID: spec.merchantID,
+            sequence: world.shipmentCount,
+            carriage: spec.carriage,
+            history: [.init(status: shipment.status.rawValue, at: shipment.lastUpdatedDateTime)]
+        )
         notifyStatusChange(shipment)
         return shipment
     }
@@ -567,7 +638,10 @@ extension Simulator: AmazonEFShipments.APIProtocol {
     func hasStock(for shipment: EF.Shipment) -> Bool {
         shipment.lineItems.allSatisfy { line in
             let key = World.StockKey(
-                locationID: shipment.locationId, sku: line.merchantSku, channel: shipment.marketplaceAttributes.channelName)
+                locationID: shipment.locationId,
+                sku: line.merchantSku,
+                channel: shipment.marketplaceAttributes.channelName
+            )
             guard let stock = world.stock[key] else { return true }
             return stock.quantity - world.reserved(key) >= line.numberOfUnits
         }
@@ -588,17 +662,28 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         case .marketplace:
             return [
                 EF.ShippingOptions(
-                    shippingOptionId: optionID("ATS-PICKUP-1"), shipBy: .marketplace, carrierName: "ATS",
-                    pickupWindow: slot(-4, .pickup), timeSlot: slot(-4, .pickup)),
+                    shippingOptionId: optionID("ATS-PICKUP-1"),
+                    shipBy: .marketplace,
+                    carrierName: "ATS",
+                    pickupWindow: slot(-4, .pickup),
+                    timeSlot: slot(-4, .pickup)
+                ),
                 EF.ShippingOptions(
-                    shippingOptionId: optionID("ATS-PICKUP-2"), shipBy: .marketplace, carrierName: "ATS",
-                    pickupWindow: slot(0, .pickup), timeSlot: slot(0, .pickup)),
+                    shippingOptionId: optionID("ATS-PICKUP-2"),
+                    shipBy: .marketplace,
+                    carrierName: "ATS",
+                    pickupWindow: slot(0, .pickup),
+                    timeSlot: slot(0, .pickup)
+                ),
             ]
         case .seller:
             return [
                 EF.ShippingOptions(
-                    shippingOptionId: optionID("SELF"), shipBy: .seller, carrierName: "SELF",
-                    timeSlot: slot(0, .dropoff))
+                    shippingOptionId: optionID("SELF"),
+                    shipBy: .seller,
+                    carrierName: "SELF",
+                    timeSlot: slot(0, .dropoff)
+                )
             ]
         case .thirdPartyCarrier:
             return []
@@ -608,10 +693,15 @@ extension Simulator: AmazonEFShipments.APIProtocol {
     func issueInvoice(_ record: inout World.ShipmentRecord) -> String {
         let shipment = record.shipment
         let id = World.uniqueID(prefix: "INV-", length: 10, using: &random) { self.world.documents[$0] != nil }
-        var lines = ["TAX INVOICE", "Invoice \(id)", "Order \(shipment.shipmentInfo.buyerOrderId)", "Shipment \(shipment.id)", ""]
+        var lines = [
+            "TAX INVOICE", "Invoice \(id)", "Order \(shipment.shipmentInfo.buyerOrderId)", "Shipment \(shipment.id)",
+            "",
+        ]
         for line in shipment.lineItems {
             let total = line.charges.first?.totalCharge.netAmount
-            lines.append("\(line.numberOfUnits) x \(line.merchantSku)  \(total?.value ?? "0") \(total?.currencyCode ?? "")")
+            lines.append(
+                "\(line.numberOfUnits) x \(line.merchantSku)  \(total?.value ?? "0") \(total?.currencyCode ?? "")"
+            )
         }
         world.documents[id] = World.Document(contentType: "application/pdf", data: PDFDocument(lines: lines).render())
         record.invoiceDocumentID = id
@@ -646,14 +736,24 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         switch configuration.labelFormat {
         case .zpl:
             world.documents[documentID] = World.Document(
-                contentType: "x.application/zpl", data: ZPLLabel(lines: lines, trackingID: trackingID).render())
+                contentType: "x.application/zpl",
+                data: ZPLLabel(lines: lines, trackingID: trackingID).render()
+            )
         case .pdf:
-            world.documents[documentID] = World.Document(contentType: "application/pdf", data: PDFDocument(lines: lines).render())
+            world.documents[documentID] = World.Document(
+                contentType: "application/pdf",
+                data: PDFDocument(lines: lines).render()
+            )
         }
         if let previous { world.documents[previous.documentID] = nil }
         let label = World.Label(
-            packageID: packageID, trackingID: trackingID, carrierName: carrier, shippingOptionID: option?.shippingOptionId,
-            documentID: documentID, generation: (previous?.generation ?? 0) + 1)
+            packageID: packageID,
+            trackingID: trackingID,
+            carrierName: carrier,
+            shippingOptionID: option?.shippingOptionId,
+            documentID: documentID,
+            generation: (previous?.generation ?? 0) + 1
+        )
         record.labels[packageID] = label
         return label
     }
@@ -669,16 +769,19 @@ enum PackageRules {
         var packed: [String: Int] = [:]
         for package in packages {
             for (name, dimension) in [
-                ("length", package.dimensions.length), ("width", package.dimensions.width), ("height", package.dimensions.height),
+                ("length", package.dimensions.length), ("width", package.dimensions.width),
+                ("height", package.dimensions.height),
             ] {
                 guard let value = Decimal(string: dimension.value), value > 0 else {
                     throw AmazonError.invalidInput(
-                        "Invalid input \(dimension.value) for parameter \(name) of package \(package.id): must be a number above 0")
+                        "Invalid input \(dimension.value) for parameter \(name) of package \(package.id): must be a number above 0"
+                    )
                 }
             }
             guard let weight = Decimal(string: package.weight.value), weight > 0 else {
                 throw AmazonError.invalidInput(
-                    "Invalid input \(package.weight.value) for parameter weight of package \(package.id): must be a number above 0")
+                    "Invalid input \(package.weight.value) for parameter weight of package \(package.id): must be a number above 0"
+                )
             }
             let grams = weight * grams(per: package.weight.weightUnit)
             guard grams >= 5 else {
@@ -688,38 +791,49 @@ enum PackageRules {
                 throw AmazonError.invalidInput("Package \(package.id) holds no packageLineItems")
             }
             for item in package.packageLineItems {
-                guard let line = shipment.lineItems.first(where: { $0.shipmentLineItemId == item.packageLineItemId }) else {
+                guard let line = shipment.lineItems.first(where: { $0.shipmentLineItemId == item.packageLineItemId })
+                else {
                     throw AmazonError.unprocessable(
-                        "Package \(package.id) holds line item \(item.packageLineItemId), which is not part of shipment \(shipment.id)")
+                        "Package \(package.id) holds line item \(item.packageLineItemId), which is not part of shipment \(shipment.id)"
+                    )
                 }
                 guard item.quantity >= 1 else {
-                    throw AmazonError.invalidInput("Package \(package.id): quantity of line item \(item.packageLineItemId) must be at least 1")
+                    throw AmazonError.invalidInput(
+                        "Package \(package.id): quantity of line item \(item.packageLineItemId) must be at least 1"
+                    )
                 }
                 if let pieces = item.pieces, pieces < 1 {
-                    throw AmazonError.invalidInput("Package \(package.id): pieces of line item \(item.packageLineItemId) must be at least 1")
+                    throw AmazonError.invalidInput(
+                        "Package \(package.id): pieces of line item \(item.packageLineItemId) must be at least 1"
+                    )
                 }
                 let serials = item.serialNumbers ?? []
                 switch line.complianceAttributes.serialNumberRequirement {
                 case .required where serials.count != item.quantity:
                     throw AmazonError.unprocessable(
-                        "Line item \(line.shipmentLineItemId) requires serial numbers: package \(package.id) sends \(serials.count) for \(item.quantity) units")
+                        "Line item \(line.shipmentLineItemId) requires serial numbers: package \(package.id) sends \(serials.count) for \(item.quantity) units"
+                    )
                 case .disallowed where !serials.isEmpty:
                     throw AmazonError.unprocessable("Line item \(line.shipmentLineItemId) takes no serial numbers")
                 default: break
                 }
                 if line.complianceAttributes.countryOfOriginRequirement == .required, item.countryOfOrigin == nil {
                     throw AmazonError.unprocessable(
-                        "Line item \(line.shipmentLineItemId) requires countryOfOrigin in package \(package.id)")
+                        "Line item \(line.shipmentLineItemId) requires countryOfOrigin in package \(package.id)"
+                    )
                 }
                 if line.complianceAttributes.itemValueRequirement == .required, item.itemValue == nil {
-                    throw AmazonError.unprocessable("Line item \(line.shipmentLineItemId) requires itemValue in package \(package.id)")
+                    throw AmazonError.unprocessable(
+                        "Line item \(line.shipmentLineItemId) requires itemValue in package \(package.id)"
+                    )
                 }
                 packed[item.packageLineItemId, default: 0] += item.quantity
             }
         }
         for line in shipment.lineItems where packed[line.shipmentLineItemId, default: 0] != line.numberOfUnits {
             throw AmazonError.unprocessable(
-                "Packages hold \(packed[line.shipmentLineItemId, default: 0]) units of line item \(line.shipmentLineItemId); the shipment has \(line.numberOfUnits)")
+                "Packages hold \(packed[line.shipmentLineItemId, default: 0]) units of line item \(line.shipmentLineItemId); the shipment has \(line.numberOfUnits)"
+            )
         }
     }
 

@@ -57,11 +57,18 @@ public actor Simulator {
     var orderGenerator: OrderGeneratorSettings?
     var generatorCredit = 0.0
 
-    public init(configuration: Configuration = Configuration(), clock: SimulatorClock = .system, logger: Logger = Logger(label: "amazon.simulator")) {
+    public init(
+        configuration: Configuration = Configuration(),
+        clock: SimulatorClock = .system,
+        logger: Logger = Logger(label: "amazon.simulator")
+    ) {
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
-        lwa.applications[configuration.clientID] = .init(clientID: configuration.clientID, clientSecret: configuration.clientSecret)
+        lwa.applications[configuration.clientID] = .init(
+            clientID: configuration.clientID,
+            clientSecret: configuration.clientSecret
+        )
     }
 
     // MARK: Login with Amazon
@@ -75,7 +82,9 @@ public actor Simulator {
     func consent(applicationID: String, merchantID: String, redirectURI: String?) throws(ControlError) -> String {
         // Amazon's consent link names the app's solution id (amzn1.sp.solution…); the simulator also takes its
         // LWA client id, as a registered application without a solution id.
-        guard let clientID = lwa.solutions[applicationID] ?? (lwa.applications[applicationID] != nil ? applicationID : nil)
+        guard
+            let clientID = lwa.solutions[applicationID]
+                ?? (lwa.applications[applicationID] != nil ? applicationID : nil)
         else {
             throw ControlError(
                 "No application with id \(applicationID) is registered with this simulator (POST /_simulator/applications registers one)."
@@ -87,8 +96,11 @@ public actor Simulator {
 
     /// Registers an application (`POST /_simulator/applications`): its LWA client id and secret, and the solution id
     /// its consent links name. Registering a client id again changes its secret.
-    public func registerApplication(clientID: String, clientSecret: String, applicationID: String?) throws(ControlError) {
-        guard !clientID.isEmpty, clientID.count <= 200 else { throw ControlError("clientId must be 1 to 200 characters") }
+    public func registerApplication(clientID: String, clientSecret: String, applicationID: String?) throws(ControlError)
+    {
+        guard !clientID.isEmpty, clientID.count <= 200 else {
+            throw ControlError("clientId must be 1 to 200 characters")
+        }
         guard clientSecret.count >= 8, clientSecret.count <= 200 else {
             throw ControlError("clientSecret must be 8 to 200 characters")
         }
@@ -104,7 +116,9 @@ public actor Simulator {
     /// Mints a refresh token for a merchant without the browser flow (`POST /_simulator/authorizations`).
     public func authorize(merchantID: String, clientID: String? = nil) throws(ControlError) -> String {
         let client = clientID ?? configuration.clientID
-        guard lwa.applications[client] != nil else { throw ControlError("No application with id \(client) is registered.") }
+        guard lwa.applications[client] != nil else {
+            throw ControlError("No application with id \(client) is registered.")
+        }
         guard !merchantID.isEmpty else { throw ControlError("merchantId must not be empty") }
         return lwa.mintRefreshToken(clientID: client, merchantID: merchantID)
     }
@@ -149,7 +163,9 @@ public actor Simulator {
     public func setFaults(_ settings: FaultSettings, operation: String?) throws(ControlError) {
         try settings.validate()
         if let operation {
-            guard RateLimit.amazonDefaults[operation] != nil else { throw ControlError("Unknown operation \(operation)") }
+            guard RateLimit.amazonDefaults[operation] != nil else {
+                throw ControlError("Unknown operation \(operation)")
+            }
             operationFaults[operation] = settings
         } else {
             configuration.faults = settings

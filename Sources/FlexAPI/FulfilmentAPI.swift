@@ -8,7 +8,9 @@ import OpenAPIRuntime
 /// manifests and webhooks.
 extension APIHandler {
     public func submitCommand(_ input: Operations.SubmitCommand.Input) async throws -> Operations.SubmitCommand.Output {
-        guard case .json(let body) = input.body else { return .badRequest(Self.problem(.invalidInput, "A JSON body is required.")) }
+        guard case .json(let body) = input.body else {
+            return .badRequest(Self.problem(.invalidInput, "A JSON body is required."))
+        }
         let key = input.headers.idempotencyKey.trimmingCharacters(in: .whitespaces)
         guard !key.isEmpty, key.count <= 200 else {
             return .badRequest(Self.problem(.invalidInput, "must be 1 to 200 characters", field: "Idempotency-Key"))
@@ -26,18 +28,30 @@ extension APIHandler {
         // order moved on still gets its command back.
         let fingerprint = try Self.fingerprint(request)
         do {
-            if let replay = try await store.read({ try await $0.existingCommand(idempotencyKey: key, fingerprint: fingerprint, for: order) }) {
+            if let replay = try await store.read({
+                try await $0.existingCommand(idempotencyKey: key, fingerprint: fingerprint, for: order)
+            }) {
                 return .ok(.init(body: .json(Self.schema(replay))))
             }
             if let refusal = CommandRules.refusal(request.type, state: order.state) {
-                return .conflict(.init(body: .json(Self.problemBody(.conflict, "Order \(order.shipmentID) cannot take \(request.type.rawValue): \(refusal)."))))
+                return .conflict(
+                    .init(
+                        body: .json(
+                            Self.problemBody(
+                                .conflict,
+                                "Order \(order.shipmentID) cannot take \(request.type.rawValue): \(refusal)."
+                            )
+                        )
+                    )
+                )
             }
             let resolved = try CommandRules.resolve(request, for: try ShipmentFacts(json: order.shipment))
             let (command, created) = try await store.transaction {
                 try await $0.submitCommand(resolved, fingerprint: fingerprint, for: order, idempotencyKey: key)
             }
             store.wakeUps.wake([order.connectionID], .fulfilment)
-            return created ? .accepted(.init(body: .json(Self.schema(command)))) : .ok(.init(body: .json(Self.schema(command))))
+            return created
+                ? .accepted(.init(body: .json(Self.schema(command)))) : .ok(.init(body: .json(Self.schema(command))))
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         } catch let error as StoreError where error.code == .conflict {
@@ -49,28 +63,40 @@ extension APIHandler {
         guard let order = try await store.read({ try await $0.order(input.path.shipmentId) }) else {
             return .notFound(Self.orderNotFound(input.path.shipmentId))
         }
-        let commands = try await store.read { try await $0.commands(shipmentID: order.shipmentID, connectionID: order.connectionID) }
+        let commands = try await store.read {
+            try await $0.commands(shipmentID: order.shipmentID, connectionID: order.connectionID)
+        }
         return .ok(.init(body: .json(.init(commands: commands.map(Self.schema)))))
     }
 
     public func getCommand(_ input: Operations.GetCommand.Input) async throws -> Operations.GetCommand.Output {
         guard let command = try await store.read({ try await $0.command(input.path.commandId) }) else {
-            return .notFound(.init(body: .json(Self.problemBody(.notFound, "No command with id \(input.path.commandId)."))))
+            return .notFound(
+                .init(body: .json(Self.problemBody(.notFound, "No command with id \(input.path.commandId).")))
+            )
         }
         return .ok(.init(body: .json(Self.schema(command))))
     }
 
-    public func listOrderDocuments(_ input: Operations.ListOrderDocuments.Input) async throws -> Operations.ListOrderDocuments.Output {
+    public func listOrderDocuments(
+        _ input: Operations.ListOrderDocuments.Input
+    ) async throws -> Operations.ListOrderDocuments.Output {
         guard let order = try await store.read({ try await $0.order(input.path.shipmentId) }) else {
             return .notFound(Self.orderNotFound(input.path.shipmentId))
         }
-        let documents = try await store.read { try await $0.documents(shipmentID: order.shipmentID, connectionID: order.connectionID) }
+        let documents = try await store.read {
+            try await $0.documents(shipmentID: order.shipmentID, connectionID: order.connectionID)
+        }
         return .ok(.init(body: .json(.init(documents: documents.map(Self.schema)))))
     }
 
-    public func downloadDocument(_ input: Operations.DownloadDocument.Input) async throws -> Operations.DownloadDocument.Output {
+    public func downloadDocument(
+        _ input: Operations.DownloadDocument.Input
+    ) async throws -> Operations.DownloadDocument.Output {
         guard let document = try await store.read({ try await $0.document(input.path.documentId) }) else {
-            return .notFound(.init(body: .json(Self.problemBody(.notFound, "No document with id \(input.path.documentId)."))))
+            return .notFound(
+                .init(body: .json(Self.problemBody(.notFound, "No document with id \(input.path.documentId).")))
+            )
         }
         let body = HTTPBody(document.data)
         switch document.contentType {
@@ -87,8 +113,10 @@ extension APIHandler {
         let hours = input.query.withinHours ?? 4
         let orders = try await store.read {
             try await $0.ordersAtRisk(
-                connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)), before: now.addingTimeInterval(hours * 3600),
-                limit: input.query.limit ?? 200)
+                connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)),
+                before: now.addingTimeInterval(hours * 3600),
+                limit: input.query.limit ?? 200
+            )
         }
         return .ok(
             .init(
@@ -96,33 +124,54 @@ extension APIHandler {
                     .init(
                         generatedAt: now,
                         orders: orders.map { order in
-                            var reasons: [Operations.OrdersAtRisk.Output.Ok.Body.JsonPayload.OrdersPayloadPayload.ReasonsPayloadPayload] = []
+                            var reasons:
+                                [Operations.OrdersAtRisk.Output.Ok.Body.JsonPayload.OrdersPayloadPayload
+                                    .ReasonsPayloadPayload] = []
                             let left = order.expectedShipAt.map { $0.timeIntervalSince(now) / 3600 }
-                            if let left, left < 0 { reasons.append(.late) } else if let left, left <= hours { reasons.append(.dueSoon) }
+                            if let left, left < 0 {
+                                reasons.append(.late)
+                            } else if let left, left <= hours {
+                                reasons.append(.dueSoon)
+                            }
                             if order.error != nil { reasons.append(.commandFailed) }
                             return .init(order: Self.schema(order), reasons: reasons, hoursLeft: left)
-                        }))))
+                        }
+                    )
+                )
+            )
+        )
     }
 
     // MARK: Manifests
 
-    public func createManifest(_ input: Operations.CreateManifest.Input) async throws -> Operations.CreateManifest.Output {
-        guard case .json(let body) = input.body else { return .badRequest(Self.problem(.invalidInput, "A JSON body is required.")) }
+    public func createManifest(
+        _ input: Operations.CreateManifest.Input
+    ) async throws -> Operations.CreateManifest.Output {
+        guard case .json(let body) = input.body else {
+            return .badRequest(Self.problem(.invalidInput, "A JSON body is required."))
+        }
         let connectionID = ConnectionID(rawValue: body.connectionId)
         guard try await store.read({ try await $0.connection(connectionID) }) != nil else {
             return .notFound(Self.notFound(body.connectionId))
         }
         let key = input.headers.idempotencyKey?.trimmingCharacters(in: .whitespaces)
         if let key, key.isEmpty || key.count > 200 {
-            return .badRequest(Self.problem(.invalidInput, "must be 1 to 200 characters when given", field: "Idempotency-Key"))
+            return .badRequest(
+                Self.problem(.invalidInput, "must be 1 to 200 characters when given", field: "Idempotency-Key")
+            )
         }
         do {
             let (manifest, created) = try await store.transaction {
                 try await $0.createManifest(
-                    connectionID: connectionID, locationID: LocationID(rawValue: body.locationId), carrierName: body.carrierName,
-                    shipmentIDs: body.shipmentIds, idempotencyKey: key)
+                    connectionID: connectionID,
+                    locationID: LocationID(rawValue: body.locationId),
+                    carrierName: body.carrierName,
+                    shipmentIDs: body.shipmentIds,
+                    idempotencyKey: key
+                )
             }
-            return created ? .created(.init(body: .json(Self.schema(manifest)))) : .ok(.init(body: .json(Self.schema(manifest))))
+            return created
+                ? .created(.init(body: .json(Self.schema(manifest)))) : .ok(.init(body: .json(Self.schema(manifest))))
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         } catch let error as StoreError where error.code == .conflict {
@@ -138,11 +187,18 @@ extension APIHandler {
                     connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)),
                     locationID: input.query.locationId.map(LocationID.init(rawValue:)),
                     status: input.query.status.flatMap { Manifest.Status(rawValue: $0.rawValue) },
-                    before: input.query.before, limit: limit + 1)
+                    before: input.query.before,
+                    limit: limit + 1
+                )
             }
             let page = Array(manifests.prefix(limit))
             return .ok(
-                .init(body: .json(.init(manifests: page.map(Self.schema), next: manifests.count > limit ? page.last?.id : nil))))
+                .init(
+                    body: .json(
+                        .init(manifests: page.map(Self.schema), next: manifests.count > limit ? page.last?.id : nil)
+                    )
+                )
+            )
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         }
@@ -155,14 +211,18 @@ extension APIHandler {
         return .ok(.init(body: .json(Self.schema(manifest))))
     }
 
-    public func getManifestPDF(_ input: Operations.GetManifestPDF.Input) async throws -> Operations.GetManifestPDF.Output {
+    public func getManifestPDF(
+        _ input: Operations.GetManifestPDF.Input
+    ) async throws -> Operations.GetManifestPDF.Output {
         guard let manifest = try await store.read({ try await $0.manifest(input.path.manifestId) }) else {
             return .notFound(Self.manifestNotFound(input.path.manifestId))
         }
         return .ok(.init(body: .pdf(HTTPBody(manifest.pdf()))))
     }
 
-    public func handOverManifest(_ input: Operations.HandOverManifest.Input) async throws -> Operations.HandOverManifest.Output {
+    public func handOverManifest(
+        _ input: Operations.HandOverManifest.Input
+    ) async throws -> Operations.HandOverManifest.Output {
         do {
             let manifest = try await store.transaction { try await $0.handOverManifest(input.path.manifestId) }
             store.wakeUps.wake([manifest.connectionID], .fulfilment)
@@ -175,7 +235,9 @@ extension APIHandler {
     // MARK: Webhooks
 
     public func createWebhook(_ input: Operations.CreateWebhook.Input) async throws -> Operations.CreateWebhook.Output {
-        guard case .json(let body) = input.body else { return .badRequest(Self.problem(.invalidInput, "A JSON body is required.")) }
+        guard case .json(let body) = input.body else {
+            return .badRequest(Self.problem(.invalidInput, "A JSON body is required."))
+        }
         let url: URL
         do {
             url = try Webhook.validate(url: body.url, secret: body.secret)
@@ -184,7 +246,12 @@ extension APIHandler {
         }
         let secret = body.secret ?? Self.newSecret()
         let webhook = try await store.transaction {
-            try await $0.createWebhook(url: url, secret: secret, eventTypes: body.eventTypes ?? [], fromStart: body.fromStart ?? false)
+            try await $0.createWebhook(
+                url: url,
+                secret: secret,
+                eventTypes: body.eventTypes ?? [],
+                fromStart: body.fromStart ?? false
+            )
         }
         store.wakeUps.events.wake()
         var answer = Self.schema(webhook)
@@ -198,14 +265,18 @@ extension APIHandler {
 
     public func deleteWebhook(_ input: Operations.DeleteWebhook.Input) async throws -> Operations.DeleteWebhook.Output {
         guard try await store.transaction({ try await $0.deleteWebhook(input.path.webhookId) }) else {
-            return .notFound(.init(body: .json(Self.problemBody(.notFound, "No webhook with id \(input.path.webhookId)."))))
+            return .notFound(
+                .init(body: .json(Self.problemBody(.notFound, "No webhook with id \(input.path.webhookId).")))
+            )
         }
         return .noContent(.init())
     }
 
     public func retryWebhook(_ input: Operations.RetryWebhook.Input) async throws -> Operations.RetryWebhook.Output {
         guard let webhook = try await store.transaction({ try await $0.retryWebhookNow(input.path.webhookId) }) else {
-            return .notFound(.init(body: .json(Self.problemBody(.notFound, "No webhook with id \(input.path.webhookId)."))))
+            return .notFound(
+                .init(body: .json(Self.problemBody(.notFound, "No webhook with id \(input.path.webhookId).")))
+            )
         }
         store.wakeUps.events.wake()
         return .accepted(.init(body: .json(Self.schema(webhook))))
@@ -215,7 +286,9 @@ extension APIHandler {
 
     static func commandRequest(_ body: Components.Schemas.CommandRequest) throws(ValidationError) -> CommandRequest {
         func decimal(_ value: Double, _ field: String) throws(ValidationError) -> Decimal {
-            guard value.isFinite, let decimal = Decimal(string: "\(value)") else { throw ValidationError(field: field, reason: "must be a number") }
+            guard value.isFinite, let decimal = Decimal(string: "\(value)") else {
+                throw ValidationError(field: field, reason: "must be a number")
+            }
             return decimal
         }
         var packages: [PackageSpec]?
@@ -225,21 +298,37 @@ extension APIHandler {
                 let field = "packages[\(index)]"
                 list.append(
                     PackageSpec(
-                        id: package.id, length: try decimal(package.length, "\(field).length"), width: try decimal(package.width, "\(field).width"),
-                        height: try decimal(package.height, "\(field).height"), dimensionUnit: package.dimensionUnit.rawValue,
-                        weight: try decimal(package.weight, "\(field).weight"), weightUnit: package.weightUnit.rawValue,
+                        id: package.id,
+                        length: try decimal(package.length, "\(field).length"),
+                        width: try decimal(package.width, "\(field).width"),
+                        height: try decimal(package.height, "\(field).height"),
+                        dimensionUnit: package.dimensionUnit.rawValue,
+                        weight: try decimal(package.weight, "\(field).weight"),
+                        weightUnit: package.weightUnit.rawValue,
                         items: package.items.map {
                             .init(
-                                lineItemId: $0.lineItemId, quantity: $0.quantity, serialNumbers: $0.serialNumbers, countryOfOrigin: $0.countryOfOrigin,
-                                itemValue: $0.itemValue.map { Money(value: $0.value, currencyCode: $0.currencyCode) })
+                                lineItemId: $0.lineItemId,
+                                quantity: $0.quantity,
+                                serialNumbers: $0.serialNumbers,
+                                countryOfOrigin: $0.countryOfOrigin,
+                                itemValue: $0.itemValue.map { Money(value: $0.value, currencyCode: $0.currencyCode) }
+                            )
                         },
-                        fragile: package.fragile))
+                        fragile: package.fragile
+                    )
+                )
             }
             packages = list
         }
         return CommandRequest(
-            type: CommandType(rawValue: body._type.rawValue) ?? .confirm, reason: body.reason?.rawValue, lineItemIds: body.lineItemIds, packages: packages,
-            shippingOptionId: body.shippingOptionId, carrierName: body.carrierName, trackingId: body.trackingId)
+            type: CommandType(rawValue: body._type.rawValue) ?? .confirm,
+            reason: body.reason?.rawValue,
+            lineItemIds: body.lineItemIds,
+            packages: packages,
+            shippingOptionId: body.shippingOptionId,
+            carrierName: body.carrierName,
+            trackingId: body.trackingId
+        )
     }
 
     static func fingerprint(_ request: CommandRequest) throws -> String {
@@ -248,55 +337,100 @@ extension APIHandler {
 
     static func schema(_ request: CommandRequest) -> Components.Schemas.CommandRequest {
         .init(
-            _type: .init(rawValue: request.type.rawValue)!, reason: request.reason.flatMap { .init(rawValue: $0) }, lineItemIds: request.lineItemIds,
+            _type: .init(rawValue: request.type.rawValue)!,
+            reason: request.reason.flatMap { .init(rawValue: $0) },
+            lineItemIds: request.lineItemIds,
             packages: request.packages?.map { package in
                 .init(
-                    id: package.id, length: NSDecimalNumber(decimal: package.length).doubleValue, width: NSDecimalNumber(decimal: package.width).doubleValue,
-                    height: NSDecimalNumber(decimal: package.height).doubleValue, dimensionUnit: .init(rawValue: package.dimensionUnit) ?? .cm,
-                    weight: NSDecimalNumber(decimal: package.weight).doubleValue, weightUnit: .init(rawValue: package.weightUnit) ?? .g,
+                    id: package.id,
+                    length: NSDecimalNumber(decimal: package.length).doubleValue,
+                    width: NSDecimalNumber(decimal: package.width).doubleValue,
+                    height: NSDecimalNumber(decimal: package.height).doubleValue,
+                    dimensionUnit: .init(rawValue: package.dimensionUnit) ?? .cm,
+                    weight: NSDecimalNumber(decimal: package.weight).doubleValue,
+                    weightUnit: .init(rawValue: package.weightUnit) ?? .g,
                     fragile: package.fragile,
                     items: package.items.map {
                         .init(
-                            lineItemId: $0.lineItemId, quantity: $0.quantity, serialNumbers: $0.serialNumbers, countryOfOrigin: $0.countryOfOrigin,
-                            itemValue: $0.itemValue.map { .init(value: $0.value, currencyCode: $0.currencyCode) })
-                    })
-            }, shippingOptionId: request.shippingOptionId, carrierName: request.carrierName, trackingId: request.trackingId)
+                            lineItemId: $0.lineItemId,
+                            quantity: $0.quantity,
+                            serialNumbers: $0.serialNumbers,
+                            countryOfOrigin: $0.countryOfOrigin,
+                            itemValue: $0.itemValue.map { .init(value: $0.value, currencyCode: $0.currencyCode) }
+                        )
+                    }
+                )
+            },
+            shippingOptionId: request.shippingOptionId,
+            carrierName: request.carrierName,
+            trackingId: request.trackingId
+        )
     }
 
     static func schema(_ command: FulfilmentCommand) -> Components.Schemas.Command {
         .init(
-            id: command.id, shipmentId: command.shipmentID, idempotencyKey: command.idempotencyKey,
-            connectionId: command.connectionID.rawValue, _type: command.request.type.rawValue,
-            status: .init(rawValue: command.status.rawValue)!, attempts: command.attempts, request: schema(command.request),
+            id: command.id,
+            shipmentId: command.shipmentID,
+            idempotencyKey: command.idempotencyKey,
+            connectionId: command.connectionID.rawValue,
+            _type: command.request.type.rawValue,
+            status: .init(rawValue: command.status.rawValue)!,
+            attempts: command.attempts,
+            request: schema(command.request),
             error: command.errorCode.map { .init(code: $0, message: command.errorMessage ?? "") },
             result: command.result.flatMap { Self.object($0) },
-            createdAt: command.createdAt, updatedAt: command.updatedAt)
+            createdAt: command.createdAt,
+            updatedAt: command.updatedAt
+        )
     }
 
     static func schema(_ document: StoredDocument) -> Components.Schemas.Document {
         .init(
-            id: document.id, kind: .init(rawValue: document.kind.rawValue)!, shipmentId: document.shipmentID, packageId: document.packageID,
-            trackingId: document.trackingID, carrierName: document.carrierName, contentType: document.contentType, size: document.data.count,
-            createdAt: document.createdAt)
+            id: document.id,
+            kind: .init(rawValue: document.kind.rawValue)!,
+            shipmentId: document.shipmentID,
+            packageId: document.packageID,
+            trackingId: document.trackingID,
+            carrierName: document.carrierName,
+            contentType: document.contentType,
+            size: document.data.count,
+            createdAt: document.createdAt
+        )
     }
 
     static func schema(_ manifest: Manifest) -> Components.Schemas.Manifest {
         .init(
-            id: manifest.id, connectionId: manifest.connectionID.rawValue, locationId: manifest.locationID.rawValue, carrierName: manifest.carrierName,
-            status: .init(rawValue: manifest.status.rawValue)!, createdAt: manifest.createdAt, handedOverAt: manifest.handedOverAt,
+            id: manifest.id,
+            connectionId: manifest.connectionID.rawValue,
+            locationId: manifest.locationID.rawValue,
+            carrierName: manifest.carrierName,
+            status: .init(rawValue: manifest.status.rawValue)!,
+            createdAt: manifest.createdAt,
+            handedOverAt: manifest.handedOverAt,
             idempotencyKey: manifest.idempotencyKey,
             orders: manifest.entries.map { entry in
                 .init(
-                    shipmentId: entry.shipmentID, state: .init(rawValue: entry.state.rawValue)!,
-                    packages: entry.packages.map { .init(packageId: $0.packageID, trackingId: $0.trackingID) })
-            })
+                    shipmentId: entry.shipmentID,
+                    state: .init(rawValue: entry.state.rawValue)!,
+                    packages: entry.packages.map { .init(packageId: $0.packageID, trackingId: $0.trackingID) }
+                )
+            }
+        )
     }
 
     static func schema(_ webhook: Webhook) -> Components.Schemas.Webhook {
         .init(
-            id: webhook.id, url: webhook.url.absoluteString, eventTypes: webhook.eventTypes, position: webhook.position,
-            failingAttempts: webhook.attempts, lastStatus: webhook.lastStatus, lastError: webhook.lastError, lastDeliveredAt: webhook.lastDeliveredAt,
-            nextAttemptAt: webhook.attempts > 0 ? webhook.nextAttemptAt : nil, createdAt: webhook.createdAt)
+            id: webhook.id,
+            url: webhook.url.absoluteString,
+            eventTypes: webhook.eventTypes,
+            position: webhook.position,
+            failingAttempts: webhook.attempts,
+            lastStatus: webhook.lastStatus,
+            lastError: webhook.lastError,
+            lastDeliveredAt: webhook.lastDeliveredAt,
+            nextAttemptAt: webhook.attempts > 0 ? webhook.nextAttemptAt : nil,
+            createdAt: webhook.createdAt
+        )
     }
 
     static func orderNotFound(_ id: String) -> Components.Responses.NotFound {

@@ -11,48 +11,93 @@ extension APIHandler {
         if input.query.atRisk == true {
             let before = store.clock.now().addingTimeInterval((input.query.atRiskHours ?? 4) * 3600)
             let orders = try await store.read { session in
-                try await session.ordersAtRisk(connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)), before: before, limit: limit)
+                try await session.ordersAtRisk(
+                    connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)),
+                    before: before,
+                    limit: limit
+                )
             }
             return .ok(.init(body: .json(.init(orders: orders.map(Self.schema)))))
         }
         let orders = try await store.read { session in
             try await session.orders(
-                connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)), status: input.query.status?.uppercased(),
+                connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)),
+                status: input.query.status?.uppercased(),
                 state: input.query.state.flatMap { FulfilmentState(rawValue: $0.rawValue) },
-                locationID: input.query.locationId.map(LocationID.init(rawValue:)), inManifest: input.query.inManifest,
-                after: input.query.after, limit: limit + 1)
+                locationID: input.query.locationId.map(LocationID.init(rawValue:)),
+                inManifest: input.query.inManifest,
+                after: input.query.after,
+                limit: limit + 1
+            )
         }
         let page = Array(orders.prefix(limit))
-        return .ok(.init(body: .json(.init(orders: page.map(Self.schema), next: orders.count > limit ? page.last?.shipmentID : nil))))
+        return .ok(
+            .init(
+                body: .json(
+                    .init(orders: page.map(Self.schema), next: orders.count > limit ? page.last?.shipmentID : nil)
+                )
+            )
+        )
     }
 
     public func getOrder(_ input: Operations.GetOrder.Input) async throws -> Operations.GetOrder.Output {
-        let found = try await store.read { session -> (Order, [(status: String, amazonUpdatedAt: Date, source: String)])? in
+        let found = try await store.read {
+            session -> (Order, [(status: String, amazonUpdatedAt: Date, source: String)])? in
             guard let order = try await session.order(input.path.shipmentId) else { return nil }
             return (order, try await session.orderHistory(order.shipmentID, connectionID: order.connectionID))
         }
         guard let (order, history) = found else {
-            return .notFound(.init(body: .json(.init(error: .init(code: ProblemCode.notFound.rawValue, message: "No order with shipment id \(input.path.shipmentId).")))))
+            return .notFound(
+                .init(
+                    body: .json(
+                        .init(
+                            error: .init(
+                                code: ProblemCode.notFound.rawValue,
+                                message: "No order with shipment id \(input.path.shipmentId)."
+                            )
+                        )
+                    )
+                )
+            )
         }
         return .ok(
             .init(
                 body: .json(
                     .init(
-                        order: Self.schema(order), shipment: order.shipment,
-                        history: history.map { .init(status: $0.status, amazonUpdatedAt: $0.amazonUpdatedAt, source: $0.source) }))))
+                        order: Self.schema(order),
+                        shipment: order.shipment,
+                        history: history.map {
+                            .init(status: $0.status, amazonUpdatedAt: $0.amazonUpdatedAt, source: $0.source)
+                        }
+                    )
+                )
+            )
+        )
     }
 
     public func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output {
-        let events = try await store.read { try await $0.events(after: input.query.after ?? 0, limit: input.query.limit ?? 100) }
+        let events = try await store.read {
+            try await $0.events(after: input.query.after ?? 0, limit: input.query.limit ?? 100)
+        }
         return .ok(
             .init(
                 body: .json(
                     .init(
                         events: events.map {
                             .init(
-                                sequence: $0.sequence, id: $0.id.uuidString.lowercased(), _type: $0.type, connectionId: $0.connectionID?.rawValue, subject: $0.subject,
-                                data: Self.object($0.payload) ?? .init(), createdAt: $0.createdAt)
-                        }))))
+                                sequence: $0.sequence,
+                                id: $0.id.uuidString.lowercased(),
+                                _type: $0.type,
+                                connectionId: $0.connectionID?.rawValue,
+                                subject: $0.subject,
+                                data: Self.object($0.payload) ?? .init(),
+                                createdAt: $0.createdAt
+                            )
+                        }
+                    )
+                )
+            )
+        )
     }
 
     /// A JSON object stored as text (an event's data, a command's result), as the object it is.
@@ -62,12 +107,23 @@ extension APIHandler {
 
     static func schema(_ order: Order) -> Components.Schemas.Order {
         .init(
-            shipmentId: order.shipmentID, connectionId: order.connectionID.rawValue, locationId: order.locationID.rawValue,
-            marketplaceId: order.marketplaceID.rawValue, channel: order.channel, program: .init(rawValue: order.program.rawValue)!,
-            shipmentType: order.shipmentType, originalShipmentId: order.originalShipmentID, status: order.status,
-            amazonCreatedAt: order.amazonCreatedAt, amazonUpdatedAt: order.amazonUpdatedAt, expectedShipAt: order.expectedShipAt,
-            firstSeenAt: order.firstSeenAt, updatedAt: order.updatedAt, state: .init(rawValue: order.state.rawValue)!,
+            shipmentId: order.shipmentID,
+            connectionId: order.connectionID.rawValue,
+            locationId: order.locationID.rawValue,
+            marketplaceId: order.marketplaceID.rawValue,
+            channel: order.channel,
+            program: .init(rawValue: order.program.rawValue)!,
+            shipmentType: order.shipmentType,
+            originalShipmentId: order.originalShipmentID,
+            status: order.status,
+            amazonCreatedAt: order.amazonCreatedAt,
+            amazonUpdatedAt: order.amazonUpdatedAt,
+            expectedShipAt: order.expectedShipAt,
+            firstSeenAt: order.firstSeenAt,
+            updatedAt: order.updatedAt,
+            state: .init(rawValue: order.state.rawValue)!,
             error: order.error.map { .init(code: $0.code, message: $0.message, at: $0.at, commandId: $0.commandID) },
-            manifestId: order.manifestID)
+            manifestId: order.manifestID
+        )
     }
 }

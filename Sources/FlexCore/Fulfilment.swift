@@ -53,8 +53,13 @@ public struct CommandRequest: Sendable, Hashable, Codable {
     public var trackingId: String?
 
     public init(
-        type: CommandType, reason: String? = nil, lineItemIds: [String]? = nil, packages: [PackageSpec]? = nil,
-        shippingOptionId: String? = nil, carrierName: String? = nil, trackingId: String? = nil
+        type: CommandType,
+        reason: String? = nil,
+        lineItemIds: [String]? = nil,
+        packages: [PackageSpec]? = nil,
+        shippingOptionId: String? = nil,
+        carrierName: String? = nil,
+        trackingId: String? = nil
     ) {
         self.type = type
         self.reason = reason
@@ -79,7 +84,13 @@ public struct PackageSpec: Sendable, Hashable, Codable {
         /// Required by some cross-border lines, per unit; the line's price when absent.
         public var itemValue: Money?
 
-        public init(lineItemId: String, quantity: Int, serialNumbers: [String]? = nil, countryOfOrigin: String? = nil, itemValue: Money? = nil) {
+        public init(
+            lineItemId: String,
+            quantity: Int,
+            serialNumbers: [String]? = nil,
+            countryOfOrigin: String? = nil,
+            itemValue: Money? = nil
+        ) {
             self.lineItemId = lineItemId
             self.quantity = quantity
             self.serialNumbers = serialNumbers
@@ -101,8 +112,15 @@ public struct PackageSpec: Sendable, Hashable, Codable {
     public var fragile: Bool?
 
     public init(
-        id: String, length: Decimal, width: Decimal, height: Decimal, dimensionUnit: String, weight: Decimal, weightUnit: String,
-        items: [Item], fragile: Bool? = nil
+        id: String,
+        length: Decimal,
+        width: Decimal,
+        height: Decimal,
+        dimensionUnit: String,
+        weight: Decimal,
+        weightUnit: String,
+        items: [Item],
+        fragile: Bool? = nil
     ) {
         self.id = id
         self.length = length
@@ -159,8 +177,19 @@ public struct FulfilmentCommand: Sendable, Hashable {
     public var updatedAt: Date
 
     public init(
-        id: String, connectionID: ConnectionID, shipmentID: String, sequence: Int64, idempotencyKey: String, request: CommandRequest,
-        status: CommandStatus, attempts: Int, errorCode: String?, errorMessage: String?, result: String?, createdAt: Date, updatedAt: Date
+        id: String,
+        connectionID: ConnectionID,
+        shipmentID: String,
+        sequence: Int64,
+        idempotencyKey: String,
+        request: CommandRequest,
+        status: CommandStatus,
+        attempts: Int,
+        errorCode: String?,
+        errorMessage: String?,
+        result: String?,
+        createdAt: Date,
+        updatedAt: Date
     ) {
         self.id = id
         self.connectionID = connectionID
@@ -196,8 +225,16 @@ public struct StoredDocument: Sendable, Hashable {
     public var createdAt: Date
 
     public init(
-        id: String, connectionID: ConnectionID, shipmentID: String?, kind: Kind, packageID: String?, trackingID: String?,
-        carrierName: String?, contentType: String, data: Data, createdAt: Date
+        id: String,
+        connectionID: ConnectionID,
+        shipmentID: String?,
+        kind: Kind,
+        packageID: String?,
+        trackingID: String?,
+        carrierName: String?,
+        contentType: String,
+        data: Data,
+        createdAt: Date
     ) {
         self.id = id
         self.connectionID = connectionID
@@ -330,25 +367,42 @@ public struct ShipmentFacts: Sendable, Decodable {
 /// and where, and completes what Amazon lets FlexBridge complete (recommended packages, country of origin, value).
 public enum CommandRules {
     /// The request to store: checked, with the packages resolved for `pack`.
-    public static func resolve(_ request: CommandRequest, for facts: ShipmentFacts) throws(ValidationError) -> CommandRequest {
+    public static func resolve(
+        _ request: CommandRequest,
+        for facts: ShipmentFacts
+    ) throws(ValidationError) -> CommandRequest {
         var request = request
         switch request.type {
         case .reject:
             guard let reason = request.reason, CommandRequest.rejectionReasons.contains(reason) else {
-                throw ValidationError(field: "reason", reason: "must be one of \(CommandRequest.rejectionReasons.joined(separator: ", ")) to reject an order")
+                throw ValidationError(
+                    field: "reason",
+                    reason:
+                        "must be one of \(CommandRequest.rejectionReasons.joined(separator: ", ")) to reject an order"
+                )
             }
-            for (index, id) in (request.lineItemIds ?? []).enumerated() where !facts.lineItems.contains(where: { $0.shipmentLineItemId == id }) {
-                throw ValidationError(field: "lineItemIds[\(index)]", reason: "names \(id), which is not a line of shipment \(facts.id)")
+            for (index, id) in (request.lineItemIds ?? []).enumerated()
+            where !facts.lineItems.contains(where: { $0.shipmentLineItemId == id }) {
+                throw ValidationError(
+                    field: "lineItemIds[\(index)]",
+                    reason: "names \(id), which is not a line of shipment \(facts.id)"
+                )
             }
         case .pack:
             request.packages = try packages(request.packages, for: facts)
         case .label:
             if (request.carrierName == nil) != (request.trackingId == nil) {
-                throw ValidationError(field: request.carrierName == nil ? "carrierName" : "trackingId", reason: "is required with the other for a seller's own carrier")
+                throw ValidationError(
+                    field: request.carrierName == nil ? "carrierName" : "trackingId",
+                    reason: "is required with the other for a seller's own carrier"
+                )
             }
         case .invoice:
             guard facts.invoiceRequired else {
-                throw ValidationError(field: "type", reason: "invoice: shipment \(facts.id) needs no invoice in its marketplace")
+                throw ValidationError(
+                    field: "type",
+                    reason: "invoice: shipment \(facts.id) needs no invoice in its marketplace"
+                )
             }
         case .confirm, .regenerateLabels, .ship, .shippingOptions:
             break
@@ -360,7 +414,9 @@ public enum CommandRules {
     static func packages(_ given: [PackageSpec]?, for facts: ShipmentFacts) throws(ValidationError) -> [PackageSpec] {
         let packages: [PackageSpec]
         if let given { packages = given } else { packages = try recommended(facts) }
-        guard !packages.isEmpty else { throw ValidationError(field: "packages", reason: "must hold at least one package") }
+        guard !packages.isEmpty else {
+            throw ValidationError(field: "packages", reason: "must hold at least one package")
+        }
         var ids: Set<String> = []
         var packed: [String: Int] = [:]
         for (index, package) in packages.enumerated() {
@@ -369,35 +425,63 @@ public enum CommandRules {
                 throw ValidationError(field: "\(field).id", reason: "must be 1 to 64 characters")
             }
             guard ids.insert(package.id).inserted else {
-                throw ValidationError(field: "\(field).id", reason: "repeats package id \(package.id); ids are unique within a shipment")
+                throw ValidationError(
+                    field: "\(field).id",
+                    reason: "repeats package id \(package.id); ids are unique within a shipment"
+                )
             }
-            for (name, value) in [("length", package.length), ("width", package.width), ("height", package.height)] where value <= 0 {
+            for (name, value) in [("length", package.length), ("width", package.width), ("height", package.height)]
+            where value <= 0 {
                 throw ValidationError(field: "\(field).\(name)", reason: "must be above 0, got \(value)")
             }
             guard PackageSpec.dimensionUnits.contains(package.dimensionUnit) else {
-                throw ValidationError(field: "\(field).dimensionUnit", reason: "must be one of CM, M, IN, got \(package.dimensionUnit)")
+                throw ValidationError(
+                    field: "\(field).dimensionUnit",
+                    reason: "must be one of CM, M, IN, got \(package.dimensionUnit)"
+                )
             }
             guard let grams = PackageSpec.grams(per: package.weightUnit) else {
-                throw ValidationError(field: "\(field).weightUnit", reason: "must be one of G, KG, LB, OZ, got \(package.weightUnit)")
+                throw ValidationError(
+                    field: "\(field).weightUnit",
+                    reason: "must be one of G, KG, LB, OZ, got \(package.weightUnit)"
+                )
             }
             guard package.weight * grams >= 5 else {
-                throw ValidationError(field: "\(field).weight", reason: "must be at least 5 g, got \(package.weight) \(package.weightUnit)")
+                throw ValidationError(
+                    field: "\(field).weight",
+                    reason: "must be at least 5 g, got \(package.weight) \(package.weightUnit)"
+                )
             }
-            guard !package.items.isEmpty else { throw ValidationError(field: "\(field).items", reason: "must hold at least one line item") }
+            guard !package.items.isEmpty else {
+                throw ValidationError(field: "\(field).items", reason: "must hold at least one line item")
+            }
             for (itemIndex, item) in package.items.enumerated() {
                 let itemField = "\(field).items[\(itemIndex)]"
                 guard let line = facts.lineItems.first(where: { $0.shipmentLineItemId == item.lineItemId }) else {
-                    throw ValidationError(field: "\(itemField).lineItemId", reason: "names \(item.lineItemId), which is not a line of shipment \(facts.id)")
+                    throw ValidationError(
+                        field: "\(itemField).lineItemId",
+                        reason: "names \(item.lineItemId), which is not a line of shipment \(facts.id)"
+                    )
                 }
-                guard item.quantity >= 1 else { throw ValidationError(field: "\(itemField).quantity", reason: "must be at least 1, got \(item.quantity)") }
+                guard item.quantity >= 1 else {
+                    throw ValidationError(
+                        field: "\(itemField).quantity",
+                        reason: "must be at least 1, got \(item.quantity)"
+                    )
+                }
                 let serials = item.serialNumbers ?? []
                 switch line.complianceAttributes?.serialNumberRequirement {
                 case "REQUIRED" where serials.count != item.quantity:
                     throw ValidationError(
                         field: "\(itemField).serialNumbers",
-                        reason: "must hold one serial number per unit (\(item.quantity)): line \(line.shipmentLineItemId) (\(line.merchantSku)) requires them, got \(serials.count)")
+                        reason:
+                            "must hold one serial number per unit (\(item.quantity)): line \(line.shipmentLineItemId) (\(line.merchantSku)) requires them, got \(serials.count)"
+                    )
                 case "DISALLOWED" where !serials.isEmpty:
-                    throw ValidationError(field: "\(itemField).serialNumbers", reason: "must be empty: line \(line.shipmentLineItemId) takes no serial numbers")
+                    throw ValidationError(
+                        field: "\(itemField).serialNumbers",
+                        reason: "must be empty: line \(line.shipmentLineItemId) takes no serial numbers"
+                    )
                 default: break
                 }
                 if Set(serials).count != serials.count {
@@ -409,7 +493,9 @@ public enum CommandRules {
         for line in facts.lineItems where packed[line.shipmentLineItemId, default: 0] != line.numberOfUnits {
             throw ValidationError(
                 field: "packages",
-                reason: "hold \(packed[line.shipmentLineItemId, default: 0]) units of line \(line.shipmentLineItemId) (\(line.merchantSku)); the order has \(line.numberOfUnits)")
+                reason:
+                    "hold \(packed[line.shipmentLineItemId, default: 0]) units of line \(line.shipmentLineItemId) (\(line.merchantSku)); the order has \(line.numberOfUnits)"
+            )
         }
         return try packages.map { package throws(ValidationError) in try completed(package, facts: facts) }
     }
@@ -417,29 +503,42 @@ public enum CommandRules {
     /// Amazon's recommended packages, each line whole in the package that names it.
     static func recommended(_ facts: ShipmentFacts) throws(ValidationError) -> [PackageSpec] {
         guard let recommended = facts.shippingInfo?.recommendedPackages, !recommended.isEmpty else {
-            throw ValidationError(field: "packages", reason: "are required: Amazon recommends no package for shipment \(facts.id)")
+            throw ValidationError(
+                field: "packages",
+                reason: "are required: Amazon recommends no package for shipment \(facts.id)"
+            )
         }
         if let line = facts.lineItems.first(where: { $0.complianceAttributes?.serialNumberRequirement == "REQUIRED" }) {
             throw ValidationError(
-                field: "packages", reason: "are required: line \(line.shipmentLineItemId) (\(line.merchantSku)) needs serial numbers, which only the warehouse knows")
+                field: "packages",
+                reason:
+                    "are required: line \(line.shipmentLineItemId) (\(line.merchantSku)) needs serial numbers, which only the warehouse knows"
+            )
         }
         return try recommended.enumerated().map { (index, package) throws(ValidationError) in
             func decimal(_ text: String, _ name: String) throws(ValidationError) -> Decimal {
                 guard let value = Decimal(string: text) else {
-                    throw ValidationError(field: "packages", reason: "cannot use Amazon's recommended package: its \(name) \(text) is not a number")
+                    throw ValidationError(
+                        field: "packages",
+                        reason: "cannot use Amazon's recommended package: its \(name) \(text) is not a number"
+                    )
                 }
                 return value
             }
             return PackageSpec(
-                id: "P\(index + 1)", length: try decimal(package.dimensions.length.value, "length"),
-                width: try decimal(package.dimensions.width.value, "width"), height: try decimal(package.dimensions.height.value, "height"),
-                dimensionUnit: package.dimensions.length.dimensionUnit, weight: try decimal(package.weight.value, "weight"),
+                id: "P\(index + 1)",
+                length: try decimal(package.dimensions.length.value, "length"),
+                width: try decimal(package.dimensions.width.value, "width"),
+                height: try decimal(package.dimensions.height.value, "height"),
+                dimensionUnit: package.dimensions.length.dimensionUnit,
+                weight: try decimal(package.weight.value, "weight"),
                 weightUnit: package.weight.weightUnit,
                 items: package.lineItems.compactMap { item in
                     facts.lineItems.first { $0.shipmentLineItemId == item.lineItemId }.map {
                         PackageSpec.Item(lineItemId: $0.shipmentLineItemId, quantity: $0.numberOfUnits)
                     }
-                })
+                }
+            )
         }
     }
 
@@ -448,17 +547,27 @@ public enum CommandRules {
         var package = package
         for index in package.items.indices {
             let item = package.items[index]
-            guard let line = facts.lineItems.first(where: { $0.shipmentLineItemId == item.lineItemId }) else { continue }
+            guard let line = facts.lineItems.first(where: { $0.shipmentLineItemId == item.lineItemId }) else {
+                continue
+            }
             if line.complianceAttributes?.countryOfOriginRequirement == "REQUIRED", item.countryOfOrigin == nil {
                 guard let country = line.recommendedCountryOfOrigin else {
-                    throw ValidationError(field: "packages[].items[\(index)].countryOfOrigin", reason: "is required by line \(line.shipmentLineItemId)")
+                    throw ValidationError(
+                        field: "packages[].items[\(index)].countryOfOrigin",
+                        reason: "is required by line \(line.shipmentLineItemId)"
+                    )
                 }
                 package.items[index].countryOfOrigin = country
             }
             if line.complianceAttributes?.itemValueRequirement == "REQUIRED", item.itemValue == nil {
                 let product = line.charges?.first { $0.chargeType == "PRODUCT" } ?? line.charges?.first
-                guard let total = product?.totalCharge?.netAmount, let value = Decimal(string: total.value), line.numberOfUnits > 0 else {
-                    throw ValidationError(field: "packages[].items[\(index)].itemValue", reason: "is required by line \(line.shipmentLineItemId)")
+                guard let total = product?.totalCharge?.netAmount, let value = Decimal(string: total.value),
+                    line.numberOfUnits > 0
+                else {
+                    throw ValidationError(
+                        field: "packages[].items[\(index)].itemValue",
+                        reason: "is required by line \(line.shipmentLineItemId)"
+                    )
                 }
                 var unit = value / Decimal(line.numberOfUnits)
                 var rounded = Decimal()

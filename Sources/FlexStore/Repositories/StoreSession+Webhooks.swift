@@ -7,7 +7,12 @@ extension StoreSession {
     public func createWebhook(url: URL, secret: String, eventTypes: [String], fromStart: Bool) async throws -> Webhook {
         let id = "wh_\(UUID().uuidString.prefix(12).lowercased())"
         let position: Int64 =
-            fromStart ? 0 : try await sql.raw("SELECT MAX(sequence) AS newest FROM events").first()?.decode(column: "newest", as: Int64?.self) ?? 0
+            fromStart
+            ? 0
+            : try await sql.raw("SELECT MAX(sequence) AS newest FROM events").first()?.decode(
+                column: "newest",
+                as: Int64?.self
+            ) ?? 0
         let now = nowMilliseconds
         try await sql.raw(
             """
@@ -114,14 +119,26 @@ extension StoreSession {
     static func decodeWebhook(_ row: any SQLRow) throws -> Webhook {
         let id = try row.decode(column: "id", as: String.self)
         let urlText = try row.decode(column: "url", as: String.self)
-        guard let url = URL(string: urlText) else { throw StoreError(code: .invalidInput, message: "Webhook \(id) has an unreadable URL.") }
-        let types = try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "event_types", as: String.self).utf8))
+        guard let url = URL(string: urlText) else {
+            throw StoreError(code: .invalidInput, message: "Webhook \(id) has an unreadable URL.")
+        }
+        let types = try JSONDecoder().decode(
+            [String].self,
+            from: Data(try row.decode(column: "event_types", as: String.self).utf8)
+        )
         return Webhook(
-            id: id, url: url, eventTypes: types, position: try row.decode(column: "position", as: Int64.self),
+            id: id,
+            url: url,
+            eventTypes: types,
+            position: try row.decode(column: "position", as: Int64.self),
             attempts: try row.decode(column: "attempts", as: Int.self),
             nextAttemptAt: Date(millisecondsSince1970: try row.decode(column: "next_attempt_at", as: Int64.self)),
-            lastStatus: try row.decode(column: "last_status", as: Int?.self), lastError: try row.decode(column: "last_error", as: String?.self),
-            lastDeliveredAt: try row.decode(column: "last_delivered_at", as: Int64?.self).map(Date.init(millisecondsSince1970:)),
-            createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self)))
+            lastStatus: try row.decode(column: "last_status", as: Int?.self),
+            lastError: try row.decode(column: "last_error", as: String?.self),
+            lastDeliveredAt: try row.decode(column: "last_delivered_at", as: Int64?.self).map(
+                Date.init(millisecondsSince1970:)
+            ),
+            createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self))
+        )
     }
 }
