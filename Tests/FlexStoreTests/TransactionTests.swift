@@ -23,20 +23,51 @@ struct TransactionTests {
             #expect(try await store.read { try await $0.events(after: 0) }.isEmpty)
             #expect(try await store.read { try await $0.configChanges() }.isEmpty)
             // The store is still usable after the rollback.
-            try await store.transaction { try await $0.insertConnection(connection, clientSecret: "secret", actor: "test") }
+            try await store.transaction {
+                try await $0.insertConnection(connection, clientSecret: "secret", actor: "test")
+            }
             #expect(try await store.read { try await $0.connections() }.map(\.id) == [connection.id])
+        }
+    }
+
+    @Test("a transaction of a cancelled task leaves the store writable", arguments: TestEngine.available)
+    func cancelledTask(engine: TestEngine) async throws {
+        try await withStore(engine) { store, _ in
+            // A statement can take effect and still report CancellationError to a cancelled task; a BEGIN left
+            // open that way used to make every later write on SQLite fail.
+            // Cancelled at varying points, some of them while a statement runs on SQLite's thread pool.
+            for attempt in 0..<1000 {
+                let task = Task {
+                    try await store.transaction { session in
+                        try await session.appendEvents([NewEvent(type: "test.cancelled", subject: "\(attempt)")])
+                    }
+                }
+                for _ in 0..<(attempt % 7) { await Task.yield() }
+                task.cancel()
+                _ = await task.result
+            }
+            try await store.transaction {
+                try await $0.insertConnection(makeConnection(region: .na), clientSecret: "secret", actor: "test")
+            }
+            #expect(try await store.read { try await $0.connections() }.contains { $0.region == .na })
         }
     }
 
     @Test("a second connection for the same seller and region is a conflict", arguments: TestEngine.available)
     func duplicateConnection(engine: TestEngine) async throws {
         try await withStore(engine) { store, _ in
-            try await store.transaction { try await $0.insertConnection(makeConnection(), clientSecret: "s", actor: "test") }
+            try await store.transaction {
+                try await $0.insertConnection(makeConnection(), clientSecret: "s", actor: "test")
+            }
             let error = await #expect(throws: StoreError.self) {
-                try await store.transaction { try await $0.insertConnection(makeConnection(), clientSecret: "s", actor: "test") }
+                try await store.transaction {
+                    try await $0.insertConnection(makeConnection(), clientSecret: "s", actor: "test")
+                }
             }
             #expect(error?.code == .conflict)
-            try await store.transaction { try await $0.insertConnection(makeConnection(region: .na), clientSecret: "s", actor: "test") }
+            try await store.transaction {
+                try await $0.insertConnection(makeConnection(region: .na), clientSecret: "s", actor: "test")
+            }
             #expect(try await store.read { try await $0.connections() }.count == 2)
         }
     }
@@ -45,7 +76,9 @@ struct TransactionTests {
     func outbox(engine: TestEngine) async throws {
         try await withStore(engine) { store, _ in
             let written = try await store.transaction { session in
-                try await session.appendEvents((1...5).map { NewEvent(type: "test.event", subject: "s\($0)", payload: "{\"n\":\($0)}") })
+                try await session.appendEvents(
+                    (1...5).map { NewEvent(type: "test.event", subject: "s\($0)", payload: "{\"n\":\($0)}") }
+                )
             }
             #expect(written.map(\.sequence) == written.map(\.sequence).sorted())
             #expect(Set(written.map(\.id)).count == 5)
@@ -68,7 +101,9 @@ struct TransactionTests {
                         group.addTask {
                             for n in 0..<15 {
                                 try await store.transaction { session in
-                                    try await session.appendEvents([NewEvent(type: "test.event", subject: "\(writer)-\(n)")])
+                                    try await session.appendEvents([
+                                        NewEvent(type: "test.event", subject: "\(writer)-\(n)")
+                                    ])
                                 }
                             }
                         }
@@ -80,7 +115,9 @@ struct TransactionTests {
             var seen: [OutboxEvent] = []
             while true {
                 let writersDone = finished.isSet
-                let page = try await store.read { [cursor = seen.last?.sequence ?? 0] in try await $0.events(after: cursor, limit: 7) }
+                let page = try await store.read { [cursor = seen.last?.sequence ?? 0] in
+                    try await $0.events(after: cursor, limit: 7)
+                }
                 seen += page
                 if page.isEmpty {
                     if writersDone { break }

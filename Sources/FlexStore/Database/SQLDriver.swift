@@ -21,20 +21,36 @@ protocol SQLDriver: Sendable {
 extension SQLDriver {
     /// Runs `body` between `begin` and `COMMIT` on one session, rolling back and rethrowing the body's error if it
     /// throws.
+    ///
+    /// `begin`, `COMMIT` and `ROLLBACK` run shielded from the caller's cancellation: a statement can take effect in
+    /// the database and still report `CancellationError` to a cancelled task, and a transaction left open that way
+    /// would make every later write on the connection fail ("cannot start a transaction within a transaction").
     static func transaction<T: Sendable>(
         on database: any SQLDatabase,
         begin: String,
         isolation: isolated (any Actor)? = #isolation,
         _ body: (any SQLDatabase) async throws -> T
     ) async throws -> T {
-        try await database.raw(SQLQueryString(begin)).run()
         do {
-            let value = try await body(database)
-            try await database.raw("COMMIT").run()
-            return value
+            try await run(begin, on: database)
         } catch {
-            try? await database.raw("ROLLBACK").run()
+            // The BEGIN may have taken effect before its error was reported; a ROLLBACK without a transaction
+            // fails harmlessly.
+            try? await run("ROLLBACK", on: database)
             throw error
         }
+        do {
+            let value = try await body(database)
+            try await run("COMMIT", on: database)
+            return value
+        } catch {
+            try? await run("ROLLBACK", on: database)
+            throw error
+        }
+    }
+
+    /// Runs one statement in a task of its own, so that the caller's cancellation cannot interrupt it.
+    private static func run(_ statement: String, on database: any SQLDatabase) async throws {
+        try await Task { try await database.raw(SQLQueryString(statement)).run() }.value
     }
 }

@@ -33,7 +33,7 @@ final class SQLiteDriver: SQLDriver {
         // The database holds customers' names and addresses: readable by its owner only, as are the -wal and -shm
         // files SQLite creates beside it (with the database file's mode).
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
         for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
             try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
