@@ -11,17 +11,28 @@ public struct ConnectionNeedsReauthorization: Error, Sendable {
 /// Runs a call to Amazon for a connection's worker. A refused refresh token marks the connection and becomes
 /// ``ConnectionNeedsReauthorization``; any other failure is rethrown as the Selling Partner error behind it.
 func callAmazon<T: Sendable>(
-    store: Store, connectionID: ConnectionID, isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> T
+    store: Store,
+    connectionID: ConnectionID,
+    lease: Lease?,
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: () async throws -> T
 ) async throws -> T {
     do {
         return try await body()
     } catch {
         let cause = error.sellingPartnerError ?? error
         if case .needsReauthorization(let text)? = cause as? LoginWithAmazonError {
-            try await store.transaction { try await $0.setStatus(connectionID, to: .needsReauthorization, actor: "system") }
+            try await store.transaction(fencedBy: lease) {
+                try await $0.setStatus(connectionID, to: .needsReauthorization, actor: "system")
+            }
             store.wakeUps.connections.wake()
             throw ConnectionNeedsReauthorization(message: text)
         }
         throw cause
     }
+}
+
+extension Error {
+    /// Whether this is the store refusing a write because the worker's lease was taken over by another node.
+    var isLeaseLost: Bool { (self as? StoreError)?.code == .leaseLost }
 }

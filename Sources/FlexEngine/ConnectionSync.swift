@@ -2,8 +2,8 @@ import FlexCore
 import FlexStore
 import Foundation
 import Logging
-import ServiceLifecycle
 import SellingPartner
+import ServiceLifecycle
 
 /// Runs the workers of every connection whose lease this node holds — an ``InventoryWorker``, an
 /// ``OrderWorker`` and a ``FulfilmentWorker`` each — starting and stopping them as leases are gained and lost.
@@ -18,9 +18,13 @@ public actor ConnectionSync: Service {
     private var workers: [ConnectionID: (lease: Lease, task: Task<Void, Never>)] = [:]
 
     public init(
-        store: Store, leases: LeaseKeeper, clients: AmazonClients = AmazonClients(),
-        inventory: InventoryWorker.Configuration = .init(), orders: OrderWorker.Configuration = .init(),
-        fulfilment: FulfilmentWorker.Configuration = .init(), logger: Logger = Logger(label: "flexbridge.sync")
+        store: Store,
+        leases: LeaseKeeper,
+        clients: AmazonClients = AmazonClients(),
+        inventory: InventoryWorker.Configuration = .init(),
+        orders: OrderWorker.Configuration = .init(),
+        fulfilment: FulfilmentWorker.Configuration = .init(),
+        logger: Logger = Logger(label: "flexbridge.sync")
     ) {
         self.store = store
         self.leases = leases
@@ -53,9 +57,30 @@ public actor ConnectionSync: Service {
         for (id, lease) in held where workers[id] == nil {
             do {
                 let client = try await clients.client(for: id, store: store)
-                let inventoryWorker = InventoryWorker(connectionID: id, store: store, client: client, configuration: inventory, logger: logger)
-                let orderWorker = OrderWorker(connectionID: id, store: store, client: client, configuration: orders, logger: logger)
-                let fulfilmentWorker = FulfilmentWorker(connectionID: id, store: store, client: client, configuration: fulfilment, logger: logger)
+                let inventoryWorker = InventoryWorker(
+                    connectionID: id,
+                    store: store,
+                    client: client,
+                    configuration: inventory,
+                    lease: lease,
+                    logger: logger
+                )
+                let orderWorker = OrderWorker(
+                    connectionID: id,
+                    store: store,
+                    client: client,
+                    configuration: orders,
+                    lease: lease,
+                    logger: logger
+                )
+                let fulfilmentWorker = FulfilmentWorker(
+                    connectionID: id,
+                    store: store,
+                    client: client,
+                    configuration: fulfilment,
+                    lease: lease,
+                    logger: logger
+                )
                 workers[id] = (
                     lease,
                     Task {
@@ -83,12 +108,16 @@ public struct AmazonClients: Sendable {
 
     public struct NotAuthorized: Error, CustomStringConvertible {
         public var connectionID: ConnectionID
-        public var description: String { "Connection \(connectionID) holds no refresh token: the seller has not authorised FlexBridge." }
+        public var description: String {
+            "Connection \(connectionID) holds no refresh token: the seller has not authorised FlexBridge."
+        }
     }
 
     public func client(for id: ConnectionID, store: Store) async throws -> SellingPartnerClient {
         let (connection, credentials) = try await store.read { session in
-            guard let connection = try await session.connection(id) else { throw StoreError.notFound("Connection \(id)") }
+            guard let connection = try await session.connection(id) else {
+                throw StoreError.notFound("Connection \(id)")
+            }
             return (connection, try await session.credentials(for: id))
         }
         guard let refreshToken = credentials.refreshToken else { throw NotAuthorized(connectionID: id) }
@@ -100,6 +129,7 @@ public struct AmazonClients: Sendable {
             endpoint: .custom(connection.endpoint),
             login: AmazonSellerAuthorizer.login(for: connection, clientSecret: clientSecret),
             refreshToken: refreshToken,
-            configuration: configuration)
+            configuration: configuration
+        )
     }
 }

@@ -93,6 +93,8 @@ public struct FulfilmentWorker: Sendable {
     }
 
     public let connectionID: ConnectionID
+    /// The lease the worker works under; every write checks it is still held (nil: unchecked, for tests).
+    public let lease: Lease?
     let store: Store
     let client: SellingPartnerClient
     let configuration: Configuration
@@ -103,9 +105,11 @@ public struct FulfilmentWorker: Sendable {
         store: Store,
         client: SellingPartnerClient,
         configuration: Configuration = .init(),
+        lease: Lease? = nil,
         logger: Logger
     ) {
         self.connectionID = connectionID
+        self.lease = lease
         self.store = store
         self.client = client
         self.configuration = configuration
@@ -124,6 +128,12 @@ public struct FulfilmentWorker: Sendable {
                 let wait = next.map { max(0.05, min(5, $0.timeIntervalSince(store.clock.now()))) } ?? 5
                 await wakeUp.wait(timeout: .milliseconds(Int64(wait * 1000)))
             } catch is CancellationError {
+                return
+            } catch  where error.isLeaseLost {
+                logger.warning(
+                    "fulfilment stopped: another node took the connection over",
+                    metadata: ["error": "\(error)"]
+                )
                 return
             } catch let error as ConnectionNeedsReauthorization {
                 logger.error(
@@ -188,7 +198,8 @@ public struct FulfilmentWorker: Sendable {
     }
 
     func perform(_ command: FulfilmentCommand) async throws {
-        guard let attempt = try await store.transaction({ try await $0.startCommand(command.id) }) else { return }
+        guard let attempt = try await store.transaction(fencedBy: lease, { try await $0.startCommand(command.id) })
+        else { return }
         let outcome: CommandOutcome
         do {
             outcome = try await execute(command, attempt: attempt)
@@ -210,7 +221,7 @@ public struct FulfilmentWorker: Sendable {
     }
 
     private func finish(_ command: FulfilmentCommand, _ outcome: CommandOutcome) async throws {
-        try await store.transaction { try await $0.finishCommand(command, outcome) }
+        try await store.transaction(fencedBy: lease) { try await $0.finishCommand(command, outcome) }
         store.wakeUps.events.wake()
         switch outcome {
         case .failed(let code, let message):
@@ -523,7 +534,7 @@ public struct FulfilmentWorker: Sendable {
                     .filter { $0.kind == .label }.compactMap(\.packageID)
                     if Set(held).isSuperset(of: (shipment.packages ?? []).map(\.id)) {
                         result.note = "Amazon already shows the order labelled."
-                        try await store.transaction { [connectionID] in
+                        try await store.transaction(fencedBy: lease) { [connectionID] in
                             try await $0.promoteIfLabelled(connectionID: connectionID, shipmentID: shipment.id)
                         }
                         return shipment
@@ -612,7 +623,7 @@ public struct FulfilmentWorker: Sendable {
                 data: file.data,
                 createdAt: store.clock.now()
             )
-            try await store.transaction { try await $0.saveDocument(document) }
+            try await store.transaction(fencedBy: lease) { try await $0.saveDocument(document) }
             stored.append(
                 .init(
                     packageId: packageID,
@@ -634,7 +645,7 @@ public struct FulfilmentWorker: Sendable {
             labelled = shipment
         }
         // The files are stored and the order is labelled: whichever copy the store holds now, it is ready to ship.
-        try await store.transaction { [connectionID] in
+        try await store.transaction(fencedBy: lease) { [connectionID] in
             try await $0.promoteIfLabelled(connectionID: connectionID, shipmentID: shipment.id)
         }
         return labelled
@@ -667,7 +678,7 @@ public struct FulfilmentWorker: Sendable {
             data: data,
             createdAt: store.clock.now()
         )
-        try await store.transaction { try await $0.saveDocument(stored) }
+        try await store.transaction(fencedBy: lease) { try await $0.saveDocument(stored) }
         return stored.id
     }
 
@@ -739,7 +750,7 @@ public struct FulfilmentWorker: Sendable {
         next.status = status
         change(&next)
         let order = try OrderWorker.order(from: next, connectionID: connectionID, now: store.clock.now())
-        _ = try await store.transaction { try await $0.upsertOrder(order, source: "fulfilment") }
+        _ = try await store.transaction(fencedBy: lease) { try await $0.upsertOrder(order, source: "fulfilment") }
         return next
     }
 
@@ -749,12 +760,12 @@ public struct FulfilmentWorker: Sendable {
             try await client.shipments.getShipment(path: .init(shipmentId: shipmentID)).ok.body.json
         }
         let order = try OrderWorker.order(from: shipment, connectionID: connectionID, now: store.clock.now())
-        _ = try await store.transaction { try await $0.upsertOrder(order, source: "fulfilment") }
+        _ = try await store.transaction(fencedBy: lease) { try await $0.upsertOrder(order, source: "fulfilment") }
         return shipment
     }
 
     private func call<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        try await callAmazon(store: store, connectionID: connectionID, isolation: nil, body)
+        try await callAmazon(store: store, connectionID: connectionID, lease: lease, isolation: nil, body)
     }
 
     static func amazonPackage(_ spec: PackageSpec) -> EF.Package {

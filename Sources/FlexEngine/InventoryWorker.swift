@@ -31,6 +31,8 @@ public actor InventoryWorker {
     }
 
     public let connectionID: ConnectionID
+    /// The lease the worker works under; every write checks it is still held (nil: unchecked, for tests).
+    public let lease: Lease?
     private let store: Store
     private let client: SellingPartnerClient
     private let configuration: Configuration
@@ -50,9 +52,11 @@ public actor InventoryWorker {
         store: Store,
         client: SellingPartnerClient,
         configuration: Configuration = Configuration(),
+        lease: Lease? = nil,
         logger: Logger
     ) {
         self.connectionID = connectionID
+        self.lease = lease
         self.store = store
         self.client = client
         self.configuration = configuration
@@ -76,6 +80,12 @@ public actor InventoryWorker {
                 if !worked { await wakeUp.wait(timeout: configuration.pollInterval) }
             } catch is CancellationError {
                 return
+            } catch  where error.isLeaseLost {
+                logger.warning(
+                    "inventory sync stopped: another node took the connection over",
+                    metadata: ["error": "\(error)"]
+                )
+                return
             } catch let error as ConnectionNeedsReauthorization {
                 logger.error(
                     "inventory sync stopped: the seller must authorise FlexBridge again",
@@ -98,7 +108,7 @@ public actor InventoryWorker {
     @discardableResult
     public func syncRound() async throws -> Bool {
         guard let settings = try await syncingSettings() else { return false }
-        let claim = try await store.transaction { [connectionID, configuration] session in
+        let claim = try await store.transaction(fencedBy: lease) { [connectionID, configuration] session in
             try await session.claimInventory(
                 connectionID: connectionID,
                 settings: settings,
@@ -107,7 +117,7 @@ public actor InventoryWorker {
         }
         guard !claim.updates.isEmpty else { return claim.examined > 0 }
         let outcomes = try await inBatches(claim.updates) { try await self.send($0) }
-        try await store.transaction { try await $0.recordInventoryOutcomes(outcomes) }
+        try await store.transaction(fencedBy: lease) { try await $0.recordInventoryOutcomes(outcomes) }
         count(outcomes)
         let failed = outcomes.contains { if case .failed = $0 { true } else { false } }
         consecutiveFailures = failed ? consecutiveFailures + 1 : 0
@@ -140,7 +150,7 @@ public actor InventoryWorker {
         }
         reconciliationCursor = last.0
         let outcomes = try await inBatches(keys) { try await self.fetch($0) }
-        try await store.transaction { try await $0.recordInventoryOutcomes(outcomes) }
+        try await store.transaction(fencedBy: lease) { try await $0.recordInventoryOutcomes(outcomes) }
         fetchCounter.increment(by: keys.count)
         return true
     }
@@ -296,7 +306,7 @@ public actor InventoryWorker {
     private func call(
         _ requests: [AmazonEFInventory.Components.Schemas.InventoryRequest]
     ) async throws -> [AmazonEFInventory.Components.Schemas.InventoryResponse] {
-        try await callAmazon(store: store, connectionID: connectionID) {
+        try await callAmazon(store: store, connectionID: connectionID, lease: lease) {
             try await client.inventory.batchInventory(body: .json(.init(requests: requests))).code207.body.json
                 .responses ?? []
         }

@@ -46,6 +46,8 @@ public actor OrderWorker {
     ]
 
     public let connectionID: ConnectionID
+    /// The lease the worker works under; every write checks it is still held (nil: unchecked, for tests).
+    public let lease: Lease?
     private let store: Store
     private let client: SellingPartnerClient
     private let configuration: Configuration
@@ -56,9 +58,11 @@ public actor OrderWorker {
         store: Store,
         client: SellingPartnerClient,
         configuration: Configuration = .init(),
+        lease: Lease? = nil,
         logger: Logger
     ) {
         self.connectionID = connectionID
+        self.lease = lease
         self.store = store
         self.client = client
         self.configuration = configuration
@@ -88,6 +92,12 @@ public actor OrderWorker {
             do {
                 try await round()
             } catch is CancellationError {
+                return
+            } catch  where error.isLeaseLost {
+                logger.warning(
+                    "order sync stopped: another node took the connection over",
+                    metadata: ["error": "\(error)"]
+                )
                 return
             } catch let error as ConnectionNeedsReauthorization {
                 logger.error(
@@ -138,20 +148,21 @@ public actor OrderWorker {
                 try await $0.holds(status, shipmentID: id, connectionID: connectionID)
             })
         {
-            try await store.transaction { [connectionID] in
+            try await store.transaction(fencedBy: lease) { [connectionID] in
                 try await $0.completeShipmentFetch(connectionID: connectionID, shipmentID: id)
             }
             return false
         }
         do {
-            let shipment = try await callAmazon(store: store, connectionID: connectionID, isolation: nil) {
+            let shipment = try await callAmazon(store: store, connectionID: connectionID, lease: lease, isolation: nil)
+            {
                 try await self.client.shipments.getShipment(path: .init(shipmentId: id)).ok.body.json
             }
             changed = try await record(shipment, source: "notification")
         } catch let error as AmazonAPIError where error.status == 404 {
             logger.warning("Amazon does not know a notified shipment; dropped", metadata: ["shipment": "\(id)"])
         }
-        try await store.transaction { [connectionID] in
+        try await store.transaction(fencedBy: lease) { [connectionID] in
             try await $0.completeShipmentFetch(connectionID: connectionID, shipmentID: id)
         }
         return changed
@@ -195,7 +206,7 @@ public actor OrderWorker {
         var changed = 0
         repeat {
             let pageToken = token
-            let page = try await callAmazon(store: store, connectionID: connectionID, isolation: nil) {
+            let page = try await callAmazon(store: store, connectionID: connectionID, lease: lease, isolation: nil) {
                 try await self.client.shipments.getShipments(
                     query: .init(
                         locationId: location,
@@ -215,7 +226,7 @@ public actor OrderWorker {
             token = page.pagination?.nextToken
         } while token != nil
         if newest != watermark {
-            try await store.transaction { [connectionID, newest] in
+            try await store.transaction(fencedBy: lease) { [connectionID, newest] in
                 try await $0.setOrderWatermark(
                     newest,
                     connectionID: connectionID,
@@ -230,7 +241,7 @@ public actor OrderWorker {
     /// Stores a copy of a shipment; returns whether the order changed.
     private nonisolated func record(_ shipment: Components.Schemas.Shipment, source: String) async throws -> Bool {
         let order = try Self.order(from: shipment, connectionID: connectionID, now: store.clock.now())
-        let change = try await store.transaction { try await $0.upsertOrder(order, source: source) }
+        let change = try await store.transaction(fencedBy: lease) { try await $0.upsertOrder(order, source: source) }
         return change != .unchanged
     }
 
@@ -242,7 +253,7 @@ public actor OrderWorker {
     }
 
     private func call<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        try await callAmazon(store: store, connectionID: connectionID, body)
+        try await callAmazon(store: store, connectionID: connectionID, lease: lease, body)
     }
 
     struct UnreadableShipment: Error, CustomStringConvertible {

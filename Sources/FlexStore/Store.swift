@@ -89,6 +89,22 @@ public final class Store: Service, Sendable {
         return result
     }
 
+    /// Runs `body` in one transaction that first checks that `lease` is still held at its epoch, and keeps it held
+    /// until the transaction ends (PostgreSQL share-locks the lease row, so a node taking it over waits for the
+    /// commit; SQLite's writers are serialised). A write made under a lease that was lost — expired and taken by
+    /// another node — is refused with ``StoreError/Code/leaseLost`` and nothing of it is kept.
+    /// A nil lease checks nothing (work not tied to a connection's lease: the API's, tests').
+    @discardableResult
+    public func transaction<T: Sendable>(
+        fencedBy lease: Lease?,
+        _ body: (StoreSession) async throws -> T
+    ) async throws -> T {
+        try await transaction { session in
+            if let lease { try await session.checkFence(lease) }
+            return try await body(session)
+        }
+    }
+
     /// Runs `body` for reads outside any transaction.
     public func read<T: Sendable>(_ body: (StoreSession) async throws -> T) async throws -> T {
         try await database.session { sql in

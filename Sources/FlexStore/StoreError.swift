@@ -1,3 +1,5 @@
+import FlexCore
+
 /// What went wrong in the store, said so that an operator knows what to fix.
 public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The kind of failure, for code that reacts to it.
@@ -13,6 +15,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case notFound
         case conflict
         case invalidInput
+        /// A worker wrote under a lease another node has since taken (or that was released): the write was refused.
+        case leaseLost
     }
 
     public var code: Code
@@ -28,6 +32,14 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
 
     static func invalidDatabaseURL(_ url: String, reason: String) -> StoreError {
         StoreError(code: .invalidDatabaseURL, message: "The database URL \"\(url)\" is not valid: \(reason).")
+    }
+
+    public static func leaseLost(_ lease: Lease) -> StoreError {
+        StoreError(
+            code: .leaseLost,
+            message:
+                "Lease \(lease.name) is no longer held by \(lease.owner) at epoch \(lease.epoch): another node took it over, so this write was refused."
+        )
     }
 
     public static func notFound(_ what: String) -> StoreError {

@@ -51,6 +51,19 @@ extension StoreSession {
         ).run()
     }
 
+    /// Refuses to go on unless `lease` is still held by its owner at its epoch. On PostgreSQL the lease row is
+    /// share-locked until the transaction ends, so the lease cannot change hands before this transaction commits.
+    public func checkFence(_ lease: Lease) async throws {
+        let lock: SQLQueryString = kind == .postgres ? " FOR SHARE" : ""
+        let row = try await sql.raw(
+            """
+            SELECT epoch FROM leases
+            WHERE name = \(bind: lease.name) AND owner = \(bind: lease.owner) AND epoch = \(bind: lease.epoch)
+            """ + lock
+        ).first()
+        guard row != nil else { throw StoreError.leaseLost(lease) }
+    }
+
     /// Every lease as stored, by name.
     public func leases() async throws -> [String: Lease] {
         var leases: [String: Lease] = [:]
