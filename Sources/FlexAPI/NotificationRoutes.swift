@@ -24,6 +24,7 @@ public struct NotificationRoutes: Sendable {
             struct Payload: Decodable {
                 struct Notification: Decodable {
                     var merchantId: String
+                    var locationId: String?
                     var shipmentId: String
                     var shipmentStatus: String?
                 }
@@ -33,6 +34,8 @@ public struct NotificationRoutes: Sendable {
             var payload: Payload?
         }
         var detail: Detail?
+        /// The AWS region of the EventBridge bus that delivered it, which tells the Selling Partner API region.
+        var region: String?
     }
 
     public func register(on router: Router<BasicRequestContext>) {
@@ -54,23 +57,28 @@ public struct NotificationRoutes: Sendable {
                 )
             }
             guard
-                ![notification.merchantId, notification.shipmentId, notification.shipmentStatus ?? ""].contains(where: {
+                ![
+                    notification.merchantId, notification.shipmentId, notification.shipmentStatus ?? "",
+                    notification.locationId ?? "",
+                ].contains(where: {
                     $0.contains("\u{0}")
                 })
             else {
                 return Self.answer(
                     .badRequest,
-                    "merchantId, shipmentId and shipmentStatus must not contain the NUL character (U+0000)."
+                    "merchantId, locationId, shipmentId and shipmentStatus must not contain the NUL character (U+0000)."
                 )
             }
-            let connection = try await store.transaction { session in
+            let connections = try await store.transaction { session in
                 try await session.requestShipmentFetch(
                     sellingPartnerID: notification.merchantId,
                     shipmentID: notification.shipmentId,
-                    status: notification.shipmentStatus
+                    status: notification.shipmentStatus,
+                    locationID: notification.locationId,
+                    region: event.region.flatMap(Region.init(eventBridgeRegion:))
                 )
             }
-            guard let connection else {
+            guard !connections.isEmpty else {
                 // Acknowledged, so that Amazon does not retry a seller this installation does not serve.
                 context.logger.warning(
                     "notification for an unknown seller",
@@ -78,7 +86,7 @@ public struct NotificationRoutes: Sendable {
                 )
                 return Self.answer(.ok, "No connection serves seller \(notification.merchantId); ignored.")
             }
-            store.wakeUps.wake([connection], .orders)
+            store.wakeUps.wake(Set(connections), .orders)
             return Self.answer(.ok, "Shipment \(notification.shipmentId) will be fetched.")
         }
     }

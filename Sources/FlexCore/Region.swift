@@ -28,6 +28,17 @@ public enum Region: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// The region whose notifications Amazon delivers through EventBridge in `awsRegion` (`us-east-1` for North
+    /// America, `eu-west-1` for Europe, `us-west-2` for the Far East); nil for any other AWS region.
+    public init?(eventBridgeRegion awsRegion: String) {
+        switch awsRegion {
+        case "us-east-1": self = .na
+        case "eu-west-1": self = .eu
+        case "us-west-2": self = .fe
+        default: return nil
+        }
+    }
+
     /// Parses a region name case-insensitively (`na`, `EU`, …).
     public init?(name: String) {
         self.init(rawValue: name.uppercased())

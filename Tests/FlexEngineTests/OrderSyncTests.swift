@@ -15,20 +15,42 @@ struct OrderSyncTests {
         // The simulator does not throttle here; the client need not pace getShipments at Amazon's 2 calls/s.
         var limits = RateLimiter.amazonDefaults
         limits["getShipments"] = .init(rate: 200, burst: 400)
-        let client = try await AmazonClients(configuration: .init(rateLimits: limits)).client(for: amazon.connection.id, store: amazon.store)
-        return (OrderWorker(connectionID: amazon.connection.id, store: amazon.store, client: client, logger: Logger(label: "test.orders")), client)
+        let client = try await AmazonClients(configuration: .init(rateLimits: limits)).client(
+            for: amazon.connection.id,
+            store: amazon.store
+        )
+        return (
+            OrderWorker(
+                connectionID: amazon.connection.id,
+                store: amazon.store,
+                client: client,
+                logger: Logger(label: "test.orders")
+            ), client
+        )
     }
 
     func events(_ amazon: InventoryFixture) async throws -> [OutboxEvent] {
-        try await amazon.store.read { try await $0.events(after: 0, limit: 1000) }.filter { $0.type.hasPrefix("order.") }
+        try await amazon.store.read { try await $0.events(after: 0, limit: 1000) }.filter {
+            $0.type.hasPrefix("order.")
+        }
     }
 
-    @Test("polling finds new orders once, whatever the overlap re-reads, and sees a marketplace cancellation", arguments: TestEngine.available)
+    @Test(
+        "polling finds new orders once, whatever the overlap re-reads, and sees a marketplace cancellation",
+        arguments: TestEngine.available
+    )
     func polling(engine: TestEngine) async throws {
         try await InventoryFixture.run(engine: engine) { amazon in
             let (worker, client) = try await worker(amazon)
             var ids: [String] = []
-            for _ in 0..<3 { ids.append(try await amazon.simulator.generateOrder(merchantID: InventoryFixture.merchant, locationID: amazon.locationID)) }
+            for _ in 0..<3 {
+                ids.append(
+                    try await amazon.simulator.generateOrder(
+                        merchantID: InventoryFixture.merchant,
+                        locationID: amazon.locationID
+                    )
+                )
+            }
             #expect(try await worker.poll() == 3)
             #expect(try await worker.poll() == 0, "the overlap reads them again; nothing changes")
             let created = try await events(amazon)
@@ -46,7 +68,9 @@ struct OrderSyncTests {
             #expect(try await worker.poll() == 1)
             let last = try #require(try await events(amazon).last)
             #expect(last.type == "order.cancelled" && last.subject == ids[1])
-            let history = try await amazon.store.read { try await $0.orderHistory(ids[1], connectionID: amazon.connection.id) }
+            let history = try await amazon.store.read {
+                try await $0.orderHistory(ids[1], connectionID: amazon.connection.id)
+            }
             #expect(history.map(\.status).last == "CANCELLED")
         }
     }
@@ -55,20 +79,29 @@ struct OrderSyncTests {
     func notification() async throws {
         try await InventoryFixture.run { amazon in
             let (worker, _) = try await worker(amazon)
-            let id = try await amazon.simulator.generateOrder(merchantID: InventoryFixture.merchant, locationID: amazon.locationID)
+            let id = try await amazon.simulator.generateOrder(
+                merchantID: InventoryFixture.merchant,
+                locationID: amazon.locationID
+            )
             try await amazon.settings { $0.orderSyncEnabled = false }
             let connection = try await amazon.store.transaction {
                 try await $0.requestShipmentFetch(sellingPartnerID: InventoryFixture.merchant, shipmentID: id)
             }
-            #expect(connection == amazon.connection.id)
+            #expect(connection == [amazon.connection.id])
             #expect(try await worker.fetchNotified() == 0)
             #expect(try await amazon.store.read { try await $0.order(id) } == nil)
 
             try await amazon.settings { $0.orderSyncEnabled = true }
             #expect(try await worker.fetchNotified() == 1)
-            let history = try await amazon.store.read { try await $0.orderHistory(id, connectionID: amazon.connection.id) }
+            let history = try await amazon.store.read {
+                try await $0.orderHistory(id, connectionID: amazon.connection.id)
+            }
             #expect(history.map(\.source) == ["notification"])
-            #expect(try await amazon.store.read { try await $0.shipmentFetches(connectionID: amazon.connection.id, limit: 10) }.isEmpty)
+            #expect(
+                try await amazon.store.read {
+                    try await $0.shipmentFetches(connectionID: amazon.connection.id, limit: 10)
+                }.isEmpty
+            )
             #expect(try await worker.poll() == 0, "the poll reads the same copy: no second order.created")
             #expect(try await events(amazon).map(\.type) == ["order.created"])
         }

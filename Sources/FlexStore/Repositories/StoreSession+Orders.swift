@@ -297,31 +297,52 @@ extension StoreSession {
         ).run()
     }
 
-    /// Records that Amazon notified a change of a shipment of the seller, with the status notified; returns the
-    /// connection, or nil when no connection has that seller. A notification of a status FlexBridge already holds
-    /// (the echo of a change FlexBridge made) needs no fetch; polling still brings Amazon's copy of it.
+    /// Records that Amazon notified a change of a shipment of the seller, with the status notified, under the
+    /// connection ``NotificationRouting`` picks from the seller's connections by the notified location and the region
+    /// the notification came from; returns the connections it was filed under, none when no connection has that
+    /// seller. A notification of a status FlexBridge already holds (the echo of a change FlexBridge made) needs no
+    /// fetch; polling still brings Amazon's copy of it.
     public func requestShipmentFetch(
         sellingPartnerID: String,
         shipmentID: String,
-        status: String? = nil
-    ) async throws -> ConnectionID? {
-        guard
-            let row = try await sql.raw(
-                "SELECT id FROM connections WHERE selling_partner_id = \(bind: sellingPartnerID) ORDER BY created_at LIMIT 1"
-            ).first()
-        else { return nil }
-        let connectionID = ConnectionID(rawValue: try row.decode(column: "id", as: String.self))
-        if let status, try await holds(status, shipmentID: shipmentID, connectionID: connectionID) {
-            return connectionID
+        status: String? = nil,
+        locationID: String? = nil,
+        region: Region? = nil
+    ) async throws -> [ConnectionID] {
+        var candidates: [NotificationRouting.Candidate] = []
+        for row in try await sql.raw(
+            """
+            SELECT c.id, c.region,
+                (SELECT COUNT(*) FROM orders o WHERE o.connection_id = c.id AND o.shipment_id = \(bind: shipmentID)) AS holds
+            FROM connections c WHERE c.selling_partner_id = \(bind: sellingPartnerID) ORDER BY c.created_at, c.id
+            """
+        ).all() {
+            let id = ConnectionID(rawValue: try row.decode(column: "id", as: String.self))
+            guard let region = Region(rawValue: try row.decode(column: "region", as: String.self)) else { continue }
+            let locations = try await sql.raw(
+                "SELECT location_id FROM location_mappings WHERE connection_id = \(bind: id.rawValue)"
+            ).all().map { try $0.decode(column: "location_id", as: String.self) }
+            candidates.append(
+                NotificationRouting.Candidate(
+                    connectionID: id,
+                    region: region,
+                    locationIDs: Set(locations),
+                    holdsShipment: try row.decode(column: "holds", as: Int64.self) > 0
+                )
+            )
         }
-        try await sql.raw(
-            """
-            INSERT INTO shipment_fetches (connection_id, shipment_id, requested_at, status)
-            VALUES (\(bind: connectionID.rawValue), \(bind: shipmentID), \(bind: nowMilliseconds), \(bind: status))
-            ON CONFLICT (connection_id, shipment_id) DO UPDATE SET status = excluded.status
-            """
-        ).run()
-        return connectionID
+        let chosen = NotificationRouting.route(candidates, locationID: locationID, region: region)
+        for connectionID in chosen {
+            if let status, try await holds(status, shipmentID: shipmentID, connectionID: connectionID) { continue }
+            try await sql.raw(
+                """
+                INSERT INTO shipment_fetches (connection_id, shipment_id, requested_at, status)
+                VALUES (\(bind: connectionID.rawValue), \(bind: shipmentID), \(bind: nowMilliseconds), \(bind: status))
+                ON CONFLICT (connection_id, shipment_id) DO UPDATE SET status = excluded.status
+                """
+            ).run()
+        }
+        return chosen
     }
 
     /// Shipments to fetch because Amazon notified about them, oldest first.
