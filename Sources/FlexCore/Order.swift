@@ -91,21 +91,12 @@ public struct Order: Sendable, Hashable, Codable {
         self.updatedAt = updatedAt
     }
 
-    /// Where a status stands in the shipment's life; a cancellation ends it. Of two copies with the same
-    /// `lastUpdatedDateTime`, the one further on is the newer.
-    public static func statusRank(_ status: String) -> Int {
-        let order = [
-            "CREATED", "ACCEPTED", "CONFIRMED", "PACKAGE_CREATED", "PICKUP_SLOT_RETRIEVED", "INVOICE_GENERATED",
-            "SHIPLABEL_GENERATED",
-            "SHIPPED", "DELIVERED", "CANCELLED",
-        ]
-        return order.firstIndex(of: status) ?? -1
-    }
+    /// Where a status stands in the shipment's life (``ShipmentStatus/rank(of:)``).
+    public static func statusRank(_ status: String) -> Int { ShipmentStatus.rank(of: status) }
 
-    /// Whether an order in this Amazon status no longer holds a reservation of its units (shipped, delivered,
-    /// cancelled — a seller's rejection included).
+    /// Whether an order in this Amazon status no longer holds a reservation of its units.
     public static func releasesReservation(_ status: String) -> Bool {
-        status == "SHIPPED" || status == "DELIVERED" || status == "CANCELLED"
+        ShipmentStatus(rawValue: status)?.releasesReservation ?? false
     }
 
     /// Amazon's timestamps (`2026-11-23T10:15:30Z`, with or without fractions of a second).

@@ -36,6 +36,22 @@ public struct OutboxEvent: Sendable, Hashable, Codable {
     }
 }
 
+/// What an event says happened — every type FlexBridge writes, named once.
+public enum EventType: String, Sendable, Hashable, CaseIterable {
+    /// An Amazon shipment seen for the first time.
+    case orderCreated = "order.created"
+    /// Amazon's copy moved forward.
+    case orderUpdated = "order.updated"
+    /// Cancelled by the marketplace, the customer or Amazon.
+    case orderCancelled = "order.cancelled"
+    /// Refused by the seller.
+    case orderRejected = "order.rejected"
+    case commandSucceeded = "order.command_succeeded"
+    case commandFailed = "order.command_failed"
+    case manifestCreated = "manifest.created"
+    case manifestHandedOver = "manifest.handed_over"
+}
+
 /// An event about to be written; the store gives it its id and sequence.
 public struct NewEvent: Sendable, Hashable {
     public var type: String
@@ -48,5 +64,9 @@ public struct NewEvent: Sendable, Hashable {
         self.connectionID = connectionID
         self.subject = subject
         self.payload = payload
+    }
+
+    public init(_ type: EventType, connectionID: ConnectionID? = nil, subject: String? = nil, payload: String = "{}") {
+        self.init(type: type.rawValue, connectionID: connectionID, subject: subject, payload: payload)
     }
 }

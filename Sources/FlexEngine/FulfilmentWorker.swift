@@ -290,7 +290,8 @@ public struct FulfilmentWorker: Sendable {
 
     private func carryOut(_ command: FulfilmentCommand, from start: EF.Shipment) async throws -> CommandOutcome {
         var shipment = start
-        if Self.packedStatuses.contains(shipment.status), (shipment.packages ?? []).isEmpty {
+        if ShipmentStatus(rawValue: shipment.status.rawValue)?.holdsPackages == true, (shipment.packages ?? []).isEmpty
+        {
             // A packed shipment without packages is not a copy to act on (labels for no package, a handover of
             // nothing): Amazon's is read instead.
             shipment = try await refresh(shipment.id)
@@ -684,12 +685,10 @@ public struct FulfilmentWorker: Sendable {
 
     /// Whether Amazon's state already shows what the command asks for.
     func alreadyDone(_ command: FulfilmentCommand, shipment: EF.Shipment) async throws -> Bool {
-        let progress: [EF.Shipment.StatusPayload] = [
-            .created, .accepted, .confirmed, .packageCreated, .pickupSlotRetrieved, .invoiceGenerated,
-            .shiplabelGenerated, .shipped, .delivered,
-        ]
-        guard let reached = progress.firstIndex(of: shipment.status) else { return command.request.type == .reject }
-        let needed: EF.Shipment.StatusPayload? =
+        guard let reached = ShipmentStatus(rawValue: shipment.status.rawValue), reached != .cancelled else {
+            return command.request.type == .reject
+        }
+        let needed: ShipmentStatus? =
             switch command.request.type {
             case .confirm: .confirmed
             case .pack: .packageCreated
@@ -697,16 +696,11 @@ public struct FulfilmentWorker: Sendable {
             case .ship: .shipped
             case .reject, .regenerateLabels, .invoice, .shippingOptions: nil
             }
-        guard let needed, let index = progress.firstIndex(of: needed) else { return false }
-        return reached >= index
+        guard let needed else { return false }
+        return reached.hasReached(needed)
     }
 
     // MARK: Amazon's shipment
-
-    /// The statuses in which Amazon's shipment holds its packages.
-    static let packedStatuses: Set<EF.Shipment.StatusPayload> = [
-        .packageCreated, .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated, .shipped, .delivered,
-    ]
 
     /// The stored copy of the shipment.
     package func stored(_ shipmentID: String) async throws -> EF.Shipment {
@@ -744,7 +738,7 @@ public struct FulfilmentWorker: Sendable {
             let givenAt = Order.parseTimestamp(shipment.lastUpdatedDateTime),
             heldAt > givenAt
         {
-            if Order.statusRank(held.status.rawValue) >= Order.statusRank(status.rawValue) { return held }
+            if ShipmentStatus.rank(of: held.status.rawValue) >= ShipmentStatus.rank(of: status.rawValue) { return held }
             next.lastUpdatedDateTime = held.lastUpdatedDateTime
         }
         next.status = status

@@ -38,12 +38,10 @@ public actor OrderWorker {
         }
     }
 
-    /// The statuses polled: new orders, and every later status, cancellations included.
-    static let polledStatuses: [Operations.GetShipments.Input.Query.StatusPayload] = [
-        .created, .accepted, .confirmed, .packageCreated, .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated,
-        .shipped,
-        .delivered, .cancelled,
-    ]
+    /// The statuses polled: every status of the shipment's life, new orders and cancellations included.
+    static let polledStatuses: [Operations.GetShipments.Input.Query.StatusPayload] = ShipmentStatus.allCases.map {
+        Operations.GetShipments.Input.Query.StatusPayload(rawValue: $0.rawValue)!
+    }
 
     public let connectionID: ConnectionID
     /// The lease the worker works under; every write checks it is still held (nil: unchecked, for tests).

@@ -187,7 +187,7 @@ extension StoreSession {
             }
             try await appendEvents([
                 NewEvent(
-                    type: "order.command_succeeded",
+                    .commandSucceeded,
                     connectionID: command.connectionID,
                     subject: command.shipmentID,
                     payload: try Self.json(payload)
@@ -220,7 +220,7 @@ extension StoreSession {
             ]
             try await appendEvents([
                 NewEvent(
-                    type: "order.command_failed",
+                    .commandFailed,
                     connectionID: command.connectionID,
                     subject: command.shipmentID,
                     payload: try Self.json(payload)
@@ -398,39 +398,5 @@ extension StoreSession {
             data: data,
             createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self))
         )
-    }
-}
-
-/// Any JSON value, for event payloads that carry a command's result as it is.
-public enum JSONValue: Sendable, Hashable, Codable {
-    case string(String), number(Double), bool(Bool), array([JSONValue]), object([String: JSONValue]), null
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .string(let value): try container.encode(value)
-        case .number(let value): try container.encode(value)
-        case .bool(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        case .null: try container.encodeNil()
-        }
     }
 }

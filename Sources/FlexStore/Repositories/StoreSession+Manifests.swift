@@ -121,7 +121,7 @@ extension StoreSession {
         }
         try await appendEvents([
             NewEvent(
-                type: "manifest.created",
+                .manifestCreated,
                 connectionID: connectionID,
                 subject: id,
                 payload: try Self.json([
@@ -226,7 +226,7 @@ extension StoreSession {
             ).run()
             try await appendEvents([
                 NewEvent(
-                    type: "manifest.handed_over",
+                    .manifestHandedOver,
                     connectionID: manifest.connectionID,
                     subject: id,
                     payload: try Self.json(["manifestId": id])

@@ -3,55 +3,52 @@ import Foundation
 import SQLKit
 
 extension StoreSession {
-    /// Stores a copy of an Amazon shipment if it is new or newer than the one held (by `lastUpdatedDateTime`, or the
-    /// same time with a status further on), writes the history line and the event in the same transaction, and says what
-    /// changed. Copies read twice (polling overlap, a notification and a poll) change nothing the second time, so
-    /// each order is `order.created` exactly once.
+    /// Stores a copy of an Amazon shipment as ``OrderMachine`` decides — if it is new, or newer than the one held —
+    /// and carries the decision out in the same transaction: the row, the history line, the event, the commands
+    /// cancelled, the reservation released, the automatic confirmation. Says what changed.
     public func upsertOrder(_ order: Order, source: String) async throws -> OrderChange {
         let now = nowMilliseconds
         let facts = try? ShipmentFacts(json: order.shipment)
-        var state = FulfilmentState(amazonStatus: order.status, cancellationReason: facts?.reason)
-        if state == .readyToShip,
-            try await !labelsHeld(
-                connectionID: order.connectionID,
-                shipmentID: order.shipmentID,
-                packageIDs: facts?.packages?.map(\.id) ?? []
-            )
-        {
-            // Amazon shows the labels made but FlexBridge does not hold them yet (the answer was lost, the node was
-            // killed mid-label, they were made in Seller Central): the order is ready to ship, and says so, once
-            // they are stored (``promoteIfLabelled(connectionID:shipmentID:)``).
-            state = .packed
-        }
-        // The row is locked (PostgreSQL) so that a label stored at the same time is seen by one of the two: by
-        // this copy's labelsHeld, or by that document's promoteIfLabelled.
-        let existing = try await sql.raw(
+        // The row is locked (PostgreSQL) before the labels are read, so that a label stored at the same time is seen
+        // by one of the two: by this copy's labelsHeld, or by that document's promoteIfLabelled.
+        let held = try await sql.raw(
             """
             SELECT status, amazon_updated_at FROM orders
             WHERE connection_id = \(bind: order.connectionID.rawValue) AND shipment_id = \(bind: order.shipmentID)
             \(unsafeRaw: kind == .postgres ? "FOR UPDATE" : "")
             """
-        ).first()
-        let change: OrderChange
-        if let existing {
-            let heldAt = try existing.decode(column: "amazon_updated_at", as: Int64.self)
-            let heldStatus = try existing.decode(column: "status", as: String.self)
-            let newAt = order.amazonUpdatedAt.millisecondsSince1970
-            // Newer by Amazon's clock; or, at the same time, further on in the shipment's life: what FlexBridge
-            // recorded of a call Amazon accepted, before Amazon's own copy of the change arrives.
-            guard newAt > heldAt || (newAt == heldAt && Order.statusRank(order.status) > Order.statusRank(heldStatus))
-            else {
-                return .unchanged
-            }
+        ).first().map {
+            OrderMachine.Held(
+                status: try $0.decode(column: "status", as: String.self),
+                amazonUpdatedAt: Date(millisecondsSince1970: try $0.decode(column: "amazon_updated_at", as: Int64.self))
+            )
+        }
+        let labelsHeld =
+            try await OrderMachine.needsLabels(order, facts: facts)
+            ? labelsHeld(
+                connectionID: order.connectionID,
+                shipmentID: order.shipmentID,
+                packageIDs: facts?.packages?.map(\.id) ?? []
+            ) : false
+        let autoConfirm = try await held == nil ? connection(order.connectionID)?.settings.autoConfirm == true : false
+        guard
+            let decision = OrderMachine.receive(
+                order,
+                facts: facts,
+                held: held,
+                labelsHeld: labelsHeld,
+                autoConfirm: autoConfirm
+            )
+        else { return .unchanged }
+        if held != nil {
             try await sql.raw(
                 """
-                UPDATE orders SET location_id = \(bind: order.locationID.rawValue), status = \(bind: order.status), state = \(bind: state.rawValue),
-                    amazon_updated_at = \(bind: newAt), expected_ship_at = \(bind: order.expectedShipAt?.millisecondsSince1970),
+                UPDATE orders SET location_id = \(bind: order.locationID.rawValue), status = \(bind: order.status), state = \(bind: decision.state.rawValue),
+                    amazon_updated_at = \(bind: order.amazonUpdatedAt.millisecondsSince1970), expected_ship_at = \(bind: order.expectedShipAt?.millisecondsSince1970),
                     shipment = \(bind: order.shipment), updated_at = \(bind: now)
                 WHERE connection_id = \(bind: order.connectionID.rawValue) AND shipment_id = \(bind: order.shipmentID)
                 """
             ).run()
-            change = .updated(previousStatus: heldStatus)
         } else {
             // Two fetches of a new shipment at once (a notification and a poll): the second insert does nothing (on
             // PostgreSQL it waits for the first to commit), and the copy is then weighed against the stored one.
@@ -62,7 +59,7 @@ extension StoreSession {
                     first_seen_at, updated_at)
                 VALUES (\(bind: order.connectionID.rawValue), \(bind: order.shipmentID), \(bind: order.locationID.rawValue),
                     \(bind: order.marketplaceID.rawValue), \(bind: order.channel), \(bind: order.program.rawValue),
-                    \(bind: order.shipmentType), \(bind: order.originalShipmentID), \(bind: order.status), \(bind: state.rawValue),
+                    \(bind: order.shipmentType), \(bind: order.originalShipmentID), \(bind: order.status), \(bind: decision.state.rawValue),
                     \(bind: order.amazonCreatedAt.millisecondsSince1970), \(bind: order.amazonUpdatedAt.millisecondsSince1970),
                     \(bind: order.expectedShipAt?.millisecondsSince1970), \(bind: order.shipment), \(bind: now), \(bind: now))
                 ON CONFLICT (connection_id, shipment_id) DO NOTHING
@@ -70,7 +67,6 @@ extension StoreSession {
                 """
             ).first()
             guard inserted != nil else { return try await upsertOrder(order, source: source) }
-            change = .created
         }
         try await sql.raw(
             """
@@ -79,43 +75,25 @@ extension StoreSession {
                 \(bind: order.amazonUpdatedAt.millisecondsSince1970), \(bind: source), \(bind: now))
             """
         ).run()
-        let type: String =
-            switch change {
-            case .created: "order.created"
-            // The seller's own rejection is not the marketplace's cancellation: a WMS acts differently on each.
-            case .updated(let previous) where order.status == "CANCELLED" && previous != "CANCELLED":
-                state == .rejected ? "order.rejected" : "order.cancelled"
-            default: "order.updated"
-            }
-        var payload: [String: JSONValue] = [
-            "shipmentId": .string(order.shipmentID), "status": .string(order.status), "state": .string(state.rawValue),
-            "locationId": .string(order.locationID.rawValue), "program": .string(order.program.rawValue),
-        ]
-        if case .updated(let previous) = change { payload["previousStatus"] = .string(previous) }
-        if type == "order.cancelled" || type == "order.rejected", case .updated(let previous) = change {
+        var payload = decision.payload
+        if decision.cancelsOpenCommands {
             let cancelled = try await cancelOpenCommands(connectionID: order.connectionID, shipmentID: order.shipmentID)
             payload["cancelledCommandIds"] = .array(cancelled.map { .string($0.id) })
-            if let reason = facts?.reason { payload["reason"] = .string(reason) }
-            payload["putBack"] = Self.putBack(previousStatus: previous, facts: facts)
         }
         try await appendEvents([
             NewEvent(
-                type: type,
+                decision.event,
                 connectionID: order.connectionID,
                 subject: order.shipmentID,
                 payload: try Self.json(payload)
             )
         ])
-        if case .updated(let previous) = change, Order.releasesReservation(order.status),
-            !Order.releasesReservation(previous), let facts
-        {
+        if decision.releasesReservation, let facts {
             try await releaseReservation(of: order, lines: facts.lineItems.map { ($0.merchantSku, $0.numberOfUnits) })
         }
-        if change == .created, state == .awaitingConfirmation,
-            try await connection(order.connectionID)?.settings.autoConfirm == true
-        {
+        if decision.confirmsAutomatically {
             var stored = order
-            stored.state = state
+            stored.state = decision.state
             _ = try await submitCommand(
                 CommandRequest(type: .confirm),
                 fingerprint: "auto-confirm",
@@ -123,7 +101,7 @@ extension StoreSession {
                 idempotencyKey: "auto-confirm:\(order.shipmentID)"
             )
         }
-        return change
+        return decision.change
     }
 
     /// Whether a current label of every package is stored; of any package, when the copy names none.
@@ -175,7 +153,7 @@ extension StoreSession {
         ]
         try await appendEvents([
             NewEvent(
-                type: "order.updated",
+                .orderUpdated,
                 connectionID: connectionID,
                 subject: shipmentID,
                 payload: try Self.json(payload)
@@ -368,33 +346,13 @@ extension StoreSession {
     /// Whether the order's copy already has `status`, or a status further on.
     public func holds(_ status: String, shipmentID: String, connectionID: ConnectionID) async throws -> Bool {
         guard let held = try await order(shipmentID, connectionID: connectionID)?.status else { return false }
-        return Order.statusRank(held) >= Order.statusRank(status) && Order.statusRank(status) >= 0
+        return ShipmentStatus.rank(of: held) >= ShipmentStatus.rank(of: status) && ShipmentStatus.rank(of: status) >= 0
     }
 
     public func completeShipmentFetch(connectionID: ConnectionID, shipmentID: String) async throws {
         try await sql.raw(
             "DELETE FROM shipment_fetches WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)"
         ).run()
-    }
-
-    /// What the warehouse should put back when an order it worked on is cancelled: nothing before confirmation,
-    /// the picked units after it, the packed units (with their packages) once packed.
-    static func putBack(previousStatus: String, facts: ShipmentFacts?) -> JSONValue {
-        let stage: String
-        switch FulfilmentState(amazonStatus: previousStatus) {
-        case .confirmed: stage = "picked"
-        case .packed, .readyToShip: stage = "packed"
-        default: return .null
-        }
-        let items: [JSONValue] = (facts?.lineItems ?? []).map {
-            .object([
-                "lineItemId": .string($0.shipmentLineItemId), "merchantSku": .string($0.merchantSku),
-                "quantity": .number(Double($0.numberOfUnits)),
-            ])
-        }
-        var putBack: [String: JSONValue] = ["stage": .string(stage), "items": .array(items)]
-        if stage == "packed" { putBack["packageIds"] = .array((facts?.packages ?? []).map { .string($0.id) }) }
-        return .object(putBack)
     }
 
     static func decodeOrder(_ row: any SQLRow) throws -> Order {
