@@ -30,12 +30,29 @@ public struct AmazonError: Error, Sendable, Hashable {
         AmazonError(status: 422, code: "UnprocessableEntity", message: message)
     }
 
-    static let throttled = AmazonError(status: 429, code: "QuotaExceeded", message: "You exceeded your quota for the requested resource.")
-    static let internalFailure = AmazonError(status: 500, code: "InternalFailure", message: "We encountered an internal error. Please try again.")
-    static let unavailable = AmazonError(status: 503, code: "ServiceUnavailable", message: "Service temporarily unavailable. Please retry.")
+    static let throttled = AmazonError(
+        status: 429,
+        code: "QuotaExceeded",
+        message: "You exceeded your quota for the requested resource."
+    )
+    static let internalFailure = AmazonError(
+        status: 500,
+        code: "InternalFailure",
+        message: "We encountered an internal error. Please try again."
+    )
+    static let unavailable = AmazonError(
+        status: 503,
+        code: "ServiceUnavailable",
+        message: "Service temporarily unavailable. Please retry."
+    )
 
     static func unauthorized(_ details: String) -> AmazonError {
-        AmazonError(status: 403, code: "Unauthorized", message: "Access to requested resource is denied.", details: details)
+        AmazonError(
+            status: 403,
+            code: "Unauthorized",
+            message: "Access to requested resource is denied.",
+            details: details
+        )
     }
 
     /// The JSON body Amazon sends.

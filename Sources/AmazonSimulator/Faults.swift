@@ -12,7 +12,12 @@ public struct FaultSettings: Sendable, Hashable, Codable {
     /// Added latency per request, in milliseconds.
     public var latencyMilliseconds: Int
 
-    public init(internalErrorRate: Double = 0, unavailableRate: Double = 0, dropAfterApplyRate: Double = 0, latencyMilliseconds: Int = 0) {
+    public init(
+        internalErrorRate: Double = 0,
+        unavailableRate: Double = 0,
+        dropAfterApplyRate: Double = 0,
+        latencyMilliseconds: Int = 0
+    ) {
         self.internalErrorRate = internalErrorRate
         self.unavailableRate = unavailableRate
         self.dropAfterApplyRate = dropAfterApplyRate
@@ -29,7 +34,10 @@ public struct FaultSettings: Sendable, Hashable, Codable {
 
     /// Checks that rates are shares and latency is not negative, naming the field at fault.
     func validate() throws(ControlError) {
-        for (name, rate) in [("internalErrorRate", internalErrorRate), ("unavailableRate", unavailableRate), ("dropAfterApplyRate", dropAfterApplyRate)]
+        for (name, rate) in [
+            ("internalErrorRate", internalErrorRate), ("unavailableRate", unavailableRate),
+            ("dropAfterApplyRate", dropAfterApplyRate),
+        ]
         where !(0...1).contains(rate) {
             throw ControlError("\(name) must be between 0 and 1, got \(rate)")
         }
@@ -46,7 +54,9 @@ public struct FaultSettings: Sendable, Hashable, Codable {
         let roll = Double.random(in: 0..<1, using: &generator)
         if roll < internalErrorRate { return .internalError }
         if roll < internalErrorRate + unavailableRate { return .unavailable }
-        if dropAfterApplyRate > 0, Double.random(in: 0..<1, using: &generator) < dropAfterApplyRate { return .dropAfterApply }
+        if dropAfterApplyRate > 0, Double.random(in: 0..<1, using: &generator) < dropAfterApplyRate {
+            return .dropAfterApply
+        }
         return .none
     }
 }

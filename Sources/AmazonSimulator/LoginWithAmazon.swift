@@ -46,7 +46,8 @@ struct LoginWithAmazon: Sendable {
         var description: String
     }
 
-    /// A token response body.
+    /// A token response body, in Login with Amazon's snake_case field names.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     struct Tokens: Sendable, Codable {
         var access_token: String
         var refresh_token: String

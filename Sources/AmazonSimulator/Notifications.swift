@@ -75,8 +75,13 @@ public final class Notifier: Service, Sendable {
     private func deliver(_ message: Message) async {
         var attempt = 0
         var delivery = NotificationDelivery(
-            notificationId: message.notificationID, destinationId: message.destination.id, shipmentId: message.shipmentID,
-            shipmentStatus: message.shipmentStatus, attempts: 0, delivered: false)
+            notificationId: message.notificationID,
+            destinationId: message.destination.id,
+            shipmentId: message.shipmentID,
+            shipmentStatus: message.shipmentStatus,
+            attempts: 0,
+            delivered: false
+        )
         while attempt < 5 {
             attempt += 1
             delivery.attempts = attempt
@@ -103,7 +108,11 @@ public final class Notifier: Service, Sendable {
         if !delivery.delivered {
             logger.warning(
                 "Notification not delivered",
-                metadata: ["destination": "\(message.destination.url)", "shipment": "\(message.shipmentID)", "error": "\(delivery.error ?? "")"])
+                metadata: [
+                    "destination": "\(message.destination.url)", "shipment": "\(message.shipmentID)",
+                    "error": "\(delivery.error ?? "")",
+                ]
+            )
         }
         log.withLock { $0.append(delivery) }
     }
@@ -148,17 +157,30 @@ extension Simulator {
                     ],
                 ] as [String: Any],
             ]
-            guard let body = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]) else { continue }
+            guard let body = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]) else {
+                continue
+            }
             notifier.send(
                 .init(
-                    destination: destination, notificationID: notificationID, shipmentID: shipment.id,
-                    shipmentStatus: shipment.status.rawValue, body: body))
+                    destination: destination,
+                    notificationID: notificationID,
+                    shipmentID: shipment.id,
+                    shipmentStatus: shipment.status.rawValue,
+                    body: body
+                )
+            )
         }
     }
 
     /// Registers a destination; every later status change is sent there.
-    public func addNotificationDestination(url: String, headerName: String?, secret: String) throws(ControlError) -> NotificationDestination {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
+    public func addNotificationDestination(
+        url: String,
+        headerName: String?,
+        secret: String
+    ) throws(ControlError) -> NotificationDestination {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme),
+            parsed.host != nil
+        else {
             throw ControlError("url must be an absolute http or https URL, got \(url)")
         }
         guard !secret.isEmpty else { throw ControlError("secret must not be empty") }
@@ -166,13 +188,20 @@ extension Simulator {
         guard !header.isEmpty, header.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
             throw ControlError("headerName must be a header name (letters, digits, - and _), got \(header)")
         }
-        let destination = NotificationDestination(id: "dest-\(notificationDestinations.count + 1)", url: url, headerName: header, secret: secret)
+        let destination = NotificationDestination(
+            id: "dest-\(notificationDestinations.count + 1)",
+            url: url,
+            headerName: header,
+            secret: secret
+        )
         notificationDestinations.append(destination)
         return destination
     }
 
     public func removeNotificationDestination(id: String) throws(ControlError) {
-        guard notificationDestinations.contains(where: { $0.id == id }) else { throw ControlError("No destination with id \(id)") }
+        guard notificationDestinations.contains(where: { $0.id == id }) else {
+            throw ControlError("No destination with id \(id)")
+        }
         notificationDestinations.removeAll { $0.id == id }
     }
 

@@ -30,14 +30,21 @@ enum PageToken {
             throw AmazonError.invalidInput("Invalid input for parameter \(parameter): not a token this API issued")
         }
         guard parts[1] == digest(filter) else {
-            throw AmazonError.invalidInput("Invalid input for parameter \(parameter): the token belongs to a query with other filters")
+            throw AmazonError.invalidInput(
+                "Invalid input for parameter \(parameter): the token belongs to a query with other filters"
+            )
         }
         return position
     }
 
     /// The page of `records` (in creation order) that follows the position a token carried, and the token for the
     /// page after it, if there is one.
-    static func page<Record>(_ records: [Record], sequence: (Record) -> Int, limit: Int, filter: String) -> (page: [Record], next: String?) {
+    static func page<Record>(
+        _ records: [Record],
+        sequence: (Record) -> Int,
+        limit: Int,
+        filter: String
+    ) -> (page: [Record], next: String?) {
         let sorted = records.sorted { sequence($0) < sequence($1) }
         let page = Array(sorted.prefix(limit))
         let next = sorted.count > limit ? encode(position: sequence(page[page.count - 1]), filter: filter) : nil

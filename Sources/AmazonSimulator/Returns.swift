@@ -1,5 +1,5 @@
-import AmazonEFShipments
 import AmazonEFReturns
+import AmazonEFShipments
 import Foundation
 
 typealias ReturnSchemas = AmazonEFReturns.Components.Schemas
@@ -7,7 +7,9 @@ typealias ReturnSchemas = AmazonEFReturns.Components.Schemas
 /// Amazon's Returns API (reads only, as Amazon offers), and the control operations that create returns and move
 /// them along, which Amazon's sandbox lacks.
 extension Simulator: AmazonEFReturns.APIProtocol {
-    public func listReturns(_ input: AmazonEFReturns.Operations.ListReturns.Input) async throws -> AmazonEFReturns.Operations.ListReturns.Output {
+    public func listReturns(
+        _ input: AmazonEFReturns.Operations.ListReturns.Input
+    ) async throws -> AmazonEFReturns.Operations.ListReturns.Output {
         let merchantID = try RequestScope.merchant()
         let query = input.query
         let maxResults = query.maxResults.map(Int.init) ?? 10
@@ -25,13 +27,16 @@ extension Simulator: AmazonEFReturns.APIProtocol {
             throw AmazonError.invalidInput("createdSince must not be later than createdUntil")
         }
         let filter = [
-            query.returnLocationId ?? "", query.rmaId ?? "", query.status?.rawValue ?? "", query.reverseTrackingId ?? "",
+            query.returnLocationId ?? "", query.rmaId ?? "", query.status?.rawValue ?? "",
+            query.reverseTrackingId ?? "",
             createdSince.map { Self.timestamp($0) } ?? "", createdUntil.map { Self.timestamp($0) } ?? "",
-            query.lastUpdatedSince.map { Self.timestamp($0) } ?? "", query.lastUpdatedUntil.map { Self.timestamp($0) } ?? "",
+            query.lastUpdatedSince.map { Self.timestamp($0) } ?? "",
+            query.lastUpdatedUntil.map { Self.timestamp($0) } ?? "",
         ].joined(separator: "|")
-        let position = try query.nextToken.map { token throws(AmazonError) in
-            try PageToken.decode(token, filter: filter, parameter: "nextToken")
-        } ?? 0
+        let position =
+            try query.nextToken.map { token throws(AmazonError) in
+                try PageToken.decode(token, filter: filter, parameter: "nextToken")
+            } ?? 0
         let matching = world.returns.values
             .filter { record in
                 let item = record.item
@@ -39,7 +44,9 @@ extension Simulator: AmazonEFReturns.APIProtocol {
                 if let location = query.returnLocationId, item.returnLocationId != location { return false }
                 if let rma = query.rmaId, item.returnMetadata.rmaId != rma { return false }
                 if let status = query.status, item.status.rawValue != status.rawValue { return false }
-                if let tracking = query.reverseTrackingId, item.returnShippingInfo.reverseTrackingInfo?.trackingId != tracking {
+                if let tracking = query.reverseTrackingId,
+                    item.returnShippingInfo.reverseTrackingInfo?.trackingId != tracking
+                {
                     return false
                 }
                 let created = Self.date(item.creationDateTime ?? item.lastUpdatedDateTime)
@@ -54,9 +61,13 @@ extension Simulator: AmazonEFReturns.APIProtocol {
         return .ok(.init(body: .json(.init(returns: page.map(\.item), nextToken: next))))
     }
 
-    public func getReturn(_ input: AmazonEFReturns.Operations.GetReturn.Input) async throws -> AmazonEFReturns.Operations.GetReturn.Output {
+    public func getReturn(
+        _ input: AmazonEFReturns.Operations.GetReturn.Input
+    ) async throws -> AmazonEFReturns.Operations.GetReturn.Output {
         let merchantID = try RequestScope.merchant()
-        guard let record = world.returns[input.path.returnId] else { throw AmazonError.notFound("returnId", input.path.returnId) }
+        guard let record = world.returns[input.path.returnId] else {
+            throw AmazonError.notFound("returnId", input.path.returnId)
+        }
         guard record.merchantID == merchantID else {
             throw AmazonError.unauthorized("Return \(input.path.returnId) belongs to another seller.")
         }
@@ -72,7 +83,9 @@ extension Simulator: AmazonEFReturns.APIProtocol {
         }
         let shipment = record.shipment
         guard shipment.status == .shipped || shipment.status == .delivered else {
-            throw ControlError("Shipment \(shipment.id) is \(shipment.status.rawValue); only SHIPPED or DELIVERED shipments can be returned")
+            throw ControlError(
+                "Shipment \(shipment.id) is \(shipment.status.rawValue); only SHIPPED or DELIVERED shipments can be returned"
+            )
         }
         var lines = shipment.lineItems
         if let lineID = request.lineItemId {
@@ -81,7 +94,9 @@ extension Simulator: AmazonEFReturns.APIProtocol {
         }
         if let quantity = request.quantity {
             guard lines.count == 1, (1...lines[0].numberOfUnits).contains(quantity) else {
-                throw ControlError("quantity needs one line item (lineItemId) and must be 1 to its \(lines.first?.numberOfUnits ?? 0) units")
+                throw ControlError(
+                    "quantity needs one line item (lineItemId) and must be 1 to its \(lines.first?.numberOfUnits ?? 0) units"
+                )
             }
         }
         let type = ReturnItem.ReturnTypePayload(rawValue: request.returnType ?? "CUSTOMER")
@@ -116,26 +131,37 @@ extension Simulator: AmazonEFReturns.APIProtocol {
                     invoiceInformation: record.invoiceDocumentID.map { .init(id: $0) }
                 ),
                 returnShippingInfo: .init(
-                    forwardTrackingInfo: trackingID.map { .init(carrierName: record.labels.values.first!.carrierName, trackingId: $0) },
+                    forwardTrackingInfo: trackingID.map {
+                        .init(carrierName: record.labels.values.first!.carrierName, trackingId: $0)
+                    },
                     reverseTrackingInfo: .init(
                         carrierName: "ATS",
-                        trackingId: World.uniqueID(prefix: "RT", length: 11, alphabet: "0123456789", using: &random) { _ in false })
+                        trackingId: World.uniqueID(prefix: "RT", length: 11, alphabet: "0123456789", using: &random) {
+                            _ in false
+                        }
+                    )
                 ),
                 marketplaceChannelDetails: .init(
                     marketplaceChannel: .init(
                         marketplaceName: Self.marketplaceName(shipment.marketplaceAttributes.marketplaceId),
-                        channelName: shipment.marketplaceAttributes.channelName),
+                        channelName: shipment.marketplaceAttributes.channelName
+                    ),
                     merchantId: record.merchantID,
                     shipmentId: shipment.id,
                     customerOrderId: shipment.shipmentInfo.buyerOrderId,
                     returnLocationId: shipment.locationId,
                     channelSku: line.merchantSku,
-                    exchangeOrderId: shipment.shipmentInfo.shipmentType == .exchange ? shipment.shipmentInfo.buyerOrderId : nil
+                    exchangeOrderId: shipment.shipmentInfo.shipmentType == .exchange
+                        ? shipment.shipmentInfo.buyerOrderId : nil
                 ),
                 packageDeliveryMode: .withoutOtp
             )
             world.returnCount += 1
-            world.returns[id] = World.ReturnRecord(item: item, merchantID: record.merchantID, sequence: world.returnCount)
+            world.returns[id] = World.ReturnRecord(
+                item: item,
+                merchantID: record.merchantID,
+                sequence: world.returnCount
+            )
             created.append(item)
         }
         return created
@@ -154,7 +180,9 @@ extension Simulator: AmazonEFReturns.APIProtocol {
         let stamp = Self.timestamp(world.stamp(now()))
         record.item.status = next
         record.item.lastUpdatedDateTime = stamp
-        if next == .pickedFromCustomer || next == .customerDroppedOff { record.item.returnShippingInfo.pickupDateTime = stamp }
+        if next == .pickedFromCustomer || next == .customerDroppedOff {
+            record.item.returnShippingInfo.pickupDateTime = stamp
+        }
         if next == .delivered { record.item.returnShippingInfo.deliveryDateTime = stamp }
         world.returns[id] = record
         return record.item
@@ -164,12 +192,15 @@ extension Simulator: AmazonEFReturns.APIProtocol {
     static let returnTransitions: [String: Set<String>] = [
         "CREATED": ["CARRIER_NOTIFIED_TO_PICK_UP_FROM_CUSTOMER", "CUSTOMER_DROPPED_OFF", "CANCELLED", "REJECTED"],
         "CARRIER_NOTIFIED_TO_PICK_UP_FROM_CUSTOMER": [
-            "CARRIER_OUT_FOR_PICK_UP_FROM_CUSTOMER", "CUSTOMER_CANCELLED_PICK_UP", "CUSTOMER_RESCHEDULED_PICK_UP", "CANCELLED",
+            "CARRIER_OUT_FOR_PICK_UP_FROM_CUSTOMER", "CUSTOMER_CANCELLED_PICK_UP", "CUSTOMER_RESCHEDULED_PICK_UP",
+            "CANCELLED",
         ],
         "CARRIER_OUT_FOR_PICK_UP_FROM_CUSTOMER": [
             "PICKED_FROM_CUSTOMER", "CUSTOMER_CANCELLED_PICK_UP", "CUSTOMER_RESCHEDULED_PICK_UP", "REJECTED",
         ],
-        "CUSTOMER_RESCHEDULED_PICK_UP": ["CARRIER_OUT_FOR_PICK_UP_FROM_CUSTOMER", "CUSTOMER_CANCELLED_PICK_UP", "CANCELLED"],
+        "CUSTOMER_RESCHEDULED_PICK_UP": [
+            "CARRIER_OUT_FOR_PICK_UP_FROM_CUSTOMER", "CUSTOMER_CANCELLED_PICK_UP", "CANCELLED",
+        ],
         "CUSTOMER_DROPPED_OFF": ["IN_TRANSIT"],
         "PICKED_FROM_CUSTOMER": ["IN_TRANSIT"],
         "IN_TRANSIT": ["OUT_FOR_DELIVERY", "REPLANNED"],
@@ -198,7 +229,13 @@ public struct ReturnRequest: Sendable, Codable {
     public var returnType: String?
     public var reason: String?
 
-    public init(shipmentId: String, lineItemId: String? = nil, quantity: Int? = nil, returnType: String? = nil, reason: String? = nil) {
+    public init(
+        shipmentId: String,
+        lineItemId: String? = nil,
+        quantity: Int? = nil,
+        returnType: String? = nil,
+        reason: String? = nil
+    ) {
         self.shipmentId = shipmentId
         self.lineItemId = lineItemId
         self.quantity = quantity

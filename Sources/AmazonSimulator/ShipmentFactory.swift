@@ -47,20 +47,48 @@ struct ShipmentFactory {
         switch id {
         case "A21TJRUUN4KGV":
             Marketplace(
-                currency: "INR", country: "IN", city: "Bengaluru", state: "KA", postalCode: "560034", taxType: .igst,
-                taxRate: 0.18, requiresInvoice: true)
+                currency: "INR",
+                country: "IN",
+                city: "Bengaluru",
+                state: "KA",
+                postalCode: "560034",
+                taxType: .igst,
+                taxRate: 0.18,
+                requiresInvoice: true
+            )
         case "A1F83G8C2ARO7P":
             Marketplace(
-                currency: "GBP", country: "GB", city: "Leeds", state: "West Yorkshire", postalCode: "LS1 4AP",
-                taxType: .vat, taxRate: 0.2, requiresInvoice: false)
+                currency: "GBP",
+                country: "GB",
+                city: "Leeds",
+                state: "West Yorkshire",
+                postalCode: "LS1 4AP",
+                taxType: .vat,
+                taxRate: 0.2,
+                requiresInvoice: false
+            )
         case "A1PA6795UKMFR9", "A13V1IB3VIYZZH", "APJ6JRA9NG5V4", "A1RKKUPIHCS9HS":
             Marketplace(
-                currency: "EUR", country: "DE", city: "Berlin", state: "BE", postalCode: "10115", taxType: .vat,
-                taxRate: 0.19, requiresInvoice: false)
+                currency: "EUR",
+                country: "DE",
+                city: "Berlin",
+                state: "BE",
+                postalCode: "10115",
+                taxType: .vat,
+                taxRate: 0.19,
+                requiresInvoice: false
+            )
         default:
             Marketplace(
-                currency: "USD", country: "US", city: "Seattle", state: "WA", postalCode: "98109", taxType: .other,
-                taxRate: 0.1, requiresInvoice: false)
+                currency: "USD",
+                country: "US",
+                city: "Seattle",
+                state: "WA",
+                postalCode: "98109",
+                taxType: .other,
+                taxRate: 0.1,
+                requiresInvoice: false
+            )
         }
     }
 
@@ -109,20 +137,29 @@ struct ShipmentFactory {
                         itemValueRequirement: orderTypes.contains(.crossBorder) ? .required : .disallowed
                     ),
                     customAttributes: customAttributes(orderTypes)
-                ))
+                )
+            )
         }
         let units = lineItems.reduce(0) { $0 + $1.numberOfUnits }
         let buyer = buyers.randomElement(using: &generator)!
         let address = EF.Address(
-            name: buyer.0, addressLine1: buyer.1, city: market.city, countryCode: market.country,
-            postalCode: market.postalCode, phoneNumber: "+00 000 000 0000")
+            name: buyer.0,
+            addressLine1: buyer.1,
+            city: market.city,
+            countryCode: market.country,
+            postalCode: market.postalCode,
+            phoneNumber: "+00 000 000 0000"
+        )
         var charges = lineItems.flatMap(\.charges)
         if orderTypes.contains(.giftWrap) { charges.append(charge(.giftWrap, 49, market)) }
         let expectedShip = now.addingTimeInterval(orderTypes.contains(.crossBorder) ? 48 * 3600 : 24 * 3600)
         let shipmentType: EF.ShipmentInfo.ShipmentTypePayload =
             orderTypes.contains(.replacement) ? .replacement : orderTypes.contains(.exchange) ? .exchange : .new
         let attributes = EF.MarketplaceAttributes(
-            marketplaceId: spec.marketplaceID, channelName: spec.channel, merchantId: spec.merchantID)
+            marketplaceId: spec.marketplaceID,
+            channelName: spec.channel,
+            merchantId: spec.merchantID
+        )
         return EF.Shipment(
             id: id,
             locationId: spec.location.id,
@@ -136,14 +173,19 @@ struct ShipmentFactory {
                         marketplaceAttributes: original.marketplaceAttributes,
                         originalLineItems: zip(original.lineItems, lineItems).map { old, new in
                             EF.OriginalLineItem(
-                                replacingSku: new.merchantSku, originalSku: old.merchantSku, charges: old.charges)
+                                replacingSku: new.merchantSku,
+                                originalSku: old.merchantSku,
+                                charges: old.charges
+                            )
                         }
                     )
                 },
                 numberOfUnits: units,
                 priority: Bool.random(using: &generator) ? .high : .low,
                 buyerOrderId: buyerOrderID(using: &generator),
-                orderStatesEligibleForRejection: ["CREATED", "ACCEPTED", "CONFIRMED", "PACKAGE_CREATED", "PICKUP_SLOT_RETRIEVED"],
+                orderStatesEligibleForRejection: [
+                    "CREATED", "ACCEPTED", "CONFIRMED", "PACKAGE_CREATED", "PICKUP_SLOT_RETRIEVED",
+                ],
                 orderPlacedTimestamp: String(Int64(now.timeIntervalSince1970 * 1000)),
                 processingSource: .externalPlatform,
                 paymentMethod: market.country == "IN" && Int.random(in: 0..<4, using: &generator) == 0
@@ -189,9 +231,14 @@ struct ShipmentFactory {
         let taxBreakup = EF.ChargeBreakup(baseAmount: amount(tax), discountAmount: zero, netAmount: amount(tax))
         let taxEntry = EF.Tax(_type: market.taxType, rate: "\(market.taxRate)", charge: taxBreakup)
         return EF.Charge(
-            baseCharge: breakup, taxBreakup: [taxEntry], chargeType: type,
+            baseCharge: breakup,
+            taxBreakup: [taxEntry],
+            chargeType: type,
             totalCharge: EF.ChargeBreakup(
-                baseAmount: amount(base + tax), discountAmount: zero, netAmount: amount(base + tax)),
+                baseAmount: amount(base + tax),
+                discountAmount: zero,
+                netAmount: amount(base + tax)
+            ),
             totalTax: EF.Tax(_type: .total, rate: "\(market.taxRate)", charge: taxBreakup)
         )
     }
@@ -204,7 +251,10 @@ struct ShipmentFactory {
             giftWrapLabel: types.contains(.giftWrap) ? "Happy birthday" : nil,
             giftMessagePresence: message ? .present : .absent,
             giftMessage: message
-                ? EF.Document(format: .plainText, content: Data("Happy birthday! With love.".utf8).base64EncodedString())
+                ? EF.Document(
+                    format: .plainText,
+                    content: Data("Happy birthday! With love.".utf8).base64EncodedString()
+                )
                 : nil
         )
     }

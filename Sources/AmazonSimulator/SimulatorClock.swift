@@ -31,7 +31,8 @@ public struct SimulatorClock: Sendable {
     }
 
     /// A clock that stands still until the returned control moves it.
-    public static func manual(start: Date = Date(timeIntervalSince1970: 1_790_000_000)) -> (SimulatorClock, ManualTime) {
+    public static func manual(start: Date = Date(timeIntervalSince1970: 1_790_000_000)) -> (SimulatorClock, ManualTime)
+    {
         let time = ManualTime(start: start)
         return (SimulatorClock(wall: { time.now }, monotonic: { time.elapsed }), time)
     }

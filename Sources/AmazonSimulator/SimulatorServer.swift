@@ -39,13 +39,29 @@ public enum SimulatorServer {
         let middlewares: [any ServerMiddleware] = [Gateway(simulator: simulator, logger: logger)]
         let root = URL(string: "/")!
         try (simulator as any AmazonEFShipments.APIProtocol).registerHandlers(
-            on: router, serverURL: root, configuration: configuration, middlewares: middlewares)
+            on: router,
+            serverURL: root,
+            configuration: configuration,
+            middlewares: middlewares
+        )
         try (simulator as any AmazonEFInventory.APIProtocol).registerHandlers(
-            on: router, serverURL: root, configuration: configuration, middlewares: middlewares)
+            on: router,
+            serverURL: root,
+            configuration: configuration,
+            middlewares: middlewares
+        )
         try (simulator as any AmazonEFReturns.APIProtocol).registerHandlers(
-            on: router, serverURL: root, configuration: configuration, middlewares: middlewares)
+            on: router,
+            serverURL: root,
+            configuration: configuration,
+            middlewares: middlewares
+        )
         try (simulator as any AmazonEFLocation.APIProtocol).registerHandlers(
-            on: router, serverURL: root, configuration: configuration, middlewares: middlewares)
+            on: router,
+            serverURL: root,
+            configuration: configuration,
+            middlewares: middlewares
+        )
         LoginRoutes.add(to: router, simulator: simulator)
         ControlRoutes.add(to: router, simulator: simulator)
         return router
@@ -58,7 +74,9 @@ struct LenientDateTranscoder: DateTranscoder {
 
     func decode(_ text: String) throws -> Date {
         guard let date = Simulator.parseTimestamp(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "\(text) is not an ISO-8601 date-time"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: [], debugDescription: "\(text) is not an ISO-8601 date-time")
+            )
         }
         return date
     }
@@ -76,7 +94,8 @@ struct OrderGenerator: Service {
             let elapsed = now - last
             last = now
             let wait = await simulator.generatorTick(
-                elapsed: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                elapsed: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            )
             try? await Task.sleep(for: .seconds(wait))
         }
     }
@@ -93,7 +112,10 @@ enum JSONResponse {
         }
         let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
         return Response(
-            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
     }
 
     static func error(_ message: String, status: HTTPResponse.Status = .badRequest) -> Response {
@@ -122,7 +144,8 @@ enum JSONResponse {
         case .typeMismatch(let type, let context): return "\(path(context)) must be a \(type)"
         case .valueNotFound(let type, let context): return "\(path(context)) must be a \(type), not null"
         case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "The body is not valid JSON" : "\(path(context)) is invalid: \(context.debugDescription)"
+            return context.codingPath.isEmpty
+                ? "The body is not valid JSON" : "\(path(context)) is invalid: \(context.debugDescription)"
         @unknown default: return "The body could not be read"
         }
     }

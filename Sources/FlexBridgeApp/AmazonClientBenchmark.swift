@@ -61,16 +61,23 @@ public struct AmazonClientBenchmark: Sendable {
         let base = running.base
 
         let merchant = "A1BENCHSELLER"
-        let location = await simulator.ensureLocation(merchantID: merchant, name: "Bench", marketplaceID: "A21TJRUUN4KGV", channel: "MFN")
+        let location = await simulator.ensureLocation(
+            merchantID: merchant,
+            name: "Bench",
+            marketplaceID: "A21TJRUUN4KGV",
+            channel: "MFN"
+        )
         let skus = (0..<1000).map { String(format: "BENCH-%04d", $0) }
         try await simulator.addListings(merchantID: merchant, marketplaceID: "A21TJRUUN4KGV", skus: skus)
         let client = SellingPartnerClient(
             endpoint: .custom(base),
             login: LoginWithAmazon(
                 tokenEndpoint: base.appendingPathComponent("auth/o2/token"),
-                application: .init(clientID: configuration.clientID, clientSecret: configuration.clientSecret)),
+                application: .init(clientID: configuration.clientID, clientSecret: configuration.clientSecret)
+            ),
             refreshToken: try await simulator.authorize(merchantID: merchant),
-            logger: logger)
+            logger: logger
+        )
         _ = try await client.tokens.token()
         let before = await simulator.recordedRequests().count
 
@@ -89,19 +96,28 @@ public struct AmazonClientBenchmark: Sendable {
                         let requests = (0..<10).map { index in
                             let sku = skus[(worker * 10 + index + round * workers * 10) % skus.count]
                             return AmazonEFInventory.Components.Schemas.InventoryRequest(
-                                uri: "/inventory/update?locationId=\(location)&skuId=\(sku)", method: .post,
-                                body: .init(clientSequenceNumber: sequence, quantity: round % 50, marketplaceAttributes: .init(channelName: .mfn, marketplaceId: "A21TJRUUN4KGV")))
+                                uri: "/inventory/update?locationId=\(location)&skuId=\(sku)",
+                                method: .post,
+                                body: .init(
+                                    clientSequenceNumber: sequence,
+                                    quantity: round % 50,
+                                    marketplaceAttributes: .init(channelName: .mfn, marketplaceId: "A21TJRUUN4KGV")
+                                )
+                            )
                         }
                         let called = ContinuousClock.now
                         do {
-                            _ = try await client.inventory.batchInventory(body: .json(.init(requests: requests))).code207
+                            _ = try await client.inventory.batchInventory(body: .json(.init(requests: requests)))
+                                .code207
                             succeeded += 1
                         } catch {
                             guard error.sellingPartnerError != nil else { throw error }
                             failed += 1
                         }
                         let elapsed = ContinuousClock.now - called
-                        latencies.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                        latencies.append(
+                            Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                        )
                     }
                     return (succeeded, failed, latencies)
                 }

@@ -18,7 +18,12 @@ struct InProcessSimulator {
 
     static func start(_ simulator: Simulator, logger: Logger) async throws -> InProcessSimulator {
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let application = try await SimulatorServer.makeApplication(simulator: simulator, host: "127.0.0.1", port: 0, logger: logger) { channel in
+        let application = try await SimulatorServer.makeApplication(
+            simulator: simulator,
+            host: "127.0.0.1",
+            port: 0,
+            logger: logger
+        ) { channel in
             portContinuation.yield(channel.localAddress?.port ?? 0)
         }
         let server = Task { try await application.run() }
@@ -47,7 +52,10 @@ struct ProcessUsage {
     static func now() -> ProcessUsage {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        let cpu =
+            Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(
+                usage.ru_utime.tv_usec + usage.ru_stime.tv_usec
+            ) / 1e6
         return ProcessUsage(cpuSeconds: cpu, peakMemoryMegabytes: Double(usage.ru_maxrss) / 1024)
     }
 }
@@ -82,48 +90,99 @@ struct BenchNode {
 
     /// Starts the node; `prepare` runs in the transaction that creates the connection (listings, say).
     static func start(
-        amazon: InProcessSimulator, simulatorConfiguration: Simulator.Configuration, merchant: String, notificationSecret: String? = nil,
-        orders: OrderWorker.Configuration = .init(), logger: Logger,
+        amazon: InProcessSimulator,
+        simulatorConfiguration: Simulator.Configuration,
+        merchant: String,
+        notificationSecret: String? = nil,
+        orders: OrderWorker.Configuration = .init(),
+        logger: Logger,
         prepare: @Sendable (StoreSession, Connection) async throws -> Void = { _, _ in }
     ) async throws -> BenchNode {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flexbridge-bench-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "flexbridge-bench-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let locationID = await amazon.simulator.ensureLocation(merchantID: merchant, name: "Bench", marketplaceID: marketplace, channel: "MFN")
+        let locationID = await amazon.simulator.ensureLocation(
+            merchantID: merchant,
+            name: "Bench",
+            marketplaceID: marketplace,
+            channel: "MFN"
+        )
         var configuration = FlexBridgeConfiguration(
-            database: .sqlite(path: folder.appendingPathComponent("bench.sqlite").path), masterKey: .value(MasterKey.generate()), port: 0)
+            database: .sqlite(path: folder.appendingPathComponent("bench.sqlite").path),
+            masterKey: .value(MasterKey.generate()),
+            port: 0
+        )
         configuration.notificationSecret = notificationSecret
         let store = try await Store.open(configuration.storeConfiguration, logger: logger)
         let connection = Connection(
-            name: "Bench", sellingPartnerID: SellingPartnerID(rawValue: merchant), region: .eu, marketplaceIDs: [MarketplaceID(rawValue: marketplace)],
-            applicationClientID: simulatorConfiguration.clientID, endpointOverride: amazon.base, createdAt: Date())
+            name: "Bench",
+            sellingPartnerID: SellingPartnerID(rawValue: merchant),
+            region: .eu,
+            marketplaceIDs: [MarketplaceID(rawValue: marketplace)],
+            applicationClientID: simulatorConfiguration.clientID,
+            endpointOverride: amazon.base,
+            createdAt: Date()
+        )
         let refreshToken = try await amazon.simulator.authorize(merchantID: merchant)
         try await store.transaction { session in
-            try await session.insertConnection(connection, clientSecret: simulatorConfiguration.clientSecret, actor: "bench")
+            try await session.insertConnection(
+                connection,
+                clientSecret: simulatorConfiguration.clientSecret,
+                actor: "bench"
+            )
             try await session.authorize(connection.id, refreshToken: refreshToken, actor: "bench")
             try await session.setLocationMapping(
-                LocationMapping(connectionID: connection.id, hub: "HUB1", locationID: LocationID(rawValue: locationID), channel: .mfn, createdAt: Date()),
-                actor: "bench")
+                LocationMapping(
+                    connectionID: connection.id,
+                    hub: "HUB1",
+                    locationID: LocationID(rawValue: locationID),
+                    channel: .mfn,
+                    createdAt: Date()
+                ),
+                actor: "bench"
+            )
             try await prepare(session, connection)
         }
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let application = try FlexBridgeServer.buildApplication(
-            configuration: configuration, store: store, registry: PrometheusCollectorRegistry(), logger: logger
+            configuration: configuration,
+            store: store,
+            registry: PrometheusCollectorRegistry(),
+            logger: logger
         ) { channel in portContinuation.yield(channel.localAddress?.port ?? 0) }
-        let leases = LeaseKeeper(store: store, configuration: .init(owner: "bench", ttl: .seconds(30), interval: .seconds(5)), logger: logger)
+        let leases = LeaseKeeper(
+            store: store,
+            configuration: .init(owner: "bench", ttl: .seconds(30), interval: .seconds(5)),
+            logger: logger
+        )
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    .init(service: leases), .init(service: ConnectionSync(store: store, leases: leases, orders: orders, logger: logger)),
+                    .init(service: leases),
+                    .init(service: ConnectionSync(store: store, leases: leases, orders: orders, logger: logger)),
                     .init(service: application),
                 ],
-                logger: logger))
+                logger: logger
+            )
+        )
         let task = Task { try await group.run() }
         var portIterator = ports.makeAsyncIterator()
-        guard let port = await portIterator.next(), port > 0 else { throw StartupError(message: "FlexBridge did not start") }
+        guard let port = await portIterator.next(), port > 0 else {
+            throw StartupError(message: "FlexBridge did not start")
+        }
         while await leases.leases[connection.id] == nil { try await Task.sleep(for: .milliseconds(50)) }
         return BenchNode(
-            store: store, connection: connection, locationID: locationID, api: "http://127.0.0.1:\(port)/api/v1", port: port, leases: leases,
-            group: group, task: task, folder: folder)
+            store: store,
+            connection: connection,
+            locationID: locationID,
+            api: "http://127.0.0.1:\(port)/api/v1",
+            port: port,
+            leases: leases,
+            group: group,
+            task: task,
+            folder: folder
+        )
     }
 
     /// Shuts the node down and removes its folder.

@@ -63,23 +63,39 @@ public struct InventoryBenchmark: Sendable {
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
         let simulatorConfiguration = Simulator.Configuration()
-        let amazon = try await InProcessSimulator.start(Simulator(configuration: simulatorConfiguration, logger: logger), logger: logger)
+        let amazon = try await InProcessSimulator.start(
+            Simulator(configuration: simulatorConfiguration, logger: logger),
+            logger: logger
+        )
         defer { amazon.stop() }
         let simulator = amazon.simulator
         let skuIDs = (0..<skus).map { String(format: "BENCH-%06d", $0) }
         try await simulator.addListings(merchantID: Self.merchant, marketplaceID: BenchNode.marketplace, skus: skuIDs)
-        let node = try await BenchNode.start(amazon: amazon, simulatorConfiguration: simulatorConfiguration, merchant: Self.merchant, logger: logger) {
-            session, connection in
+        let node = try await BenchNode.start(
+            amazon: amazon,
+            simulatorConfiguration: simulatorConfiguration,
+            merchant: Self.merchant,
+            logger: logger
+        ) {
+            session,
+            connection in
             try await session.upsertListings(
                 skuIDs.map {
                     Listing(
-                        connectionID: connection.id, marketplaceID: MarketplaceID(rawValue: BenchNode.marketplace), warehouseSKU: WarehouseSKU(rawValue: $0),
-                        merchantSKU: MerchantSKU(rawValue: $0), asin: "B000000001", updatedAt: Date())
-                })
+                        connectionID: connection.id,
+                        marketplaceID: MarketplaceID(rawValue: BenchNode.marketplace),
+                        warehouseSKU: WarehouseSKU(rawValue: $0),
+                        merchantSKU: MerchantSKU(rawValue: $0),
+                        asin: "B000000001",
+                        updatedAt: Date()
+                    )
+                }
+            )
         }
         let (store, connection, locationID) = (node.store, node.connection, node.locationID)
         let api = node.api + "/stock"
-        try await Task.sleep(for: .milliseconds(1500))  // the inventory sync starts its worker within a second of the lease
+        // The inventory sync starts its worker within a second of the lease.
+        try await Task.sleep(for: .milliseconds(1500))
         let before = await simulator.recordedRequests().count
         let usageBefore = ProcessUsage.now()
 
@@ -87,12 +103,16 @@ public struct InventoryBenchmark: Sendable {
         func quantity(_ index: Int) -> Int { 1 + index % 100 }
         var accepted: [Date] = []
         for start in stride(from: 0, to: skus, by: requestSize) {
-            let items = (start..<min(skus, start + requestSize)).map { #"{"hub":"HUB1","sku":"\#(skuIDs[$0])","quantity":\#(quantity($0))}"# }
+            let items = (start..<min(skus, start + requestSize)).map {
+                #"{"hub":"HUB1","sku":"\#(skuIDs[$0])","quantity":\#(quantity($0))}"#
+            }
             try await put(api, body: #"{"items":[\#(items.joined(separator: ","))]}"#)
             accepted.append(Date())
         }
         let deadline = ContinuousClock.now + .seconds(max(120, 5 * Double(skus) / 500))
-        while try await store.read({ try await $0.pendingInventoryCount(connectionID: connection.id) }) > 0, ContinuousClock.now < deadline {
+        while try await store.read({ try await $0.pendingInventoryCount(connectionID: connection.id) }) > 0,
+            ContinuousClock.now < deadline
+        {
             try await Task.sleep(for: .milliseconds(200))
         }
         var latencies: [Double] = []
@@ -114,7 +134,9 @@ public struct InventoryBenchmark: Sendable {
             let sent = Date()
             let giveUp = ContinuousClock.now + .seconds(10)
             while ContinuousClock.now < giveUp {
-                if let stock = await simulator.stock(locationID: locationID, sku: sku, channel: "MFN"), stock.quantity == 1000 + sample {
+                if let stock = await simulator.stock(locationID: locationID, sku: sku, channel: "MFN"),
+                    stock.quantity == 1000 + sample
+                {
                     idleLatencies.append(max(0, stock.updatedAt.timeIntervalSince(sent)))
                     break
                 }
@@ -126,10 +148,17 @@ public struct InventoryBenchmark: Sendable {
         await node.stop()
 
         return Report(
-            skus: skus, rate: RateLimit.amazonDefaults["batchInventory"]!.rate, seconds: lastApplied.timeIntervalSince(accepted[0]),
-            converged: converged, calls: requests.count, throttled: requests.filter { $0.fault == "throttled" }.count,
-            latencies: latencies, idleLatencies: idleLatencies, cpuSeconds: usage.cpuSeconds - usageBefore.cpuSeconds,
-            peakMemoryMegabytes: usage.peakMemoryMegabytes)
+            skus: skus,
+            rate: RateLimit.amazonDefaults["batchInventory"]!.rate,
+            seconds: lastApplied.timeIntervalSince(accepted[0]),
+            converged: converged,
+            calls: requests.count,
+            throttled: requests.filter { $0.fault == "throttled" }.count,
+            latencies: latencies,
+            idleLatencies: idleLatencies,
+            cpuSeconds: usage.cpuSeconds - usageBefore.cpuSeconds,
+            peakMemoryMegabytes: usage.peakMemoryMegabytes
+        )
     }
 
     private func put(_ url: String, body: String) async throws {

@@ -21,7 +21,11 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var fields: [String: Any] = [
-            "time": ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds]),
+            "time": ISO8601DateFormatter.string(
+                from: Date(),
+                timeZone: .gmt,
+                formatOptions: [.withInternetDateTime, .withFractionalSeconds]
+            ),
             "level": event.level.rawValue,
             "label": label,
             "message": event.message.description,
@@ -32,7 +36,12 @@ public struct JSONLogHandler: LogHandler {
         for (key, value) in merged where fields[key] == nil {
             fields[key] = Self.plain(value)
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        guard
+            let data = try? JSONSerialization.data(
+                withJSONObject: fields,
+                options: [.sortedKeys, .withoutEscapingSlashes]
+            )
+        else { return }
         write(String(decoding: data, as: UTF8.self))
     }
 

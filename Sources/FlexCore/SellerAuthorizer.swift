@@ -7,10 +7,19 @@ public protocol SellerAuthorizer: Sendable {
     func consentURL(for connection: Connection, state: String, redirectURI: String) -> URL
 
     /// Exchanges the `spapi_oauth_code` of the seller's consent for the seller's refresh token.
-    func refreshToken(forCode code: String, redirectURI: String, connection: Connection, clientSecret: String) async throws -> String
+    func refreshToken(
+        forCode code: String,
+        redirectURI: String,
+        connection: Connection,
+        clientSecret: String
+    ) async throws -> String
 
     /// Checks the connection end to end, in order; the first failed check says what to fix.
-    func check(_ connection: Connection, credentials: ConnectionCredentials, locationIDs: [String]) async -> ConnectionCheckReport
+    func check(
+        _ connection: Connection,
+        credentials: ConnectionCredentials,
+        locationIDs: [String]
+    ) async -> ConnectionCheckReport
 }
 
 /// The outcome of checking a connection end to end.

@@ -18,8 +18,16 @@ public struct Webhook: Sendable, Hashable {
     public var createdAt: Date
 
     public init(
-        id: String, url: URL, eventTypes: [String], position: Int64, attempts: Int, nextAttemptAt: Date, lastStatus: Int?, lastError: String?,
-        lastDeliveredAt: Date?, createdAt: Date
+        id: String,
+        url: URL,
+        eventTypes: [String],
+        position: Int64,
+        attempts: Int,
+        nextAttemptAt: Date,
+        lastStatus: Int?,
+        lastError: String?,
+        lastDeliveredAt: Date?,
+        createdAt: Date
     ) {
         self.id = id
         self.url = url
@@ -48,7 +56,9 @@ public struct Webhook: Sendable, Hashable {
 
     /// Checks a webhook's URL and secret, naming the field at fault.
     public static func validate(url text: String, secret: String?) throws(ValidationError) -> URL {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            url.host != nil
+        else {
             throw ValidationError(field: "url", reason: "must be an absolute http or https URL, got \"\(text)\"")
         }
         if let secret, secret.count < 16 {

@@ -21,15 +21,31 @@ public struct AmazonSellerAuthorizer: SellerAuthorizer {
         return components.url!
     }
 
-    public func refreshToken(forCode code: String, redirectURI: String, connection: Connection, clientSecret: String) async throws -> String {
-        try await Self.login(for: connection, clientSecret: clientSecret).refreshToken(authorizationCode: code, redirectURI: redirectURI)
+    public func refreshToken(
+        forCode code: String,
+        redirectURI: String,
+        connection: Connection,
+        clientSecret: String
+    ) async throws -> String {
+        try await Self.login(for: connection, clientSecret: clientSecret).refreshToken(
+            authorizationCode: code,
+            redirectURI: redirectURI
+        )
     }
 
-    public func check(_ connection: Connection, credentials: ConnectionCredentials, locationIDs: [String]) async -> ConnectionCheckReport {
+    public func check(
+        _ connection: Connection,
+        credentials: ConnectionCredentials,
+        locationIDs: [String]
+    ) async -> ConnectionCheckReport {
         var checks: [ConnectionCheckReport.Check] = []
         guard let refreshToken = credentials.refreshToken else {
             return ConnectionCheckReport(checks: [
-                .init(name: "authorization", ok: false, message: "The seller has not authorised FlexBridge yet: send them the authorization link.")
+                .init(
+                    name: "authorization",
+                    ok: false,
+                    message: "The seller has not authorised FlexBridge yet: send them the authorization link."
+                )
             ])
         }
         let login = Self.login(for: connection, clientSecret: credentials.clientSecret)
@@ -41,10 +57,12 @@ public struct AmazonSellerAuthorizer: SellerAuthorizer {
             var reauthorize = false
             switch error {
             case .needsReauthorization(let text):
-                message = "Amazon refused the seller's refresh token (\(text)): the seller must authorise FlexBridge again."
+                message =
+                    "Amazon refused the seller's refresh token (\(text)): the seller must authorise FlexBridge again."
                 reauthorize = true
             case .invalidClient(let text):
-                message = "Amazon refused the application's client id or secret (\(text)): check them in Seller Central's Developer Central."
+                message =
+                    "Amazon refused the application's client id or secret (\(text)): check them in Seller Central's Developer Central."
             default:
                 message = error.description
             }
@@ -55,17 +73,32 @@ public struct AmazonSellerAuthorizer: SellerAuthorizer {
             .client(for: connection, clientSecret: credentials.clientSecret, refreshToken: refreshToken)
         do {
             _ = try await client.shipments.getShipments(query: .init(status: .accepted, maxResults: 1)).ok
-            checks.append(.init(name: "api access", ok: true, message: "The External Fulfillment Shipments API answered."))
+            checks.append(
+                .init(name: "api access", ok: true, message: "The External Fulfillment Shipments API answered.")
+            )
         } catch {
-            checks.append(.init(name: "api access", ok: false, message: Self.explain(error.sellingPartnerError ?? error)))
+            checks.append(
+                .init(name: "api access", ok: false, message: Self.explain(error.sellingPartnerError ?? error))
+            )
             return ConnectionCheckReport(checks: checks)
         }
         for location in locationIDs {
             do {
-                _ = try await client.shipments.getShipments(query: .init(locationId: location, status: .accepted, maxResults: 1)).ok
-                checks.append(.init(name: "location \(location)", ok: true, message: "Amazon knows location \(location)."))
+                _ = try await client.shipments.getShipments(
+                    query: .init(locationId: location, status: .accepted, maxResults: 1)
+                ).ok
+                checks.append(
+                    .init(name: "location \(location)", ok: true, message: "Amazon knows location \(location).")
+                )
             } catch {
-                checks.append(.init(name: "location \(location)", ok: false, message: "Amazon does not accept location \(location): \(Self.explain(error.sellingPartnerError ?? error))"))
+                checks.append(
+                    .init(
+                        name: "location \(location)",
+                        ok: false,
+                        message:
+                            "Amazon does not accept location \(location): \(Self.explain(error.sellingPartnerError ?? error))"
+                    )
+                )
             }
         }
         return ConnectionCheckReport(checks: checks)
@@ -73,7 +106,8 @@ public struct AmazonSellerAuthorizer: SellerAuthorizer {
 
     static func explain(_ error: any Error) -> String {
         if let error = error as? AmazonAPIError, error.status == 403 {
-            return "Amazon refused the call (403 \(error.code ?? "")): the application lacks the Direct-to-Consumer Shipping role, or the seller is not allowlisted for External Fulfillment. \(error.description)"
+            return
+                "Amazon refused the call (403 \(error.code ?? "")): the application lacks the Direct-to-Consumer Shipping role, or the seller is not allowlisted for External Fulfillment. \(error.description)"
         }
         return String(describing: error)
     }
@@ -85,17 +119,24 @@ public struct AmazonSellerAuthorizer: SellerAuthorizer {
     }
 
     static func login(for connection: Connection, clientSecret: String) -> LoginWithAmazon {
-        let endpoint = isAmazon(connection.endpoint)
+        let endpoint =
+            isAmazon(connection.endpoint)
             ? LoginWithAmazon.amazonTokenEndpoint : connection.endpoint.appendingPathComponent("auth/o2/token")
         return LoginWithAmazon(
             tokenEndpoint: endpoint,
-            application: ApplicationCredentials(clientID: connection.applicationClientID, clientSecret: clientSecret))
+            application: ApplicationCredentials(clientID: connection.applicationClientID, clientSecret: clientSecret)
+        )
     }
 
     static func consentPage(for connection: Connection) -> URL {
-        if !isAmazon(connection.endpoint) { return connection.endpoint.appendingPathComponent("apps/authorize/consent") }
-        let central = connection.marketplaceIDs.lazy.compactMap { sellerCentral[$0.rawValue] }.first
-            ?? (connection.region == .na ? "sellercentral.amazon.com" : connection.region == .fe ? "sellercentral.amazon.co.jp" : "sellercentral-europe.amazon.com")
+        if !isAmazon(connection.endpoint) {
+            return connection.endpoint.appendingPathComponent("apps/authorize/consent")
+        }
+        let central =
+            connection.marketplaceIDs.lazy.compactMap { sellerCentral[$0.rawValue] }.first
+            ?? (connection.region == .na
+                ? "sellercentral.amazon.com"
+                : connection.region == .fe ? "sellercentral.amazon.co.jp" : "sellercentral-europe.amazon.com")
         return URL(string: "https://\(central)/apps/authorize/consent")!
     }
 

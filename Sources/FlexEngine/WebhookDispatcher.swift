@@ -32,7 +32,12 @@ public struct WebhookDispatcher: Service {
     let configuration: Configuration
     let logger: Logger
 
-    public init(store: Store, httpClient: HTTPClient = .shared, configuration: Configuration = .init(), logger: Logger = Logger(label: "flexbridge.webhooks")) {
+    public init(
+        store: Store,
+        httpClient: HTTPClient = .shared,
+        configuration: Configuration = .init(),
+        logger: Logger = Logger(label: "flexbridge.webhooks")
+    ) {
         self.store = store
         self.httpClient = httpClient
         self.configuration = configuration
@@ -69,15 +74,22 @@ public struct WebhookDispatcher: Service {
 
     func deliver(_ webhook: Webhook) async throws -> Int {
         let claimed = try await store.transaction { [store, configuration] in
-            try await $0.claimWebhook(webhook.id, until: store.clock.now().addingTimeInterval(configuration.timeout * 2 + 30))
+            try await $0.claimWebhook(
+                webhook.id,
+                until: store.clock.now().addingTimeInterval(configuration.timeout * 2 + 30)
+            )
         }
         guard claimed else { return 0 }
         let secret = try await store.read { try await $0.webhookSecret(webhook.id) }
-        let events = try await store.read { [configuration] in try await $0.events(after: webhook.position, limit: configuration.batchSize) }
+        let events = try await store.read { [configuration] in
+            try await $0.events(after: webhook.position, limit: configuration.batchSize)
+        }
         var moved = 0
         for event in events {
             guard webhook.wants(event.type) else {
-                try await store.transaction { try await $0.recordWebhookDelivery(webhook.id, position: event.sequence, status: nil) }
+                try await store.transaction {
+                    try await $0.recordWebhookDelivery(webhook.id, position: event.sequence, status: nil)
+                }
                 moved += 1
                 continue
             }
@@ -85,16 +97,32 @@ public struct WebhookDispatcher: Service {
             do {
                 status = try await post(event, to: webhook.url, secret: secret)
             } catch {
-                try await store.transaction { try await $0.recordWebhookFailure(webhook.id, status: nil, error: "\(error)") }
-                logger.warning("webhook delivery failed", metadata: ["webhook": "\(webhook.id)", "event": "\(event.id)", "error": "\(error)"])
+                try await store.transaction {
+                    try await $0.recordWebhookFailure(webhook.id, status: nil, error: "\(error)")
+                }
+                logger.warning(
+                    "webhook delivery failed",
+                    metadata: ["webhook": "\(webhook.id)", "event": "\(event.id)", "error": "\(error)"]
+                )
                 return moved
             }
             guard (200..<300).contains(status) else {
-                try await store.transaction { try await $0.recordWebhookFailure(webhook.id, status: status, error: "The receiver answered \(status).") }
-                logger.warning("webhook refused an event", metadata: ["webhook": "\(webhook.id)", "event": "\(event.id)", "status": "\(status)"])
+                try await store.transaction {
+                    try await $0.recordWebhookFailure(
+                        webhook.id,
+                        status: status,
+                        error: "The receiver answered \(status)."
+                    )
+                }
+                logger.warning(
+                    "webhook refused an event",
+                    metadata: ["webhook": "\(webhook.id)", "event": "\(event.id)", "status": "\(status)"]
+                )
                 return moved
             }
-            try await store.transaction { try await $0.recordWebhookDelivery(webhook.id, position: event.sequence, status: status) }
+            try await store.transaction {
+                try await $0.recordWebhookDelivery(webhook.id, position: event.sequence, status: status)
+            }
             moved += 1
         }
         try await store.transaction { try await $0.releaseWebhook(webhook.id) }
@@ -110,9 +138,15 @@ public struct WebhookDispatcher: Service {
         request.headers.add(name: "User-Agent", value: "FlexBridge-Webhooks/1")
         request.headers.add(name: "FlexBridge-Event-Id", value: event.id.uuidString.lowercased())
         request.headers.add(name: "FlexBridge-Event-Type", value: event.type)
-        request.headers.add(name: "FlexBridge-Signature", value: Self.signature(body: body, secret: secret, timestamp: timestamp))
+        request.headers.add(
+            name: "FlexBridge-Signature",
+            value: Self.signature(body: body, secret: secret, timestamp: timestamp)
+        )
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await httpClient.execute(request, timeout: .milliseconds(Int64(configuration.timeout * 1000)))
+        let response = try await httpClient.execute(
+            request,
+            timeout: .milliseconds(Int64(configuration.timeout * 1000))
+        )
         _ = try? await response.body.collect(upTo: 1 << 20)
         return Int(response.status.code)
     }
@@ -121,8 +155,10 @@ public struct WebhookDispatcher: Service {
     static func body(_ event: OutboxEvent) throws -> Data {
         let data = (try? JSONDecoder().decode(JSONValue.self, from: Data(event.payload.utf8))) ?? .string(event.payload)
         var object: [String: JSONValue] = [
-            "id": .string(event.id.uuidString.lowercased()), "sequence": .number(Double(event.sequence)), "type": .string(event.type),
-            "createdAt": .string(Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(event.createdAt)), "data": data,
+            "id": .string(event.id.uuidString.lowercased()), "sequence": .number(Double(event.sequence)),
+            "type": .string(event.type),
+            "createdAt": .string(Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(event.createdAt)),
+            "data": data,
         ]
         if let connection = event.connectionID { object["connectionId"] = .string(connection.rawValue) }
         if let subject = event.subject { object["subject"] = .string(subject) }

@@ -29,7 +29,9 @@ public struct TestDatabase: Sendable {
 
     /// The server tests may create databases on, from `FLEXBRIDGE_TEST_POSTGRES_URL`.
     public static var postgresServerURL: URL? {
-        ProcessInfo.processInfo.environment["FLEXBRIDGE_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : URL(string: $0) }
+        ProcessInfo.processInfo.environment["FLEXBRIDGE_TEST_POSTGRES_URL"].flatMap {
+            $0.isEmpty ? nil : URL(string: $0)
+        }
     }
 
     /// Runs `body` with a new database of `engine`, then removes it.
@@ -37,12 +39,18 @@ public struct TestDatabase: Sendable {
         _ engine: TestEngine,
         _ body: (TestDatabase) async throws -> T
     ) async throws -> T {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flexbridge-test-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "flexbridge-test-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         switch engine {
         case .sqlite:
-            let database = TestDatabase(engine: engine, url: .sqlite(path: folder.appendingPathComponent("test.sqlite").path), folder: folder)
+            let database = TestDatabase(
+                engine: engine,
+                url: .sqlite(path: folder.appendingPathComponent("test.sqlite").path),
+                folder: folder
+            )
             return try await body(database)
         case .postgres:
             guard let server = postgresServerURL else {

@@ -2,8 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOFoundationCompat
+import NIOHTTP1
 
 /// A file Amazon issued (a label behind a presigned URL), as downloaded.
 public struct DownloadedDocument: Sendable, Hashable {
@@ -21,15 +21,24 @@ extension SellingPartnerClient {
             do {
                 var request = HTTPClientRequest(url: url)
                 request.method = .GET
-                let response = try await httpClient.execute(request, timeout: .milliseconds(Int64(retry.timeout * 1000)))
+                let response = try await httpClient.execute(
+                    request,
+                    timeout: .milliseconds(Int64(retry.timeout * 1000))
+                )
                 let body = try await response.body.collect(upTo: 32 << 20)
                 let status = Int(response.status.code)
                 if (200..<300).contains(status) {
                     return DownloadedDocument(
-                        contentType: response.headers.first(name: "content-type") ?? "application/octet-stream", data: Data(buffer: body))
+                        contentType: response.headers.first(name: "content-type") ?? "application/octet-stream",
+                        data: Data(buffer: body)
+                    )
                 }
                 let error = AmazonAPIError(
-                    operation: "downloadDocument", status: status, message: String(buffer: body).prefix(200).description, attempts: attempt)
+                    operation: "downloadDocument",
+                    status: status,
+                    message: String(buffer: body).prefix(200).description,
+                    attempts: attempt
+                )
                 guard error.isTransient, attempt < retry.maxAttempts else { throw error }
             } catch let error as AmazonAPIError {
                 throw error
@@ -38,7 +47,12 @@ extension SellingPartnerClient {
             } catch {
                 logger.warning("A document download failed", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
                 guard attempt < retry.maxAttempts else {
-                    throw AmazonTransportError(operation: "downloadDocument", reason: String(describing: error), mayHaveApplied: false, attempts: attempt)
+                    throw AmazonTransportError(
+                        operation: "downloadDocument",
+                        reason: String(describing: error),
+                        mayHaveApplied: false,
+                        attempts: attempt
+                    )
                 }
             }
             let ceiling = min(retry.maximumDelay, retry.initialDelay * pow(2, Double(attempt - 1)))

@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-import NIOHTTP1
 import NIOFoundationCompat
+import NIOHTTP1
 
 /// A Login with Amazon application: what FlexBridge presents to get a seller's access tokens.
 public struct ApplicationCredentials: Sendable, Hashable {
@@ -35,14 +35,19 @@ public struct LoginWithAmazon: Sendable {
 
     public static let amazonTokenEndpoint = URL(string: "https://api.amazon.com/auth/o2/token")!
 
-    public init(tokenEndpoint: URL = Self.amazonTokenEndpoint, application: ApplicationCredentials, httpClient: HTTPClient = .shared) {
+    public init(
+        tokenEndpoint: URL = Self.amazonTokenEndpoint,
+        application: ApplicationCredentials,
+        httpClient: HTTPClient = .shared
+    ) {
         self.tokenEndpoint = tokenEndpoint
         self.application = application
         self.httpClient = httpClient
     }
 
     /// A new access token for the seller whose refresh token this is.
-    public func accessToken(refreshToken: String, now: Date = Date()) async throws(LoginWithAmazonError) -> AccessToken {
+    public func accessToken(refreshToken: String, now: Date = Date()) async throws(LoginWithAmazonError) -> AccessToken
+    {
         let answer = try await post(["grant_type": "refresh_token", "refresh_token": refreshToken])
         guard let token = answer["access_token"] as? String else {
             throw .unavailable("the token endpoint's answer holds no access_token")
@@ -52,7 +57,10 @@ public struct LoginWithAmazon: Sendable {
     }
 
     /// The refresh token a seller's consent gave (`spapi_oauth_code`), exchanged once.
-    public func refreshToken(authorizationCode: String, redirectURI: String?) async throws(LoginWithAmazonError) -> String {
+    public func refreshToken(
+        authorizationCode: String,
+        redirectURI: String?
+    ) async throws(LoginWithAmazonError) -> String {
         var form = ["grant_type": "authorization_code", "code": authorizationCode]
         form["redirect_uri"] = redirectURI
         let answer = try await post(form)
@@ -117,7 +125,12 @@ public actor AccessTokenProvider {
     /// Refreshes done, for metrics and tests.
     public private(set) var refreshCount = 0
 
-    public init(login: LoginWithAmazon, refreshToken: String, margin: TimeInterval = 60, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        login: LoginWithAmazon,
+        refreshToken: String,
+        margin: TimeInterval = 60,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.login = login
         self.refreshToken = refreshToken
         self.margin = margin

@@ -124,15 +124,21 @@ struct RetryMiddleware: ClientMiddleware {
                 let elapsed = ContinuousClock.now - started
                 calls.increment()
                 Timer(label: "flexbridge_amazon_call_duration_seconds", dimensions: [("operation", operationID)])
-                    .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+                    .recordNanoseconds(
+                        elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+                    )
                 let status = Int(response.status.code)
                 // The whole answer is read here, so that a connection lost in the middle of it is a transport
                 // failure like any other, retried or reported with the rest.
                 if (200..<300).contains(status) {
-                    let data: Data? = if let responseBody { try await Data(collecting: responseBody, upTo: 32 << 20) } else { nil }
+                    let data: Data? =
+                        if let responseBody { try await Data(collecting: responseBody, upTo: 32 << 20) } else { nil }
                     return (response, data.map { HTTPBody($0) })
                 }
-                Counter(label: "flexbridge_amazon_errors_total", dimensions: [("operation", operationID), ("status", String(status))]).increment()
+                Counter(
+                    label: "flexbridge_amazon_errors_total",
+                    dimensions: [("operation", operationID), ("status", String(status))]
+                ).increment()
                 let data = try await AuthenticationMiddleware.collect(responseBody)
                 let error = Self.error(operationID: operationID, response: response, body: data, attempts: attempt)
                 let retryable = isRead ? error.isTransient : (status == 429 || status == 503)
@@ -142,7 +148,8 @@ struct RetryMiddleware: ClientMiddleware {
                     metadata: [
                         "operation": "\(operationID)", "status": "\(status)", "code": "\(error.code ?? "")",
                         "requestId": "\(error.requestID ?? "")", "attempt": "\(attempt)",
-                    ])
+                    ]
+                )
                 guard retryable, attempt < policy.maxAttempts else { throw error }
             } catch {
                 // Errors of the middleware inside this one arrive wrapped in the runtime's ClientError.
@@ -155,9 +162,21 @@ struct RetryMiddleware: ClientMiddleware {
                 } else {
                     let connectFailure = Self.isConnectFailure(cause)
                     let transport = AmazonTransportError(
-                        operation: operationID, reason: String(describing: cause), mayHaveApplied: !connectFailure, attempts: attempt)
-                    Counter(label: "flexbridge_amazon_errors_total", dimensions: [("operation", operationID), ("status", "transport")]).increment()
-                    logger.warning("No answer from Amazon", metadata: ["operation": "\(operationID)", "attempt": "\(attempt)", "error": "\(transport.reason)"])
+                        operation: operationID,
+                        reason: String(describing: cause),
+                        mayHaveApplied: !connectFailure,
+                        attempts: attempt
+                    )
+                    Counter(
+                        label: "flexbridge_amazon_errors_total",
+                        dimensions: [("operation", operationID), ("status", "transport")]
+                    ).increment()
+                    logger.warning(
+                        "No answer from Amazon",
+                        metadata: [
+                            "operation": "\(operationID)", "attempt": "\(attempt)", "error": "\(transport.reason)",
+                        ]
+                    )
                     guard isRead || connectFailure, attempt < policy.maxAttempts else { throw transport }
                 }
             }
@@ -177,8 +196,14 @@ struct RetryMiddleware: ClientMiddleware {
         }
         let first = (try? JSONDecoder().decode(ErrorList.self, from: body))?.errors?.first
         return AmazonAPIError(
-            operation: operationID, status: Int(response.status.code), code: first?.code, message: first?.message,
-            details: first?.details, requestID: response.headerFields[.requestID], attempts: attempts)
+            operation: operationID,
+            status: Int(response.status.code),
+            code: first?.code,
+            message: first?.message,
+            details: first?.details,
+            requestID: response.headerFields[.requestID],
+            attempts: attempts
+        )
     }
 
     /// Whether the request never left: the connection could not be made.
@@ -186,7 +211,9 @@ struct RetryMiddleware: ClientMiddleware {
         if let error = error as? HTTPClientError, error == .connectTimeout { return true }
         if error is NIOConnectionError { return true }
         if let error = error as? ChannelError, case .connectTimeout = error { return true }
-        if let error = error as? IOError, [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH].contains(error.errnoCode) { return true }
+        if let error = error as? IOError, [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH].contains(error.errnoCode) {
+            return true
+        }
         return false
     }
 }

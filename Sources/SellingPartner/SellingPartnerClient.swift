@@ -78,12 +78,38 @@ public struct SellingPartnerClient: Sendable {
             RateLimitMiddleware(limiter: rateLimiter),
             AuthenticationMiddleware(tokens: tokens, userAgent: configuration.userAgent),
         ]
-        let transport = transport ?? AsyncHTTPClientTransport(
-            configuration: .init(client: httpClient, timeout: .milliseconds(Int64(configuration.retry.timeout * 1000))))
+        let transport =
+            transport
+            ?? AsyncHTTPClientTransport(
+                configuration: .init(
+                    client: httpClient,
+                    timeout: .milliseconds(Int64(configuration.retry.timeout * 1000))
+                )
+            )
         let clientConfiguration = OpenAPIRuntime.Configuration(dateTranscoder: .iso8601)
-        shipments = .init(serverURL: endpoint.url, configuration: clientConfiguration, transport: transport, middlewares: middlewares)
-        inventory = .init(serverURL: endpoint.url, configuration: clientConfiguration, transport: transport, middlewares: middlewares)
-        returns = .init(serverURL: endpoint.url, configuration: clientConfiguration, transport: transport, middlewares: middlewares)
-        locations = .init(serverURL: endpoint.url, configuration: clientConfiguration, transport: transport, middlewares: middlewares)
+        shipments = .init(
+            serverURL: endpoint.url,
+            configuration: clientConfiguration,
+            transport: transport,
+            middlewares: middlewares
+        )
+        inventory = .init(
+            serverURL: endpoint.url,
+            configuration: clientConfiguration,
+            transport: transport,
+            middlewares: middlewares
+        )
+        returns = .init(
+            serverURL: endpoint.url,
+            configuration: clientConfiguration,
+            transport: transport,
+            middlewares: middlewares
+        )
+        locations = .init(
+            serverURL: endpoint.url,
+            configuration: clientConfiguration,
+            transport: transport,
+            middlewares: middlewares
+        )
     }
 }

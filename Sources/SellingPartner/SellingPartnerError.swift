@@ -17,8 +17,13 @@ public struct AmazonAPIError: Error, Sendable, Hashable, CustomStringConvertible
     public var attempts: Int
 
     public init(
-        operation: String, status: Int, code: String? = nil, message: String? = nil, details: String? = nil,
-        requestID: String? = nil, attempts: Int = 1
+        operation: String,
+        status: Int,
+        code: String? = nil,
+        message: String? = nil,
+        details: String? = nil,
+        requestID: String? = nil,
+        attempts: Int = 1
     ) {
         self.operation = operation
         self.status = status

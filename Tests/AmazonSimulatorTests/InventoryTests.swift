@@ -17,7 +17,11 @@ struct InventoryTests {
     }
 
     func batch(_ live: LiveSimulator, _ requests: [String]) async throws -> [[String: Any]] {
-        let response = try await live.call(.POST, Self.path, json: #"{"requests":[\#(requests.joined(separator: ","))]}"#)
+        let response = try await live.call(
+            .POST,
+            Self.path,
+            json: #"{"requests":[\#(requests.joined(separator: ","))]}"#
+        )
         try live.expectStatus(207, response)
         return try #require(response.json?["responses"] as? [[String: Any]])
     }
@@ -30,8 +34,18 @@ struct InventoryTests {
     func reservations() async throws {
         try await LiveSimulator.run { live in
             let location = try await live.createLocation()
-            try await live.simulator.addListings(merchantID: LiveSimulator.merchant, marketplaceID: LiveSimulator.india, skus: ["SKU-A", "SKU-B"])
-            var answers = try await batch(live, [update(location, "SKU-A", quantity: 25, sequence: 1), update(location, "SKU-B", quantity: 0, sequence: 1)])
+            try await live.simulator.addListings(
+                merchantID: LiveSimulator.merchant,
+                marketplaceID: LiveSimulator.india,
+                skus: ["SKU-A", "SKU-B"]
+            )
+            var answers = try await batch(
+                live,
+                [
+                    update(location, "SKU-A", quantity: 25, sequence: 1),
+                    update(location, "SKU-B", quantity: 0, sequence: 1),
+                ]
+            )
             #expect(answers.map { item($0).status } == [200, 200])
             #expect(item(answers[0]).body["sellableQuantity"] as? Int == 25)
 
@@ -51,7 +65,14 @@ struct InventoryTests {
             #expect(item(answers[1]).body["reservedQuantity"] as? Int == units)
 
             // Shipping the order releases its reservation.
-            try live.expectStatus(204, try await live.call(.PATCH, "/externalFulfillment/2024-09-11/shipments/\(order)", json: #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"status":"CANCELLED"}}"#))
+            try live.expectStatus(
+                204,
+                try await live.call(
+                    .PATCH,
+                    "/externalFulfillment/2024-09-11/shipments/\(order)",
+                    json: #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"status":"CANCELLED"}}"#
+                )
+            )
             answers = try await batch(live, [fetch(location, sku)])
             #expect(item(answers[0]).body["reservedQuantity"] as? Int == 0)
         }
@@ -61,13 +82,20 @@ struct InventoryTests {
     func sequenceNumbers() async throws {
         try await LiveSimulator.run { live in
             let location = try await live.createLocation()
-            try await live.simulator.addListings(merchantID: LiveSimulator.merchant, marketplaceID: LiveSimulator.india, skus: ["SKU-A"])
+            try await live.simulator.addListings(
+                merchantID: LiveSimulator.merchant,
+                marketplaceID: LiveSimulator.india,
+                skus: ["SKU-A"]
+            )
             let now = Int(Date().timeIntervalSince1970 * 1000)
             var answers = try await batch(live, [update(location, "SKU-A", quantity: 10, sequence: now)])
             #expect(item(answers[0]).status == 200)
             #expect(item(answers[0]).body["clientSequenceNumber"] as? Int == now)
             for stale in [now, now - 1, 0] {
-                answers = try await batch(live, [update(location, "SKU-A", quantity: 99, sequence: stale), fetch(location, "SKU-A")])
+                answers = try await batch(
+                    live,
+                    [update(location, "SKU-A", quantity: 99, sequence: stale), fetch(location, "SKU-A")]
+                )
                 #expect(item(answers[0]).status == 409)
                 #expect(item(answers[0]).body["clientSequenceNumber"] as? Int == now)
                 let errors = item(answers[0]).body["actionableErrors"] as? [[String: Any]]
@@ -75,10 +103,18 @@ struct InventoryTests {
                 #expect(item(answers[1]).body["sellableQuantity"] as? Int == 10)
             }
             // The same batch may carry increasing numbers for one SKU: they apply in order.
-            answers = try await batch(live, [update(location, "SKU-A", quantity: 3, sequence: now + 1), update(location, "SKU-A", quantity: 4, sequence: now + 2), fetch(location, "SKU-A")])
+            answers = try await batch(
+                live,
+                [
+                    update(location, "SKU-A", quantity: 3, sequence: now + 1),
+                    update(location, "SKU-A", quantity: 4, sequence: now + 2), fetch(location, "SKU-A"),
+                ]
+            )
             #expect(answers.map { item($0).status } == [200, 200, 200])
             #expect(item(answers[2]).body["sellableQuantity"] as? Int == 4)
-            #expect(await live.simulator.groundTruth().stock.first { $0.skuId == "SKU-A" }?.clientSequenceNumber == now + 2)
+            #expect(
+                await live.simulator.groundTruth().stock.first { $0.skuId == "SKU-A" }?.clientSequenceNumber == now + 2
+            )
         }
     }
 
@@ -86,16 +122,23 @@ struct InventoryTests {
     func itemErrors() async throws {
         try await LiveSimulator.run { live in
             let location = try await live.createLocation()
-            try await live.simulator.addListings(merchantID: LiveSimulator.merchant, marketplaceID: LiveSimulator.india, skus: ["SKU-A"])
-            let answers = try await batch(live, [
-                update(location, "NO-SUCH-SKU", quantity: 1, sequence: 1),
-                update("ZZZZ", "SKU-A", quantity: 1, sequence: 1),
-                #"{"method":"POST","uri":"/inventory/update?locationId=\#(location)","body":{"quantity":1,"clientSequenceNumber":1}}"#,
-                #"{"method":"POST","uri":"/inventory/update?locationId=\#(location)&skuId=SKU-A","body":{"quantity":-1,"clientSequenceNumber":1}}"#,
-                #"{"method":"POST","uri":"/inventory/update?locationId=\#(location)&skuId=SKU-A","body":{"quantity":1}}"#,
-                #"{"method":"POST","uri":"/inventory/delete?locationId=\#(location)&skuId=SKU-A"}"#,
-                update(location, "SKU-A", quantity: 7, sequence: 1),
-            ])
+            try await live.simulator.addListings(
+                merchantID: LiveSimulator.merchant,
+                marketplaceID: LiveSimulator.india,
+                skus: ["SKU-A"]
+            )
+            let answers = try await batch(
+                live,
+                [
+                    update(location, "NO-SUCH-SKU", quantity: 1, sequence: 1),
+                    update("ZZZZ", "SKU-A", quantity: 1, sequence: 1),
+                    #"{"method":"POST","uri":"/inventory/update?locationId=\#(location)","body":{"quantity":1,"clientSequenceNumber":1}}"#,
+                    #"{"method":"POST","uri":"/inventory/update?locationId=\#(location)&skuId=SKU-A","body":{"quantity":-1,"clientSequenceNumber":1}}"#,
+                    #"{"method":"POST","uri":"/inventory/update?locationId=\#(location)&skuId=SKU-A","body":{"quantity":1}}"#,
+                    #"{"method":"POST","uri":"/inventory/delete?locationId=\#(location)&skuId=SKU-A"}"#,
+                    update(location, "SKU-A", quantity: 7, sequence: 1),
+                ]
+            )
             #expect(answers.map { item($0).status } == [400, 404, 400, 400, 400, 400, 200])
             let invalid = (item(answers[0]).body["actionableErrors"] as? [[String: Any]])?.first
             #expect(invalid?["errorType"] as? String == "INVALID_SKU")
@@ -108,7 +151,11 @@ struct InventoryTests {
         try await LiveSimulator.run { live in
             let location = try await live.createLocation()
             let eleven = Array(repeating: fetch(location, "X"), count: 11)
-            let tooMany = try await live.call(.POST, Self.path, json: #"{"requests":[\#(eleven.joined(separator: ","))]}"#)
+            let tooMany = try await live.call(
+                .POST,
+                Self.path,
+                json: #"{"requests":[\#(eleven.joined(separator: ","))]}"#
+            )
             try live.expectStatus(400, tooMany)
             #expect(tooMany.firstErrorCode == "InvalidInput")
             try live.expectStatus(400, try await live.call(.POST, Self.path, json: #"{"requests":[]}"#))
@@ -120,14 +167,26 @@ struct InventoryTests {
     func generatedClient() async throws {
         try await LiveSimulator.run { live in
             let location = try await live.createLocation()
-            try await live.simulator.addListings(merchantID: LiveSimulator.merchant, marketplaceID: LiveSimulator.india, skus: ["SKU-A"])
+            try await live.simulator.addListings(
+                merchantID: LiveSimulator.merchant,
+                marketplaceID: LiveSimulator.india,
+                skus: ["SKU-A"]
+            )
             let output = try await live.inventory.batchInventory(
                 body: .json(
                     .init(requests: [
                         .init(
-                            uri: "/inventory/update?locationId=\(location)&skuId=SKU-A", method: .post,
-                            body: .init(clientSequenceNumber: 42, quantity: 12, marketplaceAttributes: .init(channelName: .mfn, marketplaceId: LiveSimulator.india)))
-                    ])))
+                            uri: "/inventory/update?locationId=\(location)&skuId=SKU-A",
+                            method: .post,
+                            body: .init(
+                                clientSequenceNumber: 42,
+                                quantity: 12,
+                                marketplaceAttributes: .init(channelName: .mfn, marketplaceId: LiveSimulator.india)
+                            )
+                        )
+                    ])
+                )
+            )
             let answer = try #require(try output.code207.body.json.responses?.first)
             #expect(answer.status.statusCode == 200)
             #expect(answer.body.sellableQuantity == 12)

@@ -34,23 +34,41 @@ struct LiveSimulator: Sendable {
     ) async throws -> T {
         let simulator = Simulator(configuration: configuration, clock: clock)
         let application = try await SimulatorServer.makeApplication(
-            simulator: simulator, host: "127.0.0.1", port: 0, logger: Logger(label: "simulator.test"))
+            simulator: simulator,
+            host: "127.0.0.1",
+            port: 0,
+            logger: Logger(label: "simulator.test")
+        )
         return try await application.test(.live) { client in
             let base = "http://127.0.0.1:\(client.port!)"
-            let token = try await signIn(base: base, merchant: merchant, simulator: simulator, configuration: configuration)
-            return try await body(LiveSimulator(simulator: simulator, configuration: configuration, base: base, accessToken: token))
+            let token = try await signIn(
+                base: base,
+                merchant: merchant,
+                simulator: simulator,
+                configuration: configuration
+            )
+            return try await body(
+                LiveSimulator(simulator: simulator, configuration: configuration, base: base, accessToken: token)
+            )
         }
     }
 
     /// Mints a refresh token and exchanges it at the token endpoint, as a connector would.
-    static func signIn(base: String, merchant: String, simulator: Simulator, configuration: Simulator.Configuration) async throws -> String {
+    static func signIn(
+        base: String,
+        merchant: String,
+        simulator: Simulator,
+        configuration: Simulator.Configuration
+    ) async throws -> String {
         let refresh = try await simulator.authorize(merchantID: merchant)
         let response = try await RawHTTP.send(
-            .POST, "\(base)/auth/o2/token",
+            .POST,
+            "\(base)/auth/o2/token",
             form: [
                 "grant_type": "refresh_token", "refresh_token": refresh, "client_id": configuration.clientID,
                 "client_secret": configuration.clientSecret,
-            ])
+            ]
+        )
         #expect(response.status == 200)
         return try #require(response.json?["access_token"] as? String)
     }
@@ -64,34 +82,62 @@ struct LiveSimulator: Sendable {
     var shipments: AmazonEFShipments.Client { client(token: accessToken) }
 
     func client(token: String) -> AmazonEFShipments.Client {
-        AmazonEFShipments.Client(serverURL: URL(string: base)!, transport: AsyncHTTPClientTransport(), middlewares: [AccessToken(token: token)])
+        AmazonEFShipments.Client(
+            serverURL: URL(string: base)!,
+            transport: AsyncHTTPClientTransport(),
+            middlewares: [AccessToken(token: token)]
+        )
     }
 
     var inventory: AmazonEFInventory.Client {
-        AmazonEFInventory.Client(serverURL: URL(string: base)!, transport: AsyncHTTPClientTransport(), middlewares: [AccessToken(token: accessToken)])
+        AmazonEFInventory.Client(
+            serverURL: URL(string: base)!,
+            transport: AsyncHTTPClientTransport(),
+            middlewares: [AccessToken(token: accessToken)]
+        )
     }
 
     var returns: AmazonEFReturns.Client {
-        AmazonEFReturns.Client(serverURL: URL(string: base)!, transport: AsyncHTTPClientTransport(), middlewares: [AccessToken(token: accessToken)])
+        AmazonEFReturns.Client(
+            serverURL: URL(string: base)!,
+            transport: AsyncHTTPClientTransport(),
+            middlewares: [AccessToken(token: accessToken)]
+        )
     }
 
     var locations: AmazonEFLocation.Client {
-        AmazonEFLocation.Client(serverURL: URL(string: base)!, transport: AsyncHTTPClientTransport(), middlewares: [AccessToken(token: accessToken)])
+        AmazonEFLocation.Client(
+            serverURL: URL(string: base)!,
+            transport: AsyncHTTPClientTransport(),
+            middlewares: [AccessToken(token: accessToken)]
+        )
     }
 
     // MARK: Raw HTTP, for status codes and error bodies
 
-    func call(_ method: HTTPClientRequestMethod, _ path: String, json: String? = nil, token: String? = nil) async throws -> RawHTTP.Response {
+    func call(
+        _ method: HTTPClientRequestMethod,
+        _ path: String,
+        json: String? = nil,
+        token: String? = nil
+    ) async throws -> RawHTTP.Response {
         try await RawHTTP.send(method, base + path, json: json, headers: ["x-amz-access-token": token ?? accessToken])
     }
 
     // MARK: Building blocks
 
     /// A sandbox location for the seller.
-    func createLocation(name: String = "Warehouse \(UUID().uuidString.prefix(8))", marketplace: String = india, channel: String = "MFN") async throws -> String {
+    func createLocation(
+        name: String = "Warehouse \(UUID().uuidString.prefix(8))",
+        marketplace: String = india,
+        channel: String = "MFN"
+    ) async throws -> String {
         let response = try await call(
-            .POST, "/externalFulfillment/2026-07-30/location",
-            json: #"{"merchantIds":["\#(Self.merchant)"],"marketplaceId":"\#(marketplace)","channels":["\#(channel)"],"locationName":"\#(name)"}"#)
+            .POST,
+            "/externalFulfillment/2026-07-30/location",
+            json:
+                #"{"merchantIds":["\#(Self.merchant)"],"marketplaceId":"\#(marketplace)","channels":["\#(channel)"],"locationName":"\#(name)"}"#
+        )
         #expect(response.status == 201, "\(response.text)")
         return try #require((response.json?["locationIds"] as? [String: Any])?[channel] as? String)
     }
@@ -108,12 +154,14 @@ struct LiveSimulator: Sendable {
     ) async throws -> String {
         let types = orderTypes.map { "\"\($0)\"" }.joined(separator: ",")
         let response = try await call(
-            .POST, "/externalFulfillment/2024-09-11/shipments",
+            .POST,
+            "/externalFulfillment/2024-09-11/shipments",
             json: """
                 {"locationId":"\(location)","marketplaceId":"\(marketplace)","marketplaceChannel":"\(channel)",\
                 "shippingType":"\(shippingType)","orderType":[\(types)],"lineItemCount":"\(multipleLines ? "MULTIPLE" : "SINGLE")",\
                 "quantityCount":"\(multipleUnits ? "MULTIPLE" : "SINGLE")"}
-                """)
+                """
+        )
         #expect(response.status == 200, "\(response.text)")
         return try #require(response.json?["shipmentId"] as? String)
     }
@@ -123,18 +171,31 @@ struct LiveSimulator: Sendable {
     }
 
     /// A package holding every unit of the shipment, with serial numbers and customs data when the lines need them.
-    func packagesJSON(for shipment: AmazonEFShipments.Components.Schemas.Shipment, id: String = "P1", weightGrams: String = "500") -> String {
+    func packagesJSON(
+        for shipment: AmazonEFShipments.Components.Schemas.Shipment,
+        id: String = "P1",
+        weightGrams: String = "500"
+    ) -> String {
         "{\"packages\":[\(packageJSON(for: shipment, id: id, weightGrams: weightGrams))]}"
     }
 
-    func packageJSON(for shipment: AmazonEFShipments.Components.Schemas.Shipment, id: String = "P1", weightGrams: String = "500") -> String {
+    func packageJSON(
+        for shipment: AmazonEFShipments.Components.Schemas.Shipment,
+        id: String = "P1",
+        weightGrams: String = "500"
+    ) -> String {
         let items = shipment.lineItems.map { line in
             var item = #"{"packageLineItemId":"\#(line.shipmentLineItemId)","quantity":\#(line.numberOfUnits)"#
             if line.complianceAttributes.serialNumberRequirement == .required {
-                item += ",\"serialNumbers\":[" + (0..<line.numberOfUnits).map { "\"SN-\(line.shipmentLineItemId)-\($0)\"" }.joined(separator: ",") + "]"
+                item +=
+                    ",\"serialNumbers\":["
+                    + (0..<line.numberOfUnits).map { "\"SN-\(line.shipmentLineItemId)-\($0)\"" }.joined(separator: ",")
+                    + "]"
             }
             if line.complianceAttributes.countryOfOriginRequirement == .required { item += #","countryOfOrigin":"IN""# }
-            if line.complianceAttributes.itemValueRequirement == .required { item += #","itemValue":{"value":"10","currencyCode":"USD"}"# }
+            if line.complianceAttributes.itemValueRequirement == .required {
+                item += #","itemValue":{"value":"10","currencyCode":"USD"}"#
+            }
             return item + "}"
         }
         return """
@@ -145,13 +206,27 @@ struct LiveSimulator: Sendable {
     }
 
     /// Drives a new shipment through Amazon's workflow until it reaches `status`.
-    func shipment(at status: String, marketplace: String = india, shippingType: String = "MARKETPLACE") async throws -> String {
+    func shipment(
+        at status: String,
+        marketplace: String = india,
+        shippingType: String = "MARKETPLACE"
+    ) async throws -> String {
         let location = try await createLocation(marketplace: marketplace)
         let id = try await createShipment(location: location, marketplace: marketplace, shippingType: shippingType)
         let path = "/externalFulfillment/2024-09-11/shipments/\(id)"
-        let order = ["ACCEPTED", "CONFIRMED", "PACKAGE_CREATED", "PICKUP_SLOT_RETRIEVED", "INVOICE_GENERATED", "SHIPLABEL_GENERATED", "SHIPPED", "DELIVERED"]
+        let order = [
+            "ACCEPTED", "CONFIRMED", "PACKAGE_CREATED", "PICKUP_SLOT_RETRIEVED", "INVOICE_GENERATED",
+            "SHIPLABEL_GENERATED", "SHIPPED", "DELIVERED",
+        ]
         if status == "CANCELLED" {
-            try expectStatus(204, try await call(.PATCH, path, json: #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"status":"CANCELLED"}}"#))
+            try expectStatus(
+                204,
+                try await call(
+                    .PATCH,
+                    path,
+                    json: #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"status":"CANCELLED"}}"#
+                )
+            )
             return id
         }
         let target = try #require(order.firstIndex(of: status))
@@ -159,12 +234,18 @@ struct LiveSimulator: Sendable {
             let response: RawHTTP.Response
             switch step {
             case "CONFIRMED": response = try await call(.POST, "\(path)?operation=CONFIRM")
-            case "PACKAGE_CREATED": response = try await call(.POST, "\(path)/packages", json: packagesJSON(for: try await shipment(id)))
+            case "PACKAGE_CREATED":
+                response = try await call(.POST, "\(path)/packages", json: packagesJSON(for: try await shipment(id)))
             case "PICKUP_SLOT_RETRIEVED": response = try await call(.GET, "\(path)/shippingOptions?packageId=P1")
             case "INVOICE_GENERATED": response = try await call(.POST, "\(path)/invoice")
             case "SHIPLABEL_GENERATED": response = try await call(.PUT, "\(path)/shipLabels?operation=GENERATE")
             case "SHIPPED": response = try await call(.PATCH, "\(path)/packages/P1", json: #"{"status":"SHIPPED"}"#)
-            default: response = try await call(.PATCH, path, json: #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"status":"DELIVERED"}}"#)
+            default:
+                response = try await call(
+                    .PATCH,
+                    path,
+                    json: #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"status":"DELIVERED"}}"#
+                )
             }
             #expect((200..<300).contains(response.status), "\(step): \(response.text)")
         }
@@ -172,7 +253,11 @@ struct LiveSimulator: Sendable {
         return id
     }
 
-    func expectStatus(_ status: Int, _ response: RawHTTP.Response, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectStatus(
+        _ status: Int,
+        _ response: RawHTTP.Response,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         #expect(response.status == status, "\(response.text)", sourceLocation: sourceLocation)
     }
 }
@@ -195,6 +280,7 @@ struct AccessToken: ClientMiddleware {
 }
 
 /// The HTTP methods the tests use.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 enum HTTPClientRequestMethod: String, Sendable {
     case GET, POST, PUT, PATCH, DELETE
 }
@@ -204,7 +290,8 @@ enum RawHTTP {
     /// A client that hands redirects back instead of following them, as the consent tests need.
     static let client = HTTPClient(
         eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow))
+        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow)
+    )
 
     struct Response: @unchecked Sendable {
         var status: Int

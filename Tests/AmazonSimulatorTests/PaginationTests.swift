@@ -16,7 +16,8 @@ struct PaginationTests {
             var pages = 0
             repeat {
                 let output = try await live.shipments.getShipments(
-                    query: .init(locationId: location, status: .accepted, maxResults: 3, paginationToken: token))
+                    query: .init(locationId: location, status: .accepted, maxResults: 3, paginationToken: token)
+                )
                 let page = try output.ok.body.json
                 seen += (page.shipments ?? []).map(\.id)
                 token = page.pagination?.nextToken
@@ -37,7 +38,10 @@ struct PaginationTests {
             let a = try await live.createShipment(location: first)
             let b = try await live.createShipment(location: second)
             let confirmedAt = Date()
-            try live.expectStatus(204, try await live.call(.POST, "/externalFulfillment/2024-09-11/shipments/\(b)?operation=CONFIRM"))
+            try live.expectStatus(
+                204,
+                try await live.call(.POST, "/externalFulfillment/2024-09-11/shipments/\(b)?operation=CONFIRM")
+            )
             func ids(_ query: Operations.GetShipments.Input.Query) async throws -> [String] {
                 try await live.shipments.getShipments(query: query).ok.body.json.shipments?.map(\.id) ?? []
             }
@@ -46,33 +50,47 @@ struct PaginationTests {
             #expect(try await ids(.init(locationId: first, status: .confirmed)) == [])
             #expect(try await ids(.init(marketplaceId: LiveSimulator.unitedStates, status: .accepted)) == [])
             #expect(try await ids(.init(channelName: "MFN", status: .accepted)) == [a])
-            #expect(try await ids(.init(status: .confirmed, lastUpdatedAfter: confirmedAt.addingTimeInterval(-1))) == [b])
+            #expect(
+                try await ids(.init(status: .confirmed, lastUpdatedAfter: confirmedAt.addingTimeInterval(-1))) == [b]
+            )
             #expect(try await ids(.init(status: .confirmed, lastUpdatedAfter: Date().addingTimeInterval(60))) == [])
             #expect(try await ids(.init(status: .accepted, lastUpdatedBefore: Date(timeIntervalSince1970: 0))) == [])
         }
     }
 
-    @Test("bad parameters answer 400 InvalidInput: maxResults out of range, a foreign token, a missing status, a bad date")
+    @Test(
+        "bad parameters answer 400 InvalidInput: maxResults out of range, a foreign token, a missing status, a bad date"
+    )
     func badParameters() async throws {
         try await LiveSimulator.run { live in
             let location = try await live.createLocation()
             for _ in 0..<3 { _ = try await live.createShipment(location: location) }
-            let page = try await live.call(.GET, "/externalFulfillment/2024-09-11/shipments?status=ACCEPTED&maxResults=1")
+            let page = try await live.call(
+                .GET,
+                "/externalFulfillment/2024-09-11/shipments?status=ACCEPTED&maxResults=1"
+            )
             let token = try #require((page.json?["pagination"] as? [String: Any])?["nextToken"] as? String)
             let escaped = token.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
             for query in [
                 "status=ACCEPTED&maxResults=0", "status=ACCEPTED&maxResults=101", "maxResults=10", "status=NOPE",
                 "status=ACCEPTED&lastUpdatedAfter=yesterday", "status=CONFIRMED&paginationToken=\(escaped)",
-                "status=ACCEPTED&paginationToken=garbage", "status=ACCEPTED&locationId=\(String(repeating: "L", count: 37))",
+                "status=ACCEPTED&paginationToken=garbage",
+                "status=ACCEPTED&locationId=\(String(repeating: "L", count: 37))",
             ] {
                 let response = try await live.call(.GET, "/externalFulfillment/2024-09-11/shipments?\(query)")
                 #expect(response.status == 400, "\(query): \(response.text)")
                 #expect(response.firstErrorCode == "InvalidInput", "\(query)")
             }
-            let unknownLocation = try await live.call(.GET, "/externalFulfillment/2024-09-11/shipments?status=ACCEPTED&locationId=ZZZZ")
+            let unknownLocation = try await live.call(
+                .GET,
+                "/externalFulfillment/2024-09-11/shipments?status=ACCEPTED&locationId=ZZZZ"
+            )
             try live.expectStatus(404, unknownLocation)
             #expect(unknownLocation.firstErrorCode == "NotFound")
-            let next = try await live.call(.GET, "/externalFulfillment/2024-09-11/shipments?status=ACCEPTED&maxResults=1&paginationToken=\(escaped)")
+            let next = try await live.call(
+                .GET,
+                "/externalFulfillment/2024-09-11/shipments?status=ACCEPTED&maxResults=1&paginationToken=\(escaped)"
+            )
             try live.expectStatus(200, next)
         }
     }

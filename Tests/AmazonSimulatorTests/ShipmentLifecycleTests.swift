@@ -14,31 +14,46 @@ struct ShipmentLifecycleTests {
     /// state (India, where an invoice is required): 2 means success, otherwise the refusal's status code.
     static let matrix: [(operation: String, expected: [Int])] = [
         //                     ACC  CONF  PKG  SLOT  INV  LBL  SHIP DELIV CANC
-        ("confirm",           [2,   409,  409, 409,  409, 409, 409, 409,  409]),
-        ("reject",            [2,   2,    2,   2,    409, 409, 409, 409,  409]),
-        ("createPackages",    [409, 2,    409, 409,  409, 409, 409, 409,  409]),
-        ("updatePackage",     [404, 404,  2,   2,    2,   2,   409, 409,  404]),
-        ("shippingOptions",   [404, 404,  2,   2,    2,   409, 409, 409,  404]),
-        ("generateInvoice",   [409, 409,  409, 2,    2,   2,   409, 409,  409]),
-        ("generateLabels",    [409, 409,  409, 409,  2,   409, 409, 409,  409]),
-        ("regenerateLabels",  [409, 409,  409, 409,  409, 2,   409, 409,  409]),
-        ("ship",              [404, 404,  409, 409,  409, 2,   409, 409,  404]),
-        ("marketplaceCancel", [2,   2,    2,   2,    2,   2,   409, 409,  409]),
-        ("carrierPickup",     [409, 409,  409, 409,  409, 2,   409, 409,  409]),
-        ("deliver",           [409, 409,  409, 409,  409, 409, 2,   409,  409]),
+        ("confirm", [2, 409, 409, 409, 409, 409, 409, 409, 409]),
+        ("reject", [2, 2, 2, 2, 409, 409, 409, 409, 409]),
+        ("createPackages", [409, 2, 409, 409, 409, 409, 409, 409, 409]),
+        ("updatePackage", [404, 404, 2, 2, 2, 2, 409, 409, 404]),
+        ("shippingOptions", [404, 404, 2, 2, 2, 409, 409, 409, 404]),
+        ("generateInvoice", [409, 409, 409, 2, 2, 2, 409, 409, 409]),
+        ("generateLabels", [409, 409, 409, 409, 2, 409, 409, 409, 409]),
+        ("regenerateLabels", [409, 409, 409, 409, 409, 2, 409, 409, 409]),
+        ("ship", [404, 404, 409, 409, 409, 2, 409, 409, 404]),
+        ("marketplaceCancel", [2, 2, 2, 2, 2, 2, 409, 409, 409]),
+        ("carrierPickup", [409, 409, 409, 409, 409, 2, 409, 409, 409]),
+        ("deliver", [409, 409, 409, 409, 409, 409, 2, 409, 409]),
     ]
 
     func apply(_ operation: String, to id: String, on live: LiveSimulator) async throws -> RawHTTP.Response {
         let path = "/externalFulfillment/2024-09-11/shipments/\(id)"
-        let sandbox = { (status: String) in #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"status":"\#(status)"}}"# }
+        let sandbox = { (status: String) in
+            #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"status":"\#(status)"}}"#
+        }
         switch operation {
         case "confirm": return try await live.call(.POST, "\(path)?operation=CONFIRM")
         case "reject":
             return try await live.call(
-                .POST, "\(path)?operation=REJECT",
-                json: #"{"referenceId":"r-\#(id)","lineItems":[{"lineItem":{"id":"1","quantity":1},"reason":"OUT_OF_STOCK"}]}"#)
-        case "createPackages": return try await live.call(.POST, "\(path)/packages", json: live.packagesJSON(for: try await live.shipment(id)))
-        case "updatePackage": return try await live.call(.PUT, "\(path)/packages/P1", json: live.packageJSON(for: try await live.shipment(id), weightGrams: "650"))
+                .POST,
+                "\(path)?operation=REJECT",
+                json:
+                    #"{"referenceId":"r-\#(id)","lineItems":[{"lineItem":{"id":"1","quantity":1},"reason":"OUT_OF_STOCK"}]}"#
+            )
+        case "createPackages":
+            return try await live.call(
+                .POST,
+                "\(path)/packages",
+                json: live.packagesJSON(for: try await live.shipment(id))
+            )
+        case "updatePackage":
+            return try await live.call(
+                .PUT,
+                "\(path)/packages/P1",
+                json: live.packageJSON(for: try await live.shipment(id), weightGrams: "650")
+            )
         case "shippingOptions": return try await live.call(.GET, "\(path)/shippingOptions?packageId=P1")
         case "generateInvoice": return try await live.call(.POST, "\(path)/invoice")
         case "generateLabels": return try await live.call(.PUT, "\(path)/shipLabels?operation=GENERATE")
@@ -50,7 +65,9 @@ struct ShipmentLifecycleTests {
         }
     }
 
-    @Test("every operation in every state: allowed transitions succeed, refused ones answer 404 or 409 and change nothing")
+    @Test(
+        "every operation in every state: allowed transitions succeed, refused ones answer 404 or 409 and change nothing"
+    )
     func transitionMatrix() async throws {
         try await LiveSimulator.run { live in
             for (column, state) in Self.states.enumerated() {
@@ -63,13 +80,25 @@ struct ShipmentLifecycleTests {
                         #expect((200..<300).contains(response.status), "\(operation) in \(state): \(response.text)")
                         // Repeating a read-like step (options, the existing invoice) changes nothing; every change is stamped.
                         if after != before {
-                            #expect(after.lastUpdatedDateTime > before.lastUpdatedDateTime, "\(operation) in \(state) must move lastUpdatedDateTime")
+                            #expect(
+                                after.lastUpdatedDateTime > before.lastUpdatedDateTime,
+                                "\(operation) in \(state) must move lastUpdatedDateTime"
+                            )
                         } else {
-                            #expect(["shippingOptions", "generateInvoice"].contains(operation), "\(operation) in \(state) changed nothing")
+                            #expect(
+                                ["shippingOptions", "generateInvoice"].contains(operation),
+                                "\(operation) in \(state) changed nothing"
+                            )
                         }
                     } else {
-                        #expect(response.status == expected[column], "\(operation) in \(state): \(response.status) \(response.text)")
-                        #expect(response.firstErrorCode != nil, "\(operation) in \(state) must answer Amazon's error shape")
+                        #expect(
+                            response.status == expected[column],
+                            "\(operation) in \(state): \(response.status) \(response.text)"
+                        )
+                        #expect(
+                            response.firstErrorCode != nil,
+                            "\(operation) in \(state) must answer Amazon's error shape"
+                        )
                         #expect(after == before, "\(operation) refused in \(state) must change nothing")
                     }
                 }
@@ -81,7 +110,11 @@ struct ShipmentLifecycleTests {
     func happyPath() async throws {
         try await LiveSimulator.run { live in
             let location = try await live.createLocation()
-            let id = try await live.createShipment(location: location, orderTypes: ["GIFT_WRAP", "GIFT_MESSAGE"], multipleLines: true)
+            let id = try await live.createShipment(
+                location: location,
+                orderTypes: ["GIFT_WRAP", "GIFT_MESSAGE"],
+                multipleLines: true
+            )
             let client = live.shipments
             var shipment = try await live.shipment(id)
             #expect(shipment.status == .accepted)
@@ -90,11 +123,17 @@ struct ShipmentLifecycleTests {
             #expect(shipment.shipmentRequirements.invoice.requirement == .required)
             var stamps = [shipment.lastUpdatedDateTime]
 
-            _ = try await client.processShipment(path: .init(shipmentId: id), query: .init(operation: .confirm)).noContent
+            _ = try await client.processShipment(path: .init(shipmentId: id), query: .init(operation: .confirm))
+                .noContent
             let packages = try JSONDecoder().decode(
-                AmazonEFShipments.Components.Schemas.Packages.self, from: Data(live.packagesJSON(for: shipment).utf8))
+                AmazonEFShipments.Components.Schemas.Packages.self,
+                from: Data(live.packagesJSON(for: shipment).utf8)
+            )
             _ = try await client.createPackages(path: .init(shipmentId: id), body: .json(packages)).noContent
-            let options = try await client.retrieveShippingOptions(path: .init(shipmentId: id), query: .init(packageId: "P1")).ok.body.json
+            let options = try await client.retrieveShippingOptions(
+                path: .init(shipmentId: id),
+                query: .init(packageId: "P1")
+            ).ok.body.json
             let chosen = try #require(options.recommendedShippingOption)
             #expect(options.shippingOptions?.contains(chosen) == true)
             let invoice = try await client.generateInvoice(path: .init(shipmentId: id)).ok.body.json
@@ -103,7 +142,8 @@ struct ShipmentLifecycleTests {
             #expect(pdf.starts(with: Data("%PDF-".utf8)))
             #expect(try await client.retrieveInvoice(path: .init(shipmentId: id)).ok.body.json == invoice)
             let labels = try await client.generateShipLabels(
-                path: .init(shipmentId: id), query: .init(shippingOptionId: chosen.shippingOptionId, operation: .generate),
+                path: .init(shipmentId: id),
+                query: .init(shippingOptionId: chosen.shippingOptionId, operation: .generate),
                 body: .json(.init(packageIds: ["P1"]))
             ).ok.body.json
             let label = try #require(labels.packageShipLabelList.first)
@@ -115,15 +155,20 @@ struct ShipmentLifecycleTests {
             #expect(file.text.contains(tracking), "the label carries its tracking id")
             shipment = try await live.shipment(id)
             #expect(shipment.status == .shiplabelGenerated)
-            _ = try await client.updatePackageStatus(path: .init(shipmentId: id, packageId: "P1"), body: .json(.init(status: .shipped))).noContent
+            _ = try await client.updatePackageStatus(
+                path: .init(shipmentId: id, packageId: "P1"),
+                body: .json(.init(status: .shipped))
+            ).noContent
             shipment = try await live.shipment(id)
             #expect(shipment.status == .shipped)
             #expect(shipment.packages?.first?.status == .shipped)
 
             let log = await live.simulator.recordedRequests().filter { $0.path.contains(id) && $0.method != "GET" }
-            #expect(log.map(\.operation) == [
-                "processShipment", "createPackages", "generateInvoice", "generateShipLabels", "updatePackageStatus",
-            ])
+            #expect(
+                log.map(\.operation) == [
+                    "processShipment", "createPackages", "generateInvoice", "generateShipLabels", "updatePackageStatus",
+                ]
+            )
             stamps.append(shipment.lastUpdatedDateTime)
             #expect(stamps == stamps.sorted())
         }
@@ -145,16 +190,21 @@ struct ShipmentLifecycleTests {
         try await LiveSimulator.run { live in
             let id = try await live.shipment(at: "CONFIRMED")
             let response = try await live.call(
-                .POST, "/externalFulfillment/2024-09-11/shipments/\(id)?operation=REJECT",
-                json: #"{"referenceId":"ref-1","lineItems":[{"lineItem":{"id":"1","quantity":0},"reason":"CUSTOMER_REQUESTED"}]}"#)
+                .POST,
+                "/externalFulfillment/2024-09-11/shipments/\(id)?operation=REJECT",
+                json:
+                    #"{"referenceId":"ref-1","lineItems":[{"lineItem":{"id":"1","quantity":0},"reason":"CUSTOMER_REQUESTED"}]}"#
+            )
             try live.expectStatus(204, response)
             let shipment = try await live.shipment(id)
             #expect(shipment.status == .cancelled)
             #expect(shipment.lineItems[0].cancellations?.first?.cancellationType == .sellerRejected)
             #expect(shipment.lineItems[0].cancellations?.first?.cancellationReason == "CUSTOMER_REQUESTED")
             let unknownLine = try await live.call(
-                .POST, "/externalFulfillment/2024-09-11/shipments/\(try await live.shipment(at: "ACCEPTED"))?operation=REJECT",
-                json: #"{"referenceId":"ref-2","lineItems":[{"lineItem":{"id":"99"},"reason":"OUT_OF_STOCK"}]}"#)
+                .POST,
+                "/externalFulfillment/2024-09-11/shipments/\(try await live.shipment(at: "ACCEPTED"))?operation=REJECT",
+                json: #"{"referenceId":"ref-2","lineItems":[{"lineItem":{"id":"99"},"reason":"OUT_OF_STOCK"}]}"#
+            )
             try live.expectStatus(422, unknownLine)
         }
     }
@@ -166,11 +216,16 @@ struct ShipmentLifecycleTests {
             try live.expectStatus(
                 204,
                 try await live.call(
-                    .PATCH, "/externalFulfillment/2024-09-11/shipments/\(id)",
-                    json: #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"status":"CANCELLED"}}"#))
+                    .PATCH,
+                    "/externalFulfillment/2024-09-11/shipments/\(id)",
+                    json: #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"status":"CANCELLED"}}"#
+                )
+            )
             let shipment = try await live.shipment(id)
             #expect(shipment.status == .cancelled)
-            #expect(shipment.lineItems.allSatisfy { $0.cancellations?.first?.cancellationType == .marketplaceCancelled })
+            #expect(
+                shipment.lineItems.allSatisfy { $0.cancellations?.first?.cancellationType == .marketplaceCancelled }
+            )
             #expect(shipment.packages?.allSatisfy { $0.status == .cancelled } == true)
         }
     }
@@ -180,8 +235,17 @@ struct ShipmentLifecycleTests {
         try await LiveSimulator.run { live in
             let id = try await live.shipment(at: "SHIPLABEL_GENERATED")
             let path = "/externalFulfillment/2024-09-11/shipments/\(id)"
-            let firstLabel = try #require(await live.simulator.groundTruth().shipments.first { $0.id == id }?.labels.first)
-            try live.expectStatus(204, try await live.call(.PUT, "\(path)/packages/P1", json: live.packageJSON(for: try await live.shipment(id), weightGrams: "800")))
+            let firstLabel = try #require(
+                await live.simulator.groundTruth().shipments.first { $0.id == id }?.labels.first
+            )
+            try live.expectStatus(
+                204,
+                try await live.call(
+                    .PUT,
+                    "\(path)/packages/P1",
+                    json: live.packageJSON(for: try await live.shipment(id), weightGrams: "800")
+                )
+            )
             let shipment = try await live.shipment(id)
             #expect(shipment.status == .packageCreated)
             #expect(shipment.packages?.first?.weight.value == "800")
@@ -190,7 +254,9 @@ struct ShipmentLifecycleTests {
             try live.expectStatus(200, try await live.call(.GET, "\(path)/shippingOptions?packageId=P1"))
             // The invoice is kept, so labels can follow at once.
             try live.expectStatus(200, try await live.call(.PUT, "\(path)/shipLabels?operation=GENERATE"))
-            let secondLabel = try #require(await live.simulator.groundTruth().shipments.first { $0.id == id }?.labels.first)
+            let secondLabel = try #require(
+                await live.simulator.groundTruth().shipments.first { $0.id == id }?.labels.first
+            )
             #expect(secondLabel.trackingId != firstLabel.trackingId)
         }
     }
@@ -201,14 +267,24 @@ struct ShipmentLifecycleTests {
             let id = try await live.shipment(at: "SHIPLABEL_GENERATED")
             let path = "/externalFulfillment/2024-09-11/shipments/\(id)"
             let before = try #require(await live.simulator.groundTruth().shipments.first { $0.id == id }?.labels.first)
-            let again = try await live.call(.PUT, "\(path)/shipLabels?operation=REGENERATE", json: #"{"packageIds":["P1"]}"#)
+            let again = try await live.call(
+                .PUT,
+                "\(path)/shipLabels?operation=REGENERATE",
+                json: #"{"packageIds":["P1"]}"#
+            )
             try live.expectStatus(200, again)
             let after = try #require(await live.simulator.groundTruth().shipments.first { $0.id == id }?.labels.first)
             #expect(after.trackingId == before.trackingId)
             #expect(after.generation == 2)
             try live.expectStatus(409, try await live.call(.PUT, "\(path)/shipLabels?operation=GENERATE"))
-            try live.expectStatus(422, try await live.call(.PUT, "\(path)/shipLabels?operation=REGENERATE", json: #"{"packageIds":["NOPE"]}"#))
-            try live.expectStatus(422, try await live.call(.PUT, "\(path)/shipLabels?operation=REGENERATE&shippingOptionId=not-offered"))
+            try live.expectStatus(
+                422,
+                try await live.call(.PUT, "\(path)/shipLabels?operation=REGENERATE", json: #"{"packageIds":["NOPE"]}"#)
+            )
+            try live.expectStatus(
+                422,
+                try await live.call(.PUT, "\(path)/shipLabels?operation=REGENERATE&shippingOptionId=not-offered")
+            )
         }
     }
 
@@ -222,7 +298,8 @@ struct ShipmentLifecycleTests {
             (#""quantity":2"#, 422),
             (#""packageLineItemId":"9""#, 422),
             (#""dimensionUnit":"FEET""#, 400),
-        ])
+        ]
+    )
     func packageValidation(mutation: String, status: Int) async throws {
         try await LiveSimulator.run { live in
             let id = try await live.shipment(at: "CONFIRMED")
@@ -234,7 +311,11 @@ struct ShipmentLifecycleTests {
             } else if let range = json.firstRange(of: pattern) {
                 json.replaceSubrange(range, with: mutation)
             }
-            let response = try await live.call(.POST, "/externalFulfillment/2024-09-11/shipments/\(id)/packages", json: json)
+            let response = try await live.call(
+                .POST,
+                "/externalFulfillment/2024-09-11/shipments/\(id)/packages",
+                json: json
+            )
             try live.expectStatus(status, response)
             #expect(try await live.shipment(id).status == .confirmed)
         }
@@ -245,22 +326,53 @@ struct ShipmentLifecycleTests {
         try await LiveSimulator.run { live in
             let location = try await live.createLocation()
             let serial = try await live.createShipment(location: location, orderTypes: ["SERIAL"], multipleUnits: true)
-            try live.expectStatus(204, try await live.call(.POST, "/externalFulfillment/2024-09-11/shipments/\(serial)?operation=CONFIRM"))
+            try live.expectStatus(
+                204,
+                try await live.call(.POST, "/externalFulfillment/2024-09-11/shipments/\(serial)?operation=CONFIRM")
+            )
             let shipment = try await live.shipment(serial)
             #expect(shipment.lineItems[0].complianceAttributes.serialNumberRequirement == .required)
             let withoutSerials = live.packagesJSON(for: shipment).replacing(/,"serialNumbers":\[[^\]]*\]/, with: "")
-            try live.expectStatus(422, try await live.call(.POST, "/externalFulfillment/2024-09-11/shipments/\(serial)/packages", json: withoutSerials))
-            try live.expectStatus(204, try await live.call(.POST, "/externalFulfillment/2024-09-11/shipments/\(serial)/packages", json: live.packagesJSON(for: shipment)))
+            try live.expectStatus(
+                422,
+                try await live.call(
+                    .POST,
+                    "/externalFulfillment/2024-09-11/shipments/\(serial)/packages",
+                    json: withoutSerials
+                )
+            )
+            try live.expectStatus(
+                204,
+                try await live.call(
+                    .POST,
+                    "/externalFulfillment/2024-09-11/shipments/\(serial)/packages",
+                    json: live.packagesJSON(for: shipment)
+                )
+            )
 
             let plain = try await live.shipment(at: "CONFIRMED")
-            let withSerials = live.packagesJSON(for: try await live.shipment(plain)).replacing(#""quantity":1"#, with: #""quantity":1,"serialNumbers":["X"]"#)
-            try live.expectStatus(422, try await live.call(.POST, "/externalFulfillment/2024-09-11/shipments/\(plain)/packages", json: withSerials))
+            let withSerials = live.packagesJSON(for: try await live.shipment(plain)).replacing(
+                #""quantity":1"#,
+                with: #""quantity":1,"serialNumbers":["X"]"#
+            )
+            try live.expectStatus(
+                422,
+                try await live.call(
+                    .POST,
+                    "/externalFulfillment/2024-09-11/shipments/\(plain)/packages",
+                    json: withSerials
+                )
+            )
         }
     }
 
     @Test(
         "every sandbox order type makes a shipment the generated client reads",
-        arguments: ["HAZMAT", "GIFT_WRAP", "GIFT_MESSAGE", "MPS", "SERIAL", "CROSS_BORDER", "REPLACEMENT", "EXCHANGE", "PHARMA_NON_PRESCRIPTION", "PHARMA_PRESCRIPTION"])
+        arguments: [
+            "HAZMAT", "GIFT_WRAP", "GIFT_MESSAGE", "MPS", "SERIAL", "CROSS_BORDER", "REPLACEMENT", "EXCHANGE",
+            "PHARMA_NON_PRESCRIPTION", "PHARMA_PRESCRIPTION",
+        ]
+    )
     func orderTypes(type: String) async throws {
         try await LiveSimulator.run { live in
             let location = try await live.createLocation()
@@ -272,7 +384,8 @@ struct ShipmentLifecycleTests {
             case "GIFT_MESSAGE": #expect(shipment.lineItems[0].giftAttributes?.giftMessage?.content != nil)
             case "MPS": #expect(shipment.lineItems[0].pieceType == .multiple)
             case "SERIAL": #expect(shipment.lineItems[0].complianceAttributes.serialNumberRequirement == .required)
-            case "CROSS_BORDER": #expect(shipment.lineItems[0].complianceAttributes.countryOfOriginRequirement == .required)
+            case "CROSS_BORDER":
+                #expect(shipment.lineItems[0].complianceAttributes.countryOfOriginRequirement == .required)
             case "REPLACEMENT", "EXCHANGE":
                 #expect(shipment.shipmentInfo.shipmentType.rawValue == type)
                 let original = try #require(shipment.shipmentInfo.originalShipmentInfo)
@@ -283,7 +396,10 @@ struct ShipmentLifecycleTests {
             // The whole flow works for it.
             let path = "/externalFulfillment/2024-09-11/shipments/\(id)"
             try live.expectStatus(204, try await live.call(.POST, "\(path)?operation=CONFIRM"))
-            try live.expectStatus(204, try await live.call(.POST, "\(path)/packages", json: live.packagesJSON(for: shipment)))
+            try live.expectStatus(
+                204,
+                try await live.call(.POST, "\(path)/packages", json: live.packagesJSON(for: shipment))
+            )
         }
     }
 
@@ -294,8 +410,11 @@ struct ShipmentLifecycleTests {
             let path = "/externalFulfillment/2024-09-11/shipments/\(id)"
             try live.expectStatus(422, try await live.call(.PUT, "\(path)/shipLabels?operation=GENERATE"))
             let response = try await live.call(
-                .PUT, "\(path)/shipLabels?operation=GENERATE",
-                json: #"{"packageIds":["P1"],"courierSupportedAttributes":{"carrierName":"BlueDart","trackingId":"BD123456"}}"#)
+                .PUT,
+                "\(path)/shipLabels?operation=GENERATE",
+                json:
+                    #"{"packageIds":["P1"],"courierSupportedAttributes":{"carrierName":"BlueDart","trackingId":"BD123456"}}"#
+            )
             try live.expectStatus(200, response)
             let label = try #require(await live.simulator.groundTruth().shipments.first { $0.id == id }?.labels.first)
             #expect(label.carrierName == "BlueDart")
@@ -303,7 +422,9 @@ struct ShipmentLifecycleTests {
         }
     }
 
-    @Test("self delivery: the seller marks OUT_FOR_DELIVERY and DELIVERED; a marketplace-carried shipment refuses DELIVERED")
+    @Test(
+        "self delivery: the seller marks OUT_FOR_DELIVERY and DELIVERED; a marketplace-carried shipment refuses DELIVERED"
+    )
     func selfDelivery() async throws {
         try await LiveSimulator.run { live in
             let id = try await live.shipment(at: "SHIPPED", shippingType: "SELF")
@@ -314,7 +435,14 @@ struct ShipmentLifecycleTests {
             #expect(try await live.shipment(id).status == .delivered)
 
             let carried = try await live.shipment(at: "SHIPPED")
-            try live.expectStatus(422, try await live.call(.PATCH, "/externalFulfillment/2024-09-11/shipments/\(carried)/packages/P1", json: #"{"status":"DELIVERED"}"#))
+            try live.expectStatus(
+                422,
+                try await live.call(
+                    .PATCH,
+                    "/externalFulfillment/2024-09-11/shipments/\(carried)/packages/P1",
+                    json: #"{"status":"DELIVERED"}"#
+                )
+            )
         }
     }
 
@@ -323,23 +451,60 @@ struct ShipmentLifecycleTests {
         try await LiveSimulator.run { live in
             let shipped = try await live.shipment(at: "SHIPPED")
             let path = "/externalFulfillment/2024-09-11/shipments/\(shipped)"
-            try live.expectStatus(204, try await live.call(.PATCH, path, json: #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"subStatus":"OUT_FOR_DELIVERY"}}"#))
+            try live.expectStatus(
+                204,
+                try await live.call(
+                    .PATCH,
+                    path,
+                    json: #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"subStatus":"OUT_FOR_DELIVERY"}}"#
+                )
+            )
             #expect(try await live.shipment(shipped).subStatus == .outForDelivery)
-            try live.expectStatus(400, try await live.call(.PATCH, path, json: #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"status":"DELIVERED","subStatus":"OUT_FOR_DELIVERY"}}"#))
-            try live.expectStatus(400, try await live.call(.PATCH, path, json: #"{"updateType":"SHIPMENT_STATUS_CHANGE"}"#))
+            try live.expectStatus(
+                400,
+                try await live.call(
+                    .PATCH,
+                    path,
+                    json:
+                        #"{"updateType":"SHIPMENT_STATUS_CHANGE","updates":{"status":"DELIVERED","subStatus":"OUT_FOR_DELIVERY"}}"#
+                )
+            )
+            try live.expectStatus(
+                400,
+                try await live.call(.PATCH, path, json: #"{"updateType":"SHIPMENT_STATUS_CHANGE"}"#)
+            )
 
             let open = try await live.shipment(at: "PICKUP_SLOT_RETRIEVED")
             let openPath = "/externalFulfillment/2024-09-11/shipments/\(open)"
             let before = try await live.shipment(open)
-            try live.expectStatus(204, try await live.call(.PATCH, openPath, json: #"{"updateType":"INVOICE_AVAILABILITY_CHANGE"}"#))
+            try live.expectStatus(
+                204,
+                try await live.call(.PATCH, openPath, json: #"{"updateType":"INVOICE_AVAILABILITY_CHANGE"}"#)
+            )
             let available = try await live.shipment(open)
             #expect(available.shipmentRequirements.invoice.status == .available)
             #expect(available.invoiceInfo != nil)
             #expect(available.lastUpdatedDateTime > before.lastUpdatedDateTime)
             try live.expectStatus(200, try await live.call(.GET, "\(openPath)/invoice"))
-            try live.expectStatus(204, try await live.call(.PATCH, openPath, json: #"{"updateType":"TRANSPORT_CAPACITY_CHANGE","updates":{"timestamp":"2030-01-02T10:00:00Z"}}"#))
-            #expect(try await live.shipment(open).shippingInfo.expectedShippingDateTimeInUTC == "2030-01-02T10:00:00.000Z")
-            try live.expectStatus(400, try await live.call(.PATCH, openPath, json: #"{"updateType":"TRANSPORT_CAPACITY_CHANGE","updates":{"timestamp":"tomorrow"}}"#))
+            try live.expectStatus(
+                204,
+                try await live.call(
+                    .PATCH,
+                    openPath,
+                    json: #"{"updateType":"TRANSPORT_CAPACITY_CHANGE","updates":{"timestamp":"2030-01-02T10:00:00Z"}}"#
+                )
+            )
+            #expect(
+                try await live.shipment(open).shippingInfo.expectedShippingDateTimeInUTC == "2030-01-02T10:00:00.000Z"
+            )
+            try live.expectStatus(
+                400,
+                try await live.call(
+                    .PATCH,
+                    openPath,
+                    json: #"{"updateType":"TRANSPORT_CAPACITY_CHANGE","updates":{"timestamp":"tomorrow"}}"#
+                )
+            )
         }
     }
 
@@ -353,7 +518,13 @@ struct ShipmentLifecycleTests {
             let other = try await live.accessToken(for: "A2OTHERSELLER")
             let foreign = try await live.call(.GET, "/externalFulfillment/2024-09-11/shipments/\(id)", token: other)
             try live.expectStatus(403, foreign)
-            try live.expectStatus(404, try await live.call(.GET, "/externalFulfillment/2024-09-11/shipments/\(id)/shippingOptions?packageId=P1"))
+            try live.expectStatus(
+                404,
+                try await live.call(
+                    .GET,
+                    "/externalFulfillment/2024-09-11/shipments/\(id)/shippingOptions?packageId=P1"
+                )
+            )
         }
     }
 }

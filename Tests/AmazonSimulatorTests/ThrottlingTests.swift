@@ -4,7 +4,10 @@ import Testing
 
 @Suite("Throttling")
 struct ThrottlingTests {
-    @Test("a token bucket admits its burst, then its rate", arguments: [(2.0, 10.0), (50.0, 100.0), (1.0, 5.0), (0.5, 1.0)])
+    @Test(
+        "a token bucket admits its burst, then its rate",
+        arguments: [(2.0, 10.0), (50.0, 100.0), (1.0, 5.0), (0.5, 1.0)]
+    )
     func bucket(rate: Double, burst: Double) {
         var bucket = TokenBucket(rate: rate, burst: burst, now: 0)
         var admitted = 0
@@ -17,7 +20,9 @@ struct ThrottlingTests {
         #expect(abs(Double(admitted) - expected) <= 1, "admitted \(admitted), expected \(expected)")
     }
 
-    @Test("over HTTP, a burst beyond the bucket answers 429 with Amazon's body and headers; the admitted rate is within 10% of the configured one")
+    @Test(
+        "over HTTP, a burst beyond the bucket answers 429 with Amazon's body and headers; the admitted rate is within 10% of the configured one"
+    )
     func overHTTP() async throws {
         let (clock, time) = SimulatorClock.manual()
         var configuration = Simulator.Configuration(throttling: true)
@@ -62,12 +67,24 @@ struct ThrottlingTests {
             #expect(off.status == 200)
             for _ in 0..<5 { #expect(try await live.call(.GET, path).status == 404) }
             _ = try await RawHTTP.send(.PUT, "\(live.base)/_simulator/throttling", json: #"{"enabled":true}"#)
-            let limit = try await RawHTTP.send(.PUT, "\(live.base)/_simulator/rate-limits/getShipment", json: #"{"rate":1000,"burst":50}"#)
+            let limit = try await RawHTTP.send(
+                .PUT,
+                "\(live.base)/_simulator/rate-limits/getShipment",
+                json: #"{"rate":1000,"burst":50}"#
+            )
             #expect(limit.status == 200)
             for _ in 0..<20 { #expect(try await live.call(.GET, path).status == 404) }
-            let unknown = try await RawHTTP.send(.PUT, "\(live.base)/_simulator/rate-limits/noSuchOperation", json: #"{"rate":1,"burst":1}"#)
+            let unknown = try await RawHTTP.send(
+                .PUT,
+                "\(live.base)/_simulator/rate-limits/noSuchOperation",
+                json: #"{"rate":1,"burst":1}"#
+            )
             #expect(unknown.status == 400)
-            let zero = try await RawHTTP.send(.PUT, "\(live.base)/_simulator/rate-limits/getShipment", json: #"{"rate":0,"burst":1}"#)
+            let zero = try await RawHTTP.send(
+                .PUT,
+                "\(live.base)/_simulator/rate-limits/getShipment",
+                json: #"{"rate":0,"burst":1}"#
+            )
             #expect(zero.status == 400)
         }
     }

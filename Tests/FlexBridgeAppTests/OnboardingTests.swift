@@ -19,18 +19,33 @@ struct OnboardingTests {
 
     /// FlexBridge (in-process router) and the simulator (on a loopback port) side by side.
     func withFlexBridgeAndAmazon(
-        _ body: @Sendable (_ flexbridge: any TestClientProtocol, _ amazon: Simulator, _ amazonURL: String) async throws -> Void
+        _ body:
+            @Sendable (_ flexbridge: any TestClientProtocol, _ amazon: Simulator, _ amazonURL: String) async throws ->
+            Void
     ) async throws {
         let simulator = Simulator(configuration: .init(throttling: false))
-        let amazonApp = try await SimulatorServer.makeApplication(simulator: simulator, host: "127.0.0.1", port: 0, logger: Logger(label: "amazon"))
+        let amazonApp = try await SimulatorServer.makeApplication(
+            simulator: simulator,
+            host: "127.0.0.1",
+            port: 0,
+            logger: Logger(label: "amazon")
+        )
         try await amazonApp.test(.live) { amazonClient in
             let amazonURL = "http://127.0.0.1:\(amazonClient.port!)"
             try await TestDatabase.with(.sqlite) { database in
-                var configuration = FlexBridgeConfiguration(database: database.url, masterKey: .value(MasterKey.generate()), port: 0)
+                var configuration = FlexBridgeConfiguration(
+                    database: database.url,
+                    masterKey: .value(MasterKey.generate()),
+                    port: 0
+                )
                 configuration.publicURL = URL(string: "https://flexbridge.example")
                 let store = try await Store.open(configuration.storeConfiguration)
                 let app = try FlexBridgeServer.buildApplication(
-                    configuration: configuration, store: store, registry: PrometheusCollectorRegistry(), logger: Logger(label: "flexbridge"))
+                    configuration: configuration,
+                    store: store,
+                    registry: PrometheusCollectorRegistry(),
+                    logger: Logger(label: "flexbridge")
+                )
                 try await app.test(.router) { client in try await body(client, simulator, amazonURL) }
                 try await store.close()
             }
@@ -41,9 +56,19 @@ struct OnboardingTests {
         try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
     }
 
-    func createConnection(_ client: any TestClientProtocol, amazonURL: String, extra: String = "") async throws -> String {
-        let body = #"{"name":"Acme India","sellingPartnerId":"\#(Self.seller)","region":"EU","marketplaceIds":["A21TJRUUN4KGV"],"clientId":"amzn1.application-oa2-client.flexbridge-simulator","clientSecret":"simulator-client-secret","endpoint":"\#(amazonURL)"\#(extra)}"#
-        return try await client.execute(uri: "/api/v1/connections", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body)) { response in
+    func createConnection(
+        _ client: any TestClientProtocol,
+        amazonURL: String,
+        extra: String = ""
+    ) async throws -> String {
+        let body =
+            #"{"name":"Acme India","sellingPartnerId":"\#(Self.seller)","region":"EU","marketplaceIds":["A21TJRUUN4KGV"],"clientId":"amzn1.application-oa2-client.flexbridge-simulator","clientSecret":"simulator-client-secret","endpoint":"\#(amazonURL)"\#(extra)}"#
+        return try await client.execute(
+            uri: "/api/v1/connections",
+            method: .post,
+            headers: [.contentType: "application/json"],
+            body: ByteBuffer(string: body)
+        ) { response in
             #expect(response.status == .created, "\(String(buffer: response.body))")
             let connection = try json(response)
             #expect(connection["status"] as? String == "pending_authorization")
@@ -71,7 +96,10 @@ struct OnboardingTests {
         return try #require(response.headers.first(name: "Location"))
     }
 
-    static let browser = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(redirectConfiguration: .disallow))
+    static let browser = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: .init(redirectConfiguration: .disallow)
+    )
 
     /// FlexBridge's part of a redirect URL to it.
     func path(of redirect: String) throws -> String {
@@ -84,7 +112,8 @@ struct OnboardingTests {
     func consentFlow() async throws {
         try await withFlexBridgeAndAmazon { flexbridge, amazon, amazonURL in
             let id = try await createConnection(flexbridge, amazonURL: amazonURL)
-            let link = try await flexbridge.execute(uri: "/api/v1/connections/\(id)/authorization-link", method: .post) { response in
+            let link = try await flexbridge.execute(uri: "/api/v1/connections/\(id)/authorization-link", method: .post)
+            { response in
                 #expect(response.status == .created)
                 return try #require(try json(response)["url"] as? String)
             }
@@ -115,7 +144,11 @@ struct OnboardingTests {
             try await flexbridge.execute(uri: "/api/v1/connections/\(id)/test", method: .post) { response in
                 let report = try json(response)
                 #expect(report["ok"] as? Bool == true, "\(report)")
-                #expect((report["checks"] as? [[String: Any]])?.map { $0["name"] as? String } == ["authorization", "api access"])
+                #expect(
+                    (report["checks"] as? [[String: Any]])?.map { $0["name"] as? String } == [
+                        "authorization", "api access",
+                    ]
+                )
             }
         }
     }
@@ -124,7 +157,8 @@ struct OnboardingTests {
     func wrongSeller() async throws {
         try await withFlexBridgeAndAmazon { flexbridge, _, amazonURL in
             let id = try await createConnection(flexbridge, amazonURL: amazonURL)
-            let link = try await flexbridge.execute(uri: "/api/v1/connections/\(id)/authorization-link", method: .post) { try #require(try json($0)["url"] as? String) }
+            let link = try await flexbridge.execute(uri: "/api/v1/connections/\(id)/authorization-link", method: .post)
+            { try #require(try json($0)["url"] as? String) }
             let callback = try path(of: try await consent(at: link, as: "A9SOMEONEELSE"))
             try await flexbridge.execute(uri: callback, method: .get) { response in
                 #expect(response.status == .badRequest)
@@ -134,13 +168,18 @@ struct OnboardingTests {
                 let answer = try json(response)
                 #expect(answer["status"] as? String == "pending_authorization")
             }
-            try await flexbridge.execute(uri: "/api/v1/connections/callback?state=forged&spapi_oauth_code=x", method: .get) { response in
+            try await flexbridge.execute(
+                uri: "/api/v1/connections/callback?state=forged&spapi_oauth_code=x",
+                method: .get
+            ) { response in
                 #expect(response.status == .badRequest)
             }
         }
     }
 
-    @Test("a refresh token entered by hand activates the connection; a revoked one is found by the test and marks it for re-authorisation")
+    @Test(
+        "a refresh token entered by hand activates the connection; a revoked one is found by the test and marks it for re-authorisation"
+    )
     func manualTokenAndRevocation() async throws {
         try await withFlexBridgeAndAmazon { flexbridge, amazon, amazonURL in
             let id = try await createConnection(flexbridge, amazonURL: amazonURL)
@@ -150,9 +189,14 @@ struct OnboardingTests {
                 let first = (report["checks"] as? [[String: Any]])?.first?["message"] as? String
                 #expect(first?.contains("has not authorised") == true)
             }
-            let token = try await amazon.authorize(merchantID: Self.seller, clientID: "amzn1.application-oa2-client.flexbridge-simulator")
+            let token = try await amazon.authorize(
+                merchantID: Self.seller,
+                clientID: "amzn1.application-oa2-client.flexbridge-simulator"
+            )
             try await flexbridge.execute(
-                uri: "/api/v1/connections/\(id)/refresh-token", method: .put, headers: [.contentType: "application/json"],
+                uri: "/api/v1/connections/\(id)/refresh-token",
+                method: .put,
+                headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: #"{"refreshToken":"not-a-token"}"#)
             ) { response in
                 #expect(response.status == .badRequest)
@@ -160,7 +204,9 @@ struct OnboardingTests {
                 #expect(problem?["field"] as? String == "refreshToken")
             }
             try await flexbridge.execute(
-                uri: "/api/v1/connections/\(id)/refresh-token", method: .put, headers: [.contentType: "application/json"],
+                uri: "/api/v1/connections/\(id)/refresh-token",
+                method: .put,
+                headers: [.contentType: "application/json"],
                 body: ByteBuffer(string: #"{"refreshToken":"\#(token)"}"#)
             ) { response in
                 #expect(response.status == .ok)
@@ -181,26 +227,58 @@ struct OnboardingTests {
         }
     }
 
-    @Test("bad input is refused with the field at fault and stores nothing; a second connection for the same seller is a conflict")
+    @Test(
+        "bad input is refused with the field at fault and stores nothing; a second connection for the same seller is a conflict"
+    )
     func badInput() async throws {
         try await withFlexBridgeAndAmazon { flexbridge, _, amazonURL in
             for (body, field) in [
-                (#"{"name":"X","sellingPartnerId":"A1","region":"EU","marketplaceIds":[],"clientId":"c","clientSecret":"s"}"#, "marketplaceIds"),
-                (#"{"name":" ","sellingPartnerId":"A1","region":"EU","marketplaceIds":["M"],"clientId":"c","clientSecret":"s"}"#, "name"),
-                (#"{"name":"X","sellingPartnerId":"A1","region":"EU","marketplaceIds":["M"],"clientId":"c","clientSecret":"s","endpoint":"ftp://x"}"#, "endpoint"),
-                (#"{"name":"X","sellingPartnerId":"A1","region":"EU","marketplaceIds":["M"],"clientId":"c","clientSecret":""}"#, "clientSecret"),
+                (
+                    #"{"name":"X","sellingPartnerId":"A1","region":"EU","marketplaceIds":[],"clientId":"c","clientSecret":"s"}"#,
+                    "marketplaceIds"
+                ),
+                (
+                    #"{"name":" ","sellingPartnerId":"A1","region":"EU","marketplaceIds":["M"],"clientId":"c","clientSecret":"s"}"#,
+                    "name"
+                ),
+                (
+                    #"{"name":"X","sellingPartnerId":"A1","region":"EU","marketplaceIds":["M"],"clientId":"c","clientSecret":"s","endpoint":"ftp://x"}"#,
+                    "endpoint"
+                ),
+                (
+                    #"{"name":"X","sellingPartnerId":"A1","region":"EU","marketplaceIds":["M"],"clientId":"c","clientSecret":""}"#,
+                    "clientSecret"
+                ),
             ] {
-                try await flexbridge.execute(uri: "/api/v1/connections", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body)) { response in
+                try await flexbridge.execute(
+                    uri: "/api/v1/connections",
+                    method: .post,
+                    headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: body)
+                ) { response in
                     #expect(response.status == .badRequest, "\(field)")
                     let problem = try json(response)["error"] as? [String: Any]
                     #expect(problem?["field"] as? String == field, "\(String(buffer: response.body))")
                 }
             }
-            try await flexbridge.execute(uri: "/api/v1/connections", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: #"{"name":"X","region":"MARS"}"#)) { response in
+            try await flexbridge.execute(
+                uri: "/api/v1/connections",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"name":"X","region":"MARS"}"#)
+            ) { response in
                 #expect(response.status == .badRequest)
             }
             _ = try await createConnection(flexbridge, amazonURL: amazonURL)
-            try await flexbridge.execute(uri: "/api/v1/connections", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: #"{"name":"Again","sellingPartnerId":"\#(Self.seller)","region":"EU","marketplaceIds":["A21TJRUUN4KGV"],"clientId":"c","clientSecret":"s"}"#)) { response in
+            try await flexbridge.execute(
+                uri: "/api/v1/connections",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: ByteBuffer(
+                    string:
+                        #"{"name":"Again","sellingPartnerId":"\#(Self.seller)","region":"EU","marketplaceIds":["A21TJRUUN4KGV"],"clientId":"c","clientSecret":"s"}"#
+                )
+            ) { response in
                 #expect(response.status == .conflict)
             }
             try await flexbridge.execute(uri: "/api/v1/connections", method: .get) { response in

@@ -5,23 +5,33 @@ import Testing
 @Suite("CSV files")
 struct CSVTests {
     let connection = Connection(
-        name: "Acme", sellingPartnerID: "A1", region: .eu, marketplaceIDs: ["A21TJRUUN4KGV"], applicationClientID: "c",
-        createdAt: Date(timeIntervalSince1970: 0))
+        name: "Acme",
+        sellingPartnerID: "A1",
+        region: .eu,
+        marketplaceIDs: ["A21TJRUUN4KGV"],
+        applicationClientID: "c",
+        createdAt: Date(timeIntervalSince1970: 0)
+    )
 
     @Test("quoted fields hold commas, quotes and line breaks; CRLF, a BOM and blank lines are fine; lines are counted")
     func parsing() throws {
-        let table = try CSVTable(parsing: "\u{FEFF}a,b\r\n\"x, y\",\"say \"\"hi\"\"\"\r\n\r\n\"two\nlines\",z\nlast,row")
+        let table = try CSVTable(
+            parsing: "\u{FEFF}a,b\r\n\"x, y\",\"say \"\"hi\"\"\"\r\n\r\n\"two\nlines\",z\nlast,row"
+        )
         #expect(table.columns == ["a", "b"])
         #expect(table.records.map(\.fields) == [["x, y", "say \"hi\""], ["two\nlines", "z"], ["last", "row"]])
         #expect(table.records.map(\.line) == [2, 4, 6])
     }
 
-    @Test("a broken file names its line and column", arguments: [
-        ("a,b\n1,\"open", 2, 2, "never closed"),
-        ("a,b\n1,x\"y", 2, 2, "quote inside"),
-        ("a,b\n\"x\"y,1", 2, 1, "after a closing quote"),
-        ("", 1, 1, "empty"),
-    ])
+    @Test(
+        "a broken file names its line and column",
+        arguments: [
+            ("a,b\n1,\"open", 2, 2, "never closed"),
+            ("a,b\n1,x\"y", 2, 2, "quote inside"),
+            ("a,b\n\"x\"y,1", 2, 1, "after a closing quote"),
+            ("", 1, 1, "empty"),
+        ]
+    )
     func broken(text: String, line: Int, column: Int, reason: String) {
         #expect {
             _ = try CSVTable(parsing: text)
@@ -33,8 +43,11 @@ struct CSVTests {
 
     @Test("listings in the seeds' format; the marketplace may be left out when the connection has one")
     func listings() throws {
-        let listings = try CSVTable(parsing: "clientSkuId,channelSerialNo,channelSkuId,marketplace\nEAN1,b0asin0001,MSKU-1,\nEAN2,B0ASIN0002,MSKU-2,A21TJRUUN4KGV\n")
-            .listings(for: connection)
+        let listings = try CSVTable(
+            parsing:
+                "clientSkuId,channelSerialNo,channelSkuId,marketplace\nEAN1,b0asin0001,MSKU-1,\nEAN2,B0ASIN0002,MSKU-2,A21TJRUUN4KGV\n"
+        )
+        .listings(for: connection)
         #expect(listings.map(\.merchantSKU.rawValue) == ["MSKU-1", "MSKU-2"])
         #expect(listings.map(\.asin.rawValue) == ["B0ASIN0001", "B0ASIN0002"])
         #expect(listings.allSatisfy { $0.marketplaceID.rawValue == "A21TJRUUN4KGV" })
@@ -65,17 +78,29 @@ struct CSVTests {
     @Test("stock rows: hub, sku and a whole quantity of 0 or more")
     func stock() throws {
         let levels = try CSVTable(parsing: "hub,sku,quantity\nH1,S1,5\nH1,S2,0\n").stockLevels()
-        #expect(levels == [StockLevel(hub: "H1", warehouseSKU: "S1", quantity: 5), StockLevel(hub: "H1", warehouseSKU: "S2", quantity: 0)])
+        #expect(
+            levels == [
+                StockLevel(hub: "H1", warehouseSKU: "S1", quantity: 5),
+                StockLevel(hub: "H1", warehouseSKU: "S2", quantity: 0),
+            ]
+        )
         #expect {
             _ = try CSVTable(parsing: "hub,sku,quantity\nH1,S1,-1\nH1,S2,many\n,S3,1\n").stockLevels()
         } throws: { error in
-            (error as? CSVErrors)?.errors.map { "\($0.line):\($0.columnName ?? "")" } == ["2:quantity", "3:quantity", "4:hub"]
+            (error as? CSVErrors)?.errors.map { "\($0.line):\($0.columnName ?? "")" } == [
+                "2:quantity", "3:quantity", "4:hub",
+            ]
         }
     }
 
     @Test("the quantity sent: buffer by SKU, else hub, else connection; capped; Amazon's reserved units added back")
     func rules() {
-        var settings = ConnectionSettings(safetyStock: 2, quantityCap: 10, hubSafetyStock: ["H1": 4], skuSafetyStock: ["S1": 1])
+        var settings = ConnectionSettings(
+            safetyStock: 2,
+            quantityCap: 10,
+            hubSafetyStock: ["H1": 4],
+            skuSafetyStock: ["S1": 1]
+        )
         #expect(InventoryRules.quantityToSend(free: 20, reserved: 3, hub: "H1", sku: "S1", settings: settings) == 13)
         #expect(InventoryRules.quantityToSend(free: 8, reserved: 0, hub: "H1", sku: "S2", settings: settings) == 4)
         #expect(InventoryRules.quantityToSend(free: 8, reserved: 0, hub: "H2", sku: "S2", settings: settings) == 6)
@@ -88,7 +113,13 @@ struct CSVTests {
     func sequenceNumbers() {
         let now = Date(timeIntervalSince1970: 1_800_000_000.123)
         #expect(InventoryRules.nextSequenceNumber(now: now, lastUsed: nil, lastSeenAtAmazon: nil) == 1_800_000_000_123)
-        #expect(InventoryRules.nextSequenceNumber(now: now, lastUsed: 1_800_000_000_123, lastSeenAtAmazon: nil) == 1_800_000_000_124)
-        #expect(InventoryRules.nextSequenceNumber(now: now, lastUsed: 5, lastSeenAtAmazon: 9_000_000_000_000) == 9_000_000_000_001)
+        #expect(
+            InventoryRules.nextSequenceNumber(now: now, lastUsed: 1_800_000_000_123, lastSeenAtAmazon: nil)
+                == 1_800_000_000_124
+        )
+        #expect(
+            InventoryRules.nextSequenceNumber(now: now, lastUsed: 5, lastSeenAtAmazon: 9_000_000_000_000)
+                == 9_000_000_000_001
+        )
     }
 }

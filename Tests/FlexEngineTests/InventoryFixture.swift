@@ -34,39 +34,83 @@ struct InventoryFixture: Sendable {
         _ body: @Sendable (InventoryFixture) async throws -> Void
     ) async throws {
         let simulator = Simulator(configuration: configuration)
-        let app = try await SimulatorServer.makeApplication(simulator: simulator, host: "127.0.0.1", port: 0, logger: Logger(label: "simulator"))
+        let app = try await SimulatorServer.makeApplication(
+            simulator: simulator,
+            host: "127.0.0.1",
+            port: 0,
+            logger: Logger(label: "simulator")
+        )
         try await app.test(.live) { client in
             let base = URL(string: "http://127.0.0.1:\(client.port!)")!
             try await TestDatabase.with(engine) { database in
                 let clock = TestClock(Date())
                 let store = try await Store.open(
-                    Store.Configuration(databaseURL: database.url, masterKey: .value(MasterKey.generate())), clock: clock.wallClock)
+                    Store.Configuration(databaseURL: database.url, masterKey: .value(MasterKey.generate())),
+                    clock: clock.wallClock
+                )
                 do {
-                    let locationID = await simulator.ensureLocation(merchantID: merchant, name: "Hub one", marketplaceID: marketplace, channel: "MFN")
-                    try await simulator.addListings(merchantID: merchant, marketplaceID: marketplace, skus: skus.filter { !unknownAtAmazon.contains($0) })
+                    let locationID = await simulator.ensureLocation(
+                        merchantID: merchant,
+                        name: "Hub one",
+                        marketplaceID: marketplace,
+                        channel: "MFN"
+                    )
+                    try await simulator.addListings(
+                        merchantID: merchant,
+                        marketplaceID: marketplace,
+                        skus: skus.filter { !unknownAtAmazon.contains($0) }
+                    )
                     let refreshToken = try await simulator.authorize(merchantID: merchant)
                     let connection = Connection(
-                        name: "Inventory test", sellingPartnerID: SellingPartnerID(rawValue: merchant), region: .eu,
-                        marketplaceIDs: [MarketplaceID(rawValue: marketplace)], applicationClientID: configuration.clientID,
-                        endpointOverride: base, createdAt: clock.now)
+                        name: "Inventory test",
+                        sellingPartnerID: SellingPartnerID(rawValue: merchant),
+                        region: .eu,
+                        marketplaceIDs: [MarketplaceID(rawValue: marketplace)],
+                        applicationClientID: configuration.clientID,
+                        endpointOverride: base,
+                        createdAt: clock.now
+                    )
                     try await store.transaction { session in
-                        try await session.insertConnection(connection, clientSecret: configuration.clientSecret, actor: "test")
+                        try await session.insertConnection(
+                            connection,
+                            clientSecret: configuration.clientSecret,
+                            actor: "test"
+                        )
                         try await session.authorize(connection.id, refreshToken: refreshToken, actor: "test")
                         try await session.setLocationMapping(
-                            LocationMapping(connectionID: connection.id, hub: hub, locationID: LocationID(rawValue: locationID), channel: .mfn, createdAt: clock.now),
-                            actor: "test")
+                            LocationMapping(
+                                connectionID: connection.id,
+                                hub: hub,
+                                locationID: LocationID(rawValue: locationID),
+                                channel: .mfn,
+                                createdAt: clock.now
+                            ),
+                            actor: "test"
+                        )
                         try await session.upsertListings(
                             skus.enumerated().map { index, sku in
                                 Listing(
-                                    connectionID: connection.id, marketplaceID: MarketplaceID(rawValue: marketplace),
-                                    warehouseSKU: WarehouseSKU(rawValue: "W-\(sku)"), merchantSKU: MerchantSKU(rawValue: sku),
-                                    asin: ASIN(rawValue: String(format: "B%09d", index)), updatedAt: clock.now)
-                            })
+                                    connectionID: connection.id,
+                                    marketplaceID: MarketplaceID(rawValue: marketplace),
+                                    warehouseSKU: WarehouseSKU(rawValue: "W-\(sku)"),
+                                    merchantSKU: MerchantSKU(rawValue: sku),
+                                    asin: ASIN(rawValue: String(format: "B%09d", index)),
+                                    updatedAt: clock.now
+                                )
+                            }
+                        )
                     }
                     try await body(
                         InventoryFixture(
-                            simulator: simulator, base: base, store: store, clock: clock, connection: connection, refreshToken: refreshToken,
-                            locationID: locationID))
+                            simulator: simulator,
+                            base: base,
+                            store: store,
+                            clock: clock,
+                            connection: connection,
+                            refreshToken: refreshToken,
+                            locationID: locationID
+                        )
+                    )
                     try await store.close()
                 } catch {
                     try? await store.close()
@@ -79,7 +123,12 @@ struct InventoryFixture: Sendable {
     /// A worker for the connection, on a client made the way the engine makes it.
     func worker() async throws -> InventoryWorker {
         let client = try await AmazonClients().client(for: connection.id, store: store)
-        return InventoryWorker(connectionID: connection.id, store: store, client: client, logger: Logger(label: "test.inventory"))
+        return InventoryWorker(
+            connectionID: connection.id,
+            store: store,
+            client: client,
+            logger: Logger(label: "test.inventory")
+        )
     }
 
     /// Records WMS stock for warehouse SKUs `W-x` at the hub.
@@ -87,14 +136,23 @@ struct InventoryFixture: Sendable {
     func stock(_ levels: [String: Int], hub: HubCode = hub) async throws -> StockWrite {
         try await store.transaction { session in
             try await session.recordStock(
-                levels.sorted { $0.key < $1.key }.map { StockLevel(hub: hub, warehouseSKU: WarehouseSKU(rawValue: "W-\($0.key)"), quantity: $0.value) })
+                levels.sorted { $0.key < $1.key }.map {
+                    StockLevel(hub: hub, warehouseSKU: WarehouseSKU(rawValue: "W-\($0.key)"), quantity: $0.value)
+                }
+            )
         }
     }
 
     /// Amazon's ground truth for a merchant SKU at the fixture's location.
     func amazon(_ sku: String) async -> SimulatedStock? {
         await simulator.groundTruth().stock.first { $0.locationId == locationID && $0.skuId == sku }
-            .map { SimulatedStock(quantity: $0.quantity, reserved: $0.reservedQuantity, sequence: Int64($0.clientSequenceNumber)) }
+            .map {
+                SimulatedStock(
+                    quantity: $0.quantity,
+                    reserved: $0.reservedQuantity,
+                    sequence: Int64($0.clientSequenceNumber)
+                )
+            }
     }
 
     /// The batchInventory calls the simulator has received.
@@ -103,12 +161,16 @@ struct InventoryFixture: Sendable {
     }
 
     func settings(_ change: @escaping @Sendable (inout ConnectionSettings) -> Void) async throws {
-        _ = try await store.transaction { session in try await session.updateSettings(of: connection.id, actor: "test", change) }
+        _ = try await store.transaction { session in
+            try await session.updateSettings(of: connection.id, actor: "test", change)
+        }
     }
 
     func item(_ sku: String) async throws -> InventoryItemStatus? {
         try await store.read { session in
-            try await session.stockStatus(of: WarehouseSKU(rawValue: "W-\(sku)")).items.first { $0.merchantSKU.rawValue == sku }
+            try await session.stockStatus(of: WarehouseSKU(rawValue: "W-\(sku)")).items.first {
+                $0.merchantSKU.rawValue == sku
+            }
         }
     }
 }

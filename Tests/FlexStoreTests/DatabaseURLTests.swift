@@ -5,9 +5,17 @@ import Testing
 struct DatabaseURLTests {
     @Test("file paths and sqlite: URLs name SQLite files, resolved against the working directory")
     func sqlitePaths() throws {
-        #expect(try DatabaseURL(parsing: "flexbridge.sqlite", workingDirectory: "/srv") == .sqlite(path: "/srv/flexbridge.sqlite"))
-        #expect(try DatabaseURL(parsing: "sqlite:data/x.db", workingDirectory: "/srv") == .sqlite(path: "/srv/data/x.db"))
-        #expect(try DatabaseURL(parsing: "sqlite:///var/lib/fb.sqlite", workingDirectory: "/srv") == .sqlite(path: "/var/lib/fb.sqlite"))
+        #expect(
+            try DatabaseURL(parsing: "flexbridge.sqlite", workingDirectory: "/srv")
+                == .sqlite(path: "/srv/flexbridge.sqlite")
+        )
+        #expect(
+            try DatabaseURL(parsing: "sqlite:data/x.db", workingDirectory: "/srv") == .sqlite(path: "/srv/data/x.db")
+        )
+        #expect(
+            try DatabaseURL(parsing: "sqlite:///var/lib/fb.sqlite", workingDirectory: "/srv")
+                == .sqlite(path: "/var/lib/fb.sqlite")
+        )
         #expect(try DatabaseURL(parsing: "/abs/fb.sqlite") == .sqlite(path: "/abs/fb.sqlite"))
     }
 

@@ -36,7 +36,11 @@ func withStore(
 
 let testKey = MasterKey.generate()
 
-func makeConnection(seller: String = "A2SELLER", region: Region = .eu, createdAt: Date = Date(timeIntervalSince1970: 1_790_000_000)) -> Connection {
+func makeConnection(
+    seller: String = "A2SELLER",
+    region: Region = .eu,
+    createdAt: Date = Date(timeIntervalSince1970: 1_790_000_000)
+) -> Connection {
     Connection(
         name: "Acme India",
         sellingPartnerID: SellingPartnerID(rawValue: seller),

@@ -9,7 +9,10 @@ struct InventoryStoreTests {
     @Test("one bad level refuses the whole write, naming it; nothing is kept", arguments: TestEngine.available)
     func refusal(engine: TestEngine) async throws {
         try await withStore(engine) { store, _ in
-            let levels = [StockLevel(hub: "H1", warehouseSKU: "S1", quantity: 1), StockLevel(hub: "H1", warehouseSKU: "S2", quantity: -4)]
+            let levels = [
+                StockLevel(hub: "H1", warehouseSKU: "S1", quantity: 1),
+                StockLevel(hub: "H1", warehouseSKU: "S2", quantity: -4),
+            ]
             await #expect(throws: ValidationError(field: "items[1].quantity", reason: "must be 0 or more, got -4")) {
                 try await store.transaction { try await $0.recordStock(levels) }
             }
@@ -18,19 +21,30 @@ struct InventoryStoreTests {
         }
     }
 
-    @Test("latest wins within a write; stock recorded before a hub is mapped becomes pending when it is", arguments: TestEngine.available)
+    @Test(
+        "latest wins within a write; stock recorded before a hub is mapped becomes pending when it is",
+        arguments: TestEngine.available
+    )
     func mappingLater(engine: TestEngine) async throws {
         try await withStore(engine) { store, _ in
             let connection = makeConnection()
             try await store.transaction { session in
                 try await session.insertConnection(connection, clientSecret: "s", actor: "test")
                 try await session.upsertListings([
-                    Listing(connectionID: connection.id, marketplaceID: "A21TJRUUN4KGV", warehouseSKU: "S1", merchantSKU: "M1", asin: "B000000001", updatedAt: Date())
+                    Listing(
+                        connectionID: connection.id,
+                        marketplaceID: "A21TJRUUN4KGV",
+                        warehouseSKU: "S1",
+                        merchantSKU: "M1",
+                        asin: "B000000001",
+                        updatedAt: Date()
+                    )
                 ])
             }
             let write = try await store.transaction { session in
                 try await session.recordStock([
-                    StockLevel(hub: "H1", warehouseSKU: "S1", quantity: 1), StockLevel(hub: "H1", warehouseSKU: "S1", quantity: 7),
+                    StockLevel(hub: "H1", warehouseSKU: "S1", quantity: 1),
+                    StockLevel(hub: "H1", warehouseSKU: "S1", quantity: 7),
                 ])
             }
             #expect(write.changedLevels == 1)
@@ -39,7 +53,15 @@ struct InventoryStoreTests {
 
             try await store.transaction { session in
                 try await session.setLocationMapping(
-                    LocationMapping(connectionID: connection.id, hub: "H1", locationID: "LOC1", channel: .mfn, createdAt: Date()), actor: "test")
+                    LocationMapping(
+                        connectionID: connection.id,
+                        hub: "H1",
+                        locationID: "LOC1",
+                        channel: .mfn,
+                        createdAt: Date()
+                    ),
+                    actor: "test"
+                )
             }
             let items = try await store.read { try await $0.stockStatus(of: "S1") }.items
             #expect(items.map(\.merchantSKU) == ["M1"])

@@ -44,7 +44,9 @@ struct MigrationTests {
         try await TestDatabase.with(engine) { test in
             let database = try await Database.open(test.url)
             _ = try await database.transaction { sql in
-                try await sql.raw("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)").run()
+                try await sql.raw(
+                    "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+                ).run()
             }
             #expect(try await database.schemaVersion() == 0)
             try await database.close()
@@ -57,7 +59,8 @@ struct MigrationTests {
             let database = try await Database.open(test.url)
             try await database.migrate()
             try await database.transaction { sql in
-                try await sql.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)").run()
+                try await sql.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)")
+                    .run()
             }
             let error = await #expect(throws: StoreError.self) { try await database.migrate() }
             #expect(error?.code == .schemaTooNew)

@@ -12,11 +12,21 @@ struct SecretTests {
         try await withStore(engine) { store, _ in
             let connection = makeConnection()
             try await store.transaction { session in
-                try await session.insertConnection(connection, clientSecret: "amzn1.oa2-cs.v1.client-secret", actor: "test")
+                try await session.insertConnection(
+                    connection,
+                    clientSecret: "amzn1.oa2-cs.v1.client-secret",
+                    actor: "test"
+                )
                 try await session.authorize(connection.id, refreshToken: "Atzr|refresh-token-value", actor: "test")
             }
             let credentials = try await store.read { try await $0.credentials(for: connection.id) }
-            #expect(credentials == ConnectionCredentials(clientSecret: "amzn1.oa2-cs.v1.client-secret", refreshToken: "Atzr|refresh-token-value"))
+            #expect(
+                credentials
+                    == ConnectionCredentials(
+                        clientSecret: "amzn1.oa2-cs.v1.client-secret",
+                        refreshToken: "Atzr|refresh-token-value"
+                    )
+            )
             #expect(!"\(credentials)".contains("client-secret"))
 
             let raw = try await store.read { session in
@@ -42,7 +52,9 @@ struct SecretTests {
     func wrongKey(engine: TestEngine) async throws {
         try await TestDatabase.with(engine) { database in
             let store = try await openStore(database, key: MasterKey.generate())
-            try await store.transaction { try await $0.insertConnection(makeConnection(), clientSecret: "s", actor: "test") }
+            try await store.transaction {
+                try await $0.insertConnection(makeConnection(), clientSecret: "s", actor: "test")
+            }
             try await store.close()
 
             let error = await #expect(throws: StoreError.self) {
@@ -55,7 +67,9 @@ struct SecretTests {
 
     @Test("malformed keys are refused, naming where they came from")
     func malformedKey() {
-        let error = #expect(throws: StoreError.self) { try MasterKey.parse("not-a-key", origin: "FLEXBRIDGE_MASTER_KEY") }
+        let error = #expect(throws: StoreError.self) {
+            try MasterKey.parse("not-a-key", origin: "FLEXBRIDGE_MASTER_KEY")
+        }
         #expect(error?.code == .masterKeyInvalid)
         #expect(error?.message.contains("FLEXBRIDGE_MASTER_KEY") == true)
         #expect(throws: Never.self) { try MasterKey.parse(String(repeating: "ab", count: 32), origin: "hex") }
@@ -95,7 +109,12 @@ struct SecretTests {
             let keyPath = database.folder.appendingPathComponent("key-folder").path
             try FileManager.default.createDirectory(atPath: keyPath, withIntermediateDirectories: true)
             let error = await #expect(throws: StoreError.self) {
-                try await Store.open(Store.Configuration(databaseURL: database.url, masterKey: .file(path: keyPath, createIfMissing: true)))
+                try await Store.open(
+                    Store.Configuration(
+                        databaseURL: database.url,
+                        masterKey: .file(path: keyPath, createIfMissing: true)
+                    )
+                )
             }
             #expect(error?.code == .keyFileUnreadable)
             #expect(error?.message.contains(keyPath) == true)

@@ -30,13 +30,17 @@ struct SettingsAndLeaseTests {
             let stock = try #require(settingChanges.first { $0.setting == "safetyStock" })
             #expect(stock.oldValue == "0")
             #expect(stock.newValue == "3")
-            #expect(try await store.read { try await $0.connection(connection.id) }?.settings.inventorySyncEnabled == false)
+            #expect(
+                try await store.read { try await $0.connection(connection.id) }?.settings.inventorySyncEnabled == false
+            )
 
             // A change to the same values logs nothing.
             try await store.transaction { session in
                 try await session.updateSettings(of: connection.id, actor: "priya@acme") { $0.safetyStock = 3 }
             }
-            #expect(try await store.read { try await $0.configChanges(connectionID: connection.id) }.count == changes.count)
+            #expect(
+                try await store.read { try await $0.configChanges(connectionID: connection.id) }.count == changes.count
+            )
         }
     }
 
@@ -69,7 +73,13 @@ struct SettingsAndLeaseTests {
             for location in ["LOC-A", "LOC-B"] {
                 try await store.transaction { session in
                     try await session.setLocationMapping(
-                        LocationMapping(connectionID: connection.id, hub: "BLR-1", locationID: LocationID(rawValue: location), channel: .fba, createdAt: clock.now),
+                        LocationMapping(
+                            connectionID: connection.id,
+                            hub: "BLR-1",
+                            locationID: LocationID(rawValue: location),
+                            channel: .fba,
+                            createdAt: clock.now
+                        ),
                         actor: "ops"
                     )
                 }
@@ -80,9 +90,18 @@ struct SettingsAndLeaseTests {
                 .filter { $0.setting == "locationMapping.BLR-1.FBA" }
             #expect(logged.map(\.newValue) == ["\"LOC-B\"", "\"LOC-A\""])
 
-            let listing = Listing(connectionID: connection.id, marketplaceID: "A21TJRUUN4KGV", warehouseSKU: "WMS-1", merchantSKU: "MSKU-1", asin: "B0CHX1W1XY", updatedAt: clock.now)
+            let listing = Listing(
+                connectionID: connection.id,
+                marketplaceID: "A21TJRUUN4KGV",
+                warehouseSKU: "WMS-1",
+                merchantSKU: "MSKU-1",
+                asin: "B0CHX1W1XY",
+                updatedAt: clock.now
+            )
             try await store.transaction { try await $0.upsertListings([listing]) }
-            #expect(try await store.read { try await $0.listings(for: connection.id, warehouseSKU: "WMS-1") } == [listing])
+            #expect(
+                try await store.read { try await $0.listings(for: connection.id, warehouseSKU: "WMS-1") } == [listing]
+            )
 
             var bad = listing
             bad.asin = "nope"
@@ -98,7 +117,9 @@ struct SettingsAndLeaseTests {
         let clock = TestClock()
         try await withStore(engine, clock: clock) { store, _ in
             func acquire(_ owner: String) async throws -> Lease? {
-                try await store.transaction { try await $0.acquireLease("connection:x", owner: owner, ttl: .seconds(30)) }
+                try await store.transaction {
+                    try await $0.acquireLease("connection:x", owner: owner, ttl: .seconds(30))
+                }
             }
             let first = try #require(try await acquire("node-a"))
             #expect(first.epoch == 1)
@@ -129,7 +150,9 @@ struct SettingsAndLeaseTests {
             let winners = try await withThrowingTaskGroup(of: Lease?.self) { group in
                 for node in 0..<6 {
                     group.addTask {
-                        try await store.transaction { try await $0.acquireLease("connection:race", owner: "node-\(node)", ttl: .seconds(30)) }
+                        try await store.transaction {
+                            try await $0.acquireLease("connection:race", owner: "node-\(node)", ttl: .seconds(30))
+                        }
                     }
                 }
                 return try await group.reduce(into: [Lease]()) { if let lease = $1 { $0.append(lease) } }

@@ -35,7 +35,9 @@ struct ClientTests {
                 #expect(shipment.id == id)
             }
             try await amazon.simulator.setFaults(FaultSettings(unavailableRate: 1), operation: "getShipment")
-            let error = await #expect(throws: (any Error).self) { _ = try await client.shipments.getShipment(path: .init(shipmentId: id)) }
+            let error = await #expect(throws: (any Error).self) {
+                _ = try await client.shipments.getShipment(path: .init(shipmentId: id))
+            }
             let amazonError = try #require(error?.sellingPartnerError as? AmazonAPIError)
             #expect(amazonError.status == 503)
             #expect(amazonError.attempts == 10)
@@ -50,7 +52,10 @@ struct ClientTests {
             let id = try await amazon.shipment(using: client)
             try await amazon.simulator.setFaults(FaultSettings(internalErrorRate: 1), operation: "processShipment")
             let failed = await #expect(throws: (any Error).self) {
-                _ = try await client.shipments.processShipment(path: .init(shipmentId: id), query: .init(operation: .confirm))
+                _ = try await client.shipments.processShipment(
+                    path: .init(shipmentId: id),
+                    query: .init(operation: .confirm)
+                )
             }
             let apiError = try #require(failed?.sellingPartnerError as? AmazonAPIError)
             #expect(apiError.status == 500)
@@ -59,14 +64,19 @@ struct ClientTests {
 
             try await amazon.simulator.setFaults(FaultSettings(dropAfterApplyRate: 1), operation: "processShipment")
             let dropped = await #expect(throws: (any Error).self) {
-                _ = try await client.shipments.processShipment(path: .init(shipmentId: id), query: .init(operation: .confirm))
+                _ = try await client.shipments.processShipment(
+                    path: .init(shipmentId: id),
+                    query: .init(operation: .confirm)
+                )
             }
             let transport = try #require(dropped?.sellingPartnerError as? AmazonTransportError)
             #expect(transport.mayHaveApplied)
             #expect(transport.attempts == 1)
             // It was applied: re-reading shows it, as the error told the caller to do.
             try await amazon.simulator.setFaults(FaultSettings(), operation: "processShipment")
-            #expect(try await client.shipments.getShipment(path: .init(shipmentId: id)).ok.body.json.status == .confirmed)
+            #expect(
+                try await client.shipments.getShipment(path: .init(shipmentId: id)).ok.body.json.status == .confirmed
+            )
             let confirms = await amazon.simulator.recordedRequests().filter { $0.operation == "processShipment" }
             #expect(confirms.count == 2, "each write was sent once")
         }
@@ -79,14 +89,19 @@ struct ClientTests {
             let client = try await amazon.client(configuration: .init(retry: RetryPolicy(maxAttempts: 30)))
             let id = try await amazon.shipment(using: client)
             try await amazon.simulator.setFaults(FaultSettings(unavailableRate: 0.6), operation: "processShipment")
-            _ = try await client.shipments.processShipment(path: .init(shipmentId: id), query: .init(operation: .confirm)).noContent
+            _ = try await client.shipments.processShipment(
+                path: .init(shipmentId: id),
+                query: .init(operation: .confirm)
+            ).noContent
             let log = await amazon.simulator.recordedRequests().filter { $0.operation == "processShipment" }
             #expect(log.last?.status == 204)
             #expect(log.dropLast().allSatisfy { $0.fault == "unavailable" })
         }
     }
 
-    @Test("every request carries the User-Agent and a token; an unreachable Amazon is a transport error that was not applied")
+    @Test(
+        "every request carries the User-Agent and a token; an unreachable Amazon is a transport error that was not applied"
+    )
     func transport() async throws {
         try await SimulatedAmazon.run { amazon in
             let client = try await amazon.client(configuration: .init(userAgent: "FlexBridgeTest/1.0 (Language=Swift)"))
@@ -95,10 +110,15 @@ struct ClientTests {
             #expect(received.userAgent == "FlexBridgeTest/1.0 (Language=Swift)")
             #expect(received.merchantID == SimulatedAmazon.merchant, "the access token was accepted")
             let unreachable = SellingPartnerClient(
-                endpoint: .custom(URL(string: "http://127.0.0.1:1")!), login: amazon.login,
+                endpoint: .custom(URL(string: "http://127.0.0.1:1")!),
+                login: amazon.login,
                 refreshToken: try await amazon.simulator.authorize(merchantID: SimulatedAmazon.merchant),
-                configuration: .init(retry: RetryPolicy(maxAttempts: 2, timeout: 1)), sleep: { _ in })
-            let error = await #expect(throws: (any Error).self) { _ = try await unreachable.shipments.getShipments(query: .init(status: .accepted)) }
+                configuration: .init(retry: RetryPolicy(maxAttempts: 2, timeout: 1)),
+                sleep: { _ in }
+            )
+            let error = await #expect(throws: (any Error).self) {
+                _ = try await unreachable.shipments.getShipments(query: .init(status: .accepted))
+            }
             let transport = try #require(error?.sellingPartnerError as? AmazonTransportError)
             #expect(transport.mayHaveApplied == false)
             #expect(transport.attempts == 2, "a write that never left may be retried; so is a read")
@@ -108,7 +128,9 @@ struct ClientTests {
     @Test("with 10% injected 503s every call ends in success or a typed error after bounded retries")
     func unreliableAmazon() async throws {
         try await SimulatedAmazon.run { amazon in
-            let client = try await amazon.client(configuration: .init(rateLimits: ["getShipment": .init(rate: 10_000, burst: 10_000)]))
+            let client = try await amazon.client(
+                configuration: .init(rateLimits: ["getShipment": .init(rate: 10_000, burst: 10_000)])
+            )
             let id = try await amazon.shipment(using: client)
             try await amazon.simulator.setFaults(FaultSettings(unavailableRate: 0.1), operation: nil)
             var succeeded = 0

@@ -26,7 +26,10 @@ struct ContractTests {
         var parameters: [Parameter]
         var response: JSONValue?
 
-        var testDescription: String { "\(operationId) \(status) \(parameters.map { "\($0.name)=\($0.value.map { "\($0)" } ?? "")" }.joined(separator: " "))".prefix(140).description }
+        var testDescription: String {
+            "\(operationId) \(status) \(parameters.map { "\($0.name)=\($0.value.map { "\($0)" } ?? "")" }.joined(separator: " "))"
+                .prefix(140).description
+        }
 
         func value(_ name: String) -> JSONValue? { parameters.first { $0.name == name }?.value }
         func string(_ name: String) -> String? {
@@ -48,19 +51,27 @@ struct ContractTests {
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
-            if container.decodeNil() { self = .null }
-            else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-            else if let value = try? container.decode(Double.self) { self = .number(value) }
-            else if let value = try? container.decode(String.self) { self = .string(value) }
-            else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-            else { self = .object(try container.decode([String: JSONValue].self)) }
+            if container.decodeNil() {
+                self = .null
+            } else if let value = try? container.decode(Bool.self) {
+                self = .bool(value)
+            } else if let value = try? container.decode(Double.self) {
+                self = .number(value)
+            } else if let value = try? container.decode(String.self) {
+                self = .string(value)
+            } else if let value = try? container.decode([JSONValue].self) {
+                self = .array(value)
+            } else {
+                self = .object(try container.decode([String: JSONValue].self))
+            }
         }
 
         func encode(to encoder: any Encoder) throws {
             var container = encoder.singleValueContainer()
             switch self {
             case .string(let value): try container.encode(value)
-            case .number(let value): if value == value.rounded() { try container.encode(Int(value)) } else { try container.encode(value) }
+            case .number(let value):
+                if value == value.rounded() { try container.encode(Int(value)) } else { try container.encode(value) }
             case .bool(let value): try container.encode(value)
             case .array(let value): try container.encode(value)
             case .object(let value): try container.encode(value)
@@ -78,7 +89,9 @@ struct ContractTests {
     }
 
     static let examples: [Example] = {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/amazon-sandbox-examples.json")
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Fixtures/amazon-sandbox-examples.json"
+        )
         return (try? JSONDecoder().decode([Example].self, from: Data(contentsOf: url))) ?? []
     }()
 
@@ -93,13 +106,21 @@ struct ContractTests {
             self.body = body
         }
 
-        func send(_ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String) async throws -> (HTTPResponse, HTTPBody?) {
+        func send(
+            _ request: HTTPRequest,
+            body: HTTPBody?,
+            baseURL: URL,
+            operationID: String
+        ) async throws -> (HTTPResponse, HTTPBody?) {
             let data: Data? = if let body { try await Data(collecting: body, upTo: 1 << 20) } else { nil }
             sent.withLock { $0.append((request, data)) }
             var fields = HTTPFields()
             fields[.contentType] = "application/json"
             fields[HTTPField.Name("x-amzn-RequestId")!] = "example-request"
-            return (HTTPResponse(status: .init(code: status), headerFields: fields), status == 204 ? nil : HTTPBody(self.body))
+            return (
+                HTTPResponse(status: .init(code: status), headerFields: fields),
+                status == 204 ? nil : HTTPBody(self.body)
+            )
         }
     }
 
@@ -110,8 +131,13 @@ struct ContractTests {
     }
 
     static func requestCanBeBuilt(_ example: Example) -> Bool {
-        let dates = ["lastUpdatedAfter", "lastUpdatedBefore", "createdSince", "createdUntil", "lastUpdatedSince", "lastUpdatedUntil"]
-        let datesParse = dates.allSatisfy { name in example.string(name).map { (try? Date.ISO8601FormatStyle().parse($0)) != nil } ?? true }
+        let dates = [
+            "lastUpdatedAfter", "lastUpdatedBefore", "createdSince", "createdUntil", "lastUpdatedSince",
+            "lastUpdatedUntil",
+        ]
+        let datesParse = dates.allSatisfy { name in
+            example.string(name).map { (try? Date.ISO8601FormatStyle().parse($0)) != nil } ?? true
+        }
         return datesParse && (!example.parameters.isEmpty || example.operationId == "listReturns")
     }
 
@@ -122,7 +148,10 @@ struct ContractTests {
         #expect(operations.count == 13)
     }
 
-    @Test("each example: the request FlexBridge builds matches, the response decodes", arguments: ContractTests.examples)
+    @Test(
+        "each example: the request FlexBridge builds matches, the response decodes",
+        arguments: ContractTests.examples
+    )
     func example(_ example: Example) async throws {
         let responseData = try example.response.map { try JSONEncoder().encode($0) } ?? Data()
         let amazon = CannedAmazon(status: example.status, body: responseData)
@@ -131,7 +160,8 @@ struct ContractTests {
             login: LoginWithAmazon(application: .init(clientID: "id", clientSecret: "secret")),
             refreshToken: "Atzr|example",
             sleep: { _ in },
-            transport: amazon)
+            transport: amazon
+        )
         await client.tokens.preload(AccessToken(value: "Atza|example", expiresAt: Date().addingTimeInterval(3600)))
 
         guard Self.bodyFitsSchema(example) else {
@@ -154,18 +184,26 @@ struct ContractTests {
         } catch {
             let apiError = try #require(error.sellingPartnerError as? AmazonAPIError, "\(error)")
             #expect(apiError.status == example.status)
-            #expect(apiError.code == (try? JSONDecoder().decode(ErrorList.self, from: responseData))?.errors.first?.code)
+            #expect(
+                apiError.code == (try? JSONDecoder().decode(ErrorList.self, from: responseData))?.errors.first?.code
+            )
             #expect(apiError.requestID == "example-request")
         }
 
         let (request, body) = try #require(amazon.sent.withLock { $0.first })
         #expect(request.method.rawValue == example.method)
         var path = example.path
-        for parameter in example.parameters where parameter.in == "path" { path = path.replacingOccurrences(of: "{\(parameter.name)}", with: parameter.value?.description ?? "") }
+        for parameter in example.parameters where parameter.in == "path" {
+            path = path.replacingOccurrences(of: "{\(parameter.name)}", with: parameter.value?.description ?? "")
+        }
         let sentURL = try #require(URLComponents(string: request.path ?? ""))
         #expect(sentURL.path == path)
         let sentQuery = Dictionary(uniqueKeysWithValues: (sentURL.queryItems ?? []).map { ($0.name, $0.value ?? "") })
-        let expectedQuery = Dictionary(uniqueKeysWithValues: example.parameters.filter { $0.in == "query" }.map { ($0.name, $0.value?.description ?? "") })
+        let expectedQuery = Dictionary(
+            uniqueKeysWithValues: example.parameters.filter { $0.in == "query" }.map {
+                ($0.name, $0.value?.description ?? "")
+            }
+        )
         #expect(sentQuery == expectedQuery)
         if let expectedBody = example.value("body") {
             let sentBody = try body.map { try JSONDecoder().decode(JSONValue.self, from: $0) }
@@ -186,38 +224,54 @@ struct ContractTests {
         func date(_ name: String) -> Date? { example.string(name).flatMap { try? Date.ISO8601FormatStyle().parse($0) } }
         switch example.operationId {
         case "batchInventory":
-            _ = try await client.inventory.batchInventory(body: .json(try example.body(AmazonEFInventory.Components.Schemas.BatchInventoryRequest.self)!)).code207.body.json
+            _ = try await client.inventory.batchInventory(
+                body: .json(try example.body(AmazonEFInventory.Components.Schemas.BatchInventoryRequest.self)!)
+            ).code207.body.json
         case "getShipments":
             _ = try await client.shipments.getShipments(
                 query: .init(
-                    locationId: example.string("locationId"), marketplaceId: example.string("marketplaceId"),
-                    channelName: example.string("channelName"), status: .init(rawValue: example.string("status") ?? "")!,
-                    lastUpdatedAfter: date("lastUpdatedAfter"), lastUpdatedBefore: date("lastUpdatedBefore"),
-                    maxResults: example.string("maxResults").flatMap(Int.init), paginationToken: example.string("paginationToken"))
+                    locationId: example.string("locationId"),
+                    marketplaceId: example.string("marketplaceId"),
+                    channelName: example.string("channelName"),
+                    status: .init(rawValue: example.string("status") ?? "")!,
+                    lastUpdatedAfter: date("lastUpdatedAfter"),
+                    lastUpdatedBefore: date("lastUpdatedBefore"),
+                    maxResults: example.string("maxResults").flatMap(Int.init),
+                    paginationToken: example.string("paginationToken")
+                )
             ).ok.body.json
         case "getShipment":
             _ = try await client.shipments.getShipment(path: .init(shipmentId: shipmentID)).ok.body.json
         case "processShipment":
             let body = try example.body(AmazonEFShipments.Components.Schemas.ShipmentAcknowledgementRequest.self)
             _ = try await client.shipments.processShipment(
-                path: .init(shipmentId: shipmentID), query: .init(operation: .init(rawValue: example.string("operation")!)!),
+                path: .init(shipmentId: shipmentID),
+                query: .init(operation: .init(rawValue: example.string("operation")!)!),
                 body: body.map { .json($0) }
             ).noContent
         case "createPackages":
             _ = try await client.shipments.createPackages(
-                path: .init(shipmentId: shipmentID), body: .json(try example.body(AmazonEFShipments.Components.Schemas.Packages.self)!)).noContent
+                path: .init(shipmentId: shipmentID),
+                body: .json(try example.body(AmazonEFShipments.Components.Schemas.Packages.self)!)
+            ).noContent
         case "updatePackage":
             _ = try await client.shipments.updatePackage(
                 path: .init(shipmentId: shipmentID, packageId: packageID),
-                body: .json(try example.body(AmazonEFShipments.Components.Schemas.Package.self)!)).noContent
+                body: .json(try example.body(AmazonEFShipments.Components.Schemas.Package.self)!)
+            ).noContent
         case "updatePackageStatus":
             _ = try await client.shipments.updatePackageStatus(
                 path: .init(shipmentId: shipmentID, packageId: packageID),
                 query: .init(status: example.string("status").flatMap { .init(rawValue: $0) }),
-                body: try example.body(AmazonEFShipments.Components.Schemas.PackageDeliveryStatus.self).map { .json($0) }
+                body: try example.body(AmazonEFShipments.Components.Schemas.PackageDeliveryStatus.self).map {
+                    .json($0)
+                }
             ).noContent
         case "retrieveShippingOptions":
-            _ = try await client.shipments.retrieveShippingOptions(path: .init(shipmentId: shipmentID), query: .init(packageId: packageID)).ok.body.json
+            _ = try await client.shipments.retrieveShippingOptions(
+                path: .init(shipmentId: shipmentID),
+                query: .init(packageId: packageID)
+            ).ok.body.json
         case "generateInvoice":
             _ = try await client.shipments.generateInvoice(path: .init(shipmentId: shipmentID)).ok.body.json
         case "retrieveInvoice":
@@ -225,17 +279,28 @@ struct ContractTests {
         case "generateShipLabels":
             _ = try await client.shipments.generateShipLabels(
                 path: .init(shipmentId: shipmentID),
-                query: .init(shippingOptionId: example.string("shippingOptionId"), operation: .init(rawValue: example.string("operation")!)!),
+                query: .init(
+                    shippingOptionId: example.string("shippingOptionId"),
+                    operation: .init(rawValue: example.string("operation")!)!
+                ),
                 body: try example.body(AmazonEFShipments.Components.Schemas.ShipLabelsInput.self).map { .json($0) }
             ).ok.body.json
         case "listReturns":
             _ = try await client.returns.listReturns(
                 query: .init(
-                    returnLocationId: example.string("returnLocationId"), rmaId: example.string("rmaId"),
-                    status: example.string("status").flatMap { .init(rawValue: $0) }, reverseTrackingId: example.string("reverseTrackingId"),
-                    createdSince: date("createdSince"), createdUntil: date("createdUntil"), lastUpdatedSince: date("lastUpdatedSince"),
-                    lastUpdatedUntil: date("lastUpdatedUntil"), lastUpdatedAfter: date("lastUpdatedAfter"), lastUpdatedBefore: date("lastUpdatedBefore"),
-                    maxResults: example.string("maxResults").flatMap(Int64.init), nextToken: example.string("nextToken"))
+                    returnLocationId: example.string("returnLocationId"),
+                    rmaId: example.string("rmaId"),
+                    status: example.string("status").flatMap { .init(rawValue: $0) },
+                    reverseTrackingId: example.string("reverseTrackingId"),
+                    createdSince: date("createdSince"),
+                    createdUntil: date("createdUntil"),
+                    lastUpdatedSince: date("lastUpdatedSince"),
+                    lastUpdatedUntil: date("lastUpdatedUntil"),
+                    lastUpdatedAfter: date("lastUpdatedAfter"),
+                    lastUpdatedBefore: date("lastUpdatedBefore"),
+                    maxResults: example.string("maxResults").flatMap(Int64.init),
+                    nextToken: example.string("nextToken")
+                )
             ).ok.body.json
         case "getReturn":
             _ = try await client.returns.getReturn(path: .init(returnId: example.string("returnId")!)).ok.body.json

@@ -29,7 +29,11 @@ struct RateLimiterTests {
     @Test("operations have separate buckets: a busy one does not delay another")
     func separateBuckets() async throws {
         let time = FakeTime()
-        let limiter = RateLimiter(defaults: ["slow": .init(rate: 1, burst: 1), "fast": .init(rate: 50, burst: 100)], clock: time.clock, sleep: { _ in })
+        let limiter = RateLimiter(
+            defaults: ["slow": .init(rate: 1, burst: 1), "fast": .init(rate: 50, burst: 100)],
+            clock: time.clock,
+            sleep: { _ in }
+        )
         for _ in 0..<20 { try await limiter.acquire("slow") }
         #expect(try await limiter.acquire("fast") == 0)
     }

@@ -19,12 +19,23 @@ struct SimulatedAmazon: Sendable {
         _ body: @Sendable (SimulatedAmazon) async throws -> T
     ) async throws -> T {
         let simulator = Simulator(configuration: configuration)
-        let app = try await SimulatorServer.makeApplication(simulator: simulator, host: "127.0.0.1", port: 0, logger: Logger(label: "simulator"))
+        let app = try await SimulatorServer.makeApplication(
+            simulator: simulator,
+            host: "127.0.0.1",
+            port: 0,
+            logger: Logger(label: "simulator")
+        )
         return try await app.test(.live) { client in
             try await body(
                 SimulatedAmazon(
-                    simulator: simulator, base: URL(string: "http://127.0.0.1:\(client.port!)")!,
-                    application: ApplicationCredentials(clientID: configuration.clientID, clientSecret: configuration.clientSecret)))
+                    simulator: simulator,
+                    base: URL(string: "http://127.0.0.1:\(client.port!)")!,
+                    application: ApplicationCredentials(
+                        clientID: configuration.clientID,
+                        clientSecret: configuration.clientSecret
+                    )
+                )
+            )
         }
     }
 
@@ -43,16 +54,35 @@ struct SimulatedAmazon: Sendable {
             if sleeps { try await Task.sleep(for: .seconds(seconds)) }
         }
         return SellingPartnerClient(
-            endpoint: .custom(base), login: login, refreshToken: refreshToken, configuration: configuration, sleep: sleep)
+            endpoint: .custom(base),
+            login: login,
+            refreshToken: refreshToken,
+            configuration: configuration,
+            sleep: sleep
+        )
     }
 
     /// A sandbox location and an ACCEPTED shipment at it, through the client.
     func shipment(using client: SellingPartnerClient) async throws -> String {
         let location = try await client.locations.createSandboxLocation(
-            body: .json(.init(merchantIds: [Self.merchant], marketplaceId: "A21TJRUUN4KGV", channels: [.mfn], locationName: UUID().uuidString))
+            body: .json(
+                .init(
+                    merchantIds: [Self.merchant],
+                    marketplaceId: "A21TJRUUN4KGV",
+                    channels: [.mfn],
+                    locationName: UUID().uuidString
+                )
+            )
         ).created.body.json.locationIds.mfn!
         return try await client.shipments.createSandboxShipment(
-            body: .json(.init(locationId: location, marketplaceId: "A21TJRUUN4KGV", marketplaceChannel: .mfn, shippingType: .marketplace))
+            body: .json(
+                .init(
+                    locationId: location,
+                    marketplaceId: "A21TJRUUN4KGV",
+                    marketplaceChannel: .mfn,
+                    shippingType: .marketplace
+                )
+            )
         ).ok.body.json.shipmentId
     }
 }

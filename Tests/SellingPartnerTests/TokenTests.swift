@@ -15,7 +15,11 @@ struct TokenTests {
         try await SimulatedAmazon.run { amazon in
             let now = Mutex(Date())
             let refreshToken = try await amazon.simulator.authorize(merchantID: SimulatedAmazon.merchant)
-            let provider = AccessTokenProvider(login: amazon.login, refreshToken: refreshToken, clock: { now.withLock { $0 } })
+            let provider = AccessTokenProvider(
+                login: amazon.login,
+                refreshToken: refreshToken,
+                clock: { now.withLock { $0 } }
+            )
             let first = try await provider.token()
             #expect(await provider.refreshCount == 1)
             // Fifty-nine minutes later the token is within a minute of expiring.
@@ -35,10 +39,13 @@ struct TokenTests {
         try await SimulatedAmazon.run { amazon in
             let now = Mutex(Date())
             let client = SellingPartnerClient(
-                endpoint: .custom(amazon.base), login: amazon.login,
+                endpoint: .custom(amazon.base),
+                login: amazon.login,
                 refreshToken: try await amazon.simulator.authorize(merchantID: SimulatedAmazon.merchant),
                 configuration: .init(rateLimits: ["getShipments": .init(rate: 10_000, burst: 10_000)]),
-                clock: { now.withLock { $0 } }, sleep: { _ in })
+                clock: { now.withLock { $0 } },
+                sleep: { _ in }
+            )
             _ = try await client.shipments.getShipments(query: .init(status: .accepted)).ok
             #expect(await client.tokens.refreshCount == 1)
             now.withLock { $0 = $0.addingTimeInterval(3600) }
@@ -76,7 +83,8 @@ struct TokenTests {
         try await SimulatedAmazon.run { amazon in
             let login = LoginWithAmazon(
                 tokenEndpoint: amazon.login.tokenEndpoint,
-                application: ApplicationCredentials(clientID: amazon.application.clientID, clientSecret: "wrong"))
+                application: ApplicationCredentials(clientID: amazon.application.clientID, clientSecret: "wrong")
+            )
             await #expect {
                 _ = try await login.accessToken(refreshToken: "Atzr|x")
             } throws: { error in
@@ -92,8 +100,13 @@ struct TokenTests {
             // The consent page's form, as the seller's browser posts it.
             let code = try await ConsentFollower.code(
                 at: amazon.base.appendingPathComponent("apps/authorize/consent"),
-                form: "application_id=\(amazon.application.clientID)&state=s1&redirect_uri=https%3A%2F%2Fflexbridge.example%2Fcallback&selling_partner_id=A9SELLER")
-            let refreshToken = try await amazon.login.refreshToken(authorizationCode: code, redirectURI: "https://flexbridge.example/callback")
+                form:
+                    "application_id=\(amazon.application.clientID)&state=s1&redirect_uri=https%3A%2F%2Fflexbridge.example%2Fcallback&selling_partner_id=A9SELLER"
+            )
+            let refreshToken = try await amazon.login.refreshToken(
+                authorizationCode: code,
+                redirectURI: "https://flexbridge.example/callback"
+            )
             let token = try await amazon.login.accessToken(refreshToken: refreshToken)
             #expect(token.value.hasPrefix("Atza|"))
             #expect(token.expiresAt.timeIntervalSinceNow > 3500)
@@ -104,7 +117,9 @@ struct TokenTests {
 /// Posts the consent form without following the redirect, and reads the code from its Location.
 enum ConsentFollower {
     static let client = HTTPClient(
-        eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(redirectConfiguration: .disallow))
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: .init(redirectConfiguration: .disallow)
+    )
 
     static func code(at url: URL, form: String) async throws -> String {
         var request = HTTPClientRequest(url: url.absoluteString)

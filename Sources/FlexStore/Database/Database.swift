@@ -43,7 +43,8 @@ public final class Database: Sendable {
     public func schemaVersion() async throws -> Int {
         try await driver.withSession { database in
             let row = try await database.raw("SELECT MAX(version) AS version FROM schema_migrations").first()
-            return try row?.decodeNil(column: "version") == false ? try row?.decode(column: "version", as: Int.self) ?? 0 : 0
+            return try row?.decodeNil(column: "version") == false
+                ? try row?.decode(column: "version", as: Int.self) ?? 0 : 0
         }
     }
 

@@ -11,7 +11,10 @@ public enum DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     ///
     /// Accepted: `postgres://…` and `postgresql://…`; `sqlite:///absolute/path.sqlite`, `sqlite:relative.sqlite` and
     /// a plain file path, resolved against `workingDirectory`.
-    public init(parsing text: String, workingDirectory: String = FileManager.default.currentDirectoryPath) throws(StoreError) {
+    public init(
+        parsing text: String,
+        workingDirectory: String = FileManager.default.currentDirectoryPath
+    ) throws(StoreError) {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else {
             throw StoreError.invalidDatabaseURL(text, reason: "it is empty")
@@ -25,7 +28,10 @@ public enum DatabaseURL: Sendable, Hashable, CustomStringConvertible {
                 )
             }
             if url.user == nil || url.user?.isEmpty == true {
-                throw StoreError.invalidDatabaseURL(Self.redacted(trimmed), reason: "it names no user (postgres://USER@HOST/DATABASE)")
+                throw StoreError.invalidDatabaseURL(
+                    Self.redacted(trimmed),
+                    reason: "it names no user (postgres://USER@HOST/DATABASE)"
+                )
             }
             if let port = url.port, !(1...65535).contains(port) {
                 throw StoreError.invalidDatabaseURL(Self.redacted(trimmed), reason: "port \(port) is out of range")

@@ -58,11 +58,13 @@ struct Migrator {
             if let unknown = applied.filter({ $0 > newest }).max() {
                 throw StoreError(
                     code: .schemaTooNew,
-                    message: "The database's schema is at version \(unknown), newer than this FlexBridge knows (\(newest)). Run a FlexBridge at least as new as the one that migrated it."
+                    message:
+                        "The database's schema is at version \(unknown), newer than this FlexBridge knows (\(newest)). Run a FlexBridge at least as new as the one that migrated it."
                 )
             }
             var report = MigrationReport(applied: [], version: applied.max() ?? 0)
-            for migration in migrations.sorted(by: { $0.version < $1.version }) where !applied.contains(migration.version) {
+            for migration in migrations.sorted(by: { $0.version < $1.version })
+            where !applied.contains(migration.version) {
                 try await migration.apply(database, kind)
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 try await database.raw(

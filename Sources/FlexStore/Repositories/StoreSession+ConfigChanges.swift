@@ -19,7 +19,11 @@ extension StoreSession {
     }
 
     /// The change log, newest first, for one connection or for everything; `before` pages back through it.
-    public func configChanges(connectionID: ConnectionID? = nil, before: Int64? = nil, limit: Int = 100) async throws
+    public func configChanges(
+        connectionID: ConnectionID? = nil,
+        before: Int64? = nil,
+        limit: Int = 100
+    ) async throws
         -> [ConfigChange]
     {
         let cursor = before ?? Int64.max
@@ -32,12 +36,16 @@ extension StoreSession {
                     """
                 ).all()
             } else {
-                try await sql.raw("SELECT * FROM config_changes WHERE id < \(bind: cursor) ORDER BY id DESC LIMIT \(bind: limit)").all()
+                try await sql.raw(
+                    "SELECT * FROM config_changes WHERE id < \(bind: cursor) ORDER BY id DESC LIMIT \(bind: limit)"
+                ).all()
             }
         return try rows.map { row in
             ConfigChange(
                 id: try row.decode(column: "id", as: Int64.self),
-                connectionID: try row.decode(column: "connection_id", as: String?.self).map(ConnectionID.init(rawValue:)),
+                connectionID: try row.decode(column: "connection_id", as: String?.self).map(
+                    ConnectionID.init(rawValue:)
+                ),
                 setting: try row.decode(column: "setting", as: String.self),
                 oldValue: try row.decode(column: "old_value", as: String?.self),
                 newValue: try row.decode(column: "new_value", as: String?.self),

@@ -61,7 +61,9 @@ extension StoreSession {
                     sequence: try row.decode(column: "sequence", as: Int64.self),
                     id: id,
                     type: try row.decode(column: "type", as: String.self),
-                    connectionID: try row.decode(column: "connection_id", as: String?.self).map(ConnectionID.init(rawValue:)),
+                    connectionID: try row.decode(column: "connection_id", as: String?.self).map(
+                        ConnectionID.init(rawValue:)
+                    ),
                     subject: try row.decode(column: "subject", as: String?.self),
                     payload: try row.decode(column: "payload", as: String.self),
                     createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self))

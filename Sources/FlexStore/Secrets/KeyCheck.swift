@@ -30,7 +30,8 @@ enum KeyCheck {
         guard let check = try await storedCheck(database), (try? box.open(check, context: context)) == plaintext else {
             throw StoreError(
                 code: .masterKeyMismatch,
-                message: "The master key (\(describe(resolved))) is not the key this database's secrets were sealed with. Use the original key; secrets sealed with it cannot be read with another."
+                message:
+                    "The master key (\(describe(resolved))) is not the key this database's secrets were sealed with. Use the original key; secrets sealed with it cannot be read with another."
             )
         }
         return box
@@ -43,7 +44,11 @@ enum KeyCheck {
         }
     }
 
-    private static func resolve(_ source: MasterKey.Source?, database: Database, databaseHasSecrets: Bool) throws -> MasterKey.Source {
+    private static func resolve(
+        _ source: MasterKey.Source?,
+        database: Database,
+        databaseHasSecrets: Bool
+    ) throws -> MasterKey.Source {
         switch source {
         case .file(let path, let create):
             return .file(path: path, createIfMissing: create && !databaseHasSecrets)
@@ -53,7 +58,8 @@ enum KeyCheck {
             guard case .sqlite(let path) = database.url else {
                 throw StoreError(
                     code: .masterKeyMissing,
-                    message: "FLEXBRIDGE_MASTER_KEY is not set. With PostgreSQL every node must use the same master key: generate one with `flexbridge keygen` and set it on every node."
+                    message:
+                        "FLEXBRIDGE_MASTER_KEY is not set. With PostgreSQL every node must use the same master key: generate one with `flexbridge keygen` and set it on every node."
                 )
             }
             return .file(path: path + ".key", createIfMissing: !databaseHasSecrets)

@@ -37,7 +37,8 @@ public enum MasterKey {
         }
         throw StoreError(
             code: .masterKeyInvalid,
-            message: "The master key in \(origin) is not 32 bytes as base64 or 64 hex digits. Generate one with `flexbridge keygen`."
+            message:
+                "The master key in \(origin) is not 32 bytes as base64 or 64 hex digits. Generate one with `flexbridge keygen`."
         )
     }
 
@@ -53,7 +54,8 @@ public enum MasterKey {
             guard createIfMissing else {
                 throw StoreError(
                     code: .masterKeyMissing,
-                    message: "The key file \(path) does not exist. Restore it, or set FLEXBRIDGE_MASTER_KEY to the key the database was sealed with."
+                    message:
+                        "The key file \(path) does not exist. Restore it, or set FLEXBRIDGE_MASTER_KEY to the key the database was sealed with."
                 )
             }
             let text = generate()
@@ -66,10 +68,12 @@ public enum MasterKey {
     }
 
     private static func readKeyFile(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
             throw StoreError(
                 code: .keyFileUnreadable,
-                message: "The key file \(path) cannot be read. Check its owner and permissions (it should be mode 0600, owned by the user running FlexBridge)."
+                message:
+                    "The key file \(path) cannot be read. Check its owner and permissions (it should be mode 0600, owned by the user running FlexBridge)."
             )
         }
         return text
@@ -82,14 +86,18 @@ public enum MasterKey {
             if errno == EEXIST { return false }
             throw StoreError(
                 code: .keyFileUnreadable,
-                message: "Cannot create the key file \(path): \(String(cString: strerror(errno))). Check that its folder is writable."
+                message:
+                    "Cannot create the key file \(path): \(String(cString: strerror(errno))). Check that its folder is writable."
             )
         }
         defer { close(descriptor) }
         let bytes = Array(contents.utf8)
         let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         guard written == bytes.count, fsync(descriptor) == 0 else {
-            throw StoreError(code: .keyFileUnreadable, message: "Cannot write the key file \(path): \(String(cString: strerror(errno))).")
+            throw StoreError(
+                code: .keyFileUnreadable,
+                message: "Cannot write the key file \(path): \(String(cString: strerror(errno)))."
+            )
         }
         return true
     }

@@ -31,7 +31,8 @@ public struct SecretBox: Sendable {
         else {
             throw StoreError(
                 code: .secretUnreadable,
-                message: "The secret stored for \(context) does not open with the master key: the key is not the one it was sealed with, or the value was altered."
+                message:
+                    "The secret stored for \(context) does not open with the master key: the key is not the one it was sealed with, or the value was altered."
             )
         }
         return text

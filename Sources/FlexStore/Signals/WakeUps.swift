@@ -75,7 +75,9 @@ public final class WakeUp: Sendable {
         if state.withLock({ state in
             defer { state.pending = false }
             return state.pending
-        }) { return }
+        }) {
+            return
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await Task.sleep(for: timeout) }
             group.addTask { await self.waitForWake() }
