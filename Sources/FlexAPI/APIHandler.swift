@@ -20,6 +20,9 @@ public struct APIHandler: APIProtocol {
     let linkLifetime: TimeInterval
     /// Where failed requests are logged, with their cause.
     let logger: Logger
+    /// The account requests work in: its hubs' stock, its events and webhooks. Until access control names each
+    /// request's principal (and its account), every request is the default account's.
+    let account: AccountID = .default
 
     public init(
         store: Store,

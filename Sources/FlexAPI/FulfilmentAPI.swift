@@ -247,6 +247,7 @@ extension APIHandler {
         let secret = body.secret ?? Self.newSecret()
         let webhook = try await store.transaction {
             try await $0.createWebhook(
+                account: account,
                 url: url,
                 secret: secret,
                 eventTypes: body.eventTypes ?? [],
@@ -260,11 +261,25 @@ extension APIHandler {
     }
 
     public func listWebhooks(_ input: Operations.ListWebhooks.Input) async throws -> Operations.ListWebhooks.Output {
-        .ok(.init(body: .json(.init(webhooks: try await store.read { try await $0.webhooks() }.map(Self.schema)))))
+        .ok(
+            .init(
+                body: .json(
+                    .init(
+                        webhooks: try await store.read { [account] in try await $0.webhooks(account: account) }.map(
+                            Self.schema
+                        )
+                    )
+                )
+            )
+        )
     }
 
     public func deleteWebhook(_ input: Operations.DeleteWebhook.Input) async throws -> Operations.DeleteWebhook.Output {
-        guard try await store.transaction({ try await $0.deleteWebhook(input.path.webhookId) }) else {
+        guard
+            try await store.transaction({ [account] in
+                try await $0.deleteWebhook(input.path.webhookId, account: account)
+            })
+        else {
             return .notFound(
                 .init(body: .json(Self.problemBody(.notFound, "No webhook with id \(input.path.webhookId).")))
             )
@@ -273,7 +288,11 @@ extension APIHandler {
     }
 
     public func retryWebhook(_ input: Operations.RetryWebhook.Input) async throws -> Operations.RetryWebhook.Output {
-        guard let webhook = try await store.transaction({ try await $0.retryWebhookNow(input.path.webhookId) }) else {
+        guard
+            let webhook = try await store.transaction({ [account] in
+                try await $0.retryWebhookNow(input.path.webhookId, account: account)
+            })
+        else {
             return .notFound(
                 .init(body: .json(Self.problemBody(.notFound, "No webhook with id \(input.path.webhookId).")))
             )

@@ -271,7 +271,8 @@ extension APIHandler {
             }
         }
         do {
-            let write = try await store.transaction { session in try await session.recordStock(levels) }
+            let write = try await store.transaction { session in try await session.recordStock(levels, account: account)
+            }
             store.wakeUps.wake(write.connections, .inventory)
             return .accepted(
                 .init(
@@ -295,6 +296,7 @@ extension APIHandler {
     ) async throws -> Operations.ListInventoryItems.Output {
         let query = input.query
         let filter = StoreSession.InventoryItemFilter(
+            accountID: account,
             connectionID: query.connectionId.map(ConnectionID.init(rawValue:)),
             locationID: query.locationId.map(LocationID.init(rawValue:)),
             hub: query.hub.map(HubCode.init(rawValue:)),
@@ -341,7 +343,7 @@ extension APIHandler {
 
     public func getStock(_ input: Operations.GetStock.Input) async throws -> Operations.GetStock.Output {
         let status = try await store.read { session in
-            try await session.stockStatus(of: WarehouseSKU(rawValue: input.path.sku))
+            try await session.stockStatus(of: WarehouseSKU(rawValue: input.path.sku), account: account)
         }
         guard !status.hubs.isEmpty || !status.items.isEmpty else {
             return .notFound(

@@ -76,8 +76,8 @@ extension APIHandler {
     }
 
     public func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output {
-        let events = try await store.read {
-            try await $0.events(after: input.query.after ?? 0, limit: input.query.limit ?? 100)
+        let events = try await store.read { [account] in
+            try await $0.events(after: input.query.after ?? 0, account: account, limit: input.query.limit ?? 100)
         }
         return .ok(
             .init(

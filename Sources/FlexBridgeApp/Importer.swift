@@ -51,7 +51,7 @@ public struct Importer: Sendable {
     ) async throws -> Report {
         let levels = try CSVTable(parsing: text).stockLevels()
         progress(0, levels.count)
-        let write = try await store.transaction { session in try await session.recordStock(levels) }
+        let write = try await store.transaction { session in try await session.recordStock(levels, account: .default) }
         progress(levels.count, levels.count)
         store.wakeUps.wake(write.connections, .inventory)
         return Report(rows: levels.count, pendingItems: write.changedItems)

@@ -18,6 +18,8 @@ public struct Connection: Sendable, Hashable, Codable {
     }
 
     public var id: ConnectionID
+    /// The account the connection belongs to.
+    public var accountID: AccountID
     /// A name for people, such as "Acme India".
     public var name: String
     public var sellingPartnerID: SellingPartnerID
@@ -37,6 +39,7 @@ public struct Connection: Sendable, Hashable, Codable {
 
     public init(
         id: ConnectionID = .generate(),
+        accountID: AccountID = .default,
         name: String,
         sellingPartnerID: SellingPartnerID,
         region: Region,
@@ -50,6 +53,7 @@ public struct Connection: Sendable, Hashable, Codable {
         updatedAt: Date? = nil
     ) {
         self.id = id
+        self.accountID = accountID
         self.name = name
         self.sellingPartnerID = sellingPartnerID
         self.region = region

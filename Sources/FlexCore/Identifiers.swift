@@ -23,6 +23,20 @@ extension StringIdentifier {
     }
 }
 
+/// FlexBridge's id of an account: the tenant (an integrator's client, or the seller itself) that owns connections,
+/// hubs and their stock, events and webhooks.
+public struct AccountID: StringIdentifier {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// The account every installation has, which holds what was there before accounts existed; until access control
+    /// names a request's account, the API works in it.
+    public static let `default`: AccountID = "default"
+
+    /// A new random id.
+    public static func generate() -> AccountID { AccountID(rawValue: "acct_" + UUID().uuidString.lowercased()) }
+}
+
 /// FlexBridge's id of a connection: one seller account in one Amazon region.
 public struct ConnectionID: StringIdentifier {
     public let rawValue: String

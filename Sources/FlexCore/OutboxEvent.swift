@@ -6,6 +6,8 @@ import Foundation
 public struct OutboxEvent: Sendable, Hashable, Codable {
     /// The position in the feed, strictly increasing in commit order; the cursor of `GET /api/v1/events`.
     public var sequence: Int64
+    /// The account the event belongs to: its connection's, or the account's own.
+    public var accountID: AccountID
     /// The stable id receivers deduplicate on.
     public var id: UUID
     /// What happened, such as `order.created`.
@@ -19,6 +21,7 @@ public struct OutboxEvent: Sendable, Hashable, Codable {
 
     public init(
         sequence: Int64,
+        accountID: AccountID = .default,
         id: UUID,
         type: String,
         connectionID: ConnectionID?,
@@ -27,6 +30,7 @@ public struct OutboxEvent: Sendable, Hashable, Codable {
         createdAt: Date
     ) {
         self.sequence = sequence
+        self.accountID = accountID
         self.id = id
         self.type = type
         self.connectionID = connectionID
@@ -55,12 +59,21 @@ public enum EventType: String, Sendable, Hashable, CaseIterable {
 /// An event about to be written; the store gives it its id and sequence.
 public struct NewEvent: Sendable, Hashable {
     public var type: String
+    /// The account of an event about no connection; an event about a connection is its account's.
+    public var accountID: AccountID?
     public var connectionID: ConnectionID?
     public var subject: String?
     public var payload: String
 
-    public init(type: String, connectionID: ConnectionID? = nil, subject: String? = nil, payload: String = "{}") {
+    public init(
+        type: String,
+        accountID: AccountID? = nil,
+        connectionID: ConnectionID? = nil,
+        subject: String? = nil,
+        payload: String = "{}"
+    ) {
         self.type = type
+        self.accountID = accountID
         self.connectionID = connectionID
         self.subject = subject
         self.payload = payload

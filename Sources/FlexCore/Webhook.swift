@@ -4,6 +4,8 @@ import Foundation
 /// in order, and moves on only when the receiver answered 2xx: at least once, never skipped.
 public struct Webhook: Sendable, Hashable {
     public var id: String
+    /// The account whose events the webhook delivers; no other account's.
+    public var accountID: AccountID
     public var url: URL
     /// The event types sent (`order.created`, or `order.*` for a family); every event when empty.
     public var eventTypes: [String]
@@ -19,6 +21,7 @@ public struct Webhook: Sendable, Hashable {
 
     public init(
         id: String,
+        accountID: AccountID = .default,
         url: URL,
         eventTypes: [String],
         position: Int64,
@@ -30,6 +33,7 @@ public struct Webhook: Sendable, Hashable {
         createdAt: Date
     ) {
         self.id = id
+        self.accountID = accountID
         self.url = url
         self.eventTypes = eventTypes
         self.position = position

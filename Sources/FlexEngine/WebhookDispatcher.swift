@@ -82,7 +82,7 @@ public struct WebhookDispatcher: Service {
         guard claimed else { return 0 }
         let secret = try await store.read { try await $0.webhookSecret(webhook.id) }
         let events = try await store.read { [configuration] in
-            try await $0.events(after: webhook.position, limit: configuration.batchSize)
+            try await $0.events(after: webhook.position, account: webhook.accountID, limit: configuration.batchSize)
         }
         var moved = 0
         for event in events {

@@ -235,7 +235,7 @@ struct FulfilmentAPITests {
 
                 try await dispatcher.deliverDue()
                 let failedAt = ContinuousClock.now
-                let failing = try #require(try await store.read { try await $0.webhooks() }.first)
+                let failing = try #require(try await store.read { try await $0.webhooks(account: .default) }.first)
                 #expect(
                     failing.attempts == 1 && failing.lastStatus == 500 && failing.position == 0,
                     "a refused event is not passed"
@@ -274,7 +274,7 @@ struct FulfilmentAPITests {
                             timestamp: timestamp
                         )
                 )
-                let caughtUp = try #require(try await store.read { try await $0.webhooks() }.first)
+                let caughtUp = try #require(try await store.read { try await $0.webhooks(account: .default) }.first)
                 #expect(caughtUp.attempts == 0 && caughtUp.position > 0 && caughtUp.lastStatus == 204)
             }
         }

@@ -377,7 +377,9 @@ struct HardeningTests {
                     == .accepted
             )
             for sku in skus {
-                let status = try await rig.store.read { try await $0.stockStatus(of: WarehouseSKU(rawValue: sku)) }
+                let status = try await rig.store.read {
+                    try await $0.stockStatus(of: WarehouseSKU(rawValue: sku), account: .default)
+                }
                 #expect(status.hubs.map(\.quantity) == [777] && status.items.map(\.desiredQuantity) == [777], "\(sku)")
             }
         }

@@ -37,7 +37,9 @@ struct FencingTests {
             let logger = Logger(label: "test.fencing")
             FileHandle.standardError.write(Data("STEP 33\n".utf8))
             let id = amazon.connection.id
-            let eventsBefore = try await amazon.store.read { try await $0.events(after: 0, limit: 1000) }.count
+            let eventsBefore = try await amazon.store.read {
+                try await $0.events(after: 0, account: .default, limit: 1000)
+            }.count
 
             // Stock waiting to go out: the stale inventory worker claims nothing and sends nothing.
             try await amazon.stock(["SKU-A": 4])
@@ -75,7 +77,10 @@ struct FencingTests {
             FileHandle.standardError.write(Data("STEP 47\n".utf8))
             #expect(try await amazon.store.read { try await $0.order(orderID) } == nil)
             FileHandle.standardError.write(Data("STEP 48\n".utf8))
-            #expect(try await amazon.store.read { try await $0.events(after: 0, limit: 1000) }.count == eventsBefore)
+            #expect(
+                try await amazon.store.read { try await $0.events(after: 0, account: .default, limit: 1000) }.count
+                    == eventsBefore
+            )
             FileHandle.standardError.write(Data("STEP 49\n".utf8))
 
             // The current holder does all of it.
@@ -151,16 +156,22 @@ struct FencingTests {
             let (stale, current) = try await takeover(amazon)
             await #expect {
                 try await amazon.store.transaction(fencedBy: stale) { session in
-                    try await session.recordStock([
-                        StockLevel(hub: InventoryFixture.hub, warehouseSKU: "W-SKU-A", quantity: 9)
-                    ])
+                    try await session.recordStock(
+                        [
+                            StockLevel(hub: InventoryFixture.hub, warehouseSKU: "W-SKU-A", quantity: 9)
+                        ],
+                        account: .default
+                    )
                 }
             } throws: { $0.isLeaseLost }
             #expect(try await amazon.item("SKU-A") == nil)
             try await amazon.store.transaction(fencedBy: current) { session in
-                try await session.recordStock([
-                    StockLevel(hub: InventoryFixture.hub, warehouseSKU: "W-SKU-A", quantity: 9)
-                ])
+                try await session.recordStock(
+                    [
+                        StockLevel(hub: InventoryFixture.hub, warehouseSKU: "W-SKU-A", quantity: 9)
+                    ],
+                    account: .default
+                )
             }
             #expect(try await amazon.item("SKU-A")?.desiredQuantity == 9)
         }

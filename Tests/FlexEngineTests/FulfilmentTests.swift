@@ -74,7 +74,9 @@ struct FulfilmentTests {
         }
 
         func events(_ type: String) async throws -> [OutboxEvent] {
-            try await amazon.store.read { try await $0.events(after: 0, limit: 10_000) }.filter { $0.type == type }
+            try await amazon.store.read { try await $0.events(after: 0, account: .default, limit: 10_000) }.filter {
+                $0.type == type
+            }
         }
 
         /// The state-changing calls the simulator received for a shipment, by operation.

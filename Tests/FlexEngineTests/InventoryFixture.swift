@@ -138,7 +138,8 @@ struct InventoryFixture: Sendable {
             try await session.recordStock(
                 levels.sorted { $0.key < $1.key }.map {
                     StockLevel(hub: hub, warehouseSKU: WarehouseSKU(rawValue: "W-\($0.key)"), quantity: $0.value)
-                }
+                },
+                account: .default
             )
         }
     }
@@ -168,7 +169,7 @@ struct InventoryFixture: Sendable {
 
     func item(_ sku: String) async throws -> InventoryItemStatus? {
         try await store.read { session in
-            try await session.stockStatus(of: WarehouseSKU(rawValue: "W-\(sku)")).items.first {
+            try await session.stockStatus(of: WarehouseSKU(rawValue: "W-\(sku)"), account: .default).items.first {
                 $0.merchantSKU.rawValue == sku
             }
         }

@@ -30,7 +30,7 @@ struct OrderSyncTests {
     }
 
     func events(_ amazon: InventoryFixture) async throws -> [OutboxEvent] {
-        try await amazon.store.read { try await $0.events(after: 0, limit: 1000) }.filter {
+        try await amazon.store.read { try await $0.events(after: 0, account: .default, limit: 1000) }.filter {
             $0.type.hasPrefix("order.")
         }
     }

@@ -14,9 +14,9 @@ struct InventoryStoreTests {
                 StockLevel(hub: "H1", warehouseSKU: "S2", quantity: -4),
             ]
             await #expect(throws: ValidationError(field: "items[1].quantity", reason: "must be 0 or more, got -4")) {
-                try await store.transaction { try await $0.recordStock(levels) }
+                try await store.transaction { try await $0.recordStock(levels, account: .default) }
             }
-            let status = try await store.read { try await $0.stockStatus(of: "S1") }
+            let status = try await store.read { try await $0.stockStatus(of: "S1", account: .default) }
             #expect(status.hubs.isEmpty)
         }
     }
@@ -42,14 +42,21 @@ struct InventoryStoreTests {
                 ])
             }
             let write = try await store.transaction { session in
-                try await session.recordStock([
-                    StockLevel(hub: "H1", warehouseSKU: "S1", quantity: 1),
-                    StockLevel(hub: "H1", warehouseSKU: "S1", quantity: 7),
-                ])
+                try await session.recordStock(
+                    [
+                        StockLevel(hub: "H1", warehouseSKU: "S1", quantity: 1),
+                        StockLevel(hub: "H1", warehouseSKU: "S1", quantity: 7),
+                    ],
+                    account: .default
+                )
             }
             #expect(write.changedLevels == 1)
             #expect(write.changedItems == 0, "no hub is mapped yet")
-            #expect(try await store.read { try await $0.stockStatus(of: "S1") }.hubs.map(\.quantity) == [7])
+            #expect(
+                try await store.read { try await $0.stockStatus(of: "S1", account: .default) }.hubs.map(\.quantity) == [
+                    7
+                ]
+            )
 
             try await store.transaction { session in
                 try await session.setLocationMapping(
@@ -63,7 +70,7 @@ struct InventoryStoreTests {
                     actor: "test"
                 )
             }
-            let items = try await store.read { try await $0.stockStatus(of: "S1") }.items
+            let items = try await store.read { try await $0.stockStatus(of: "S1", account: .default) }.items
             #expect(items.map(\.merchantSKU) == ["M1"])
             #expect(items.first?.pending == true)
             #expect(items.first?.desiredQuantity == 7)

@@ -5,6 +5,39 @@ import Testing
 
 @Suite("Migrations")
 struct MigrationTests {
+    @Test(
+        "accounts: what an older FlexBridge stored moves into the default account, stock levels kept",
+        arguments: TestEngine.available
+    )
+    func accounts(engine: TestEngine) async throws {
+        try await TestDatabase.with(engine) { test in
+            let database = try await Database.open(test.url)
+            try await database.migrate(through: 7)
+            try await database.transaction { sql in
+                try await sql.raw(
+                    """
+                    INSERT INTO stock_levels (hub, warehouse_sku, quantity, updated_at, write_id)
+                    VALUES ('HUB1', 'W-1', 12, 1, 1), ('HUB2', 'W-1', 3, 1, 1)
+                    """
+                ).run()
+                try await sql.raw(
+                    "INSERT INTO events (id, type, payload, created_at) VALUES ('e1', 'order.created', '{}', 1)"
+                ).run()
+            }
+            #expect(try await database.migrate().applied.map(\.version).contains(8))
+            try await database.session { sql in
+                let levels = try await sql.raw("SELECT account_id, hub, quantity FROM stock_levels ORDER BY hub").all()
+                #expect(
+                    try levels.map { try $0.decode(column: "account_id", as: String.self) } == ["default", "default"]
+                )
+                #expect(try levels.map { try $0.decode(column: "quantity", as: Int.self) } == [12, 3])
+                let event = try await sql.raw("SELECT account_id FROM events").first()
+                #expect(try event?.decode(column: "account_id", as: String.self) == "default")
+            }
+            try await database.close()
+        }
+    }
+
     @Test("a second run applies nothing", arguments: TestEngine.available)
     func idempotent(engine: TestEngine) async throws {
         try await TestDatabase.with(engine) { test in

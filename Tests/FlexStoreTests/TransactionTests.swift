@@ -20,7 +20,7 @@ struct TransactionTests {
                 }
             }
             #expect(try await store.read { try await $0.connections() }.isEmpty)
-            #expect(try await store.read { try await $0.events(after: 0) }.isEmpty)
+            #expect(try await store.read { try await $0.events(after: 0, account: .default) }.isEmpty)
             #expect(try await store.read { try await $0.configChanges() }.isEmpty)
             // The store is still usable after the rollback.
             try await store.transaction {
@@ -82,8 +82,10 @@ struct TransactionTests {
             }
             #expect(written.map(\.sequence) == written.map(\.sequence).sorted())
             #expect(Set(written.map(\.id)).count == 5)
-            let firstPage = try await store.read { try await $0.events(after: 0, limit: 2) }
-            let secondPage = try await store.read { try await $0.events(after: firstPage.last!.sequence, limit: 10) }
+            let firstPage = try await store.read { try await $0.events(after: 0, account: .default, limit: 2) }
+            let secondPage = try await store.read {
+                try await $0.events(after: firstPage.last!.sequence, account: .default, limit: 10)
+            }
             #expect((firstPage + secondPage).map(\.id) == written.map(\.id))
             #expect(secondPage.map(\.subject) == ["s3", "s4", "s5"])
             #expect(secondPage.first?.payload == "{\"n\":3}")
@@ -116,7 +118,7 @@ struct TransactionTests {
             while true {
                 let writersDone = finished.isSet
                 let page = try await store.read { [cursor = seen.last?.sequence ?? 0] in
-                    try await $0.events(after: cursor, limit: 7)
+                    try await $0.events(after: cursor, account: .default, limit: 7)
                 }
                 seen += page
                 if page.isEmpty {

@@ -319,5 +319,49 @@ enum Schema {
                 "CREATE UNIQUE INDEX manifests_by_key ON manifests (connection_id, idempotency_key)"
             ).run()
         },
+        Migration(version: 8, name: "accounts: connections, stock levels, events and webhooks belong to one") {
+            database,
+            _ in
+            try await database.create(table: "accounts")
+                .column("id", type: .text, .primaryKey(autoIncrement: false))
+                .column("name", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .run()
+            // What the installation held before accounts existed moves into the default account.
+            try await database.raw(
+                "INSERT INTO accounts (id, name, created_at) VALUES ('default', 'Default account', 0)"
+            ).run()
+            for table in ["connections", "events", "webhooks"] {
+                try await database.raw(
+                    "ALTER TABLE \(unsafeRaw: table) ADD COLUMN account_id TEXT NOT NULL DEFAULT 'default'"
+                ).run()
+            }
+            try await database.create(index: "connections_by_account").on("connections").column("account_id")
+                .column("created_at").run()
+            try await database.create(index: "events_by_account").on("events").column("account_id").column("sequence")
+                .run()
+            // A hub's stock is the account's: two accounts may both call a hub HUB1. The key changes, so the table
+            // is rebuilt (one path for both engines).
+            try await database.create(table: "stock_levels_v8")
+                .column("account_id", type: .text, .notNull)
+                .column("hub", type: .text, .notNull)
+                .column("warehouse_sku", type: .text, .notNull)
+                .column("quantity", type: .bigint, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .column("write_id", type: .bigint, .notNull)
+                .primaryKey("account_id", "hub", "warehouse_sku")
+                .run()
+            try await database.raw(
+                """
+                INSERT INTO stock_levels_v8 (account_id, hub, warehouse_sku, quantity, updated_at, write_id)
+                SELECT 'default', hub, warehouse_sku, quantity, updated_at, write_id FROM stock_levels
+                """
+            ).run()
+            try await database.raw("DROP TABLE stock_levels").run()
+            try await database.raw("ALTER TABLE stock_levels_v8 RENAME TO stock_levels").run()
+            try await database.create(index: "stock_levels_by_write").on("stock_levels").column("write_id").run()
+            try await database.create(index: "stock_levels_by_sku").on("stock_levels").column("account_id")
+                .column("warehouse_sku").run()
+        },
     ]
 }

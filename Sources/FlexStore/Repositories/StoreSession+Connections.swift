@@ -19,10 +19,10 @@ extension StoreSession {
         do {
             try await sql.raw(
                 """
-                INSERT INTO connections (id, name, selling_partner_id, region, marketplace_ids, application_client_id,
+                INSERT INTO connections (id, account_id, name, selling_partner_id, region, marketplace_ids, application_client_id,
                     application_id, client_secret_sealed, refresh_token_sealed, status, endpoint_override, settings,
                     created_at, updated_at)
-                VALUES (\(bind: connection.id.rawValue), \(bind: connection.name), \(bind: connection.sellingPartnerID.rawValue),
+                VALUES (\(bind: connection.id.rawValue), \(bind: connection.accountID.rawValue), \(bind: connection.name), \(bind: connection.sellingPartnerID.rawValue),
                     \(bind: connection.region.rawValue), \(bind: try Self.json(connection.marketplaceIDs)),
                     \(bind: connection.applicationClientID), \(bind: connection.applicationID), \(bind: sealedSecret), NULL,
                     \(bind: connection.status.rawValue),
@@ -202,6 +202,7 @@ extension StoreSession {
         }
         return Connection(
             id: ConnectionID(rawValue: try row.decode(column: "id", as: String.self)),
+            accountID: AccountID(rawValue: try row.decode(column: "account_id", as: String.self)),
             name: try row.decode(column: "name", as: String.self),
             sellingPartnerID: SellingPartnerID(rawValue: try row.decode(column: "selling_partner_id", as: String.self)),
             region: region,

@@ -24,18 +24,22 @@ extension StoreSession {
             let id = UUID()
             let row = try await sql.raw(
                 """
-                INSERT INTO events (id, type, connection_id, subject, payload, created_at)
-                VALUES (\(bind: id.uuidString.lowercased()), \(bind: event.type), \(bind: event.connectionID?.rawValue),
-                    \(bind: event.subject), \(bind: event.payload), \(bind: now))
-                RETURNING sequence
+                INSERT INTO events (id, account_id, type, connection_id, subject, payload, created_at)
+                VALUES (\(bind: id.uuidString.lowercased()),
+                    COALESCE((SELECT account_id FROM connections WHERE id = \(bind: event.connectionID?.rawValue)),
+                        \(bind: (event.accountID ?? .default).rawValue)),
+                    \(bind: event.type), \(bind: event.connectionID?.rawValue), \(bind: event.subject), \(bind: event.payload),
+                    \(bind: now))
+                RETURNING sequence, account_id
                 """
             ).first()
-            guard let sequence = try row?.decode(column: "sequence", as: Int64.self) else {
+            guard let row, let sequence = try row.decode(column: "sequence", as: Int64?.self) else {
                 throw StoreError(code: .conflict, message: "The outbox did not return a sequence for a new event.")
             }
             written.append(
                 OutboxEvent(
                     sequence: sequence,
+                    accountID: AccountID(rawValue: try row.decode(column: "account_id", as: String.self)),
                     id: id,
                     type: event.type,
                     connectionID: event.connectionID,
@@ -48,26 +52,33 @@ extension StoreSession {
         return written
     }
 
-    /// Events after the cursor `after` (a sequence; 0 for the start), oldest first.
-    public func events(after: Int64, limit: Int = 100) async throws -> [OutboxEvent] {
-        try await sql.raw("SELECT * FROM events WHERE sequence > \(bind: after) ORDER BY sequence LIMIT \(bind: limit)")
-            .all()
-            .map { row in
-                let idText = try row.decode(column: "id", as: String.self)
-                guard let id = UUID(uuidString: idText) else {
-                    throw StoreError(code: .invalidInput, message: "A stored event has a malformed id \(idText).")
-                }
-                return OutboxEvent(
-                    sequence: try row.decode(column: "sequence", as: Int64.self),
-                    id: id,
-                    type: try row.decode(column: "type", as: String.self),
-                    connectionID: try row.decode(column: "connection_id", as: String?.self).map(
-                        ConnectionID.init(rawValue:)
-                    ),
-                    subject: try row.decode(column: "subject", as: String?.self),
-                    payload: try row.decode(column: "payload", as: String.self),
-                    createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self))
-                )
+    /// The account's events after the cursor `after` (a sequence; 0 for the start), oldest first. Sequences are
+    /// installation-wide, so an account's feed has gaps where other accounts' events are.
+    public func events(after: Int64, account: AccountID, limit: Int = 100) async throws -> [OutboxEvent] {
+        try await sql.raw(
+            """
+            SELECT * FROM events WHERE account_id = \(bind: account.rawValue) AND sequence > \(bind: after)
+            ORDER BY sequence LIMIT \(bind: limit)
+            """
+        )
+        .all()
+        .map { row in
+            let idText = try row.decode(column: "id", as: String.self)
+            guard let id = UUID(uuidString: idText) else {
+                throw StoreError(code: .invalidInput, message: "A stored event has a malformed id \(idText).")
             }
+            return OutboxEvent(
+                sequence: try row.decode(column: "sequence", as: Int64.self),
+                accountID: AccountID(rawValue: try row.decode(column: "account_id", as: String.self)),
+                id: id,
+                type: try row.decode(column: "type", as: String.self),
+                connectionID: try row.decode(column: "connection_id", as: String?.self).map(
+                    ConnectionID.init(rawValue:)
+                ),
+                subject: try row.decode(column: "subject", as: String?.self),
+                payload: try row.decode(column: "payload", as: String.self),
+                createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self))
+            )
+        }
     }
 }

@@ -32,11 +32,12 @@ extension StoreSession {
     /// The most stock levels one write takes: 100,000 rows, the size of a large seller's whole catalogue.
     public static let maximumStockLevelsPerWrite = 100_000
 
-    /// Records the WMS's stock levels (latest wins: a hub and SKU given twice keeps the last) and makes every
-    /// inventory item they feed pending; a level whose quantity did not change changes nothing.
+    /// Records the WMS's stock levels of the account's hubs (latest wins: a hub and SKU given twice keeps the last)
+    /// and makes every inventory item they feed — on the account's connections only — pending; a level whose
+    /// quantity did not change changes nothing.
     ///
     /// Validates everything first: one bad level refuses the whole write, naming it as `items[i].field`.
-    public func recordStock(_ levels: [StockLevel]) async throws -> StockWrite {
+    public func recordStock(_ levels: [StockLevel], account: AccountID) async throws -> StockWrite {
         guard levels.count <= Self.maximumStockLevelsPerWrite else {
             throw ValidationError(
                 field: "items",
@@ -58,8 +59,12 @@ extension StoreSession {
         let hubs = Set(order.map(\.hub)).sorted()
         var mapped: Set<String> = []
         for chunk in hubs.chunks(ofCount: 500) {
-            let rows = try await sql.select().distinct().column("hub").from("location_mappings")
-                .where("hub", .in, SQLBind.group(Array(chunk))).all()
+            let rows = try await sql.raw(
+                """
+                SELECT DISTINCT m.hub FROM location_mappings m JOIN connections c ON c.id = m.connection_id
+                WHERE c.account_id = \(bind: account.rawValue) AND m.hub IN (\(binds: Array(chunk)))
+                """
+            ).all()
             for row in rows { mapped.insert(try row.decode(column: "hub", as: String.self)) }
         }
         let unmapped = hubs.filter { !mapped.contains($0) }.map(HubCode.init(rawValue:))
@@ -71,6 +76,7 @@ extension StoreSession {
         var changedLevels = 0
         for chunk in order.chunks(ofCount: 500) {
             let insert = sql.insert(into: "stock_levels").columns(
+                "account_id",
                 "hub",
                 "warehouse_sku",
                 "quantity",
@@ -79,6 +85,7 @@ extension StoreSession {
             )
             for key in chunk {
                 insert.values(
+                    SQLBind(account.rawValue),
                     SQLBind(key.hub),
                     SQLBind(key.sku),
                     SQLBind(Int64(latest[key]!)),
@@ -86,7 +93,7 @@ extension StoreSession {
                     SQLBind(writeID)
                 )
             }
-            insert.onConflict(with: ["hub", "warehouse_sku"]) { update in
+            insert.onConflict(with: ["account_id", "hub", "warehouse_sku"]) { update in
                 update.set(excludedValueOf: "quantity").set(excludedValueOf: "updated_at").set(
                     excludedValueOf: "write_id"
                 )
@@ -129,6 +136,7 @@ extension StoreSession {
                 s.quantity, 1, s.updated_at, f.sequence
             FROM stock_levels s
             JOIN location_mappings m ON m.hub = s.hub
+            JOIN connections c ON c.id = m.connection_id AND c.account_id = s.account_id
             JOIN listings l ON l.connection_id = m.connection_id AND l.warehouse_sku = s.warehouse_sku
             LEFT JOIN sequence_floors f ON f.connection_id = m.connection_id AND f.location_id = m.location_id
                 AND f.merchant_sku = l.merchant_sku AND f.channel = m.channel
@@ -436,9 +444,12 @@ extension StoreSession {
     }
 
     /// The hubs' levels of a WMS SKU and every inventory item it feeds, with what would be sent now.
-    public func stockStatus(of sku: WarehouseSKU) async throws -> StockStatus {
+    public func stockStatus(of sku: WarehouseSKU, account: AccountID) async throws -> StockStatus {
         let hubs = try await sql.raw(
-            "SELECT * FROM stock_levels WHERE warehouse_sku = \(bind: sku.rawValue) ORDER BY hub"
+            """
+            SELECT * FROM stock_levels WHERE account_id = \(bind: account.rawValue) AND warehouse_sku = \(bind: sku.rawValue)
+            ORDER BY hub
+            """
         ).all().map { row in
             StockStatus.HubLevel(
                 hub: HubCode(rawValue: try row.decode(column: "hub", as: String.self)),
@@ -446,7 +457,11 @@ extension StoreSession {
                 updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self))
             )
         }
-        let items = try await inventoryItems(InventoryItemFilter(warehouseSKU: sku), after: nil, limit: .max)
+        let items = try await inventoryItems(
+            InventoryItemFilter(accountID: account, warehouseSKU: sku),
+            after: nil,
+            limit: .max
+        )
         return StockStatus(warehouseSKU: sku, hubs: hubs, items: items)
     }
 }
@@ -455,6 +470,8 @@ extension StoreSession {
     /// Which inventory items a list shows.
     public struct InventoryItemFilter: Sendable {
         public enum Status: String, Sendable { case pending, failed, synced }
+        /// Only items of this account's connections.
+        public var accountID: AccountID?
         public var connectionID: ConnectionID?
         public var locationID: LocationID?
         public var hub: HubCode?
@@ -462,12 +479,14 @@ extension StoreSession {
         public var status: Status?
 
         public init(
+            accountID: AccountID? = nil,
             connectionID: ConnectionID? = nil,
             locationID: LocationID? = nil,
             hub: HubCode? = nil,
             warehouseSKU: WarehouseSKU? = nil,
             status: Status? = nil
         ) {
+            self.accountID = accountID
             self.connectionID = connectionID
             self.locationID = locationID
             self.hub = hub
@@ -481,6 +500,10 @@ extension StoreSession {
         /// The WHERE clause, status left out when `withStatus` is false.
         func clause(withStatus: Bool = true) -> SQLQueryString {
             var query: SQLQueryString = "WHERE 1 = 1"
+            if let accountID {
+                query +=
+                    " AND connection_id IN (SELECT id FROM connections WHERE account_id = \(bind: accountID.rawValue))"
+            }
             if let connectionID { query += " AND connection_id = \(bind: connectionID.rawValue)" }
             if let locationID { query += " AND location_id = \(bind: locationID.rawValue)" }
             if let hub { query += " AND hub = \(bind: hub.rawValue)" }

@@ -3,21 +3,30 @@ import Foundation
 import SQLKit
 
 extension StoreSession {
-    /// Stores a webhook with its signing secret sealed. It starts after the newest event, or at the feed's start.
-    public func createWebhook(url: URL, secret: String, eventTypes: [String], fromStart: Bool) async throws -> Webhook {
+    /// Stores a webhook of the account with its signing secret sealed. It starts after the account's newest event, or
+    /// at the feed's start; it delivers the account's events only.
+    public func createWebhook(
+        account: AccountID,
+        url: URL,
+        secret: String,
+        eventTypes: [String],
+        fromStart: Bool
+    ) async throws -> Webhook {
         let id = "wh_\(UUID().uuidString.prefix(12).lowercased())"
         let position: Int64 =
             fromStart
             ? 0
-            : try await sql.raw("SELECT MAX(sequence) AS newest FROM events").first()?.decode(
+            : try await sql.raw(
+                "SELECT MAX(sequence) AS newest FROM events WHERE account_id = \(bind: account.rawValue)"
+            ).first()?.decode(
                 column: "newest",
                 as: Int64?.self
             ) ?? 0
         let now = nowMilliseconds
         try await sql.raw(
             """
-            INSERT INTO webhooks (id, url, secret_sealed, event_types, enabled, position, attempts, next_attempt_at, claimed_until, created_at)
-            VALUES (\(bind: id), \(bind: url.absoluteString), \(bind: try secrets.seal(secret, context: "webhook:\(id)")),
+            INSERT INTO webhooks (id, account_id, url, secret_sealed, event_types, enabled, position, attempts, next_attempt_at, claimed_until, created_at)
+            VALUES (\(bind: id), \(bind: account.rawValue), \(bind: url.absoluteString), \(bind: try secrets.seal(secret, context: "webhook:\(id)")),
                 \(bind: try Self.json(eventTypes)), 1, \(bind: position), 0, 0, 0, \(bind: now))
             """
         ).run()
@@ -29,19 +38,33 @@ extension StoreSession {
         try await sql.raw("SELECT * FROM webhooks WHERE id = \(bind: id)").first().map(Self.decodeWebhook)
     }
 
-    public func webhooks() async throws -> [Webhook] {
-        try await sql.raw("SELECT * FROM webhooks ORDER BY created_at, id").all().map(Self.decodeWebhook)
+    /// The account's webhook `id`; nil when it is another account's or does not exist.
+    public func webhook(_ id: String, account: AccountID) async throws -> Webhook? {
+        try await webhook(id).flatMap { $0.accountID == account ? $0 : nil }
     }
 
-    /// Returns whether the webhook existed.
-    public func deleteWebhook(_ id: String) async throws -> Bool {
-        try await sql.raw("DELETE FROM webhooks WHERE id = \(bind: id) RETURNING id").first() != nil
+    /// The account's webhooks.
+    public func webhooks(account: AccountID) async throws -> [Webhook] {
+        try await sql.raw("SELECT * FROM webhooks WHERE account_id = \(bind: account.rawValue) ORDER BY created_at, id")
+            .all().map(Self.decodeWebhook)
     }
 
-    /// Makes the webhook's next attempt due now; nil when there is no such webhook.
-    public func retryWebhookNow(_ id: String) async throws -> Webhook? {
-        try await sql.raw("UPDATE webhooks SET next_attempt_at = \(bind: nowMilliseconds) WHERE id = \(bind: id)").run()
-        return try await webhook(id)
+    /// Returns whether the account had the webhook.
+    public func deleteWebhook(_ id: String, account: AccountID) async throws -> Bool {
+        try await sql.raw(
+            "DELETE FROM webhooks WHERE id = \(bind: id) AND account_id = \(bind: account.rawValue) RETURNING id"
+        ).first() != nil
+    }
+
+    /// Makes the account's webhook's next attempt due now; nil when the account has no such webhook.
+    public func retryWebhookNow(_ id: String, account: AccountID) async throws -> Webhook? {
+        try await sql.raw(
+            """
+            UPDATE webhooks SET next_attempt_at = \(bind: nowMilliseconds)
+            WHERE id = \(bind: id) AND account_id = \(bind: account.rawValue)
+            """
+        ).run()
+        return try await webhook(id, account: account)
     }
 
     public func webhookSecret(_ id: String) async throws -> String {
@@ -58,7 +81,7 @@ extension StoreSession {
             """
             SELECT * FROM webhooks
             WHERE enabled = 1 AND next_attempt_at <= \(bind: now) AND claimed_until <= \(bind: now)
-                AND position < (SELECT COALESCE(MAX(sequence), 0) FROM events)
+                AND position < (SELECT COALESCE(MAX(sequence), 0) FROM events WHERE events.account_id = webhooks.account_id)
             ORDER BY id
             """
         ).all().map(Self.decodeWebhook)
@@ -69,7 +92,7 @@ extension StoreSession {
         try await sql.raw(
             """
             SELECT MIN(next_attempt_at) AS next FROM webhooks
-            WHERE enabled = 1 AND attempts > 0 AND position < (SELECT COALESCE(MAX(sequence), 0) FROM events)
+            WHERE enabled = 1 AND attempts > 0 AND position < (SELECT COALESCE(MAX(sequence), 0) FROM events WHERE events.account_id = webhooks.account_id)
             """
         ).first()?.decode(column: "next", as: Int64?.self).map(Date.init(millisecondsSince1970:))
     }
@@ -128,6 +151,7 @@ extension StoreSession {
         )
         return Webhook(
             id: id,
+            accountID: AccountID(rawValue: try row.decode(column: "account_id", as: String.self)),
             url: url,
             eventTypes: types,
             position: try row.decode(column: "position", as: Int64.self),
