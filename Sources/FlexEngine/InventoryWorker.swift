@@ -1,5 +1,4 @@
 import Algorithms
-import AmazonEFInventory
 import FlexCore
 import FlexStore
 import Foundation
@@ -34,7 +33,8 @@ public actor InventoryWorker {
     /// The lease the worker works under; every write checks it is still held (nil: unchecked, for tests).
     public let lease: Lease?
     private let store: Store
-    private let client: SellingPartnerClient
+    /// Amazon's inventory API, as SellingPartner gives it.
+    private let amazon: any ExternalFulfillmentInventory
     private let configuration: Configuration
     private let logger: Logger
     private var consecutiveFailures = 0
@@ -50,7 +50,7 @@ public actor InventoryWorker {
     public init(
         connectionID: ConnectionID,
         store: Store,
-        client: SellingPartnerClient,
+        client amazon: any ExternalFulfillmentInventory,
         configuration: Configuration = Configuration(),
         lease: Lease? = nil,
         logger: Logger
@@ -58,7 +58,7 @@ public actor InventoryWorker {
         self.connectionID = connectionID
         self.lease = lease
         self.store = store
-        self.client = client
+        self.amazon = amazon
         self.configuration = configuration
         self.logger = logger
         lastReconciliation = store.clock.now()
@@ -210,85 +210,28 @@ public actor InventoryWorker {
     // MARK: Talking to Amazon
 
     private func send(_ batch: [InventoryUpdate]) async throws -> [InventoryOutcome] {
-        let requests = batch.map { update in
-            AmazonEFInventory.Components.Schemas.InventoryRequest(
-                uri: Self.uri("/inventory/update", update.key),
-                method: .post,
-                body: .init(
-                    clientSequenceNumber: Int(update.sequenceNumber),
-                    quantity: update.quantity,
-                    marketplaceAttributes: .init(
-                        channelName: .init(rawValue: update.key.channel.rawValue),
-                        marketplaceId: update.marketplaceID.rawValue
-                    )
-                )
-            )
-        }
-        let responses: [AmazonEFInventory.Components.Schemas.InventoryResponse]
+        let answers: [InventoryAnswer]
         do {
-            responses = try await call(requests)
+            answers = try await callAmazon(store: store, connectionID: connectionID, lease: lease) {
+                try await amazon.update(batch)
+            }
         } catch let error as ConnectionNeedsReauthorization {
             throw error
         } catch {
             return batch.map { failure($0.key, error) }
         }
+        let retryAt = retryAt()
         return batch.enumerated().map { index, update in
-            guard index < responses.count else {
-                return .failed(
-                    update.key,
-                    code: "NO_ANSWER",
-                    message: "Amazon's answer had no entry for this item.",
-                    retryAt: retryAt()
-                )
-            }
-            let response = responses[index]
-            let stock = Self.stock(response.body)
-            let errors = response.body.actionableErrors ?? []
-            let status = response.status.statusCode ?? 0
-            let code = errors.first?.errorType ?? "HTTP_\(status)"
-            let message = errors.compactMap {
-                [$0.errorType, $0.errorSubType].compactMap { $0 }.joined(separator: ": ")
-            }.joined(separator: "; ")
-            switch status {
-            case 200..<300:
-                return .applied(update, stock)
-            case 409
-            where errors.contains { $0.errorType == "STALE_SEQUENCE_NUMBER" }
-                || stock.sequenceNumber.map { $0 >= update.sequenceNumber } == true:
-                return .staleSequence(update.key, stock)
-            case 429, 500..<600:
-                return .failed(
-                    update.key,
-                    code: code,
-                    message: message.isEmpty ? response.status.reasonPhrase ?? "" : message,
-                    retryAt: retryAt()
-                )
-            default:
-                return .refused(
-                    update,
-                    code: code,
-                    message: message.isEmpty ? (response.status.reasonPhrase ?? "refused") : message
-                )
-            }
+            InventoryMachine.outcome(of: update, answer: index < answers.count ? answers[index] : nil, retryAt: retryAt)
         }
     }
 
     private func fetch(_ batch: [(InventoryKey, MarketplaceID)]) async throws -> [InventoryOutcome] {
-        let requests = batch.map { key, marketplace in
-            AmazonEFInventory.Components.Schemas.InventoryRequest(
-                uri: Self.uri("/inventory/fetch", key),
-                method: .get,
-                body: .init(
-                    marketplaceAttributes: .init(
-                        channelName: .init(rawValue: key.channel.rawValue),
-                        marketplaceId: marketplace.rawValue
-                    )
-                )
-            )
-        }
-        let responses: [AmazonEFInventory.Components.Schemas.InventoryResponse]
+        let answers: [InventoryAnswer]
         do {
-            responses = try await call(requests)
+            answers = try await callAmazon(store: store, connectionID: connectionID, lease: lease) {
+                try await amazon.fetch(batch.map { (key: $0.0, marketplaceID: $0.1) })
+            }
         } catch let error as ConnectionNeedsReauthorization {
             throw error
         } catch {
@@ -298,17 +241,8 @@ public actor InventoryWorker {
             )
             return []
         }
-        return zip(batch, responses).compactMap { item, response in
-            (200..<300).contains(response.status.statusCode ?? 0) ? .fetched(item.0, Self.stock(response.body)) : nil
-        }
-    }
-
-    private func call(
-        _ requests: [AmazonEFInventory.Components.Schemas.InventoryRequest]
-    ) async throws -> [AmazonEFInventory.Components.Schemas.InventoryResponse] {
-        try await callAmazon(store: store, connectionID: connectionID, lease: lease) {
-            try await client.inventory.batchInventory(body: .json(.init(requests: requests))).code207.body.json
-                .responses ?? []
+        return zip(batch, answers).compactMap { item, answer in
+            InventoryMachine.outcome(ofFetch: item.0, answer: answer)
         }
     }
 
@@ -325,21 +259,5 @@ public actor InventoryWorker {
         store.clock.now().addingTimeInterval(
             min(configuration.maximumRetryDelay, pow(2, Double(min(consecutiveFailures + 1, 10))))
         )
-    }
-
-    static func stock(_ body: AmazonEFInventory.Components.Schemas.InventoryResponseBody) -> AmazonStock {
-        AmazonStock(
-            sellable: body.sellableQuantity ?? 0,
-            reserved: body.reservedQuantity ?? 0,
-            sequenceNumber: body.clientSequenceNumber.map(Int64.init)
-        )
-    }
-
-    /// The sub-request's URI, with the SKU and location percent-encoded as Amazon asks.
-    static func uri(_ path: String, _ key: InventoryKey) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        func encode(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text }
-        return "\(path)?locationId=\(encode(key.locationID.rawValue))&skuId=\(encode(key.merchantSKU.rawValue))"
     }
 }

@@ -310,9 +310,7 @@ extension StoreSession {
         for outcome in outcomes.sorted(by: { $0.key < $1.key }) {
             switch outcome {
             case .applied(let update, let stock):
-                // Amazon's reservation moved since the quantity was computed: what it now sells is off by the
-                // difference, so the item is sent again with the new number.
-                let reservationMoved = update.reservedIncluded.map { $0 != stock.reserved } ?? false
+                let reservationMoved = InventoryMachine.reservationMoved(update, stock: stock)
                 try await sql.raw(
                     """
                     UPDATE inventory_items SET
@@ -363,17 +361,20 @@ extension StoreSession {
                     continue
                 }
                 let item = try InventoryRow(row)
-                // Someone else wrote the item at Amazon (another connector, a person in Seller Central), or Amazon
-                // lost it: what FlexBridge sent last no longer counts.
-                let foreign = stock.sequenceNumber == nil || stock.sequenceNumber != item.amazonSequence
-                let quantityDrifted =
-                    item.sentQuantity.map { stock.sellable > 0 && $0 != stock.sellable + stock.reserved } ?? true
-                let reservationMoved = item.sentReserved.map { $0 != stock.reserved } ?? false
-                let drift = item.version == item.syncedVersion && (foreign || quantityDrifted || reservationMoved)
+                let drift = InventoryMachine.drift(
+                    of: InventoryMachine.Sent(
+                        version: item.version,
+                        syncedVersion: item.syncedVersion,
+                        sentQuantity: item.sentQuantity,
+                        sentReserved: item.sentReserved,
+                        amazonSequence: item.amazonSequence
+                    ),
+                    fetched: stock
+                )
                 try await sql.raw(
                     """
-                    UPDATE inventory_items SET version = version + \(bind: drift ? 1 : 0),
-                        sent_quantity = \(bind: foreign ? nil : item.sentQuantity.map(Int64.init)),
+                    UPDATE inventory_items SET version = version + \(bind: drift.resend ? 1 : 0),
+                        sent_quantity = \(bind: drift.foreign ? nil : item.sentQuantity.map(Int64.init)),
                         amazon_sellable = \(bind: Int64(stock.sellable)), amazon_reserved = \(bind: Int64(stock.reserved)),
                         amazon_sequence = \(bind: stock.sequenceNumber ?? item.amazonSequence), amazon_at = \(bind: now)
                     WHERE \(key.predicate)
