@@ -192,7 +192,6 @@ let package = Package(
                 "FlexEngine",
                 "FlexAPI",
                 "AmazonSimulator",
-                "AmazonEFInventory",
                 "SellingPartner",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -209,10 +208,33 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "FlexBench",
+            dependencies: [
+                "AmazonEFInventory",
+                "AmazonSimulator",
+                "FlexAPI",
+                "FlexBridgeApp",
+                "FlexCore",
+                "FlexEngine",
+                "FlexStore",
+                "SellingPartner",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "flexbridge",
             dependencies: [
                 "AmazonSimulator",
+                "FlexBench",
                 "FlexBridgeApp",
                 "FlexCore",
                 "FlexStore",

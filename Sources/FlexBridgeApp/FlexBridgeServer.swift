@@ -138,6 +138,10 @@ public struct StartupError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var description: String { message }
 
+    public init(message: String) {
+        self.message = message
+    }
+
     /// Turns the errors a person can fix into one sentence saying how.
     static func explain(_ error: any Error, host: String, port: Int) -> any Error {
         if let error = error as? IOError, error.errnoCode == EADDRINUSE {

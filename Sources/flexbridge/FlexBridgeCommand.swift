@@ -1,5 +1,6 @@
 import AmazonSimulator
 import ArgumentParser
+import FlexBench
 import FlexBridgeApp
 import FlexCore
 import FlexStore

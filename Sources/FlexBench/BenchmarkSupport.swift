@@ -2,6 +2,7 @@ import AmazonSimulator
 import FlexCore
 import FlexEngine
 import FlexStore
+import FlexBridgeApp
 import Foundation
 import Logging
 import NIOCore

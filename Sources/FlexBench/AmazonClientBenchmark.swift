@@ -1,5 +1,6 @@
 import AmazonEFInventory
 import AmazonSimulator
+import FlexBridgeApp
 import Foundation
 import Hummingbird
 import Logging
@@ -36,7 +37,7 @@ public struct AmazonClientBenchmark: Sendable {
         public var achievedRate: Double { Double(succeeded) / seconds }
         public var throttledShare: Double { sentToAmazon == 0 ? 0 : Double(throttled) / Double(sentToAmazon) }
 
-        func percentile(_ p: Double) -> Double { FlexBridgeApp.percentile(latencies, p) }
+        func percentile(_ p: Double) -> Double { FlexBench.percentile(latencies, p) }
 
         public var description: String {
             """

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import FlexCore
 import FlexEngine
 import FlexStore
+import FlexBridgeApp
 import Foundation
 import Hummingbird
 import Logging
