@@ -1,8 +1,8 @@
 import AmazonSimulator
+import FlexBridgeApp
 import FlexCore
 import FlexEngine
 import FlexStore
-import FlexBridgeApp
 import Foundation
 import Logging
 import NIOCore

@@ -1,9 +1,9 @@
 import AmazonSimulator
 import AsyncHTTPClient
+import FlexBridgeApp
 import FlexCore
 import FlexEngine
 import FlexStore
-import FlexBridgeApp
 import Foundation
 import Hummingbird
 import Logging
