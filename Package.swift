@@ -322,6 +322,7 @@ let package = Package(
         .testTarget(
             name: "FlexBridgeAppTests",
             dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "FlexBridgeApp",
                 "FlexAPI",
                 "FlexEngine",

@@ -79,6 +79,26 @@ public struct FlexBridgeServer: Sendable {
             )
         }
         let store = try await Store.open(configuration.storeConfiguration, logger: logger)
+        let group: ServiceGroup
+        do {
+            group = try serviceGroup(store: store, gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        do {
+            try await group.run()
+            logger.notice("FlexBridge stopped", metadata: ["node": "\(configuration.nodeID)"])
+        } catch {
+            try? await store.close()
+            throw StartupError.explain(error, host: configuration.host, port: configuration.port)
+        }
+    }
+
+    /// The services of a node over an open store, in start order — store, lease keeper, connection sync, webhook
+    /// dispatcher, HTTP server — shut down in reverse: the server stops taking requests, the engine finishes and
+    /// releases its leases, the store closes last.
+    public func serviceGroup(store: Store, gracefulShutdownSignals: [UnixSignal] = []) throws -> ServiceGroup {
         let leaseKeeper = LeaseKeeper(
             store: store,
             configuration: .init(
@@ -110,7 +130,7 @@ public struct FlexBridgeServer: Sendable {
                 ]
             )
         }
-        let group = ServiceGroup(
+        return ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: store),
@@ -119,18 +139,12 @@ public struct FlexBridgeServer: Sendable {
                     .init(service: WebhookDispatcher(store: store, logger: logger)),
                     .init(service: application),
                 ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
+                gracefulShutdownSignals: gracefulShutdownSignals,
                 logger: logger
             )
         )
-        do {
-            try await group.run()
-            logger.notice("FlexBridge stopped", metadata: ["node": "\(configuration.nodeID)"])
-        } catch {
-            try? await store.close()
-            throw StartupError.explain(error, host: configuration.host, port: configuration.port)
-        }
     }
+
 }
 
 /// A start-up failure a person can fix, said in one sentence.

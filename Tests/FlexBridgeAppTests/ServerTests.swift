@@ -1,5 +1,6 @@
 import FlexAPI
 import FlexBridgeApp
+import FlexCore
 import FlexStore
 import FlexStoreTesting
 import Foundation
@@ -9,10 +10,75 @@ import Logging
 import NIOCore
 import NIOPosix
 import Prometheus
+import ServiceLifecycle
 import Testing
 
 @Suite("Server")
 struct ServerTests {
+    @Test("a node shuts down gracefully: the server stops, the engine stops and releases its leases, the store closes")
+    func gracefulShutdown() async throws {
+        try await TestDatabase.with(.sqlite) { database in
+            let configuration = FlexBridgeConfiguration(
+                database: database.url,
+                masterKey: .value(MasterKey.generate()),
+                port: 0
+            )
+            let store = try await Store.open(configuration.storeConfiguration)
+            // An authorised connection whose Amazon does not answer: the node takes its lease and its workers run.
+            let connection = Connection(
+                name: "Acme",
+                sellingPartnerID: "A1SELLER",
+                region: .eu,
+                marketplaceIDs: ["A21TJRUUN4KGV"],
+                applicationClientID: "c",
+                endpointOverride: URL(string: "http://127.0.0.1:9"),
+                createdAt: Date()
+            )
+            try await store.transaction { session in
+                try await session.insertConnection(connection, clientSecret: "s", actor: "test")
+                try await session.authorize(connection.id, refreshToken: "r", actor: "test")
+            }
+            let server = FlexBridgeServer(
+                configuration: configuration,
+                registry: PrometheusCollectorRegistry(),
+                logger: Logger(label: "test")
+            )
+            let group = try server.serviceGroup(store: store)
+            let running = Task { try await group.run() }
+            let name = Lease.name(for: connection.id)
+            var held = false
+            for _ in 0..<200 where !held {
+                held = try await store.read { try await $0.lease(name) }?.owner == configuration.nodeID
+                if !held { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(held, "the node took the connection's lease")
+
+            await group.triggerGracefulShutdown()
+            // The group ends on its own; a hang fails here instead of holding the test run.
+            let finished = try await withThrowingTaskGroup(of: Bool.self) { race in
+                race.addTask {
+                    try await running.value
+                    return true
+                }
+                race.addTask {
+                    try await Task.sleep(for: .seconds(60))
+                    return false
+                }
+                let first = try await race.next() ?? false
+                race.cancelAll()
+                return first
+            }
+            #expect(finished, "the service group ended after the graceful shutdown")
+            await #expect(throws: (any Error).self, "the store is closed") {
+                try await store.read { try await $0.connections() }
+            }
+            let reopened = try await Store.open(configuration.storeConfiguration)
+            let lease = try await reopened.read { try await $0.lease(name) }
+            #expect(lease?.expiresAt == Date(timeIntervalSince1970: 0), "the lease was released, not left to expire")
+            try await reopened.close()
+        }
+    }
+
     @Test("/health reports the database and its schema version; /metrics speaks Prometheus")
     func healthAndMetrics() async throws {
         try await TestDatabase.with(.sqlite) { database in
