@@ -743,7 +743,7 @@ public struct FulfilmentWorker: Sendable {
         }
         next.status = status
         change(&next)
-        let order = try OrderWorker.order(from: next, connectionID: connectionID, now: store.clock.now())
+        let order = Order(try AmazonShipment(next), connectionID: connectionID, now: store.clock.now())
         _ = try await store.transaction(fencedBy: lease) { try await $0.upsertOrder(order, source: "fulfilment") }
         return next
     }
@@ -753,7 +753,7 @@ public struct FulfilmentWorker: Sendable {
         let shipment = try await call {
             try await client.shipments.getShipment(path: .init(shipmentId: shipmentID)).ok.body.json
         }
-        let order = try OrderWorker.order(from: shipment, connectionID: connectionID, now: store.clock.now())
+        let order = Order(try AmazonShipment(shipment), connectionID: connectionID, now: store.clock.now())
         _ = try await store.transaction(fencedBy: lease) { try await $0.upsertOrder(order, source: "fulfilment") }
         return shipment
     }

@@ -1,4 +1,3 @@
-import AmazonEFShipments
 import FlexCore
 import FlexStore
 import Foundation
@@ -39,22 +38,21 @@ public actor OrderWorker {
     }
 
     /// The statuses polled: every status of the shipment's life, new orders and cancellations included.
-    static let polledStatuses: [Operations.GetShipments.Input.Query.StatusPayload] = ShipmentStatus.allCases.map {
-        Operations.GetShipments.Input.Query.StatusPayload(rawValue: $0.rawValue)!
-    }
+    static let polledStatuses = ShipmentStatus.allCases
 
     public let connectionID: ConnectionID
     /// The lease the worker works under; every write checks it is still held (nil: unchecked, for tests).
     public let lease: Lease?
     private let store: Store
-    private let client: SellingPartnerClient
+    /// Amazon's shipments API, as SellingPartner gives it.
+    private let amazon: any ExternalFulfillmentShipments
     private let configuration: Configuration
     private let logger: Logger
 
     public init(
         connectionID: ConnectionID,
         store: Store,
-        client: SellingPartnerClient,
+        client amazon: any ExternalFulfillmentShipments,
         configuration: Configuration = .init(),
         lease: Lease? = nil,
         logger: Logger
@@ -62,7 +60,7 @@ public actor OrderWorker {
         self.connectionID = connectionID
         self.lease = lease
         self.store = store
-        self.client = client
+        self.amazon = amazon
         self.configuration = configuration
         self.logger = logger
     }
@@ -154,7 +152,7 @@ public actor OrderWorker {
         do {
             let shipment = try await callAmazon(store: store, connectionID: connectionID, lease: lease, isolation: nil)
             {
-                try await self.client.shipments.getShipment(path: .init(shipmentId: id)).ok.body.json
+                try await self.amazon.shipment(id)
             }
             changed = try await record(shipment, source: "notification")
         } catch let error as AmazonAPIError where error.status == 404 {
@@ -189,7 +187,7 @@ public actor OrderWorker {
 
     private nonisolated func poll(
         location: String?,
-        status: Operations.GetShipments.Input.Query.StatusPayload
+        status: ShipmentStatus
     ) async throws -> Int {
         let key = location ?? ""
         let watermark = try await store.read { [connectionID] in
@@ -205,23 +203,19 @@ public actor OrderWorker {
         repeat {
             let pageToken = token
             let page = try await callAmazon(store: store, connectionID: connectionID, lease: lease, isolation: nil) {
-                try await self.client.shipments.getShipments(
-                    query: .init(
-                        locationId: location,
-                        status: status,
-                        lastUpdatedAfter: after,
-                        maxResults: self.configuration.pageSize,
-                        paginationToken: pageToken
-                    )
-                ).ok.body.json
+                try await self.amazon.shipments(
+                    status: status,
+                    locationID: location,
+                    updatedAfter: after,
+                    pageSize: self.configuration.pageSize,
+                    pageToken: pageToken
+                )
             }
-            for shipment in page.shipments ?? [] {
+            for shipment in page.shipments {
                 if try await record(shipment, source: "poll") { changed += 1 }
-                if let updated = Order.parseTimestamp(shipment.lastUpdatedDateTime), updated > newest {
-                    newest = updated
-                }
+                if shipment.updatedAt > newest { newest = shipment.updatedAt }
             }
-            token = page.pagination?.nextToken
+            token = page.nextToken
         } while token != nil
         if newest != watermark {
             try await store.transaction(fencedBy: lease) { [connectionID, newest] in
@@ -237,8 +231,8 @@ public actor OrderWorker {
     }
 
     /// Stores a copy of a shipment; returns whether the order changed.
-    private nonisolated func record(_ shipment: Components.Schemas.Shipment, source: String) async throws -> Bool {
-        let order = try Self.order(from: shipment, connectionID: connectionID, now: store.clock.now())
+    private nonisolated func record(_ shipment: AmazonShipment, source: String) async throws -> Bool {
+        let order = Order(shipment, connectionID: connectionID, now: store.clock.now())
         let change = try await store.transaction(fencedBy: lease) { try await $0.upsertOrder(order, source: source) }
         return change != .unchanged
     }
@@ -252,44 +246,5 @@ public actor OrderWorker {
 
     private func call<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
         try await callAmazon(store: store, connectionID: connectionID, lease: lease, body)
-    }
-
-    struct UnreadableShipment: Error, CustomStringConvertible {
-        var shipmentID: String
-        var field: String
-        var description: String { "Amazon's shipment \(shipmentID) has an unreadable \(field)" }
-    }
-
-    package static func order(
-        from shipment: Components.Schemas.Shipment,
-        connectionID: ConnectionID,
-        now: Date
-    ) throws -> Order {
-        guard let created = Order.parseTimestamp(shipment.creationDateTime) else {
-            throw UnreadableShipment(shipmentID: shipment.id, field: "creationDateTime")
-        }
-        guard let updated = Order.parseTimestamp(shipment.lastUpdatedDateTime) else {
-            throw UnreadableShipment(shipmentID: shipment.id, field: "lastUpdatedDateTime")
-        }
-        return Order(
-            connectionID: connectionID,
-            shipmentID: shipment.id,
-            locationID: LocationID(rawValue: shipment.locationId),
-            marketplaceID: MarketplaceID(rawValue: shipment.marketplaceAttributes.marketplaceId),
-            channel: shipment.marketplaceAttributes.channelName,
-            program: Order.Program(
-                channel: shipment.marketplaceAttributes.channelName,
-                shippingType: shipment.shippingInfo.shippingType?.rawValue
-            ),
-            shipmentType: shipment.shipmentInfo.shipmentType.rawValue,
-            originalShipmentID: shipment.shipmentInfo.originalShipmentInfo?.id,
-            status: shipment.status.rawValue,
-            amazonCreatedAt: created,
-            amazonUpdatedAt: updated,
-            expectedShipAt: Order.parseTimestamp(shipment.shippingInfo.expectedShippingDateTimeInUTC),
-            shipment: try JSONText.encode(shipment),
-            firstSeenAt: now,
-            updatedAt: now
-        )
     }
 }

@@ -356,7 +356,7 @@ struct FulfilmentTests {
             let packedAt = try #require(Order.parseTimestamp(packed.lastUpdatedDateTime))
             stale.lastUpdatedDateTime = packedAt.addingTimeInterval(1).formatted(.iso8601)
             let connectionID = parts.amazon.connection.id
-            let order = try OrderWorker.order(from: stale, connectionID: connectionID, now: Date())
+            let order = Order(try AmazonShipment(stale), connectionID: connectionID, now: Date())
             _ = try await parts.amazon.store.transaction { try await $0.upsertOrder(order, source: "poll") }
             #expect(try await parts.order(id).status == "CONFIRMED")
 
@@ -373,7 +373,7 @@ struct FulfilmentTests {
             var cancelled = stale
             cancelled.status = .cancelled
             cancelled.lastUpdatedDateTime = packedAt.addingTimeInterval(2).formatted(.iso8601)
-            let cancelledOrder = try OrderWorker.order(from: cancelled, connectionID: connectionID, now: Date())
+            let cancelledOrder = Order(try AmazonShipment(cancelled), connectionID: connectionID, now: Date())
             _ = try await parts.amazon.store.transaction { try await $0.upsertOrder(cancelledOrder, source: "poll") }
             #expect(try await parts.fulfilment.advance(next, to: .invoiceGenerated).status == .cancelled)
             #expect(try await parts.order(id).status == "CANCELLED")
