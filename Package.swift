@@ -156,7 +156,6 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                "AmazonEFInventory",
                 "AmazonEFShipments",
                 "SellingPartner",
                 "FlexCore",

@@ -1,4 +1,3 @@
-import AmazonEFShipments
 import FlexCore
 import Foundation
 import SellingPartner
@@ -72,7 +71,13 @@ public struct AmazonSellerAuthorizer: SellerAuthorizer {
         let client = AmazonClients(configuration: .init(retry: RetryPolicy(maxAttempts: 2, timeout: 15)))
             .client(for: connection, clientSecret: credentials.clientSecret, refreshToken: refreshToken)
         do {
-            _ = try await client.shipments.getShipments(query: .init(status: .accepted, maxResults: 1)).ok
+            _ = try await client.shipments(
+                status: .accepted,
+                locationID: nil,
+                updatedAfter: nil,
+                pageSize: 1,
+                pageToken: nil
+            )
             checks.append(
                 .init(name: "api access", ok: true, message: "The External Fulfillment Shipments API answered.")
             )
@@ -84,9 +89,13 @@ public struct AmazonSellerAuthorizer: SellerAuthorizer {
         }
         for location in locationIDs {
             do {
-                _ = try await client.shipments.getShipments(
-                    query: .init(locationId: location, status: .accepted, maxResults: 1)
-                ).ok
+                _ = try await client.shipments(
+                    status: .accepted,
+                    locationID: location,
+                    updatedAfter: nil,
+                    pageSize: 1,
+                    pageToken: nil
+                )
                 checks.append(
                     .init(name: "location \(location)", ok: true, message: "Amazon knows location \(location).")
                 )

@@ -4,11 +4,12 @@ import Foundation
 
 /// Amazon's External Fulfillment shipments API as the order worker needs it, in FlexCore's words.
 public protocol ExternalFulfillmentShipments: Sendable {
-    /// One page of the shipments in `status` changed after `updatedAfter`, at a location or at all of them.
+    /// One page of the shipments in `status` changed after `updatedAfter` (any time when nil), at a location or at
+    /// all of them.
     func shipments(
         status: ShipmentStatus,
         locationID: String?,
-        updatedAfter: Date,
+        updatedAfter: Date?,
         pageSize: Int,
         pageToken: String?
     ) async throws -> ShipmentPage
@@ -20,7 +21,7 @@ extension SellingPartnerClient: ExternalFulfillmentShipments {
     public func shipments(
         status: ShipmentStatus,
         locationID: String?,
-        updatedAfter: Date,
+        updatedAfter: Date?,
         pageSize: Int,
         pageToken: String?
     ) async throws -> ShipmentPage {
