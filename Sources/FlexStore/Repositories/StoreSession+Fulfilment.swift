@@ -2,18 +2,6 @@ import FlexCore
 import Foundation
 import SQLKit
 
-/// How a command attempt ended, as the fulfilment worker reports it.
-public enum CommandOutcome: Sendable, Hashable {
-    /// Done at Amazon (or found done there); `result` is JSON for the WMS.
-    case succeeded(result: String?)
-    /// Amazon refused it, or it cannot be carried out: the order keeps the error and the WMS hears of it.
-    case failed(code: String, message: String)
-    /// Amazon could not be reached or failed; tried again at `at`, after reading Amazon's state.
-    case retry(at: Date, message: String)
-    /// The order was cancelled at Amazon before the command could run.
-    case cancelled(message: String)
-}
-
 extension StoreSession {
     /// Stores a command for an order under the caller's idempotency key. The same key with the same request
     /// returns the command stored first (`created` false); with another request it is refused.
@@ -161,40 +149,37 @@ extension StoreSession {
     public func finishCommand(_ command: FulfilmentCommand, _ outcome: CommandOutcome) async throws {
         let now = nowMilliseconds
         let connection = command.connectionID.rawValue
-        switch outcome {
-        case .retry(let at, let message):
+        let finish = CommandMachine.finish(command, outcome)
+        if let retryAt = finish.retryAt {
             try await sql.raw(
                 """
-                UPDATE order_commands SET status = 'queued', retry_at = \(bind: at.millisecondsSince1970), error_message = \(bind: message),
+                UPDATE order_commands SET status = 'queued', retry_at = \(bind: retryAt.millisecondsSince1970), error_message = \(bind: finish.errorMessage),
                     updated_at = \(bind: now)
                 WHERE id = \(bind: command.id) AND status = 'running'
                 """
             ).run()
-        case .succeeded(let result):
-            guard try await close(command, status: .succeeded, code: nil, message: nil, result: result) else { return }
+            return
+        }
+        guard
+            try await close(
+                command,
+                status: finish.status,
+                code: finish.errorCode,
+                message: finish.errorMessage,
+                result: finish.result
+            )
+        else { return }
+        switch finish.orderError {
+        case .keep:
+            break
+        case .clear:
             try await sql.raw(
                 """
                 UPDATE orders SET error_code = NULL, error_message = NULL, error_at = NULL, error_command_id = NULL, updated_at = \(bind: now)
                 WHERE connection_id = \(bind: connection) AND shipment_id = \(bind: command.shipmentID)
                 """
             ).run()
-            var payload: [String: JSONValue] = [
-                "shipmentId": .string(command.shipmentID), "commandId": .string(command.id),
-                "command": .string(command.request.type.rawValue),
-            ]
-            if let result, let value = try? JSONDecoder().decode(JSONValue.self, from: Data(result.utf8)) {
-                payload["result"] = value
-            }
-            try await appendEvents([
-                NewEvent(
-                    .commandSucceeded,
-                    connectionID: command.connectionID,
-                    subject: command.shipmentID,
-                    payload: try Self.json(payload)
-                )
-            ])
-        case .failed(let code, let message):
-            guard try await close(command, status: .failed, code: code, message: message, result: nil) else { return }
+        case .set(let code, let message):
             try await sql.raw(
                 """
                 UPDATE orders SET error_code = \(bind: code), error_message = \(bind: message), error_at = \(bind: now),
@@ -202,32 +187,29 @@ extension StoreSession {
                 WHERE connection_id = \(bind: connection) AND shipment_id = \(bind: command.shipmentID)
                 """
             ).run()
-            // What was asked after it depended on it: it fails too, and says why.
+        }
+        var payload = finish.payload
+        if let later = finish.failsLater {
             let skipped = try await sql.raw(
                 """
-                UPDATE order_commands SET status = 'failed', error_code = 'earlier_command_failed',
-                    error_message = \(bind: "Not run: command \(command.id) (\(command.request.type.rawValue)) before it failed."), updated_at = \(bind: now)
+                UPDATE order_commands SET status = 'failed', error_code = \(bind: later.code),
+                    error_message = \(bind: later.message), updated_at = \(bind: now)
                 WHERE connection_id = \(bind: connection) AND shipment_id = \(bind: command.shipmentID) AND status = 'queued'
                     AND sequence > \(bind: command.sequence)
                 RETURNING id
                 """
             ).all().map { try $0.decode(column: "id", as: String.self) }
-            let payload: [String: JSONValue] = [
-                "shipmentId": .string(command.shipmentID), "commandId": .string(command.id),
-                "command": .string(command.request.type.rawValue),
-                "code": .string(code), "message": .string(message),
-                "skippedCommandIds": .array(skipped.map(JSONValue.string)),
-            ]
+            payload["skippedCommandIds"] = .array(skipped.map(JSONValue.string))
+        }
+        if let event = finish.event {
             try await appendEvents([
                 NewEvent(
-                    .commandFailed,
+                    event,
                     connectionID: command.connectionID,
                     subject: command.shipmentID,
                     payload: try Self.json(payload)
                 )
             ])
-        case .cancelled(let message):
-            _ = try await close(command, status: .cancelled, code: "order_cancelled", message: message, result: nil)
         }
     }
 
