@@ -24,7 +24,11 @@ struct ServerTests {
                 port: 0
             )
             let store = try await Store.open(configuration.storeConfiguration)
-            // An authorised connection whose Amazon does not answer: the node takes its lease and its workers run.
+            // An authorised connection: the node takes its lease and runs its workers. Sync is switched off, so that
+            // no call to Amazon is in flight when the shutdown comes (a token fetch in flight is not cancelled).
+            var settings = ConnectionSettings()
+            settings.inventorySyncEnabled = false
+            settings.orderSyncEnabled = false
             let connection = Connection(
                 name: "Acme",
                 sellingPartnerID: "A1SELLER",
@@ -32,6 +36,7 @@ struct ServerTests {
                 marketplaceIDs: ["A21TJRUUN4KGV"],
                 applicationClientID: "c",
                 endpointOverride: URL(string: "http://127.0.0.1:9"),
+                settings: settings,
                 createdAt: Date()
             )
             try await store.transaction { session in

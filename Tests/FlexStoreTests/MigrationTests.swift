@@ -58,15 +58,22 @@ struct MigrationTests {
             // Two Database values are two independent connection sets, as two processes would have.
             let one = try await Database.open(test.url)
             let two = try await Database.open(test.url)
-            async let first = one.migrate()
-            async let second = two.migrate()
-            let reports = try await [first, second]
-            let appliedVersions = reports.flatMap { $0.applied.map(\.version) }.sorted()
-            #expect(appliedVersions == Database.knownMigrations.map(\.version).sorted())
-            let rows = try await one.session { sql in
-                try await sql.raw("SELECT version FROM schema_migrations").all()
+            do {
+                async let first = one.migrate()
+                async let second = two.migrate()
+                let reports = try await [first, second]
+                let appliedVersions = reports.flatMap { $0.applied.map(\.version) }.sorted()
+                #expect(appliedVersions == Database.knownMigrations.map(\.version).sorted())
+                let rows = try await one.session { sql in
+                    try await sql.raw("SELECT version FROM schema_migrations").all()
+                }
+                #expect(rows.count == Database.knownMigrations.count)
+            } catch {
+                // Closed either way, so that a failure is reported as one and not as a crash of the test process.
+                try? await one.close()
+                try? await two.close()
+                throw error
             }
-            #expect(rows.count == Database.knownMigrations.count)
             try await one.close()
             try await two.close()
         }

@@ -1,23 +1,30 @@
 import Foundation
 import Logging
+import NIOPosix
 import SQLKit
 import SQLiteKit
 import SQLiteNIO
 
 /// SQLite in one file: WAL journal, a busy timeout so that two processes wait for each other instead of failing,
 /// writes serialized through one connection, reads on a second connection that WAL lets run beside a write.
+///
+/// The writer has a thread of its own: SQLite's calls block a thread, a write waiting for another process's lock for
+/// up to the busy timeout, and on NIO's shared pool (as many threads as cores) that wait would hold up every other
+/// SQLite call of the process, the reader's included. Reads under WAL do not wait for locks and use the shared pool.
 final class SQLiteDriver: SQLDriver {
     let kind = DatabaseKind.sqlite
     private let writer: SQLiteConnection
     private let reader: SQLiteConnection
+    private let threads: NIOThreadPool
     private let writeLock = AsyncLock()
 
     /// How long a write waits for another process's transaction before failing.
     static let busyTimeoutMilliseconds = 10_000
 
-    private init(writer: SQLiteConnection, reader: SQLiteConnection) {
+    private init(writer: SQLiteConnection, reader: SQLiteConnection, threads: NIOThreadPool) {
         self.writer = writer
         self.reader = reader
+        self.threads = threads
     }
 
     /// Opens (and creates if needed) the database file at `path`.
@@ -38,27 +45,43 @@ final class SQLiteDriver: SQLDriver {
         for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
             try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         }
+        let threads = NIOThreadPool(numberOfThreads: 1)
+        threads.start()
+        func connect(on pool: NIOThreadPool) async throws -> SQLiteConnection {
+            try await SQLiteConnection.open(
+                storage: .file(path: path),
+                threadPool: pool,
+                logger: logger,
+                on: MultiThreadedEventLoopGroup.singleton.any()
+            )
+        }
         let writer: SQLiteConnection
         do {
-            writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            writer = try await connect(on: threads)
         } catch {
+            try? await threads.shutdownGracefully()
             throw StoreError(
                 code: .databaseUnavailable,
                 message: "Cannot open the SQLite database \(path): \(error). Check that the path is writable."
             )
         }
+        var reader: SQLiteConnection?
         do {
             // Busy timeout first: switching to WAL itself needs a lock another process may hold.
             try await writer.sql().raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeoutMilliseconds))").run()
             try await writer.sql().raw("PRAGMA journal_mode = WAL").run()
             try await writer.sql().raw("PRAGMA synchronous = NORMAL").run()
             try await writer.sql().raw("PRAGMA foreign_keys = ON").run()
-            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            try await reader.sql().raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeoutMilliseconds))").run()
-            try await reader.sql().raw("PRAGMA foreign_keys = ON").run()
-            return SQLiteDriver(writer: writer, reader: reader)
+            let opened = try await connect(on: .singleton)
+            reader = opened
+            try await opened.sql().raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeoutMilliseconds))").run()
+            try await opened.sql().raw("PRAGMA foreign_keys = ON").run()
+            return SQLiteDriver(writer: writer, reader: opened, threads: threads)
         } catch {
+            // Closed before released: an unclosed SQLiteConnection traps.
+            try? await reader?.close()
             try? await writer.close()
+            try? await threads.shutdownGracefully()
             throw StoreError(
                 code: .databaseUnavailable,
                 message: "Cannot use the SQLite database \(path): \(error). Is it an SQLite file?"
@@ -88,7 +111,13 @@ final class SQLiteDriver: SQLDriver {
         // Both, whatever the first does: an unclosed SQLiteConnection traps when it is released.
         var readerError: (any Error)?
         do { try await reader.close() } catch { readerError = error }
-        try await writer.close()
+        do {
+            try await writer.close()
+        } catch {
+            try? await threads.shutdownGracefully()
+            throw error
+        }
+        try await threads.shutdownGracefully()
         if let readerError { throw readerError }
     }
 }
