@@ -91,14 +91,6 @@ public struct Order: Sendable, Hashable, Codable {
         self.updatedAt = updatedAt
     }
 
-    /// Where a status stands in the shipment's life (``ShipmentStatus/rank(of:)``).
-    public static func statusRank(_ status: String) -> Int { ShipmentStatus.rank(of: status) }
-
-    /// Whether an order in this Amazon status no longer holds a reservation of its units.
-    public static func releasesReservation(_ status: String) -> Bool {
-        ShipmentStatus(rawValue: status)?.releasesReservation ?? false
-    }
-
     /// Amazon's timestamps (`2026-11-23T10:15:30Z`, with or without fractions of a second).
     public static func parseTimestamp(_ text: String) -> Date? {
         if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
@@ -129,4 +121,13 @@ public enum OrderChange: Sendable, Hashable {
     case updated(previousStatus: String)
     /// The same or an older copy than the one held: nothing changed, nothing was said.
     case unchanged
+}
+
+extension Date {
+    /// Milliseconds since 1970: the store's unit of time, and the resolution copies of Amazon's documents are weighed at.
+    public var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    public init(millisecondsSince1970 value: Int64) {
+        self.init(timeIntervalSince1970: TimeInterval(value) / 1000)
+    }
 }

@@ -93,10 +93,14 @@ public enum OrderMachine {
             payload: payload,
             cancelsOpenCommands: ending,
             releasesReservation: held.map {
-                facts != nil && Order.releasesReservation(copy.status) && !Order.releasesReservation($0.status)
+                facts != nil && releases(copy.status) && !releases($0.status)
             } ?? false,
             confirmsAutomatically: held == nil && state == .awaitingConfirmation && autoConfirm
         )
+    }
+
+    private static func releases(_ status: String) -> Bool {
+        ShipmentStatus(rawValue: status)?.releasesReservation ?? false
     }
 
     /// What the warehouse should put back when an order it worked on is cancelled: nothing before confirmation,
@@ -118,9 +122,4 @@ public enum OrderMachine {
         if stage == "packed" { putBack["packageIds"] = .array((facts?.packages ?? []).map { .string($0.id) }) }
         return .object(putBack)
     }
-}
-
-extension Date {
-    /// Milliseconds since 1970: the resolution the store keeps, so that copies compare as stored.
-    fileprivate var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
 }

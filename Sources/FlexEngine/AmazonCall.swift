@@ -31,8 +31,3 @@ func callAmazon<T: Sendable>(
         throw cause
     }
 }
-
-extension Error {
-    /// Whether this is the store refusing a write because the worker's lease was taken over by another node.
-    var isLeaseLost: Bool { (self as? StoreError)?.code == .leaseLost }
-}

@@ -151,12 +151,3 @@ final class TransactionNotes: Sendable {
     func noteInventoryChanged(_ connectionID: ConnectionID) { inventory.withLock { _ = $0.insert(connectionID) } }
     var inventoryChanged: Set<ConnectionID> { inventory.withLock { $0 } }
 }
-
-extension Date {
-    /// Milliseconds since 1970, the store's unit of time.
-    var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-
-    init(millisecondsSince1970 value: Int64) {
-        self.init(timeIntervalSince1970: TimeInterval(value) / 1000)
-    }
-}

@@ -46,3 +46,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         StoreError(code: .notFound, message: "\(what) does not exist.")
     }
 }
+
+extension Error {
+    /// Whether this is the store refusing a write because the writer's lease was taken over by another node.
+    public var isLeaseLost: Bool { (self as? StoreError)?.code == .leaseLost }
+}

@@ -177,7 +177,3 @@ struct FencingTests {
         }
     }
 }
-
-extension Error {
-    fileprivate var isLeaseLost: Bool { (self as? StoreError)?.code == .leaseLost }
-}

@@ -1,6 +1,7 @@
 import AmazonEFInventory
 import AmazonEFReturns
 import AmazonEFShipments
+import FlexCore
 import Foundation
 import HTTPTypes
 import OpenAPIRuntime
@@ -42,49 +43,6 @@ struct ContractTests {
         func body<T: Decodable>(_ type: T.Type) throws -> T? {
             guard let body = value("body") else { return nil }
             return try JSONDecoder().decode(T.self, from: JSONEncoder().encode(body))
-        }
-    }
-
-    /// Any JSON value, to carry the examples' bodies and compare them.
-    enum JSONValue: Codable, Sendable, Hashable, CustomStringConvertible {
-        case string(String), number(Double), bool(Bool), array([JSONValue]), object([String: JSONValue]), null
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if container.decodeNil() {
-                self = .null
-            } else if let value = try? container.decode(Bool.self) {
-                self = .bool(value)
-            } else if let value = try? container.decode(Double.self) {
-                self = .number(value)
-            } else if let value = try? container.decode(String.self) {
-                self = .string(value)
-            } else if let value = try? container.decode([JSONValue].self) {
-                self = .array(value)
-            } else {
-                self = .object(try container.decode([String: JSONValue].self))
-            }
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            switch self {
-            case .string(let value): try container.encode(value)
-            case .number(let value):
-                if value == value.rounded() { try container.encode(Int(value)) } else { try container.encode(value) }
-            case .bool(let value): try container.encode(value)
-            case .array(let value): try container.encode(value)
-            case .object(let value): try container.encode(value)
-            case .null: try container.encodeNil()
-            }
-        }
-
-        var description: String {
-            switch self {
-            case .string(let value): value
-            case .number(let value): value == value.rounded() ? String(Int(value)) : String(value)
-            default: (try? String(decoding: JSONEncoder().encode(self), as: UTF8.self)) ?? ""
-            }
         }
     }
 
@@ -194,14 +152,14 @@ struct ContractTests {
         #expect(request.method.rawValue == example.method)
         var path = example.path
         for parameter in example.parameters where parameter.in == "path" {
-            path = path.replacingOccurrences(of: "{\(parameter.name)}", with: parameter.value?.description ?? "")
+            path = path.replacingOccurrences(of: "{\(parameter.name)}", with: parameter.value?.text ?? "")
         }
         let sentURL = try #require(URLComponents(string: request.path ?? ""))
         #expect(sentURL.path == path)
         let sentQuery = Dictionary(uniqueKeysWithValues: (sentURL.queryItems ?? []).map { ($0.name, $0.value ?? "") })
         let expectedQuery = Dictionary(
             uniqueKeysWithValues: example.parameters.filter { $0.in == "query" }.map {
-                ($0.name, $0.value?.description ?? "")
+                ($0.name, $0.value?.text ?? "")
             }
         )
         #expect(sentQuery == expectedQuery)
@@ -306,6 +264,17 @@ struct ContractTests {
             _ = try await client.returns.getReturn(path: .init(returnId: example.string("returnId")!)).ok.body.json
         default:
             Issue.record("no call for \(example.operationId)")
+        }
+    }
+}
+
+extension JSONValue {
+    /// The value as it stands in a path or query: strings and whole numbers bare, anything else as JSON.
+    fileprivate var text: String {
+        switch self {
+        case .string(let value): value
+        case .number(let value): value == value.rounded() ? String(Int(value)) : String(value)
+        default: (try? String(decoding: JSONEncoder().encode(self), as: UTF8.self)) ?? ""
         }
     }
 }
