@@ -337,7 +337,36 @@ public struct ShipmentFacts: Sendable, Decodable {
     }
 
     public struct Package: Sendable, Decodable {
+        public struct Line: Sendable, Decodable {
+            public var packageLineItemId: String
+            public var quantity: Int
+        }
+
         public var id: String
+        /// Amazon's status of the package (the shipment's statuses from CREATED on).
+        public var status: String?
+        public var dimensions: RecommendedPackage.Dimensions?
+        public var weight: Weight?
+        public var packageLineItems: [Line]?
+
+        /// Whether Amazon's package is the one the WMS sent: same dimensions, weight and contents.
+        public func isSame(as wanted: PackageSpec) -> Bool {
+            guard let dimensions, let weight else { return false }
+            let sides = [
+                (dimensions.length, wanted.length), (dimensions.width, wanted.width),
+                (dimensions.height, wanted.height),
+            ]
+            guard
+                sides.allSatisfy({ Decimal(string: $0.value) == $1 && $0.dimensionUnit == wanted.dimensionUnit }),
+                Decimal(string: weight.value) == wanted.weight, weight.weightUnit == wanted.weightUnit
+            else { return false }
+            let held = Dictionary(
+                (packageLineItems ?? []).map { ($0.packageLineItemId, $0.quantity) },
+                uniquingKeysWith: +
+            )
+            let sent = Dictionary(wanted.items.map { ($0.lineItemId, $0.quantity) }, uniquingKeysWith: +)
+            return held == sent
+        }
     }
 
     public struct ShipmentRequirements: Sendable, Decodable {
@@ -361,6 +390,8 @@ public struct ShipmentFacts: Sendable, Decodable {
     }
 
     public var invoiceRequired: Bool { shipmentRequirements?.invoice?.requirement == "REQUIRED" }
+    /// Whether Amazon holds the shipment's invoice.
+    public var invoiceAvailable: Bool { shipmentRequirements?.invoice?.status == "AVAILABLE" }
 }
 
 /// Checks a command against the order it is for, before it is stored, so that the WMS hears at once what is wrong

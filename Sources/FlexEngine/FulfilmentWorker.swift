@@ -1,11 +1,8 @@
-import AmazonEFShipments
 import FlexCore
 import FlexStore
 import Foundation
 import Logging
 import SellingPartner
-
-package typealias EF = Components.Schemas
 
 /// Runs one connection's fulfilment commands against Amazon: per order in the order given, different orders side
 /// by side.
@@ -96,14 +93,15 @@ public struct FulfilmentWorker: Sendable {
     /// The lease the worker works under; every write checks it is still held (nil: unchecked, for tests).
     public let lease: Lease?
     let store: Store
-    let client: SellingPartnerClient
+    /// Amazon's shipments API, as SellingPartner gives it.
+    let amazon: any ExternalFulfillmentShipments
     let configuration: Configuration
     let logger: Logger
 
     public init(
         connectionID: ConnectionID,
         store: Store,
-        client: SellingPartnerClient,
+        client amazon: any ExternalFulfillmentShipments,
         configuration: Configuration = .init(),
         lease: Lease? = nil,
         logger: Logger
@@ -111,7 +109,7 @@ public struct FulfilmentWorker: Sendable {
         self.connectionID = connectionID
         self.lease = lease
         self.store = store
-        self.client = client
+        self.amazon = amazon
         self.configuration = configuration
         self.logger = logger
     }
@@ -256,8 +254,10 @@ public struct FulfilmentWorker: Sendable {
         case let error as AmazonAPIError where !error.isTransient:
             // Refused. Perhaps because the order moved meanwhile (cancelled, or done by other means): look again.
             if let shipment = try? await refresh(command.shipmentID) {
-                if shipment.status == .cancelled { return .cancelled(message: "The order was cancelled at Amazon.") }
-                if (try? await alreadyDone(command, shipment: shipment)) == true {
+                if shipment.knownStatus == .cancelled {
+                    return .cancelled(message: "The order was cancelled at Amazon.")
+                }
+                if alreadyDone(command, shipment: shipment) {
                     return .succeeded(
                         result: try JSONText.encode(CommandResult(note: "Amazon already shows this done."))
                     )
@@ -288,91 +288,58 @@ public struct FulfilmentWorker: Sendable {
         }
     }
 
-    private func carryOut(_ command: FulfilmentCommand, from start: EF.Shipment) async throws -> CommandOutcome {
+    private func carryOut(_ command: FulfilmentCommand, from start: AmazonShipment) async throws -> CommandOutcome {
         var shipment = start
-        if ShipmentStatus(rawValue: shipment.status.rawValue)?.holdsPackages == true, (shipment.packages ?? []).isEmpty
-        {
+        if try status(of: shipment).holdsPackages, try shipment.facts().packages?.isEmpty ?? true {
             // A packed shipment without packages is not a copy to act on (labels for no package, a handover of
             // nothing): Amazon's is read instead.
             shipment = try await refresh(shipment.id)
         }
-        if shipment.status == .cancelled, command.request.type != .reject {
+        if shipment.knownStatus == .cancelled, command.request.type != .reject {
             return .cancelled(message: "The order was cancelled at Amazon.")
         }
         let request = command.request
         var result = CommandResult()
         switch request.type {
         case .confirm:
-            switch shipment.status {
+            switch try status(of: shipment) {
             case .created, .accepted:
-                _ = try await call {
-                    try await client.shipments.processShipment(
-                        path: .init(shipmentId: shipment.id),
-                        query: .init(operation: .confirm)
-                    ).noContent
-                }
-                shipment = try await advance(shipment, to: .confirmed)
+                try await call { try await amazon.confirm(shipment.id) }
+                shipment = try await advance(shipment, ImpliedStep(.confirmed))
             default:
-                result.note = "Amazon already shows the order \(shipment.status.rawValue)."
+                result.note = "Amazon already shows the order \(shipment.status)."
             }
         case .reject:
-            if shipment.status == .cancelled {
+            if shipment.knownStatus == .cancelled {
                 result.note = "Amazon already shows the order cancelled."
             } else {
-                let lines = request.lineItemIds ?? shipment.lineItems.map(\.shipmentLineItemId)
-                let reason =
-                    EF.LineItemWithReason.ReasonPayload(rawValue: request.reason ?? "OUT_OF_STOCK") ?? .outOfStock
-                let body = EF.ShipmentAcknowledgementRequest(
-                    lineItems: lines.map { id in
-                        EF.LineItemWithReason(
-                            lineItem: .init(
-                                id: id,
-                                quantity: shipment.lineItems.first { $0.shipmentLineItemId == id }?.numberOfUnits
-                            ),
-                            reason: reason
-                        )
-                    }
-                )
-                _ = try await call {
-                    try await client.shipments.processShipment(
-                        path: .init(shipmentId: shipment.id),
-                        query: .init(operation: .reject),
-                        body: .json(body)
-                    ).noContent
+                let held = try shipment.facts().lineItems
+                let lines = (request.lineItemIds ?? held.map(\.shipmentLineItemId)).map { id in
+                    (id: id, quantity: held.first { $0.shipmentLineItemId == id }?.numberOfUnits)
+                }
+                try await call { [shipment] in
+                    try await amazon.reject(shipment.id, lines: lines, reason: request.reason ?? "OUT_OF_STOCK")
                 }
                 shipment = try await refresh(shipment.id)
             }
         case .pack:
-            let packages = (request.packages ?? []).map(Self.amazonPackage)
+            let packages = request.packages ?? []
             result.packageIds = packages.map(\.id)
-            switch shipment.status {
+            switch try status(of: shipment) {
             case .created, .accepted:
                 throw FulfilmentRefusal(
                     code: "not_confirmed",
-                    message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; confirm it before packing."
+                    message: "Order \(shipment.id) is \(shipment.status) at Amazon; confirm it before packing."
                 )
             case .confirmed:
-                _ = try await call {
-                    try await client.shipments.createPackages(
-                        path: .init(shipmentId: shipment.id),
-                        body: .json(.init(packages: packages))
-                    ).noContent
-                }
-                shipment = try await advance(shipment, to: .packageCreated) { shipment in
-                    shipment.packages = packages.map { package in
-                        var package = package
-                        package.status = .created
-                        return package
-                    }
-                }
+                try await call { [shipment] in try await amazon.createPackages(shipment.id, packages) }
+                shipment = try await advance(shipment, ImpliedStep(.packageCreated, createdPackages: packages))
             case .packageCreated, .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated:
                 let held = Dictionary(
-                    (shipment.packages ?? []).map { ($0.id, $0) },
+                    (try shipment.facts().packages ?? []).map { ($0.id, $0) },
                     uniquingKeysWith: { first, _ in first }
                 )
-                let changed = packages.filter { package in
-                    held[package.id].map { !Self.samePackage($0, package) } ?? true
-                }
+                let changed = packages.filter { package in held[package.id].map { !$0.isSame(as: package) } ?? true }
                 if let unknown = changed.first(where: { held[$0.id] == nil }) {
                     throw FulfilmentRefusal(
                         code: "packages_differ",
@@ -381,12 +348,7 @@ public struct FulfilmentWorker: Sendable {
                     )
                 }
                 for package in changed {
-                    _ = try await call {
-                        try await client.shipments.updatePackage(
-                            path: .init(shipmentId: shipment.id, packageId: package.id),
-                            body: .json(package)
-                        ).noContent
-                    }
+                    try await call { [shipment] in try await amazon.updatePackage(shipment.id, package) }
                 }
                 if changed.isEmpty {
                     result.note = "Amazon already holds these packages."
@@ -394,161 +356,156 @@ public struct FulfilmentWorker: Sendable {
                     shipment = try await refresh(shipment.id)
                 }
             default:
-                result.note = "Amazon already shows the order \(shipment.status.rawValue)."
+                result.note = "Amazon already shows the order \(shipment.status)."
             }
         case .label, .invoice:
             shipment = try await label(shipment, request: request, result: &result)
         case .shippingOptions:
-            switch shipment.status {
+            switch try status(of: shipment) {
             case .packageCreated, .pickupSlotRetrieved, .invoiceGenerated:
                 _ = try await retrieveOptions(shipment, result: &result)
-                if shipment.status == .packageCreated {
-                    shipment = try await advance(shipment, to: .pickupSlotRetrieved)
+                if shipment.knownStatus == .packageCreated {
+                    shipment = try await advance(shipment, ImpliedStep(.pickupSlotRetrieved))
                 }
             case .created, .accepted, .confirmed:
                 throw FulfilmentRefusal(
                     code: "not_packed",
                     message:
-                        "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; pack it before asking for shipping options."
+                        "Order \(shipment.id) is \(shipment.status) at Amazon; pack it before asking for shipping options."
                 )
             default:
                 throw FulfilmentRefusal(
                     code: "already_labelled",
                     message:
-                        "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; its shipping option was chosen when it was labelled."
+                        "Order \(shipment.id) is \(shipment.status) at Amazon; its shipping option was chosen when it was labelled."
                 )
             }
         case .regenerateLabels:
-            let allowed: Set<EF.Shipment.StatusPayload> = [
-                .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated,
-            ]
-            guard allowed.contains(shipment.status) else {
+            let allowed: Set<ShipmentStatus> = [.pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated]
+            guard allowed.contains(try status(of: shipment)) else {
                 throw FulfilmentRefusal(
                     code: "not_labelled",
-                    message:
-                        "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; it has no labels to issue again."
+                    message: "Order \(shipment.id) is \(shipment.status) at Amazon; it has no labels to issue again."
                 )
             }
             shipment = try await generateLabels(
                 shipment,
-                operation: .regenerate,
+                regenerate: true,
                 request: request,
                 option: nil,
                 result: &result
             )
         case .ship:
-            switch shipment.status {
+            switch try status(of: shipment) {
             case .shiplabelGenerated:
-                guard let packages = shipment.packages, !packages.isEmpty else {
+                let packages = try shipment.facts().packages ?? []
+                guard !packages.isEmpty else {
                     throw FulfilmentRefusal(
                         code: "no_packages",
                         message: "Order \(shipment.id) is labelled at Amazon but Amazon shows no package to hand over."
                     )
                 }
-                for package in packages where package.status != .shipped {
-                    _ = try await call {
-                        try await client.shipments.updatePackageStatus(
-                            path: .init(shipmentId: shipment.id, packageId: package.id),
-                            query: .init(status: .shipped)
-                        ).noContent
-                    }
+                for package in packages where package.status != ShipmentStatus.shipped.rawValue {
+                    try await call { [shipment] in try await amazon.handOver(shipment.id, packageID: package.id) }
                 }
-                shipment = try await advance(shipment, to: .shipped) { shipment in
-                    for index in (shipment.packages ?? []).indices { shipment.packages?[index].status = .shipped }
-                }
+                shipment = try await advance(shipment, ImpliedStep(.shipped, packageStatus: .shipped))
             case .shipped, .delivered:
-                result.note = "Amazon already shows the order \(shipment.status.rawValue)."
+                result.note = "Amazon already shows the order \(shipment.status)."
             default:
                 throw FulfilmentRefusal(
                     code: "not_labelled",
-                    message:
-                        "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; label it before handing it over."
+                    message: "Order \(shipment.id) is \(shipment.status) at Amazon; label it before handing it over."
                 )
             }
         }
-        result.status = shipment.status.rawValue
+        result.status = shipment.status
         return .succeeded(result: try JSONText.encode(result))
+    }
+
+    /// The shipment's status; one this version does not know is not a state to act from.
+    private func status(of shipment: AmazonShipment) throws -> ShipmentStatus {
+        guard let status = shipment.knownStatus else {
+            throw FulfilmentRefusal(
+                code: "unknown_status",
+                message:
+                    "Order \(shipment.id) is \(shipment.status) at Amazon, a status FlexBridge does not know; nothing was sent."
+            )
+        }
+        return status
     }
 
     /// Label and invoice: shipping options, the invoice where required, then the labels (for `label`), each step
     /// taken only if Amazon's status shows it is still to do.
     private func label(
-        _ start: EF.Shipment,
+        _ start: AmazonShipment,
         request: CommandRequest,
         result: inout CommandResult
-    ) async throws -> EF.Shipment {
+    ) async throws -> AmazonShipment {
         var shipment = start
         var recommended: String?
-        let invoiceRequired = shipment.shipmentRequirements.invoice.requirement == .required
+        let invoiceRequired = try shipment.facts().invoiceRequired
         func invoiceHeld() async throws -> Bool {
-            try await store.read { [connectionID] in
+            try await store.read { [connectionID, shipment] in
                 try await $0.heldDocuments(shipmentID: shipment.id, connectionID: connectionID)
             }.contains { $0.kind == .invoice }
         }
         while true {
-            switch shipment.status {
+            switch try status(of: shipment) {
             case .created, .accepted, .confirmed:
                 throw FulfilmentRefusal(
                     code: "not_packed",
-                    message: "Order \(shipment.id) is \(shipment.status.rawValue) at Amazon; pack it before labelling."
+                    message: "Order \(shipment.id) is \(shipment.status) at Amazon; pack it before labelling."
                 )
             case .packageCreated:
                 recommended = try await retrieveOptions(shipment, result: &result)
-                shipment = try await advance(shipment, to: .pickupSlotRetrieved)
-            case .pickupSlotRetrieved
-            where invoiceRequired && shipment.shipmentRequirements.invoice.status != .available:
-                let invoice = try await call {
-                    try await client.shipments.generateInvoice(path: .init(shipmentId: shipment.id)).ok.body.json
-                }
-                result.invoiceDocumentId = try await storeInvoice(invoice.document, shipmentID: shipment.id)
-                shipment = try await advance(shipment, to: .invoiceGenerated) {
-                    $0.shipmentRequirements.invoice.status = .available
-                }
+                shipment = try await advance(shipment, ImpliedStep(.pickupSlotRetrieved))
+            case .pickupSlotRetrieved where try invoiceRequired && !shipment.facts().invoiceAvailable:
+                let invoice = try await call { [shipment] in try await amazon.generateInvoice(shipment.id) }
+                result.invoiceDocumentId = try await storeInvoice(invoice, shipmentID: shipment.id)
+                shipment = try await advance(shipment, ImpliedStep(.invoiceGenerated, invoiceAvailable: true))
             case .pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated, .shipped, .delivered:
-                if invoiceRequired, shipment.shipmentRequirements.invoice.status == .available,
-                    result.invoiceDocumentId == nil, try await !invoiceHeld()
+                if invoiceRequired, try shipment.facts().invoiceAvailable, result.invoiceDocumentId == nil,
+                    try await !invoiceHeld()
                 {
-                    let invoice = try await call {
-                        try await client.shipments.retrieveInvoice(path: .init(shipmentId: shipment.id)).ok.body.json
-                    }
-                    result.invoiceDocumentId = try await storeInvoice(invoice.document, shipmentID: shipment.id)
+                    let invoice = try await call { [shipment] in try await amazon.retrieveInvoice(shipment.id) }
+                    result.invoiceDocumentId = try await storeInvoice(invoice, shipmentID: shipment.id)
                 }
                 guard request.type == .label else {
                     if !invoiceRequired { result.note = "Order \(shipment.id) needs no invoice." }
                     return shipment
                 }
-                switch shipment.status {
-                case .pickupSlotRetrieved, .invoiceGenerated:
+                switch shipment.knownStatus {
+                case .pickupSlotRetrieved?, .invoiceGenerated?:
                     return try await generateLabels(
                         shipment,
-                        operation: .generate,
+                        regenerate: false,
                         request: request,
                         option: request.shippingOptionId ?? recommended,
                         result: &result
                     )
-                case .shiplabelGenerated:
+                case .shiplabelGenerated?:
                     // Labelled at Amazon: by this command's earlier attempt whose answer was lost, or by other means.
                     // The files are issued again only if FlexBridge does not hold them.
-                    let held = try await store.read { [connectionID] in
+                    let held = try await store.read { [connectionID, shipment] in
                         try await $0.heldDocuments(shipmentID: shipment.id, connectionID: connectionID)
                     }
                     .filter { $0.kind == .label }.compactMap(\.packageID)
-                    if Set(held).isSuperset(of: (shipment.packages ?? []).map(\.id)) {
+                    if try Set(held).isSuperset(of: (shipment.facts().packages ?? []).map(\.id)) {
                         result.note = "Amazon already shows the order labelled."
-                        try await store.transaction(fencedBy: lease) { [connectionID] in
+                        try await store.transaction(fencedBy: lease) { [connectionID, shipment] in
                             try await $0.promoteIfLabelled(connectionID: connectionID, shipmentID: shipment.id)
                         }
                         return shipment
                     }
                     return try await generateLabels(
                         shipment,
-                        operation: .regenerate,
+                        regenerate: true,
                         request: request,
                         option: nil,
                         result: &result
                     )
                 default:
-                    result.note = "Amazon already shows the order \(shipment.status.rawValue)."
+                    result.note = "Amazon already shows the order \(shipment.status)."
                     return shipment
                 }
             case .cancelled:
@@ -558,26 +515,20 @@ public struct FulfilmentWorker: Sendable {
     }
 
     /// Amazon's shipping options for every package, into the result; returns the recommended one.
-    private func retrieveOptions(_ shipment: EF.Shipment, result: inout CommandResult) async throws -> String? {
+    private func retrieveOptions(_ shipment: AmazonShipment, result: inout CommandResult) async throws -> String? {
         var recommended: String?
-        for package in shipment.packages ?? [] {
-            let options = try await call {
-                try await client.shipments.retrieveShippingOptions(
-                    path: .init(shipmentId: shipment.id),
-                    query: .init(packageId: package.id)
-                ).ok.body.json
-            }
-            let best = options.recommendedShippingOption?.shippingOptionId
-            recommended = recommended ?? best
+        for package in try shipment.facts().packages ?? [] {
+            let options = try await call { try await amazon.shippingOptions(shipment.id, packageID: package.id) }
+            recommended = recommended ?? options.recommendedID
             result.shippingOptions =
                 (result.shippingOptions ?? [])
-                + (options.shippingOptions ?? []).map {
+                + options.options.map {
                     .init(
                         packageId: package.id,
-                        shippingOptionId: $0.shippingOptionId,
+                        shippingOptionId: $0.id,
                         carrierName: $0.carrierName,
-                        shipBy: $0.shipBy.rawValue,
-                        recommended: $0.shippingOptionId == best
+                        shipBy: $0.shipBy,
+                        recommended: $0.id == options.recommendedID
                     )
                 }
         }
@@ -585,41 +536,43 @@ public struct FulfilmentWorker: Sendable {
     }
 
     private func generateLabels(
-        _ shipment: EF.Shipment,
-        operation: Operations.GenerateShipLabels.Input.Query.OperationPayload,
+        _ shipment: AmazonShipment,
+        regenerate: Bool,
         request: CommandRequest,
         option: String?,
         result: inout CommandResult
-    ) async throws -> EF.Shipment {
-        let packageIDs = (shipment.packages ?? []).map(\.id)
+    ) async throws -> AmazonShipment {
+        let packageIDs = (try shipment.facts().packages ?? []).map(\.id)
         let courier = request.carrierName.flatMap { carrier in
-            request.trackingId.map { EF.CourierSupportedAttributes(carrierName: carrier, trackingId: $0) }
+            request.trackingId.map { Courier(carrierName: carrier, trackingID: $0) }
         }
         let labels = try await call {
-            try await client.shipments.generateShipLabels(
-                path: .init(shipmentId: shipment.id),
-                query: .init(shippingOptionId: option, operation: operation),
-                body: .json(.init(packageIds: packageIDs, courierSupportedAttributes: courier))
-            ).ok.body.json
+            try await amazon.generateLabels(
+                shipment.id,
+                packageIDs: packageIDs,
+                shippingOptionID: option,
+                regenerate: regenerate,
+                courier: courier
+            )
         }
         var stored: [CommandResult.Label] = []
-        for label in labels.packageShipLabelList {
-            guard label.status != .failure, let url = label.fileData?.url, let packageID = label.packageId else {
+        for label in labels {
+            guard !label.failed, let url = label.url, let packageID = label.packageID else {
                 throw FulfilmentRefusal(
                     code: "label_failed",
                     message:
-                        "Amazon could not label package \(label.packageId ?? "?") of order \(shipment.id): \(label.errorDetails?.message ?? "no reason given")"
+                        "Amazon could not label package \(label.packageID ?? "?") of order \(shipment.id): \(label.failure ?? "no reason given")"
                 )
             }
-            let file = try await client.download(url)
+            let file = try await call { try await amazon.download(url) }
             let document = StoredDocument(
                 id: "DOC-\(UUID().uuidString.lowercased())",
                 connectionID: connectionID,
                 shipmentID: shipment.id,
                 kind: .label,
                 packageID: packageID,
-                trackingID: label.shipLabelMetadata?.trackingId,
-                carrierName: label.shipLabelMetadata?.carrierName,
+                trackingID: label.trackingID,
+                carrierName: label.carrierName,
                 contentType: file.contentType,
                 data: file.data,
                 createdAt: store.clock.now()
@@ -635,16 +588,10 @@ public struct FulfilmentWorker: Sendable {
             )
         }
         result.labels = stored
-        let labelled: EF.Shipment
-        if operation == .generate {
-            labelled = try await advance(shipment, to: .shiplabelGenerated) { shipment in
-                for index in (shipment.packages ?? []).indices {
-                    shipment.packages?[index].status = .shiplabelGenerated
-                }
-            }
-        } else {
-            labelled = shipment
-        }
+        let labelled =
+            regenerate
+            ? shipment
+            : try await advance(shipment, ImpliedStep(.shiplabelGenerated, packageStatus: .shiplabelGenerated))
         // The files are stored and the order is labelled: whichever copy the store holds now, it is ready to ship.
         try await store.transaction(fencedBy: lease) { [connectionID] in
             try await $0.promoteIfLabelled(connectionID: connectionID, shipmentID: shipment.id)
@@ -652,21 +599,13 @@ public struct FulfilmentWorker: Sendable {
         return labelled
     }
 
-    private func storeInvoice(_ document: EF.Document, shipmentID: String) async throws -> String {
-        guard let content = document.content, let data = Data(base64Encoded: content) else {
+    private func storeInvoice(_ file: AmazonFile?, shipmentID: String) async throws -> String {
+        guard let file else {
             throw FulfilmentRefusal(
                 code: "invoice_unreadable",
                 message: "Amazon's invoice for order \(shipmentID) came without readable content."
             )
         }
-        let contentType =
-            switch document.format {
-            case .pdf?: "application/pdf"
-            case .png?: "image/png"
-            case .zpl?: "x.application/zpl"
-            case .plainText?: "text/plain"
-            case nil: "application/octet-stream"
-            }
         let stored = StoredDocument(
             id: "DOC-\(UUID().uuidString.lowercased())",
             connectionID: connectionID,
@@ -675,8 +614,8 @@ public struct FulfilmentWorker: Sendable {
             packageID: nil,
             trackingID: nil,
             carrierName: nil,
-            contentType: contentType,
-            data: data,
+            contentType: file.contentType,
+            data: file.data,
             createdAt: store.clock.now()
         )
         try await store.transaction(fencedBy: lease) { try await $0.saveDocument(stored) }
@@ -684,8 +623,8 @@ public struct FulfilmentWorker: Sendable {
     }
 
     /// Whether Amazon's state already shows what the command asks for.
-    func alreadyDone(_ command: FulfilmentCommand, shipment: EF.Shipment) async throws -> Bool {
-        guard let reached = ShipmentStatus(rawValue: shipment.status.rawValue), reached != .cancelled else {
+    func alreadyDone(_ command: FulfilmentCommand, shipment: AmazonShipment) -> Bool {
+        guard let reached = shipment.knownStatus, reached != .cancelled else {
             return command.request.type == .reject
         }
         let needed: ShipmentStatus? =
@@ -703,7 +642,7 @@ public struct FulfilmentWorker: Sendable {
     // MARK: Amazon's shipment
 
     /// The stored copy of the shipment.
-    package func stored(_ shipmentID: String) async throws -> EF.Shipment {
+    package func stored(_ shipmentID: String) async throws -> AmazonShipment {
         guard
             let order = try await store.read({ [connectionID] in
                 try await $0.order(shipmentID, connectionID: connectionID)
@@ -714,19 +653,15 @@ public struct FulfilmentWorker: Sendable {
                 message: "No order \(shipmentID) on connection \(connectionID)."
             )
         }
-        return try JSONDecoder().decode(EF.Shipment.self, from: Data(order.shipment.utf8))
+        return AmazonShipment(order)
     }
 
     /// Records what a call Amazon accepted implies — the status it moves the shipment to, and what it adds — without
     /// reading the shipment back, which would cost a getShipment (2 a second at Amazon's default rate) per step. The
     /// copy keeps Amazon's last `lastUpdatedDateTime`; the store takes it because its status is further on, and the
     /// copy Amazon makes of the change (newer) replaces it when a poll or notification brings it.
-    package func advance(
-        _ shipment: EF.Shipment,
-        to status: EF.Shipment.StatusPayload,
-        _ change: (inout EF.Shipment) -> Void = { _ in }
-    ) async throws -> EF.Shipment {
-        var next = shipment
+    package func advance(_ shipment: AmazonShipment, _ step: ImpliedStep) async throws -> AmazonShipment {
+        var newer: AmazonShipment?
         // A copy newer by Amazon's clock may have arrived while the call ran. If it is already as far on (Amazon's
         // own copy of this step, a cancellation), it stands. If it is behind — a poll's page read before this
         // worker's earlier steps, which those steps' copies, keeping an older time, do not outrank — the step is
@@ -734,79 +669,27 @@ public struct FulfilmentWorker: Sendable {
         // the newer time: the store takes it, and the next call is made from it. (Recording the step on the
         // stale copy instead lost the packages, and the labels were asked for none.)
         if let held = try? await stored(shipment.id),
-            let heldAt = Order.parseTimestamp(held.lastUpdatedDateTime),
-            let givenAt = Order.parseTimestamp(shipment.lastUpdatedDateTime),
-            heldAt > givenAt
+            held.updatedAt.millisecondsSince1970 > shipment.updatedAt.millisecondsSince1970
         {
-            if ShipmentStatus.rank(of: held.status.rawValue) >= ShipmentStatus.rank(of: status.rawValue) { return held }
-            next.lastUpdatedDateTime = held.lastUpdatedDateTime
+            if ShipmentStatus.rank(of: held.status) >= step.status.rank { return held }
+            newer = held
         }
-        next.status = status
-        change(&next)
-        let order = Order(try AmazonShipment(next), connectionID: connectionID, now: store.clock.now())
+        let next = try shipment.recording(step, stampedAs: newer)
+        let order = Order(next, connectionID: connectionID, now: store.clock.now())
         _ = try await store.transaction(fencedBy: lease) { try await $0.upsertOrder(order, source: "fulfilment") }
         return next
     }
 
     /// Reads the shipment from Amazon and stores the copy (with its event if it changed).
-    func refresh(_ shipmentID: String) async throws -> EF.Shipment {
-        let shipment = try await call {
-            try await client.shipments.getShipment(path: .init(shipmentId: shipmentID)).ok.body.json
-        }
-        let order = Order(try AmazonShipment(shipment), connectionID: connectionID, now: store.clock.now())
+    func refresh(_ shipmentID: String) async throws -> AmazonShipment {
+        let shipment = try await call { try await amazon.shipment(shipmentID) }
+        let order = Order(shipment, connectionID: connectionID, now: store.clock.now())
         _ = try await store.transaction(fencedBy: lease) { try await $0.upsertOrder(order, source: "fulfilment") }
         return shipment
     }
 
     private func call<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         try await callAmazon(store: store, connectionID: connectionID, lease: lease, isolation: nil, body)
-    }
-
-    static func amazonPackage(_ spec: PackageSpec) -> EF.Package {
-        func dimension(_ value: Decimal) -> EF.Dimension {
-            EF.Dimension(
-                value: "\(value)",
-                dimensionUnit: EF.Dimension.DimensionUnitPayload(rawValue: spec.dimensionUnit) ?? .cm
-            )
-        }
-        return EF.Package(
-            id: spec.id,
-            dimensions: .init(
-                length: dimension(spec.length),
-                width: dimension(spec.width),
-                height: dimension(spec.height)
-            ),
-            weight: .init(
-                value: "\(spec.weight)",
-                weightUnit: EF.Weight.WeightUnitPayload(rawValue: spec.weightUnit) ?? .g
-            ),
-            packageLineItems: spec.items.map { item in
-                EF.PackageLineItem(
-                    packageLineItemId: item.lineItemId,
-                    quantity: item.quantity,
-                    serialNumbers: item.serialNumbers,
-                    countryOfOrigin: item.countryOfOrigin,
-                    itemValue: item.itemValue.map { EF.Amount(value: $0.value, currencyCode: $0.currencyCode) }
-                )
-            },
-            packageHandlingRequirements: spec.fragile == true ? .fragile : nil
-        )
-    }
-
-    /// Whether Amazon's package is the one the WMS sent: same dimensions, weight and contents.
-    static func samePackage(_ held: EF.Package, _ wanted: EF.Package) -> Bool {
-        func number(_ text: String) -> Decimal? { Decimal(string: text) }
-        let dimensions = [
-            (held.dimensions.length, wanted.dimensions.length), (held.dimensions.width, wanted.dimensions.width),
-            (held.dimensions.height, wanted.dimensions.height),
-        ]
-        guard dimensions.allSatisfy({ number($0.value) == number($1.value) && $0.dimensionUnit == $1.dimensionUnit }),
-            number(held.weight.value) == number(wanted.weight.value), held.weight.weightUnit == wanted.weight.weightUnit
-        else { return false }
-        func contents(_ package: EF.Package) -> [String: Int] {
-            Dictionary(package.packageLineItems.map { ($0.packageLineItemId, $0.quantity) }, uniquingKeysWith: +)
-        }
-        return contents(held) == contents(wanted)
     }
 }
 

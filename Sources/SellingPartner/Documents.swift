@@ -1,20 +1,15 @@
 import AsyncHTTPClient
+import FlexCore
 import Foundation
 import Logging
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
 
-/// A file Amazon issued (a label behind a presigned URL), as downloaded.
-public struct DownloadedDocument: Sendable, Hashable {
-    public var contentType: String
-    public var data: Data
-}
-
 extension SellingPartnerClient {
     /// Downloads a file Amazon points to with a URL (labels: an S3 presigned URL, no Selling Partner credentials).
     /// A download is a read: it is retried on 5xx, 429 and lost connections, with the client's backoff.
-    public func download(_ url: String) async throws -> DownloadedDocument {
+    public func download(_ url: String) async throws -> AmazonFile {
         var attempt = 0
         while true {
             attempt += 1
@@ -28,7 +23,7 @@ extension SellingPartnerClient {
                 let body = try await response.body.collect(upTo: 32 << 20)
                 let status = Int(response.status.code)
                 if (200..<300).contains(status) {
-                    return DownloadedDocument(
+                    return AmazonFile(
                         contentType: response.headers.first(name: "content-type") ?? "application/octet-stream",
                         data: Data(buffer: body)
                     )

@@ -15,6 +15,30 @@ public protocol ExternalFulfillmentShipments: Sendable {
     ) async throws -> ShipmentPage
     /// The shipment as Amazon holds it now.
     func shipment(_ id: String) async throws -> AmazonShipment
+
+    /// Confirms the order (processShipment CONFIRM).
+    func confirm(_ shipmentID: String) async throws
+    /// Rejects the given lines (their units as Amazon holds them) for `reason` (processShipment REJECT).
+    func reject(_ shipmentID: String, lines: [(id: String, quantity: Int?)], reason: String) async throws
+    func createPackages(_ shipmentID: String, _ packages: [PackageSpec]) async throws
+    func updatePackage(_ shipmentID: String, _ package: PackageSpec) async throws
+    func shippingOptions(_ shipmentID: String, packageID: String) async throws -> ShippingOptions
+    /// Generates the invoice; nil when Amazon's answer holds no readable file.
+    func generateInvoice(_ shipmentID: String) async throws -> AmazonFile?
+    /// The invoice Amazon holds; nil when Amazon's answer holds no readable file.
+    func retrieveInvoice(_ shipmentID: String) async throws -> AmazonFile?
+    /// Generates the packages' labels, or issues them again (`regenerate`).
+    func generateLabels(
+        _ shipmentID: String,
+        packageIDs: [String],
+        shippingOptionID: String?,
+        regenerate: Bool,
+        courier: Courier?
+    ) async throws -> [PackageLabel]
+    /// Marks the package handed over to the carrier (updatePackageStatus SHIPPED).
+    func handOver(_ shipmentID: String, packageID: String) async throws
+    /// Downloads a file Amazon points to (a label).
+    func download(_ url: String) async throws -> AmazonFile
 }
 
 extension SellingPartnerClient: ExternalFulfillmentShipments {
@@ -46,6 +70,150 @@ extension SellingPartnerClient: ExternalFulfillmentShipments {
     public func shipment(_ id: String) async throws -> AmazonShipment {
         try AmazonShipment(try await shipments.getShipment(path: .init(shipmentId: id)).ok.body.json)
     }
+
+    public func confirm(_ shipmentID: String) async throws {
+        _ = try await shipments.processShipment(path: .init(shipmentId: shipmentID), query: .init(operation: .confirm))
+            .noContent
+    }
+
+    public func reject(_ shipmentID: String, lines: [(id: String, quantity: Int?)], reason: String) async throws {
+        let reason = EF.LineItemWithReason.ReasonPayload(rawValue: reason) ?? .outOfStock
+        let body = EF.ShipmentAcknowledgementRequest(
+            lineItems: lines.map {
+                EF.LineItemWithReason(lineItem: .init(id: $0.id, quantity: $0.quantity), reason: reason)
+            }
+        )
+        _ = try await shipments.processShipment(
+            path: .init(shipmentId: shipmentID),
+            query: .init(operation: .reject),
+            body: .json(body)
+        ).noContent
+    }
+
+    public func createPackages(_ shipmentID: String, _ packages: [PackageSpec]) async throws {
+        _ = try await shipments.createPackages(
+            path: .init(shipmentId: shipmentID),
+            body: .json(.init(packages: packages.map(EF.Package.init)))
+        ).noContent
+    }
+
+    public func updatePackage(_ shipmentID: String, _ package: PackageSpec) async throws {
+        _ = try await shipments.updatePackage(
+            path: .init(shipmentId: shipmentID, packageId: package.id),
+            body: .json(EF.Package(package))
+        ).noContent
+    }
+
+    public func shippingOptions(_ shipmentID: String, packageID: String) async throws -> ShippingOptions {
+        let answer = try await shipments.retrieveShippingOptions(
+            path: .init(shipmentId: shipmentID),
+            query: .init(packageId: packageID)
+        ).ok.body.json
+        return ShippingOptions(
+            options: (answer.shippingOptions ?? []).map {
+                ShippingOption(id: $0.shippingOptionId, carrierName: $0.carrierName, shipBy: $0.shipBy.rawValue)
+            },
+            recommendedID: answer.recommendedShippingOption?.shippingOptionId
+        )
+    }
+
+    public func generateInvoice(_ shipmentID: String) async throws -> AmazonFile? {
+        AmazonFile(try await shipments.generateInvoice(path: .init(shipmentId: shipmentID)).ok.body.json.document)
+    }
+
+    public func retrieveInvoice(_ shipmentID: String) async throws -> AmazonFile? {
+        AmazonFile(try await shipments.retrieveInvoice(path: .init(shipmentId: shipmentID)).ok.body.json.document)
+    }
+
+    public func generateLabels(
+        _ shipmentID: String,
+        packageIDs: [String],
+        shippingOptionID: String?,
+        regenerate: Bool,
+        courier: Courier?
+    ) async throws -> [PackageLabel] {
+        let answer = try await shipments.generateShipLabels(
+            path: .init(shipmentId: shipmentID),
+            query: .init(shippingOptionId: shippingOptionID, operation: regenerate ? .regenerate : .generate),
+            body: .json(
+                .init(
+                    packageIds: packageIDs,
+                    courierSupportedAttributes: courier.map {
+                        EF.CourierSupportedAttributes(carrierName: $0.carrierName, trackingId: $0.trackingID)
+                    }
+                )
+            )
+        ).ok.body.json
+        return answer.packageShipLabelList.map { label in
+            PackageLabel(
+                packageID: label.packageId,
+                url: label.fileData?.url,
+                trackingID: label.shipLabelMetadata?.trackingId,
+                carrierName: label.shipLabelMetadata?.carrierName,
+                failed: label.status == .failure,
+                failure: label.errorDetails?.message
+            )
+        }
+    }
+
+    public func handOver(_ shipmentID: String, packageID: String) async throws {
+        _ = try await shipments.updatePackageStatus(
+            path: .init(shipmentId: shipmentID, packageId: packageID),
+            query: .init(status: .shipped)
+        ).noContent
+    }
+}
+
+private typealias EF = Components.Schemas
+
+extension AmazonFile {
+    /// The file in Amazon's answer; nil when it holds no readable content.
+    fileprivate init?(_ document: EF.Document) {
+        guard let content = document.content, let data = Data(base64Encoded: content) else { return nil }
+        let contentType =
+            switch document.format {
+            case .pdf?: "application/pdf"
+            case .png?: "image/png"
+            case .zpl?: "x.application/zpl"
+            case .plainText?: "text/plain"
+            case nil: "application/octet-stream"
+            }
+        self.init(contentType: contentType, data: data)
+    }
+}
+
+extension EF.Package {
+    /// Amazon's package for the one the WMS packed.
+    fileprivate init(_ spec: PackageSpec) {
+        func dimension(_ value: Decimal) -> EF.Dimension {
+            EF.Dimension(
+                value: "\(value)",
+                dimensionUnit: EF.Dimension.DimensionUnitPayload(rawValue: spec.dimensionUnit) ?? .cm
+            )
+        }
+        self.init(
+            id: spec.id,
+            dimensions: .init(
+                length: dimension(spec.length),
+                width: dimension(spec.width),
+                height: dimension(spec.height)
+            ),
+            weight: .init(
+                value: "\(spec.weight)",
+                weightUnit: EF.Weight.WeightUnitPayload(rawValue: spec.weightUnit) ?? .g
+            ),
+            packageLineItems: spec.items.map { item in
+                EF.PackageLineItem(
+                    packageLineItemId: item.lineItemId,
+                    quantity: item.quantity,
+                    serialNumbers: item.serialNumbers,
+                    countryOfOrigin: item.countryOfOrigin,
+                    itemValue: item.itemValue.map { EF.Amount(value: $0.value, currencyCode: $0.currencyCode) }
+                )
+            },
+            packageHandlingRequirements: spec.fragile == true ? .fragile : nil
+        )
+    }
 }
 
 /// A shipment of Amazon's whose dates cannot be read: it cannot be weighed against another copy, so it is not taken.
@@ -56,6 +224,33 @@ public struct UnreadableShipment: Error, CustomStringConvertible {
 }
 
 extension AmazonShipment {
+    /// The copy with a step Amazon accepted recorded on it (status, created packages, package statuses, the
+    /// invoice), keeping Amazon's last `lastUpdatedDateTime` — or `stampedAs`'s, when given (a newer copy's time).
+    public func recording(_ step: ImpliedStep, stampedAs newer: AmazonShipment? = nil) throws -> AmazonShipment {
+        var shipment = try JSONDecoder().decode(EF.Shipment.self, from: Data(document.utf8))
+        if let newer {
+            shipment.lastUpdatedDateTime =
+                try JSONDecoder().decode(EF.Shipment.self, from: Data(newer.document.utf8)).lastUpdatedDateTime
+        }
+        guard let status = EF.Shipment.StatusPayload(rawValue: step.status.rawValue) else {
+            throw UnreadableShipment(shipmentID: id, field: "status \(step.status.rawValue)")
+        }
+        shipment.status = status
+        if let created = step.createdPackages {
+            shipment.packages = created.map { spec in
+                var package = EF.Package(spec)
+                package.status = .created
+                return package
+            }
+        }
+        if let packageStatus = step.packageStatus {
+            let status = EF.Package.StatusPayload(rawValue: packageStatus.rawValue)
+            for index in (shipment.packages ?? []).indices { shipment.packages?[index].status = status }
+        }
+        if step.invoiceAvailable { shipment.shipmentRequirements.invoice.status = .available }
+        return try AmazonShipment(shipment)
+    }
+
     /// FlexCore's view of Amazon's shipment document.
     public init(_ shipment: Components.Schemas.Shipment) throws {
         guard let created = Order.parseTimestamp(shipment.creationDateTime) else {

@@ -33,9 +33,7 @@ struct FencingTests {
         try await InventoryFixture.run(engine: engine) { amazon in
             let (stale, current) = try await takeover(amazon)
             let client = try await AmazonClients().client(for: amazon.connection.id, store: amazon.store)
-            FileHandle.standardError.write(Data("STEP 32\n".utf8))
             let logger = Logger(label: "test.fencing")
-            FileHandle.standardError.write(Data("STEP 33\n".utf8))
             let id = amazon.connection.id
             let eventsBefore = try await amazon.store.read {
                 try await $0.events(after: 0, account: .default, limit: 1000)
@@ -43,7 +41,6 @@ struct FencingTests {
 
             // Stock waiting to go out: the stale inventory worker claims nothing and sends nothing.
             try await amazon.stock(["SKU-A": 4])
-            FileHandle.standardError.write(Data("STEP 38\n".utf8))
             let staleInventory = InventoryWorker(
                 connectionID: id,
                 store: amazon.store,
@@ -51,20 +48,15 @@ struct FencingTests {
                 lease: stale,
                 logger: logger
             )
-            FileHandle.standardError.write(Data("STEP 39\n".utf8))
             await #expect { try await staleInventory.syncRound() } throws: { $0.isLeaseLost }
-            FileHandle.standardError.write(Data("STEP 40\n".utf8))
             #expect(await amazon.inventoryCalls() == 0)
-            FileHandle.standardError.write(Data("STEP 41\n".utf8))
             #expect(try await amazon.store.read { try await $0.pendingInventoryCount(connectionID: id) } == 1)
-            FileHandle.standardError.write(Data("STEP 42\n".utf8))
 
             // Orders waiting at Amazon: the stale order worker reads them but stores none of them.
             let orderID = try await amazon.simulator.generateOrder(
                 merchantID: InventoryFixture.merchant,
                 locationID: amazon.locationID
             )
-            FileHandle.standardError.write(Data("STEP 45\n".utf8))
             let staleOrders = OrderWorker(
                 connectionID: id,
                 store: amazon.store,
@@ -72,16 +64,12 @@ struct FencingTests {
                 lease: stale,
                 logger: logger
             )
-            FileHandle.standardError.write(Data("STEP 46\n".utf8))
             await #expect { try await staleOrders.poll() } throws: { $0.isLeaseLost }
-            FileHandle.standardError.write(Data("STEP 47\n".utf8))
             #expect(try await amazon.store.read { try await $0.order(orderID) } == nil)
-            FileHandle.standardError.write(Data("STEP 48\n".utf8))
             #expect(
                 try await amazon.store.read { try await $0.events(after: 0, account: .default, limit: 1000) }.count
                     == eventsBefore
             )
-            FileHandle.standardError.write(Data("STEP 49\n".utf8))
 
             // The current holder does all of it.
             let inventory = InventoryWorker(
@@ -91,11 +79,8 @@ struct FencingTests {
                 lease: current,
                 logger: logger
             )
-            FileHandle.standardError.write(Data("STEP 52\n".utf8))
             #expect(try await inventory.syncRound())
-            FileHandle.standardError.write(Data("STEP 53\n".utf8))
             #expect(await amazon.amazon("SKU-A")?.quantity == 4)
-            FileHandle.standardError.write(Data("STEP 54\n".utf8))
             let orders = OrderWorker(
                 connectionID: id,
                 store: amazon.store,
@@ -103,13 +88,10 @@ struct FencingTests {
                 lease: current,
                 logger: logger
             )
-            FileHandle.standardError.write(Data("STEP 55\n".utf8))
             #expect(try await orders.poll() == 1)
-            FileHandle.standardError.write(Data("STEP 56\n".utf8))
 
             // A command queued by the WMS is not started by the stale fulfilment worker: it stays queued, untouched.
             let order = try #require(try await amazon.store.read { try await $0.order(orderID) })
-            FileHandle.standardError.write(Data("STEP 59\n".utf8))
             let command = try await amazon.store.transaction { session in
                 try await session.submitCommand(
                     CommandRequest(type: .confirm),
@@ -125,15 +107,10 @@ struct FencingTests {
                 lease: stale,
                 logger: logger
             )
-            FileHandle.standardError.write(Data("STEP 65\n".utf8))
             await #expect { try await staleFulfilment.runDue() } throws: { $0.isLeaseLost }
-            FileHandle.standardError.write(Data("STEP 66\n".utf8))
             let held = try #require(try await amazon.store.read { try await $0.command(command.id) })
-            FileHandle.standardError.write(Data("STEP 67\n".utf8))
             #expect(held.status == .queued && held.attempts == 0)
-            FileHandle.standardError.write(Data("STEP 68\n".utf8))
             #expect(await amazon.simulator.recordedRequests().filter { $0.operation == "processShipment" }.isEmpty)
-            FileHandle.standardError.write(Data("STEP 69\n".utf8))
 
             let fulfilment = FulfilmentWorker(
                 connectionID: id,
@@ -142,11 +119,8 @@ struct FencingTests {
                 lease: current,
                 logger: logger
             )
-            FileHandle.standardError.write(Data("STEP 71\n".utf8))
             try await fulfilment.drain()
-            FileHandle.standardError.write(Data("STEP 72\n".utf8))
             #expect(try await amazon.store.read { try await $0.command(command.id) }?.status == .succeeded)
-            FileHandle.standardError.write(Data("STEP 73\n".utf8))
         }
     }
 
