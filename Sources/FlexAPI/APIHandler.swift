@@ -141,7 +141,6 @@ public struct APIHandler: APIProtocol {
             let connection = try await store.transaction { session in
                 try await session.disconnect(id, actor: Self.actor)
             }
-            store.wakeUps.connections.wake()
             return .ok(.init(body: .json(Self.schema(connection, authorized: false))))
         } catch let error as StoreError where error.code == .notFound {
             return .notFound(Self.notFound(input.path.connectionId))
@@ -218,7 +217,6 @@ public struct APIHandler: APIProtocol {
                 actor: "seller \(connection.sellingPartnerID)"
             )
         }
-        store.wakeUps.connections.wake()
         return Self.page(
             ok: true,
             "FlexBridge is now connected to seller \(connection.sellingPartnerID) (\(connection.name)). You can close this page."
@@ -247,7 +245,6 @@ public struct APIHandler: APIProtocol {
                 try await session.authorize(id, refreshToken: token, actor: Self.actor)
                 return try await session.connection(id)
             }
-            store.wakeUps.connections.wake()
             guard let connection else { return .notFound(Self.notFound(input.path.connectionId)) }
             return .ok(.init(body: .json(Self.schema(connection, authorized: true))))
         } catch let error as StoreError where error.code == .notFound {
@@ -275,7 +272,6 @@ public struct APIHandler: APIProtocol {
             try await store.transaction { session in
                 try await session.setStatus(id, to: newStatus, actor: "connection test")
             }
-            store.wakeUps.connections.wake()
         }
         let checks = report.checks.map { check in
             Components.Schemas.ConnectionTest.ChecksPayloadPayload(

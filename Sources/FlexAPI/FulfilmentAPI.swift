@@ -49,7 +49,6 @@ extension APIHandler {
             let (command, created) = try await store.transaction {
                 try await $0.submitCommand(resolved, fingerprint: fingerprint, for: order, idempotencyKey: key)
             }
-            store.wakeUps.wake([order.connectionID], .fulfilment)
             return created
                 ? .accepted(.init(body: .json(Self.schema(command)))) : .ok(.init(body: .json(Self.schema(command))))
         } catch let error as ValidationError {
@@ -225,7 +224,6 @@ extension APIHandler {
     ) async throws -> Operations.HandOverManifest.Output {
         do {
             let manifest = try await store.transaction { try await $0.handOverManifest(input.path.manifestId) }
-            store.wakeUps.wake([manifest.connectionID], .fulfilment)
             return .accepted(.init(body: .json(Self.schema(manifest))))
         } catch let error as StoreError where error.code == .notFound {
             return .notFound(Self.manifestNotFound(input.path.manifestId))
@@ -254,7 +252,6 @@ extension APIHandler {
                 fromStart: body.fromStart ?? false
             )
         }
-        store.wakeUps.events.wake()
         var answer = Self.schema(webhook)
         answer.secret = secret
         return .created(.init(body: .json(answer)))
@@ -297,7 +294,6 @@ extension APIHandler {
                 .init(body: .json(Self.problemBody(.notFound, "No webhook with id \(input.path.webhookId).")))
             )
         }
-        store.wakeUps.events.wake()
         return .accepted(.init(body: .json(Self.schema(webhook))))
     }
 

@@ -38,7 +38,6 @@ extension APIHandler {
             let settings = try await store.transaction { session in
                 try await session.updateSettings(of: id, actor: Self.actor) { $0 = new }
             }
-            store.wakeUps.wake([id], .inventory)
             return .ok(.init(body: .json(Self.schema(settings))))
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
@@ -102,7 +101,6 @@ extension APIHandler {
         )
         do {
             try await store.transaction { session in try await session.setLocationMapping(mapping, actor: Self.actor) }
-            store.wakeUps.wake([id], .inventory)
             return .ok(.init(body: .json(Self.schema(mapping))))
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
@@ -187,7 +185,6 @@ extension APIHandler {
             try await session.upsertListings(listings)
             return try await session.listingCount(for: id)
         }
-        store.wakeUps.wake([id], .inventory)
         return .ok(.init(body: .json(.init(imported: listings.count, total: total))))
     }
 
@@ -207,7 +204,6 @@ extension APIHandler {
             )
             return items
         }
-        store.wakeUps.wake([id], .inventory)
         return .accepted(.init(body: .json(.init(items: items))))
     }
 
@@ -273,7 +269,6 @@ extension APIHandler {
         do {
             let write = try await store.transaction { session in try await session.recordStock(levels, account: account)
             }
-            store.wakeUps.wake(write.connections, .inventory)
             return .accepted(
                 .init(
                     body: .json(

@@ -86,7 +86,6 @@ public struct NotificationRoutes: Sendable {
                 )
                 return Self.answer(.ok, "No connection serves seller \(notification.merchantId); ignored.")
             }
-            store.wakeUps.wake(Set(connections), .orders)
             return Self.answer(.ok, "Shipment \(notification.shipmentId) will be fetched.")
         }
     }

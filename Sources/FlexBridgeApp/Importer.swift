@@ -40,7 +40,6 @@ public struct Importer: Sendable {
             }
             return try await session.refreshInventoryItems(connectionID: connectionID)
         }
-        store.wakeUps.wake([connectionID], .inventory)
         return Report(rows: listings.count, pendingItems: pending)
     }
 
@@ -53,7 +52,6 @@ public struct Importer: Sendable {
         progress(0, levels.count)
         let write = try await store.transaction { session in try await session.recordStock(levels, account: .default) }
         progress(levels.count, levels.count)
-        store.wakeUps.wake(write.connections, .inventory)
         return Report(rows: levels.count, pendingItems: write.changedItems)
     }
 }

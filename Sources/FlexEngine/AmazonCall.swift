@@ -6,6 +6,10 @@ import SellingPartner
 /// `needs_reauthorization`, so nothing retries until the seller consents again.
 public struct ConnectionNeedsReauthorization: Error, Sendable {
     public var message: String
+
+    public init(message: String) {
+        self.message = message
+    }
 }
 
 /// Runs a call to Amazon for a connection's worker. A refused refresh token marks the connection and becomes
@@ -25,7 +29,6 @@ func callAmazon<T: Sendable>(
             try await store.transaction(fencedBy: lease) {
                 try await $0.setStatus(connectionID, to: .needsReauthorization, actor: "system")
             }
-            store.wakeUps.connections.wake()
             throw ConnectionNeedsReauthorization(message: text)
         }
         throw cause

@@ -5,18 +5,117 @@ import Logging
 import SellingPartner
 import ServiceLifecycle
 
-/// Runs the workers of every connection whose lease this node holds — an ``InventoryWorker``, an
-/// ``OrderWorker`` and a ``FulfilmentWorker`` each — starting and stopping them as leases are gained and lost.
-public actor ConnectionSync: Service {
+/// Runs the workers of every connection whose lease this node holds — an ``InventoryWorker``, an ``OrderWorker``'s
+/// fetching and polling and a ``FulfilmentWorker`` each, through one ``WorkerRuntime`` — starting them as the
+/// ``LeaseKeeper`` reports a lease gained and stopping them as it reports one lost, all in one task group: a
+/// shutdown cancels every worker and waits for each to end.
+public struct ConnectionSync<C: Clock<Duration>>: Service {
     private let store: Store
     private let leases: LeaseKeeper
     private let clients: AmazonClients
     private let inventory: InventoryWorker.Configuration
     private let orders: OrderWorker.Configuration
     private let fulfilment: FulfilmentWorker.Configuration
+    private let runtime: WorkerRuntime<C>
     private let logger: Logger
-    private var workers: [ConnectionID: (lease: Lease, task: Task<Void, Never>)] = [:]
 
+    public init(
+        store: Store,
+        leases: LeaseKeeper,
+        clients: AmazonClients = AmazonClients(),
+        inventory: InventoryWorker.Configuration = .init(),
+        orders: OrderWorker.Configuration = .init(),
+        fulfilment: FulfilmentWorker.Configuration = .init(),
+        clock: C,
+        logger: Logger = Logger(label: "flexbridge.sync")
+    ) {
+        self.store = store
+        self.leases = leases
+        self.clients = clients
+        self.inventory = inventory
+        self.orders = orders
+        self.fulfilment = fulfilment
+        self.runtime = WorkerRuntime(clock: clock, logger: logger)
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                var running: [ConnectionID: WakeUp] = [:]
+                for await update in leases.updates {
+                    for id in update.lost { running.removeValue(forKey: id)?.wake() }
+                    for (id, lease) in update.gained {
+                        running[id]?.wake()
+                        let stop = WakeUp()
+                        running[id] = stop
+                        group.addTask { await self.sync(id, lease: lease, until: stop) }
+                    }
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Runs the connection's workers under `lease` until `stop` is raised or the task is cancelled. Workers that
+    /// stop on their own (the seller's consent withdrawn) leave the connection idle until its lease changes.
+    private func sync(_ id: ConnectionID, lease: Lease, until stop: WakeUp) async {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await stop.wait()
+                return true
+            }
+            group.addTask {
+                await self.work(id, lease: lease)
+                return false
+            }
+            for await stopped in group where stopped { break }
+            group.cancelAll()
+        }
+    }
+
+    private func work(_ id: ConnectionID, lease: Lease) async {
+        var client: SellingPartnerClient?
+        while client == nil, !Task.isCancelled {
+            do {
+                client = try await clients.client(for: id, store: store)
+            } catch {
+                logger.error("connection sync cannot start", metadata: ["connection": "\(id)", "error": "\(error)"])
+                try? await runtime.clock.sleep(for: .seconds(2))
+            }
+        }
+        guard let client else { return }
+        let inventoryWorker = InventoryWorker(
+            connectionID: id,
+            store: store,
+            client: client,
+            configuration: inventory,
+            lease: lease,
+            logger: logger
+        )
+        let orderWorker = OrderWorker(
+            connectionID: id,
+            store: store,
+            client: client,
+            configuration: orders,
+            lease: lease,
+            logger: logger
+        )
+        let fulfilmentWorker = FulfilmentWorker(
+            connectionID: id,
+            store: store,
+            client: client,
+            configuration: fulfilment,
+            lease: lease,
+            logger: logger
+        )
+        logger.info("connection sync started", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
+        await runtime.run([inventoryWorker] + orderWorker.workers + [fulfilmentWorker])
+        logger.info("connection sync ended", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
+    }
+}
+
+extension ConnectionSync where C == ContinuousClock {
     public init(
         store: Store,
         leases: LeaseKeeper,
@@ -26,75 +125,16 @@ public actor ConnectionSync: Service {
         fulfilment: FulfilmentWorker.Configuration = .init(),
         logger: Logger = Logger(label: "flexbridge.sync")
     ) {
-        self.store = store
-        self.leases = leases
-        self.clients = clients
-        self.inventory = inventory
-        self.orders = orders
-        self.fulfilment = fulfilment
-        self.logger = logger
-    }
-
-    public func run() async throws {
-        await cancelWhenGracefulShutdown { [self] in
-            while !Task.isCancelled {
-                await self.adjust()
-                try? await Task.sleep(for: .seconds(1))
-            }
-        }
-        for (_, worker) in workers { worker.task.cancel() }
-        for (_, worker) in workers { await worker.task.value }
-        workers.removeAll()
-    }
-
-    /// Starts workers for newly held leases and stops those whose lease is gone or was retaken.
-    func adjust() async {
-        let held = await leases.leases
-        for (id, worker) in workers where held[id]?.epoch != worker.lease.epoch {
-            worker.task.cancel()
-            workers[id] = nil
-        }
-        for (id, lease) in held where workers[id] == nil {
-            do {
-                let client = try await clients.client(for: id, store: store)
-                let inventoryWorker = InventoryWorker(
-                    connectionID: id,
-                    store: store,
-                    client: client,
-                    configuration: inventory,
-                    lease: lease,
-                    logger: logger
-                )
-                let orderWorker = OrderWorker(
-                    connectionID: id,
-                    store: store,
-                    client: client,
-                    configuration: orders,
-                    lease: lease,
-                    logger: logger
-                )
-                let fulfilmentWorker = FulfilmentWorker(
-                    connectionID: id,
-                    store: store,
-                    client: client,
-                    configuration: fulfilment,
-                    lease: lease,
-                    logger: logger
-                )
-                workers[id] = (
-                    lease,
-                    Task {
-                        async let inventory: Void = inventoryWorker.run()
-                        async let orders: Void = orderWorker.run()
-                        async let fulfilment: Void = fulfilmentWorker.run()
-                        _ = await (inventory, orders, fulfilment)
-                    }
-                )
-                logger.info("connection sync started", metadata: ["connection": "\(id)"])
-            } catch {
-                logger.error("connection sync cannot start", metadata: ["connection": "\(id)", "error": "\(error)"])
-            }
-        }
+        self.init(
+            store: store,
+            leases: leases,
+            clients: clients,
+            inventory: inventory,
+            orders: orders,
+            fulfilment: fulfilment,
+            clock: ContinuousClock(),
+            logger: logger
+        )
     }
 }
 

@@ -114,36 +114,9 @@ public struct FulfilmentWorker: Sendable {
         self.logger = logger
     }
 
-    /// Works until cancelled, or until Amazon refuses the seller's refresh token.
+    /// Works until cancelled, another node takes the connection over, or Amazon refuses the seller's refresh token.
     public func run() async {
-        let wakeUp = store.wakeUps.signal(for: connectionID, .fulfilment)
-        while !Task.isCancelled {
-            do {
-                if try await runDue() > 0 { continue }
-                let next = try await store.read { [connectionID] in
-                    try await $0.nextCommandRetry(connectionID: connectionID)
-                }
-                let wait = next.map { max(0.05, min(5, $0.timeIntervalSince(store.clock.now()))) } ?? 5
-                await wakeUp.wait(timeout: .milliseconds(Int64(wait * 1000)))
-            } catch is CancellationError {
-                return
-            } catch  where error.isLeaseLost {
-                logger.warning(
-                    "fulfilment stopped: another node took the connection over",
-                    metadata: ["error": "\(error)"]
-                )
-                return
-            } catch let error as ConnectionNeedsReauthorization {
-                logger.error(
-                    "fulfilment stopped: the seller must authorise FlexBridge again",
-                    metadata: ["error": "\(error.message)"]
-                )
-                return
-            } catch {
-                logger.error("fulfilment round failed; trying again", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .seconds(2))
-            }
-        }
+        await WorkerRuntime(logger: logger).run(self)
     }
 
     /// Runs the commands due now, one per order, keeping up to `concurrency` in flight: as one ends the next due
@@ -220,7 +193,6 @@ public struct FulfilmentWorker: Sendable {
 
     private func finish(_ command: FulfilmentCommand, _ outcome: CommandOutcome) async throws {
         try await store.transaction(fencedBy: lease) { try await $0.finishCommand(command, outcome) }
-        store.wakeUps.events.wake()
         switch outcome {
         case .failed(let code, let message):
             logger.warning(
@@ -690,6 +662,22 @@ public struct FulfilmentWorker: Sendable {
 
     private func call<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         try await callAmazon(store: store, connectionID: connectionID, lease: lease, isolation: nil, body)
+    }
+}
+
+extension FulfilmentWorker: ConnectionWorker {
+    public var name: String { "fulfilment" }
+    public var wakeUp: WakeUp? { store.wakeUps.signal(for: connectionID, .fulfilment) }
+
+    /// Runs what is due; then waits for the next retry's time (at most 5 s: commands other nodes queued are seen by
+    /// polling) or a command queued on this node.
+    public func round() async throws -> NextRound {
+        if try await runDue() > 0 { return .now }
+        let next = try await store.read { [connectionID] in
+            try await $0.nextCommandRetry(connectionID: connectionID)
+        }
+        let wait = next.map { max(0.05, min(5, $0.timeIntervalSince(store.clock.now()))) } ?? 5
+        return .within(.milliseconds(Int64(wait * 1000)))
     }
 }
 

@@ -70,38 +70,9 @@ public actor InventoryWorker {
         unusableSettingCounter = Counter(label: "flexbridge_unusable_stored_settings_total", dimensions: dimensions)
     }
 
-    /// Works until cancelled, or until Amazon refuses the seller's refresh token.
+    /// Works until cancelled, another node takes the connection over, or Amazon refuses the seller's refresh token.
     public func run() async {
-        let wakeUp = store.wakeUps.signal(for: connectionID, .inventory)
-        while !Task.isCancelled {
-            do {
-                var worked = try await syncRound()
-                if !worked { worked = try await reconcileIfDue() }
-                if !worked { await wakeUp.wait(timeout: configuration.pollInterval) }
-            } catch is CancellationError {
-                return
-            } catch  where error.isLeaseLost {
-                logger.warning(
-                    "inventory sync stopped: another node took the connection over",
-                    metadata: ["error": "\(error)"]
-                )
-                return
-            } catch let error as ConnectionNeedsReauthorization {
-                logger.error(
-                    "inventory sync stopped: the seller must authorise FlexBridge again",
-                    metadata: ["error": "\(error.message)"]
-                )
-                return
-            } catch {
-                consecutiveFailures += 1
-                let delay = min(configuration.maximumRetryDelay, pow(2, Double(min(consecutiveFailures, 10))))
-                logger.error(
-                    "inventory sync round failed; trying again",
-                    metadata: ["error": "\(error)", "in_seconds": "\(delay)"]
-                )
-                try? await Task.sleep(for: .seconds(delay))
-            }
-        }
+        await WorkerRuntime(logger: logger).run(self)
     }
 
     /// One round: claims pending items and sends them. Returns whether there was anything to do.
@@ -259,5 +230,27 @@ public actor InventoryWorker {
         store.clock.now().addingTimeInterval(
             min(configuration.maximumRetryDelay, pow(2, Double(min(consecutiveFailures + 1, 10))))
         )
+    }
+}
+
+extension InventoryWorker: ConnectionWorker {
+    public nonisolated var name: String { "inventory sync" }
+    public nonisolated var wakeUp: WakeUp? { store.wakeUps.signal(for: connectionID, .inventory) }
+
+    /// Sends what is pending, else reconciles when due; idle, waits for new stock or the poll interval (writes by
+    /// other nodes do not wake it).
+    public func round() async throws -> NextRound {
+        do {
+            var worked = try await syncRound()
+            if !worked { worked = try await reconcileIfDue() }
+            return worked ? .now : .within(configuration.pollInterval)
+        } catch {
+            if !(error is CancellationError) { consecutiveFailures += 1 }
+            throw error
+        }
+    }
+
+    public nonisolated func retryDelay(afterFailures failures: Int) -> Duration {
+        .seconds(min(configuration.maximumRetryDelay, pow(2, Double(min(failures, 10)))))
     }
 }

@@ -46,15 +46,28 @@ public actor LeaseKeeper: Service {
         }
     }
 
+    /// What changed in the leases this node holds: the leases gained (a lease retaken at a new epoch is lost and
+    /// gained), the connections lost.
+    public struct Update: Sendable {
+        public var gained: [ConnectionID: Lease]
+        public var lost: Set<ConnectionID>
+    }
+
     private let store: Store
     private let configuration: Configuration
     private let logger: Logger
     private var held: [ConnectionID: Lease] = [:]
+    private let continuation: AsyncStream<Update>.Continuation
+
+    /// Every change of the leases this node holds, from the first, for the one consumer that starts and stops the
+    /// connections' workers (``ConnectionSync``). Ends when the keeper has released its leases at shutdown.
+    public nonisolated let updates: AsyncStream<Update>
 
     public init(store: Store, configuration: Configuration, logger: Logger = Logger(label: "flexbridge.leases")) {
         self.store = store
         self.configuration = configuration
         self.logger = logger
+        (updates, continuation) = AsyncStream.makeStream()
     }
 
     /// The leases this node holds now, by connection.
@@ -113,6 +126,9 @@ public actor LeaseKeeper: Service {
             }
         }
         if !changes.gained.isEmpty || !changes.lost.isEmpty {
+            continuation.yield(
+                Update(gained: held.filter { changes.gained.contains($0.key) }, lost: changes.lost)
+            )
             logger.info(
                 "connection leases changed",
                 metadata: [
@@ -127,6 +143,7 @@ public actor LeaseKeeper: Service {
     /// Gives up every lease this node holds.
     public func releaseAll() async throws {
         let leases = Array(held.values)
+        continuation.yield(Update(gained: [:], lost: Set(held.keys)))
         held.removeAll()
         try await store.transaction { session in
             for lease in leases { try await session.releaseLease(lease) }
@@ -151,5 +168,6 @@ public actor LeaseKeeper: Service {
             }
         }
         try await releaseAll()
+        continuation.finish()
     }
 }

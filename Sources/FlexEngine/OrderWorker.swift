@@ -65,49 +65,37 @@ public actor OrderWorker {
         self.logger = logger
     }
 
-    /// Works until cancelled, or until Amazon refuses the seller's refresh token.
+    /// Works until cancelled, another node takes the connection over, or Amazon refuses the seller's refresh token:
+    /// fetching and polling side by side, so that a notified shipment is fetched at once even while a poll is under
+    /// way.
     public func run() async {
-        let wakeUp = store.wakeUps.signal(for: connectionID, .orders)
-        // Two loops side by side, so that a notified shipment is fetched at once even while a poll is under way.
-        async let fetching: Void = repeatRound("notified fetch") {
-            try await self.fetchNotified()
-            await wakeUp.wait(timeout: .seconds(5))
-        }
-        async let polling: Void = repeatRound("poll") {
-            let started = ContinuousClock.now
-            try await self.poll()
-            try await Task.sleep(until: started + self.configuration.pollInterval)
-        }
-        _ = await (fetching, polling)
+        await WorkerRuntime(logger: logger).run(workers)
     }
 
-    /// Repeats a round until cancelled or until Amazon refuses the seller's refresh token; a failed round is logged
-    /// and tried again.
-    private nonisolated func repeatRound(_ name: String, _ round: @Sendable () async throws -> Void) async {
-        while !Task.isCancelled {
-            do {
-                try await round()
-            } catch is CancellationError {
-                return
-            } catch  where error.isLeaseLost {
-                logger.warning(
-                    "order sync stopped: another node took the connection over",
-                    metadata: ["error": "\(error)"]
-                )
-                return
-            } catch let error as ConnectionNeedsReauthorization {
-                logger.error(
-                    "order sync stopped: the seller must authorise FlexBridge again",
-                    metadata: ["error": "\(error.message)"]
-                )
-                return
-            } catch {
-                logger.error(
-                    "order sync round failed; trying again",
-                    metadata: ["round": "\(name)", "error": "\(error)"]
-                )
-                try? await Task.sleep(for: .seconds(2))
-            }
+    /// The order worker's two kinds of round, to run side by side.
+    public nonisolated var workers: [any ConnectionWorker] { [NotifiedFetching(worker: self), Polling(worker: self)] }
+
+    /// Fetches the shipments Amazon notified about as soon as a notification is filed.
+    public struct NotifiedFetching: ConnectionWorker {
+        let worker: OrderWorker
+        public var name: String { "order fetch" }
+        public var wakeUp: WakeUp? { worker.store.wakeUps.signal(for: worker.connectionID, .orders) }
+
+        public func round() async throws -> NextRound {
+            try await worker.fetchNotified()
+            return .within(.seconds(5))
+        }
+    }
+
+    /// Polls every location and status at the configured pace.
+    public struct Polling: ConnectionWorker {
+        let worker: OrderWorker
+        public var name: String { "order poll" }
+        public var wakeUp: WakeUp? { nil }
+
+        public func round() async throws -> NextRound {
+            try await worker.poll()
+            return .paced(worker.configuration.pollInterval)
         }
     }
 

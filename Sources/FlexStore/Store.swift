@@ -83,9 +83,8 @@ public final class Store: Service, Sendable {
         let result = try await database.transaction { sql in
             try await body(StoreSession(sql: sql, kind: database.kind, secrets: secrets, clock: clock, notes: notes))
         }
-        // Committed: the webhook dispatcher sends what was written at once; inventory workers send what became pending.
-        if notes.eventsWritten { wakeUps.events.wake() }
-        wakeUps.wake(notes.inventoryChanged, .inventory)
+        // Committed: the webhook dispatcher sends what was written at once, workers take up their new work.
+        notes.wake(wakeUps)
         return result
     }
 
@@ -140,14 +139,33 @@ public struct StoreSession: Sendable {
     var nowMilliseconds: Int64 { clock.now().millisecondsSince1970 }
 }
 
-/// What a transaction did that matters after it commits.
+/// What a transaction made dirty — work for a connection's workers, events to deliver, connections to (re)lease —
+/// heard by the workers once it commits, never before (a worker woken early would find nothing yet). The repositories
+/// note it where they write; nobody wakes a worker by hand.
 final class TransactionNotes: Sendable {
-    private let events = Atomic<Bool>(false)
-    private let inventory = Mutex<Set<ConnectionID>>([])
+    private struct Dirty {
+        var events = false
+        var connections = false
+        var work: [WakeUps.Work: Set<ConnectionID>] = [:]
+    }
 
-    func noteEventsWritten() { events.store(true, ordering: .relaxed) }
-    var eventsWritten: Bool { events.load(ordering: .relaxed) }
+    private let dirty = Mutex(Dirty())
 
-    func noteInventoryChanged(_ connectionID: ConnectionID) { inventory.withLock { _ = $0.insert(connectionID) } }
-    var inventoryChanged: Set<ConnectionID> { inventory.withLock { $0 } }
+    /// Events were written, or webhook deliveries became due.
+    func noteEventsWritten() { dirty.withLock { $0.events = true } }
+    /// A connection was authorised, disconnected or changed status.
+    func noteConnectionsChanged() { dirty.withLock { $0.connections = true } }
+    /// A connection's worker of a kind has work.
+    func note(_ work: WakeUps.Work, for connectionIDs: some Sequence<ConnectionID>) {
+        dirty.withLock { $0.work[work, default: []].formUnion(connectionIDs) }
+    }
+    func noteInventoryChanged(_ connectionID: ConnectionID) { note(.inventory, for: [connectionID]) }
+
+    /// Wakes whoever the transaction's writes concern.
+    func wake(_ wakeUps: WakeUps) {
+        let dirty = dirty.withLock { $0 }
+        if dirty.events { wakeUps.events.wake() }
+        if dirty.connections { wakeUps.connections.wake() }
+        for (work, connectionIDs) in dirty.work { wakeUps.wake(connectionIDs, work) }
+    }
 }

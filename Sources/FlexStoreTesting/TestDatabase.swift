@@ -113,3 +113,91 @@ public final class TestClock: Sendable {
     /// The clock as the store takes it.
     public var wallClock: WallClock { WallClock { [self] in now } }
 }
+
+/// A `Clock` whose time moves only when a test moves it: every sleep on it waits for ``advance(by:)`` to reach its
+/// deadline (or for its task to be cancelled), so waits of minutes are tested in microseconds.
+public final class ManualClock: Clock, Sendable {
+    public struct Instant: InstantProtocol {
+        public var offset: Duration
+        public func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
+        public func duration(to other: Instant) -> Duration { other.offset - offset }
+        public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
+    }
+
+    private struct Sleeper {
+        var id: Int
+        var deadline: Instant
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct State {
+        var now = Instant(offset: .zero)
+        var sleepers: [Sleeper] = []
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var now: Instant { state.withLock { $0.now } }
+    public var minimumResolution: Duration { .zero }
+
+    /// How many sleeps wait on the clock now.
+    public var sleeping: Int { state.withLock { $0.sleepers.count } }
+
+    public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let result: Result<Void, any Error>? = state.withLock { state in
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if deadline <= state.now { return .success(()) }
+                    state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
+                    return nil
+                }
+                if let result { continuation.resume(with: result) }
+            }
+        } onCancel: {
+            let sleeper = state.withLock { state -> Sleeper? in
+                guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.sleepers.remove(at: index)
+            }
+            sleeper?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Moves the time forward, waking every sleep whose deadline it reaches.
+    public func advance(by duration: Duration) {
+        let due = state.withLock { state in
+            state.now = state.now.advanced(by: duration)
+            let now = state.now
+            let due = state.sleepers.filter { $0.deadline <= now }
+            state.sleepers.removeAll { $0.deadline <= now }
+            return due
+        }
+        for sleeper in due { sleeper.continuation.resume() }
+    }
+
+    /// Waits (in real time, at most `limit`) until `count` sleeps wait on the clock: what a test does before moving
+    /// it, so that the code under test has reached its wait.
+    public func waitForSleepers(_ count: Int, limit: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now + limit
+        while sleeping < count {
+            guard ContinuousClock.now < deadline else {
+                throw ManualClockTimeout(expected: count, sleeping: sleeping)
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+}
+
+/// The code under test did not reach its waits.
+public struct ManualClockTimeout: Error, CustomStringConvertible {
+    public var expected: Int
+    public var sleeping: Int
+    public var description: String { "expected \(expected) sleeps on the manual clock, \(sleeping) after the limit" }
+}

@@ -11,6 +11,7 @@ extension StoreSession {
         guard try await connection(mapping.connectionID) != nil else {
             throw StoreError.notFound("Connection \(mapping.connectionID)")
         }
+        notes.noteInventoryChanged(mapping.connectionID)
         let previous = try await locationMappings(for: mapping.connectionID)
             .first { $0.hub == mapping.hub && $0.channel == mapping.channel }
         try await sql.raw(
@@ -72,6 +73,7 @@ extension StoreSession {
     /// Validates every listing first: one bad listing refuses them all.
     public func upsertListings(_ listings: [Listing], refreshInventory: Bool = true) async throws {
         for listing in listings { try listing.validate() }
+        notes.note(.inventory, for: Set(listings.map(\.connectionID)))
         for chunk in listings.chunks(ofCount: 500) {
             let insert = sql.insert(into: "listings")
                 .columns("connection_id", "marketplace_id", "merchant_sku", "warehouse_sku", "asin", "updated_at")

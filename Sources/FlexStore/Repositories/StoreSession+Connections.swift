@@ -86,6 +86,7 @@ extension StoreSession {
             """
         ).first()
         guard updated != nil else { throw StoreError.notFound("Connection \(id)") }
+        notes.noteConnectionsChanged()
         try await recordChanges(
             [SettingChange(setting: "refreshToken", oldValue: nil, newValue: "\"<sealed>\"")],
             connectionID: id,
@@ -119,6 +120,7 @@ extension StoreSession {
     public func setStatus(_ id: ConnectionID, to status: Connection.Status, actor: String) async throws {
         guard let current = try await connection(id) else { throw StoreError.notFound("Connection \(id)") }
         guard current.status != status else { return }
+        notes.noteConnectionsChanged()
         try await sql.raw(
             """
             UPDATE connections SET status = \(bind: status.rawValue), updated_at = \(bind: nowMilliseconds)
@@ -152,6 +154,7 @@ extension StoreSession {
         try settings.validate()
         let changes = ConnectionSettings.changes(from: current.settings, to: settings)
         guard !changes.isEmpty else { return settings }
+        notes.noteInventoryChanged(id)
         try await sql.raw(
             """
             UPDATE connections SET settings = \(bind: try Self.json(settings)), updated_at = \(bind: nowMilliseconds)

@@ -11,6 +11,7 @@ extension StoreSession {
         for order: Order,
         idempotencyKey: String
     ) async throws -> (command: FulfilmentCommand, created: Bool) {
+        notes.note(.fulfilment, for: [order.connectionID])
         if let existing = try await existingCommand(
             idempotencyKey: idempotencyKey,
             fingerprint: fingerprint,

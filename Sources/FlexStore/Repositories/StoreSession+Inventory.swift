@@ -128,7 +128,7 @@ extension StoreSession {
         // Rows are locked in the order of `InventoryKey`'s `<`, which compares code points: PostgreSQL's "C"
         // collation, whatever the database's own.
         let binary = kind == .postgres ? #" COLLATE "C""# : ""
-        return try await sql.raw(
+        let changed = try await sql.raw(
             """
             INSERT INTO inventory_items (connection_id, location_id, merchant_sku, channel, marketplace_id, hub,
                 warehouse_sku, free_quantity, version, changed_at, amazon_sequence)
@@ -152,6 +152,8 @@ extension StoreSession {
             RETURNING connection_id
             """
         ).all().map { ConnectionID(rawValue: try $0.decode(column: "connection_id", as: String.self)) }
+        notes.note(.inventory, for: changed)
+        return changed
     }
 
     /// Records the last sequence numbers another connector used (a seller moving to FlexBridge), so that the first
@@ -209,6 +211,7 @@ extension StoreSession {
             RETURNING 1 AS one
             """
         ).all()
+        notes.noteInventoryChanged(connectionID)
         return rows.count
     }
 

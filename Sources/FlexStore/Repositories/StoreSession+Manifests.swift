@@ -209,6 +209,7 @@ extension StoreSession {
     /// twice), and the manifest marked handed over.
     public func handOverManifest(_ id: String) async throws -> Manifest {
         guard let manifest = try await manifest(id) else { throw StoreError.notFound("Manifest \(id)") }
+        notes.note(.fulfilment, for: [manifest.connectionID])
         for entry in manifest.entries {
             guard let order = try await order(entry.shipmentID, connectionID: manifest.connectionID),
                 !order.state.isFinal

@@ -320,6 +320,7 @@ extension StoreSession {
                 """
             ).run()
         }
+        notes.note(.orders, for: chosen)
         return chosen
     }
 

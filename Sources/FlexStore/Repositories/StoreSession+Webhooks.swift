@@ -12,6 +12,7 @@ extension StoreSession {
         eventTypes: [String],
         fromStart: Bool
     ) async throws -> Webhook {
+        notes.noteEventsWritten()
         let id = "wh_\(UUID().uuidString.prefix(12).lowercased())"
         let position: Int64 =
             fromStart
@@ -58,6 +59,7 @@ extension StoreSession {
 
     /// Makes the account's webhook's next attempt due now; nil when the account has no such webhook.
     public func retryWebhookNow(_ id: String, account: AccountID) async throws -> Webhook? {
+        notes.noteEventsWritten()
         try await sql.raw(
             """
             UPDATE webhooks SET next_attempt_at = \(bind: nowMilliseconds)

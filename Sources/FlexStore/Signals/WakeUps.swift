@@ -58,6 +58,9 @@ public final class WakeUp: Sendable {
 
     public init() {}
 
+    /// Whether a wake waits to be taken by the next wait.
+    public var isPending: Bool { state.withLock { $0.pending } }
+
     public func wake() {
         let waiter = state.withLock { state in
             guard let waiter = state.waiter else {
@@ -70,8 +73,8 @@ public final class WakeUp: Sendable {
         waiter?.resume()
     }
 
-    /// Returns at the first wake since the last wait, or after `timeout`, or when the task is cancelled.
-    public func wait(timeout: Duration) async {
+    /// Returns at the first wake since the last wait, or after `timeout` on `clock`, or when the task is cancelled.
+    public func wait(timeout: Duration, clock: some Clock<Duration> = ContinuousClock()) async {
         if state.withLock({ state in
             defer { state.pending = false }
             return state.pending
@@ -79,11 +82,16 @@ public final class WakeUp: Sendable {
             return
         }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { try? await clock.sleep(for: timeout) }
             group.addTask { await self.waitForWake() }
             await group.next()
             group.cancelAll()
         }
+    }
+
+    /// Returns at the first wake since the last wait, or when the task is cancelled.
+    public func wait() async {
+        await waitForWake()
     }
 
     private func waitForWake() async {

@@ -1,0 +1,110 @@
+import FlexCore
+import FlexStore
+import Logging
+
+/// When a worker's next round runs, as its round says.
+public struct NextRound: Sendable, Hashable {
+    enum Measure: Sendable, Hashable {
+        /// From the end of the round.
+        case afterEnd
+        /// From the start of the round: a steady pace, however long the round took.
+        case afterStart
+    }
+
+    let wait: Duration
+    let measure: Measure
+
+    /// At once: the round found work, there may be more.
+    public static let now = NextRound(wait: .zero, measure: .afterEnd)
+
+    /// After `wait` at most; a wake-up of the worker's signal (new work) ends the wait early.
+    public static func within(_ wait: Duration) -> NextRound { NextRound(wait: wait, measure: .afterEnd) }
+
+    /// `interval` after this round started (at once if it took longer); a wake-up ends the wait early.
+    public static func paced(_ interval: Duration) -> NextRound { NextRound(wait: interval, measure: .afterStart) }
+}
+
+/// One kind of work a node does for a connection whose lease it holds — push stock, fetch notified orders, poll,
+/// run commands — as rounds: each round does what is due and says when the next should run. The ``WorkerRuntime``
+/// runs the rounds, waits between them on its clock, and stops the worker the one way for all: cancelled, lease
+/// lost, or the seller's consent withdrawn.
+public protocol ConnectionWorker: Sendable {
+    /// The work's name in the logs.
+    var name: String { get }
+    /// The signal that ends a wait early (the store raises it when a transaction made work for this worker); nil:
+    /// waits run their full time.
+    var wakeUp: WakeUp? { get }
+    /// Does one round.
+    func round() async throws -> NextRound
+    /// The wait after the `failures`-th failed round in a row.
+    func retryDelay(afterFailures failures: Int) -> Duration
+}
+
+extension ConnectionWorker {
+    public func retryDelay(afterFailures failures: Int) -> Duration { .seconds(2) }
+}
+
+/// Runs connection workers' rounds, every wait on one clock (a test's manual clock, or the continuous clock).
+public struct WorkerRuntime<C: Clock<Duration>>: Sendable {
+    public let clock: C
+    let logger: Logger
+
+    public init(clock: C, logger: Logger) {
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Runs the worker's rounds until the task is cancelled, another node takes the connection's lease, or Amazon
+    /// refuses the seller's refresh token. A failed round is logged and tried again after the worker's retry delay.
+    public func run(_ worker: some ConnectionWorker) async {
+        var failures = 0
+        while !Task.isCancelled {
+            let started = clock.now
+            do {
+                let next = try await worker.round()
+                failures = 0
+                var wait = next.wait
+                if next.measure == .afterStart { wait -= started.duration(to: clock.now) }
+                guard wait > .zero else { continue }
+                if let wakeUp = worker.wakeUp {
+                    await wakeUp.wait(timeout: wait, clock: clock)
+                } else {
+                    try await clock.sleep(for: wait)
+                }
+            } catch is CancellationError {
+                return
+            } catch  where error.isLeaseLost {
+                logger.warning(
+                    "\(worker.name) stopped: another node took the connection over",
+                    metadata: ["error": "\(error)"]
+                )
+                return
+            } catch let error as ConnectionNeedsReauthorization {
+                logger.error(
+                    "\(worker.name) stopped: the seller must authorise FlexBridge again",
+                    metadata: ["error": "\(error.message)"]
+                )
+                return
+            } catch {
+                failures += 1
+                let delay = worker.retryDelay(afterFailures: failures)
+                logger.error(
+                    "\(worker.name) round failed; trying again",
+                    metadata: ["error": "\(error)", "in_seconds": "\(delay.components.seconds)"]
+                )
+                try? await clock.sleep(for: delay)
+            }
+        }
+    }
+
+    /// Runs the workers side by side until all have stopped.
+    public func run(_ workers: [any ConnectionWorker]) async {
+        await withDiscardingTaskGroup { group in
+            for worker in workers { group.addTask { await self.run(worker) } }
+        }
+    }
+}
+
+extension WorkerRuntime where C == ContinuousClock {
+    public init(logger: Logger) { self.init(clock: ContinuousClock(), logger: logger) }
+}

@@ -1,0 +1,103 @@
+import FlexCore
+import FlexStore
+import FlexStoreTesting
+import Foundation
+import Testing
+
+@Suite("What a transaction wrote wakes the workers it concerns, once it commits")
+struct WakeUpTests {
+    struct Abandoned: Error {}
+
+    @Test("stock, listings and settings wake the inventory worker; notifications the order worker; consent the leases")
+    func notes() async throws {
+        try await withStore(.sqlite) { store, _ in
+            let connection = makeConnection(seller: "A1WAKE")
+            let signals = store.wakeUps
+            try await store.transaction {
+                try await $0.insertConnection(connection, clientSecret: "s", actor: "test")
+            }
+            let inventory = signals.signal(for: connection.id, .inventory)
+            let orders = signals.signal(for: connection.id, .orders)
+            let fulfilment = signals.signal(for: connection.id, .fulfilment)
+
+            // Written and rolled back: nobody is woken.
+            await #expect(throws: Abandoned.self) {
+                try await store.transaction { session in
+                    try await session.setLocationMapping(
+                        LocationMapping(
+                            connectionID: connection.id,
+                            hub: "HUB1",
+                            locationID: "LOC-1",
+                            channel: .mfn,
+                            createdAt: Date()
+                        ),
+                        actor: "test"
+                    )
+                    throw Abandoned()
+                }
+            }
+            #expect(!inventory.isPending)
+
+            try await store.transaction { session in
+                try await session.setLocationMapping(
+                    LocationMapping(
+                        connectionID: connection.id,
+                        hub: "HUB1",
+                        locationID: "LOC-1",
+                        channel: .mfn,
+                        createdAt: Date()
+                    ),
+                    actor: "test"
+                )
+                #expect(!inventory.isPending, "woken before the commit")
+            }
+            #expect(inventory.isPending)
+            #expect(!orders.isPending && !fulfilment.isPending && !signals.events.isPending)
+            await inventory.wait()
+
+            try await store.transaction { session in
+                try await session.upsertListings([
+                    Listing(
+                        connectionID: connection.id,
+                        marketplaceID: "A21TJRUUN4KGV",
+                        warehouseSKU: "W-1",
+                        merchantSKU: "M-1",
+                        asin: "B000000001",
+                        updatedAt: Date()
+                    )
+                ])
+            }
+            #expect(inventory.isPending)
+            await inventory.wait()
+            let write = try await store.transaction {
+                try await $0.recordStock([StockLevel(hub: "HUB1", warehouseSKU: "W-1", quantity: 5)], account: .default)
+            }
+            #expect(write.connections == [connection.id])
+            #expect(inventory.isPending)
+            await inventory.wait()
+            // The same stock again changes nothing, and wakes nobody.
+            try await store.transaction {
+                try await $0.recordStock([StockLevel(hub: "HUB1", warehouseSKU: "W-1", quantity: 5)], account: .default)
+            }
+            #expect(!inventory.isPending)
+            try await store.transaction {
+                try await $0.updateSettings(of: connection.id, actor: "test") { $0.safetyStock = 1 }
+            }
+            #expect(inventory.isPending)
+
+            let routed = try await store.transaction {
+                try await $0.requestShipmentFetch(sellingPartnerID: "A1WAKE", shipmentID: "S-1", region: .eu)
+            }
+            #expect(routed == [connection.id])
+            #expect(orders.isPending)
+
+            #expect(!signals.connections.isPending)
+            try await store.transaction { try await $0.authorize(connection.id, refreshToken: "token", actor: "test") }
+            #expect(signals.connections.isPending)
+            await signals.connections.wait()
+            try await store.transaction { try await $0.setStatus(connection.id, to: .disabled, actor: "test") }
+            #expect(signals.connections.isPending)
+            #expect(!fulfilment.isPending)
+        }
+    }
+}
