@@ -112,7 +112,8 @@ public struct LoginWithAmazon: Sendable {
 
 /// A seller's access tokens: cached, refreshed a minute before they expire, one refresh at a time however many
 /// requests wait for it. A refused refresh token is remembered, so that a revoked authorisation costs one call to
-/// Login with Amazon, not one per request.
+/// Login with Amazon, not one per request. A request whose task is cancelled stops waiting at once (a shutdown does
+/// not wait out Login with Amazon's timeout); the refresh goes on for the others.
 public actor AccessTokenProvider {
     let login: LoginWithAmazon
     let refreshToken: String
@@ -120,7 +121,9 @@ public actor AccessTokenProvider {
     /// How long before expiry a token is refreshed.
     let margin: TimeInterval
     private var current: AccessToken?
-    private var refreshing: Task<AccessToken, any Error>?
+    private var refreshing = false
+    private var waiters: [Int: CheckedContinuation<AccessToken, any Error>] = [:]
+    private var nextWaiter = 0
     private var refused: LoginWithAmazonError?
     /// Refreshes done, for metrics and tests.
     public private(set) var refreshCount = 0
@@ -137,39 +140,67 @@ public actor AccessTokenProvider {
         self.clock = clock
     }
 
-    /// A token valid for at least `margin` more seconds.
-    public func token() async throws(LoginWithAmazonError) -> String {
+    /// A token valid for at least `margin` more seconds. Throws ``LoginWithAmazonError``, or `CancellationError` when
+    /// the calling task is cancelled while the token is refreshed.
+    public func token() async throws -> String {
         if let refused { throw refused }
         if let current, current.expiresAt.timeIntervalSince(clock()) > margin { return current.value }
-        let task: Task<AccessToken, any Error>
-        if let refreshing {
-            task = refreshing
-        } else {
+        if !refreshing {
+            refreshing = true
             let login = self.login
             let refreshToken = self.refreshToken
             let now = clock()
-            task = Task { try await login.accessToken(refreshToken: refreshToken, now: now) }
-            refreshing = task
-        }
-        do {
-            let token = try await task.value
-            if refreshing == task {
-                refreshing = nil
-                current = token
-                refreshCount += 1
+            Task {
+                let result: Result<AccessToken, LoginWithAmazonError>
+                do {
+                    result = .success(try await login.accessToken(refreshToken: refreshToken, now: now))
+                } catch let error as LoginWithAmazonError {
+                    result = .failure(error)
+                } catch {
+                    result = .failure(.unavailable(String(describing: error)))
+                }
+                self.finishRefresh(result)
             }
-            return token.value
-        } catch let error as LoginWithAmazonError {
-            if refreshing == task {
-                refreshing = nil
-                if case .needsReauthorization = error { refused = error }
-                if case .invalidClient = error { refused = error }
-            }
-            throw error
-        } catch {
-            refreshing = nil
-            throw .unavailable(String(describing: error))
         }
+        return try await waitForRefresh().value
+    }
+
+    private func waitForRefresh() async throws -> AccessToken {
+        nextWaiter += 1
+        let id = nextWaiter
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                if Task.isCancelled {
+                    continuation.resume(throwing: CancellationError())
+                } else {
+                    waiters[id] = continuation
+                }
+            }
+        } onCancel: {
+            Task { await self.stopWaiting(id) }
+        }
+    }
+
+    private func stopWaiting(_ id: Int) {
+        waiters.removeValue(forKey: id)?.resume(throwing: CancellationError())
+    }
+
+    private func finishRefresh(_ result: Result<AccessToken, LoginWithAmazonError>) {
+        refreshing = false
+        switch result {
+        case .success(let token):
+            current = token
+            refreshCount += 1
+        case .failure(.needsReauthorization(let text)):
+            refused = .needsReauthorization(text)
+        case .failure(.invalidClient(let text)):
+            refused = .invalidClient(text)
+        case .failure:
+            break
+        }
+        let waiting = waiters
+        waiters.removeAll()
+        for continuation in waiting.values { continuation.resume(with: result.mapError { $0 }) }
     }
 
     /// Starts with a token obtained elsewhere (one refresh fewer at start; tests).

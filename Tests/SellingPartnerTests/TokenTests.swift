@@ -2,6 +2,8 @@ import AmazonEFShipments
 import AmazonSimulator
 import AsyncHTTPClient
 import Foundation
+import Hummingbird
+import HummingbirdTesting
 import NIOCore
 import NIOHTTP1
 import SellingPartner
@@ -57,6 +59,39 @@ struct TokenTests {
                 try await group.waitForAll()
             }
             #expect(await client.tokens.refreshCount == 2)
+        }
+    }
+
+    @Test("a request cancelled while its token is refreshed stops waiting at once; the refresh goes on for the others")
+    func cancellableWait() async throws {
+        // A Login with Amazon that answers only when the test lets it.
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        let router = Router()
+        router.post("auth/o2/token") { _, _ -> Response in
+            for await _ in gate { break }
+            let body = #"{"access_token":"Atza|late","token_type":"bearer","expires_in":3600}"#
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: body))
+            )
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            let login = LoginWithAmazon(
+                tokenEndpoint: URL(string: "http://127.0.0.1:\(client.port!)/auth/o2/token")!,
+                application: ApplicationCredentials(clientID: "client", clientSecret: "secret")
+            )
+            let provider = AccessTokenProvider(login: login, refreshToken: "Atzr|seller")
+            let patient = Task { try await provider.token() }
+            let cancelled = Task { try await provider.token() }
+            try await Task.sleep(for: .milliseconds(200))
+            cancelled.cancel()
+            // Returns without Login with Amazon's answer: nothing else could end it.
+            await #expect(throws: CancellationError.self) { _ = try await cancelled.value }
+            open.yield()
+            #expect(try await patient.value == "Atza|late")
+            #expect(await provider.refreshCount == 1)
         }
     }
 
