@@ -21,7 +21,8 @@ extension APIHandler {
         } catch {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         }
-        guard let order = try await store.read({ try await $0.order(input.path.shipmentId) }) else {
+        guard let order = try await store.read({ try await $0.order(ShipmentID(rawValue: input.path.shipmentId)) })
+        else {
             return .notFound(Self.orderNotFound(input.path.shipmentId))
         }
         // A repeated request is answered from the store before the order's state is looked at: a retry after the
@@ -59,7 +60,8 @@ extension APIHandler {
     }
 
     public func listCommands(_ input: Operations.ListCommands.Input) async throws -> Operations.ListCommands.Output {
-        guard let order = try await store.read({ try await $0.order(input.path.shipmentId) }) else {
+        guard let order = try await store.read({ try await $0.order(ShipmentID(rawValue: input.path.shipmentId)) })
+        else {
             return .notFound(Self.orderNotFound(input.path.shipmentId))
         }
         let commands = try await store.read {
@@ -69,7 +71,8 @@ extension APIHandler {
     }
 
     public func getCommand(_ input: Operations.GetCommand.Input) async throws -> Operations.GetCommand.Output {
-        guard let command = try await store.read({ try await $0.command(input.path.commandId) }) else {
+        guard let command = try await store.read({ try await $0.command(CommandID(rawValue: input.path.commandId)) })
+        else {
             return .notFound(
                 .init(body: .json(Self.problemBody(.notFound, "No command with id \(input.path.commandId).")))
             )
@@ -80,7 +83,8 @@ extension APIHandler {
     public func listOrderDocuments(
         _ input: Operations.ListOrderDocuments.Input
     ) async throws -> Operations.ListOrderDocuments.Output {
-        guard let order = try await store.read({ try await $0.order(input.path.shipmentId) }) else {
+        guard let order = try await store.read({ try await $0.order(ShipmentID(rawValue: input.path.shipmentId)) })
+        else {
             return .notFound(Self.orderNotFound(input.path.shipmentId))
         }
         let documents = try await store.read {
@@ -92,7 +96,9 @@ extension APIHandler {
     public func downloadDocument(
         _ input: Operations.DownloadDocument.Input
     ) async throws -> Operations.DownloadDocument.Output {
-        guard let document = try await store.read({ try await $0.document(input.path.documentId) }) else {
+        guard
+            let document = try await store.read({ try await $0.document(DocumentID(rawValue: input.path.documentId)) })
+        else {
             return .notFound(
                 .init(body: .json(Self.problemBody(.notFound, "No document with id \(input.path.documentId).")))
             )
@@ -165,7 +171,7 @@ extension APIHandler {
                     connectionID: connectionID,
                     locationID: LocationID(rawValue: body.locationId),
                     carrierName: body.carrierName,
-                    shipmentIDs: body.shipmentIds,
+                    shipmentIDs: body.shipmentIds?.map(ShipmentID.init(rawValue:)),
                     idempotencyKey: key
                 )
             }
@@ -186,7 +192,7 @@ extension APIHandler {
                     connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)),
                     locationID: input.query.locationId.map(LocationID.init(rawValue:)),
                     status: input.query.status.flatMap { Manifest.Status(rawValue: $0.rawValue) },
-                    before: input.query.before,
+                    before: input.query.before.map(ManifestID.init(rawValue:)),
                     limit: limit + 1
                 )
             }
@@ -194,7 +200,10 @@ extension APIHandler {
             return .ok(
                 .init(
                     body: .json(
-                        .init(manifests: page.map(Self.schema), next: manifests.count > limit ? page.last?.id : nil)
+                        .init(
+                            manifests: page.map(Self.schema),
+                            next: manifests.count > limit ? page.last?.id.rawValue : nil
+                        )
                     )
                 )
             )
@@ -204,7 +213,9 @@ extension APIHandler {
     }
 
     public func getManifest(_ input: Operations.GetManifest.Input) async throws -> Operations.GetManifest.Output {
-        guard let manifest = try await store.read({ try await $0.manifest(input.path.manifestId) }) else {
+        guard
+            let manifest = try await store.read({ try await $0.manifest(ManifestID(rawValue: input.path.manifestId)) })
+        else {
             return .notFound(Self.manifestNotFound(input.path.manifestId))
         }
         return .ok(.init(body: .json(Self.schema(manifest))))
@@ -213,7 +224,9 @@ extension APIHandler {
     public func getManifestPDF(
         _ input: Operations.GetManifestPDF.Input
     ) async throws -> Operations.GetManifestPDF.Output {
-        guard let manifest = try await store.read({ try await $0.manifest(input.path.manifestId) }) else {
+        guard
+            let manifest = try await store.read({ try await $0.manifest(ManifestID(rawValue: input.path.manifestId)) })
+        else {
             return .notFound(Self.manifestNotFound(input.path.manifestId))
         }
         return .ok(.init(body: .pdf(HTTPBody(manifest.pdf()))))
@@ -223,7 +236,9 @@ extension APIHandler {
         _ input: Operations.HandOverManifest.Input
     ) async throws -> Operations.HandOverManifest.Output {
         do {
-            let manifest = try await store.transaction { try await $0.handOverManifest(input.path.manifestId) }
+            let manifest = try await store.transaction {
+                try await $0.handOverManifest(ManifestID(rawValue: input.path.manifestId))
+            }
             return .accepted(.init(body: .json(Self.schema(manifest))))
         } catch let error as StoreError where error.code == .notFound {
             return .notFound(Self.manifestNotFound(input.path.manifestId))
@@ -313,7 +328,7 @@ extension APIHandler {
                 let field = "packages[\(index)]"
                 list.append(
                     PackageSpec(
-                        id: package.id,
+                        id: PackageID(rawValue: package.id),
                         length: try decimal(package.length, "\(field).length"),
                         width: try decimal(package.width, "\(field).width"),
                         height: try decimal(package.height, "\(field).height"),
@@ -357,7 +372,7 @@ extension APIHandler {
             lineItemIds: request.lineItemIds,
             packages: request.packages?.map { package in
                 .init(
-                    id: package.id,
+                    id: package.id.rawValue,
                     length: NSDecimalNumber(decimal: package.length).doubleValue,
                     width: NSDecimalNumber(decimal: package.width).doubleValue,
                     height: NSDecimalNumber(decimal: package.height).doubleValue,
@@ -384,8 +399,8 @@ extension APIHandler {
 
     static func schema(_ command: FulfilmentCommand) -> Components.Schemas.Command {
         .init(
-            id: command.id,
-            shipmentId: command.shipmentID,
+            id: command.id.rawValue,
+            shipmentId: command.shipmentID.rawValue,
             idempotencyKey: command.idempotencyKey,
             connectionId: command.connectionID.rawValue,
             _type: command.request.type.rawValue,
@@ -401,10 +416,10 @@ extension APIHandler {
 
     static func schema(_ document: StoredDocument) -> Components.Schemas.Document {
         .init(
-            id: document.id,
+            id: document.id.rawValue,
             kind: .init(rawValue: document.kind.rawValue)!,
-            shipmentId: document.shipmentID,
-            packageId: document.packageID,
+            shipmentId: document.shipmentID?.rawValue,
+            packageId: document.packageID?.rawValue,
             trackingId: document.trackingID,
             carrierName: document.carrierName,
             contentType: document.contentType,
@@ -415,7 +430,7 @@ extension APIHandler {
 
     static func schema(_ manifest: Manifest) -> Components.Schemas.Manifest {
         .init(
-            id: manifest.id,
+            id: manifest.id.rawValue,
             connectionId: manifest.connectionID.rawValue,
             locationId: manifest.locationID.rawValue,
             carrierName: manifest.carrierName,
@@ -425,9 +440,9 @@ extension APIHandler {
             idempotencyKey: manifest.idempotencyKey,
             orders: manifest.entries.map { entry in
                 .init(
-                    shipmentId: entry.shipmentID,
+                    shipmentId: entry.shipmentID.rawValue,
                     state: .init(rawValue: entry.state.rawValue)!,
-                    packages: entry.packages.map { .init(packageId: $0.packageID, trackingId: $0.trackingID) }
+                    packages: entry.packages.map { .init(packageId: $0.packageID.rawValue, trackingId: $0.trackingID) }
                 )
             }
         )

@@ -72,7 +72,7 @@ public struct NotificationRoutes: Sendable {
             let connections = try await store.transaction { session in
                 try await session.requestShipmentFetch(
                     sellingPartnerID: notification.merchantId,
-                    shipmentID: notification.shipmentId,
+                    shipmentID: ShipmentID(rawValue: notification.shipmentId),
                     status: notification.shipmentStatus,
                     locationID: notification.locationId,
                     region: event.region.flatMap(Region.init(eventBridgeRegion:))

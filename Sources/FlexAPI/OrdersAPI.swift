@@ -34,7 +34,10 @@ extension APIHandler {
         return .ok(
             .init(
                 body: .json(
-                    .init(orders: page.map(Self.schema), next: orders.count > limit ? page.last?.shipmentID : nil)
+                    .init(
+                        orders: page.map(Self.schema),
+                        next: orders.count > limit ? page.last?.shipmentID.rawValue : nil
+                    )
                 )
             )
         )
@@ -43,7 +46,7 @@ extension APIHandler {
     public func getOrder(_ input: Operations.GetOrder.Input) async throws -> Operations.GetOrder.Output {
         let found = try await store.read {
             session -> (Order, [(status: String, amazonUpdatedAt: Date, source: String)])? in
-            guard let order = try await session.order(input.path.shipmentId) else { return nil }
+            guard let order = try await session.order(ShipmentID(rawValue: input.path.shipmentId)) else { return nil }
             return (order, try await session.orderHistory(order.shipmentID, connectionID: order.connectionID))
         }
         guard let (order, history) = found else {
@@ -107,14 +110,14 @@ extension APIHandler {
 
     static func schema(_ order: Order) -> Components.Schemas.Order {
         .init(
-            shipmentId: order.shipmentID,
+            shipmentId: order.shipmentID.rawValue,
             connectionId: order.connectionID.rawValue,
             locationId: order.locationID.rawValue,
             marketplaceId: order.marketplaceID.rawValue,
             channel: order.channel,
             program: .init(rawValue: order.program.rawValue)!,
             shipmentType: order.shipmentType,
-            originalShipmentId: order.originalShipmentID,
+            originalShipmentId: order.originalShipmentID?.rawValue,
             status: order.status,
             amazonCreatedAt: order.amazonCreatedAt,
             amazonUpdatedAt: order.amazonUpdatedAt,
@@ -122,8 +125,10 @@ extension APIHandler {
             firstSeenAt: order.firstSeenAt,
             updatedAt: order.updatedAt,
             state: .init(rawValue: order.state.rawValue)!,
-            error: order.error.map { .init(code: $0.code, message: $0.message, at: $0.at, commandId: $0.commandID) },
-            manifestId: order.manifestID
+            error: order.error.map {
+                .init(code: $0.code, message: $0.message, at: $0.at, commandId: $0.commandID?.rawValue)
+            },
+            manifestId: order.manifestID?.rawValue
         )
     }
 }

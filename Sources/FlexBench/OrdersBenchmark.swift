@@ -183,7 +183,9 @@ public struct OrdersBenchmark: Sendable {
         }
         var stageSeconds: [CommandType: [Double]] = [:]
         for id in generated {
-            for command in try await store.read({ try await $0.commands(shipmentID: id, connectionID: connection.id) })
+            for command in try await store.read({
+                try await $0.commands(shipmentID: ShipmentID(rawValue: id), connectionID: connection.id)
+            })
             where command.status == .succeeded {
                 stageSeconds[command.request.type, default: []].append(
                     command.updatedAt.timeIntervalSince(command.createdAt)

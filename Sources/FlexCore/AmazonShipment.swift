@@ -3,7 +3,7 @@ import Foundation
 /// An External Fulfillment shipment as SellingPartner hands it over: the facts FlexBridge files an order by, and
 /// Amazon's document as Amazon gave it (JSON), kept for audit and for the API.
 public struct AmazonShipment: Sendable, Hashable {
-    public var id: String
+    public var id: ShipmentID
     public var locationID: LocationID
     public var marketplaceID: MarketplaceID
     public var channel: String
@@ -11,7 +11,7 @@ public struct AmazonShipment: Sendable, Hashable {
     /// NEW, EXCHANGE or REPLACEMENT.
     public var shipmentType: String?
     /// For a replacement or exchange: the shipment it replaces.
-    public var originalShipmentID: String?
+    public var originalShipmentID: ShipmentID?
     /// Amazon's status (``ShipmentStatus``'s raw value, or one this version does not know).
     public var status: String
     public var createdAt: Date
@@ -22,13 +22,13 @@ public struct AmazonShipment: Sendable, Hashable {
     public var document: String
 
     public init(
-        id: String,
+        id: ShipmentID,
         locationID: LocationID,
         marketplaceID: MarketplaceID,
         channel: String,
         program: Order.Program,
         shipmentType: String?,
-        originalShipmentID: String?,
+        originalShipmentID: ShipmentID?,
         status: String,
         createdAt: Date,
         updatedAt: Date,
@@ -128,7 +128,7 @@ public struct ShippingOptions: Sendable, Hashable {
 
 /// Amazon's answer for one package's label: where to download it, or why it failed.
 public struct PackageLabel: Sendable, Hashable {
-    public var packageID: String?
+    public var packageID: PackageID?
     /// Where the label's file is (a presigned URL); nil when Amazon did not issue it.
     public var url: String?
     public var trackingID: String?
@@ -138,7 +138,7 @@ public struct PackageLabel: Sendable, Hashable {
     public var failure: String?
 
     public init(
-        packageID: String?,
+        packageID: PackageID?,
         url: String?,
         trackingID: String?,
         carrierName: String?,

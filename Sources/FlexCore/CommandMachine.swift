@@ -47,7 +47,7 @@ public enum CommandMachine {
 
     public static func finish(_ command: FulfilmentCommand, _ outcome: CommandOutcome) -> Finish {
         var payload: [String: JSONValue] = [
-            "shipmentId": .string(command.shipmentID), "commandId": .string(command.id),
+            "shipmentId": .string(command.shipmentID.rawValue), "commandId": .string(command.id.rawValue),
             "command": .string(command.request.type.rawValue),
         ]
         switch outcome {

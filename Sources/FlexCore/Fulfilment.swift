@@ -99,7 +99,7 @@ public struct PackageSpec: Sendable, Hashable, Codable {
         }
     }
 
-    public var id: String
+    public var id: PackageID
     public var length: Decimal
     public var width: Decimal
     public var height: Decimal
@@ -112,7 +112,7 @@ public struct PackageSpec: Sendable, Hashable, Codable {
     public var fragile: Bool?
 
     public init(
-        id: String,
+        id: PackageID,
         length: Decimal,
         width: Decimal,
         height: Decimal,
@@ -160,9 +160,9 @@ public struct Money: Sendable, Hashable, Codable {
 
 /// A stored command and what became of it.
 public struct FulfilmentCommand: Sendable, Hashable {
-    public var id: String
+    public var id: CommandID
     public var connectionID: ConnectionID
-    public var shipmentID: String
+    public var shipmentID: ShipmentID
     /// The position among all commands: commands of one order run in this order.
     public var sequence: Int64
     public var idempotencyKey: String
@@ -177,9 +177,9 @@ public struct FulfilmentCommand: Sendable, Hashable {
     public var updatedAt: Date
 
     public init(
-        id: String,
+        id: CommandID,
         connectionID: ConnectionID,
-        shipmentID: String,
+        shipmentID: ShipmentID,
         sequence: Int64,
         idempotencyKey: String,
         request: CommandRequest,
@@ -213,11 +213,11 @@ public struct StoredDocument: Sendable, Hashable {
         case label, invoice, manifest
     }
 
-    public var id: String
+    public var id: DocumentID
     public var connectionID: ConnectionID
-    public var shipmentID: String?
+    public var shipmentID: ShipmentID?
     public var kind: Kind
-    public var packageID: String?
+    public var packageID: PackageID?
     public var trackingID: String?
     public var carrierName: String?
     public var contentType: String
@@ -225,11 +225,11 @@ public struct StoredDocument: Sendable, Hashable {
     public var createdAt: Date
 
     public init(
-        id: String,
+        id: DocumentID,
         connectionID: ConnectionID,
-        shipmentID: String?,
+        shipmentID: ShipmentID?,
         kind: Kind,
-        packageID: String?,
+        packageID: PackageID?,
         trackingID: String?,
         carrierName: String?,
         contentType: String,
@@ -342,7 +342,7 @@ public struct ShipmentFacts: Sendable, Decodable {
             public var quantity: Int
         }
 
-        public var id: String
+        public var id: PackageID
         /// Amazon's status of the package (the shipment's statuses from CREATED on).
         public var status: String?
         public var dimensions: RecommendedPackage.Dimensions?
@@ -452,10 +452,10 @@ public enum CommandRules {
         var packed: [String: Int] = [:]
         for (index, package) in packages.enumerated() {
             let field = "packages[\(index)]"
-            guard !package.id.isEmpty, package.id.count <= 64 else {
+            guard !package.id.rawValue.isEmpty, package.id.rawValue.count <= 64 else {
                 throw ValidationError(field: "\(field).id", reason: "must be 1 to 64 characters")
             }
-            guard ids.insert(package.id).inserted else {
+            guard ids.insert(package.id.rawValue).inserted else {
                 throw ValidationError(
                     field: "\(field).id",
                     reason: "repeats package id \(package.id); ids are unique within a shipment"
@@ -557,7 +557,7 @@ public enum CommandRules {
                 return value
             }
             return PackageSpec(
-                id: "P\(index + 1)",
+                id: PackageID(rawValue: "P\(index + 1)"),
                 length: try decimal(package.dimensions.length.value, "length"),
                 width: try decimal(package.dimensions.width.value, "width"),
                 height: try decimal(package.dimensions.height.value, "height"),

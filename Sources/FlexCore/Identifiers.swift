@@ -87,3 +87,44 @@ public struct ASIN: StringIdentifier {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 }
+
+/// Amazon's id of an External Fulfillment shipment: the order, as FlexBridge files it.
+public struct ShipmentID: StringIdentifier {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+}
+
+/// The id of a package of a shipment (chosen by the WMS when it packs, or Amazon's recommended package's).
+public struct PackageID: StringIdentifier {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+}
+
+/// FlexBridge's id of a fulfilment command.
+public struct CommandID: StringIdentifier {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// A new random id.
+    public static func generate() -> CommandID { CommandID(rawValue: UUID().uuidString.lowercased()) }
+}
+
+/// FlexBridge's id of a manifest.
+public struct ManifestID: StringIdentifier {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// A new random id.
+    public static func generate() -> ManifestID {
+        ManifestID(rawValue: "MAN-" + UUID().uuidString.prefix(8).lowercased())
+    }
+}
+
+/// FlexBridge's id of a stored document (a label, an invoice, a manifest's PDF).
+public struct DocumentID: StringIdentifier {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// A new random id.
+    public static func generate() -> DocumentID { DocumentID(rawValue: "DOC-" + UUID().uuidString.lowercased()) }
+}

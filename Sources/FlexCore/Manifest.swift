@@ -9,17 +9,17 @@ public struct Manifest: Sendable, Hashable {
 
     public struct Entry: Sendable, Hashable {
         public struct Package: Sendable, Hashable {
-            public var packageID: String
+            public var packageID: PackageID
             public var trackingID: String?
-            public init(packageID: String, trackingID: String?) {
+            public init(packageID: PackageID, trackingID: String?) {
                 self.packageID = packageID
                 self.trackingID = trackingID
             }
         }
-        public var shipmentID: String
+        public var shipmentID: ShipmentID
         public var state: FulfilmentState
         public var packages: [Package]
-        public init(shipmentID: String, state: FulfilmentState, packages: [Package]) {
+        public init(shipmentID: ShipmentID, state: FulfilmentState, packages: [Package]) {
             self.shipmentID = shipmentID
             self.state = state
             self.packages = packages
@@ -29,7 +29,7 @@ public struct Manifest: Sendable, Hashable {
     /// Amazon's limit of orders in one manifest, which the seeds keep.
     public static let maximumOrders = 100
 
-    public var id: String
+    public var id: ManifestID
     public var connectionID: ConnectionID
     public var locationID: LocationID
     public var carrierName: String
@@ -41,7 +41,7 @@ public struct Manifest: Sendable, Hashable {
     public var idempotencyKey: String?
 
     public init(
-        id: String,
+        id: ManifestID,
         connectionID: ConnectionID,
         locationID: LocationID,
         carrierName: String,
@@ -81,7 +81,7 @@ public struct Manifest: Sendable, Hashable {
                 let shipment = packageIndex == 0 ? entry.shipmentID : ""
                 lines.append(
                     .init(
-                        Self.columns(number, shipment, package.packageID, package.trackingID ?? "-"),
+                        Self.columns(number, shipment.rawValue, package.packageID.rawValue, package.trackingID ?? "-"),
                         monospaced: true
                     )
                 )

@@ -22,7 +22,7 @@ public struct Order: Sendable, Hashable, Codable {
     }
 
     public var connectionID: ConnectionID
-    public var shipmentID: String
+    public var shipmentID: ShipmentID
     public var locationID: LocationID
     public var marketplaceID: MarketplaceID
     public var channel: String
@@ -30,7 +30,7 @@ public struct Order: Sendable, Hashable, Codable {
     /// NEW, EXCHANGE or REPLACEMENT.
     public var shipmentType: String?
     /// For a replacement or exchange: the shipment it replaces.
-    public var originalShipmentID: String?
+    public var originalShipmentID: ShipmentID?
     /// Amazon's status: CREATED, ACCEPTED, CONFIRMED, … SHIPPED, DELIVERED, CANCELLED.
     public var status: String
     /// Amazon's `creationDateTime`.
@@ -49,17 +49,17 @@ public struct Order: Sendable, Hashable, Codable {
     /// The last command Amazon refused, until a later command succeeds.
     public var error: OrderError?
     /// The manifest the order is in, once it is put in one.
-    public var manifestID: String?
+    public var manifestID: ManifestID?
 
     public init(
         connectionID: ConnectionID,
-        shipmentID: String,
+        shipmentID: ShipmentID,
         locationID: LocationID,
         marketplaceID: MarketplaceID,
         channel: String,
         program: Program,
         shipmentType: String?,
-        originalShipmentID: String?,
+        originalShipmentID: ShipmentID?,
         status: String,
         amazonCreatedAt: Date,
         amazonUpdatedAt: Date,
@@ -69,7 +69,7 @@ public struct Order: Sendable, Hashable, Codable {
         updatedAt: Date,
         state: FulfilmentState? = nil,
         error: OrderError? = nil,
-        manifestID: String? = nil
+        manifestID: ManifestID? = nil
     ) {
         self.state = state ?? FulfilmentState(amazonStatus: status)
         self.error = error
@@ -103,9 +103,9 @@ public struct OrderError: Sendable, Hashable, Codable {
     public var code: String
     public var message: String
     public var at: Date
-    public var commandID: String?
+    public var commandID: CommandID?
 
-    public init(code: String, message: String, at: Date, commandID: String?) {
+    public init(code: String, message: String, at: Date, commandID: CommandID?) {
         self.code = code
         self.message = message
         self.at = at

@@ -75,7 +75,8 @@ public enum OrderMachine {
             default: .orderUpdated
             }
         var payload: [String: JSONValue] = [
-            "shipmentId": .string(copy.shipmentID), "status": .string(copy.status), "state": .string(state.rawValue),
+            "shipmentId": .string(copy.shipmentID.rawValue), "status": .string(copy.status),
+            "state": .string(state.rawValue),
             "locationId": .string(copy.locationID.rawValue), "program": .string(copy.program.rawValue),
         ]
         let ending = event == .orderCancelled || event == .orderRejected
@@ -119,7 +120,7 @@ public enum OrderMachine {
             ])
         }
         var putBack: [String: JSONValue] = ["stage": .string(stage), "items": .array(items)]
-        if stage == "packed" { putBack["packageIds"] = .array((facts?.packages ?? []).map { .string($0.id) }) }
+        if stage == "packed" { putBack["packageIds"] = .array((facts?.packages ?? []).map { .string($0.id.rawValue) }) }
         return .object(putBack)
     }
 }

@@ -128,9 +128,9 @@ public struct FulfilmentWorker: Sendable {
     /// ran.
     @discardableResult
     public func runDue() async throws -> Int {
-        try await withThrowingTaskGroup(of: String.self) { group in
+        try await withThrowingTaskGroup(of: ShipmentID.self) { group in
             var slots = LaneSlots(concurrency: configuration.concurrency, reserved: configuration.reservedPerLane)
-            var inFlight: [String: Lane] = [:]
+            var inFlight: [ShipmentID: Lane] = [:]
             var ran = 0
             while true {
                 var due: [FulfilmentCommand] = []
@@ -296,7 +296,7 @@ public struct FulfilmentWorker: Sendable {
             }
         case .pack:
             let packages = request.packages ?? []
-            result.packageIds = packages.map(\.id)
+            result.packageIds = packages.map(\.id.rawValue)
             switch try status(of: shipment) {
             case .created, .accepted:
                 throw FulfilmentRefusal(
@@ -316,7 +316,7 @@ public struct FulfilmentWorker: Sendable {
                     throw FulfilmentRefusal(
                         code: "packages_differ",
                         message:
-                            "Order \(shipment.id) is already packed at Amazon as \(held.keys.sorted().joined(separator: ", ")); package \(unknown.id) is not one of them. Change packages by their ids."
+                            "Order \(shipment.id) is already packed at Amazon as \(held.keys.sorted().map(\.rawValue).joined(separator: ", ")); package \(unknown.id) is not one of them. Change packages by their ids."
                     )
                 }
                 for package in changed {
@@ -496,7 +496,7 @@ public struct FulfilmentWorker: Sendable {
                 (result.shippingOptions ?? [])
                 + options.options.map {
                     .init(
-                        packageId: package.id,
+                        packageId: package.id.rawValue,
                         shippingOptionId: $0.id,
                         carrierName: $0.carrierName,
                         shipBy: $0.shipBy,
@@ -538,7 +538,7 @@ public struct FulfilmentWorker: Sendable {
             }
             let file = try await call { try await amazon.download(url) }
             let document = StoredDocument(
-                id: "DOC-\(UUID().uuidString.lowercased())",
+                id: DocumentID.generate(),
                 connectionID: connectionID,
                 shipmentID: shipment.id,
                 kind: .label,
@@ -552,10 +552,10 @@ public struct FulfilmentWorker: Sendable {
             try await store.transaction(fencedBy: lease) { try await $0.saveDocument(document) }
             stored.append(
                 .init(
-                    packageId: packageID,
+                    packageId: packageID.rawValue,
                     trackingId: document.trackingID,
                     carrierName: document.carrierName,
-                    documentId: document.id
+                    documentId: document.id.rawValue
                 )
             )
         }
@@ -571,7 +571,7 @@ public struct FulfilmentWorker: Sendable {
         return labelled
     }
 
-    private func storeInvoice(_ file: AmazonFile?, shipmentID: String) async throws -> String {
+    private func storeInvoice(_ file: AmazonFile?, shipmentID: ShipmentID) async throws -> String {
         guard let file else {
             throw FulfilmentRefusal(
                 code: "invoice_unreadable",
@@ -579,7 +579,7 @@ public struct FulfilmentWorker: Sendable {
             )
         }
         let stored = StoredDocument(
-            id: "DOC-\(UUID().uuidString.lowercased())",
+            id: DocumentID.generate(),
             connectionID: connectionID,
             shipmentID: shipmentID,
             kind: .invoice,
@@ -591,7 +591,7 @@ public struct FulfilmentWorker: Sendable {
             createdAt: store.clock.now()
         )
         try await store.transaction(fencedBy: lease) { try await $0.saveDocument(stored) }
-        return stored.id
+        return stored.id.rawValue
     }
 
     /// Whether Amazon's state already shows what the command asks for.
@@ -614,7 +614,7 @@ public struct FulfilmentWorker: Sendable {
     // MARK: Amazon's shipment
 
     /// The stored copy of the shipment.
-    package func stored(_ shipmentID: String) async throws -> AmazonShipment {
+    package func stored(_ shipmentID: ShipmentID) async throws -> AmazonShipment {
         guard
             let order = try await store.read({ [connectionID] in
                 try await $0.order(shipmentID, connectionID: connectionID)
@@ -653,7 +653,7 @@ public struct FulfilmentWorker: Sendable {
     }
 
     /// Reads the shipment from Amazon and stores the copy (with its event if it changed).
-    func refresh(_ shipmentID: String) async throws -> AmazonShipment {
+    func refresh(_ shipmentID: ShipmentID) async throws -> AmazonShipment {
         let shipment = try await call { try await amazon.shipment(shipmentID) }
         let order = Order(shipment, connectionID: connectionID, now: store.clock.now())
         _ = try await store.transaction(fencedBy: lease) { try await $0.upsertOrder(order, source: "fulfilment") }

@@ -124,7 +124,7 @@ public actor OrderWorker {
         }
     }
 
-    private nonisolated func fetch(_ id: String, notified status: String?) async throws -> Bool {
+    private nonisolated func fetch(_ id: ShipmentID, notified status: String?) async throws -> Bool {
         var changed = false
         // The echo of a change the fulfilment worker made and recorded while the notification was on its way.
         if let status,

@@ -14,29 +14,29 @@ public protocol ExternalFulfillmentShipments: Sendable {
         pageToken: String?
     ) async throws -> ShipmentPage
     /// The shipment as Amazon holds it now.
-    func shipment(_ id: String) async throws -> AmazonShipment
+    func shipment(_ id: ShipmentID) async throws -> AmazonShipment
 
     /// Confirms the order (processShipment CONFIRM).
-    func confirm(_ shipmentID: String) async throws
+    func confirm(_ shipmentID: ShipmentID) async throws
     /// Rejects the given lines (their units as Amazon holds them) for `reason` (processShipment REJECT).
-    func reject(_ shipmentID: String, lines: [(id: String, quantity: Int?)], reason: String) async throws
-    func createPackages(_ shipmentID: String, _ packages: [PackageSpec]) async throws
-    func updatePackage(_ shipmentID: String, _ package: PackageSpec) async throws
-    func shippingOptions(_ shipmentID: String, packageID: String) async throws -> ShippingOptions
+    func reject(_ shipmentID: ShipmentID, lines: [(id: String, quantity: Int?)], reason: String) async throws
+    func createPackages(_ shipmentID: ShipmentID, _ packages: [PackageSpec]) async throws
+    func updatePackage(_ shipmentID: ShipmentID, _ package: PackageSpec) async throws
+    func shippingOptions(_ shipmentID: ShipmentID, packageID: PackageID) async throws -> ShippingOptions
     /// Generates the invoice; nil when Amazon's answer holds no readable file.
-    func generateInvoice(_ shipmentID: String) async throws -> AmazonFile?
+    func generateInvoice(_ shipmentID: ShipmentID) async throws -> AmazonFile?
     /// The invoice Amazon holds; nil when Amazon's answer holds no readable file.
-    func retrieveInvoice(_ shipmentID: String) async throws -> AmazonFile?
+    func retrieveInvoice(_ shipmentID: ShipmentID) async throws -> AmazonFile?
     /// Generates the packages' labels, or issues them again (`regenerate`).
     func generateLabels(
-        _ shipmentID: String,
-        packageIDs: [String],
+        _ shipmentID: ShipmentID,
+        packageIDs: [PackageID],
         shippingOptionID: String?,
         regenerate: Bool,
         courier: Courier?
     ) async throws -> [PackageLabel]
     /// Marks the package handed over to the carrier (updatePackageStatus SHIPPED).
-    func handOver(_ shipmentID: String, packageID: String) async throws
+    func handOver(_ shipmentID: ShipmentID, packageID: PackageID) async throws
     /// Downloads a file Amazon points to (a label).
     func download(_ url: String) async throws -> AmazonFile
 }
@@ -67,16 +67,19 @@ extension SellingPartnerClient: ExternalFulfillmentShipments {
         )
     }
 
-    public func shipment(_ id: String) async throws -> AmazonShipment {
-        try AmazonShipment(try await shipments.getShipment(path: .init(shipmentId: id)).ok.body.json)
+    public func shipment(_ id: ShipmentID) async throws -> AmazonShipment {
+        try AmazonShipment(try await shipments.getShipment(path: .init(shipmentId: id.rawValue)).ok.body.json)
     }
 
-    public func confirm(_ shipmentID: String) async throws {
-        _ = try await shipments.processShipment(path: .init(shipmentId: shipmentID), query: .init(operation: .confirm))
-            .noContent
+    public func confirm(_ shipmentID: ShipmentID) async throws {
+        _ = try await shipments.processShipment(
+            path: .init(shipmentId: shipmentID.rawValue),
+            query: .init(operation: .confirm)
+        )
+        .noContent
     }
 
-    public func reject(_ shipmentID: String, lines: [(id: String, quantity: Int?)], reason: String) async throws {
+    public func reject(_ shipmentID: ShipmentID, lines: [(id: String, quantity: Int?)], reason: String) async throws {
         let reason = EF.LineItemWithReason.ReasonPayload(rawValue: reason) ?? .outOfStock
         let body = EF.ShipmentAcknowledgementRequest(
             lineItems: lines.map {
@@ -84,30 +87,30 @@ extension SellingPartnerClient: ExternalFulfillmentShipments {
             }
         )
         _ = try await shipments.processShipment(
-            path: .init(shipmentId: shipmentID),
+            path: .init(shipmentId: shipmentID.rawValue),
             query: .init(operation: .reject),
             body: .json(body)
         ).noContent
     }
 
-    public func createPackages(_ shipmentID: String, _ packages: [PackageSpec]) async throws {
+    public func createPackages(_ shipmentID: ShipmentID, _ packages: [PackageSpec]) async throws {
         _ = try await shipments.createPackages(
-            path: .init(shipmentId: shipmentID),
+            path: .init(shipmentId: shipmentID.rawValue),
             body: .json(.init(packages: packages.map(EF.Package.init)))
         ).noContent
     }
 
-    public func updatePackage(_ shipmentID: String, _ package: PackageSpec) async throws {
+    public func updatePackage(_ shipmentID: ShipmentID, _ package: PackageSpec) async throws {
         _ = try await shipments.updatePackage(
-            path: .init(shipmentId: shipmentID, packageId: package.id),
+            path: .init(shipmentId: shipmentID.rawValue, packageId: package.id.rawValue),
             body: .json(EF.Package(package))
         ).noContent
     }
 
-    public func shippingOptions(_ shipmentID: String, packageID: String) async throws -> ShippingOptions {
+    public func shippingOptions(_ shipmentID: ShipmentID, packageID: PackageID) async throws -> ShippingOptions {
         let answer = try await shipments.retrieveShippingOptions(
-            path: .init(shipmentId: shipmentID),
-            query: .init(packageId: packageID)
+            path: .init(shipmentId: shipmentID.rawValue),
+            query: .init(packageId: packageID.rawValue)
         ).ok.body.json
         return ShippingOptions(
             options: (answer.shippingOptions ?? []).map {
@@ -117,27 +120,31 @@ extension SellingPartnerClient: ExternalFulfillmentShipments {
         )
     }
 
-    public func generateInvoice(_ shipmentID: String) async throws -> AmazonFile? {
-        AmazonFile(try await shipments.generateInvoice(path: .init(shipmentId: shipmentID)).ok.body.json.document)
+    public func generateInvoice(_ shipmentID: ShipmentID) async throws -> AmazonFile? {
+        AmazonFile(
+            try await shipments.generateInvoice(path: .init(shipmentId: shipmentID.rawValue)).ok.body.json.document
+        )
     }
 
-    public func retrieveInvoice(_ shipmentID: String) async throws -> AmazonFile? {
-        AmazonFile(try await shipments.retrieveInvoice(path: .init(shipmentId: shipmentID)).ok.body.json.document)
+    public func retrieveInvoice(_ shipmentID: ShipmentID) async throws -> AmazonFile? {
+        AmazonFile(
+            try await shipments.retrieveInvoice(path: .init(shipmentId: shipmentID.rawValue)).ok.body.json.document
+        )
     }
 
     public func generateLabels(
-        _ shipmentID: String,
-        packageIDs: [String],
+        _ shipmentID: ShipmentID,
+        packageIDs: [PackageID],
         shippingOptionID: String?,
         regenerate: Bool,
         courier: Courier?
     ) async throws -> [PackageLabel] {
         let answer = try await shipments.generateShipLabels(
-            path: .init(shipmentId: shipmentID),
+            path: .init(shipmentId: shipmentID.rawValue),
             query: .init(shippingOptionId: shippingOptionID, operation: regenerate ? .regenerate : .generate),
             body: .json(
                 .init(
-                    packageIds: packageIDs,
+                    packageIds: packageIDs.map(\.rawValue),
                     courierSupportedAttributes: courier.map {
                         EF.CourierSupportedAttributes(carrierName: $0.carrierName, trackingId: $0.trackingID)
                     }
@@ -146,7 +153,7 @@ extension SellingPartnerClient: ExternalFulfillmentShipments {
         ).ok.body.json
         return answer.packageShipLabelList.map { label in
             PackageLabel(
-                packageID: label.packageId,
+                packageID: label.packageId.map(PackageID.init(rawValue:)),
                 url: label.fileData?.url,
                 trackingID: label.shipLabelMetadata?.trackingId,
                 carrierName: label.shipLabelMetadata?.carrierName,
@@ -156,9 +163,9 @@ extension SellingPartnerClient: ExternalFulfillmentShipments {
         }
     }
 
-    public func handOver(_ shipmentID: String, packageID: String) async throws {
+    public func handOver(_ shipmentID: ShipmentID, packageID: PackageID) async throws {
         _ = try await shipments.updatePackageStatus(
-            path: .init(shipmentId: shipmentID, packageId: packageID),
+            path: .init(shipmentId: shipmentID.rawValue, packageId: packageID.rawValue),
             query: .init(status: .shipped)
         ).noContent
     }
@@ -192,7 +199,7 @@ extension EF.Package {
             )
         }
         self.init(
-            id: spec.id,
+            id: spec.id.rawValue,
             dimensions: .init(
                 length: dimension(spec.length),
                 width: dimension(spec.width),
@@ -233,7 +240,7 @@ extension AmazonShipment {
                 try JSONDecoder().decode(EF.Shipment.self, from: Data(newer.document.utf8)).lastUpdatedDateTime
         }
         guard let status = EF.Shipment.StatusPayload(rawValue: step.status.rawValue) else {
-            throw UnreadableShipment(shipmentID: id, field: "status \(step.status.rawValue)")
+            throw UnreadableShipment(shipmentID: id.rawValue, field: "status \(step.status.rawValue)")
         }
         shipment.status = status
         if let created = step.createdPackages {
@@ -260,7 +267,7 @@ extension AmazonShipment {
             throw UnreadableShipment(shipmentID: shipment.id, field: "lastUpdatedDateTime")
         }
         self.init(
-            id: shipment.id,
+            id: ShipmentID(rawValue: shipment.id),
             locationID: LocationID(rawValue: shipment.locationId),
             marketplaceID: MarketplaceID(rawValue: shipment.marketplaceAttributes.marketplaceId),
             channel: shipment.marketplaceAttributes.channelName,
@@ -269,7 +276,7 @@ extension AmazonShipment {
                 shippingType: shipment.shippingInfo.shippingType?.rawValue
             ),
             shipmentType: shipment.shipmentInfo.shipmentType.rawValue,
-            originalShipmentID: shipment.shipmentInfo.originalShipmentInfo?.id,
+            originalShipmentID: shipment.shipmentInfo.originalShipmentInfo.map { ShipmentID(rawValue: $0.id) },
             status: shipment.status.rawValue,
             createdAt: created,
             updatedAt: updated,

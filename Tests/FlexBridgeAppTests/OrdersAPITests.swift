@@ -187,7 +187,10 @@ struct OrdersAPITests {
                     #expect(status == .ok)
                 }
                 func fetches(_ connection: Connection) async throws -> Set<String> {
-                    Set(try await store.read { try await $0.shipmentFetches(connectionID: connection.id, limit: 100) })
+                    Set(
+                        try await store.read { try await $0.shipmentFetches(connectionID: connection.id, limit: 100) }
+                            .map(\.rawValue)
+                    )
                 }
                 // The location tells them apart, whatever bus delivered it.
                 try await notify("EU-1", location: "L-EU", awsRegion: nil)

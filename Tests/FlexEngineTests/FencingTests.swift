@@ -65,7 +65,7 @@ struct FencingTests {
                 logger: logger
             )
             await #expect { try await staleOrders.poll() } throws: { $0.isLeaseLost }
-            #expect(try await amazon.store.read { try await $0.order(orderID) } == nil)
+            #expect(try await amazon.store.read { try await $0.order(ShipmentID(rawValue: orderID)) } == nil)
             #expect(
                 try await amazon.store.read { try await $0.events(after: 0, account: .default, limit: 1000) }.count
                     == eventsBefore
@@ -91,7 +91,7 @@ struct FencingTests {
             #expect(try await orders.poll() == 1)
 
             // A command queued by the WMS is not started by the stale fulfilment worker: it stays queued, untouched.
-            let order = try #require(try await amazon.store.read { try await $0.order(orderID) })
+            let order = try #require(try await amazon.store.read { try await $0.order(ShipmentID(rawValue: orderID)) })
             let command = try await amazon.store.transaction { session in
                 try await session.submitCommand(
                     CommandRequest(type: .confirm),

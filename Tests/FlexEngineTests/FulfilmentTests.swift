@@ -51,7 +51,9 @@ struct FulfilmentTests {
             to shipmentID: String,
             key: String? = nil
         ) async throws -> FulfilmentCommand {
-            let order = try #require(try await amazon.store.read { try await $0.order(shipmentID) })
+            let order = try #require(
+                try await amazon.store.read { try await $0.order(ShipmentID(rawValue: shipmentID)) }
+            )
             let resolved = try CommandRules.resolve(request, for: try ShipmentFacts(json: order.shipment))
             return try await amazon.store.transaction {
                 try await $0.submitCommand(
@@ -64,12 +66,12 @@ struct FulfilmentTests {
         }
 
         func order(_ id: String) async throws -> Order {
-            try #require(try await amazon.store.read { try await $0.order(id) })
+            try #require(try await amazon.store.read { try await $0.order(ShipmentID(rawValue: id)) })
         }
 
         func commands(_ id: String) async throws -> [FulfilmentCommand] {
             try await amazon.store.read { [amazon] in
-                try await $0.commands(shipmentID: id, connectionID: amazon.connection.id)
+                try await $0.commands(shipmentID: ShipmentID(rawValue: id), connectionID: amazon.connection.id)
             }
         }
 
@@ -162,7 +164,7 @@ struct FulfilmentTests {
             #expect(order.status == "SHIPPED" && order.state == .shipped && order.error == nil)
             #expect(await parts.amazon.simulator.groundTruth().shipments.first { $0.id == id }?.status == "SHIPPED")
             let documents = try await parts.amazon.store.read {
-                try await $0.documents(shipmentID: id, connectionID: parts.amazon.connection.id)
+                try await $0.documents(shipmentID: ShipmentID(rawValue: id), connectionID: parts.amazon.connection.id)
             }
             let label = try #require(documents.first { $0.kind == .label })
             #expect(label.trackingID?.hasPrefix("SIM") == true && !label.data.isEmpty)
@@ -259,7 +261,7 @@ struct FulfilmentTests {
             #expect(order.state == .readyToShip)
             #expect(try await readyEvents().count == 1)
             let labels = try await parts.amazon.store.read {
-                try await $0.documents(shipmentID: id, connectionID: parts.amazon.connection.id)
+                try await $0.documents(shipmentID: ShipmentID(rawValue: id), connectionID: parts.amazon.connection.id)
             }.filter { $0.kind == .label }
             #expect(!labels.isEmpty)
             #expect(try await parts.amazon.store.read { try await $0.command(label.id) }?.status == .succeeded)
@@ -280,7 +282,7 @@ struct FulfilmentTests {
             let order = try await parts.order(id)
             #expect(order.error?.commandID == label.id && order.error?.code == "not_packed")
             let failed = try #require(try await parts.events("order.command_failed").first)
-            #expect(failed.payload.contains(ship.id) && failed.subject == id)
+            #expect(failed.payload.contains(ship.id.rawValue) && failed.subject == id)
             #expect(await parts.writes(id).isEmpty, "nothing was sent to Amazon")
 
             // A later success clears the error.
@@ -345,7 +347,7 @@ struct FulfilmentTests {
         try await Self.run { parts in
             let id = try await parts.newOrder(through: [.confirm, .pack])
             // The worker's copy: packed, with the packages, at the time Amazon last stamped (before the steps).
-            let packed = try await parts.fulfilment.stored(id)
+            let packed = try await parts.fulfilment.stored(ShipmentID(rawValue: id))
             #expect(packed.knownStatus == .packageCreated)
             let packages = try #require(try Self.document(packed).packages)
             // A poll's page read after the confirmation and before the packing arrives late: CONFIRMED, no packages,
@@ -364,7 +366,7 @@ struct FulfilmentTests {
             #expect(next.knownStatus == .pickupSlotRetrieved)
             #expect(try Self.document(next).packages == packages)
             #expect(try Self.document(next).lastUpdatedDateTime == stale.lastUpdatedDateTime)
-            let stored = try await parts.fulfilment.stored(id)
+            let stored = try await parts.fulfilment.stored(ShipmentID(rawValue: id))
             #expect(stored.knownStatus == .pickupSlotRetrieved)
             #expect(try Self.document(stored).packages == packages)
 
@@ -437,7 +439,7 @@ struct FulfilmentTests {
             ).noContent
             try await parts.orders.poll()
             let cancelled = try #require(try await parts.events("order.cancelled").first)
-            #expect(cancelled.payload.contains(pack.id))
+            #expect(cancelled.payload.contains(pack.id.rawValue))
             #expect(cancelled.payload.contains("\"stage\":\"picked\""), "confirmed, so picked: \(cancelled.payload)")
             try await parts.fulfilment.drain()
             #expect(try await parts.commands(id).last?.status == .cancelled)
@@ -519,7 +521,7 @@ struct FulfilmentTests {
             let order = try await parts.order(id)
             #expect(order.status == "CANCELLED" && order.state == .rejected)
             let rejected = try #require(try await parts.events("order.rejected").first)
-            #expect(rejected.payload.contains("OUT_OF_STOCK") && rejected.payload.contains(pack.id))
+            #expect(rejected.payload.contains("OUT_OF_STOCK") && rejected.payload.contains(pack.id.rawValue))
             #expect(try await parts.events("order.cancelled").isEmpty, "order.cancelled is the marketplace's alone")
             #expect(await parts.writes(id) == ["processShipment": 1])
         }
@@ -604,7 +606,7 @@ struct FulfilmentTests {
                         after: nil,
                         limit: 100
                     )
-                }.map(\.shipmentID)
+                }.map(\.shipmentID.rawValue)
             }
             #expect(Set(try await needingManifest()) == Set(ids), "labelled, in no manifest yet")
             let (manifest, created) = try await store.transaction {
@@ -617,7 +619,7 @@ struct FulfilmentTests {
                 )
             }
             #expect(created && manifest.idempotencyKey == "wave-1")
-            #expect(Set(manifest.entries.map(\.shipmentID)) == Set(ids) && manifest.carrierName == "ATS")
+            #expect(Set(manifest.entries.map(\.shipmentID.rawValue)) == Set(ids) && manifest.carrierName == "ATS")
             for id in ids { #expect(try await parts.order(id).manifestID == manifest.id) }
             #expect(try await needingManifest().isEmpty)
             // The same request again under the same key: the first manifest, nothing created.
@@ -626,7 +628,7 @@ struct FulfilmentTests {
                     connectionID: connection,
                     locationID: location,
                     carrierName: "ATS",
-                    shipmentIDs: ids,
+                    shipmentIDs: ids.map(ShipmentID.init(rawValue:)),
                     idempotencyKey: "wave-1"
                 )
             }
@@ -687,7 +689,7 @@ struct FulfilmentTests {
         try await Self.run { parts in
             let connection = parts.amazon.connection.id
             let location = LocationID(rawValue: parts.amazon.locationID)
-            var created: [String] = []
+            var created: [ManifestID] = []
             for _ in 0..<3 {
                 let id = try await parts.newOrder(through: [.confirm, .pack, .label])
                 created.append(
@@ -696,7 +698,7 @@ struct FulfilmentTests {
                             connectionID: connection,
                             locationID: location,
                             carrierName: nil,
-                            shipmentIDs: [id]
+                            shipmentIDs: [ShipmentID(rawValue: id)]
                         )
                     }.manifest.id
                 )
@@ -744,14 +746,14 @@ struct FulfilmentTests {
                         before: expected.addingTimeInterval(60),
                         limit: 10
                     )
-                }.map(\.shipmentID) == [id]
+                }.map(\.shipmentID.rawValue) == [id]
             )
             try await parts.submit(CommandRequest(type: .ship), to: id)
             try await parts.fulfilment.drain()
             #expect(
                 try await store.read {
                     try await $0.ordersAtRisk(connectionID: connection, before: .distantPast, limit: 10)
-                }.map(\.shipmentID) == [id]
+                }.map(\.shipmentID.rawValue) == [id]
             )
         }
     }

@@ -56,7 +56,7 @@ struct OrderSyncTests {
             let created = try await events(amazon)
             #expect(created.map(\.type) == ["order.created", "order.created", "order.created"])
             #expect(Set(created.compactMap(\.subject)) == Set(ids))
-            let order = try #require(try await amazon.store.read { try await $0.order(ids[0]) })
+            let order = try #require(try await amazon.store.read { try await $0.order(ShipmentID(rawValue: ids[0])) })
             #expect(order.locationID.rawValue == amazon.locationID)
             #expect(order.status == "ACCEPTED" || order.status == "CREATED")
             #expect(order.shipment.contains(ids[0]))
@@ -69,7 +69,7 @@ struct OrderSyncTests {
             let last = try #require(try await events(amazon).last)
             #expect(last.type == "order.cancelled" && last.subject == ids[1])
             let history = try await amazon.store.read {
-                try await $0.orderHistory(ids[1], connectionID: amazon.connection.id)
+                try await $0.orderHistory(ShipmentID(rawValue: ids[1]), connectionID: amazon.connection.id)
             }
             #expect(history.map(\.status).last == "CANCELLED")
         }
@@ -85,16 +85,19 @@ struct OrderSyncTests {
             )
             try await amazon.settings { $0.orderSyncEnabled = false }
             let connection = try await amazon.store.transaction {
-                try await $0.requestShipmentFetch(sellingPartnerID: InventoryFixture.merchant, shipmentID: id)
+                try await $0.requestShipmentFetch(
+                    sellingPartnerID: InventoryFixture.merchant,
+                    shipmentID: ShipmentID(rawValue: id)
+                )
             }
             #expect(connection == [amazon.connection.id])
             #expect(try await worker.fetchNotified() == 0)
-            #expect(try await amazon.store.read { try await $0.order(id) } == nil)
+            #expect(try await amazon.store.read { try await $0.order(ShipmentID(rawValue: id)) } == nil)
 
             try await amazon.settings { $0.orderSyncEnabled = true }
             #expect(try await worker.fetchNotified() == 1)
             let history = try await amazon.store.read {
-                try await $0.orderHistory(id, connectionID: amazon.connection.id)
+                try await $0.orderHistory(ShipmentID(rawValue: id), connectionID: amazon.connection.id)
             }
             #expect(history.map(\.source) == ["notification"])
             #expect(

@@ -21,7 +21,7 @@ struct ShipmentBoundaryTests {
         try await SimulatedAmazon.run { amazon in
             let client = try await amazon.client()
             let id = try await amazon.shipment(using: client)
-            let accepted = try await client.shipment(id)
+            let accepted = try await client.shipment(ShipmentID(rawValue: id))
             #expect(accepted.knownStatus == .accepted)
 
             let confirmed = try accepted.recording(ImpliedStep(.confirmed))

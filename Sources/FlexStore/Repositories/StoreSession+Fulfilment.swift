@@ -19,7 +19,7 @@ extension StoreSession {
         ) {
             return (existing, false)
         }
-        let id = UUID().uuidString.lowercased()
+        let id = CommandID.generate()
         let now = nowMilliseconds
         // Insert or fetch: the same key sent twice at once inserts once; the second insert does nothing (on
         // PostgreSQL it waits for the first to commit) and then finds the first command.
@@ -74,7 +74,7 @@ extension StoreSession {
         return existing.command
     }
 
-    public func command(_ id: String) async throws -> FulfilmentCommand? {
+    public func command(_ id: CommandID) async throws -> FulfilmentCommand? {
         try await sql.raw("SELECT * FROM order_commands WHERE id = \(bind: id)").first().map(Self.decodeCommand)
     }
 
@@ -91,7 +91,7 @@ extension StoreSession {
     }
 
     /// An order's commands, in the order they run.
-    public func commands(shipmentID: String, connectionID: ConnectionID) async throws -> [FulfilmentCommand] {
+    public func commands(shipmentID: ShipmentID, connectionID: ConnectionID) async throws -> [FulfilmentCommand] {
         try await sql.raw(
             """
             SELECT * FROM order_commands WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)
@@ -135,7 +135,7 @@ extension StoreSession {
     /// Marks an attempt as started, committed before Amazon is called: an attempt that finds `attempts` above 1
     /// knows an earlier one may have reached Amazon. Returns the attempt's number, or nil when the command is no
     /// longer open (the order was cancelled).
-    public func startCommand(_ id: String) async throws -> Int? {
+    public func startCommand(_ id: CommandID) async throws -> Int? {
         try await sql.raw(
             """
             UPDATE order_commands SET status = 'running', attempts = attempts + 1, updated_at = \(bind: nowMilliseconds)
@@ -207,7 +207,7 @@ extension StoreSession {
                 NewEvent(
                     event,
                     connectionID: command.connectionID,
-                    subject: command.shipmentID,
+                    subject: command.shipmentID.rawValue,
                     payload: try Self.json(payload)
                 )
             ])
@@ -233,8 +233,10 @@ extension StoreSession {
 
     /// Cancels every open command of an order cancelled at Amazon — but a rejection under way, which is what
     /// cancelled it; returns their ids and types.
-    func cancelOpenCommands(connectionID: ConnectionID, shipmentID: String) async throws -> [(id: String, type: String)]
-    {
+    func cancelOpenCommands(
+        connectionID: ConnectionID,
+        shipmentID: ShipmentID
+    ) async throws -> [(id: CommandID, type: String)] {
         try await sql.raw(
             """
             UPDATE order_commands SET status = 'cancelled', error_code = 'order_cancelled',
@@ -243,7 +245,9 @@ extension StoreSession {
                 AND NOT (type = 'reject' AND status = 'running')
             RETURNING id, type
             """
-        ).all().map { (try $0.decode(column: "id", as: String.self), try $0.decode(column: "type", as: String.self)) }
+        ).all().map {
+            (try $0.decode(column: "id", as: CommandID.self), try $0.decode(column: "type", as: String.self))
+        }
     }
 
     // MARK: Documents
@@ -290,7 +294,7 @@ extension StoreSession {
     }
 
     /// An order's current files (superseded labels left out), oldest first.
-    public func documents(shipmentID: String, connectionID: ConnectionID) async throws -> [StoredDocument] {
+    public func documents(shipmentID: ShipmentID, connectionID: ConnectionID) async throws -> [StoredDocument] {
         try await sql.raw(
             """
             SELECT * FROM documents WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)
@@ -302,9 +306,9 @@ extension StoreSession {
 
     /// The kinds and packages of an order's current files, without their contents.
     public func heldDocuments(
-        shipmentID: String,
+        shipmentID: ShipmentID,
         connectionID: ConnectionID
-    ) async throws -> [(kind: StoredDocument.Kind, packageID: String?)] {
+    ) async throws -> [(kind: StoredDocument.Kind, packageID: PackageID?)] {
         try await sql.raw(
             """
             SELECT kind, package_id FROM documents WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)
@@ -314,11 +318,11 @@ extension StoreSession {
             guard let kind = StoredDocument.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else {
                 return nil
             }
-            return (kind, try row.decode(column: "package_id", as: String?.self))
+            return (kind, try row.decode(column: "package_id", as: PackageID?.self))
         }
     }
 
-    public func document(_ id: String) async throws -> StoredDocument? {
+    public func document(_ id: DocumentID) async throws -> StoredDocument? {
         try await sql.raw("SELECT * FROM documents WHERE id = \(bind: id)").first().map(Self.decodeDocument)
     }
 
@@ -345,9 +349,9 @@ extension StoreSession {
             throw StoreError(code: .invalidInput, message: "Command \(id) has an unknown status \(statusText).")
         }
         return FulfilmentCommand(
-            id: id,
+            id: CommandID(rawValue: id),
             connectionID: ConnectionID(rawValue: try row.decode(column: "connection_id", as: String.self)),
-            shipmentID: try row.decode(column: "shipment_id", as: String.self),
+            shipmentID: try row.decode(column: "shipment_id", as: ShipmentID.self),
             sequence: try row.decode(column: "sequence", as: Int64.self),
             idempotencyKey: try row.decode(column: "idempotency_key", as: String.self),
             request: try JSONDecoder().decode(CommandRequest.self, from: Data(requestText.utf8)),
@@ -370,11 +374,11 @@ extension StoreSession {
             throw StoreError(code: .invalidInput, message: "Document \(id) is unreadable.")
         }
         return StoredDocument(
-            id: id,
+            id: DocumentID(rawValue: id),
             connectionID: ConnectionID(rawValue: try row.decode(column: "connection_id", as: String.self)),
-            shipmentID: try row.decode(column: "shipment_id", as: String?.self),
+            shipmentID: try row.decode(column: "shipment_id", as: ShipmentID?.self),
             kind: kind,
-            packageID: try row.decode(column: "package_id", as: String?.self),
+            packageID: try row.decode(column: "package_id", as: PackageID?.self),
             trackingID: try row.decode(column: "tracking_id", as: String?.self),
             carrierName: try row.decode(column: "carrier_name", as: String?.self),
             contentType: try row.decode(column: "content_type", as: String.self),

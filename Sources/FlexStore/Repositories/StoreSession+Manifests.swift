@@ -11,7 +11,7 @@ extension StoreSession {
         connectionID: ConnectionID,
         locationID: LocationID,
         carrierName: String?,
-        shipmentIDs: [String]?,
+        shipmentIDs: [ShipmentID]?,
         idempotencyKey: String? = nil
     ) async throws -> (manifest: Manifest, created: Bool) {
         if let idempotencyKey,
@@ -34,9 +34,9 @@ extension StoreSession {
             ORDER BY o.amazon_created_at, o.shipment_id
             """
         ).all()
-        var eligible: [(shipmentID: String, carrier: String)] = try rows.map {
+        var eligible: [(shipmentID: ShipmentID, carrier: String)] = try rows.map {
             (
-                try $0.decode(column: "shipment_id", as: String.self),
+                try $0.decode(column: "shipment_id", as: ShipmentID.self),
                 try $0.decode(column: "carrier_name", as: String?.self) ?? ""
             )
         }
@@ -75,7 +75,7 @@ extension StoreSession {
                 message: "Location \(locationID) has no labelled \(carrier) order outside a manifest."
             )
         }
-        let id = "MAN-\(UUID().uuidString.prefix(8).lowercased())"
+        let id = ManifestID.generate()
         // The same key sent twice at once inserts once: the second insert waits for the first (PostgreSQL), does
         // nothing, and the first manifest is returned.
         let inserted = try await sql.raw(
@@ -123,9 +123,9 @@ extension StoreSession {
             NewEvent(
                 .manifestCreated,
                 connectionID: connectionID,
-                subject: id,
+                subject: id.rawValue,
                 payload: try Self.json([
-                    "manifestId": JSONValue.string(id), "orders": .number(Double(chosen.count)),
+                    "manifestId": JSONValue.string(id.rawValue), "orders": .number(Double(chosen.count)),
                     "carrierName": .string(carrier),
                 ])
             )
@@ -139,7 +139,7 @@ extension StoreSession {
         _ earlier: Manifest,
         locationID: LocationID,
         carrierName: String?,
-        shipmentIDs: [String]?
+        shipmentIDs: [ShipmentID]?
     ) throws -> Manifest {
         let sameOrders = shipmentIDs.map { Set($0) == Set(earlier.entries.map(\.shipmentID)) } ?? true
         guard earlier.locationID == locationID, carrierName.map({ $0 == earlier.carrierName }) ?? true, sameOrders
@@ -153,7 +153,7 @@ extension StoreSession {
         return earlier
     }
 
-    public func manifest(_ id: String) async throws -> Manifest? {
+    public func manifest(_ id: ManifestID) async throws -> Manifest? {
         guard let row = try await sql.raw("SELECT * FROM manifests WHERE id = \(bind: id)").first() else { return nil }
         return try await decodeManifest(row)
     }
@@ -176,7 +176,7 @@ extension StoreSession {
         connectionID: ConnectionID?,
         locationID: LocationID? = nil,
         status: Manifest.Status? = nil,
-        before: String? = nil,
+        before: ManifestID? = nil,
         limit: Int
     ) async throws -> [Manifest] {
         var query: SQLQueryString = "SELECT * FROM manifests WHERE 1 = 1"
@@ -199,15 +199,15 @@ extension StoreSession {
     }
 
     /// The manifest an order is in, if any.
-    public func manifestID(shipmentID: String, connectionID: ConnectionID) async throws -> String? {
+    public func manifestID(shipmentID: ShipmentID, connectionID: ConnectionID) async throws -> ManifestID? {
         try await sql.raw(
             "SELECT manifest_id FROM manifest_orders WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)"
-        ).first()?.decode(column: "manifest_id", as: String.self)
+        ).first()?.decode(column: "manifest_id", as: ManifestID.self)
     }
 
     /// Hands a manifest over: a ship command for every order in it (keyed by the manifest, so repeating stores none
     /// twice), and the manifest marked handed over.
-    public func handOverManifest(_ id: String) async throws -> Manifest {
+    public func handOverManifest(_ id: ManifestID) async throws -> Manifest {
         guard let manifest = try await manifest(id) else { throw StoreError.notFound("Manifest \(id)") }
         notes.note(.fulfilment, for: [manifest.connectionID])
         for entry in manifest.entries {
@@ -229,7 +229,7 @@ extension StoreSession {
                 NewEvent(
                     .manifestHandedOver,
                     connectionID: manifest.connectionID,
-                    subject: id,
+                    subject: id.rawValue,
                     payload: try Self.json(["manifestId": id])
                 )
             ])
@@ -261,12 +261,12 @@ extension StoreSession {
             ).all()
             entries.append(
                 Manifest.Entry(
-                    shipmentID: shipmentID,
+                    shipmentID: ShipmentID(rawValue: shipmentID),
                     state: FulfilmentState(rawValue: try orderRow.decode(column: "state", as: String.self))
                         ?? .readyToShip,
                     packages: try labels.map {
                         .init(
-                            packageID: try $0.decode(column: "package_id", as: String?.self) ?? "",
+                            packageID: try $0.decode(column: "package_id", as: PackageID?.self) ?? "",
                             trackingID: try $0.decode(column: "tracking_id", as: String?.self)
                         )
                     }
@@ -274,7 +274,7 @@ extension StoreSession {
             )
         }
         return Manifest(
-            id: id,
+            id: ManifestID(rawValue: id),
             connectionID: connectionID,
             locationID: LocationID(rawValue: try row.decode(column: "location_id", as: String.self)),
             carrierName: try row.decode(column: "carrier_name", as: String.self),

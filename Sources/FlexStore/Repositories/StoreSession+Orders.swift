@@ -78,13 +78,13 @@ extension StoreSession {
         var payload = decision.payload
         if decision.cancelsOpenCommands {
             let cancelled = try await cancelOpenCommands(connectionID: order.connectionID, shipmentID: order.shipmentID)
-            payload["cancelledCommandIds"] = .array(cancelled.map { .string($0.id) })
+            payload["cancelledCommandIds"] = .array(cancelled.map { .string($0.id.rawValue) })
         }
         try await appendEvents([
             NewEvent(
                 decision.event,
                 connectionID: order.connectionID,
-                subject: order.shipmentID,
+                subject: order.shipmentID.rawValue,
                 payload: try Self.json(payload)
             )
         ])
@@ -105,21 +105,21 @@ extension StoreSession {
     }
 
     /// Whether a current label of every package is stored; of any package, when the copy names none.
-    func labelsHeld(connectionID: ConnectionID, shipmentID: String, packageIDs: [String]) async throws -> Bool {
+    func labelsHeld(connectionID: ConnectionID, shipmentID: ShipmentID, packageIDs: [PackageID]) async throws -> Bool {
         let held = try await sql.raw(
             """
             SELECT package_id FROM documents
             WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID) AND kind = 'label'
                 AND superseded_at IS NULL
             """
-        ).all().compactMap { try $0.decode(column: "package_id", as: String?.self) }
+        ).all().compactMap { try $0.decode(column: "package_id", as: PackageID?.self) }
         return packageIDs.isEmpty ? !held.isEmpty : Set(held).isSuperset(of: packageIDs)
     }
 
     /// A labelled order held back as `packed` for want of its labels becomes `ready_to_ship`, with its event, once
     /// the last of them is stored. Called where a label is stored, and by the label command when Amazon already
     /// shows the order labelled and its files are held.
-    public func promoteIfLabelled(connectionID: ConnectionID, shipmentID: String) async throws {
+    public func promoteIfLabelled(connectionID: ConnectionID, shipmentID: ShipmentID) async throws {
         guard
             let row = try await sql.raw(
                 """
@@ -145,7 +145,7 @@ extension StoreSession {
             """
         ).run()
         let payload: [String: JSONValue] = [
-            "shipmentId": .string(shipmentID), "status": .string("SHIPLABEL_GENERATED"),
+            "shipmentId": .string(shipmentID.rawValue), "status": .string("SHIPLABEL_GENERATED"),
             "state": .string(state.rawValue),
             "locationId": .string(try row.decode(column: "location_id", as: String.self)),
             "program": .string(try row.decode(column: "program", as: String.self)),
@@ -155,7 +155,7 @@ extension StoreSession {
             NewEvent(
                 .orderUpdated,
                 connectionID: connectionID,
-                subject: shipmentID,
+                subject: shipmentID.rawValue,
                 payload: try Self.json(payload)
             )
         ])
@@ -184,7 +184,7 @@ extension StoreSession {
     }
 
     /// One order, by connection and shipment id; or by shipment id alone (Amazon's ids are unique).
-    public func order(_ shipmentID: String, connectionID: ConnectionID? = nil) async throws -> Order? {
+    public func order(_ shipmentID: ShipmentID, connectionID: ConnectionID? = nil) async throws -> Order? {
         let rows =
             if let connectionID {
                 try await sql.raw(
@@ -233,7 +233,7 @@ extension StoreSession {
 
     /// The statuses an order went through, oldest first, with where FlexBridge learnt each.
     public func orderHistory(
-        _ shipmentID: String,
+        _ shipmentID: ShipmentID,
         connectionID: ConnectionID
     ) async throws -> [(status: String, amazonUpdatedAt: Date, source: String)] {
         try await sql.raw(
@@ -282,7 +282,7 @@ extension StoreSession {
     /// fetch; polling still brings Amazon's copy of it.
     public func requestShipmentFetch(
         sellingPartnerID: String,
-        shipmentID: String,
+        shipmentID: ShipmentID,
         status: String? = nil,
         locationID: String? = nil,
         region: Region? = nil
@@ -325,7 +325,7 @@ extension StoreSession {
     }
 
     /// Shipments to fetch because Amazon notified about them, oldest first.
-    public func shipmentFetches(connectionID: ConnectionID, limit: Int) async throws -> [String] {
+    public func shipmentFetches(connectionID: ConnectionID, limit: Int) async throws -> [ShipmentID] {
         try await notifiedShipments(connectionID: connectionID, limit: limit).map(\.shipmentID)
     }
 
@@ -333,24 +333,27 @@ extension StoreSession {
     public func notifiedShipments(
         connectionID: ConnectionID,
         limit: Int
-    ) async throws -> [(shipmentID: String, status: String?)] {
+    ) async throws -> [(shipmentID: ShipmentID, status: String?)] {
         try await sql.raw(
             """
             SELECT shipment_id, status FROM shipment_fetches WHERE connection_id = \(bind: connectionID.rawValue)
             ORDER BY requested_at, shipment_id LIMIT \(bind: Int64(limit))
             """
         ).all().map {
-            (try $0.decode(column: "shipment_id", as: String.self), try $0.decode(column: "status", as: String?.self))
+            (
+                try $0.decode(column: "shipment_id", as: ShipmentID.self),
+                try $0.decode(column: "status", as: String?.self)
+            )
         }
     }
 
     /// Whether the order's copy already has `status`, or a status further on.
-    public func holds(_ status: String, shipmentID: String, connectionID: ConnectionID) async throws -> Bool {
+    public func holds(_ status: String, shipmentID: ShipmentID, connectionID: ConnectionID) async throws -> Bool {
         guard let held = try await order(shipmentID, connectionID: connectionID)?.status else { return false }
         return ShipmentStatus.rank(of: held) >= ShipmentStatus.rank(of: status) && ShipmentStatus.rank(of: status) >= 0
     }
 
-    public func completeShipmentFetch(connectionID: ConnectionID, shipmentID: String) async throws {
+    public func completeShipmentFetch(connectionID: ConnectionID, shipmentID: ShipmentID) async throws {
         try await sql.raw(
             "DELETE FROM shipment_fetches WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)"
         ).run()
@@ -361,13 +364,13 @@ extension StoreSession {
         let state = FulfilmentState(rawValue: try row.decode(column: "state", as: String.self))
         return Order(
             connectionID: ConnectionID(rawValue: try row.decode(column: "connection_id", as: String.self)),
-            shipmentID: try row.decode(column: "shipment_id", as: String.self),
+            shipmentID: try row.decode(column: "shipment_id", as: ShipmentID.self),
             locationID: LocationID(rawValue: try row.decode(column: "location_id", as: String.self)),
             marketplaceID: MarketplaceID(rawValue: try row.decode(column: "marketplace_id", as: String.self)),
             channel: try row.decode(column: "channel", as: String.self),
             program: Order.Program(rawValue: try row.decode(column: "program", as: String.self)) ?? .easyShip,
             shipmentType: try row.decode(column: "shipment_type", as: String?.self),
-            originalShipmentID: try row.decode(column: "original_shipment_id", as: String?.self),
+            originalShipmentID: try row.decode(column: "original_shipment_id", as: ShipmentID?.self),
             status: try row.decode(column: "status", as: String.self),
             amazonCreatedAt: Date(millisecondsSince1970: try row.decode(column: "amazon_created_at", as: Int64.self)),
             amazonUpdatedAt: Date(millisecondsSince1970: try row.decode(column: "amazon_updated_at", as: Int64.self)),
@@ -383,10 +386,10 @@ extension StoreSession {
                     code: $0,
                     message: try row.decode(column: "error_message", as: String?.self) ?? "",
                     at: Date(millisecondsSince1970: try row.decode(column: "error_at", as: Int64?.self) ?? 0),
-                    commandID: try row.decode(column: "error_command_id", as: String?.self)
+                    commandID: try row.decode(column: "error_command_id", as: CommandID?.self)
                 )
             },
-            manifestID: try row.decode(column: "manifest_id", as: String?.self)
+            manifestID: try row.decode(column: "manifest_id", as: ManifestID?.self)
         )
     }
 }
