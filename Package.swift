@@ -156,7 +156,6 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                "AmazonEFShipments",
                 "SellingPartner",
                 "FlexCore",
                 "FlexStore",
@@ -167,8 +166,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "FlexUseCases",
+            dependencies: [
+                .product(name: "Algorithms", package: "swift-algorithms"),
+                "FlexCore",
+                "FlexStore",
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "FlexAPI",
             dependencies: [
+                "FlexUseCases",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 "FlexBridgeAPI",
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
@@ -186,6 +195,7 @@ let package = Package(
             name: "FlexBridgeApp",
             dependencies: [
                 .product(name: "Algorithms", package: "swift-algorithms"),
+                "FlexUseCases",
                 "FlexCore",
                 "FlexStore",
                 "FlexEngine",
@@ -299,6 +309,16 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FlexUseCasesTests",
+            dependencies: [
+                "FlexCore",
+                "FlexStore",
+                "FlexStoreTesting",
+                "FlexUseCases",
             ],
             swiftSettings: strictSettings
         ),

@@ -1,6 +1,7 @@
 import FlexBridgeAPI
 import FlexCore
 import FlexStore
+import FlexUseCases
 import Foundation
 import Hummingbird
 import Logging
@@ -23,6 +24,8 @@ public struct APIHandler: APIProtocol {
     /// The account requests work in: its hubs' stock, its events and webhooks. Until access control names each
     /// request's principal (and its account), every request is the default account's.
     let account: AccountID = .default
+    var inventory: InventoryUseCases { InventoryUseCases(store: store) }
+    var fulfilment: FulfilmentUseCases { FulfilmentUseCases(store: store) }
 
     public init(
         store: Store,

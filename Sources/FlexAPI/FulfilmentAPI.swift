@@ -1,6 +1,7 @@
 import FlexBridgeAPI
 import FlexCore
 import FlexStore
+import FlexUseCases
 import Foundation
 import OpenAPIRuntime
 
@@ -21,37 +22,19 @@ extension APIHandler {
         } catch {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         }
-        guard let order = try await store.read({ try await $0.order(ShipmentID(rawValue: input.path.shipmentId)) })
-        else {
-            return .notFound(Self.orderNotFound(input.path.shipmentId))
-        }
-        // A repeated request is answered from the store before the order's state is looked at: a retry after the
-        // order moved on still gets its command back.
-        let fingerprint = try Self.fingerprint(request)
         do {
-            if let replay = try await store.read({
-                try await $0.existingCommand(idempotencyKey: key, fingerprint: fingerprint, for: order)
-            }) {
-                return .ok(.init(body: .json(Self.schema(replay))))
-            }
-            if let refusal = CommandRules.refusal(request.type, state: order.state) {
-                return .conflict(
-                    .init(
-                        body: .json(
-                            Self.problemBody(
-                                .conflict,
-                                "Order \(order.shipmentID) cannot take \(request.type.rawValue): \(refusal)."
-                            )
-                        )
-                    )
-                )
-            }
-            let resolved = try CommandRules.resolve(request, for: try ShipmentFacts(json: order.shipment))
-            let (command, created) = try await store.transaction {
-                try await $0.submitCommand(resolved, fingerprint: fingerprint, for: order, idempotencyKey: key)
-            }
-            return created
-                ? .accepted(.init(body: .json(Self.schema(command)))) : .ok(.init(body: .json(Self.schema(command))))
+            let submitted = try await fulfilment.submitCommand(
+                request,
+                to: ShipmentID(rawValue: input.path.shipmentId),
+                idempotencyKey: key
+            )
+            return submitted.created
+                ? .accepted(.init(body: .json(Self.schema(submitted.command))))
+                : .ok(.init(body: .json(Self.schema(submitted.command))))
+        } catch FulfilmentUseCases.Refusal.orderNotFound {
+            return .notFound(Self.orderNotFound(input.path.shipmentId))
+        } catch let refusal as FulfilmentUseCases.Refusal {
+            return .conflict(.init(body: .json(Self.problemBody(.conflict, refusal.description))))
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         } catch let error as StoreError where error.code == .conflict {
@@ -359,10 +342,6 @@ extension APIHandler {
             carrierName: body.carrierName,
             trackingId: body.trackingId
         )
-    }
-
-    static func fingerprint(_ request: CommandRequest) throws -> String {
-        try JSONText.encode(request)
     }
 
     static func schema(_ request: CommandRequest) -> Components.Schemas.CommandRequest {

@@ -1,6 +1,7 @@
 import FlexBridgeAPI
 import FlexCore
 import FlexStore
+import FlexUseCases
 import Foundation
 import OpenAPIRuntime
 
@@ -181,11 +182,8 @@ extension APIHandler {
                 return .badRequest(Self.problem(.invalidInput, error.description))
             }
         }
-        let total = try await store.transaction { session in
-            try await session.upsertListings(listings)
-            return try await session.listingCount(for: id)
-        }
-        return .ok(.init(body: .json(.init(imported: listings.count, total: total))))
+        let result = try await inventory.importListings(listings, connectionID: id)
+        return .ok(.init(body: .json(.init(imported: result.imported, total: result.total))))
     }
 
     public func resyncInventory(
@@ -195,15 +193,7 @@ extension APIHandler {
         guard try await load(input.path.connectionId) != nil else {
             return .notFound(Self.notFound(input.path.connectionId))
         }
-        let items = try await store.transaction { session in
-            let items = try await session.markInventoryPending(connectionID: id, resend: true)
-            try await session.recordChanges(
-                [SettingChange(setting: "inventory.resync", oldValue: nil, newValue: "\(items)")],
-                connectionID: id,
-                actor: Self.actor
-            )
-            return items
-        }
+        let items = try await inventory.resync(connectionID: id, actor: Self.actor)
         return .accepted(.init(body: .json(.init(items: items))))
     }
 
@@ -233,15 +223,7 @@ extension APIHandler {
                 if case .json = input.body { Self.describe(error, itemsName: "items") } else { error.description }
             return .badRequest(Self.problem(.invalidInput, message))
         }
-        let imported = try await store.transaction { session in
-            let imported = try await session.importSequenceNumbers(floors)
-            try await session.recordChanges(
-                [SettingChange(setting: "inventory.sequenceNumbersImported", oldValue: nil, newValue: "\(imported)")],
-                connectionID: id,
-                actor: Self.actor
-            )
-            return imported
-        }
+        let imported = try await inventory.importSequenceNumbers(floors, connectionID: id, actor: Self.actor)
         return .ok(.init(body: .json(.init(imported: imported))))
     }
 
@@ -267,8 +249,7 @@ extension APIHandler {
             }
         }
         do {
-            let write = try await store.transaction { session in try await session.recordStock(levels, account: account)
-            }
+            let write = try await inventory.recordStock(levels, account: account)
             return .accepted(
                 .init(
                     body: .json(

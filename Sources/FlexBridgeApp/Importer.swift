@@ -1,6 +1,6 @@
-import Algorithms
 import FlexCore
 import FlexStore
+import FlexUseCases
 import Foundation
 import Synchronization
 
@@ -30,17 +30,12 @@ public struct Importer: Sendable {
             throw StoreError.notFound("Connection \(connectionID)")
         }
         let listings = try CSVTable(parsing: text).listings(for: connection)
-        let pending = try await store.transaction { session in
-            var written = 0
-            progress(0, listings.count)
-            for chunk in listings.chunks(ofCount: 5_000) {
-                try await session.upsertListings(Array(chunk), refreshInventory: false)
-                written += chunk.count
-                progress(written, listings.count)
-            }
-            return try await session.refreshInventoryItems(connectionID: connectionID)
-        }
-        return Report(rows: listings.count, pendingItems: pending)
+        let result = try await InventoryUseCases(store: store).importListings(
+            listings,
+            connectionID: connectionID,
+            progress: progress
+        )
+        return Report(rows: result.imported, pendingItems: result.pendingItems)
     }
 
     /// Imports stock levels (hub, sku, quantity).
@@ -50,7 +45,7 @@ public struct Importer: Sendable {
     ) async throws -> Report {
         let levels = try CSVTable(parsing: text).stockLevels()
         progress(0, levels.count)
-        let write = try await store.transaction { session in try await session.recordStock(levels, account: .default) }
+        let write = try await InventoryUseCases(store: store).recordStock(levels, account: .default)
         progress(levels.count, levels.count)
         return Report(rows: levels.count, pendingItems: write.changedItems)
     }

@@ -1,0 +1,61 @@
+import FlexCore
+import FlexStore
+
+/// What a WMS asks of an order: commands, each under its idempotency key.
+public struct FulfilmentUseCases: Sendable {
+    let store: Store
+
+    public init(store: Store) {
+        self.store = store
+    }
+
+    /// Why a command was not taken.
+    public enum Refusal: Error, Sendable, Hashable, CustomStringConvertible {
+        /// No such order.
+        case orderNotFound(ShipmentID)
+        /// The order's state does not take the command (a labelled order cannot be rejected, a shipped one packed…).
+        case notNow(String)
+
+        public var description: String {
+            switch self {
+            case .orderNotFound(let id): "No order \(id)."
+            case .notNow(let reason): reason
+            }
+        }
+    }
+
+    /// A command submitted: stored now (`created`), or the one stored before under the same key.
+    public struct Submitted: Sendable {
+        public var command: FulfilmentCommand
+        public var created: Bool
+    }
+
+    /// Queues `request` for the order. A repeat of an earlier request under the same key gets the earlier command
+    /// back — answered before the order's state is looked at, so a retry after the order moved on still gets it; a
+    /// key used for another request is a conflict (``StoreError``). The request is checked against the order
+    /// (``CommandRules``) before anything is stored: a bad one is a ``ValidationError``, one the order's state does
+    /// not take a ``Refusal``.
+    public func submitCommand(
+        _ request: CommandRequest,
+        to shipmentID: ShipmentID,
+        idempotencyKey key: String
+    ) async throws -> Submitted {
+        guard let order = try await store.read({ try await $0.order(shipmentID) }) else {
+            throw Refusal.orderNotFound(shipmentID)
+        }
+        let fingerprint = try JSONText.encode(request)
+        if let replay = try await store.read({
+            try await $0.existingCommand(idempotencyKey: key, fingerprint: fingerprint, for: order)
+        }) {
+            return Submitted(command: replay, created: false)
+        }
+        if let refusal = CommandRules.refusal(request.type, state: order.state) {
+            throw Refusal.notNow("Order \(order.shipmentID) cannot take \(request.type.rawValue): \(refusal).")
+        }
+        let resolved = try CommandRules.resolve(request, for: try ShipmentFacts(json: order.shipment))
+        let (command, created) = try await store.transaction {
+            try await $0.submitCommand(resolved, fingerprint: fingerprint, for: order, idempotencyKey: key)
+        }
+        return Submitted(command: command, created: created)
+    }
+}
