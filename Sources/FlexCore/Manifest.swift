@@ -179,3 +179,79 @@ public struct PDFText: Sendable {
         return result
     }
 }
+
+/// What goes into a new manifest, and whether a repeated request is the one made before: decided here, carried out
+/// by the store.
+public enum ManifestRules {
+    /// A labelled order of the location outside every manifest, oldest first, with its label's carrier.
+    public struct Candidate: Sendable, Hashable {
+        public var shipmentID: ShipmentID
+        public var carrier: String
+
+        public init(shipmentID: ShipmentID, carrier: String) {
+            self.shipmentID = shipmentID
+            self.carrier = carrier
+        }
+    }
+
+    /// A manifest that cannot be made now: nothing fits (a conflict with the state, not a bad request).
+    public struct NothingToManifest: Error, Sendable, Hashable, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// The carrier and orders of a new manifest: the orders named (each must be a candidate, all of one carrier), or
+    /// every candidate of the carrier — the one named, else the oldest candidate's — up to ``Manifest/maximumOrders``.
+    public static func choose(
+        from candidates: [Candidate],
+        named: [ShipmentID]?,
+        carrierName: String?,
+        locationID: LocationID
+    ) throws -> (carrier: String, orders: [ShipmentID]) {
+        var eligible = candidates
+        if let named {
+            guard named.count <= Manifest.maximumOrders else {
+                throw ValidationError(
+                    field: "shipmentIds",
+                    reason: "must name at most \(Manifest.maximumOrders) orders, got \(named.count)"
+                )
+            }
+            for (index, id) in named.enumerated() where !eligible.contains(where: { $0.shipmentID == id }) {
+                throw ValidationError(
+                    field: "shipmentIds[\(index)]",
+                    reason:
+                        "names \(id), which is not a labelled order of location \(locationID) outside every manifest"
+                )
+            }
+            eligible = eligible.filter { named.contains($0.shipmentID) }
+        }
+        guard let carrier = carrierName ?? eligible.first?.carrier else {
+            throw NothingToManifest(message: "Location \(locationID) has no labelled order outside a manifest.")
+        }
+        if named != nil, let other = eligible.first(where: { $0.carrier != carrier }) {
+            throw ValidationError(
+                field: "shipmentIds",
+                reason: "mix carriers: \(other.shipmentID) goes with \(other.carrier), not \(carrier)"
+            )
+        }
+        let chosen = eligible.filter { $0.carrier == carrier }.prefix(Manifest.maximumOrders).map(\.shipmentID)
+        guard !chosen.isEmpty else {
+            throw NothingToManifest(
+                message: "Location \(locationID) has no labelled \(carrier) order outside a manifest."
+            )
+        }
+        return (carrier, Array(chosen))
+    }
+
+    /// Whether a request under an idempotency key used before asks for what the earlier manifest was made of: the same
+    /// location, and the same carrier and orders where it names them.
+    public static func isRepeat(
+        of earlier: Manifest,
+        locationID: LocationID,
+        carrierName: String?,
+        shipmentIDs: [ShipmentID]?
+    ) -> Bool {
+        let sameOrders = shipmentIDs.map { Set($0) == Set(earlier.entries.map(\.shipmentID)) } ?? true
+        return earlier.locationID == locationID && (carrierName.map { $0 == earlier.carrierName } ?? true) && sameOrders
+    }
+}

@@ -34,46 +34,22 @@ extension StoreSession {
             ORDER BY o.amazon_created_at, o.shipment_id
             """
         ).all()
-        var eligible: [(shipmentID: ShipmentID, carrier: String)] = try rows.map {
-            (
-                try $0.decode(column: "shipment_id", as: ShipmentID.self),
-                try $0.decode(column: "carrier_name", as: String?.self) ?? ""
+        let candidates = try rows.map {
+            ManifestRules.Candidate(
+                shipmentID: try $0.decode(column: "shipment_id", as: ShipmentID.self),
+                carrier: try $0.decode(column: "carrier_name", as: String?.self) ?? ""
             )
         }
-        if let shipmentIDs {
-            guard shipmentIDs.count <= Manifest.maximumOrders else {
-                throw ValidationError(
-                    field: "shipmentIds",
-                    reason: "must name at most \(Manifest.maximumOrders) orders, got \(shipmentIDs.count)"
-                )
-            }
-            for (index, id) in shipmentIDs.enumerated() where !eligible.contains(where: { $0.shipmentID == id }) {
-                throw ValidationError(
-                    field: "shipmentIds[\(index)]",
-                    reason:
-                        "names \(id), which is not a labelled order of location \(locationID) outside every manifest"
-                )
-            }
-            eligible = eligible.filter { shipmentIDs.contains($0.shipmentID) }
-        }
-        guard let carrier = carrierName ?? eligible.first?.carrier else {
-            throw StoreError(
-                code: .conflict,
-                message: "Location \(locationID) has no labelled order outside a manifest."
+        let (carrier, chosen): (String, [ShipmentID])
+        do {
+            (carrier, chosen) = try ManifestRules.choose(
+                from: candidates,
+                named: shipmentIDs,
+                carrierName: carrierName,
+                locationID: locationID
             )
-        }
-        if shipmentIDs != nil, let other = eligible.first(where: { $0.carrier != carrier }) {
-            throw ValidationError(
-                field: "shipmentIds",
-                reason: "mix carriers: \(other.shipmentID) goes with \(other.carrier), not \(carrier)"
-            )
-        }
-        let chosen = eligible.filter { $0.carrier == carrier }.prefix(Manifest.maximumOrders)
-        guard !chosen.isEmpty else {
-            throw StoreError(
-                code: .conflict,
-                message: "Location \(locationID) has no labelled \(carrier) order outside a manifest."
-            )
+        } catch let nothing as ManifestRules.NothingToManifest {
+            throw StoreError(code: .conflict, message: nothing.message)
         }
         let id = ManifestID.generate()
         // The same key sent twice at once inserts once: the second insert waits for the first (PostgreSQL), does
@@ -101,13 +77,13 @@ extension StoreSession {
                 false
             )
         }
-        for order in chosen {
+        for shipmentID in chosen {
             // Another manifest made at the same moment (PostgreSQL) may have taken the order: this one is refused
             // whole, as a conflict, and nothing of it stays.
             let added = try await sql.raw(
                 """
                 INSERT INTO manifest_orders (manifest_id, connection_id, shipment_id)
-                VALUES (\(bind: id), \(bind: connectionID.rawValue), \(bind: order.shipmentID))
+                VALUES (\(bind: id), \(bind: connectionID.rawValue), \(bind: shipmentID))
                 ON CONFLICT (connection_id, shipment_id) DO NOTHING
                 RETURNING shipment_id
                 """
@@ -115,7 +91,7 @@ extension StoreSession {
             guard added != nil else {
                 throw StoreError(
                     code: .conflict,
-                    message: "Order \(order.shipmentID) went into another manifest meanwhile; ask again."
+                    message: "Order \(shipmentID) went into another manifest meanwhile; ask again."
                 )
             }
         }
@@ -141,8 +117,13 @@ extension StoreSession {
         carrierName: String?,
         shipmentIDs: [ShipmentID]?
     ) throws -> Manifest {
-        let sameOrders = shipmentIDs.map { Set($0) == Set(earlier.entries.map(\.shipmentID)) } ?? true
-        guard earlier.locationID == locationID, carrierName.map({ $0 == earlier.carrierName }) ?? true, sameOrders
+        guard
+            ManifestRules.isRepeat(
+                of: earlier,
+                locationID: locationID,
+                carrierName: carrierName,
+                shipmentIDs: shipmentIDs
+            )
         else {
             throw StoreError(
                 code: .conflict,
