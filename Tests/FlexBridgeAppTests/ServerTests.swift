@@ -11,76 +11,96 @@ import NIOCore
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 @Suite("Server")
 struct ServerTests {
-    @Test("a node shuts down gracefully: the server stops, the engine stops and releases its leases, the store closes")
+    @Test(
+        "a node shuts down gracefully, even with a token fetch in flight: the server stops, the engine stops and releases its leases, the store closes"
+    )
     func gracefulShutdown() async throws {
-        try await TestDatabase.with(.sqlite) { database in
-            let configuration = FlexBridgeConfiguration(
-                database: database.url,
-                masterKey: .value(MasterKey.generate()),
-                port: 0
-            )
-            let store = try await Store.open(configuration.storeConfiguration)
-            // An authorised connection: the node takes its lease and runs its workers. Sync is switched off, so that
-            // no call to Amazon is in flight when the shutdown comes (a token fetch in flight is not cancelled).
-            var settings = ConnectionSettings()
-            settings.inventorySyncEnabled = false
-            settings.orderSyncEnabled = false
-            let connection = Connection(
-                name: "Acme",
-                sellingPartnerID: "A1SELLER",
-                region: .eu,
-                marketplaceIDs: ["A21TJRUUN4KGV"],
-                applicationClientID: "c",
-                endpointOverride: URL(string: "http://127.0.0.1:9"),
-                settings: settings,
-                createdAt: Date()
-            )
-            try await store.transaction { session in
-                try await session.insertConnection(connection, clientSecret: "s", actor: "test")
-                try await session.authorize(connection.id, refreshToken: "r", actor: "test")
-            }
-            let server = FlexBridgeServer(
-                configuration: configuration,
-                registry: PrometheusCollectorRegistry(),
-                logger: Logger(label: "test")
-            )
-            let group = try server.serviceGroup(store: store)
-            let running = Task { try await group.run() }
-            let name = Lease.name(for: connection.id)
-            var held = false
-            for _ in 0..<200 where !held {
-                held = try await store.read { try await $0.lease(name) }?.owner == configuration.nodeID
-                if !held { try await Task.sleep(for: .milliseconds(50)) }
-            }
-            #expect(held, "the node took the connection's lease")
+        // An Amazon whose Login with Amazon never answers until the test ends: the node's workers are waiting for a
+        // token when the shutdown comes.
+        let (gate, release) = AsyncStream<Void>.makeStream()
+        let asked = Atomic<Int>(0)
+        let router = Router()
+        router.post("auth/o2/token") { _, _ -> Response in
+            asked.add(1, ordering: .relaxed)
+            for await _ in gate {}
+            return Response(status: .serviceUnavailable)
+        }
+        let amazon = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await amazon.test(.live) { amazonClient in
+            defer { release.finish() }
+            try await TestDatabase.with(.sqlite) { database in
+                let configuration = FlexBridgeConfiguration(
+                    database: database.url,
+                    masterKey: .value(MasterKey.generate()),
+                    port: 0
+                )
+                let store = try await Store.open(configuration.storeConfiguration)
+                let connection = Connection(
+                    name: "Acme",
+                    sellingPartnerID: "A1SELLER",
+                    region: .eu,
+                    marketplaceIDs: ["A21TJRUUN4KGV"],
+                    applicationClientID: "c",
+                    endpointOverride: URL(string: "http://127.0.0.1:\(amazonClient.port!)"),
+                    createdAt: Date()
+                )
+                try await store.transaction { session in
+                    try await session.insertConnection(connection, clientSecret: "s", actor: "test")
+                    try await session.authorize(connection.id, refreshToken: "r", actor: "test")
+                }
+                let server = FlexBridgeServer(
+                    configuration: configuration,
+                    registry: PrometheusCollectorRegistry(),
+                    logger: Logger(label: "test")
+                )
+                let group = try server.serviceGroup(store: store)
+                let running = Task { try await group.run() }
+                let name = Lease.name(for: connection.id)
+                var held = false
+                for _ in 0..<200 where !held {
+                    held = try await store.read { try await $0.lease(name) }?.owner == configuration.nodeID
+                    if !held { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(held, "the node took the connection's lease")
+                // Its order poll is now waiting for an access token that does not come.
+                for _ in 0..<200 where asked.load(ordering: .relaxed) == 0 {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(asked.load(ordering: .relaxed) == 1, "one token fetch in flight, for all the workers")
 
-            await group.triggerGracefulShutdown()
-            // The group ends on its own; a hang fails here instead of holding the test run.
-            let finished = try await withThrowingTaskGroup(of: Bool.self) { race in
-                race.addTask {
-                    try await running.value
-                    return true
+                await group.triggerGracefulShutdown()
+                // The group ends well before Login with Amazon's 30-second timeout would have ended the wait; a hang
+                // fails here instead of holding the test run.
+                let finished = try await withThrowingTaskGroup(of: Bool.self) { race in
+                    race.addTask {
+                        try await running.value
+                        return true
+                    }
+                    race.addTask {
+                        try await Task.sleep(for: .seconds(15))
+                        return false
+                    }
+                    let first = try await race.next() ?? false
+                    race.cancelAll()
+                    return first
                 }
-                race.addTask {
-                    try await Task.sleep(for: .seconds(60))
-                    return false
+                #expect(finished, "the service group ended after the graceful shutdown")
+                await #expect(throws: (any Error).self, "the store is closed") {
+                    try await store.read { try await $0.connections() }
                 }
-                let first = try await race.next() ?? false
-                race.cancelAll()
-                return first
+                let reopened = try await Store.open(configuration.storeConfiguration)
+                let lease = try await reopened.read { try await $0.lease(name) }
+                #expect(
+                    lease?.expiresAt == Date(timeIntervalSince1970: 0),
+                    "the lease was released, not left to expire"
+                )
+                try await reopened.close()
             }
-            #expect(finished, "the service group ended after the graceful shutdown")
-            await #expect(throws: (any Error).self, "the store is closed") {
-                try await store.read { try await $0.connections() }
-            }
-            let reopened = try await Store.open(configuration.storeConfiguration)
-            let lease = try await reopened.read { try await $0.lease(name) }
-            #expect(lease?.expiresAt == Date(timeIntervalSince1970: 0), "the lease was released, not left to expire")
-            try await reopened.close()
         }
     }
 
