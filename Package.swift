@@ -329,6 +329,7 @@ let package = Package(
                 "FlexStore",
                 "FlexStoreTesting",
                 "FlexEngine",
+                "FlexUseCases",
                 "AmazonSimulator",
                 "AmazonEFInventory",
                 "SellingPartner",

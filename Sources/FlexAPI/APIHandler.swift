@@ -26,6 +26,7 @@ public struct APIHandler: APIProtocol {
     let account: AccountID = .default
     var inventory: InventoryUseCases { InventoryUseCases(store: store) }
     var fulfilment: FulfilmentUseCases { FulfilmentUseCases(store: store) }
+    var manifests: ManifestUseCases { ManifestUseCases(store: store) }
 
     public init(
         store: Store,

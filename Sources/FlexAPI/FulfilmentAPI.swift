@@ -149,15 +149,13 @@ extension APIHandler {
             )
         }
         do {
-            let (manifest, created) = try await store.transaction {
-                try await $0.createManifest(
-                    connectionID: connectionID,
-                    locationID: LocationID(rawValue: body.locationId),
-                    carrierName: body.carrierName,
-                    shipmentIDs: body.shipmentIds?.map(ShipmentID.init(rawValue:)),
-                    idempotencyKey: key
-                )
-            }
+            let (manifest, created) = try await manifests.create(
+                connectionID: connectionID,
+                locationID: LocationID(rawValue: body.locationId),
+                carrierName: body.carrierName,
+                shipmentIDs: body.shipmentIds?.map(ShipmentID.init(rawValue:)),
+                idempotencyKey: key
+            )
             return created
                 ? .created(.init(body: .json(Self.schema(manifest)))) : .ok(.init(body: .json(Self.schema(manifest))))
         } catch let error as ValidationError {
@@ -219,9 +217,7 @@ extension APIHandler {
         _ input: Operations.HandOverManifest.Input
     ) async throws -> Operations.HandOverManifest.Output {
         do {
-            let manifest = try await store.transaction {
-                try await $0.handOverManifest(ManifestID(rawValue: input.path.manifestId))
-            }
+            let manifest = try await manifests.handOver(ManifestID(rawValue: input.path.manifestId))
             return .accepted(.init(body: .json(Self.schema(manifest))))
         } catch let error as StoreError where error.code == .notFound {
             return .notFound(Self.manifestNotFound(input.path.manifestId))

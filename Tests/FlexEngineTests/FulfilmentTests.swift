@@ -4,6 +4,7 @@ import FlexCore
 import FlexEngine
 import FlexStore
 import FlexStoreTesting
+import FlexUseCases
 import Foundation
 import Logging
 import SellingPartner
@@ -664,8 +665,8 @@ struct FulfilmentTests {
                 }
                 .isEmpty
             )
-            _ = try await parts.amazon.store.transaction { try await $0.handOverManifest(manifest.id) }
-            _ = try await parts.amazon.store.transaction { try await $0.handOverManifest(manifest.id) }
+            _ = try await ManifestUseCases(store: parts.amazon.store).handOver(manifest.id)
+            _ = try await ManifestUseCases(store: parts.amazon.store).handOver(manifest.id)
             try await parts.fulfilment.drain()
             for id in ids {
                 #expect(try await parts.order(id).state == .shipped)

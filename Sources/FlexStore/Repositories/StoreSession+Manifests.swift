@@ -186,37 +186,18 @@ extension StoreSession {
         ).first()?.decode(column: "manifest_id", as: ManifestID.self)
     }
 
-    /// Hands a manifest over: a ship command for every order in it (keyed by the manifest, so repeating stores none
-    /// twice), and the manifest marked handed over.
-    public func handOverManifest(_ id: ManifestID) async throws -> Manifest {
-        guard let manifest = try await manifest(id) else { throw StoreError.notFound("Manifest \(id)") }
-        notes.note(.fulfilment, for: [manifest.connectionID])
-        for entry in manifest.entries {
-            guard let order = try await order(entry.shipmentID, connectionID: manifest.connectionID),
-                !order.state.isFinal
-            else { continue }
-            _ = try await submitCommand(
-                CommandRequest(type: .ship),
-                fingerprint: "manifest-handover",
-                for: order,
-                idempotencyKey: "manifest:\(id):\(entry.shipmentID)"
-            )
-        }
-        if manifest.status == .open {
-            try await sql.raw(
-                "UPDATE manifests SET status = 'handed_over', handed_over_at = \(bind: nowMilliseconds) WHERE id = \(bind: id)"
-            ).run()
-            try await appendEvents([
-                NewEvent(
-                    .manifestHandedOver,
-                    connectionID: manifest.connectionID,
-                    subject: id.rawValue,
-                    payload: try Self.json(["manifestId": id])
-                )
-            ])
-        }
-        guard let updated = try await self.manifest(id) else { throw StoreError.notFound("Manifest \(id)") }
-        return updated
+    /// Marks the manifest handed over now, and wakes the connection's fulfilment worker for the `ship` commands
+    /// queued with it.
+    public func markHandedOver(_ id: ManifestID) async throws {
+        guard
+            let row = try await sql.raw(
+                """
+                UPDATE manifests SET status = 'handed_over', handed_over_at = \(bind: nowMilliseconds)
+                WHERE id = \(bind: id) RETURNING connection_id
+                """
+            ).first()
+        else { throw StoreError.notFound("Manifest \(id)") }
+        notes.note(.fulfilment, for: [try row.decode(column: "connection_id", as: ConnectionID.self)])
     }
 
     private func decodeManifest(_ row: any SQLRow) async throws -> Manifest {
