@@ -24,6 +24,8 @@ func callAmazon<T: Sendable>(
     do {
         return try await body()
     } catch {
+        // A call cut short by the task's cancellation (a shutdown, a lease lost) is not Amazon's failure.
+        if Task.isCancelled { throw CancellationError() }
         let cause = error.sellingPartnerError ?? error
         if case .needsReauthorization(let text)? = cause as? LoginWithAmazonError {
             try await store.transaction(fencedBy: lease) {

@@ -42,19 +42,35 @@ public struct ConnectionSync<C: Clock<Duration>>: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                var running: [ConnectionID: WakeUp] = [:]
+                // The last run of each connection held: stopped when its lease is lost, and waited for before the
+                // next lease's run starts, so that two runs of one connection never overlap.
+                var runs: [ConnectionID: Run] = [:]
                 for await update in leases.updates {
-                    for id in update.lost { running.removeValue(forKey: id)?.wake() }
+                    for id in update.lost { runs[id]?.stop.wake() }
                     for (id, lease) in update.gained {
-                        running[id]?.wake()
-                        let stop = WakeUp()
-                        running[id] = stop
-                        group.addTask { await self.sync(id, lease: lease, until: stop) }
+                        let previous = runs[id]
+                        previous?.stop.wake()
+                        let run = Run()
+                        runs[id] = run
+                        group.addTask {
+                            defer { run.ended.wake() }
+                            if let previous { await previous.ended.wait() }
+                            guard !Task.isCancelled else { return }
+                            await self.sync(id, lease: lease, until: run.stop)
+                        }
                     }
                 }
                 group.cancelAll()
             }
         }
+    }
+
+    /// One run of a connection's workers, under one lease.
+    private final class Run: Sendable {
+        /// Raised when the lease is lost or retaken.
+        let stop = WakeUp()
+        /// Raised when the run's workers have all ended.
+        let ended = WakeUp()
     }
 
     /// Runs the connection's workers under `lease` until `stop` is raised or the task is cancelled. Workers that

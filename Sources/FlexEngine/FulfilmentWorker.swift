@@ -133,6 +133,8 @@ public struct FulfilmentWorker: Sendable {
             var inFlight: [ShipmentID: Lane] = [:]
             var ran = 0
             while true {
+                // Cancelled (a shutdown, a lease lost): no new command starts; those in flight end as cancelled.
+                try Task.checkCancellation()
                 var due: [FulfilmentCommand] = []
                 if slots.running.values.reduce(0, +) < configuration.concurrency {
                     slots.waiting = [:]

@@ -79,6 +79,15 @@ public actor LeaseKeeper: Service {
         let connections = try await store.read { try await $0.connections() }
         let wanted = Set(connections.filter { $0.status == .active }.map(\.id))
         var changes = Changes()
+        // Said whatever happens later in the round: `held` already changed, so a change not said now (a store call
+        // failing below) would never be said, and its connection's workers never started or stopped.
+        defer {
+            if !changes.gained.isEmpty || !changes.lost.isEmpty {
+                continuation.yield(
+                    Update(gained: held.filter { changes.gained.contains($0.key) }, lost: changes.lost)
+                )
+            }
+        }
         for id in held.keys where !wanted.contains(id) {
             if let lease = held.removeValue(forKey: id) {
                 try await store.transaction { try await $0.releaseLease(lease) }
@@ -126,9 +135,6 @@ public actor LeaseKeeper: Service {
             }
         }
         if !changes.gained.isEmpty || !changes.lost.isEmpty {
-            continuation.yield(
-                Update(gained: held.filter { changes.gained.contains($0.key) }, lost: changes.lost)
-            )
             logger.info(
                 "connection leases changed",
                 metadata: [
@@ -167,7 +173,7 @@ public actor LeaseKeeper: Service {
                 await store.wakeUps.connections.wait(timeout: configuration.interval)
             }
         }
+        defer { continuation.finish() }
         try await releaseAll()
-        continuation.finish()
     }
 }

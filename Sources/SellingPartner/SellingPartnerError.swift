@@ -95,12 +95,13 @@ public enum LoginWithAmazonError: Error, Sendable, Hashable, CustomStringConvert
 
 extension Error {
     /// The Selling Partner error behind an error thrown by a generated client, which wraps middleware errors in
-    /// `ClientError`.
+    /// `ClientError` — the caller's cancellation included, which comes out as `CancellationError`.
     public var sellingPartnerError: (any Error)? {
         switch self {
         case let error as AmazonAPIError: error
         case let error as AmazonTransportError: error
         case let error as LoginWithAmazonError: error
+        case let error as CancellationError: error
         case let error as ClientError: error.underlyingError.sellingPartnerError
         default: nil
         }

@@ -212,6 +212,35 @@ struct FulfilmentTests {
         }
     }
 
+    @Test("a command cut short by a shutdown is neither failed nor marked with an error: the next node reads it back")
+    func cancelledInFlight() async throws {
+        try await Self.run { parts in
+            let id = try await parts.newOrder()
+            try await parts.amazon.simulator.setFaults(
+                FaultSettings(latencyMilliseconds: 5_000),
+                operation: "processShipment"
+            )
+            let command = try await parts.submit(CommandRequest(type: .confirm), to: id)
+            let running = Task { try await parts.fulfilment.runDue() }
+            var started = false
+            for _ in 0..<100 where !started {
+                started = try await parts.amazon.store.read { try await $0.command(command.id) }?.attempts == 1
+                if !started { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(started)
+            try await Task.sleep(for: .milliseconds(200))
+            running.cancel()
+            await #expect(throws: CancellationError.self) { _ = try await running.value }
+            let after = try #require(try await parts.amazon.store.read { try await $0.command(command.id) })
+            #expect(
+                after.status == .running && after.errorMessage == nil,
+                "\(after.status): \(after.errorMessage ?? "")"
+            )
+            #expect(try await parts.order(id).error == nil)
+            try await parts.amazon.simulator.setFaults(FaultSettings(), operation: "processShipment")
+        }
+    }
+
     @Test("a confirmation whose answer was lost is read back, not sent again")
     func lostAnswer() async throws {
         try await Self.run { parts in

@@ -101,3 +101,31 @@ struct WakeUpTests {
         }
     }
 }
+
+@Suite("A wake-up signal")
+struct WakeUpSignalTests {
+    @Test(
+        "one wake wakes every waiter; a wake while nobody waits is kept for the next wait; a cancelled wait takes none"
+    )
+    func waiters() async throws {
+        let signal = WakeUp()
+        let first = Task { await signal.wait() }
+        let second = Task { await signal.wait() }
+        // Both wait (a wake now would be kept as pending otherwise, and only one of them would see it).
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(!signal.isPending)
+        signal.wake()
+        await first.value
+        await second.value
+        #expect(!signal.isPending)
+
+        let cancelled = Task { await signal.wait() }
+        try await Task.sleep(for: .milliseconds(50))
+        cancelled.cancel()
+        await cancelled.value
+        signal.wake()
+        #expect(signal.isPending, "the cancelled waiter took nothing: the wake waits for the next wait")
+        await signal.wait()
+        #expect(!signal.isPending)
+    }
+}

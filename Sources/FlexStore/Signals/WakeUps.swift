@@ -46,11 +46,12 @@ public final class WakeUps: Sendable {
     }
 }
 
-/// A signal one waiter waits on: a wake before the wait is kept, so none is lost; several wakes make one.
+/// A signal workers wait on: a wake wakes every waiter; a wake while nobody waits is kept for the next wait, so none is
+/// lost; several wakes make one. (Usually one worker waits; during a lease hand-over the next one may briefly too.)
 public final class WakeUp: Sendable {
     private struct State {
         var pending = false
-        var waiter: (id: Int, continuation: CheckedContinuation<Void, Never>)?
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextID = 0
     }
 
@@ -62,15 +63,15 @@ public final class WakeUp: Sendable {
     public var isPending: Bool { state.withLock { $0.pending } }
 
     public func wake() {
-        let waiter = state.withLock { state in
-            guard let waiter = state.waiter else {
+        let waiters = state.withLock { state in
+            guard !state.waiters.isEmpty else {
                 state.pending = true
-                return nil as CheckedContinuation<Void, Never>?
+                return [CheckedContinuation<Void, Never>]()
             }
-            state.waiter = nil
-            return waiter.continuation
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
         }
-        waiter?.resume()
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Returns at the first wake since the last wait, or after `timeout` on `clock`, or when the task is cancelled.
@@ -106,18 +107,13 @@ public final class WakeUp: Sendable {
                         state.pending = false
                         return true
                     }
-                    state.waiter = (id, continuation)
+                    state.waiters[id] = continuation
                     return false
                 }
                 if resumeNow { continuation.resume() }
             }
         } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                guard let waiter = state.waiter, waiter.id == id else { return nil }
-                state.waiter = nil
-                return waiter.continuation
-            }
-            waiter?.resume()
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
         }
     }
 }
