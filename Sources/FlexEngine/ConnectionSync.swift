@@ -9,14 +9,14 @@ import ServiceLifecycle
 /// fetching and polling and a ``FulfilmentWorker`` each, through one ``WorkerRuntime`` — starting them as the
 /// ``LeaseKeeper`` reports a lease gained and stopping them as it reports one lost, all in one task group: a
 /// shutdown cancels every worker and waits for each to end.
-public struct ConnectionSync<C: Clock<Duration>>: Service {
+public struct ConnectionSync: Service {
     private let store: Store
     private let leases: LeaseKeeper
     private let clients: AmazonClients
     private let inventory: InventoryWorker.Configuration
     private let orders: OrderWorker.Configuration
     private let fulfilment: FulfilmentWorker.Configuration
-    private let runtime: WorkerRuntime<C>
+    private let runtime: WorkerRuntime<AnyClock>
     private let logger: Logger
 
     public init(
@@ -26,7 +26,7 @@ public struct ConnectionSync<C: Clock<Duration>>: Service {
         inventory: InventoryWorker.Configuration = .init(),
         orders: OrderWorker.Configuration = .init(),
         fulfilment: FulfilmentWorker.Configuration = .init(),
-        clock: C,
+        clock: AnyClock = .continuous,
         logger: Logger = Logger(label: "flexbridge.sync")
     ) {
         self.store = store
@@ -128,29 +128,6 @@ public struct ConnectionSync<C: Clock<Duration>>: Service {
         logger.info("connection sync started", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
         await runtime.run([inventoryWorker] + orderWorker.workers + [fulfilmentWorker])
         logger.info("connection sync ended", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
-    }
-}
-
-extension ConnectionSync where C == ContinuousClock {
-    public init(
-        store: Store,
-        leases: LeaseKeeper,
-        clients: AmazonClients = AmazonClients(),
-        inventory: InventoryWorker.Configuration = .init(),
-        orders: OrderWorker.Configuration = .init(),
-        fulfilment: FulfilmentWorker.Configuration = .init(),
-        logger: Logger = Logger(label: "flexbridge.sync")
-    ) {
-        self.init(
-            store: store,
-            leases: leases,
-            clients: clients,
-            inventory: inventory,
-            orders: orders,
-            fulfilment: fulfilment,
-            clock: ContinuousClock(),
-            logger: logger
-        )
     }
 }
 

@@ -63,9 +63,17 @@ public actor LeaseKeeper: Service {
     /// connections' workers (``ConnectionSync``). Ends when the keeper has released its leases at shutdown.
     public nonisolated let updates: AsyncStream<Update>
 
-    public init(store: Store, configuration: Configuration, logger: Logger = Logger(label: "flexbridge.leases")) {
+    private let clock: AnyClock
+
+    public init(
+        store: Store,
+        configuration: Configuration,
+        clock: AnyClock = .continuous,
+        logger: Logger = Logger(label: "flexbridge.leases")
+    ) {
         self.store = store
         self.configuration = configuration
+        self.clock = clock
         self.logger = logger
         (updates, continuation) = AsyncStream.makeStream()
     }
@@ -156,24 +164,28 @@ public actor LeaseKeeper: Service {
         }
     }
 
+    /// Renews and takes leases every `interval` (at once when a connection is authorised or changes status on this
+    /// node; other nodes' changes are seen at the next round) until the node shuts down, then releases them all so that
+    /// another node takes over at once.
     public func run() async throws {
         await cancelWhenGracefulShutdown { [self] in
-            while !Task.isCancelled {
-                do {
-                    try await tick()
-                } catch is CancellationError {
-                    break
-                } catch {
-                    logger.error(
-                        "renewing connection leases failed; retrying next round",
-                        metadata: ["error": "\(error)"]
-                    )
-                }
-                // A connection authorised on this node wakes the keeper; other nodes' are seen at the next round.
-                await store.wakeUps.connections.wait(timeout: configuration.interval)
-            }
+            await WorkerRuntime(clock: clock, logger: logger).run(self)
         }
         defer { continuation.finish() }
         try await releaseAll()
     }
+}
+
+/// The keeper's rounds run on the engine's runtime (it stops only when cancelled; a failed round is tried again at the
+/// next interval).
+extension LeaseKeeper: ConnectionWorker {
+    public nonisolated var name: String { "lease keeper" }
+    public nonisolated var wakeUp: WakeUp? { store.wakeUps.connections }
+
+    public func round() async throws -> NextRound {
+        try await tick()
+        return .within(configuration.interval)
+    }
+
+    public nonisolated func retryDelay(afterFailures failures: Int) -> Duration { configuration.interval }
 }

@@ -30,35 +30,27 @@ public struct WebhookDispatcher: Service {
     let store: Store
     let httpClient: HTTPClient
     let configuration: Configuration
+    let clock: AnyClock
     let logger: Logger
 
     public init(
         store: Store,
         httpClient: HTTPClient = .shared,
         configuration: Configuration = .init(),
+        clock: AnyClock = .continuous,
         logger: Logger = Logger(label: "flexbridge.webhooks")
     ) {
         self.store = store
         self.httpClient = httpClient
         self.configuration = configuration
+        self.clock = clock
         self.logger = logger
     }
 
+    /// Delivers until the node shuts down, as rounds of the engine's runtime.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    if try await deliverDue() > 0 { continue }
-                    let next = try await store.read { try await $0.nextWebhookAttempt() }
-                    let wait = next.map { max(0.05, min(2, $0.timeIntervalSince(store.clock.now()))) } ?? 2
-                    await store.wakeUps.events.wait(timeout: .milliseconds(Int64(wait * 1000)))
-                } catch is CancellationError {
-                    return
-                } catch {
-                    logger.error("webhook round failed; trying again", metadata: ["error": "\(error)"])
-                    try? await Task.sleep(for: .seconds(2))
-                }
-            }
+            await WorkerRuntime(clock: clock, logger: logger).run(self)
         }
     }
 
@@ -171,5 +163,20 @@ public struct WebhookDispatcher: Service {
         message.append(body)
         let mac = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Data(secret.utf8)))
         return "t=\(timestamp),v1=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// The dispatcher's rounds run on the same runtime as a connection's workers (it stops only when cancelled).
+extension WebhookDispatcher: ConnectionWorker {
+    public var name: String { "webhook delivery" }
+    public var wakeUp: WakeUp? { store.wakeUps.events }
+
+    /// Delivers what is due; then waits for the next attempt's time (at most 2 s: events other nodes wrote are seen
+    /// by polling) or for events written on this node.
+    public func round() async throws -> NextRound {
+        if try await deliverDue() > 0 { return .now }
+        let next = try await store.read { try await $0.nextWebhookAttempt() }
+        let wait = next.map { max(0.05, min(2, $0.timeIntervalSince(store.clock.now()))) } ?? 2
+        return .within(.milliseconds(Int64(wait * 1000)))
     }
 }

@@ -108,3 +108,37 @@ public struct WorkerRuntime<C: Clock<Duration>>: Sendable {
 extension WorkerRuntime where C == ContinuousClock {
     public init(logger: Logger) { self.init(clock: ContinuousClock(), logger: logger) }
 }
+
+/// Any clock of `Duration`s behind one type, so that the node's services hold the clock they were given (the
+/// continuous clock, or a test's manual one) without a generic parameter each.
+public struct AnyClock: Clock, Sendable {
+    public struct Instant: InstantProtocol {
+        /// Time since the clock was wrapped.
+        public var offset: Duration
+        public func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
+        public func duration(to other: Instant) -> Duration { other.offset - offset }
+        public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
+    }
+
+    private let elapsed: @Sendable () -> Duration
+    private let sleepUntil: @Sendable (Duration, Duration?) async throws -> Void
+    public let minimumResolution: Duration
+
+    public init<C: Clock<Duration>>(_ clock: C) {
+        let start = clock.now
+        elapsed = { start.duration(to: clock.now) }
+        sleepUntil = { offset, tolerance in
+            try await clock.sleep(until: start.advanced(by: offset), tolerance: tolerance)
+        }
+        minimumResolution = clock.minimumResolution
+    }
+
+    /// The continuous clock: real time.
+    public static var continuous: AnyClock { AnyClock(ContinuousClock()) }
+
+    public var now: Instant { Instant(offset: elapsed()) }
+
+    public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
+        try await sleepUntil(deadline.offset, tolerance)
+    }
+}

@@ -136,8 +136,8 @@ struct LeaseKeeperTests {
             let running = Task { try await keeper.run() }
             // The keeper's first round finds nothing to hold; its next would be five minutes away.
             try await Task.sleep(for: .milliseconds(200))
+            // The store wakes the keeper once the authorisation commits.
             try await store.transaction { try await $0.authorize(connection.id, refreshToken: "r", actor: "test") }
-            store.wakeUps.connections.wake()
             var held = false
             for _ in 0..<100 where !held {
                 held = await keeper.leases[connection.id] != nil
@@ -146,6 +146,49 @@ struct LeaseKeeperTests {
             #expect(held)
             running.cancel()
             _ = await running.result
+            try await store.close()
+        }
+    }
+
+    @Test("another node's authorisation is seen at the keeper's next round, on the keeper's clock")
+    func nextRound() async throws {
+        try await TestDatabase.with(.sqlite) { database in
+            let configuration = Store.Configuration(databaseURL: database.url, masterKey: .value(MasterKey.generate()))
+            let store = try await Store.open(configuration)
+            // Another node: its own store on the same database, whose writes wake nobody here.
+            let otherNode = try await Store.open(configuration)
+            let connection = Connection(
+                name: "A",
+                sellingPartnerID: "S1",
+                region: .eu,
+                marketplaceIDs: ["M"],
+                applicationClientID: "c",
+                createdAt: Date()
+            )
+            try await store.transaction { try await $0.insertConnection(connection, clientSecret: "s", actor: "test") }
+            let clock = ManualClock()
+            let keeper = LeaseKeeper(
+                store: store,
+                configuration: .init(owner: "node-a", ttl: .seconds(600), interval: .seconds(300)),
+                clock: AnyClock(clock)
+            )
+            let running = Task { try await keeper.run() }
+            try await clock.waitForSleepers(1)  // the first round is done: nothing to hold
+            try await otherNode.transaction {
+                try await $0.authorize(connection.id, refreshToken: "r", actor: "test")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(await keeper.leases[connection.id] == nil, "not before the next round")
+            clock.advance(by: .seconds(300))
+            var held = false
+            for _ in 0..<100 where !held {
+                held = await keeper.leases[connection.id] != nil
+                if !held { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(held, "taken at the next round")
+            running.cancel()
+            _ = await running.result
+            try await otherNode.close()
             try await store.close()
         }
     }
