@@ -201,3 +201,28 @@ public struct ManualClockTimeout: Error, CustomStringConvertible {
     public var sleeping: Int
     public var description: String { "expected \(expected) sleeps on the manual clock, \(sleeping) after the limit" }
 }
+
+extension TestDatabase {
+    /// Runs `body` with a store opened on a fresh database of `engine` (under `masterKey`, and stamping with `clock`),
+    /// and closes the store afterwards, also when `body` throws.
+    public static func withStore(
+        _ engine: TestEngine,
+        masterKey: String = MasterKey.generate(),
+        clock: WallClock = .system,
+        _ body: (Store, TestDatabase) async throws -> Void
+    ) async throws {
+        try await with(engine) { database in
+            let store = try await Store.open(
+                Store.Configuration(databaseURL: database.url, masterKey: .value(masterKey)),
+                clock: clock
+            )
+            do {
+                try await body(store, database)
+                try await store.close()
+            } catch {
+                try? await store.close()
+                throw error
+            }
+        }
+    }
+}

@@ -58,9 +58,9 @@ final class ScriptedWorker: ConnectionWorker {
 struct WorkerRuntimeTests {
     static func run<T: Sendable>(
         _ worker: ScriptedWorker,
+        on clock: ManualClock = ManualClock(),
         _ body: @Sendable (ManualClock, Task<Void, Never>) async throws -> T
     ) async throws -> T {
-        let clock = ManualClock()
         let runtime = WorkerRuntime(
             clock: clock,
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -94,20 +94,16 @@ struct WorkerRuntimeTests {
             otherwise: .paced(.seconds(15)),
             [{ .now }, { .now }]
         )
-        let runtime = WorkerRuntime(
-            clock: clock,
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        )
-        let task = Task { await runtime.run(worker) }
-        defer { task.cancel() }
-        try await worker.reach(3, on: clock)
-        #expect(clock.now.offset == .zero)
-        // The third round (paced at 15 s) took no clock time: the fourth waits all 15 s.
-        clock.advance(by: .seconds(14))
-        try await clock.waitForSleepers(1)
-        #expect(worker.rounds == 3)
-        clock.advance(by: .seconds(1))
-        try await worker.reach(4, on: clock)
+        try await Self.run(worker, on: clock) { clock, _ in
+            try await worker.reach(3, on: clock)
+            #expect(clock.now.offset == .zero)
+            // The third round (paced at 15 s) took no clock time: the fourth waits all 15 s.
+            clock.advance(by: .seconds(14))
+            try await clock.waitForSleepers(1)
+            #expect(worker.rounds == 3)
+            clock.advance(by: .seconds(1))
+            try await worker.reach(4, on: clock)
+        }
     }
 
     @Test("a paced round that took part of its interval waits only the rest")
@@ -123,18 +119,14 @@ struct WorkerRuntimeTests {
                 }
             ]
         )
-        let runtime = WorkerRuntime(
-            clock: clock,
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        )
-        let task = Task { await runtime.run(worker) }
-        defer { task.cancel() }
-        try await worker.reach(1, on: clock)
-        clock.advance(by: .seconds(4))
-        try await clock.waitForSleepers(1)
-        #expect(worker.rounds == 1)
-        clock.advance(by: .seconds(1))
-        try await worker.reach(2, on: clock)
+        try await Self.run(worker, on: clock) { clock, _ in
+            try await worker.reach(1, on: clock)
+            clock.advance(by: .seconds(4))
+            try await clock.waitForSleepers(1)
+            #expect(worker.rounds == 1)
+            clock.advance(by: .seconds(1))
+            try await worker.reach(2, on: clock)
+        }
     }
 
     @Test("failed rounds back off by the worker's delay; a round that succeeds resets the count")

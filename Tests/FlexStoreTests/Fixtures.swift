@@ -22,16 +22,7 @@ func withStore(
     clock: TestClock = TestClock(),
     _ body: (Store, TestDatabase) async throws -> Void
 ) async throws {
-    try await TestDatabase.with(engine) { database in
-        let store = try await openStore(database, clock: clock)
-        do {
-            try await body(store, database)
-            try await store.close()
-        } catch {
-            try? await store.close()
-            throw error
-        }
-    }
+    try await TestDatabase.withStore(engine, masterKey: testKey, clock: clock.wallClock, body)
 }
 
 let testKey = MasterKey.generate()

@@ -19,36 +19,25 @@ struct WakeUpTests {
             let inventory = signals.signal(for: connection.id, .inventory)
             let orders = signals.signal(for: connection.id, .orders)
             let fulfilment = signals.signal(for: connection.id, .fulfilment)
+            let mapping = LocationMapping(
+                connectionID: connection.id,
+                hub: "HUB1",
+                locationID: "LOC-1",
+                channel: .mfn,
+                createdAt: Date()
+            )
 
             // Written and rolled back: nobody is woken.
             await #expect(throws: Abandoned.self) {
                 try await store.transaction { session in
-                    try await session.setLocationMapping(
-                        LocationMapping(
-                            connectionID: connection.id,
-                            hub: "HUB1",
-                            locationID: "LOC-1",
-                            channel: .mfn,
-                            createdAt: Date()
-                        ),
-                        actor: "test"
-                    )
+                    try await session.setLocationMapping(mapping, actor: "test")
                     throw Abandoned()
                 }
             }
             #expect(!inventory.isPending)
 
             try await store.transaction { session in
-                try await session.setLocationMapping(
-                    LocationMapping(
-                        connectionID: connection.id,
-                        hub: "HUB1",
-                        locationID: "LOC-1",
-                        channel: .mfn,
-                        createdAt: Date()
-                    ),
-                    actor: "test"
-                )
+                try await session.setLocationMapping(mapping, actor: "test")
                 #expect(!inventory.isPending, "woken before the commit")
             }
             #expect(inventory.isPending)

@@ -9,18 +9,7 @@ import Testing
 @Suite("Use cases: one path for the API and the importer")
 struct UseCaseTests {
     static func withStore(_ engine: TestEngine, _ body: (Store) async throws -> Void) async throws {
-        try await TestDatabase.with(engine) { database in
-            let store = try await Store.open(
-                Store.Configuration(databaseURL: database.url, masterKey: .value(MasterKey.generate()))
-            )
-            do {
-                try await body(store)
-                try await store.close()
-            } catch {
-                try? await store.close()
-                throw error
-            }
-        }
+        try await TestDatabase.withStore(engine) { store, _ in try await body(store) }
     }
 
     static func connection(seller: String) -> Connection {
