@@ -169,6 +169,7 @@ let package = Package(
             name: "FlexUseCases",
             dependencies: [
                 .product(name: "Algorithms", package: "swift-algorithms"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 "FlexCore",
                 "FlexStore",
             ],
@@ -227,6 +228,7 @@ let package = Package(
                 "FlexCore",
                 "FlexEngine",
                 "FlexStore",
+                "FlexUseCases",
                 "SellingPartner",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -247,6 +249,7 @@ let package = Package(
                 "FlexBridgeApp",
                 "FlexCore",
                 "FlexStore",
+                "FlexUseCases",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -344,6 +347,7 @@ let package = Package(
             dependencies: [
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "FlexBridgeApp",
+                "FlexUseCases",
                 "FlexAPI",
                 "FlexEngine",
                 "FlexCore",

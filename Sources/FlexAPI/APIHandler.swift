@@ -21,9 +21,8 @@ public struct APIHandler: APIProtocol {
     let linkLifetime: TimeInterval
     /// Where failed requests are logged, with their cause.
     let logger: Logger
-    /// The account requests work in: its hubs' stock, its events and webhooks. Until access control names each
-    /// request's principal (and its account), every request is the default account's.
-    let account: AccountID = .default
+    /// Who may do what: API keys and the principal behind each request.
+    let access: AccessUseCases
     var inventory: InventoryUseCases { InventoryUseCases(store: store) }
     var fulfilment: FulfilmentUseCases { FulfilmentUseCases(store: store) }
     var manifests: ManifestUseCases { ManifestUseCases(store: store) }
@@ -53,20 +52,21 @@ public struct APIHandler: APIProtocol {
         logger: Logger = Logger(label: "flexbridge.api")
     ) {
         self.store = store
+        self.access = AccessUseCases(store: store)
         self.authorizer = authorizer
         self.callback = callback
         self.linkLifetime = linkLifetime
         self.logger = logger
     }
 
-    static let actor = "api"
-
     public func listConnections(
         _ input: Operations.ListConnections.Input
     ) async throws -> Operations.ListConnections.Output {
+        let principal = try caller()
         let connections = try await store.read { session in
             var answers: [Components.Schemas.Connection] = []
-            for connection in try await session.connections() {
+            for connection in try await session.connections()
+            where connection.accountID == principal.account && principal.sees(connection.id) {
                 answers.append(
                     Self.schema(
                         connection,
@@ -85,6 +85,19 @@ public struct APIHandler: APIProtocol {
         guard case .json(let body) = input.body else {
             return .badRequest(Self.problem(.invalidInput, "A JSON body is required."))
         }
+        let principal = try caller()
+        guard principal.scope == .all else {
+            return .forbidden(
+                .init(
+                    body: .json(
+                        Self.problemBody(
+                            .forbidden,
+                            "A key limited to some connections cannot add connections; use a key over all of them."
+                        )
+                    )
+                )
+            )
+        }
         var endpoint: URL?
         if let text = body.endpoint?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
             guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
@@ -101,6 +114,7 @@ public struct APIHandler: APIProtocol {
             endpoint = url
         }
         let connection = Connection(
+            accountID: principal.account,
             name: body.name.trimmingCharacters(in: .whitespaces),
             sellingPartnerID: SellingPartnerID(rawValue: body.sellingPartnerId.trimmingCharacters(in: .whitespaces)),
             region: Region(rawValue: body.region.rawValue)!,
@@ -112,7 +126,7 @@ public struct APIHandler: APIProtocol {
         )
         do {
             try await store.transaction { session in
-                try await session.insertConnection(connection, clientSecret: body.clientSecret, actor: Self.actor)
+                try await session.insertConnection(connection, clientSecret: body.clientSecret, actor: principal.actor)
             }
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
@@ -141,9 +155,11 @@ public struct APIHandler: APIProtocol {
         _ input: Operations.DeleteConnection.Input
     ) async throws -> Operations.DeleteConnection.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
+        let principal = try caller()
+        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
         do {
             let connection = try await store.transaction { session in
-                try await session.disconnect(id, actor: Self.actor)
+                try await session.disconnect(id, actor: principal.actor)
             }
             return .ok(.init(body: .json(Self.schema(connection, authorized: false))))
         } catch let error as StoreError where error.code == .notFound {
@@ -244,9 +260,11 @@ public struct APIHandler: APIProtocol {
             )
         }
         let id = ConnectionID(rawValue: input.path.connectionId)
+        let principal = try caller()
+        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
         do {
             let connection = try await store.transaction { session in
-                try await session.authorize(id, refreshToken: token, actor: Self.actor)
+                try await session.authorize(id, refreshToken: token, actor: principal.actor)
                 return try await session.connection(id)
             }
             guard let connection else { return .notFound(Self.notFound(input.path.connectionId)) }
@@ -260,6 +278,7 @@ public struct APIHandler: APIProtocol {
         _ input: Operations.TestConnection.Input
     ) async throws -> Operations.TestConnection.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
+        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
         let loaded: (Connection, ConnectionCredentials, [String])? = try await store.read { session in
             guard let connection = try await session.connection(id) else { return nil }
             let locations = Set(try await session.locationMappings(for: id).map(\.locationID.rawValue)).sorted()
@@ -289,8 +308,57 @@ public struct APIHandler: APIProtocol {
 
     // MARK: Helpers
 
+    /// The principal the request is made by (``AccessMiddleware`` sets it).
+    func caller() throws -> Principal {
+        guard let principal = RequestPrincipal.current else { throw AccessUseCases.Refusal.missing }
+        return principal
+    }
+
+    /// The connection, when the caller may see it: its account's, within its scope. What it may not see does not
+    /// exist for it.
+    func visible(_ id: ConnectionID) async throws -> Connection? {
+        let principal = try caller()
+        guard principal.sees(id) else { return nil }
+        return try await store.read { try await $0.connection(id) }.flatMap {
+            $0.accountID == principal.account ? $0 : nil
+        }
+    }
+
+    /// Whether the principal may see the connection, read in `session`.
+    static func sees(_ id: ConnectionID, _ principal: Principal, in session: StoreSession) async throws -> Bool {
+        guard principal.sees(id), let connection = try await session.connection(id) else { return false }
+        return connection.accountID == principal.account
+    }
+
+    /// The order, when the caller may see its connection.
+    func visibleOrder(_ id: String) async throws -> Order? {
+        let principal = try caller()
+        return try await store.read { session in
+            guard let order = try await session.order(ShipmentID(rawValue: id)),
+                try await Self.sees(order.connectionID, principal, in: session)
+            else { return nil }
+            return order
+        }
+    }
+
+    /// The connections the caller may see.
+    func visibleConnections() async throws -> [ConnectionID] {
+        let principal = try caller()
+        return try await store.read { try await $0.connections() }.filter {
+            $0.accountID == principal.account && principal.sees($0.id)
+        }.map(\.id)
+    }
+
+    /// The connections a list shows: those the caller may see, narrowed to `asked` when the query names one.
+    func listed(_ asked: String?) async throws -> [ConnectionID] {
+        let visible = try await visibleConnections()
+        guard let asked else { return visible }
+        return visible.filter { $0.rawValue == asked }
+    }
+
     func load(_ id: String) async throws -> (Connection, Bool)? {
-        try await store.read { session in
+        guard try await visible(ConnectionID(rawValue: id)) != nil else { return nil }
+        return try await store.read { session in
             guard let connection = try await session.connection(ConnectionID(rawValue: id)) else { return nil }
             return (connection, try await session.credentials(for: connection.id).refreshToken != nil)
         }
@@ -298,6 +366,7 @@ public struct APIHandler: APIProtocol {
 
     func authorizationLink(for id: String) async throws -> (URL, Date)? {
         let connectionID = ConnectionID(rawValue: id)
+        guard try await visible(connectionID) != nil else { return nil }
         let callbackURL = self.callbackURL
         let linkLifetime = self.linkLifetime
         guard
@@ -335,6 +404,7 @@ public struct APIHandler: APIProtocol {
         case invalidInput = "invalid_input"
         case notFound = "not_found"
         case conflict
+        case forbidden
     }
 
     static func problemBody(_ code: ProblemCode, _ message: String, field: String? = nil) -> Components.Schemas.Problem
@@ -376,7 +446,9 @@ extension APIHandler {
         try registerHandlers(
             on: router,
             serverURL: URL(string: FlexBridgeAPIDocument.basePath)!,
-            middlewares: [ProblemMiddleware(logger: logger), RequestValidationMiddleware()]
+            middlewares: [
+                ProblemMiddleware(logger: logger), AccessMiddleware(access: access), RequestValidationMiddleware(),
+            ]
         )
     }
 }

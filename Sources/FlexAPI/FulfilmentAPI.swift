@@ -22,6 +22,9 @@ extension APIHandler {
         } catch {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         }
+        guard try await visibleOrder(input.path.shipmentId) != nil else {
+            return .notFound(Self.orderNotFound(input.path.shipmentId))
+        }
         do {
             let submitted = try await fulfilment.submitCommand(
                 request,
@@ -43,8 +46,7 @@ extension APIHandler {
     }
 
     public func listCommands(_ input: Operations.ListCommands.Input) async throws -> Operations.ListCommands.Output {
-        guard let order = try await store.read({ try await $0.order(ShipmentID(rawValue: input.path.shipmentId)) })
-        else {
+        guard let order = try await visibleOrder(input.path.shipmentId) else {
             return .notFound(Self.orderNotFound(input.path.shipmentId))
         }
         let commands = try await store.read {
@@ -54,7 +56,14 @@ extension APIHandler {
     }
 
     public func getCommand(_ input: Operations.GetCommand.Input) async throws -> Operations.GetCommand.Output {
-        guard let command = try await store.read({ try await $0.command(CommandID(rawValue: input.path.commandId)) })
+        let principal = try caller()
+        guard
+            let command = try await store.read({ session -> FulfilmentCommand? in
+                guard let command = try await session.command(CommandID(rawValue: input.path.commandId)),
+                    try await Self.sees(command.connectionID, principal, in: session)
+                else { return nil }
+                return command
+            })
         else {
             return .notFound(
                 .init(body: .json(Self.problemBody(.notFound, "No command with id \(input.path.commandId).")))
@@ -66,8 +75,7 @@ extension APIHandler {
     public func listOrderDocuments(
         _ input: Operations.ListOrderDocuments.Input
     ) async throws -> Operations.ListOrderDocuments.Output {
-        guard let order = try await store.read({ try await $0.order(ShipmentID(rawValue: input.path.shipmentId)) })
-        else {
+        guard let order = try await visibleOrder(input.path.shipmentId) else {
             return .notFound(Self.orderNotFound(input.path.shipmentId))
         }
         let documents = try await store.read {
@@ -79,8 +87,14 @@ extension APIHandler {
     public func downloadDocument(
         _ input: Operations.DownloadDocument.Input
     ) async throws -> Operations.DownloadDocument.Output {
+        let principal = try caller()
         guard
-            let document = try await store.read({ try await $0.document(DocumentID(rawValue: input.path.documentId)) })
+            let document = try await store.read({ session -> StoredDocument? in
+                guard let document = try await session.document(DocumentID(rawValue: input.path.documentId)),
+                    try await Self.sees(document.connectionID, principal, in: session)
+                else { return nil }
+                return document
+            })
         else {
             return .notFound(
                 .init(body: .json(Self.problemBody(.notFound, "No document with id \(input.path.documentId).")))
@@ -99,9 +113,11 @@ extension APIHandler {
     public func ordersAtRisk(_ input: Operations.OrdersAtRisk.Input) async throws -> Operations.OrdersAtRisk.Output {
         let now = store.clock.now()
         let hours = input.query.withinHours ?? 4
+        let within = try await listed(input.query.connectionId)
         let orders = try await store.read {
             try await $0.ordersAtRisk(
-                connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)),
+                connectionID: nil,
+                within: within,
                 before: now.addingTimeInterval(hours * 3600),
                 limit: input.query.limit ?? 200
             )
@@ -139,7 +155,7 @@ extension APIHandler {
             return .badRequest(Self.problem(.invalidInput, "A JSON body is required."))
         }
         let connectionID = ConnectionID(rawValue: body.connectionId)
-        guard try await store.read({ try await $0.connection(connectionID) }) != nil else {
+        guard try await visible(connectionID) != nil else {
             return .notFound(Self.notFound(body.connectionId))
         }
         let key = input.headers.idempotencyKey?.trimmingCharacters(in: .whitespaces)
@@ -167,10 +183,12 @@ extension APIHandler {
 
     public func listManifests(_ input: Operations.ListManifests.Input) async throws -> Operations.ListManifests.Output {
         let limit = input.query.limit ?? 50
+        let within = try await listed(input.query.connectionId)
         do {
             let manifests = try await store.read {
                 try await $0.manifests(
-                    connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)),
+                    connectionID: nil,
+                    within: within,
                     locationID: input.query.locationId.map(LocationID.init(rawValue:)),
                     status: input.query.status.flatMap { Manifest.Status(rawValue: $0.rawValue) },
                     before: input.query.before.map(ManifestID.init(rawValue:)),
@@ -194,9 +212,7 @@ extension APIHandler {
     }
 
     public func getManifest(_ input: Operations.GetManifest.Input) async throws -> Operations.GetManifest.Output {
-        guard
-            let manifest = try await store.read({ try await $0.manifest(ManifestID(rawValue: input.path.manifestId)) })
-        else {
+        guard let manifest = try await visibleManifest(input.path.manifestId) else {
             return .notFound(Self.manifestNotFound(input.path.manifestId))
         }
         return .ok(.init(body: .json(Self.schema(manifest))))
@@ -205,9 +221,7 @@ extension APIHandler {
     public func getManifestPDF(
         _ input: Operations.GetManifestPDF.Input
     ) async throws -> Operations.GetManifestPDF.Output {
-        guard
-            let manifest = try await store.read({ try await $0.manifest(ManifestID(rawValue: input.path.manifestId)) })
-        else {
+        guard let manifest = try await visibleManifest(input.path.manifestId) else {
             return .notFound(Self.manifestNotFound(input.path.manifestId))
         }
         return .ok(.init(body: .pdf(HTTPBody(manifest.pdf()))))
@@ -216,6 +230,9 @@ extension APIHandler {
     public func handOverManifest(
         _ input: Operations.HandOverManifest.Input
     ) async throws -> Operations.HandOverManifest.Output {
+        guard try await visibleManifest(input.path.manifestId) != nil else {
+            return .notFound(Self.manifestNotFound(input.path.manifestId))
+        }
         do {
             let manifest = try await manifests.handOver(ManifestID(rawValue: input.path.manifestId))
             return .accepted(.init(body: .json(Self.schema(manifest))))
@@ -237,9 +254,11 @@ extension APIHandler {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         }
         let secret = body.secret ?? Self.newSecret()
+        let principal = try caller()
         let webhook = try await store.transaction {
             try await $0.createWebhook(
-                account: account,
+                account: principal.account,
+                scope: principal.scope,
                 url: url,
                 secret: secret,
                 eventTypes: body.eventTypes ?? [],
@@ -256,9 +275,7 @@ extension APIHandler {
             .init(
                 body: .json(
                     .init(
-                        webhooks: try await store.read { [account] in try await $0.webhooks(account: account) }.map(
-                            Self.schema
-                        )
+                        webhooks: try await visibleWebhooks().map(Self.schema)
                     )
                 )
             )
@@ -266,10 +283,10 @@ extension APIHandler {
     }
 
     public func deleteWebhook(_ input: Operations.DeleteWebhook.Input) async throws -> Operations.DeleteWebhook.Output {
-        guard
-            try await store.transaction({ [account] in
-                try await $0.deleteWebhook(input.path.webhookId, account: account)
-            })
+        let principal = try caller()
+        guard try await visibleWebhook(input.path.webhookId) != nil,
+            try await store.transaction({ try await $0.deleteWebhook(input.path.webhookId, account: principal.account) }
+            )
         else {
             return .notFound(
                 .init(body: .json(Self.problemBody(.notFound, "No webhook with id \(input.path.webhookId).")))
@@ -279,9 +296,10 @@ extension APIHandler {
     }
 
     public func retryWebhook(_ input: Operations.RetryWebhook.Input) async throws -> Operations.RetryWebhook.Output {
-        guard
-            let webhook = try await store.transaction({ [account] in
-                try await $0.retryWebhookNow(input.path.webhookId, account: account)
+        let principal = try caller()
+        guard try await visibleWebhook(input.path.webhookId) != nil,
+            let webhook = try await store.transaction({
+                try await $0.retryWebhookNow(input.path.webhookId, account: principal.account)
             })
         else {
             return .notFound(
@@ -289,6 +307,29 @@ extension APIHandler {
             )
         }
         return .accepted(.init(body: .json(Self.schema(webhook))))
+    }
+
+    /// The manifest, when the caller may see its connection.
+    func visibleManifest(_ id: String) async throws -> Manifest? {
+        let principal = try caller()
+        return try await store.read { session in
+            guard let manifest = try await session.manifest(ManifestID(rawValue: id)),
+                try await Self.sees(manifest.connectionID, principal, in: session)
+            else { return nil }
+            return manifest
+        }
+    }
+
+    /// The account's webhooks the caller may see: those reaching no connection it cannot see.
+    func visibleWebhooks() async throws -> [Webhook] {
+        let principal = try caller()
+        return try await store.read { try await $0.webhooks(account: principal.account) }.filter {
+            principal.scope.covers($0.scope)
+        }
+    }
+
+    func visibleWebhook(_ id: String) async throws -> Webhook? {
+        try await visibleWebhooks().first { $0.id == id }
     }
 
     // MARK: Conversions

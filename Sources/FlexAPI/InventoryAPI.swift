@@ -35,9 +35,11 @@ extension APIHandler {
             reconciliationIntervalMinutes: body.reconciliationIntervalMinutes ?? defaults.reconciliationIntervalMinutes
         )
         let id = ConnectionID(rawValue: input.path.connectionId)
+        let actor = try caller().actor
+        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
         do {
             let settings = try await store.transaction { session in
-                try await session.updateSettings(of: id, actor: Self.actor) { $0 = new }
+                try await session.updateSettings(of: id, actor: actor) { $0 = new }
             }
             return .ok(.init(body: .json(Self.schema(settings))))
         } catch let error as ValidationError {
@@ -51,6 +53,7 @@ extension APIHandler {
         _ input: Operations.ListConfigChanges.Input
     ) async throws -> Operations.ListConfigChanges.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
+        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
         let changes = try await store.read { session -> [ConfigChange]? in
             guard try await session.connection(id) != nil else { return nil }
             return try await session.configChanges(connectionID: id, limit: input.query.limit ?? 100)
@@ -80,6 +83,7 @@ extension APIHandler {
         _ input: Operations.ListHubMappings.Input
     ) async throws -> Operations.ListHubMappings.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
+        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
         let mappings = try await store.read { session -> [LocationMapping]? in
             guard try await session.connection(id) != nil else { return nil }
             return try await session.locationMappings(for: id)
@@ -100,8 +104,10 @@ extension APIHandler {
             channel: ChannelName(rawValue: body.channel.rawValue)!,
             createdAt: store.clock.now()
         )
+        let actor = try caller().actor
+        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
         do {
-            try await store.transaction { session in try await session.setLocationMapping(mapping, actor: Self.actor) }
+            try await store.transaction { session in try await session.setLocationMapping(mapping, actor: actor) }
             return .ok(.init(body: .json(Self.schema(mapping))))
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
@@ -115,6 +121,8 @@ extension APIHandler {
     ) async throws -> Operations.DeleteHubMapping.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
         let channel = input.query.channel.flatMap { ChannelName(rawValue: $0.rawValue) }
+        let actor = try caller().actor
+        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
         do {
             let (removed, retiring) = try await store.transaction { session in
                 guard try await session.connection(id) != nil else { throw StoreError.notFound("Connection \(id)") }
@@ -122,7 +130,7 @@ extension APIHandler {
                     connectionID: id,
                     hub: HubCode(rawValue: input.path.hub),
                     channel: channel,
-                    actor: Self.actor
+                    actor: actor
                 )
             }
             return .ok(.init(body: .json(.init(removed: removed.map(Self.schema), retiringItems: retiring))))
@@ -133,6 +141,8 @@ extension APIHandler {
 
     public func deleteListing(_ input: Operations.DeleteListing.Input) async throws -> Operations.DeleteListing.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
+        let actor = try caller().actor
+        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
         do {
             let (removed, retiring) = try await store.transaction { session in
                 guard try await session.connection(id) != nil else { throw StoreError.notFound("Connection \(id)") }
@@ -140,7 +150,7 @@ extension APIHandler {
                     connectionID: id,
                     merchantSKU: MerchantSKU(rawValue: input.path.merchantSku),
                     marketplaceID: input.query.marketplaceId.map(MarketplaceID.init(rawValue:)),
-                    actor: Self.actor
+                    actor: actor
                 )
             }
             return .ok(.init(body: .json(.init(removed: removed, retiringItems: retiring))))
@@ -193,7 +203,7 @@ extension APIHandler {
         guard try await load(input.path.connectionId) != nil else {
             return .notFound(Self.notFound(input.path.connectionId))
         }
-        let items = try await inventory.resync(connectionID: id, actor: Self.actor)
+        let items = try await inventory.resync(connectionID: id, actor: try caller().actor)
         return .accepted(.init(body: .json(.init(items: items))))
     }
 
@@ -223,7 +233,7 @@ extension APIHandler {
                 if case .json = input.body { Self.describe(error, itemsName: "items") } else { error.description }
             return .badRequest(Self.problem(.invalidInput, message))
         }
-        let imported = try await inventory.importSequenceNumbers(floors, connectionID: id, actor: Self.actor)
+        let imported = try await inventory.importSequenceNumbers(floors, connectionID: id, actor: try caller().actor)
         return .ok(.init(body: .json(.init(imported: imported))))
     }
 
@@ -249,7 +259,7 @@ extension APIHandler {
             }
         }
         do {
-            let write = try await inventory.recordStock(levels, account: account)
+            let write = try await inventory.recordStock(levels, account: try caller().account)
             return .accepted(
                 .init(
                     body: .json(
@@ -272,8 +282,9 @@ extension APIHandler {
     ) async throws -> Operations.ListInventoryItems.Output {
         let query = input.query
         let filter = StoreSession.InventoryItemFilter(
-            accountID: account,
+            accountID: try caller().account,
             connectionID: query.connectionId.map(ConnectionID.init(rawValue:)),
+            within: try await visibleConnections(),
             locationID: query.locationId.map(LocationID.init(rawValue:)),
             hub: query.hub.map(HubCode.init(rawValue:)),
             warehouseSKU: query.sku.map(WarehouseSKU.init(rawValue:)),
@@ -318,9 +329,11 @@ extension APIHandler {
     }
 
     public func getStock(_ input: Operations.GetStock.Input) async throws -> Operations.GetStock.Output {
-        let status = try await store.read { session in
-            try await session.stockStatus(of: WarehouseSKU(rawValue: input.path.sku), account: account)
+        let principal = try caller()
+        var status = try await store.read { session in
+            try await session.stockStatus(of: WarehouseSKU(rawValue: input.path.sku), account: principal.account)
         }
+        status.items.removeAll { !principal.sees($0.connectionID) }
         guard !status.hubs.isEmpty || !status.items.isEmpty else {
             return .notFound(
                 .init(

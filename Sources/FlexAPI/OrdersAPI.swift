@@ -8,11 +8,13 @@ import OpenAPIRuntime
 extension APIHandler {
     public func listOrders(_ input: Operations.ListOrders.Input) async throws -> Operations.ListOrders.Output {
         let limit = input.query.limit ?? 100
+        let within = try await listed(input.query.connectionId)
         if input.query.atRisk == true {
             let before = store.clock.now().addingTimeInterval((input.query.atRiskHours ?? 4) * 3600)
             let orders = try await store.read { session in
                 try await session.ordersAtRisk(
-                    connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)),
+                    connectionID: nil,
+                    within: within,
                     before: before,
                     limit: limit
                 )
@@ -21,7 +23,8 @@ extension APIHandler {
         }
         let orders = try await store.read { session in
             try await session.orders(
-                connectionID: input.query.connectionId.map(ConnectionID.init(rawValue:)),
+                connectionID: nil,
+                within: within,
                 status: input.query.status?.uppercased(),
                 state: input.query.state.flatMap { FulfilmentState(rawValue: $0.rawValue) },
                 locationID: input.query.locationId.map(LocationID.init(rawValue:)),
@@ -44,9 +47,12 @@ extension APIHandler {
     }
 
     public func getOrder(_ input: Operations.GetOrder.Input) async throws -> Operations.GetOrder.Output {
+        let principal = try caller()
         let found = try await store.read {
             session -> (Order, [(status: String, amazonUpdatedAt: Date, source: String)])? in
-            guard let order = try await session.order(ShipmentID(rawValue: input.path.shipmentId)) else { return nil }
+            guard let order = try await session.order(ShipmentID(rawValue: input.path.shipmentId)),
+                try await Self.sees(order.connectionID, principal, in: session)
+            else { return nil }
             return (order, try await session.orderHistory(order.shipmentID, connectionID: order.connectionID))
         }
         guard let (order, history) = found else {
@@ -79,8 +85,15 @@ extension APIHandler {
     }
 
     public func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output {
-        let events = try await store.read { [account] in
-            try await $0.events(after: input.query.after ?? 0, account: account, limit: input.query.limit ?? 100)
+        let principal = try caller()
+        let within = principal.scope == .all ? nil : try await visibleConnections()
+        let events = try await store.read {
+            try await $0.events(
+                after: input.query.after ?? 0,
+                account: principal.account,
+                within: within,
+                limit: input.query.limit ?? 100
+            )
         }
         return .ok(
             .init(

@@ -1,11 +1,14 @@
 import AmazonSimulator
+import AsyncHTTPClient
 import FlexBridgeApp
 import FlexCore
 import FlexEngine
 import FlexStore
+import FlexUseCases
 import Foundation
 import Logging
 import NIOCore
+import NIOHTTP1
 import Prometheus
 import ServiceLifecycle
 
@@ -72,6 +75,20 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
     return sorted[min(sorted.count - 1, max(0, Int((Double(sorted.count) * p).rounded(.up)) - 1))]
 }
 
+/// The API of a bench node, called as a WMS calls it: with its API key.
+struct BenchAPI: Sendable {
+    /// `http://127.0.0.1:PORT/api/v1`.
+    let base: String
+    let key: String
+
+    /// A request for `base` + `path`, with the key.
+    func request(_ path: String) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: base + path)
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        return request
+    }
+}
+
 /// A FlexBridge node in this process, for benchmarks: a fresh SQLite store in a folder of its own, a seller of the
 /// in-process simulator connected and authorised with one MFN location mapped to hub HUB1, and the HTTP API, the
 /// lease keeper and the connection's workers running.
@@ -81,8 +98,8 @@ struct BenchNode {
     let store: Store
     let connection: Connection
     let locationID: String
-    /// The API's base URL, `http://127.0.0.1:PORT/api/v1`.
-    let api: String
+    /// The API, with a wms key.
+    let api: BenchAPI
     let port: Int
     let leases: LeaseKeeper
     private let group: ServiceGroup
@@ -116,6 +133,12 @@ struct BenchNode {
         )
         configuration.notificationSecret = notificationSecret
         let store = try await Store.open(configuration.storeConfiguration, logger: logger)
+        let key = try await AccessUseCases(store: store).createKey(
+            name: "bench",
+            role: .wms,
+            connections: nil,
+            by: .node()
+        ).secret
         let connection = Connection(
             name: "Bench",
             sellingPartnerID: SellingPartnerID(rawValue: merchant),
@@ -177,7 +200,7 @@ struct BenchNode {
             store: store,
             connection: connection,
             locationID: locationID,
-            api: "http://127.0.0.1:\(port)/api/v1",
+            api: BenchAPI(base: "http://127.0.0.1:\(port)/api/v1", key: key),
             port: port,
             leases: leases,
             group: group,

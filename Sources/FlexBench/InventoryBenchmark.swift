@@ -94,7 +94,7 @@ public struct InventoryBenchmark: Sendable {
             )
         }
         let (store, connection, locationID) = (node.store, node.connection, node.locationID)
-        let api = node.api + "/stock"
+        let api = node.api
         // The inventory sync starts its worker within a second of the lease.
         try await Task.sleep(for: .milliseconds(1500))
         let before = await simulator.recordedRequests().count
@@ -162,8 +162,8 @@ public struct InventoryBenchmark: Sendable {
         )
     }
 
-    private func put(_ url: String, body: String) async throws {
-        var request = HTTPClientRequest(url: url)
+    private func put(_ api: BenchAPI, body: String) async throws {
+        var request = api.request("/stock")
         request.method = .PUT
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: body))

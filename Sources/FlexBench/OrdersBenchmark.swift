@@ -228,12 +228,12 @@ public struct OrdersBenchmark: Sendable {
     /// once its confirmation succeeded (Amazon's recommended box, or one box with serial numbers where a line needs
     /// them), label once packed, ship once labelled — each command sent when the event of the one before arrives,
     /// 16 requests at a time.
-    private func standIn(_ api: String, after start: Int64, expecting generated: Set<String>) async throws {
+    private func standIn(_ api: BenchAPI, after start: Int64, expecting generated: Set<String>) async throws {
         let next = ["confirm": "pack", "pack": "label", "label": "ship"]
         var cursor = start
         var shipSent = 0
         while !Task.isCancelled, shipSent < generated.count {
-            let page = try await get(api + "/events?after=\(cursor)&limit=1000")
+            let page = try await get(api, "/events?after=\(cursor)&limit=1000")
             let events = (page["events"] as? [[String: Any]]) ?? []
             if let last = events.last?["sequence"] as? Int { cursor = Int64(last) }
             var steps: [(id: String, step: String)] = []
@@ -261,10 +261,10 @@ public struct OrdersBenchmark: Sendable {
         }
     }
 
-    private func send(_ api: String, _ step: String, to id: String) async throws {
+    private func send(_ api: BenchAPI, _ step: String, to id: String) async throws {
         var body = #"{"type":"\#(step)"}"#
         if step == "pack" {
-            let detail = try await get(api + "/orders/\(id)")
+            let detail = try await get(api, "/orders/\(id)")
             let facts = try ShipmentFacts(json: detail["shipment"] as? String ?? "{}")
             if facts.lineItems.contains(where: { $0.complianceAttributes?.serialNumberRequirement == "REQUIRED" }),
                 let box = facts.shippingInfo?.recommendedPackages?.first
@@ -282,7 +282,7 @@ public struct OrdersBenchmark: Sendable {
                     """
             }
         }
-        var request = HTTPClientRequest(url: api + "/orders/\(id)/commands")
+        var request = api.request("/orders/\(id)/commands")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Idempotency-Key", value: "\(id):\(step)")
@@ -294,11 +294,11 @@ public struct OrdersBenchmark: Sendable {
         }
     }
 
-    private func waitVisible(_ api: String, _ id: String, timeout: Duration) async throws -> Bool {
+    private func waitVisible(_ api: BenchAPI, _ id: String, timeout: Duration) async throws -> Bool {
         let giveUp = ContinuousClock.now + timeout
         while ContinuousClock.now < giveUp {
             let response = try await HTTPClient.shared.execute(
-                HTTPClientRequest(url: api + "/orders/\(id)"),
+                api.request("/orders/\(id)"),
                 timeout: .seconds(10)
             )
             _ = try await response.body.collect(upTo: 1 << 22)
@@ -308,17 +308,18 @@ public struct OrdersBenchmark: Sendable {
         return false
     }
 
-    private func lastSequence(_ api: String) async throws -> Int64 {
+    private func lastSequence(_ api: BenchAPI) async throws -> Int64 {
         var cursor: Int64 = 0
         while true {
-            let events = (try await get(api + "/events?after=\(cursor)&limit=1000")["events"] as? [[String: Any]]) ?? []
+            let events = (try await get(api, "/events?after=\(cursor)&limit=1000")["events"] as? [[String: Any]]) ?? []
             guard let last = events.last?["sequence"] as? Int else { return cursor }
             cursor = Int64(last)
         }
     }
 
-    private func get(_ url: String) async throws -> [String: Any] {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+    private func get(_ api: BenchAPI, _ path: String) async throws -> [String: Any] {
+        let url = api.base + path
+        let response = try await HTTPClient.shared.execute(api.request(path), timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 64 << 20)
         guard response.status == .ok,
             let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]

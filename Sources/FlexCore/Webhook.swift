@@ -6,6 +6,9 @@ public struct Webhook: Sendable, Hashable {
     public var id: String
     /// The account whose events the webhook delivers; no other account's.
     public var accountID: AccountID
+    /// The connections whose events it delivers: those its creator could see. Events of no connection (a hub's
+    /// stock) go to every webhook of the account.
+    public var scope: ConnectionScope
     public var url: URL
     /// The event types sent (`order.created`, or `order.*` for a family); every event when empty.
     public var eventTypes: [String]
@@ -22,6 +25,7 @@ public struct Webhook: Sendable, Hashable {
     public init(
         id: String,
         accountID: AccountID = .default,
+        scope: ConnectionScope = .all,
         url: URL,
         eventTypes: [String],
         position: Int64,
@@ -34,6 +38,7 @@ public struct Webhook: Sendable, Hashable {
     ) {
         self.id = id
         self.accountID = accountID
+        self.scope = scope
         self.url = url
         self.eventTypes = eventTypes
         self.position = position
@@ -43,6 +48,11 @@ public struct Webhook: Sendable, Hashable {
         self.lastError = lastError
         self.lastDeliveredAt = lastDeliveredAt
         self.createdAt = createdAt
+    }
+
+    /// Whether the webhook delivers this event: one of its types, of a connection it may see.
+    public func wants(_ event: OutboxEvent) -> Bool {
+        (event.connectionID.map(scope.contains) ?? true) && wants(event.type)
     }
 
     /// Whether the webhook wants an event of this type.

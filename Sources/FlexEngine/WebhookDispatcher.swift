@@ -78,7 +78,7 @@ public struct WebhookDispatcher: Service {
         }
         var moved = 0
         for event in events {
-            guard webhook.wants(event.type) else {
+            guard webhook.wants(event) else {
                 try await store.transaction {
                     try await $0.recordWebhookDelivery(webhook.id, position: event.sequence, status: nil)
                 }

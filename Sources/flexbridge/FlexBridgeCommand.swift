@@ -4,6 +4,7 @@ import FlexBench
 import FlexBridgeApp
 import FlexCore
 import FlexStore
+import FlexUseCases
 import Foundation
 import Logging
 import Metrics
@@ -15,7 +16,7 @@ struct FlexBridgeCommand: AsyncParsableCommand {
         commandName: "flexbridge",
         abstract: "Connects a seller's warehouse to Amazon's External Fulfillment APIs.",
         version: FlexBridgeVersion.current,
-        subcommands: [Serve.self, Simulate.self, Import.self, Bench.self, Migrate.self, Keygen.self]
+        subcommands: [Serve.self, Simulate.self, Import.self, Keys.self, Bench.self, Migrate.self, Keygen.self]
     )
 }
 
@@ -243,6 +244,120 @@ func withImporter(_ database: DatabaseOptions, _ body: (Importer) async throws -
         } catch let error as CSVError {
             try? await store.close()
             throw UserFacing(CSVErrors([error]).description)
+        } catch {
+            try? await store.close()
+            throw error
+        }
+    }
+}
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "API keys, made on the node itself: this is how the first admin key comes to exist. Every /api/v1 request needs one.",
+        subcommands: [Create.self, List.self, Revoke.self]
+    )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Makes a key and prints it, this once: only its hash is kept."
+        )
+
+        @Option(help: "Who uses it, such as wms-berlin or monitoring.")
+        var name: String
+
+        @Option(help: "admin, operator, wms or read.")
+        var role: String
+
+        @Option(
+            name: .customLong("connection"),
+            help: "A connection it may touch (repeat for several); all of the account's when absent."
+        )
+        var connections: [String] = []
+
+        @Flag(help: "Print the key alone, for scripts: KEY=$(flexbridge keys create … --quiet).")
+        var quiet = false
+
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            guard let role = Role(rawValue: role) else {
+                throw UserFacing("--role must be admin, operator, wms or read, got \"\(role)\".")
+            }
+            try await withAccess(database) { access in
+                let (key, secret) = try await access.createKey(
+                    name: name,
+                    role: role,
+                    connections: connections.isEmpty ? nil : connections.map(ConnectionID.init(rawValue:)),
+                    by: .node()
+                )
+                if quiet {
+                    print(secret)
+                } else {
+                    print("\(key.name) (\(key.role.rawValue)), id \(key.id):")
+                    print(secret)
+                    print("Keep it now: FlexBridge stores only its hash. Send it as Authorization: Bearer <key>.")
+                }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Lists the keys, without their secrets.")
+
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            try await withAccess(database) { access in
+                let formatter = ISO8601DateFormatter()
+                for key in try await access.keys(by: .node()) {
+                    let scope =
+                        key.scope.connections.map { $0.map(\.rawValue).sorted().joined(separator: ",") } ?? "all"
+                    let state =
+                        key.revokedAt.map { "revoked \(formatter.string(from: $0))" }
+                        ?? key.lastUsedAt.map { "last used \(formatter.string(from: $0))" } ?? "never used"
+                    print(
+                        "\(key.id)  \(key.prefix)  \(key.role.rawValue)  \(key.name)  connections: \(scope)  \(state)"
+                    )
+                }
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revokes a key: its next request, on any node, is refused."
+        )
+
+        @Argument(help: "The key's id (flexbridge keys list) or its prefix (fbk_…).")
+        var key: String
+
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            try await withAccess(database) { access in
+                let id =
+                    key.hasPrefix("fbk_")
+                    ? try await access.keys(by: .node()).first { $0.prefix == key }?.id : key
+                guard let id, let revoked = try await access.revokeKey(id, by: .node()) else {
+                    throw UserFacing("No API key \(key).")
+                }
+                print("revoked \(revoked.name) (\(revoked.prefix))")
+            }
+        }
+    }
+}
+
+func withAccess(_ database: DatabaseOptions, _ body: (AccessUseCases) async throws -> Void) async throws {
+    let (configuration, logger) = try FlexBridgeConfiguration.loadForCommand(flags: database.flags)
+    try await UserFacing.wrapping {
+        let store = try await Store.open(configuration.storeConfiguration, logger: logger)
+        do {
+            try await body(AccessUseCases(store: store))
+            try await store.close()
+        } catch let error as FlexCore.ValidationError {
+            try? await store.close()
+            throw UserFacing(error.description)
         } catch {
             try? await store.close()
             throw error

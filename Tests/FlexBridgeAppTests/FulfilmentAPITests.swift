@@ -71,7 +71,7 @@ struct FulfilmentAPITests {
                 registry: PrometheusCollectorRegistry(),
                 logger: Logger(label: "flexbridge")
             )
-            try await app.test(.router) { client in try await body(store, connection, client) }
+            try await app.testAsAdmin(store, .router) { client in try await body(store, connection, client) }
             try await store.close()
         }
     }

@@ -116,7 +116,7 @@ struct HardeningTests {
                     registry: PrometheusCollectorRegistry(),
                     logger: Logger(label: "flexbridge")
                 )
-                try await app.test(.router) { client in
+                try await app.testAsAdmin(store, .router) { client in
                     try await body(Rig(store: store, connection: connection, client: client))
                 }
             } catch {

@@ -29,7 +29,7 @@ struct InventoryAPITests {
                 registry: PrometheusCollectorRegistry(),
                 logger: Logger(label: "flexbridge")
             )
-            try await app.test(.router) { client in try await body(client) }
+            try await app.testAsAdmin(store, .router) { client in try await body(client) }
             try await store.close()
         }
     }

@@ -46,7 +46,7 @@ struct OnboardingTests {
                     registry: PrometheusCollectorRegistry(),
                     logger: Logger(label: "flexbridge")
                 )
-                try await app.test(.router) { client in try await body(client, simulator, amazonURL) }
+                try await app.testAsAdmin(store, .router) { client in try await body(client, simulator, amazonURL) }
                 try await store.close()
             }
         }

@@ -42,7 +42,7 @@ struct OrdersAPITests {
                 registry: PrometheusCollectorRegistry(),
                 logger: Logger(label: "flexbridge")
             )
-            try await app.test(.router) { client in
+            try await app.testAsAdmin(store, .router) { client in
                 func notify(seller: String, key: String?, body: String? = nil) async throws -> HTTPResponse.Status {
                     var headers: HTTPFields = [.contentType: "application/json"]
                     if let key { headers[HTTPField.Name("x-api-key")!] = key }
@@ -168,7 +168,7 @@ struct OrdersAPITests {
                 registry: PrometheusCollectorRegistry(),
                 logger: Logger(label: "flexbridge")
             )
-            try await app.test(.router) { client in
+            try await app.testAsAdmin(store, .router) { client in
                 func notify(_ shipment: String, location: String, awsRegion: String?) async throws {
                     let region = awsRegion.map { #""region":"\#($0)","# } ?? ""
                     let event =

@@ -120,7 +120,7 @@ struct ServerTests {
                 registry: registry,
                 logger: Logger(label: "test")
             )
-            try await app.test(.router) { client in
+            try await app.testAsAdmin(store, .router) { client in
                 try await client.execute(uri: "/health", method: .get) { response in
                     #expect(response.status == .ok)
                     let report = try JSONDecoder().decode(
@@ -174,7 +174,7 @@ struct ServerTests {
                 registry: PrometheusCollectorRegistry(),
                 logger: Logger(label: "test")
             )
-            try await app.test(.live) { client in
+            try await app.testAsAdmin(store, .live) { client in
                 let port = try #require(client.port)
                 let body =
                     #"{"name":"A","sellingPartnerId":"A1","region":"EU","marketplaceIds":["A21TJRUUN4KGV"],"clientId":"c","clientSecret":"s"}"#

@@ -17,7 +17,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from harness import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, call, connect_seller, free_port, packages_for  # noqa: E402,F401
+from harness import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, call, connect_seller, free_port, make_key, packages_for, use_key  # noqa: E402,F401
 
 NOTIFICATION_SECRET = "test-notification-secret-0123456789"
 
@@ -85,6 +85,11 @@ class Node:
         self.crashes = []  # (exit status, log tail) of every time the process was found dead
 
     def start(self, wait=True):
+        """Starts the node; the cluster's admin key for its database (made on the first start) goes with every call."""
+        key = self.cluster.keys.get(self.database)
+        if key is None:
+            key = self.cluster.keys[self.database] = make_key(self.cluster.binary, self.database, self.env)
+        use_key(self.url, key)
         log = open(self.log_path, "a")
         log.write(f"==== {time.strftime('%H:%M:%S')} starting {self.name}\n")
         log.flush()
@@ -190,6 +195,7 @@ class Cluster:
         self.processes = []
         self.databases = []  # (admin URL, name)
         self.nodes = []
+        self.keys = {}  # database -> the admin key made for it
         self.sim = None
         self.sim_log = os.path.join(self.work, "simulator.log")
 

@@ -22,12 +22,42 @@ def free_port():
         return sock.getsockname()[1]
 
 
+# The API key each FlexBridge node (by origin, http://host:port) is called with, as a WMS would; see use_key.
+API_KEYS = {}
+
+
+def origin(url):
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def use_key(url, key):
+    """Every later call() to /api/v1 of the node at `url` sends `key` (unless it sets Authorization itself)."""
+    API_KEYS[origin(url)] = key
+
+
+def make_key(binary, database, env=None, role="admin", name="tests", connections=()):
+    """A new API key made on the node's command line (`flexbridge keys create`), as an installer makes the first."""
+    arguments = [binary, "keys", "create", "--database", database, "--name", name, "--role", role, "--quiet"]
+    for connection in connections:
+        arguments += ["--connection", connection]
+    result = subprocess.run(arguments, capture_output=True, text=True, timeout=120, env=env)
+    expect(result.returncode == 0 and result.stdout.strip().startswith("fbk_"),
+           f"flexbridge keys create: {result.returncode} {result.stdout} {result.stderr}")
+    return result.stdout.strip()
+
+
 def call(method, url, body=None, content_type="application/json", headers=None, timeout=120):
-    """(status, JSON or text). HTTP errors are answers; a connection that fails raises OSError."""
+    """(status, JSON or text). HTTP errors are answers; a connection that fails raises OSError. A call to a node's
+    /api/v1 carries the node's key (use_key)."""
     data = None
     if body is not None:
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={**(headers or {}), "Content-Type": content_type})
+    headers = dict(headers or {})
+    key = API_KEYS.get(origin(url))
+    if key and "/api/v1/" in url and not any(name.lower() == "authorization" for name in headers):
+        headers["Authorization"] = f"Bearer {key}"
+    request = urllib.request.Request(url, data=data, method=method, headers={**headers, "Content-Type": content_type})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             text = response.read().decode()
@@ -67,6 +97,7 @@ class Rig:
         self.serve_args = list(serve_args)
         self.serve_env = {**os.environ, **(serve_env or {})}
         self.processes = []
+        self.key = None
         simulator = subprocess.Popen(
             [binary, "simulate", "--port", str(self.sim_port), "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET, *simulator_args],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.work, "simulator.log"), "w"))
@@ -74,7 +105,11 @@ class Rig:
         wait_until_up(f"{self.sim}/_simulator/health", simulator, "the simulator")
 
     def serve(self):
-        """Starts `flexbridge serve` on the rig's database and port; returns the process once it answers."""
+        """Starts `flexbridge serve` on the rig's database and port; returns the process once it answers. The
+        first start makes the admin key the rig's calls carry."""
+        if self.key is None:
+            self.key = make_key(self.binary, self.database, self.serve_env)
+            use_key(self.api, self.key)
         process = subprocess.Popen(
             [self.binary, "serve", "--database", self.database, "--port", str(self.api_port), "--log-level", "warning", *self.serve_args],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.work, "serve.log"), "a"), env=self.serve_env)

@@ -363,5 +363,26 @@ enum Schema {
             try await database.create(index: "stock_levels_by_sku").on("stock_levels").column("account_id")
                 .column("warehouse_sku").run()
         },
+        Migration(version: 9, name: "API keys; webhooks limited to the connections their creator may see") {
+            database,
+            _ in
+            // A key is stored as its SHA-256 (the key is 256 random bits, so no slow hash is needed) and found by
+            // its public prefix; connection_ids is a JSON array, NULL for all of the account's connections.
+            try await database.create(table: "api_keys")
+                .column("id", type: .text, .primaryKey(autoIncrement: false))
+                .column("account_id", type: .text, .notNull)
+                .column("name", type: .text, .notNull)
+                .column("prefix", type: .text, .notNull)
+                .column("key_hash", type: .text, .notNull)
+                .column("role", type: .text, .notNull)
+                .column("connection_ids", type: .text)
+                .column("created_at", type: .bigint, .notNull)
+                .column("created_by", type: .text, .notNull)
+                .column("last_used_at", type: .bigint)
+                .column("revoked_at", type: .bigint)
+                .run()
+            try await database.raw("CREATE UNIQUE INDEX api_keys_by_prefix ON api_keys (prefix)").run()
+            try await database.raw("ALTER TABLE webhooks ADD COLUMN connection_ids TEXT").run()
+        },
     ]
 }

@@ -174,6 +174,12 @@ extension StoreSession {
         "connection:\(id.rawValue):\(field)"
     }
 
+    /// `column IN (…)` over the connections; never true for none.
+    static func within(_ column: String, _ connections: [ConnectionID]) -> SQLQueryString {
+        guard !connections.isEmpty else { return "1 = 0" }
+        return "\(unsafeRaw: column) IN (\(binds: connections.map(\.rawValue)))"
+    }
+
     static func json(_ value: some Encodable) throws -> String {
         try JSONText.encode(value)
     }

@@ -54,31 +54,36 @@ extension StoreSession {
 
     /// The account's events after the cursor `after` (a sequence; 0 for the start), oldest first. Sequences are
     /// installation-wide, so an account's feed has gaps where other accounts' events are.
-    public func events(after: Int64, account: AccountID, limit: Int = 100) async throws -> [OutboxEvent] {
-        try await sql.raw(
-            """
-            SELECT * FROM events WHERE account_id = \(bind: account.rawValue) AND sequence > \(bind: after)
-            ORDER BY sequence LIMIT \(bind: limit)
-            """
-        )
-        .all()
-        .map { row in
-            let idText = try row.decode(column: "id", as: String.self)
-            guard let id = UUID(uuidString: idText) else {
-                throw StoreError(code: .invalidInput, message: "A stored event has a malformed id \(idText).")
+    /// `within` keeps only the events of those connections (and those of none, such as a hub's stock).
+    public func events(
+        after: Int64,
+        account: AccountID,
+        within: [ConnectionID]? = nil,
+        limit: Int = 100
+    ) async throws -> [OutboxEvent] {
+        var query: SQLQueryString = "SELECT * FROM events WHERE account_id = \(bind: account.rawValue)"
+        query += " AND sequence > \(bind: after)"
+        if let within { query += " AND (connection_id IS NULL OR \(Self.within("connection_id", within)))" }
+        query += " ORDER BY sequence LIMIT \(bind: limit)"
+        return try await sql.raw(query)
+            .all()
+            .map { row in
+                let idText = try row.decode(column: "id", as: String.self)
+                guard let id = UUID(uuidString: idText) else {
+                    throw StoreError(code: .invalidInput, message: "A stored event has a malformed id \(idText).")
+                }
+                return OutboxEvent(
+                    sequence: try row.decode(column: "sequence", as: Int64.self),
+                    accountID: AccountID(rawValue: try row.decode(column: "account_id", as: String.self)),
+                    id: id,
+                    type: try row.decode(column: "type", as: String.self),
+                    connectionID: try row.decode(column: "connection_id", as: String?.self).map(
+                        ConnectionID.init(rawValue:)
+                    ),
+                    subject: try row.decode(column: "subject", as: String?.self),
+                    payload: try row.decode(column: "payload", as: String.self),
+                    createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self))
+                )
             }
-            return OutboxEvent(
-                sequence: try row.decode(column: "sequence", as: Int64.self),
-                accountID: AccountID(rawValue: try row.decode(column: "account_id", as: String.self)),
-                id: id,
-                type: try row.decode(column: "type", as: String.self),
-                connectionID: try row.decode(column: "connection_id", as: String?.self).map(
-                    ConnectionID.init(rawValue:)
-                ),
-                subject: try row.decode(column: "subject", as: String?.self),
-                payload: try row.decode(column: "payload", as: String.self),
-                createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self))
-            )
-        }
     }
 }

@@ -329,12 +329,18 @@ extension StoreSession {
     // MARK: Orders at risk
 
     /// Open orders whose expected ship time is before `before`, or that hold a failed command; soonest first.
-    public func ordersAtRisk(connectionID: ConnectionID?, before: Date, limit: Int) async throws -> [Order] {
+    public func ordersAtRisk(
+        connectionID: ConnectionID?,
+        within: [ConnectionID]? = nil,
+        before: Date,
+        limit: Int
+    ) async throws -> [Order] {
         var query: SQLQueryString = """
             \(Self.orderColumns) WHERE o.state IN ('awaiting_confirmation', 'confirmed', 'packed', 'ready_to_ship')
                 AND (o.expected_ship_at < \(bind: before.millisecondsSince1970) OR o.error_code IS NOT NULL)
             """
         if let connectionID { query += " AND o.connection_id = \(bind: connectionID.rawValue)" }
+        if let within { query += " AND \(Self.within("o.connection_id", within))" }
         query += " ORDER BY o.expected_ship_at, o.shipment_id LIMIT \(bind: Int64(limit))"
         return try await sql.raw(query).all().map(Self.decodeOrder)
     }

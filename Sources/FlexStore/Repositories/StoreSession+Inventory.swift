@@ -477,6 +477,8 @@ extension StoreSession {
         /// Only items of this account's connections.
         public var accountID: AccountID?
         public var connectionID: ConnectionID?
+        /// Only items of these connections (those a principal may see); any when nil.
+        public var within: [ConnectionID]?
         public var locationID: LocationID?
         public var hub: HubCode?
         public var warehouseSKU: WarehouseSKU?
@@ -485,6 +487,7 @@ extension StoreSession {
         public init(
             accountID: AccountID? = nil,
             connectionID: ConnectionID? = nil,
+            within: [ConnectionID]? = nil,
             locationID: LocationID? = nil,
             hub: HubCode? = nil,
             warehouseSKU: WarehouseSKU? = nil,
@@ -492,6 +495,7 @@ extension StoreSession {
         ) {
             self.accountID = accountID
             self.connectionID = connectionID
+            self.within = within
             self.locationID = locationID
             self.hub = hub
             self.warehouseSKU = warehouseSKU
@@ -509,6 +513,7 @@ extension StoreSession {
                     " AND connection_id IN (SELECT id FROM connections WHERE account_id = \(bind: accountID.rawValue))"
             }
             if let connectionID { query += " AND connection_id = \(bind: connectionID.rawValue)" }
+            if let within { query += " AND \(StoreSession.within("connection_id", within))" }
             if let locationID { query += " AND location_id = \(bind: locationID.rawValue)" }
             if let hub { query += " AND hub = \(bind: hub.rawValue)" }
             if let warehouseSKU { query += " AND warehouse_sku = \(bind: warehouseSKU.rawValue)" }

@@ -155,6 +155,7 @@ extension StoreSession {
     /// previous page.
     public func manifests(
         connectionID: ConnectionID?,
+        within: [ConnectionID]? = nil,
         locationID: LocationID? = nil,
         status: Manifest.Status? = nil,
         before: ManifestID? = nil,
@@ -162,6 +163,7 @@ extension StoreSession {
     ) async throws -> [Manifest] {
         var query: SQLQueryString = "SELECT * FROM manifests WHERE 1 = 1"
         if let connectionID { query += " AND connection_id = \(bind: connectionID.rawValue)" }
+        if let within { query += " AND \(Self.within("connection_id", within))" }
         if let locationID { query += " AND location_id = \(bind: locationID.rawValue)" }
         if let status { query += " AND status = \(bind: status.rawValue)" }
         if let before {

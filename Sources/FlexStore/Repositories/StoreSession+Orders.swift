@@ -210,6 +210,7 @@ extension StoreSession {
     /// in one, or in none); `after` is the last shipment id of the previous page.
     public func orders(
         connectionID: ConnectionID?,
+        within: [ConnectionID]? = nil,
         status: String?,
         state: FulfilmentState? = nil,
         locationID: LocationID? = nil,
@@ -219,6 +220,7 @@ extension StoreSession {
     ) async throws -> [Order] {
         var query: SQLQueryString = "\(Self.orderColumns) WHERE 1 = 1"
         if let connectionID { query += " AND o.connection_id = \(bind: connectionID.rawValue)" }
+        if let within { query += " AND \(Self.within("o.connection_id", within))" }
         if let status { query += " AND o.status = \(bind: status)" }
         if let state { query += " AND o.state = \(bind: state.rawValue)" }
         if let locationID { query += " AND o.location_id = \(bind: locationID.rawValue)" }

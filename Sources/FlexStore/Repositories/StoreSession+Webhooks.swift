@@ -7,6 +7,7 @@ extension StoreSession {
     /// at the feed's start; it delivers the account's events only.
     public func createWebhook(
         account: AccountID,
+        scope: ConnectionScope = .all,
         url: URL,
         secret: String,
         eventTypes: [String],
@@ -26,8 +27,8 @@ extension StoreSession {
         let now = nowMilliseconds
         try await sql.raw(
             """
-            INSERT INTO webhooks (id, account_id, url, secret_sealed, event_types, enabled, position, attempts, next_attempt_at, claimed_until, created_at)
-            VALUES (\(bind: id), \(bind: account.rawValue), \(bind: url.absoluteString), \(bind: try secrets.seal(secret, context: "webhook:\(id)")),
+            INSERT INTO webhooks (id, account_id, connection_ids, url, secret_sealed, event_types, enabled, position, attempts, next_attempt_at, claimed_until, created_at)
+            VALUES (\(bind: id), \(bind: account.rawValue), \(bind: try Self.scopeJSON(scope)), \(bind: url.absoluteString), \(bind: try secrets.seal(secret, context: "webhook:\(id)")),
                 \(bind: try Self.json(eventTypes)), 1, \(bind: position), 0, 0, 0, \(bind: now))
             """
         ).run()
@@ -154,6 +155,7 @@ extension StoreSession {
         return Webhook(
             id: id,
             accountID: AccountID(rawValue: try row.decode(column: "account_id", as: String.self)),
+            scope: try decodeScope(try row.decode(column: "connection_ids", as: String?.self)),
             url: url,
             eventTypes: types,
             position: try row.decode(column: "position", as: Int64.self),

@@ -1,0 +1,78 @@
+import FlexBridgeAPI
+import FlexCore
+import FlexUseCases
+import Foundation
+import OpenAPIRuntime
+
+/// API keys through the API: made (shown once), listed without their secrets, revoked.
+extension APIHandler {
+    /// The permission each operation needs (nil: none, for the consent callback).
+    public static var operationPermissions: [String: Permission?] { AccessMiddleware.permissions }
+
+    public func createApiKey(_ input: Operations.CreateApiKey.Input) async throws -> Operations.CreateApiKey.Output {
+        guard case .json(let body) = input.body else {
+            return .badRequest(Self.problem(.invalidInput, "A JSON body is required."))
+        }
+        let connections = body.connectionIds.map { $0.map(ConnectionID.init(rawValue:)) }
+        if let connections, connections.isEmpty {
+            return .badRequest(
+                Self.problem(
+                    .invalidInput,
+                    "must name at least one connection; omit it for all of them",
+                    field: "connectionIds"
+                )
+            )
+        }
+        do {
+            let (key, secret) = try await access.createKey(
+                name: body.name,
+                role: Role(rawValue: body.role.rawValue)!,
+                connections: connections,
+                by: try caller()
+            )
+            var answer = Self.schema(key)
+            answer.secret = secret
+            return .created(.init(body: .json(answer)))
+        } catch let error as ValidationError {
+            return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
+        }
+    }
+
+    public func listApiKeys(_ input: Operations.ListApiKeys.Input) async throws -> Operations.ListApiKeys.Output {
+        .ok(.init(body: .json(.init(keys: try await access.keys(by: try caller()).map(Self.schema)))))
+    }
+
+    public func revokeApiKey(_ input: Operations.RevokeApiKey.Input) async throws -> Operations.RevokeApiKey.Output {
+        let principal = try caller()
+        if principal.kind == .apiKey, principal.id == input.path.keyId {
+            return .conflict(
+                .init(
+                    body: .json(
+                        Self.problemBody(
+                            .conflict,
+                            "This is the key the request is made with; revoke it with another admin key, or with flexbridge keys revoke on the node."
+                        )
+                    )
+                )
+            )
+        }
+        guard let key = try await access.revokeKey(input.path.keyId, by: principal) else {
+            return .notFound(.init(body: .json(Self.problemBody(.notFound, "No API key with id \(input.path.keyId)."))))
+        }
+        return .ok(.init(body: .json(Self.schema(key))))
+    }
+
+    static func schema(_ key: APIKey) -> Components.Schemas.ApiKey {
+        .init(
+            id: key.id,
+            name: key.name,
+            prefix: key.prefix,
+            role: .init(rawValue: key.role.rawValue)!,
+            connectionIds: key.scope.connections.map { $0.map(\.rawValue).sorted() },
+            createdAt: key.createdAt,
+            createdBy: key.createdBy,
+            lastUsedAt: key.lastUsedAt,
+            revokedAt: key.revokedAt
+        )
+    }
+}
