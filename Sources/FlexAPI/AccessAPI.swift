@@ -1,5 +1,6 @@
 import FlexBridgeAPI
 import FlexCore
+import FlexStore
 import FlexUseCases
 import Foundation
 import OpenAPIRuntime
@@ -60,6 +61,78 @@ extension APIHandler {
             return .notFound(.init(body: .json(Self.problemBody(.notFound, "No API key with id \(input.path.keyId)."))))
         }
         return .ok(.init(body: .json(Self.schema(key))))
+    }
+
+    // MARK: Operators
+
+    var operators: OperatorUseCases { OperatorUseCases(store: store) }
+
+    public func createOperator(
+        _ input: Operations.CreateOperator.Input
+    ) async throws -> Operations.CreateOperator.Output {
+        guard case .json(let body) = input.body else {
+            return .badRequest(Self.problem(.invalidInput, "A JSON body is required."))
+        }
+        let connections = body.connectionIds.map { $0.map(ConnectionID.init(rawValue:)) }
+        if let connections, connections.isEmpty {
+            return .badRequest(
+                Self.problem(
+                    .invalidInput,
+                    "must name at least one connection; omit it for all of them",
+                    field: "connectionIds"
+                )
+            )
+        }
+        do {
+            let person = try await operators.create(
+                name: body.name,
+                password: body.password,
+                role: Role(rawValue: body.role.rawValue)!,
+                connections: connections,
+                by: try caller()
+            )
+            return .created(.init(body: .json(Self.schema(person, now: store.clock.now()))))
+        } catch let error as ValidationError {
+            return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
+        } catch let error as StoreError where error.code == .conflict {
+            return .conflict(.init(body: .json(Self.problemBody(.conflict, error.message))))
+        }
+    }
+
+    public func listOperators(_ input: Operations.ListOperators.Input) async throws -> Operations.ListOperators.Output {
+        let now = store.clock.now()
+        return .ok(
+            .init(
+                body: .json(
+                    .init(operators: try await operators.operators(by: try caller()).map { Self.schema($0, now: now) })
+                )
+            )
+        )
+    }
+
+    public func disableOperator(
+        _ input: Operations.DisableOperator.Input
+    ) async throws -> Operations.DisableOperator.Output {
+        guard let person = try await operators.disable(input.path.operatorId, by: try caller()) else {
+            return .notFound(
+                .init(body: .json(Self.problemBody(.notFound, "No operator with id \(input.path.operatorId).")))
+            )
+        }
+        return .ok(.init(body: .json(Self.schema(person, now: store.clock.now()))))
+    }
+
+    static func schema(_ person: Operator, now: Date) -> Components.Schemas.Operator {
+        .init(
+            id: person.id,
+            name: person.name,
+            role: .init(rawValue: person.role.rawValue)!,
+            connectionIds: person.scope.connections.map { $0.map(\.rawValue).sorted() },
+            createdAt: person.createdAt,
+            createdBy: person.createdBy,
+            lastLoginAt: person.lastLoginAt,
+            locked: person.isLocked(at: now),
+            disabledAt: person.disabledAt
+        )
     }
 
     static func schema(_ key: APIKey) -> Components.Schemas.ApiKey {

@@ -64,6 +64,9 @@ struct AccessMiddleware: ServerMiddleware {
         "createApiKey": .manageAccess,
         "listApiKeys": .manageAccess,
         "revokeApiKey": .manageAccess,
+        "createOperator": .manageAccess,
+        "listOperators": .manageAccess,
+        "disableOperator": .manageAccess,
     ]
 
     func intercept(

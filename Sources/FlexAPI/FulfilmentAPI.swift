@@ -29,7 +29,8 @@ extension APIHandler {
             let submitted = try await fulfilment.submitCommand(
                 request,
                 to: ShipmentID(rawValue: input.path.shipmentId),
-                idempotencyKey: key
+                idempotencyKey: key,
+                by: try caller()
             )
             return submitted.created
                 ? .accepted(.init(body: .json(Self.schema(submitted.command))))
@@ -170,7 +171,8 @@ extension APIHandler {
                 locationID: LocationID(rawValue: body.locationId),
                 carrierName: body.carrierName,
                 shipmentIDs: body.shipmentIds?.map(ShipmentID.init(rawValue:)),
-                idempotencyKey: key
+                idempotencyKey: key,
+                by: try caller()
             )
             return created
                 ? .created(.init(body: .json(Self.schema(manifest)))) : .ok(.init(body: .json(Self.schema(manifest))))
@@ -234,7 +236,10 @@ extension APIHandler {
             return .notFound(Self.manifestNotFound(input.path.manifestId))
         }
         do {
-            let manifest = try await manifests.handOver(ManifestID(rawValue: input.path.manifestId))
+            let manifest = try await manifests.handOver(
+                ManifestID(rawValue: input.path.manifestId),
+                by: try caller()
+            )
             return .accepted(.init(body: .json(Self.schema(manifest))))
         } catch let error as StoreError where error.code == .notFound {
             return .notFound(Self.manifestNotFound(input.path.manifestId))
@@ -426,7 +431,8 @@ extension APIHandler {
             error: command.errorCode.map { .init(code: $0, message: command.errorMessage ?? "") },
             result: command.result.flatMap { Self.object($0) },
             createdAt: command.createdAt,
-            updatedAt: command.updatedAt
+            updatedAt: command.updatedAt,
+            requestedBy: command.requestedBy
         )
     }
 
@@ -460,7 +466,9 @@ extension APIHandler {
                     state: .init(rawValue: entry.state.rawValue)!,
                     packages: entry.packages.map { .init(packageId: $0.packageID.rawValue, trackingId: $0.trackingID) }
                 )
-            }
+            },
+            createdBy: manifest.createdBy,
+            handedOverBy: manifest.handedOverBy
         )
     }
 

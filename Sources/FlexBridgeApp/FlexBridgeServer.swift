@@ -35,7 +35,7 @@ public struct FlexBridgeServer: Sendable {
         let callback = CallbackAddress(configuration.authorizationCallbackURL)
         let router = Router()
         router.add(middleware: MetricsMiddleware())
-        router.add(middleware: LogRequestsMiddleware(.debug))
+        router.add(middleware: RequestLogMiddleware())
         OperationsRoutes(store: store, registry: registry).register(on: router)
         try APIHandler(store: store, authorizer: authorizer, callback: callback, logger: logger).register(on: router)
         NotificationRoutes(store: store, secret: configuration.notificationSecret).register(on: router)

@@ -185,3 +185,87 @@ public struct APIKey: Sendable, Hashable {
         return name
     }
 }
+
+/// A person who works in the operators' panel: a name, a password (stored only as a slow hash), a role and the
+/// connections they may touch. Repeated wrong passwords lock the account for a while.
+public struct Operator: Sendable, Hashable {
+    public var id: String
+    public var account: AccountID
+    public var name: String
+    public var role: Role
+    public var scope: ConnectionScope
+    public var createdAt: Date
+    public var createdBy: String
+    public var lastLoginAt: Date?
+    /// Wrong passwords since the last good one.
+    public var failedAttempts: Int
+    /// Until when logins are refused after too many wrong passwords.
+    public var lockedUntil: Date?
+    public var disabledAt: Date?
+
+    public init(
+        id: String,
+        account: AccountID,
+        name: String,
+        role: Role,
+        scope: ConnectionScope,
+        createdAt: Date,
+        createdBy: String,
+        lastLoginAt: Date? = nil,
+        failedAttempts: Int = 0,
+        lockedUntil: Date? = nil,
+        disabledAt: Date? = nil
+    ) {
+        self.id = id
+        self.account = account
+        self.name = name
+        self.role = role
+        self.scope = scope
+        self.createdAt = createdAt
+        self.createdBy = createdBy
+        self.lastLoginAt = lastLoginAt
+        self.failedAttempts = failedAttempts
+        self.lockedUntil = lockedUntil
+        self.disabledAt = disabledAt
+    }
+
+    /// The principal an operator's session is.
+    public var principal: Principal {
+        Principal(kind: .operator, id: id, name: name, account: account, role: role, scope: scope)
+    }
+
+    /// Wrong passwords in a row that lock the operator, and for how long.
+    public static let lockoutThreshold = 5
+    public static let lockoutDuration: TimeInterval = 15 * 60
+
+    /// After a wrong password at `now`: the new count, and the lock it brings, if any.
+    public func failing(at now: Date) -> (failedAttempts: Int, lockedUntil: Date?) {
+        let failures = failedAttempts + 1
+        return failures >= Self.lockoutThreshold
+            ? (0, now.addingTimeInterval(Self.lockoutDuration)) : (failures, lockedUntil)
+    }
+
+    /// Whether logins are refused at `now`.
+    public func isLocked(at now: Date) -> Bool { lockedUntil.map { $0 > now } ?? false }
+
+    /// An operator's name: 1 to 64 letters, digits, `.`, `_`, `-` or `@` (an e-mail address will do).
+    public static func validate(name: String) throws(ValidationError) -> String {
+        let name = name.trimmingCharacters(in: .whitespaces)
+        guard (1...64).contains(name.count),
+            name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-@".contains($0)) })
+        else {
+            throw ValidationError(
+                field: "name",
+                reason: "must be 1 to 64 letters, digits, '.', '_', '-' or '@', got \"\(name.prefix(80))\""
+            )
+        }
+        return name
+    }
+
+    /// A password: 12 to 200 characters.
+    public static func validate(password: String) throws(ValidationError) {
+        guard (12...200).contains(password.count) else {
+            throw ValidationError(field: "password", reason: "must be 12 to 200 characters, got \(password.count)")
+        }
+    }
+}

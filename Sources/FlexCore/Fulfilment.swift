@@ -173,6 +173,9 @@ public struct FulfilmentCommand: Sendable, Hashable {
     public var errorMessage: String?
     /// What the command produced, as JSON (shipping options, labels, invoice).
     public var result: String?
+    /// Who asked for it: `key wms (fbk_…)`, `operator anna`, or FlexBridge itself (`auto-confirm`, a manifest's
+    /// hand-over by whoever handed it over). Nil for commands stored before it was recorded.
+    public var requestedBy: String?
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -188,9 +191,11 @@ public struct FulfilmentCommand: Sendable, Hashable {
         errorCode: String?,
         errorMessage: String?,
         result: String?,
+        requestedBy: String? = nil,
         createdAt: Date,
         updatedAt: Date
     ) {
+        self.requestedBy = requestedBy
         self.id = id
         self.connectionID = connectionID
         self.shipmentID = shipmentID

@@ -114,9 +114,9 @@ public struct ManifestID: StringIdentifier {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 
-    /// A new random id.
+    /// A new random id: 122 random bits, since knowing a manifest's id is enough to print it and hand it over.
     public static func generate() -> ManifestID {
-        ManifestID(rawValue: "MAN-" + UUID().uuidString.prefix(8).lowercased())
+        ManifestID(rawValue: "MAN-" + UUID().uuidString.lowercased())
     }
 }
 

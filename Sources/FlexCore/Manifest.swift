@@ -39,6 +39,9 @@ public struct Manifest: Sendable, Hashable {
     public var entries: [Entry]
     /// The Idempotency-Key it was created with, if any.
     public var idempotencyKey: String?
+    /// Who made it and who handed it over (nil for manifests made before it was recorded).
+    public var createdBy: String?
+    public var handedOverBy: String?
 
     public init(
         id: ManifestID,
@@ -49,9 +52,13 @@ public struct Manifest: Sendable, Hashable {
         createdAt: Date,
         handedOverAt: Date?,
         entries: [Entry],
-        idempotencyKey: String? = nil
+        idempotencyKey: String? = nil,
+        createdBy: String? = nil,
+        handedOverBy: String? = nil
     ) {
         self.idempotencyKey = idempotencyKey
+        self.createdBy = createdBy
+        self.handedOverBy = handedOverBy
         self.id = id
         self.connectionID = connectionID
         self.locationID = locationID

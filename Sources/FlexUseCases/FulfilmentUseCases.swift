@@ -38,8 +38,10 @@ public struct FulfilmentUseCases: Sendable {
     public func submitCommand(
         _ request: CommandRequest,
         to shipmentID: ShipmentID,
-        idempotencyKey key: String
+        idempotencyKey key: String,
+        by principal: Principal = .node()
     ) async throws -> Submitted {
+        try AccessUseCases.require(.workOrders, of: principal)
         guard let order = try await store.read({ try await $0.order(shipmentID) }) else {
             throw Refusal.orderNotFound(shipmentID)
         }
@@ -54,7 +56,13 @@ public struct FulfilmentUseCases: Sendable {
         }
         let resolved = try CommandRules.resolve(request, for: try ShipmentFacts(json: order.shipment))
         let (command, created) = try await store.transaction {
-            try await $0.submitCommand(resolved, fingerprint: fingerprint, for: order, idempotencyKey: key)
+            try await $0.submitCommand(
+                resolved,
+                fingerprint: fingerprint,
+                for: order,
+                idempotencyKey: key,
+                requestedBy: principal.actor
+            )
         }
         return Submitted(command: command, created: created)
     }

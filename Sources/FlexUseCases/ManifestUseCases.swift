@@ -16,15 +16,18 @@ public struct ManifestUseCases: Sendable {
         locationID: LocationID,
         carrierName: String?,
         shipmentIDs: [ShipmentID]?,
-        idempotencyKey: String?
+        idempotencyKey: String?,
+        by principal: Principal = .node()
     ) async throws -> (manifest: Manifest, created: Bool) {
-        try await store.transaction {
+        try AccessUseCases.require(.workOrders, of: principal)
+        return try await store.transaction {
             try await $0.createManifest(
                 connectionID: connectionID,
                 locationID: locationID,
                 carrierName: carrierName,
                 shipmentIDs: shipmentIDs,
-                idempotencyKey: idempotencyKey
+                idempotencyKey: idempotencyKey,
+                createdBy: principal.actor
             )
         }
     }
@@ -32,8 +35,9 @@ public struct ManifestUseCases: Sendable {
     /// Hands the manifest over to the carrier, in one transaction: each of its orders not yet final gets a `ship`
     /// command (under a key of the manifest and the order, so a second hand-over queues nothing twice), and an open
     /// manifest becomes handed over, with its event. Throws not found for an unknown manifest.
-    public func handOver(_ id: ManifestID) async throws -> Manifest {
-        try await store.transaction { session in
+    public func handOver(_ id: ManifestID, by principal: Principal = .node()) async throws -> Manifest {
+        try AccessUseCases.require(.workOrders, of: principal)
+        return try await store.transaction { session in
             guard let manifest = try await session.manifest(id) else { throw StoreError.notFound("Manifest \(id)") }
             for entry in manifest.entries {
                 guard let order = try await session.order(entry.shipmentID, connectionID: manifest.connectionID),
@@ -43,11 +47,12 @@ public struct ManifestUseCases: Sendable {
                     CommandRequest(type: .ship),
                     fingerprint: "manifest-handover",
                     for: order,
-                    idempotencyKey: "manifest:\(id):\(entry.shipmentID)"
+                    idempotencyKey: "manifest:\(id):\(entry.shipmentID)",
+                    requestedBy: principal.actor
                 )
             }
             if manifest.status == .open {
-                try await session.markHandedOver(id)
+                try await session.markHandedOver(id, by: principal.actor)
                 try await session.appendEvents([
                     NewEvent(
                         .manifestHandedOver,

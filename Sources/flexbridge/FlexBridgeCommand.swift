@@ -16,7 +16,9 @@ struct FlexBridgeCommand: AsyncParsableCommand {
         commandName: "flexbridge",
         abstract: "Connects a seller's warehouse to Amazon's External Fulfillment APIs.",
         version: FlexBridgeVersion.current,
-        subcommands: [Serve.self, Simulate.self, Import.self, Keys.self, Bench.self, Migrate.self, Keygen.self]
+        subcommands: [
+            Serve.self, Simulate.self, Import.self, Keys.self, Operators.self, Bench.self, Migrate.self, Keygen.self,
+        ]
     )
 }
 
@@ -348,16 +350,125 @@ struct Keys: AsyncParsableCommand {
     }
 }
 
+struct Operators: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The people who log in to the operators' panel: made, listed and disabled on the node.",
+        subcommands: [Create.self, List.self, Disable.self]
+    )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Adds an operator. The password is read from standard input with --password-stdin, else a random one is made and printed once."
+        )
+
+        @Argument(help: "The name they log in with (letters, digits, '.', '_', '-', '@').")
+        var name: String
+
+        @Option(help: "admin, operator, wms or read.")
+        var role: String
+
+        @Option(
+            name: .customLong("connection"),
+            help: "A connection they may touch (repeat for several); all of the account's when absent."
+        )
+        var connections: [String] = []
+
+        @Flag(help: "Read the password from the first line of standard input.")
+        var passwordStdin = false
+
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            guard let role = Role(rawValue: role) else {
+                throw UserFacing("--role must be admin, operator, wms or read, got \"\(role)\".")
+            }
+            let password: String
+            if passwordStdin {
+                guard let line = readLine(strippingNewline: true) else {
+                    throw UserFacing("--password-stdin: standard input is empty.")
+                }
+                password = line
+            } else {
+                var generator = SystemRandomNumberGenerator()
+                password = Data((0..<15).map { _ in UInt8.random(in: 0...255, using: &generator) })
+                    .base64URLEncodedString()
+            }
+            try await withStore(database) { store in
+                let person = try await OperatorUseCases(store: store).create(
+                    name: name,
+                    password: password,
+                    role: role,
+                    connections: connections.isEmpty ? nil : connections.map(ConnectionID.init(rawValue:)),
+                    by: .node()
+                )
+                print("operator \(person.name) (\(person.role.rawValue)), id \(person.id)")
+                if !passwordStdin { print("password: \(password)   (shown once)") }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Lists the operators.")
+
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            try await withStore(database) { store in
+                let formatter = ISO8601DateFormatter()
+                for person in try await OperatorUseCases(store: store).operators(by: .node()) {
+                    let scope =
+                        person.scope.connections.map { $0.map(\.rawValue).sorted().joined(separator: ",") } ?? "all"
+                    let state =
+                        person.disabledAt.map { "disabled \(formatter.string(from: $0))" }
+                        ?? person.lastLoginAt.map { "last login \(formatter.string(from: $0))" } ?? "never logged in"
+                    print("\(person.id)  \(person.name)  \(person.role.rawValue)  connections: \(scope)  \(state)")
+                }
+            }
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disables an operator: no login from now on.")
+
+        @Argument(help: "The operator's name or id.")
+        var name: String
+
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            try await withStore(database) { store in
+                let operators = OperatorUseCases(store: store)
+                guard
+                    let person = try await operators.operators(by: .node()).first(where: {
+                        $0.name == name || $0.id == name
+                    }),
+                    let disabled = try await operators.disable(person.id, by: .node())
+                else { throw UserFacing("No operator \(name).") }
+                print("disabled \(disabled.name)")
+            }
+        }
+    }
+}
+
 func withAccess(_ database: DatabaseOptions, _ body: (AccessUseCases) async throws -> Void) async throws {
+    try await withStore(database) { try await body(AccessUseCases(store: $0)) }
+}
+
+/// Opens the store for a command of the node's own; a refusal with a reason becomes one line for the terminal.
+func withStore(_ database: DatabaseOptions, _ body: (Store) async throws -> Void) async throws {
     let (configuration, logger) = try FlexBridgeConfiguration.loadForCommand(flags: database.flags)
     try await UserFacing.wrapping {
         let store = try await Store.open(configuration.storeConfiguration, logger: logger)
         do {
-            try await body(AccessUseCases(store: store))
+            try await body(store)
             try await store.close()
         } catch let error as FlexCore.ValidationError {
             try? await store.close()
             throw UserFacing(error.description)
+        } catch let error as StoreError where error.code == .conflict || error.code == .invalidInput {
+            try? await store.close()
+            throw UserFacing(error.message)
         } catch {
             try? await store.close()
             throw error

@@ -58,6 +58,7 @@ struct AccessTests {
         var manifestB: String
         var webhook: String
         var adminKeyID: String
+        var operatorID = ""
 
         /// The ids a path of B's names.
         func path(_ template: String) -> String {
@@ -68,6 +69,7 @@ struct AccessTests {
                 .replacingOccurrences(of: "{manifestId}", with: manifestB)
                 .replacingOccurrences(of: "{webhookId}", with: webhook)
                 .replacingOccurrences(of: "{keyId}", with: adminKeyID)
+                .replacingOccurrences(of: "{operatorId}", with: operatorID)
                 .replacingOccurrences(of: "{hub}", with: "HB")
                 .replacingOccurrences(of: "{merchantSku}", with: "MSKU-B")
                 .replacingOccurrences(of: "{sku}", with: "SKU-B")
@@ -235,6 +237,14 @@ struct AccessTests {
                 )
                 try #require(answer.status == .created, "webhook: \(answer.body)")
                 rig.webhook = try #require(answer.body["id"] as? String)
+                answer = try await rig.call(
+                    .post,
+                    "/operators",
+                    key: admin,
+                    json: #"{"name":"anna","password":"a long password","role":"operator"}"#
+                )
+                try #require(answer.status == .created, "operator: \(answer.body)")
+                rig.operatorID = try #require(answer.body["id"] as? String)
                 try await body(rig)
             }
             try await store.close()
@@ -379,6 +389,7 @@ struct AccessTests {
                 ("/events?after=0", "events", "connectionId", [b]),
                 ("/webhooks", "webhooks", "id", [rig.webhook]),
                 ("/keys", "keys", "id", [rig.adminKeyID]),
+                ("/operators", "operators", "id", [rig.operatorID]),
             ]
             for (uri, list, field, bs) in lists {
                 let seenByAdmin = try await ids(uri, list, field, key: rig.admin)
@@ -418,6 +429,10 @@ struct AccessTests {
             let ofB = events.filter { $0.connectionID == rig.b.id }
             #expect(!ofB.isEmpty && ofB.allSatisfy { stored?.wants($0) == false })
         }
+    }
+
+    func secretOfWMS(_ rig: Rig) async throws -> String {
+        try await rig.key(.wms, connections: [rig.b.id], name: "handover")
     }
 
     @Test("keys: made once with their secret, listed without it, used and revoked; each change names its key")
@@ -466,6 +481,34 @@ struct AccessTests {
             let itself = try await rig.call(.delete, "/keys/\(rig.adminKeyID)", key: rig.admin)
             #expect(itself.status == .conflict)
             #expect(try await rig.call(.get, "/keys", key: rig.admin).status == .ok)
+            // Operators: the password goes in, never out; a name is taken once; disabling says when.
+            let listedOperators = try await rig.call(.get, "/operators", key: rig.admin)
+            let anna = try #require((listedOperators.body["operators"] as? [[String: Any]])?.first)
+            #expect(anna["name"] as? String == "anna" && anna["password"] == nil && anna["locked"] as? Bool == false)
+            let twice = try await rig.call(
+                .post,
+                "/operators",
+                key: rig.admin,
+                json: #"{"name":"anna","password":"another password","role":"read"}"#
+            )
+            #expect(twice.status == .conflict)
+            let short = try await rig.call(
+                .post,
+                "/operators",
+                key: rig.admin,
+                json: #"{"name":"bob","password":"short","role":"read"}"#
+            )
+            #expect(short.status == .badRequest)
+            let disabled = try await rig.call(.delete, "/operators/\(rig.operatorID)", key: rig.admin)
+            #expect(disabled.status == .ok && disabled.body["disabledAt"] != nil)
+            // Commands and manifests name who asked for them.
+            let command = try await rig.call(.get, "/commands/\(rig.commandB)", key: rig.admin)
+            #expect(command.body["requestedBy"] as? String == "key admin (\(rig.admin.prefix(12)))")
+            let handedOver = try await rig.call(.post, "/manifests/\(rig.manifestB)/handover", key: secretOfWMS(rig))
+            #expect(handedOver.status == .accepted)
+            let manifest = try await rig.call(.get, "/manifests/\(rig.manifestB)", key: rig.admin)
+            #expect(manifest.body["createdBy"] as? String == "key admin (\(rig.admin.prefix(12)))")
+            #expect((manifest.body["handedOverBy"] as? String)?.hasPrefix("key handover (fbk_") == true)
             let log = try await rig.store.read { try await $0.configChanges(limit: 100) }.map(\.setting)
             #expect(log.contains("apiKey.created") && log.contains("apiKey.revoked"))
         }

@@ -384,5 +384,28 @@ enum Schema {
             try await database.raw("CREATE UNIQUE INDEX api_keys_by_prefix ON api_keys (prefix)").run()
             try await database.raw("ALTER TABLE webhooks ADD COLUMN connection_ids TEXT").run()
         },
+        Migration(version: 10, name: "operators; who asked for each command, made and handed over each manifest") {
+            database,
+            _ in
+            try await database.raw("ALTER TABLE order_commands ADD COLUMN requested_by TEXT").run()
+            try await database.raw("ALTER TABLE manifests ADD COLUMN created_by TEXT").run()
+            try await database.raw("ALTER TABLE manifests ADD COLUMN handed_over_by TEXT").run()
+            // password_hash is scrypt's; failed_attempts and locked_until lock an operator out after wrong passwords.
+            try await database.create(table: "operators")
+                .column("id", type: .text, .primaryKey(autoIncrement: false))
+                .column("account_id", type: .text, .notNull)
+                .column("name", type: .text, .notNull)
+                .column("password_hash", type: .text, .notNull)
+                .column("role", type: .text, .notNull)
+                .column("connection_ids", type: .text)
+                .column("created_at", type: .bigint, .notNull)
+                .column("created_by", type: .text, .notNull)
+                .column("last_login_at", type: .bigint)
+                .column("failed_attempts", type: .bigint, .notNull, .default(0))
+                .column("locked_until", type: .bigint)
+                .column("disabled_at", type: .bigint)
+                .run()
+            try await database.raw("CREATE UNIQUE INDEX operators_by_name ON operators (account_id, name)").run()
+        },
     ]
 }

@@ -9,7 +9,8 @@ extension StoreSession {
         _ request: CommandRequest,
         fingerprint: String,
         for order: Order,
-        idempotencyKey: String
+        idempotencyKey: String,
+        requestedBy: String? = nil
     ) async throws -> (command: FulfilmentCommand, created: Bool) {
         notes.note(.fulfilment, for: [order.connectionID])
         if let existing = try await existingCommand(
@@ -26,9 +27,10 @@ extension StoreSession {
         let inserted = try await sql.raw(
             """
             INSERT INTO order_commands (id, connection_id, shipment_id, idempotency_key, type, request, fingerprint, status,
-                attempts, retry_at, created_at, updated_at)
+                attempts, retry_at, created_at, updated_at, requested_by)
             VALUES (\(bind: id), \(bind: order.connectionID.rawValue), \(bind: order.shipmentID), \(bind: idempotencyKey),
-                \(bind: request.type.rawValue), \(bind: try Self.json(request)), \(bind: fingerprint), 'queued', 0, 0, \(bind: now), \(bind: now))
+                \(bind: request.type.rawValue), \(bind: try Self.json(request)), \(bind: fingerprint), 'queued', 0, 0, \(bind: now), \(bind: now),
+                \(bind: requestedBy))
             ON CONFLICT (connection_id, idempotency_key) DO NOTHING
             RETURNING id
             """
@@ -366,6 +368,7 @@ extension StoreSession {
             errorCode: try row.decode(column: "error_code", as: String?.self),
             errorMessage: try row.decode(column: "error_message", as: String?.self),
             result: try row.decode(column: "result", as: String?.self),
+            requestedBy: try row.decode(column: "requested_by", as: String?.self),
             createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self))
         )

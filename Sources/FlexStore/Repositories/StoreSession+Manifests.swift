@@ -12,7 +12,8 @@ extension StoreSession {
         locationID: LocationID,
         carrierName: String?,
         shipmentIDs: [ShipmentID]?,
-        idempotencyKey: String? = nil
+        idempotencyKey: String? = nil,
+        createdBy: String? = nil
     ) async throws -> (manifest: Manifest, created: Bool) {
         if let idempotencyKey,
             let earlier = try await manifest(idempotencyKey: idempotencyKey, connectionID: connectionID)
@@ -56,9 +57,9 @@ extension StoreSession {
         // nothing, and the first manifest is returned.
         let inserted = try await sql.raw(
             """
-            INSERT INTO manifests (id, connection_id, location_id, carrier_name, status, created_at, idempotency_key)
+            INSERT INTO manifests (id, connection_id, location_id, carrier_name, status, created_at, idempotency_key, created_by)
             VALUES (\(bind: id), \(bind: connectionID.rawValue), \(bind: locationID.rawValue), \(bind: carrier), 'open', \(bind: nowMilliseconds),
-                \(bind: idempotencyKey))
+                \(bind: idempotencyKey), \(bind: createdBy))
             ON CONFLICT (connection_id, idempotency_key) DO NOTHING
             RETURNING id
             """
@@ -190,11 +191,12 @@ extension StoreSession {
 
     /// Marks the manifest handed over now, and wakes the connection's fulfilment worker for the `ship` commands
     /// queued with it.
-    public func markHandedOver(_ id: ManifestID) async throws {
+    public func markHandedOver(_ id: ManifestID, by actor: String? = nil) async throws {
         guard
             let row = try await sql.raw(
                 """
-                UPDATE manifests SET status = 'handed_over', handed_over_at = \(bind: nowMilliseconds)
+                UPDATE manifests SET status = 'handed_over', handed_over_at = \(bind: nowMilliseconds),
+                    handed_over_by = \(bind: actor)
                 WHERE id = \(bind: id) RETURNING connection_id
                 """
             ).first()
@@ -248,7 +250,9 @@ extension StoreSession {
                 Date.init(millisecondsSince1970:)
             ),
             entries: entries,
-            idempotencyKey: try row.decode(column: "idempotency_key", as: String?.self)
+            idempotencyKey: try row.decode(column: "idempotency_key", as: String?.self),
+            createdBy: try row.decode(column: "created_by", as: String?.self),
+            handedOverBy: try row.decode(column: "handed_over_by", as: String?.self)
         )
     }
 }

@@ -98,7 +98,8 @@ extension StoreSession {
                 CommandRequest(type: .confirm),
                 fingerprint: "auto-confirm",
                 for: stored,
-                idempotencyKey: "auto-confirm:\(order.shipmentID)"
+                idempotencyKey: "auto-confirm:\(order.shipmentID)",
+                requestedBy: "auto-confirm"
             )
         }
         return decision.change

@@ -1,0 +1,24 @@
+import Hummingbird
+import Logging
+
+/// Logs each request's method and path at debug level. Not its query: the consent callback carries Amazon's
+/// authorization code and the single-use state there, and secrets never reach a log line. Not its headers: they
+/// carry API keys.
+struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws
+        -> Response
+    {
+        context.logger.debug(
+            "Request",
+            metadata: [
+                "hb.request.path": .string(request.uri.path),
+                "hb.request.method": .string(request.method.rawValue),
+            ]
+        )
+        return try await next(request, context)
+    }
+}
