@@ -159,6 +159,7 @@ let package = Package(
                 "SellingPartner",
                 "FlexCore",
                 "FlexStore",
+                "FlexUseCases",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -23,6 +23,9 @@ public struct APIHandler: APIProtocol {
     let logger: Logger
     /// Who may do what: API keys and the principal behind each request.
     let access: AccessUseCases
+    /// Where connections' endpoints and webhooks may point.
+    let outbound: OutboundPolicy
+    var webhooks: WebhookUseCases { WebhookUseCases(store: store, outbound: outbound) }
     var inventory: InventoryUseCases { InventoryUseCases(store: store) }
     var fulfilment: FulfilmentUseCases { FulfilmentUseCases(store: store) }
     var manifests: ManifestUseCases { ManifestUseCases(store: store) }
@@ -32,6 +35,7 @@ public struct APIHandler: APIProtocol {
         authorizer: any SellerAuthorizer,
         callbackURL: String,
         linkLifetime: TimeInterval = 72 * 3600,
+        outbound: OutboundPolicy = .production,
         logger: Logger = Logger(label: "flexbridge.api")
     ) {
         self.init(
@@ -39,6 +43,7 @@ public struct APIHandler: APIProtocol {
             authorizer: authorizer,
             callback: CallbackAddress(callbackURL),
             linkLifetime: linkLifetime,
+            outbound: outbound,
             logger: logger
         )
     }
@@ -49,8 +54,10 @@ public struct APIHandler: APIProtocol {
         authorizer: any SellerAuthorizer,
         callback: CallbackAddress,
         linkLifetime: TimeInterval = 72 * 3600,
+        outbound: OutboundPolicy = .production,
         logger: Logger = Logger(label: "flexbridge.api")
     ) {
+        self.outbound = outbound
         self.store = store
         self.access = AccessUseCases(store: store)
         self.authorizer = authorizer
@@ -100,9 +107,7 @@ public struct APIHandler: APIProtocol {
         }
         var endpoint: URL?
         if let text = body.endpoint?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
-            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
-                ["http", "https"].contains(scheme), url.host != nil
-            else {
+            guard let url = URL(string: text) else {
                 return .badRequest(
                     Self.problem(
                         .invalidInput,
@@ -110,6 +115,11 @@ public struct APIHandler: APIProtocol {
                         field: "endpoint"
                     )
                 )
+            }
+            do {
+                try outbound.check(endpoint: url)
+            } catch {
+                return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
             }
             endpoint = url
         }

@@ -252,47 +252,28 @@ extension APIHandler {
         guard case .json(let body) = input.body else {
             return .badRequest(Self.problem(.invalidInput, "A JSON body is required."))
         }
-        let url: URL
         do {
-            url = try Webhook.validate(url: body.url, secret: body.secret)
-        } catch {
+            let (webhook, secret) = try await webhooks.create(
+                url: body.url,
+                secret: body.secret,
+                eventTypes: body.eventTypes ?? [],
+                fromStart: body.fromStart ?? false,
+                by: try caller()
+            )
+            var answer = Self.schema(webhook)
+            answer.secret = secret
+            return .created(.init(body: .json(answer)))
+        } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         }
-        let secret = body.secret ?? Self.newSecret()
-        let principal = try caller()
-        let webhook = try await store.transaction {
-            try await $0.createWebhook(
-                account: principal.account,
-                scope: principal.scope,
-                url: url,
-                secret: secret,
-                eventTypes: body.eventTypes ?? [],
-                fromStart: body.fromStart ?? false
-            )
-        }
-        var answer = Self.schema(webhook)
-        answer.secret = secret
-        return .created(.init(body: .json(answer)))
     }
 
     public func listWebhooks(_ input: Operations.ListWebhooks.Input) async throws -> Operations.ListWebhooks.Output {
-        .ok(
-            .init(
-                body: .json(
-                    .init(
-                        webhooks: try await visibleWebhooks().map(Self.schema)
-                    )
-                )
-            )
-        )
+        .ok(.init(body: .json(.init(webhooks: try await webhooks.webhooks(by: try caller()).map(Self.schema)))))
     }
 
     public func deleteWebhook(_ input: Operations.DeleteWebhook.Input) async throws -> Operations.DeleteWebhook.Output {
-        let principal = try caller()
-        guard try await visibleWebhook(input.path.webhookId) != nil,
-            try await store.transaction({ try await $0.deleteWebhook(input.path.webhookId, account: principal.account) }
-            )
-        else {
+        guard try await webhooks.delete(input.path.webhookId, by: try caller()) else {
             return .notFound(
                 .init(body: .json(Self.problemBody(.notFound, "No webhook with id \(input.path.webhookId).")))
             )
@@ -301,12 +282,7 @@ extension APIHandler {
     }
 
     public func retryWebhook(_ input: Operations.RetryWebhook.Input) async throws -> Operations.RetryWebhook.Output {
-        let principal = try caller()
-        guard try await visibleWebhook(input.path.webhookId) != nil,
-            let webhook = try await store.transaction({
-                try await $0.retryWebhookNow(input.path.webhookId, account: principal.account)
-            })
-        else {
+        guard let webhook = try await webhooks.retryNow(input.path.webhookId, by: try caller()) else {
             return .notFound(
                 .init(body: .json(Self.problemBody(.notFound, "No webhook with id \(input.path.webhookId).")))
             )
@@ -323,18 +299,6 @@ extension APIHandler {
             else { return nil }
             return manifest
         }
-    }
-
-    /// The account's webhooks the caller may see: those reaching no connection it cannot see.
-    func visibleWebhooks() async throws -> [Webhook] {
-        let principal = try caller()
-        return try await store.read { try await $0.webhooks(account: principal.account) }.filter {
-            principal.scope.covers($0.scope)
-        }
-    }
-
-    func visibleWebhook(_ id: String) async throws -> Webhook? {
-        try await visibleWebhooks().first { $0.id == id }
     }
 
     // MARK: Conversions
@@ -496,8 +460,4 @@ extension APIHandler {
     }
 
     /// 32 random bytes as hex: a signing secret for a webhook that was given none.
-    static func newSecret() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-    }
 }

@@ -132,6 +132,7 @@ struct BenchNode {
             port: 0
         )
         configuration.notificationSecret = notificationSecret
+        configuration.outbound = .localDevelopment
         let store = try await Store.open(configuration.storeConfiguration, logger: logger)
         let key = try await AccessUseCases(store: store).createKey(
             name: "bench",
@@ -184,7 +185,15 @@ struct BenchNode {
             configuration: .init(
                 services: [
                     .init(service: leases),
-                    .init(service: ConnectionSync(store: store, leases: leases, orders: orders, logger: logger)),
+                    .init(
+                        service: ConnectionSync(
+                            store: store,
+                            leases: leases,
+                            orders: orders,
+                            outbound: .localDevelopment,
+                            logger: logger
+                        )
+                    ),
                     .init(service: application),
                 ],
                 logger: logger

@@ -1,4 +1,5 @@
 import Configuration
+import FlexCore
 import FlexStore
 import Foundation
 import Logging
@@ -32,6 +33,12 @@ public struct FlexBridgeConfiguration: Sendable {
     /// The shared secret Amazon's notifications (through an EventBridge API destination) carry in the `x-api-key`
     /// header; nil turns `POST /notifications/amazon` off.
     public var notificationSecret: String?
+    /// Where connections' endpoints and webhooks may point: Amazon's hosts and public https addresses, or — for
+    /// local development, with `--allow-private-addresses` — anything (the simulator, a receiver on this machine).
+    public var outbound: OutboundPolicy = .production
+    /// Host names, beyond localhost, the host listened on and the public URL's, that requests may name in `Host`
+    /// (behind a proxy or a load balancer with names of its own). Addresses are always taken.
+    public var allowedHosts: [String] = []
 
     public init(
         database: DatabaseURL,
@@ -70,6 +77,8 @@ public struct FlexBridgeConfiguration: Sendable {
         case leaseTTL = "flexbridge.lease.ttl.seconds"
         case publicURL = "flexbridge.public.url"
         case notificationSecret = "flexbridge.notification.secret"
+        case allowPrivateAddresses = "flexbridge.allow.private.addresses"
+        case allowedHosts = "flexbridge.allowed.hosts"
 
         /// The environment variable that sets it.
         public var environmentVariable: String {
@@ -89,7 +98,8 @@ public struct FlexBridgeConfiguration: Sendable {
             case .logFormat: "--log-format"
             case .nodeID: "--node-id"
             case .publicURL: "--public-url"
-            case .databaseMaxConnections, .masterKey, .leaseTTL, .notificationSecret: nil
+            case .allowPrivateAddresses: "--allow-private-addresses"
+            case .databaseMaxConnections, .masterKey, .leaseTTL, .notificationSecret, .allowedHosts: nil
             }
         }
     }
@@ -174,6 +184,21 @@ public struct FlexBridgeConfiguration: Sendable {
                 )
             }
             configuration.publicURL = url
+        }
+        if let text = string(.allowPrivateAddresses) {
+            switch text.lowercased() {
+            case "true", "1", "yes": configuration.outbound = .localDevelopment
+            case "false", "0", "no": configuration.outbound = .production
+            default:
+                throw ConfigurationError(
+                    key: .allowPrivateAddresses,
+                    message: "must be true or false, got \"\(text)\"."
+                )
+            }
+        }
+        if let text = string(.allowedHosts) {
+            configuration.allowedHosts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }
         }
         if let secret = string(.notificationSecret) {
             guard secret.count >= 16 else {

@@ -29,15 +29,22 @@ public struct FlexBridgeServer: Sendable {
         store: Store,
         registry: PrometheusCollectorRegistry,
         logger: Logger,
-        authorizer: any SellerAuthorizer = AmazonSellerAuthorizer(),
+        authorizer: (any SellerAuthorizer)? = nil,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let callback = CallbackAddress(configuration.authorizationCallbackURL)
         let router = Router()
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: HostCheckMiddleware(configuration: configuration))
         OperationsRoutes(store: store, registry: registry).register(on: router)
-        try APIHandler(store: store, authorizer: authorizer, callback: callback, logger: logger).register(on: router)
+        try APIHandler(
+            store: store,
+            authorizer: authorizer ?? AmazonSellerAuthorizer(outbound: configuration.outbound),
+            callback: callback,
+            outbound: configuration.outbound,
+            logger: logger
+        ).register(on: router)
         NotificationRoutes(store: store, secret: configuration.notificationSecret).register(on: router)
         registry.makeGauge(
             descriptor: MetricNameDescriptor(
@@ -135,8 +142,15 @@ public struct FlexBridgeServer: Sendable {
                 services: [
                     .init(service: store),
                     .init(service: leaseKeeper),
-                    .init(service: ConnectionSync(store: store, leases: leaseKeeper, logger: logger)),
-                    .init(service: WebhookDispatcher(store: store, logger: logger)),
+                    .init(
+                        service: ConnectionSync(
+                            store: store,
+                            leases: leaseKeeper,
+                            outbound: configuration.outbound,
+                            logger: logger
+                        )
+                    ),
+                    .init(service: WebhookDispatcher(store: store, outbound: configuration.outbound, logger: logger)),
                     .init(service: application),
                 ],
                 gracefulShutdownSignals: gracefulShutdownSignals,

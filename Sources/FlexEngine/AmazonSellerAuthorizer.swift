@@ -8,7 +8,12 @@ import SellingPartner
 /// Login with Amazon and Seller Central; any other base URL is a simulator, whose token endpoint and consent page
 /// sit under that same URL.
 public struct AmazonSellerAuthorizer: SellerAuthorizer {
-    public init() {}
+    /// Which endpoints a connection may send its secrets to.
+    public let outbound: OutboundPolicy
+
+    public init(outbound: OutboundPolicy = .production) {
+        self.outbound = outbound
+    }
 
     public func consentURL(for connection: Connection, state: String, redirectURI: String) -> URL {
         var components = URLComponents(url: Self.consentPage(for: connection), resolvingAgainstBaseURL: false)!
@@ -26,7 +31,8 @@ public struct AmazonSellerAuthorizer: SellerAuthorizer {
         connection: Connection,
         clientSecret: String
     ) async throws -> String {
-        try await Self.login(for: connection, clientSecret: clientSecret).refreshToken(
+        try outbound.check(endpoint: connection.endpoint)
+        return try await Self.login(for: connection, clientSecret: clientSecret).refreshToken(
             authorizationCode: code,
             redirectURI: redirectURI
         )
@@ -38,6 +44,13 @@ public struct AmazonSellerAuthorizer: SellerAuthorizer {
         locationIDs: [String]
     ) async -> ConnectionCheckReport {
         var checks: [ConnectionCheckReport.Check] = []
+        do {
+            try outbound.check(endpoint: connection.endpoint)
+        } catch {
+            return ConnectionCheckReport(checks: [
+                .init(name: "endpoint", ok: false, message: "The connection's \(error). Nothing was sent to it.")
+            ])
+        }
         guard let refreshToken = credentials.refreshToken else {
             return ConnectionCheckReport(checks: [
                 .init(

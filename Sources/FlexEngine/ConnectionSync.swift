@@ -17,6 +17,8 @@ public struct ConnectionSync: Service {
     private let orders: OrderWorker.Configuration
     private let fulfilment: FulfilmentWorker.Configuration
     private let runtime: WorkerRuntime<AnyClock>
+    /// Which endpoints a connection may send its secrets to.
+    private let outbound: OutboundPolicy
     private let logger: Logger
 
     public init(
@@ -27,8 +29,10 @@ public struct ConnectionSync: Service {
         orders: OrderWorker.Configuration = .init(),
         fulfilment: FulfilmentWorker.Configuration = .init(),
         clock: AnyClock = .continuous,
+        outbound: OutboundPolicy = .production,
         logger: Logger = Logger(label: "flexbridge.sync")
     ) {
+        self.outbound = outbound
         self.store = store
         self.leases = leases
         self.clients = clients
@@ -94,7 +98,18 @@ public struct ConnectionSync: Service {
         var client: SellingPartnerClient?
         while client == nil, !Task.isCancelled {
             do {
+                // A connection stored with an endpoint this node does not allow (an internal service) never gets
+                // the client secret or the refresh token sent to it.
+                if let connection = try await store.read({ try await $0.connection(id) }) {
+                    try outbound.check(endpoint: connection.endpoint)
+                }
                 client = try await clients.client(for: id, store: store)
+            } catch let refused as ValidationError {
+                logger.error(
+                    "connection sync refused: the connection's endpoint is not allowed on this node",
+                    metadata: ["connection": "\(id)", "error": "\(refused)"]
+                )
+                try? await runtime.clock.sleep(for: .seconds(60))
             } catch {
                 logger.error("connection sync cannot start", metadata: ["connection": "\(id)", "error": "\(error)"])
                 try? await runtime.clock.sleep(for: .seconds(2))

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Crypto
 import FlexCore
 import FlexStore
+import FlexUseCases
 import Foundation
 import Logging
 import NIOCore
@@ -31,15 +32,26 @@ public struct WebhookDispatcher: Service {
     let httpClient: HTTPClient
     let configuration: Configuration
     let clock: AnyClock
+    /// Where webhooks may point, checked again before each round of deliveries (DNS may have changed).
+    let outbound: OutboundPolicy
     let logger: Logger
+
+    /// The client webhooks are posted with: it follows no redirect, so that a receiver cannot send FlexBridge on to
+    /// an address it would refuse.
+    public static let client = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: .init(redirectConfiguration: .disallow)
+    )
 
     public init(
         store: Store,
-        httpClient: HTTPClient = .shared,
+        httpClient: HTTPClient = WebhookDispatcher.client,
         configuration: Configuration = .init(),
         clock: AnyClock = .continuous,
+        outbound: OutboundPolicy = .production,
         logger: Logger = Logger(label: "flexbridge.webhooks")
     ) {
+        self.outbound = outbound
         self.store = store
         self.httpClient = httpClient
         self.configuration = configuration
@@ -77,6 +89,20 @@ public struct WebhookDispatcher: Service {
             try await $0.events(after: webhook.position, account: webhook.accountID, limit: configuration.batchSize)
         }
         var moved = 0
+        if events.contains(where: webhook.wants) {
+            do {
+                try await outbound.checkDelivery(to: webhook.url)
+            } catch {
+                try await store.transaction {
+                    try await $0.recordWebhookFailure(webhook.id, status: nil, error: "Not sent: its \(error).")
+                }
+                logger.warning(
+                    "webhook not sent: its address is not allowed",
+                    metadata: ["webhook": "\(webhook.id)", "error": "\(error)"]
+                )
+                return moved
+            }
+        }
         for event in events {
             guard webhook.wants(event) else {
                 try await store.transaction {

@@ -128,12 +128,20 @@ struct Serve: AsyncParsableCommand {
     )
     var publicURL: String?
 
+    @Flag(
+        name: .customLong("allow-private-addresses"),
+        help:
+            "For local development: connections may name any endpoint (the simulator) and webhooks any http(s) URL, this machine's and private networks' included. Env: FLEXBRIDGE_ALLOW_PRIVATE_ADDRESSES=true. Default: only Amazon's hosts, and webhooks over https to public addresses"
+    )
+    var allowPrivateAddresses = false
+
     func run() async throws {
         var flags = database.flags
         flags[.host] = host
         flags[.port] = port
         flags[.nodeID] = nodeID
         flags[.publicURL] = publicURL
+        if allowPrivateAddresses { flags[.allowPrivateAddresses] = "true" }
         let (configuration, logger) = try FlexBridgeConfiguration.loadForCommand(flags: flags)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))

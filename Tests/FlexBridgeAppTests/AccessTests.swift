@@ -13,6 +13,8 @@ import NIOCore
 import Prometheus
 import Testing
 
+@testable import FlexEngine
+
 /// Every operation of openapi.yaml, walked as an attacker would: without a key, with a key that may only read, and
 /// with a key of another connection.
 @Suite("Access: API keys, roles and connections")
@@ -233,7 +235,7 @@ struct AccessTests {
                     .post,
                     "/webhooks",
                     key: admin,
-                    json: #"{"url":"https://wms.example.com/hooks","fromStart":true}"#
+                    json: #"{"url":"https://93.184.215.14/hooks","fromStart":true}"#
                 )
                 try #require(answer.status == .created, "webhook: \(answer.body)")
                 rig.webhook = try #require(answer.body["id"] as? String)
@@ -421,13 +423,84 @@ struct AccessTests {
             )
             #expect(create.status == .forbidden)
             // A webhook A's key registers delivers A's events only.
-            let hook = try await rig.call(.post, "/webhooks", key: keyA, json: #"{"url":"https://wms.example.com/a"}"#)
+            let hook = try await rig.call(.post, "/webhooks", key: keyA, json: #"{"url":"https://93.184.215.14/a"}"#)
             #expect(hook.status == .created)
             let stored = try await rig.store.read { try await $0.webhook(hook.body["id"] as? String ?? "") }
             #expect(stored?.scope == .only([rig.a.id]))
             let events = try await rig.store.read { try await $0.events(after: 0, account: .default, limit: 1000) }
             let ofB = events.filter { $0.connectionID == rig.b.id }
             #expect(!ofB.isEmpty && ofB.allSatisfy { stored?.wants($0) == false })
+        }
+    }
+
+    @Test("a production node sends no secret to an internal service: endpoints are Amazon's, webhooks public https")
+    func outboundDoors() async throws {
+        try await Self.withRig { rig in
+            for url in [
+                "http://127.0.0.1:9000/hook", "https://127.0.0.1/hook", "https://localhost/hook",
+                "https://169.254.169.254/latest/meta-data", "https://10.0.0.5/hook", "https://[fd00:ec2::254]/",
+            ] {
+                let answer = try await rig.call(.post, "/webhooks", key: rig.admin, json: #"{"url":"\#(url)"}"#)
+                #expect(answer.status == .badRequest, "\(url): \(answer.body)")
+                let message = (answer.body["error"] as? [String: Any])?["message"] as? String ?? ""
+                #expect(message.hasPrefix("url "), "\(message)")
+            }
+            let before = try await rig.call(.get, "/connections", key: rig.admin)
+            for endpoint in ["http://127.0.0.1:8090", "https://metadata.internal", "https://10.0.0.5"] {
+                let answer = try await rig.call(
+                    .post,
+                    "/connections",
+                    key: rig.admin,
+                    json:
+                        #"{"name":"C","sellingPartnerId":"A1C","region":"EU","marketplaceIds":["A21TJRUUN4KGV"],"clientId":"c","clientSecret":"s","endpoint":"\#(endpoint)"}"#
+                )
+                #expect(answer.status == .badRequest, "\(endpoint): \(answer.body)")
+            }
+            let after = try await rig.call(.get, "/connections", key: rig.admin)
+            #expect((before.body["connections"] as? [Any])?.count == (after.body["connections"] as? [Any])?.count)
+            let sandbox = try await rig.call(
+                .post,
+                "/connections",
+                key: rig.admin,
+                json:
+                    #"{"name":"S","sellingPartnerId":"A1S","region":"EU","marketplaceIds":["A21TJRUUN4KGV"],"clientId":"c","clientSecret":"s","endpoint":"https://sandbox.sellingpartnerapi-eu.amazon.com"}"#
+            )
+            #expect(sandbox.status == .created, "\(sandbox.body)")
+            // A connection stored with an internal endpoint (by a development node) is not called: its test says why.
+            let inside = Connection(
+                name: "Internal",
+                sellingPartnerID: "A1INTERNAL",
+                region: .eu,
+                marketplaceIDs: ["A21TJRUUN4KGV"],
+                applicationClientID: "c",
+                endpointOverride: URL(string: "http://10.0.0.5:8080"),
+                createdAt: Date()
+            )
+            try await rig.store.transaction {
+                try await $0.insertConnection(inside, clientSecret: "s", actor: "test")
+                try await $0.authorize(inside.id, refreshToken: "Atzr|x", actor: "test")
+            }
+            // A webhook stored with a private address is not posted to by a production node: the round fails, the
+            // events wait.
+            let stored = try await rig.store.transaction {
+                try await $0.createWebhook(
+                    account: .default,
+                    url: URL(string: "http://127.0.0.1:9/hook")!,
+                    secret: "0123456789abcdef",
+                    eventTypes: [],
+                    fromStart: true
+                )
+            }
+            #expect(try await WebhookDispatcher(store: rig.store, outbound: .production).deliver(stored) == 0)
+            let failed = try await rig.store.read { try await $0.webhook(stored.id) }
+            #expect(failed?.position == 0 && failed?.attempts == 1)
+            #expect(
+                failed?.lastError?.hasPrefix("Not sent: its url must be an https URL") == true,
+                "\(failed?.lastError ?? "")"
+            )
+            let test = try await rig.call(.post, "/connections/\(inside.id)/test", key: rig.admin)
+            let checks = test.body["checks"] as? [[String: Any]] ?? []
+            #expect(test.body["ok"] as? Bool == false && checks.first?["name"] as? String == "endpoint", "\(test.body)")
         }
     }
 

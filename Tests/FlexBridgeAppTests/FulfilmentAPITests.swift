@@ -29,11 +29,12 @@ struct FulfilmentAPITests {
         _ body: @Sendable (Store, Connection, any TestClientProtocol) async throws -> Void
     ) async throws {
         try await TestDatabase.with(.sqlite) { database in
-            let configuration = FlexBridgeConfiguration(
+            var configuration = FlexBridgeConfiguration(
                 database: database.url,
                 masterKey: .value(MasterKey.generate()),
                 port: 0
             )
+            configuration.outbound = .localDevelopment  // the webhook receiver runs on this machine
             let store = try await Store.open(configuration.storeConfiguration)
             let connection = Connection(
                 name: "Acme",
@@ -231,7 +232,7 @@ struct FulfilmentAPITests {
                 #expect(
                     try await Self.post(client, "/api/v1/webhooks", key: nil, #"{"url":"ftp://x"}"#).0 == .badRequest
                 )
-                let dispatcher = WebhookDispatcher(store: store)
+                let dispatcher = WebhookDispatcher(store: store, outbound: .localDevelopment)
 
                 try await dispatcher.deliverDue()
                 let failedAt = ContinuousClock.now

@@ -39,6 +39,7 @@ struct OnboardingTests {
                     port: 0
                 )
                 configuration.publicURL = URL(string: "https://flexbridge.example")
+                configuration.outbound = .localDevelopment  // the simulator runs on this machine
                 let store = try await Store.open(configuration.storeConfiguration)
                 let app = try FlexBridgeServer.buildApplication(
                     configuration: configuration,

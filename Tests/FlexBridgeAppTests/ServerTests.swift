@@ -1,13 +1,16 @@
+import AsyncHTTPClient
 import FlexAPI
 import FlexBridgeApp
 import FlexCore
 import FlexStore
 import FlexStoreTesting
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
@@ -34,11 +37,12 @@ struct ServerTests {
         try await amazon.test(.live) { amazonClient in
             defer { release.finish() }
             try await TestDatabase.with(.sqlite) { database in
-                let configuration = FlexBridgeConfiguration(
+                var configuration = FlexBridgeConfiguration(
                     database: database.url,
                     masterKey: .value(MasterKey.generate()),
                     port: 0
                 )
+                configuration.outbound = .localDevelopment  // its Login with Amazon hangs on this machine
                 let store = try await Store.open(configuration.storeConfiguration)
                 let connection = Connection(
                     name: "Acme",
@@ -156,6 +160,48 @@ struct ServerTests {
                     #expect(report.error != nil)
                 }
             }
+        }
+    }
+
+    @Test("a request naming a host the node does not serve is refused (DNS rebinding); addresses and its names pass")
+    func hostCheck() async throws {
+        try await TestDatabase.with(.sqlite) { database in
+            var configuration = FlexBridgeConfiguration(
+                database: database.url,
+                masterKey: .value(MasterKey.generate()),
+                port: 0
+            )
+            configuration.publicURL = URL(string: "https://flexbridge.acme.example")
+            configuration.allowedHosts = ["bridge.internal"]
+            let store = try await Store.open(configuration.storeConfiguration)
+            let app = try FlexBridgeServer.buildApplication(
+                configuration: configuration,
+                store: store,
+                registry: PrometheusCollectorRegistry(),
+                logger: Logger(label: "test")
+            )
+            let key = try await TestKeys.make(store)
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                // A client of its own: the test client sets Host itself.
+                func status(host: String, path: String = "/api/v1/connections") async throws -> Int {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+                    request.headers.add(name: "Host", value: host)
+                    request.headers.add(name: "Authorization", value: "Bearer \(key)")
+                    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                    _ = try await response.body.collect(upTo: 1 << 20)
+                    return Int(response.status.code)
+                }
+                for (host, allowed) in [
+                    ("evil.example.com", false), ("evil.example.com:8080", false), ("127.0.0.1", true),
+                    ("10.0.0.3:8080", true), ("[::1]:8080", true), ("localhost:8080", true),
+                    ("flexbridge.acme.example", true), ("BRIDGE.internal", true),
+                ] {
+                    #expect(try await status(host: host) == (allowed ? 200 : 421), "\(host)")
+                }
+                #expect(try await status(host: "evil.example.com", path: "/health") == 200, "health answers anyone")
+            }
+            try await store.close()
         }
     }
 

@@ -31,7 +31,7 @@ struct SellerAuthorizerTests {
                 clientSecret: amazon.application.clientSecret,
                 refreshToken: try await amazon.simulator.authorize(merchantID: SimulatedAmazon.merchant)
             )
-            let report = await AmazonSellerAuthorizer().check(
+            let report = await AmazonSellerAuthorizer(outbound: .localDevelopment).check(
                 connection(endpoint: amazon.base),
                 credentials: credentials,
                 locationIDs: [known, "ZZZZ"]
@@ -50,7 +50,7 @@ struct SellerAuthorizerTests {
                 clientSecret: "wrong",
                 refreshToken: try await amazon.simulator.authorize(merchantID: SimulatedAmazon.merchant)
             )
-            let report = await AmazonSellerAuthorizer().check(
+            let report = await AmazonSellerAuthorizer(outbound: .localDevelopment).check(
                 connection(endpoint: amazon.base),
                 credentials: credentials,
                 locationIDs: []
@@ -63,7 +63,7 @@ struct SellerAuthorizerTests {
 
     @Test("the consent link goes to Seller Central of the connection's marketplace, or to the simulator")
     func consentLinks() {
-        let authorizer = AmazonSellerAuthorizer()
+        let authorizer = AmazonSellerAuthorizer(outbound: .localDevelopment)
         var amazonConnection = connection(endpoint: URL(string: "https://sellingpartnerapi-eu.amazon.com")!)
         amazonConnection.applicationID = "amzn1.sp.solution.example"
         let link = authorizer.consentURL(

@@ -94,7 +94,8 @@ class Node:
         log.write(f"==== {time.strftime('%H:%M:%S')} starting {self.name}\n")
         log.flush()
         self.process = subprocess.Popen(
-            [self.cluster.binary, "serve", "--database", self.database, "--port", str(self.port),
+            # --allow-private-addresses: the simulator and the webhook receivers run on this machine.
+            [self.cluster.binary, "serve", "--allow-private-addresses", "--database", self.database, "--port", str(self.port),
              "--node-id", self.name, "--log-level", "info", *self.extra_args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env, preexec_fn=_preexec())
         log.close()

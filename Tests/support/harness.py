@@ -111,7 +111,9 @@ class Rig:
             self.key = make_key(self.binary, self.database, self.serve_env)
             use_key(self.api, self.key)
         process = subprocess.Popen(
-            [self.binary, "serve", "--database", self.database, "--port", str(self.api_port), "--log-level", "warning", *self.serve_args],
+            # --allow-private-addresses: the simulator and the webhook receivers run on this machine.
+            [self.binary, "serve", "--database", self.database, "--port", str(self.api_port), "--log-level", "warning",
+             "--allow-private-addresses", *self.serve_args],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.work, "serve.log"), "a"), env=self.serve_env)
         self.processes.append(process)
         wait_until_up(f"http://127.0.0.1:{self.api_port}/health", process, "flexbridge serve")

@@ -388,6 +388,8 @@ enum Schema {
             database,
             _ in
             try await database.raw("ALTER TABLE order_commands ADD COLUMN requested_by TEXT").run()
+            // Consent states are kept as their SHA-256 from now on; those stored as they were stop working.
+            try await database.raw("DELETE FROM authorization_states").run()
             try await database.raw("ALTER TABLE manifests ADD COLUMN created_by TEXT").run()
             try await database.raw("ALTER TABLE manifests ADD COLUMN handed_over_by TEXT").run()
             // password_hash is scrypt's; failed_attempts and locked_until lock an operator out after wrong passwords.

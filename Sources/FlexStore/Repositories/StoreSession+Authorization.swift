@@ -1,3 +1,4 @@
+import Crypto
 import FlexCore
 import Foundation
 import SQLKit
@@ -30,10 +31,16 @@ extension StoreSession {
         try await sql.raw(
             """
             INSERT INTO authorization_states (state, connection_id, redirect_uri, created_at, expires_at)
-            VALUES (\(bind: state), \(bind: id.rawValue), \(bind: redirectURI), \(bind: now), \(bind: expires))
+            VALUES (\(bind: Self.stateHash(state)), \(bind: id.rawValue), \(bind: redirectURI), \(bind: now), \(bind: expires))
             """
         ).run()
         return (state, Date(millisecondsSince1970: expires))
+    }
+
+    /// What is stored of a state: its SHA-256, so that neither the database nor a log of its statements holds a
+    /// state that still works.
+    static func stateHash(_ state: String) -> String {
+        SHA256.hash(data: Data(state.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// How many unexpired consent links a connection keeps at most.
@@ -48,7 +55,10 @@ extension StoreSession {
         try await sql.raw("DELETE FROM authorization_states WHERE expires_at < \(bind: now)").run()
         guard
             let row = try await sql.raw(
-                "DELETE FROM authorization_states WHERE state = \(bind: state) RETURNING connection_id, redirect_uri"
+                """
+                DELETE FROM authorization_states WHERE state = \(bind: Self.stateHash(state))
+                RETURNING connection_id, redirect_uri
+                """
             ).first()
         else { return nil }
         return (
