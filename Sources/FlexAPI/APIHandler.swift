@@ -180,16 +180,20 @@ public struct APIHandler: APIProtocol {
     public func createAuthorizationLink(
         _ input: Operations.CreateAuthorizationLink.Input
     ) async throws -> Operations.CreateAuthorizationLink.Output {
-        guard let (url, expiresAt) = try await authorizationLink(for: input.path.connectionId) else {
-            return .notFound(Self.notFound(input.path.connectionId))
+        let connectionID = ConnectionID(rawValue: input.path.connectionId)
+        guard try await visible(connectionID) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
+        let lifetime = linkLifetime
+        let (token, expiresAt) = try await store.transaction {
+            try await $0.createAuthorizationLink(for: connectionID, lifetime: lifetime)
         }
-        return .created(.init(body: .json(.init(url: url.absoluteString, expiresAt: expiresAt))))
+        return .created(.init(body: .json(.init(url: callback.link(token), expiresAt: expiresAt))))
     }
 
     public func authorizeConnection(
         _ input: Operations.AuthorizeConnection.Input
     ) async throws -> Operations.AuthorizeConnection.Output {
-        guard let (url, _) = try await authorizationLink(for: input.path.connectionId) else {
+        let connectionID = ConnectionID(rawValue: input.path.connectionId)
+        guard try await visible(connectionID) != nil, let url = try await consentURL(for: connectionID) else {
             return .notFound(Self.notFound(input.path.connectionId))
         }
         return .found(.init(headers: .init(location: url.absoluteString)))
@@ -374,23 +378,49 @@ public struct APIHandler: APIProtocol {
         }
     }
 
-    func authorizationLink(for id: String) async throws -> (URL, Date)? {
-        let connectionID = ConnectionID(rawValue: id)
-        guard try await visible(connectionID) != nil else { return nil }
+    /// How long a consent's `state` works: long enough to sign in to Seller Central and confirm, short enough that
+    /// a state seen in a browser's history is of no use.
+    static let stateLifetime: TimeInterval = 10 * 60
+
+    /// Amazon's consent page for the connection, with a new single-use state bound to it; nil when it is gone.
+    func consentURL(for connectionID: ConnectionID) async throws -> URL? {
         let callbackURL = self.callbackURL
-        let linkLifetime = self.linkLifetime
         guard
-            let (connection, state, expiresAt) = try await store.transaction({ session -> (Connection, String, Date)? in
+            let (connection, state) = try await store.transaction({ session -> (Connection, String)? in
                 guard let connection = try await session.connection(connectionID) else { return nil }
-                let (state, expiresAt) = try await session.createAuthorizationState(
+                let (state, _) = try await session.createAuthorizationState(
                     for: connectionID,
                     redirectURI: callbackURL,
-                    lifetime: linkLifetime
+                    lifetime: Self.stateLifetime
                 )
-                return (connection, state, expiresAt)
+                return (connection, state)
             })
         else { return nil }
-        return (authorizer.consentURL(for: connection, state: state, redirectURI: callbackURL), expiresAt)
+        return authorizer.consentURL(for: connection, state: state, redirectURI: callbackURL)
+    }
+
+    /// `GET /connect/{token}`: the link a seller was sent. While it works, each opening sends the browser to
+    /// Amazon's consent page with a fresh state; otherwise a page says to ask for a new link.
+    func openLink(_ token: String) async throws -> Response {
+        guard let connectionID = try await store.read({ try await $0.authorizationLink(token) }),
+            let url = try await consentURL(for: connectionID)
+        else {
+            return Self.linkPage(
+                status: .notFound,
+                "This authorization link has expired or does not exist. Ask for a new one."
+            )
+        }
+        return Response(status: .found, headers: [.location: url.absoluteString])
+    }
+
+    static func linkPage(status: HTTPResponse.Status, _ message: String) -> Response {
+        let html =
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>FlexBridge</title></head><body><p>\(message)</p></body></html>"
+        return Response(
+            status: status,
+            headers: [.contentType: "text/html; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: html))
+        )
     }
 
     static func schema(_ connection: Connection, authorized: Bool) -> Components.Schemas.Connection {
@@ -451,8 +481,11 @@ public struct APIHandler: APIProtocol {
 }
 
 extension APIHandler {
-    /// Serves these operations under `/api/v1`.
+    /// Serves these operations under `/api/v1`, and the consent links sellers open under `/connect`.
     public func register(on router: Router<BasicRequestContext>) throws {
+        router.get("connect/:token") { _, context in
+            try await self.openLink(context.parameters.get("token") ?? "")
+        }
         try registerHandlers(
             on: router,
             serverURL: URL(string: FlexBridgeAPIDocument.basePath)!,
@@ -473,6 +506,14 @@ public final class CallbackAddress: Sendable {
     }
 
     public var url: String { value.withLock { $0 } }
+
+    /// The address of the consent link `token`: this node's `/connect/{token}`.
+    public func link(_ token: String) -> String {
+        let suffix = FlexBridgeAPIDocument.basePath + "/connections/callback"
+        let callback = url
+        let base = callback.hasSuffix(suffix) ? String(callback.dropLast(suffix.count)) : callback
+        return base + "/connect/" + token
+    }
 
     public func set(_ url: String) {
         value.withLock { $0 = url }

@@ -2,7 +2,8 @@ import Hummingbird
 import Logging
 
 /// Logs each request's method and path at debug level. Not its query: the consent callback carries Amazon's
-/// authorization code and the single-use state there, and secrets never reach a log line. Not its headers: they
+/// authorization code and the single-use state there, and secrets never reach a log line; nor a consent link's
+/// token. Not its headers: they
 /// carry API keys.
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(
@@ -15,7 +16,9 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         context.logger.debug(
             "Request",
             metadata: [
-                "hb.request.path": .string(request.uri.path),
+                "hb.request.path": .string(
+                    request.uri.path.hasPrefix("/connect/") ? "/connect/…" : request.uri.path
+                ),
                 "hb.request.method": .string(request.method.rawValue),
             ]
         )

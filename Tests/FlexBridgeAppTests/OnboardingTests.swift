@@ -19,6 +19,7 @@ struct OnboardingTests {
 
     /// FlexBridge (in-process router) and the simulator (on a loopback port) side by side.
     func withFlexBridgeAndAmazon(
+        clock: WallClock = .system,
         _ body:
             @Sendable (_ flexbridge: any TestClientProtocol, _ amazon: Simulator, _ amazonURL: String) async throws ->
             Void
@@ -40,7 +41,7 @@ struct OnboardingTests {
                 )
                 configuration.publicURL = URL(string: "https://flexbridge.example")
                 configuration.outbound = .localDevelopment  // the simulator runs on this machine
-                let store = try await Store.open(configuration.storeConfiguration)
+                let store = try await Store.open(configuration.storeConfiguration, clock: clock)
                 let app = try FlexBridgeServer.buildApplication(
                     configuration: configuration,
                     store: store,
@@ -118,8 +119,19 @@ struct OnboardingTests {
                 #expect(response.status == .created)
                 return try #require(try json(response)["url"] as? String)
             }
-            #expect(link.hasPrefix("\(amazonURL)/apps/authorize/consent?"))
-            #expect(link.contains("redirect_uri=https://flexbridge.example/api/v1/connections/callback"))
+            // The link is FlexBridge's own; opening it sends the browser to Amazon with a state of minutes.
+            #expect(link.hasPrefix("https://flexbridge.example/connect/"), "\(link)")
+            let linkPath = String(link.dropFirst("https://flexbridge.example".count))
+            let consentPage = try await flexbridge.execute(uri: linkPath, method: .get) { response in
+                #expect(response.status == .found)
+                return response.headers[.location] ?? ""
+            }
+            #expect(consentPage.hasPrefix("\(amazonURL)/apps/authorize/consent?"))
+            #expect(consentPage.contains("redirect_uri=https://flexbridge.example/api/v1/connections/callback"))
+            try await flexbridge.execute(uri: "/connect/no-such-link", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect(String(buffer: response.body).contains("Ask for a new one"))
+            }
             // The browser route redirects to a consent link as well.
             try await flexbridge.execute(uri: "/api/v1/connections/\(id)/authorize", method: .get) { response in
                 #expect(response.status == .found)
@@ -127,7 +139,7 @@ struct OnboardingTests {
                 #expect(location.hasPrefix("\(amazonURL)/apps/authorize/consent?"), "\(location)")
             }
 
-            let callback = try path(of: try await consent(at: link, as: Self.seller))
+            let callback = try path(of: try await consent(at: consentPage, as: Self.seller))
             try await flexbridge.execute(uri: callback, method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains("now connected to seller \(Self.seller)"))
@@ -154,13 +166,39 @@ struct OnboardingTests {
         }
     }
 
+    @Test("a consent's state works for ten minutes: the seller who comes back later is asked to open the link again")
+    func stateExpires() async throws {
+        let clock = TestClock(Date())
+        try await withFlexBridgeAndAmazon(clock: clock.wallClock) { flexbridge, _, amazonURL in
+            let id = try await createConnection(flexbridge, amazonURL: amazonURL)
+            let link = try await flexbridge.execute(uri: "/api/v1/connections/\(id)/authorization-link", method: .post)
+            { try #require(try json($0)["url"] as? String) }
+            let path = String(link.dropFirst("https://flexbridge.example".count))
+            func consentPage() async throws -> String {
+                try await flexbridge.execute(uri: path, method: .get) { $0.headers[.location] ?? "" }
+            }
+            let late = try self.path(of: try await consent(at: try await consentPage(), as: Self.seller))
+            clock.advance(by: .seconds(10 * 60 + 1))
+            try await flexbridge.execute(uri: late, method: .get) { response in
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("expired"))
+            }
+            // The link itself still works for days: opened again, it makes a new state.
+            let callback = try self.path(of: try await consent(at: try await consentPage(), as: Self.seller))
+            try await flexbridge.execute(uri: callback, method: .get) { #expect($0.status == .ok) }
+            clock.advance(by: .seconds(72 * 3600))
+            try await flexbridge.execute(uri: path, method: .get) { #expect($0.status == .notFound) }
+        }
+    }
+
     @Test("consent from another seller account is refused and stores nothing")
     func wrongSeller() async throws {
         try await withFlexBridgeAndAmazon { flexbridge, _, amazonURL in
             let id = try await createConnection(flexbridge, amazonURL: amazonURL)
-            let link = try await flexbridge.execute(uri: "/api/v1/connections/\(id)/authorization-link", method: .post)
-            { try #require(try json($0)["url"] as? String) }
-            let callback = try path(of: try await consent(at: link, as: "A9SOMEONEELSE"))
+            let consentPage = try await flexbridge.execute(uri: "/api/v1/connections/\(id)/authorize", method: .get) {
+                $0.headers[.location] ?? ""
+            }
+            let callback = try path(of: try await consent(at: consentPage, as: "A9SOMEONEELSE"))
             try await flexbridge.execute(uri: callback, method: .get) { response in
                 #expect(response.status == .badRequest)
                 #expect(String(buffer: response.body).contains("A9SOMEONEELSE"))

@@ -243,8 +243,13 @@ struct ServerTests {
                             "url"
                         ] as? String
                     )
-                    let redirect = URLComponents(string: link)?.queryItems?.first { $0.name == "redirect_uri" }?.value
-                    #expect(redirect == "http://127.0.0.1:\(port)/api/v1/connections/callback", "\(link)")
+                    #expect(link.hasPrefix("http://127.0.0.1:\(port)/connect/"), "\(link)")
+                }
+                try await client.execute(uri: "/api/v1/connections/\(id)/authorize", method: .get) { response in
+                    let consent = response.headers[.location] ?? ""
+                    let redirect = URLComponents(string: consent)?.queryItems?.first { $0.name == "redirect_uri" }?
+                        .value
+                    #expect(redirect == "http://127.0.0.1:\(port)/api/v1/connections/callback", "\(consent)")
                 }
             }
             try await store.close()

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Runs a full flow against `flexbridge serve --log-level trace` and greps serve's log for each secret the run made or
-handled: the application's client secret, the seller's refresh tokens and access tokens, the consent's authorization
+handled: the application's client secret, the seller's refresh tokens and access tokens, the consent's link, authorization
 code and state, the API keys, an operator's password, a webhook's signing secret, the notification secret and the
 master key. Any one found fails the run, with the line it is on."""
 import http.server
@@ -44,10 +44,16 @@ def consent(api, sim, cid):
     """The seller's consent through the simulator's Login with Amazon, as a browser does it; returns (code, state)."""
     status, link = call("POST", f"{api}/connections/{cid}/authorization-link")
     expect(status == 201, f"authorization link: {status} {link}")
-    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link["url"]).query))
+    opener = urllib.request.build_opener(NoRedirect)
+    try:  # FlexBridge's link sends the browser on to Amazon's consent page
+        opener.open(link["url"], timeout=30)
+        expect(False, "the authorization link did not redirect")
+    except urllib.error.HTTPError as answer:
+        expect(answer.code == 302, f"authorization link: {answer.code}")
+        consent_page = answer.headers["Location"]
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(consent_page).query))
     form = urllib.parse.urlencode({"application_id": query["application_id"], "state": query["state"],
                                    "redirect_uri": query["redirect_uri"], "selling_partner_id": MERCHANT}).encode()
-    opener = urllib.request.build_opener(NoRedirect)
     try:
         opener.open(urllib.request.Request(f"{sim}/apps/authorize/consent", data=form, method="POST"), timeout=30)
         expect(False, "the consent page did not redirect")
@@ -57,7 +63,7 @@ def consent(api, sim, cid):
     back = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
     with urllib.request.urlopen(location, timeout=30) as page:  # the browser, sent back to FlexBridge
         expect(page.status == 200, f"callback: {page.status}")
-    return back["spapi_oauth_code"], back["state"]
+    return back["spapi_oauth_code"], back["state"], link["url"].rsplit("/", 1)[1]
 
 
 def main():
@@ -87,8 +93,8 @@ def main():
             "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "endpoint": sim})
         expect(status == 201, f"connection: {status} {connection}")
         cid = connection["id"]
-        code, state = consent(api, sim, cid)
-        secrets["authorization code"], secrets["consent state"] = code, state
+        code, state, link_token = consent(api, sim, cid)
+        secrets["authorization code"], secrets["consent state"], secrets["consent link"] = code, state, link_token
         status, test = call("POST", f"{api}/connections/{cid}/test")
         expect(status == 200 and test["ok"], f"connection test: {status} {test}")
 

@@ -390,6 +390,14 @@ enum Schema {
             try await database.raw("ALTER TABLE order_commands ADD COLUMN requested_by TEXT").run()
             // Consent states are kept as their SHA-256 from now on; those stored as they were stop working.
             try await database.raw("DELETE FROM authorization_states").run()
+            // The link sent to a seller (valid for days) is FlexBridge's own; opening it makes a consent state that
+            // lasts minutes. Kept as the token's SHA-256.
+            try await database.create(table: "authorization_links")
+                .column("token_hash", type: .text, .primaryKey(autoIncrement: false))
+                .column("connection_id", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("expires_at", type: .bigint, .notNull)
+                .run()
             try await database.raw("ALTER TABLE manifests ADD COLUMN created_by TEXT").run()
             try await database.raw("ALTER TABLE manifests ADD COLUMN handed_over_by TEXT").run()
             // password_hash is scrypt's; failed_attempts and locked_until lock an operator out after wrong passwords.

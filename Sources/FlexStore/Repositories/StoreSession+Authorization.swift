@@ -37,6 +37,46 @@ extension StoreSession {
         return (state, Date(millisecondsSince1970: expires))
     }
 
+    /// A new link for a seller's consent, FlexBridge's own (`/connect/{token}`): each opening makes a fresh state
+    /// (``createAuthorizationState(for:redirectURI:lifetime:)``) and sends the browser on to Amazon. It works until
+    /// `lifetime` is over; a connection keeps its newest few.
+    public func createAuthorizationLink(
+        for id: ConnectionID,
+        lifetime: TimeInterval
+    ) async throws -> (token: String, expiresAt: Date) {
+        guard try await connection(id) != nil else { throw StoreError.notFound("Connection \(id)") }
+        var generator = SystemRandomNumberGenerator()
+        let token = Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+            .base64URLEncodedString()
+        let now = nowMilliseconds
+        let expires = now + Int64(lifetime * 1000)
+        try await sql.raw("DELETE FROM authorization_links WHERE expires_at < \(bind: now)").run()
+        try await sql.raw(
+            """
+            DELETE FROM authorization_links WHERE connection_id = \(bind: id.rawValue) AND token_hash NOT IN (
+                SELECT token_hash FROM authorization_links WHERE connection_id = \(bind: id.rawValue)
+                ORDER BY created_at DESC, token_hash LIMIT \(bind: Int64(Self.authorizationStatesKept - 1)))
+            """
+        ).run()
+        try await sql.raw(
+            """
+            INSERT INTO authorization_links (token_hash, connection_id, created_at, expires_at)
+            VALUES (\(bind: Self.stateHash(token)), \(bind: id.rawValue), \(bind: now), \(bind: expires))
+            """
+        ).run()
+        return (token, Date(millisecondsSince1970: expires))
+    }
+
+    /// The connection a consent link is for, while it works.
+    public func authorizationLink(_ token: String) async throws -> ConnectionID? {
+        try await sql.raw(
+            """
+            SELECT connection_id FROM authorization_links
+            WHERE token_hash = \(bind: Self.stateHash(token)) AND expires_at >= \(bind: nowMilliseconds)
+            """
+        ).first()?.decode(column: "connection_id", as: ConnectionID.self)
+    }
+
     /// What is stored of a state: its SHA-256, so that neither the database nor a log of its statements holds a
     /// state that still works.
     static func stateHash(_ state: String) -> String {
