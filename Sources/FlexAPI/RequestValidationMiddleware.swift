@@ -5,11 +5,15 @@ import HTTPTypes
 import OpenAPIRuntime
 
 /// The one place a request's size and numbers are checked, before the generated server decodes it and before any
-/// handler runs: a body above ``maximumBodyBytes`` is answered 413, a number outside the range the spec gives it
-/// (``RequestLimits/specification``) 400 naming the field. Handlers can then trust every number they get.
+/// handler runs: a JSON body above ``maximumJSONBytes`` or another above ``maximumBodyBytes`` is answered 413 naming
+/// the limit (and read no further), a number outside the range the spec gives it (``RequestLimits/specification``)
+/// 400 naming the field. Handlers can then trust every number they get.
 struct RequestValidationMiddleware: ServerMiddleware {
-    /// The largest body taken: a CSV of 100,000 stock levels or listings with room to spare.
+    /// The largest CSV (or other non-JSON) body taken: 100,000 stock levels or listings with room to spare.
     static let maximumBodyBytes = 64 << 20
+    /// The largest JSON body taken: 100,000 stock levels (about 6 MB) or listings (about 11 MB) fit; a JSON body is
+    /// held decoded in memory several times over, so it gets a quarter of the CSV limit.
+    static let maximumJSONBytes = 16 << 20
 
     let limits: [String: RequestLimits]
 
@@ -27,11 +31,15 @@ struct RequestValidationMiddleware: ServerMiddleware {
         var body = body
         var bytes: [UInt8]?
         if let given = body {
-            guard let collected = try await Self.collect(given, upTo: Self.maximumBodyBytes) else {
+            let json = Self.isJSON(request)
+            let limit = json ? Self.maximumJSONBytes : Self.maximumBodyBytes
+            guard let collected = try await Self.collect(given, upTo: limit) else {
                 return ProblemResponse.make(
                     status: .contentTooLarge,
                     code: "payload_too_large",
-                    message: "The body is larger than \(Self.maximumBodyBytes >> 20) MB; send it in several requests."
+                    message: json
+                        ? "A JSON body may be at most \(limit >> 20) MB; send it in several requests, or as CSV (up to \(Self.maximumBodyBytes >> 20) MB) where the operation takes CSV."
+                        : "A body may be at most \(limit >> 20) MB; send it in several requests."
                 )
             }
             bytes = collected

@@ -39,6 +39,10 @@ public struct FlexBridgeConfiguration: Sendable {
     /// Host names, beyond localhost, the host listened on and the public URL's, that requests may name in `Host`
     /// (behind a proxy or a load balancer with names of its own). Addresses are always taken.
     public var allowedHosts: [String] = []
+    /// PEM files of the certificate chain and private key `serve` answers HTTPS with; both or neither. Without
+    /// them it answers plain HTTP, for a node behind a TLS-terminating reverse proxy or on loopback.
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
 
     public init(
         database: DatabaseURL,
@@ -79,6 +83,8 @@ public struct FlexBridgeConfiguration: Sendable {
         case notificationSecret = "flexbridge.notification.secret"
         case allowPrivateAddresses = "flexbridge.allow.private.addresses"
         case allowedHosts = "flexbridge.allowed.hosts"
+        case tlsCertificate = "flexbridge.tls.certificate"
+        case tlsKey = "flexbridge.tls.key"
 
         /// The environment variable that sets it.
         public var environmentVariable: String {
@@ -99,6 +105,8 @@ public struct FlexBridgeConfiguration: Sendable {
             case .nodeID: "--node-id"
             case .publicURL: "--public-url"
             case .allowPrivateAddresses: "--allow-private-addresses"
+            case .tlsCertificate: "--tls-certificate"
+            case .tlsKey: "--tls-key"
             case .databaseMaxConnections, .masterKey, .leaseTTL, .notificationSecret, .allowedHosts: nil
             }
         }
@@ -196,6 +204,19 @@ public struct FlexBridgeConfiguration: Sendable {
                 )
             }
         }
+        let certificate = string(.tlsCertificate)
+        let key = string(.tlsKey)
+        guard (certificate == nil) == (key == nil) else {
+            throw ConfigurationError(
+                key: certificate == nil ? .tlsCertificate : .tlsKey,
+                message: "must be given with \(certificate == nil ? "--tls-key" : "--tls-certificate"): TLS needs both."
+            )
+        }
+        func absolute(_ path: String) -> String {
+            path.hasPrefix("/") ? path : URL(fileURLWithPath: workingDirectory).appendingPathComponent(path).path
+        }
+        configuration.tlsCertificatePath = certificate.map(absolute)
+        configuration.tlsKeyPath = key.map(absolute)
         if let text = string(.allowedHosts) {
             configuration.allowedHosts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty }
@@ -240,7 +261,7 @@ public struct FlexBridgeConfiguration: Sendable {
 
     /// Where Amazon sends sellers back after consent.
     public var authorizationCallbackURL: String {
-        let base = publicURL?.absoluteString ?? "http://\(host):\(port)"
+        let base = publicURL?.absoluteString ?? "\(tlsCertificatePath == nil ? "http" : "https")://\(host):\(port)"
         return (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/api/v1/connections/callback"
     }
 

@@ -4,8 +4,11 @@ import FlexEngine
 import FlexStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
@@ -57,6 +60,7 @@ public struct FlexBridgeServer: Sendable {
         ).set(to: 1)
         return Application(
             router: router,
+            server: try httpServer(configuration),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "FlexBridge"
@@ -71,6 +75,41 @@ public struct FlexBridgeServer: Sendable {
             },
             logger: logger
         )
+    }
+
+    /// HTTP, or HTTPS with the configured certificate chain and key; a file that cannot be read is a one-sentence
+    /// start-up error naming it.
+    static func httpServer(_ configuration: FlexBridgeConfiguration) throws -> HTTPServerBuilder {
+        guard let certificatePath = configuration.tlsCertificatePath, let keyPath = configuration.tlsKeyPath else {
+            return .http1()
+        }
+        let certificates: [NIOSSLCertificate]
+        do {
+            certificates = try NIOSSLCertificate.fromPEMFile(certificatePath)
+        } catch {
+            throw StartupError(
+                message:
+                    "Cannot read the TLS certificate \(certificatePath): it must be a readable PEM file (\(error))."
+            )
+        }
+        guard !certificates.isEmpty else {
+            throw StartupError(message: "The TLS certificate file \(certificatePath) holds no certificate.")
+        }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        } catch {
+            throw StartupError(
+                message:
+                    "Cannot read the TLS private key \(keyPath): it must be a readable, unencrypted PEM file (\(error))."
+            )
+        }
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: certificates.map { .certificate($0) },
+            privateKey: .privateKey(key)
+        )
+        tls.minimumTLSVersion = .tlsv12
+        return try .tls(.http1(), tlsConfiguration: tls)
     }
 
     /// Opens the store (migrating it), then runs the HTTP server and the engine's services in one service group
@@ -131,7 +170,8 @@ public struct FlexBridgeServer: Sendable {
             logger.notice(
                 "FlexBridge is listening",
                 metadata: [
-                    "address": "http://\(address ?? "\(configuration.host):\(configuration.port)")",
+                    "address":
+                        "\(configuration.tlsCertificatePath == nil ? "http" : "https")://\(address ?? "\(configuration.host):\(configuration.port)")",
                     "database": "\(configuration.database)",
                     "node": "\(configuration.nodeID)",
                 ]

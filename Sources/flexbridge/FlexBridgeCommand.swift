@@ -135,6 +135,19 @@ struct Serve: AsyncParsableCommand {
     )
     var allowPrivateAddresses = false
 
+    @Option(
+        name: .customLong("tls-certificate"),
+        help:
+            "A PEM file of the certificate chain to answer HTTPS with (with --tls-key). Env: FLEXBRIDGE_TLS_CERTIFICATE"
+    )
+    var tlsCertificate: String?
+
+    @Option(
+        name: .customLong("tls-key"),
+        help: "A PEM file of the certificate's private key (with --tls-certificate). Env: FLEXBRIDGE_TLS_KEY"
+    )
+    var tlsKey: String?
+
     func run() async throws {
         var flags = database.flags
         flags[.host] = host
@@ -142,6 +155,8 @@ struct Serve: AsyncParsableCommand {
         flags[.nodeID] = nodeID
         flags[.publicURL] = publicURL
         if allowPrivateAddresses { flags[.allowPrivateAddresses] = "true" }
+        flags[.tlsCertificate] = tlsCertificate
+        flags[.tlsKey] = tlsKey
         let (configuration, logger) = try FlexBridgeConfiguration.loadForCommand(flags: flags)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))

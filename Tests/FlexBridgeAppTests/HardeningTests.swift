@@ -280,6 +280,16 @@ struct HardeningTests {
             let huge = [UInt8](repeating: UInt8(ascii: "a"), count: 65 << 20)
             let (status, body) = try await rig.call(.put, "/api/v1/stock", csv: huge)
             #expect(status == .contentTooLarge, "\(body)")
+            #expect(((body["error"] as? [String: Any])?["message"] as? String)?.contains("64 MB") == true, "\(body)")
+            // JSON is held in memory several times over: a quarter of the CSV limit, said in the answer.
+            let bigJSON =
+                "{\"items\":[" + String(repeating: "{\"hub\":\"H1\",\"sku\":\"S\",\"quantity\":1},", count: 600_000)
+            let (jsonStatus, jsonBody) = try await rig.call(.put, "/api/v1/stock", json: bigJSON + "]}")
+            #expect(jsonStatus == .contentTooLarge)
+            #expect(
+                ((jsonBody["error"] as? [String: Any])?["message"] as? String)?.contains("at most 16 MB") == true,
+                "\(jsonBody)"
+            )
 
             var latin1 = Array("hub,sku,quantity\nH1,".utf8)
             latin1 += [0x4B, 0xE4, 0x73, 0x65]  // "Käse" in Latin-1

@@ -12,6 +12,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -202,6 +203,65 @@ struct ServerTests {
                 #expect(try await status(host: "evil.example.com", path: "/health") == 200, "health answers anyone")
             }
             try await store.close()
+        }
+    }
+
+    @Test("with a certificate and key, serve answers HTTPS (and consent links say https); a bad file is one sentence")
+    func tls() async throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+        let certificate = fixtures.appendingPathComponent("test-tls-certificate.pem").path
+        try await TestDatabase.with(.sqlite) { database in
+            var configuration = FlexBridgeConfiguration(
+                database: database.url,
+                masterKey: .value(MasterKey.generate()),
+                port: 0
+            )
+            configuration.tlsCertificatePath = certificate
+            configuration.tlsKeyPath = fixtures.appendingPathComponent("test-tls-key.pem").path
+            #expect(configuration.authorizationCallbackURL.hasPrefix("https://"))
+            let store = try await Store.open(configuration.storeConfiguration)
+            let app = try FlexBridgeServer.buildApplication(
+                configuration: configuration,
+                store: store,
+                registry: PrometheusCollectorRegistry(),
+                logger: Logger(label: "test")
+            )
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(certificate)
+            let https = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+            do {
+                try await app.test(.live) { client in
+                    let port = try #require(client.port)
+                    let response = try await https.execute(
+                        HTTPClientRequest(url: "https://127.0.0.1:\(port)/health"),
+                        timeout: .seconds(30)
+                    )
+                    #expect(response.status == .ok)
+                    _ = try await response.body.collect(upTo: 1 << 16)
+                    await #expect(throws: (any Error).self, "plain HTTP is not answered") {
+                        _ = try await HTTPClient.shared.execute(
+                            HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"),
+                            timeout: .seconds(10)
+                        )
+                    }
+                }
+            } catch {
+                try await https.shutdown()
+                throw error
+            }
+            try await https.shutdown()
+            try await store.close()
+            configuration.tlsKeyPath = fixtures.appendingPathComponent("missing.pem").path
+            let reopened = try await Store.open(configuration.storeConfiguration)
+            #expect(throws: StartupError.self) {
+                _ = try FlexBridgeServer.buildApplication(
+                    configuration: configuration,
+                    store: reopened,
+                    registry: PrometheusCollectorRegistry(),
+                    logger: Logger(label: "test")
+                )
+            }
+            try await reopened.close()
         }
     }
 
