@@ -63,6 +63,24 @@ extension APIHandler {
         return .ok(.init(body: .json(Self.schema(key))))
     }
 
+    public func listAccountChanges(
+        _ input: Operations.ListAccountChanges.Input
+    ) async throws -> Operations.ListAccountChanges.Output {
+        let changes = try await access.changes(by: try caller(), limit: input.query.limit ?? 100)
+        return .ok(.init(body: .json(.init(changes: changes.map(Self.schema)))))
+    }
+
+    static func schema(_ change: ConfigChange) -> Components.Schemas.ConfigChange {
+        .init(
+            id: change.id,
+            setting: change.setting,
+            oldValue: change.oldValue,
+            newValue: change.newValue,
+            actor: change.actor,
+            changedAt: change.changedAt
+        )
+    }
+
     // MARK: Operators
 
     var operators: OperatorUseCases { OperatorUseCases(store: store) }

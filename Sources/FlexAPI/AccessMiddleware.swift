@@ -67,6 +67,7 @@ struct AccessMiddleware: ServerMiddleware {
         "createOperator": .manageAccess,
         "listOperators": .manageAccess,
         "disableOperator": .manageAccess,
+        "listAccountChanges": .manageAccess,
     ]
 
     func intercept(

@@ -109,6 +109,7 @@ public struct AccessUseCases: Sendable {
             try await session.recordChanges(
                 [SettingChange(setting: "apiKey.created", oldValue: nil, newValue: Self.describe(key))],
                 connectionID: nil,
+                account: principal.account,
                 actor: principal.actor
             )
         }
@@ -135,10 +136,17 @@ public struct AccessUseCases: Sendable {
             try await session.recordChanges(
                 [SettingChange(setting: "apiKey.revoked", oldValue: Self.describe(key), newValue: nil)],
                 connectionID: nil,
+                account: principal.account,
                 actor: principal.actor
             )
             return revoked
         }
+    }
+
+    /// The account's changes of no connection (keys, operators), newest first; needs `manageAccess`.
+    public func changes(by principal: Principal, limit: Int = 100) async throws -> [ConfigChange] {
+        try Self.require(.manageAccess, of: principal)
+        return try await store.read { try await $0.accountChanges(account: principal.account, limit: limit) }
     }
 
     /// Throws ``Refusal/forbidden(role:needs:)`` unless the principal's role allows `permission`.

@@ -68,6 +68,7 @@ public struct OperatorUseCases: Sendable {
             try await session.recordChanges(
                 [SettingChange(setting: "operator.created", oldValue: nil, newValue: Self.describe(person))],
                 connectionID: nil,
+                account: principal.account,
                 actor: principal.actor
             )
         }
@@ -93,6 +94,7 @@ public struct OperatorUseCases: Sendable {
             try await session.recordChanges(
                 [SettingChange(setting: "operator.disabled", oldValue: Self.describe(person), newValue: nil)],
                 connectionID: nil,
+                account: principal.account,
                 actor: principal.actor
             )
             return disabled

@@ -582,6 +582,18 @@ struct AccessTests {
             let manifest = try await rig.call(.get, "/manifests/\(rig.manifestB)", key: rig.admin)
             #expect(manifest.body["createdBy"] as? String == "key admin (\(rig.admin.prefix(12)))")
             #expect((manifest.body["handedOverBy"] as? String)?.hasPrefix("key handover (fbk_") == true)
+            let accountLog = try await rig.call(.get, "/changes", key: rig.admin)
+            let entries = accountLog.body["changes"] as? [[String: Any]] ?? []
+            let byAdmin = "key admin (\(rig.admin.prefix(12)))"
+            let signed = Set(entries.map { "\($0["setting"] as? String ?? "") by \($0["actor"] as? String ?? "")" })
+            for expected in [
+                "apiKey.created by node", "apiKey.created by \(byAdmin)", "apiKey.revoked by \(byAdmin)",
+                "operator.created by \(byAdmin)", "operator.disabled by \(byAdmin)",
+            ] {
+                #expect(signed.contains(expected), "\(expected) in \(signed)")
+            }
+            #expect(entries.first?["setting"] as? String == "apiKey.created", "newest first: \(entries)")
+            #expect(try await rig.call(.get, "/changes", key: secretOfWMS(rig)).status == .forbidden)
             let log = try await rig.store.read { try await $0.configChanges(limit: 100) }.map(\.setting)
             #expect(log.contains("apiKey.created") && log.contains("apiKey.revoked"))
         }

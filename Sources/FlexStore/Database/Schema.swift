@@ -388,6 +388,8 @@ enum Schema {
             database,
             _ in
             try await database.raw("ALTER TABLE order_commands ADD COLUMN requested_by TEXT").run()
+            // Changes of no connection (keys, operators) belong to an account; NULL for a connection's own.
+            try await database.raw("ALTER TABLE config_changes ADD COLUMN account_id TEXT").run()
             // Consent states are kept as their SHA-256 from now on; those stored as they were stop working.
             try await database.raw("DELETE FROM authorization_states").run()
             // The link sent to a seller (valid for days) is FlexBridge's own; opening it makes a consent state that
