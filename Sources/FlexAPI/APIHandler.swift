@@ -26,6 +26,7 @@ public struct APIHandler: APIProtocol {
     /// Where connections' endpoints and webhooks may point.
     let outbound: OutboundPolicy
     var webhooks: WebhookUseCases { WebhookUseCases(store: store, outbound: outbound) }
+    var connections: ConnectionUseCases { ConnectionUseCases(store: store, outbound: outbound) }
     var inventory: InventoryUseCases { InventoryUseCases(store: store) }
     var fulfilment: FulfilmentUseCases { FulfilmentUseCases(store: store) }
     var manifests: ManifestUseCases { ManifestUseCases(store: store) }
@@ -69,19 +70,8 @@ public struct APIHandler: APIProtocol {
     public func listConnections(
         _ input: Operations.ListConnections.Input
     ) async throws -> Operations.ListConnections.Output {
-        let principal = try caller()
-        let connections = try await store.read { session in
-            var answers: [Components.Schemas.Connection] = []
-            for connection in try await session.connections()
-            where connection.accountID == principal.account && principal.sees(connection.id) {
-                answers.append(
-                    Self.schema(
-                        connection,
-                        authorized: try await session.credentials(for: connection.id).refreshToken != nil
-                    )
-                )
-            }
-            return answers
+        let connections = try await self.connections.connections(by: try caller()).map {
+            Self.schema($0.connection, authorized: $0.authorized)
         }
         return .ok(.init(body: .json(.init(connections: connections))))
     }
@@ -91,19 +81,6 @@ public struct APIHandler: APIProtocol {
     ) async throws -> Operations.CreateConnection.Output {
         guard case .json(let body) = input.body else {
             return .badRequest(Self.problem(.invalidInput, "A JSON body is required."))
-        }
-        let principal = try caller()
-        guard principal.scope == .all else {
-            return .forbidden(
-                .init(
-                    body: .json(
-                        Self.problemBody(
-                            .forbidden,
-                            "A key limited to some connections cannot add connections; use a key over all of them."
-                        )
-                    )
-                )
-            )
         }
         var endpoint: URL?
         if let text = body.endpoint?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
@@ -116,14 +93,10 @@ public struct APIHandler: APIProtocol {
                     )
                 )
             }
-            do {
-                try outbound.check(endpoint: url)
-            } catch {
-                return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
-            }
             endpoint = url
         }
-        let connection = Connection(
+        let principal = try caller()
+        var connection = Connection(
             accountID: principal.account,
             name: body.name.trimmingCharacters(in: .whitespaces),
             sellingPartnerID: SellingPartnerID(rawValue: body.sellingPartnerId.trimmingCharacters(in: .whitespaces)),
@@ -135,9 +108,10 @@ public struct APIHandler: APIProtocol {
             createdAt: store.clock.now()
         )
         do {
-            try await store.transaction { session in
-                try await session.insertConnection(connection, clientSecret: body.clientSecret, actor: principal.actor)
-            }
+            try await connections.create(connection, clientSecret: body.clientSecret, by: principal)
+            connection.accountID = principal.account
+        } catch let refusal as ConnectionUseCases.Refusal {
+            return .forbidden(.init(body: .json(Self.problemBody(.forbidden, refusal.description))))
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
         } catch let error as StoreError where error.code == .invalidInput {
@@ -165,27 +139,22 @@ public struct APIHandler: APIProtocol {
         _ input: Operations.DeleteConnection.Input
     ) async throws -> Operations.DeleteConnection.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
-        let principal = try caller()
-        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
-        do {
-            let connection = try await store.transaction { session in
-                try await session.disconnect(id, actor: principal.actor)
-            }
-            return .ok(.init(body: .json(Self.schema(connection, authorized: false))))
-        } catch let error as StoreError where error.code == .notFound {
+        guard let connection = try await connections.disconnect(id, by: try caller()) else {
             return .notFound(Self.notFound(input.path.connectionId))
         }
+        return .ok(.init(body: .json(Self.schema(connection, authorized: false))))
     }
 
     public func createAuthorizationLink(
         _ input: Operations.CreateAuthorizationLink.Input
     ) async throws -> Operations.CreateAuthorizationLink.Output {
-        let connectionID = ConnectionID(rawValue: input.path.connectionId)
-        guard try await visible(connectionID) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
-        let lifetime = linkLifetime
-        let (token, expiresAt) = try await store.transaction {
-            try await $0.createAuthorizationLink(for: connectionID, lifetime: lifetime)
-        }
+        guard
+            let (token, expiresAt) = try await connections.createLink(
+                for: ConnectionID(rawValue: input.path.connectionId),
+                lifetime: linkLifetime,
+                by: try caller()
+            )
+        else { return .notFound(Self.notFound(input.path.connectionId)) }
         return .created(.init(body: .json(.init(url: callback.link(token), expiresAt: expiresAt))))
     }
 
@@ -203,26 +172,18 @@ public struct APIHandler: APIProtocol {
         _ input: Operations.CompleteAuthorization.Input
     ) async throws -> Operations.CompleteAuthorization.Output {
         let query = input.query
-        guard
-            let (connectionID, redirectURI) = try await store.transaction({
-                try await $0.consumeAuthorizationState(query.state)
-            })
+        guard let (connection, credentials, redirectURI) = try await connections.consumeConsentState(query.state)
         else {
-            return Self.page(ok: false, "This authorization link has expired or was used already. Ask for a new one.")
+            return Self.page(
+                ok: false,
+                "This authorization link has expired or was used already, or its connection is gone. Ask for a new one."
+            )
         }
         if let error = query.error {
             return Self.page(ok: false, "Amazon did not authorise FlexBridge: \(query.errorDescription ?? error).")
         }
         guard let code = query.spapiOauthCode, !code.isEmpty else {
             return Self.page(ok: false, "Amazon's answer carries no authorization code (spapi_oauth_code).")
-        }
-        guard
-            let (connection, credentials) = try await store.read({ session -> (Connection, ConnectionCredentials)? in
-                guard let connection = try await session.connection(connectionID) else { return nil }
-                return (connection, try await session.credentials(for: connectionID))
-            })
-        else {
-            return Self.page(ok: false, "The connection this link was made for no longer exists.")
         }
         if let seller = query.sellingPartnerId, seller != connection.sellingPartnerID.rawValue {
             return Self.page(
@@ -244,13 +205,7 @@ public struct APIHandler: APIProtocol {
                 "Login with Amazon refused the authorization: \(error). Open a new authorization link."
             )
         }
-        try await store.transaction { session in
-            try await session.authorize(
-                connectionID,
-                refreshToken: refreshToken,
-                actor: "seller \(connection.sellingPartnerID)"
-            )
-        }
+        try await connections.consented(connection.id, refreshToken: refreshToken, seller: connection.sellingPartnerID)
         return Self.page(
             ok: true,
             "FlexBridge is now connected to seller \(connection.sellingPartnerID) (\(connection.name)). You can close this page."
@@ -274,42 +229,21 @@ public struct APIHandler: APIProtocol {
             )
         }
         let id = ConnectionID(rawValue: input.path.connectionId)
-        let principal = try caller()
-        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
-        do {
-            let connection = try await store.transaction { session in
-                try await session.authorize(id, refreshToken: token, actor: principal.actor)
-                return try await session.connection(id)
-            }
-            guard let connection else { return .notFound(Self.notFound(input.path.connectionId)) }
-            return .ok(.init(body: .json(Self.schema(connection, authorized: true))))
-        } catch let error as StoreError where error.code == .notFound {
+        guard let connection = try await connections.setRefreshToken(token, of: id, by: try caller()) else {
             return .notFound(Self.notFound(input.path.connectionId))
         }
+        return .ok(.init(body: .json(Self.schema(connection, authorized: true))))
     }
 
     public func testConnection(
         _ input: Operations.TestConnection.Input
     ) async throws -> Operations.TestConnection.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
-        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
-        let loaded: (Connection, ConnectionCredentials, [String])? = try await store.read { session in
-            guard let connection = try await session.connection(id) else { return nil }
-            let locations = Set(try await session.locationMappings(for: id).map(\.locationID.rawValue)).sorted()
-            return (connection, try await session.credentials(for: id), locations)
-        }
-        guard let (connection, credentials, locations) = loaded else {
+        guard let (connection, credentials, locations) = try await connections.forTest(id, by: try caller()) else {
             return .notFound(Self.notFound(input.path.connectionId))
         }
         let report = await authorizer.check(connection, credentials: credentials, locationIDs: locations)
-        let newStatus: Connection.Status? =
-            report.needsReauthorization
-            ? .needsReauthorization : (report.ok && connection.status == .needsReauthorization ? .active : nil)
-        if let newStatus {
-            try await store.transaction { session in
-                try await session.setStatus(id, to: newStatus, actor: "connection test")
-            }
-        }
+        try await connections.recordTest(report, of: connection)
         let checks = report.checks.map { check in
             Components.Schemas.ConnectionTest.ChecksPayloadPayload(
                 name: check.name,
@@ -331,11 +265,7 @@ public struct APIHandler: APIProtocol {
     /// The connection, when the caller may see it: its account's, within its scope. What it may not see does not
     /// exist for it.
     func visible(_ id: ConnectionID) async throws -> Connection? {
-        let principal = try caller()
-        guard principal.sees(id) else { return nil }
-        return try await store.read { try await $0.connection(id) }.flatMap {
-            $0.accountID == principal.account ? $0 : nil
-        }
+        try await connections.connection(id, by: try caller())
     }
 
     /// Whether the principal may see the connection, read in `session`.
@@ -357,10 +287,7 @@ public struct APIHandler: APIProtocol {
 
     /// The connections the caller may see.
     func visibleConnections() async throws -> [ConnectionID] {
-        let principal = try caller()
-        return try await store.read { try await $0.connections() }.filter {
-            $0.accountID == principal.account && principal.sees($0.id)
-        }.map(\.id)
+        try await connections.visibleIDs(by: try caller())
     }
 
     /// The connections a list shows: those the caller may see, narrowed to `asked` when the query names one.
@@ -371,11 +298,8 @@ public struct APIHandler: APIProtocol {
     }
 
     func load(_ id: String) async throws -> (Connection, Bool)? {
-        guard try await visible(ConnectionID(rawValue: id)) != nil else { return nil }
-        return try await store.read { session in
-            guard let connection = try await session.connection(ConnectionID(rawValue: id)) else { return nil }
-            return (connection, try await session.credentials(for: connection.id).refreshToken != nil)
-        }
+        guard let connection = try await visible(ConnectionID(rawValue: id)) else { return nil }
+        return (connection, try await connections.isAuthorized(connection.id))
     }
 
     /// How long a consent's `state` works: long enough to sign in to Seller Central and confirm, short enough that
@@ -386,15 +310,11 @@ public struct APIHandler: APIProtocol {
     func consentURL(for connectionID: ConnectionID) async throws -> URL? {
         let callbackURL = self.callbackURL
         guard
-            let (connection, state) = try await store.transaction({ session -> (Connection, String)? in
-                guard let connection = try await session.connection(connectionID) else { return nil }
-                let (state, _) = try await session.createAuthorizationState(
-                    for: connectionID,
-                    redirectURI: callbackURL,
-                    lifetime: Self.stateLifetime
-                )
-                return (connection, state)
-            })
+            let (connection, state) = try await connections.newConsentState(
+                for: connectionID,
+                redirectURI: callbackURL,
+                lifetime: Self.stateLifetime
+            )
         else { return nil }
         return authorizer.consentURL(for: connection, state: state, redirectURI: callbackURL)
     }
@@ -402,7 +322,7 @@ public struct APIHandler: APIProtocol {
     /// `GET /connect/{token}`: the link a seller was sent. While it works, each opening sends the browser to
     /// Amazon's consent page with a fresh state; otherwise a page says to ask for a new link.
     func openLink(_ token: String) async throws -> Response {
-        guard let connectionID = try await store.read({ try await $0.authorizationLink(token) }),
+        guard let connectionID = try await connections.linkedConnection(token),
             let url = try await consentURL(for: connectionID)
         else {
             return Self.linkPage(

@@ -35,11 +35,9 @@ extension APIHandler {
             reconciliationIntervalMinutes: body.reconciliationIntervalMinutes ?? defaults.reconciliationIntervalMinutes
         )
         let id = ConnectionID(rawValue: input.path.connectionId)
-        let actor = try caller().actor
-        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
         do {
-            let settings = try await store.transaction { session in
-                try await session.updateSettings(of: id, actor: actor) { $0 = new }
+            guard let settings = try await connections.updateSettings(of: id, to: new, by: try caller()) else {
+                return .notFound(Self.notFound(input.path.connectionId))
             }
             return .ok(.init(body: .json(Self.schema(settings))))
         } catch let error as ValidationError {
@@ -52,12 +50,11 @@ extension APIHandler {
     public func listConfigChanges(
         _ input: Operations.ListConfigChanges.Input
     ) async throws -> Operations.ListConfigChanges.Output {
-        let id = ConnectionID(rawValue: input.path.connectionId)
-        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
-        let changes = try await store.read { session -> [ConfigChange]? in
-            guard try await session.connection(id) != nil else { return nil }
-            return try await session.configChanges(connectionID: id, limit: input.query.limit ?? 100)
-        }
+        let changes = try await connections.changes(
+            of: ConnectionID(rawValue: input.path.connectionId),
+            limit: input.query.limit ?? 100,
+            by: try caller()
+        )
         guard let changes else { return .notFound(Self.notFound(input.path.connectionId)) }
         return .ok(
             .init(
@@ -82,12 +79,10 @@ extension APIHandler {
     public func listHubMappings(
         _ input: Operations.ListHubMappings.Input
     ) async throws -> Operations.ListHubMappings.Output {
-        let id = ConnectionID(rawValue: input.path.connectionId)
-        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
-        let mappings = try await store.read { session -> [LocationMapping]? in
-            guard try await session.connection(id) != nil else { return nil }
-            return try await session.locationMappings(for: id)
-        }
+        let mappings = try await connections.mappings(
+            of: ConnectionID(rawValue: input.path.connectionId),
+            by: try caller()
+        )
         guard let mappings else { return .notFound(Self.notFound(input.path.connectionId)) }
         return .ok(.init(body: .json(.init(hubs: mappings.map(Self.schema)))))
     }
@@ -104,10 +99,10 @@ extension APIHandler {
             channel: ChannelName(rawValue: body.channel.rawValue)!,
             createdAt: store.clock.now()
         )
-        let actor = try caller().actor
-        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
         do {
-            try await store.transaction { session in try await session.setLocationMapping(mapping, actor: actor) }
+            guard try await connections.setMapping(mapping, by: try caller()) else {
+                return .notFound(Self.notFound(input.path.connectionId))
+            }
             return .ok(.init(body: .json(Self.schema(mapping))))
         } catch let error as ValidationError {
             return .badRequest(Self.problem(.invalidInput, error.reason, field: error.field))
@@ -121,18 +116,15 @@ extension APIHandler {
     ) async throws -> Operations.DeleteHubMapping.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
         let channel = input.query.channel.flatMap { ChannelName(rawValue: $0.rawValue) }
-        let actor = try caller().actor
-        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
         do {
-            let (removed, retiring) = try await store.transaction { session in
-                guard try await session.connection(id) != nil else { throw StoreError.notFound("Connection \(id)") }
-                return try await session.removeLocationMapping(
-                    connectionID: id,
+            guard
+                let (removed, retiring) = try await connections.removeMapping(
+                    of: id,
                     hub: HubCode(rawValue: input.path.hub),
                     channel: channel,
-                    actor: actor
+                    by: try caller()
                 )
-            }
+            else { return .notFound(Self.notFound(input.path.connectionId)) }
             return .ok(.init(body: .json(.init(removed: removed.map(Self.schema), retiringItems: retiring))))
         } catch let error as StoreError where error.code == .notFound {
             return .notFound(.init(body: .json(Self.problemBody(.notFound, error.message))))
@@ -141,18 +133,15 @@ extension APIHandler {
 
     public func deleteListing(_ input: Operations.DeleteListing.Input) async throws -> Operations.DeleteListing.Output {
         let id = ConnectionID(rawValue: input.path.connectionId)
-        let actor = try caller().actor
-        guard try await visible(id) != nil else { return .notFound(Self.notFound(input.path.connectionId)) }
         do {
-            let (removed, retiring) = try await store.transaction { session in
-                guard try await session.connection(id) != nil else { throw StoreError.notFound("Connection \(id)") }
-                return try await session.removeListing(
-                    connectionID: id,
+            guard
+                let (removed, retiring) = try await connections.removeListing(
+                    of: id,
                     merchantSKU: MerchantSKU(rawValue: input.path.merchantSku),
                     marketplaceID: input.query.marketplaceId.map(MarketplaceID.init(rawValue:)),
-                    actor: actor
+                    by: try caller()
                 )
-            }
+            else { return .notFound(Self.notFound(input.path.connectionId)) }
             return .ok(.init(body: .json(.init(removed: removed, retiringItems: retiring))))
         } catch let error as StoreError where error.code == .notFound {
             return .notFound(.init(body: .json(Self.problemBody(.notFound, error.message))))

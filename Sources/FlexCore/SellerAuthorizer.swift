@@ -46,4 +46,11 @@ public struct ConnectionCheckReport: Sendable, Hashable {
     }
 
     public var ok: Bool { checks.allSatisfy(\.ok) }
+
+    /// What the test makes of a connection in `status`: a refused refresh token needs the seller's consent again; a
+    /// test that passes makes such a connection active again; nil leaves it as it is.
+    public func newStatus(from status: Connection.Status) -> Connection.Status? {
+        if needsReauthorization { return status == .needsReauthorization ? nil : .needsReauthorization }
+        return ok && status == .needsReauthorization ? .active : nil
+    }
 }

@@ -77,3 +77,25 @@ struct AccessModelTests {
         #expect(hook.wants(event("order.created", nil)))
     }
 }
+
+@Suite("What a connection test makes of the connection's status")
+struct ConnectionTestStatusTests {
+    @Test(
+        "a refused refresh token needs consent again; a passing test reactivates; anything else leaves it",
+        arguments: [
+            (true, false, Connection.Status.active, Connection.Status?.some(.needsReauthorization)),
+            (true, false, .needsReauthorization, nil),
+            (false, true, .needsReauthorization, .active),
+            (false, true, .active, nil),
+            (false, false, .needsReauthorization, nil),
+            (false, true, .pendingAuthorization, nil),
+        ]
+    )
+    func status(refused: Bool, passes: Bool, from: Connection.Status, to: Connection.Status?) {
+        let report = ConnectionCheckReport(
+            checks: [.init(name: "authorization", ok: passes, message: "")],
+            needsReauthorization: refused
+        )
+        #expect(report.newStatus(from: from) == to)
+    }
+}

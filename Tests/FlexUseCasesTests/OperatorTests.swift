@@ -141,3 +141,59 @@ struct OperatorTests {
         }
     }
 }
+
+@Suite("Connections as a principal sees them")
+struct ConnectionUseCaseTests {
+    @Test(
+        "another account's or another connection's connection does not exist for a principal; a limited one adds none"
+    )
+    func scope() async throws {
+        try await TestDatabase.withStore(.sqlite) { store, _ in
+            let connections = ConnectionUseCases(store: store, outbound: .production)
+            func connection(_ seller: SellingPartnerID, endpoint: URL? = nil) -> Connection {
+                Connection(
+                    name: "C",
+                    sellingPartnerID: seller,
+                    region: .eu,
+                    marketplaceIDs: ["A21TJRUUN4KGV"],
+                    applicationClientID: "c",
+                    endpointOverride: endpoint,
+                    createdAt: Date()
+                )
+            }
+            let a = connection("A1A")
+            let b = connection("A1B")
+            try await connections.create(a, clientSecret: "s", by: .node())
+            try await connections.create(b, clientSecret: "s", by: .node())
+            let onlyA = Principal(
+                kind: .apiKey,
+                id: "k",
+                name: "a",
+                account: .default,
+                role: .admin,
+                scope: .only([a.id])
+            )
+            let otherAccount = Principal.node(account: "acct_other")
+            #expect(try await connections.visibleIDs(by: onlyA) == [a.id])
+            #expect(try await connections.visibleIDs(by: otherAccount).isEmpty)
+            #expect(try await connections.connection(b.id, by: onlyA) == nil)
+            #expect(try await connections.disconnect(b.id, by: onlyA) == nil)
+            #expect(try await connections.disconnect(b.id, by: otherAccount) == nil)
+            #expect(try await connections.connection(b.id, by: .node())?.status == .pendingAuthorization, "untouched")
+            await #expect(throws: ConnectionUseCases.Refusal.limitedScope) {
+                try await connections.create(connection("A1C"), clientSecret: "s", by: onlyA)
+            }
+            await #expect(throws: ValidationError.self, "a production node sends no secret to the simulator") {
+                try await connections.create(
+                    connection("A1D", endpoint: URL(string: "http://127.0.0.1:8090")),
+                    clientSecret: "s",
+                    by: .node()
+                )
+            }
+            let read = Principal(kind: .apiKey, id: "r", name: "r", account: .default, role: .read, scope: .all)
+            await #expect(throws: AccessUseCases.Refusal.forbidden(role: .read, needs: .changeSettings)) {
+                try await connections.updateSettings(of: a.id, to: ConnectionSettings(), by: read)
+            }
+        }
+    }
+}
