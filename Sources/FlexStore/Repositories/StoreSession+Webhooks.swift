@@ -14,7 +14,7 @@ extension StoreSession {
         fromStart: Bool
     ) async throws -> Webhook {
         notes.noteEventsWritten()
-        let id = "wh_\(UUID().uuidString.prefix(12).lowercased())"
+        let id = "wh_\(UUID().uuidString.lowercased())"
         let position: Int64 =
             fromStart
             ? 0
