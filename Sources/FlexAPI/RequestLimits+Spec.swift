@@ -16,6 +16,12 @@ extension RequestLimits {
                 .init(path: [.key("items"), .anyIndex, .key("sequenceNumber")], rule: .integer(0...9007199254740991))
             ]
         ),
+        "listAccountChanges": RequestLimits(
+            parameters: [
+                .init(location: .query, name: "limit", rule: .integer(1...1000))
+            ],
+            body: []
+        ),
         "listConfigChanges": RequestLimits(
             parameters: [
                 .init(location: .query, name: "limit", rule: .integer(1...1000))

@@ -594,6 +594,7 @@ struct AccessTests {
             }
             #expect(entries.first?["setting"] as? String == "apiKey.created", "newest first: \(entries)")
             #expect(try await rig.call(.get, "/changes", key: secretOfWMS(rig)).status == .forbidden)
+            #expect(try await rig.call(.get, "/changes?limit=-5", key: rig.admin).status == .badRequest)
             let log = try await rig.store.read { try await $0.configChanges(limit: 100) }.map(\.setting)
             #expect(log.contains("apiKey.created") && log.contains("apiKey.revoked"))
         }
