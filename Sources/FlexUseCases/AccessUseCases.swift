@@ -87,7 +87,11 @@ public struct AccessUseCases: Sendable {
                 reason: "must name only connections your own key may see; omit it only if yours sees them all"
             )
         }
-        let secret = Self.newSecret()
+        // The public prefix has 32 bits: among many keys two may share one, so a taken prefix draws again.
+        var secret = Self.newSecret()
+        while try await store.read({ [secret] in try await $0.apiKey(prefix: String(secret.prefix(12))) }) != nil {
+            secret = Self.newSecret()
+        }
         guard let prefix = APIKey.prefix(of: secret) else { preconditionFailure("a new key has the shape of a key") }
         let key = APIKey(
             id: "key_" + UUID().uuidString.lowercased(),

@@ -8,14 +8,19 @@ extension StoreSession {
         guard try await `operator`(named: person.name, account: person.account) == nil else {
             throw StoreError(code: .conflict, message: "There is an operator named \(person.name) already.")
         }
-        try await sql.raw(
-            """
-            INSERT INTO operators (id, account_id, name, password_hash, role, connection_ids, created_at, created_by)
-            VALUES (\(bind: person.id), \(bind: person.account.rawValue), \(bind: person.name), \(bind: passwordHash),
-                \(bind: person.role.rawValue), \(bind: try Self.scopeJSON(person.scope)),
-                \(bind: person.createdAt.millisecondsSince1970), \(bind: person.createdBy))
-            """
-        ).run()
+        do {
+            try await sql.raw(
+                """
+                INSERT INTO operators (id, account_id, name, password_hash, role, connection_ids, created_at, created_by)
+                VALUES (\(bind: person.id), \(bind: person.account.rawValue), \(bind: person.name), \(bind: passwordHash),
+                    \(bind: person.role.rawValue), \(bind: try Self.scopeJSON(person.scope)),
+                    \(bind: person.createdAt.millisecondsSince1970), \(bind: person.createdBy))
+                """
+            ).run()
+        } catch  where Self.isUniqueViolation(error) {
+            // Two requests for one name at once (PostgreSQL): the second finds the first's row by its index.
+            throw StoreError(code: .conflict, message: "There is an operator named \(person.name) already.")
+        }
     }
 
     /// The account's operator of that name, with the stored password hash.
