@@ -15,15 +15,6 @@ extension APIHandler {
             return .badRequest(Self.problem(.invalidInput, "A JSON body is required."))
         }
         let connections = body.connectionIds.map { $0.map(ConnectionID.init(rawValue:)) }
-        if let connections, connections.isEmpty {
-            return .badRequest(
-                Self.problem(
-                    .invalidInput,
-                    "must name at least one connection; omit it for all of them",
-                    field: "connectionIds"
-                )
-            )
-        }
         do {
             let (key, secret) = try await access.createKey(
                 name: body.name,
@@ -92,15 +83,6 @@ extension APIHandler {
             return .badRequest(Self.problem(.invalidInput, "A JSON body is required."))
         }
         let connections = body.connectionIds.map { $0.map(ConnectionID.init(rawValue:)) }
-        if let connections, connections.isEmpty {
-            return .badRequest(
-                Self.problem(
-                    .invalidInput,
-                    "must name at least one connection; omit it for all of them",
-                    field: "connectionIds"
-                )
-            )
-        }
         do {
             let person = try await operators.create(
                 name: body.name,
@@ -144,7 +126,7 @@ extension APIHandler {
             id: person.id,
             name: person.name,
             role: .init(rawValue: person.role.rawValue)!,
-            connectionIds: person.scope.connections.map { $0.map(\.rawValue).sorted() },
+            connectionIds: person.scope.sortedIDs,
             createdAt: person.createdAt,
             createdBy: person.createdBy,
             lastLoginAt: person.lastLoginAt,
@@ -159,7 +141,7 @@ extension APIHandler {
             name: key.name,
             prefix: key.prefix,
             role: .init(rawValue: key.role.rawValue)!,
-            connectionIds: key.scope.connections.map { $0.map(\.rawValue).sorted() },
+            connectionIds: key.scope.sortedIDs,
             createdAt: key.createdAt,
             createdBy: key.createdBy,
             lastUsedAt: key.lastUsedAt,

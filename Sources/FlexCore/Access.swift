@@ -57,6 +57,12 @@ public enum ConnectionScope: Sendable, Hashable {
         }
     }
 
+    /// The connections' ids in order, or nil for all: as the API lists them.
+    public var sortedIDs: [String]? { connections.map { $0.map(\.rawValue).sorted() } }
+
+    /// `all`, or the ids joined by commas: as the change log and the command line say it.
+    public var summary: String { sortedIDs?.joined(separator: ",") ?? "all" }
+
     /// Whether everything `other` may touch, this may touch.
     public func covers(_ other: ConnectionScope) -> Bool {
         switch (self, other) {

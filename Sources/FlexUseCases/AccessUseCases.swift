@@ -80,13 +80,7 @@ public struct AccessUseCases: Sendable {
     ) async throws -> (key: APIKey, secret: String) {
         try Self.require(.manageAccess, of: principal)
         let name = try APIKey.validate(name: name)
-        let scope: ConnectionScope = connections.map { .only(Set($0)) } ?? .all
-        guard principal.scope.covers(scope) else {
-            throw ValidationError(
-                field: "connectionIds",
-                reason: "must name only connections your own key may see; omit it only if yours sees them all"
-            )
-        }
+        let scope = try Self.scope(connections, within: principal)
         // The public prefix has 32 bits: among many keys two may share one, so a taken prefix draws again.
         var secret = Self.newSecret()
         while try await store.read({ [secret] in try await $0.apiKey(prefix: String(secret.prefix(12))) }) != nil {
@@ -104,11 +98,7 @@ public struct AccessUseCases: Sendable {
             createdBy: principal.actor
         )
         try await store.transaction { session in
-            for connection in scope.connections?.sorted(by: { $0.rawValue < $1.rawValue }) ?? [] {
-                guard let found = try await session.connection(connection), found.accountID == principal.account else {
-                    throw ValidationError(field: "connectionIds", reason: "names no connection \(connection)")
-                }
-            }
+            try await Self.checkExists(scope, of: principal, in: session)
             try await session.insertAPIKey(key, hash: Self.hash(secret))
             try await session.recordChanges(
                 [SettingChange(setting: "apiKey.created", oldValue: nil, newValue: Self.describe(key))],
@@ -159,8 +149,40 @@ public struct AccessUseCases: Sendable {
     }
 
     static func describe(_ key: APIKey) -> String {
-        let scope = key.scope.connections.map { $0.map(\.rawValue).sorted().joined(separator: ",") } ?? "all"
-        return "\(key.name) (\(key.prefix)), role \(key.role.rawValue), connections \(scope)"
+        "\(key.name) (\(key.prefix)), role \(key.role.rawValue), connections \(key.scope.summary)"
+    }
+
+    /// The scope a new key or operator asks for (`connections`, or all when nil), refused when it is empty or
+    /// reaches further than the principal making it.
+    static func scope(
+        _ connections: [ConnectionID]?,
+        within principal: Principal
+    ) throws(ValidationError)
+        -> ConnectionScope
+    {
+        if let connections, connections.isEmpty {
+            throw ValidationError(
+                field: "connectionIds",
+                reason: "must name at least one connection; omit it for all of them"
+            )
+        }
+        let scope: ConnectionScope = connections.map { .only(Set($0)) } ?? .all
+        guard principal.scope.covers(scope) else {
+            throw ValidationError(
+                field: "connectionIds",
+                reason: "must name only connections your own key may see; omit it only if yours sees them all"
+            )
+        }
+        return scope
+    }
+
+    /// Refuses a scope naming a connection the principal's account does not have.
+    static func checkExists(_ scope: ConnectionScope, of principal: Principal, in session: StoreSession) async throws {
+        for connection in scope.connections?.sorted(by: { $0.rawValue < $1.rawValue }) ?? [] {
+            guard let found = try await session.connection(connection), found.accountID == principal.account else {
+                throw ValidationError(field: "connectionIds", reason: "names no connection \(connection)")
+            }
+        }
     }
 
     /// `fbk_` + 8 hex characters + `_` + 256 random bits in base64url.

@@ -50,7 +50,10 @@ public struct ConnectionUseCases: Sendable {
 
     /// The ids of the connections the principal may see: what the lists it reads are narrowed to.
     public func visibleIDs(by principal: Principal) async throws -> [ConnectionID] {
-        try await connections(by: principal).map(\.connection.id)
+        try AccessUseCases.require(.read, of: principal)
+        // Every list request asks this: the connections alone, no secret opened.
+        return try await store.read { try await $0.connections() }
+            .filter { $0.accountID == principal.account && principal.sees($0.id) }.map(\.id)
     }
 
     /// Whether the seller has consented to the connection.

@@ -41,13 +41,7 @@ public struct OperatorUseCases: Sendable {
         try AccessUseCases.require(.manageAccess, of: principal)
         let name = try Operator.validate(name: name)
         try Operator.validate(password: password)
-        let scope: ConnectionScope = connections.map { .only(Set($0)) } ?? .all
-        guard principal.scope.covers(scope) else {
-            throw ValidationError(
-                field: "connectionIds",
-                reason: "must name only connections your own key may see; omit it only if yours sees them all"
-            )
-        }
+        let scope = try AccessUseCases.scope(connections, within: principal)
         let hash = try await hashing.hash(password)
         let person = Operator(
             id: "op_" + UUID().uuidString.lowercased(),
@@ -59,11 +53,7 @@ public struct OperatorUseCases: Sendable {
             createdBy: principal.actor
         )
         try await store.transaction { session in
-            for connection in scope.connections?.sorted(by: { $0.rawValue < $1.rawValue }) ?? [] {
-                guard let found = try await session.connection(connection), found.accountID == principal.account else {
-                    throw ValidationError(field: "connectionIds", reason: "names no connection \(connection)")
-                }
-            }
+            try await AccessUseCases.checkExists(scope, of: principal, in: session)
             try await session.insertOperator(person, passwordHash: hash)
             try await session.recordChanges(
                 [SettingChange(setting: "operator.created", oldValue: nil, newValue: Self.describe(person))],
@@ -127,8 +117,7 @@ public struct OperatorUseCases: Sendable {
     }
 
     static func describe(_ person: Operator) -> String {
-        let scope = person.scope.connections.map { $0.map(\.rawValue).sorted().joined(separator: ",") } ?? "all"
-        return "\(person.name), role \(person.role.rawValue), connections \(scope)"
+        "\(person.name), role \(person.role.rawValue), connections \(person.scope.summary)"
     }
 }
 

@@ -336,8 +336,7 @@ struct Keys: AsyncParsableCommand {
             try await withAccess(database) { access in
                 let formatter = ISO8601DateFormatter()
                 for key in try await access.keys(by: .node()) {
-                    let scope =
-                        key.scope.connections.map { $0.map(\.rawValue).sorted().joined(separator: ",") } ?? "all"
+                    let scope = key.scope.summary
                     let state =
                         key.revokedAt.map { "revoked \(formatter.string(from: $0))" }
                         ?? key.lastUsedAt.map { "last used \(formatter.string(from: $0))" } ?? "never used"
@@ -440,8 +439,7 @@ struct Operators: AsyncParsableCommand {
             try await withStore(database) { store in
                 let formatter = ISO8601DateFormatter()
                 for person in try await OperatorUseCases(store: store).operators(by: .node()) {
-                    let scope =
-                        person.scope.connections.map { $0.map(\.rawValue).sorted().joined(separator: ",") } ?? "all"
+                    let scope = person.scope.summary
                     let state =
                         person.disabledAt.map { "disabled \(formatter.string(from: $0))" }
                         ?? person.lastLoginAt.map { "last login \(formatter.string(from: $0))" } ?? "never logged in"

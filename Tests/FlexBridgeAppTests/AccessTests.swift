@@ -540,6 +540,17 @@ struct AccessTests {
             #expect(bad.status == .badRequest)
             let badRole = try await rig.call(.post, "/keys", key: rig.admin, json: #"{"name":"x","role":"root"}"#)
             #expect(badRole.status == .badRequest)
+            for (path, body) in [
+                ("/keys", #"{"name":"nobody","role":"read","connectionIds":[]}"#),
+                ("/operators", #"{"name":"nobody","password":"a long password","role":"read","connectionIds":[]}"#),
+            ] {
+                let none = try await rig.call(.post, path, key: rig.admin, json: body)
+                let message = (none.body["error"] as? [String: Any])?["message"] as? String ?? ""
+                #expect(
+                    none.status == .badRequest && message.contains("at least one connection"),
+                    "\(path): \(message)"
+                )
+            }
             // Revoked: the next request is refused; revoking again changes nothing.
             let revoked = try await rig.call(.delete, "/keys/\(id)", key: rig.admin)
             #expect(revoked.status == .ok && revoked.body["revokedAt"] != nil)

@@ -64,7 +64,7 @@ extension StoreSession {
     }
 
     static func scopeJSON(_ scope: ConnectionScope) throws -> String? {
-        try scope.connections.map { try json($0.map(\.rawValue).sorted()) }
+        try scope.sortedIDs.map { try json($0) }
     }
 
     static func decodeScope(_ text: String?) throws -> ConnectionScope {

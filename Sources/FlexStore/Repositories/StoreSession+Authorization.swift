@@ -12,22 +12,12 @@ extension StoreSession {
         lifetime: TimeInterval
     ) async throws -> (state: String, expiresAt: Date) {
         guard try await connection(id) != nil else { throw StoreError.notFound("Connection \(id)") }
-        var bytes = [UInt8](repeating: 0, count: 24)
-        var generator = SystemRandomNumberGenerator()
-        for index in bytes.indices { bytes[index] = UInt8.random(in: .min ... .max, using: &generator) }
-        let state = Data(bytes).base64URLEncodedString()
+        let state = Self.randomToken(bytes: 24)
         let now = nowMilliseconds
         let expires = now + Int64(lifetime * 1000)
         // A link opened again and again (a bookmark, a crawler) must not grow the table: expired states go, and a
         // connection keeps its newest few; an older link then asks the seller for a new one.
-        try await sql.raw("DELETE FROM authorization_states WHERE expires_at < \(bind: now)").run()
-        try await sql.raw(
-            """
-            DELETE FROM authorization_states WHERE connection_id = \(bind: id.rawValue) AND state NOT IN (
-                SELECT state FROM authorization_states WHERE connection_id = \(bind: id.rawValue)
-                ORDER BY created_at DESC, state LIMIT \(bind: Int64(Self.authorizationStatesKept - 1)))
-            """
-        ).run()
+        try await prune("authorization_states", key: "state", of: id, now: now)
         try await sql.raw(
             """
             INSERT INTO authorization_states (state, connection_id, redirect_uri, created_at, expires_at)
@@ -45,19 +35,10 @@ extension StoreSession {
         lifetime: TimeInterval
     ) async throws -> (token: String, expiresAt: Date) {
         guard try await connection(id) != nil else { throw StoreError.notFound("Connection \(id)") }
-        var generator = SystemRandomNumberGenerator()
-        let token = Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
-            .base64URLEncodedString()
+        let token = Self.randomToken(bytes: 32)
         let now = nowMilliseconds
         let expires = now + Int64(lifetime * 1000)
-        try await sql.raw("DELETE FROM authorization_links WHERE expires_at < \(bind: now)").run()
-        try await sql.raw(
-            """
-            DELETE FROM authorization_links WHERE connection_id = \(bind: id.rawValue) AND token_hash NOT IN (
-                SELECT token_hash FROM authorization_links WHERE connection_id = \(bind: id.rawValue)
-                ORDER BY created_at DESC, token_hash LIMIT \(bind: Int64(Self.authorizationStatesKept - 1)))
-            """
-        ).run()
+        try await prune("authorization_links", key: "token_hash", of: id, now: now)
         try await sql.raw(
             """
             INSERT INTO authorization_links (token_hash, connection_id, created_at, expires_at)
@@ -75,6 +56,25 @@ extension StoreSession {
             WHERE token_hash = \(bind: Self.stateHash(token)) AND expires_at >= \(bind: nowMilliseconds)
             """
         ).first()?.decode(column: "connection_id", as: ConnectionID.self)
+    }
+
+    /// Removes a consent table's expired rows, and all but the connection's newest few, to make room for one more.
+    private func prune(_ table: String, key: String, of id: ConnectionID, now: Int64) async throws {
+        try await sql.raw("DELETE FROM \(unsafeRaw: table) WHERE expires_at < \(bind: now)").run()
+        try await sql.raw(
+            """
+            DELETE FROM \(unsafeRaw: table) WHERE connection_id = \(bind: id.rawValue) AND \(unsafeRaw: key) NOT IN (
+                SELECT \(unsafeRaw: key) FROM \(unsafeRaw: table) WHERE connection_id = \(bind: id.rawValue)
+                ORDER BY created_at DESC, \(unsafeRaw: key) LIMIT \(bind: Int64(Self.authorizationStatesKept - 1)))
+            """
+        ).run()
+    }
+
+    /// `bytes` random bytes, base64url.
+    static func randomToken(bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return Data((0..<bytes).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+            .base64URLEncodedString()
     }
 
     /// What is stored of a state: its SHA-256, so that neither the database nor a log of its statements holds a
