@@ -341,6 +341,8 @@ let package = Package(
                 "FlexUseCases",
                 "AmazonSimulator",
                 "AmazonEFInventory",
+                "AmazonEFReturns",
+                "AmazonEFShipments",
                 "SellingPartner",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

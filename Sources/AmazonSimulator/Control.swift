@@ -168,8 +168,16 @@ extension Simulator {
             returns: world.returns.values.sorted { $0.sequence < $1.sequence }.map {
                 .init(
                     id: $0.item.id,
+                    merchantId: $0.merchantID,
                     shipmentId: $0.item.marketplaceChannelDetails.shipmentId ?? "",
-                    status: $0.item.status.rawValue
+                    rmaId: $0.item.returnMetadata.rmaId,
+                    merchantSku: $0.item.merchantSku ?? "",
+                    units: Int($0.item.numberOfUnits ?? 1),
+                    returnType: $0.item.returnType.rawValue,
+                    returnLocationId: $0.item.returnLocationId ?? "",
+                    status: $0.item.status.rawValue,
+                    lastUpdatedDateTime: $0.item.lastUpdatedDateTime,
+                    history: $0.history.map { .init(status: $0.status, at: $0.at) }
                 )
             },
             notifications: notifier?.deliveries ?? []
@@ -243,8 +251,17 @@ public struct GroundTruth: Sendable, Codable {
     }
     public struct Return: Sendable, Codable {
         public var id: String
+        public var merchantId: String
         public var shipmentId: String
+        public var rmaId: String?
+        public var merchantSku: String
+        public var units: Int
+        public var returnType: String
+        public var returnLocationId: String
         public var status: String
+        public var lastUpdatedDateTime: String
+        /// Every status the return took, oldest first.
+        public var history: [StatusChange]
     }
     public var locations: [Location]
     public var stock: [Stock]

@@ -106,6 +106,13 @@ enum ControlRoutes {
             }
         }
 
+        control.post("shipments/{id}/replace") { request, context in
+            try await answer(status: .created) {
+                let id = try context.parameters.require("id")
+                let body = try? await JSONResponse.decode(ReplaceRequest.self, from: request)
+                return ["shipmentId": try await simulator.replaceShipment(id: id, type: body?.type)]
+            }
+        }
         control.post("returns") { request, _ in
             try await answer(status: .created) {
                 let body = try await JSONResponse.decode(ReturnRequest.self, from: request)
@@ -190,6 +197,11 @@ enum ControlRoutes {
                 body: .init(byteBuffer: ByteBuffer(bytes: document.data))
             )
         }
+    }
+
+    /// What `POST /_simulator/shipments/{id}/replace` takes: REPLACEMENT (default) or EXCHANGE.
+    struct ReplaceRequest: Decodable {
+        var type: String?
     }
 
     struct CreatedReturns: Encodable {

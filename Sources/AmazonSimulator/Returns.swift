@@ -77,7 +77,9 @@ extension Simulator: AmazonEFReturns.APIProtocol {
     // MARK: Control
 
     /// A customer returns a shipped order: one return per line item (or the one named), sharing one RMA id.
-    func createReturns(_ request: ReturnRequest) throws(ControlError) -> [ReturnItem] {
+    public func createReturns(
+        _ request: ReturnRequest
+    ) throws(ControlError) -> [AmazonEFReturns.Components.Schemas.Return] {
         guard let record = world.shipments[request.shipmentId] else {
             throw ControlError("No shipment with id \(request.shipmentId)")
         }
@@ -160,15 +162,49 @@ extension Simulator: AmazonEFReturns.APIProtocol {
             world.returns[id] = World.ReturnRecord(
                 item: item,
                 merchantID: record.merchantID,
-                sequence: world.returnCount
+                sequence: world.returnCount,
+                history: [.init(status: item.status.rawValue, at: stamp)]
             )
             created.append(item)
         }
         return created
     }
 
+    /// A replacement (or exchange) of a shipped order, as Amazon creates when a customer's item is replaced: a new
+    /// zero-value shipment of the same lines at the same location, naming the original.
+    public func replaceShipment(id: String, type: String?) throws(ControlError) -> String {
+        guard let record = world.shipments[id] else { throw ControlError("No shipment with id \(id)") }
+        guard record.shipment.status == .shipped || record.shipment.status == .delivered else {
+            throw ControlError(
+                "Shipment \(id) is \(record.shipment.status.rawValue); only SHIPPED or DELIVERED shipments are replaced"
+            )
+        }
+        let kind: ShipmentSpecification.OrderType
+        switch type ?? "REPLACEMENT" {
+        case "REPLACEMENT": kind = .replacement
+        case "EXCHANGE": kind = .exchange
+        default: throw ControlError("type must be REPLACEMENT or EXCHANGE, got \(type ?? "")")
+        }
+        guard let location = world.locations[record.shipment.locationId] else {
+            throw ControlError("Shipment \(id)'s location \(record.shipment.locationId) no longer exists")
+        }
+        let spec = ShipmentSpecification(
+            location: location,
+            merchantID: record.merchantID,
+            marketplaceID: record.shipment.marketplaceAttributes.marketplaceId,
+            channel: record.shipment.marketplaceAttributes.channelName,
+            carriage: record.carriage,
+            orderTypes: [kind],
+            skus: record.shipment.lineItems.map(\.merchantSku)
+        )
+        return createShipment(spec, original: record.shipment).id
+    }
+
     /// Moves a return to `status` along Amazon's return lifecycle.
-    func advanceReturn(id: String, to status: String) throws(ControlError) -> ReturnItem {
+    public func advanceReturn(
+        id: String,
+        to status: String
+    ) throws(ControlError) -> AmazonEFReturns.Components.Schemas.Return {
         guard var record = world.returns[id] else { throw ControlError("No return with id \(id)") }
         guard let next = ReturnItem.StatusPayload(rawValue: status) else {
             throw ControlError("Unknown return status \(status)")
@@ -184,6 +220,7 @@ extension Simulator: AmazonEFReturns.APIProtocol {
             record.item.returnShippingInfo.pickupDateTime = stamp
         }
         if next == .delivered { record.item.returnShippingInfo.deliveryDateTime = stamp }
+        record.history.append(.init(status: next.rawValue, at: stamp))
         world.returns[id] = record
         return record.item
     }

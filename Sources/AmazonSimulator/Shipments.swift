@@ -590,10 +590,10 @@ extension Simulator: AmazonEFShipments.APIProtocol {
 
     /// Creates and stores a shipment; the order generator and createSandboxShipment both come here.
     @discardableResult
-    func createShipment(_ spec: ShipmentSpecification) -> EF.Shipment {
+    func createShipment(_ spec: ShipmentSpecification, original named: EF.Shipment? = nil) -> EF.Shipment {
         let id = World.uniqueID(length: 9, using: &random) { self.world.shipments[$0] != nil }
-        var original: EF.Shipment?
-        if spec.orderTypes.contains(.replacement) || spec.orderTypes.contains(.exchange) {
+        var original = named
+        if original == nil, spec.orderTypes.contains(.replacement) || spec.orderTypes.contains(.exchange) {
             original =
                 world.shipments.values
                 .filter { $0.merchantID == spec.merchantID && $0.shipment.locationId == spec.location.id }

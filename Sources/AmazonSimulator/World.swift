@@ -76,6 +76,8 @@ struct World: Sendable {
         var item: ReturnItem
         var merchantID: String
         var sequence: Int
+        /// Every status the return took, with when.
+        var history: [StatusChange] = []
     }
 
     struct Document: Sendable {

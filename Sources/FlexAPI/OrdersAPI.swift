@@ -49,13 +49,16 @@ extension APIHandler {
     public func getOrder(_ input: Operations.GetOrder.Input) async throws -> Operations.GetOrder.Output {
         let principal = try caller()
         let found = try await store.read {
-            session -> (Order, [(status: String, amazonUpdatedAt: Date, source: String)])? in
+            session -> (Order, [(status: String, amazonUpdatedAt: Date, source: String)], [ShipmentID])? in
             guard let order = try await session.order(ShipmentID(rawValue: input.path.shipmentId)),
                 try await Self.sees(order.connectionID, principal, in: session)
             else { return nil }
-            return (order, try await session.orderHistory(order.shipmentID, connectionID: order.connectionID))
+            return (
+                order, try await session.orderHistory(order.shipmentID, connectionID: order.connectionID),
+                try await session.replacements(of: order.shipmentID, connectionID: order.connectionID)
+            )
         }
-        guard let (order, history) = found else {
+        guard let (order, history, replacements) = found else {
             return .notFound(
                 .init(
                     body: .json(
@@ -74,6 +77,7 @@ extension APIHandler {
                 body: .json(
                     .init(
                         order: Self.schema(order),
+                        replacements: replacements.map(\.rawValue),
                         shipment: order.shipment,
                         history: history.map {
                             .init(status: $0.status, amazonUpdatedAt: $0.amazonUpdatedAt, source: $0.source)

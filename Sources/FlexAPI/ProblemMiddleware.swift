@@ -30,7 +30,8 @@ struct ProblemMiddleware: ServerMiddleware {
             return ProblemResponse.make(
                 status: .badRequest,
                 code: "invalid_input",
-                message: "The request could not be read: \(Self.explain(error.underlyingError))"
+                message: "The request could not be read: \(Self.explain(error.underlyingError))",
+                field: Self.field(error.underlyingError)
             )
         } catch {
             let cause = (error as? ServerError)?.underlyingError ?? error
@@ -58,11 +59,37 @@ struct ProblemMiddleware: ServerMiddleware {
         }
     }
 
+    /// A coding path in the API's spelling of fields: `items[0].grade`.
+    static func path(_ codingPath: [any CodingKey]) -> String {
+        var path = ""
+        for key in codingPath {
+            if let index = key.intValue {
+                path += "[\(index)]"
+            } else if !key.stringValue.isEmpty {
+                path += path.isEmpty ? key.stringValue : ".\(key.stringValue)"
+            }
+        }
+        return path
+    }
+
+    /// The field a decoding error is about, when it names one.
+    static func field(_ error: any Error) -> String? {
+        guard let error = error as? DecodingError else { return nil }
+        let path: String
+        switch error {
+        case .keyNotFound(let key, let context): path = Self.path(context.codingPath + [key])
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            path = Self.path(context.codingPath)
+        @unknown default: return nil
+        }
+        return path.isEmpty ? nil : path
+    }
+
     /// A decoding error in words: which field, and what was wrong with it.
     static func explain(_ error: any Error) -> String {
         guard let error = error as? DecodingError else { return String(describing: error) }
         func path(_ context: DecodingError.Context) -> String {
-            let path = context.codingPath.map(\.stringValue).filter { !$0.isEmpty }.joined(separator: ".")
+            let path = Self.path(context.codingPath)
             return path.isEmpty ? "a value" : path
         }
         func kind(_ type: Any.Type) -> String {

@@ -66,6 +66,12 @@ extension RequestLimits {
             ],
             body: []
         ),
+        "listReturns": RequestLimits(
+            parameters: [
+                .init(location: .query, name: "limit", rule: .integer(1...500))
+            ],
+            body: []
+        ),
         "ordersAtRisk": RequestLimits(
             parameters: [
                 .init(location: .query, name: "withinHours", rule: .number(0.0...720.0)),
@@ -87,6 +93,18 @@ extension RequestLimits {
             parameters: [],
             body: [
                 .init(path: [.key("items"), .anyIndex, .key("quantity")], rule: .integer(0...1000000000))
+            ]
+        ),
+        "receiveReturn": RequestLimits(
+            parameters: [],
+            body: [
+                .init(path: [.key("items"), .anyIndex, .key("quantity")], rule: .integer(1...1000000000))
+            ]
+        ),
+        "setLocationMode": RequestLimits(
+            parameters: [],
+            body: [
+                .init(path: [.key("pilotSkus"), .anyIndex, .key("maximumQuantity")], rule: .integer(1...1000000000))
             ]
         ),
         "submitCommand": RequestLimits(

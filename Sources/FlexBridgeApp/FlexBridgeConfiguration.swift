@@ -43,6 +43,9 @@ public struct FlexBridgeConfiguration: Sendable {
     /// them it answers plain HTTP, for a node behind a TLS-terminating reverse proxy or on loopback.
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
+    /// How often each return location is polled (Amazon sends no notification for returns), and the page size.
+    public var returnPollInterval: Duration = .seconds(60)
+    public var returnPageSize = 100
 
     public init(
         database: DatabaseURL,
@@ -85,6 +88,8 @@ public struct FlexBridgeConfiguration: Sendable {
         case allowedHosts = "flexbridge.allowed.hosts"
         case tlsCertificate = "flexbridge.tls.certificate"
         case tlsKey = "flexbridge.tls.key"
+        case returnPollSeconds = "flexbridge.returns.poll.seconds"
+        case returnPageSize = "flexbridge.returns.page.size"
 
         /// The environment variable that sets it.
         public var environmentVariable: String {
@@ -107,7 +112,9 @@ public struct FlexBridgeConfiguration: Sendable {
             case .allowPrivateAddresses: "--allow-private-addresses"
             case .tlsCertificate: "--tls-certificate"
             case .tlsKey: "--tls-key"
-            case .databaseMaxConnections, .masterKey, .leaseTTL, .notificationSecret, .allowedHosts: nil
+            case .databaseMaxConnections, .masterKey, .leaseTTL, .notificationSecret, .allowedHosts, .returnPollSeconds,
+                .returnPageSize:
+                nil
             }
         }
     }
@@ -180,6 +187,12 @@ public struct FlexBridgeConfiguration: Sendable {
         if let node = string(.nodeID) { configuration.nodeID = node }
         if let text = string(.leaseTTL) {
             configuration.leaseTTL = .seconds(try integer(text, key: .leaseTTL, in: 3...3600))
+        }
+        if let text = string(.returnPollSeconds) {
+            configuration.returnPollInterval = .seconds(try integer(text, key: .returnPollSeconds, in: 1...86400))
+        }
+        if let text = string(.returnPageSize) {
+            configuration.returnPageSize = try integer(text, key: .returnPageSize, in: 1...100)
         }
         if let text = string(.publicURL) {
             guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),

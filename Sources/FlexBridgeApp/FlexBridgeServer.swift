@@ -186,6 +186,10 @@ public struct FlexBridgeServer: Sendable {
                         service: ConnectionSync(
                             store: store,
                             leases: leaseKeeper,
+                            returns: ReturnWorker.Configuration(
+                                pollInterval: configuration.returnPollInterval,
+                                pageSize: configuration.returnPageSize
+                            ),
                             outbound: configuration.outbound,
                             logger: logger
                         )

@@ -128,3 +128,9 @@ public struct DocumentID: StringIdentifier {
     /// A new random id.
     public static func generate() -> DocumentID { DocumentID(rawValue: "DOC-" + UUID().uuidString.lowercased()) }
 }
+
+/// Amazon's id of a return: one SKU of a shipment coming back.
+public struct ReturnID: StringIdentifier {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+}

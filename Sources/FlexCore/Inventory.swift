@@ -70,13 +70,17 @@ public enum InventoryRules {
         reserved: Int,
         hub: HubCode,
         sku: WarehouseSKU,
-        settings: ConnectionSettings
+        settings: ConnectionSettings,
+        offer: LocationState.Offer = .everything
     ) -> Int {
         if settings.sendZeroForAll { return 0 }
-        return min(
-            Int(Int32.max),
-            sellable(free: free, hub: hub, sku: sku, settings: settings) + clampedQuantity(reserved)
-        )
+        var sellable = sellable(free: free, hub: hub, sku: sku, settings: settings)
+        switch offer {
+        case .everything: break
+        case .atMost(let cap): sellable = min(sellable, clampedQuantity(cap))
+        case .nothing: return 0
+        }
+        return min(Int(Int32.max), sellable + clampedQuantity(reserved))
     }
 
     static func clampedQuantity(_ units: Int) -> Int {

@@ -79,6 +79,9 @@ public enum OrderMachine {
             "state": .string(state.rawValue),
             "locationId": .string(copy.locationID.rawValue), "program": .string(copy.program.rawValue),
         ]
+        // A replacement or exchange names the order it replaces, so that the WMS links the two from the first event.
+        if let original = copy.originalShipmentID { payload["originalShipmentId"] = .string(original.rawValue) }
+        if let type = copy.shipmentType, type != "NEW" { payload["shipmentType"] = .string(type) }
         let ending = event == .orderCancelled || event == .orderRejected
         if let held {
             payload["previousStatus"] = .string(held.status)

@@ -54,6 +54,16 @@ public enum EventType: String, Sendable, Hashable, CaseIterable {
     case commandFailed = "order.command_failed"
     case manifestCreated = "manifest.created"
     case manifestHandedOver = "manifest.handed_over"
+    /// An Amazon return seen for the first time.
+    case returnCreated = "return.created"
+    /// Amazon's copy of a return moved forward.
+    case returnUpdated = "return.updated"
+    /// The return was called off (by the customer or Amazon): nothing is coming back.
+    case returnCancelled = "return.cancelled"
+    /// The warehouse recorded the parcel's arrival and grades.
+    case returnReceived = "return.received"
+    /// A location's mode changed (pilot, live, outgoing, handed over).
+    case locationModeChanged = "location.mode_changed"
 }
 
 /// An event about to be written; the store gives it its id and sequence.

@@ -6,7 +6,7 @@ import SellingPartner
 import ServiceLifecycle
 
 /// Runs the workers of every connection whose lease this node holds — an ``InventoryWorker``, an ``OrderWorker``'s
-/// fetching and polling and a ``FulfilmentWorker`` each, through one ``WorkerRuntime`` — starting them as the
+/// fetching and polling, a ``FulfilmentWorker`` and a ``ReturnWorker`` each, through one ``WorkerRuntime`` — starting them as the
 /// ``LeaseKeeper`` reports a lease gained and stopping them as it reports one lost, all in one task group: a
 /// shutdown cancels every worker and waits for each to end.
 public struct ConnectionSync: Service {
@@ -16,6 +16,7 @@ public struct ConnectionSync: Service {
     private let inventory: InventoryWorker.Configuration
     private let orders: OrderWorker.Configuration
     private let fulfilment: FulfilmentWorker.Configuration
+    private let returns: ReturnWorker.Configuration
     private let runtime: WorkerRuntime<AnyClock>
     /// Which endpoints a connection may send its secrets to.
     private let outbound: OutboundPolicy
@@ -28,6 +29,7 @@ public struct ConnectionSync: Service {
         inventory: InventoryWorker.Configuration = .init(),
         orders: OrderWorker.Configuration = .init(),
         fulfilment: FulfilmentWorker.Configuration = .init(),
+        returns: ReturnWorker.Configuration = .init(),
         clock: AnyClock = .continuous,
         outbound: OutboundPolicy = .production,
         logger: Logger = Logger(label: "flexbridge.sync")
@@ -39,6 +41,7 @@ public struct ConnectionSync: Service {
         self.inventory = inventory
         self.orders = orders
         self.fulfilment = fulfilment
+        self.returns = returns
         self.runtime = WorkerRuntime(clock: clock, logger: logger)
         self.logger = logger
     }
@@ -140,8 +143,16 @@ public struct ConnectionSync: Service {
             lease: lease,
             logger: logger
         )
+        let returnWorker = ReturnWorker(
+            connectionID: id,
+            store: store,
+            client: client,
+            configuration: returns,
+            lease: lease,
+            logger: logger
+        )
         logger.info("connection sync started", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
-        await runtime.run([inventoryWorker] + orderWorker.workers + [fulfilmentWorker])
+        await runtime.run([inventoryWorker] + orderWorker.workers + [fulfilmentWorker, returnWorker])
         logger.info("connection sync ended", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
     }
 }

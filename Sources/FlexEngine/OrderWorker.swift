@@ -156,10 +156,18 @@ public actor OrderWorker {
     @discardableResult
     public func poll() async throws -> Int {
         guard try await syncEnabled() else { return 0 }
-        let mapped = try await store.read { [connectionID] in
-            Set(try await $0.locationMappings(for: connectionID).map(\.locationID.rawValue))
+        let (mapped, handedOver) = try await store.read { [connectionID] session in
+            (
+                Set(try await session.locationMappings(for: connectionID).map(\.locationID.rawValue)),
+                Set(
+                    try await session.locationStates(connectionID: connectionID).values.filter { !$0.isWorked }.map(
+                        \.locationID.rawValue
+                    )
+                )
+            )
         }
-        let locations: [String?] = mapped.isEmpty ? [nil] : mapped.sorted()
+        // A location handed over to another connector is that connector's to poll.
+        let locations: [String?] = mapped.isEmpty ? [nil] : mapped.subtracting(handedOver).sorted()
         // Statuses side by side: the client's token bucket paces them, and one slow page holds up only its own.
         return try await withThrowingTaskGroup(of: Int.self) { group in
             for location in locations {

@@ -51,6 +51,14 @@ public struct FulfilmentUseCases: Sendable {
         }) {
             return Submitted(command: replay, created: false)
         }
+        let location = try await store.read {
+            try await $0.locationState(connectionID: order.connectionID, locationID: order.locationID)
+        }
+        guard location.isWorked else {
+            throw Refusal.notNow(
+                "Order \(order.shipmentID) is at location \(order.locationID), which was handed over to another connector: FlexBridge runs no command there."
+            )
+        }
         if let refusal = CommandRules.refusal(request.type, state: order.state) {
             throw Refusal.notNow("Order \(order.shipmentID) cannot take \(request.type.rawValue): \(refusal).")
         }

@@ -73,6 +73,8 @@ struct AccessTests {
                 .replacingOccurrences(of: "{keyId}", with: adminKeyID)
                 .replacingOccurrences(of: "{operatorId}", with: operatorID)
                 .replacingOccurrences(of: "{hub}", with: "HB")
+                .replacingOccurrences(of: "{returnId}", with: "RET-B")
+                .replacingOccurrences(of: "{locationId}", with: "LB")
                 .replacingOccurrences(of: "{merchantSku}", with: "MSKU-B")
                 .replacingOccurrences(of: "{sku}", with: "SKU-B")
         }
@@ -153,6 +155,29 @@ struct AccessTests {
                 try await $0.insertConnection(a, clientSecret: "s", actor: "test")
                 try await $0.insertConnection(b, clientSecret: "s", actor: "test")
                 _ = try await $0.upsertOrder(order, source: "poll")
+                try await $0.upsertReturn(
+                    AmazonReturn(
+                        facts: ReturnFacts(
+                            id: "RET-B",
+                            returnLocationID: "LB",
+                            fulfillmentLocationID: "LB",
+                            merchantSKU: "MSKU-B",
+                            units: 1,
+                            status: "DELIVERED",
+                            returnType: "CUSTOMER",
+                            returnSubType: "NORMAL",
+                            reason: "CR-DEFECTIVE",
+                            rmaID: "RMA-B",
+                            shipmentID: "SHIP-B",
+                            orderID: "ORDER-B",
+                            createdAt: now,
+                            updatedAt: now
+                        ),
+                        document: "{}"
+                    ),
+                    connectionID: b.id,
+                    source: "poll"
+                )
                 try await $0.saveDocument(
                     StoredDocument(
                         id: "DOC-B",
@@ -346,6 +371,8 @@ struct AccessTests {
                 "importSequenceNumbers":
                     #"{"items":[{"locationId":"LB","sku":"MSKU-B","channel":"MFN","sequenceNumber":1}]}"#,
                 "submitCommand": #"{"type":"confirm"}"#,
+                "receiveReturn": #"{"items":[{"grade":"sellable","quantity":1}],"restock":true}"#,
+                "setLocationMode": #"{"mode":"outgoing"}"#,
             ]
             let changesBefore = try await rig.store.read { try await $0.configChanges(limit: 1000).count }
             var probed = 0
@@ -361,7 +388,7 @@ struct AccessTests {
                 #expect(answer.status == .notFound, "\(operation) of B with A's key: \(answer.status) \(answer.body)")
                 probed += 1
             }
-            #expect(probed >= 28)
+            #expect(probed >= 33)
             #expect(try await rig.store.read { try await $0.configChanges(limit: 1000).count } == changesBefore)
             #expect(
                 try await rig.call(

@@ -419,5 +419,54 @@ enum Schema {
                 .run()
             try await database.raw("CREATE UNIQUE INDEX operators_by_name ON operators (account_id, name)").run()
         },
+        Migration(version: 11, name: "returns, their history and receipts; locations' go-live and hand-over modes") {
+            database,
+            _ in
+            // facts is FlexBridge's reading of Amazon's return (JSON), document Amazon's own; receipt is what the
+            // warehouse recorded when the parcel arrived (JSON), NULL until then.
+            try await database.create(table: "returns")
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("return_id", type: .text, .notNull)
+                .column("return_location_id", type: .text, .notNull)
+                .column("status", type: .text, .notNull)
+                .column("rma_id", type: .text)
+                .column("shipment_id", type: .text)
+                .column("order_id", type: .text)
+                .column("merchant_sku", type: .text, .notNull)
+                .column("facts", type: .text, .notNull)
+                .column("document", type: .text, .notNull)
+                .column("amazon_updated_at", type: .bigint, .notNull)
+                .column("first_seen_at", type: .bigint, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .column("receipt", type: .text)
+                .primaryKey("connection_id", "return_id")
+                .run()
+            try await database.create(index: "returns_by_id").on("returns").column("return_id").run()
+            try await database.create(index: "orders_by_original").on("orders").column("original_shipment_id").run()
+            try await database.create(index: "returns_by_shipment").on("returns").column("shipment_id").run()
+            try await database.create(index: "returns_by_rma").on("returns").column("rma_id").run()
+            try await database.create(table: "return_history")
+                .column("id", type: .bigint, .primaryKey(autoIncrement: true))
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("return_id", type: .text, .notNull)
+                .column("status", type: .text, .notNull)
+                .column("amazon_updated_at", type: .bigint, .notNull)
+                .column("source", type: .text, .notNull)
+                .column("recorded_at", type: .bigint, .notNull)
+                .run()
+            try await database.create(index: "return_history_by_return").on("return_history").column("connection_id")
+                .column("return_id").run()
+            // A location never set here is live. pilot_skus and went_live_with are JSON.
+            try await database.create(table: "location_states")
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("location_id", type: .text, .notNull)
+                .column("mode", type: .text, .notNull)
+                .column("pilot_skus", type: .text, .notNull)
+                .column("mode_since", type: .bigint, .notNull)
+                .column("changed_by", type: .text)
+                .column("went_live_with", type: .text)
+                .primaryKey("connection_id", "location_id")
+                .run()
+        },
     ]
 }

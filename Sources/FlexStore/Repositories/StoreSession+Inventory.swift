@@ -244,10 +244,12 @@ extension StoreSession {
             """
         ).all()
         var updates: [InventoryUpdate] = []
+        let locations = rows.isEmpty ? [:] : try await locationStates(connectionID: connectionID)
         // Written in key order, as stock writes and answers are, so that they wait for each other on PostgreSQL
         // instead of deadlocking.
         for item in try rows.map(InventoryRow.init).sorted(by: { $0.key < $1.key }) {
             let reserved = item.amazonReserved ?? 0
+            let offer = locations[item.key.locationID]?.offer(item.key.merchantSKU) ?? .everything
             let quantity =
                 item.retiring
                 ? 0
@@ -256,9 +258,10 @@ extension StoreSession {
                     reserved: reserved,
                     hub: item.hub,
                     sku: item.warehouseSKU,
-                    settings: settings
+                    settings: settings,
+                    offer: offer
                 )
-            let reservedIncluded = settings.sendZeroForAll || item.retiring ? nil : reserved
+            let reservedIncluded = settings.sendZeroForAll || item.retiring || offer == .nothing ? nil : reserved
             let amazonHoldsIt =
                 item.sentQuantity == quantity && item.sequence != nil && item.amazonSequence == item.sequence
                 && (reservedIncluded == nil || item.sentReserved == reservedIncluded) && item.errorCode == nil
@@ -542,14 +545,17 @@ extension StoreSession {
         }
         query += " ORDER BY connection_id, location_id, merchant_sku, channel LIMIT \(bind: Int64(limit))"
         var settings: [ConnectionID: ConnectionSettings] = [:]
+        var locations: [ConnectionID: [LocationID: LocationState]] = [:]
         var items: [InventoryItemStatus] = []
         for row in try await sql.raw(query).all() {
             let item = try InventoryRow(row)
             if settings[item.key.connectionID] == nil {
                 settings[item.key.connectionID] =
                     try await connection(item.key.connectionID)?.settings ?? ConnectionSettings()
+                locations[item.key.connectionID] = try await locationStates(connectionID: item.key.connectionID)
             }
-            items.append(item.status(settings: settings[item.key.connectionID]!))
+            let offer = locations[item.key.connectionID]?[item.key.locationID]?.offer(item.key.merchantSKU)
+            items.append(item.status(settings: settings[item.key.connectionID]!, offer: offer ?? .everything))
         }
         return items
     }
@@ -643,7 +649,7 @@ struct InventoryRow {
         retiring = try row.decode(column: "retiring", as: Int64.self) != 0
     }
 
-    func status(settings: ConnectionSettings) -> InventoryItemStatus {
+    func status(settings: ConnectionSettings, offer: LocationState.Offer) -> InventoryItemStatus {
         InventoryItemStatus(
             connectionID: key.connectionID,
             locationID: key.locationID,
@@ -661,7 +667,8 @@ struct InventoryRow {
                     reserved: amazonReserved ?? 0,
                     hub: hub,
                     sku: warehouseSKU,
-                    settings: settings
+                    settings: settings,
+                    offer: offer
                 ),
             pending: version > syncedVersion && version > failedVersion,
             retiring: retiring,

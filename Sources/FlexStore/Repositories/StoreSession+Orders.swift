@@ -30,7 +30,12 @@ extension StoreSession {
                 shipmentID: order.shipmentID,
                 packageIDs: facts?.packages?.map(\.id) ?? []
             ) : false
-        let autoConfirm = try await held == nil ? connection(order.connectionID)?.settings.autoConfirm == true : false
+        // A handed-over location's new orders are the other connector's to confirm.
+        var autoConfirm = false
+        if held == nil, try await connection(order.connectionID)?.settings.autoConfirm == true {
+            autoConfirm = try await locationState(connectionID: order.connectionID, locationID: order.locationID)
+                .isWorked
+        }
         guard
             let decision = OrderMachine.receive(
                 order,
@@ -232,6 +237,17 @@ extension StoreSession {
         if let after { query += " AND o.shipment_id > \(bind: after)" }
         query += " ORDER BY o.shipment_id LIMIT \(bind: Int64(limit))"
         return try await sql.raw(query).all().map(Self.decodeOrder)
+    }
+
+    /// The replacements and exchanges Amazon made of an order, oldest first.
+    public func replacements(of shipmentID: ShipmentID, connectionID: ConnectionID) async throws -> [ShipmentID] {
+        try await sql.raw(
+            """
+            SELECT shipment_id FROM orders WHERE connection_id = \(bind: connectionID.rawValue)
+                AND original_shipment_id = \(bind: shipmentID)
+            ORDER BY amazon_created_at, shipment_id
+            """
+        ).all().map { try $0.decode(column: "shipment_id", as: ShipmentID.self) }
     }
 
     /// The statuses an order went through, oldest first, with where FlexBridge learnt each.

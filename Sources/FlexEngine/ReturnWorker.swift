@@ -1,0 +1,166 @@
+import FlexCore
+import FlexStore
+import Foundation
+import Logging
+import SellingPartner
+
+/// Mirrors one connection's Amazon returns. Amazon sends no notification for them, so each mapped return location
+/// is polled: new returns by `createdSince`, and changes by `lastUpdatedSince` once per status (Amazon takes that
+/// filter only with a location and a status), each on its own watermark minus an overlap, following every page.
+/// Every copy is upserted by return id and `lastUpdatedDateTime` with its event in the same transaction, so a
+/// return read twice changes nothing.
+public struct ReturnWorker: ConnectionWorker {
+    public struct Configuration: Sendable {
+        /// How often every return location is polled.
+        public var pollInterval: Duration
+        /// How far before each watermark a poll starts again, for changes Amazon made visible late.
+        public var overlap: TimeInterval
+        /// How far back the first poll of a location reaches.
+        public var firstPollLookBack: TimeInterval
+        /// Returns per page (Amazon's maximum is 100).
+        public var pageSize: Int
+
+        public init(
+            pollInterval: Duration = .seconds(60),
+            overlap: TimeInterval = 120,
+            firstPollLookBack: TimeInterval = 30 * 86400,
+            pageSize: Int = 100
+        ) {
+            self.pollInterval = pollInterval
+            self.overlap = overlap
+            self.firstPollLookBack = firstPollLookBack
+            self.pageSize = min(100, max(1, pageSize))
+        }
+    }
+
+    public let connectionID: ConnectionID
+    /// The lease the worker works under; every write checks it is still held (nil: unchecked, for tests).
+    public let lease: Lease?
+    let store: Store
+    let amazon: any ExternalFulfillmentReturns
+    let configuration: Configuration
+    let logger: Logger
+
+    public init(
+        connectionID: ConnectionID,
+        store: Store,
+        client amazon: any ExternalFulfillmentReturns,
+        configuration: Configuration = .init(),
+        lease: Lease? = nil,
+        logger: Logger
+    ) {
+        self.connectionID = connectionID
+        self.lease = lease
+        self.store = store
+        self.amazon = amazon
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public var name: String { "return poll" }
+    public var wakeUp: WakeUp? { nil }
+
+    public func round() async throws -> NextRound {
+        try await poll()
+        return .paced(configuration.pollInterval)
+    }
+
+    /// One poll of a return location: new returns, or changes to those in one status.
+    enum Poll: Sendable, Hashable {
+        case created
+        case updated(ReturnStatus)
+
+        var key: String {
+            switch self {
+            case .created: "created"
+            case .updated(let status): status.rawValue
+            }
+        }
+    }
+
+    /// Polls every return location the connection maps and still works, once for new returns and once per status,
+    /// following every page. Returns how many returns changed.
+    @discardableResult
+    public func poll() async throws -> Int {
+        let locations = try await store.read { [connectionID] session -> [LocationID]? in
+            guard let connection = try await session.connection(connectionID), connection.status == .active,
+                connection.settings.orderSyncEnabled
+            else { return nil }
+            let mapped = Set(try await session.locationMappings(for: connectionID).map(\.locationID))
+            let states = try await session.locationStates(connectionID: connectionID)
+            return mapped.filter { states[$0]?.isWorked ?? true }.sorted()
+        }
+        guard let locations else { return 0 }
+        let polls = [Poll.created] + ReturnStatus.allCases.map(Poll.updated)
+        // Side by side: the client's token bucket paces the calls, and one slow page holds up only its own poll.
+        return try await withThrowingTaskGroup(of: Int.self) { group in
+            for location in locations {
+                for poll in polls {
+                    group.addTask { try await self.poll(location, poll) }
+                }
+            }
+            var changed = 0
+            for try await count in group { changed += count }
+            return changed
+        }
+    }
+
+    private func poll(_ location: LocationID, _ poll: Poll) async throws -> Int {
+        let watermark = try await store.read { [connectionID] in
+            try await $0.returnWatermark(connectionID: connectionID, locationID: location, poll: poll.key)
+        }
+        let since = (watermark ?? store.clock.now().addingTimeInterval(-configuration.firstPollLookBack))
+            .addingTimeInterval(-configuration.overlap)
+        var newest = watermark ?? since
+        var token: String?
+        var changed = 0
+        repeat {
+            let pageToken = token
+            let page = try await callAmazon(store: store, connectionID: connectionID, lease: lease, isolation: nil) {
+                switch poll {
+                case .created:
+                    try await amazon.returns(
+                        locationID: location,
+                        status: nil,
+                        createdSince: since,
+                        updatedSince: nil,
+                        pageSize: configuration.pageSize,
+                        nextToken: pageToken
+                    )
+                case .updated(let status):
+                    try await amazon.returns(
+                        locationID: location,
+                        status: status,
+                        createdSince: nil,
+                        updatedSince: since,
+                        pageSize: configuration.pageSize,
+                        nextToken: pageToken
+                    )
+                }
+            }
+            for item in page.returns {
+                let source = poll == .created ? "poll:created" : "poll"
+                if try await store.transaction(
+                    fencedBy: lease,
+                    { [connectionID] in try await $0.upsertReturn(item, connectionID: connectionID, source: source) }
+                ) {
+                    changed += 1
+                }
+                let time = poll == .created ? item.facts.createdAt : item.facts.updatedAt
+                if time > newest { newest = time }
+            }
+            token = page.nextToken
+        } while token != nil
+        if newest != watermark {
+            try await store.transaction(fencedBy: lease) { [connectionID, newest] in
+                try await $0.setReturnWatermark(
+                    newest,
+                    connectionID: connectionID,
+                    locationID: location,
+                    poll: poll.key
+                )
+            }
+        }
+        return changed
+    }
+}
