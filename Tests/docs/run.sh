@@ -20,4 +20,4 @@ if [[ -z ${FLEXBRIDGE_BIN:-} ]]; then
     FLEXBRIDGE_BIN="$(swift build --show-bin-path)/flexbridge"
 fi
 # Walk-throughs run in their own folders: a relative path would not be found there.
-exec timeout --kill-after=10 200 python3 Tests/docs/walkthrough.py --binary "$(realpath "$FLEXBRIDGE_BIN")" "$@"
+exec timeout --kill-after=10 300 python3 Tests/docs/walkthrough.py --binary "$(realpath "$FLEXBRIDGE_BIN")" "$@"
