@@ -38,6 +38,8 @@ SPEC = os.path.join(ROOT, "Sources", "FlexBridgeAPI", "openapi.yaml")
 BINARY = os.path.abspath(sys.argv[1])
 EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "100"))
 SEED = os.environ.get("FUZZ_SEED", "20261122")
+# Returns are polled, not notified: every second here, so that the set-up's return reaches FlexBridge at once.
+os.environ.setdefault("FLEXBRIDGE_RETURNS_POLL_SECONDS", "1")
 WORKERS = os.environ.get("FUZZ_WORKERS", "2")
 PHASES = os.environ.get("FUZZ_PHASES", "examples,coverage,fuzzing,stateful")
 ENGINES = [e for e in os.environ.get("FUZZ_ENGINES", "sqlite,postgres").split(",") if e]
@@ -68,8 +70,22 @@ def set_up(cluster, node, merchant):
     flexnodes.add_listings(api, sim, cid, merchant, SKUS)
     status, body = call("PUT", f"{api}/stock", {"items": [{"hub": "HUB1", "sku": sku, "quantity": 5 + i} for i, sku in enumerate(SKUS)]})
     expect(status == 202, f"stock: {status} {body}")
-    waiting, ready = flexnodes.generate_orders(api, sim, merchant, location_id, 2)
+    waiting, ready, returned = flexnodes.generate_orders(api, sim, merchant, location_id, 3)
     confirm_id, _ = flexnodes.carry_to_ready_to_ship(api, ready)
+    # A shipped order that comes back: a return for the returns' operations (receive included) to work on.
+    flexnodes.carry_to_ready_to_ship(api, returned)
+    status, body = flexnodes.submit(api, returned, {"type": "ship"}, f"setup-{returned}:ship")
+    expect(status == 202, f"ship {returned}: {status} {body}")
+    deadline = time.time() + 60
+    while time.time() < deadline and call("GET", f"{api}/orders/{returned}")[1].get("order", {}).get("state") != "shipped":
+        time.sleep(0.5)
+    status, body = call("POST", f"{sim}/_simulator/returns", {"shipmentId": returned})
+    expect(status == 201, f"return of {returned}: {status} {body}")
+    return_id = body["id"]
+    deadline = time.time() + 60
+    while time.time() < deadline and call("GET", f"{api}/returns/{return_id}")[0] != 200:
+        time.sleep(0.5)
+    expect(call("GET", f"{api}/returns/{return_id}")[0] == 200, f"return {return_id} not in FlexBridge after 60 s")
     status, documents = call("GET", f"{api}/orders/{ready}/documents")
     expect(status == 200 and documents["documents"], f"documents of {ready}: {status} {documents}")
     document_id = documents["documents"][0]["id"]
@@ -81,12 +97,14 @@ def set_up(cluster, node, merchant):
         "url": f"http://127.0.0.1:{receiver.server_address[1]}/hook", "eventTypes": ["order.*"], "fromStart": True})
     expect(status == 201, f"webhook: {status} {webhook}")
     print(f"   connection {cid}, location {location_id}, orders {waiting} (awaiting confirmation) and {ready} "
-          f"(ready to ship), command {confirm_id}, document {document_id}, manifest {manifest['id']}, webhook {webhook['id']}",
+          f"(ready to ship), command {confirm_id}, document {document_id}, manifest {manifest['id']}, webhook {webhook['id']}, "
+          f"return {return_id}",
           flush=True)
     return receiver, {
         "path.connectionId": cid, "query.connectionId": cid, "path.sku": SKUS[0], "path.shipmentId": waiting,
         "path.commandId": confirm_id, "path.documentId": document_id, "path.manifestId": manifest["id"],
-        "path.webhookId": webhook["id"], "body.connectionId": cid, "body.locationId": location_id,
+        "path.webhookId": webhook["id"], "path.returnId": return_id, "path.locationId": location_id,
+        "body.connectionId": cid, "body.locationId": location_id,
     }, ready
 
 
