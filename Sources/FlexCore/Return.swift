@@ -246,16 +246,8 @@ public struct ReturnReceipt: Sendable, Hashable, Codable {
 /// The rules for returns: whether a copy of Amazon's return replaces the one held and what the WMS is told, and
 /// what a receipt must say. Pure: the caller loads, asks and carries out in one transaction.
 public enum ReturnMachine {
-    /// The copy the store holds.
-    public struct Held: Sendable, Hashable {
-        public var status: String
-        public var amazonUpdatedAt: Date
-
-        public init(status: String, amazonUpdatedAt: Date) {
-            self.status = status
-            self.amazonUpdatedAt = amazonUpdatedAt
-        }
-    }
+    /// The copy the store holds: its status and Amazon's time, as for an order.
+    public typealias Held = OrderMachine.Held
 
     public struct Decision: Sendable, Hashable {
         public var event: EventType
