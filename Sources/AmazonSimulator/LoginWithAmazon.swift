@@ -2,13 +2,13 @@ import Foundation
 
 /// Login with Amazon as the simulator plays it: registered applications, the seller's consent turned into a
 /// one-time authorization code, refresh tokens, and one-hour access tokens.
-struct LoginWithAmazon: Sendable {
+struct LoginWithAmazon: Sendable, Codable {
     struct Application: Sendable, Codable {
         var clientID: String
         var clientSecret: String
     }
 
-    struct AuthorizationCode: Sendable {
+    struct AuthorizationCode: Sendable, Codable {
         var clientID: String
         var merchantID: String
         var redirectURI: String?
@@ -21,7 +21,7 @@ struct LoginWithAmazon: Sendable {
         var revoked: Bool
     }
 
-    struct AccessGrant: Sendable {
+    struct AccessGrant: Sendable, Codable {
         var clientID: String
         var merchantID: String
         var expiresAt: Date

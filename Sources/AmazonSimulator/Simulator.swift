@@ -71,6 +71,32 @@ public actor Simulator {
         )
     }
 
+    // MARK: Saved state
+
+    /// What Amazon knows (locations, catalogues, stock, shipments, returns, documents) and Login with Amazon's
+    /// applications and grants, as JSON: a simulator restored from it answers a FlexBridge that kept its own state
+    /// (the demo's second run) as the same Amazon. Throttling buckets, faults, notification destinations and the
+    /// order generator are the running process's and are not saved.
+    public func savedState() throws -> Data {
+        try JSONEncoder().encode(SavedState(world: world, lwa: lwa))
+    }
+
+    /// Takes up a state ``savedState()`` wrote.
+    public func restore(_ data: Data) throws {
+        let saved = try JSONDecoder().decode(SavedState.self, from: data)
+        world = saved.world
+        lwa = saved.lwa
+        lwa.applications[configuration.clientID] = .init(
+            clientID: configuration.clientID,
+            clientSecret: configuration.clientSecret
+        )
+    }
+
+    struct SavedState: Codable {
+        var world: World
+        var lwa: LoginWithAmazon
+    }
+
     // MARK: Login with Amazon
 
     /// Handles `POST /auth/o2/token`.

@@ -9,7 +9,7 @@ typealias ReturnItem = AmazonEFReturns.Components.Schemas.Return
 
 /// Everything Amazon knows, in one place: sellers' locations and catalogues, stock, shipments and their documents,
 /// returns. It is a value mutated only inside the ``Simulator`` actor, so every operation sees and leaves it whole.
-struct World: Sendable {
+struct World: Sendable, Codable {
     struct Location: Sendable, Codable, Hashable {
         var id: String
         var name: String
@@ -44,7 +44,7 @@ struct World: Sendable {
     }
 
     /// A shipment with what Amazon keeps beside it.
-    struct ShipmentRecord: Sendable {
+    struct ShipmentRecord: Sendable, Codable {
         var shipment: EF.Shipment
         var merchantID: String
         /// Creation order, which pagination follows.
@@ -72,7 +72,7 @@ struct World: Sendable {
         var generation: Int
     }
 
-    struct ReturnRecord: Sendable {
+    struct ReturnRecord: Sendable, Codable {
         var item: ReturnItem
         var merchantID: String
         var sequence: Int
@@ -80,7 +80,7 @@ struct World: Sendable {
         var history: [StatusChange] = []
     }
 
-    struct Document: Sendable {
+    struct Document: Sendable, Codable {
         var contentType: String
         var data: Data
     }

@@ -145,6 +145,18 @@ public struct FlexBridgeServer: Sendable {
     /// dispatcher, HTTP server — shut down in reverse: the server stops taking requests, the engine finishes and
     /// releases its leases, the store closes last.
     public func serviceGroup(store: Store, gracefulShutdownSignals: [UnixSignal] = []) throws -> ServiceGroup {
+        ServiceGroup(
+            configuration: .init(
+                services: try services(store: store),
+                gracefulShutdownSignals: gracefulShutdownSignals,
+                logger: logger
+            )
+        )
+    }
+
+    /// The node's services over an open store, in start order (see ``serviceGroup(store:gracefulShutdownSignals:)``),
+    /// for a group that runs more beside them (`flexbridge demo`).
+    public func services(store: Store) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let leaseKeeper = LeaseKeeper(
             store: store,
             configuration: .init(
@@ -177,30 +189,24 @@ public struct FlexBridgeServer: Sendable {
                 ]
             )
         }
-        return ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: store),
-                    .init(service: leaseKeeper),
-                    .init(
-                        service: ConnectionSync(
-                            store: store,
-                            leases: leaseKeeper,
-                            returns: ReturnWorker.Configuration(
-                                pollInterval: configuration.returnPollInterval,
-                                pageSize: configuration.returnPageSize
-                            ),
-                            outbound: configuration.outbound,
-                            logger: logger
-                        )
+        return [
+            .init(service: store),
+            .init(service: leaseKeeper),
+            .init(
+                service: ConnectionSync(
+                    store: store,
+                    leases: leaseKeeper,
+                    returns: ReturnWorker.Configuration(
+                        pollInterval: configuration.returnPollInterval,
+                        pageSize: configuration.returnPageSize
                     ),
-                    .init(service: WebhookDispatcher(store: store, outbound: configuration.outbound, logger: logger)),
-                    .init(service: application),
-                ],
-                gracefulShutdownSignals: gracefulShutdownSignals,
-                logger: logger
-            )
-        )
+                    outbound: configuration.outbound,
+                    logger: logger
+                )
+            ),
+            .init(service: WebhookDispatcher(store: store, outbound: configuration.outbound, logger: logger)),
+            .init(service: application),
+        ]
     }
 
 }

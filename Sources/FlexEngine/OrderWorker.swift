@@ -228,6 +228,13 @@ public actor OrderWorker {
 
     /// Stores a copy of a shipment; returns whether the order changed.
     private nonisolated func record(_ shipment: AmazonShipment, source: String) async throws -> Bool {
+        // A location handed over to another connector: its new orders (notified to every app of the seller) are
+        // that connector's, not the WMS's.
+        guard
+            try await store.read({ [connectionID] in
+                try await $0.locationState(connectionID: connectionID, locationID: shipment.locationID)
+            }).isWorked
+        else { return false }
         let order = Order(shipment, connectionID: connectionID, now: store.clock.now())
         let change = try await store.transaction(fencedBy: lease) { try await $0.upsertOrder(order, source: source) }
         return change != .unchanged

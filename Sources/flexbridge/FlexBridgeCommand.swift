@@ -17,7 +17,8 @@ struct FlexBridgeCommand: AsyncParsableCommand {
         abstract: "Connects a seller's warehouse to Amazon's External Fulfillment APIs.",
         version: FlexBridgeVersion.current,
         subcommands: [
-            Serve.self, Simulate.self, Import.self, Keys.self, Operators.self, Bench.self, Migrate.self, Keygen.self,
+            Demo.self, Serve.self, Simulate.self, Import.self, Keys.self, Operators.self, Bench.self, Migrate.self,
+            Keygen.self,
         ]
     )
 }
@@ -504,6 +505,70 @@ struct Keygen: AsyncParsableCommand {
 
     func run() async throws {
         print(MasterKey.generate())
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Shows FlexBridge at work in one process: Amazon's simulator, a FlexBridge node, a demo seller and warehouse.",
+        discussion:
+            "Connects a demo seller through Login with Amazon's consent flow, maps its location to a hub, lists and stocks a catalogue, and lets orders arrive; a demo warehouse confirms, packs, labels, manifests and hands them over through FlexBridge's API while customers cancel and return some. Prints the API's address and a key. The demo's database and the simulator's state live in --folder: a second run carries on, --reset starts afresh."
+    )
+
+    @Option(help: "Where the demo keeps its database and the simulator's state.")
+    var folder = "flexbridge-demo"
+
+    @Flag(help: "Start afresh: remove the demo folder first.")
+    var reset = false
+
+    @Option(help: "The port of FlexBridge's API.")
+    var port = 8080
+
+    @Option(name: .customLong("simulator-port"), help: "The port of the Amazon simulator.")
+    var simulatorPort = 8090
+
+    @Option(name: .customLong("orders-per-minute"), help: "New orders a minute (0.1 to 600).")
+    var ordersPerMinute = 6.0
+
+    @Option(name: .customLong("log-level"), help: "FlexBridge's log level (its log goes to standard error).")
+    var logLevel = "warning"
+
+    func validate() throws {
+        for (name, value) in [("--port", port), ("--simulator-port", simulatorPort)] where !(1...65535).contains(value)
+        {
+            throw ValidationError("\(name) must be between 1 and 65535, got \(value)")
+        }
+        guard port != simulatorPort else { throw ValidationError("--port and --simulator-port must differ") }
+        guard (0.1...600).contains(ordersPerMinute) else {
+            throw ValidationError("--orders-per-minute must be from 0.1 to 600, got \(ordersPerMinute)")
+        }
+        guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard !folder.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ValidationError("--folder must not be empty")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .warning
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "flexbridge")
+        logger.logLevel = level
+        let path = folder.hasPrefix("/") ? folder : FileManager.default.currentDirectoryPath + "/" + folder
+        let runner = DemoRunner(
+            folder: URL(fileURLWithPath: path),
+            reset: reset,
+            port: port,
+            simulatorPort: simulatorPort,
+            ordersPerMinute: ordersPerMinute
+        )
+        try await UserFacing.wrapping { try await runner.run(logger: logger) }
     }
 }
 

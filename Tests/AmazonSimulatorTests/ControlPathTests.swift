@@ -340,3 +340,47 @@ struct ControlPathTests {
         }
     }
 }
+
+@Suite("Saved state")
+struct SavedStateTests {
+    @Test(
+        "a simulator restored from a saved state is the same Amazon: shipments, returns, stock and the seller's grants"
+    )
+    func restore() async throws {
+        try await LiveSimulator.run { live in
+            let shipped = try await live.shipment(at: "SHIPPED")
+            let made = try await live.simulator.createReturns(ReturnRequest(shipmentId: shipped))
+            let refreshToken = try await live.simulator.authorize(merchantID: LiveSimulator.merchant)
+            let saved = try await live.simulator.savedState()
+            let before = await live.simulator.groundTruth()
+
+            let restored = Simulator(configuration: live.configuration)
+            try await restored.restore(saved)
+            let after = await restored.groundTruth()
+            #expect(after.shipments.map(\.id) == before.shipments.map(\.id))
+            #expect(after.shipments.map(\.status) == before.shipments.map(\.status))
+            #expect(after.returns.map(\.id) == made.map(\.id))
+            #expect(after.stock.map(\.quantity) == before.stock.map(\.quantity))
+            #expect(after.locations.map(\.id) == before.locations.map(\.id))
+            // The seller's refresh token still works at the token endpoint of the restored simulator.
+            let application = try await SimulatorServer.makeApplication(
+                simulator: restored,
+                host: "127.0.0.1",
+                port: 0,
+                logger: Logger(label: "simulator.test")
+            )
+            try await application.test(.live) { client in
+                let answer = try await RawHTTP.send(
+                    .POST,
+                    "http://127.0.0.1:\(client.port!)/auth/o2/token",
+                    form: [
+                        "grant_type": "refresh_token", "refresh_token": refreshToken,
+                        "client_id": live.configuration.clientID, "client_secret": live.configuration.clientSecret,
+                    ]
+                )
+                #expect(answer.status == 200, "\(answer.text)")
+            }
+            await #expect(throws: (any Error).self) { try await restored.restore(Data("{}".utf8)) }
+        }
+    }
+}

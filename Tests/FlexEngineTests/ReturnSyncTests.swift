@@ -279,14 +279,23 @@ struct ReturnSyncTests {
                 connectionID: connectionID
             )
             #expect(handedOver.state.mode == .handedOver)
-            // The other connector's orders are not FlexBridge's to work.
+            // The other connector's orders are not FlexBridge's: not mirrored, and no command runs there.
             let theirs = try await parts.newOrder()
-            await #expect(throws: FulfilmentUseCases.Refusal.self) {
-                try await FulfilmentUseCases(store: store).submitCommand(
+            #expect(try await store.read { try await $0.order(ShipmentID(rawValue: theirs)) } == nil)
+            var late = try await parts.order(open)
+            late.shipmentID = "LATE-1"
+            late.status = "ACCEPTED"
+            late.state = .awaitingConfirmation
+            _ = try await store.transaction { [late] in try await $0.upsertOrder(late, source: "poll") }
+            do {
+                _ = try await FulfilmentUseCases(store: store).submitCommand(
                     CommandRequest(type: .confirm),
-                    to: ShipmentID(rawValue: theirs),
-                    idempotencyKey: "theirs"
+                    to: "LATE-1",
+                    idempotencyKey: "late"
                 )
+                Issue.record("a command ran at a handed-over location")
+            } catch let FulfilmentUseCases.Refusal.notNow(message) {
+                #expect(message.contains("handed over"), "\(message)")
             }
             // Taken back without a new pilot: only forced, with the reason in the change log.
             await #expect(throws: ValidationError.self, "forcing needs a reason") {

@@ -9,7 +9,7 @@ The convention, in the Markdown:
 
   - A walk-through is a document's marked blocks with the same NAME, in the order they appear. Unmarked blocks are
     reference material and are not run.
-  - Each command of a background block (`swift run flexbridge serve`, `swift run flexbridge simulate`, with any
+  - Each command of a background block (`swift run flexbridge serve`, `simulate` or `demo`, with any
     environment variables or options before or after) is started and left running until the walk-through ends; the
     runner waits until it answers (`/health`, `/_simulator/health`) before going on.
   - The other blocks run in order in one bash session with `set -euo pipefail`, so a variable set in one block
@@ -26,7 +26,8 @@ How the commands run (so that they are the documents' own):
     test`, `swift build`) is refused, so a walk-through never builds.
   - Ports: the documented ports are replaced by free ones, so that a run never meets another server.
     `127.0.0.1:8080` and `--port 8080` become the walk-through's API port, `127.0.0.1:8090` and `--port 8090` its
-    simulator port, and `serve` or `simulate` given no `--port` is given that port.
+    simulator port, and `serve`, `simulate` or `demo` given no `--port` is given that port (`demo` also its
+    `--simulator-port`).
   - `curl` is a shell function that adds `--fail-with-body` (unless the command already says `-f`/`--fail`): an HTTP
     error answer is a failure, as it is for the person following the document.
   - Only 127.0.0.1 addresses: a walk-through block naming any other http(s) host is refused before anything runs.
@@ -181,8 +182,8 @@ def split_commands(block):
                 parse_expected(command.expected)
             except ValueError as error:
                 raise DocError(f"{block.doc}:{command.line}: the expected output is not JSON: {error}")
-        if block.background and not re.search(r"\bflexbridge\s+(serve|simulate)\b", command.text):
-            raise DocError(f"{block.doc}:{command.line}: a background block may only start flexbridge serve or simulate")
+        if block.background and not re.search(r"\bflexbridge\s+(serve|simulate|demo)\b", command.text):
+            raise DocError(f"{block.doc}:{command.line}: a background block may only start flexbridge serve, simulate or demo")
     return commands
 
 
@@ -266,9 +267,10 @@ PRELUDE = r"""
 swift() {
     if [[ $# -ge 2 && $1 == run && $2 == flexbridge ]]; then
         shift 2
-        if [[ ${1:-} == serve || ${1:-} == simulate ]] && [[ " $* " != *" --port "* && " $* " != *" --port="* ]]; then
-            if [[ $1 == serve ]]; then set -- "$@" --port "$WT_API_PORT"; else set -- "$@" --port "$WT_SIM_PORT"; fi
+        if [[ ${1:-} == serve || ${1:-} == simulate || ${1:-} == demo ]] && [[ " $* " != *" --port "* && " $* " != *" --port="* ]]; then
+            if [[ $1 == simulate ]]; then set -- "$@" --port "$WT_SIM_PORT"; else set -- "$@" --port "$WT_API_PORT"; fi
         fi
+        if [[ ${1:-} == demo ]] && [[ " $* " != *" --simulator-port "* ]]; then set -- "$@" --simulator-port "$WT_SIM_PORT"; fi
         "$FLEXBRIDGE_BIN" "$@"
     else
         echo "walkthrough: only 'swift run flexbridge …' runs in a walk-through, not 'swift $*'" >&2
@@ -325,7 +327,7 @@ def make_script(blocks, api_port, sim_port):
             text = substitute_ports(command.text, api_port, sim_port)
             parts.append(f"__wt_step {command.line}")
             if block.background:
-                serve = re.search(r"\bflexbridge\s+serve\b", command.text)
+                serve = re.search(r"\bflexbridge\s+(serve|demo)\b", command.text)
                 url = f"http://127.0.0.1:{api_port}/health" if serve else f"http://127.0.0.1:{sim_port}/_simulator/health"
                 parts.append("{\n" + text + f'\n}} >"$WT_LOGS/{command.line}.bg.out" 2>"$WT_LOGS/{command.line}.bg.err" &')
                 parts.append(f'__wt_wait {command.line} $! "{url}"')
