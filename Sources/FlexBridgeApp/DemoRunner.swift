@@ -1,6 +1,7 @@
 import AmazonSimulator
 import AsyncHTTPClient
 import FlexCore
+import FlexPanel
 import FlexStore
 import FlexUseCases
 import Foundation
@@ -148,6 +149,14 @@ struct DemoWarehouse: Service {
     var amazon: String { "http://\(demo.host):\(demo.simulatorPort)" }
 
     func run() async throws {
+        do {
+            try await work()
+        } catch is CancellationError {
+            // Stopped (Ctrl-C) while setting up: nothing to report.
+        }
+    }
+
+    private func work() async throws {
         try await cancelWhenGracefulShutdown {
             try await waitUntilUp()
             let session = try await setUp()
@@ -171,11 +180,33 @@ struct DemoWarehouse: Service {
         }
     }
 
-    /// What the warehouse works with: its API key, the seller's connection and location.
+    /// What the warehouse works with: its API key, the seller's connection and location; and the panel's login.
     struct Session: Sendable {
         var key: String
         var connectionID: String
         var locationID: String
+        var operatorPassword: String
+    }
+
+    /// The panel's demo operator: made on the first run with a random password kept in the demo folder (mode 0600),
+    /// so that every run prints the same login.
+    private func demoOperator() async throws -> String {
+        let file = statePath.deletingLastPathComponent().appendingPathComponent("operator-password")
+        if let saved = try? String(contentsOf: file, encoding: .utf8), !saved.isEmpty { return saved }
+        let password = Panel.randomToken()
+        _ = try await OperatorUseCases(store: store).create(
+            name: "demo",
+            password: password,
+            role: .admin,
+            connections: nil,
+            by: .node()
+        )
+        FileManager.default.createFile(
+            atPath: file.path,
+            contents: Data(password.utf8),
+            attributes: [.posixPermissions: 0o600]
+        )
+        return password
     }
 
     private func waitUntilUp() async throws {
@@ -227,7 +258,12 @@ struct DemoWarehouse: Service {
             secret: notificationSecret
         )
         try await simulator.setOrderGenerator(ordersPerMinute: demo.ordersPerMinute, merchantID: DemoRunner.merchant)
-        return Session(key: key, connectionID: connectionID, locationID: locationID)
+        return Session(
+            key: key,
+            connectionID: connectionID,
+            locationID: locationID,
+            operatorPassword: try await demoOperator()
+        )
     }
 
     private func connectSeller(key: String) async throws -> (String, String) {
@@ -313,6 +349,7 @@ struct DemoWarehouse: Service {
 
         FlexBridge demo — running. Stop with Ctrl-C; run it again to carry on, or with --reset to start afresh.
 
+          Panel              http://\(demo.host):\(demo.port)/   log in as demo, password \(session.operatorPassword)
           FlexBridge API     http://\(demo.host):\(demo.port)/api/v1   (OpenAPI: Sources/FlexBridgeAPI/openapi.yaml)
           API key (admin)    \(session.key)
           Amazon simulator   \(amazon)   (ground truth: \(amazon)/_simulator/state)

@@ -1,6 +1,7 @@
 import FlexAPI
 import FlexCore
 import FlexEngine
+import FlexPanel
 import FlexStore
 import Foundation
 import Hummingbird
@@ -49,6 +50,7 @@ public struct FlexBridgeServer: Sendable {
             logger: logger
         ).register(on: router)
         NotificationRoutes(store: store, secret: configuration.notificationSecret).register(on: router)
+        try Panel(store: store, secureCookies: configuration.tlsCertificatePath != nil).register(on: router)
         registry.makeGauge(
             descriptor: MetricNameDescriptor(
                 namespace: "flexbridge",

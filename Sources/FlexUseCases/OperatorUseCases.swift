@@ -81,6 +81,7 @@ public struct OperatorUseCases: Sendable {
             else { return nil }
             guard person.disabledAt == nil else { return person }
             let disabled = try await session.disableOperator(id, account: principal.account)
+            try await session.endPanelSessions(operatorID: id)
             try await session.recordChanges(
                 [SettingChange(setting: "operator.disabled", oldValue: Self.describe(person), newValue: nil)],
                 connectionID: nil,
@@ -114,6 +115,43 @@ public struct OperatorUseCases: Sendable {
             try await $0.recordLogin(person.id, failedAttempts: 0, lockedUntil: nil, loggedInAt: now)
         }
         return person.principal
+    }
+
+    /// How long a panel session lasts at most, and without use.
+    public static let sessionLifetime: TimeInterval = 12 * 3600
+    public static let sessionIdleTimeout: TimeInterval = 2 * 3600
+
+    /// Logs the operator in (``logIn(name:password:account:)``) and starts a panel session: its token for the
+    /// cookie, and the session with its CSRF token.
+    public func startSession(
+        name: String,
+        password: String,
+        account: AccountID = .default
+    ) async throws -> (token: String, session: PanelSession, principal: Principal) {
+        let principal = try await logIn(name: name, password: password, account: account)
+        let (token, session) = try await store.transaction {
+            try await $0.startPanelSession(
+                operatorID: principal.id,
+                account: principal.account,
+                lifetime: Self.sessionLifetime
+            )
+        }
+        return (token, session, principal)
+    }
+
+    /// The operator and session behind a session token, while the session lasts and the operator is enabled.
+    public func session(token: String) async throws -> (principal: Principal, session: PanelSession)? {
+        try await store.transaction { store in
+            guard let session = try await store.panelSession(token: token, idle: Self.sessionIdleTimeout),
+                let person = try await store.operator(session.operatorID, account: session.account),
+                person.disabledAt == nil
+            else { return nil }
+            return (person.principal, session)
+        }
+    }
+
+    public func endSession(token: String) async throws {
+        try await store.transaction { try await $0.endPanelSession(token: token) }
     }
 
     static func describe(_ person: Operator) -> String {

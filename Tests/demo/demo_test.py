@@ -10,6 +10,7 @@
 
 Usage: demo_test.py FLEXBRIDGE_BINARY   (Tests/demo/run.sh builds it and calls this)
 """
+import http.cookiejar
 import json
 import os
 import re
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
@@ -109,6 +111,17 @@ def main():
         manifests = demo.get("/manifests?status=handed_over")["manifests"]
         expect(manifests, "a manifest was handed over")
         print(f"{time.time() - started:5.1f} s: {len(shipped)} shipped, {len(manifests)} manifest(s) handed over", flush=True)
+        # The panel, as the banner says: log in as demo with the printed password, and see the orders.
+        password = re.search(r"log in as demo, password (\S+)", "".join(demo.output)).group(1)
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        base = f"http://127.0.0.1:{demo.api_port}"
+        form = browser.open(f"{base}/login?next=/orders", timeout=10).read().decode()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+        fields = urllib.parse.urlencode({"csrf": csrf, "next": "/orders", "name": "demo", "password": password})
+        orders_page = browser.open(f"{base}/login", fields.encode(), timeout=10)
+        html = orders_page.read().decode()
+        expect(orders_page.geturl().endswith("/orders") and shipped[0]["shipmentId"] in html,
+               f"the panel shows the orders after login: {orders_page.geturl()}")
         known = {o["shipmentId"] for o in demo.orders()}
         demo.stop()
         expect(os.path.exists(os.path.join(folder, "simulator.json")), "the simulator's state was saved")

@@ -468,5 +468,19 @@ enum Schema {
                 .primaryKey("connection_id", "location_id")
                 .run()
         },
+        Migration(version: 12, name: "operators' panel sessions") { database, _ in
+            // A session is kept as its token's SHA-256; csrf is the token every form of the session carries.
+            try await database.create(table: "panel_sessions")
+                .column("token_hash", type: .text, .primaryKey(autoIncrement: false))
+                .column("operator_id", type: .text, .notNull)
+                .column("account_id", type: .text, .notNull)
+                .column("csrf", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("last_seen_at", type: .bigint, .notNull)
+                .column("expires_at", type: .bigint, .notNull)
+                .run()
+            try await database.create(index: "panel_sessions_by_operator").on("panel_sessions").column("operator_id")
+                .run()
+        },
     ]
 }

@@ -1,0 +1,159 @@
+import Mustache
+
+/// The panel's pages as Mustache templates: `{{…}}` escapes what it shows, `{{{…}}}` is used only for the page body
+/// the layout wraps, which was rendered (and escaped) by its own template.
+enum PanelTemplates {
+    static func library() throws -> MustacheLibrary {
+        var library = MustacheLibrary()
+        for (name, text) in [
+            ("layout", layout), ("login", login), ("dashboard", dashboard), ("orders", orders), ("order", order),
+            ("message", message),
+        ] {
+            try library.register(text, named: name)
+        }
+        return library
+    }
+
+    static let layout = """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{{title}} · FlexBridge</title>
+        <link rel="stylesheet" href="/panel.css">
+        </head>
+        <body>
+        {{#operator}}
+        <header>
+        <a class="brand" href="/">FlexBridge</a>
+        <nav><a href="/">Dashboard</a> <a href="/orders">Orders</a></nav>
+        <form class="logout" method="post" action="/logout">
+        <span>{{name}} · {{role}}</span>
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <button type="submit">Log out</button>
+        </form>
+        </header>
+        {{/operator}}
+        <main>
+        {{#notice}}<p class="notice">{{.}}</p>{{/notice}}
+        {{#error}}<p class="error" role="alert">{{.}}</p>{{/error}}
+        {{{body}}}
+        </main>
+        </body>
+        </html>
+        """
+
+    static let login = """
+        <h1>Log in</h1>
+        <form class="login" method="post" action="/login">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <input type="hidden" name="next" value="{{next}}">
+        <label>Name <input name="name" value="{{name}}" autocomplete="username" required maxlength="100"></label>
+        <label>Password <input type="password" name="password" autocomplete="current-password" required maxlength="200"></label>
+        <button type="submit">Log in</button>
+        </form>
+        """
+
+    static let dashboard = """
+        <h1>Dashboard</h1>
+        {{^connections}}<p>No connection yet: add one through the API (POST /api/v1/connections).</p>{{/connections}}
+        {{#connections}}
+        <section class="connection">
+        <h2>{{name}} <small>{{sellingPartnerId}} · {{region}}</small> <span class="status {{status}}">{{status}}</span></h2>
+        {{#needsAuthorization}}<p class="error">The seller must authorise FlexBridge again.</p>{{/needsAuthorization}}
+        <table>
+        <thead><tr>{{#states}}<th>{{label}}</th>{{/states}}</tr></thead>
+        <tbody><tr>{{#states}}<td><a href="/orders?state={{state}}&amp;connectionId={{connectionId}}">{{count}}</a></td>{{/states}}</tr></tbody>
+        </table>
+        </section>
+        {{/connections}}
+        """
+
+    static let orders = """
+        <h1>Orders</h1>
+        <nav class="filters">
+        <a href="/orders"{{#all}} class="current"{{/all}}>All</a>
+        {{#states}}<a href="/orders?state={{state}}"{{#current}} class="current"{{/current}}>{{label}}</a> {{/states}}
+        </nav>
+        <table>
+        <thead><tr><th>Shipment</th><th>Connection</th><th>Location</th><th>Amazon's status</th><th>State</th><th>Ship by</th><th>Problem</th></tr></thead>
+        <tbody>
+        {{#orders}}
+        <tr><td><a href="/orders/{{shipmentId}}">{{shipmentId}}</a></td><td>{{connection}}</td><td>{{locationId}}</td><td>{{status}}</td><td>{{state}}</td><td>{{shipBy}}</td><td>{{problem}}</td></tr>
+        {{/orders}}
+        {{^orders}}<tr><td colspan="7">No order here.</td></tr>{{/orders}}
+        </tbody>
+        </table>
+        {{#next}}<p><a href="/orders?{{stateQuery}}after={{next}}">Next page</a></p>{{/next}}
+        """
+
+    static let order = """
+        <h1>Order {{shipmentId}}</h1>
+        <dl>
+        <dt>State</dt><dd>{{state}}</dd>
+        <dt>Amazon's status</dt><dd>{{status}}</dd>
+        <dt>Program</dt><dd>{{program}}</dd>
+        <dt>Location</dt><dd>{{locationId}}</dd>
+        <dt>Ship by</dt><dd>{{shipBy}}</dd>
+        {{#original}}<dt>Replaces</dt><dd><a href="/orders/{{.}}">{{.}}</a></dd>{{/original}}
+        {{#problem}}<dt>Problem</dt><dd class="error">{{.}}</dd>{{/problem}}
+        </dl>
+        <h2>Lines</h2>
+        <table><thead><tr><th>Line</th><th>Merchant SKU</th><th>Units</th></tr></thead><tbody>
+        {{#lines}}<tr><td>{{id}}</td><td>{{sku}}</td><td>{{units}}</td></tr>{{/lines}}
+        </tbody></table>
+        {{#actions.0}}<h2>Next</h2>{{/actions.0}}
+        <div class="actions">
+        {{#actions}}
+        <form method="post" action="/orders/{{shipmentId}}/commands">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <input type="hidden" name="key" value="{{key}}">
+        <input type="hidden" name="type" value="{{type}}">
+        {{#reasons.0}}<select name="reason" aria-label="Reason">{{#reasons}}<option value="{{.}}">{{.}}</option>{{/reasons}}</select>{{/reasons.0}}
+        <button type="submit">{{label}}</button>
+        </form>
+        {{/actions}}
+        </div>
+        <h2>Commands</h2>
+        <table><thead><tr><th>Command</th><th>Status</th><th>Asked by</th><th>Result</th></tr></thead><tbody>
+        {{#commands}}<tr><td>{{type}}</td><td>{{status}}</td><td>{{requestedBy}}</td><td>{{result}}</td></tr>{{/commands}}
+        {{^commands}}<tr><td colspan="4">None yet.</td></tr>{{/commands}}
+        </tbody></table>
+        <h2>Timeline</h2>
+        <table><thead><tr><th>Amazon's status</th><th>At Amazon</th><th>Seen by</th></tr></thead><tbody>
+        {{#history}}<tr><td>{{status}}</td><td>{{at}}</td><td>{{source}}</td></tr>{{/history}}
+        </tbody></table>
+        """
+
+    static let message = """
+        <h1>{{heading}}</h1>
+        <p>{{text}}</p>
+        <p><a href="{{link}}">{{linkText}}</a></p>
+        """
+
+    static let css = """
+        body { font-family: system-ui, sans-serif; margin: 0; color: #1d232a; background: #f6f7f9; }
+        header { display: flex; gap: 2rem; align-items: center; padding: .6rem 1.5rem; background: #232f3e; color: #fff; }
+        header a { color: #fff; text-decoration: none; margin-right: 1rem; }
+        header .brand { font-weight: 700; }
+        header .logout { margin-left: auto; display: flex; gap: .8rem; align-items: center; }
+        main { padding: 1.2rem 1.5rem; max-width: 1200px; }
+        table { border-collapse: collapse; background: #fff; margin: .5rem 0 1.2rem; }
+        th, td { border: 1px solid #d5d9de; padding: .35rem .6rem; text-align: left; font-size: .92rem; }
+        th { background: #eef0f3; }
+        .notice { background: #e6f4ea; padding: .5rem .8rem; border-left: 4px solid #2e7d32; }
+        .error { color: #b00020; }
+        p.error { background: #fdecea; padding: .5rem .8rem; border-left: 4px solid #b00020; }
+        .status { font-size: .8rem; padding: .1rem .4rem; border-radius: .3rem; background: #e0e0e0; }
+        .status.active { background: #c8e6c9; }
+        .filters a { margin-right: .6rem; }
+        .filters a.current { font-weight: 700; }
+        .actions { display: flex; gap: .8rem; flex-wrap: wrap; }
+        .actions form { display: flex; gap: .4rem; }
+        form.login { display: grid; gap: .8rem; max-width: 320px; }
+        button { padding: .35rem .9rem; }
+        dl { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }
+        dt { font-weight: 600; }
+        """
+}

@@ -1,0 +1,232 @@
+import FlexBridgeApp
+import FlexCore
+import FlexStore
+import FlexStoreTesting
+import FlexUseCases
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Prometheus
+import Testing
+
+@Suite("The operators' panel")
+struct PanelTests {
+    /// A browser of the panel: keeps its cookies, sends forms.
+    final class Browser: @unchecked Sendable {
+        let client: any TestClientProtocol
+        var cookies: [String: String] = [:]
+
+        init(_ client: any TestClientProtocol) { self.client = client }
+
+        struct Page {
+            var status: HTTPResponse.Status
+            var headers: HTTPFields
+            var html: String
+
+            /// The value of the first hidden field `name`.
+            func field(_ name: String) -> String? {
+                guard let range = html.range(of: #"name="\#(name)" value=""#) else { return nil }
+                return String(html[range.upperBound...].prefix { $0 != "\"" })
+            }
+        }
+
+        func get(_ uri: String) async throws -> Page { try await send(.get, uri, form: nil) }
+
+        func post(_ uri: String, _ form: [String: String]) async throws -> Page {
+            try await send(.post, uri, form: form)
+        }
+
+        private func send(_ method: HTTPRequest.Method, _ uri: String, form: [String: String]?) async throws -> Page {
+            var headers: HTTPFields = [:]
+            if !cookies.isEmpty {
+                headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "; ")
+            }
+            var body: ByteBuffer?
+            if let form {
+                headers[.contentType] = "application/x-www-form-urlencoded"
+                var components = URLComponents()
+                components.queryItems = form.map { URLQueryItem(name: $0.key, value: $0.value) }
+                body = ByteBuffer(
+                    string: components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B") ?? ""
+                )
+            }
+            let page = try await client.execute(uri: uri, method: method, headers: headers, body: body) { response in
+                Page(status: response.status, headers: response.headers, html: String(buffer: response.body))
+            }
+            for cookie in page.headers[values: .setCookie] {
+                let pair = cookie.split(separator: ";")[0].split(separator: "=", maxSplits: 1)
+                let name = String(pair[0])
+                let value = pair.count > 1 ? String(pair[1]) : ""
+                if value.isEmpty || cookie.contains("Max-Age=0") { cookies[name] = nil } else { cookies[name] = value }
+            }
+            return page
+        }
+
+        /// Logs in through the login form.
+        func logIn(_ name: String, _ password: String, next: String = "/") async throws -> Page {
+            let form = try await get("/login?next=\(next)")
+            return try await post(
+                "/login",
+                ["csrf": form.field("csrf") ?? "", "next": next, "name": name, "password": password]
+            )
+        }
+    }
+
+    static let password = "a long enough password"
+
+    /// A server with an admin and a read-only operator, a connection named with HTML in it, and one new order.
+    static func withPanel(_ test: @Sendable (Browser, Store) async throws -> Void) async throws {
+        try await TestDatabase.with(.sqlite) { database in
+            let configuration = FlexBridgeConfiguration(
+                database: database.url,
+                masterKey: .value(MasterKey.generate()),
+                port: 0
+            )
+            let store = try await Store.open(configuration.storeConfiguration)
+            let connection = Connection(
+                name: "Acme <script>alert(1)</script>",
+                sellingPartnerID: "A1PANEL",
+                region: .eu,
+                marketplaceIDs: ["A21TJRUUN4KGV"],
+                applicationClientID: "c",
+                createdAt: Date()
+            )
+            let now = Date()
+            let order = Order(
+                connectionID: connection.id,
+                shipmentID: "SHIP-P1",
+                locationID: "L1",
+                marketplaceID: "A21TJRUUN4KGV",
+                channel: "FBA",
+                program: .sellerFlex,
+                shipmentType: "NEW",
+                originalShipmentID: nil,
+                status: "ACCEPTED",
+                amazonCreatedAt: now,
+                amazonUpdatedAt: now,
+                expectedShipAt: now.addingTimeInterval(3600),
+                shipment:
+                    #"{"id":"SHIP-P1","status":"ACCEPTED","lineItems":[{"shipmentLineItemId":"1","merchantSku":"<b>SKU</b>","numberOfUnits":2}]}"#,
+                firstSeenAt: now,
+                updatedAt: now
+            )
+            try await store.transaction {
+                try await $0.insertConnection(connection, clientSecret: "s", actor: "test")
+                _ = try await $0.upsertOrder(order, source: "poll")
+            }
+            let operators = OperatorUseCases(store: store, hashing: .init(logN: 10, blockSize: 8, parallelism: 1))
+            _ = try await operators.create(
+                name: "ada",
+                password: password,
+                role: .operator,
+                connections: nil,
+                by: .node()
+            )
+            _ = try await operators.create(name: "rea", password: password, role: .read, connections: nil, by: .node())
+            let app = try FlexBridgeServer.buildApplication(
+                configuration: configuration,
+                store: store,
+                registry: PrometheusCollectorRegistry(),
+                logger: Logger(label: "flexbridge")
+            )
+            try await app.test(.router) { client in try await test(Browser(client), store) }
+            try await store.close()
+        }
+    }
+
+    static func commands(_ store: Store) async throws -> [FulfilmentCommand] {
+        guard let order = try await store.read({ try await $0.order("SHIP-P1") }) else { return [] }
+        return try await store.read { try await $0.commands(shipmentID: "SHIP-P1", connectionID: order.connectionID) }
+    }
+
+    @Test("without a session every page goes to the login page and back; the login form is refused without its token")
+    func login() async throws {
+        try await Self.withPanel { browser, _ in
+            for path in ["/", "/orders", "/orders/SHIP-P1"] {
+                let page = try await browser.get(path)
+                #expect(page.status == .seeOther, "\(path)")
+                #expect(page.headers[.location]?.hasPrefix("/login?next=") == true, "\(path)")
+            }
+            let form = try await browser.get("/login?next=/orders")
+            #expect(form.status == .ok && form.field("next") == "/orders")
+            #expect(form.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
+            #expect(form.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+            let forged = try await browser.post(
+                "/login",
+                ["csrf": "forged", "name": "ada", "password": Self.password, "next": "/"]
+            )
+            #expect(forged.status == .forbidden && browser.cookies["flexbridge_session"] == nil)
+            let wrong = try await browser.logIn("ada", "not the password")
+            #expect(wrong.status == .unauthorized && wrong.html.contains("Wrong name or password."))
+            #expect(wrong.html.contains(#"value="ada""#), "the name is kept in the form")
+            let signedIn = try await browser.logIn("ada", Self.password, next: "/orders")
+            #expect(signedIn.status == .seeOther && signedIn.headers[.location] == "/orders")
+            let cookie = signedIn.headers[values: .setCookie].first { $0.hasPrefix("flexbridge_session=") } ?? ""
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && !cookie.contains("Secure"))
+            #expect(try await browser.get("/orders").status == .ok)
+            // Going back elsewhere after login is refused: only this panel's paths.
+            let elsewhere = try await browser.logIn("ada", Self.password, next: "//evil.example/")
+            #expect(elsewhere.headers[.location] == "/")
+        }
+    }
+
+    @Test("pages escape what they show; a form without the session's token is refused and changes nothing")
+    func formsAndEscaping() async throws {
+        try await Self.withPanel { browser, store in
+            _ = try await browser.logIn("ada", Self.password)
+            let dashboard = try await browser.get("/")
+            #expect(dashboard.html.contains("Acme &lt;script&gt;alert(1)&lt;/script&gt;"))
+            #expect(!dashboard.html.contains("<script>"))
+            let order = try await browser.get("/orders/SHIP-P1")
+            #expect(order.html.contains("&lt;b&gt;SKU&lt;/b&gt;") && !order.html.contains("<b>SKU</b>"))
+            #expect(order.html.contains(">Confirm</button>") && order.html.contains(">Reject</button>"))
+            let csrf = try #require(order.field("csrf"))
+            let key = try #require(order.field("key"))
+            let forged = try await browser.post(
+                "/orders/SHIP-P1/commands",
+                ["csrf": "x", "key": key, "type": "confirm"]
+            )
+            #expect(forged.status == .forbidden)
+            #expect(try await Self.commands(store).isEmpty)
+            let done = try await browser.post(
+                "/orders/SHIP-P1/commands",
+                ["csrf": csrf, "key": key, "type": "confirm"]
+            )
+            #expect(done.status == .seeOther && done.headers[.location] == "/orders/SHIP-P1")
+            // The same form sent twice (a double click) is one command: its key is the form's.
+            _ = try await browser.post("/orders/SHIP-P1/commands", ["csrf": csrf, "key": key, "type": "confirm"])
+            let stored = try await Self.commands(store)
+            #expect(stored.map(\.request.type) == [.confirm] && stored.first?.requestedBy == "operator ada")
+            let refused = try await browser.post(
+                "/orders/SHIP-P1/commands",
+                ["csrf": csrf, "key": "other", "type": "bogus"]
+            )
+            #expect(refused.status == .badRequest && refused.html.contains("Choose one of the actions shown."))
+            #expect(try await Self.commands(store).count == 1)
+            #expect(try await browser.get("/orders/NOPE").status == .notFound)
+            // Logging out needs the token too, and ends the session.
+            #expect(try await browser.post("/logout", ["csrf": "x"]).status == .forbidden)
+            #expect(try await browser.post("/logout", ["csrf": csrf]).status == .seeOther)
+            #expect(try await browser.get("/").status == .seeOther)
+        }
+    }
+
+    @Test("a read operator sees no action, and its posts are refused")
+    func readOnly() async throws {
+        try await Self.withPanel { browser, store in
+            _ = try await browser.logIn("rea", Self.password)
+            let order = try await browser.get("/orders/SHIP-P1")
+            #expect(order.status == .ok && !order.html.contains(">Confirm</button>"))
+            let csrf = try #require(order.field("csrf"))
+            let posted = try await browser.post(
+                "/orders/SHIP-P1/commands",
+                ["csrf": csrf, "key": "k", "type": "confirm"]
+            )
+            #expect(posted.status == .forbidden)
+            #expect(try await Self.commands(store).isEmpty)
+        }
+    }
+}
