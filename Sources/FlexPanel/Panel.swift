@@ -50,6 +50,7 @@ public struct Panel: Sendable {
             let id = try context.parameters.require("id")
             return try await signedIn(request) { try await orderPage(id, $0) }
         }
+        registerShipping(on: router)
         router.post("orders/{id}/commands") { request, context in
             let id = try context.parameters.require("id")
             return try await signedIn(request) { signed in
@@ -86,15 +87,14 @@ public struct Panel: Sendable {
     func loginPage(
         _ request: Request,
         name: String = "",
+        next asked: String? = nil,
         error: String? = nil,
         status: HTTPResponse.Status = .ok
-    )
-        async throws -> Response
-    {
+    ) async throws -> Response {
         // The login form's CSRF token is a cookie it must match (double submit), so a page elsewhere cannot log a
         // browser in as someone else.
         let token = Self.cookie(Self.loginCookie, in: request) ?? Self.randomToken()
-        let next = Self.localPath(request.uri.queryParameters.get("next")) ?? "/"
+        let next = Self.localPath(asked ?? request.uri.queryParameters.get("next")) ?? "/"
         var response = render(
             "login",
             ["csrf": token, "next": next, "name": name],
@@ -114,6 +114,7 @@ public struct Panel: Sendable {
         guard let cookie = Self.cookie(Self.loginCookie, in: request), Self.sameToken(form["csrf"], cookie) else {
             return try await loginPage(
                 request,
+                next: form["next"],
                 error: "The form was stale; nothing was done. Log in again.",
                 status: .forbidden
             )
@@ -131,7 +132,13 @@ public struct Panel: Sendable {
             response.headers.append(HTTPField(name: .setCookie, value: cookieValue(Self.loginCookie, "", maxAge: 0)))
             return response
         } catch let refusal as OperatorUseCases.LoginRefusal {
-            return try await loginPage(request, name: name, error: refusal.description, status: .unauthorized)
+            return try await loginPage(
+                request,
+                name: name,
+                next: form["next"],
+                error: refusal.description,
+                status: .unauthorized
+            )
         }
     }
 

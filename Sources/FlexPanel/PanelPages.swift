@@ -107,6 +107,7 @@ extension Panel {
                     "type": type.rawValue, "label": label, "csrf": signed.session.csrf,
                     "key": "panel:\(UUID().uuidString.lowercased())", "shipmentId": order.shipmentID.rawValue,
                     "reasons": type == .reject ? ["OUT_OF_STOCK", "CUSTOMER_REQUESTED"] : [],
+                    "hasReasons": type == .reject,
                 ])
             }
         }
@@ -119,7 +120,7 @@ extension Panel {
             "lines": (facts?.lineItems ?? []).map {
                 ["id": $0.shipmentLineItemId, "sku": $0.merchantSku, "units": $0.numberOfUnits] as [String: Any]
             },
-            "actions": actions,
+            "actions": actions, "hasActions": !actions.isEmpty,
             "commands": commands.map {
                 [
                     "type": $0.request.type.rawValue, "status": $0.status.rawValue,

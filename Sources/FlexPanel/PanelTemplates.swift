@@ -7,7 +7,7 @@ enum PanelTemplates {
         var library = MustacheLibrary()
         for (name, text) in [
             ("layout", layout), ("login", login), ("dashboard", dashboard), ("orders", orders), ("order", order),
-            ("message", message),
+            ("message", message), ("manifests", manifests), ("returns", returns), ("return", returnPage),
         ] {
             try library.register(text, named: name)
         }
@@ -27,7 +27,7 @@ enum PanelTemplates {
         {{#operator}}
         <header>
         <a class="brand" href="/">FlexBridge</a>
-        <nav><a href="/">Dashboard</a> <a href="/orders">Orders</a></nav>
+        <nav><a href="/">Dashboard</a> <a href="/orders">Orders</a> <a href="/manifests">Manifests</a> <a href="/returns">Returns</a></nav>
         <form class="logout" method="post" action="/logout">
         <span>{{name}} · {{role}}</span>
         <input type="hidden" name="csrf" value="{{csrf}}">
@@ -103,14 +103,14 @@ enum PanelTemplates {
         <table><thead><tr><th>Line</th><th>Merchant SKU</th><th>Units</th></tr></thead><tbody>
         {{#lines}}<tr><td>{{id}}</td><td>{{sku}}</td><td>{{units}}</td></tr>{{/lines}}
         </tbody></table>
-        {{#actions.0}}<h2>Next</h2>{{/actions.0}}
+        {{#hasActions}}<h2>Next</h2>{{/hasActions}}
         <div class="actions">
         {{#actions}}
         <form method="post" action="/orders/{{shipmentId}}/commands">
         <input type="hidden" name="csrf" value="{{csrf}}">
         <input type="hidden" name="key" value="{{key}}">
         <input type="hidden" name="type" value="{{type}}">
-        {{#reasons.0}}<select name="reason" aria-label="Reason">{{#reasons}}<option value="{{.}}">{{.}}</option>{{/reasons}}</select>{{/reasons.0}}
+        {{#hasReasons}}<select name="reason" aria-label="Reason">{{#reasons}}<option value="{{.}}">{{.}}</option>{{/reasons}}</select>{{/hasReasons}}
         <button type="submit">{{label}}</button>
         </form>
         {{/actions}}
@@ -123,6 +123,90 @@ enum PanelTemplates {
         <h2>Timeline</h2>
         <table><thead><tr><th>Amazon's status</th><th>At Amazon</th><th>Seen by</th></tr></thead><tbody>
         {{#history}}<tr><td>{{status}}</td><td>{{at}}</td><td>{{source}}</td></tr>{{/history}}
+        </tbody></table>
+        """
+
+    static let manifests = """
+        <h1>Manifests</h1>
+        {{#canWork}}
+        <h2>Ready to go</h2>
+        {{^ready}}<p>No labelled order waits for a manifest.</p>{{/ready}}
+        {{#hasReady}}<table><thead><tr><th>Connection</th><th>Location</th><th>Labelled orders</th><th></th></tr></thead><tbody>{{/hasReady}}
+        {{#ready}}
+        <tr><td>{{connection}}</td><td>{{locationId}}</td><td>{{count}}</td><td>
+        <form method="post" action="/manifests">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="key" value="{{key}}">
+        <input type="hidden" name="connectionId" value="{{connectionId}}"><input type="hidden" name="locationId" value="{{locationId}}">
+        <button type="submit">Build manifest</button>
+        </form></td></tr>
+        {{/ready}}
+        {{#hasReady}}</tbody></table>{{/hasReady}}
+        {{/canWork}}
+        <h2>Made</h2>
+        <table>
+        <thead><tr><th>Manifest</th><th>Carrier</th><th>Location</th><th>Orders</th><th>Status</th><th>Made</th><th>By</th><th></th></tr></thead>
+        <tbody>
+        {{#manifests}}
+        <tr><td>{{id}}</td><td>{{carrier}}</td><td>{{locationId}}</td><td>{{orders}}</td><td>{{status}}</td><td>{{createdAt}}</td><td>{{createdBy}}</td>
+        <td><a href="/manifests/{{id}}/pdf">PDF</a>
+        {{#canHandOver}}<form class="inline" method="post" action="/manifests/{{id}}/handover"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Hand over</button></form>{{/canHandOver}}
+        </td></tr>
+        {{/manifests}}
+        {{^manifests}}<tr><td colspan="8">None yet.</td></tr>{{/manifests}}
+        </tbody>
+        </table>
+        """
+
+    static let returns = """
+        <h1>Returns</h1>
+        <nav class="filters">
+        <a href="/returns"{{#all}} class="current"{{/all}}>All</a>
+        {{#statuses}}<a href="/returns?status={{status}}"{{#current}} class="current"{{/current}}>{{status}}</a> {{/statuses}}
+        </nav>
+        <table>
+        <thead><tr><th>Return</th><th>Order</th><th>RMA</th><th>SKU</th><th>Units</th><th>Type</th><th>Amazon's status</th><th>Received</th></tr></thead>
+        <tbody>
+        {{#returns}}
+        <tr><td><a href="/returns/{{id}}">{{id}}</a></td><td>{{#shipmentId}}<a href="/orders/{{.}}">{{.}}</a>{{/shipmentId}}</td><td>{{rmaId}}</td><td>{{sku}}</td><td>{{units}}</td><td>{{type}}</td><td>{{status}}</td><td>{{received}}</td></tr>
+        {{/returns}}
+        {{^returns}}<tr><td colspan="8">No return here.</td></tr>{{/returns}}
+        </tbody>
+        </table>
+        {{#next}}<p><a href="/returns?{{statusQuery}}after={{next}}">Next page</a></p>{{/next}}
+        """
+
+    static let returnPage = """
+        <h1>Return {{id}}</h1>
+        <dl>
+        <dt>Amazon's status</dt><dd>{{status}}</dd>
+        <dt>Order</dt><dd>{{#shipmentId}}<a href="/orders/{{.}}">{{.}}</a>{{/shipmentId}}</dd>
+        <dt>RMA</dt><dd>{{rmaId}}</dd>
+        <dt>Merchant SKU</dt><dd>{{sku}}</dd>
+        <dt>Units</dt><dd>{{units}}</dd>
+        <dt>Type</dt><dd>{{type}} {{subType}}</dd>
+        <dt>Reason</dt><dd>{{reason}}</dd>
+        <dt>Return location</dt><dd>{{locationId}}</dd>
+        <dt>Tracking</dt><dd>{{tracking}}</dd>
+        {{#otp}}<dt>OTP</dt><dd>{{.}}</dd>{{/otp}}
+        </dl>
+        {{#receipt}}
+        <h2>Received</h2>
+        <p>{{receivedAt}} by {{receivedBy}}: {{items}}{{#restocked}}; {{.}}{{/restocked}}</p>
+        {{/receipt}}
+        {{#canReceive}}
+        <h2>Receive</h2>
+        <p>Grade every unit ({{units}}); missing for those not in the parcel.</p>
+        <form class="receive" method="post" action="/returns/{{id}}/receive">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="key" value="{{key}}">
+        {{#grades}}<label>{{label}} <input type="number" name="grade.{{grade}}" value="{{value}}" min="0" max="{{units}}"></label>{{/grades}}
+        {{#fieldError}}<p class="error">{{.}}</p>{{/fieldError}}
+        <label><input type="checkbox" name="restock" value="on" checked> Put sellable units back on sale at the hub</label>
+        <button type="submit">Record receipt</button>
+        </form>
+        {{/canReceive}}
+        <h2>Timeline</h2>
+        <table><thead><tr><th>Amazon's status</th><th>At Amazon</th></tr></thead><tbody>
+        {{#history}}<tr><td>{{status}}</td><td>{{at}}</td></tr>{{/history}}
         </tbody></table>
         """
 
@@ -151,7 +235,8 @@ enum PanelTemplates {
         .filters a.current { font-weight: 700; }
         .actions { display: flex; gap: .8rem; flex-wrap: wrap; }
         .actions form { display: flex; gap: .4rem; }
-        form.login { display: grid; gap: .8rem; max-width: 320px; }
+        form.login, form.receive { display: grid; gap: .8rem; max-width: 360px; }
+        form.inline { display: inline; }
         button { padding: .35rem .9rem; }
         dl { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }
         dt { font-weight: 600; }

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""The operators' panel in headless Chromium, against `flexbridge serve` and the simulator:
+
+1. a page without a session goes to the login page; a wrong password is refused; the right one lands on the page
+   asked for;
+2. an order placed at the simulator appears in the panel, and an operator ships it from its page: confirm, pack,
+   label, then builds its manifest on the manifests page, opens the PDF and hands it over — SHIPPED at the simulator;
+3. the customer returns it; the operator grades the units on the return's page and the sellable ones are back in
+   the hub's stock;
+4. a form whose CSRF token was tampered with is refused and changes nothing; logging out ends the session.
+
+Usage: panel_browser.py FLEXBRIDGE_BINARY. PANEL_SCREENSHOTS=DIR saves the main pages' screenshots there.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from harness import Rig, call, expect  # noqa: E402
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+BINARY = sys.argv[1]
+MERCHANT = "A1PANELSELLER"
+PASSWORD = "panel test password"
+SHOTS = os.environ.get("PANEL_SCREENSHOTS")
+
+
+def wait_for(what, check, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    expect(False, f"{what} within {seconds} s")
+
+
+def shot(driver, name):
+    if SHOTS:
+        os.makedirs(SHOTS, exist_ok=True)
+        driver.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
+
+
+def button(driver, text):
+    return driver.find_element(By.XPATH, f'//button[normalize-space()="{text}"]')
+
+
+def main():
+    rig = Rig(BINARY, "flexbridge-panel-", simulator_args=["--no-throttle"],
+              serve_env={"FLEXBRIDGE_NOTIFICATION_SECRET": "panel-notification-secret", "FLEXBRIDGE_RETURNS_POLL_SECONDS": "1"})
+    options = webdriver.ChromeOptions()
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,860"]:
+        options.add_argument(argument)
+    driver = None
+    try:
+        rig.serve()
+        cid, location_id, _ = rig.connect_seller(MERCHANT, "Panel test")
+        status, _ = call("POST", f"{rig.sim}/_simulator/notifications/destinations", {
+            "url": f"http://127.0.0.1:{rig.api_port}/notifications/amazon", "secret": "panel-notification-secret"})
+        expect(status == 201, f"notification destination: {status}")
+        call("POST", f"{rig.sim}/_simulator/listings", {"merchantId": MERCHANT, "marketplaceId": "A21TJRUUN4KGV", "skus": ["PANEL-SKU-1"]})
+        status, body = call("POST", f"{rig.api}/connections/{cid}/listings", {"listings": [
+            {"clientSkuId": "EAN-PANEL-1", "channelSkuId": "PANEL-SKU-1", "channelSerialNo": "B0PANEL001", "marketplace": "A21TJRUUN4KGV"}]})
+        expect(status in (200, 201), f"listings: {status} {body}")
+        status, body = call("PUT", f"{rig.api}/stock", {"items": [{"hub": "HUB1", "sku": "EAN-PANEL-1", "quantity": 10}]})
+        expect(status == 202, f"stock: {status} {body}")
+        made = subprocess.run([BINARY, "operators", "create", "ada", "--role", "operator", "--database", rig.database,
+                               "--password-stdin"], input=PASSWORD, capture_output=True, text=True, timeout=60)
+        expect(made.returncode == 0, f"operators create: {made.stdout} {made.stderr}")
+        base = f"http://127.0.0.1:{rig.api_port}"
+
+        driver = webdriver.Chrome(options=options)
+        driver.get(base + "/orders")
+        expect("/login" in driver.current_url, f"without a session: {driver.current_url}")
+        shot(driver, "login")
+        driver.find_element(By.NAME, "name").send_keys("ada")
+        driver.find_element(By.NAME, "password").send_keys("wrong password")
+        button(driver, "Log in").click()
+        wait_for("a wrong password refused", lambda: "Wrong name or password." in driver.page_source, 10)
+        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+        button(driver, "Log in").click()
+        wait_for("back to the page asked for after login", lambda: driver.current_url.endswith("/orders"), 10)
+
+        # An order arrives (the simulator notifies FlexBridge) and is shipped from the panel.
+        status, body = call("POST", f"{rig.sim}/_simulator/orders", {"merchantId": MERCHANT, "locationId": location_id})
+        shipment = body["shipmentIds"][0]
+        def listed():
+            driver.get(base + "/orders")
+            return shipment in driver.page_source
+        wait_for("the new order in the orders page", listed)
+        shot(driver, "orders")
+        driver.find_element(By.LINK_TEXT, shipment).click()
+        shot(driver, "order")
+        for action, state in (("Confirm", "confirmed"), ("Pack (Amazon's recommended box)", "packed"), ("Print label", "ready_to_ship")):
+            button(driver, action).click()
+            def reached():
+                driver.get(f"{base}/orders/{shipment}")
+                return f"<dd>{state}</dd>" in driver.page_source
+            wait_for(f"{shipment} {state} after {action}", reached)
+        driver.get(base + "/manifests")
+        shot(driver, "manifests")
+        button(driver, "Build manifest").click()
+        wait_for("the manifest made, ready to hand over", lambda: "Hand over" in driver.page_source, 10)
+        pdf = driver.find_element(By.LINK_TEXT, "PDF").get_attribute("href")
+        button(driver, "Hand over").click()
+        def shipped():
+            truth = json.load(urllib.request.urlopen(f"{rig.sim}/_simulator/state", timeout=10))
+            return any(s["id"] == shipment and s["status"] == "SHIPPED" for s in truth["shipments"])
+        wait_for(f"{shipment} SHIPPED at the simulator", shipped)
+        cookie = driver.get_cookie("flexbridge_session")
+        expect(cookie and cookie["httpOnly"] and cookie.get("sameSite") == "Strict", f"the session cookie: {cookie}")
+        request = urllib.request.Request(pdf, headers={"Cookie": f"flexbridge_session={cookie['value']}"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            expect(answer.read(5) == b"%PDF-", "the manifest's PDF")
+
+        # The customer sends it back; the return is received with grades from the panel.
+        status, body = call("POST", f"{rig.sim}/_simulator/returns", {"shipmentId": shipment})
+        expect(status == 201, f"return: {status} {body}")
+        return_id = body["id"]
+        for step in ("CARRIER_NOTIFIED_TO_PICK_UP_FROM_CUSTOMER", "CARRIER_OUT_FOR_PICK_UP_FROM_CUSTOMER", "PICKED_FROM_CUSTOMER",
+                     "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED"):
+            call("POST", f"{rig.sim}/_simulator/returns/{return_id}/status", {"status": step})
+        def delivered():
+            driver.get(f"{base}/returns/{return_id}")
+            return "<dd>DELIVERED</dd>" in driver.page_source
+        wait_for(f"return {return_id} DELIVERED in the panel", delivered)
+        shot(driver, "return")
+        level_before = call("GET", f"{rig.api}/stock/EAN-PANEL-1")[1]["hubs"][0]["quantity"]
+        units = int(driver.find_element(By.NAME, "grade.sellable").get_attribute("value"))
+        button(driver, "Record receipt").click()
+        wait_for("the receipt saying the units are back on sale", lambda: "back on sale at HUB1" in driver.page_source, 10)
+        level_after = call("GET", f"{rig.api}/stock/EAN-PANEL-1")[1]["hubs"][0]["quantity"]
+        expect(level_after == level_before + units, f"HUB1's stock {level_before} → {level_after}, {units} received")
+
+        # A tampered form changes nothing; logging out ends the session.
+        status, body = call("POST", f"{rig.sim}/_simulator/orders", {"merchantId": MERCHANT, "locationId": location_id})
+        other = body["shipmentIds"][0]
+        def arrived():
+            driver.get(f"{base}/orders/{other}")
+            return "Confirm" in driver.page_source
+        wait_for("a second order", arrived)
+        driver.execute_script("document.querySelectorAll('input[name=csrf]').forEach(e => e.value = 'forged')")
+        button(driver, "Confirm").click()
+        wait_for("a forged form token refused", lambda: "Nothing was done" in driver.page_source, 10)
+        commands = call("GET", f"{rig.api}/orders/{other}/commands")[1]["commands"]
+        expect(commands == [], f"nothing was stored: {commands}")
+        driver.get(base + "/")
+        shot(driver, "dashboard")
+        button(driver, "Log out").click()
+        wait_for("the login page after logging out", lambda: "/login" in driver.current_url, 10)
+        driver.get(base + "/orders")
+        expect("/login" in driver.current_url, "after logging out, the login page")
+        print(f"panel passed: {shipment} shipped from the panel, return {return_id} received, forged form refused", flush=True)
+    finally:
+        if driver:
+            driver.quit()
+        rig.stop()
+
+
+if __name__ == "__main__":
+    main()
