@@ -51,6 +51,7 @@ public struct Panel: Sendable {
             return try await signedIn(request) { try await orderPage(id, $0) }
         }
         registerShipping(on: router)
+        registerConnections(on: router)
         router.post("orders/{id}/commands") { request, context in
             let id = try context.parameters.require("id")
             return try await signedIn(request) { signed in

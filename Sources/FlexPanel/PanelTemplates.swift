@@ -8,6 +8,7 @@ enum PanelTemplates {
         for (name, text) in [
             ("layout", layout), ("login", login), ("dashboard", dashboard), ("orders", orders), ("order", order),
             ("message", message), ("manifests", manifests), ("returns", returns), ("return", returnPage),
+            ("connections", connections), ("connection", connection),
         ] {
             try library.register(text, named: name)
         }
@@ -27,7 +28,7 @@ enum PanelTemplates {
         {{#operator}}
         <header>
         <a class="brand" href="/">FlexBridge</a>
-        <nav><a href="/">Dashboard</a> <a href="/orders">Orders</a> <a href="/manifests">Manifests</a> <a href="/returns">Returns</a></nav>
+        <nav><a href="/">Dashboard</a> <a href="/orders">Orders</a> <a href="/manifests">Manifests</a> <a href="/returns">Returns</a> <a href="/connections">Connections</a></nav>
         <form class="logout" method="post" action="/logout">
         <span>{{name}} · {{role}}</span>
         <input type="hidden" name="csrf" value="{{csrf}}">
@@ -210,6 +211,54 @@ enum PanelTemplates {
         </tbody></table>
         """
 
+    static let connections = """
+        <h1>Connections</h1>
+        <table>
+        <thead><tr><th>Name</th><th>Seller</th><th>Region</th><th>Status</th><th>Authorised</th></tr></thead>
+        <tbody>
+        {{#connections}}<tr><td><a href="/connections/{{id}}">{{name}}</a></td><td>{{seller}}</td><td>{{region}}</td><td>{{status}}</td><td>{{authorized}}</td></tr>{{/connections}}
+        {{^connections}}<tr><td colspan="5">No connection yet: add one through the API (POST /api/v1/connections).</td></tr>{{/connections}}
+        </tbody>
+        </table>
+        """
+
+    static let connection = """
+        <h1>{{name}} <small>{{seller}} · {{region}}</small> <span class="status {{status}}">{{status}}</span></h1>
+        <h2>Settings</h2>
+        <form class="settings" method="post" action="/connections/{{id}}/settings">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        {{#toggles}}<label><input type="checkbox" name="{{name}}" value="on"{{#on}} checked{{/on}}{{^canChange}} disabled{{/canChange}}> {{label}}</label>{{/toggles}}
+        {{#numbers}}<label>{{label}} <input name="{{name}}" value="{{value}}" inputmode="numeric"{{^canChange}} disabled{{/canChange}}>{{#error}}<span class="error"> {{.}}</span>{{/error}}</label>{{/numbers}}
+        {{#canChange}}<button type="submit">Save settings</button>{{/canChange}}
+        </form>
+        <h2>Hubs and locations</h2>
+        <table><thead><tr><th>Hub</th><th>Location</th><th>Channel</th></tr></thead><tbody>
+        {{#mappings}}<tr><td>{{hub}}</td><td>{{locationId}}</td><td>{{channel}}</td></tr>{{/mappings}}
+        {{^mappings}}<tr><td colspan="3">No hub mapped yet.</td></tr>{{/mappings}}
+        </tbody></table>
+        {{#locations}}
+        <section class="location">
+        <h3>Location {{locationId}}: {{mode}}</h3>
+        {{#pilot}}<p>Pilot SKUs: {{.}}</p>{{/pilot}}
+        {{#showChecklist}}<p>Go-live checklist: shipped order {{shipped}}, seller cancellation {{sellerCancellation}}, customer cancellation {{customerCancellation}}{{#missing}} — still to show: {{.}}{{/missing}}</p>{{/showChecklist}}
+        {{#showHandover}}<p>Hand-over: {{openOrders}} open order(s), {{notAtZero}} of {{items}} item(s) not yet at 0 at Amazon{{#clean}} — clean{{/clean}}</p>{{/showHandover}}
+        {{#canChange}}
+        <form class="mode" method="post" action="/connections/{{connectionId}}/locations/{{locationId}}/mode">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label>Mode <select name="mode">{{#modes}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/modes}}</select></label>
+        <label>Pilot SKUs (SKU=most units, one per line) <textarea name="pilotSkus" rows="2">{{pilotText}}</textarea></label>
+        <label><input type="checkbox" name="force" value="on"> Go live without the checklist, because <input name="reason" maxlength="500"></label>
+        <button type="submit">Change mode</button>
+        </form>
+        {{/canChange}}
+        </section>
+        {{/locations}}
+        <h2>Change log</h2>
+        <table><thead><tr><th>When</th><th>Who</th><th>Setting</th><th>From</th><th>To</th></tr></thead><tbody>
+        {{#changes}}<tr><td>{{at}}</td><td>{{actor}}</td><td>{{setting}}</td><td>{{old}}</td><td>{{new}}</td></tr>{{/changes}}
+        </tbody></table>
+        """
+
     static let message = """
         <h1>{{heading}}</h1>
         <p>{{text}}</p>
@@ -237,6 +286,8 @@ enum PanelTemplates {
         .actions form { display: flex; gap: .4rem; }
         form.login, form.receive { display: grid; gap: .8rem; max-width: 360px; }
         form.inline { display: inline; }
+        form.settings, form.mode { display: grid; gap: .5rem; max-width: 560px; margin-bottom: 1rem; }
+        section.location { background: #fff; border: 1px solid #d5d9de; padding: .5rem 1rem; margin-bottom: 1rem; }
         button { padding: .35rem .9rem; }
         dl { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }
         dt { font-weight: 600; }

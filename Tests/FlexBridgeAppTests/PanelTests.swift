@@ -214,6 +214,66 @@ struct PanelTests {
         }
     }
 
+    @Test(
+        "a connection's settings and a location's mode from the panel: wrong values named, nothing saved; a read operator changes nothing"
+    )
+    func connectionPage() async throws {
+        try await Self.withPanel { browser, store in
+            let connection = try #require(try await store.read { try await $0.connections() }.first)
+            let mapping = LocationMapping(
+                connectionID: connection.id,
+                hub: "HUB1",
+                locationID: "L1",
+                channel: .fba,
+                createdAt: Date()
+            )
+            try await store.transaction { try await $0.setLocationMapping(mapping, actor: "test") }
+            _ = try await browser.logIn("ada", Self.password)
+            let page = try await browser.get("/connections/\(connection.id)")
+            #expect(
+                page.status == .ok && page.html.contains("Save settings") && page.html.contains("Location L1: live")
+            )
+            let csrf = try #require(page.field("csrf"))
+            let wrong = try await browser.post(
+                "/connections/\(connection.id)/settings",
+                ["csrf": csrf, "safetyStock": "lots", "reconciliationIntervalMinutes": "60", "orderSyncEnabled": "on"]
+            )
+            #expect(wrong.status == .badRequest && wrong.html.contains("must be a whole number, 0 or more"))
+            #expect(wrong.html.contains(#"value="lots""#), "the value entered is shown again")
+            #expect(try await store.read { try await $0.connection(connection.id) }?.settings == connection.settings)
+            let badPilot = try await browser.post(
+                "/connections/\(connection.id)/locations/L1/mode",
+                ["csrf": csrf, "mode": "pilot", "pilotSkus": "SKU-1 two"]
+            )
+            #expect(badPilot.status == .badRequest && badPilot.html.contains("SKU=most units"))
+            let pilot = try await browser.post(
+                "/connections/\(connection.id)/locations/L1/mode",
+                ["csrf": csrf, "mode": "pilot", "pilotSkus": "SKU-1=2"]
+            )
+            #expect(pilot.status == .seeOther)
+            let live = try await browser.post(
+                "/connections/\(connection.id)/locations/L1/mode",
+                ["csrf": csrf, "mode": "live"]
+            )
+            #expect(live.status == .conflict && live.html.contains("cannot go live yet"))
+            #expect(
+                try await store.read { try await $0.locationState(connectionID: connection.id, locationID: "L1") }.mode
+                    == .pilot
+            )
+
+            let reader = Browser(browser.client)
+            _ = try await reader.logIn("rea", Self.password)
+            let readOnly = try await reader.get("/connections/\(connection.id)")
+            #expect(readOnly.status == .ok && !readOnly.html.contains("Save settings"))
+            let forged = try await reader.post(
+                "/connections/\(connection.id)/settings",
+                ["csrf": readOnly.field("csrf") ?? "", "safetyStock": "9", "reconciliationIntervalMinutes": "60"]
+            )
+            #expect(forged.status == .forbidden)
+            #expect(try await store.read { try await $0.connection(connection.id) }?.settings.safetyStock == 0)
+        }
+    }
+
     @Test("a read operator sees no action, and its posts are refused")
     func readOnly() async throws {
         try await Self.withPanel { browser, store in

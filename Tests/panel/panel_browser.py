@@ -7,7 +7,9 @@
    label, then builds its manifest on the manifests page, opens the PDF and hands it over — SHIPPED at the simulator;
 3. the customer returns it; the operator grades the units on the return's page and the sellable ones are back in
    the hub's stock;
-4. a form whose CSRF token was tampered with is refused and changes nothing; logging out ends the session.
+4. a setting changed on the connection's page: a wrong value is shown at its field, a right one lands in the change
+   log with who changed it;
+5. a form whose CSRF token was tampered with is refused and changes nothing; logging out ends the session.
 
 Usage: panel_browser.py FLEXBRIDGE_BINARY. PANEL_SCREENSHOTS=DIR saves the main pages' screenshots there.
 """
@@ -136,6 +138,25 @@ def main():
         wait_for("the receipt saying the units are back on sale", lambda: "back on sale at HUB1" in driver.page_source, 10)
         level_after = call("GET", f"{rig.api}/stock/EAN-PANEL-1")[1]["hubs"][0]["quantity"]
         expect(level_after == level_before + units, f"HUB1's stock {level_before} → {level_after}, {units} received")
+
+        # A setting changed on the connection's page: a wrong value is shown next to its field and saves nothing; a
+        # right one is saved and found in the change log with who changed it.
+        driver.get(f"{base}/connections")
+        driver.find_element(By.LINK_TEXT, "Panel test").click()
+        field = driver.find_element(By.NAME, "safetyStock")
+        field.clear()
+        field.send_keys("-3")
+        button(driver, "Save settings").click()
+        wait_for("the wrong value's message", lambda: "must be a whole number, 0 or more" in driver.page_source, 10)
+        expect(call("GET", f"{rig.api}/connections/{cid}/settings")[1]["safetyStock"] == 0, "nothing was saved")
+        field = driver.find_element(By.NAME, "safetyStock")
+        field.clear()
+        field.send_keys("2")
+        button(driver, "Save settings").click()
+        wait_for("the change in the change log", lambda: "<td>safetyStock</td>" in driver.page_source, 10)
+        expect("operator ada" in driver.page_source, "the change log names who changed it")
+        expect(call("GET", f"{rig.api}/connections/{cid}/settings")[1]["safetyStock"] == 2, "the setting was saved")
+        shot(driver, "connection")
 
         # A tampered form changes nothing; logging out ends the session.
         status, body = call("POST", f"{rig.sim}/_simulator/orders", {"merchantId": MERCHANT, "locationId": location_id})
