@@ -52,6 +52,7 @@ public struct Panel: Sendable {
         }
         registerShipping(on: router)
         registerConnections(on: router)
+        registerStock(on: router)
         router.post("orders/{id}/commands") { request, context in
             let id = try context.parameters.require("id")
             return try await signedIn(request) { signed in

@@ -8,7 +8,7 @@ enum PanelTemplates {
         for (name, text) in [
             ("layout", layout), ("login", login), ("dashboard", dashboard), ("orders", orders), ("order", order),
             ("message", message), ("manifests", manifests), ("returns", returns), ("return", returnPage),
-            ("connections", connections), ("connection", connection),
+            ("connections", connections), ("connection", connection), ("stock", stock),
         ] {
             try library.register(text, named: name)
         }
@@ -28,7 +28,7 @@ enum PanelTemplates {
         {{#operator}}
         <header>
         <a class="brand" href="/">FlexBridge</a>
-        <nav><a href="/">Dashboard</a> <a href="/orders">Orders</a> <a href="/manifests">Manifests</a> <a href="/returns">Returns</a> <a href="/connections">Connections</a></nav>
+        <nav><a href="/">Dashboard</a> <a href="/orders">Orders</a> <a href="/manifests">Manifests</a> <a href="/returns">Returns</a> <a href="/stock">Stock</a> <a href="/connections">Connections</a></nav>
         <form class="logout" method="post" action="/logout">
         <span>{{name}} · {{role}}</span>
         <input type="hidden" name="csrf" value="{{csrf}}">
@@ -259,6 +259,44 @@ enum PanelTemplates {
         </tbody></table>
         """
 
+    static let stock = """
+        <h1>Stock</h1>
+        <form class="search" method="get" action="/stock">
+        <label>WMS SKU <input name="sku" value="{{sku}}" maxlength="64"></label>
+        <label>Items <select name="status">{{#statuses}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/statuses}}</select></label>
+        <button type="submit">Show</button>
+        </form>
+                {{#hasHubs}}<h2>{{sku}} at the hubs</h2>
+        <table><thead><tr><th>Hub</th><th>Units the WMS said</th><th>When</th></tr></thead><tbody>
+        {{#hubs}}<tr><td>{{hub}}</td><td>{{quantity}}</td><td>{{at}}</td></tr>{{/hubs}}
+        </tbody></table>{{/hasHubs}}
+        <h2>At Amazon</h2>
+        <table>
+        <thead><tr><th>Location</th><th>Merchant SKU</th><th>Channel</th><th>Hub</th><th>WMS SKU</th><th>WMS said</th><th>To send</th><th>Last sent</th><th>Amazon sellable</th><th>Reserved</th><th>Pending</th><th>Error</th></tr></thead>
+        <tbody>
+        {{#items}}<tr><td>{{locationId}}</td><td>{{merchantSku}}</td><td>{{channel}}</td><td>{{hub}}</td><td><a href="/stock?sku={{warehouseSku}}">{{warehouseSku}}</a></td><td>{{desired}}</td><td>{{toSend}}</td><td>{{lastSent}}</td><td>{{sellable}}</td><td>{{reserved}}</td><td>{{pending}}</td><td class="error">{{error}}</td></tr>{{/items}}
+        {{^items}}<tr><td colspan="12">No item here.</td></tr>{{/items}}
+        </tbody>
+        </table>
+        {{#canImport}}
+        <h2>Upload listings</h2>
+        <p>A CSV with the columns clientSkuId, channelSerialNo (ASIN), channelSkuId (merchant SKU) and marketplace. A file
+        with a bad row imports nothing; every bad row is listed with its line.</p>
+        <form class="upload" method="post" action="/stock/listings" enctype="multipart/form-data">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label>Connection <select name="connectionId">{{#connections}}<option value="{{id}}">{{name}}</option>{{/connections}}</select></label>
+        <label>File <input type="file" name="file" accept=".csv,text/csv" required></label>
+        <button type="submit">Upload</button>
+        </form>
+        {{/canImport}}
+        {{#hasRejected}}
+        <h2>Rejected rows — nothing was imported</h2>
+        <table class="rejected"><thead><tr><th>Line</th><th>Column</th><th>Why</th></tr></thead><tbody>
+        {{#rejected}}<tr><td>{{line}}</td><td>{{column}}</td><td>{{reason}}</td></tr>{{/rejected}}
+        </tbody></table>
+        {{/hasRejected}}
+        """
+
     static let message = """
         <h1>{{heading}}</h1>
         <p>{{text}}</p>
@@ -286,6 +324,7 @@ enum PanelTemplates {
         .actions form { display: flex; gap: .4rem; }
         form.login, form.receive { display: grid; gap: .8rem; max-width: 360px; }
         form.inline { display: inline; }
+        form.search, form.upload { display: flex; gap: .8rem; align-items: end; flex-wrap: wrap; margin: .5rem 0 1rem; }
         form.settings, form.mode { display: grid; gap: .5rem; max-width: 560px; margin-bottom: 1rem; }
         section.location { background: #fff; border: 1px solid #d5d9de; padding: .5rem 1rem; margin-bottom: 1rem; }
         button { padding: .35rem .9rem; }

@@ -274,6 +274,62 @@ struct PanelTests {
         }
     }
 
+    @Test("a listings upload (multipart) lists every rejected row and imports nothing; a forged one is refused")
+    func listingsUpload() async throws {
+        try await Self.withPanel { browser, store in
+            let connection = try #require(try await store.read { try await $0.connections() }.first)
+            _ = try await browser.logIn("ada", Self.password)
+            let page = try await browser.get("/stock")
+            #expect(page.status == .ok && page.html.contains("Upload listings"))
+            let csrf = try #require(page.field("csrf"))
+            func upload(_ csv: String, csrf: String) async throws -> Browser.Page {
+                let boundary = "----flexbridge-test-boundary"
+                let body = """
+                    --\(boundary)\r
+                    Content-Disposition: form-data; name="csrf"\r
+                    \r
+                    \(csrf)\r
+                    --\(boundary)\r
+                    Content-Disposition: form-data; name="connectionId"\r
+                    \r
+                    \(connection.id)\r
+                    --\(boundary)\r
+                    Content-Disposition: form-data; name="file"; filename="listings.csv"\r
+                    Content-Type: text/csv\r
+                    \r
+                    \(csv)\r
+                    --\(boundary)--\r
+
+                    """
+                return try await browser.client.execute(
+                    uri: "/stock/listings",
+                    method: .post,
+                    headers: [
+                        .contentType: "multipart/form-data; boundary=\(boundary)",
+                        .cookie: browser.cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; "),
+                    ],
+                    body: ByteBuffer(string: body)
+                ) { Browser.Page(status: $0.status, headers: $0.headers, html: String(buffer: $0.body)) }
+            }
+            let header = "clientSkuId,channelSerialNo,channelSkuId,marketplace\n"
+            let bad = try await upload(
+                header + "W-1,NOT-ASIN,M-1,A21TJRUUN4KGV\nW-2,B000000002,M-2,A21TJRUUN4KGV\n,B000000003,M-3,\n",
+                csrf: csrf
+            )
+            #expect(bad.status == .badRequest && bad.html.contains("2 bad rows; nothing was imported."))
+            #expect(
+                bad.html.contains("<td>2</td>") && bad.html.contains("<td>4</td>")
+                    && !bad.html.contains("<td>3</td><td>")
+            )
+            #expect(try await store.read { try await $0.listingCount(for: connection.id) } == 0)
+            let forged = try await upload(header + "W-2,B000000002,M-2,A21TJRUUN4KGV\n", csrf: "forged")
+            #expect(forged.status == .forbidden)
+            let good = try await upload(header + "W-2,B000000002,M-2,A21TJRUUN4KGV\n", csrf: csrf)
+            #expect(good.status == .ok && good.html.contains("1 listing imported"))
+            #expect(try await store.read { try await $0.listingCount(for: connection.id) } == 1)
+        }
+    }
+
     @Test("a read operator sees no action, and its posts are refused")
     func readOnly() async throws {
         try await Self.withPanel { browser, store in

@@ -9,7 +9,8 @@
    the hub's stock;
 4. a setting changed on the connection's page: a wrong value is shown at its field, a right one lands in the change
    log with who changed it;
-5. a form whose CSRF token was tampered with is refused and changes nothing; logging out ends the session.
+5. a listings CSV with bad rows lists each with its line and imports nothing; a good one is imported;
+6. a form whose CSRF token was tampered with is refused and changes nothing; logging out ends the session.
 
 Usage: panel_browser.py FLEXBRIDGE_BINARY. PANEL_SCREENSHOTS=DIR saves the main pages' screenshots there.
 """
@@ -61,7 +62,7 @@ def main():
     driver = None
     try:
         rig.serve()
-        cid, location_id, _ = rig.connect_seller(MERCHANT, "Panel test")
+        cid, location_id, amazon_headers = rig.connect_seller(MERCHANT, "Panel test")
         status, _ = call("POST", f"{rig.sim}/_simulator/notifications/destinations", {
             "url": f"http://127.0.0.1:{rig.api_port}/notifications/amazon", "secret": "panel-notification-secret"})
         expect(status == 201, f"notification destination: {status}")
@@ -89,8 +90,14 @@ def main():
         wait_for("back to the page asked for after login", lambda: driver.current_url.endswith("/orders"), 10)
 
         # An order arrives (the simulator notifies FlexBridge) and is shipped from the panel.
-        status, body = call("POST", f"{rig.sim}/_simulator/orders", {"merchantId": MERCHANT, "locationId": location_id})
-        shipment = body["shipmentIds"][0]
+        # Amazon's sandbox call makes a plain order (the generator's would now and then need serial numbers).
+        def place_order():
+            status, body = call("POST", f"{rig.sim}/externalFulfillment/2024-09-11/shipments", {
+                "locationId": location_id, "marketplaceId": "A21TJRUUN4KGV", "marketplaceChannel": "MFN",
+                "shippingType": "MARKETPLACE"}, headers=amazon_headers)
+            expect(status in (200, 201), f"sandbox shipment: {status} {body}")
+            return body["shipmentId"]
+        shipment = place_order()
         def listed():
             driver.get(base + "/orders")
             return shipment in driver.page_source
@@ -158,9 +165,37 @@ def main():
         expect(call("GET", f"{rig.api}/connections/{cid}/settings")[1]["safetyStock"] == 2, "the setting was saved")
         shot(driver, "connection")
 
+        # A listings CSV with bad rows is refused with each row's line and reason, nothing imported; a good one is.
+        bad = os.path.join(rig.work, "bad-listings.csv")
+        with open(bad, "w") as out:
+            out.write("clientSkuId,channelSerialNo,channelSkuId,marketplace\n"
+                      "EAN-PANEL-2,NOT-AN-ASIN,PANEL-SKU-2,A21TJRUUN4KGV\n"
+                      ",B0PANEL003,PANEL-SKU-3,A21TJRUUN4KGV\n")
+        good = os.path.join(rig.work, "listings.csv")
+        with open(good, "w") as out:
+            out.write("clientSkuId,channelSerialNo,channelSkuId,marketplace\nEAN-PANEL-2,B0PANEL002,PANEL-SKU-2,A21TJRUUN4KGV\n")
+        status, body = call("PUT", f"{rig.api}/stock", {"items": [{"hub": "HUB1", "sku": "EAN-PANEL-2", "quantity": 3}]})
+        expect(status == 202, f"stock: {status} {body}")
+        driver.get(f"{base}/stock")
+        driver.find_element(By.NAME, "file").send_keys(bad)
+        button(driver, "Upload").click()
+        wait_for("the rejected rows", lambda: "Rejected rows" in driver.page_source, 10)
+        rows = driver.find_elements(By.CSS_SELECTOR, "table.rejected tbody tr")
+        lines = sorted({row.find_elements(By.TAG_NAME, "td")[0].text for row in rows})
+        expect(lines == ["2", "3"], f"each bad row named by its line: {[row.text for row in rows]}")
+        def items():
+            status, body = call("GET", f"{rig.api}/stock/EAN-PANEL-2")
+            expect(status == 200, f"stock of EAN-PANEL-2: {status} {body}")
+            return body["locations"]
+        expect(items() == [], "nothing of the bad file was imported")
+        shot(driver, "stock")
+        driver.find_element(By.NAME, "file").send_keys(good)
+        button(driver, "Upload").click()
+        wait_for("the good file imported", lambda: "1 listing imported" in driver.page_source, 10)
+        expect([i["merchantSku"] for i in items()] == ["PANEL-SKU-2"], f"the good file's listing feeds HUB1's stock: {items()}")
+
         # A tampered form changes nothing; logging out ends the session.
-        status, body = call("POST", f"{rig.sim}/_simulator/orders", {"merchantId": MERCHANT, "locationId": location_id})
-        other = body["shipmentIds"][0]
+        other = place_order()
         def arrived():
             driver.get(f"{base}/orders/{other}")
             return "Confirm" in driver.page_source
