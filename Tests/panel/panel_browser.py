@@ -16,6 +16,7 @@ Usage: panel_browser.py FLEXBRIDGE_BINARY. PANEL_SCREENSHOTS=DIR saves the main 
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import Rig, call, expect  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 BINARY = sys.argv[1]
@@ -77,7 +79,11 @@ def main():
         expect(made.returncode == 0, f"operators create: {made.stdout} {made.stderr}")
         base = f"http://127.0.0.1:{rig.api_port}"
 
-        driver = webdriver.Chrome(options=options)
+        # Debian's chromium and chromedriver, named outright: Selenium Manager would otherwise look for a driver on
+        # the network first.
+        options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+        service = Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
+        driver = webdriver.Chrome(options=options, service=service)
         driver.get(base + "/orders")
         expect("/login" in driver.current_url, f"without a session: {driver.current_url}")
         shot(driver, "login")
