@@ -1,4 +1,3 @@
-import AmazonSimulator
 import AsyncHTTPClient
 import Foundation
 import NIOHTTP1
@@ -15,8 +14,8 @@ struct DemoFloor {
     private var asked: Set<String> = []
     /// Manifests made, and when each is handed over.
     private var handovers: [(id: String, at: ContinuousClock.Instant)] = []
-    /// Returns on their way back, and when each moves on.
-    private var returning: [String: ContinuousClock.Instant] = [:]
+    /// Returns on their way back: the status the floor last gave each at the simulator, and when it moves on.
+    private var returning: [String: (status: String, at: ContinuousClock.Instant)] = [:]
     private var nextCancellation: ContinuousClock.Instant
     private var nextReturn: ContinuousClock.Instant
     private var nextStockChange: ContinuousClock.Instant
@@ -171,36 +170,29 @@ struct DemoFloor {
                 let made = try await control("/returns", ["shipmentId": id]).object?["returns"] as? [[String: Any]]
                 for item in made ?? [] {
                     if let returnID = item["id"] as? String {
-                        returning[returnID] = now + .seconds(Int.random(in: 10...25))
+                        returning[returnID] = ("CREATED", now + .seconds(Int.random(in: 10...25)))
                     }
                 }
                 if let made { say("customer  returns \(id) (\(made.count) item\(made.count == 1 ? "" : "s"))") }
                 break
             }
         }
-        for (id, at) in returning where at <= now {
-            let truth = await warehouse.simulator.groundTruth().returns.first { $0.id == id }
-            guard let status = truth?.status else {
-                returning[id] = nil
-                continue
-            }
+        for (id, step) in returning where step.at <= now {
+            let status = step.status
             let next: String
             if status == "CREATED", Int.random(in: 0..<8) == 0 {
                 next = "CANCELLED"
-            } else if let index = Self.returnPath.firstIndex(of: status) {
-                guard index + 1 < Self.returnPath.count else {
-                    returning[id] = nil
-                    continue
-                }
-                next = Self.returnPath[index + 1]
             } else if status == "CREATED" {
                 next = Self.returnPath[0]
+            } else if let index = Self.returnPath.firstIndex(of: status), index + 1 < Self.returnPath.count {
+                next = Self.returnPath[index + 1]
             } else {
                 returning[id] = nil
                 continue
             }
             _ = try await control("/returns/\(id)/status", ["status": next])
-            returning[id] = next == "CANCELLED" || next == "DELIVERED" ? nil : now + .seconds(Int.random(in: 10...25))
+            returning[id] =
+                next == "CANCELLED" || next == "DELIVERED" ? nil : (next, now + .seconds(Int.random(in: 10...25)))
             if next == "CANCELLED" { say("customer  called return \(id) off") }
         }
         let delivered =

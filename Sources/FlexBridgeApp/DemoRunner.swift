@@ -136,7 +136,7 @@ extension Simulator {
 
 /// The demo's seller set-up and its warehouse: works orders through FlexBridge's API as a warehouse would, a step at
 /// a time with human-like delays, while the simulator plays the customers (cancellations, returns) and the stock
-/// moves now and then. Saves the simulator's state every few seconds and when it stops.
+/// moves now and then. Saves the simulator's state once a minute and when it stops.
 struct DemoWarehouse: Service {
     let demo: DemoRunner
     let simulator: Simulator
@@ -171,7 +171,8 @@ struct DemoWarehouse: Service {
                 } catch {
                     logger.warning("demo warehouse: a step failed; trying again", metadata: ["error": "\(error)"])
                 }
-                if saved.duration(to: .now) > .seconds(10) {
+                // The simulator's whole world (label files included) goes to disk: once a minute, and at the end.
+                if saved.duration(to: .now) > .seconds(60) {
                     if let data = await simulator.savedStateData() { try? data.write(to: statePath, options: .atomic) }
                     saved = .now
                 }

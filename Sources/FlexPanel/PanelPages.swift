@@ -14,9 +14,7 @@ extension Panel {
 
     /// The connections the operator may see.
     func visibleConnections(_ signed: Signed) async throws -> [Connection] {
-        try await store.read { try await $0.connections() }.filter {
-            $0.accountID == signed.principal.account && signed.principal.sees($0.id)
-        }
+        try await ConnectionUseCases(store: store, outbound: .production).visibleConnections(by: signed.principal)
     }
 
     func dashboard(_ signed: Signed) async throws -> Response {
@@ -78,9 +76,7 @@ extension Panel {
     /// The order, when the operator may see its connection.
     func visibleOrder(_ id: String, _ signed: Signed) async throws -> Order? {
         guard let order = try await store.read({ try await $0.order(ShipmentID(rawValue: id)) }),
-            signed.principal.sees(order.connectionID),
-            try await store.read({ try await $0.connection(order.connectionID) })?.accountID
-                == signed.principal.account
+            try await connectionUseCases.connection(order.connectionID, by: signed.principal) != nil
         else { return nil }
         return order
     }

@@ -50,10 +50,15 @@ public struct ConnectionUseCases: Sendable {
 
     /// The ids of the connections the principal may see: what the lists it reads are narrowed to.
     public func visibleIDs(by principal: Principal) async throws -> [ConnectionID] {
+        try await visibleConnections(by: principal).map(\.id)
+    }
+
+    /// The connections the principal may see, oldest first. Every list request and panel page asks this: the
+    /// connections alone, no secret opened.
+    public func visibleConnections(by principal: Principal) async throws -> [Connection] {
         try AccessUseCases.require(.read, of: principal)
-        // Every list request asks this: the connections alone, no secret opened.
         return try await store.read { try await $0.connections() }
-            .filter { $0.accountID == principal.account && principal.sees($0.id) }.map(\.id)
+            .filter { $0.accountID == principal.account && principal.sees($0.id) }
     }
 
     /// Whether the seller has consented to the connection.
