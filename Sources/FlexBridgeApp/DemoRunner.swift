@@ -202,11 +202,15 @@ struct DemoWarehouse: Service {
             connections: nil,
             by: .node()
         )
-        FileManager.default.createFile(
-            atPath: file.path,
-            contents: Data(password.utf8),
-            attributes: [.posixPermissions: 0o600]
-        )
+        guard
+            FileManager.default.createFile(
+                atPath: file.path,
+                contents: Data(password.utf8),
+                attributes: [.posixPermissions: 0o600]
+            )
+        else {
+            throw StartupError(message: "The demo could not write the operator's password to \(file.path).")
+        }
         return password
     }
 

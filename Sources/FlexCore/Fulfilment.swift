@@ -629,3 +629,54 @@ public enum CommandRules {
         }
     }
 }
+
+/// What a command produced, as the store keeps it in the command's result and the WMS and the panel read it.
+public struct CommandResult: Sendable, Hashable, Codable {
+    public struct Label: Sendable, Hashable, Codable {
+        public var packageId: String
+        public var trackingId: String?
+        public var carrierName: String?
+        public var documentId: String
+
+        public init(packageId: String, trackingId: String?, carrierName: String?, documentId: String) {
+            self.packageId = packageId
+            self.trackingId = trackingId
+            self.carrierName = carrierName
+            self.documentId = documentId
+        }
+    }
+
+    public struct Option: Sendable, Hashable, Codable {
+        public var packageId: String
+        public var shippingOptionId: String?
+        public var carrierName: String?
+        public var shipBy: String?
+        public var recommended: Bool
+
+        public init(
+            packageId: String,
+            shippingOptionId: String?,
+            carrierName: String?,
+            shipBy: String?,
+            recommended: Bool
+        ) {
+            self.packageId = packageId
+            self.shippingOptionId = shippingOptionId
+            self.carrierName = carrierName
+            self.shipBy = shipBy
+            self.recommended = recommended
+        }
+    }
+
+    /// Amazon's status after the command.
+    public var status: String?
+    public var note: String?
+    public var packageIds: [String]?
+    public var shippingOptions: [Option]?
+    public var labels: [Label]?
+    public var invoiceDocumentId: String?
+
+    public init(note: String? = nil) {
+        self.note = note
+    }
+}

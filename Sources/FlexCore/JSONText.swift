@@ -12,6 +12,10 @@ public enum JSONText {
         encoder.outputFormatting = .sortedKeys
         return try encoder.encode(value)
     }
+
+    public static func decode<Value: Decodable>(_ type: Value.Type, from text: String) throws -> Value {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
 }
 
 /// Any JSON value, for event payloads that carry a command's result as it is.

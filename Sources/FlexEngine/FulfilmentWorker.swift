@@ -692,29 +692,3 @@ struct FulfilmentRefusal: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
 }
-
-/// What a command produced, for the WMS.
-struct CommandResult: Codable {
-    struct Label: Codable {
-        var packageId: String
-        var trackingId: String?
-        var carrierName: String?
-        var documentId: String
-    }
-
-    struct Option: Codable {
-        var packageId: String
-        var shippingOptionId: String?
-        var carrierName: String?
-        var shipBy: String?
-        var recommended: Bool
-    }
-
-    /// Amazon's status after the command.
-    var status: String?
-    var note: String?
-    var packageIds: [String]?
-    var shippingOptions: [Option]?
-    var labels: [Label]?
-    var invoiceDocumentId: String?
-}

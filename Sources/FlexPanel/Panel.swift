@@ -46,21 +46,10 @@ public struct Panel: Sendable {
         router.get("orders") { request, _ in
             try await signedIn(request) { try await ordersPage(request, $0) }
         }
-        router.get("orders/{id}") { request, context in
-            let id = try context.parameters.require("id")
-            return try await signedIn(request) { try await orderPage(id, $0) }
-        }
+        registerOrder(on: router)
         registerShipping(on: router)
         registerConnections(on: router)
         registerStock(on: router)
-        router.post("orders/{id}/commands") { request, context in
-            let id = try context.parameters.require("id")
-            return try await signedIn(request) { signed in
-                let form = try await Self.form(request)
-                guard Self.sameToken(form["csrf"], signed.session.csrf) else { return staleForm(signed) }
-                return try await submitCommand(id, form, signed)
-            }
-        }
     }
 
     /// The operator a request is made by, with their session and its token.

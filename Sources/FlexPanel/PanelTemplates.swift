@@ -7,6 +7,7 @@ enum PanelTemplates {
         var library = MustacheLibrary()
         for (name, text) in [
             ("layout", layout), ("login", login), ("dashboard", dashboard), ("orders", orders), ("order", order),
+            ("reject", reject),
             ("message", message), ("manifests", manifests), ("returns", returns), ("return", returnPage),
             ("connections", connections), ("connection", connection), ("stock", stock),
         ] {
@@ -100,22 +101,88 @@ enum PanelTemplates {
         {{#original}}<dt>Replaces</dt><dd><a href="/orders/{{.}}">{{.}}</a></dd>{{/original}}
         {{#problem}}<dt>Problem</dt><dd class="error">{{.}}</dd>{{/problem}}
         </dl>
+        {{#putBack}}
+        <section class="putback">
+        <h2>Put back</h2>
+        <p>The order was cancelled after it was {{stage}}: return {{#items}}{{.}}; {{/items}}to stock{{#packages}} (packages {{.}}){{/packages}}.</p>
+        </section>
+        {{/putBack}}
         <h2>Lines</h2>
         <table><thead><tr><th>Line</th><th>Merchant SKU</th><th>Units</th></tr></thead><tbody>
         {{#lines}}<tr><td>{{id}}</td><td>{{sku}}</td><td>{{units}}</td></tr>{{/lines}}
         </tbody></table>
+        {{#handedOver}}<p>This order's location was handed over to another connector: FlexBridge runs no command here.</p>{{/handedOver}}
         {{#hasActions}}<h2>Next</h2>{{/hasActions}}
         <div class="actions">
-        {{#actions}}
+        {{#canConfirm}}
         <form method="post" action="/orders/{{shipmentId}}/commands">
-        <input type="hidden" name="csrf" value="{{csrf}}">
-        <input type="hidden" name="key" value="{{key}}">
-        <input type="hidden" name="type" value="{{type}}">
-        {{#hasReasons}}<select name="reason" aria-label="Reason">{{#reasons}}<option value="{{.}}">{{.}}</option>{{/reasons}}</select>{{/hasReasons}}
-        <button type="submit">{{label}}</button>
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="key" value="{{key}}c">
+        <input type="hidden" name="type" value="confirm"><button type="submit">Confirm</button>
         </form>
-        {{/actions}}
+        {{/canConfirm}}
+        {{#pack}}
+        <form class="pack" method="post" action="/orders/{{shipmentId}}/commands">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="key" value="{{key}}p">
+        <input type="hidden" name="type" value="pack">
+        {{#packages}}
+        <fieldset>
+        <legend>Package {{number}}</legend>
+        {{#items}}<p>{{text}}</p>{{#serials}}<label>Serial numbers, one per line ({{units}}) <textarea name="{{name}}" rows="2">{{value}}</textarea></label>{{#error}}<span class="error">{{.}}</span>{{/error}}{{/serials}}{{/items}}
+        <div class="sizes">
+        {{#length}}<label>Length <input name="{{name}}" value="{{value}}" inputmode="decimal" required maxlength="20"></label>{{#error}}<span class="error">{{.}}</span>{{/error}}{{/length}}
+        {{#width}}<label>Width <input name="{{name}}" value="{{value}}" inputmode="decimal" required maxlength="20"></label>{{#error}}<span class="error">{{.}}</span>{{/error}}{{/width}}
+        {{#height}}<label>Height <input name="{{name}}" value="{{value}}" inputmode="decimal" required maxlength="20"></label>{{#error}}<span class="error">{{.}}</span>{{/error}}{{/height}}
+        {{#dimensionUnit}}<label>Unit <select name="{{name}}">{{#units}}<option{{#selected}} selected{{/selected}}>{{value}}</option>{{/units}}</select></label>{{#error}}<span class="error">{{.}}</span>{{/error}}{{/dimensionUnit}}
+        {{#weight}}<label>Weight <input name="{{name}}" value="{{value}}" inputmode="decimal" required maxlength="20"></label>{{#error}}<span class="error">{{.}}</span>{{/error}}{{/weight}}
+        {{#weightUnit}}<label>Unit <select name="{{name}}">{{#units}}<option{{#selected}} selected{{/selected}}>{{value}}</option>{{/units}}</select></label>{{#error}}<span class="error">{{.}}</span>{{/error}}{{/weightUnit}}
         </div>
+        {{#error}}<p class="error">{{.}}</p>{{/error}}
+        </fieldset>
+        {{/packages}}
+        {{#error}}<p class="error">{{.}}</p>{{/error}}
+        <button type="submit">Pack</button>
+        </form>
+        {{/pack}}
+        {{#label}}
+        <form method="post" action="/orders/{{shipmentId}}/commands">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="key" value="{{key}}o">
+        <input type="hidden" name="type" value="shipping_options"><button type="submit">Get shipping options</button>
+        </form>
+        <form class="label" method="post" action="/orders/{{shipmentId}}/commands">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="key" value="{{key}}l">
+        <input type="hidden" name="type" value="label">
+        <label>Shipping option <select name="shippingOptionId"><option value="">Amazon's recommendation</option>{{#options}}<option value="{{id}}"{{#selected}} selected{{/selected}}>{{text}}</option>{{/options}}</select></label>
+        <label>Own carrier <input name="carrierName" value="{{carrierName}}" maxlength="100"></label>
+        <label>its tracking id <input name="trackingId" value="{{trackingId}}" maxlength="100"></label>
+        {{#carrierError}}<span class="error">{{.}}</span>{{/carrierError}}
+        <button type="submit">Print label</button>
+        </form>
+        {{/label}}
+        {{#canShip}}
+        <form method="post" action="/orders/{{shipmentId}}/commands">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="key" value="{{key}}s">
+        <input type="hidden" name="type" value="ship"><button type="submit">Hand over</button>
+        </form>
+        {{/canShip}}
+        {{#canRegenerate}}
+        <form method="post" action="/orders/{{shipmentId}}/commands">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="key" value="{{key}}g">
+        <input type="hidden" name="type" value="regenerate_labels"><button type="submit">Print labels again</button>
+        </form>
+        {{/canRegenerate}}
+        {{#canInvoice}}
+        <form method="post" action="/orders/{{shipmentId}}/commands">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="key" value="{{key}}i">
+        <input type="hidden" name="type" value="invoice"><button type="submit">Invoice</button>
+        </form>
+        {{/canInvoice}}
+        {{#canConfirm}}{{> reject}}{{/canConfirm}}{{#canReject}}{{> reject}}{{/canReject}}
+        </div>
+        <h2>Files</h2>
+        <table><thead><tr><th>File</th><th>Package</th><th>Carrier and tracking</th><th>Made</th></tr></thead><tbody>
+        {{#documents}}<tr><td><a href="/documents/{{id}}">{{kind}}</a></td><td>{{packageId}}</td><td>{{tracking}}</td><td>{{at}}</td></tr>{{/documents}}
+        {{^documents}}<tr><td colspan="4">None yet.</td></tr>{{/documents}}
+        </tbody></table>
         <h2>Commands</h2>
         <table><thead><tr><th>Command</th><th>Status</th><th>Asked by</th><th>Result</th></tr></thead><tbody>
         {{#commands}}<tr><td>{{type}}</td><td>{{status}}</td><td>{{requestedBy}}</td><td>{{result}}</td></tr>{{/commands}}
@@ -125,6 +192,15 @@ enum PanelTemplates {
         <table><thead><tr><th>Amazon's status</th><th>At Amazon</th><th>Seen by</th></tr></thead><tbody>
         {{#history}}<tr><td>{{status}}</td><td>{{at}}</td><td>{{source}}</td></tr>{{/history}}
         </tbody></table>
+        """
+
+    static let reject = """
+        <form method="post" action="/orders/{{shipmentId}}/commands">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="key" value="{{key}}r">
+        <input type="hidden" name="type" value="reject">
+        <select name="reason" aria-label="Reason">{{#reasons}}<option value="{{.}}">{{.}}</option>{{/reasons}}</select>
+        <button type="submit">Reject</button>
+        </form>
         """
 
     static let manifests = """
@@ -328,6 +404,11 @@ enum PanelTemplates {
         form.settings, form.mode { display: grid; gap: .5rem; max-width: 560px; margin-bottom: 1rem; }
         section.location { background: #fff; border: 1px solid #d5d9de; padding: .5rem 1rem; margin-bottom: 1rem; }
         button { padding: .35rem .9rem; }
+        form.pack, form.label { display: grid; gap: .5rem; background: #fff; border: 1px solid #d5d9de; padding: .6rem .9rem; }
+        form.pack fieldset { border: 1px solid #d5d9de; }
+        .sizes { display: flex; gap: .6rem; flex-wrap: wrap; align-items: end; }
+        .sizes input { width: 6rem; }
+        section.putback { background: #fff8e1; border-left: 4px solid #f9a825; padding: .3rem 1rem; }
         dl { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }
         dt { font-weight: 600; }
         """

@@ -330,6 +330,90 @@ struct PanelTests {
         }
     }
 
+    @Test(
+        "pack from the panel: Amazon's box prefilled, a wrong value shown at its field and nothing queued; a cancelled packed order says what to put back"
+    )
+    func packAndPutBack() async throws {
+        try await Self.withPanel { browser, store in
+            let connection = try #require(try await store.read { try await $0.connections() }.first)
+            let now = Date()
+            func order(_ id: ShipmentID, _ status: String, at: Date) -> Order {
+                Order(
+                    connectionID: connection.id,
+                    shipmentID: id,
+                    locationID: "L1",
+                    marketplaceID: "A21TJRUUN4KGV",
+                    channel: "FBA",
+                    program: .sellerFlex,
+                    shipmentType: "NEW",
+                    originalShipmentID: nil,
+                    status: status,
+                    amazonCreatedAt: now,
+                    amazonUpdatedAt: at,
+                    expectedShipAt: now.addingTimeInterval(3600),
+                    shipment: """
+                        {"id":"\(id)","status":"\(status)","lineItems":[{"shipmentLineItemId":"1","merchantSku":"MUG","numberOfUnits":2}],\
+                        "shippingInfo":{"recommendedPackages":[{"dimensions":{"length":{"value":"30","dimensionUnit":"CM"},\
+                        "width":{"value":"20","dimensionUnit":"CM"},"height":{"value":"10","dimensionUnit":"CM"}},\
+                        "weight":{"value":"1.5","weightUnit":"KG"},"lineItems":[{"lineItemId":"1"}]}]},\
+                        "packages":[{"id":"P1"}]}
+                        """,
+                    firstSeenAt: now,
+                    updatedAt: now
+                )
+            }
+            try await store.transaction {
+                _ = try await $0.upsertOrder(order("SHIP-PACK", "CONFIRMED", at: now), source: "poll")
+                _ = try await $0.upsertOrder(order("SHIP-GONE", "PACKAGE_CREATED", at: now), source: "poll")
+                _ = try await $0.upsertOrder(
+                    order("SHIP-GONE", "CANCELLED", at: now.addingTimeInterval(60)),
+                    source: "notification"
+                )
+            }
+            _ = try await browser.logIn("ada", Self.password)
+            let page = try await browser.get("/orders/SHIP-PACK")
+            #expect(page.status == .ok && page.html.contains(#"name="p0.length" value="30""#))
+            #expect(
+                page.html.contains(#"name="p0.weight" value="1.5""#)
+                    && page.html.contains("<option selected>KG</option>")
+            )
+            let csrf = try #require(page.field("csrf"))
+            var form = [
+                "csrf": csrf, "key": "pack-1", "type": "pack", "p0.length": "30", "p0.width": "20",
+                "p0.height": "10", "p0.dimensionUnit": "CM", "p0.weight": "abc", "p0.weightUnit": "KG",
+            ]
+            let notNumber = try await browser.post("/orders/SHIP-PACK/commands", form)
+            #expect(notNumber.status == .badRequest)
+            #expect(notNumber.html.contains(#"name="p0.weight" value="abc""#))
+            #expect(notNumber.html.contains("must be a number such as 12.5, got abc</span>"))
+            form["p0.weight"] = "0.001"
+            let tooLight = try await browser.post("/orders/SHIP-PACK/commands", form)
+            #expect(
+                tooLight.status == .badRequest && tooLight.html.contains("must be at least 5 g, got 0.001 KG</span>")
+            )
+            form["p0.weight"] = "NaN"
+            #expect(try await browser.post("/orders/SHIP-PACK/commands", form).status == .badRequest)
+            let queued = {
+                try await store.read { try await $0.commands(shipmentID: "SHIP-PACK", connectionID: connection.id) }
+            }
+            #expect(try await queued().isEmpty)
+            form["p0.weight"] = "1.25"
+            let packed = try await browser.post("/orders/SHIP-PACK/commands", form)
+            #expect(packed.status == .seeOther)
+            let command = try #require(try await queued().first)
+            #expect(command.request.type == .pack && command.request.packages?.first?.weight == Decimal(string: "1.25"))
+            #expect(command.request.packages?.first?.items.map(\.quantity) == [2])
+
+            let gone = try await browser.get("/orders/SHIP-GONE")
+            #expect(
+                gone.html.contains(
+                    "cancelled after it was packed (take the packages apart): return 2 × MUG; to stock (packages P1)"
+                )
+            )
+            #expect(!gone.html.contains("name=\"type\" value=\"pack\""))
+        }
+    }
+
     @Test("a read operator sees no action, and its posts are refused")
     func readOnly() async throws {
         try await Self.withPanel { browser, store in

@@ -3,8 +3,8 @@
 
 1. a page without a session goes to the login page; a wrong password is refused; the right one lands on the page
    asked for;
-2. an order placed at the simulator appears in the panel, and an operator ships it from its page: confirm, pack,
-   label, then builds its manifest on the manifests page, opens the PDF and hands it over — SHIPPED at the simulator;
+2. an order placed at the simulator appears in the panel, and an operator ships it from its page: confirm, pack
+   (a wrong weight refused at its field first), shipping options, label with the option chosen, then builds its manifest on the manifests page, opens the PDF and hands it over — SHIPPED at the simulator;
 3. the customer returns it; the operator grades the units on the return's page and the sellable ones are back in
    the hub's stock;
 4. a setting changed on the connection's page: a wrong value is shown at its field, a right one lands in the change
@@ -28,6 +28,7 @@ from harness import Rig, call, expect  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
 BINARY = sys.argv[1]
 MERCHANT = "A1PANELSELLER"
@@ -111,12 +112,40 @@ def main():
         shot(driver, "orders")
         driver.find_element(By.LINK_TEXT, shipment).click()
         shot(driver, "order")
-        for action, state in (("Confirm", "confirmed"), ("Pack (Amazon's recommended box)", "packed"), ("Print label", "ready_to_ship")):
-            button(driver, action).click()
-            def reached():
+        def reached(state):
+            def check():
                 driver.get(f"{base}/orders/{shipment}")
                 return f"<dd>{state}</dd>" in driver.page_source
-            wait_for(f"{shipment} {state} after {action}", reached)
+            return check
+        button(driver, "Confirm").click()
+        wait_for(f"{shipment} confirmed", reached("confirmed"))
+        # The pack form holds Amazon's recommended box; a weight under 5 g is refused at its field, nothing sent.
+        weight = driver.find_element(By.NAME, "p0.weight")
+        expect(weight.get_attribute("value") not in ("", None), "the recommended weight prefilled")
+        weight.clear()
+        weight.send_keys("0.001")
+        Select(driver.find_element(By.NAME, "p0.weightUnit")).select_by_visible_text("KG")
+        button(driver, "Pack").click()
+        wait_for("the weight refused at its field", lambda: "must be at least 5 g, got 0.001 KG" in driver.page_source, 10)
+        expect(call("GET", f"{rig.api}/orders/{shipment}/commands")[1]["commands"][-1]["type"] == "confirm", "no pack sent")
+        weight = driver.find_element(By.NAME, "p0.weight")
+        weight.clear()
+        weight.send_keys("1.2")
+        button(driver, "Pack").click()
+        wait_for(f"{shipment} packed", reached("packed"))
+        shot(driver, "pack")
+        # Amazon's shipping options, one of them chosen for the label.
+        button(driver, "Get shipping options").click()
+        def options():
+            driver.get(f"{base}/orders/{shipment}")
+            return len(Select(driver.find_element(By.NAME, "shippingOptionId")).options) > 1
+        wait_for("Amazon's shipping options to choose from", options)
+        Select(driver.find_element(By.NAME, "shippingOptionId")).select_by_index(1)
+        button(driver, "Print label").click()
+        wait_for(f"{shipment} ready_to_ship", reached("ready_to_ship"))
+        label = driver.find_element(By.LINK_TEXT, "label").get_attribute("href")
+        packages = json.loads(call("GET", f"{rig.api}/orders/{shipment}")[1]["shipment"])["packages"]
+        expect(float(packages[0]["weight"]["value"]) == 1.2, f"the weight entered reached Amazon: {packages}")
         driver.get(base + "/manifests")
         shot(driver, "manifests")
         button(driver, "Build manifest").click()
@@ -132,6 +161,9 @@ def main():
         request = urllib.request.Request(pdf, headers={"Cookie": f"flexbridge_session={cookie['value']}"})
         with urllib.request.urlopen(request, timeout=10) as answer:
             expect(answer.read(5) == b"%PDF-", "the manifest's PDF")
+        request = urllib.request.Request(label, headers={"Cookie": f"flexbridge_session={cookie['value']}"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            expect(len(answer.read()) > 0 and "attachment" in answer.headers["Content-Disposition"], "the label's file")
 
         # The customer sends it back; the return is received with grades from the panel.
         status, body = call("POST", f"{rig.sim}/_simulator/returns", {"shipmentId": shipment})
