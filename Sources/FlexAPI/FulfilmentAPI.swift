@@ -113,7 +113,7 @@ extension APIHandler {
 
     public func ordersAtRisk(_ input: Operations.OrdersAtRisk.Input) async throws -> Operations.OrdersAtRisk.Output {
         let now = store.clock.now()
-        let hours = input.query.withinHours ?? 4
+        let hours = input.query.withinHours ?? FulfilmentState.atRiskHours
         let within = try await listed(input.query.connectionId)
         let orders = try await store.read {
             try await $0.ordersAtRisk(

@@ -78,6 +78,9 @@ public struct NotificationRoutes: Sendable {
                     region: event.region.flatMap(Region.init(eventBridgeRegion:))
                 )
             }
+            for connection in connections {
+                store.activity.record(.notification, for: connection, at: store.clock.now())
+            }
             guard !connections.isEmpty else {
                 // Acknowledged, so that Amazon does not retry a seller this installation does not serve.
                 context.logger.warning(

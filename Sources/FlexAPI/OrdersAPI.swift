@@ -10,7 +10,9 @@ extension APIHandler {
         let limit = input.query.limit ?? 100
         let within = try await listed(input.query.connectionId)
         if input.query.atRisk == true {
-            let before = store.clock.now().addingTimeInterval((input.query.atRiskHours ?? 4) * 3600)
+            let before = store.clock.now().addingTimeInterval(
+                (input.query.atRiskHours ?? FulfilmentState.atRiskHours) * 3600
+            )
             let orders = try await store.read { session in
                 try await session.ordersAtRisk(
                     connectionID: nil,

@@ -11,6 +11,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import Prometheus
+import SellingPartner
 import ServiceLifecycle
 import UnixSignals
 
@@ -50,7 +51,12 @@ public struct FlexBridgeServer: Sendable {
             logger: logger
         ).register(on: router)
         NotificationRoutes(store: store, secret: configuration.notificationSecret).register(on: router)
-        try Panel(store: store, secureCookies: configuration.tlsCertificatePath != nil).register(on: router)
+        try Panel(
+            store: store,
+            secureCookies: configuration.tlsCertificatePath != nil,
+            stockBound: (AmazonClients().configuration.rateLimits["batchInventory"]?.rate ?? 0)
+                * Double(InventoryRules.itemsPerCall)
+        ).register(on: router)
         registry.makeGauge(
             descriptor: MetricNameDescriptor(
                 namespace: "flexbridge",

@@ -286,6 +286,9 @@ public enum FulfilmentState: String, Sendable, Hashable, Codable, CaseIterable {
 
     static let sellerRejections: Set<String> = ["OUT_OF_STOCK", "CUSTOMER_REQUESTED", "SELLER_REJECTED"]
 
+    /// How far ahead an open order counts as at risk when nobody says otherwise: due to ship within it, or late.
+    public static let atRiskHours: Double = 4
+
     /// Whether nothing more can be done with the order.
     public var isFinal: Bool { self == .shipped || self == .delivered || self == .cancelled || self == .rejected }
 }

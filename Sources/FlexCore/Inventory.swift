@@ -45,6 +45,9 @@ public struct StockLevel: Sendable, Hashable, Codable {
 
 /// How the quantity offered at an Amazon location follows from the WMS's stock and the connection's settings.
 public enum InventoryRules {
+    /// The most items Amazon takes in one batchInventory call.
+    public static let itemsPerCall = 10
+
     /// The units held back for this hub and SKU: the SKU's own buffer, else the hub's, else the connection's.
     public static func safetyStock(hub: HubCode, sku: WarehouseSKU, settings: ConnectionSettings) -> Int {
         settings.skuSafetyStock[sku.rawValue] ?? settings.hubSafetyStock[hub.rawValue] ?? settings.safetyStock

@@ -180,11 +180,33 @@ public struct AmazonClients: Sendable {
             return (connection, try await session.credentials(for: id))
         }
         guard let refreshToken = credentials.refreshToken else { throw NotAuthorized(connectionID: id) }
-        return client(for: connection, clientSecret: credentials.clientSecret, refreshToken: refreshToken)
+        return client(
+            for: connection,
+            clientSecret: credentials.clientSecret,
+            refreshToken: refreshToken,
+            activity: store.activity,
+            clock: store.clock
+        )
     }
 
-    public func client(for connection: Connection, clientSecret: String, refreshToken: String) -> SellingPartnerClient {
-        SellingPartnerClient(
+    /// The connection's client; with `activity`, every call's outcome is counted for the dashboard.
+    public func client(
+        for connection: Connection,
+        clientSecret: String,
+        refreshToken: String,
+        activity: SyncActivity? = nil,
+        clock: WallClock = .system
+    ) -> SellingPartnerClient {
+        var configuration = configuration
+        if let activity {
+            let connectionID = connection.id
+            let observed = configuration.observe
+            configuration.observe = { operation, status in
+                observed?(operation, status)
+                activity.record(.amazonAnswer(status: status), for: connectionID, at: clock.now())
+            }
+        }
+        return SellingPartnerClient(
             endpoint: .custom(connection.endpoint),
             login: AmazonSellerAuthorizer.login(for: connection, clientSecret: clientSecret),
             refreshToken: refreshToken,

@@ -197,6 +197,7 @@ public struct FulfilmentWorker: Sendable {
         try await store.transaction(fencedBy: lease) { try await $0.finishCommand(command, outcome) }
         switch outcome {
         case .failed(let code, let message):
+            store.activity.record(.commandFailed, for: connectionID, at: store.clock.now())
             logger.warning(
                 "a command failed",
                 metadata: [

@@ -83,13 +83,15 @@ public actor InventoryWorker {
             try await session.claimInventory(
                 connectionID: connectionID,
                 settings: settings,
-                limit: configuration.callsInFlight * 10
+                limit: configuration.callsInFlight * InventoryRules.itemsPerCall
             )
         }
         guard !claim.updates.isEmpty else { return claim.examined > 0 }
         let outcomes = try await inBatches(claim.updates) { try await self.send($0) }
         try await store.transaction(fencedBy: lease) { try await $0.recordInventoryOutcomes(outcomes) }
         count(outcomes)
+        let applied = outcomes.count { if case .applied = $0 { true } else { false } }
+        if applied > 0 { store.activity.record(.skusSent(applied), for: connectionID, at: store.clock.now()) }
         let failed = outcomes.contains { if case .failed = $0 { true } else { false } }
         consecutiveFailures = failed ? consecutiveFailures + 1 : 0
         return true
@@ -111,7 +113,7 @@ public actor InventoryWorker {
             try await session.syncedInventoryKeys(
                 connectionID: connectionID,
                 after: reconciliationCursor,
-                limit: configuration.callsInFlight * 10
+                limit: configuration.callsInFlight * InventoryRules.itemsPerCall
             )
         }
         guard let last = keys.last else {
@@ -158,7 +160,7 @@ public actor InventoryWorker {
         _ call: @escaping @Sendable ([Item]) async throws -> [InventoryOutcome]
     ) async throws -> [InventoryOutcome] {
         try await withThrowingTaskGroup(of: [InventoryOutcome].self) { group in
-            for batch in items.chunks(ofCount: 10) {
+            for batch in items.chunks(ofCount: InventoryRules.itemsPerCall) {
                 group.addTask { try await call(Array(batch)) }
             }
             var all: [InventoryOutcome] = []

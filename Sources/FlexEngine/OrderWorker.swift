@@ -177,6 +177,7 @@ public actor OrderWorker {
             }
             var changed = 0
             for try await count in group { changed += count }
+            store.activity.record(.orderPoll, for: connectionID, at: store.clock.now())
             return changed
         }
     }

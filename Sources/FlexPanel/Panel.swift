@@ -15,10 +15,13 @@ public struct Panel: Sendable {
     let store: Store
     let secureCookies: Bool
     let library: MustacheLibrary
+    /// The most SKUs a second Amazon takes for one seller: batchInventory's rate times the items per call.
+    let stockBound: Double
 
-    public init(store: Store, secureCookies: Bool) throws {
+    public init(store: Store, secureCookies: Bool, stockBound: Double) throws {
         self.store = store
         self.secureCookies = secureCookies
+        self.stockBound = stockBound
         self.library = try PanelTemplates.library()
     }
 

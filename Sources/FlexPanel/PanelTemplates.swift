@@ -59,11 +59,29 @@ enum PanelTemplates {
 
     static let dashboard = """
         <h1>Dashboard</h1>
-        {{^connections}}<p>No connection yet: add one through the API (POST /api/v1/connections).</p>{{/connections}}
+        {{^connections}}<p>No connection yet: <a href="/connections">add one</a>.</p>{{/connections}}
         {{#connections}}
         <section class="connection">
-        <h2>{{name}} <small>{{sellingPartnerId}} · {{region}}</small> <span class="status {{status}}">{{status}}</span></h2>
-        {{#needsAuthorization}}<p class="error">The seller must authorise FlexBridge again.</p>{{/needsAuthorization}}
+        <h2><a href="/connections/{{id}}">{{name}}</a> <small>{{sellingPartnerId}} · {{region}}</small> <span class="status {{status}}">{{status}}</span></h2>
+        {{#needsAuthorization}}<p class="error">The seller must authorise FlexBridge again: <a href="/connections/{{id}}">authorise</a>.</p>{{/needsAuthorization}}
+        <div class="health">
+        <div class="tile"><h3>Stock</h3>
+        <p><b>{{backlog}}</b> of {{items}} items waiting to go to Amazon{{#hasStockFailed}}, <a class="error" href="/stock?status=failed">{{stockFailed}} failed</a>{{/hasStockFailed}}</p>
+        <p>{{rate}} SKUs/s in the last minute, {{busiest}} at the busiest; Amazon takes up to {{bound}}/s</p>
+        <p>Last push {{lastPush}}</p>
+        {{{stockChart}}}
+        </div>
+        <div class="tile"><h3>Orders</h3>
+        <p>Last poll {{lastPoll}}, last notification {{lastNotification}}</p>
+        <p>{{#hasAtRisk}}<a class="error" href="/orders?atRisk=1&amp;connectionId={{id}}">{{atRisk}} at risk</a>{{/hasAtRisk}}{{^hasAtRisk}}None at risk{{/hasAtRisk}} (due to ship within 4 h, late, or stuck on a failed command);
+        {{#hasCommandsFailed}}<span class="error">{{commandsFailed}} commands failed</span>{{/hasCommandsFailed}}{{^hasCommandsFailed}}no command failed{{/hasCommandsFailed}} in 24 h</p>
+        {{{ordersChart}}}
+        </div>
+        <div class="tile"><h3>Amazon</h3>
+        <p>{{calls}} calls in the last hour: {{throttled}} throttled (429), {{errors}} other errors</p>
+        {{{callsChart}}}
+        </div>
+        </div>
         <table>
         <thead><tr>{{#states}}<th>{{label}}</th>{{/states}}</tr></thead>
         <tbody><tr>{{#states}}<td><a href="/orders?state={{state}}&amp;connectionId={{connectionId}}">{{count}}</a></td>{{/states}}</tr></tbody>
@@ -74,20 +92,24 @@ enum PanelTemplates {
 
     static let orders = """
         <h1>Orders</h1>
-        <nav class="filters">
-        <a href="/orders"{{#all}} class="current"{{/all}}>All</a>
-        {{#states}}<a href="/orders?state={{state}}"{{#current}} class="current"{{/current}}>{{label}}</a> {{/states}}
-        </nav>
+        <form class="search" method="get" action="/orders">
+        <label>Find <input name="q" value="{{q}}" maxlength="100" placeholder="shipment, SKU, tracking"></label>
+        <label>State <select name="state"><option value="">Any</option>{{#states}}<option value="{{state}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/states}}</select></label>
+        <label>Connection <select name="connectionId"><option value="">Any</option>{{#connections}}<option value="{{id}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/connections}}</select></label>
+        <label>Location <input name="locationId" value="{{locationId}}" maxlength="100"></label>
+        <label><input type="checkbox" name="atRisk" value="1"{{#atRisk}} checked{{/atRisk}}> At risk (due within 4 h, late, or a command failed)</label>
+        <button type="submit">Show</button>
+        </form>
         <table>
         <thead><tr><th>Shipment</th><th>Connection</th><th>Location</th><th>Amazon's status</th><th>State</th><th>Ship by</th><th>Problem</th></tr></thead>
         <tbody>
         {{#orders}}
-        <tr><td><a href="/orders/{{shipmentId}}">{{shipmentId}}</a></td><td>{{connection}}</td><td>{{locationId}}</td><td>{{status}}</td><td>{{state}}</td><td>{{shipBy}}</td><td>{{problem}}</td></tr>
+        <tr><td><a href="/orders/{{shipmentId}}">{{shipmentId}}</a></td><td>{{connection}}</td><td>{{locationId}}</td><td>{{status}}</td><td>{{state}}</td><td{{#late}} class="error"{{/late}}>{{shipBy}}{{#late}} (late){{/late}}</td><td>{{problem}}</td></tr>
         {{/orders}}
         {{^orders}}<tr><td colspan="7">No order here.</td></tr>{{/orders}}
         </tbody>
         </table>
-        {{#next}}<p><a href="/orders?{{stateQuery}}after={{next}}">Next page</a></p>{{/next}}
+        {{#next}}<p><a href="/orders?{{filterQuery}}after={{next}}">Next page</a></p>{{/next}}
         """
 
     static let order = """
@@ -404,6 +426,11 @@ enum PanelTemplates {
         form.settings, form.mode { display: grid; gap: .5rem; max-width: 560px; margin-bottom: 1rem; }
         section.location { background: #fff; border: 1px solid #d5d9de; padding: .5rem 1rem; margin-bottom: 1rem; }
         button { padding: .35rem .9rem; }
+        .health { display: flex; gap: 1rem; flex-wrap: wrap; }
+        .tile { background: #fff; border: 1px solid #d5d9de; padding: .3rem .9rem .6rem; width: 320px; }
+        .tile h3 { margin: .3rem 0; font-size: 1rem; }
+        .tile p { margin: .3rem 0; font-size: .9rem; }
+        svg.chart { display: block; margin-top: .4rem; }
         form.pack, form.label { display: grid; gap: .5rem; background: #fff; border: 1px solid #d5d9de; padding: .6rem .9rem; }
         form.pack fieldset { border: 1px solid #d5d9de; }
         .sizes { display: flex; gap: .6rem; flex-wrap: wrap; align-items: end; }

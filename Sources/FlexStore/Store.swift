@@ -16,6 +16,8 @@ public final class Store: Service, Sendable {
     public let clock: WallClock
     /// Wakes the engine's workers of a connection when this process records work for them.
     public let wakeUps = WakeUps()
+    /// What the sync did, counted in memory and written every few seconds (``flushActivity()``).
+    public let activity = SyncActivity()
     let logger: Logger
 
     init(database: Database, secrets: SecretBox, clock: WallClock, logger: Logger) {
@@ -118,9 +120,20 @@ public final class Store: Service, Sendable {
         try await database.close()
     }
 
-    /// Keeps the store open until the service group shuts down, then closes it.
+    /// Keeps the store open until the service group shuts down, writing the sync's activity every five seconds,
+    /// then writes what is left and closes it.
     public func run() async throws {
-        try? await gracefulShutdown()
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(5))
+                do {
+                    try await self.flushActivity()
+                } catch {
+                    self.logger.warning("could not write the sync's activity", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        try? await flushActivity()
         try await close()
     }
 }

@@ -104,6 +104,7 @@ struct RetryMiddleware: ClientMiddleware {
     let policy: RetryPolicy
     let logger: Logger
     let sleep: @Sendable (Double) async throws -> Void
+    var observe: (@Sendable (_ operation: String, _ status: Int?) -> Void)?
 
     func intercept(
         _ request: HTTPRequest,
@@ -128,6 +129,7 @@ struct RetryMiddleware: ClientMiddleware {
                         elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
                     )
                 let status = Int(response.status.code)
+                observe?(operationID, status)
                 // The whole answer is read here, so that a connection lost in the middle of it is a transport
                 // failure like any other, retried or reported with the rest.
                 if (200..<300).contains(status) {
@@ -160,6 +162,7 @@ struct RetryMiddleware: ClientMiddleware {
                     // itself was unavailable; a refused refresh token is for the seller to fix.
                     guard cause.isTransient, attempt < policy.maxAttempts else { throw cause }
                 } else {
+                    observe?(operationID, nil)
                     let connectFailure = Self.isConnectFailure(cause)
                     let transport = AmazonTransportError(
                         operation: operationID,

@@ -33,15 +33,19 @@ public struct SellingPartnerClient: Sendable {
         public var userAgent: String
         public var retry: RetryPolicy
         public var rateLimits: [String: RateLimiter.Limit]
+        /// Told of every attempt's outcome: the operation and Amazon's HTTP status, nil when no answer came.
+        public var observe: (@Sendable (_ operation: String, _ status: Int?) -> Void)?
 
         public init(
             userAgent: String = "FlexBridge/0.1.0 (Language=Swift/6; Platform=Linux)",
             retry: RetryPolicy = RetryPolicy(),
-            rateLimits: [String: RateLimiter.Limit] = RateLimiter.amazonDefaults
+            rateLimits: [String: RateLimiter.Limit] = RateLimiter.amazonDefaults,
+            observe: (@Sendable (_ operation: String, _ status: Int?) -> Void)? = nil
         ) {
             self.userAgent = userAgent
             self.retry = retry
             self.rateLimits = rateLimits
+            self.observe = observe
         }
     }
 
@@ -74,7 +78,7 @@ public struct SellingPartnerClient: Sendable {
         tokens = AccessTokenProvider(login: login, refreshToken: refreshToken, clock: clock)
         rateLimiter = RateLimiter(defaults: configuration.rateLimits, sleep: sleep)
         let middlewares: [any ClientMiddleware] = [
-            RetryMiddleware(policy: configuration.retry, logger: logger, sleep: sleep),
+            RetryMiddleware(policy: configuration.retry, logger: logger, sleep: sleep, observe: configuration.observe),
             RateLimitMiddleware(limiter: rateLimiter),
             AuthenticationMiddleware(tokens: tokens, userAgent: configuration.userAgent),
         ]

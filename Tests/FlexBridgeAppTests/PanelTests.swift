@@ -414,6 +414,37 @@ struct PanelTests {
         }
     }
 
+    @Test("the dashboard shows the sync's health with charts; orders are found by text, location and risk")
+    func dashboardAndSearch() async throws {
+        try await Self.withPanel { browser, store in
+            let connection = try #require(try await store.read { try await $0.connections() }.first)
+            let now = Date()
+            store.activity.record(.skusSent(120), for: connection.id, at: now.addingTimeInterval(-60))
+            store.activity.record(.amazonAnswer(status: 429), for: connection.id, at: now)
+            store.activity.record(.amazonAnswer(status: 200), for: connection.id, at: now)
+            store.activity.record(.orderPoll, for: connection.id, at: now.addingTimeInterval(-5))
+            _ = try await browser.logIn("ada", Self.password)
+            let page = try await browser.get("/")
+            #expect(page.status == .ok)
+            #expect(page.html.contains("2 calls in the last hour: 1 throttled (429), 0 other errors"))
+            #expect(page.html.contains("Amazon takes up to 500/s") && page.html.contains("Last push 1 min ago"))
+            #expect(page.html.contains("last notification never"))
+            #expect(page.html.contains("1 at risk"), "SHIP-P1 is due within the hour")
+            #expect(page.html.components(separatedBy: "<svg class=\"chart\"").count == 4, "three charts")
+            #expect(page.html.contains(##"fill="#c62828""##), "the 429 drawn red")
+
+            let found = try await browser.get("/orders?q=%3Cb%3Esku")
+            #expect(found.html.contains(">SHIP-P1</a>"), "found by a SKU in Amazon's document, any case")
+            #expect(try await browser.get("/orders?q=nothing-like-it").html.contains("No order here."))
+            #expect(try await browser.get("/orders?q=%25").html.contains("No order here."), "% is not a wildcard")
+            #expect(try await browser.get("/orders?atRisk=1").html.contains(">SHIP-P1</a>"))
+            #expect(try await browser.get("/orders?locationId=L2").html.contains("No order here."))
+            #expect(
+                try await browser.get("/orders?locationId=L1&state=awaiting_confirmation").html.contains(">SHIP-P1</a>")
+            )
+        }
+    }
+
     @Test("a read operator sees no action, and its posts are refused")
     func readOnly() async throws {
         try await Self.withPanel { browser, store in

@@ -482,5 +482,24 @@ enum Schema {
             try await database.create(index: "panel_sessions_by_operator").on("panel_sessions").column("operator_id")
                 .run()
         },
+        Migration(version: 13, name: "sync activity per connection and minute, for the dashboard") { database, _ in
+            // Counters added to by every node (stock sent, Amazon's calls and refusals, polls, notifications); the
+            // last_* columns hold the latest time in the minute, 0 for none.
+            try await database.create(table: "sync_activity")
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("minute", type: .bigint, .notNull)
+                .column("skus_sent", type: .bigint, .notNull, .default(0))
+                .column("amazon_calls", type: .bigint, .notNull, .default(0))
+                .column("throttled", type: .bigint, .notNull, .default(0))
+                .column("amazon_errors", type: .bigint, .notNull, .default(0))
+                .column("order_polls", type: .bigint, .notNull, .default(0))
+                .column("notifications", type: .bigint, .notNull, .default(0))
+                .column("commands_failed", type: .bigint, .notNull, .default(0))
+                .column("last_push_at", type: .bigint, .notNull, .default(0))
+                .column("last_poll_at", type: .bigint, .notNull, .default(0))
+                .column("last_notification_at", type: .bigint, .notNull, .default(0))
+                .primaryKey("connection_id", "minute")
+                .run()
+        },
     ]
 }

@@ -337,14 +337,20 @@ extension StoreSession {
         before: Date,
         limit: Int
     ) async throws -> [Order] {
-        var query: SQLQueryString = """
-            \(Self.orderColumns) WHERE o.state IN ('awaiting_confirmation', 'confirmed', 'packed', 'ready_to_ship')
-                AND (o.expected_ship_at < \(bind: before.millisecondsSince1970) OR o.error_code IS NOT NULL)
-            """
+        var query: SQLQueryString = "\(Self.orderColumns) WHERE \(Self.atRisk("o", before: before))"
         if let connectionID { query += " AND o.connection_id = \(bind: connectionID.rawValue)" }
         if let within { query += " AND \(Self.within("o.connection_id", within))" }
         query += " ORDER BY o.expected_ship_at, o.shipment_id LIMIT \(bind: Int64(limit))"
         return try await sql.raw(query).all().map(Self.decodeOrder)
+    }
+
+    /// Open orders (not yet shipped) due to ship before `before`, or holding a failed command: the one rule of
+    /// "at risk" for the API, the dashboard and the panel's filter.
+    static func atRisk(_ table: String, before: Date) -> SQLQueryString {
+        """
+        \(unsafeRaw: table).state IN ('awaiting_confirmation', 'confirmed', 'packed', 'ready_to_ship')
+            AND (\(unsafeRaw: table).expected_ship_at < \(bind: before.millisecondsSince1970) OR \(unsafeRaw: table).error_code IS NOT NULL)
+        """
     }
 
     // MARK: Decoding

@@ -221,6 +221,8 @@ extension StoreSession {
         state: FulfilmentState? = nil,
         locationID: LocationID? = nil,
         inManifest: Bool? = nil,
+        search: String? = nil,
+        atRiskBefore: Date? = nil,
         after: String?,
         limit: Int
     ) async throws -> [Order] {
@@ -234,6 +236,14 @@ extension StoreSession {
             query += " AND \(unsafeRaw: inManifest ? "" : "NOT ")EXISTS (SELECT 1 FROM manifest_orders m"
             query += " WHERE m.connection_id = o.connection_id AND m.shipment_id = o.shipment_id)"
         }
+        if let search, !search.isEmpty {
+            // The shipment id, or any text of Amazon's document (a merchant SKU, a tracking id), ignoring case.
+            let escaped = search.lowercased().replacingOccurrences(of: "\\", with: "\\\\")
+                .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            query += " AND (o.shipment_id = \(bind: search)"
+            query += " OR LOWER(o.shipment) LIKE \(bind: "%" + escaped + "%") ESCAPE '\\')"
+        }
+        if let atRiskBefore { query += " AND \(Self.atRisk("o", before: atRiskBefore))" }
         if let after { query += " AND o.shipment_id > \(bind: after)" }
         query += " ORDER BY o.shipment_id LIMIT \(bind: Int64(limit))"
         return try await sql.raw(query).all().map(Self.decodeOrder)
