@@ -53,6 +53,7 @@ public struct Panel: Sendable {
         registerShipping(on: router)
         registerConnections(on: router)
         registerStock(on: router)
+        registerAccess(on: router)
     }
 
     /// The operator a request is made by, with their session and its token.
@@ -183,6 +184,7 @@ public struct Panel: Sendable {
         if let signed {
             layout["operator"] = [
                 "name": signed.principal.name, "role": signed.principal.role.rawValue, "csrf": signed.session.csrf,
+                "canAccess": signed.principal.may(.manageAccess),
             ]
         }
         if let notice { layout["notice"] = notice }

@@ -9,7 +9,7 @@ enum PanelTemplates {
             ("layout", layout), ("login", login), ("dashboard", dashboard), ("orders", orders), ("order", order),
             ("reject", reject),
             ("message", message), ("manifests", manifests), ("returns", returns), ("return", returnPage),
-            ("connections", connections), ("connection", connection), ("stock", stock),
+            ("connections", connections), ("connection", connection), ("stock", stock), ("access", access),
         ] {
             try library.register(text, named: name)
         }
@@ -29,7 +29,7 @@ enum PanelTemplates {
         {{#operator}}
         <header>
         <a class="brand" href="/">FlexBridge</a>
-        <nav><a href="/">Dashboard</a> <a href="/orders">Orders</a> <a href="/manifests">Manifests</a> <a href="/returns">Returns</a> <a href="/stock">Stock</a> <a href="/connections">Connections</a></nav>
+        <nav><a href="/">Dashboard</a> <a href="/orders">Orders</a> <a href="/manifests">Manifests</a> <a href="/returns">Returns</a> <a href="/stock">Stock</a> <a href="/connections">Connections</a>{{#canAccess}} <a href="/access">Access</a>{{/canAccess}}</nav>
         <form class="logout" method="post" action="/logout">
         <span>{{name}} · {{role}}</span>
         <input type="hidden" name="csrf" value="{{csrf}}">
@@ -395,6 +395,55 @@ enum PanelTemplates {
         {{/hasRejected}}
         """
 
+    static let access = """
+        <h1>Access</h1>
+        {{#newKey}}
+        <section class="secret">
+        <h2>The new key {{name}}</h2>
+        <p>Copy it now; it is not shown again.</p>
+        <pre class="secret">{{secret}}</pre>
+        </section>
+        {{/newKey}}
+        <h2>API keys</h2>
+        <table><thead><tr><th>Name</th><th>Key starts</th><th>Role</th><th>Connections</th><th>Made</th><th>Last used</th><th>Revoked</th><th></th></tr></thead><tbody>
+        {{#keys}}<tr><td>{{name}}</td><td><code>{{prefix}}</code></td><td>{{role}}</td><td>{{connections}}</td><td>{{created}}</td><td>{{lastUsed}}</td><td>{{revoked}}</td>
+        <td>{{#canRevoke}}<form class="inline" method="post" action="/access/keys/{{id}}/revoke"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Revoke</button></form>{{/canRevoke}}</td></tr>{{/keys}}
+        {{^keys}}<tr><td colspan="8">No key yet.</td></tr>{{/keys}}
+        </tbody></table>
+        {{#keyForm}}
+        <h3>New key</h3>
+        <form class="access" method="post" action="/access/keys">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label>Name <input name="name" value="{{name}}" maxlength="100" required></label>{{#nameError}}<span class="error">{{.}}</span>{{/nameError}}
+        <label>Role <select name="role">{{#roles}}<option{{#selected}} selected{{/selected}}>{{value}}</option>{{/roles}}</select></label>
+        <fieldset><legend>Connections (none ticked: all)</legend>{{#connections}}<label><input type="checkbox" name="connection.{{id}}" value="on"{{#checked}} checked{{/checked}}> {{name}}</label>{{/connections}}</fieldset>
+        {{#connectionsError}}<span class="error">{{.}}</span>{{/connectionsError}}
+        <button type="submit">Make key</button>
+        </form>
+        {{/keyForm}}
+        <h2>Operators</h2>
+        <table><thead><tr><th>Name</th><th>Role</th><th>Connections</th><th>Made</th><th>Last login</th><th>State</th><th></th></tr></thead><tbody>
+        {{#operators}}<tr><td>{{name}}</td><td>{{role}}</td><td>{{connections}}</td><td>{{created}}</td><td>{{lastLogin}}</td><td>{{state}}</td>
+        <td>{{#canDisable}}<form class="inline" method="post" action="/access/operators/{{id}}/disable"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Disable</button></form>{{/canDisable}}</td></tr>{{/operators}}
+        </tbody></table>
+        {{#operatorForm}}
+        <h3>New operator</h3>
+        <form class="access" method="post" action="/access/operators">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label>Name <input name="name" value="{{name}}" maxlength="100" required autocomplete="off"></label>{{#nameError}}<span class="error">{{.}}</span>{{/nameError}}
+        <label>Password <input type="password" name="password" maxlength="200" required autocomplete="new-password"></label>{{#passwordError}}<span class="error">{{.}}</span>{{/passwordError}}
+        <label>Role <select name="role">{{#roles}}<option{{#selected}} selected{{/selected}}>{{value}}</option>{{/roles}}</select></label>
+        <fieldset><legend>Connections (none ticked: all)</legend>{{#connections}}<label><input type="checkbox" name="connection.{{id}}" value="on"{{#checked}} checked{{/checked}}> {{name}}</label>{{/connections}}</fieldset>
+        {{#connectionsError}}<span class="error">{{.}}</span>{{/connectionsError}}
+        <button type="submit">Add operator</button>
+        </form>
+        {{/operatorForm}}
+        <h2>Change log</h2>
+        <table><thead><tr><th>When</th><th>Who</th><th>What</th><th>Before</th><th>After</th></tr></thead><tbody>
+        {{#changes}}<tr><td>{{at}}</td><td>{{actor}}</td><td>{{setting}}</td><td>{{old}}</td><td>{{new}}</td></tr>{{/changes}}
+        </tbody></table>
+        """
+
     static let message = """
         <h1>{{heading}}</h1>
         <p>{{text}}</p>
@@ -426,6 +475,9 @@ enum PanelTemplates {
         form.settings, form.mode { display: grid; gap: .5rem; max-width: 560px; margin-bottom: 1rem; }
         section.location { background: #fff; border: 1px solid #d5d9de; padding: .5rem 1rem; margin-bottom: 1rem; }
         button { padding: .35rem .9rem; }
+        form.access { display: grid; gap: .5rem; max-width: 560px; margin-bottom: 1rem; }
+        pre.secret { background: #fff; border: 1px solid #d5d9de; padding: .6rem; user-select: all; }
+        section.secret { background: #e6f4ea; border-left: 4px solid #2e7d32; padding: .3rem 1rem; }
         .health { display: flex; gap: 1rem; flex-wrap: wrap; }
         .tile { background: #fff; border: 1px solid #d5d9de; padding: .3rem .9rem .6rem; width: 320px; }
         .tile h3 { margin: .3rem 0; font-size: 1rem; }

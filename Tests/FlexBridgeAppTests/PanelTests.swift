@@ -126,6 +126,7 @@ struct PanelTests {
                 by: .node()
             )
             _ = try await operators.create(name: "rea", password: password, role: .read, connections: nil, by: .node())
+            _ = try await operators.create(name: "adm", password: password, role: .admin, connections: nil, by: .node())
             let app = try FlexBridgeServer.buildApplication(
                 configuration: configuration,
                 store: store,
@@ -442,6 +443,72 @@ struct PanelTests {
             #expect(
                 try await browser.get("/orders?locationId=L1&state=awaiting_confirmation").html.contains(">SHIP-P1</a>")
             )
+        }
+    }
+
+    @Test(
+        "access: an admin makes a key (shown once, and it works), revokes it, adds and disables an operator; others may not"
+    )
+    func access() async throws {
+        try await Self.withPanel { browser, store in
+            _ = try await browser.logIn("ada", Self.password)
+            let notAdmin = try await browser.get("/access")
+            #expect(notAdmin.status == .forbidden)
+            #expect(!(try await browser.get("/").html.contains(#"href="/access""#)))
+
+            let admin = Browser(browser.client)
+            _ = try await admin.logIn("adm", Self.password)
+            let page = try await admin.get("/access")
+            #expect(page.status == .ok && page.html.contains(#"href="/access""#))
+            let csrf = try #require(page.field("csrf"))
+            #expect(
+                try await browser.post("/access/keys", ["csrf": csrf, "name": "x", "role": "admin"]).status
+                    == .forbidden
+            )
+            let unnamed = try await admin.post("/access/keys", ["csrf": csrf, "name": " ", "role": "wms"])
+            #expect(unnamed.status == .badRequest && unnamed.html.contains("No key was made: name"))
+            #expect(try await AccessUseCases(store: store).keys(by: .node()).isEmpty)
+            let made = try await admin.post("/access/keys", ["csrf": csrf, "name": "wms-<1>", "role": "wms"])
+            #expect(made.status == .ok && made.html.contains("wms-&lt;1&gt;"))
+            let secret = try #require(
+                made.html.firstMatch(of: /fbk_[0-9a-f]{8}_[A-Za-z0-9_-]{43}/).map { String($0.output) }
+            )
+            let principal = try await AccessUseCases(store: store).authenticate(authorization: "Bearer \(secret)")
+            #expect(principal.role == .wms && principal.name.hasPrefix("wms-<1>"))
+            #expect(!(try await admin.get("/access").html.contains(secret)), "shown once")
+            let key = try #require(try await AccessUseCases(store: store).keys(by: .node()).first)
+            #expect(try await admin.post("/access/keys/\(key.id)/revoke", ["csrf": "forged"]).status == .forbidden)
+            #expect(try await admin.post("/access/keys/\(key.id)/revoke", ["csrf": csrf]).status == .seeOther)
+            await #expect(throws: AccessUseCases.Refusal.self) {
+                try await AccessUseCases(store: store).authenticate(authorization: "Bearer \(secret)")
+            }
+
+            let short = try await admin.post(
+                "/access/operators",
+                ["csrf": csrf, "name": "bob", "password": "short", "role": "operator"]
+            )
+            #expect(short.status == .badRequest && short.html.contains(#"value="bob""#))
+            #expect(!short.html.contains(#"value="short""#), "a password is never shown again")
+            let added = try await admin.post(
+                "/access/operators",
+                ["csrf": csrf, "name": "bob", "password": "a long enough password", "role": "read"]
+            )
+            #expect(added.status == .ok && added.html.contains("Operator bob can log in now."))
+            let twice = try await admin.post(
+                "/access/operators",
+                ["csrf": csrf, "name": "bob", "password": "a long enough password", "role": "read"]
+            )
+            #expect(twice.status == .conflict && twice.html.contains("There is an operator named bob already."))
+            let people = try await OperatorUseCases(store: store).operators(by: .node())
+            let bob = try #require(people.first { $0.name == "bob" })
+            let me = try #require(people.first { $0.name == "adm" })
+            #expect(try await admin.post("/access/operators/\(bob.id)/disable", ["csrf": csrf]).status == .seeOther)
+            let bobBrowser = Browser(browser.client)
+            #expect(try await bobBrowser.logIn("bob", "a long enough password").status == .unauthorized)
+            let selfDisable = try await admin.post("/access/operators/\(me.id)/disable", ["csrf": csrf])
+            #expect(selfDisable.status == .conflict && selfDisable.html.contains("You cannot disable yourself"))
+            let log = try await admin.get("/access")
+            #expect(log.html.contains("operator.disabled") && log.html.contains("apiKey.revoked"))
         }
     }
 
