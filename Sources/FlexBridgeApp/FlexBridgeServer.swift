@@ -38,6 +38,7 @@ public struct FlexBridgeServer: Sendable {
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let callback = CallbackAddress(configuration.authorizationCallbackURL)
+        let authorizer = authorizer ?? AmazonSellerAuthorizer(outbound: configuration.outbound)
         let router = Router()
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: RequestLogMiddleware())
@@ -45,7 +46,7 @@ public struct FlexBridgeServer: Sendable {
         OperationsRoutes(store: store, registry: registry).register(on: router)
         try APIHandler(
             store: store,
-            authorizer: authorizer ?? AmazonSellerAuthorizer(outbound: configuration.outbound),
+            authorizer: authorizer,
             callback: callback,
             outbound: configuration.outbound,
             logger: logger
@@ -55,7 +56,10 @@ public struct FlexBridgeServer: Sendable {
             store: store,
             secureCookies: configuration.tlsCertificatePath != nil,
             stockBound: (AmazonClients().configuration.rateLimits["batchInventory"]?.rate ?? 0)
-                * Double(InventoryRules.itemsPerCall)
+                * Double(InventoryRules.itemsPerCall),
+            authorizer: authorizer,
+            outbound: configuration.outbound,
+            consentLink: { callback.link($0) }
         ).register(on: router)
         registry.makeGauge(
             descriptor: MetricNameDescriptor(

@@ -17,11 +17,26 @@ public struct Panel: Sendable {
     let library: MustacheLibrary
     /// The most SKUs a second Amazon takes for one seller: batchInventory's rate times the items per call.
     let stockBound: Double
+    /// Tests a connection end to end (Login with Amazon, the seller's token, the locations).
+    let authorizer: any SellerAuthorizer
+    let outbound: OutboundPolicy
+    /// The address of a consent link's token: where a seller opens it.
+    let consentLink: @Sendable (String) -> String
 
-    public init(store: Store, secureCookies: Bool, stockBound: Double) throws {
+    public init(
+        store: Store,
+        secureCookies: Bool,
+        stockBound: Double,
+        authorizer: any SellerAuthorizer,
+        outbound: OutboundPolicy,
+        consentLink: @escaping @Sendable (String) -> String
+    ) throws {
         self.store = store
         self.secureCookies = secureCookies
         self.stockBound = stockBound
+        self.authorizer = authorizer
+        self.outbound = outbound
+        self.consentLink = consentLink
         self.library = try PanelTemplates.library()
     }
 

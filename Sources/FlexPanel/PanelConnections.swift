@@ -10,6 +10,7 @@ import Hummingbird
 extension Panel {
     func registerConnections(on router: Router<BasicRequestContext>) {
         router.get("connections") { request, _ in try await signedIn(request) { try await connectionsPage($0) } }
+        registerConnectionSetup(on: router)
         router.get("connections/{id}") { request, context in
             let id = try context.parameters.require("id")
             return try await signedIn(request) { try await connectionPage(id, $0) }
@@ -33,18 +34,19 @@ extension Panel {
         }
     }
 
-    var connectionUseCases: ConnectionUseCases { ConnectionUseCases(store: store, outbound: .production) }
+    var connectionUseCases: ConnectionUseCases { ConnectionUseCases(store: store, outbound: outbound) }
 
     func connectionsPage(_ signed: Signed) async throws -> Response {
         let listed = try await connectionUseCases.connections(by: signed.principal)
         let values: [String: Any] = [
+            "canAdd": signed.principal.may(.manageConnections),
             "connections": listed.map { item -> [String: Any] in
                 [
                     "id": item.connection.id.rawValue, "name": item.connection.name,
                     "seller": item.connection.sellingPartnerID.rawValue, "region": item.connection.region.rawValue,
                     "status": item.connection.status.rawValue, "authorized": item.authorized ? "yes" : "no",
                 ]
-            }
+            },
         ]
         return render("connections", values, title: "Connections", operator: signed)
     }
@@ -69,6 +71,7 @@ extension Panel {
         _ signed: Signed,
         entered: [String: String]? = nil,
         fieldErrors: [String: String] = [:],
+        extra: [String: Any] = [:],
         notice: String? = nil,
         error: String? = nil,
         status: HTTPResponse.Status = .ok
@@ -92,7 +95,16 @@ extension Panel {
             default: return "\(settings.reconciliationIntervalMinutes)"
             }
         }
-        let values: [String: Any] = [
+        let authorized = try await connectionUseCases.isAuthorized(connectionID)
+        var values: [String: Any] = [
+            "authorized": authorized, "canManage": signed.principal.may(.manageConnections),
+            "endpoint": connection.endpoint.absoluteString,
+            "marketplaces": connection.marketplaceIDs.map(\.rawValue).joined(separator: ", "),
+            "hubForm": [
+                "hub": entered?["hub"] ?? "", "locationId": entered?["locationId"] ?? "",
+                "hubError": fieldErrors["hub"] ?? false, "locationError": fieldErrors["locationId"] ?? false,
+                "channels": ChannelName.allCases.map(\.rawValue),
+            ] as [String: Any],
             "id": id, "name": connection.name, "seller": connection.sellingPartnerID.rawValue,
             "region": connection.region.rawValue, "status": connection.status.rawValue, "csrf": signed.session.csrf,
             "canChange": canChange,
@@ -109,7 +121,10 @@ extension Panel {
                 ] as [String: Any]
             },
             "mappings": mappings.map {
-                ["hub": $0.hub.rawValue, "locationId": $0.locationID.rawValue, "channel": $0.channel.rawValue]
+                [
+                    "hub": $0.hub.rawValue, "locationId": $0.locationID.rawValue, "channel": $0.channel.rawValue,
+                    "canChange": canChange, "csrf": signed.session.csrf, "connectionId": id,
+                ] as [String: Any]
             },
             "locations": locations.map { report -> [String: Any] in
                 let state = report.state
@@ -140,6 +155,7 @@ extension Panel {
                 ]
             },
         ]
+        values.merge(extra) { _, new in new }
         return render(
             "connection",
             values,

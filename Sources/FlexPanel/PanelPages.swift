@@ -14,7 +14,7 @@ extension Panel {
 
     /// The connections the operator may see.
     func visibleConnections(_ signed: Signed) async throws -> [Connection] {
-        try await ConnectionUseCases(store: store, outbound: .production).visibleConnections(by: signed.principal)
+        try await connectionUseCases.visibleConnections(by: signed.principal)
     }
 
     func ordersPage(_ request: Request, _ signed: Signed) async throws -> Response {

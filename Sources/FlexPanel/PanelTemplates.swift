@@ -9,7 +9,8 @@ enum PanelTemplates {
             ("layout", layout), ("login", login), ("dashboard", dashboard), ("orders", orders), ("order", order),
             ("reject", reject),
             ("message", message), ("manifests", manifests), ("returns", returns), ("return", returnPage),
-            ("connections", connections), ("connection", connection), ("stock", stock), ("access", access),
+            ("connections", connections), ("newConnection", newConnection), ("connection", connection),
+            ("stock", stock), ("access", access),
         ] {
             try library.register(text, named: name)
         }
@@ -315,9 +316,21 @@ enum PanelTemplates {
         <thead><tr><th>Name</th><th>Seller</th><th>Region</th><th>Status</th><th>Authorised</th></tr></thead>
         <tbody>
         {{#connections}}<tr><td><a href="/connections/{{id}}">{{name}}</a></td><td>{{seller}}</td><td>{{region}}</td><td>{{status}}</td><td>{{authorized}}</td></tr>{{/connections}}
-        {{^connections}}<tr><td colspan="5">No connection yet: add one through the API (POST /api/v1/connections).</td></tr>{{/connections}}
+        {{^connections}}<tr><td colspan="5">No connection yet.</td></tr>{{/connections}}
         </tbody>
         </table>
+        {{#canAdd}}<p><a class="button" href="/connections/new">Add a connection</a></p>{{/canAdd}}
+        """
+
+    static let newConnection = """
+        <h1>New connection</h1>
+        <p>A seller account in one region. After adding it, the seller authorises FlexBridge with Amazon.</p>
+        <form class="settings" method="post" action="/connections">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        {{#fields}}<label>{{label}} <small>{{hint}}</small> <input name="{{name}}" value="{{value}}"{{#secret}} type="password" autocomplete="off"{{/secret}}{{#required}} required{{/required}} maxlength="500"></label>{{#error}}<span class="error">{{.}}</span>{{/error}}{{/fields}}
+        <label>Region <select name="region">{{#regions}}<option{{#selected}} selected{{/selected}}>{{value}}</option>{{/regions}}</select></label>
+        <button type="submit">Add connection</button>
+        </form>
         """
 
     static let connection = """
@@ -329,11 +342,35 @@ enum PanelTemplates {
         {{#numbers}}<label>{{label}} <input name="{{name}}" value="{{value}}" inputmode="numeric"{{^canChange}} disabled{{/canChange}}>{{#error}}<span class="error"> {{.}}</span>{{/error}}</label>{{/numbers}}
         {{#canChange}}<button type="submit">Save settings</button>{{/canChange}}
         </form>
-        <h2>Hubs and locations</h2>
-        <table><thead><tr><th>Hub</th><th>Location</th><th>Channel</th></tr></thead><tbody>
-        {{#mappings}}<tr><td>{{hub}}</td><td>{{locationId}}</td><td>{{channel}}</td></tr>{{/mappings}}
-        {{^mappings}}<tr><td colspan="3">No hub mapped yet.</td></tr>{{/mappings}}
+        <h2>Amazon</h2>
+        <p>Seller {{seller}} in {{region}} ({{marketplaces}}) through {{endpoint}}: {{#authorized}}authorised{{/authorized}}{{^authorized}}<span class="error">not authorised yet</span>{{/authorized}}.</p>
+        {{#canManage}}
+        <div class="actions">
+        <form method="post" action="/connections/{{id}}/authorize"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Authorise with Amazon</button></form>
+        <form method="post" action="/connections/{{id}}/link"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Make a link for the seller</button></form>
+        <form method="post" action="/connections/{{id}}/test"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Test the connection</button></form>
+        </div>
+        {{/canManage}}
+        {{#link}}<p>Consent link, works until {{expiresAt}}: <code class="link">{{url}}</code></p>{{/link}}
+        {{#test}}
+        <table class="checks"><thead><tr><th>Check</th><th>Result</th><th></th></tr></thead><tbody>
+        {{#checks}}<tr><td>{{name}}</td><td>{{ok}}</td><td>{{message}}</td></tr>{{/checks}}
         </tbody></table>
+        {{/test}}
+        <h2>Hubs and locations</h2>
+        <table><thead><tr><th>Hub</th><th>Location</th><th>Channel</th><th></th></tr></thead><tbody>
+        {{#mappings}}<tr><td>{{hub}}</td><td>{{locationId}}</td><td>{{channel}}</td><td>{{#canChange}}<form class="inline" method="post" action="/connections/{{connectionId}}/hubs"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="hub" value="{{hub}}"><input type="hidden" name="channel" value="{{channel}}"><input type="hidden" name="remove" value="on"><button type="submit">Remove</button></form>{{/canChange}}</td></tr>{{/mappings}}
+        {{^mappings}}<tr><td colspan="4">No hub mapped yet.</td></tr>{{/mappings}}
+        </tbody></table>
+        {{#canChange}}{{#hubForm}}
+        <form class="search" method="post" action="/connections/{{id}}/hubs">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label>Hub (the WMS's code) <input name="hub" value="{{hub}}" maxlength="64" required></label>{{#hubError}}<span class="error">{{.}}</span>{{/hubError}}
+        <label>Amazon location <input name="locationId" value="{{locationId}}" maxlength="64" required></label>{{#locationError}}<span class="error">{{.}}</span>{{/locationError}}
+        <label>Channel <select name="channel">{{#channels}}<option>{{.}}</option>{{/channels}}</select></label>
+        <button type="submit">Map hub</button>
+        </form>
+        {{/hubForm}}{{/canChange}}
         {{#locations}}
         <section class="location">
         <h3>Location {{locationId}}: {{mode}}</h3>
@@ -475,6 +512,8 @@ enum PanelTemplates {
         form.settings, form.mode { display: grid; gap: .5rem; max-width: 560px; margin-bottom: 1rem; }
         section.location { background: #fff; border: 1px solid #d5d9de; padding: .5rem 1rem; margin-bottom: 1rem; }
         button { padding: .35rem .9rem; }
+        a.button { display: inline-block; padding: .35rem .9rem; background: #232f3e; color: #fff; text-decoration: none; }
+        code.link { user-select: all; word-break: break-all; }
         form.access { display: grid; gap: .5rem; max-width: 560px; margin-bottom: 1rem; }
         pre.secret { background: #fff; border: 1px solid #d5d9de; padding: .6rem; user-select: all; }
         section.secret { background: #e6f4ea; border-left: 4px solid #2e7d32; padding: .3rem 1rem; }

@@ -133,7 +133,12 @@ struct PanelTests {
                 registry: PrometheusCollectorRegistry(),
                 logger: Logger(label: "flexbridge")
             )
-            try await app.test(.router) { client in try await test(Browser(client), store) }
+            do {
+                try await app.test(.router) { client in try await test(Browser(client), store) }
+            } catch {
+                try await store.close()
+                throw error
+            }
             try await store.close()
         }
     }
@@ -509,6 +514,82 @@ struct PanelTests {
             #expect(selfDisable.status == .conflict && selfDisable.html.contains("You cannot disable yourself"))
             let log = try await admin.get("/access")
             #expect(log.html.contains("operator.disabled") && log.html.contains("apiKey.revoked"))
+        }
+    }
+
+    @Test(
+        "a connection set up from the panel: added (a wrong field named), a consent link made, tested, hubs mapped and removed"
+    )
+    func connectionSetup() async throws {
+        try await Self.withPanel { browser, store in
+            _ = try await browser.logIn("ada", Self.password)
+            #expect(try await browser.get("/connections/new").status == .forbidden, "an operator adds no connection")
+            let admin = Browser(browser.client)
+            _ = try await admin.logIn("adm", Self.password)
+            let form = try await admin.get("/connections/new")
+            let csrf = try #require(form.field("csrf"))
+            var fields = [
+                "csrf": csrf, "name": "Acme UK", "sellingPartnerId": "A1UKSELLER", "region": "EU",
+                "marketplaceIds": " ", "clientId": "amzn1.application-oa2-client.x", "clientSecret": "secret",
+                "endpoint": "http://127.0.0.1:1",
+            ]
+            fields["endpoint"] = ""
+            let wrong = try await admin.post("/connections", fields)
+            #expect(wrong.status == .badRequest && wrong.html.contains("must name at least one marketplace</span>"))
+            #expect(wrong.html.contains(#"value="A1UKSELLER""#) && !wrong.html.contains(#"value="secret""#))
+            fields["endpoint"] = "http://127.0.0.1:1"
+            fields["marketplaceIds"] = "A1F83G8C2ARO7P"
+            let local = try await admin.post("/connections", fields)
+            #expect(
+                local.status == .badRequest
+                    && local.html.contains("must be one of Amazon&#39;s Selling Partner API hosts")
+            )
+            fields["endpoint"] = "https://sandbox.sellingpartnerapi-eu.amazon.com"
+            let added = try await admin.post("/connections", fields)
+            #expect(added.status == .seeOther)
+            let path = try #require(added.headers[.location])
+            let connection = try #require(
+                try await store.read { try await $0.connections() }.first { $0.name == "Acme UK" }
+            )
+            #expect(path == "/connections/\(connection.id)" && connection.marketplaceIDs == ["A1F83G8C2ARO7P"])
+            let page = try await admin.get(path)
+            #expect(page.html.contains("not authorised yet") && page.html.contains("Authorise with Amazon"))
+            let link = try await admin.post(path + "/link", ["csrf": csrf])
+            #expect(link.status == .ok && link.html.contains("/connect/"))
+            let authorize = try await admin.post(path + "/authorize", ["csrf": csrf])
+            #expect(authorize.status == .seeOther && authorize.headers[.location]?.contains("/connect/") == true)
+            let tested = try await admin.post(path + "/test", ["csrf": csrf])
+            #expect(
+                tested.status == .ok && tested.html.contains("A check failed")
+                    && tested.html.contains("<td>failed</td>")
+            )
+
+            let empty = try await browser.post(
+                path + "/hubs",
+                [
+                    "csrf": try #require((try await browser.get(path)).field("csrf")), "hub": " ", "locationId": "L9",
+                    "channel": "FBA",
+                ]
+            )
+            #expect(empty.status == .badRequest && empty.html.contains("No hub was mapped: hub"))
+            let operatorCSRF = try #require((try await browser.get(path)).field("csrf"))
+            let mapped = try await browser.post(
+                path + "/hubs",
+                ["csrf": operatorCSRF, "hub": "HUB-UK", "locationId": "L9", "channel": "FBA"]
+            )
+            #expect(mapped.status == .seeOther)
+            #expect(try await store.read { try await $0.locationMappings(for: connection.id) }.map(\.hub) == ["HUB-UK"])
+            let removed = try await browser.post(
+                path + "/hubs",
+                ["csrf": operatorCSRF, "hub": "HUB-UK", "channel": "FBA", "remove": "on"]
+            )
+            #expect(removed.status == .ok && removed.html.contains("Hub HUB-UK no longer feeds L9"))
+            #expect(try await store.read { try await $0.locationMappings(for: connection.id) }.isEmpty)
+            let reader = Browser(browser.client)
+            _ = try await reader.logIn("rea", Self.password)
+            let readPage = try await reader.get(path)
+            #expect(!readPage.html.contains("Map hub") && !readPage.html.contains("Authorise with Amazon"))
+            #expect(try await reader.post(path + "/test", ["csrf": readPage.field("csrf") ?? ""]).status == .forbidden)
         }
     }
 
