@@ -69,6 +69,7 @@ public struct Panel: Sendable {
         registerConnections(on: router)
         registerStock(on: router)
         registerAccess(on: router)
+        registerLive(on: router)
     }
 
     /// The operator a request is made by, with their session and its token.
@@ -192,10 +193,12 @@ public struct Panel: Sendable {
         operator signed: Signed?,
         notice: String? = nil,
         error: String? = nil,
-        status: HTTPResponse.Status = .ok
+        status: HTTPResponse.Status = .ok,
+        live: String? = nil
     ) -> Response {
         let body = library.render(values, withTemplate: template) ?? ""
         var layout: [String: Any] = ["title": title, "body": body]
+        if let live, signed != nil { layout["live"] = live }
         if let signed {
             layout["operator"] = [
                 "name": signed.principal.name, "role": signed.principal.role.rawValue, "csrf": signed.session.csrf,
@@ -212,7 +215,7 @@ public struct Panel: Sendable {
 
     static let securityHeaders: HTTPFields = [
         .contentSecurityPolicy:
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         HTTPField.Name("X-Content-Type-Options")!: "nosniff",
         HTTPField.Name("X-Frame-Options")!: "DENY",
         HTTPField.Name("Referrer-Policy")!: "same-origin",

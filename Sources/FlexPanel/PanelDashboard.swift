@@ -71,7 +71,7 @@ extension Panel {
                 ),
             ]
         }
-        return render("dashboard", ["connections": values], title: "Dashboard", operator: signed)
+        return render("dashboard", ["connections": values], title: "Dashboard", operator: signed, live: "dashboard")
     }
 
     static func rate(_ perSecond: Double) -> String {

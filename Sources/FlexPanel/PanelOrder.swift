@@ -121,7 +121,8 @@ extension Panel {
             title: "Order \(order.shipmentID)",
             operator: signed,
             error: error,
-            status: status
+            status: status,
+            live: "order:\(order.shipmentID)"
         )
     }
 

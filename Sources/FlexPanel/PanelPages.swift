@@ -74,7 +74,7 @@ extension Panel {
             "next": orders.count > limit ? (page.last?.shipmentID.rawValue ?? "") : false,
             "filterQuery": (filters.percentEncodedQuery.map { $0 + "&" } ?? ""),
         ]
-        return render("orders", values, title: "Orders", operator: signed)
+        return render("orders", values, title: "Orders", operator: signed, live: "orders")
     }
 
     func notFound(_ signed: Signed, what: String) -> Response {

@@ -133,7 +133,15 @@ extension Panel {
                 ]
             },
         ]
-        return render("manifests", values, title: "Manifests", operator: signed, error: error, status: status)
+        return render(
+            "manifests",
+            values,
+            title: "Manifests",
+            operator: signed,
+            error: error,
+            status: status,
+            live: "orders"
+        )
     }
 
     func buildManifest(_ form: [String: String], _ signed: Signed) async throws -> Response {
@@ -189,7 +197,7 @@ extension Panel {
             "next": found.count > limit ? (page.last?.id.rawValue ?? "") : false,
             "statusQuery": status.map { "status=\($0.rawValue)&" } ?? "",
         ]
-        return render("returns", values, title: "Returns", operator: signed)
+        return render("returns", values, title: "Returns", operator: signed, live: "returns")
     }
 
     func visibleReturn(_ id: String, _ signed: Signed) async throws -> Return? {
@@ -245,7 +253,15 @@ extension Panel {
                         ?? false,
                 ] as [String: Any]
         }
-        return render("return", values, title: "Return \(facts.id)", operator: signed, error: error, status: status)
+        return render(
+            "return",
+            values,
+            title: "Return \(facts.id)",
+            operator: signed,
+            error: error,
+            status: status,
+            live: "return:\(facts.id)"
+        )
     }
 
     func receive(_ id: String, _ form: [String: String], _ signed: Signed) async throws -> Response {

@@ -25,8 +25,9 @@ enum PanelTemplates {
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>{{title}} · FlexBridge</title>
         <link rel="stylesheet" href="/panel.css">
+        <script src="/panel.js" defer></script>
         </head>
-        <body>
+        <body{{#live}} data-live="{{.}}"{{/live}}>
         {{#operator}}
         <header>
         <a class="brand" href="/">FlexBridge</a>

@@ -156,9 +156,15 @@ struct PanelTests {
                 #expect(page.status == .seeOther, "\(path)")
                 #expect(page.headers[.location]?.hasPrefix("/login?next=") == true, "\(path)")
             }
+            #expect(try await browser.get("/live").status == .unauthorized, "no live stream without a session")
+            let script = try await browser.get("/panel.js")
+            #expect(script.headers[.contentType]?.hasPrefix("text/javascript") == true)
+            #expect(script.html.contains("new EventSource(\"/live\")"))
             let form = try await browser.get("/login?next=/orders")
             #expect(form.status == .ok && form.field("next") == "/orders")
             #expect(form.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
+            #expect(form.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
+            #expect(!form.html.contains("data-live"), "the login page listens to nothing")
             #expect(form.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
             let forged = try await browser.post(
                 "/login",

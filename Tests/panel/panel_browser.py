@@ -3,7 +3,7 @@
 
 1. a page without a session goes to the login page; a wrong password is refused; the right one lands on the page
    asked for;
-2. an order placed at the simulator appears in the panel, and an operator ships it from its page: confirm, pack
+2. an order placed at the simulator appears on the open orders page by itself (Server-Sent Events), and an operator ships it from its page: confirm, pack
    (a wrong weight refused at its field first), shipping options, label with the option chosen, then builds its manifest on the manifests page, opens the PDF and hands it over — SHIPPED at the simulator;
 3. the customer returns it; the operator grades the units on the return's page and the sellable ones are back in
    the hub's stock;
@@ -104,11 +104,10 @@ def main():
                 "shippingType": "MARKETPLACE"}, headers=amazon_headers)
             expect(status in (200, 201), f"sandbox shipment: {status} {body}")
             return body["shipmentId"]
+        driver.get(base + "/orders")
         shipment = place_order()
-        def listed():
-            driver.get(base + "/orders")
-            return shipment in driver.page_source
-        wait_for("the new order in the orders page", listed)
+        # The open page is not reloaded: the order arrives through the live stream (/live and /panel.js).
+        wait_for("the new order pushed into the open orders page", lambda: shipment in driver.page_source, 30)
         shot(driver, "orders")
         driver.find_element(By.LINK_TEXT, shipment).click()
         shot(driver, "order")

@@ -55,6 +55,13 @@ extension StoreSession {
     /// The account's events after the cursor `after` (a sequence; 0 for the start), oldest first. Sequences are
     /// installation-wide, so an account's feed has gaps where other accounts' events are.
     /// `within` keeps only the events of those connections (and those of none, such as a hub's stock).
+    /// The newest event's sequence visible to the account (0 when there is none): where a live stream starts.
+    public func latestEventSequence(account: AccountID) async throws -> Int64 {
+        try await sql.raw(
+            "SELECT COALESCE(MAX(sequence), 0) AS latest FROM events WHERE account_id = \(bind: account.rawValue)"
+        ).first()?.decode(column: "latest", as: Int64.self) ?? 0
+    }
+
     public func events(
         after: Int64,
         account: AccountID,
