@@ -75,8 +75,12 @@ extension Panel {
     }
 
     static func rate(_ perSecond: Double) -> String {
-        perSecond >= 10 || perSecond == 0
-            ? String(Int(perSecond.rounded())) : perSecond.formatted(.number.precision(.fractionLength(1)))
+        switch perSecond {
+        case 10...: String(Int(perSecond.rounded()))
+        case 1..<10: perSecond.formatted(.number.precision(.fractionLength(1)))
+        case ..<0.005: "0"
+        default: perSecond.formatted(.number.precision(.fractionLength(2)))
+        }
     }
 
     /// "12 s ago", "4 min ago", "3 h ago", or "never".

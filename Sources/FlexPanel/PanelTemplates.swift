@@ -505,8 +505,8 @@ enum PanelTemplates {
         .status.active { background: #c8e6c9; }
         .filters a { margin-right: .6rem; }
         .filters a.current { font-weight: 700; }
-        .actions { display: flex; gap: .8rem; flex-wrap: wrap; }
-        .actions form { display: flex; gap: .4rem; }
+        .actions { display: flex; gap: .8rem; flex-wrap: wrap; align-items: flex-start; }
+        .actions form { display: flex; gap: .4rem; align-items: center; }
         form.login, form.receive { display: grid; gap: .8rem; max-width: 360px; }
         form.inline { display: inline; }
         form.search, form.upload { display: flex; gap: .8rem; align-items: end; flex-wrap: wrap; margin: .5rem 0 1rem; }
@@ -523,7 +523,7 @@ enum PanelTemplates {
         .tile h3 { margin: .3rem 0; font-size: 1rem; }
         .tile p { margin: .3rem 0; font-size: .9rem; }
         svg.chart { display: block; margin-top: .4rem; }
-        form.pack, form.label { display: grid; gap: .5rem; background: #fff; border: 1px solid #d5d9de; padding: .6rem .9rem; }
+        .actions form.pack, .actions form.label { display: grid; gap: .5rem; align-items: start; background: #fff; border: 1px solid #d5d9de; padding: .6rem .9rem; }
         form.pack fieldset { border: 1px solid #d5d9de; }
         .sizes { display: flex; gap: .6rem; flex-wrap: wrap; align-items: end; }
         .sizes input { width: 6rem; }

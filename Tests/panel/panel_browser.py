@@ -126,13 +126,13 @@ def main():
         Select(driver.find_element(By.NAME, "p0.weightUnit")).select_by_visible_text("KG")
         button(driver, "Pack").click()
         wait_for("the weight refused at its field", lambda: "must be at least 5 g, got 0.001 KG" in driver.page_source, 10)
+        shot(driver, "pack")
         expect(call("GET", f"{rig.api}/orders/{shipment}/commands")[1]["commands"][-1]["type"] == "confirm", "no pack sent")
         weight = driver.find_element(By.NAME, "p0.weight")
         weight.clear()
         weight.send_keys("1.2")
         button(driver, "Pack").click()
         wait_for(f"{shipment} packed", reached("packed"))
-        shot(driver, "pack")
         # Amazon's shipping options, one of them chosen for the label.
         button(driver, "Get shipping options").click()
         def options():
