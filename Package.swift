@@ -71,12 +71,26 @@ let package = Package(
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
         .target(
+            name: "AmazonOrders",
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            swiftSettings: generatedSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        .target(
+            name: "AmazonOrdersV0",
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            swiftSettings: generatedSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        .target(
             name: "AmazonSimulator",
             dependencies: [
                 "AmazonEFInventory",
                 "AmazonEFShipments",
                 "AmazonEFReturns",
                 "AmazonEFLocation",
+                "AmazonOrders",
+                "AmazonOrdersV0",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -102,6 +116,8 @@ let package = Package(
                 "AmazonEFShipments",
                 "AmazonEFReturns",
                 "AmazonEFLocation",
+                "AmazonOrders",
+                "AmazonOrdersV0",
                 "FlexCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -307,6 +323,8 @@ let package = Package(
                 "AmazonEFShipments",
                 "AmazonEFReturns",
                 "AmazonEFLocation",
+                "AmazonOrders",
+                "AmazonOrdersV0",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

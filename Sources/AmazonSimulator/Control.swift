@@ -1,5 +1,6 @@
 import AmazonEFReturns
 import AmazonEFShipments
+import AmazonOrders
 import Foundation
 
 /// The simulator's own operations, for what Amazon's sandbox lacks: catalogue, orders at a rate, ground truth.
@@ -77,15 +78,50 @@ extension Simulator {
             ordersPerMinute > 0 ? OrderGeneratorSettings(ordersPerMinute: ordersPerMinute, merchantID: merchantID) : nil
     }
 
+    /// Sets the MFN order generator: `ordersPerMinute` new MFN orders for the merchant across `marketplaceIDs`, 0 to
+    /// stop. About one in ten stays PENDING a while, one in twenty gets a buyer's cancellation request, one in twenty
+    /// is cancelled by Amazon before it ships.
+    public func setMFNOrderGenerator(
+        ordersPerMinute: Double,
+        merchantID: String,
+        marketplaceIDs: [String]
+    ) throws(ControlError) {
+        guard ordersPerMinute >= 0, ordersPerMinute <= 60_000 else {
+            throw ControlError("ordersPerMinute must be between 0 and 60000, got \(ordersPerMinute)")
+        }
+        guard !merchantID.isEmpty else { throw ControlError("merchantId must not be empty") }
+        guard !marketplaceIDs.isEmpty, marketplaceIDs.allSatisfy({ !$0.isEmpty }) else {
+            throw ControlError("marketplaceIds must name at least one marketplace")
+        }
+        mfnGenerator =
+            ordersPerMinute > 0
+            ? MFNGeneratorSettings(
+                ordersPerMinute: ordersPerMinute,
+                merchantID: merchantID,
+                marketplaceIDs: marketplaceIDs
+            )
+            : nil
+    }
+
     /// The generator's next step: makes the orders that are due and says how long to wait for the next one.
     func generatorTick(elapsed: Double) -> Double {
-        guard let settings = orderGenerator else { return 0.25 }
+        settleMFNOrders()
+        var wait = 0.25
+        if let settings = mfnGenerator {
+            mfnGeneratorCredit += elapsed * settings.ordersPerMinute / 60
+            while mfnGeneratorCredit >= 1 {
+                mfnGeneratorCredit -= 1
+                generateMFNOrder(merchantID: settings.merchantID, marketplaceIDs: settings.marketplaceIDs)
+            }
+            wait = min(wait, max(0.001, (1 - mfnGeneratorCredit) * 60 / settings.ordersPerMinute))
+        }
+        guard let settings = orderGenerator else { return wait }
         generatorCredit += elapsed * settings.ordersPerMinute / 60
         while generatorCredit >= 1 {
             generatorCredit -= 1
             _ = try? generateOrder(merchantID: settings.merchantID)
         }
-        return min(0.25, max(0.001, (1 - generatorCredit) * 60 / settings.ordersPerMinute))
+        return min(wait, max(0.001, (1 - generatorCredit) * 60 / settings.ordersPerMinute))
     }
 
     /// Expires every access token now, as an hour passing would.
@@ -180,7 +216,42 @@ extension Simulator {
                     history: $0.history.map { .init(status: $0.status, at: $0.at) }
                 )
             },
-            notifications: notifier?.deliveries ?? []
+            notifications: notifier?.deliveries ?? [],
+            mfnOrders: mfn.orders.values.sorted { $0.sequence < $1.sequence }.map { record in
+                .init(
+                    id: record.order.orderId,
+                    merchantId: record.merchantID,
+                    marketplaceId: record.order.salesChannel.marketplaceId ?? "",
+                    status: record.order.fulfillment?.fulfillmentStatus ?? "",
+                    serviceLevel: record.order.fulfillment?.fulfillmentServiceLevel ?? "",
+                    createdTime: Self.timestamp(record.order.createdTime),
+                    lastUpdatedTime: Self.timestamp(record.order.lastUpdatedTime),
+                    items: record.order.orderItems.map {
+                        .init(
+                            orderItemId: $0.orderItemId,
+                            sellerSku: $0.product.sellerSku ?? "",
+                            asin: $0.product.asin ?? "",
+                            quantity: $0.quantityOrdered,
+                            quantityShipped: $0.fulfillment?.quantityFulfilled ?? 0,
+                            buyerRequestedCancel: $0.cancellation?.cancellationRequest != nil
+                        )
+                    },
+                    cancelledBy: record.order.orderItems.first?.cancellation?.cancellationExecution?.cancelledBy,
+                    confirmations: record.confirmations.map {
+                        .init(
+                            packageReferenceId: $0.packageReferenceId,
+                            carrierCode: $0.carrierCode,
+                            carrierName: $0.carrierName,
+                            shippingMethod: $0.shippingMethod,
+                            trackingNumber: $0.trackingNumber,
+                            shipDate: $0.shipDate,
+                            items: $0.items,
+                            at: $0.at
+                        )
+                    },
+                    history: record.history.map { .init(status: $0.status, at: $0.at) }
+                )
+            }
         )
     }
 
@@ -193,6 +264,12 @@ extension Simulator {
 struct OrderGeneratorSettings: Sendable {
     var ordersPerMinute: Double
     var merchantID: String
+}
+
+struct MFNGeneratorSettings: Sendable {
+    var ordersPerMinute: Double
+    var merchantID: String
+    var marketplaceIDs: [String]
 }
 
 /// The simulator's whole state in one JSON document (`GET /_simulator/state`).
@@ -268,4 +345,40 @@ public struct GroundTruth: Sendable, Codable {
     public var shipments: [Shipment]
     public var returns: [Return]
     public var notifications: [NotificationDelivery]
+    /// Merchant-fulfilled orders, with every shipment confirmation Amazon applied.
+    public var mfnOrders: [MFNOrder]
+
+    public struct MFNOrder: Sendable, Codable {
+        public struct Item: Sendable, Codable {
+            public var orderItemId: String
+            public var sellerSku: String
+            public var asin: String
+            public var quantity: Int
+            public var quantityShipped: Int
+            public var buyerRequestedCancel: Bool
+        }
+        public struct Confirmation: Sendable, Codable {
+            public var packageReferenceId: String
+            public var carrierCode: String
+            public var carrierName: String?
+            public var shippingMethod: String?
+            public var trackingNumber: String
+            public var shipDate: String
+            /// Order item id → units in this package.
+            public var items: [String: Int]
+            public var at: String
+        }
+        public var id: String
+        public var merchantId: String
+        public var marketplaceId: String
+        public var status: String
+        public var serviceLevel: String
+        public var createdTime: String
+        public var lastUpdatedTime: String
+        public var items: [Item]
+        /// Who cancelled it (BUYER, AMAZON), when it was.
+        public var cancelledBy: String?
+        public var confirmations: [Confirmation]
+        public var history: [StatusChange]
+    }
 }

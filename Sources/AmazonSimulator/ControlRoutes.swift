@@ -24,6 +24,22 @@ enum ControlRoutes {
     struct ThrottlingRequest: Decodable { var enabled: Bool }
     struct OrdersRequest: Decodable { var merchantId: String; var locationId: String?; var count: Int? }
     struct GeneratorRequest: Decodable { var merchantId: String; var ordersPerMinute: Double }
+    struct MFNGeneratorRequest: Decodable {
+        var merchantId: String
+        var ordersPerMinute: Double
+        var marketplaceIds: [String]
+    }
+    struct MFNOrderRequest: Decodable {
+        var merchantId: String
+        var marketplaceId: String
+        var serviceLevel: String?
+        /// SKU → units.
+        var items: [String: Int]?
+        var prime: Bool?
+        var pendingSeconds: Double?
+        var count: Int?
+    }
+    struct MFNCancelRequest: Decodable { var by: String?; var reason: String? }
 
     static func add(to router: Router<BasicRequestContext>, simulator: Simulator) {
         let control = router.group("_simulator")
@@ -103,6 +119,56 @@ enum ControlRoutes {
                     merchantID: body.merchantId
                 )
                 return ["ordersPerMinute": body.ordersPerMinute]
+            }
+        }
+
+        control.put("mfn-order-generator") { request, _ in
+            try await answer {
+                let body = try await JSONResponse.decode(MFNGeneratorRequest.self, from: request)
+                try await simulator.setMFNOrderGenerator(
+                    ordersPerMinute: body.ordersPerMinute,
+                    merchantID: body.merchantId,
+                    marketplaceIDs: body.marketplaceIds
+                )
+                return ["ordersPerMinute": body.ordersPerMinute]
+            }
+        }
+        control.post("mfn-orders") { request, _ in
+            try await answer(status: .created) {
+                let body = try await JSONResponse.decode(MFNOrderRequest.self, from: request)
+                let count = body.count ?? 1
+                guard (1...10_000).contains(count) else { throw ControlError("count must be 1 to 10000, got \(count)") }
+                let specification = MFNOrderSpecification(
+                    merchantID: body.merchantId,
+                    marketplaceID: body.marketplaceId,
+                    serviceLevel: body.serviceLevel,
+                    items: body.items ?? [:],
+                    prime: body.prime ?? false,
+                    pendingSeconds: body.pendingSeconds ?? 0
+                )
+                var ids: [String] = []
+                for _ in 0..<count { ids.append(try await simulator.createMFNOrder(specification)) }
+                return ["orderIds": ids]
+            }
+        }
+        control.post("mfn-orders/{id}/cancel") { request, context in
+            try await answer {
+                let id = try context.parameters.require("id")
+                let body = try? await JSONResponse.decode(MFNCancelRequest.self, from: request)
+                let by = body?.by ?? "AMAZON"
+                guard ["AMAZON", "BUYER"].contains(by) else {
+                    throw ControlError("by must be AMAZON or BUYER, got \(by)")
+                }
+                try await simulator.cancelMFNOrder(id, by: by, reason: body?.reason ?? "UnableToFulfill")
+                return ["id": id, "status": "CANCELLED"]
+            }
+        }
+        control.post("mfn-orders/{id}/cancellation-request") { request, context in
+            try await answer {
+                let id = try context.parameters.require("id")
+                let body = try? await JSONResponse.decode(MFNCancelRequest.self, from: request)
+                try await simulator.requestMFNCancellation(id, reason: body?.reason ?? "BuyerCanceled")
+                return ["id": id, "buyerRequestedCancel": "true"]
             }
         }
 

@@ -48,6 +48,7 @@ public actor Simulator {
     var configuration: Configuration
     var lwa = LoginWithAmazon()
     var world = World()
+    var mfn = MFNWorld()
     var buckets: [String: TokenBucket] = [:]
     var operationFaults: [String: FaultSettings] = [:]
     var requests: [RecordedRequest] = []
@@ -56,6 +57,8 @@ public actor Simulator {
     var notifier: Notifier?
     var orderGenerator: OrderGeneratorSettings?
     var generatorCredit = 0.0
+    var mfnGenerator: MFNGeneratorSettings?
+    var mfnGeneratorCredit = 0.0
 
     public init(
         configuration: Configuration = Configuration(),
@@ -78,7 +81,7 @@ public actor Simulator {
     /// (the demo's second run) as the same Amazon. Throttling buckets, faults, notification destinations and the
     /// order generator are the running process's and are not saved.
     public func savedState() throws -> Data {
-        try JSONEncoder().encode(SavedState(world: world, lwa: lwa))
+        try JSONEncoder().encode(SavedState(world: world, lwa: lwa, mfn: mfn))
     }
 
     /// Takes up a state ``savedState()`` wrote.
@@ -86,6 +89,7 @@ public actor Simulator {
         let saved = try JSONDecoder().decode(SavedState.self, from: data)
         world = saved.world
         lwa = saved.lwa
+        mfn = saved.mfn ?? MFNWorld()
         lwa.applications[configuration.clientID] = .init(
             clientID: configuration.clientID,
             clientSecret: configuration.clientSecret
@@ -95,6 +99,8 @@ public actor Simulator {
     struct SavedState: Codable {
         var world: World
         var lwa: LoginWithAmazon
+        /// Absent from states saved before the simulator knew MFN orders.
+        var mfn: MFNWorld?
     }
 
     // MARK: Login with Amazon

@@ -2,6 +2,8 @@ import AmazonEFInventory
 import AmazonEFLocation
 import AmazonEFReturns
 import AmazonEFShipments
+import AmazonOrders
+import AmazonOrdersV0
 import Foundation
 import Hummingbird
 import Logging
@@ -57,6 +59,18 @@ public enum SimulatorServer {
             middlewares: middlewares
         )
         try (simulator as any AmazonEFLocation.APIProtocol).registerHandlers(
+            on: router,
+            serverURL: root,
+            configuration: configuration,
+            middlewares: middlewares
+        )
+        try (simulator as any AmazonOrders.APIProtocol).registerHandlers(
+            on: router,
+            serverURL: root,
+            configuration: configuration,
+            middlewares: middlewares
+        )
+        try (simulator as any AmazonOrdersV0.APIProtocol).registerHandlers(
             on: router,
             serverURL: root,
             configuration: configuration,

@@ -67,5 +67,9 @@ public struct RateLimit: Sendable, Hashable, Codable {
         "createSandboxShipment": RateLimit(rate: 5, burst: 15),
         "updateSandboxShipment": RateLimit(rate: 5, burst: 15),
         "createSandboxLocation": RateLimit(rate: 5, burst: 15),
+        // Orders 2026-01-01 and v0's confirmShipment.
+        "searchOrders": RateLimit(rate: 0.0056, burst: 20),
+        "getOrder": RateLimit(rate: 0.5, burst: 30),
+        "confirmShipment": RateLimit(rate: 2, burst: 10),
     ]
 }

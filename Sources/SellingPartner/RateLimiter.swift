@@ -32,6 +32,9 @@ public actor RateLimiter {
         "createSandboxShipment": Limit(rate: 5, burst: 15),
         "updateSandboxShipment": Limit(rate: 5, burst: 15),
         "createSandboxLocation": Limit(rate: 5, burst: 15),
+        "searchOrders": Limit(rate: 0.0056, burst: 20),
+        "getOrder": Limit(rate: 0.5, burst: 30),
+        "confirmShipment": Limit(rate: 2, burst: 10),
     ]
 
     /// The bucket of an operation. Tokens may go below zero: each waiting caller has reserved its token, and the

@@ -2,6 +2,8 @@ import AmazonEFInventory
 import AmazonEFLocation
 import AmazonEFReturns
 import AmazonEFShipments
+import AmazonOrders
+import AmazonOrdersV0
 import AsyncHTTPClient
 import FlexCore
 import Foundation
@@ -56,6 +58,8 @@ public struct SellingPartnerClient: Sendable {
     public let inventory: AmazonEFInventory.Client
     public let returns: AmazonEFReturns.Client
     public let locations: AmazonEFLocation.Client
+    public let orders: AmazonOrders.Client
+    public let ordersV0: AmazonOrdersV0.Client
     let httpClient: HTTPClient
     let retry: RetryPolicy
     let logger: Logger
@@ -114,6 +118,35 @@ public struct SellingPartnerClient: Sendable {
             configuration: clientConfiguration,
             transport: transport,
             middlewares: middlewares
+        )
+        // The Orders APIs type their times as date-times, which Amazon writes with or without fractions of a second.
+        let ordersConfiguration = OpenAPIRuntime.Configuration(dateTranscoder: AmazonDateTranscoder())
+        orders = .init(
+            serverURL: endpoint.url,
+            configuration: ordersConfiguration,
+            transport: transport,
+            middlewares: middlewares
+        )
+        ordersV0 = .init(
+            serverURL: endpoint.url,
+            configuration: ordersConfiguration,
+            transport: transport,
+            middlewares: middlewares
+        )
+    }
+}
+
+/// ISO 8601 date-times as Amazon writes them, with fractions of a second or without; written without.
+struct AmazonDateTranscoder: DateTranscoder {
+    func encode(_ date: Date) throws -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: false))
+    }
+
+    func decode(_ text: String) throws -> Date {
+        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
+        if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
+        throw DecodingError.dataCorrupted(
+            .init(codingPath: [], debugDescription: "\(text) is not an ISO 8601 date-time")
         )
     }
 }

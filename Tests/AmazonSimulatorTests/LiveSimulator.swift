@@ -2,6 +2,8 @@ import AmazonEFInventory
 import AmazonEFLocation
 import AmazonEFReturns
 import AmazonEFShipments
+import AmazonOrders
+import AmazonOrdersV0
 import AmazonSimulator
 import AsyncHTTPClient
 import Foundation
@@ -108,6 +110,24 @@ struct LiveSimulator: Sendable {
     var locations: AmazonEFLocation.Client {
         AmazonEFLocation.Client(
             serverURL: URL(string: base)!,
+            transport: AsyncHTTPClientTransport(),
+            middlewares: [AccessToken(token: accessToken)]
+        )
+    }
+
+    var orders: AmazonOrders.Client {
+        AmazonOrders.Client(
+            serverURL: URL(string: base)!,
+            configuration: .init(dateTranscoder: .iso8601WithFractionalSeconds),
+            transport: AsyncHTTPClientTransport(),
+            middlewares: [AccessToken(token: accessToken)]
+        )
+    }
+
+    var ordersV0: AmazonOrdersV0.Client {
+        AmazonOrdersV0.Client(
+            serverURL: URL(string: base)!,
+            configuration: .init(dateTranscoder: .iso8601WithFractionalSeconds),
             transport: AsyncHTTPClientTransport(),
             middlewares: [AccessToken(token: accessToken)]
         )

@@ -12,12 +12,14 @@ Environment:
   SIMULATOR_CLIENT_ID      the simulator's LWA client id (default amzn1.application-oa2-client.simulator)
   SIMULATOR_CLIENT_SECRET  the simulator's LWA client secret (default simulator-secret)
 
-Only three control paths are used, all outside Amazon's API: POST /_simulator/authorizations (a refresh token
-without the browser flow), POST /_simulator/returns (a customer return, which Amazon's sandbox cannot make), and
-GET /_simulator/health (run.sh). Everything else goes through the SDK, as against Amazon.
+Only four control paths are used, all outside Amazon's API: POST /_simulator/authorizations (a refresh token
+without the browser flow), POST /_simulator/returns (a customer return, which Amazon's sandbox cannot make),
+POST /_simulator/mfn-orders (merchant-fulfilled orders, as buyers would place them), and GET /_simulator/health
+(run.sh). Everything else goes through the SDK, as against Amazon.
 """
 
 import base64
+import datetime
 import contextlib
 import importlib
 import json
@@ -160,13 +162,13 @@ def assert_fits(data, type_name, module_name, what):
     assert not violations, f"{what} does not fit Amazon's model {type_name}:\n  " + "\n  ".join(violations)
 
 
-def error_codes(error, module_name=SHIPMENTS_MODELS):
+def error_codes(error, module_name=SHIPMENTS_MODELS, type_name="ErrorList"):
     """The codes of an error answer, after checking it has Amazon's {"errors":[{code, message, details?}]} shape."""
     try:
         body = json.loads(error.body)
     except (TypeError, ValueError):
         pytest.fail(f"HTTP {error.status} answer is not JSON: {error.body!r}")
-    assert_fits(body, "ErrorList", module_name, f"the HTTP {error.status} answer")
+    assert_fits(body, type_name, module_name, f"the HTTP {error.status} answer")
     assert isinstance(body.get("errors"), list) and body["errors"], f"no errors in {body}"
     for item in body["errors"]:
         assert isinstance(item.get("code"), str) and item["code"], f"error without a code: {item}"
@@ -533,6 +535,97 @@ def test_every_order_type_deserializes(client, location, order_type):
         assert shipment.shipment_info.original_shipment_info and shipment.shipment_info.original_shipment_info.id
     if order_type == "SERIAL":
         assert any(line.compliance_attributes.serial_number_requirement == "REQUIRED" for line in shipment.line_items)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# (c2) Merchant-fulfilled orders: Orders 2026-01-01 (searchOrders, getOrder) and v0's confirmShipment
+
+ORDERS_MODELS = "spapi.models.orders_v2026_01_01"
+ORDERS_V0_MODELS = "spapi.models.orders_v0"
+US = "ATVPDKIKX0DER"
+
+
+@pytest.fixture(scope="module")
+def mfn_orders(client):
+    """Three MFN orders made through the control path ("in Seller Central"), the first with two lines."""
+    since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+    first = control("/_simulator/mfn-orders", {
+        "merchantId": MERCHANT, "marketplaceId": US, "serviceLevel": "SecondDay", "prime": True,
+        "items": {"SDK-MFN-A": 2, "SDK-MFN-B": 1}})["orderIds"]
+    rest = control("/_simulator/mfn-orders", {"merchantId": MERCHANT, "marketplaceId": US, "count": 2})["orderIds"]
+    return since, first + rest
+
+
+def test_mfn_search_and_get(client, mfn_orders):
+    from spapi.api.orders_v2026_01_01.get_order_api import GetOrderApi
+    from spapi.api.orders_v2026_01_01.search_orders_api import SearchOrdersApi
+
+    since, ids = mfn_orders
+    search = SearchOrdersApi(client)
+    found, token, pages = [], None, 0
+    while True:
+        kwargs = {"pagination_token": token} if token else {}
+        page = search.search_orders(created_after=since, marketplace_ids=[US], fulfilled_by=["MERCHANT"],
+                                    max_results_per_page=2, included_data=["FULFILLMENT", "RECIPIENT"], **kwargs)
+        pages += 1
+        found += page.orders
+        token = page.pagination.next_token if page.pagination else None
+        if not token:
+            break
+    assert pages >= 2, "three orders at two a page take two pages"
+    mine = {order.order_id: order for order in found if order.order_id in ids}
+    assert set(mine) == set(ids), f"searchOrders found {sorted(mine)}, made {ids}"
+    first = mine[ids[0]]
+    assert first.fulfillment.fulfillment_status == "UNSHIPPED" and first.fulfillment.fulfilled_by == "MERCHANT"
+    assert first.fulfillment.fulfillment_service_level == "SecondDay"
+    assert first.fulfillment.ship_by_window.latest_date_time > first.created_time
+    assert first.recipient.delivery_address.country_code == "US"
+    assert first.buyer is None, "BUYER was not asked for"
+    assert sorted((item.product.seller_sku, item.quantity_ordered) for item in first.order_items) == [
+        ("SDK-MFN-A", 2), ("SDK-MFN-B", 1)]
+
+    order = GetOrderApi(client).get_order(ids[0], included_data=["BUYER", "PACKAGES"]).order
+    assert order.order_id == ids[0] and order.buyer.buyer_name
+    assert order.fulfillment is None and order.packages == []
+    with pytest.raises(ApiException) as missing:
+        GetOrderApi(client).get_order("111-0000000-0000000")
+    assert missing.value.status == 404 and error_codes(missing.value, ORDERS_MODELS) == ["NotFound"]
+    with pytest.raises(ApiException) as refused:
+        search.search_orders(marketplace_ids=[US])
+    assert refused.value.status == 400, "createdAfter or lastUpdatedAfter is required"
+
+
+def test_mfn_confirm_shipment_partial_then_whole(client, mfn_orders):
+    from spapi.api.orders_v0.orders_v0_api import OrdersV0Api
+    from spapi.api.orders_v2026_01_01.get_order_api import GetOrderApi
+    from spapi.models.orders_v0 import ConfirmShipmentOrderItem, ConfirmShipmentRequest, PackageDetail
+
+    _, ids = mfn_orders
+    order = GetOrderApi(client).get_order(ids[0]).order
+    lines = {item.product.seller_sku: item.order_item_id for item in order.order_items}
+
+    def confirm(reference, items, tracking="1Z999AA10123456784"):
+        request = ConfirmShipmentRequest(marketplace_id=US, package_detail=PackageDetail(
+            package_reference_id=reference, carrier_code="UPS", shipping_method="2nd Day Air", tracking_number=tracking,
+            ship_date=datetime.datetime.now(datetime.timezone.utc),
+            order_items=[ConfirmShipmentOrderItem(order_item_id=lines[sku], quantity=units) for sku, units in items]))
+        return OrdersV0Api(client).confirm_shipment(ids[0], request)
+
+    confirm("1", [("SDK-MFN-A", 1)])
+    after = GetOrderApi(client).get_order(ids[0], included_data=["FULFILLMENT", "PACKAGES"]).order
+    assert after.fulfillment.fulfillment_status == "PARTIALLY_SHIPPED"
+    assert [p.package_reference_id for p in after.packages] == ["1"] and after.packages[0].tracking_number
+    with pytest.raises(ApiException) as again:
+        confirm("1", [("SDK-MFN-A", 1)])
+    assert again.value.status == 400 and error_codes(again.value, ORDERS_V0_MODELS, "ConfirmShipmentErrorResponse") == [
+        "InvalidInput"]
+    with pytest.raises(ApiException) as too_many:
+        confirm("2", [("SDK-MFN-A", 2)])
+    assert too_many.value.status == 400, "one unit of SDK-MFN-A is left"
+    confirm("2", [("SDK-MFN-A", 1), ("SDK-MFN-B", 1)], tracking="1Z999AA10123456785")
+    done = GetOrderApi(client).get_order(ids[0], included_data=["FULFILLMENT", "PACKAGES"]).order
+    assert done.fulfillment.fulfillment_status == "SHIPPED" and len(done.packages) == 2
+    assert all(item.fulfillment.quantity_unfulfilled == 0 for item in done.order_items)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
