@@ -298,8 +298,7 @@ extension Simulator {
 
     /// ORDER_CHANGE to every destination, as an EventBridge event, in the shape of Amazon's schema.
     func notifyOrderChange(_ record: MFNWorld.Record, type: String, reason: String) {
-        guard let notifier, !notificationDestinations.isEmpty else { return }
-        let time = Self.timestamp(now())
+        guard notifier != nil, !notificationDestinations.isEmpty else { return }
         let order = record.order
         let status = order.fulfillment?.fulfillmentStatus ?? "UNSHIPPED"
         let summaryStatus =
@@ -317,9 +316,8 @@ extension Simulator {
                 "IsBuyerRequestedCancel": item.cancellation?.cancellationRequest != nil,
             ]
         }
-        for destination in notificationDestinations {
-            let notificationID = UUID().uuidString.lowercased()
-            let detail: [String: Any] = [
+        push("ORDER_CHANGE", subject: order.orderId, status: status) { time, subscriptionID, notificationID in
+            [
                 "NotificationVersion": "1.0",
                 "NotificationType": "ORDER_CHANGE",
                 "PayloadVersion": "1.0",
@@ -350,34 +348,11 @@ extension Simulator {
                 ],
                 "NotificationMetadata": [
                     "ApplicationId": configuration.clientID,
-                    "SubscriptionId": destination.id,
+                    "SubscriptionId": subscriptionID,
                     "PublishTime": time,
                     "NotificationId": notificationID,
                 ],
             ]
-            let event: [String: Any] = [
-                "version": "0",
-                "id": UUID().uuidString.lowercased(),
-                "detail-type": "ORDER_CHANGE",
-                "source": "aws.partner/sellingpartnerapi.amazon.com/simulator",
-                "account": "000000000000",
-                "time": time,
-                "region": "us-east-1",
-                "resources": [],
-                "detail": detail,
-            ]
-            guard let body = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]) else {
-                continue
-            }
-            notifier.send(
-                .init(
-                    destination: destination,
-                    notificationID: notificationID,
-                    shipmentID: order.orderId,
-                    shipmentStatus: status,
-                    body: body
-                )
-            )
         }
     }
 }

@@ -119,9 +119,45 @@ public final class Notifier: Service, Sendable {
 }
 
 extension Simulator {
-    /// Sends EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE for a shipment to every destination, wrapped as an
-    /// EventBridge event as an API destination delivers it.
+    /// Sends EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE for a shipment to every destination.
     func notifyStatusChange(_ shipment: EF.Shipment) {
+        push(
+            "EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE",
+            subject: shipment.id,
+            status: shipment.status.rawValue
+        ) { time, subscriptionID, notificationID in
+            [
+                "notificationVersion": "1.0",
+                "notificationType": "EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE",
+                "payloadVersion": "1.0",
+                "eventTime": time,
+                "payload": [
+                    "externalFulfillmentShipmentNotification": [
+                        "merchantId": shipment.marketplaceAttributes.merchantId ?? "",
+                        "locationId": shipment.locationId,
+                        "channelName": shipment.marketplaceAttributes.channelName,
+                        "shipmentId": shipment.id,
+                        "shipmentStatus": shipment.status.rawValue,
+                    ]
+                ],
+                "notificationMetadata": [
+                    "applicationId": configuration.clientID,
+                    "subscriptionId": subscriptionID,
+                    "publishTime": time,
+                    "notificationId": notificationID,
+                ],
+            ]
+        }
+    }
+
+    /// Sends a notification to every destination, wrapped as an EventBridge event as an API destination delivers
+    /// it: `detail` gets the time, the destination's subscription id and the notification's id.
+    func push(
+        _ type: String,
+        subject: String,
+        status: String,
+        detail: (_ time: String, _ subscriptionID: String, _ notificationID: String) -> [String: Any]
+    ) {
         guard let notifier, !notificationDestinations.isEmpty else { return }
         let time = Self.timestamp(now())
         for destination in notificationDestinations {
@@ -129,33 +165,13 @@ extension Simulator {
             let event: [String: Any] = [
                 "version": "0",
                 "id": UUID().uuidString.lowercased(),
-                "detail-type": "EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE",
+                "detail-type": type,
                 "source": "aws.partner/sellingpartnerapi.amazon.com/simulator",
                 "account": "000000000000",
                 "time": time,
                 "region": "us-east-1",
                 "resources": [],
-                "detail": [
-                    "notificationVersion": "1.0",
-                    "notificationType": "EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE",
-                    "payloadVersion": "1.0",
-                    "eventTime": time,
-                    "payload": [
-                        "externalFulfillmentShipmentNotification": [
-                            "merchantId": shipment.marketplaceAttributes.merchantId ?? "",
-                            "locationId": shipment.locationId,
-                            "channelName": shipment.marketplaceAttributes.channelName,
-                            "shipmentId": shipment.id,
-                            "shipmentStatus": shipment.status.rawValue,
-                        ]
-                    ],
-                    "notificationMetadata": [
-                        "applicationId": configuration.clientID,
-                        "subscriptionId": destination.id,
-                        "publishTime": time,
-                        "notificationId": notificationID,
-                    ],
-                ] as [String: Any],
+                "detail": detail(time, destination.id, notificationID),
             ]
             guard let body = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]) else {
                 continue
@@ -164,8 +180,8 @@ extension Simulator {
                 .init(
                     destination: destination,
                     notificationID: notificationID,
-                    shipmentID: shipment.id,
-                    shipmentStatus: shipment.status.rawValue,
+                    shipmentID: subject,
+                    shipmentStatus: status,
                     body: body
                 )
             )

@@ -72,6 +72,25 @@ public struct Panel: Sendable {
         registerLive(on: router)
     }
 
+    /// Registers a form the panel posts to `path`: for a signed-in operator (anyone else goes to the login page),
+    /// whose form carries the session's token (a stale or forged form changes nothing), whose role allows
+    /// `permission` when one is named; then `handle` with the operator, the form's fields and the path's parameters.
+    func postForm(
+        _ path: String,
+        on router: Router<BasicRequestContext>,
+        needs permission: Permission? = nil,
+        _ handle: @escaping @Sendable (Signed, [String: String], Parameters) async throws -> Response
+    ) {
+        router.post(RouterPath(path)) { request, context in
+            try await signedIn(request) { signed in
+                let form = try await Self.form(request)
+                guard Self.sameToken(form["csrf"], signed.session.csrf) else { return staleForm(signed) }
+                if let permission, !signed.principal.may(permission) { return forbidden(signed) }
+                return try await handle(signed, form, context.parameters)
+            }
+        }
+    }
+
     /// The operator a request is made by, with their session and its token.
     struct Signed: Sendable {
         var principal: Principal

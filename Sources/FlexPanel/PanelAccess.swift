@@ -15,52 +15,32 @@ extension Panel {
                 return try await accessPage(signed)
             }
         }
-        router.post("access/keys") { request, _ in
-            try await signedIn(request) { signed in
-                let form = try await Self.form(request)
-                guard Self.sameToken(form["csrf"], signed.session.csrf) else { return staleForm(signed) }
-                guard signed.principal.may(.manageAccess) else { return forbidden(signed) }
-                return try await createKey(form, signed)
-            }
+        postForm("access/keys", on: router, needs: .manageAccess) { signed, form, _ in
+            return try await createKey(form, signed)
         }
-        router.post("access/keys/{id}/revoke") { request, context in
-            let id = try context.parameters.require("id")
-            return try await signedIn(request) { signed in
-                let form = try await Self.form(request)
-                guard Self.sameToken(form["csrf"], signed.session.csrf) else { return staleForm(signed) }
-                guard signed.principal.may(.manageAccess) else { return forbidden(signed) }
-                guard try await AccessUseCases(store: store).revokeKey(id, by: signed.principal) != nil else {
-                    return notFound(signed, what: "key \(id)")
-                }
-                return Self.redirect(to: "/access")
+        postForm("access/keys/{id}/revoke", on: router, needs: .manageAccess) { signed, form, parameters in
+            let id = try parameters.require("id")
+            guard try await AccessUseCases(store: store).revokeKey(id, by: signed.principal) != nil else {
+                return notFound(signed, what: "key \(id)")
             }
+            return Self.redirect(to: "/access")
         }
-        router.post("access/operators") { request, _ in
-            try await signedIn(request) { signed in
-                let form = try await Self.form(request)
-                guard Self.sameToken(form["csrf"], signed.session.csrf) else { return staleForm(signed) }
-                guard signed.principal.may(.manageAccess) else { return forbidden(signed) }
-                return try await createOperator(form, signed)
-            }
+        postForm("access/operators", on: router, needs: .manageAccess) { signed, form, _ in
+            return try await createOperator(form, signed)
         }
-        router.post("access/operators/{id}/disable") { request, context in
-            let id = try context.parameters.require("id")
-            return try await signedIn(request) { signed in
-                let form = try await Self.form(request)
-                guard Self.sameToken(form["csrf"], signed.session.csrf) else { return staleForm(signed) }
-                guard signed.principal.may(.manageAccess) else { return forbidden(signed) }
-                guard id != signed.session.operatorID else {
-                    return try await accessPage(
-                        signed,
-                        error: "You cannot disable yourself: another admin can, or flexbridge operators disable.",
-                        status: .conflict
-                    )
-                }
-                guard try await operators.disable(id, by: signed.principal) != nil else {
-                    return notFound(signed, what: "operator \(id)")
-                }
-                return Self.redirect(to: "/access")
+        postForm("access/operators/{id}/disable", on: router, needs: .manageAccess) { signed, form, parameters in
+            let id = try parameters.require("id")
+            guard id != signed.session.operatorID else {
+                return try await accessPage(
+                    signed,
+                    error: "You cannot disable yourself: another admin can, or flexbridge operators disable.",
+                    status: .conflict
+                )
             }
+            guard try await operators.disable(id, by: signed.principal) != nil else {
+                return notFound(signed, what: "operator \(id)")
+            }
+            return Self.redirect(to: "/access")
         }
     }
 

@@ -18,33 +18,17 @@ extension Panel {
                 return newConnectionPage(signed)
             }
         }
-        router.post("connections") { request, _ in
-            try await signedIn(request) { signed in
-                let form = try await Self.form(request)
-                guard Self.sameToken(form["csrf"], signed.session.csrf) else { return staleForm(signed) }
-                guard signed.principal.may(.manageConnections) else { return forbidden(signed) }
-                return try await addConnection(form, signed)
-            }
+        postForm("connections", on: router, needs: .manageConnections) { signed, form, _ in
+            return try await addConnection(form, signed)
         }
         for action in ["authorize", "link", "test"] {
-            router.post("connections/{id}/\(action)") { request, context in
-                let id = try context.parameters.require("id")
-                return try await signedIn(request) { signed in
-                    let form = try await Self.form(request)
-                    guard Self.sameToken(form["csrf"], signed.session.csrf) else { return staleForm(signed) }
-                    guard signed.principal.may(.manageConnections) else { return forbidden(signed) }
-                    return try await authorization(action, of: id, signed)
-                }
+            postForm("connections/{id}/\(action)", on: router, needs: .manageConnections) { signed, _, parameters in
+                try await authorization(action, of: try parameters.require("id"), signed)
             }
         }
-        router.post("connections/{id}/hubs") { request, context in
-            let id = try context.parameters.require("id")
-            return try await signedIn(request) { signed in
-                let form = try await Self.form(request)
-                guard Self.sameToken(form["csrf"], signed.session.csrf) else { return staleForm(signed) }
-                guard signed.principal.may(.changeSettings) else { return forbidden(signed) }
-                return try await changeHubs(id, form, signed)
-            }
+        postForm("connections/{id}/hubs", on: router, needs: .changeSettings) { signed, form, parameters in
+            let id = try parameters.require("id")
+            return try await changeHubs(id, form, signed)
         }
     }
 

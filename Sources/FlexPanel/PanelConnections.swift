@@ -15,22 +15,14 @@ extension Panel {
             let id = try context.parameters.require("id")
             return try await signedIn(request) { try await connectionPage(id, $0) }
         }
-        router.post("connections/{id}/settings") { request, context in
-            let id = try context.parameters.require("id")
-            return try await signedIn(request) { signed in
-                let form = try await Self.form(request)
-                guard Self.sameToken(form["csrf"], signed.session.csrf) else { return staleForm(signed) }
-                return try await saveSettings(id, form, signed)
-            }
+        postForm("connections/{id}/settings", on: router) { signed, form, parameters in
+            let id = try parameters.require("id")
+            return try await saveSettings(id, form, signed)
         }
-        router.post("connections/{id}/locations/{location}/mode") { request, context in
-            let id = try context.parameters.require("id")
-            let location = try context.parameters.require("location")
-            return try await signedIn(request) { signed in
-                let form = try await Self.form(request)
-                guard Self.sameToken(form["csrf"], signed.session.csrf) else { return staleForm(signed) }
-                return try await changeMode(id, location, form, signed)
-            }
+        postForm("connections/{id}/locations/{location}/mode", on: router) { signed, form, parameters in
+            let id = try parameters.require("id")
+            let location = try parameters.require("location")
+            return try await changeMode(id, location, form, signed)
         }
     }
 

@@ -15,13 +15,9 @@ extension Panel {
             let id = try context.parameters.require("id")
             return try await signedIn(request) { try await orderPage(id, $0) }
         }
-        router.post("orders/{id}/commands") { request, context in
-            let id = try context.parameters.require("id")
-            return try await signedIn(request) { signed in
-                let form = try await Self.form(request)
-                guard Self.sameToken(form["csrf"], signed.session.csrf) else { return staleForm(signed) }
-                return try await submitCommand(id, form, signed)
-            }
+        postForm("orders/{id}/commands", on: router) { signed, form, parameters in
+            let id = try parameters.require("id")
+            return try await submitCommand(id, form, signed)
         }
         router.get("documents/{id}") { request, context in
             let id = try context.parameters.require("id")

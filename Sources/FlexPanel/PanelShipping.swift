@@ -10,12 +10,8 @@ import NIOCore
 extension Panel {
     func registerShipping(on router: Router<BasicRequestContext>) {
         router.get("manifests") { request, _ in try await signedIn(request) { try await manifestsPage($0) } }
-        router.post("manifests") { request, _ in
-            try await signedIn(request) { signed in
-                let form = try await Self.form(request)
-                guard Self.sameToken(form["csrf"], signed.session.csrf) else { return staleForm(signed) }
-                return try await buildManifest(form, signed)
-            }
+        postForm("manifests", on: router) { signed, form, _ in
+            return try await buildManifest(form, signed)
         }
         router.get("manifests/{id}/pdf") { request, context in
             let id = try context.parameters.require("id")
@@ -33,31 +29,22 @@ extension Panel {
                 )
             }
         }
-        router.post("manifests/{id}/handover") { request, context in
-            let id = try context.parameters.require("id")
-            return try await signedIn(request) { signed in
-                let form = try await Self.form(request)
-                guard Self.sameToken(form["csrf"], signed.session.csrf) else { return staleForm(signed) }
-                guard signed.principal.may(.workOrders) else { return forbidden(signed) }
-                guard try await visibleManifest(id, signed) != nil else {
-                    return notFound(signed, what: "manifest \(id)")
-                }
-                _ = try await ManifestUseCases(store: store).handOver(ManifestID(rawValue: id), by: signed.principal)
-                return Self.redirect(to: "/manifests")
+        postForm("manifests/{id}/handover", on: router, needs: .workOrders) { signed, form, parameters in
+            let id = try parameters.require("id")
+            guard try await visibleManifest(id, signed) != nil else {
+                return notFound(signed, what: "manifest \(id)")
             }
+            _ = try await ManifestUseCases(store: store).handOver(ManifestID(rawValue: id), by: signed.principal)
+            return Self.redirect(to: "/manifests")
         }
         router.get("returns") { request, _ in try await signedIn(request) { try await returnsPage(request, $0) } }
         router.get("returns/{id}") { request, context in
             let id = try context.parameters.require("id")
             return try await signedIn(request) { try await returnPage(id, $0) }
         }
-        router.post("returns/{id}/receive") { request, context in
-            let id = try context.parameters.require("id")
-            return try await signedIn(request) { signed in
-                let form = try await Self.form(request)
-                guard Self.sameToken(form["csrf"], signed.session.csrf) else { return staleForm(signed) }
-                return try await receive(id, form, signed)
-            }
+        postForm("returns/{id}/receive", on: router) { signed, form, parameters in
+            let id = try parameters.require("id")
+            return try await receive(id, form, signed)
         }
     }
 

@@ -2,8 +2,12 @@ import AmazonOrders
 import AmazonOrdersV0
 import AmazonSimulator
 import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
 import OpenAPIAsyncHTTPClient
 import OpenAPIRuntime
+import Synchronization
 import Testing
 
 @Suite("Merchant-fulfilled orders: Orders 2026-01-01 and v0's confirmShipment")
@@ -191,6 +195,64 @@ struct MFNOrderTests {
                 query: .init(createdAfter: mark.addingTimeInterval(-60), fulfillmentStatuses: [.unshipped])
             ).ok.body.json
             #expect(Set(unshipped.orders.map(\.orderId)) == [pending, asked])
+        }
+    }
+
+    @Test("every change is pushed as ORDER_CHANGE in Amazon's schema, to the shipments' destinations")
+    func notifications() async throws {
+        let received = Mutex<[Data]>([])
+        let router = Router()
+        router.post("hook") { request, _ -> HTTPResponse.Status in
+            let buffer = try await request.body.collect(upTo: 1 << 20)
+            let data = Data(buffer.readableBytesView)
+            received.withLock { $0.append(data) }
+            return .ok
+        }
+        let receiver = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await receiver.test(.live) { hook in
+            try await LiveSimulator.run { live in
+                _ = try await live.simulator.addNotificationDestination(
+                    url: "http://127.0.0.1:\(hook.port!)/hook",
+                    headerName: nil,
+                    secret: "s3cret"
+                )
+                let id = try await live.simulator.createMFNOrder(
+                    .init(merchantID: LiveSimulator.merchant, marketplaceID: Self.us, items: ["MUG": 1])
+                )
+                try await live.simulator.requestMFNCancellation(id, reason: "BuyerCanceled")
+                try await live.simulator.cancelMFNOrder(id, by: "BUYER", reason: "BuyerCanceled")
+                var events: [[String: Any]] = []
+                for _ in 0..<200 {
+                    events = received.withLock { $0 }.compactMap {
+                        try? JSONSerialization.jsonObject(with: $0) as? [String: Any]
+                    }
+                    if events.count >= 3 { break }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                let changes = events.compactMap { event -> [String: Any]? in
+                    guard event["detail-type"] as? String == "ORDER_CHANGE" else { return nil }
+                    let detail = event["detail"] as? [String: Any]
+                    return (detail?["Payload"] as? [String: Any])?["OrderChangeNotification"] as? [String: Any]
+                }
+                #expect(changes.count == 3)
+                // Delivered concurrently, as EventBridge does: in any order.
+                #expect(
+                    changes.compactMap { $0["OrderChangeType"] as? String }.sorted() == [
+                        "BuyerRequestedChange", "OrderStatusChange", "OrderStatusChange",
+                    ]
+                )
+                #expect(
+                    changes.allSatisfy {
+                        $0["AmazonOrderId"] as? String == id && $0["SellerId"] as? String == LiveSimulator.merchant
+                    }
+                )
+                let statuses = changes.compactMap { ($0["Summary"] as? [String: Any])?["OrderStatus"] as? String }
+                #expect(statuses.sorted() == ["Canceled", "Unshipped", "Unshipped"])
+                let request = try #require(changes.first { $0["OrderChangeType"] as? String == "BuyerRequestedChange" })
+                let items = (request["Summary"] as? [String: Any])?["OrderItems"] as? [[String: Any]]
+                #expect(items?.first?["IsBuyerRequestedCancel"] as? Bool == true)
+                #expect(items?.first?["SellerSKU"] as? String == "MUG")
+            }
         }
     }
 
