@@ -289,10 +289,22 @@ public struct Panel: Sendable {
 
     /// A path on this panel to go back to after logging in; nothing else (no other site, no scheme).
     static func localPath(_ text: String?) -> String? {
-        guard let text, text.hasPrefix("/"), !text.hasPrefix("//"), !text.contains("\\"), text.count <= 500 else {
+        // Printable ASCII only: a browser drops tabs and line breaks from a URL, so "/<tab>/evil.example" would
+        // become "//evil.example", another site.
+        guard let text, text.hasPrefix("/"), !text.hasPrefix("//"), !text.contains("\\"), text.count <= 500,
+            text.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) })
+        else {
             return nil
         }
         return text
+    }
+
+    /// A value as it goes into a link's query: percent-encoded, so that `&`, `#`, `+` or `%` in a SKU or an id stay
+    /// part of it.
+    static func queryValue(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
     }
 
     /// 24 random bytes, base64url.

@@ -210,8 +210,8 @@ extension Panel {
             return try await connectionPage(
                 id,
                 signed,
-                entered: ["hub": form["hub"] ?? "", "locationId": form["locationId"] ?? ""],
                 fieldErrors: [error.field: error.reason],
+                hubEntered: ["hub": form["hub"] ?? "", "locationId": form["locationId"] ?? ""],
                 error: "No hub was mapped: \(error.field) \(error.reason).",
                 status: .badRequest
             )

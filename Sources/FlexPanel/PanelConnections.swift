@@ -63,6 +63,7 @@ extension Panel {
         _ signed: Signed,
         entered: [String: String]? = nil,
         fieldErrors: [String: String] = [:],
+        hubEntered: [String: String] = [:],
         extra: [String: Any] = [:],
         notice: String? = nil,
         error: String? = nil,
@@ -93,7 +94,7 @@ extension Panel {
             "endpoint": connection.endpoint.absoluteString,
             "marketplaces": connection.marketplaceIDs.map(\.rawValue).joined(separator: ", "),
             "hubForm": [
-                "hub": entered?["hub"] ?? "", "locationId": entered?["locationId"] ?? "",
+                "hub": hubEntered["hub"] ?? "", "locationId": hubEntered["locationId"] ?? "",
                 "hubError": fieldErrors["hub"] ?? false, "locationError": fieldErrors["locationId"] ?? false,
                 "channels": ChannelName.allCases.map(\.rawValue),
             ] as [String: Any],

@@ -248,17 +248,26 @@ extension Panel {
             return [("", "", "", "CM", "", "G", facts.lineItems)]
         }
         var placed: Set<String> = []
-        var layout = recommended.map { package in
-            let lines = package.lineItems.compactMap { item in
-                facts.lineItems.first { $0.shipmentLineItemId == item.lineItemId && !placed.contains(item.lineItemId) }
+        // Each line once, in the first package that names it; a package left without lines is left out.
+        var layout = recommended.compactMap {
+            package -> (String, String, String, String, String, String, [ShipmentFacts.Line])? in
+            var lines: [ShipmentFacts.Line] = []
+            for item in package.lineItems where !placed.contains(item.lineItemId) {
+                guard let line = facts.lineItems.first(where: { $0.shipmentLineItemId == item.lineItemId }) else {
+                    continue
+                }
+                placed.insert(item.lineItemId)
+                lines.append(line)
             }
-            placed.formUnion(lines.map(\.shipmentLineItemId))
+            guard !lines.isEmpty else { return nil }
             return (
                 package.dimensions.length.value, package.dimensions.width.value, package.dimensions.height.value,
                 package.dimensions.length.dimensionUnit, package.weight.value, package.weight.weightUnit, lines
             )
         }
-        layout[0].6 += facts.lineItems.filter { !placed.contains($0.shipmentLineItemId) }
+        let rest = facts.lineItems.filter { !placed.contains($0.shipmentLineItemId) }
+        if layout.isEmpty { return [("", "", "", "CM", "", "G", facts.lineItems)] }
+        layout[0].6 += rest
         return layout.map { ($0.0, $0.1, $0.2, $0.3, $0.4, $0.5, $0.6) }
     }
 
@@ -268,8 +277,8 @@ extension Panel {
             let prefix = "p\(index)"
             func number(_ name: String) throws(ValidationError) -> Decimal {
                 let text = (form["\(prefix).\(name)"] ?? "").trimmingCharacters(in: .whitespaces)
-                guard text.count <= 20, let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")),
-                    !value.isNaN, text.allSatisfy({ $0.isNumber || $0 == "." })
+                guard text.count <= 20, text.wholeMatch(of: /[0-9]+(\.[0-9]+)?/) != nil,
+                    let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")), !value.isNaN
                 else {
                     throw ValidationError(
                         field: "packages[\(index)].\(name)",
@@ -331,7 +340,7 @@ extension Panel {
         return [
             "stage": stage == "packed" ? "packed (take the packages apart)" : "picked",
             "items": (facts?.lineItems ?? []).map { "\($0.numberOfUnits) × \($0.merchantSku)" },
-            "packages": packages.joined(separator: ", "),
+            "packages": packages.isEmpty ? false : packages.joined(separator: ", "),
         ]
     }
 

@@ -71,7 +71,7 @@ extension Panel {
                     "late": late && !order.state.isFinal && order.state != .readyToShip,
                 ]
             },
-            "next": orders.count > limit ? (page.last?.shipmentID.rawValue ?? "") : false,
+            "next": orders.count > limit ? Self.queryValue(page.last?.shipmentID.rawValue ?? "") : false,
             "filterQuery": (filters.percentEncodedQuery.map { $0 + "&" } ?? ""),
         ]
         return render("orders", values, title: "Orders", operator: signed, live: "orders")

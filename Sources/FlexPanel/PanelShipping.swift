@@ -82,29 +82,15 @@ extension Panel {
         let names = Dictionary(connections.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
         let (ready, manifests) = try await store.read { session in
             (
-                try await session.orders(
-                    connectionID: nil,
-                    within: connections.map(\.id),
-                    status: nil,
-                    state: .readyToShip,
-                    inManifest: false,
-                    after: nil,
-                    limit: 5000
-                ),
+                try await session.labelledOrderCounts(within: connections.map(\.id)),
                 try await session.manifests(connectionID: nil, within: connections.map(\.id), limit: 50)
             )
         }
-        var groups: [String: (connectionID: ConnectionID, locationID: LocationID, count: Int)] = [:]
-        for order in ready {
-            let key = "\(order.connectionID)|\(order.locationID)"
-            groups[key, default: (order.connectionID, order.locationID, 0)].count += 1
-        }
         let canWork = signed.principal.may(.workOrders)
         let values: [String: Any] = [
-            "canWork": canWork, "hasReady": !groups.isEmpty,
-            "ready": groups.keys.sorted().map { key -> [String: Any] in
-                let group = groups[key]!
-                return [
+            "canWork": canWork, "hasReady": !ready.isEmpty,
+            "ready": ready.map { group -> [String: Any] in
+                [
                     "connection": names[group.connectionID] ?? "", "connectionId": group.connectionID.rawValue,
                     "locationId": group.locationID.rawValue, "count": group.count, "csrf": signed.session.csrf,
                     "key": "panel:\(UUID().uuidString.lowercased())",
@@ -181,7 +167,7 @@ extension Panel {
                     "received": item.receipt.map { Self.time($0.receivedAt) } ?? "",
                 ]
             },
-            "next": found.count > limit ? (page.last?.id.rawValue ?? "") : false,
+            "next": found.count > limit ? Self.queryValue(page.last?.id.rawValue ?? "") : false,
             "statusQuery": status.map { "status=\($0.rawValue)&" } ?? "",
         ]
         return render("returns", values, title: "Returns", operator: signed, live: "returns")

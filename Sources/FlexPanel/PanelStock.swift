@@ -84,7 +84,8 @@ extension Panel {
                 [
                     "locationId": item.locationID.rawValue, "merchantSku": item.merchantSKU.rawValue,
                     "channel": item.channel.rawValue, "hub": item.hub.rawValue,
-                    "warehouseSku": item.warehouseSKU.rawValue, "desired": item.desiredQuantity,
+                    "warehouseSku": item.warehouseSKU.rawValue,
+                    "warehouseSkuQuery": Self.queryValue(item.warehouseSKU.rawValue), "desired": item.desiredQuantity,
                     "toSend": item.quantityToSend, "lastSent": item.lastSentQuantity.map(String.init) ?? "—",
                     "sellable": item.amazonSellableQuantity.map(String.init) ?? "—",
                     "reserved": item.amazonReservedQuantity.map(String.init) ?? "—",

@@ -410,7 +410,7 @@ enum PanelTemplates {
         <table>
         <thead><tr><th>Location</th><th>Merchant SKU</th><th>Channel</th><th>Hub</th><th>WMS SKU</th><th>WMS said</th><th>To send</th><th>Last sent</th><th>Amazon sellable</th><th>Reserved</th><th>Pending</th><th>Error</th></tr></thead>
         <tbody>
-        {{#items}}<tr><td>{{locationId}}</td><td>{{merchantSku}}</td><td>{{channel}}</td><td>{{hub}}</td><td><a href="/stock?sku={{warehouseSku}}">{{warehouseSku}}</a></td><td>{{desired}}</td><td>{{toSend}}</td><td>{{lastSent}}</td><td>{{sellable}}</td><td>{{reserved}}</td><td>{{pending}}</td><td class="error">{{error}}</td></tr>{{/items}}
+        {{#items}}<tr><td>{{locationId}}</td><td>{{merchantSku}}</td><td>{{channel}}</td><td>{{hub}}</td><td><a href="/stock?sku={{warehouseSkuQuery}}">{{warehouseSku}}</a></td><td>{{desired}}</td><td>{{toSend}}</td><td>{{lastSent}}</td><td>{{sellable}}</td><td>{{reserved}}</td><td>{{pending}}</td><td class="error">{{error}}</td></tr>{{/items}}
         {{^items}}<tr><td colspan="12">No item here.</td></tr>{{/items}}
         </tbody>
         </table>

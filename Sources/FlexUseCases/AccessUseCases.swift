@@ -137,10 +137,13 @@ public struct AccessUseCases: Sendable {
         }
     }
 
-    /// The account's changes of no connection (keys, operators), newest first; needs `manageAccess`.
+    /// The account's changes of no connection (keys, operators), newest first; needs `manageAccess`. An admin
+    /// limited to some connections sees only the changes it made itself: the others may name keys and operators
+    /// beyond its reach.
     public func changes(by principal: Principal, limit: Int = 100) async throws -> [ConfigChange] {
         try Self.require(.manageAccess, of: principal)
-        return try await store.read { try await $0.accountChanges(account: principal.account, limit: limit) }
+        let changes = try await store.read { try await $0.accountChanges(account: principal.account, limit: limit) }
+        return principal.scope == .all ? changes : changes.filter { $0.actor == principal.actor }
     }
 
     /// Throws ``Refusal/forbidden(role:needs:)`` unless the principal's role allows `permission`.

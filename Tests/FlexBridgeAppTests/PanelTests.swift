@@ -182,6 +182,16 @@ struct PanelTests {
             // Going back elsewhere after login is refused: only this panel's paths.
             let elsewhere = try await browser.logIn("ada", Self.password, next: "//evil.example/")
             #expect(elsewhere.headers[.location] == "/")
+            // A tab a browser would drop ("/\t/evil.example" is "//evil.example" to it) is refused too.
+            let form2 = try await browser.get("/login")
+            let tabbed = try await browser.post(
+                "/login",
+                [
+                    "csrf": form2.field("csrf") ?? "", "next": "/\t/evil.example", "name": "ada",
+                    "password": Self.password,
+                ]
+            )
+            #expect(tabbed.headers[.location] == "/")
         }
     }
 
@@ -403,8 +413,11 @@ struct PanelTests {
             #expect(
                 tooLight.status == .badRequest && tooLight.html.contains("must be at least 5 g, got 0.001 KG</span>")
             )
-            form["p0.weight"] = "NaN"
-            #expect(try await browser.post("/orders/SHIP-PACK/commands", form).status == .badRequest)
+            for wrong in ["NaN", "12.5.3", "1..5", "1½", "-1", "1e3"] {
+                form["p0.weight"] = wrong
+                let refused = try await browser.post("/orders/SHIP-PACK/commands", form)
+                #expect(refused.status == .badRequest, "\(wrong)")
+            }
             let queued = {
                 try await store.read { try await $0.commands(shipmentID: "SHIP-PACK", connectionID: connection.id) }
             }
@@ -449,6 +462,15 @@ struct PanelTests {
             #expect(found.html.contains(">SHIP-P1</a>"), "found by a SKU in Amazon's document, any case")
             #expect(try await browser.get("/orders?q=nothing-like-it").html.contains("No order here."))
             #expect(try await browser.get("/orders?q=%25").html.contains("No order here."), "% is not a wildcard")
+            var escaped = try #require(try await store.read { try await $0.order("SHIP-P1") })
+            escaped.shipmentID = "SHIP-J"
+            escaped.shipment =
+                #"{"id":"SHIP-J","status":"ACCEPTED","lineItems":[{"shipmentLineItemId":"1","merchantSku":"RED\/XL","numberOfUnits":1}]}"#
+            try await store.transaction { _ = try await $0.upsertOrder(escaped, source: "poll") }
+            let json = try await browser.get("/orders?q=red%2Fxl")
+            #expect(json.html.contains(">SHIP-J</a>") && !json.html.contains(">SHIP-P1</a>"), "JSONEncoder's \\/ found")
+            let slash = try await browser.get("/orders?q=sku%3C%2Fb%3E")
+            #expect(slash.html.contains(">SHIP-P1</a>"), "a term with / is found in the JSON document, where / is \\/")
             #expect(try await browser.get("/orders?atRisk=1").html.contains(">SHIP-P1</a>"))
             #expect(try await browser.get("/orders?locationId=L2").html.contains("No order here."))
             #expect(

@@ -49,6 +49,13 @@ struct SyncActivityTests {
             #expect(
                 try await store.read { try await $0.activity(within: [connection.id], since: minute + 1) }.count == 1
             )
+            // Three days on, those minutes are gone, but the connection still says when it last pushed.
+            clock.advance(by: .seconds(3 * 86_400))
+            store.activity.record(.amazonAnswer(status: 200), for: connection.id, at: clock.now)
+            try await store.flushActivity()
+            #expect(try await store.read { try await $0.activity(within: [connection.id], since: minute) }.count == 1)
+            let kept = try await store.read { try await $0.lastActivity(within: [connection.id]) }[connection.id]
+            #expect(kept?.push == Date(millisecondsSince1970: later.millisecondsSince1970))
         }
     }
 }

@@ -500,6 +500,19 @@ enum Schema {
                 .column("last_notification_at", type: .bigint, .notNull, .default(0))
                 .primaryKey("connection_id", "minute")
                 .run()
+            // The latest push, poll and notification of each connection, kept after its minutes are dropped: a
+            // sync that stopped days ago still says when it last worked.
+            try await database.create(table: "sync_last")
+                .column(
+                    "connection_id",
+                    type: .text,
+                    .primaryKey(autoIncrement: false),
+                    .references("connections", "id", onDelete: .cascade)
+                )
+                .column("last_push_at", type: .bigint, .notNull, .default(0))
+                .column("last_poll_at", type: .bigint, .notNull, .default(0))
+                .column("last_notification_at", type: .bigint, .notNull, .default(0))
+                .run()
         },
     ]
 }

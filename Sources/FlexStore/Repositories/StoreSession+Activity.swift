@@ -25,7 +25,9 @@ extension StoreSession {
     /// Adds counts to their connection's minutes: every node adds its own, none overwrites another's.
     func addActivity(_ counts: [(ConnectionID, SyncMinute)]) async throws {
         let greatest: SQLQueryString = kind == .postgres ? "GREATEST" : "MAX"
-        for (connectionID, count) in counts {
+        // In one order on every node, so that two flushes at once wait for each other instead of deadlocking.
+        let sorted = counts.sorted { ($0.0.rawValue, $0.1.minute) < ($1.0.rawValue, $1.1.minute) }
+        for (connectionID, count) in sorted {
             func ms(_ date: Date?) -> Int64 { date?.millisecondsSince1970 ?? 0 }
             try await sql.raw(
                 """
@@ -48,6 +50,21 @@ extension StoreSession {
                     last_push_at = \(greatest)(sync_activity.last_push_at, excluded.last_push_at),
                     last_poll_at = \(greatest)(sync_activity.last_poll_at, excluded.last_poll_at),
                     last_notification_at = \(greatest)(sync_activity.last_notification_at, excluded.last_notification_at)
+                """
+            ).run()
+            guard count.lastPushAt != nil || count.lastPollAt != nil || count.lastNotificationAt != nil else {
+                continue
+            }
+            try await sql.raw(
+                """
+                INSERT INTO sync_last (connection_id, last_push_at, last_poll_at, last_notification_at)
+                SELECT \(bind: connectionID.rawValue), \(bind: ms(count.lastPushAt)), \(bind: ms(count.lastPollAt)),
+                    \(bind: ms(count.lastNotificationAt))
+                WHERE EXISTS (SELECT 1 FROM connections WHERE id = \(bind: connectionID.rawValue))
+                ON CONFLICT (connection_id) DO UPDATE SET
+                    last_push_at = \(greatest)(sync_last.last_push_at, excluded.last_push_at),
+                    last_poll_at = \(greatest)(sync_last.last_poll_at, excluded.last_poll_at),
+                    last_notification_at = \(greatest)(sync_last.last_notification_at, excluded.last_notification_at)
                 """
             ).run()
         }
@@ -86,7 +103,7 @@ extension StoreSession {
         return result
     }
 
-    /// The latest push, poll and notification of each connection, at any time (not only the last hour).
+    /// The latest push, poll and notification of each connection, at any time (kept after the minutes are dropped).
     public func lastActivity(
         within: [ConnectionID]
     ) async throws -> [ConnectionID: (push: Date?, poll: Date?, notification: Date?)] {
@@ -94,9 +111,8 @@ extension StoreSession {
         guard !within.isEmpty else { return result }
         let rows = try await sql.raw(
             """
-            SELECT connection_id, MAX(last_push_at) AS push, MAX(last_poll_at) AS poll,
-                MAX(last_notification_at) AS notification
-            FROM sync_activity WHERE \(Self.within("connection_id", within)) GROUP BY connection_id
+            SELECT connection_id, last_push_at AS push, last_poll_at AS poll, last_notification_at AS notification
+            FROM sync_last WHERE \(Self.within("connection_id", within))
             """
         ).all()
         for row in rows {

@@ -52,9 +52,6 @@ extension StoreSession {
         return written
     }
 
-    /// The account's events after the cursor `after` (a sequence; 0 for the start), oldest first. Sequences are
-    /// installation-wide, so an account's feed has gaps where other accounts' events are.
-    /// `within` keeps only the events of those connections (and those of none, such as a hub's stock).
     /// The newest event's sequence visible to the account (0 when there is none): where a live stream starts.
     public func latestEventSequence(account: AccountID) async throws -> Int64 {
         try await sql.raw(
@@ -62,6 +59,9 @@ extension StoreSession {
         ).first()?.decode(column: "latest", as: Int64.self) ?? 0
     }
 
+    /// The account's events after the cursor `after` (a sequence; 0 for the start), oldest first. Sequences are
+    /// installation-wide, so an account's feed has gaps where other accounts' events are.
+    /// `within` keeps only the events of those connections (and those of none, such as a hub's stock).
     public func events(
         after: Int64,
         account: AccountID,

@@ -152,6 +152,28 @@ extension StoreSession {
         return try await decodeManifest(row)
     }
 
+    /// How many labelled orders wait for a manifest, per connection and location (the panel's manifests page).
+    public func labelledOrderCounts(
+        within: [ConnectionID]
+    ) async throws -> [(connectionID: ConnectionID, locationID: LocationID, count: Int)] {
+        guard !within.isEmpty else { return [] }
+        return try await sql.raw(
+            """
+            SELECT o.connection_id, o.location_id, COUNT(*) AS n FROM orders o
+            WHERE \(Self.within("o.connection_id", within)) AND o.state = \(bind: FulfilmentState.readyToShip.rawValue)
+                AND NOT EXISTS (SELECT 1 FROM manifest_orders m
+                    WHERE m.connection_id = o.connection_id AND m.shipment_id = o.shipment_id)
+            GROUP BY o.connection_id, o.location_id ORDER BY o.connection_id, o.location_id
+            """
+        ).all().map { row in
+            (
+                ConnectionID(rawValue: try row.decode(column: "connection_id", as: String.self)),
+                LocationID(rawValue: try row.decode(column: "location_id", as: String.self)),
+                Int(try row.decode(column: "n", as: Int64.self))
+            )
+        }
+    }
+
     /// Manifests, newest first, optionally of one connection, location and status; `before` is the last id of the
     /// previous page.
     public func manifests(

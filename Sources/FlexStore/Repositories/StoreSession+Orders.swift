@@ -238,10 +238,19 @@ extension StoreSession {
         }
         if let search, !search.isEmpty {
             // The shipment id, or any text of Amazon's document (a merchant SKU, a tracking id), ignoring case.
-            let escaped = search.lowercased().replacingOccurrences(of: "\\", with: "\\\\")
-                .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+            // As the document may hold it: as typed, or JSON-escaped (JSONEncoder writes "/" as "\/"); each then
+            // escaped for LIKE.
+            func pattern(_ text: String) -> String {
+                "%"
+                    + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                    .replacingOccurrences(of: "_", with: "\\_") + "%"
+            }
+            let term = search.lowercased()
+            let json = (try? JSONText.encode(term)).map { String($0.dropFirst().dropLast()) } ?? term
             query += " AND (o.shipment_id = \(bind: search)"
-            query += " OR LOWER(o.shipment) LIKE \(bind: "%" + escaped + "%") ESCAPE '\\')"
+            query += " OR LOWER(o.shipment) LIKE \(bind: pattern(term)) ESCAPE '\\'"
+            if json != term { query += " OR LOWER(o.shipment) LIKE \(bind: pattern(json)) ESCAPE '\\'" }
+            query += ")"
         }
         if let atRiskBefore { query += " AND \(Self.atRisk("o", before: atRiskBefore))" }
         if let after { query += " AND o.shipment_id > \(bind: after)" }
