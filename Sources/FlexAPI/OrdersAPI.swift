@@ -135,6 +135,7 @@ extension APIHandler {
             marketplaceId: order.marketplaceID.rawValue,
             channel: order.channel,
             program: .init(rawValue: order.program.rawValue)!,
+            source: .init(rawValue: order.source.rawValue)!,
             shipmentType: order.shipmentType,
             originalShipmentId: order.originalShipmentID?.rawValue,
             status: order.status,

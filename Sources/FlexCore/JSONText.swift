@@ -13,6 +13,18 @@ public enum JSONText {
         return try encoder.encode(value)
     }
 
+    /// JSON text with sorted keys and dates as Amazon writes them (ISO 8601 in UTC, with milliseconds), for
+    /// documents of Amazon's whose types hold dates.
+    public static func encodeWithDates(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        }
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
     public static func decode<Value: Decodable>(_ type: Value.Type, from text: String) throws -> Value {
         try JSONDecoder().decode(type, from: Data(text.utf8))
     }

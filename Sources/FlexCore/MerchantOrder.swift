@@ -179,3 +179,138 @@ public struct MerchantShipmentConfirmation: Sendable, Hashable, Codable {
         self.items = items
     }
 }
+
+extension MerchantOrderFacts {
+    /// The facts of a stored Orders API document (as SellingPartner wrote it: Amazon's order, dates in ISO 8601).
+    public init(document: String) throws {
+        let order = try JSONDecoder().decode(Document.self, from: Data(document.utf8))
+        func date(_ text: String?) -> Date? { text.flatMap(Order.parseTimestamp) }
+        guard let created = date(order.createdTime), let updated = date(order.lastUpdatedTime) else {
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: [],
+                    debugDescription: "order \(order.orderId) has an unreadable creation or update time"
+                )
+            )
+        }
+        self.init(
+            orderID: order.orderId,
+            marketplaceID: MarketplaceID(rawValue: order.salesChannel.marketplaceId ?? ""),
+            status: order.fulfillment?.fulfillmentStatus ?? "UNSHIPPED",
+            fulfilledBy: order.fulfillment?.fulfilledBy,
+            serviceLevel: order.fulfillment?.fulfillmentServiceLevel,
+            shipBy: date(order.fulfillment?.shipByWindow?.latestDateTime),
+            deliverBy: date(order.fulfillment?.deliverByWindow?.latestDateTime),
+            createdAt: created,
+            updatedAt: updated,
+            items: order.orderItems.map { item in
+                Item(
+                    orderItemID: item.orderItemId,
+                    sellerSKU: item.product.sellerSku.map(MerchantSKU.init(rawValue:)),
+                    asin: item.product.asin,
+                    title: item.product.title,
+                    quantityOrdered: item.quantityOrdered,
+                    quantityShipped: item.fulfillment?.quantityFulfilled,
+                    quantityUnshipped: item.fulfillment?.quantityUnfulfilled,
+                    buyerRequestedCancel: item.cancellation?.cancellationRequest != nil,
+                    cancelledBy: item.cancellation?.cancellationExecution?.cancelledBy
+                )
+            },
+            packages: (order.packages ?? []).map { package in
+                Package(
+                    referenceID: package.packageReferenceId,
+                    carrier: package.carrier,
+                    shippingService: package.shippingService,
+                    trackingNumber: package.trackingNumber,
+                    shippedAt: date(package.shipTime),
+                    items: Dictionary(
+                        (package.packageItems ?? []).map { ($0.orderItemId, $0.quantity) },
+                        uniquingKeysWith: +
+                    )
+                )
+            }
+        )
+    }
+
+    /// The part of Amazon's order document the facts are read from.
+    private struct Document: Decodable {
+        struct Window: Decodable { var latestDateTime: String? }
+        struct Fulfillment: Decodable {
+            var fulfillmentStatus: String?
+            var fulfilledBy: String?
+            var fulfillmentServiceLevel: String?
+            var shipByWindow: Window?
+            var deliverByWindow: Window?
+        }
+        struct Product: Decodable {
+            var asin: String?
+            var title: String?
+            var sellerSku: String?
+        }
+        struct ItemFulfillment: Decodable {
+            var quantityFulfilled: Int?
+            var quantityUnfulfilled: Int?
+        }
+        struct Cancellation: Decodable {
+            struct Request: Decodable { var requester: String? }
+            struct Execution: Decodable { var cancelledBy: String? }
+            var cancellationRequest: Request?
+            var cancellationExecution: Execution?
+        }
+        struct Item: Decodable {
+            var orderItemId: String
+            var quantityOrdered: Int
+            var product: Product
+            var fulfillment: ItemFulfillment?
+            var cancellation: Cancellation?
+        }
+        struct PackageItem: Decodable {
+            var orderItemId: String
+            var quantity: Int
+        }
+        struct Package: Decodable {
+            var packageReferenceId: String
+            var carrier: String?
+            var shippingService: String?
+            var trackingNumber: String?
+            var shipTime: String?
+            var packageItems: [PackageItem]?
+        }
+        struct SalesChannel: Decodable { var marketplaceId: String? }
+        var orderId: String
+        var createdTime: String?
+        var lastUpdatedTime: String?
+        var salesChannel: SalesChannel
+        var fulfillment: Fulfillment?
+        var orderItems: [Item]
+        var packages: [Package]?
+    }
+}
+
+extension Order {
+    /// An MFN order as the one order model holds it: Amazon's order id as its id, its marketplace in the location's
+    /// place (an MFN order has no Amazon location), the end of its ship-by window as the time it is expected to
+    /// leave.
+    public init(_ order: AmazonMerchantOrder, connectionID: ConnectionID, seenAt: Date) {
+        let facts = order.facts
+        self.init(
+            connectionID: connectionID,
+            shipmentID: ShipmentID(rawValue: facts.orderID),
+            locationID: LocationID(rawValue: facts.marketplaceID.rawValue),
+            marketplaceID: facts.marketplaceID,
+            channel: "MFN",
+            program: .merchantFulfilled,
+            shipmentType: nil,
+            originalShipmentID: nil,
+            status: facts.status,
+            amazonCreatedAt: facts.createdAt,
+            amazonUpdatedAt: facts.updatedAt,
+            expectedShipAt: facts.shipBy,
+            shipment: order.document,
+            firstSeenAt: seenAt,
+            updatedAt: seenAt,
+            state: MerchantOrderMachine.state(of: facts) ?? .awaitingConfirmation,
+            source: .mfn
+        )
+    }
+}

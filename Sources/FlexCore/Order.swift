@@ -11,6 +11,8 @@ public struct Order: Sendable, Hashable, Codable {
         case easyShip = "easy_ship"
         /// The seller's stock and carrier (channel MFN, shipping type SELF).
         case selfShip = "self_ship"
+        /// A merchant-fulfilled order of the Orders API: the seller's stock, shipped as the seller chooses.
+        case merchantFulfilled = "mfn"
 
         public init(channel: String, shippingType: String?) {
             if channel.uppercased() == "FBA" {
@@ -50,6 +52,9 @@ public struct Order: Sendable, Hashable, Codable {
     public var error: OrderError?
     /// The manifest the order is in, once it is put in one.
     public var manifestID: ManifestID?
+    /// Where the order comes from: an External Fulfillment shipment, or a merchant-fulfilled order (whose id is
+    /// Amazon's order id, whose marketplace stands in the location's place, and whose document is the Orders API's).
+    public var source: OrderSource
 
     public init(
         connectionID: ConnectionID,
@@ -69,8 +74,10 @@ public struct Order: Sendable, Hashable, Codable {
         updatedAt: Date,
         state: FulfilmentState? = nil,
         error: OrderError? = nil,
-        manifestID: ManifestID? = nil
+        manifestID: ManifestID? = nil,
+        source: OrderSource = .externalFulfillment
     ) {
+        self.source = source
         self.state = state ?? FulfilmentState(amazonStatus: status)
         self.error = error
         self.manifestID = manifestID

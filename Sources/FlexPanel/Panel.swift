@@ -100,8 +100,10 @@ public struct Panel: Sendable {
 
     /// Runs `page` for a signed-in operator; anyone else goes to the login page, and comes back here after it.
     func signedIn(_ request: Request, _ page: (Signed) async throws -> Response) async throws -> Response {
+        // panel.js marks the requests it makes on its own; they do not count as the operator's use.
+        let automatic = request.headers[HTTPField.Name("X-Panel-Refresh")!] == "1"
         if let token = Self.cookie(Self.sessionCookie, in: request),
-            let (principal, session) = try await operators.session(token: token)
+            let (principal, session) = try await operators.session(token: token, touch: !automatic)
         {
             return try await page(Signed(principal: principal, session: session, token: token))
         }

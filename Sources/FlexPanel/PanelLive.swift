@@ -26,7 +26,7 @@ extension Panel {
         }
         router.get("live") { request, _ in
             guard let token = Self.cookie(Self.sessionCookie, in: request),
-                let (principal, _) = try await operators.session(token: token)
+                let (principal, _) = try await operators.session(token: token, touch: false)
             else {
                 var headers = Self.securityHeaders
                 headers[.contentType] = "text/plain; charset=utf-8"
@@ -44,6 +44,7 @@ extension Panel {
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-store"
             let store = self.store
+            let operators = self.operators
             let account = principal.account
             return Response(
                 status: .ok,
@@ -53,10 +54,16 @@ extension Panel {
                     try await writer.write(ByteBuffer(string: "retry: 3000\n\n"))
                     let ends = ContinuousClock.now + Self.streamLifetime
                     var lastWrite = ContinuousClock.now
+                    var lastCheck = ContinuousClock.now
                     let stopping = Stopping()
                     // A node shutting down ends the stream at once rather than waiting out its lifetime.
                     try await withGracefulShutdownHandler {
                         while ContinuousClock.now < ends, !stopping.isSet, !Task.isCancelled {
+                            // A session that ended (logged out, expired, the operator disabled) ends the stream.
+                            if ContinuousClock.now - lastCheck > .seconds(30) {
+                                guard try await operators.session(token: token, touch: false) != nil else { break }
+                                lastCheck = .now
+                            }
                             let events = try await store.read { [position] in
                                 try await $0.events(after: position, account: account, within: within, limit: 100)
                             }

@@ -68,16 +68,28 @@ extension Panel {
                 try await session.documents(shipmentID: order.shipmentID, connectionID: order.connectionID)
             )
         }
-        let facts = try? ShipmentFacts(json: order.shipment)
+        let facts = order.source == .externalFulfillment ? try? ShipmentFacts(json: order.shipment) : nil
+        let merchant = order.source == .mfn ? try? MerchantOrderFacts(document: order.shipment) : nil
+        let lines: [[String: Any]] =
+            if let merchant {
+                merchant.items.map {
+                    [
+                        "id": $0.orderItemID, "sku": $0.sellerSKU?.rawValue ?? $0.asin ?? "",
+                        "units": "\($0.quantityOrdered) (\($0.quantityShipped ?? 0) shipped)",
+                    ]
+                }
+            } else {
+                (facts?.lineItems ?? []).map {
+                    ["id": $0.shipmentLineItemId, "sku": $0.merchantSku, "units": $0.numberOfUnits] as [String: Any]
+                }
+            }
         var values: [String: Any] = [
             "shipmentId": order.shipmentID.rawValue, "state": order.state.rawValue, "status": order.status,
             "program": order.program.rawValue, "locationId": order.locationID.rawValue,
             "shipBy": order.expectedShipAt.map(Self.time) ?? "",
             "original": order.originalShipmentID?.rawValue ?? false,
             "problem": order.error.map { "\($0.code): \($0.message)" } ?? false,
-            "lines": (facts?.lineItems ?? []).map {
-                ["id": $0.shipmentLineItemId, "sku": $0.merchantSku, "units": $0.numberOfUnits] as [String: Any]
-            },
+            "lines": lines, "mfn": order.source == .mfn, "serviceLevel": merchant?.serviceLevel ?? false,
             "commands": commands.map { command -> [String: Any] in
                 let result = command.result.flatMap { try? JSONText.decode(CommandResult.self, from: $0) }
                 return [
@@ -369,8 +381,10 @@ extension Panel {
             switch type {
             case .reject:
                 request.reason = form["reason"]
-            case .pack:
+            case .pack where order.source == .externalFulfillment:
                 request.packages = try Self.packages(from: form, facts: try ShipmentFacts(json: order.shipment))
+            case .pack:
+                break
             case .label:
                 request.shippingOptionId = form["shippingOptionId"].flatMap { $0.isEmpty ? nil : $0 }
                 let carrier = form["carrierName"]?.trimmingCharacters(in: .whitespaces) ?? ""

@@ -123,6 +123,7 @@ enum PanelTemplates {
         <dt>Location</dt><dd>{{locationId}}</dd>
         <dt>Ship by</dt><dd>{{shipBy}}</dd>
         {{#original}}<dt>Replaces</dt><dd><a href="/orders/{{.}}">{{.}}</a></dd>{{/original}}
+        {{#serviceLevel}}<dt>Service level</dt><dd>{{.}}</dd>{{/serviceLevel}}
         {{#problem}}<dt>Problem</dt><dd class="error">{{.}}</dd>{{/problem}}
         </dl>
         {{#putBack}}
@@ -136,6 +137,7 @@ enum PanelTemplates {
         {{#lines}}<tr><td>{{id}}</td><td>{{sku}}</td><td>{{units}}</td></tr>{{/lines}}
         </tbody></table>
         {{#handedOver}}<p>This order's location was handed over to another connector: FlexBridge runs no command here.</p>{{/handedOver}}
+        {{#mfn}}<p>A merchant-fulfilled order: its marketplace stands in the location's place. Shipping it from FlexBridge comes with the MFN ship command.</p>{{/mfn}}
         {{#hasActions}}<h2>Next</h2>{{/hasActions}}
         <div class="actions">
         {{#canConfirm}}

@@ -51,6 +51,11 @@ public struct FulfilmentUseCases: Sendable {
         }) {
             return Submitted(command: replay, created: false)
         }
+        guard order.source == .externalFulfillment else {
+            throw Refusal.notNow(
+                "Order \(order.shipmentID) is a merchant-fulfilled (MFN) order: its shipment is confirmed with the ship command of the MFN orders, which this version does not take yet; the commands here are for Seller Flex, Easy Ship and Self Ship shipments."
+            )
+        }
         let location = try await store.read {
             try await $0.locationState(connectionID: order.connectionID, locationID: order.locationID)
         }

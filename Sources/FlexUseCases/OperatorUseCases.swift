@@ -139,10 +139,16 @@ public struct OperatorUseCases: Sendable {
         return (token, session, principal)
     }
 
-    /// The operator and session behind a session token, while the session lasts and the operator is enabled.
-    public func session(token: String) async throws -> (principal: Principal, session: PanelSession)? {
+    /// The operator and session behind a session token, while the session lasts and the operator is enabled. A
+    /// request the operator did not make (a page refreshing itself, the live stream) passes `touch: false`, so
+    /// that an open tab does not keep an idle session alive.
+    public func session(
+        token: String,
+        touch: Bool = true
+    ) async throws -> (principal: Principal, session: PanelSession)? {
         try await store.transaction { store in
-            guard let session = try await store.panelSession(token: token, idle: Self.sessionIdleTimeout),
+            guard
+                let session = try await store.panelSession(token: token, idle: Self.sessionIdleTimeout, touch: touch),
                 let person = try await store.operator(session.operatorID, account: session.account),
                 person.disabledAt == nil
             else { return nil }

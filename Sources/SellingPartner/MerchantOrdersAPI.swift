@@ -124,6 +124,6 @@ extension AmazonMerchantOrder {
                 )
             }
         )
-        self.init(facts: facts, document: try JSONText.encode(order))
+        self.init(facts: facts, document: try JSONText.encodeWithDates(order))
     }
 }

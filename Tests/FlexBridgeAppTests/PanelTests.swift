@@ -621,6 +621,76 @@ struct PanelTests {
         }
     }
 
+    @Test("an MFN order in the one order model: listed with its source, its lines shown, Seller Flex commands refused")
+    func merchantOrder() async throws {
+        try await Self.withPanel { browser, store in
+            let connection = try #require(try await store.read { try await $0.connections() }.first)
+            let document = """
+                {"orderId":"112-0000000-0000001","createdTime":"2026-12-01T10:00:00.000Z","lastUpdatedTime":"2026-12-01T10:05:00.000Z",\
+                "salesChannel":{"channelName":"Amazon","marketplaceId":"A21TJRUUN4KGV"},\
+                "fulfillment":{"fulfillmentStatus":"UNSHIPPED","fulfilledBy":"MERCHANT","fulfillmentServiceLevel":"NextDay"},\
+                "orderItems":[{"orderItemId":"OI-9","quantityOrdered":3,"product":{"sellerSku":"<i>KETTLE</i>"},\
+                "fulfillment":{"quantityFulfilled":0,"quantityUnfulfilled":3}}]}
+                """
+            let order = AmazonMerchantOrder(facts: try MerchantOrderFacts(document: document), document: document)
+            #expect(
+                try await store.transaction {
+                    try await $0.upsertMerchantOrder(order, connectionID: connection.id, source: "notification")
+                } == .created
+            )
+            _ = try await browser.logIn("ada", Self.password)
+            #expect(try await browser.get("/orders").html.contains(">112-0000000-0000001</a>"))
+            let page = try await browser.get("/orders/112-0000000-0000001")
+            #expect(
+                page.status == .ok && page.html.contains("&lt;i&gt;KETTLE&lt;/i&gt;")
+                    && page.html.contains("3 (0 shipped)")
+            )
+            #expect(page.html.contains("<dd>NextDay</dd>") && page.html.contains("A merchant-fulfilled order"))
+            #expect(!page.html.contains(">Confirm</button>") && !page.html.contains("name=\"type\" value=\"pack\""))
+            let csrf = try #require(page.field("csrf"))
+            for type in ["confirm", "pack"] {
+                let refused = try await browser.post(
+                    "/orders/112-0000000-0000001/commands",
+                    ["csrf": csrf, "key": "mfn-\(type)", "type": type]
+                )
+                #expect(
+                    refused.status == .conflict && refused.html.contains("merchant-fulfilled (MFN) order"),
+                    "\(type)"
+                )
+            }
+
+            let (_, secret) = try await AccessUseCases(store: store).createKey(
+                name: "wms",
+                role: .wms,
+                connections: nil,
+                by: .node()
+            )
+            let listed = try await browser.client.execute(
+                uri: "/api/v1/orders",
+                method: .get,
+                headers: [.authorization: "Bearer \(secret)"]
+            ) { ($0.status, String(buffer: $0.body)) }
+            #expect(listed.0 == .ok)
+            let body = try #require(try JSONSerialization.jsonObject(with: Data(listed.1.utf8)) as? [String: Any])
+            let orders = (body["orders"] as? [[String: Any]]) ?? []
+            let mfn = orders.first { $0["shipmentId"] as? String == "112-0000000-0000001" }
+            #expect(mfn?["source"] as? String == "mfn" && mfn?["program"] as? String == "mfn")
+            #expect(mfn?["locationId"] as? String == "A21TJRUUN4KGV" && mfn?["state"] as? String == "confirmed")
+            let shipment = orders.first { $0["shipmentId"] as? String == "SHIP-P1" }
+            #expect(shipment?["source"] as? String == "external_fulfillment", "the shipments say theirs")
+            let command = try await browser.client.execute(
+                uri: "/api/v1/orders/112-0000000-0000001/commands",
+                method: .post,
+                headers: [
+                    .authorization: "Bearer \(secret)", .contentType: "application/json",
+                    HTTPField.Name("Idempotency-Key")!: "k1",
+                ],
+                body: ByteBuffer(string: #"{"type":"confirm"}"#)
+            ) { $0.status }
+            #expect(command == .conflict)
+        }
+    }
+
     @Test("a read operator sees no action, and its posts are refused")
     func readOnly() async throws {
         try await Self.withPanel { browser, store in

@@ -140,6 +140,34 @@ struct OperatorTests {
             }
         }
     }
+
+    @Test("a session ends after two idle hours: a page refreshing itself or the live stream does not keep it alive")
+    func idleSessions() async throws {
+        let clock = TestClock()
+        try await TestDatabase.withStore(.sqlite, clock: clock.wallClock) { store, _ in
+            let operators = OperatorUseCases(store: store, hashing: Self.hashing)
+            _ = try await operators.create(
+                name: "anna",
+                password: "right password",
+                role: .operator,
+                connections: nil,
+                by: .node()
+            )
+            let (token, _, _) = try await operators.startSession(name: "anna", password: "right password")
+            clock.advance(by: .seconds(90 * 60))
+            #expect(try await operators.session(token: token, touch: false) != nil, "still within two idle hours")
+            clock.advance(by: .seconds(40 * 60))
+            #expect(try await operators.session(token: token, touch: false) == nil, "refreshes did not keep it alive")
+
+            let (used, _, _) = try await operators.startSession(name: "anna", password: "right password")
+            clock.advance(by: .seconds(90 * 60))
+            #expect(try await operators.session(token: used) != nil)
+            clock.advance(by: .seconds(90 * 60))
+            #expect(try await operators.session(token: used) != nil, "the operator's own use keeps it alive")
+            clock.advance(by: .seconds(11 * 3600))
+            #expect(try await operators.session(token: used) == nil, "never past twelve hours")
+        }
+    }
 }
 
 @Suite("Connections as a principal sees them")

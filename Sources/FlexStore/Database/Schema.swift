@@ -514,5 +514,12 @@ enum Schema {
                 .column("last_notification_at", type: .bigint, .notNull, .default(0))
                 .run()
         },
+        Migration(version: 14, name: "orders from every source: External Fulfillment shipments and MFN orders") {
+            database,
+            _ in
+            try await database.raw(
+                "ALTER TABLE orders ADD COLUMN source TEXT NOT NULL DEFAULT 'external_fulfillment'"
+            ).run()
+        },
     ]
 }

@@ -110,6 +110,90 @@ extension StoreSession {
         return decision.change
     }
 
+    /// Stores a copy of a merchant-fulfilled order as ``MerchantOrderMachine`` decides — when it is the warehouse's
+    /// and new, or newer than the one held — with its history line and event, and the commands still queued
+    /// cancelled when Amazon cancelled it, in the same transaction. Says what changed.
+    public func upsertMerchantOrder(
+        _ amazon: AmazonMerchantOrder,
+        connectionID: ConnectionID,
+        source: String
+    ) async throws -> OrderChange {
+        let now = nowMilliseconds
+        let order = Order(amazon, connectionID: connectionID, seenAt: Date(millisecondsSince1970: now))
+        let held = try await sql.raw(
+            """
+            SELECT status, amazon_updated_at, source FROM orders
+            WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: order.shipmentID)
+            \(unsafeRaw: kind == .postgres ? "FOR UPDATE" : "")
+            """
+        ).first()
+        if let held, try held.decode(column: "source", as: String.self) != OrderSource.mfn.rawValue {
+            throw StoreError(
+                code: .conflict,
+                message: "Order \(order.shipmentID) of connection \(connectionID) is a shipment, not an MFN order."
+            )
+        }
+        let copy = try held.map {
+            MerchantOrderMachine.Held(
+                status: try $0.decode(column: "status", as: String.self),
+                amazonUpdatedAt: Date(millisecondsSince1970: try $0.decode(column: "amazon_updated_at", as: Int64.self))
+            )
+        }
+        guard let decision = MerchantOrderMachine.receive(amazon.facts, held: copy) else { return .unchanged }
+        if copy != nil {
+            try await sql.raw(
+                """
+                UPDATE orders SET status = \(bind: order.status), state = \(bind: decision.state.rawValue),
+                    amazon_updated_at = \(bind: order.amazonUpdatedAt.millisecondsSince1970),
+                    expected_ship_at = \(bind: order.expectedShipAt?.millisecondsSince1970),
+                    shipment = \(bind: order.shipment), updated_at = \(bind: now)
+                WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: order.shipmentID)
+                """
+            ).run()
+        } else {
+            let inserted = try await sql.raw(
+                """
+                INSERT INTO orders (connection_id, shipment_id, location_id, marketplace_id, channel, program, shipment_type,
+                    original_shipment_id, status, state, amazon_created_at, amazon_updated_at, expected_ship_at, shipment,
+                    first_seen_at, updated_at, source)
+                VALUES (\(bind: connectionID.rawValue), \(bind: order.shipmentID), \(bind: order.locationID.rawValue),
+                    \(bind: order.marketplaceID.rawValue), \(bind: order.channel), \(bind: order.program.rawValue),
+                    NULL, NULL, \(bind: order.status), \(bind: decision.state.rawValue),
+                    \(bind: order.amazonCreatedAt.millisecondsSince1970), \(bind: order.amazonUpdatedAt.millisecondsSince1970),
+                    \(bind: order.expectedShipAt?.millisecondsSince1970), \(bind: order.shipment), \(bind: now), \(bind: now),
+                    \(bind: OrderSource.mfn.rawValue))
+                ON CONFLICT (connection_id, shipment_id) DO NOTHING
+                RETURNING shipment_id
+                """
+            ).first()
+            // A notification and a poll at once: the second copy is weighed against the first one's row.
+            guard inserted != nil else {
+                return try await upsertMerchantOrder(amazon, connectionID: connectionID, source: source)
+            }
+        }
+        try await sql.raw(
+            """
+            INSERT INTO order_history (connection_id, shipment_id, status, amazon_updated_at, source, recorded_at)
+            VALUES (\(bind: connectionID.rawValue), \(bind: order.shipmentID), \(bind: order.status),
+                \(bind: order.amazonUpdatedAt.millisecondsSince1970), \(bind: source), \(bind: now))
+            """
+        ).run()
+        var payload = decision.payload
+        if decision.cancelsOpenCommands {
+            let cancelled = try await cancelOpenCommands(connectionID: connectionID, shipmentID: order.shipmentID)
+            payload["cancelledCommandIds"] = .array(cancelled.map { .string($0.id.rawValue) })
+        }
+        try await appendEvents([
+            NewEvent(
+                decision.event,
+                connectionID: connectionID,
+                subject: order.shipmentID.rawValue,
+                payload: try Self.json(payload)
+            )
+        ])
+        return decision.change
+    }
+
     /// Whether a current label of every package is stored; of any package, when the copy names none.
     func labelsHeld(connectionID: ConnectionID, shipmentID: ShipmentID, packageIDs: [PackageID]) async throws -> Bool {
         let held = try await sql.raw(
@@ -427,7 +511,8 @@ extension StoreSession {
                     commandID: try row.decode(column: "error_command_id", as: CommandID?.self)
                 )
             },
-            manifestID: try row.decode(column: "manifest_id", as: ManifestID?.self)
+            manifestID: try row.decode(column: "manifest_id", as: ManifestID?.self),
+            source: OrderSource(rawValue: try row.decode(column: "source", as: String.self)) ?? .externalFulfillment
         )
     }
 }

@@ -44,8 +44,8 @@ extension StoreSession {
     }
 
     /// The session of a token, if it has not expired and has been used within `idle`; marks it seen (at most once a
-    /// minute).
-    public func panelSession(token: String, idle: TimeInterval) async throws -> PanelSession? {
+    /// minute) unless `touch` is false — a page refreshing itself is not the operator at work.
+    public func panelSession(token: String, idle: TimeInterval, touch: Bool = true) async throws -> PanelSession? {
         let now = clock.now()
         guard
             let row = try await sql.raw(
@@ -61,7 +61,7 @@ extension StoreSession {
             expiresAt: Date(millisecondsSince1970: try row.decode(column: "expires_at", as: Int64.self))
         )
         guard session.expiresAt > now, session.lastSeenAt.addingTimeInterval(idle) > now else { return nil }
-        if now.timeIntervalSince(session.lastSeenAt) > 60 {
+        if touch, now.timeIntervalSince(session.lastSeenAt) > 60 {
             try await sql.raw(
                 """
                 UPDATE panel_sessions SET last_seen_at = \(bind: now.millisecondsSince1970)
