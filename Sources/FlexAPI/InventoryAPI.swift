@@ -32,7 +32,8 @@ extension APIHandler {
             hubSafetyStock: body.hubSafetyStock?.additionalProperties ?? [:],
             skuSafetyStock: body.skuSafetyStock?.additionalProperties ?? [:],
             sendZeroForAll: body.sendZeroForAll ?? defaults.sendZeroForAll,
-            reconciliationIntervalMinutes: body.reconciliationIntervalMinutes ?? defaults.reconciliationIntervalMinutes
+            reconciliationIntervalMinutes: body.reconciliationIntervalMinutes ?? defaults.reconciliationIntervalMinutes,
+            mfnOrderSyncEnabled: body.mfnOrderSyncEnabled ?? defaults.mfnOrderSyncEnabled
         )
         let id = ConnectionID(rawValue: input.path.connectionId)
         do {
@@ -364,7 +365,8 @@ extension APIHandler {
             hubSafetyStock: .init(additionalProperties: settings.hubSafetyStock),
             skuSafetyStock: .init(additionalProperties: settings.skuSafetyStock),
             sendZeroForAll: settings.sendZeroForAll,
-            reconciliationIntervalMinutes: settings.reconciliationIntervalMinutes
+            reconciliationIntervalMinutes: settings.reconciliationIntervalMinutes,
+            mfnOrderSyncEnabled: settings.mfnOrderSyncEnabled
         )
     }
 

@@ -7,7 +7,7 @@ import Hummingbird
 import Logging
 
 /// `POST /notifications/amazon`: where an EventBridge API destination delivers Amazon's
-/// EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE notifications, with the shared secret in `x-api-key`. The shipment to
+/// EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE and ORDER_CHANGE notifications, with the shared secret in `x-api-key`. The shipment to
 /// fetch is stored before the answer, so an acknowledged notification is never lost; the connection's order worker
 /// is woken to fetch it at once. Not part of openapi.yaml: it is Amazon's side, not the WMS's.
 public struct NotificationRoutes: Sendable {
@@ -38,6 +38,79 @@ public struct NotificationRoutes: Sendable {
         var region: String?
     }
 
+    /// An ORDER_CHANGE notification (Amazon's schema capitalises its keys).
+    struct OrderChangeEvent: Decodable {
+        struct Detail: Decodable {
+            struct Payload: Decodable {
+                struct Notification: Decodable {
+                    struct Summary: Decodable {
+                        var marketplaceID: String
+                        var fulfillmentType: String?
+                        enum CodingKeys: String, CodingKey {
+                            case marketplaceID = "MarketplaceId"
+                            case fulfillmentType = "FulfillmentType"
+                        }
+                    }
+                    var sellerID: String
+                    var amazonOrderID: String
+                    var summary: Summary
+                    enum CodingKeys: String, CodingKey {
+                        case sellerID = "SellerId"
+                        case amazonOrderID = "AmazonOrderId"
+                        case summary = "Summary"
+                    }
+                }
+                var notification: Notification
+                enum CodingKeys: String, CodingKey { case notification = "OrderChangeNotification" }
+            }
+            var payload: Payload
+            enum CodingKeys: String, CodingKey { case payload = "Payload" }
+        }
+        var detail: Detail
+    }
+
+    /// Files an ORDER_CHANGE for the connections of the seller that sync MFN orders in the marketplace; an Amazon-
+    /// fulfilled order's change (AFN) is not the warehouse's and is acknowledged with nothing filed.
+    func orderChange(_ body: ByteBuffer, logger: Logger) async throws -> Response? {
+        guard let event = try? JSONDecoder().decode(OrderChangeEvent.self, from: Data(body.readableBytesView)) else {
+            return nil
+        }
+        let notification = event.detail.payload.notification
+        let fields = [notification.sellerID, notification.amazonOrderID, notification.summary.marketplaceID]
+        guard fields.allSatisfy({ !$0.isEmpty && $0.count <= 100 && !$0.contains("\u{0}") }) else {
+            return Self.answer(
+                .badRequest,
+                "SellerId, AmazonOrderId and Summary.MarketplaceId must be 1 to 100 characters, without NUL (U+0000)."
+            )
+        }
+        guard notification.summary.fulfillmentType != "AFN" else {
+            return Self.answer(.ok, "Order \(notification.amazonOrderID) is fulfilled by Amazon; nothing to do.")
+        }
+        let connections = try await store.transaction { session in
+            try await session.requestMerchantOrderFetch(
+                sellingPartnerID: notification.sellerID,
+                orderID: notification.amazonOrderID,
+                marketplaceID: MarketplaceID(rawValue: notification.summary.marketplaceID)
+            )
+        }
+        for connection in connections {
+            store.activity.record(.notification, for: connection, at: store.clock.now())
+        }
+        guard !connections.isEmpty else {
+            logger.info(
+                "ORDER_CHANGE for no connection that syncs MFN orders",
+                metadata: [
+                    "seller": "\(notification.sellerID)", "marketplace": "\(notification.summary.marketplaceID)",
+                ]
+            )
+            return Self.answer(
+                .ok,
+                "No connection syncs MFN orders of seller \(notification.sellerID) in \(notification.summary.marketplaceID); ignored."
+            )
+        }
+        return Self.answer(.ok, "Order \(notification.amazonOrderID) will be fetched.")
+    }
+
     public func register(on router: Router<BasicRequestContext>) {
         router.post("/notifications/amazon") { request, context -> Response in
             guard let secret else {
@@ -48,6 +121,7 @@ public struct NotificationRoutes: Sendable {
                 return Self.answer(.unauthorized, "The x-api-key header does not carry the shared secret.")
             }
             let body = try await request.body.collect(upTo: 1 << 20)
+            if let answer = try await orderChange(body, logger: context.logger) { return answer }
             guard let event = try? JSONDecoder().decode(Event.self, from: Data(body.readableBytesView)),
                 let notification = event.detail?.payload?.externalFulfillmentShipmentNotification
             else {

@@ -21,6 +21,8 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
     public var sendZeroForAll: Bool
     /// How often Amazon's quantities are fetched and compared with what FlexBridge sent, to repair drift; 0 for never.
     public var reconciliationIntervalMinutes: Int
+    /// Merchant-fulfilled orders of the connection's marketplaces are pulled (Orders API) only while this is on.
+    public var mfnOrderSyncEnabled: Bool
 
     public init(
         inventorySyncEnabled: Bool = true,
@@ -31,8 +33,10 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
         hubSafetyStock: [String: Int] = [:],
         skuSafetyStock: [String: Int] = [:],
         sendZeroForAll: Bool = false,
-        reconciliationIntervalMinutes: Int = 60
+        reconciliationIntervalMinutes: Int = 60,
+        mfnOrderSyncEnabled: Bool = false
     ) {
+        self.mfnOrderSyncEnabled = mfnOrderSyncEnabled
         self.inventorySyncEnabled = inventorySyncEnabled
         self.orderSyncEnabled = orderSyncEnabled
         self.autoConfirm = autoConfirm
@@ -64,6 +68,8 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
         reconciliationIntervalMinutes =
             try container.decodeIfPresent(Int.self, forKey: .reconciliationIntervalMinutes)
             ?? defaults.reconciliationIntervalMinutes
+        mfnOrderSyncEnabled =
+            try container.decodeIfPresent(Bool.self, forKey: .mfnOrderSyncEnabled) ?? defaults.mfnOrderSyncEnabled
     }
 
     /// Whether a change from `old` to these settings changes what every item should hold at Amazon.

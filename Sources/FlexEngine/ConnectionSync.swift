@@ -17,6 +17,7 @@ public struct ConnectionSync: Service {
     private let orders: OrderWorker.Configuration
     private let fulfilment: FulfilmentWorker.Configuration
     private let returns: ReturnWorker.Configuration
+    private let merchantOrders: MerchantOrderWorker.Configuration
     private let runtime: WorkerRuntime<AnyClock>
     /// Which endpoints a connection may send its secrets to.
     private let outbound: OutboundPolicy
@@ -30,6 +31,7 @@ public struct ConnectionSync: Service {
         orders: OrderWorker.Configuration = .init(),
         fulfilment: FulfilmentWorker.Configuration = .init(),
         returns: ReturnWorker.Configuration = .init(),
+        merchantOrders: MerchantOrderWorker.Configuration = .init(),
         clock: AnyClock = .continuous,
         outbound: OutboundPolicy = .production,
         logger: Logger = Logger(label: "flexbridge.sync")
@@ -42,6 +44,7 @@ public struct ConnectionSync: Service {
         self.orders = orders
         self.fulfilment = fulfilment
         self.returns = returns
+        self.merchantOrders = merchantOrders
         self.runtime = WorkerRuntime(clock: clock, logger: logger)
         self.logger = logger
     }
@@ -151,8 +154,18 @@ public struct ConnectionSync: Service {
             lease: lease,
             logger: logger
         )
+        let merchantOrderWorker = MerchantOrderWorker(
+            connectionID: id,
+            store: store,
+            client: client,
+            configuration: merchantOrders,
+            lease: lease,
+            logger: logger
+        )
         logger.info("connection sync started", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
-        await runtime.run([inventoryWorker] + orderWorker.workers + [fulfilmentWorker, returnWorker])
+        await runtime.run(
+            [inventoryWorker] + orderWorker.workers + [fulfilmentWorker, returnWorker] + merchantOrderWorker.workers
+        )
         logger.info("connection sync ended", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
     }
 }

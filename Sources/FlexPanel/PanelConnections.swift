@@ -50,6 +50,7 @@ extension Panel {
             ("inventorySyncEnabled", "Send stock to Amazon", \.inventorySyncEnabled),
             ("autoConfirm", "Confirm new orders automatically", \.autoConfirm),
             ("sendZeroForAll", "Offer zero of everything (stop sales)", \.sendZeroForAll),
+            ("mfnOrderSyncEnabled", "Pull merchant-fulfilled (MFN) orders", \.mfnOrderSyncEnabled),
         ]
     }
 

@@ -60,6 +60,46 @@ struct OrdersAPITests {
                 #expect(try await notify(seller: "A1SELLER", key: "wrong") == .unauthorized)
                 #expect(try await notify(seller: "A1SELLER", key: Self.secret, body: #"{"detail":{}}"#) == .badRequest)
                 #expect(try await notify(seller: "SOMEONE-ELSE", key: Self.secret) == .ok)
+                // ORDER_CHANGE: filed only for a connection that syncs MFN orders in the order's marketplace.
+                func orderChange(_ marketplace: String, type: String = "MFN") -> String {
+                    #"{"detail-type":"ORDER_CHANGE","detail":{"NotificationType":"ORDER_CHANGE","Payload":{"OrderChangeNotification":{"NotificationLevel":"OrderLevel","SellerId":"A1SELLER","AmazonOrderId":"111-0000000-0000001","OrderChangeType":"OrderStatusChange","Summary":{"MarketplaceId":"\#(marketplace)","OrderStatus":"Canceled","FulfillmentType":"\#(type)"}}}}}"#
+                }
+                #expect(
+                    try await notify(seller: "A1SELLER", key: Self.secret, body: orderChange("A21TJRUUN4KGV")) == .ok
+                )
+                #expect(
+                    try await store.read { try await $0.merchantOrderFetches(connectionID: connection.id, limit: 10) }
+                        .isEmpty,
+                    "MFN sync is off"
+                )
+                try await store.transaction {
+                    _ = try await $0.updateSettings(of: connection.id, actor: "test") { $0.mfnOrderSyncEnabled = true }
+                }
+                #expect(
+                    try await notify(
+                        seller: "A1SELLER",
+                        key: Self.secret,
+                        body: orderChange("A21TJRUUN4KGV", type: "AFN")
+                    ) == .ok
+                )
+                #expect(
+                    try await notify(seller: "A1SELLER", key: Self.secret, body: orderChange("ATVPDKIKX0DER")) == .ok
+                )
+                #expect(
+                    try await store.read { try await $0.merchantOrderFetches(connectionID: connection.id, limit: 10) }
+                        .isEmpty,
+                    "AFN, or another marketplace"
+                )
+                #expect(
+                    try await notify(seller: "A1SELLER", key: Self.secret, body: orderChange("A21TJRUUN4KGV")) == .ok
+                )
+                #expect(
+                    try await store.read { try await $0.merchantOrderFetches(connectionID: connection.id, limit: 10) }
+                        == [
+                            "111-0000000-0000001"
+                        ]
+                )
+                #expect(try await notify(seller: "A1SELLER", key: Self.secret, body: orderChange("")) == .badRequest)
                 #expect(try await notify(seller: "A1SELLER", key: Self.secret) == .ok)
                 #expect(
                     try await store.read { try await $0.shipmentFetches(connectionID: connection.id, limit: 10) } == [

@@ -520,6 +520,13 @@ enum Schema {
             try await database.raw(
                 "ALTER TABLE orders ADD COLUMN source TEXT NOT NULL DEFAULT 'external_fulfillment'"
             ).run()
+            // MFN orders Amazon notified about (ORDER_CHANGE), stored before the notification is acknowledged.
+            try await database.create(table: "merchant_order_fetches")
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("order_id", type: .text, .notNull)
+                .column("requested_at", type: .bigint, .notNull)
+                .primaryKey("connection_id", "order_id")
+                .run()
         },
     ]
 }

@@ -11,6 +11,8 @@ public final class WakeUps: Sendable {
         case orders
         /// Commands to run against Amazon.
         case fulfilment
+        /// Merchant-fulfilled orders Amazon notified about.
+        case merchantOrders
     }
 
     /// Woken when events were written, so that webhooks go out at once.

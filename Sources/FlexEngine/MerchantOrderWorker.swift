@@ -1,0 +1,175 @@
+import FlexCore
+import FlexStore
+import Foundation
+import Logging
+import SellingPartner
+
+/// Mirrors one connection's merchant-fulfilled orders. Notifications carry the latency: an ORDER_CHANGE filed by
+/// the notification route is fetched at once with getOrder (0.5/s, burst 30). searchOrders by `lastUpdatedAfter`
+/// is the safety net: at 0.0056 calls/s (one every three minutes once the burst of 20 is spent) it runs every three
+/// minutes, from its watermark minus an overlap, following every page, and moves the watermark to the bound Amazon
+/// says it searched up to. Every copy is stored by ``MerchantOrderMachine`` with its event in one transaction, so
+/// an order read by a notification and a poll is `order.created` once. Runs only while the connection's
+/// `mfnOrderSyncEnabled` is on.
+public struct MerchantOrderWorker: Sendable {
+    public struct Configuration: Sendable {
+        /// How often searchOrders runs: Amazon's rate allows one call every 179 seconds.
+        public var pollInterval: Duration
+        /// How far before the watermark a poll starts again, for changes Amazon made visible late.
+        public var overlap: TimeInterval
+        /// How far back the first poll reaches.
+        public var firstPollLookBack: TimeInterval
+        /// Orders per page (Amazon's maximum is 100).
+        public var pageSize: Int
+
+        public init(
+            pollInterval: Duration = .seconds(180),
+            overlap: TimeInterval = 300,
+            firstPollLookBack: TimeInterval = 86_400,
+            pageSize: Int = 100
+        ) {
+            self.pollInterval = pollInterval
+            self.overlap = overlap
+            self.firstPollLookBack = firstPollLookBack
+            self.pageSize = min(100, max(1, pageSize))
+        }
+    }
+
+    public let connectionID: ConnectionID
+    public let lease: Lease?
+    let store: Store
+    let amazon: any MerchantFulfilledOrders
+    let configuration: Configuration
+    let logger: Logger
+
+    public init(
+        connectionID: ConnectionID,
+        store: Store,
+        client amazon: any MerchantFulfilledOrders,
+        configuration: Configuration = .init(),
+        lease: Lease? = nil,
+        logger: Logger
+    ) {
+        self.connectionID = connectionID
+        self.lease = lease
+        self.store = store
+        self.amazon = amazon
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The watermark's key among the order watermarks.
+    static let watermarkKey = "mfn"
+
+    /// The worker's two kinds of round, side by side: a notified order is fetched at once even while a poll runs.
+    public var workers: [any ConnectionWorker] { [NotifiedFetching(worker: self), Polling(worker: self)] }
+
+    public struct NotifiedFetching: ConnectionWorker {
+        let worker: MerchantOrderWorker
+        public var name: String { "MFN order fetch" }
+        public var wakeUp: WakeUp? { worker.store.wakeUps.signal(for: worker.connectionID, .merchantOrders) }
+
+        public func round() async throws -> NextRound {
+            try await worker.fetchNotified()
+            return .within(.seconds(5))
+        }
+    }
+
+    public struct Polling: ConnectionWorker {
+        let worker: MerchantOrderWorker
+        public var name: String { "MFN order poll" }
+        public var wakeUp: WakeUp? { nil }
+
+        public func round() async throws -> NextRound {
+            // Off: looked at again soon, so that switching the setting on takes effect without a restart.
+            guard try await worker.marketplaces() != nil else { return .paced(.seconds(15)) }
+            try await worker.poll()
+            return .paced(worker.configuration.pollInterval)
+        }
+    }
+
+    /// The marketplaces to sync; nil while the connection is not active or does not sync MFN orders.
+    func marketplaces() async throws -> [MarketplaceID]? {
+        try await store.read { [connectionID] session in
+            guard let connection = try await session.connection(connectionID), connection.status == .active,
+                connection.settings.mfnOrderSyncEnabled
+            else { return nil }
+            return connection.marketplaceIDs
+        }
+    }
+
+    /// Fetches every MFN order Amazon notified about. Returns how many orders changed.
+    @discardableResult
+    public func fetchNotified() async throws -> Int {
+        guard try await marketplaces() != nil else { return 0 }
+        var changed = 0
+        while true {
+            let ids = try await store.read { [connectionID] in
+                try await $0.merchantOrderFetches(connectionID: connectionID, limit: 20)
+            }
+            guard !ids.isEmpty else { return changed }
+            for id in ids {
+                let order = try await callAmazon(store: store, connectionID: connectionID, lease: lease) {
+                    try await amazon.merchantOrder(id)
+                }
+                let change = try await store.transaction(fencedBy: lease) { [connectionID] session in
+                    let change = try await session.upsertMerchantOrder(
+                        order,
+                        connectionID: connectionID,
+                        source: "notification"
+                    )
+                    try await session.completeMerchantOrderFetch(connectionID: connectionID, orderID: id)
+                    return change
+                }
+                if change != .unchanged { changed += 1 }
+            }
+        }
+    }
+
+    /// One search of the orders updated since the watermark (less the overlap), every page. Returns how many
+    /// orders changed.
+    @discardableResult
+    public func poll() async throws -> Int {
+        guard let marketplaces = try await marketplaces() else { return 0 }
+        let watermark = try await store.read { [connectionID] in
+            try await $0.orderWatermark(connectionID: connectionID, locationID: Self.watermarkKey, status: "")
+        }
+        let since = (watermark ?? store.clock.now().addingTimeInterval(-configuration.firstPollLookBack))
+            .addingTimeInterval(-configuration.overlap)
+        var token: String?
+        var until: Date?
+        var changed = 0
+        repeat {
+            let pageToken = token
+            let page = try await callAmazon(store: store, connectionID: connectionID, lease: lease) {
+                try await amazon.merchantOrders(
+                    since: since,
+                    byCreation: false,
+                    marketplaceIDs: marketplaces,
+                    pageSize: configuration.pageSize,
+                    nextToken: pageToken
+                )
+            }
+            let stored = try await store.transaction(fencedBy: lease) { [connectionID] session in
+                var stored = 0
+                for order in page.orders
+                where try await session.upsertMerchantOrder(order, connectionID: connectionID, source: "poll")
+                    != .unchanged
+                {
+                    stored += 1
+                }
+                return stored
+            }
+            changed += stored
+            until = page.searchedUntil ?? until
+            token = page.nextToken
+        } while token != nil
+        // Amazon's own bound when it gave one: nothing before it is missed by the next search (less the overlap).
+        let mark = until ?? store.clock.now()
+        try await store.transaction(fencedBy: lease) { [connectionID] in
+            try await $0.setOrderWatermark(mark, connectionID: connectionID, locationID: Self.watermarkKey, status: "")
+        }
+        store.activity.record(.orderPoll, for: connectionID, at: store.clock.now())
+        return changed
+    }
+}
