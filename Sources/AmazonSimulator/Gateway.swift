@@ -69,7 +69,7 @@ struct Gateway: ServerMiddleware {
                 throw error
             }
             let baseURL = "http://\(request.authority ?? "127.0.0.1")"
-            let request = Self.listsSplit(request, operationID: operationID)
+            let request = Self.listsSplit(request)
             response = try await RequestScope.$merchantID.withValue(merchantID) {
                 try await RequestScope.$baseURL.withValue(baseURL) {
                     try await next(request, body, metadata)
@@ -95,14 +95,11 @@ struct Gateway: ServerMiddleware {
         return response
     }
 
-    /// Operations with comma-separated list parameters (`includedData=BUYER,RECIPIENT`).
-    static let listParameters: Set<String> = ["searchOrders", "getOrder"]
-
     /// Amazon splits a list parameter at commas whether they come as `,` or percent-encoded (`%2C`, as Amazon's
     /// Python SDK sends them); the generated server splits only at `,`, so the query's encoded commas are decoded.
-    static func listsSplit(_ request: HTTPRequest, operationID: String) -> HTTPRequest {
-        guard listParameters.contains(operationID), let path = request.path, let start = path.firstIndex(of: "?")
-        else { return request }
+    /// A scalar parameter reads the same either way.
+    static func listsSplit(_ request: HTTPRequest) -> HTTPRequest {
+        guard let path = request.path, let start = path.firstIndex(of: "?") else { return request }
         var request = request
         let query = path[start...].replacingOccurrences(of: "%2C", with: ",").replacingOccurrences(of: "%2c", with: ",")
         request.path = String(path[..<start]) + query

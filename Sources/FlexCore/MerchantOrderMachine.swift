@@ -1,12 +1,5 @@
 import Foundation
 
-/// Where an order comes from: a Seller Flex / Easy Ship / Self Ship shipment of Amazon's External Fulfillment APIs,
-/// or a merchant-fulfilled order of the Orders API. Both are orders of the one order model.
-public enum OrderSource: String, Sendable, Hashable, Codable, CaseIterable {
-    case externalFulfillment = "external_fulfillment"
-    case mfn
-}
-
 /// The rules for a copy of a merchant-fulfilled order that reaches FlexBridge (a poll, a notification, a step the
 /// worker recorded): whether it is work for the warehouse yet, whether it replaces the copy held, which state the
 /// order is in, and what the WMS is told. Pure, as ``OrderMachine`` is for shipments.
@@ -74,8 +67,7 @@ public enum MerchantOrderMachine {
     /// (Amazon's cancelled copy counts none as left to ship, so the units are those ordered less those shipped).
     public static func putBack(_ facts: MerchantOrderFacts) -> JSONValue {
         let items: [JSONValue] = facts.items.compactMap { item in
-            let packed = facts.packages.reduce(0) { $0 + ($1.items[item.orderItemID] ?? 0) }
-            let count = item.quantityOrdered - (item.quantityShipped ?? packed)
+            let count = item.quantityOrdered - MerchantShipRules.shipped(item, in: facts)
             guard count > 0 else { return nil }
             return .object([
                 "orderItemId": .string(item.orderItemID),
@@ -138,8 +130,12 @@ public enum MerchantShipRules {
     public static func remaining(_ item: MerchantOrderFacts.Item, in facts: MerchantOrderFacts) -> Int {
         if item.cancelledBy != nil { return 0 }
         if let unshipped = item.quantityUnshipped { return max(0, unshipped) }
-        let packed = facts.packages.reduce(0) { $0 + ($1.items[item.orderItemID] ?? 0) }
-        return max(0, item.quantityOrdered - (item.quantityShipped ?? packed))
+        return max(0, item.quantityOrdered - shipped(item, in: facts))
+    }
+
+    /// Units of the item shipped: Amazon's count when it gives one, else those in the packages Amazon holds.
+    public static func shipped(_ item: MerchantOrderFacts.Item, in facts: MerchantOrderFacts) -> Int {
+        item.quantityShipped ?? facts.packages.reduce(0) { $0 + ($1.items[item.orderItemID] ?? 0) }
     }
 
     /// The confirmation to send for `request`, checked against the order: it must still be open, name only its

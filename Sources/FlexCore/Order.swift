@@ -1,5 +1,12 @@
 import Foundation
 
+/// Where an order comes from: a Seller Flex / Easy Ship / Self Ship shipment of Amazon's External Fulfillment APIs,
+/// or a merchant-fulfilled order of the Orders API. Both are orders of the one order model.
+public enum OrderSource: String, Sendable, Hashable, Codable, CaseIterable {
+    case externalFulfillment = "external_fulfillment"
+    case mfn
+}
+
 /// An Amazon shipment as FlexBridge mirrors it: Amazon's own document, kept as Amazon gave it, and the facts
 /// FlexBridge files it by. The order's id is Amazon's shipment id.
 public struct Order: Sendable, Hashable, Codable {

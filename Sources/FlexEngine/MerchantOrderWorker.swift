@@ -70,6 +70,8 @@ public struct MerchantOrderWorker: Sendable {
         public var wakeUp: WakeUp? { worker.store.wakeUps.signal(for: worker.connectionID, .merchantOrders) }
 
         public func round() async throws -> NextRound {
+            // Off, no notification is filed for the connection: a longer wait costs nothing, and filing wakes it.
+            guard try await worker.marketplaces() != nil else { return .within(.seconds(30)) }
             try await worker.fetchNotified()
             return .within(.seconds(5))
         }

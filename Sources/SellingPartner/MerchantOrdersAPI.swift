@@ -85,45 +85,10 @@ extension SellingPartnerClient: MerchantFulfilledOrders {
 }
 
 extension AmazonMerchantOrder {
-    /// FlexCore's view of Amazon's order document.
+    /// FlexCore's view of Amazon's order: the document as the store keeps it (dates in ISO 8601), and the facts
+    /// read from that document by the one reader the store uses too (``MerchantOrderFacts/init(document:)``).
     public init(_ order: AmazonOrders.Components.Schemas.Order) throws {
-        let facts = MerchantOrderFacts(
-            orderID: order.orderId,
-            marketplaceID: MarketplaceID(rawValue: order.salesChannel.marketplaceId ?? ""),
-            status: order.fulfillment?.fulfillmentStatus ?? "UNSHIPPED",
-            fulfilledBy: order.fulfillment?.fulfilledBy,
-            serviceLevel: order.fulfillment?.fulfillmentServiceLevel,
-            shipBy: order.fulfillment?.shipByWindow?.latestDateTime,
-            deliverBy: order.fulfillment?.deliverByWindow?.latestDateTime,
-            createdAt: order.createdTime,
-            updatedAt: order.lastUpdatedTime,
-            items: order.orderItems.map { item in
-                MerchantOrderFacts.Item(
-                    orderItemID: item.orderItemId,
-                    sellerSKU: item.product.sellerSku.map(MerchantSKU.init(rawValue:)),
-                    asin: item.product.asin,
-                    title: item.product.title,
-                    quantityOrdered: item.quantityOrdered,
-                    quantityShipped: item.fulfillment?.quantityFulfilled,
-                    quantityUnshipped: item.fulfillment?.quantityUnfulfilled,
-                    buyerRequestedCancel: item.cancellation?.cancellationRequest != nil,
-                    cancelledBy: item.cancellation?.cancellationExecution?.cancelledBy
-                )
-            },
-            packages: (order.packages ?? []).map { package in
-                MerchantOrderFacts.Package(
-                    referenceID: package.packageReferenceId,
-                    carrier: package.carrier,
-                    shippingService: package.shippingService,
-                    trackingNumber: package.trackingNumber,
-                    shippedAt: package.shipTime,
-                    items: Dictionary(
-                        (package.packageItems ?? []).map { ($0.orderItemId, $0.quantity) },
-                        uniquingKeysWith: +
-                    )
-                )
-            }
-        )
-        self.init(facts: facts, document: try JSONText.encodeWithDates(order))
+        let document = try JSONText.encodeWithDates(order)
+        self.init(facts: try MerchantOrderFacts(document: document), document: document)
     }
 }
