@@ -100,6 +100,10 @@ public struct Panel: Sendable {
 
     /// Runs `page` for a signed-in operator; anyone else goes to the login page, and comes back here after it.
     func signedIn(_ request: Request, _ page: (Signed) async throws -> Response) async throws -> Response {
+        // No text FlexBridge stores or looks up holds NUL (PostgreSQL refuses it in text): refused before anything.
+        if request.uri.description.range(of: "%00", options: .caseInsensitive) != nil {
+            throw HTTPError(.badRequest, message: "The address holds a NUL character (%00); nothing was done.")
+        }
         // panel.js marks the requests it makes on its own; they do not count as the operator's use.
         let automatic = request.headers[HTTPField.Name("X-Panel-Refresh")!] == "1"
         if let token = Self.cookie(Self.sessionCookie, in: request),
@@ -276,6 +280,9 @@ public struct Panel: Sendable {
             }
             guard let key = parts.first else { continue }
             fields[decode(key)] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        guard !fields.contains(where: { $0.key.contains("\u{0}") || $0.value.contains("\u{0}") }) else {
+            throw HTTPError(.badRequest, message: "A form field holds a NUL character (U+0000); nothing was done.")
         }
         return fields
     }

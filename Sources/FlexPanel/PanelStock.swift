@@ -25,6 +25,15 @@ extension Panel {
                 }
                 guard Self.sameToken(parts["csrf"].map { String(decoding: $0, as: UTF8.self) }, signed.session.csrf)
                 else { return staleForm(signed) }
+                // As the API refuses it: no field takes NUL (PostgreSQL cannot store it in text).
+                guard !parts.values.contains(where: { $0.contains(0) }) else {
+                    return try await stockPage(
+                        request,
+                        signed,
+                        error: "The upload holds a NUL byte (U+0000), which no field takes; nothing was imported.",
+                        status: .badRequest
+                    )
+                }
                 return try await uploadListings(request, parts, signed)
             }
         }

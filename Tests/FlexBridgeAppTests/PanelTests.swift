@@ -229,6 +229,14 @@ struct PanelTests {
             #expect(refused.status == .badRequest && refused.html.contains("Choose one of the actions shown."))
             #expect(try await Self.commands(store).count == 1)
             #expect(try await browser.get("/orders/NOPE").status == .notFound)
+            // NUL, which PostgreSQL refuses in text, is refused before anything: in the address and in a form.
+            #expect(try await browser.get("/orders?after=%00").status == .badRequest)
+            #expect(try await browser.get("/stock?sku=a%00").status == .badRequest)
+            let nul = try await browser.post(
+                "/orders/SHIP-P1/commands",
+                ["csrf": csrf, "key": "n\u{0}", "type": "confirm"]
+            )
+            #expect(nul.status == .badRequest)
             // Logging out needs the token too, and ends the session.
             #expect(try await browser.post("/logout", ["csrf": "x"]).status == .forbidden)
             #expect(try await browser.post("/logout", ["csrf": csrf]).status == .seeOther)
@@ -344,6 +352,8 @@ struct PanelTests {
                     && !bad.html.contains("<td>3</td><td>")
             )
             #expect(try await store.read { try await $0.listingCount(for: connection.id) } == 0)
+            let withNUL = try await upload(header + "W-\u{0},B000000002,M-2,A21TJRUUN4KGV\n", csrf: csrf)
+            #expect(withNUL.status == .badRequest && withNUL.html.contains("NUL byte"))
             let forged = try await upload(header + "W-2,B000000002,M-2,A21TJRUUN4KGV\n", csrf: "forged")
             #expect(forged.status == .forbidden)
             let good = try await upload(header + "W-2,B000000002,M-2,A21TJRUUN4KGV\n", csrf: csrf)
