@@ -346,7 +346,14 @@ extension APIHandler {
             packages: packages,
             shippingOptionId: body.shippingOptionId,
             carrierName: body.carrierName,
-            trackingId: body.trackingId
+            trackingId: body.trackingId,
+            carrierCode: body.carrierCode,
+            shippingMethod: body.shippingMethod,
+            wmsCarrier: body.wmsCarrier,
+            wmsMethod: body.wmsMethod,
+            shipDate: body.shipDate,
+            items: body.items?.map { .init(lineItemId: $0.lineItemId, quantity: $0.quantity) },
+            packageReferenceId: body.packageReferenceId
         )
     }
 
@@ -378,7 +385,14 @@ extension APIHandler {
             },
             shippingOptionId: request.shippingOptionId,
             carrierName: request.carrierName,
-            trackingId: request.trackingId
+            trackingId: request.trackingId,
+            carrierCode: request.carrierCode,
+            shippingMethod: request.shippingMethod,
+            wmsCarrier: request.wmsCarrier,
+            wmsMethod: request.wmsMethod,
+            shipDate: request.shipDate,
+            packageReferenceId: request.packageReferenceId,
+            items: request.items?.map { .init(lineItemId: $0.lineItemId, quantity: $0.quantity) }
         )
     }
 

@@ -33,7 +33,21 @@ extension APIHandler {
             skuSafetyStock: body.skuSafetyStock?.additionalProperties ?? [:],
             sendZeroForAll: body.sendZeroForAll ?? defaults.sendZeroForAll,
             reconciliationIntervalMinutes: body.reconciliationIntervalMinutes ?? defaults.reconciliationIntervalMinutes,
-            mfnOrderSyncEnabled: body.mfnOrderSyncEnabled ?? defaults.mfnOrderSyncEnabled
+            mfnOrderSyncEnabled: body.mfnOrderSyncEnabled ?? defaults.mfnOrderSyncEnabled,
+            mfnMarketplaceIds: body.mfnMarketplaceIds?.map(MarketplaceID.init(rawValue:)),
+            mfnEarliestOrderDate: body.mfnEarliestOrderDate,
+            productCode: body.productCode.flatMap { .init(rawValue: $0.rawValue) } ?? defaults.productCode,
+            shipMethods: (body.shipMethods ?? []).map {
+                ShipMethodMapping(
+                    marketplaceId: $0.marketplaceId.map(MarketplaceID.init(rawValue:)),
+                    serviceLevel: $0.serviceLevel,
+                    wmsCarrier: $0.wmsCarrier,
+                    wmsMethod: $0.wmsMethod,
+                    carrierCode: $0.carrierCode,
+                    carrierName: $0.carrierName,
+                    shippingMethod: $0.shippingMethod
+                )
+            }
         )
         let id = ConnectionID(rawValue: input.path.connectionId)
         do {
@@ -366,7 +380,23 @@ extension APIHandler {
             skuSafetyStock: .init(additionalProperties: settings.skuSafetyStock),
             sendZeroForAll: settings.sendZeroForAll,
             reconciliationIntervalMinutes: settings.reconciliationIntervalMinutes,
-            mfnOrderSyncEnabled: settings.mfnOrderSyncEnabled
+            mfnOrderSyncEnabled: settings.mfnOrderSyncEnabled,
+            mfnMarketplaceIds: settings.mfnMarketplaceIds?.map(\.rawValue),
+            mfnEarliestOrderDate: settings.mfnEarliestOrderDate,
+            productCode: .init(rawValue: settings.productCode.rawValue),
+            shipMethods: settings.shipMethods.map(Self.schema)
+        )
+    }
+
+    static func schema(_ row: ShipMethodMapping) -> Components.Schemas.ShipMethod {
+        .init(
+            marketplaceId: row.marketplaceId?.rawValue,
+            serviceLevel: row.serviceLevel,
+            wmsCarrier: row.wmsCarrier,
+            wmsMethod: row.wmsMethod,
+            carrierCode: row.carrierCode,
+            carrierName: row.carrierName,
+            shippingMethod: row.shippingMethod
         )
     }
 

@@ -50,17 +50,31 @@ extension APIHandler {
 
     public func getOrder(_ input: Operations.GetOrder.Input) async throws -> Operations.GetOrder.Output {
         let principal = try caller()
+        let personal = principal.may(.workOrders)
         let found = try await store.read {
-            session -> (Order, [(status: String, amazonUpdatedAt: Date, source: String)], [ShipmentID])? in
+            session -> (Order, [(status: String, amazonUpdatedAt: Date, source: String)], [ShipmentID], OrderSummary)?
+            in
             guard let order = try await session.order(ShipmentID(rawValue: input.path.shipmentId)),
                 try await Self.sees(order.connectionID, principal, in: session)
             else { return nil }
+            let settings = try await session.connection(order.connectionID)?.settings ?? ConnectionSettings()
+            var warehouseSKUs: [MerchantSKU: WarehouseSKU] = [:]
+            if settings.productCode == .wmsSku {
+                let skus = OrderSummary(order, settings: settings, includeRecipient: false).lines
+                    .compactMap(\.merchantSKU).map(MerchantSKU.init(rawValue:))
+                warehouseSKUs = try await session.warehouseSKUs(
+                    connectionID: order.connectionID,
+                    marketplaceID: order.marketplaceID,
+                    merchantSKUs: skus
+                )
+            }
             return (
                 order, try await session.orderHistory(order.shipmentID, connectionID: order.connectionID),
-                try await session.replacements(of: order.shipmentID, connectionID: order.connectionID)
+                try await session.replacements(of: order.shipmentID, connectionID: order.connectionID),
+                OrderSummary(order, settings: settings, warehouseSKUs: warehouseSKUs, includeRecipient: personal)
             )
         }
-        guard let (order, history, replacements) = found else {
+        guard let (order, history, replacements, summary) = found else {
             return .notFound(
                 .init(
                     body: .json(
@@ -80,10 +94,29 @@ extension APIHandler {
                     .init(
                         order: Self.schema(order),
                         replacements: replacements.map(\.rawValue),
-                        shipment: order.shipment,
+                        shipment: order.source == .mfn && !personal
+                            ? OrderSummary.withoutPersonalData(order.shipment) : order.shipment,
                         history: history.map {
                             .init(status: $0.status, amazonUpdatedAt: $0.amazonUpdatedAt, source: $0.source)
-                        }
+                        },
+                        lines: summary.lines.map {
+                            .init(
+                                lineItemId: $0.lineItemID,
+                                merchantSku: $0.merchantSKU,
+                                asin: $0.asin,
+                                title: $0.title,
+                                productCode: $0.productCode,
+                                quantity: $0.quantity,
+                                quantityShipped: $0.quantityShipped,
+                                quantityLeft: $0.quantityLeft
+                            )
+                        },
+                        serviceLevel: summary.serviceLevel,
+                        shipBy: summary.shipBy,
+                        deliverBy: summary.deliverBy,
+                        shipMethod: summary.shipMethod.map(Self.schema),
+                        serviceLevelUnmapped: order.source == .mfn ? summary.serviceLevelUnmapped : nil,
+                        recipient: summary.recipient.map { .init(additionalProperties: $0) }
                     )
                 )
             )

@@ -118,6 +118,7 @@ extension RequestLimits {
                     path: [.key("packages"), .anyIndex, .key("items"), .anyIndex, .key("quantity")],
                     rule: .integer(1...100000)
                 ),
+                .init(path: [.key("items"), .anyIndex, .key("quantity")], rule: .integer(1...100000)),
             ]
         ),
     ]

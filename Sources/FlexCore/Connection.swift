@@ -70,6 +70,14 @@ public struct Connection: Sendable, Hashable, Codable {
     /// The Selling Partner API endpoint this connection talks to.
     public var endpoint: URL { endpointOverride ?? region.endpoint }
 
+    /// The marketplaces whose merchant-fulfilled orders are pulled: none while MFN order sync is off, else those
+    /// of the connection's marketplaces the settings name (all when they name none).
+    public var mfnMarketplaceIDs: [MarketplaceID] {
+        guard settings.mfnOrderSyncEnabled else { return [] }
+        guard let chosen = settings.mfnMarketplaceIds else { return marketplaceIDs }
+        return marketplaceIDs.filter(chosen.contains)
+    }
+
     /// Checks what a person could have typed wrong, naming the field.
     public func validate() throws(ValidationError) {
         if name.trimmingCharacters(in: .whitespaces).isEmpty {
@@ -80,6 +88,13 @@ public struct Connection: Sendable, Hashable, Codable {
         }
         if marketplaceIDs.isEmpty {
             throw ValidationError(field: "marketplaceIds", reason: "must name at least one marketplace")
+        }
+        for (index, marketplace) in (settings.mfnMarketplaceIds ?? []).enumerated()
+        where !marketplaceIDs.contains(marketplace) {
+            throw ValidationError(
+                field: "settings.mfnMarketplaceIds[\(index)]",
+                reason: "names \(marketplace), which is not one of the connection's marketplaces"
+            )
         }
         if applicationClientID.isEmpty {
             throw ValidationError(field: "applicationClientId", reason: "must not be empty")

@@ -23,6 +23,23 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
     public var reconciliationIntervalMinutes: Int
     /// Merchant-fulfilled orders of the connection's marketplaces are pulled (Orders API) only while this is on.
     public var mfnOrderSyncEnabled: Bool
+    /// The marketplaces whose MFN orders are pulled; every marketplace of the connection when nil.
+    public var mfnMarketplaceIds: [MarketplaceID]?
+    /// The first download of MFN orders reaches back to this day (YYYY-MM-DD, UTC), not before; a day back when nil.
+    public var mfnEarliestOrderDate: String?
+    /// What the WMS sees as an order line's product code.
+    public var productCode: ProductCode
+    /// Amazon's ship-service levels to the WMS's carriers and methods, and back to what Amazon is told.
+    public var shipMethods: [ShipMethodMapping]
+
+    /// Which code an order line carries for the WMS.
+    public enum ProductCode: String, Sendable, Hashable, Codable, CaseIterable {
+        /// The seller's SKU at Amazon.
+        case merchantSku = "merchant_sku"
+        case asin
+        /// The WMS's own SKU, through the connection's listings (the merchant SKU when no listing maps it).
+        case wmsSku = "wms_sku"
+    }
 
     public init(
         inventorySyncEnabled: Bool = true,
@@ -34,9 +51,17 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
         skuSafetyStock: [String: Int] = [:],
         sendZeroForAll: Bool = false,
         reconciliationIntervalMinutes: Int = 60,
-        mfnOrderSyncEnabled: Bool = false
+        mfnOrderSyncEnabled: Bool = false,
+        mfnMarketplaceIds: [MarketplaceID]? = nil,
+        mfnEarliestOrderDate: String? = nil,
+        productCode: ProductCode = .merchantSku,
+        shipMethods: [ShipMethodMapping] = []
     ) {
         self.mfnOrderSyncEnabled = mfnOrderSyncEnabled
+        self.mfnMarketplaceIds = mfnMarketplaceIds
+        self.mfnEarliestOrderDate = mfnEarliestOrderDate
+        self.productCode = productCode
+        self.shipMethods = shipMethods
         self.inventorySyncEnabled = inventorySyncEnabled
         self.orderSyncEnabled = orderSyncEnabled
         self.autoConfirm = autoConfirm
@@ -70,6 +95,23 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
             ?? defaults.reconciliationIntervalMinutes
         mfnOrderSyncEnabled =
             try container.decodeIfPresent(Bool.self, forKey: .mfnOrderSyncEnabled) ?? defaults.mfnOrderSyncEnabled
+        mfnMarketplaceIds = try container.decodeIfPresent([MarketplaceID].self, forKey: .mfnMarketplaceIds)
+        mfnEarliestOrderDate = try container.decodeIfPresent(String.self, forKey: .mfnEarliestOrderDate)
+        // A code a later version adds reads as the default rather than making the connection unreadable.
+        productCode =
+            (try? container.decodeIfPresent(ProductCode.self, forKey: .productCode)) ?? defaults.productCode
+        shipMethods = try container.decodeIfPresent([ShipMethodMapping].self, forKey: .shipMethods) ?? []
+    }
+
+    /// The start of ``mfnEarliestOrderDate``'s day, in UTC; nil when unset.
+    public var mfnEarliestOrderTime: Date? {
+        mfnEarliestOrderDate.flatMap(Self.day)
+    }
+
+    /// A day written YYYY-MM-DD, as the start of that day in UTC.
+    static func day(_ text: String) -> Date? {
+        guard text.count == 10 else { return nil }
+        return try? Date("\(text)T00:00:00Z", strategy: .iso8601)
     }
 
     /// Whether a change from `old` to these settings changes what every item should hold at Amazon.
@@ -103,6 +145,26 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
                 reason:
                     "must be 0 (never) to \(Self.maximumReconciliationIntervalMinutes) (a week), got \(reconciliationIntervalMinutes)"
             )
+        }
+        for (index, marketplace) in (mfnMarketplaceIds ?? []).enumerated()
+        where marketplace.rawValue.isEmpty || marketplace.rawValue.count > 32
+            || !marketplace.rawValue.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+        {
+            throw ValidationError(
+                field: "settings.mfnMarketplaceIds[\(index)]",
+                reason: "must be an Amazon marketplace id (letters and digits), got \(marketplace.rawValue)"
+            )
+        }
+        if let day = mfnEarliestOrderDate, Self.day(day) == nil {
+            throw ValidationError(
+                field: "settings.mfnEarliestOrderDate",
+                reason: "must be a day written YYYY-MM-DD, got \(day)"
+            )
+        }
+        do {
+            try ShipMethodRules.validate(shipMethods)
+        } catch {
+            throw ValidationError(field: "settings.\(error.field)", reason: error.reason)
         }
     }
 

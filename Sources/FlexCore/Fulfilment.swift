@@ -49,8 +49,23 @@ public struct CommandRequest: Sendable, Hashable, Codable {
     /// label: the shipping option chosen; Amazon's recommended option when absent.
     public var shippingOptionId: String?
     /// label, for a seller's own carrier: the carrier and its tracking id.
+    /// Also ship, for an MFN order: the carrier's name with carrierCode Other.
     public var carrierName: String?
+    /// Also ship, for an MFN order: the package's tracking id.
     public var trackingId: String?
+    /// ship, for an MFN order: Amazon's carrier code; from the ship-method table when absent.
+    public var carrierCode: String?
+    /// ship, for an MFN order: the shipping method Amazon is told.
+    public var shippingMethod: String?
+    /// ship, for an MFN order: the WMS's own carrier and method, turned into Amazon's by the ship-method table.
+    public var wmsCarrier: String?
+    public var wmsMethod: String?
+    /// ship, for an MFN order: when the package left; the time the command was taken when absent.
+    public var shipDate: Date?
+    /// ship, for an MFN order: the lines and units in this package; every unit left when absent.
+    public var items: [MerchantShipRequest.Item]?
+    /// ship, for an MFN order: the package's id within the order; FlexBridge names it when absent.
+    public var packageReferenceId: String?
 
     public init(
         type: CommandType,
@@ -59,7 +74,14 @@ public struct CommandRequest: Sendable, Hashable, Codable {
         packages: [PackageSpec]? = nil,
         shippingOptionId: String? = nil,
         carrierName: String? = nil,
-        trackingId: String? = nil
+        trackingId: String? = nil,
+        carrierCode: String? = nil,
+        shippingMethod: String? = nil,
+        wmsCarrier: String? = nil,
+        wmsMethod: String? = nil,
+        shipDate: Date? = nil,
+        items: [MerchantShipRequest.Item]? = nil,
+        packageReferenceId: String? = nil
     ) {
         self.type = type
         self.reason = reason
@@ -68,7 +90,26 @@ public struct CommandRequest: Sendable, Hashable, Codable {
         self.shippingOptionId = shippingOptionId
         self.carrierName = carrierName
         self.trackingId = trackingId
+        self.carrierCode = carrierCode
+        self.shippingMethod = shippingMethod
+        self.wmsCarrier = wmsCarrier
+        self.wmsMethod = wmsMethod
+        self.shipDate = shipDate
+        self.items = items
+        self.packageReferenceId = packageReferenceId
     }
+
+    /// The fields only an MFN order's ship takes, by their API names, for refusing them on a Seller Flex command.
+    public var merchantShipFields: [String] {
+        [
+            ("carrierCode", carrierCode != nil), ("shippingMethod", shippingMethod != nil),
+            ("wmsCarrier", wmsCarrier != nil), ("wmsMethod", wmsMethod != nil), ("shipDate", shipDate != nil),
+            ("items", items != nil), ("packageReferenceId", packageReferenceId != nil),
+        ].filter(\.1).map(\.0)
+    }
+
+    /// A ship of an MFN order, as resolved when it was taken (it always names Amazon's carrier code then).
+    public var isMerchantShipment: Bool { type == .ship && carrierCode != nil }
 
     public static let rejectionReasons = ["OUT_OF_STOCK", "CUSTOMER_REQUESTED"]
 }
@@ -411,6 +452,13 @@ public enum CommandRules {
         for facts: ShipmentFacts
     ) throws(ValidationError) -> CommandRequest {
         var request = request
+        if let field = request.merchantShipFields.first {
+            throw ValidationError(
+                field: field,
+                reason:
+                    "is for the ship command of a merchant-fulfilled (MFN) order; shipment \(facts.id) is a Seller Flex, Easy Ship or Self Ship shipment"
+            )
+        }
         switch request.type {
         case .reject:
             guard let reason = request.reason, CommandRequest.rejectionReasons.contains(reason) else {

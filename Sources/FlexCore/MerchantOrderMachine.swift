@@ -83,11 +83,11 @@ public enum MerchantOrderMachine {
 /// its tracking id.
 public struct MerchantShipRequest: Sendable, Hashable, Codable {
     public struct Item: Sendable, Hashable, Codable {
-        public var orderItemId: String
+        public var lineItemId: String
         public var quantity: Int
 
-        public init(orderItemId: String, quantity: Int) {
-            self.orderItemId = orderItemId
+        public init(lineItemId: String, quantity: Int) {
+            self.lineItemId = lineItemId
             self.quantity = quantity
         }
     }
@@ -98,7 +98,7 @@ public struct MerchantShipRequest: Sendable, Hashable, Codable {
     public var carrierCode: String
     public var carrierName: String?
     public var shippingMethod: String?
-    public var trackingNumber: String
+    public var trackingId: String
     public var shipDate: Date?
     /// The lines and units in this package; every unit not yet shipped when absent.
     public var items: [Item]?
@@ -108,7 +108,7 @@ public struct MerchantShipRequest: Sendable, Hashable, Codable {
         carrierCode: String,
         carrierName: String? = nil,
         shippingMethod: String? = nil,
-        trackingNumber: String,
+        trackingId: String,
         shipDate: Date? = nil,
         items: [Item]? = nil
     ) {
@@ -116,9 +116,24 @@ public struct MerchantShipRequest: Sendable, Hashable, Codable {
         self.carrierCode = carrierCode
         self.carrierName = carrierName
         self.shippingMethod = shippingMethod
-        self.trackingNumber = trackingNumber
+        self.trackingId = trackingId
         self.shipDate = shipDate
         self.items = items
+    }
+}
+
+extension MerchantShipRequest {
+    /// The shipment a ship command of an MFN order asks for.
+    public init(_ request: CommandRequest) {
+        self.init(
+            packageReferenceId: request.packageReferenceId,
+            carrierCode: request.carrierCode ?? "",
+            carrierName: request.carrierName,
+            shippingMethod: request.shippingMethod,
+            trackingId: request.trackingId ?? "",
+            shipDate: request.shipDate,
+            items: request.items
+        )
     }
 }
 
@@ -163,9 +178,9 @@ public enum MerchantShipRules {
         if carrier.caseInsensitiveCompare("Other") == .orderedSame, name?.isEmpty ?? true {
             throw ValidationError(field: "carrierName", reason: "is required with carrierCode Other")
         }
-        let tracking = request.trackingNumber.trimmingCharacters(in: .whitespaces)
+        let tracking = request.trackingId.trimmingCharacters(in: .whitespaces)
         guard !tracking.isEmpty, tracking.count <= 100 else {
-            throw ValidationError(field: "trackingNumber", reason: "is required: 1 to 100 characters")
+            throw ValidationError(field: "trackingId", reason: "is required: 1 to 100 characters")
         }
         if let reference = request.packageReferenceId {
             guard !reference.isEmpty, reference.count <= 40 else {
@@ -188,13 +203,13 @@ public enum MerchantShipRules {
                 )
             }
             for (index, item) in items.enumerated() {
-                guard let line = facts.items.first(where: { $0.orderItemID == item.orderItemId }) else {
+                guard let line = facts.items.first(where: { $0.orderItemID == item.lineItemId }) else {
                     throw ValidationError(
-                        field: "items[\(index)].orderItemId",
-                        reason: "names \(item.orderItemId), which is not an item of order \(facts.orderID)"
+                        field: "items[\(index)].lineItemId",
+                        reason: "names \(item.lineItemId), which is not an item of order \(facts.orderID)"
                     )
                 }
-                let left = remaining(line, in: facts) - units[item.orderItemId, default: 0]
+                let left = remaining(line, in: facts) - units[item.lineItemId, default: 0]
                 guard item.quantity >= 1 else {
                     throw ValidationError(
                         field: "items[\(index)].quantity",
@@ -205,11 +220,11 @@ public enum MerchantShipRules {
                     throw ValidationError(
                         field: "items[\(index)].quantity",
                         reason:
-                            "is \(item.quantity), but \(left) unit(s) of item \(item.orderItemId) (\(line.sellerSKU?.rawValue ?? "no SKU")) are left to ship"
+                            "is \(item.quantity), but \(left) unit(s) of item \(item.lineItemId) (\(line.sellerSKU?.rawValue ?? "no SKU")) are left to ship"
                     )
                 }
-                if units[item.orderItemId] == nil { order.append(item.orderItemId) }
-                units[item.orderItemId, default: 0] += item.quantity
+                if units[item.lineItemId] == nil { order.append(item.lineItemId) }
+                units[item.lineItemId, default: 0] += item.quantity
             }
         } else {
             for line in facts.items where remaining(line, in: facts) > 0 {
@@ -231,6 +246,98 @@ public enum MerchantShipRules {
             shipDate: request.shipDate ?? now,
             items: order.map { .init(orderItemID: $0, quantity: units[$0] ?? 0) }
         )
+    }
+
+    /// A ship command for an MFN order, completed and checked when it is taken, so that every attempt sends the
+    /// same thing: Amazon's carrier from the WMS's carrier and method, or from the order's ship-service level, by
+    /// the connection's ship-method table when the command names none; the ship date (now when absent); the
+    /// package's reference (`reference` when absent). Refuses what only Seller Flex commands take, a ship date in
+    /// the future, and everything ``confirmation(for:facts:now:)`` refuses, naming the field.
+    public static func resolve(
+        _ request: CommandRequest,
+        facts: MerchantOrderFacts,
+        table: [ShipMethodMapping],
+        now: Date,
+        reference: String
+    ) throws(ValidationError) -> CommandRequest {
+        var request = request
+        for (field, present) in [
+            ("reason", request.reason != nil), ("lineItemIds", request.lineItemIds != nil),
+            ("packages", request.packages != nil), ("shippingOptionId", request.shippingOptionId != nil),
+        ] where present {
+            throw ValidationError(
+                field: field,
+                reason:
+                    "is for Seller Flex commands; order \(facts.orderID) is a merchant-fulfilled (MFN) order, whose ship takes items, carrier and trackingId"
+            )
+        }
+        if request.carrierCode == nil {
+            let row: ShipMethodMapping
+            if request.wmsCarrier != nil || request.wmsMethod != nil {
+                guard let carrier = request.wmsCarrier, let method = request.wmsMethod else {
+                    throw ValidationError(
+                        field: request.wmsCarrier == nil ? "wmsCarrier" : "wmsMethod",
+                        reason:
+                            "is required with the other: the WMS's carrier and method, as the ship-method table names them"
+                    )
+                }
+                guard
+                    let found = ShipMethodRules.mapping(
+                        forCarrier: carrier,
+                        method: method,
+                        marketplace: facts.marketplaceID,
+                        in: table
+                    )
+                else {
+                    throw ValidationError(
+                        field: "wmsCarrier",
+                        reason:
+                            "\(carrier) / \(method) is not in the connection's ship-method table for \(facts.marketplaceID); add it, or give carrierCode"
+                    )
+                }
+                row = found
+            } else {
+                guard
+                    let found = ShipMethodRules.mapping(
+                        for: facts.serviceLevel,
+                        marketplace: facts.marketplaceID,
+                        in: table
+                    )
+                else {
+                    throw ValidationError(
+                        field: "carrierCode",
+                        reason:
+                            "is required: the order's ship-service level \(facts.serviceLevel ?? "(none)") is not in the connection's ship-method table"
+                    )
+                }
+                row = found
+            }
+            request.carrierCode = row.carrierCode
+            request.carrierName = request.carrierName ?? row.carrierName
+            request.shippingMethod = request.shippingMethod ?? row.shippingMethod
+        }
+        if let shipDate = request.shipDate, shipDate > now.addingTimeInterval(3600) {
+            throw ValidationError(
+                field: "shipDate",
+                reason: "is \(shipDate.formatted(.iso8601)), in the future; give the time the package left"
+            )
+        }
+        request.shipDate = request.shipDate ?? now
+        request.packageReferenceId = request.packageReferenceId ?? reference
+        _ = try confirmation(for: MerchantShipRequest(request), facts: facts, now: now)
+        return request
+    }
+
+    /// The package Amazon holds under the request's reference, if it is there: the ship was applied (by an earlier
+    /// attempt whose answer was lost, or it names a package confirmed by other means).
+    public static func applied(
+        _ request: MerchantShipRequest,
+        in facts: MerchantOrderFacts
+    ) -> MerchantOrderFacts
+        .Package?
+    {
+        guard let reference = request.packageReferenceId else { return nil }
+        return facts.packages.first { $0.referenceID == reference }
     }
 
     /// Whether Amazon's copy shows the confirmation applied: a package with its reference holding its units — what
@@ -310,11 +417,11 @@ public enum ShipMethodRules {
     /// the same marketplace.
     public static func validate(_ table: [ShipMethodMapping]) throws(ValidationError) {
         guard table.count <= 500 else {
-            throw ValidationError(field: "mappings", reason: "holds \(table.count) rows; at most 500")
+            throw ValidationError(field: "shipMethods", reason: "holds \(table.count) rows; at most 500")
         }
         var seen: Set<String> = []
         for (index, row) in table.enumerated() {
-            let field = "mappings[\(index)]"
+            let field = "shipMethods[\(index)]"
             for (name, value) in [
                 ("serviceLevel", row.serviceLevel), ("wmsCarrier", row.wmsCarrier), ("wmsMethod", row.wmsMethod),
                 ("carrierCode", row.carrierCode),

@@ -142,6 +142,7 @@ public struct ConnectionSync: Service {
             connectionID: id,
             store: store,
             client: client,
+            merchant: client,
             configuration: fulfilment,
             lease: lease,
             logger: logger

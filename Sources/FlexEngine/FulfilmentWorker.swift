@@ -95,6 +95,8 @@ public struct FulfilmentWorker: Sendable {
     let store: Store
     /// Amazon's shipments API, as SellingPartner gives it.
     let amazon: any ExternalFulfillmentShipments
+    /// Amazon's Orders API, for the ship commands of merchant-fulfilled orders.
+    let merchant: (any MerchantFulfilledOrders)?
     let configuration: Configuration
     let logger: Logger
 
@@ -102,6 +104,7 @@ public struct FulfilmentWorker: Sendable {
         connectionID: ConnectionID,
         store: Store,
         client amazon: any ExternalFulfillmentShipments,
+        merchant: (any MerchantFulfilledOrders)? = nil,
         configuration: Configuration = .init(),
         lease: Lease? = nil,
         logger: Logger
@@ -110,6 +113,7 @@ public struct FulfilmentWorker: Sendable {
         self.lease = lease
         self.store = store
         self.amazon = amazon
+        self.merchant = merchant
         self.configuration = configuration
         self.logger = logger
     }
@@ -253,6 +257,7 @@ public struct FulfilmentWorker: Sendable {
     /// Carries out a command from Amazon's current state; on any attempt after the first, that state is read from
     /// Amazon first, because the earlier attempt may have been applied.
     func execute(_ command: FulfilmentCommand, attempt: Int) async throws -> CommandOutcome {
+        if command.request.isMerchantShipment { return try await shipMerchantOrder(command, attempt: attempt) }
         guard attempt == 1 else { return try await carryOut(command, from: try await refresh(command.shipmentID)) }
         do {
             return try await carryOut(command, from: try await stored(command.shipmentID))
@@ -661,6 +666,95 @@ public struct FulfilmentWorker: Sendable {
         let order = Order(shipment, connectionID: connectionID, now: store.clock.now())
         _ = try await store.transaction(fencedBy: lease) { try await $0.upsertOrder(order, source: "fulfilment") }
         return shipment
+    }
+
+    // MARK: Merchant-fulfilled orders
+
+    /// Confirms one package of an MFN order (confirmShipment, which has no idempotency key either). The first
+    /// attempt works from the stored copy; a later one reads the order from Amazon first, and an order that already
+    /// holds the package under the command's reference was confirmed by the attempt whose answer was lost: nothing
+    /// is sent twice. A copy that refuses the package (fewer units left than it holds) is read from Amazon before
+    /// the command fails. After the call the order is read back by the MFN order worker, with the notification
+    /// Amazon sends of it.
+    func shipMerchantOrder(_ command: FulfilmentCommand, attempt: Int) async throws -> CommandOutcome {
+        guard let merchant else {
+            return .failed(code: "no_orders_client", message: "This node has no client for Amazon's Orders API.")
+        }
+        let request = MerchantShipRequest(command.request)
+        var facts =
+            try await attempt == 1 ? storedMerchantFacts(command.shipmentID) : refreshMerchant(command.shipmentID)
+        var readFromAmazon = attempt > 1
+        while true {
+            if let package = MerchantShipRules.applied(request, in: facts) {
+                var result = CommandResult(
+                    note: "Amazon already holds package \(package.referenceID) of order \(facts.orderID)."
+                )
+                result.status = facts.status
+                result.packageIds = [package.referenceID]
+                return .succeeded(result: try JSONText.encode(result))
+            }
+            if MerchantOrderMachine.state(of: facts) == .cancelled {
+                return .cancelled(message: "The order was cancelled at Amazon.")
+            }
+            let confirmation: MerchantShipmentConfirmation
+            do {
+                confirmation = try MerchantShipRules.confirmation(for: request, facts: facts, now: store.clock.now())
+            } catch {
+                // Decided on the stored copy, which may lag behind Amazon: look at Amazon's before refusing.
+                guard readFromAmazon else {
+                    facts = try await refreshMerchant(command.shipmentID)
+                    readFromAmazon = true
+                    continue
+                }
+                return .failed(code: "invalid_for_order", message: "\(error.field) \(error.reason)")
+            }
+            do {
+                try await call { [facts] in try await merchant.confirmShipment(orderID: facts.orderID, confirmation) }
+            } catch let error as AmazonAPIError where !error.isTransient {
+                // Refused: perhaps applied after all, or the order moved (cancelled, shipped by other means).
+                facts = try await refreshMerchant(command.shipmentID)
+                readFromAmazon = true
+                if MerchantShipRules.applied(request, in: facts) == nil,
+                    MerchantOrderMachine.state(of: facts) != .cancelled
+                {
+                    return .failed(code: "amazon_refused", message: error.description)
+                }
+                continue
+            }
+            try await store.transaction(fencedBy: lease) { [connectionID] in
+                try await $0.requestMerchantOrderFetch(connectionID: connectionID, orderID: facts.orderID)
+            }
+            let left = facts.items.reduce(0) { $0 + MerchantShipRules.remaining($1, in: facts) }
+            let sent = confirmation.items.reduce(0) { $0 + $1.quantity }
+            var result = CommandResult()
+            result.status = left > sent ? "PARTIALLY_SHIPPED" : "SHIPPED"
+            result.packageIds = [confirmation.packageReferenceID]
+            return .succeeded(result: try JSONText.encode(result))
+        }
+    }
+
+    /// The facts of the stored copy of an MFN order.
+    private func storedMerchantFacts(_ orderID: ShipmentID) async throws -> MerchantOrderFacts {
+        let order = try await store.read { [connectionID] in
+            try await $0.order(orderID, connectionID: connectionID)
+        }
+        guard let order else {
+            throw FulfilmentRefusal(
+                code: "unknown_order",
+                message: "No order \(orderID) on connection \(connectionID)."
+            )
+        }
+        return try MerchantOrderFacts(document: order.shipment)
+    }
+
+    /// Reads an MFN order from Amazon and stores the copy (with its event if it changed).
+    private func refreshMerchant(_ orderID: ShipmentID) async throws -> MerchantOrderFacts {
+        guard let merchant else { throw FulfilmentRefusal(code: "no_orders_client", message: "No Orders API client.") }
+        let order = try await call { try await merchant.merchantOrder(orderID.rawValue) }
+        _ = try await store.transaction(fencedBy: lease) { [connectionID] in
+            try await $0.upsertMerchantOrder(order, connectionID: connectionID, source: "fulfilment")
+        }
+        return order.facts
     }
 
     private func call<T: Sendable>(_ body: () async throws -> T) async throws -> T {

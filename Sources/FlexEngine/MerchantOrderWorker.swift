@@ -10,7 +10,7 @@ import SellingPartner
 /// minutes, from its watermark minus an overlap, following every page, and moves the watermark to the bound Amazon
 /// says it searched up to. Every copy is stored by ``MerchantOrderMachine`` with its event in one transaction, so
 /// an order read by a notification and a poll is `order.created` once. Runs only while the connection's
-/// `mfnOrderSyncEnabled` is on.
+/// `mfnOrderSyncEnabled` is on, for the marketplaces its `mfnMarketplaceIds` name.
 public struct MerchantOrderWorker: Sendable {
     public struct Configuration: Sendable {
         /// How often searchOrders runs: Amazon's rate allows one call every 179 seconds.
@@ -90,20 +90,26 @@ public struct MerchantOrderWorker: Sendable {
         }
     }
 
-    /// The marketplaces to sync; nil while the connection is not active or does not sync MFN orders.
+    /// The marketplaces to sync; nil while the connection is not active or syncs MFN orders in none.
     func marketplaces() async throws -> [MarketplaceID]? {
+        try await settings()?.marketplaces
+    }
+
+    /// The marketplaces to sync and the earliest order day of the first download; nil while there is nothing to
+    /// sync.
+    func settings() async throws -> (marketplaces: [MarketplaceID], earliest: Date?)? {
         try await store.read { [connectionID] session in
             guard let connection = try await session.connection(connectionID), connection.status == .active,
-                connection.settings.mfnOrderSyncEnabled
+                !connection.mfnMarketplaceIDs.isEmpty
             else { return nil }
-            return connection.marketplaceIDs
+            return (connection.mfnMarketplaceIDs, connection.settings.mfnEarliestOrderTime)
         }
     }
 
     /// Fetches every MFN order Amazon notified about. Returns how many orders changed.
     @discardableResult
     public func fetchNotified() async throws -> Int {
-        guard try await marketplaces() != nil else { return 0 }
+        guard let (_, earliest) = try await settings() else { return 0 }
         var changed = 0
         while true {
             let ids = try await store.read { [connectionID] in
@@ -111,16 +117,24 @@ public struct MerchantOrderWorker: Sendable {
             }
             guard !ids.isEmpty else { return changed }
             for id in ids {
+                let readSince = store.clock.now()
                 let order = try await callAmazon(store: store, connectionID: connectionID, lease: lease) {
                     try await amazon.merchantOrder(id)
                 }
                 let change = try await store.transaction(fencedBy: lease) { [connectionID] session in
-                    let change = try await session.upsertMerchantOrder(
-                        order,
+                    let change: OrderChange =
+                        Self.isBefore(earliest, order)
+                        ? .unchanged
+                        : try await session.upsertMerchantOrder(
+                            order,
+                            connectionID: connectionID,
+                            source: "notification"
+                        )
+                    try await session.completeMerchantOrderFetch(
                         connectionID: connectionID,
-                        source: "notification"
+                        orderID: id,
+                        readSince: readSince
                     )
-                    try await session.completeMerchantOrderFetch(connectionID: connectionID, orderID: id)
                     return change
                 }
                 if change != .unchanged { changed += 1 }
@@ -128,16 +142,23 @@ public struct MerchantOrderWorker: Sendable {
         }
     }
 
+    /// Whether the order was placed before the earliest order day the settings name: not FlexBridge's to work.
+    static func isBefore(_ earliest: Date?, _ order: AmazonMerchantOrder) -> Bool {
+        earliest.map { order.facts.createdAt < $0 } ?? false
+    }
+
     /// One search of the orders updated since the watermark (less the overlap), every page. Returns how many
     /// orders changed.
     @discardableResult
     public func poll() async throws -> Int {
-        guard let marketplaces = try await marketplaces() else { return 0 }
+        guard let (marketplaces, earliest) = try await settings() else { return 0 }
         let watermark = try await store.read { [connectionID] in
             try await $0.orderWatermark(connectionID: connectionID, locationID: Self.watermarkKey, status: "")
         }
-        let since = (watermark ?? store.clock.now().addingTimeInterval(-configuration.firstPollLookBack))
-            .addingTimeInterval(-configuration.overlap)
+        // The first download reaches back to the earliest order day when one is set, else a day.
+        let since =
+            watermark?.addingTimeInterval(-configuration.overlap)
+            ?? earliest ?? store.clock.now().addingTimeInterval(-configuration.firstPollLookBack)
         var token: String?
         var until: Date?
         var changed = 0
@@ -154,7 +175,7 @@ public struct MerchantOrderWorker: Sendable {
             }
             let stored = try await store.transaction(fencedBy: lease) { [connectionID] session in
                 var stored = 0
-                for order in page.orders
+                for order in page.orders.filter({ !Self.isBefore(earliest, $0) })
                 where try await session.upsertMerchantOrder(order, connectionID: connectionID, source: "poll")
                     != .unchanged
                 {

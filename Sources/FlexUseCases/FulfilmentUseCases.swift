@@ -1,5 +1,6 @@
 import FlexCore
 import FlexStore
+import Foundation
 
 /// What a WMS asks of an order: commands, each under its idempotency key.
 public struct FulfilmentUseCases: Sendable {
@@ -51,10 +52,8 @@ public struct FulfilmentUseCases: Sendable {
         }) {
             return Submitted(command: replay, created: false)
         }
-        guard order.source == .externalFulfillment else {
-            throw Refusal.notNow(
-                "Order \(order.shipmentID) is a merchant-fulfilled (MFN) order: its shipment is confirmed with the ship command of the MFN orders, which this version does not take yet; the commands here are for Seller Flex, Easy Ship and Self Ship shipments."
-            )
+        if order.source == .mfn {
+            return try await submitMerchantShip(request, to: order, fingerprint: fingerprint, key: key, by: principal)
         }
         let location = try await store.read {
             try await $0.locationState(connectionID: order.connectionID, locationID: order.locationID)
@@ -78,5 +77,52 @@ public struct FulfilmentUseCases: Sendable {
             )
         }
         return Submitted(command: command, created: created)
+    }
+
+    /// A merchant-fulfilled order takes `ship` only: one package, resolved by ``MerchantShipRules`` against the
+    /// stored copy and the connection's ship-method table before it is stored.
+    private func submitMerchantShip(
+        _ request: CommandRequest,
+        to order: Order,
+        fingerprint: String,
+        key: String,
+        by principal: Principal
+    ) async throws -> Submitted {
+        guard request.type == .ship else {
+            throw Refusal.notNow(
+                "Order \(order.shipmentID) is a merchant-fulfilled (MFN) order: it takes ship (a package with its items, carrier and tracking id) only; \(request.type.rawValue) is a Seller Flex, Easy Ship or Self Ship command."
+            )
+        }
+        let facts = try MerchantOrderFacts(document: order.shipment)
+        guard facts.status == "UNSHIPPED" || facts.status == "PARTIALLY_SHIPPED" else {
+            throw Refusal.notNow(
+                "Order \(order.shipmentID) is \(facts.status) at Amazon; only an UNSHIPPED or PARTIALLY_SHIPPED order ships."
+            )
+        }
+        guard let connection = try await store.read({ try await $0.connection(order.connectionID) }) else {
+            throw Refusal.orderNotFound(order.shipmentID)
+        }
+        let resolved = try MerchantShipRules.resolve(
+            request,
+            facts: facts,
+            table: connection.settings.shipMethods,
+            now: store.clock.now(),
+            reference: Self.packageReference()
+        )
+        let (command, created) = try await store.transaction {
+            try await $0.submitCommand(
+                resolved,
+                fingerprint: fingerprint,
+                for: order,
+                idempotencyKey: key,
+                requestedBy: principal.actor
+            )
+        }
+        return Submitted(command: command, created: created)
+    }
+
+    /// A package reference no other package of the order has: FB- and twelve hexadecimal digits.
+    static func packageReference() -> String {
+        "FB-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12)
     }
 }

@@ -639,7 +639,9 @@ struct PanelTests {
                 {"orderId":"112-0000000-0000001","createdTime":"2026-12-01T10:00:00.000Z","lastUpdatedTime":"2026-12-01T10:05:00.000Z",\
                 "salesChannel":{"channelName":"Amazon","marketplaceId":"A21TJRUUN4KGV"},\
                 "fulfillment":{"fulfillmentStatus":"UNSHIPPED","fulfilledBy":"MERCHANT","fulfillmentServiceLevel":"NextDay"},\
-                "orderItems":[{"orderItemId":"OI-9","quantityOrdered":3,"product":{"sellerSku":"<i>KETTLE</i>"},\
+                "recipient":{"deliveryAddress":{"name":"Asha Rao","addressLine1":"1 MG Road","city":"Bengaluru"}},\
+                "buyer":{"buyerName":"Asha Rao"},\
+                "orderItems":[{"orderItemId":"OI-9","quantityOrdered":3,"product":{"sellerSku":"<i>KETTLE</i>","asin":"B0KETTLE01"},\
                 "fulfillment":{"quantityFulfilled":0,"quantityUnfulfilled":3}}]}
                 """
             let order = AmazonMerchantOrder(facts: try MerchantOrderFacts(document: document), document: document)
@@ -698,6 +700,79 @@ struct PanelTests {
                 body: ByteBuffer(string: #"{"type":"confirm"}"#)
             ) { $0.status }
             #expect(command == .conflict)
+
+            // The one order model: lines with the chosen product code, the ship method the table gives, the
+            // recipient for a role that works orders only; ship refused by field, then taken.
+            try await store.transaction {
+                _ = try await $0.updateSettings(of: connection.id, actor: "test") {
+                    $0.productCode = .asin
+                    $0.shipMethods = [
+                        ShipMethodMapping(
+                            serviceLevel: "NextDay",
+                            wmsCarrier: "bluedart",
+                            wmsMethod: "express",
+                            carrierCode: "Other",
+                            carrierName: "Blue Dart"
+                        )
+                    ]
+                }
+            }
+            let (_, reading) = try await AccessUseCases(store: store).createKey(
+                name: "reader",
+                role: .read,
+                connections: nil,
+                by: .node()
+            )
+            func detail(_ key: String) async throws -> [String: Any] {
+                let body = try await browser.client.execute(
+                    uri: "/api/v1/orders/112-0000000-0000001",
+                    method: .get,
+                    headers: [.authorization: "Bearer \(key)"]
+                ) { String(buffer: $0.body) }
+                let object = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+                return try #require(object)
+            }
+            let worked = try await detail(secret)
+            let line = (worked["lines"] as? [[String: Any]])?.first
+            #expect(line?["lineItemId"] as? String == "OI-9" && line?["productCode"] as? String == "B0KETTLE01")
+            #expect(line?["quantityLeft"] as? Int == 3 && worked["serviceLevel"] as? String == "NextDay")
+            #expect((worked["shipMethod"] as? [String: Any])?["wmsCarrier"] as? String == "bluedart")
+            #expect(worked["serviceLevelUnmapped"] as? Bool == false)
+            #expect((worked["recipient"] as? [String: String])?["city"] == "Bengaluru")
+            let read = try await detail(reading)
+            #expect(read["recipient"] == nil && read["lines"] != nil)
+            #expect(!((read["shipment"] as? String) ?? "Asha").contains("Asha"), "no personal data for a reader")
+            #expect(((worked["shipment"] as? String) ?? "").contains("Asha"))
+
+            func ship(_ body: String, key: String) async throws -> (HTTPResponse.Status, String) {
+                try await browser.client.execute(
+                    uri: "/api/v1/orders/112-0000000-0000001/commands",
+                    method: .post,
+                    headers: [
+                        .authorization: "Bearer \(secret)", .contentType: "application/json",
+                        HTTPField.Name("Idempotency-Key")!: key,
+                    ],
+                    body: ByteBuffer(string: body)
+                ) { ($0.status, String(buffer: $0.body)) }
+            }
+            let tooMany = try await ship(
+                #"{"type":"ship","trackingId":"BD1","items":[{"lineItemId":"OI-9","quantity":4}]}"#,
+                key: "s1"
+            )
+            #expect(tooMany.0 == .badRequest && tooMany.1.contains("items[0].quantity"), "\(tooMany.1)")
+            let noTracking = try await ship(#"{"type":"ship"}"#, key: "s2")
+            #expect(noTracking.0 == .badRequest && noTracking.1.contains("trackingId"), "\(noTracking.1)")
+            let taken = try await ship(
+                #"{"type":"ship","trackingId":"BD1","items":[{"lineItemId":"OI-9","quantity":2}]}"#,
+                key: "s3"
+            )
+            let request =
+                try #require(
+                    try JSONSerialization.jsonObject(with: Data(taken.1.utf8)) as? [String: Any]
+                )["request"] as? [String: Any]
+            #expect(taken.0 == .accepted && request?["carrierName"] as? String == "Blue Dart", "\(taken.1)")
+            #expect(request?["carrierCode"] as? String == "Other")
+            #expect((request?["packageReferenceId"] as? String)?.hasPrefix("FB-") == true)
         }
     }
 

@@ -109,13 +109,13 @@ struct MerchantOrderRulesTests {
                 return nil
             } catch { return error }
         }
-        let ups = MerchantShipRequest(carrierCode: "UPS", trackingNumber: "1Z2")
+        let ups = MerchantShipRequest(carrierCode: "UPS", trackingId: "1Z2")
         #expect(
-            refusal(.init(carrierCode: "UPS", trackingNumber: "1Z", items: [.init(orderItemId: "9", quantity: 1)]))?
-                .field == "items[0].orderItemId"
+            refusal(.init(carrierCode: "UPS", trackingId: "1Z", items: [.init(lineItemId: "9", quantity: 1)]))?
+                .field == "items[0].lineItemId"
         )
         let tooMany = refusal(
-            .init(carrierCode: "UPS", trackingNumber: "1Z", items: [.init(orderItemId: "1", quantity: 2)])
+            .init(carrierCode: "UPS", trackingId: "1Z", items: [.init(lineItemId: "1", quantity: 2)])
         )
         #expect(
             tooMany?.field == "items[0].quantity"
@@ -124,20 +124,20 @@ struct MerchantOrderRulesTests {
         let twice = refusal(
             .init(
                 carrierCode: "UPS",
-                trackingNumber: "1Z",
-                items: [.init(orderItemId: "2", quantity: 1), .init(orderItemId: "2", quantity: 1)]
+                trackingId: "1Z",
+                items: [.init(lineItemId: "2", quantity: 1), .init(lineItemId: "2", quantity: 1)]
             )
         )
         #expect(twice?.field == "items[1].quantity")
         #expect(
-            refusal(.init(carrierCode: "UPS", trackingNumber: "1Z", items: [.init(orderItemId: "1", quantity: 0)]))?
+            refusal(.init(carrierCode: "UPS", trackingId: "1Z", items: [.init(lineItemId: "1", quantity: 0)]))?
                 .field == "items[0].quantity"
         )
-        #expect(refusal(.init(carrierCode: "UPS", trackingNumber: " "))?.field == "trackingNumber")
-        #expect(refusal(.init(carrierCode: "", trackingNumber: "1Z"))?.field == "carrierCode")
-        #expect(refusal(.init(carrierCode: "Other", trackingNumber: "1Z"))?.field == "carrierName")
+        #expect(refusal(.init(carrierCode: "UPS", trackingId: " "))?.field == "trackingId")
+        #expect(refusal(.init(carrierCode: "", trackingId: "1Z"))?.field == "carrierCode")
+        #expect(refusal(.init(carrierCode: "Other", trackingId: "1Z"))?.field == "carrierName")
         #expect(
-            refusal(.init(packageReferenceId: "1", carrierCode: "UPS", trackingNumber: "1Z"))?.field
+            refusal(.init(packageReferenceId: "1", carrierCode: "UPS", trackingId: "1Z"))?.field
                 == "packageReferenceId"
         )
         #expect(refusal(ups, Self.facts("SHIPPED", shipped: ["1": 3, "2": 1]))?.field == "type")
@@ -191,7 +191,7 @@ struct MerchantOrderRulesTests {
         )
         #expect(
             throws: ValidationError(
-                field: "mappings[2].serviceLevel",
+                field: "shipMethods[2].serviceLevel",
                 reason: "maps STANDARD in every marketplace a second time"
             )
         ) {

@@ -109,7 +109,8 @@ struct FulfilmentTests {
             var limits = RateLimiter.amazonDefaults
             for operation in [
                 "getShipments", "getShipment", "processShipment", "createPackages", "retrieveShippingOptions",
-                "generateInvoice", "generateShipLabels", "updatePackageStatus", "createSandboxShipment",
+                "generateInvoice", "generateShipLabels", "updatePackageStatus", "createSandboxShipment", "getOrder",
+                "confirmShipment",
             ] {
                 limits[operation] = rateLimits[operation] ?? .init(rate: 500, burst: 500)
             }
@@ -131,6 +132,7 @@ struct FulfilmentTests {
                         connectionID: amazon.connection.id,
                         store: amazon.store,
                         client: client,
+                        merchant: client,
                         configuration: .init(
                             concurrency: concurrency,
                             reservedPerLane: reservedPerLane,

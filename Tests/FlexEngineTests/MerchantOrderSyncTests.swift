@@ -3,6 +3,7 @@ import FlexCore
 import FlexEngine
 import FlexStore
 import FlexStoreTesting
+import FlexUseCases
 import Foundation
 import Logging
 import SellingPartner
@@ -78,6 +79,144 @@ struct MerchantOrderSyncTests {
                 }
                 .map(\.source) == ["poll", "notification"]
             )
+        }
+    }
+
+    @Test(
+        "ship: a package of some units leaves the order partly shipped, the rest ships it; each package confirmed once though its answer is lost; bad requests refused by field, nothing stored",
+        arguments: TestEngine.available
+    )
+    func ship(engine: TestEngine) async throws {
+        try await FulfilmentTests.run(engine: engine, maximumRetryDelay: 0) { parts in
+            let store = parts.amazon.store
+            let connection = parts.amazon.connection
+            let simulator = parts.amazon.simulator
+            let worker = MerchantOrderWorker(
+                connectionID: connection.id,
+                store: store,
+                client: parts.client,
+                logger: Logger(label: "test.mfn")
+            )
+            let india = MarketplaceID(rawValue: InventoryFixture.marketplace)
+            try await store.transaction {
+                _ = try await $0.updateSettings(of: connection.id, actor: "test") {
+                    $0.mfnOrderSyncEnabled = true
+                    $0.shipMethods = [
+                        ShipMethodMapping(
+                            serviceLevel: "Standard",
+                            wmsCarrier: "dhl",
+                            wmsMethod: "parcel",
+                            carrierCode: "DHL",
+                            shippingMethod: "Paket"
+                        ),
+                        ShipMethodMapping(
+                            marketplaceId: india,
+                            serviceLevel: "NextDay",
+                            wmsCarrier: "bluedart",
+                            wmsMethod: "express",
+                            carrierCode: "Other",
+                            carrierName: "Blue Dart"
+                        ),
+                    ]
+                }
+            }
+            let id = try await simulator.createMFNOrder(
+                .init(
+                    merchantID: InventoryFixture.merchant,
+                    marketplaceID: india.rawValue,
+                    serviceLevel: "Standard",
+                    items: ["MUG": 2, "CUP": 1]
+                )
+            )
+            #expect(try await worker.poll() == 1)
+            let facts = try MerchantOrderFacts(document: try await parts.order(id).shipment)
+            let mug = try #require(facts.items.first { $0.sellerSKU == "MUG" }).orderItemID
+            let cup = try #require(facts.items.first { $0.sellerSKU == "CUP" }).orderItemID
+            let useCases = FulfilmentUseCases(store: store)
+            let shipment = ShipmentID(rawValue: id)
+
+            // Refused before anything is stored, naming the field.
+            func refusal(_ request: CommandRequest) async -> String? {
+                await Self.refusal(request, to: shipment, by: useCases)
+            }
+            let ship = CommandRequest(type: .ship, trackingId: "1Z1", items: [.init(lineItemId: mug, quantity: 3)])
+            #expect(await refusal(ship) == "items[0].quantity")
+            #expect(
+                await refusal(.init(type: .ship, trackingId: "1Z1", items: [.init(lineItemId: "nope", quantity: 1)]))
+                    == "items[0].lineItemId"
+            )
+            #expect(await refusal(.init(type: .ship, items: [.init(lineItemId: mug, quantity: 1)])) == "trackingId")
+            #expect(
+                await refusal(.init(type: .ship, trackingId: "1Z1", wmsCarrier: "ups", wmsMethod: "x")) == "wmsCarrier"
+            )
+            #expect(await refusal(.init(type: .ship, packages: [], trackingId: "1Z1")) == "packages")
+            #expect(
+                await refusal(.init(type: .ship, trackingId: "1Z1", shipDate: Date().addingTimeInterval(86_400)))
+                    == "shipDate"
+            )
+            #expect(await refusal(.init(type: .confirm))?.contains("takes ship") == true)
+            #expect(try await parts.commands(id).isEmpty, "nothing stored")
+
+            // One mug; the answer is lost after Amazon applied it: the retry reads the order and sends nothing.
+            try await simulator.setFaults(FaultSettings(dropAfterApplyRate: 1), operation: "confirmShipment")
+            let first = try await useCases.submitCommand(
+                .init(type: .ship, trackingId: "1Z1", items: [.init(lineItemId: mug, quantity: 1)]),
+                to: shipment,
+                idempotencyKey: "first"
+            )
+            #expect(first.command.request.carrierCode == "DHL" && first.command.request.shippingMethod == "Paket")
+            #expect(first.command.request.packageReferenceId?.hasPrefix("FB-") == true)
+            try await parts.fulfilment.drain()
+            try await simulator.setFaults(FaultSettings(), operation: "confirmShipment")
+            let done = try #require(try await store.read { try await $0.command(first.command.id) })
+            #expect(done.status == .succeeded && done.attempts == 2)
+            #expect(try await worker.fetchNotified() >= 0)
+            #expect(try await parts.order(id).status == "PARTIALLY_SHIPPED")
+
+            // The rest, by the WMS's own carrier and method; several packages never share a reference.
+            let rest = try await useCases.submitCommand(
+                .init(type: .ship, trackingId: "1Z2", wmsCarrier: "DHL", wmsMethod: "PARCEL"),
+                to: shipment,
+                idempotencyKey: "rest"
+            )
+            #expect(rest.command.request.packageReferenceId != first.command.request.packageReferenceId)
+            let again = try await useCases.submitCommand(
+                .init(type: .ship, trackingId: "1Z2", wmsCarrier: "DHL", wmsMethod: "PARCEL"),
+                to: shipment,
+                idempotencyKey: "rest"
+            )
+            #expect(!again.created && again.command.id == rest.command.id)
+            try await parts.fulfilment.drain()
+            _ = try await worker.fetchNotified()
+            let order = try await parts.order(id)
+            #expect(order.status == "SHIPPED" && order.state == .shipped)
+
+            let truth = try #require(await simulator.groundTruth().mfnOrders.first { $0.id == id })
+            #expect(truth.confirmations.count == 2, "each package confirmed once")
+            #expect(truth.confirmations.first?.items == [mug: 1])
+            #expect(truth.confirmations.last?.items == [mug: 1, cup: 1])
+            #expect(truth.confirmations.allSatisfy { $0.carrierCode == "DHL" })
+            #expect(
+                await simulator.recordedRequests().filter { $0.operation == "confirmShipment" }.count == 2,
+                "one call per package: the one whose answer was lost was not sent again"
+            )
+            #expect(await refusal(.init(type: .ship, trackingId: "1Z3"))?.contains("SHIPPED") == true)
+        }
+    }
+
+    /// The field a command is refused for (or the refusal's text); nil when it is taken.
+    static func refusal(
+        _ request: CommandRequest,
+        to shipment: ShipmentID,
+        by useCases: FulfilmentUseCases
+    ) async -> String? {
+        do {
+            _ = try await useCases.submitCommand(request, to: shipment, idempotencyKey: UUID().uuidString)
+            return nil
+        } catch let error as ValidationError {
+            return error.field
+        } catch {
+            return "\(error)"
         }
     }
 }

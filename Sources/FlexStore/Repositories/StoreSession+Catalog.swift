@@ -214,3 +214,28 @@ extension StoreSession {
         }
     }
 }
+
+extension StoreSession {
+    /// The WMS's SKU of each merchant SKU the connection lists in the marketplace (merchant SKUs it does not list
+    /// are absent).
+    public func warehouseSKUs(
+        connectionID: ConnectionID,
+        marketplaceID: MarketplaceID,
+        merchantSKUs: [MerchantSKU]
+    ) async throws -> [MerchantSKU: WarehouseSKU] {
+        guard !merchantSKUs.isEmpty else { return [:] }
+        var found: [MerchantSKU: WarehouseSKU] = [:]
+        for row in try await sql.raw(
+            """
+            SELECT merchant_sku, warehouse_sku FROM listings WHERE connection_id = \(bind: connectionID.rawValue)
+                AND marketplace_id = \(bind: marketplaceID.rawValue)
+                AND merchant_sku IN (\(binds: merchantSKUs.map(\.rawValue)))
+            """
+        ).all() {
+            found[MerchantSKU(rawValue: try row.decode(column: "merchant_sku", as: String.self))] = WarehouseSKU(
+                rawValue: try row.decode(column: "warehouse_sku", as: String.self)
+            )
+        }
+        return found
+    }
+}

@@ -151,7 +151,9 @@ extension StoreSession {
         guard let current = try await connection(id) else { throw StoreError.notFound("Connection \(id)") }
         var settings = current.settings
         change(&settings)
-        try settings.validate()
+        var changed = current
+        changed.settings = settings
+        try changed.validate()
         let changes = ConnectionSettings.changes(from: current.settings, to: settings)
         guard !changes.isEmpty else { return settings }
         notes.noteInventoryChanged(id)

@@ -16,20 +16,26 @@ extension StoreSession {
             "SELECT id FROM connections WHERE selling_partner_id = \(bind: sellingPartnerID) ORDER BY created_at, id"
         ).all() {
             let id = ConnectionID(rawValue: try row.decode(column: "id", as: String.self))
-            guard let connection = try await connection(id), connection.settings.mfnOrderSyncEnabled,
-                connection.marketplaceIDs.contains(marketplaceID)
+            guard let connection = try await connection(id), connection.mfnMarketplaceIDs.contains(marketplaceID)
             else { continue }
-            try await sql.raw(
-                """
-                INSERT INTO merchant_order_fetches (connection_id, order_id, requested_at)
-                VALUES (\(bind: id.rawValue), \(bind: orderID), \(bind: nowMilliseconds))
-                ON CONFLICT (connection_id, order_id) DO NOTHING
-                """
-            ).run()
+            try await requestMerchantOrderFetch(connectionID: id, orderID: orderID)
             chosen.append(id)
         }
-        notes.note(.merchantOrders, for: chosen)
         return chosen
+    }
+
+    /// Records that the connection's copy of an MFN order is to be read from Amazon again: after a notification,
+    /// or after FlexBridge confirmed a shipment of it. A request made while an earlier one is being fetched stands
+    /// (its time moves on), so a change announced during a read is read after it.
+    public func requestMerchantOrderFetch(connectionID: ConnectionID, orderID: String) async throws {
+        try await sql.raw(
+            """
+            INSERT INTO merchant_order_fetches (connection_id, order_id, requested_at)
+            VALUES (\(bind: connectionID.rawValue), \(bind: orderID), \(bind: nowMilliseconds))
+            ON CONFLICT (connection_id, order_id) DO UPDATE SET requested_at = excluded.requested_at
+            """
+        ).run()
+        notes.note(.merchantOrders, for: [connectionID])
     }
 
     /// MFN orders to fetch because Amazon notified about them, oldest first.
@@ -42,11 +48,17 @@ extension StoreSession {
         ).all().map { try $0.decode(column: "order_id", as: String.self) }
     }
 
-    public func completeMerchantOrderFetch(connectionID: ConnectionID, orderID: String) async throws {
+    /// Drops the request once the order was read, unless it was made again after `readSince` (when the read
+    /// began): then the copy read may predate the change, and the order is read once more.
+    public func completeMerchantOrderFetch(
+        connectionID: ConnectionID,
+        orderID: String,
+        readSince: Date = .distantFuture
+    ) async throws {
         try await sql.raw(
             """
             DELETE FROM merchant_order_fetches WHERE connection_id = \(bind: connectionID.rawValue)
-                AND order_id = \(bind: orderID)
+                AND order_id = \(bind: orderID) AND requested_at <= \(bind: readSince.millisecondsSince1970)
             """
         ).run()
     }
