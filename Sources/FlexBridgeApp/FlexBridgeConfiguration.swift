@@ -46,6 +46,9 @@ public struct FlexBridgeConfiguration: Sendable {
     /// How often each return location is polled (Amazon sends no notification for returns), and the page size.
     public var returnPollInterval: Duration = .seconds(60)
     public var returnPageSize = 100
+    /// How often searchOrders looks for changed MFN orders, the safety net behind ORDER_CHANGE notifications:
+    /// Amazon's rate (0.0056 calls a second) allows one call every 180 seconds once its burst is spent.
+    public var mfnPollInterval: Duration = .seconds(180)
 
     public init(
         database: DatabaseURL,
@@ -90,6 +93,7 @@ public struct FlexBridgeConfiguration: Sendable {
         case tlsKey = "flexbridge.tls.key"
         case returnPollSeconds = "flexbridge.returns.poll.seconds"
         case returnPageSize = "flexbridge.returns.page.size"
+        case mfnPollSeconds = "flexbridge.mfn.poll.seconds"
 
         /// The environment variable that sets it.
         public var environmentVariable: String {
@@ -113,7 +117,7 @@ public struct FlexBridgeConfiguration: Sendable {
             case .tlsCertificate: "--tls-certificate"
             case .tlsKey: "--tls-key"
             case .databaseMaxConnections, .masterKey, .leaseTTL, .notificationSecret, .allowedHosts, .returnPollSeconds,
-                .returnPageSize:
+                .returnPageSize, .mfnPollSeconds:
                 nil
             }
         }
@@ -190,6 +194,9 @@ public struct FlexBridgeConfiguration: Sendable {
         }
         if let text = string(.returnPollSeconds) {
             configuration.returnPollInterval = .seconds(try integer(text, key: .returnPollSeconds, in: 1...86400))
+        }
+        if let text = string(.mfnPollSeconds) {
+            configuration.mfnPollInterval = .seconds(try integer(text, key: .mfnPollSeconds, in: 1...86400))
         }
         if let text = string(.returnPageSize) {
             configuration.returnPageSize = try integer(text, key: .returnPageSize, in: 1...100)

@@ -212,6 +212,7 @@ public struct FlexBridgeServer: Sendable {
                         pollInterval: configuration.returnPollInterval,
                         pageSize: configuration.returnPageSize
                     ),
+                    merchantOrders: MerchantOrderWorker.Configuration(pollInterval: configuration.mfnPollInterval),
                     outbound: configuration.outbound,
                     logger: logger
                 )

@@ -671,7 +671,8 @@ public struct FulfilmentWorker: Sendable {
     // MARK: Merchant-fulfilled orders
 
     /// Confirms one package of an MFN order (confirmShipment, which has no idempotency key either). The first
-    /// attempt works from the stored copy; a later one reads the order from Amazon first, and an order that already
+    /// attempt of a package with its items named works from the stored copy; a package of every unit left, and
+    /// any later attempt, reads the order from Amazon first, and an order that already
     /// holds the package under the command's reference was confirmed by the attempt whose answer was lost: nothing
     /// is sent twice. A copy that refuses the package (fewer units left than it holds) is read from Amazon before
     /// the command fails. After the call the order is read back by the MFN order worker, with the notification
@@ -681,9 +682,11 @@ public struct FulfilmentWorker: Sendable {
             return .failed(code: "no_orders_client", message: "This node has no client for Amazon's Orders API.")
         }
         let request = MerchantShipRequest(command.request)
+        // "Every unit left" is counted on Amazon's copy: the stored one may not show a package confirmed a moment
+        // ago yet.
+        var readFromAmazon = attempt > 1 || request.items == nil
         var facts =
-            try await attempt == 1 ? storedMerchantFacts(command.shipmentID) : refreshMerchant(command.shipmentID)
-        var readFromAmazon = attempt > 1
+            try await readFromAmazon ? refreshMerchant(command.shipmentID) : storedMerchantFacts(command.shipmentID)
         while true {
             if let package = MerchantShipRules.applied(request, in: facts) {
                 var result = CommandResult(
@@ -711,10 +714,13 @@ public struct FulfilmentWorker: Sendable {
             do {
                 try await call { [facts] in try await merchant.confirmShipment(orderID: facts.orderID, confirmation) }
             } catch let error as AmazonAPIError where !error.isTransient {
-                // Refused: perhaps applied after all, or the order moved (cancelled, shipped by other means).
+                // Refused: perhaps applied after all, or the order moved (cancelled, shipped by other means), or the
+                // package was made from a stored copy behind Amazon's. Amazon's copy decides; a package made from
+                // it and refused fails.
+                let madeFromAmazon = readFromAmazon
                 facts = try await refreshMerchant(command.shipmentID)
                 readFromAmazon = true
-                if MerchantShipRules.applied(request, in: facts) == nil,
+                if madeFromAmazon, MerchantShipRules.applied(request, in: facts) == nil,
                     MerchantOrderMachine.state(of: facts) != .cancelled
                 {
                     return .failed(code: "amazon_refused", message: error.description)
