@@ -113,6 +113,7 @@ struct BenchNode {
         merchant: String,
         notificationSecret: String? = nil,
         orders: OrderWorker.Configuration = .init(),
+        merchantOrders: MerchantOrderWorker.Configuration = .init(),
         logger: Logger,
         prepare: @Sendable (StoreSession, Connection) async throws -> Void = { _, _ in }
     ) async throws -> BenchNode {
@@ -190,6 +191,7 @@ struct BenchNode {
                             store: store,
                             leases: leases,
                             orders: orders,
+                            merchantOrders: merchantOrders,
                             outbound: .localDevelopment,
                             logger: logger
                         )

@@ -685,20 +685,20 @@ struct Bench: AsyncParsableCommand {
                 "Carries orders from the simulator through confirm, pack, label and ship via a FlexBridge node, and measures how fast new orders appear."
         )
 
-        @Option(help: "Orders carried through the whole flow.")
-        var orders = 1_000
+        @Option(help: "Orders carried through the whole flow (default 1,000; 100 for mfn).")
+        var orders: Int?
 
         @Option(
             name: .customLong("notification-samples"),
-            help: "Orders generated one at a time to time notification → API."
+            help: "Orders generated one at a time to time notification → API (default 100; 30 for mfn)."
         )
-        var notificationSamples = 100
+        var notificationSamples: Int?
 
         @Option(
             name: .customLong("poll-samples"),
-            help: "Orders generated one at a time with notifications off, to time polling."
+            help: "Orders generated one at a time with notifications off, to time polling (default 5; 0 for mfn)."
         )
-        var pollSamples = 5
+        var pollSamples: Int?
 
         @Flag(
             name: .customLong("amazon-rates"),
@@ -706,20 +706,51 @@ struct Bench: AsyncParsableCommand {
         )
         var amazonRates = false
 
+        @Option(
+            help:
+                "external_fulfillment (Seller Flex shipments) or mfn (merchant-fulfilled orders, at Amazon's Orders API rates: --orders 100 and --notification-samples 30 by default)."
+        )
+        var source = "external_fulfillment"
+
+        @Option(
+            name: .customLong("poll-seconds"),
+            help: "mfn: how often searchOrders runs (Amazon's rate allows 180)."
+        )
+        var pollSeconds = 180
+
         func validate() throws {
-            guard (1...100_000).contains(orders) else { throw ValidationError("--orders must be 1 to 100,000") }
-            guard (0...10_000).contains(notificationSamples) else {
+            guard ["external_fulfillment", "mfn"].contains(source) else {
+                throw ValidationError("--source must be external_fulfillment or mfn, got \(source)")
+            }
+            guard (1...86_400).contains(pollSeconds) else {
+                throw ValidationError("--poll-seconds must be 1 to 86,400")
+            }
+            guard (1...100_000).contains(orders ?? 1) else { throw ValidationError("--orders must be 1 to 100,000") }
+            guard (0...10_000).contains(notificationSamples ?? 0) else {
                 throw ValidationError("--notification-samples must be 0 to 10,000")
             }
-            guard (0...100).contains(pollSamples) else { throw ValidationError("--poll-samples must be 0 to 100") }
+            guard (0...100).contains(pollSamples ?? 0) else { throw ValidationError("--poll-samples must be 0 to 100") }
         }
 
         func run() async throws {
+            if source == "mfn" {
+                // Amazon's getOrder rate (one every two seconds) sets the pace: smaller defaults.
+                print(
+                    try await MerchantOrdersBenchmark(
+                        orders: orders ?? 100,
+                        notificationSamples: notificationSamples ?? 30,
+                        pollSamples: pollSamples ?? 0,
+                        pollInterval: .seconds(pollSeconds),
+                        amazonRates: true
+                    ).run()
+                )
+                return
+            }
             print(
                 try await OrdersBenchmark(
-                    orders: orders,
-                    notificationSamples: notificationSamples,
-                    pollSamples: pollSamples,
+                    orders: orders ?? 1_000,
+                    notificationSamples: notificationSamples ?? 100,
+                    pollSamples: pollSamples ?? 5,
                     amazonRates: amazonRates
                 ).run()
             )
