@@ -52,21 +52,9 @@ public struct FulfilmentUseCases: Sendable {
         }) {
             return Submitted(command: replay, created: false)
         }
-        if order.source == .mfn {
-            return try await submitMerchantShip(request, to: order, fingerprint: fingerprint, key: key, by: principal)
-        }
-        let location = try await store.read {
-            try await $0.locationState(connectionID: order.connectionID, locationID: order.locationID)
-        }
-        guard location.isWorked else {
-            throw Refusal.notNow(
-                "Order \(order.shipmentID) is at location \(order.locationID), which was handed over to another connector: FlexBridge runs no command there."
-            )
-        }
-        if let refusal = CommandRules.refusal(request.type, state: order.state) {
-            throw Refusal.notNow("Order \(order.shipmentID) cannot take \(request.type.rawValue): \(refusal).")
-        }
-        let resolved = try CommandRules.resolve(request, for: try ShipmentFacts(json: order.shipment))
+        let resolved =
+            order.source == .mfn
+            ? try await resolveMerchantShip(request, for: order) : try await resolveShipmentCommand(request, for: order)
         let (command, created) = try await store.transaction {
             try await $0.submitCommand(
                 resolved,
@@ -79,15 +67,25 @@ public struct FulfilmentUseCases: Sendable {
         return Submitted(command: command, created: created)
     }
 
+    /// A Seller Flex, Easy Ship or Self Ship command, checked against the order's location, state and shipment.
+    private func resolveShipmentCommand(_ request: CommandRequest, for order: Order) async throws -> CommandRequest {
+        let location = try await store.read {
+            try await $0.locationState(connectionID: order.connectionID, locationID: order.locationID)
+        }
+        guard location.isWorked else {
+            throw Refusal.notNow(
+                "Order \(order.shipmentID) is at location \(order.locationID), which was handed over to another connector: FlexBridge runs no command there."
+            )
+        }
+        if let refusal = CommandRules.refusal(request.type, state: order.state) {
+            throw Refusal.notNow("Order \(order.shipmentID) cannot take \(request.type.rawValue): \(refusal).")
+        }
+        return try CommandRules.resolve(request, for: try ShipmentFacts(json: order.shipment))
+    }
+
     /// A merchant-fulfilled order takes `ship` only: one package, resolved by ``MerchantShipRules`` against the
     /// stored copy and the connection's ship-method table before it is stored.
-    private func submitMerchantShip(
-        _ request: CommandRequest,
-        to order: Order,
-        fingerprint: String,
-        key: String,
-        by principal: Principal
-    ) async throws -> Submitted {
+    private func resolveMerchantShip(_ request: CommandRequest, for order: Order) async throws -> CommandRequest {
         guard request.type == .ship else {
             throw Refusal.notNow(
                 "Order \(order.shipmentID) is a merchant-fulfilled (MFN) order: it takes ship (a package with its items, carrier and tracking id) only; \(request.type.rawValue) is a Seller Flex, Easy Ship or Self Ship command."
@@ -102,23 +100,13 @@ public struct FulfilmentUseCases: Sendable {
         guard let connection = try await store.read({ try await $0.connection(order.connectionID) }) else {
             throw Refusal.orderNotFound(order.shipmentID)
         }
-        let resolved = try MerchantShipRules.resolve(
+        return try MerchantShipRules.resolve(
             request,
             facts: facts,
             table: connection.settings.shipMethods,
             now: store.clock.now(),
             reference: Self.packageReference()
         )
-        let (command, created) = try await store.transaction {
-            try await $0.submitCommand(
-                resolved,
-                fingerprint: fingerprint,
-                for: order,
-                idempotencyKey: key,
-                requestedBy: principal.actor
-            )
-        }
-        return Submitted(command: command, created: created)
     }
 
     /// A package reference no other package of the order has: FB- and twelve hexadecimal digits.
