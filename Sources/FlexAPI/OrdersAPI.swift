@@ -27,6 +27,7 @@ extension APIHandler {
             try await session.orders(
                 connectionID: nil,
                 within: within,
+                source: input.query.source.flatMap { OrderSource(rawValue: $0.rawValue) },
                 status: input.query.status?.uppercased(),
                 state: input.query.state.flatMap { FulfilmentState(rawValue: $0.rawValue) },
                 locationID: input.query.locationId.map(LocationID.init(rawValue:)),

@@ -51,6 +51,7 @@ extension RequestLimits {
         ),
         "listOrders": RequestLimits(
             parameters: [
+                .init(location: .query, name: "source", rule: .oneOf(["external_fulfillment", "mfn"])),
                 .init(
                     location: .query,
                     name: "state",

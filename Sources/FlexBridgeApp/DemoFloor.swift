@@ -39,7 +39,7 @@ struct DemoFloor {
     mutating func tick() async throws {
         let now = ContinuousClock.now
         for (state, step) in [("awaiting_confirmation", "confirm"), ("confirmed", "pack"), ("packed", "label")] {
-            for order in try await orders("state=\(state)") {
+            for order in try await orders("source=external_fulfillment&state=\(state)") {
                 guard let id = order["shipmentId"] as? String else { continue }
                 let key = "\(id):\(step)"
                 guard !asked.contains(key) else { continue }
@@ -54,11 +54,13 @@ struct DemoFloor {
             }
         }
         try await manifests(now)
+        try await merchantOrders(now)
         if now >= nextCancellation {
             nextCancellation = now + .seconds(Int.random(in: 40...90))
-            if let id = try await orders("state=awaiting_confirmation").compactMap({ $0["shipmentId"] as? String })
-                .randomElement()
-            {
+            if let id = try await orders("source=external_fulfillment&state=awaiting_confirmation").compactMap({
+                $0["shipmentId"] as? String
+            })
+            .randomElement() {
                 if try await control("/shipments/\(id)/cancel", [:]).status == 200 {
                     say("customer  cancelled \(id) at Amazon")
                 }
@@ -132,6 +134,45 @@ struct DemoFloor {
         ]
     }
 
+    /// Ships the merchant-fulfilled orders a few seconds after they arrive: most in one package with every unit,
+    /// a multi-unit order now and then in two (the first with one unit, leaving it partly shipped), each with a
+    /// tracking id and the carrier the connection's ship-method table gives the order's service level.
+    private mutating func merchantOrders(_ now: ContinuousClock.Instant) async throws {
+        for order in try await orders("source=mfn&state=confirmed") {
+            guard let id = order["shipmentId"] as? String, !asked.contains("\(id):ship") else { continue }
+            guard let at = due["\(id):ship"] else {
+                due["\(id):ship"] = now + .seconds(Int.random(in: 3...12))
+                continue
+            }
+            guard at <= now else { continue }
+            due["\(id):ship"] = nil
+            let lines = try await call(.GET, "/orders/\(id)").object?["lines"] as? [[String: Any]] ?? []
+            let left = lines.reduce(0) { $0 + ($1["quantityLeft"] as? Int ?? 0) }
+            guard left > 0 else { continue }
+            var body: [String: Any] = [
+                "type": "ship", "trackingId": "DEMO\(Int.random(in: 100_000_000...999_999_999))",
+            ]
+            let split = left > 1 && !asked.contains("\(id):part") && Int.random(in: 0..<3) == 0
+            if split, let line = lines.first(where: { ($0["quantityLeft"] as? Int ?? 0) > 0 }),
+                let lineID = line["lineItemId"] as? String
+            {
+                body["items"] = [["lineItemId": lineID, "quantity": 1]]
+            }
+            let step = split ? "part" : "ship"
+            let answer = try await call(
+                .POST,
+                "/orders/\(id)/commands",
+                json: body,
+                headers: [("Idempotency-Key", "demo:\(id):\(step)")]
+            )
+            asked.insert("\(id):\(step)")
+            let what = split ? "1 of \(left) units (the rest follows)" : "\(left) unit\(left == 1 ? "" : "s")"
+            say(
+                "ship      MFN \(id): \(what)\((200..<300).contains(answer.status) ? "" : " refused: \(answer.status)")"
+            )
+        }
+    }
+
     /// Gathers labelled orders into a manifest now and then, and hands each over a little later.
     private mutating func manifests(_ now: ContinuousClock.Instant) async throws {
         if now >= nextManifest {
@@ -162,7 +203,7 @@ struct DemoFloor {
     private mutating func returns(_ now: ContinuousClock.Instant) async throws {
         if now >= nextReturn {
             nextReturn = now + .seconds(Int.random(in: 40...80))
-            for order in try await orders("state=shipped").shuffled() {
+            for order in try await orders("source=external_fulfillment&state=shipped").shuffled() {
                 guard let id = order["shipmentId"] as? String,
                     let listed = try await call(.GET, "/returns?shipmentId=\(id)").object?["returns"] as? [Any],
                     listed.isEmpty

@@ -46,6 +46,14 @@ public struct DemoRunner: Sendable {
     static let merchant = "A1DEMOSELLER"
     static let marketplace = "A21TJRUUN4KGV"
     static let hub = "BLR-DEMO"
+    /// The demo warehouse's carriers for Amazon's ship-service levels: level, WMS carrier and method, and what
+    /// Amazon is told (its carrier code, the carrier's name).
+    static let shipMethods: [(level: String, carrier: String, method: String, code: String, name: String)] = [
+        ("Standard", "indiapost", "speedpost", "Other", "India Post"),
+        ("Expedited", "bluedart", "surface", "Other", "Blue Dart"),
+        ("SecondDay", "bluedart", "air", "Other", "Blue Dart"),
+        ("NextDay", "delhivery", "express", "Other", "Delhivery"),
+    ]
     static let clientID = "amzn1.application-oa2-client.flexbridge-demo"
     static let clientSecret = "flexbridge-demo-client-secret"
     /// The demo catalogue: the WMS's SKU (an EAN), Amazon's merchant SKU and ASIN, and the units on hand.
@@ -263,6 +271,12 @@ struct DemoWarehouse: Service {
             secret: notificationSecret
         )
         try await simulator.setOrderGenerator(ordersPerMinute: demo.ordersPerMinute, merchantID: DemoRunner.merchant)
+        // Merchant-fulfilled orders beside the Seller Flex ones: a third as many.
+        try await simulator.setMFNOrderGenerator(
+            ordersPerMinute: demo.ordersPerMinute / 3,
+            merchantID: DemoRunner.merchant,
+            marketplaceIDs: [DemoRunner.marketplace]
+        )
         return Session(
             key: key,
             connectionID: connectionID,
@@ -340,6 +354,18 @@ struct DemoWarehouse: Service {
                 "/stock", .PUT,
                 ["items": DemoRunner.catalogue.map { ["hub": DemoRunner.hub, "sku": $0.ean, "quantity": $0.units] }]
             ),
+            (
+                "/connections/\(connectionID)/settings", .PUT,
+                [
+                    "mfnOrderSyncEnabled": true, "productCode": "wms_sku",
+                    "shipMethods": DemoRunner.shipMethods.map {
+                        [
+                            "serviceLevel": $0.level, "wmsCarrier": $0.carrier, "wmsMethod": $0.method,
+                            "carrierCode": $0.code, "carrierName": $0.name, "shippingMethod": $0.method,
+                        ]
+                    },
+                ]
+            ),
         ] {
             let answer = try await request(method, api + path, key: key, json: body)
             guard (200..<300).contains(answer.status) else {
@@ -362,6 +388,8 @@ struct DemoWarehouse: Service {
           Location → hub     \(session.locationID) → \(DemoRunner.hub), \(DemoRunner.catalogue.count) SKUs
           Orders             about \(Int(demo.ordersPerMinute)) a minute; the demo warehouse confirms, packs, labels,
                              manifests and hands them over; customers cancel and return some
+          MFN orders         about \(Int((demo.ordersPerMinute / 3).rounded())) a minute (merchant-fulfilled); shipped in one or two packages
+                             with the carrier the ship-method table gives the service level
 
           Try:  curl -H "Authorization: Bearer \(session.key)" http://\(demo.host):\(demo.port)/api/v1/orders
                 curl -H "Authorization: Bearer \(session.key)" "http://\(demo.host):\(demo.port)/api/v1/events?after=0"

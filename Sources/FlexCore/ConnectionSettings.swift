@@ -109,7 +109,7 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
     }
 
     /// A day written YYYY-MM-DD, as the start of that day in UTC.
-    static func day(_ text: String) -> Date? {
+    public static func day(_ text: String) -> Date? {
         guard text.count == 10 else { return nil }
         return try? Date("\(text)T00:00:00Z", strategy: .iso8601)
     }

@@ -142,6 +142,7 @@ extension Panel {
                     "modes": LocationMode.allCases.map { ["value": $0.rawValue, "selected": $0 == state.mode] },
                 ]
             },
+            "merchant": Self.merchantSettingsForm(connection, entered: entered, errors: fieldErrors),
             "changes": changes.map {
                 [
                     "at": Self.time($0.changedAt), "actor": $0.actor, "setting": $0.setting, "old": $0.oldValue ?? "",
@@ -164,8 +165,10 @@ extension Panel {
     func saveSettings(_ id: String, _ form: [String: String], _ signed: Signed) async throws -> Response {
         guard signed.principal.may(.changeSettings) else { return forbidden(signed) }
         let connectionID = ConnectionID(rawValue: id)
-        guard var settings = try await connectionUseCases.connection(connectionID, by: signed.principal)?.settings
-        else { return notFound(signed, what: "connection \(id)") }
+        guard let connection = try await connectionUseCases.connection(connectionID, by: signed.principal) else {
+            return notFound(signed, what: "connection \(id)")
+        }
+        var settings = connection.settings
         for (name, _, path) in Self.toggles { settings[keyPath: path] = form[name] == "on" }
         var errors: [String: String] = [:]
         func whole(_ name: String, optional: Bool = false) -> Int? {
@@ -181,11 +184,18 @@ extension Panel {
         settings.quantityCap = whole("quantityCap", optional: true)
         settings.reconciliationIntervalMinutes =
             whole("reconciliationIntervalMinutes") ?? settings.reconciliationIntervalMinutes
+        do {
+            try Self.readMerchantSettings(form, connection: connection, into: &settings)
+        } catch {
+            errors[Self.settingsField(error.field)] = error.reason
+        }
         if errors.isEmpty {
             do {
-                try settings.validate()
+                var changed = connection
+                changed.settings = settings
+                try changed.validate()
             } catch {
-                errors[String(error.field.dropFirst("settings.".count))] = error.reason
+                errors[Self.settingsField(error.field)] = error.reason
             }
         }
         guard errors.isEmpty else {

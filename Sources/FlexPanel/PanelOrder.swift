@@ -110,6 +110,22 @@ extension Panel {
             },
         ]
         if let putBack = Self.putBack(order, history: history, facts: facts) { values["putBack"] = putBack }
+        if let merchant {
+            let table = try await store.read { try await $0.connection(order.connectionID) }?.settings.shipMethods ?? []
+            let mapped = ShipMethodRules.mapping(
+                for: merchant.serviceLevel,
+                marketplace: merchant.marketplaceID,
+                in: table
+            )
+            values["shipMethod"] = mapped.map(Self.describe) ?? false
+            values["unmapped"] = merchant.serviceLevel != nil && mapped == nil
+            if signed.principal.may(.workOrders), let shipForm = Self.merchantShipForm(merchant, table: table, form) {
+                values["shipForm"] = shipForm
+                values["hasActions"] = true
+                values["csrf"] = signed.session.csrf
+                values["key"] = "panel:\(UUID().uuidString.lowercased())"
+            }
+        }
         if signed.principal.may(.workOrders), let facts {
             let worked = try await store.read {
                 try await $0.locationState(connectionID: order.connectionID, locationID: order.locationID)
@@ -376,9 +392,15 @@ extension Panel {
         }
         let key = form["key"].flatMap { $0.isEmpty || $0.count > 200 ? nil : $0 } ?? "panel:\(UUID().uuidString)"
         var entered = OrderForm(values: form)
+        var field: (String) -> String = Self.formField(for:)
         do {
             var request = CommandRequest(type: type)
             switch type {
+            case .ship where order.source == .mfn:
+                let facts = try MerchantOrderFacts(document: order.shipment)
+                let (merchant, itemFields) = try Self.merchantShipRequest(from: form, facts: facts, now: Date())
+                request = merchant
+                field = { Self.merchantShipField($0, itemFields: itemFields) }
             case .reject:
                 request.reason = form["reason"]
             case .pack where order.source == .externalFulfillment:
@@ -403,7 +425,7 @@ extension Panel {
         } catch let refusal as FulfilmentUseCases.Refusal {
             return try await orderPage(id, signed, error: refusal.description, status: .conflict)
         } catch let error as ValidationError {
-            entered.errors[Self.formField(for: error.field)] = error.reason
+            entered.errors[field(error.field)] = error.reason
             return try await orderPage(
                 id,
                 signed,

@@ -124,6 +124,8 @@ enum PanelTemplates {
         <dt>Ship by</dt><dd>{{shipBy}}</dd>
         {{#original}}<dt>Replaces</dt><dd><a href="/orders/{{.}}">{{.}}</a></dd>{{/original}}
         {{#serviceLevel}}<dt>Service level</dt><dd>{{.}}</dd>{{/serviceLevel}}
+        {{#shipMethod}}<dt>Ship method</dt><dd>{{.}}</dd>{{/shipMethod}}
+        {{#unmapped}}<dt>Ship method</dt><dd class="error">not in the connection's ship-method table: name the carrier when shipping</dd>{{/unmapped}}
         {{#problem}}<dt>Problem</dt><dd class="error">{{.}}</dd>{{/problem}}
         </dl>
         {{#putBack}}
@@ -137,7 +139,7 @@ enum PanelTemplates {
         {{#lines}}<tr><td>{{id}}</td><td>{{sku}}</td><td>{{units}}</td></tr>{{/lines}}
         </tbody></table>
         {{#handedOver}}<p>This order's location was handed over to another connector: FlexBridge runs no command here.</p>{{/handedOver}}
-        {{#mfn}}<p>A merchant-fulfilled order: its marketplace stands in the location's place. Shipping it from FlexBridge comes with the MFN ship command.</p>{{/mfn}}
+        {{#mfn}}<p>A merchant-fulfilled order: its marketplace stands in the location's place. Each package is one ship: Amazon is told its items, carrier and tracking id, and a package of fewer units than are left leaves the order partly shipped.</p>{{/mfn}}
         {{#hasActions}}<h2>Next</h2>{{/hasActions}}
         <div class="actions">
         {{#canConfirm}}
@@ -190,6 +192,24 @@ enum PanelTemplates {
         <input type="hidden" name="type" value="ship"><button type="submit">Hand over</button>
         </form>
         {{/canShip}}
+        {{#shipForm}}
+        <form class="ship" method="post" action="/orders/{{shipmentId}}/commands">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="key" value="{{key}}m">
+        <input type="hidden" name="type" value="ship">
+        <fieldset>
+        <legend>Ship a package</legend>
+        {{#lines}}<label>{{text}}: units in this package (of {{left}} left) <input name="{{name}}" value="{{value}}" inputmode="numeric" required maxlength="9"></label>{{#error}}<span class="error">{{.}}</span>{{/error}}{{/lines}}
+        {{#error}}<p class="error">{{.}}</p>{{/error}}
+        <label>Carrier <select name="carrier">{{#carriers}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{text}}</option>{{/carriers}}</select></label>{{#carrierError}}<span class="error">{{.}}</span>{{/carrierError}}
+        {{#carrierCode}}<label>Amazon's carrier code (another carrier) <input name="{{name}}" value="{{value}}" maxlength="64"></label>{{#error}}<span class="error">{{.}}</span>{{/error}}{{/carrierCode}}
+        {{#carrierName}}<label>Carrier name (with code Other) <input name="{{name}}" value="{{value}}" maxlength="100"></label>{{#error}}<span class="error">{{.}}</span>{{/error}}{{/carrierName}}
+        {{#shippingMethod}}<label>Shipping method <input name="{{name}}" value="{{value}}" maxlength="100"></label>{{#error}}<span class="error">{{.}}</span>{{/error}}{{/shippingMethod}}
+        {{#trackingId}}<label>Tracking id <input name="{{name}}" value="{{value}}" required maxlength="100"></label>{{#error}}<span class="error">{{.}}</span>{{/error}}{{/trackingId}}
+        {{#shipDate}}<label>Shipped on (empty: now) <input type="date" name="{{name}}" value="{{value}}"></label>{{#error}}<span class="error">{{.}}</span>{{/error}}{{/shipDate}}
+        </fieldset>
+        <button type="submit">Ship</button>
+        </form>
+        {{/shipForm}}
         {{#canRegenerate}}
         <form method="post" action="/orders/{{shipmentId}}/commands">
         <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="key" value="{{key}}g">
@@ -343,6 +363,15 @@ enum PanelTemplates {
         <input type="hidden" name="csrf" value="{{csrf}}">
         {{#toggles}}<label><input type="checkbox" name="{{name}}" value="on"{{#on}} checked{{/on}}{{^canChange}} disabled{{/canChange}}> {{label}}</label>{{/toggles}}
         {{#numbers}}<label>{{label}} <input name="{{name}}" value="{{value}}" inputmode="numeric"{{^canChange}} disabled{{/canChange}}>{{#error}}<span class="error"> {{.}}</span>{{/error}}</label>{{/numbers}}
+        {{#merchant}}
+        <fieldset>
+        <legend>Merchant-fulfilled (MFN) orders</legend>
+        <p>Marketplaces whose MFN orders are pulled: {{#marketplaces}}<label><input type="checkbox" name="{{name}}" value="on"{{#on}} checked{{/on}}{{^canChange}} disabled{{/canChange}}> {{id}}</label> {{/marketplaces}}{{#marketplacesError}}<span class="error">{{.}}</span>{{/marketplacesError}}</p>
+        <label>First download from (YYYY-MM-DD; empty: a day back); older orders are not pulled <input type="date" name="mfnEarliestOrderDate" value="{{earliest}}"{{^canChange}} disabled{{/canChange}}></label>{{#earliestError}}<span class="error">{{.}}</span>{{/earliestError}}
+        <label>Product code the WMS is given <select name="productCode"{{^canChange}} disabled{{/canChange}}>{{#productCodes}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{text}}</option>{{/productCodes}}</select></label>
+        <label>Ship methods, one a line: marketplace (* for any), Amazon's service level, WMS carrier, WMS method, Amazon's carrier code[, carrier name[, shipping method]] <textarea name="shipMethods" rows="4"{{^canChange}} disabled{{/canChange}}>{{shipMethods}}</textarea></label>{{#shipMethodsError}}<span class="error">{{.}}</span>{{/shipMethodsError}}
+        </fieldset>
+        {{/merchant}}
         {{#canChange}}<button type="submit">Save settings</button>{{/canChange}}
         </form>
         <h2>Amazon</h2>

@@ -143,9 +143,9 @@ struct PanelTests {
         }
     }
 
-    static func commands(_ store: Store) async throws -> [FulfilmentCommand] {
-        guard let order = try await store.read({ try await $0.order("SHIP-P1") }) else { return [] }
-        return try await store.read { try await $0.commands(shipmentID: "SHIP-P1", connectionID: order.connectionID) }
+    static func commands(_ store: Store, of shipment: ShipmentID = "SHIP-P1") async throws -> [FulfilmentCommand] {
+        guard let order = try await store.read({ try await $0.order(shipment) }) else { return [] }
+        return try await store.read { try await $0.commands(shipmentID: shipment, connectionID: order.connectionID) }
     }
 
     @Test("without a session every page goes to the login page and back; the login form is refused without its token")
@@ -271,6 +271,47 @@ struct PanelTests {
             #expect(wrong.status == .badRequest && wrong.html.contains("must be a whole number, 0 or more"))
             #expect(wrong.html.contains(#"value="lots""#), "the value entered is shown again")
             #expect(try await store.read { try await $0.connection(connection.id) }?.settings == connection.settings)
+
+            // The MFN settings: a wrong table row is named by its line and nothing is saved; a right one is.
+            #expect(page.html.contains(#"name="mfn.A21TJRUUN4KGV" value="on" checked"#))
+            var merchant = [
+                "csrf": csrf, "safetyStock": "0", "reconciliationIntervalMinutes": "60", "productCode": "asin",
+                "mfnEarliestOrderDate": "2026-11-01",
+                "shipMethods":
+                    "*, NextDay, bluedart, express, Other, Blue Dart\n\nA21TJRUUN4KGV, NextDay, dhl, express",
+            ]
+            let badRow = try await browser.post("/connections/\(connection.id)/settings", merchant)
+            #expect(badRow.status == .badRequest && badRow.html.contains("line 3 has 4 fields"), "\(badRow.html)")
+            merchant["shipMethods"] =
+                "*, NextDay, bluedart, express, Other, Blue Dart\nA21TJRUUN4KGV, NextDay, dhl, express, Other"
+            let noName = try await browser.post("/connections/\(connection.id)/settings", merchant)
+            #expect(noName.status == .badRequest && noName.html.contains("line 2: "), "\(noName.html)")
+            merchant["mfnEarliestOrderDate"] = "1 Nov"
+            merchant["shipMethods"] = "*, NextDay, bluedart, express, Other, Blue Dart, Air"
+            let badDay = try await browser.post("/connections/\(connection.id)/settings", merchant)
+            #expect(badDay.status == .badRequest && badDay.html.contains("YYYY-MM-DD, got 1 Nov"))
+            #expect(try await store.read { try await $0.connection(connection.id) }?.settings == connection.settings)
+            merchant["mfnEarliestOrderDate"] = "2026-11-01"
+            let saved = try await browser.post("/connections/\(connection.id)/settings", merchant)
+            #expect(saved.status == .seeOther)
+            let settings = try #require(try await store.read { try await $0.connection(connection.id) }?.settings)
+            #expect(settings.mfnMarketplaceIds == [] && settings.productCode == .asin)
+            #expect(settings.mfnEarliestOrderDate == "2026-11-01")
+            #expect(
+                settings.shipMethods == [
+                    ShipMethodMapping(
+                        serviceLevel: "NextDay",
+                        wmsCarrier: "bluedart",
+                        wmsMethod: "express",
+                        carrierCode: "Other",
+                        carrierName: "Blue Dart",
+                        shippingMethod: "Air"
+                    )
+                ]
+            )
+            let shown = try await browser.get("/connections/\(connection.id)")
+            #expect(shown.html.contains("*, NextDay, bluedart, express, Other, Blue Dart, Air</textarea>"))
+            #expect(!shown.html.contains(#"value="on" checked> A21TJRUUN4KGV"#) && shown.html.contains("2026-11-01"))
             let badPilot = try await browser.post(
                 "/connections/\(connection.id)/locations/L1/mode",
                 ["csrf": csrf, "mode": "pilot", "pilotSkus": "SKU-1 two"]
@@ -631,7 +672,9 @@ struct PanelTests {
         }
     }
 
-    @Test("an MFN order in the one order model: listed with its source, its lines shown, Seller Flex commands refused")
+    @Test(
+        "an MFN order in the one order model: listed and filtered by its source, its lines shown, Seller Flex commands refused, shipped from the panel's form"
+    )
     func merchantOrder() async throws {
         try await Self.withPanel { browser, store in
             let connection = try #require(try await store.read { try await $0.connections() }.first)
@@ -690,6 +733,16 @@ struct PanelTests {
             #expect(mfn?["locationId"] as? String == "A21TJRUUN4KGV" && mfn?["state"] as? String == "confirmed")
             let shipment = orders.first { $0["shipmentId"] as? String == "SHIP-P1" }
             #expect(shipment?["source"] as? String == "external_fulfillment", "the shipments say theirs")
+            for (source, id) in [("mfn", "112-0000000-0000001"), ("external_fulfillment", "SHIP-P1")] {
+                let filtered = try await browser.client.execute(
+                    uri: "/api/v1/orders?source=\(source)",
+                    method: .get,
+                    headers: [.authorization: "Bearer \(secret)"]
+                ) { String(buffer: $0.body) }
+                let object = try JSONSerialization.jsonObject(with: Data(filtered.utf8)) as? [String: Any]
+                let ids = ((object?["orders"] as? [[String: Any]]) ?? []).compactMap { $0["shipmentId"] as? String }
+                #expect(ids == [id], "source=\(source) lists \(ids)")
+            }
             let command = try await browser.client.execute(
                 uri: "/api/v1/orders/112-0000000-0000001/commands",
                 method: .post,
@@ -773,6 +826,47 @@ struct PanelTests {
             #expect(taken.0 == .accepted && request?["carrierName"] as? String == "Blue Dart", "\(taken.1)")
             #expect(request?["carrierCode"] as? String == "Other")
             #expect((request?["packageReferenceId"] as? String)?.hasPrefix("FB-") == true)
+
+            // The panel's ship form: every unit left prefilled, the table's carrier for the level; a wrong value
+            // is named at its field and nothing is taken; a package of some units is the API's ship command.
+            let form = try await browser.get("/orders/112-0000000-0000001")
+            #expect(form.html.contains(#"name="i0.quantity" value="3""#) && form.html.contains("Ship a package"))
+            #expect(form.html.contains("By the service level: bluedart express (Amazon: Blue Dart)"))
+            #expect(form.html.contains("<dd>bluedart express (Amazon: Blue Dart)</dd>"))
+            let shipCSRF = try #require(form.field("csrf"))
+            let commandsBefore = try await Self.commands(store, of: "112-0000000-0000001").count
+            func post(_ fields: [String: String]) async throws -> Browser.Page {
+                try await browser.post(
+                    "/orders/112-0000000-0000001/commands",
+                    ["csrf": shipCSRF, "type": "ship", "carrier": "", "trackingId": "BD2", "shipDate": ""]
+                        .merging(fields) { _, new in new }
+                )
+            }
+            let excess = try await post(["key": "m1", "i0.quantity": "5"])
+            #expect(excess.status == .badRequest && excess.html.contains("items[0].quantity"), "\(excess.html)")
+            #expect(excess.html.contains(#"name="i0.quantity" value="5""#), "what was typed is shown again")
+            let none = try await post(["key": "m2", "i0.quantity": "0"])
+            #expect(none.status == .badRequest && none.html.contains("at least one unit"))
+            let noCode = try await post(["key": "m3", "i0.quantity": "1", "carrier": "amazon"])
+            #expect(noCode.status == .badRequest && noCode.html.contains("carrierCode"))
+            let forged = try await post(["key": "m4", "i0.quantity": "1", "carrier": "wms:nobody"])
+            #expect(forged.status == .badRequest && forged.html.contains("not one of the carriers offered"))
+            let future = try await post(["key": "m5", "i0.quantity": "1", "shipDate": "2999-01-01"])
+            #expect(future.status == .badRequest && future.html.contains("shipDate"), "\(future.html)")
+            #expect(try await Self.commands(store, of: "112-0000000-0000001").count == commandsBefore)
+            let shipped = try await post(["key": "m6", "i0.quantity": "1", "carrier": "wms:bluedart:express"])
+            #expect(shipped.status == .seeOther)
+            let again = try await post(["key": "m6", "i0.quantity": "1", "carrier": "wms:bluedart:express"])
+            #expect(again.status == .seeOther, "the same form sent twice is one command")
+            let made = try await Self.commands(store, of: "112-0000000-0000001")
+            #expect(made.count == commandsBefore + 1)
+            let package = try #require(made.last?.request)
+            #expect(package.items == [MerchantShipRequest.Item(lineItemId: "OI-9", quantity: 1)])
+            #expect(package.carrierName == "Blue Dart" && package.trackingId == "BD2")
+            let whole = try await post(["key": "m7", "i0.quantity": "3", "carrier": "amazon", "carrierCode": "DHL"])
+            #expect(whole.status == .seeOther)
+            let every = try #require(try await Self.commands(store, of: "112-0000000-0000001").last?.request)
+            #expect(every.items == nil && every.carrierCode == "DHL", "every unit left is sent as no items")
         }
     }
 

@@ -2,7 +2,8 @@
 """`flexbridge demo` as a newcomer runs it, on free ports in a temporary folder:
 
 1. the first run prints the API's address and a key; within a minute orders are in FlexBridge, and the demo
-   warehouse carries one through to shipped (confirm, pack, label, manifest, hand-over) at the simulator too;
+   warehouse carries one through to shipped (confirm, pack, label, manifest, hand-over) at the simulator too, and
+   ships a merchant-fulfilled (MFN) order;
 2. SIGINT (Ctrl-C) stops it cleanly, with exit status 0;
 3. a second run in the same folder carries on: the same seller connection, the orders of the first run still there
    and still known to the simulator (its state was saved), new orders arriving;
@@ -103,11 +104,21 @@ def main():
         first = wait_for("orders arrive", lambda: demo.orders(), 60)
         print(f"{time.time() - started:5.1f} s: first run, {len(first)} order(s) in FlexBridge", flush=True)
         shipped = wait_for("an order is shipped by the demo warehouse",
-                           lambda: demo.orders("&state=shipped"), 240)
+                           lambda: demo.orders("&source=external_fulfillment&state=shipped"), 240)
         truth = json.load(urllib.request.urlopen(f"{demo.sim}/_simulator/state", timeout=10))
         at_amazon = {s["id"]: s["status"] for s in truth["shipments"]}
         expect(at_amazon.get(shipped[0]["shipmentId"]) == "SHIPPED",
                f"{shipped[0]['shipmentId']} is SHIPPED at the simulator: {at_amazon.get(shipped[0]['shipmentId'])}")
+        # Merchant-fulfilled orders too: the demo warehouse ships them with the ship-method table's carrier, and
+        # Amazon's copy says so.
+        mfn = wait_for("an MFN order is shipped by the demo warehouse",
+                       lambda: demo.orders("&source=mfn&state=shipped"), 120)
+        truth = json.load(urllib.request.urlopen(f"{demo.sim}/_simulator/state", timeout=10))
+        at_amazon = {o["id"]: o for o in truth["mfnOrders"]}
+        shipped_mfn = at_amazon.get(mfn[0]["shipmentId"], {})
+        expect(shipped_mfn.get("status") == "SHIPPED" and shipped_mfn.get("confirmations"),
+               f"{mfn[0]['shipmentId']} is SHIPPED at the simulator with its packages: {shipped_mfn}")
+        expect(all(o["source"] == "mfn" for o in mfn), f"source=mfn lists MFN orders only: {mfn[:2]}")
         manifests = demo.get("/manifests?status=handed_over")["manifests"]
         expect(manifests, "a manifest was handed over")
         print(f"{time.time() - started:5.1f} s: {len(shipped)} shipped, {len(manifests)} manifest(s) handed over", flush=True)
@@ -132,7 +143,8 @@ def main():
         held = {o["shipmentId"] for o in again.orders()}
         expect(known <= held, f"the first run's orders are still there: missing {sorted(known - held)[:5]}")
         truth = json.load(urllib.request.urlopen(f"{again.sim}/_simulator/state", timeout=10))
-        expect(known <= {s["id"] for s in truth["shipments"]}, "the simulator still knows the first run's orders")
+        at_simulator = {s["id"] for s in truth["shipments"]} | {o["id"] for o in truth["mfnOrders"]}
+        expect(known <= at_simulator, f"the simulator still knows the first run's orders: missing {sorted(known - at_simulator)[:5]}")
         wait_for("new orders arrive in the second run", lambda: {o["shipmentId"] for o in again.orders()} - known, 90)
         print(f"{time.time() - started:5.1f} s: second run carried on with {len(held)} orders", flush=True)
         again.stop()

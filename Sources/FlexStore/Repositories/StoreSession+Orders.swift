@@ -296,11 +296,12 @@ extension StoreSession {
         FROM orders o
         """
 
-    /// Orders by shipment id, optionally of one connection, status, state, location and manifest (`inManifest`:
-    /// in one, or in none); `after` is the last shipment id of the previous page.
+    /// Orders by shipment id, optionally of one connection, source, status, state, location and manifest
+    /// (`inManifest`: in one, or in none); `after` is the last shipment id of the previous page.
     public func orders(
         connectionID: ConnectionID?,
         within: [ConnectionID]? = nil,
+        source: OrderSource? = nil,
         status: String?,
         state: FulfilmentState? = nil,
         locationID: LocationID? = nil,
@@ -313,6 +314,7 @@ extension StoreSession {
         var query: SQLQueryString = "\(Self.orderColumns) WHERE 1 = 1"
         if let connectionID { query += " AND o.connection_id = \(bind: connectionID.rawValue)" }
         if let within { query += " AND \(Self.within("o.connection_id", within))" }
+        if let source { query += " AND o.source = \(bind: source.rawValue)" }
         if let status { query += " AND o.status = \(bind: status)" }
         if let state { query += " AND o.state = \(bind: state.rawValue)" }
         if let locationID { query += " AND o.location_id = \(bind: locationID.rawValue)" }
