@@ -83,6 +83,18 @@ let package = Package(
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
         .target(
+            name: "AmazonListings",
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            swiftSettings: generatedSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        .target(
+            name: "AmazonFeeds",
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            swiftSettings: generatedSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        .target(
             name: "AmazonSimulator",
             dependencies: [
                 "AmazonEFInventory",
@@ -91,6 +103,8 @@ let package = Package(
                 "AmazonEFLocation",
                 "AmazonOrders",
                 "AmazonOrdersV0",
+                "AmazonListings",
+                "AmazonFeeds",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -118,6 +132,8 @@ let package = Package(
                 "AmazonEFLocation",
                 "AmazonOrders",
                 "AmazonOrdersV0",
+                "AmazonListings",
+                "AmazonFeeds",
                 "FlexCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -325,6 +341,8 @@ let package = Package(
                 "AmazonEFLocation",
                 "AmazonOrders",
                 "AmazonOrdersV0",
+                "AmazonListings",
+                "AmazonFeeds",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

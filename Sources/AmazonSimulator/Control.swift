@@ -106,6 +106,7 @@ extension Simulator {
     /// The generator's next step: makes the orders that are due and says how long to wait for the next one.
     func generatorTick(elapsed: Double) -> Double {
         settleMFNOrders()
+        settleFeeds()
         var wait = 0.25
         if let settings = mfnGenerator {
             mfnGeneratorCredit += elapsed * settings.ordersPerMinute / 60
@@ -251,6 +252,48 @@ extension Simulator {
                     },
                     history: record.history.map { .init(status: $0.status, at: $0.at) }
                 )
+            },
+            listings: listings.listings.values.sorted { $0.sequence < $1.sequence }.map { listing in
+                .init(
+                    merchantId: listing.merchantID,
+                    sku: listing.sku,
+                    marketplaceIds: listing.marketplaceIDs,
+                    asin: listing.asin,
+                    productType: listing.productType,
+                    fulfillmentChannel: listing.fulfillmentChannel,
+                    quantity: listing.quantity,
+                    handlingTime: listing.handlingTime,
+                    offers: listing.offers.map {
+                        .init(
+                            marketplaceId: $0.marketplaceID,
+                            currency: $0.currency,
+                            price: "\($0.ourPrice)",
+                            salePrice: $0.salePrice.map { "\($0)" },
+                            saleStart: $0.saleStart,
+                            saleEnd: $0.saleEnd,
+                            minimumPrice: $0.minimumPrice.map { "\($0)" },
+                            maximumPrice: $0.maximumPrice.map { "\($0)" }
+                        )
+                    },
+                    setBy: listing.setBy,
+                    changes: listing.changes,
+                    updatedAt: Self.timestamp(listing.updatedAt)
+                )
+            },
+            feeds: listings.feeds.feeds.values.sorted { $0.sequence < $1.sequence }.map { feed in
+                .init(
+                    feedId: feed.id,
+                    merchantId: feed.merchantID,
+                    feedType: feed.feedType,
+                    marketplaceIds: feed.marketplaceIDs,
+                    status: feed.status,
+                    createdTime: Self.timestamp(feed.createdAt),
+                    processingStartTime: feed.startedAt.map(Self.timestamp),
+                    processingEndTime: feed.endedAt.map(Self.timestamp),
+                    messages: feed.messages,
+                    accepted: feed.accepted,
+                    invalid: feed.invalid
+                )
             }
         )
     }
@@ -347,6 +390,50 @@ public struct GroundTruth: Sendable, Codable {
     public var notifications: [NotificationDelivery]
     /// Merchant-fulfilled orders, with every shipment confirmation Amazon applied.
     public var mfnOrders: [MFNOrder]
+    /// Listings as the Listings Items API and the JSON listings feed left them, with what set each last.
+    public var listings: [Listing]
+    /// Every feed submitted, with what its processing report counted.
+    public var feeds: [Feed]
+
+    public struct Listing: Sendable, Codable {
+        public struct Offer: Sendable, Codable {
+            public var marketplaceId: String
+            public var currency: String
+            public var price: String
+            public var salePrice: String?
+            public var saleStart: String?
+            public var saleEnd: String?
+            public var minimumPrice: String?
+            public var maximumPrice: String?
+        }
+        public var merchantId: String
+        public var sku: String
+        public var marketplaceIds: [String]
+        public var asin: String
+        public var productType: String
+        public var fulfillmentChannel: String
+        public var quantity: Int?
+        public var handlingTime: Int?
+        public var offers: [Offer]
+        /// `patch:<submissionId>`, `feed:<feedId>`, `order:<orderId>` or `control`.
+        public var setBy: String
+        public var changes: Int
+        public var updatedAt: String
+    }
+
+    public struct Feed: Sendable, Codable {
+        public var feedId: String
+        public var merchantId: String
+        public var feedType: String
+        public var marketplaceIds: [String]
+        public var status: String
+        public var createdTime: String
+        public var processingStartTime: String?
+        public var processingEndTime: String?
+        public var messages: Int
+        public var accepted: Int
+        public var invalid: Int
+    }
 
     public struct MFNOrder: Sendable, Codable {
         public struct Item: Sendable, Codable {

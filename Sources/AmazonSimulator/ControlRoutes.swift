@@ -40,6 +40,16 @@ enum ControlRoutes {
         var count: Int?
     }
     struct MFNCancelRequest: Decodable { var by: String?; var reason: String? }
+    /// Listings by item, or `count` of them named `prefix` and a number.
+    struct ListingsItemsRequest: Decodable {
+        var merchantId: String
+        var items: [ListingSpecification]?
+        var count: Int?
+        var prefix: String?
+        var marketplaceIds: [String]?
+        var quantity: Int?
+        var price: Double?
+    }
 
     static func add(to router: Router<BasicRequestContext>, simulator: Simulator) {
         let control = router.group("_simulator")
@@ -95,6 +105,69 @@ enum ControlRoutes {
                 )
                 return ["added": body.skus.count]
             }
+        }
+
+        control.post("listings-items") { request, _ in
+            try await answer(status: .created) {
+                let body = try await JSONResponse.decode(ListingsItemsRequest.self, from: request, limit: 64 << 20)
+                var items = body.items ?? []
+                if let count = body.count {
+                    guard (1...200_000).contains(count) else { throw ControlError("count must be 1 to 200000") }
+                    let prefix = body.prefix ?? "SKU-"
+                    items += (1...count).map {
+                        ListingSpecification(
+                            sku: prefix + String(format: "%06d", $0),
+                            marketplaceIDs: body.marketplaceIds ?? [],
+                            quantity: body.quantity,
+                            price: body.price
+                        )
+                    }
+                }
+                return ["listings": try await simulator.putListings(items, merchantID: body.merchantId)]
+            }
+        }
+        control.put("feed-processing") { request, _ in
+            try await answer {
+                let timing = try await JSONResponse.decode(FeedTiming.self, from: request)
+                try await simulator.setFeedTiming(timing)
+                return timing
+            }
+        }
+        // A feed document's signed URL, as Amazon's S3 serves it: PUT the feed, GET a processing report.
+        control.put("feed-documents/{id}") { request, context -> Response in
+            let id = try context.parameters.require("id")
+            let query = request.uri.queryParameters
+            if let refused = await simulator.refusal(
+                id,
+                upload: true,
+                contentType: request.headers[.contentType],
+                expires: query["expires"].map(String.init),
+                signature: query["signature"].map(String.init)
+            ) {
+                return s3Error(refused)
+            }
+            let body = try await request.body.collect(upTo: 100 << 20)
+            await simulator.upload(id, data: Data(body.readableBytesView))
+            return Response(status: .ok, headers: [.eTag: "\"\(PageToken.digest(id))\""])
+        }
+        control.get("feed-documents/{id}") { request, context -> Response in
+            let id = try context.parameters.require("id")
+            let query = request.uri.queryParameters
+            if let refused = await simulator.refusal(
+                id,
+                upload: false,
+                contentType: nil,
+                expires: query["expires"].map(String.init),
+                signature: query["signature"].map(String.init)
+            ) {
+                return s3Error(refused)
+            }
+            guard let document = await simulator.feedDocument(id) else { return s3Error("NoSuchKey") }
+            return Response(
+                status: .ok,
+                headers: [.contentType: document.contentType],
+                body: .init(byteBuffer: ByteBuffer(bytes: document.data))
+            )
         }
 
         control.post("orders") { request, _ in
@@ -277,6 +350,18 @@ enum ControlRoutes {
     }
 
     /// Runs a control operation: its value as JSON, or its refusal as `{"error": …}`.
+    /// S3's refusal of a signed request: 403 (404 for a missing key) with its XML error.
+    static func s3Error(_ code: String) -> Response {
+        let name = code.split(separator: ":").first.map(String.init) ?? code
+        let xml =
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>\(name)</Code><Message>\(code)</Message></Error>"
+        return Response(
+            status: name == "NoSuchKey" ? .notFound : .forbidden,
+            headers: [.contentType: "application/xml"],
+            body: .init(byteBuffer: ByteBuffer(string: xml))
+        )
+    }
+
     static func answer(
         status: HTTPResponse.Status = .ok,
         _ operation: () async throws -> some Encodable

@@ -63,7 +63,10 @@ struct Gateway: ServerMiddleware {
             let merchantID = try await simulator.authenticate(accessToken: request.headerFields[Self.accessTokenField])
             recorded.merchantID = merchantID
             do {
-                rateLimit = try await simulator.admit(operation: operationID, merchantID: merchantID)
+                rateLimit = try await simulator.admit(
+                    operation: Self.bucket(operationID, body: recorded.body),
+                    merchantID: merchantID
+                )
             } catch {
                 recorded.fault = "throttled"
                 throw error
@@ -104,6 +107,15 @@ struct Gateway: ServerMiddleware {
         let query = path[start...].replacingOccurrences(of: "%2C", with: ",").replacingOccurrences(of: "%2c", with: ",")
         request.path = String(path[..<start]) + query
         return request
+    }
+
+    /// The throttling bucket of a call: the operation's, but a JSON listings feed's own for its createFeed.
+    static func bucket(_ operationID: String, body: String?) -> String {
+        guard operationID == "createFeed", let body,
+            let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+            let type = object["feedType"] as? String, type == "JSON_LISTINGS_FEED"
+        else { return operationID }
+        return "createFeed.JSON_LISTINGS_FEED"
     }
 
     /// Operations whose request body is optional.

@@ -97,6 +97,7 @@ extension Simulator {
         var items = specification.items.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         if items.isEmpty {
             var known = catalogSKUs(merchantID: specification.merchantID, marketplaceID: specification.marketplaceID)
+                .union(listingSKUs(merchantID: specification.merchantID, marketplaceID: specification.marketplaceID))
                 .sorted()
             if known.isEmpty { known = (1...5).map { "MFN-SKU-\($0)" } }
             let lines =
@@ -184,6 +185,7 @@ extension Simulator {
         record.history.append(.init(status: pending ? "PENDING" : "UNSHIPPED", at: Self.timestamp(created)))
         mfn.orders[id] = record
         notifyOrderChange(record, type: "OrderStatusChange", reason: "NewOrder")
+        takeOrderedUnits(merchantID: specification.merchantID, items: items.map { ($0.0, $0.1) }, orderID: id)
         return id
     }
 

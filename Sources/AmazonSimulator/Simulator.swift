@@ -49,6 +49,7 @@ public actor Simulator {
     var lwa = LoginWithAmazon()
     var world = World()
     var mfn = MFNWorld()
+    var listings = ListingsWorld()
     var buckets: [String: TokenBucket] = [:]
     var operationFaults: [String: FaultSettings] = [:]
     var requests: [RecordedRequest] = []
@@ -81,7 +82,7 @@ public actor Simulator {
     /// (the demo's second run) as the same Amazon. Throttling buckets, faults, notification destinations and the
     /// order generator are the running process's and are not saved.
     public func savedState() throws -> Data {
-        try JSONEncoder().encode(SavedState(world: world, lwa: lwa, mfn: mfn))
+        try JSONEncoder().encode(SavedState(world: world, lwa: lwa, mfn: mfn, listings: listings))
     }
 
     /// Takes up a state ``savedState()`` wrote.
@@ -90,6 +91,7 @@ public actor Simulator {
         world = saved.world
         lwa = saved.lwa
         mfn = saved.mfn ?? MFNWorld()
+        listings = saved.listings ?? ListingsWorld()
         lwa.applications[configuration.clientID] = .init(
             clientID: configuration.clientID,
             clientSecret: configuration.clientSecret
@@ -101,6 +103,8 @@ public actor Simulator {
         var lwa: LoginWithAmazon
         /// Absent from states saved before the simulator knew MFN orders.
         var mfn: MFNWorld?
+        /// Absent from states saved before the simulator knew listings and feeds.
+        var listings: ListingsWorld?
     }
 
     // MARK: Login with Amazon

@@ -2,6 +2,8 @@ import AmazonEFInventory
 import AmazonEFLocation
 import AmazonEFReturns
 import AmazonEFShipments
+import AmazonFeeds
+import AmazonListings
 import AmazonOrders
 import AmazonOrdersV0
 import Foundation
@@ -76,6 +78,18 @@ public enum SimulatorServer {
             configuration: configuration,
             middlewares: middlewares
         )
+        try (simulator as any AmazonListings.APIProtocol).registerHandlers(
+            on: router,
+            serverURL: root,
+            configuration: configuration,
+            middlewares: middlewares
+        )
+        try (simulator as any AmazonFeeds.APIProtocol).registerHandlers(
+            on: router,
+            serverURL: root,
+            configuration: configuration,
+            middlewares: middlewares
+        )
         LoginRoutes.add(to: router, simulator: simulator)
         ControlRoutes.add(to: router, simulator: simulator)
         return router
@@ -137,8 +151,8 @@ enum JSONResponse {
     }
 
     /// Decodes a JSON body, or says what is wrong with it and where.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
-        let buffer = try await request.body.collect(upTo: 1 << 20)
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 1 << 20) async throws -> T {
+        let buffer = try await request.body.collect(upTo: limit)
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {

@@ -71,5 +71,17 @@ public struct RateLimit: Sendable, Hashable, Codable {
         "searchOrders": RateLimit(rate: 0.0056, burst: 20),
         "getOrder": RateLimit(rate: 0.5, burst: 30),
         "confirmShipment": RateLimit(rate: 2, burst: 10),
+        // Listings Items 2021-08-01 and Feeds 2021-06-30; a JSON listings feed takes from its own bucket, five
+        // feeds per five minutes (Amazon's changelog of May 2025), not from createFeed's.
+        "getListingsItem": RateLimit(rate: 5, burst: 10),
+        "patchListingsItem": RateLimit(rate: 5, burst: 5),
+        "searchListingsItems": RateLimit(rate: 5, burst: 5),
+        "createFeedDocument": RateLimit(rate: 0.5, burst: 15),
+        "createFeed": RateLimit(rate: 0.0083, burst: 15),
+        "createFeed.JSON_LISTINGS_FEED": RateLimit(rate: 5.0 / 300, burst: 5),
+        "getFeeds": RateLimit(rate: 0.0222, burst: 10),
+        "getFeed": RateLimit(rate: 2, burst: 15),
+        "cancelFeed": RateLimit(rate: 2, burst: 15),
+        "getFeedDocument": RateLimit(rate: 0.0222, burst: 10),
     ]
 }

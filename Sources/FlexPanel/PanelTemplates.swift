@@ -369,7 +369,7 @@ enum PanelTemplates {
         <p>Marketplaces whose MFN orders are pulled: {{#marketplaces}}<label><input type="checkbox" name="{{name}}" value="on"{{#on}} checked{{/on}}{{^canChange}} disabled{{/canChange}}> {{id}}</label> {{/marketplaces}}{{#marketplacesError}}<span class="error">{{.}}</span>{{/marketplacesError}}</p>
         <label>First download from (YYYY-MM-DD; empty: a day back); older orders are not pulled <input type="date" name="mfnEarliestOrderDate" value="{{earliest}}"{{^canChange}} disabled{{/canChange}}></label>{{#earliestError}}<span class="error">{{.}}</span>{{/earliestError}}
         <label>Product code the WMS is given <select name="productCode"{{^canChange}} disabled{{/canChange}}>{{#productCodes}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{text}}</option>{{/productCodes}}</select></label>
-        <label>Ship methods, one a line: marketplace (* for any), Amazon's service level, WMS carrier, WMS method, Amazon's carrier code[, carrier name[, shipping method]] <textarea name="shipMethods" rows="4"{{^canChange}} disabled{{/canChange}}>{{shipMethods}}</textarea></label>{{#shipMethodsError}}<span class="error">{{.}}</span>{{/shipMethodsError}}
+        <label>Ship methods, one a line: marketplace (* for any), Amazon's service level, WMS carrier, WMS method, Amazon's carrier code[, carrier name[, shipping method]] <textarea name="shipMethods" rows="5" cols="60"{{^canChange}} disabled{{/canChange}}>{{shipMethods}}</textarea></label>{{#shipMethodsError}}<span class="error">{{.}}</span>{{/shipMethodsError}}
         </fieldset>
         {{/merchant}}
         {{#canChange}}<button type="submit">Save settings</button>{{/canChange}}
@@ -421,7 +421,7 @@ enum PanelTemplates {
         </section>
         {{/locations}}
         <h2>Change log</h2>
-        <table><thead><tr><th>When</th><th>Who</th><th>Setting</th><th>From</th><th>To</th></tr></thead><tbody>
+        <table class="changes"><thead><tr><th>When</th><th>Who</th><th>Setting</th><th>From</th><th>To</th></tr></thead><tbody>
         {{#changes}}<tr><td>{{at}}</td><td>{{actor}}</td><td>{{setting}}</td><td>{{old}}</td><td>{{new}}</td></tr>{{/changes}}
         </tbody></table>
         """
@@ -508,7 +508,7 @@ enum PanelTemplates {
         </form>
         {{/operatorForm}}
         <h2>Change log</h2>
-        <table><thead><tr><th>When</th><th>Who</th><th>What</th><th>Before</th><th>After</th></tr></thead><tbody>
+        <table class="changes"><thead><tr><th>When</th><th>Who</th><th>What</th><th>Before</th><th>After</th></tr></thead><tbody>
         {{#changes}}<tr><td>{{at}}</td><td>{{actor}}</td><td>{{setting}}</td><td>{{old}}</td><td>{{new}}</td></tr>{{/changes}}
         </tbody></table>
         """
@@ -554,7 +554,11 @@ enum PanelTemplates {
         .tile h3 { margin: .3rem 0; font-size: 1rem; }
         .tile p { margin: .3rem 0; font-size: .9rem; }
         svg.chart { display: block; margin-top: .4rem; }
-        .actions form.pack, .actions form.label { display: grid; gap: .5rem; align-items: start; background: #fff; border: 1px solid #d5d9de; padding: .6rem .9rem; }
+        .actions form.ship fieldset, form.settings fieldset { display: grid; gap: .5rem; border: 1px solid #d5d9de; }
+        .actions form.ship fieldset > label, form.settings fieldset > label { display: grid; gap: .2rem; }
+        form.settings textarea { width: 100%; font-family: monospace; }
+        table.changes td { overflow-wrap: anywhere; max-width: 28rem; }
+        .actions form.pack, .actions form.label, .actions form.ship { display: grid; gap: .5rem; align-items: start; background: #fff; border: 1px solid #d5d9de; padding: .6rem .9rem; }
         form.pack fieldset { border: 1px solid #d5d9de; }
         .sizes { display: flex; gap: .6rem; flex-wrap: wrap; align-items: end; }
         .sizes input { width: 6rem; }

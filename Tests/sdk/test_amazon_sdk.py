@@ -629,6 +629,180 @@ def test_mfn_confirm_shipment_partial_then_whole(client, mfn_orders):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Listings Items 2021-08-01 and Feeds 2021-06-30: MFN stock and prices, one SKU a call or many in a JSON listings feed
+
+LISTINGS_MODELS = "spapi.models.listings_items_v2021_08_01"
+FEEDS_MODELS = "spapi.models.feeds_v2021_06_30"
+
+
+def control_put(path, body):
+    request = urllib.request.Request(SIMULATOR_URL + path, data=json.dumps(body).encode(),
+                                     headers={"content-type": "application/json"}, method="PUT")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200, f"PUT {path} answered {response.status}"
+        return json.load(response)
+
+
+def http(method, url, data=None, headers=None):
+    """A plain HTTP call to a signed document URL, as the SDK's users make it: (status, body bytes)."""
+    request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.fixture(scope="module")
+def listings(client):
+    """Three merchant-fulfilled listings made through the control path, 5 units at 20.00 each."""
+    skus = [f"SDK-LST-{uuid.uuid4().hex[:8]}-{index}" for index in range(3)]
+    made = control("/_simulator/listings-items", {"merchantId": MERCHANT, "items": [
+        {"sku": sku, "marketplaceIds": [US], "quantity": 5, "price": 20.0} for sku in skus]})
+    assert made["listings"] == 3
+    return skus
+
+
+def quantity_patch(units, **extra):
+    from spapi.models.listings_items_v2021_08_01 import ListingsItemPatchRequest, PatchOperation
+    return ListingsItemPatchRequest(product_type="PRODUCT", patches=[PatchOperation(
+        op="replace", path="/attributes/fulfillment_availability",
+        value=[{"fulfillment_channel_code": "DEFAULT", "quantity": units, **extra}])])
+
+
+def test_listings_get_patch_search(client, listings):
+    from spapi.api.listings_items_v2021_08_01.listings_api import ListingsApi
+    from spapi.models.listings_items_v2021_08_01 import ListingsItemPatchRequest, PatchOperation
+
+    api = ListingsApi(client)
+
+    def units(sku):
+        item = api.get_listings_item(MERCHANT, sku, [US], included_data=["fulfillmentAvailability"])
+        return item.fulfillment_availability[0].quantity
+
+    item = api.get_listings_item(MERCHANT, listings[0], [US],
+                                 included_data=["summaries", "attributes", "offers", "fulfillmentAvailability", "issues"])
+    assert item.sku == listings[0] and item.summaries[0].marketplace_id == US and item.summaries[0].asin.startswith("B0")
+    assert item.fulfillment_availability[0].fulfillment_channel_code == "DEFAULT" and units(listings[0]) == 5
+    assert item.offers[0].price.currency_code == "USD" and float(item.offers[0].price.amount) == 20.0
+    assert item.attributes["fulfillment_availability"] == [{"fulfillment_channel_code": "DEFAULT", "quantity": 5}]
+
+    accepted = api.patch_listings_item(MERCHANT, listings[0], [US], quantity_patch(42, lead_time_to_ship_max_days=2))
+    assert accepted.status == "ACCEPTED" and accepted.issues == [] and accepted.submission_id
+    assert units(listings[0]) == 42
+    refused = api.patch_listings_item(MERCHANT, listings[0], [US], quantity_patch(-1))
+    assert refused.status == "INVALID" and refused.issues[0].severity == "ERROR"
+    assert refused.issues[0].attribute_names == ["fulfillment_availability.quantity"]
+    preview = api.patch_listings_item(MERCHANT, listings[0], [US], quantity_patch(7), mode="VALIDATION_PREVIEW",
+                                      included_data=["identifiers", "issues"])
+    assert preview.status == "VALID" and preview.identifiers[0].asin == item.summaries[0].asin
+    assert units(listings[0]) == 42, "neither a refused patch nor a preview changes the listing"
+
+    def price(currency, amount):
+        return ListingsItemPatchRequest(product_type="PRODUCT", patches=[PatchOperation(
+            op="replace", path="/attributes/purchasable_offer", value=[{
+                "marketplace_id": US, "currency": currency, "audience": "ALL",
+                "our_price": [{"schedule": [{"value_with_tax": amount}]}]}])])
+
+    wrong = api.patch_listings_item(MERCHANT, listings[0], [US], price("EUR", 19.99))
+    assert wrong.status == "INVALID" and "USD" in wrong.issues[0].message
+    assert api.patch_listings_item(MERCHANT, listings[0], [US], price("USD", 19.99)).status == "ACCEPTED"
+    offered = api.get_listings_item(MERCHANT, listings[0], [US], included_data=["offers"]).offers[0]
+    assert offered.price.amount == "19.99"
+    unknown = api.patch_listings_item(MERCHANT, "SDK-NO-SUCH-SKU", [US], quantity_patch(1))
+    assert unknown.status == "INVALID" and unknown.issues
+    with pytest.raises(ApiException) as missing:
+        api.get_listings_item(MERCHANT, "SDK-NO-SUCH-SKU", [US])
+    assert missing.value.status == 404 and error_codes(missing.value, LISTINGS_MODELS) == ["NOT_FOUND"]
+
+    by_sku = api.search_listings_items(MERCHANT, [US], identifiers=listings[:2], identifiers_type="SKU")
+    assert by_sku.number_of_results == 2 and {i.sku for i in by_sku.items} == set(listings[:2])
+    asin = api.get_listings_item(MERCHANT, listings[1], [US]).summaries[0].asin
+    by_asin = api.search_listings_items(MERCHANT, [US], identifiers=[asin], identifiers_type="ASIN")
+    assert [i.sku for i in by_asin.items] == [listings[1]], "an ASIN finds the seller's SKUs for it"
+    seen, token = [], None
+    while True:
+        kwargs = {"page_token": token} if token else {}
+        page = api.search_listings_items(MERCHANT, [US], identifiers=listings, identifiers_type="SKU", page_size=2,
+                                         sort_by="sku", sort_order="ASC", **kwargs)
+        seen += [i.sku for i in page.items]
+        token = page.pagination.next_token if page.pagination else None
+        if not token:
+            break
+    assert seen == sorted(listings), f"pages of two walk all three in SKU order: {seen}"
+    with pytest.raises(ApiException) as lonely:
+        api.search_listings_items(MERCHANT, [US], identifiers=listings[:1])
+    assert lonely.value.status == 400, "identifiers need identifiersType"
+
+
+def test_json_listings_feed(client, listings):
+    from spapi.api.feeds_v2021_06_30.feeds_api import FeedsApi
+    from spapi.api.listings_items_v2021_08_01.listings_api import ListingsApi
+    from spapi.models.feeds_v2021_06_30 import CreateFeedDocumentSpecification, CreateFeedSpecification
+
+    feeds = FeedsApi(client)
+    control_put("/_simulator/feed-processing", {"queueSeconds": 0, "baseSeconds": 0.2, "secondsPerThousandMessages": 0})
+    content_type = "application/json; charset=UTF-8"
+
+    def patch(message_id, sku, units):
+        return {"messageId": message_id, "sku": sku, "operationType": "PATCH", "productType": "PRODUCT", "patches": [
+            {"op": "replace", "path": "/attributes/fulfillment_availability",
+             "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": units}]}]}
+
+    def submit(messages, upload=True):
+        document = feeds.create_feed_document(CreateFeedDocumentSpecification(content_type=content_type))
+        assert document.feed_document_id and document.url.startswith("http")
+        body = json.dumps({"header": {"sellerId": MERCHANT, "version": "2.0", "issueLocale": "en_US"},
+                           "messages": messages}).encode()
+        if upload:
+            assert http("PUT", document.url, body, {"Content-Type": "text/plain"})[0] == 403, \
+                "the upload's Content-Type must be the one the URL was signed for"
+            assert http("PUT", document.url, body, {"Content-Type": content_type})[0] == 200
+        return feeds.create_feed(CreateFeedSpecification(
+            feed_type="JSON_LISTINGS_FEED", marketplace_ids=[US], input_feed_document_id=document.feed_document_id))
+
+    feed_id = submit([patch(1, listings[1], 77), patch(2, "SDK-NO-SUCH-SKU", 1), patch(3, listings[2], "lots")]).feed_id
+    deadline = time.time() + 30
+    feed = feeds.get_feed(feed_id)
+    while feed.processing_status in ("IN_QUEUE", "IN_PROGRESS") and time.time() < deadline:
+        time.sleep(0.3)
+        feed = feeds.get_feed(feed_id)
+    assert feed.processing_status == "DONE" and feed.result_feed_document_id, feed
+    assert feed.processing_start_time and feed.processing_end_time >= feed.processing_start_time
+    result = feeds.get_feed_document(feed.result_feed_document_id)
+    status, data = http("GET", result.url)
+    assert status == 200, data
+    report = json.loads(data)
+    assert report["header"]["feedId"] == feed_id and report["header"]["version"] == "2.0"
+    assert report["summary"] == {"errors": 2, "warnings": 0, "messagesProcessed": 3, "messagesAccepted": 1,
+                                 "messagesInvalid": 2}, report
+    assert sorted(issue["messageId"] for issue in report["issues"]) == [2, 3]
+    assert any(issue.get("attributeName") == "fulfillment_availability.quantity" for issue in report["issues"])
+    listings_api = ListingsApi(client)
+    units = {sku: listings_api.get_listings_item(MERCHANT, sku, [US], included_data=["fulfillmentAvailability"])
+             .fulfillment_availability[0].quantity for sku in listings[1:]}
+    assert units == {listings[1]: 77, listings[2]: 5}, "the accepted message applied; the refused one changed nothing"
+
+    with pytest.raises(ApiException) as not_uploaded:
+        submit([patch(1, listings[1], 1)], upload=False)
+    assert not_uploaded.value.status == 400 and error_codes(not_uploaded.value, FEEDS_MODELS)
+
+    control_put("/_simulator/feed-processing", {"queueSeconds": 600, "baseSeconds": 0.2, "secondsPerThousandMessages": 0})
+    queued = submit([patch(1, listings[1], 2)]).feed_id
+    feeds.cancel_feed(queued)
+    assert feeds.get_feed(queued).processing_status == "CANCELLED"
+    with pytest.raises(ApiException) as twice:
+        feeds.cancel_feed(queued)
+    assert twice.value.status == 400, "only a queued feed can be cancelled"
+    listed = feeds.get_feeds(feed_types=["JSON_LISTINGS_FEED"], page_size=100)
+    assert {feed_id, queued} <= {f.feed_id for f in listed.feeds}
+    with pytest.raises(ApiException) as untyped:
+        feeds.get_feeds(page_size=10)
+    assert untyped.value.status == 400, "getFeeds needs feedTypes or nextToken"
+    control_put("/_simulator/feed-processing", {"queueSeconds": 5, "baseSeconds": 10, "secondsPerThousandMessages": 1})
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # (d) Throttling; last, since it empties getShipment's token bucket
 
 
