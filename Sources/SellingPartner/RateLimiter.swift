@@ -35,6 +35,16 @@ public actor RateLimiter {
         "searchOrders": Limit(rate: 0.0056, burst: 20),
         "getOrder": Limit(rate: 0.5, burst: 30),
         "confirmShipment": Limit(rate: 2, burst: 10),
+        "getListingsItem": Limit(rate: 5, burst: 10),
+        "patchListingsItem": Limit(rate: 5, burst: 5),
+        "searchListingsItems": Limit(rate: 5, burst: 5),
+        "createFeedDocument": Limit(rate: 0.5, burst: 15),
+        // FlexBridge creates JSON listings feeds only, whose own limit (five per five minutes) is what binds.
+        "createFeed": Limit(rate: 5.0 / 300, burst: 5),
+        "getFeeds": Limit(rate: 0.0222, burst: 10),
+        "getFeed": Limit(rate: 2, burst: 15),
+        "cancelFeed": Limit(rate: 2, burst: 15),
+        "getFeedDocument": Limit(rate: 0.0222, burst: 10),
     ]
 
     /// The bucket of an operation. Tokens may go below zero: each waiting caller has reserved its token, and the

@@ -2,6 +2,8 @@ import AmazonEFInventory
 import AmazonEFLocation
 import AmazonEFReturns
 import AmazonEFShipments
+import AmazonFeeds
+import AmazonListings
 import AmazonOrders
 import AmazonOrdersV0
 import AsyncHTTPClient
@@ -60,6 +62,8 @@ public struct SellingPartnerClient: Sendable {
     public let locations: AmazonEFLocation.Client
     public let orders: AmazonOrders.Client
     public let ordersV0: AmazonOrdersV0.Client
+    public let listingsItems: AmazonListings.Client
+    public let feeds: AmazonFeeds.Client
     let httpClient: HTTPClient
     let retry: RetryPolicy
     let logger: Logger
@@ -128,6 +132,18 @@ public struct SellingPartnerClient: Sendable {
             middlewares: middlewares
         )
         ordersV0 = .init(
+            serverURL: endpoint.url,
+            configuration: ordersConfiguration,
+            transport: transport,
+            middlewares: middlewares
+        )
+        listingsItems = .init(
+            serverURL: endpoint.url,
+            configuration: ordersConfiguration,
+            transport: transport,
+            middlewares: middlewares
+        )
+        feeds = .init(
             serverURL: endpoint.url,
             configuration: ordersConfiguration,
             transport: transport,
