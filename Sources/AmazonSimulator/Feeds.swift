@@ -481,7 +481,8 @@ extension Simulator: AmazonFeeds.APIProtocol {
         var marketplaces = Set(query.marketplaceIds ?? [])
         var statuses = Set((query.processingStatuses ?? []).map(\.rawValue))
         var since = query.createdSince ?? now().addingTimeInterval(-90 * 86_400)
-        var until = query.createdUntil ?? now()
+        // Now, or the latest stamp handed out if that is later (stamps are a millisecond apart at least).
+        var until = query.createdUntil ?? max(now(), world.lastStamp)
         if let token = query.nextToken {
             // The token carries the query it continues.
             guard let data = Data(base64Encoded: token),

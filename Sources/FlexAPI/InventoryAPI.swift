@@ -47,7 +47,9 @@ extension APIHandler {
                     carrierName: $0.carrierName,
                     shippingMethod: $0.shippingMethod
                 )
-            }
+            },
+            mfnStockHubs: (body.mfnStockHubs ?? []).map(HubCode.init(rawValue:)),
+            mfnHandlingTime: body.mfnHandlingTime
         )
         let id = ConnectionID(rawValue: input.path.connectionId)
         do {
@@ -174,11 +176,14 @@ extension APIHandler {
         switch input.body {
         case .json(let body):
             let table = body.listings.map { listing in
-                [listing.clientSkuId, listing.channelSerialNo, listing.channelSkuId, listing.marketplace ?? ""]
+                [
+                    listing.clientSkuId, listing.channelSerialNo, listing.channelSkuId, listing.marketplace ?? "",
+                    listing.fulfilledBy?.rawValue ?? "",
+                ]
             }
             do {
                 listings = try CSVTable(
-                    columns: ["clientSkuId", "channelSerialNo", "channelSkuId", "marketplace"],
+                    columns: ["clientSkuId", "channelSerialNo", "channelSkuId", "marketplace", "fulfilledBy"],
                     rows: table
                 )
                 .listings(for: connection)
@@ -384,7 +389,9 @@ extension APIHandler {
             mfnMarketplaceIds: settings.mfnMarketplaceIds?.map(\.rawValue),
             mfnEarliestOrderDate: settings.mfnEarliestOrderDate,
             productCode: .init(rawValue: settings.productCode.rawValue),
-            shipMethods: settings.shipMethods.map(Self.schema)
+            shipMethods: settings.shipMethods.map(Self.schema),
+            mfnStockHubs: settings.mfnStockHubs.map(\.rawValue),
+            mfnHandlingTime: settings.mfnHandlingTime
         )
     }
 

@@ -88,6 +88,7 @@ extension RequestLimits {
                 .init(path: [.key("hubSafetyStock"), .anyKey], rule: .integer(0...1000000000)),
                 .init(path: [.key("skuSafetyStock"), .anyKey], rule: .integer(0...1000000000)),
                 .init(path: [.key("reconciliationIntervalMinutes")], rule: .integer(0...10080)),
+                .init(path: [.key("mfnHandlingTime")], rule: .integer(0...30)),
             ]
         ),
         "putStock": RequestLimits(

@@ -259,8 +259,8 @@ extension CSVTable {
         var seen: [String: Int] = [:]
         let now = Date()
         return try readRows(
-            required: ["clientSkuId", "channelSerialNo", "channelSkuId", "marketplace"],
-            optional: ["marketplace"]
+            required: ["clientSkuId", "channelSerialNo", "channelSkuId", "marketplace", "fulfilledBy"],
+            optional: ["marketplace", "fulfilledBy"]
         ) {
             row throws(CSVError) in
             var marketplace = row.value("marketplace")
@@ -278,13 +278,18 @@ extension CSVTable {
                     "\"\(marketplace)\" is not a marketplace of the connection (\(marketplaces.joined(separator: ", ")))"
                 )
             }
+            let fulfilment = row.value("fulfilledBy").uppercased()
+            guard let fulfilledBy = fulfilment.isEmpty ? .amazon : Listing.FulfilledBy(rawValue: fulfilment) else {
+                throw row.error("fulfilledBy", "must be AMAZON or MERCHANT, got \"\(row.value("fulfilledBy"))\"")
+            }
             let listing = Listing(
                 connectionID: connection.id,
                 marketplaceID: MarketplaceID(rawValue: marketplace),
                 warehouseSKU: WarehouseSKU(rawValue: row.value("clientSkuId")),
                 merchantSKU: MerchantSKU(rawValue: row.value("channelSkuId")),
                 asin: ASIN(rawValue: row.value("channelSerialNo").uppercased()),
-                updatedAt: now
+                updatedAt: now,
+                fulfilledBy: fulfilledBy
             )
             do throws(ValidationError) {
                 try listing.validate()

@@ -78,6 +78,14 @@ public struct Connection: Sendable, Hashable, Codable {
         return marketplaceIDs.filter(chosen.contains)
     }
 
+    /// The marketplaces whose merchant-fulfilled listings get the MFN stock: none while no hub feeds it, else those
+    /// the MFN settings name (all of the connection's when they name none).
+    public var mfnStockMarketplaceIDs: [MarketplaceID] {
+        guard !settings.mfnStockHubs.isEmpty else { return [] }
+        guard let chosen = settings.mfnMarketplaceIds else { return marketplaceIDs }
+        return marketplaceIDs.filter(chosen.contains)
+    }
+
     /// Checks what a person could have typed wrong, naming the field.
     public func validate() throws(ValidationError) {
         if name.trimmingCharacters(in: .whitespaces).isEmpty {

@@ -31,6 +31,11 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
     public var productCode: ProductCode
     /// Amazon's ship-service levels to the WMS's carriers and methods, and back to what Amazon is told.
     public var shipMethods: [ShipMethodMapping]
+    /// The hubs whose stock, summed, is offered on the connection's merchant-fulfilled listings (Listings API);
+    /// none switches MFN stock off.
+    public var mfnStockHubs: [HubCode]
+    /// The handling time sent with every MFN quantity (`lead_time_to_ship_max_days`); Amazon's default when nil.
+    public var mfnHandlingTime: Int?
 
     /// Which code an order line carries for the WMS.
     public enum ProductCode: String, Sendable, Hashable, Codable, CaseIterable {
@@ -55,8 +60,12 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
         mfnMarketplaceIds: [MarketplaceID]? = nil,
         mfnEarliestOrderDate: String? = nil,
         productCode: ProductCode = .merchantSku,
-        shipMethods: [ShipMethodMapping] = []
+        shipMethods: [ShipMethodMapping] = [],
+        mfnStockHubs: [HubCode] = [],
+        mfnHandlingTime: Int? = nil
     ) {
+        self.mfnStockHubs = mfnStockHubs
+        self.mfnHandlingTime = mfnHandlingTime
         self.mfnOrderSyncEnabled = mfnOrderSyncEnabled
         self.mfnMarketplaceIds = mfnMarketplaceIds
         self.mfnEarliestOrderDate = mfnEarliestOrderDate
@@ -101,6 +110,8 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
         productCode =
             (try? container.decodeIfPresent(ProductCode.self, forKey: .productCode)) ?? defaults.productCode
         shipMethods = try container.decodeIfPresent([ShipMethodMapping].self, forKey: .shipMethods) ?? []
+        mfnStockHubs = try container.decodeIfPresent([HubCode].self, forKey: .mfnStockHubs) ?? []
+        mfnHandlingTime = try container.decodeIfPresent(Int.self, forKey: .mfnHandlingTime)
     }
 
     /// The start of ``mfnEarliestOrderDate``'s day, in UTC; nil when unset.
@@ -159,6 +170,28 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
             throw ValidationError(
                 field: "settings.mfnEarliestOrderDate",
                 reason: "must be a day written YYYY-MM-DD, got \(day)"
+            )
+        }
+        guard mfnStockHubs.count <= 100 else {
+            throw ValidationError(
+                field: "settings.mfnStockHubs",
+                reason: "names \(mfnStockHubs.count) hubs; at most 100"
+            )
+        }
+        for (index, hub) in mfnStockHubs.enumerated()
+        where hub.rawValue.isEmpty || hub.rawValue.count > StockLevel.maximumHubLength {
+            throw ValidationError(
+                field: "settings.mfnStockHubs[\(index)]",
+                reason: "must be a hub code of 1 to \(StockLevel.maximumHubLength) characters"
+            )
+        }
+        if Set(mfnStockHubs).count != mfnStockHubs.count {
+            throw ValidationError(field: "settings.mfnStockHubs", reason: "names a hub twice")
+        }
+        if let days = mfnHandlingTime, !(0...ListingRules.maximumHandlingTime).contains(days) {
+            throw ValidationError(
+                field: "settings.mfnHandlingTime",
+                reason: "must be a whole number of days from 0 to \(ListingRules.maximumHandlingTime), got \(days)"
             )
         }
         do {

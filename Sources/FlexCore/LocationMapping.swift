@@ -46,6 +46,15 @@ public struct Listing: Sendable, Hashable, Codable {
     /// Mandatory: without an ASIN Amazon cannot take stock for the SKU.
     public var asin: ASIN
     public var updatedAt: Date
+    /// Who fulfils the listing's orders: Amazon (FBA, Seller Flex — stock through locations) or the merchant (MFN —
+    /// stock through the Listings API, from the MFN hubs). Only a listing marked merchant-fulfilled is ever sent as
+    /// MFN stock, so that an Amazon-fulfilled offer is never turned into a merchant-fulfilled one.
+    public var fulfilledBy: FulfilledBy
+
+    public enum FulfilledBy: String, Sendable, Hashable, Codable, CaseIterable {
+        case amazon = "AMAZON"
+        case merchant = "MERCHANT"
+    }
 
     public init(
         connectionID: ConnectionID,
@@ -53,8 +62,10 @@ public struct Listing: Sendable, Hashable, Codable {
         warehouseSKU: WarehouseSKU,
         merchantSKU: MerchantSKU,
         asin: ASIN,
-        updatedAt: Date
+        updatedAt: Date,
+        fulfilledBy: FulfilledBy = .amazon
     ) {
+        self.fulfilledBy = fulfilledBy
         self.connectionID = connectionID
         self.marketplaceID = marketplaceID
         self.warehouseSKU = warehouseSKU

@@ -312,3 +312,22 @@ public enum ListingRoutePlanner {
         return .patch(min(pending, patchBacklog))
     }
 }
+
+extension ListingRoutePlanner {
+    /// Whether a feed may be submitted now without waiting, by the pace the client keeps for createFeed: `burst`
+    /// feeds at once (half Amazon's five, as for every operation), then one every `300 / perFiveMinutes` seconds.
+    /// `submitted` are the times of the feeds written in the last five minutes.
+    public static func feedAllowed(submitted: [Date], now: Date, perFiveMinutes: Int = 5, burst: Int = 2) -> Bool {
+        let rate = Double(max(1, perFiveMinutes)) / 300
+        let capacity = Double(max(1, burst))
+        var tokens = capacity
+        var last: Date?
+        for at in submitted.sorted() {
+            if let last { tokens = min(capacity, tokens + max(0, at.timeIntervalSince(last)) * rate) }
+            tokens -= 1
+            last = at
+        }
+        if let last { tokens = min(capacity, tokens + max(0, now.timeIntervalSince(last)) * rate) }
+        return tokens >= 1 - 1e-9
+    }
+}

@@ -18,6 +18,7 @@ public struct ConnectionSync: Service {
     private let fulfilment: FulfilmentWorker.Configuration
     private let returns: ReturnWorker.Configuration
     private let merchantOrders: MerchantOrderWorker.Configuration
+    private let listings: ListingsWorker.Configuration
     private let runtime: WorkerRuntime<AnyClock>
     /// Which endpoints a connection may send its secrets to.
     private let outbound: OutboundPolicy
@@ -32,6 +33,7 @@ public struct ConnectionSync: Service {
         fulfilment: FulfilmentWorker.Configuration = .init(),
         returns: ReturnWorker.Configuration = .init(),
         merchantOrders: MerchantOrderWorker.Configuration = .init(),
+        listings: ListingsWorker.Configuration = .init(),
         clock: AnyClock = .continuous,
         outbound: OutboundPolicy = .production,
         logger: Logger = Logger(label: "flexbridge.sync")
@@ -45,6 +47,7 @@ public struct ConnectionSync: Service {
         self.fulfilment = fulfilment
         self.returns = returns
         self.merchantOrders = merchantOrders
+        self.listings = listings
         self.runtime = WorkerRuntime(clock: clock, logger: logger)
         self.logger = logger
     }
@@ -163,9 +166,18 @@ public struct ConnectionSync: Service {
             lease: lease,
             logger: logger
         )
+        let listingsWorker = ListingsWorker(
+            connectionID: id,
+            store: store,
+            client: client,
+            configuration: listings,
+            lease: lease,
+            logger: logger
+        )
         logger.info("connection sync started", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
         await runtime.run(
             [inventoryWorker] + orderWorker.workers + [fulfilmentWorker, returnWorker] + merchantOrderWorker.workers
+                + [listingsWorker]
         )
         logger.info("connection sync ended", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
     }

@@ -170,7 +170,11 @@ final class TransactionNotes: Sendable {
     func noteConnectionsChanged() { dirty.withLock { $0.connections = true } }
     /// A connection's worker of a kind has work.
     func note(_ work: WakeUps.Work, for connectionIDs: some Sequence<ConnectionID>) {
-        dirty.withLock { $0.work[work, default: []].formUnion(connectionIDs) }
+        dirty.withLock {
+            $0.work[work, default: []].formUnion(connectionIDs)
+            // What changes a location's stock (settings, listings, mappings) may change an MFN listing's too.
+            if work == .inventory { $0.work[.listings, default: []].formUnion(connectionIDs) }
+        }
     }
     func noteInventoryChanged(_ connectionID: ConnectionID) { note(.inventory, for: [connectionID]) }
 

@@ -205,7 +205,7 @@ struct Import: AsyncParsableCommand {
     struct Listings: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Imports listings: columns clientSkuId, channelSerialNo (ASIN), channelSkuId (merchant SKU), marketplace."
+                "Imports listings: columns clientSkuId, channelSerialNo (ASIN), channelSkuId (merchant SKU), marketplace, and optionally fulfilledBy (AMAZON, the default, or MERCHANT for MFN stock)."
         )
 
         @Argument(help: "The CSV file.")

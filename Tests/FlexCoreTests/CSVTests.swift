@@ -51,6 +51,22 @@ struct CSVTests {
         #expect(listings.map(\.merchantSKU.rawValue) == ["MSKU-1", "MSKU-2"])
         #expect(listings.map(\.asin.rawValue) == ["B0ASIN0001", "B0ASIN0002"])
         #expect(listings.allSatisfy { $0.marketplaceID.rawValue == "A21TJRUUN4KGV" })
+        #expect(listings.allSatisfy { $0.fulfilledBy == .amazon }, "Amazon-fulfilled unless the file says otherwise")
+        let marked = try CSVTable(
+            parsing:
+                "clientSkuId,channelSerialNo,channelSkuId,marketplace,fulfilledBy\nE1,B0ASIN0001,M1,,merchant\nE2,B0ASIN0002,M2,,\n"
+        )
+        .listings(for: connection)
+        #expect(marked.map(\.fulfilledBy) == [.merchant, .amazon])
+        #expect {
+            _ = try CSVTable(
+                parsing: "clientSkuId,channelSerialNo,channelSkuId,marketplace,fulfilledBy\nE1,B0ASIN0001,M1,,MFN\n"
+            )
+            .listings(for: connection)
+        } throws: { error in
+            (error as? CSVErrors)?.errors.first?.columnName == "fulfilledBy"
+                && "\(error)".contains("must be AMAZON or MERCHANT, got \"MFN\"")
+        }
     }
 
     @Test("every bad listing row is reported with its line, column and reason")

@@ -87,4 +87,17 @@ struct ListingRulesTests {
         #expect(ListingRoutePlanner.route(pending: 100_000, feedAllowed: true) == .feed(25_000))
         #expect(ListingRoutePlanner.route(pending: 100_000, feedAllowed: false) == .patch(50))
     }
+
+    @Test("the feed budget: two at once, then one a minute, as the client paces createFeed")
+    func budget() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(ListingRoutePlanner.feedAllowed(submitted: [], now: now))
+        #expect(ListingRoutePlanner.feedAllowed(submitted: [now], now: now))
+        #expect(!ListingRoutePlanner.feedAllowed(submitted: [now, now], now: now))
+        #expect(!ListingRoutePlanner.feedAllowed(submitted: [now, now], now: now.addingTimeInterval(59)))
+        #expect(ListingRoutePlanner.feedAllowed(submitted: [now, now], now: now.addingTimeInterval(60)))
+        let busy = [now, now, now.addingTimeInterval(60)]
+        #expect(!ListingRoutePlanner.feedAllowed(submitted: busy, now: now.addingTimeInterval(100)))
+        #expect(ListingRoutePlanner.feedAllowed(submitted: busy, now: now.addingTimeInterval(120)))
+    }
 }

@@ -528,5 +528,66 @@ enum Schema {
                 .primaryKey("connection_id", "order_id")
                 .run()
         },
+        Migration(version: 15, name: "merchant-fulfilled listings' stock and the JSON listings feeds that carry it") {
+            database,
+            _ in
+            // Who fulfils a listing's orders: only a MERCHANT listing is sent as MFN stock.
+            try await database.raw(
+                "ALTER TABLE listings ADD COLUMN fulfilled_by TEXT NOT NULL DEFAULT 'AMAZON'"
+            ).run()
+            // One row per (connection, marketplace, merchant SKU) of a merchant-fulfilled listing: the MFN hubs'
+            // summed units, its version (bumped when they change), what was last sent and how, and the feed it is
+            // in while one carries it.
+            try await database.create(table: "listing_items")
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("marketplace_id", type: .text, .notNull)
+                .column("merchant_sku", type: .text, .notNull)
+                .column("warehouse_sku", type: .text, .notNull)
+                .column("free_quantity", type: .bigint, .notNull)
+                .column("version", type: .bigint, .notNull)
+                .column("synced_version", type: .bigint, .notNull, .default(0))
+                .column("failed_version", type: .bigint, .notNull, .default(0))
+                .column("changed_at", type: .bigint, .notNull)
+                .column("retry_at", type: .bigint, .notNull, .default(0))
+                .column("sent_quantity", type: .bigint)
+                .column("sent_at", type: .bigint)
+                .column("sent_route", type: .text)
+                .column("sent_reference", type: .text)
+                .column("feed_id", type: .text)
+                .column("feed_version", type: .bigint)
+                .column("feed_quantity", type: .bigint)
+                .column("feed_message", type: .bigint)
+                .column("error_code", type: .text)
+                .column("error_message", type: .text)
+                .column("error_at", type: .bigint)
+                .primaryKey("connection_id", "marketplace_id", "merchant_sku")
+                .run()
+            try await database.create(index: "listing_items_by_change")
+                .on("listing_items")
+                .column("connection_id").column("changed_at")
+                .run()
+            try await database.create(index: "listing_items_by_feed").on("listing_items").column("feed_id").run()
+            // A JSON listings feed, written (preparing) with its items before Amazon is asked, so that a node killed
+            // mid-submission finds it and adopts Amazon's feed instead of sending the changes twice.
+            try await database.create(table: "listing_feeds")
+                .column("id", type: .text, .primaryKey(autoIncrement: false))
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("marketplace_id", type: .text, .notNull)
+                .column("amazon_feed_id", type: .text)
+                .column("status", type: .text, .notNull)
+                .column("items", type: .bigint, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("submitted_at", type: .bigint)
+                .column("checked_at", type: .bigint)
+                .column("finished_at", type: .bigint)
+                .column("accepted", type: .bigint)
+                .column("refused", type: .bigint)
+                .column("error", type: .text)
+                .run()
+            try await database.create(index: "listing_feeds_by_connection")
+                .on("listing_feeds")
+                .column("connection_id").column("created_at")
+                .run()
+        },
     ]
 }

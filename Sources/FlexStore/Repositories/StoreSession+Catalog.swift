@@ -76,7 +76,15 @@ extension StoreSession {
         notes.note(.inventory, for: Set(listings.map(\.connectionID)))
         for chunk in listings.chunks(ofCount: 500) {
             let insert = sql.insert(into: "listings")
-                .columns("connection_id", "marketplace_id", "merchant_sku", "warehouse_sku", "asin", "updated_at")
+                .columns(
+                    "connection_id",
+                    "marketplace_id",
+                    "merchant_sku",
+                    "warehouse_sku",
+                    "asin",
+                    "updated_at",
+                    "fulfilled_by"
+                )
             for listing in chunk {
                 insert.values(
                     SQLBind(listing.connectionID.rawValue),
@@ -84,13 +92,13 @@ extension StoreSession {
                     SQLBind(listing.merchantSKU.rawValue),
                     SQLBind(listing.warehouseSKU.rawValue),
                     SQLBind(listing.asin.rawValue),
-                    SQLBind(listing.updatedAt.millisecondsSince1970)
+                    SQLBind(listing.updatedAt.millisecondsSince1970),
+                    SQLBind(listing.fulfilledBy.rawValue)
                 )
             }
             insert.onConflict(with: ["connection_id", "marketplace_id", "merchant_sku"]) { update in
-                update.set(excludedValueOf: "warehouse_sku").set(excludedValueOf: "asin").set(
-                    excludedValueOf: "updated_at"
-                )
+                update.set(excludedValueOf: "warehouse_sku").set(excludedValueOf: "asin")
+                    .set(excludedValueOf: "updated_at").set(excludedValueOf: "fulfilled_by")
             }
             try await insert.run()
         }
@@ -209,7 +217,9 @@ extension StoreSession {
                 warehouseSKU: WarehouseSKU(rawValue: try row.decode(column: "warehouse_sku", as: String.self)),
                 merchantSKU: MerchantSKU(rawValue: try row.decode(column: "merchant_sku", as: String.self)),
                 asin: ASIN(rawValue: try row.decode(column: "asin", as: String.self)),
-                updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self))
+                updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self)),
+                fulfilledBy: Listing.FulfilledBy(rawValue: try row.decode(column: "fulfilled_by", as: String.self))
+                    ?? .amazon
             )
         }
     }

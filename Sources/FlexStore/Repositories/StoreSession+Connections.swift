@@ -167,6 +167,11 @@ extension StoreSession {
         if settings.changesQuantities(from: current.settings) {
             try await markInventoryPending(connectionID: id, resend: false)
         }
+        if settings.changesQuantities(from: current.settings)
+            || settings.mfnHandlingTime != current.settings.mfnHandlingTime
+        {
+            try await markListingItemsPending(connectionID: id)
+        }
         return settings
     }
 

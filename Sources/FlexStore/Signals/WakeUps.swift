@@ -13,6 +13,8 @@ public final class WakeUps: Sendable {
         case fulfilment
         /// Merchant-fulfilled orders Amazon notified about.
         case merchantOrders
+        /// Stock for merchant-fulfilled listings (the Listings API and feeds).
+        case listings
     }
 
     /// Woken when events were written, so that webhooks go out at once.

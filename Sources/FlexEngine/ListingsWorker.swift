@@ -1,0 +1,336 @@
+import FlexCore
+import FlexStore
+import Foundation
+import Logging
+import SellingPartner
+
+/// Sends one connection's merchant-fulfilled (MFN) stock to Amazon's listings, as fast as Amazon's two routes
+/// allow together: a few changes by patchListingsItem within seconds (5 a second), a backlog by JSON listings feeds
+/// of up to 25,000 (five per five minutes, processed in minutes), the rest patched meanwhile.
+///
+/// Each round sums the MFN hubs into the listing items, follows the feeds in flight (their processing report read
+/// message by message), then sends what is pending. An item in a feed is sent again only after the feed ended, so
+/// a newer quantity never arrives before an older one. A feed is written with its items before Amazon is asked;
+/// a node killed while submitting finds it on its next round and adopts the feed Amazon made of it (one created
+/// since, that FlexBridge does not know), or submits it then — the same changes never go in two feeds.
+public struct ListingsWorker: ConnectionWorker {
+    public struct Configuration: Sendable {
+        /// How often a feed in flight is looked at (getFeed allows 2 a second).
+        public var feedCheckInterval: TimeInterval
+        /// How long a feed written but not known to be at Amazon is looked for in Amazon's list before it is
+        /// submitted again: a feed just created may take a moment to be listed.
+        public var resubmitAfter: TimeInterval
+        /// The longest an item waits before being retried after Amazon failed.
+        public var maximumRetryDelay: TimeInterval
+        /// Feeds FlexBridge submits per five minutes (Amazon's JSON listings feed budget), and at once.
+        public var feedsPerFiveMinutes: Int
+        public var feedBurst: Int
+
+        public init(
+            feedCheckInterval: TimeInterval = 10,
+            resubmitAfter: TimeInterval = 30,
+            maximumRetryDelay: TimeInterval = 60,
+            feedsPerFiveMinutes: Int = 5,
+            feedBurst: Int = 2
+        ) {
+            self.feedBurst = feedBurst
+            self.feedCheckInterval = feedCheckInterval
+            self.resubmitAfter = resubmitAfter
+            self.maximumRetryDelay = maximumRetryDelay
+            self.feedsPerFiveMinutes = feedsPerFiveMinutes
+        }
+    }
+
+    public let connectionID: ConnectionID
+    public let lease: Lease?
+    let store: Store
+    let amazon: any MerchantListings
+    let configuration: Configuration
+    let logger: Logger
+
+    public init(
+        connectionID: ConnectionID,
+        store: Store,
+        client amazon: any MerchantListings,
+        configuration: Configuration = .init(),
+        lease: Lease? = nil,
+        logger: Logger
+    ) {
+        self.connectionID = connectionID
+        self.lease = lease
+        self.store = store
+        self.amazon = amazon
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public var name: String { "MFN listings" }
+    public var wakeUp: WakeUp? { store.wakeUps.signal(for: connectionID, .listings) }
+
+    public func round() async throws -> NextRound {
+        guard let connection = try await syncing() else { return .within(.seconds(15)) }
+        try await store.transaction(fencedBy: lease) { [connectionID] in
+            _ = try await $0.refreshListingItems(connectionID: connectionID)
+        }
+        let open = try await followFeeds(connection)
+        let sent = try await send(connection)
+        if sent > 0 { return .now }
+        return open > 0 ? .within(.seconds(max(1, configuration.feedCheckInterval))) : .within(.seconds(30))
+    }
+
+    /// The connection while it sends MFN stock: active, stock sync on, some MFN hub and marketplace named.
+    func syncing() async throws -> Connection? {
+        try await store.read { [connectionID] session in
+            guard let connection = try await session.connection(connectionID), connection.status == .active,
+                connection.settings.inventorySyncEnabled, !connection.mfnStockMarketplaceIDs.isEmpty
+            else { return nil }
+            return connection
+        }
+    }
+
+    // MARK: Sending
+
+    /// Sends what is pending by the route the backlog calls for. Returns how many items it sent or put in a feed.
+    func send(_ connection: Connection) async throws -> Int {
+        let now = store.clock.now()
+        let (pending, recentFeeds, preparing) = try await store.read { [connectionID] session in
+            (
+                try await session.pendingListingCount(connectionID: connectionID),
+                try await session.listingFeeds(connectionID: connectionID, limit: 20)
+                    .filter { now.timeIntervalSince($0.createdAt) < 300 }.map(\.createdAt),
+                try await session.openListingFeeds(connectionID: connectionID).contains { $0.status == "preparing" }
+            )
+        }
+        // Only when the client would send it at once: a round never waits on the feed budget.
+        let feedAllowed =
+            !preparing
+            && ListingRoutePlanner.feedAllowed(
+                submitted: recentFeeds,
+                now: now,
+                perFiveMinutes: configuration.feedsPerFiveMinutes,
+                burst: configuration.feedBurst
+            )
+        switch ListingRoutePlanner.route(pending: pending, feedAllowed: feedAllowed) {
+        case .idle:
+            return 0
+        case .feed(let count):
+            let fed = try await submitFeed(connection, count: count)
+            return fed + (try await patch(connection, count: ListingRoutePlanner.patchBacklog))
+        case .patch(let count):
+            return try await patch(connection, count: count)
+        }
+    }
+
+    /// The quantity an item offers: the MFN hubs' units less the buffers, at most the cap.
+    func quantity(_ item: ListingItem, _ settings: ConnectionSettings) -> Int {
+        InventoryRules.sellable(
+            free: item.freeQuantity,
+            hub: HubCode(rawValue: ""),
+            sku: item.warehouseSKU,
+            settings: settings
+        )
+    }
+
+    func update(_ item: ListingItem, quantity: Int, _ settings: ConnectionSettings) -> ListingUpdate {
+        ListingUpdate(sku: item.merchantSKU, quantity: quantity, handlingTime: settings.mfnHandlingTime)
+    }
+
+    /// Patches up to `count` pending items, one call each (the client keeps Amazon's pace).
+    func patch(_ connection: Connection, count: Int) async throws -> Int {
+        let items = try await store.read { [connectionID] in
+            try await $0.pendingListingItems(connectionID: connectionID, limit: count)
+        }
+        for item in items {
+            let quantity = quantity(item, connection.settings)
+            do {
+                let answer = try await amazon.patchListing(
+                    update(item, quantity: quantity, connection.settings),
+                    sellerID: connection.sellingPartnerID,
+                    marketplaceIDs: [item.marketplaceID]
+                )
+                try await store.transaction(fencedBy: lease) { session in
+                    if answer.accepted {
+                        try await session.recordListingSent(
+                            item,
+                            version: item.version,
+                            quantity: quantity,
+                            route: "patch",
+                            reference: answer.submissionID
+                        )
+                    } else {
+                        let issue =
+                            answer.issues.first(where: \.isError)
+                            ?? ListingIssue(
+                                code: "INVALID",
+                                message: "Amazon refused the change",
+                                severity: "ERROR",
+                                attribute: nil
+                            )
+                        try await session.recordListingRefused(item, version: item.version, issue: issue)
+                    }
+                }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                let underlying = error.sellingPartnerError ?? error
+                if let amazonError = underlying as? AmazonAPIError, !amazonError.isTransient {
+                    try await store.transaction(fencedBy: lease) {
+                        try await $0.recordListingRefused(
+                            item,
+                            version: item.version,
+                            issue: ListingIssue(
+                                code: amazonError.code ?? "HTTP_\(amazonError.status)",
+                                message: amazonError.message ?? "Amazon answered \(amazonError.status)",
+                                severity: "ERROR",
+                                attribute: nil
+                            )
+                        )
+                    }
+                } else {
+                    let at = store.clock.now().addingTimeInterval(
+                        Double.random(in: 2...configuration.maximumRetryDelay)
+                    )
+                    try await store.transaction(fencedBy: lease) {
+                        try await $0.recordListingRetry(item, at: at, reason: "\(underlying)")
+                    }
+                }
+            }
+        }
+        if !items.isEmpty {
+            store.activity.record(.skusSent(items.count), for: connectionID, at: store.clock.now())
+        }
+        return items.count
+    }
+
+    /// Puts up to `count` pending items of one marketplace (the oldest change's) in a feed and submits it.
+    func submitFeed(_ connection: Connection, count: Int) async throws -> Int {
+        let feed = try await store.transaction(fencedBy: lease) { [connectionID] session -> ListingFeedRecord? in
+            guard let oldest = try await session.pendingListingItems(connectionID: connectionID, limit: 1).first
+            else { return nil }
+            let items = try await session.pendingListingItems(
+                connectionID: connectionID,
+                marketplaceID: oldest.marketplaceID,
+                limit: count
+            )
+            let id = try await session.prepareListingFeed(
+                connectionID: connectionID,
+                marketplaceID: oldest.marketplaceID,
+                items: items.map { ($0, quantity($0, connection.settings)) }
+            )
+            return try await session.openListingFeeds(connectionID: connectionID).first { $0.id == id }
+        }
+        guard let feed else { return 0 }
+        try await submit(feed, connection)
+        return feed.items
+    }
+
+    /// Builds a prepared feed's document from its items and submits it; records Amazon's feed id.
+    func submit(_ feed: ListingFeedRecord, _ connection: Connection) async throws {
+        let items = try await store.read { try await $0.listingFeedItems(feedID: feed.id) }
+        guard !items.isEmpty else {
+            try await store.transaction(fencedBy: lease) {
+                try await $0.finishListingFeed(feed, status: "cancelled", report: nil, error: "no items left")
+            }
+            return
+        }
+        let document = try ListingRules.feed(
+            sellerID: connection.sellingPartnerID,
+            updates: items.map {
+                ListingUpdate(
+                    sku: $0.merchantSKU,
+                    quantity: $0.quantity,
+                    handlingTime: connection.settings.mfnHandlingTime
+                )
+            }
+        )
+        let amazonID = try await amazon.submitListingsFeed(document, marketplaceIDs: [feed.marketplaceID])
+        try await store.transaction(fencedBy: lease) {
+            try await $0.recordListingFeedSubmitted(feed.id, amazonFeedID: amazonID)
+        }
+        logger.info(
+            "MFN listings feed submitted",
+            metadata: ["connection": "\(connectionID)", "feed": "\(amazonID)", "items": "\(items.count)"]
+        )
+    }
+
+    // MARK: Feeds in flight
+
+    /// Moves the open feeds on: a prepared one is adopted or submitted, a submitted one looked at when due and,
+    /// once finished, its report applied. Returns how many stay open.
+    func followFeeds(_ connection: Connection) async throws -> Int {
+        let feeds = try await store.read { [connectionID] in try await $0.openListingFeeds(connectionID: connectionID) }
+        var open = 0
+        for feed in feeds {
+            if feed.status == "preparing" {
+                try await recover(feed, connection)
+                open += 1
+                continue
+            }
+            guard let amazonID = feed.amazonFeedID else { continue }
+            let now = store.clock.now()
+            if let checked = feed.checkedAt, configuration.feedCheckInterval > 0,
+                now.timeIntervalSince(checked) < configuration.feedCheckInterval
+            {
+                open += 1
+                continue
+            }
+            let status = try await amazon.feed(amazonID)
+            guard status.isFinished else {
+                try await store.transaction(fencedBy: lease) { try await $0.recordListingFeedChecked(feed.id) }
+                open += 1
+                continue
+            }
+            var report: ListingsFeedReport?
+            if status.status == "DONE", let document = status.resultDocumentID {
+                report = try await amazon.feedReport(documentID: document)
+            }
+            // A feed Amazon could not process as a whole, or whose report says so, is sent again item by item:
+            // its items go back to pending, and the next route decides.
+            let whole = report?.feedIssues.first(where: \.isError)
+            let outcome = whole == nil && report != nil ? status.status.lowercased() : "fatal"
+            try await store.transaction(fencedBy: lease) {
+                try await $0.finishListingFeed(
+                    feed,
+                    status: outcome,
+                    report: whole == nil ? report : nil,
+                    error: whole?.message ?? (report == nil ? "Amazon ended the feed \(status.status)" : nil)
+                )
+            }
+            if outcome == "fatal" {
+                logger.warning(
+                    "MFN listings feed failed as a whole; its items are sent again",
+                    metadata: ["connection": "\(connectionID)", "feed": "\(amazonID)", "status": "\(status.status)"]
+                )
+            }
+        }
+        return open
+    }
+
+    /// A feed written but not known to be at Amazon (the node stopped while submitting): a feed Amazon made since
+    /// that FlexBridge does not know is taken as this one; when Amazon lists none for `resubmitAfter`, it is
+    /// submitted again.
+    func recover(_ feed: ListingFeedRecord, _ connection: Connection) async throws {
+        let since = feed.createdAt.addingTimeInterval(-5)
+        let known = try await store.read { [connectionID] in
+            try await $0.amazonListingFeedIDs(connectionID: connectionID)
+        }
+        let unknown = try await amazon.listingsFeeds(since: since).filter { !known.contains($0.feedID) }
+            .sorted { $0.createdAt < $1.createdAt }
+        if let adopted = unknown.first {
+            try await store.transaction(fencedBy: lease) {
+                try await $0.recordListingFeedSubmitted(feed.id, amazonFeedID: adopted.feedID)
+            }
+            logger.info(
+                "MFN listings feed found at Amazon after an interrupted submission",
+                metadata: ["connection": "\(connectionID)", "feed": "\(adopted.feedID)"]
+            )
+            return
+        }
+        if configuration.resubmitAfter > 0,
+            store.clock.now().timeIntervalSince(feed.createdAt) < configuration.resubmitAfter
+        {
+            return
+        }
+        try await submit(feed, connection)
+    }
+}

@@ -1,0 +1,218 @@
+import AmazonSimulator
+import FlexCore
+import FlexEngine
+import FlexStore
+import FlexStoreTesting
+import Foundation
+import Logging
+import SellingPartner
+import Testing
+
+@Suite("MFN stock to Amazon's listings, by patch and by feed, against the simulator")
+struct ListingsSyncTests {
+    static let india = InventoryFixture.marketplace
+
+    /// The fixture with MFN listings `skus` in the store (warehouse SKU `W-x`) and at Amazon (0 units), MFN stock
+    /// from HUB2 and HUB3, and a worker on a fast client.
+    static func run(
+        engine: TestEngine,
+        skus: [String],
+        atAmazon: Set<String>? = nil,
+        _ body: @Sendable (InventoryFixture, ListingsWorker, SellingPartnerClient) async throws -> Void
+    ) async throws {
+        try await InventoryFixture.run(engine: engine) { fixture in
+            try await fixture.simulator.setFeedTiming(
+                .init(queueSeconds: 0, baseSeconds: 0.05, secondsPerThousandMessages: 0)
+            )
+            _ = try await fixture.simulator.putListings(
+                skus.filter { atAmazon?.contains($0) ?? true }.map {
+                    ListingSpecification(sku: $0, marketplaceIDs: [india], quantity: 0)
+                },
+                merchantID: InventoryFixture.merchant
+            )
+            try await fixture.store.transaction { session in
+                try await session.upsertListings(
+                    skus.enumerated().map { index, sku in
+                        Listing(
+                            connectionID: fixture.connection.id,
+                            marketplaceID: MarketplaceID(rawValue: india),
+                            warehouseSKU: WarehouseSKU(rawValue: "W-\(sku)"),
+                            merchantSKU: MerchantSKU(rawValue: sku),
+                            asin: ASIN(rawValue: String(format: "B1%08d", index)),
+                            updatedAt: fixture.clock.now,
+                            fulfilledBy: .merchant
+                        )
+                    }
+                )
+            }
+            var limits = RateLimiter.amazonDefaults
+            for operation in [
+                "patchListingsItem", "getFeed", "getFeeds", "getFeedDocument", "createFeedDocument", "createFeed",
+            ] {
+                limits[operation] = .init(rate: 1000, burst: 1000)
+            }
+            let client = try await AmazonClients(
+                configuration: .init(retry: .init(maxAttempts: 2, initialDelay: 0.01), rateLimits: limits)
+            )
+            .client(for: fixture.connection.id, store: fixture.store)
+            let worker = ListingsWorker(
+                connectionID: fixture.connection.id,
+                store: fixture.store,
+                client: client,
+                configuration: .init(
+                    feedCheckInterval: 0,
+                    resubmitAfter: 0,
+                    feedsPerFiveMinutes: 1000,
+                    feedBurst: 1000
+                ),
+                logger: Logger(label: "test.listings")
+            )
+            try await body(fixture, worker, client)
+        }
+    }
+
+    static func atAmazon(_ fixture: InventoryFixture) async -> [String: Int] {
+        Dictionary(
+            uniqueKeysWithValues: await fixture.simulator.groundTruth().listings.map { ($0.sku, $0.quantity ?? -1) }
+        )
+    }
+
+    static func items(_ fixture: InventoryFixture) async throws -> [String: ListingItem] {
+        Dictionary(
+            uniqueKeysWithValues: try await fixture.store.read {
+                try await $0.listingItems(connectionID: fixture.connection.id)
+            }.map { ($0.merchantSKU.rawValue, $0) }
+        )
+    }
+
+    /// Runs rounds until nothing is pending or in a feed (at most `rounds`).
+    static func settle(_ worker: ListingsWorker, _ fixture: InventoryFixture, rounds: Int = 200) async throws {
+        for _ in 0..<rounds {
+            _ = try await worker.round()
+            let items = try await Self.items(fixture).values
+            if !items.contains(where: { $0.pending || $0.feedID != nil }) { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+
+    }
+
+    @Test(
+        "off until MFN hubs are named; then a few changes go by patch: the hubs summed less the buffer, with the handling time; a Seller Flex SKU is never sent; a SKU Amazon does not know is refused once",
+        arguments: TestEngine.available
+    )
+    func patches(engine: TestEngine) async throws {
+        try await Self.run(
+            engine: engine,
+            skus: ["MFN-1", "MFN-2", "MFN-3", "MFN-4"],
+            atAmazon: ["MFN-1", "MFN-2", "MFN-3"]
+        ) {
+            fixture,
+            worker,
+            _ in
+            try await fixture.stock(["SKU-A": 4])
+            try await fixture.stock(["MFN-1": 7, "MFN-2": 3, "SKU-A": 9, "MFN-4": 1], hub: "HUB2")
+            try await fixture.stock(["MFN-1": 2], hub: "HUB3")
+            _ = try await worker.round()
+            #expect(try await Self.items(fixture).isEmpty, "MFN stock is off until a hub is named")
+
+            try await fixture.settings {
+                $0.mfnStockHubs = ["HUB2", "HUB3"]
+                $0.mfnHandlingTime = 2
+                $0.safetyStock = 1
+            }
+            try await Self.settle(worker, fixture)
+            let sent = await Self.atAmazon(fixture)
+            #expect(sent["MFN-1"] == 8 && sent["MFN-2"] == 2 && sent["MFN-3"] == 0, "\(sent)")
+            #expect(sent["SKU-A"] == nil, "a Seller Flex location serves SKU-A")
+            let truth = await fixture.simulator.groundTruth().listings.first { $0.sku == "MFN-1" }
+            #expect(truth?.handlingTime == 2 && truth?.setBy.hasPrefix("patch:") == true)
+            let items = try await Self.items(fixture)
+            #expect(Set(items.keys) == ["MFN-1", "MFN-2", "MFN-3", "MFN-4"])
+            #expect(items["MFN-1"]?.sentRoute == "patch" && items["MFN-1"]?.sentQuantity == 8)
+            #expect(items["MFN-4"]?.error?.code == "8560" && items["MFN-4"]?.pending == false)
+            let patches = await fixture.simulator.recordedRequests().filter { $0.operation == "patchListingsItem" }
+            #expect(patches.count == 4)
+            _ = try await worker.round()
+            #expect(
+                await fixture.simulator.recordedRequests().filter { $0.operation == "patchListingsItem" }.count == 4,
+                "nothing is sent again: the refused SKU waits for a new quantity"
+            )
+
+            try await fixture.stock(["MFN-2": 10], hub: "HUB2")
+            try await Self.settle(worker, fixture)
+            #expect(await Self.atAmazon(fixture)["MFN-2"] == 9)
+        }
+    }
+
+    @Test(
+        "a backlog goes in a feed: every quantity applied, each item's report read; a feed interrupted before Amazon knew of it is submitted, one Amazon made is adopted, never sent twice",
+        arguments: TestEngine.available
+    )
+    func feeds(engine: TestEngine) async throws {
+        let skus = (1...120).map { String(format: "F-%03d", $0) } + ["F-404"]
+        try await Self.run(engine: engine, skus: skus, atAmazon: Set(skus.dropLast())) { fixture, worker, client in
+            try await fixture.settings { $0.mfnStockHubs = ["HUB2"] }
+            try await fixture.stock(
+                Dictionary(uniqueKeysWithValues: skus.enumerated().map { ($1, $0 + 1) }),
+                hub: "HUB2"
+            )
+            try await Self.settle(worker, fixture)
+            let sent = await Self.atAmazon(fixture)
+            #expect((1...120).allSatisfy { sent[String(format: "F-%03d", $0)] == $0 }, "\(sent)")
+            let truth = await fixture.simulator.groundTruth()
+            #expect(truth.feeds.count == 1 && truth.feeds.first?.messages == 121, "\(truth.feeds)")
+            let items = try await Self.items(fixture)
+            #expect(items["F-001"]?.sentRoute == "feed" && items["F-001"]?.sentReference == truth.feeds.first?.feedId)
+            #expect(items["F-404"]?.error?.code == "8560" && items["F-404"]?.pending == false)
+            #expect(
+                await fixture.simulator.recordedRequests().filter { $0.operation == "patchListingsItem" }.isEmpty,
+                "the whole backlog went in the feed"
+            )
+
+            // A node stopped after writing a feed and before Amazon knew of it: the next round submits it.
+            try await fixture.stock(Dictionary(uniqueKeysWithValues: skus.prefix(60).map { ($0, 500) }), hub: "HUB2")
+            let store = fixture.store
+            let connectionID = fixture.connection.id
+            try await store.transaction { _ = try await $0.refreshListingItems(connectionID: connectionID) }
+            _ = try await store.transaction { session in
+                let pending = try await session.pendingListingItems(connectionID: connectionID, limit: 100)
+                return try await session.prepareListingFeed(
+                    connectionID: connectionID,
+                    marketplaceID: MarketplaceID(rawValue: Self.india),
+                    items: pending.map { ($0, 500) }
+                )
+            }
+            try await Self.settle(worker, fixture)
+            #expect(await fixture.simulator.groundTruth().feeds.count == 2)
+            #expect(await Self.atAmazon(fixture)["F-060"] == 500)
+
+            // Stopped after Amazon made the feed and before its id was written: the feed is adopted, not sent again.
+            try await fixture.stock(Dictionary(uniqueKeysWithValues: skus.prefix(60).map { ($0, 7) }), hub: "HUB2")
+            try await store.transaction { _ = try await $0.refreshListingItems(connectionID: connectionID) }
+            let feedID = try await store.transaction { session in
+                let pending = try await session.pendingListingItems(connectionID: connectionID, limit: 100)
+                return try await session.prepareListingFeed(
+                    connectionID: connectionID,
+                    marketplaceID: MarketplaceID(rawValue: Self.india),
+                    items: pending.map { ($0, 7) }
+                )
+            }
+            let prepared = try await store.read { try await $0.listingFeedItems(feedID: feedID) }
+            _ = try await client.submitListingsFeed(
+                try ListingRules.feed(
+                    sellerID: fixture.connection.sellingPartnerID,
+                    updates: prepared.map { ListingUpdate(sku: $0.merchantSKU, quantity: $0.quantity) }
+                ),
+                marketplaceIDs: [MarketplaceID(rawValue: Self.india)]
+            )
+            try await Self.settle(worker, fixture)
+            let made = await fixture.simulator.groundTruth().feeds
+            #expect(made.count == 3, "adopted: no fourth feed \(made)")
+            #expect(await Self.atAmazon(fixture)["F-001"] == 7)
+            let feeds = try await store.read { try await $0.listingFeeds(connectionID: connectionID) }
+            #expect(
+                feeds.map(\.status) == ["done", "done", "done"] && Set(feeds.compactMap(\.amazonFeedID)).count == 3
+            )
+        }
+    }
+}
