@@ -277,6 +277,7 @@ extension Simulator {
                     },
                     setBy: listing.setBy,
                     changes: listing.changes,
+                    feedMessages: listing.feedMessages ?? 0,
                     updatedAt: Self.timestamp(listing.updatedAt)
                 )
             },
@@ -418,6 +419,8 @@ public struct GroundTruth: Sendable, Codable {
         /// `patch:<submissionId>`, `feed:<feedId>`, `order:<orderId>` or `control`.
         public var setBy: String
         public var changes: Int
+        /// How many of those changes came in feed messages.
+        public var feedMessages: Int
         public var updatedAt: String
     }
 

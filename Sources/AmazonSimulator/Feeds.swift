@@ -47,11 +47,20 @@ public struct FeedTiming: Sendable, Codable, Hashable {
     public var queueSeconds: Double
     public var baseSeconds: Double
     public var secondsPerThousandMessages: Double
+    /// A feed of more messages than this ends FATAL as a whole, as Amazon ends a feed it cannot process (a test's
+    /// knob; none by default).
+    public var fatalAbove: Int?
 
-    public init(queueSeconds: Double = 5, baseSeconds: Double = 10, secondsPerThousandMessages: Double = 1) {
+    public init(
+        queueSeconds: Double = 5,
+        baseSeconds: Double = 10,
+        secondsPerThousandMessages: Double = 1,
+        fatalAbove: Int? = nil
+    ) {
         self.queueSeconds = queueSeconds
         self.baseSeconds = baseSeconds
         self.secondsPerThousandMessages = secondsPerThousandMessages
+        self.fatalAbove = fatalAbove
     }
 }
 
@@ -124,7 +133,7 @@ extension Simulator {
                 feed.createdAt.addingTimeInterval(timing.queueSeconds) <= now
             else { continue }
             feed.status = "IN_PROGRESS"
-            feed.startedAt = world.stamp(now)
+            feed.startedAt = now
             feed.messages = messageCount(feed)
             busy.insert(feed.merchantID)
             listings.feeds.feeds[id] = feed
@@ -164,15 +173,20 @@ extension Simulator {
                 fatal = "header.version must be 2.0"
             } else if messages.isEmpty || messages.count > 25_000 {
                 fatal = "messages must hold 1 to 25000 messages, got \(messages.count)"
+            } else if let most = listings.feeds.timing.fatalAbove, messages.count > most {
+                fatal = "The feed could not be processed (the simulator ends feeds of more than \(most) messages FATAL)"
             } else {
                 var seen: Set<Int> = []
+                // Every message of the feed takes effect at one moment: one stamp for all, so that a feed of
+                // 25,000 messages does not push the simulator's stamps 25 seconds ahead of its clock.
+                let at = world.stamp(now())
                 for message in messages {
                     processed += 1
                     let id = message["messageId"]?.wholeNumber
                     let sku = message["sku"]?.string ?? ""
                     var found: [ListingIssue] = []
                     if let id, (1...2_147_483_647).contains(id), seen.insert(id).inserted {
-                        found = apply(message, sku: sku, feed: feed)
+                        found = apply(message, sku: sku, feed: feed, at: at)
                     } else {
                         found = [
                             ListingIssue(
@@ -222,7 +236,7 @@ extension Simulator {
             createdAt: now()
         )
         feed.status = fatal == nil ? "DONE" : "FATAL"
-        feed.endedAt = world.stamp(now())
+        feed.endedAt = now()
         feed.resultDocumentID = resultID
         feed.accepted = accepted
         feed.invalid = invalid
@@ -231,7 +245,7 @@ extension Simulator {
     }
 
     /// Applies one message of a JSON listings feed; its issues (none when it applied).
-    func apply(_ message: JSONNode, sku: String, feed: FeedsWorld.Feed) -> [ListingIssue] {
+    func apply(_ message: JSONNode, sku: String, feed: FeedsWorld.Feed, at: Date) -> [ListingIssue] {
         guard !sku.isEmpty else { return [.invalid("sku", "sku is required")] }
         let operation = message["operationType"]?.string ?? ""
         let key = ListingsWorld.key(feed.merchantID, sku)
@@ -261,7 +275,7 @@ extension Simulator {
             let issues = ListingRules.apply(parsed, to: &listing, marketplaces: feed.marketplaceIDs)
             guard issues.isEmpty else { return issues }
             listing.productType = productType
-            record(listing, before: before, by: "feed:\(feed.id)")
+            record(listing, before: before, by: "feed:\(feed.id)", at: at)
             return []
         case "UPDATE", "PARTIAL_UPDATE":
             guard let productType, !productType.isEmpty else {
@@ -270,7 +284,7 @@ extension Simulator {
             guard let attributes = message["attributes"]?.object, !attributes.isEmpty, message["patches"] == nil
             else { return [.invalid("attributes", "\(operation) takes attributes (at least one), not patches")] }
             if operation == "PARTIAL_UPDATE", before == nil { return [.unknownSKU(sku)] }
-            let now = now()
+            let now = at
             var listing =
                 before
                 ?? ListingsWorld.Listing(
@@ -302,7 +316,7 @@ extension Simulator {
             guard issues.isEmpty else { return issues }
             if before == nil { listings.count += 1 }
             listing.productType = productType
-            record(listing, before: before, by: "feed:\(feed.id)")
+            record(listing, before: before, by: "feed:\(feed.id)", at: at)
             return []
         case "DELETE":
             guard message["attributes"] == nil, message["patches"] == nil, message["productType"] == nil else {
@@ -427,7 +441,7 @@ extension Simulator: AmazonFeeds.APIProtocol {
             feedType: body.feedType,
             marketplaceIDs: body.marketplaceIds,
             inputDocumentID: body.inputFeedDocumentId,
-            createdAt: world.stamp(now()),
+            createdAt: now(),
             status: "IN_QUEUE",
             sequence: listings.feeds.count
         )
@@ -455,7 +469,7 @@ extension Simulator: AmazonFeeds.APIProtocol {
             )
         }
         feed.status = "CANCELLED"
-        feed.endedAt = world.stamp(now())
+        feed.endedAt = now()
         listings.feeds.feeds[feed.id] = feed
         listings.feeds.open.removeAll { $0 == feed.id }
         notifyFeedFinished(feed)

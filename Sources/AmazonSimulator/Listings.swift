@@ -40,6 +40,8 @@ struct ListingsWorld: Sendable, Codable {
         var setBy: String
         /// How many times a call or feed changed it.
         var changes: Int
+        /// How many feed messages were applied to it (absent from states saved before it was counted).
+        var feedMessages: Int?
         /// Creation order.
         var sequence: Int
     }
@@ -530,11 +532,12 @@ extension Simulator {
     }
 
     /// Applies a change to a listing and records what made it; the MFN quantity change is announced.
-    func record(_ listing: ListingsWorld.Listing, before: ListingsWorld.Listing?, by source: String) {
+    func record(_ listing: ListingsWorld.Listing, before: ListingsWorld.Listing?, by source: String, at: Date? = nil) {
         var listing = listing
-        listing.updatedAt = world.stamp(now())
+        listing.updatedAt = at ?? world.stamp(now())
         listing.setBy = source
         listing.changes += 1
+        if source.hasPrefix("feed:") { listing.feedMessages = (listing.feedMessages ?? 0) + 1 }
         listings.listings[ListingsWorld.key(listing.merchantID, listing.sku)] = listing
         if listing.fulfillmentChannel == "DEFAULT", listing.quantity != before?.quantity {
             notifyQuantityChange(listing)
@@ -794,4 +797,23 @@ extension Simulator: AmazonListings.APIProtocol {
             categories: [issue.category]
         )
     }
+}
+
+extension Simulator {
+    /// The quantity of each of a merchant's listings, by SKU (nil: none set), for checks over many listings.
+    public func listingQuantities(merchantID: String) -> [String: Int?] {
+        var quantities: [String: Int?] = [:]
+        for listing in listings.listings.values where listing.merchantID == merchantID {
+            quantities[listing.sku] = listing.quantity
+        }
+        return quantities
+    }
+
+    /// One listing's quantity and when it last changed.
+    public func listingQuantity(merchantID: String, sku: String) -> (quantity: Int?, updatedAt: Date)? {
+        listings.listings[ListingsWorld.key(merchantID, sku)].map { ($0.quantity, $0.updatedAt) }
+    }
+
+    /// How long feeds take now.
+    public func feedTiming() -> FeedTiming { listings.feeds.timing }
 }

@@ -47,6 +47,7 @@ struct AccessMiddleware: ServerMiddleware {
         "getReturn": .read,
         "receiveReturn": .workOrders,
         "listLocations": .read,
+        "listListingItems": .read,
         "getLocation": .read,
         "setLocationMode": .changeSettings,
         "listOrders": .read,

@@ -42,6 +42,12 @@ extension RequestLimits {
             ],
             body: []
         ),
+        "listListingItems": RequestLimits(
+            parameters: [
+                .init(location: .query, name: "limit", rule: .integer(1...1000))
+            ],
+            body: []
+        ),
         "listManifests": RequestLimits(
             parameters: [
                 .init(location: .query, name: "status", rule: .oneOf(["open", "handed_over"])),

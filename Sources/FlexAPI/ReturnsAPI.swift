@@ -94,6 +94,52 @@ extension APIHandler {
         }
     }
 
+    public func listListingItems(
+        _ input: Operations.ListListingItems.Input
+    ) async throws -> Operations.ListListingItems.Output {
+        guard let connection = try await visible(ConnectionID(rawValue: input.path.connectionId)) else {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
+        let limit = input.query.limit ?? 100
+        let items = try await store.read { session in
+            try await session.listingItems(
+                connectionID: connection.id,
+                after: input.query.after.map(MerchantSKU.init(rawValue:)),
+                limit: limit + 1
+            )
+        }
+        var page = Array(items.prefix(limit))
+        // A page ends at a SKU's last marketplace, so that `after` skips none of them.
+        if items.count > limit, page.last?.merchantSKU == items[limit].merchantSKU {
+            let trimmed = page.filter { $0.merchantSKU != items[limit].merchantSKU }
+            if !trimmed.isEmpty { page = trimmed }
+        }
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        items: page.map { item in
+                            .init(
+                                marketplaceId: item.marketplaceID.rawValue,
+                                merchantSku: item.merchantSKU.rawValue,
+                                warehouseSku: item.warehouseSKU.rawValue,
+                                hubQuantity: item.freeQuantity,
+                                pending: item.pending,
+                                inFeed: item.feedID != nil,
+                                sentQuantity: item.sentQuantity,
+                                sentAt: item.sentAt,
+                                route: item.sentRoute.flatMap { .init(rawValue: $0) },
+                                reference: item.sentReference,
+                                error: item.error.map { .init(code: $0.code, message: $0.message) }
+                            )
+                        },
+                        next: items.count > limit ? page.last?.merchantSKU.rawValue : nil
+                    )
+                )
+            )
+        )
+    }
+
     public func listLocations(_ input: Operations.ListLocations.Input) async throws -> Operations.ListLocations.Output {
         guard let connection = try await visible(ConnectionID(rawValue: input.path.connectionId)) else {
             return .notFound(Self.notFound(input.path.connectionId))

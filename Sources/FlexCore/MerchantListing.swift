@@ -315,7 +315,7 @@ public enum ListingRoutePlanner {
 
 extension ListingRoutePlanner {
     /// Whether a feed may be submitted now without waiting, by the pace the client keeps for createFeed: `burst`
-    /// feeds at once (half Amazon's five, as for every operation), then one every `300 / perFiveMinutes` seconds.
+    /// feeds at once, then one every `300 / perFiveMinutes` seconds.
     /// `submitted` are the times of the feeds written in the last five minutes.
     public static func feedAllowed(submitted: [Date], now: Date, perFiveMinutes: Int = 5, burst: Int = 2) -> Bool {
         let rate = Double(max(1, perFiveMinutes)) / 300

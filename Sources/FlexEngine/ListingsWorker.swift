@@ -3,6 +3,7 @@ import FlexStore
 import Foundation
 import Logging
 import SellingPartner
+import Synchronization
 
 /// Sends one connection's merchant-fulfilled (MFN) stock to Amazon's listings, as fast as Amazon's two routes
 /// allow together: a few changes by patchListingsItem within seconds (5 a second), a backlog by JSON listings feeds
@@ -31,7 +32,7 @@ public struct ListingsWorker: ConnectionWorker {
             resubmitAfter: TimeInterval = 30,
             maximumRetryDelay: TimeInterval = 60,
             feedsPerFiveMinutes: Int = 5,
-            feedBurst: Int = 2
+            feedBurst: Int = 4
         ) {
             self.feedBurst = feedBurst
             self.feedCheckInterval = feedCheckInterval
@@ -47,6 +48,20 @@ public struct ListingsWorker: ConnectionWorker {
     let amazon: any MerchantListings
     let configuration: Configuration
     let logger: Logger
+    /// When the last refresh began and with which settings: the next sums only what changed since (a full refresh
+    /// when the settings changed, and every five minutes, drops what no longer belongs).
+    let refreshed = RefreshMark()
+
+    final class RefreshMark: Sendable {
+        let mark = Mutex<(full: Date, since: Date, settings: ConnectionSettings)?>(nil)
+        func withLock<T>(_ body: (inout (full: Date, since: Date, settings: ConnectionSettings)?) -> T) -> T {
+            mark.withLock { body(&$0) }
+        }
+    }
+
+    /// How far before a refresh's start the next incremental one reaches, for stock written by transactions still
+    /// open when it began.
+    static let refreshOverlap: TimeInterval = 10
 
     public init(
         connectionID: ConnectionID,
@@ -68,14 +83,33 @@ public struct ListingsWorker: ConnectionWorker {
     public var wakeUp: WakeUp? { store.wakeUps.signal(for: connectionID, .listings) }
 
     public func round() async throws -> NextRound {
-        guard let connection = try await syncing() else { return .within(.seconds(15)) }
-        try await store.transaction(fencedBy: lease) { [connectionID] in
-            _ = try await $0.refreshListingItems(connectionID: connectionID)
+        guard let connection = try await syncing() else {
+            refreshed.withLock { $0 = nil }
+            return .within(.seconds(15))
         }
+        try await refresh(connection)
         let open = try await followFeeds(connection)
         let sent = try await send(connection)
         if sent > 0 { return .now }
         return open > 0 ? .within(.seconds(max(1, configuration.feedCheckInterval))) : .within(.seconds(30))
+    }
+
+    /// Sums the MFN hubs into the listing items: only what changed since the last refresh, or everything when the
+    /// settings changed or five minutes passed.
+    func refresh(_ connection: Connection) async throws {
+        let now = store.clock.now()
+        let last = refreshed.withLock { $0 }
+        let incremental =
+            last.flatMap { last in
+                last.settings == connection.settings && now.timeIntervalSince(last.full) < 300 ? last.since : nil
+            }
+        try await store.transaction(fencedBy: lease) { [connectionID] in
+            _ = try await $0.refreshListingItems(connectionID: connectionID, changedSince: incremental)
+        }
+        let since = now.addingTimeInterval(-Self.refreshOverlap)
+        refreshed.withLock {
+            $0 = (incremental == nil ? now : (last?.full ?? now), since, connection.settings)
+        }
     }
 
     /// The connection while it sends MFN stock: active, stock sync on, some MFN hub and marketplace named.
@@ -93,14 +127,19 @@ public struct ListingsWorker: ConnectionWorker {
     /// Sends what is pending by the route the backlog calls for. Returns how many items it sent or put in a feed.
     func send(_ connection: Connection) async throws -> Int {
         let now = store.clock.now()
-        let (pending, recentFeeds, preparing) = try await store.read { [connectionID] session in
+        let (pending, feeds, preparing) = try await store.read { [connectionID] session in
             (
                 try await session.pendingListingCount(connectionID: connectionID),
-                try await session.listingFeeds(connectionID: connectionID, limit: 20)
-                    .filter { now.timeIntervalSince($0.createdAt) < 300 }.map(\.createdAt),
+                try await session.listingFeeds(connectionID: connectionID, limit: 20),
                 try await session.openListingFeeds(connectionID: connectionID).contains { $0.status == "preparing" }
             )
         }
+        let recentFeeds = feeds.filter { now.timeIntervalSince($0.createdAt) < 300 }.map(\.createdAt)
+        // After a feed Amazon could not process as a whole, the next is half its size, down to one item.
+        let largest =
+            feeds.first { ["done", "fatal"].contains($0.status) }.map {
+                $0.status == "fatal" ? max(1, $0.items / 2) : ListingRules.messagesPerFeed
+            } ?? ListingRules.messagesPerFeed
         // Only when the client would send it at once: a round never waits on the feed budget.
         let feedAllowed =
             !preparing
@@ -114,7 +153,7 @@ public struct ListingsWorker: ConnectionWorker {
         case .idle:
             return 0
         case .feed(let count):
-            let fed = try await submitFeed(connection, count: count)
+            let fed = try await submitFeed(connection, count: min(count, largest))
             return fed + (try await patch(connection, count: ListingRoutePlanner.patchBacklog))
         case .patch(let count):
             return try await patch(connection, count: count)

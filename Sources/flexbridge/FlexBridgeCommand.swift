@@ -676,8 +676,58 @@ struct Simulate: AsyncParsableCommand {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measures FlexBridge against the simulator; BENCHMARKS.md has the results.",
-        subcommands: [AmazonClient.self, Inventory.self, Orders.self]
+        subcommands: [AmazonClient.self, Inventory.self, Orders.self, Listings.self]
     )
+
+    struct Listings: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Sends MFN stock for many listings at once through a FlexBridge node to the simulator at Amazon's Listings and Feeds rates, then single changes."
+        )
+
+        @Option(help: "How many merchant-fulfilled listings change at once.")
+        var skus = 100_000
+
+        @Option(
+            name: .customLong("idle-samples"),
+            help: "Single changes sent one at a time afterwards, for the latency without load."
+        )
+        var idleSamples = 30
+
+        @Option(name: .customLong("feed-queue-seconds"), help: "How long the simulator keeps a feed IN_QUEUE.")
+        var feedQueueSeconds = 5.0
+
+        @Option(name: .customLong("feed-base-seconds"), help: "How long the simulator takes over any feed.")
+        var feedBaseSeconds = 10.0
+
+        @Option(
+            name: .customLong("feed-seconds-per-thousand"),
+            help: "How long the simulator takes per thousand messages of a feed."
+        )
+        var feedSecondsPerThousand = 1.0
+
+        func validate() throws {
+            guard (1...1_000_000).contains(skus) else { throw ValidationError("--skus must be 1 to 1,000,000") }
+            guard (0...1_000).contains(idleSamples) else { throw ValidationError("--idle-samples must be 0 to 1,000") }
+            for value in [feedQueueSeconds, feedBaseSeconds, feedSecondsPerThousand] where !(0...3600).contains(value) {
+                throw ValidationError("the feed timings must be 0 to 3,600 seconds")
+            }
+        }
+
+        func run() async throws {
+            print(
+                try await ListingsBenchmark(
+                    skus: skus,
+                    idleSamples: idleSamples,
+                    timing: FeedTiming(
+                        queueSeconds: feedQueueSeconds,
+                        baseSeconds: feedBaseSeconds,
+                        secondsPerThousandMessages: feedSecondsPerThousand
+                    )
+                ).run()
+            )
+        }
+    }
 
     struct Orders: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

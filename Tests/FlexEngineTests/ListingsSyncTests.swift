@@ -145,6 +145,28 @@ struct ListingsSyncTests {
     }
 
     @Test(
+        "a feed Amazon cannot process as a whole is sent again in halves, down to one item, which is then refused",
+        arguments: TestEngine.available
+    )
+    func fatal(engine: TestEngine) async throws {
+        let skus = (1...80).map { String(format: "X-%03d", $0) }
+        try await Self.run(engine: engine, skus: skus) { fixture, worker, _ in
+            try await fixture.simulator.setFeedTiming(
+                .init(queueSeconds: 0, baseSeconds: 0.01, secondsPerThousandMessages: 0, fatalAbove: 30)
+            )
+            try await fixture.settings { $0.mfnStockHubs = ["HUB2"] }
+            try await fixture.stock(Dictionary(uniqueKeysWithValues: skus.map { ($0, 4) }), hub: "HUB2")
+            try await Self.settle(worker, fixture, rounds: 400)
+            let held = await Self.atAmazon(fixture)
+            #expect(skus.allSatisfy { held[$0] == 4 }, "every SKU arrives in the end: \(held)")
+            let feeds = try await fixture.store.read { try await $0.listingFeeds(connectionID: fixture.connection.id) }
+            #expect(feeds.last?.status == "fatal" && feeds.last?.items == 80, "the first, whole, was FATAL: \(feeds)")
+            #expect(feeds.contains { $0.status == "fatal" && $0.items == 40 }, "then half: \(feeds.map(\.items))")
+            #expect(feeds.filter { $0.status == "done" }.allSatisfy { $0.items <= 30 })
+        }
+    }
+
+    @Test(
         "a backlog goes in a feed: every quantity applied, each item's report read; a feed interrupted before Amazon knew of it is submitted, one Amazon made is adopted, never sent twice",
         arguments: TestEngine.available
     )

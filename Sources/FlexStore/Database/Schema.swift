@@ -573,6 +573,7 @@ enum Schema {
                 .column("id", type: .text, .primaryKey(autoIncrement: false))
                 .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
                 .column("marketplace_id", type: .text, .notNull)
+                .column("sequence", type: .bigint, .notNull)
                 .column("amazon_feed_id", type: .text)
                 .column("status", type: .text, .notNull)
                 .column("items", type: .bigint, .notNull)
@@ -586,7 +587,7 @@ enum Schema {
                 .run()
             try await database.create(index: "listing_feeds_by_connection")
                 .on("listing_feeds")
-                .column("connection_id").column("created_at")
+                .column("connection_id").column("sequence")
                 .run()
         },
     ]

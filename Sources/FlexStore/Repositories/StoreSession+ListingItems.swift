@@ -54,9 +54,10 @@ extension StoreSession {
     /// Brings the connection's MFN listing items in line with its listings, MFN hubs and marketplaces: each
     /// merchant-fulfilled listing in an MFN marketplace that no Seller Flex location serves gets the MFN hubs' units summed (its
     /// version bumped when they change); items no longer so are dropped unless a feed carries them. Returns how
-    /// many items changed.
+    /// many items changed. With `changedSince`, only listings changed or whose stock changed from then on are
+    /// summed again, and none is dropped: the cheap refresh of a busy connection between full ones.
     @discardableResult
-    public func refreshListingItems(connectionID: ConnectionID) async throws -> Int {
+    public func refreshListingItems(connectionID: ConnectionID, changedSince: Date? = nil) async throws -> Int {
         guard let connection = try await connection(connectionID) else { return 0 }
         let marketplaces = connection.mfnStockMarketplaceIDs.map(\.rawValue)
         guard !marketplaces.isEmpty else {
@@ -67,13 +68,22 @@ extension StoreSession {
         }
         let hubs = connection.settings.mfnStockHubs.map(\.rawValue)
         let now = nowMilliseconds
-        let keep =
+        var keep =
             """
             FROM listings l
             WHERE l.connection_id = \(bind: connectionID.rawValue) AND l.marketplace_id IN (\(binds: marketplaces))
                 AND l.fulfilled_by = 'MERCHANT' AND NOT EXISTS (SELECT 1 FROM inventory_items i WHERE i.connection_id = l.connection_id
                     AND i.merchant_sku = l.merchant_sku)
             """ as SQLQueryString
+        if let changedSince {
+            let since = changedSince.millisecondsSince1970
+            keep +=
+                """
+                 AND (l.updated_at >= \(bind: since) OR l.warehouse_sku IN (SELECT s.warehouse_sku FROM stock_levels s
+                    WHERE s.account_id = \(bind: connection.accountID.rawValue) AND s.hub IN (\(binds: hubs))
+                    AND s.updated_at >= \(bind: since)))
+                """
+        }
         let changed = try await sql.raw(
             """
             INSERT INTO listing_items (connection_id, marketplace_id, merchant_sku, warehouse_sku, free_quantity,
@@ -91,6 +101,7 @@ extension StoreSession {
             RETURNING merchant_sku
             """
         ).all().count
+        guard changedSince == nil else { return changed }
         try await sql.raw(
             """
             DELETE FROM listing_items WHERE connection_id = \(bind: connectionID.rawValue) AND feed_id IS NULL
@@ -209,17 +220,30 @@ extension StoreSession {
         let id = UUID().uuidString.lowercased()
         try await sql.raw(
             """
-            INSERT INTO listing_feeds (id, connection_id, marketplace_id, status, items, created_at)
-            VALUES (\(bind: id), \(bind: connectionID.rawValue), \(bind: marketplaceID.rawValue), 'preparing',
-                \(bind: Int64(items.count)), \(bind: nowMilliseconds))
+            INSERT INTO listing_feeds (id, connection_id, marketplace_id, sequence, status, items, created_at)
+            SELECT \(bind: id), \(bind: connectionID.rawValue), \(bind: marketplaceID.rawValue),
+                COALESCE(MAX(sequence), 0) + 1, 'preparing', \(bind: Int64(items.count)), \(bind: nowMilliseconds)
+            FROM listing_feeds WHERE connection_id = \(bind: connectionID.rawValue)
             """
         ).run()
-        for (index, entry) in items.enumerated() {
+        // One statement per 500 items, found by key; each item's quantity and message number by a CASE on its SKU.
+        for start in stride(from: 0, to: items.count, by: 500) {
+            let chunk = Array(items[start..<min(items.count, start + 500)])
+            var quantities: SQLQueryString = "CASE merchant_sku"
+            var messages: SQLQueryString = "CASE merchant_sku"
+            for (offset, entry) in chunk.enumerated() {
+                let sku = entry.item.merchantSKU.rawValue
+                quantities += " WHEN \(bind: sku) THEN \(bind: Int64(entry.quantity))"
+                messages += " WHEN \(bind: sku) THEN \(bind: Int64(start + offset + 1))"
+            }
+            quantities += " END"
+            messages += " END"
             try await sql.raw(
                 """
-                UPDATE listing_items SET feed_id = \(bind: id), feed_version = version,
-                    feed_quantity = \(bind: Int64(entry.quantity)), feed_message = \(bind: Int64(index + 1))
-                WHERE \(Self.listingKey(entry.item)) AND feed_id IS NULL
+                UPDATE listing_items SET feed_id = \(bind: id), feed_version = version, feed_quantity = \(quantities),
+                    feed_message = \(messages)
+                WHERE connection_id = \(bind: connectionID.rawValue) AND marketplace_id = \(bind: marketplaceID.rawValue)
+                    AND merchant_sku IN (\(binds: chunk.map(\.item.merchantSKU.rawValue))) AND feed_id IS NULL
                 """
             ).run()
         }
@@ -248,7 +272,7 @@ extension StoreSession {
         try await sql.raw(
             """
             SELECT * FROM listing_feeds WHERE connection_id = \(bind: connectionID.rawValue)
-                AND status IN ('preparing', 'submitted') ORDER BY created_at, id
+                AND status IN ('preparing', 'submitted') ORDER BY sequence
             """
         ).all().map(Self.listingFeed)
     }
@@ -258,7 +282,7 @@ extension StoreSession {
         try await sql.raw(
             """
             SELECT * FROM listing_feeds WHERE connection_id = \(bind: connectionID.rawValue)
-            ORDER BY created_at DESC, id LIMIT \(bind: Int64(limit))
+            ORDER BY sequence DESC LIMIT \(bind: Int64(limit))
             """
         ).all().map(Self.listingFeed)
     }
@@ -305,7 +329,8 @@ extension StoreSession {
     }
 
     /// Ends a feed: each item's message accepted (Amazon holds its quantity) or refused with its issues; a FATAL
-    /// or cancelled feed (`report` nil) gives its items back to be sent again.
+    /// or cancelled feed (`report` nil) gives its items back to be sent again — but a FATAL feed of one item
+    /// refuses that item, with the feed's error, so that it is not sent again until its quantity changes.
     public func finishListingFeed(
         _ feed: ListingFeedRecord,
         status: String,
@@ -316,7 +341,26 @@ extension StoreSession {
         var accepted = 0
         var refused = 0
         let now = nowMilliseconds
-        for item in items {
+        if let report, report.feedIssues.isEmpty {
+            // Most messages apply cleanly: those the report names are handled one by one below, the rest at once.
+            let named = Set(report.issues.compactMap(\.messageId))
+            for item in items where !named.contains(item.message) { accepted += 1 }
+            try await sql.raw(
+                """
+                UPDATE listing_items SET synced_version = CASE WHEN synced_version < feed_version THEN feed_version
+                        ELSE synced_version END,
+                    sent_quantity = feed_quantity, sent_at = \(bind: now), sent_route = 'feed',
+                    sent_reference = \(bind: feed.amazonFeedID), error_code = NULL, error_message = NULL,
+                    error_at = NULL, feed_id = NULL
+                WHERE feed_id = \(bind: feed.id)
+                    AND feed_message NOT IN (\(binds: named.isEmpty ? [Int64(-1)] : named.sorted().map { Int64($0) }))
+                """
+            ).run()
+        }
+        for item in items
+        where report == nil || !(report?.feedIssues.isEmpty ?? true)
+            || !(report?.issues(ofMessage: item.message).isEmpty ?? true)
+        {
             let key: SQLQueryString = """
                 connection_id = \(bind: feed.connectionID.rawValue) AND marketplace_id = \(bind: feed.marketplaceID.rawValue)
                     AND merchant_sku = \(bind: item.merchantSKU.rawValue)
@@ -343,6 +387,17 @@ extension StoreSession {
                         sent_quantity = \(bind: Int64(item.quantity)), sent_at = \(bind: now), sent_route = 'feed',
                         sent_reference = \(bind: feed.amazonFeedID), error_code = NULL, error_message = NULL,
                         error_at = NULL, feed_id = NULL
+                    WHERE \(key)
+                    """
+                ).run()
+            } else if status == "fatal", items.count == 1 {
+                refused += 1
+                try await sql.raw(
+                    """
+                    UPDATE listing_items SET failed_version = CASE WHEN failed_version < \(bind: item.version)
+                            THEN \(bind: item.version) ELSE failed_version END,
+                        error_code = 'FEED_FATAL', error_message = \(bind: error ?? "Amazon could not process the feed"),
+                        error_at = \(bind: now), feed_id = NULL
                     WHERE \(key)
                     """
                 ).run()
