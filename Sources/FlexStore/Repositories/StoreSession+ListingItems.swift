@@ -84,6 +84,7 @@ extension StoreSession {
                     AND s.updated_at >= \(bind: since)))
                 """
         }
+        let binary = kind == .postgres ? #" COLLATE "C""# : ""
         let changed = try await sql.raw(
             """
             INSERT INTO listing_items (connection_id, marketplace_id, merchant_sku, warehouse_sku, free_quantity,
@@ -93,6 +94,7 @@ extension StoreSession {
                     AND s.account_id = \(bind: connection.accountID.rawValue) AND s.hub IN (\(binds: hubs))), 0),
                 1, \(bind: now)
             \(keep)
+            ORDER BY l.marketplace_id\(unsafeRaw: binary), l.merchant_sku\(unsafeRaw: binary)
             ON CONFLICT (connection_id, marketplace_id, merchant_sku) DO UPDATE SET
                 free_quantity = excluded.free_quantity, warehouse_sku = excluded.warehouse_sku,
                 version = listing_items.version + 1, changed_at = excluded.changed_at
@@ -117,6 +119,7 @@ extension StoreSession {
 
     /// Makes every MFN listing item of the connection pending again (its buffers, cap or handling time changed).
     public func markListingItemsPending(connectionID: ConnectionID) async throws {
+        try await lockListingItems("connection_id = \(bind: connectionID.rawValue)")
         try await sql.raw(
             """
             UPDATE listing_items SET version = version + 1, changed_at = \(bind: nowMilliseconds)
@@ -124,6 +127,19 @@ extension StoreSession {
             """
         ).run()
         notes.note(.listings, for: [connectionID])
+    }
+
+    /// On PostgreSQL, locks the items `filter` selects in key order — the order the worker's writes take them in —
+    /// so that a settings change and a feed's end wait for each other instead of deadlocking. SQLite writes one
+    /// transaction at a time.
+    func lockListingItems(_ filter: SQLQueryString) async throws {
+        guard kind == .postgres else { return }
+        try await sql.raw(
+            """
+            SELECT 1 FROM listing_items WHERE \(filter)
+            ORDER BY marketplace_id COLLATE "C", merchant_sku COLLATE "C" FOR UPDATE
+            """
+        ).run()
     }
 
     static let pendingListing: SQLQueryString =
@@ -227,6 +243,12 @@ extension StoreSession {
             """
         ).run()
         // One statement per 500 items, found by key; each item's quantity and message number by a CASE on its SKU.
+        try await lockListingItems(
+            """
+            connection_id = \(bind: connectionID.rawValue) AND marketplace_id = \(bind: marketplaceID.rawValue)
+                AND merchant_sku IN (\(binds: items.map(\.item.merchantSKU.rawValue)))
+            """
+        )
         for start in stride(from: 0, to: items.count, by: 500) {
             let chunk = Array(items[start..<min(items.count, start + 500)])
             var quantities: SQLQueryString = "CASE merchant_sku"
@@ -337,6 +359,7 @@ extension StoreSession {
         report: ListingsFeedReport?,
         error: String? = nil
     ) async throws {
+        try await lockListingItems("feed_id = \(bind: feed.id)")
         let items = try await listingFeedItems(feedID: feed.id)
         var accepted = 0
         var refused = 0
