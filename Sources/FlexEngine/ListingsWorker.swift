@@ -179,6 +179,7 @@ public struct ListingsWorker: ConnectionWorker {
         let items = try await store.read { [connectionID] in
             try await $0.pendingListingItems(connectionID: connectionID, limit: count)
         }
+        var taken = 0
         for item in items {
             let quantity = quantity(item, connection.settings)
             do {
@@ -187,6 +188,7 @@ public struct ListingsWorker: ConnectionWorker {
                     sellerID: connection.sellingPartnerID,
                     marketplaceIDs: [item.marketplaceID]
                 )
+                if answer.accepted { taken += 1 }
                 try await store.transaction(fencedBy: lease) { session in
                     if answer.accepted {
                         try await session.recordListingSent(
@@ -235,9 +237,7 @@ public struct ListingsWorker: ConnectionWorker {
                 }
             }
         }
-        if !items.isEmpty {
-            store.activity.record(.skusSent(items.count), for: connectionID, at: store.clock.now())
-        }
+        if taken > 0 { store.activity.record(.skusSent(taken), for: connectionID, at: store.clock.now()) }
         return items.count
     }
 
@@ -327,7 +327,7 @@ public struct ListingsWorker: ConnectionWorker {
             // its items go back to pending, and the next route decides.
             let whole = report?.feedIssues.first(where: \.isError)
             let outcome = whole == nil && report != nil ? status.status.lowercased() : "fatal"
-            try await store.transaction(fencedBy: lease) {
+            let accepted = try await store.transaction(fencedBy: lease) {
                 try await $0.finishListingFeed(
                     feed,
                     status: outcome,
@@ -335,6 +335,7 @@ public struct ListingsWorker: ConnectionWorker {
                     error: whole?.message ?? (report == nil ? "Amazon ended the feed \(status.status)" : nil)
                 )
             }
+            if accepted > 0 { store.activity.record(.skusSent(accepted), for: connectionID, at: store.clock.now()) }
             if outcome == "fatal" {
                 logger.warning(
                     "MFN listings feed failed as a whole; its items are sent again",

@@ -174,50 +174,6 @@ extension SellingPartnerClient: MerchantListings {
         }
         return try ListingsFeedReport(json: try await download(document.url).data)
     }
-
-    /// Uploads a document to the presigned URL Amazon gave, with exactly the content type it was made for. A PUT of
-    /// the same bytes may be repeated: it is retried on 5xx and lost connections.
-    func upload(_ data: Data, to url: String, contentType: String) async throws {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                var request = HTTPClientRequest(url: url)
-                request.method = .PUT
-                request.headers.add(name: "Content-Type", value: contentType)
-                request.body = .bytes(ByteBuffer(data: data))
-                let response = try await httpClient.execute(
-                    request,
-                    timeout: .milliseconds(Int64(retry.timeout * 1000))
-                )
-                let body = try await response.body.collect(upTo: 1 << 20)
-                let status = Int(response.status.code)
-                if (200..<300).contains(status) { return }
-                let error = AmazonAPIError(
-                    operation: "uploadFeedDocument",
-                    status: status,
-                    message: String(buffer: body).prefix(300).description,
-                    attempts: attempt
-                )
-                guard status >= 500, attempt < retry.maxAttempts else { throw error }
-            } catch let error as AmazonAPIError {
-                throw error
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                guard attempt < retry.maxAttempts else {
-                    throw AmazonTransportError(
-                        operation: "uploadFeedDocument",
-                        reason: String(describing: error),
-                        mayHaveApplied: false,
-                        attempts: attempt
-                    )
-                }
-            }
-            let ceiling = min(retry.maximumDelay, retry.initialDelay * pow(2, Double(attempt - 1)))
-            try await Task.sleep(for: .seconds(Double.random(in: (ceiling / 2)...ceiling)))
-        }
-    }
 }
 
 extension AmazonListing {

@@ -67,12 +67,14 @@ extension StoreSession {
             ).all()
             for row in rows { mapped.insert(try row.decode(column: "hub", as: String.self)) }
         }
-        // A hub whose stock feeds merchant-fulfilled listings is mapped too.
-        if hubs.contains(where: { !mapped.contains($0) }) {
-            for connection in try await connections() where connection.accountID == account {
-                mapped.formUnion(connection.settings.mfnStockHubs.map(\.rawValue))
-            }
+        // The account's connections that send MFN stock from one of these hubs: their listings worker sums the
+        // hubs again after the write (no join over the listings on the write's path). Such a hub is mapped too.
+        let written = Set(hubs)
+        let mfn = try await connections().filter { connection in
+            connection.accountID == account && !connection.mfnStockMarketplaceIDs.isEmpty
+                && connection.settings.mfnStockHubs.contains { written.contains($0.rawValue) }
         }
+        for connection in mfn { mapped.formUnion(connection.settings.mfnStockHubs.map(\.rawValue)) }
         let unmapped = hubs.filter { !mapped.contains($0) }.map(HubCode.init(rawValue:))
         // Rows are locked in one order, whatever order the WMS sent them in, so that two writes sharing SKUs wait
         // for each other instead of deadlocking on PostgreSQL.
@@ -111,16 +113,7 @@ extension StoreSession {
         guard changedLevels > 0 else {
             return StockWrite(changedLevels: 0, changedItems: 0, connections: [], unmappedHubs: unmapped)
         }
-        // The connections whose listings carry a SKU that changed: their MFN listings worker sums the hubs again.
-        let listed = try await sql.raw(
-            """
-            SELECT DISTINCT l.connection_id FROM stock_levels s
-            JOIN listings l ON l.warehouse_sku = s.warehouse_sku
-            JOIN connections c ON c.id = l.connection_id AND c.account_id = s.account_id
-            WHERE s.write_id = \(bind: writeID)
-            """
-        ).all().map { ConnectionID(rawValue: try $0.decode(column: "connection_id", as: String.self)) }
-        notes.note(.listings, for: listed)
+        notes.note(.listings, for: mfn.map(\.id))
         let changed = try await spreadStock(filter: "s.write_id = \(bind: writeID)")
         return StockWrite(
             changedLevels: changedLevels,

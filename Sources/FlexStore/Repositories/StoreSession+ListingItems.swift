@@ -353,12 +353,13 @@ extension StoreSession {
     /// Ends a feed: each item's message accepted (Amazon holds its quantity) or refused with its issues; a FATAL
     /// or cancelled feed (`report` nil) gives its items back to be sent again — but a FATAL feed of one item
     /// refuses that item, with the feed's error, so that it is not sent again until its quantity changes.
+    @discardableResult
     public func finishListingFeed(
         _ feed: ListingFeedRecord,
         status: String,
         report: ListingsFeedReport?,
         error: String? = nil
-    ) async throws {
+    ) async throws -> Int {
         try await lockListingItems("feed_id = \(bind: feed.id)")
         let items = try await listingFeedItems(feedID: feed.id)
         var accepted = 0
@@ -436,6 +437,7 @@ extension StoreSession {
             """
         ).run()
         notes.note(.listings, for: [feed.connectionID])
+        return accepted
     }
 
     static func listingKey(_ item: ListingItem) -> SQLQueryString {
