@@ -41,6 +41,8 @@ struct AccessMiddleware: ServerMiddleware {
         "resyncInventory": .writeStock,
         "importSequenceNumbers": .writeStock,
         "putStock": .writeStock,
+        "putPrices": .writeStock,
+        "listPrices": .read,
         "getStock": .read,
         "listInventoryItems": .read,
         "listReturns": .read,

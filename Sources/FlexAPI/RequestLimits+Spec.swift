@@ -73,6 +73,12 @@ extension RequestLimits {
             ],
             body: []
         ),
+        "listPrices": RequestLimits(
+            parameters: [
+                .init(location: .query, name: "limit", rule: .integer(1...1000))
+            ],
+            body: []
+        ),
         "listReturns": RequestLimits(
             parameters: [
                 .init(location: .query, name: "limit", rule: .integer(1...500))
@@ -85,6 +91,15 @@ extension RequestLimits {
                 .init(location: .query, name: "limit", rule: .integer(1...1000)),
             ],
             body: []
+        ),
+        "putPrices": RequestLimits(
+            parameters: [],
+            body: [
+                .init(path: [.key("items"), .anyIndex, .key("price")], rule: .number(0.0...1000000000.0)),
+                .init(path: [.key("items"), .anyIndex, .key("salePrice")], rule: .number(0.0...1000000000.0)),
+                .init(path: [.key("items"), .anyIndex, .key("minimumPrice")], rule: .number(0.0...1000000000.0)),
+                .init(path: [.key("items"), .anyIndex, .key("maximumPrice")], rule: .number(0.0...1000000000.0)),
+            ]
         ),
         "putSettings": RequestLimits(
             parameters: [],

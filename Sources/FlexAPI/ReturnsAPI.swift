@@ -100,20 +100,22 @@ extension APIHandler {
         guard let connection = try await visible(ConnectionID(rawValue: input.path.connectionId)) else {
             return .notFound(Self.notFound(input.path.connectionId))
         }
-        let limit = input.query.limit ?? 100
-        let items = try await store.read { session in
-            try await session.listingItems(
-                connectionID: connection.id,
-                after: input.query.after.map(MerchantSKU.init(rawValue:)),
-                limit: limit + 1
+        var after: StoreSession.ListingItemCursor?
+        if let cursor = input.query.after {
+            guard let parts = Self.cursorParts(cursor, count: 3), let facet = ListingFacet(rawValue: parts[2]) else {
+                return .badRequest(Self.problem(.invalidInput, "is not a `next` this list gave", field: "after"))
+            }
+            after = .init(
+                merchantSKU: MerchantSKU(rawValue: parts[0]),
+                marketplaceID: MarketplaceID(rawValue: parts[1]),
+                facet: facet
             )
         }
-        var page = Array(items.prefix(limit))
-        // A page ends at a SKU's last marketplace, so that `after` skips none of them.
-        if items.count > limit, page.last?.merchantSKU == items[limit].merchantSKU {
-            let trimmed = page.filter { $0.merchantSKU != items[limit].merchantSKU }
-            if !trimmed.isEmpty { page = trimmed }
+        let limit = input.query.limit ?? 100
+        let items = try await store.read { session in
+            try await session.listingItems(connectionID: connection.id, after: after, limit: limit + 1)
         }
+        let page = items.prefix(limit)
         return .ok(
             .init(
                 body: .json(
@@ -122,7 +124,10 @@ extension APIHandler {
                             .init(
                                 marketplaceId: item.marketplaceID.rawValue,
                                 merchantSku: item.merchantSKU.rawValue,
+                                facet: item.facet == .price ? .price : .quantity,
                                 warehouseSku: item.warehouseSKU.rawValue,
+                                price: item.price.map { Self.price(item.warehouseSKU, $0) },
+                                sentPrice: item.sentPrice.map { Self.price(item.warehouseSKU, $0) },
                                 hubQuantity: item.freeQuantity,
                                 pending: item.pending,
                                 inFeed: item.feedID != nil,
@@ -133,7 +138,10 @@ extension APIHandler {
                                 error: item.error.map { .init(code: $0.code, message: $0.message) }
                             )
                         },
-                        next: items.count > limit ? page.last?.merchantSKU.rawValue : nil
+                        next: items.count > limit
+                            ? page.last.map {
+                                Self.cursor([$0.merchantSKU.rawValue, $0.marketplaceID.rawValue, $0.facet.rawValue])
+                            } : nil
                     )
                 )
             )

@@ -38,6 +38,18 @@ public struct Importer: Sendable {
         return Report(rows: result.imported, pendingItems: result.pendingItems)
     }
 
+    /// Imports prices (sku, marketplace, price and the optional columns of `CSVTable.prices`).
+    public func importPrices(
+        csv text: String,
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) async throws -> (rows: Int, changed: Int, unlisted: Int) {
+        let prices = try CSVTable(parsing: text).prices()
+        progress(0, prices.count)
+        let write = try await InventoryUseCases(store: store).recordPrices(prices, account: .default)
+        progress(prices.count, prices.count)
+        return (prices.count, write.changed, write.unlisted)
+    }
+
     /// Imports stock levels (hub, sku, quantity).
     public func importStock(
         csv text: String,

@@ -28,6 +28,13 @@ public struct ListingUpdate: Sendable, Hashable, Codable {
     }
 }
 
+/// What of a listing FlexBridge keeps in line at Amazon, each with its own versions: its quantity (MFN stock) and its
+/// price. A price Amazon refuses never holds the quantity back, nor the other way round.
+public enum ListingFacet: String, Sendable, Hashable, Codable, CaseIterable {
+    case quantity
+    case price
+}
+
 /// A listing's price in one marketplace: the price, an optional sale price with its dates, and the least and most
 /// the seller allows (Amazon's automated pricing stays within them).
 public struct ListingPrice: Sendable, Hashable, Codable {

@@ -5,7 +5,7 @@ import Logging
 import SellingPartner
 import Synchronization
 
-/// Sends one connection's merchant-fulfilled (MFN) stock to Amazon's listings, as fast as Amazon's two routes
+/// Sends one connection's merchant-fulfilled (MFN) stock and its listings' prices to Amazon's listings, as fast as Amazon's two routes
 /// allow together: a few changes by patchListingsItem within seconds (5 a second), a backlog by JSON listings feeds
 /// of up to 25,000 (five per five minutes, processed in minutes), the rest patched meanwhile.
 ///
@@ -87,16 +87,17 @@ public struct ListingsWorker: ConnectionWorker {
             refreshed.withLock { $0 = nil }
             return .within(.seconds(15))
         }
-        try await refresh(connection)
+        let facets = Self.facets(connection)
+        try await refresh(connection, quantities: facets.contains(.quantity))
         let open = try await followFeeds(connection)
-        let sent = try await send(connection)
+        let sent = try await send(connection, facets: facets)
         if sent > 0 { return .now }
         return open > 0 ? .within(.seconds(max(1, configuration.feedCheckInterval))) : .within(.seconds(30))
     }
 
     /// Sums the MFN hubs into the listing items: only what changed since the last refresh, or everything when the
     /// settings changed or five minutes passed.
-    func refresh(_ connection: Connection) async throws {
+    func refresh(_ connection: Connection, quantities: Bool) async throws {
         let now = store.clock.now()
         let last = refreshed.withLock { $0 }
         let incremental =
@@ -104,7 +105,11 @@ public struct ListingsWorker: ConnectionWorker {
                 last.settings == connection.settings && now.timeIntervalSince(last.full) < 300 ? last.since : nil
             }
         try await store.transaction(fencedBy: lease) { [connectionID] in
-            _ = try await $0.refreshListingItems(connectionID: connectionID, changedSince: incremental)
+            _ = try await $0.refreshListingItems(
+                connectionID: connectionID,
+                changedSince: incremental,
+                quantities: quantities
+            )
         }
         let since = now.addingTimeInterval(-Self.refreshOverlap)
         refreshed.withLock {
@@ -112,24 +117,29 @@ public struct ListingsWorker: ConnectionWorker {
         }
     }
 
-    /// The connection while it sends MFN stock: active, stock sync on, some MFN hub and marketplace named.
+    /// The connection while it is active: its prices are sent whenever the account has some.
     func syncing() async throws -> Connection? {
         try await store.read { [connectionID] session in
-            guard let connection = try await session.connection(connectionID), connection.status == .active,
-                connection.settings.inventorySyncEnabled, !connection.mfnStockMarketplaceIDs.isEmpty
+            guard let connection = try await session.connection(connectionID), connection.status == .active
             else { return nil }
             return connection
         }
     }
 
+    /// What the connection sends: prices always, MFN quantities while stock sync is on and an MFN marketplace named.
+    static func facets(_ connection: Connection) -> Set<ListingFacet> {
+        connection.settings.inventorySyncEnabled && !connection.mfnStockMarketplaceIDs.isEmpty
+            ? [.quantity, .price] : [.price]
+    }
+
     // MARK: Sending
 
     /// Sends what is pending by the route the backlog calls for. Returns how many items it sent or put in a feed.
-    func send(_ connection: Connection) async throws -> Int {
+    func send(_ connection: Connection, facets: Set<ListingFacet>) async throws -> Int {
         let now = store.clock.now()
         let (pending, feeds, preparing) = try await store.read { [connectionID] session in
             (
-                try await session.pendingListingCount(connectionID: connectionID),
+                try await session.pendingListingCount(connectionID: connectionID, facets: facets),
                 try await session.listingFeeds(connectionID: connectionID, limit: 20),
                 try await session.openListingFeeds(connectionID: connectionID).contains { $0.status == "preparing" }
             )
@@ -153,10 +163,10 @@ public struct ListingsWorker: ConnectionWorker {
         case .idle:
             return 0
         case .feed(let count):
-            let fed = try await submitFeed(connection, count: min(count, largest))
-            return fed + (try await patch(connection, count: ListingRoutePlanner.patchBacklog))
+            let fed = try await submitFeed(connection, count: min(count, largest), facets: facets)
+            return fed + (try await patch(connection, count: ListingRoutePlanner.patchBacklog, facets: facets))
         case .patch(let count):
-            return try await patch(connection, count: count)
+            return try await patch(connection, count: count, facets: facets)
         }
     }
 
@@ -170,21 +180,37 @@ public struct ListingsWorker: ConnectionWorker {
         )
     }
 
-    func update(_ item: ListingItem, quantity: Int, _ settings: ConnectionSettings) -> ListingUpdate {
-        ListingUpdate(sku: item.merchantSKU, quantity: quantity, handlingTime: settings.mfnHandlingTime)
+    /// The change an item makes: its quantity with the handling time, or its price.
+    static func update(
+        sku: MerchantSKU,
+        facet: ListingFacet,
+        quantity: Int?,
+        price: ListingPrice?,
+        _ settings: ConnectionSettings
+    ) -> ListingUpdate {
+        switch facet {
+        case .quantity: ListingUpdate(sku: sku, quantity: quantity, handlingTime: settings.mfnHandlingTime)
+        case .price: ListingUpdate(sku: sku, price: price)
+        }
     }
 
     /// Patches up to `count` pending items, one call each (the client keeps Amazon's pace).
-    func patch(_ connection: Connection, count: Int) async throws -> Int {
+    func patch(_ connection: Connection, count: Int, facets: Set<ListingFacet>) async throws -> Int {
         let items = try await store.read { [connectionID] in
-            try await $0.pendingListingItems(connectionID: connectionID, limit: count)
+            try await $0.pendingListingItems(connectionID: connectionID, facets: facets, limit: count)
         }
         var taken = 0
         for item in items {
-            let quantity = quantity(item, connection.settings)
+            let quantity = item.facet == .quantity ? quantity(item, connection.settings) : nil
             do {
                 let answer = try await amazon.patchListing(
-                    update(item, quantity: quantity, connection.settings),
+                    Self.update(
+                        sku: item.merchantSKU,
+                        facet: item.facet,
+                        quantity: quantity,
+                        price: item.price,
+                        connection.settings
+                    ),
                     sellerID: connection.sellingPartnerID,
                     marketplaceIDs: [item.marketplaceID]
                 )
@@ -242,19 +268,25 @@ public struct ListingsWorker: ConnectionWorker {
     }
 
     /// Puts up to `count` pending items of one marketplace (the oldest change's) in a feed and submits it.
-    func submitFeed(_ connection: Connection, count: Int) async throws -> Int {
+    func submitFeed(_ connection: Connection, count: Int, facets: Set<ListingFacet>) async throws -> Int {
         let feed = try await store.transaction(fencedBy: lease) { [connectionID] session -> ListingFeedRecord? in
-            guard let oldest = try await session.pendingListingItems(connectionID: connectionID, limit: 1).first
+            guard
+                let oldest = try await session.pendingListingItems(
+                    connectionID: connectionID,
+                    facets: facets,
+                    limit: 1
+                ).first
             else { return nil }
             let items = try await session.pendingListingItems(
                 connectionID: connectionID,
                 marketplaceID: oldest.marketplaceID,
+                facets: facets,
                 limit: count
             )
             let id = try await session.prepareListingFeed(
                 connectionID: connectionID,
                 marketplaceID: oldest.marketplaceID,
-                items: items.map { ($0, quantity($0, connection.settings)) }
+                items: items.map { ($0, $0.facet == .quantity ? quantity($0, connection.settings) : nil) }
             )
             return try await session.openListingFeeds(connectionID: connectionID).first { $0.id == id }
         }
@@ -275,10 +307,12 @@ public struct ListingsWorker: ConnectionWorker {
         let document = try ListingRules.feed(
             sellerID: connection.sellingPartnerID,
             updates: items.map {
-                ListingUpdate(
+                Self.update(
                     sku: $0.merchantSKU,
+                    facet: $0.facet,
                     quantity: $0.quantity,
-                    handlingTime: connection.settings.mfnHandlingTime
+                    price: $0.price,
+                    connection.settings
                 )
             }
         )

@@ -60,6 +60,11 @@ public struct InventoryUseCases: Sendable {
         try await store.transaction { session in try await session.recordStock(levels, account: account) }
     }
 
+    /// Records the WMS's prices: each change reaches every listing of its SKU in its marketplace.
+    public func recordPrices(_ prices: [SKUPrice], account: AccountID) async throws -> PriceWrite {
+        try await store.transaction { session in try await session.recordPrices(prices, account: account) }
+    }
+
     /// Sends every item of the connection again, even those Amazon holds at FlexBridge's number; logged as a change
     /// by `actor`. Returns how many items became pending.
     public func resync(connectionID: ConnectionID, actor: String) async throws -> Int {

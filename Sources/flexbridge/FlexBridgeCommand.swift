@@ -199,7 +199,7 @@ struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
             "Imports a CSV file into the database; a file with a bad row imports nothing and every bad row is listed.",
-        subcommands: [Listings.self, Stock.self]
+        subcommands: [Listings.self, Stock.self, Prices.self]
     )
 
     struct Listings: AsyncParsableCommand {
@@ -244,6 +244,32 @@ struct Import: AsyncParsableCommand {
             try await withImporter(database) { importer in
                 let report = try await importer.importStock(csv: text, progress: ProgressBar(title: "stock").update)
                 print("recorded \(report.rows) stock levels; \(report.pendingItems) Amazon items are pending")
+            }
+        }
+    }
+}
+
+extension Import {
+    struct Prices: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Imports prices: columns sku (the WMS's SKU), marketplace, price, and optionally currency, salePrice, saleStart, saleEnd, minimumPrice, maximumPrice."
+        )
+
+        @Argument(help: "The CSV file.")
+        var file: String
+
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let text = try readFile(file)
+            try await withImporter(database) { importer in
+                let report = try await importer.importPrices(csv: text, progress: ProgressBar(title: "prices").update)
+                var line = "recorded \(report.rows) prices; \(report.changed) changed"
+                if report.unlisted > 0 {
+                    line += "; \(report.unlisted) name a SKU no listing sells in that marketplace yet"
+                }
+                print(line)
             }
         }
     }

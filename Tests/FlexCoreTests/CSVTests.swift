@@ -109,6 +109,50 @@ struct CSVTests {
         }
     }
 
+    @Test(
+        "price rows: the marketplace's currency taken when left out; every bad value, a sale without its dates and a SKU priced twice reported by line and column"
+    )
+    func prices() throws {
+        let prices = try CSVTable(
+            parsing: """
+                sku,marketplace,price,currency,salePrice,saleStart,saleEnd,minimumPrice,maximumPrice
+                S1,A1PA6795UKMFR9,19.90,,14.5,2026-12-24,2026-12-26T18:00:00Z,10,40
+                S1,A1VC38T7YXB528,2500,JPY,,,,,
+
+                """
+        ).prices()
+        #expect(prices.count == 2)
+        #expect(prices[0].price.currency == "EUR" && prices[0].price.amount == Decimal(string: "19.9"))
+        #expect(prices[0].price.saleStart == Date(timeIntervalSince1970: 1_798_070_400))
+        #expect(prices[0].price.saleEnd == Date(timeIntervalSince1970: 1_798_308_000))
+        #expect(prices[0].price.minimum == 10 && prices[0].price.maximum == 40 && prices[1].price.currency == "JPY")
+        #expect {
+            _ = try CSVTable(
+                parsing: """
+                    sku,marketplace,price,currency,salePrice,saleStart,saleEnd,minimumPrice,maximumPrice
+                    S1,A1PA6795UKMFR9,-1,,,,,,
+                    S2,A1PA6795UKMFR9,NaN,,,,,,
+                    S3,A1PA6795UKMFR9,5,USD,,,,,
+                    S4,A1PA6795UKMFR9,5,,4,,,,
+                    S5,A1VC38T7YXB528,2500.5,,,,,,
+                    S6,A1PA6795UKMFR9,5,,,,,6,
+                    S7,A1PA6795UKMFR9,5,,4,2026-12-26,2026-12-24,,
+                    S8,NOWHERE,5,,,,,,
+                    S9,A1PA6795UKMFR9,5,,,,,,
+                    S9,A1PA6795UKMFR9,6,,,,,,
+                    ,A1PA6795UKMFR9,5,,,,,,
+                    S10,A1PA6795UKMFR9,5,,4,tomorrow,2026-12-24,,
+
+                    """
+            ).prices()
+        } throws: { error in
+            (error as? CSVErrors)?.errors.map { "\($0.line):\($0.columnName ?? "")" } == [
+                "2:price", "3:price", "4:currency", "5:saleStart", "6:price", "7:price", "8:saleEnd", "9:marketplace",
+                "11:sku", "12:sku", "13:saleStart",
+            ]
+        }
+    }
+
     @Test("the quantity sent: buffer by SKU, else hub, else connection; capped; Amazon's reserved units added back")
     func rules() {
         var settings = ConnectionSettings(

@@ -77,11 +77,14 @@ struct ListingsSyncTests {
         )
     }
 
-    static func items(_ fixture: InventoryFixture) async throws -> [String: ListingItem] {
+    static func items(
+        _ fixture: InventoryFixture,
+        _ facet: ListingFacet = .quantity
+    ) async throws -> [String: ListingItem] {
         Dictionary(
             uniqueKeysWithValues: try await fixture.store.read {
                 try await $0.listingItems(connectionID: fixture.connection.id)
-            }.map { ($0.merchantSKU.rawValue, $0) }
+            }.filter { $0.facet == facet }.map { ($0.merchantSKU.rawValue, $0) }
         )
     }
 
@@ -89,11 +92,109 @@ struct ListingsSyncTests {
     static func settle(_ worker: ListingsWorker, _ fixture: InventoryFixture, rounds: Int = 200) async throws {
         for _ in 0..<rounds {
             _ = try await worker.round()
-            let items = try await Self.items(fixture).values
+            let items = try await fixture.store.read {
+                try await $0.listingItems(connectionID: fixture.connection.id)
+            }
             if !items.contains(where: { $0.pending || $0.feedID != nil }) { return }
             try await Task.sleep(for: .milliseconds(20))
         }
 
+    }
+
+    static func price(_ amount: Decimal, sale: Decimal? = nil) -> ListingPrice {
+        ListingPrice(
+            marketplaceID: MarketplaceID(rawValue: india),
+            currency: "INR",
+            amount: amount,
+            salePrice: sale,
+            saleStart: sale.map { _ in Date(timeIntervalSince1970: 1_800_000_000) },
+            saleEnd: sale.map { _ in Date(timeIntervalSince1970: 1_800_086_400) },
+            minimum: 1,
+            maximum: 100_000
+        )
+    }
+
+    @Test(
+        "prices reach each listing of the SKU, Amazon-fulfilled too, with MFN stock off: a few by patch, a large upload in a feed; a price Amazon refuses is reported once and holds no quantity back",
+        arguments: TestEngine.available
+    )
+    func prices(engine: TestEngine) async throws {
+        let skus = (1...60).map { "MFN-\($0)" }
+        try await Self.run(engine: engine, skus: skus + ["GONE"], atAmazon: Set(skus)) { fixture, worker, _ in
+            _ = try await fixture.simulator.putListings(
+                [ListingSpecification(sku: "SKU-A", marketplaceIDs: [Self.india], fulfillmentChannel: "AMAZON_IN")],
+                merchantID: InventoryFixture.merchant
+            )
+            let write = try await fixture.store.transaction { session in
+                try await session.recordPrices(
+                    [
+                        SKUPrice(warehouseSKU: "W-MFN-1", price: Self.price(199.5, sale: 149)),
+                        SKUPrice(warehouseSKU: "W-SKU-A", price: Self.price(20)),
+                        SKUPrice(warehouseSKU: "W-GONE", price: Self.price(5)),
+                        SKUPrice(warehouseSKU: "W-NOWHERE", price: Self.price(7)),
+                    ],
+                    account: fixture.connection.accountID
+                )
+            }
+            #expect(write.changed == 4 && write.unlisted == 1, "W-NOWHERE has no listing")
+            try await Self.settle(worker, fixture)
+            var truth = await fixture.simulator.groundTruth().listings
+            let first = truth.first { $0.sku == "MFN-1" }
+            #expect(first?.offers.first?.price == "199.5" && first?.offers.first?.salePrice == "149")
+            #expect(first?.offers.first?.minimumPrice == "1" && first?.quantity == 0, "the quantity is left alone")
+            let flex = truth.first { $0.sku == "SKU-A" }
+            #expect(flex?.offers.first?.price == "20" && flex?.fulfillmentChannel == "AMAZON_IN")
+            var prices = try await Self.items(fixture, .price)
+            #expect(prices["MFN-1"]?.sentRoute == "patch" && prices["MFN-1"]?.sentPrice?.amount == 199.5)
+            #expect(prices["GONE"]?.error != nil && prices["GONE"]?.pending == false)
+            #expect(try await Self.items(fixture).isEmpty, "no MFN hub is named: no quantity is kept")
+
+            // The same prices again change nothing; 60 new ones go in one feed.
+            let again = try await fixture.store.transaction { session in
+                try await session.recordPrices(
+                    [SKUPrice(warehouseSKU: "W-MFN-1", price: Self.price(199.5, sale: 149))],
+                    account: fixture.connection.accountID
+                )
+            }
+            #expect(again.changed == 0)
+            _ = try await fixture.store.transaction { session in
+                try await session.recordPrices(
+                    skus.enumerated().map { index, sku in
+                        SKUPrice(
+                            warehouseSKU: WarehouseSKU(rawValue: "W-\(sku)"),
+                            price: Self.price(Decimal(100 + index))
+                        )
+                    },
+                    account: fixture.connection.accountID
+                )
+            }
+            try await Self.settle(worker, fixture)
+            truth = await fixture.simulator.groundTruth().listings
+            for (index, sku) in skus.enumerated() {
+                #expect(truth.first { $0.sku == sku }?.offers.first?.price == "\(100 + index)", "\(sku)")
+            }
+            prices = try await Self.items(fixture, .price)
+            #expect(prices.values.contains { $0.sentRoute == "feed" }, "a backlog of 60 goes in a feed")
+            #expect(await fixture.simulator.groundTruth().feeds.count == 1)
+            let patchesBefore = await fixture.simulator.recordedRequests().filter {
+                $0.operation == "patchListingsItem"
+            }.count
+
+            // MFN stock on: quantities go beside the prices, GONE's refused price holding nothing back.
+            try await fixture.stock(["MFN-1": 7], hub: "HUB2")
+            try await fixture.settings { $0.mfnStockHubs = ["HUB2"] }
+            try await Self.settle(worker, fixture)
+            truth = await fixture.simulator.groundTruth().listings
+            #expect(truth.first { $0.sku == "MFN-1" }?.quantity == 7)
+            #expect(truth.first { $0.sku == "MFN-1" }?.offers.first?.price == "100", "the price stays")
+            #expect(try await Self.items(fixture)["MFN-1"]?.sentQuantity == 7)
+            #expect(try await Self.items(fixture, .price)["GONE"]?.error != nil)
+            let patches = await fixture.simulator.recordedRequests().filter { $0.operation == "patchListingsItem" }
+            #expect(
+                !patches.dropFirst(patchesBefore).contains { ($0.body ?? "").contains("purchasable_offer") },
+                "no price is sent again"
+            )
+        }
     }
 
     @Test(

@@ -590,5 +590,70 @@ enum Schema {
                 .column("connection_id").column("sequence")
                 .run()
         },
+        Migration(version: 16, name: "prices per SKU and marketplace, sent to every listing as its own item") {
+            database,
+            _ in
+            // The WMS's price of a SKU in a marketplace, as one canonical JSON text: a change is a different text.
+            try await database.create(table: "prices")
+                .column("account_id", type: .text, .notNull)
+                .column("marketplace_id", type: .text, .notNull)
+                .column("warehouse_sku", type: .text, .notNull)
+                .column("offer", type: .text, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .primaryKey("account_id", "marketplace_id", "warehouse_sku")
+                .run()
+            try await database.create(index: "prices_by_change").on("prices").column("account_id").column("updated_at")
+                .run()
+            // A listing's quantity and its price are two items (facets) with their own versions, so that a price
+            // Amazon refuses never holds the stock back. The key gains the facet: the table is made again.
+            try await database.create(table: "listing_items_next")
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("marketplace_id", type: .text, .notNull)
+                .column("merchant_sku", type: .text, .notNull)
+                .column("facet", type: .text, .notNull)
+                .column("warehouse_sku", type: .text, .notNull)
+                .column("free_quantity", type: .bigint, .notNull)
+                .column("price", type: .text)
+                .column("version", type: .bigint, .notNull)
+                .column("synced_version", type: .bigint, .notNull, .default(0))
+                .column("failed_version", type: .bigint, .notNull, .default(0))
+                .column("changed_at", type: .bigint, .notNull)
+                .column("retry_at", type: .bigint, .notNull, .default(0))
+                .column("sent_quantity", type: .bigint)
+                .column("sent_price", type: .text)
+                .column("sent_at", type: .bigint)
+                .column("sent_route", type: .text)
+                .column("sent_reference", type: .text)
+                .column("feed_id", type: .text)
+                .column("feed_version", type: .bigint)
+                .column("feed_quantity", type: .bigint)
+                .column("feed_price", type: .text)
+                .column("feed_message", type: .bigint)
+                .column("error_code", type: .text)
+                .column("error_message", type: .text)
+                .column("error_at", type: .bigint)
+                .primaryKey("connection_id", "marketplace_id", "merchant_sku", "facet")
+                .run()
+            try await database.raw(
+                """
+                INSERT INTO listing_items_next (connection_id, marketplace_id, merchant_sku, facet, warehouse_sku,
+                    free_quantity, version, synced_version, failed_version, changed_at, retry_at, sent_quantity,
+                    sent_at, sent_route, sent_reference, feed_id, feed_version, feed_quantity, feed_message, error_code,
+                    error_message, error_at)
+                SELECT connection_id, marketplace_id, merchant_sku, 'quantity', warehouse_sku, free_quantity, version,
+                    synced_version, failed_version, changed_at, retry_at, sent_quantity, sent_at, sent_route,
+                    sent_reference, feed_id, feed_version, feed_quantity, feed_message, error_code, error_message,
+                    error_at
+                FROM listing_items
+                """
+            ).run()
+            try await database.raw("DROP TABLE listing_items").run()
+            try await database.raw("ALTER TABLE listing_items_next RENAME TO listing_items").run()
+            try await database.create(index: "listing_items_by_change")
+                .on("listing_items")
+                .column("connection_id").column("changed_at")
+                .run()
+            try await database.create(index: "listing_items_by_feed").on("listing_items").column("feed_id").run()
+        },
     ]
 }

@@ -1,20 +1,26 @@
+import Algorithms
 import FlexCore
 import Foundation
 import SQLKit
 
-/// A merchant-fulfilled listing's stock as FlexBridge keeps it: the MFN hubs' summed units and what reached Amazon.
+/// One facet of a listing as FlexBridge keeps it in line at Amazon: a merchant-fulfilled listing's stock (the MFN
+/// hubs' summed units) or any listing's price, with what reached Amazon.
 public struct ListingItem: Sendable, Hashable {
     public var connectionID: ConnectionID
     public var marketplaceID: MarketplaceID
     public var merchantSKU: MerchantSKU
+    public var facet: ListingFacet
     public var warehouseSKU: WarehouseSKU
-    /// The MFN hubs' units of the SKU, summed.
+    /// The MFN hubs' units of the SKU, summed (0 for a price).
     public var freeQuantity: Int
+    /// The price to offer (a price item).
+    public var price: ListingPrice?
     public var version: Int64
     public var syncedVersion: Int64
     public var failedVersion: Int64
     public var changedAt: Date
     public var sentQuantity: Int?
+    public var sentPrice: ListingPrice?
     public var sentAt: Date?
     /// `patch` or `feed`.
     public var sentRoute: String?
@@ -42,29 +48,42 @@ public struct ListingFeedRecord: Sendable, Hashable {
     public var checkedAt: Date?
 }
 
-/// One item as a feed carries it: its message number, the quantity sent and the item's version then.
+/// One item as a feed carries it: its message number, the quantity or price sent and the item's version then.
 public struct ListingFeedItem: Sendable, Hashable {
     public var merchantSKU: MerchantSKU
+    public var facet: ListingFacet
     public var message: Int
-    public var quantity: Int
+    public var quantity: Int?
+    public var price: ListingPrice?
     public var version: Int64
 }
 
 extension StoreSession {
-    /// Brings the connection's MFN listing items in line with its listings, MFN hubs and marketplaces: each
-    /// merchant-fulfilled listing in an MFN marketplace that no Seller Flex location serves gets the MFN hubs' units summed (its
-    /// version bumped when they change); items no longer so are dropped unless a feed carries them. Returns how
-    /// many items changed. With `changedSince`, only listings changed or whose stock changed from then on are
-    /// summed again, and none is dropped: the cheap refresh of a busy connection between full ones.
+    /// Brings the connection's listing items in line with its listings, MFN hubs, marketplaces and the account's
+    /// prices: each merchant-fulfilled listing in an MFN marketplace that no Seller Flex location serves gets the
+    /// MFN hubs' units summed (`quantities`), each listing with a price for its SKU and marketplace that price —
+    /// each item's version bumped when its value changes; items no longer so are dropped unless a feed carries
+    /// them. Returns how many items changed. With `changedSince`, only listings, stock and prices changed from
+    /// then on are read again, and none is dropped: the cheap refresh of a busy connection between full ones.
+    /// Without `quantities` (stock sync paused) the quantity items are left as they are.
     @discardableResult
-    public func refreshListingItems(connectionID: ConnectionID, changedSince: Date? = nil) async throws -> Int {
+    public func refreshListingItems(
+        connectionID: ConnectionID,
+        changedSince: Date? = nil,
+        quantities: Bool = true
+    ) async throws -> Int {
         guard let connection = try await connection(connectionID) else { return 0 }
+        let prices = try await refreshPriceItems(connection, changedSince: changedSince)
+        guard quantities else { return prices }
         let marketplaces = connection.mfnStockMarketplaceIDs.map(\.rawValue)
         guard !marketplaces.isEmpty else {
             try await sql.raw(
-                "DELETE FROM listing_items WHERE connection_id = \(bind: connectionID.rawValue) AND feed_id IS NULL"
+                """
+                DELETE FROM listing_items WHERE connection_id = \(bind: connectionID.rawValue) AND feed_id IS NULL
+                    AND facet = 'quantity'
+                """
             ).run()
-            return 0
+            return prices
         }
         let hubs = connection.settings.mfnStockHubs.map(\.rawValue)
         let now = nowMilliseconds
@@ -87,15 +106,15 @@ extension StoreSession {
         let binary = kind == .postgres ? #" COLLATE "C""# : ""
         let changed = try await sql.raw(
             """
-            INSERT INTO listing_items (connection_id, marketplace_id, merchant_sku, warehouse_sku, free_quantity,
-                version, changed_at)
-            SELECT l.connection_id, l.marketplace_id, l.merchant_sku, l.warehouse_sku,
+            INSERT INTO listing_items (connection_id, marketplace_id, merchant_sku, facet, warehouse_sku,
+                free_quantity, version, changed_at)
+            SELECT l.connection_id, l.marketplace_id, l.merchant_sku, 'quantity', l.warehouse_sku,
                 COALESCE((SELECT SUM(s.quantity) FROM stock_levels s WHERE s.warehouse_sku = l.warehouse_sku
                     AND s.account_id = \(bind: connection.accountID.rawValue) AND s.hub IN (\(binds: hubs))), 0),
                 1, \(bind: now)
             \(keep)
             ORDER BY l.marketplace_id\(unsafeRaw: binary), l.merchant_sku\(unsafeRaw: binary)
-            ON CONFLICT (connection_id, marketplace_id, merchant_sku) DO UPDATE SET
+            ON CONFLICT (connection_id, marketplace_id, merchant_sku, facet) DO UPDATE SET
                 free_quantity = excluded.free_quantity, warehouse_sku = excluded.warehouse_sku,
                 version = listing_items.version + 1, changed_at = excluded.changed_at
             WHERE listing_items.free_quantity <> excluded.free_quantity
@@ -103,27 +122,68 @@ extension StoreSession {
             RETURNING merchant_sku
             """
         ).all().count
-        guard changedSince == nil else { return changed }
+        guard changedSince == nil else { return changed + prices }
         try await sql.raw(
             """
             DELETE FROM listing_items WHERE connection_id = \(bind: connectionID.rawValue) AND feed_id IS NULL
-                AND NOT EXISTS (SELECT 1 FROM listings l WHERE l.connection_id = listing_items.connection_id
+                AND facet = 'quantity' AND NOT EXISTS (SELECT 1 FROM listings l WHERE l.connection_id = listing_items.connection_id
                     AND l.marketplace_id = listing_items.marketplace_id AND l.merchant_sku = listing_items.merchant_sku
                     AND l.marketplace_id IN (\(binds: marketplaces)) AND l.fulfilled_by = 'MERCHANT'
                     AND NOT EXISTS (SELECT 1 FROM inventory_items i WHERE i.connection_id = l.connection_id
                         AND i.merchant_sku = l.merchant_sku))
             """
         ).run()
+        return changed + prices
+    }
+
+    /// The price half of `refreshListingItems`: every listing of the connection whose SKU the account prices in
+    /// its marketplace, whatever fulfils it.
+    func refreshPriceItems(_ connection: Connection, changedSince: Date?) async throws -> Int {
+        let now = nowMilliseconds
+        var since: SQLQueryString = ""
+        if let changedSince {
+            let at = changedSince.millisecondsSince1970
+            since = " AND (l.updated_at >= \(bind: at) OR p.updated_at >= \(bind: at))"
+        }
+        let binary = kind == .postgres ? #" COLLATE "C""# : ""
+        let changed = try await sql.raw(
+            """
+            INSERT INTO listing_items (connection_id, marketplace_id, merchant_sku, facet, warehouse_sku,
+                free_quantity, price, version, changed_at)
+            SELECT l.connection_id, l.marketplace_id, l.merchant_sku, 'price', l.warehouse_sku, 0, p.offer, 1,
+                \(bind: now)
+            FROM listings l JOIN prices p ON p.account_id = \(bind: connection.accountID.rawValue)
+                AND p.marketplace_id = l.marketplace_id AND p.warehouse_sku = l.warehouse_sku
+            WHERE l.connection_id = \(bind: connection.id.rawValue)\(since)
+            ORDER BY l.marketplace_id\(unsafeRaw: binary), l.merchant_sku\(unsafeRaw: binary)
+            ON CONFLICT (connection_id, marketplace_id, merchant_sku, facet) DO UPDATE SET
+                price = excluded.price, warehouse_sku = excluded.warehouse_sku,
+                version = listing_items.version + 1, changed_at = excluded.changed_at
+            WHERE listing_items.price <> excluded.price OR listing_items.warehouse_sku <> excluded.warehouse_sku
+            RETURNING merchant_sku
+            """
+        ).all().count
+        guard changedSince == nil else { return changed }
+        try await sql.raw(
+            """
+            DELETE FROM listing_items WHERE connection_id = \(bind: connection.id.rawValue) AND feed_id IS NULL
+                AND facet = 'price' AND NOT EXISTS (SELECT 1 FROM listings l JOIN prices p
+                    ON p.account_id = \(bind: connection.accountID.rawValue) AND p.marketplace_id = l.marketplace_id
+                    AND p.warehouse_sku = l.warehouse_sku
+                WHERE l.connection_id = listing_items.connection_id AND l.marketplace_id = listing_items.marketplace_id
+                    AND l.merchant_sku = listing_items.merchant_sku)
+            """
+        ).run()
         return changed
     }
 
-    /// Makes every MFN listing item of the connection pending again (its buffers, cap or handling time changed).
+    /// Makes every MFN quantity item of the connection pending again (its buffers, cap or handling time changed).
     public func markListingItemsPending(connectionID: ConnectionID) async throws {
-        try await lockListingItems("connection_id = \(bind: connectionID.rawValue)")
+        try await lockListingItems("connection_id = \(bind: connectionID.rawValue) AND facet = 'quantity'")
         try await sql.raw(
             """
             UPDATE listing_items SET version = version + 1, changed_at = \(bind: nowMilliseconds)
-            WHERE connection_id = \(bind: connectionID.rawValue)
+            WHERE connection_id = \(bind: connectionID.rawValue) AND facet = 'quantity'
             """
         ).run()
         notes.note(.listings, for: [connectionID])
@@ -137,7 +197,7 @@ extension StoreSession {
         try await sql.raw(
             """
             SELECT 1 FROM listing_items WHERE \(filter)
-            ORDER BY marketplace_id COLLATE "C", merchant_sku COLLATE "C" FOR UPDATE
+            ORDER BY marketplace_id COLLATE "C", merchant_sku COLLATE "C", facet COLLATE "C" FOR UPDATE
             """
         ).run()
     }
@@ -145,57 +205,88 @@ extension StoreSession {
     static let pendingListing: SQLQueryString =
         "version > synced_version AND version > failed_version AND feed_id IS NULL"
 
-    /// How many items of the connection wait to be sent (not in a feed, not waiting to retry).
-    public func pendingListingCount(connectionID: ConnectionID) async throws -> Int {
+    /// How many items of the connection wait to be sent (not in a feed, not waiting to retry), of the facets named.
+    public func pendingListingCount(
+        connectionID: ConnectionID,
+        facets: Set<ListingFacet> = Set(ListingFacet.allCases)
+    ) async throws -> Int {
+        guard !facets.isEmpty else { return 0 }
         let row = try await sql.raw(
             """
             SELECT COUNT(*) AS n FROM listing_items WHERE connection_id = \(bind: connectionID.rawValue)
                 AND \(Self.pendingListing) AND retry_at <= \(bind: nowMilliseconds)
+                AND facet IN (\(binds: facets.map(\.rawValue).sorted()))
             """
         ).first()
         return Int(try row?.decode(column: "n", as: Int64.self) ?? 0)
     }
 
-    /// The oldest pending items of the connection (of one marketplace, when named), oldest change first.
+    /// The oldest pending items of the connection (of one marketplace, when named), oldest change first, of the
+    /// facets named.
     public func pendingListingItems(
         connectionID: ConnectionID,
         marketplaceID: MarketplaceID? = nil,
+        facets: Set<ListingFacet> = Set(ListingFacet.allCases),
         limit: Int
     ) async throws -> [ListingItem] {
+        guard !facets.isEmpty else { return [] }
         var query: SQLQueryString = """
             SELECT * FROM listing_items WHERE connection_id = \(bind: connectionID.rawValue)
                 AND \(Self.pendingListing) AND retry_at <= \(bind: nowMilliseconds)
+                AND facet IN (\(binds: facets.map(\.rawValue).sorted()))
             """
         if let marketplaceID { query += " AND marketplace_id = \(bind: marketplaceID.rawValue)" }
         query += " ORDER BY changed_at, marketplace_id, merchant_sku LIMIT \(bind: Int64(limit))"
         return try await sql.raw(query).all().map(Self.listingItem)
     }
 
-    /// Every MFN listing item of the connection, by marketplace and SKU.
+    /// Where a page of listing items ends: the last item's SKU, marketplace and facet.
+    public struct ListingItemCursor: Sendable, Hashable {
+        public var merchantSKU: MerchantSKU
+        public var marketplaceID: MarketplaceID
+        public var facet: ListingFacet
+
+        public init(merchantSKU: MerchantSKU, marketplaceID: MarketplaceID, facet: ListingFacet) {
+            self.merchantSKU = merchantSKU
+            self.marketplaceID = marketplaceID
+            self.facet = facet
+        }
+    }
+
+    /// Every listing item of the connection, by SKU, marketplace and facet; after a cursor when paging.
     public func listingItems(
         connectionID: ConnectionID,
-        after: MerchantSKU? = nil,
+        after: ListingItemCursor? = nil,
         limit: Int = 1000
     ) async throws
         -> [ListingItem]
     {
         var query: SQLQueryString = "SELECT * FROM listing_items WHERE connection_id = \(bind: connectionID.rawValue)"
-        if let after { query += " AND merchant_sku > \(bind: after.rawValue)" }
-        query += " ORDER BY merchant_sku, marketplace_id LIMIT \(bind: Int64(limit))"
+        if let after {
+            let sku = after.merchantSKU.rawValue
+            let marketplace = after.marketplaceID.rawValue
+            query +=
+                """
+                 AND (merchant_sku > \(bind: sku) OR (merchant_sku = \(bind: sku) AND (marketplace_id > \(bind: marketplace)
+                    OR (marketplace_id = \(bind: marketplace) AND facet > \(bind: after.facet.rawValue)))))
+                """
+        }
+        query += " ORDER BY merchant_sku, marketplace_id, facet LIMIT \(bind: Int64(limit))"
         return try await sql.raw(query).all().map(Self.listingItem)
     }
 
-    /// Amazon took the quantity of version `version` by patch.
+    /// Amazon took version `version` of the item by patch: the quantity (a quantity item) or the item's price.
     public func recordListingSent(
         _ item: ListingItem,
         version: Int64,
-        quantity: Int,
+        quantity: Int?,
         route: String,
         reference: String?
     ) async throws {
         try await sql.raw(
             """
-            UPDATE listing_items SET synced_version = \(bind: version), sent_quantity = \(bind: Int64(quantity)),
+            UPDATE listing_items SET synced_version = \(bind: version), sent_quantity = \(bind: quantity.map(Int64.init)),
+                sent_price = \(bind: item.price.map(OfferText.encode)),
                 sent_at = \(bind: nowMilliseconds), sent_route = \(bind: route), sent_reference = \(bind: reference),
                 error_code = NULL, error_message = NULL, error_at = NULL, retry_at = 0
             WHERE \(Self.listingKey(item)) AND synced_version < \(bind: version)
@@ -226,12 +317,12 @@ extension StoreSession {
         ).run()
     }
 
-    /// Writes a feed (preparing) carrying `items` with the quantities to send, numbered from 1 in the order given;
-    /// the items are the feed's until it finishes. Returns the feed's id.
+    /// Writes a feed (preparing) carrying `items` with the quantities to send (prices as the items hold them),
+    /// numbered from 1 in the order given; the items are the feed's until it finishes. Returns the feed's id.
     public func prepareListingFeed(
         connectionID: ConnectionID,
         marketplaceID: MarketplaceID,
-        items: [(item: ListingItem, quantity: Int)]
+        items: [(item: ListingItem, quantity: Int?)]
     ) async throws -> String {
         let id = UUID().uuidString.lowercased()
         try await sql.raw(
@@ -242,32 +333,39 @@ extension StoreSession {
             FROM listing_feeds WHERE connection_id = \(bind: connectionID.rawValue)
             """
         ).run()
-        // One statement per 500 items, found by key; each item's quantity and message number by a CASE on its SKU.
+        // One statement per 500 items of a facet, found by key; each item's quantity and message number by a CASE on
+        // its SKU. A price goes as the item holds it.
         try await lockListingItems(
             """
             connection_id = \(bind: connectionID.rawValue) AND marketplace_id = \(bind: marketplaceID.rawValue)
-                AND merchant_sku IN (\(binds: items.map(\.item.merchantSKU.rawValue)))
+                AND merchant_sku IN (\(binds: Array(Set(items.map(\.item.merchantSKU.rawValue)))))
             """
         )
-        for start in stride(from: 0, to: items.count, by: 500) {
-            let chunk = Array(items[start..<min(items.count, start + 500)])
-            var quantities: SQLQueryString = "CASE merchant_sku"
-            var messages: SQLQueryString = "CASE merchant_sku"
-            for (offset, entry) in chunk.enumerated() {
-                let sku = entry.item.merchantSKU.rawValue
-                quantities += " WHEN \(bind: sku) THEN \(bind: Int64(entry.quantity))"
-                messages += " WHEN \(bind: sku) THEN \(bind: Int64(start + offset + 1))"
+        let numbered = items.enumerated().map {
+            (message: $0.offset + 1, item: $0.element.item, quantity: $0.element.quantity)
+        }
+        for facet in ListingFacet.allCases {
+            let entries = numbered.filter { $0.item.facet == facet }
+            for chunk in entries.chunks(ofCount: 500) {
+                var quantities: SQLQueryString = "CASE merchant_sku"
+                var messages: SQLQueryString = "CASE merchant_sku"
+                for entry in chunk {
+                    let sku = entry.item.merchantSKU.rawValue
+                    quantities += " WHEN \(bind: sku) THEN \(bind: entry.quantity.map(Int64.init))"
+                    messages += " WHEN \(bind: sku) THEN \(bind: Int64(entry.message))"
+                }
+                quantities += " END"
+                messages += " END"
+                try await sql.raw(
+                    """
+                    UPDATE listing_items SET feed_id = \(bind: id), feed_version = version, feed_quantity = \(quantities),
+                        feed_price = price, feed_message = \(messages)
+                    WHERE connection_id = \(bind: connectionID.rawValue) AND marketplace_id = \(bind: marketplaceID.rawValue)
+                        AND facet = \(bind: facet.rawValue)
+                        AND merchant_sku IN (\(binds: chunk.map(\.item.merchantSKU.rawValue))) AND feed_id IS NULL
+                    """
+                ).run()
             }
-            quantities += " END"
-            messages += " END"
-            try await sql.raw(
-                """
-                UPDATE listing_items SET feed_id = \(bind: id), feed_version = version, feed_quantity = \(quantities),
-                    feed_message = \(messages)
-                WHERE connection_id = \(bind: connectionID.rawValue) AND marketplace_id = \(bind: marketplaceID.rawValue)
-                    AND merchant_sku IN (\(binds: chunk.map(\.item.merchantSKU.rawValue))) AND feed_id IS NULL
-                """
-            ).run()
         }
         return id
     }
@@ -276,15 +374,20 @@ extension StoreSession {
     public func listingFeedItems(feedID: String) async throws -> [ListingFeedItem] {
         try await sql.raw(
             """
-            SELECT merchant_sku, feed_message, feed_quantity, feed_version FROM listing_items
-            WHERE feed_id = \(bind: feedID) ORDER BY feed_message
+            SELECT marketplace_id, merchant_sku, facet, feed_message, feed_quantity, feed_price, feed_version
+            FROM listing_items WHERE feed_id = \(bind: feedID) ORDER BY feed_message
             """
-        ).all().map {
-            ListingFeedItem(
-                merchantSKU: MerchantSKU(rawValue: try $0.decode(column: "merchant_sku", as: String.self)),
-                message: Int(try $0.decode(column: "feed_message", as: Int64.self)),
-                quantity: Int(try $0.decode(column: "feed_quantity", as: Int64.self)),
-                version: try $0.decode(column: "feed_version", as: Int64.self)
+        ).all().map { row in
+            let marketplace = MarketplaceID(rawValue: try row.decode(column: "marketplace_id", as: String.self))
+            return ListingFeedItem(
+                merchantSKU: MerchantSKU(rawValue: try row.decode(column: "merchant_sku", as: String.self)),
+                facet: ListingFacet(rawValue: try row.decode(column: "facet", as: String.self)) ?? .quantity,
+                message: Int(try row.decode(column: "feed_message", as: Int64.self)),
+                quantity: try row.decode(column: "feed_quantity", as: Int64?.self).map(Int.init),
+                price: try row.decode(column: "feed_price", as: String?.self).map {
+                    try OfferText.decode($0, marketplaceID: marketplace)
+                },
+                version: try row.decode(column: "feed_version", as: Int64.self)
             )
         }
     }
@@ -373,9 +476,9 @@ extension StoreSession {
                 """
                 UPDATE listing_items SET synced_version = CASE WHEN synced_version < feed_version THEN feed_version
                         ELSE synced_version END,
-                    sent_quantity = feed_quantity, sent_at = \(bind: now), sent_route = 'feed',
-                    sent_reference = \(bind: feed.amazonFeedID), error_code = NULL, error_message = NULL,
-                    error_at = NULL, feed_id = NULL
+                    sent_quantity = feed_quantity, sent_price = feed_price, sent_at = \(bind: now),
+                    sent_route = 'feed', sent_reference = \(bind: feed.amazonFeedID), error_code = NULL,
+                    error_message = NULL, error_at = NULL, feed_id = NULL
                 WHERE feed_id = \(bind: feed.id)
                     AND feed_message NOT IN (\(binds: named.isEmpty ? [Int64(-1)] : named.sorted().map { Int64($0) }))
                 """
@@ -387,7 +490,7 @@ extension StoreSession {
         {
             let key: SQLQueryString = """
                 connection_id = \(bind: feed.connectionID.rawValue) AND marketplace_id = \(bind: feed.marketplaceID.rawValue)
-                    AND merchant_sku = \(bind: item.merchantSKU.rawValue)
+                    AND merchant_sku = \(bind: item.merchantSKU.rawValue) AND facet = \(bind: item.facet.rawValue)
                 """
             let issues = report?.issues(ofMessage: item.message) ?? []
             if report != nil, let issue = issues.first(where: \.isError) {
@@ -408,7 +511,7 @@ extension StoreSession {
                     """
                     UPDATE listing_items SET synced_version = CASE WHEN synced_version < \(bind: item.version) THEN \(bind: item.version)
                             ELSE synced_version END,
-                        sent_quantity = \(bind: Int64(item.quantity)), sent_at = \(bind: now), sent_route = 'feed',
+                        sent_quantity = feed_quantity, sent_price = feed_price, sent_at = \(bind: now), sent_route = 'feed',
                         sent_reference = \(bind: feed.amazonFeedID), error_code = NULL, error_message = NULL,
                         error_at = NULL, feed_id = NULL
                     WHERE \(key)
@@ -443,7 +546,7 @@ extension StoreSession {
     static func listingKey(_ item: ListingItem) -> SQLQueryString {
         """
         connection_id = \(bind: item.connectionID.rawValue) AND marketplace_id = \(bind: item.marketplaceID.rawValue)
-            AND merchant_sku = \(bind: item.merchantSKU.rawValue)
+            AND merchant_sku = \(bind: item.merchantSKU.rawValue) AND facet = \(bind: item.facet.rawValue)
         """
     }
 
@@ -452,17 +555,26 @@ extension StoreSession {
             try row.decode(column: column, as: Int64?.self).map(Int.init)
         }
         let code = try row.decode(column: "error_code", as: String?.self)
+        let marketplace = MarketplaceID(rawValue: try row.decode(column: "marketplace_id", as: String.self))
+        func price(_ column: String) throws -> ListingPrice? {
+            try row.decode(column: column, as: String?.self).map {
+                try OfferText.decode($0, marketplaceID: marketplace)
+            }
+        }
         return ListingItem(
             connectionID: ConnectionID(rawValue: try row.decode(column: "connection_id", as: String.self)),
-            marketplaceID: MarketplaceID(rawValue: try row.decode(column: "marketplace_id", as: String.self)),
+            marketplaceID: marketplace,
             merchantSKU: MerchantSKU(rawValue: try row.decode(column: "merchant_sku", as: String.self)),
+            facet: ListingFacet(rawValue: try row.decode(column: "facet", as: String.self)) ?? .quantity,
             warehouseSKU: WarehouseSKU(rawValue: try row.decode(column: "warehouse_sku", as: String.self)),
             freeQuantity: Int(try row.decode(column: "free_quantity", as: Int64.self)),
+            price: try price("price"),
             version: try row.decode(column: "version", as: Int64.self),
             syncedVersion: try row.decode(column: "synced_version", as: Int64.self),
             failedVersion: try row.decode(column: "failed_version", as: Int64.self),
             changedAt: Date(millisecondsSince1970: try row.decode(column: "changed_at", as: Int64.self)),
             sentQuantity: try optionalInt("sent_quantity"),
+            sentPrice: try price("sent_price"),
             sentAt: try row.decode(column: "sent_at", as: Int64?.self).map(Date.init(millisecondsSince1970:)),
             sentRoute: try row.decode(column: "sent_route", as: String?.self),
             sentReference: try row.decode(column: "sent_reference", as: String?.self),
