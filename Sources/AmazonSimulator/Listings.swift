@@ -441,6 +441,9 @@ extension Simulator {
             if let price = item.price, !(price >= 0 && price <= 1_000_000_000) {
                 throw ControlError("\(item.sku): price must be 0 to 1000000000")
             }
+            if let asin = item.asin, asin.wholeMatch(of: /[A-Z0-9]{10}/) == nil {
+                throw ControlError("\(item.sku): asin must be 10 capital letters and digits, got \(asin)")
+            }
         }
         let now = world.stamp(now())
         for item in items {
@@ -452,7 +455,7 @@ extension Simulator {
                     merchantID: merchantID,
                     marketplaceIDs: [],
                     productType: item.productType ?? "PRODUCT",
-                    asin: Self.asin(for: item.sku),
+                    asin: item.asin ?? Self.asin(for: item.sku),
                     fulfillmentChannel: "DEFAULT",
                     offers: [],
                     otherAttributes: [:],
@@ -465,6 +468,7 @@ extension Simulator {
             if listings.listings[key] == nil { listings.count += 1 }
             listing.marketplaceIDs = Array(Set(listing.marketplaceIDs).union(item.marketplaceIDs)).sorted()
             if let type = item.productType { listing.productType = type }
+            if let asin = item.asin { listing.asin = asin }
             if let channel = item.fulfillmentChannel { listing.fulfillmentChannel = channel }
             if let quantity = item.quantity { listing.quantity = quantity }
             if let days = item.handlingTime { listing.handlingTime = days }
@@ -602,6 +606,8 @@ public struct ListingSpecification: Sendable, Codable {
     public var sku: String
     public var marketplaceIDs: [String]
     public var productType: String?
+    /// The product's ASIN; one made from the SKU when absent. Two SKUs of one product share it.
+    public var asin: String?
     /// DEFAULT (merchant-fulfilled) unless named.
     public var fulfillmentChannel: String?
     public var quantity: Int?
@@ -613,11 +619,13 @@ public struct ListingSpecification: Sendable, Codable {
         sku: String,
         marketplaceIDs: [String],
         productType: String? = nil,
+        asin: String? = nil,
         fulfillmentChannel: String? = nil,
         quantity: Int? = nil,
         handlingTime: Int? = nil,
         price: Double? = nil
     ) {
+        self.asin = asin
         self.sku = sku
         self.marketplaceIDs = marketplaceIDs
         self.productType = productType
@@ -630,7 +638,7 @@ public struct ListingSpecification: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case sku
         case marketplaceIDs = "marketplaceIds"
-        case productType, fulfillmentChannel, quantity, handlingTime, price
+        case productType, asin, fulfillmentChannel, quantity, handlingTime, price
     }
 }
 

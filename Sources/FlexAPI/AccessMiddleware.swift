@@ -50,6 +50,7 @@ struct AccessMiddleware: ServerMiddleware {
         "receiveReturn": .workOrders,
         "listLocations": .read,
         "listListingItems": .read,
+        "listAsinListings": .read,
         "getLocation": .read,
         "setLocationMode": .changeSettings,
         "listOrders": .read,

@@ -177,7 +177,7 @@ extension APIHandler {
         case .json(let body):
             let table = body.listings.map { listing in
                 [
-                    listing.clientSkuId, listing.channelSerialNo, listing.channelSkuId, listing.marketplace ?? "",
+                    listing.clientSkuId, listing.channelSerialNo, listing.channelSkuId ?? "", listing.marketplace ?? "",
                     listing.fulfilledBy?.rawValue ?? "",
                 ]
             }
@@ -202,7 +202,11 @@ extension APIHandler {
             }
         }
         let result = try await inventory.importListings(listings, connectionID: id)
-        return .ok(.init(body: .json(.init(imported: result.imported, total: result.total))))
+        return .ok(
+            .init(
+                body: .json(.init(imported: result.imported, total: result.total, awaitingSku: result.awaitingSKU))
+            )
+        )
     }
 
     public func resyncInventory(

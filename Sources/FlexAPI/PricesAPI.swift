@@ -68,6 +68,53 @@ extension APIHandler {
         )
     }
 
+    public func listAsinListings(
+        _ input: Operations.ListAsinListings.Input
+    ) async throws -> Operations.ListAsinListings.Output {
+        guard let connection = try await visible(ConnectionID(rawValue: input.path.connectionId)) else {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
+        var after: (marketplaceID: MarketplaceID, asin: ASIN)?
+        if let cursor = input.query.after {
+            guard let parts = Self.cursorParts(cursor, count: 2) else {
+                return .badRequest(Self.problem(.invalidInput, "is not a `next` this list gave", field: "after"))
+            }
+            after = (MarketplaceID(rawValue: parts[0]), ASIN(rawValue: parts[1]))
+        }
+        let limit = input.query.limit ?? 100
+        let listings = try await store.read { session in
+            try await session.asinListings(
+                connectionID: connection.id,
+                status: input.query.status.flatMap { ASINListing.Status(rawValue: $0.rawValue) },
+                after: after,
+                limit: limit + 1
+            )
+        }
+        let page = listings.prefix(limit)
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        items: page.map { listing in
+                            .init(
+                                marketplaceId: listing.marketplaceID.rawValue,
+                                asin: listing.asin.rawValue,
+                                warehouseSku: listing.warehouseSKU.rawValue,
+                                fulfilledBy: .init(rawValue: listing.fulfilledBy.rawValue) ?? .amazon,
+                                status: .init(rawValue: listing.status.rawValue) ?? .pending,
+                                merchantSkus: listing.merchantSKUs.map(\.rawValue),
+                                message: listing.message,
+                                checkedAt: listing.checkedAt
+                            )
+                        },
+                        next: listings.count > limit
+                            ? page.last.map { Self.cursor([$0.marketplaceID.rawValue, $0.asin.rawValue]) } : nil
+                    )
+                )
+            )
+        )
+    }
+
     static let priceColumns = [
         "sku", "marketplace", "price", "currency", "salePrice", "saleStart", "saleEnd", "minimumPrice", "maximumPrice",
     ]

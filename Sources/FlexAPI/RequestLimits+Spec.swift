@@ -22,6 +22,17 @@ extension RequestLimits {
             ],
             body: []
         ),
+        "listAsinListings": RequestLimits(
+            parameters: [
+                .init(
+                    location: .query,
+                    name: "status",
+                    rule: .oneOf(["pending", "resolved", "none", "several", "failed"])
+                ),
+                .init(location: .query, name: "limit", rule: .integer(1...1000)),
+            ],
+            body: []
+        ),
         "listConfigChanges": RequestLimits(
             parameters: [
                 .init(location: .query, name: "limit", rule: .integer(1...1000))

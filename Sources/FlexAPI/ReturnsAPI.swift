@@ -135,6 +135,9 @@ extension APIHandler {
                                 sentAt: item.sentAt,
                                 route: item.sentRoute.flatMap { .init(rawValue: $0) },
                                 reference: item.sentReference,
+                                amazonQuantity: item.amazonQuantity,
+                                checkedAt: item.reconciledAt,
+                                drift: item.drift,
                                 error: item.error.map { .init(code: $0.code, message: $0.message) }
                             )
                         },

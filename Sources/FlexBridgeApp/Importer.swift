@@ -18,6 +18,8 @@ public struct Importer: Sendable {
         public var rows: Int
         /// Amazon items (location × merchant SKU × channel) made pending.
         public var pendingItems: Int
+        /// Listings given by ASIN only, whose SKU is looked up at Amazon.
+        public var awaitingSKU: Int = 0
     }
 
     /// Imports listings in the seeds' format for a connection. `progress` gets (rows written, rows in all).
@@ -35,7 +37,7 @@ public struct Importer: Sendable {
             connectionID: connectionID,
             progress: progress
         )
-        return Report(rows: result.imported, pendingItems: result.pendingItems)
+        return Report(rows: result.imported, pendingItems: result.pendingItems, awaitingSKU: result.awaitingSKU)
     }
 
     /// Imports prices (sku, marketplace, price and the optional columns of `CSVTable.prices`).

@@ -252,7 +252,7 @@ extension CSVTable {
     }
 
     /// Reads listings in the seeds' format: clientSkuId (the WMS's SKU), channelSerialNo (the ASIN, mandatory),
-    /// channelSkuId (the merchant SKU) and marketplace (an Amazon marketplace id; may be left empty when the
+    /// channelSkuId (the merchant SKU; empty when FlexBridge is to find it by the ASIN) and marketplace (an Amazon marketplace id; may be left empty when the
     /// connection has one marketplace). Every bad row is reported; one bad row refuses the file.
     public func listings(for connection: Connection) throws(CSVErrors) -> [Listing] {
         let marketplaces = connection.marketplaceIDs.map(\.rawValue)
@@ -292,16 +292,24 @@ extension CSVTable {
                 fulfilledBy: fulfilledBy
             )
             do throws(ValidationError) {
-                try listing.validate()
+                try listing.validate(allowingMissingSKU: true)
             } catch {
                 throw row.error(error.field, error.reason)
             }
-            let key = "\(marketplace)\u{1F}\(listing.merchantSKU.rawValue)"
+            let key =
+                listing.awaitsSKU
+                ? "\(marketplace)\u{1F}asin\u{1F}\(listing.asin.rawValue)"
+                : "\(marketplace)\u{1F}\(listing.merchantSKU.rawValue)"
             if let first = seen[key] {
-                throw row.error(
-                    "channelSkuId",
-                    "merchant SKU \"\(listing.merchantSKU)\" is listed already on line \(first) for this marketplace"
-                )
+                throw listing.awaitsSKU
+                    ? row.error(
+                        "channelSerialNo",
+                        "ASIN \(listing.asin) without a merchant SKU is listed already on line \(first) for this marketplace"
+                    )
+                    : row.error(
+                        "channelSkuId",
+                        "merchant SKU \"\(listing.merchantSKU)\" is listed already on line \(first) for this marketplace"
+                    )
             }
             seen[key] = row.line
             return listing

@@ -74,8 +74,12 @@ public struct Listing: Sendable, Hashable, Codable {
         self.updatedAt = updatedAt
     }
 
-    /// Checks the ids, naming the one that is wrong, in the seeds' CSV column names.
-    public func validate() throws(ValidationError) {
+    /// A listing given by its ASIN only: FlexBridge finds the seller's merchant SKU for it at Amazon.
+    public var awaitsSKU: Bool { merchantSKU.rawValue.isEmpty }
+
+    /// Checks the ids, naming the one that is wrong, in the seeds' CSV column names. With `allowingMissingSKU`, a
+    /// listing may be given by its ASIN only (its merchant SKU empty).
+    public func validate(allowingMissingSKU: Bool = false) throws(ValidationError) {
         if warehouseSKU.rawValue.isEmpty { throw ValidationError(field: "clientSkuId", reason: "must not be empty") }
         if warehouseSKU.rawValue.count > StockLevel.maximumSKULength {
             throw ValidationError(
@@ -83,7 +87,9 @@ public struct Listing: Sendable, Hashable, Codable {
                 reason: "must be at most \(StockLevel.maximumSKULength) characters, got \(warehouseSKU.rawValue.count)"
             )
         }
-        if merchantSKU.rawValue.isEmpty { throw ValidationError(field: "channelSkuId", reason: "must not be empty") }
+        if merchantSKU.rawValue.isEmpty, !allowingMissingSKU {
+            throw ValidationError(field: "channelSkuId", reason: "must not be empty")
+        }
         if merchantSKU.rawValue.count > 40 {
             throw ValidationError(
                 field: "channelSkuId",

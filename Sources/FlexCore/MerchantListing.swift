@@ -121,6 +121,8 @@ public struct AmazonListing: Sendable, Hashable {
     /// DEFAULT for merchant-fulfilled; AMAZON_NA, AMAZON_EU, … when Amazon fulfils it.
     public var fulfillmentChannel: String?
     public var quantity: Int?
+    /// When the listing last changed at Amazon (an order taking units changes it too).
+    public var updatedAt: Date?
     /// Price per marketplace, as Amazon writes it (a decimal text).
     public var prices: [MarketplaceID: String]
 
@@ -130,8 +132,10 @@ public struct AmazonListing: Sendable, Hashable {
         productType: String?,
         fulfillmentChannel: String?,
         quantity: Int?,
+        updatedAt: Date? = nil,
         prices: [MarketplaceID: String]
     ) {
+        self.updatedAt = updatedAt
         self.sku = sku
         self.asin = asin
         self.productType = productType
@@ -336,5 +340,84 @@ extension ListingRoutePlanner {
         }
         if let last { tokens = min(capacity, tokens + max(0, now.timeIntervalSince(last)) * rate) }
         return tokens >= 1 - 1e-9
+    }
+}
+
+/// What Amazon's listings of an ASIN say of the seller's SKU for a listing given by its ASIN only.
+public enum ASINResolution: Sendable, Hashable {
+    /// Exactly one SKU of the seller, fulfilled as the listing says.
+    case sku(MerchantSKU)
+    /// None: the reason names what Amazon holds instead, if anything.
+    case none(String)
+    /// Several, so none is chosen: stock goes by SKU, and offering the same units on two SKUs would oversell.
+    case several([MerchantSKU], String)
+
+    /// Picks the seller's SKU of `asin` among `found` (Amazon's listings of the seller for it in the marketplace):
+    /// only those fulfilled as `fulfilledBy` says count (a merchant-fulfilled listing takes a SKU of channel
+    /// DEFAULT, an Amazon-fulfilled one any other), so that a seller with both an FBA and an MFN SKU of one product
+    /// gets the right one.
+    public static func resolve(asin: ASIN, fulfilledBy: Listing.FulfilledBy, found: [AmazonListing]) -> Self {
+        let ofASIN = found.filter { ($0.asin ?? asin.rawValue).uppercased() == asin.rawValue }
+        let matching = ofASIN.filter { $0.isMerchantFulfilled == (fulfilledBy == .merchant) }
+        let skus = Array(Set(matching.map(\.sku))).sorted()
+        let fulfilment = fulfilledBy == .merchant ? "merchant-fulfilled" : "Amazon-fulfilled"
+        switch skus.count {
+        case 1:
+            return .sku(skus[0])
+        case 0:
+            let others = Array(Set(ofASIN.map(\.sku))).sorted()
+            return .none(
+                others.isEmpty
+                    ? "Amazon lists no SKU of the seller for ASIN \(asin) in this marketplace"
+                    : "Amazon lists no \(fulfilment) SKU of the seller for ASIN \(asin), only "
+                        + others.map(\.rawValue).joined(separator: ", ")
+            )
+        default:
+            return .several(
+                skus,
+                "Amazon lists \(skus.count) \(fulfilment) SKUs of the seller for ASIN \(asin) ("
+                    + skus.map(\.rawValue).joined(separator: ", ")
+                    + "): list the one to use with its channelSkuId"
+            )
+        }
+    }
+}
+
+/// Whether the quantity Amazon shows for a merchant-fulfilled listing is the one FlexBridge sent, and what to do
+/// when it is not. Amazon takes an MFN order's units from the listing when the order is placed, so Amazon's number
+/// is expected to be what was sent less the units ordered since; a repair that ignored them would offer sold units
+/// again.
+public enum ListingReconciliation {
+    public enum Verdict: Sendable, Hashable {
+        /// Amazon shows what was sent less the units ordered since.
+        case inLine
+        /// Amazon's number drifted: send the warehouse's number again. The text says how.
+        case repair(String)
+        /// Amazon shows fewer units than expected, but changed too recently to tell an order FlexBridge has not
+        /// read yet from a drift: looked at again later.
+        case wait(String)
+    }
+
+    /// The verdict for a listing FlexBridge sent `sent` units of, `orderedSince` units of MFN orders read since,
+    /// when Amazon shows `amazon`, last changed at `amazonUpdatedAt`. More than expected is always repaired: it can
+    /// only oversell. Fewer is repaired once Amazon's listing has been still for `settle` (an order placed since
+    /// would have changed it), so that units sold by an order not yet read are never offered again.
+    public static func verdict(
+        sent: Int,
+        orderedSince: Int,
+        amazon: Int,
+        amazonUpdatedAt: Date?,
+        now: Date,
+        settle: TimeInterval
+    ) -> Verdict {
+        let expected = max(0, sent - orderedSince)
+        if amazon == expected { return .inLine }
+        let account =
+            "Amazon showed \(amazon), expected \(expected) (\(sent) sent, \(orderedSince) ordered since)"
+        if amazon > expected { return .repair(account) }
+        guard let changed = amazonUpdatedAt, now.timeIntervalSince(changed) >= settle else {
+            return .wait(account + "; Amazon changed it lately, so an order not yet read may explain it")
+        }
+        return .repair(account)
     }
 }

@@ -1,3 +1,4 @@
+import Algorithms
 import FlexCore
 import FlexStore
 import Foundation
@@ -26,14 +27,30 @@ public struct ListingsWorker: ConnectionWorker {
         /// Feeds FlexBridge submits per five minutes (Amazon's JSON listings feed budget), and at once.
         public var feedsPerFiveMinutes: Int
         public var feedBurst: Int
+        /// How long an ASIN Amazon listed no single SKU for waits before it is looked up again.
+        public var asinRecheckInterval: TimeInterval
+        /// How often a sample of MFN quantities is held against Amazon's numbers (0: never), how many at a time
+        /// (one searchListingsItems call takes 20), and how long a quantity (and Amazon's listing, for a number
+        /// below the expected) must have been still before it is judged.
+        public var reconcileInterval: TimeInterval
+        public var reconcileSample: Int
+        public var reconcileSettle: TimeInterval
 
         public init(
             feedCheckInterval: TimeInterval = 10,
             resubmitAfter: TimeInterval = 30,
             maximumRetryDelay: TimeInterval = 60,
             feedsPerFiveMinutes: Int = 5,
-            feedBurst: Int = 4
+            feedBurst: Int = 4,
+            asinRecheckInterval: TimeInterval = 3600,
+            reconcileInterval: TimeInterval = 60,
+            reconcileSample: Int = 20,
+            reconcileSettle: TimeInterval = 900
         ) {
+            self.reconcileInterval = reconcileInterval
+            self.reconcileSample = reconcileSample
+            self.reconcileSettle = reconcileSettle
+            self.asinRecheckInterval = asinRecheckInterval
             self.feedBurst = feedBurst
             self.feedCheckInterval = feedCheckInterval
             self.resubmitAfter = resubmitAfter
@@ -50,13 +67,15 @@ public struct ListingsWorker: ConnectionWorker {
     let logger: Logger
     /// When the last refresh began and with which settings: the next sums only what changed since (a full refresh
     /// when the settings changed, and every five minutes, drops what no longer belongs).
-    let refreshed = RefreshMark()
+    let refreshed = Guarded<(full: Date, since: Date, settings: ConnectionSettings)?>(nil)
+    /// When the last reconciliation ran.
+    let reconciled = Guarded<Date?>(nil)
 
-    final class RefreshMark: Sendable {
-        let mark = Mutex<(full: Date, since: Date, settings: ConnectionSettings)?>(nil)
-        func withLock<T>(_ body: (inout (full: Date, since: Date, settings: ConnectionSettings)?) -> T) -> T {
-            mark.withLock { body(&$0) }
-        }
+    /// A value the worker's rounds share, behind a lock.
+    final class Guarded<Value: Sendable>: Sendable {
+        let value: Mutex<Value>
+        init(_ value: Value) { self.value = Mutex(value) }
+        func withLock<T>(_ body: (inout Value) -> T) -> T { value.withLock { body(&$0) } }
     }
 
     /// How far before a refresh's start the next incremental one reaches, for stock written by transactions still
@@ -88,10 +107,12 @@ public struct ListingsWorker: ConnectionWorker {
             return .within(.seconds(15))
         }
         let facets = Self.facets(connection)
+        try await resolveASINs(connection)
         try await refresh(connection, quantities: facets.contains(.quantity))
         let open = try await followFeeds(connection)
         let sent = try await send(connection, facets: facets)
         if sent > 0 { return .now }
+        if facets.contains(.quantity) { try await reconcile(connection) }
         return open > 0 ? .within(.seconds(max(1, configuration.feedCheckInterval))) : .within(.seconds(30))
     }
 
@@ -130,6 +151,162 @@ public struct ListingsWorker: ConnectionWorker {
     static func facets(_ connection: Connection) -> Set<ListingFacet> {
         connection.settings.inventorySyncEnabled && !connection.mfnStockMarketplaceIDs.isEmpty
             ? [.quantity, .price] : [.price]
+    }
+
+    // MARK: Reconciliation
+
+    /// Every `reconcileInterval`, when nothing is pending and the connection reconciles at all (its
+    /// `reconciliationIntervalMinutes` above 0), reads Amazon's numbers for a sample of MFN quantities
+    /// sent at least `reconcileSettle` ago (the longest unchecked first) and holds each against what was sent less
+    /// the units of MFN orders read since (``ListingReconciliation``): a drift is recorded on the item and repaired
+    /// by sending the warehouse's number again.
+    func reconcile(_ connection: Connection) async throws {
+        guard configuration.reconcileInterval > 0, connection.settings.reconciliationInterval > 0 else { return }
+        let now = store.clock.now()
+        guard
+            reconciled.withLock({ last in
+                last.map { now.timeIntervalSince($0) >= configuration.reconcileInterval } ?? true
+            })
+        else { return }
+        reconciled.withLock { $0 = now }
+        let settle = configuration.reconcileSettle
+        let items = try await store.read { [connectionID, configuration] in
+            try await $0.listingItemsToReconcile(
+                connectionID: connectionID,
+                sentBefore: now.addingTimeInterval(-settle),
+                limit: min(20, max(1, configuration.reconcileSample))
+            )
+        }
+        guard let marketplace = items.first?.marketplaceID else { return }
+        let found: [AmazonListing]
+        do {
+            found = try await amazon.listings(
+                skus: items.map(\.merchantSKU),
+                sellerID: connection.sellingPartnerID,
+                marketplaceID: marketplace
+            )
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            logger.info(
+                "Could not read Amazon's listings to reconcile; trying again later",
+                metadata: ["connection": "\(connectionID)", "error": "\(error.sellingPartnerError ?? error)"]
+            )
+            return
+        }
+        let atAmazon = Dictionary(found.map { ($0.sku, $0) }, uniquingKeysWith: { first, _ in first })
+        let since = items.compactMap(\.sentAt).min() ?? now
+        var repaired = 0
+        try await store.transaction(fencedBy: lease) { [connectionID] session in
+            let ordered = try await session.merchantOrderedUnits(
+                connectionID: connectionID,
+                marketplaceID: marketplace,
+                since: since
+            )
+            for item in items {
+                guard let listing = atAmazon[item.merchantSKU], listing.isMerchantFulfilled,
+                    let quantity = listing.quantity, let sent = item.sentQuantity, let sentAt = item.sentAt
+                else {
+                    try await session.recordListingReconciled(item, amazonQuantity: nil, drift: nil, repair: false)
+                    continue
+                }
+                let units = ordered.filter { $0.sku == item.merchantSKU && $0.at >= sentAt }.reduce(0) { $0 + $1.units }
+                switch ListingReconciliation.verdict(
+                    sent: sent,
+                    orderedSince: units,
+                    amazon: quantity,
+                    amazonUpdatedAt: listing.updatedAt,
+                    now: now,
+                    settle: settle
+                ) {
+                case .inLine:
+                    try await session.recordListingReconciled(item, amazonQuantity: quantity, drift: nil, repair: false)
+                case .repair(let drift):
+                    repaired += 1
+                    try await session.recordListingReconciled(
+                        item,
+                        amazonQuantity: quantity,
+                        drift: drift,
+                        repair: true
+                    )
+                case .wait(let drift):
+                    try await session.recordListingReconciled(
+                        item,
+                        amazonQuantity: quantity,
+                        drift: drift,
+                        repair: false
+                    )
+                }
+            }
+        }
+        if repaired > 0 {
+            logger.notice(
+                "MFN quantities drifted at Amazon; the warehouse's numbers are sent again",
+                metadata: ["connection": "\(connectionID)", "items": "\(repaired)", "checked": "\(items.count)"]
+            )
+        }
+    }
+
+    // MARK: Listings given by ASIN
+
+    /// The ASINs looked up per round: five calls of 20, a second of searchListingsItems' rate.
+    static let asinsPerRound = 100
+
+    /// Finds the seller's SKU of listings given by their ASIN only (searchListingsItems, 20 ASINs a call): one SKU
+    /// fulfilled as the listing says makes the listing; none or several is said on the ASIN listing and looked at
+    /// again after `asinRecheckInterval`. Amazon unavailable leaves them for the next round.
+    func resolveASINs(_ connection: Connection) async throws {
+        let due = try await store.read { [connectionID, configuration] in
+            try await $0.dueASINListings(
+                connectionID: connectionID,
+                recheckAfter: configuration.asinRecheckInterval,
+                limit: Self.asinsPerRound
+            )
+        }
+        for (marketplace, listings) in Dictionary(grouping: due, by: \.marketplaceID) {
+            for chunk in listings.chunks(ofCount: 20) {
+                let found: [AmazonListing]
+                do {
+                    found = try await amazon.listings(
+                        asins: chunk.map(\.asin.rawValue),
+                        sellerID: connection.sellingPartnerID,
+                        marketplaceID: marketplace
+                    )
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    let underlying = error.sellingPartnerError ?? error
+                    guard let refusal = underlying as? AmazonAPIError, !refusal.isTransient else {
+                        logger.warning(
+                            "Could not look ASINs up at Amazon; trying again next round",
+                            metadata: ["connection": "\(connectionID)", "error": "\(underlying)"]
+                        )
+                        return
+                    }
+                    try await store.transaction(fencedBy: lease) { session in
+                        for listing in chunk {
+                            try await session.recordASINListingFailed(
+                                listing,
+                                message: refusal.message ?? "Amazon answered \(refusal.status)"
+                            )
+                        }
+                    }
+                    continue
+                }
+                try await store.transaction(fencedBy: lease) { session in
+                    for listing in chunk {
+                        try await session.resolveASINListing(
+                            listing,
+                            as: ASINResolution.resolve(
+                                asin: listing.asin,
+                                fulfilledBy: listing.fulfilledBy,
+                                found: found
+                            )
+                        )
+                    }
+                }
+            }
+        }
     }
 
     // MARK: Sending

@@ -137,6 +137,8 @@ extension Panel {
                 signed,
                 notice:
                     "\(result.imported) listing\(result.imported == 1 ? "" : "s") imported for \(connection.name); \(result.pendingItems) Amazon item\(result.pendingItems == 1 ? "" : "s") to send."
+                    + (result.awaitingSKU > 0
+                        ? " \(result.awaitingSKU) given by ASIN only: their SKUs are looked up at Amazon." : "")
             )
         } catch let errors as CSVErrors {
             return try await stockPage(

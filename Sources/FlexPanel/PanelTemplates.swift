@@ -447,7 +447,7 @@ enum PanelTemplates {
         </table>
         {{#canImport}}
         <h2>Upload listings</h2>
-        <p>A CSV with the columns clientSkuId, channelSerialNo (ASIN), channelSkuId (merchant SKU) and marketplace, and optionally fulfilledBy (AMAZON, the default, or MERCHANT: its stock goes to Amazon as MFN stock from the MFN hubs). A file
+        <p>A CSV with the columns clientSkuId, channelSerialNo (ASIN), channelSkuId (merchant SKU; left empty, FlexBridge finds the seller's SKU of the ASIN at Amazon) and marketplace, and optionally fulfilledBy (AMAZON, the default, or MERCHANT: its stock goes to Amazon as MFN stock from the MFN hubs). A file
         with a bad row imports nothing; every bad row is listed with its line.</p>
         <form class="upload" method="post" action="/stock/listings" enctype="multipart/form-data">
         <input type="hidden" name="csrf" value="{{csrf}}">

@@ -19,6 +19,8 @@ public struct InventoryUseCases: Sendable {
         public var total: Int
         /// Amazon items (location × merchant SKU × channel) made pending by it.
         public var pendingItems: Int
+        /// Listings given by their ASIN only, whose SKU FlexBridge looks up at Amazon.
+        public var awaitingSKU: Int = 0
     }
 
     /// Writes a connection's listings in one transaction, 5,000 at a time (`progress` gets rows written and rows in
@@ -39,6 +41,9 @@ public struct InventoryUseCases: Sendable {
             guard try await session.connection(connectionID) != nil else {
                 throw StoreError.notFound("Connection \(connectionID)")
             }
+            let byASIN = listings.filter(\.awaitsSKU)
+            let listings = listings.filter { !$0.awaitsSKU }
+            try await session.recordASINListings(byASIN)
             var written = 0
             progress(0, listings.count)
             for chunk in listings.chunks(ofCount: 5_000) {
@@ -50,7 +55,8 @@ public struct InventoryUseCases: Sendable {
             return ListingsImport(
                 imported: listings.count,
                 total: try await session.listingCount(for: connectionID),
-                pendingItems: pending
+                pendingItems: pending,
+                awaitingSKU: byASIN.count
             )
         }
     }

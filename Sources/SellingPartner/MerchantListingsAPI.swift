@@ -32,6 +32,13 @@ public protocol MerchantListings: Sendable {
         marketplaceID: MarketplaceID
     ) async throws
         -> [AmazonListing]
+    /// The seller's listings of these SKUs (at most 20) in the marketplace; a SKU Amazon does not know is absent.
+    func listings(
+        skus: [MerchantSKU],
+        sellerID: SellingPartnerID,
+        marketplaceID: MarketplaceID
+    ) async throws
+        -> [AmazonListing]
     /// Submits a JSON listings feed: the document made, uploaded, and the feed created; the feed's id. Amazon's
     /// createFeed carries no idempotency key: a caller that lost the answer must not assume the feed was not made.
     func submitListingsFeed(_ document: Data, marketplaceIDs: [MarketplaceID]) async throws -> String
@@ -107,7 +114,25 @@ extension SellingPartnerClient: MerchantListings {
         sellerID: SellingPartnerID,
         marketplaceID: MarketplaceID
     ) async throws -> [AmazonListing] {
-        guard !asins.isEmpty else { return [] }
+        try await searchListings(asins, type: .asin, sellerID: sellerID, marketplaceID: marketplaceID)
+    }
+
+    public func listings(
+        skus: [MerchantSKU],
+        sellerID: SellingPartnerID,
+        marketplaceID: MarketplaceID
+    ) async throws -> [AmazonListing] {
+        try await searchListings(skus.map(\.rawValue), type: .sku, sellerID: sellerID, marketplaceID: marketplaceID)
+    }
+
+    /// searchListingsItems by up to 20 identifiers of one type, every page read.
+    func searchListings(
+        _ identifiers: [String],
+        type: AmazonListings.Operations.SearchListingsItems.Input.Query.IdentifiersTypePayload,
+        sellerID: SellingPartnerID,
+        marketplaceID: MarketplaceID
+    ) async throws -> [AmazonListing] {
+        guard !identifiers.isEmpty else { return [] }
         var found: [AmazonListing] = []
         var token: String?
         repeat {
@@ -116,8 +141,8 @@ extension SellingPartnerClient: MerchantListings {
                 query: .init(
                     marketplaceIds: [marketplaceID.rawValue],
                     includedData: [.summaries, .fulfillmentAvailability],
-                    identifiers: Array(asins.prefix(20)),
-                    identifiersType: .asin,
+                    identifiers: Array(identifiers.prefix(20)),
+                    identifiersType: type,
                     pageSize: 20,
                     pageToken: token
                 )
@@ -185,6 +210,7 @@ extension AmazonListing {
             productType: item.summaries?.first?.productType,
             fulfillmentChannel: availability?.fulfillmentChannelCode,
             quantity: availability?.quantity,
+            updatedAt: item.summaries?.first?.lastUpdatedDate,
             prices: Dictionary(
                 (item.offers ?? []).map { (MarketplaceID(rawValue: $0.marketplaceId), $0.price.amount) },
                 uniquingKeysWith: { first, _ in first }

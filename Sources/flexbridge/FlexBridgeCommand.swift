@@ -205,7 +205,7 @@ struct Import: AsyncParsableCommand {
     struct Listings: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Imports listings: columns clientSkuId, channelSerialNo (ASIN), channelSkuId (merchant SKU), marketplace, and optionally fulfilledBy (AMAZON, the default, or MERCHANT for MFN stock)."
+                "Imports listings: columns clientSkuId, channelSerialNo (ASIN), channelSkuId (merchant SKU; empty to have FlexBridge find it by the ASIN), marketplace, and optionally fulfilledBy (AMAZON, the default, or MERCHANT for MFN stock)."
         )
 
         @Argument(help: "The CSV file.")
@@ -224,7 +224,11 @@ struct Import: AsyncParsableCommand {
                     connectionID: ConnectionID(rawValue: connection),
                     progress: ProgressBar(title: "listings").update
                 )
-                print("imported \(report.rows) listings; \(report.pendingItems) Amazon items are pending")
+                var line = "imported \(report.rows) listings; \(report.pendingItems) Amazon items are pending"
+                if report.awaitingSKU > 0 {
+                    line += "; \(report.awaitingSKU) given by ASIN only are looked up at Amazon (GET .../asin-listings)"
+                }
+                print(line)
             }
         }
     }

@@ -233,4 +233,38 @@ struct ListingsAPITests {
             #expect(priced.allSatisfy { $0["pending"] as? Bool == true && $0["price"] != nil })
         }
     }
+
+    @Test(
+        "listings by ASIN only: counted apart, listed as pending with their ASIN; one ASIN twice is named by its line"
+    )
+    func asinListings() async throws {
+        try await Self.run { _, connection, send in
+            let base = "/api/v1/connections/\(connection.id)"
+            let twice = try await send(
+                .post,
+                "\(base)/listings",
+                "clientSkuId,channelSerialNo,channelSkuId,marketplace\nE1,B0ASIN0001,,A21TJRUUN4KGV\nE2,B0ASIN0001,,A21TJRUUN4KGV\n",
+                "text/csv"
+            )
+            let message = (twice.1["error"] as? [String: Any])?["message"] as? String ?? ""
+            #expect(twice.0 == .badRequest && message.contains("line 3") && message.contains("channelSerialNo"))
+            let imported = try await send(
+                .post,
+                "\(base)/listings",
+                #"{"listings":[{"clientSkuId":"E1","channelSerialNo":"B0ASIN0001","marketplace":"A21TJRUUN4KGV","fulfilledBy":"MERCHANT"},{"clientSkuId":"E2","channelSerialNo":"b0asin0002","channelSkuId":"M2","marketplace":"A21TJRUUN4KGV"}]}"#,
+                "application/json"
+            )
+            #expect(imported.0 == .ok && imported.1["imported"] as? Int == 1 && imported.1["awaitingSku"] as? Int == 1)
+            let listed = try await send(.get, "\(base)/asin-listings?status=pending", nil, "application/json")
+            let items = listed.1["items"] as? [[String: Any]] ?? []
+            #expect(items.count == 1 && items.first?["asin"] as? String == "B0ASIN0001", "\(listed.1)")
+            #expect(
+                items.first?["fulfilledBy"] as? String == "MERCHANT" && items.first?["warehouseSku"] as? String == "E1"
+            )
+            let none = try await send(.get, "\(base)/asin-listings?status=resolved", nil, "application/json")
+            #expect((none.1["items"] as? [[String: Any]])?.isEmpty == true)
+            #expect(try await send(.get, "\(base)/asin-listings?after=x", nil, "application/json").0 == .badRequest)
+            #expect(try await send(.get, "\(base)/asin-listings?status=lost", nil, "application/json").0 == .badRequest)
+        }
+    }
 }

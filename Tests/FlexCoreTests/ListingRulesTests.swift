@@ -100,4 +100,42 @@ struct ListingRulesTests {
         #expect(!ListingRoutePlanner.feedAllowed(submitted: busy, now: now.addingTimeInterval(100)))
         #expect(ListingRoutePlanner.feedAllowed(submitted: busy, now: now.addingTimeInterval(120)))
     }
+
+    @Test(
+        "reconciliation: Amazon's number is what was sent less the units ordered since; more is repaired at once, fewer only once Amazon's listing has been still long enough for every order to be read"
+    )
+    func reconciliation() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let long = now.addingTimeInterval(-3600)
+        let lately = now.addingTimeInterval(-60)
+        func verdict(_ sent: Int, _ ordered: Int, _ amazon: Int, _ updated: Date?) -> ListingReconciliation.Verdict {
+            ListingReconciliation.verdict(
+                sent: sent,
+                orderedSince: ordered,
+                amazon: amazon,
+                amazonUpdatedAt: updated,
+                now: now,
+                settle: 900
+            )
+        }
+        #expect(verdict(10, 2, 8, lately) == .inLine, "an order read since explains it: nothing re-offered")
+        #expect(verdict(3, 5, 0, lately) == .inLine, "Amazon stops at 0")
+        guard case .repair(let raised) = verdict(5, 0, 50, lately) else {
+            Issue.record("a number raised at Amazon is repaired at once")
+            return
+        }
+        #expect(raised == "Amazon showed 50, expected 5 (5 sent, 0 ordered since)")
+        guard case .wait = verdict(8, 0, 5, lately) else {
+            Issue.record("fewer, changed lately: an order not yet read may explain it")
+            return
+        }
+        guard case .wait = verdict(8, 0, 5, nil) else {
+            Issue.record("fewer, when Amazon does not say when it changed: never raised")
+            return
+        }
+        guard case .repair = verdict(8, 0, 5, long) else {
+            Issue.record("fewer, Amazon's listing still for an hour: lowered by hand, repaired")
+            return
+        }
+    }
 }

@@ -24,12 +24,13 @@ struct ListingsSyncTests {
             try await fixture.simulator.setFeedTiming(
                 .init(queueSeconds: 0, baseSeconds: 0.05, secondsPerThousandMessages: 0)
             )
-            _ = try await fixture.simulator.putListings(
-                skus.filter { atAmazon?.contains($0) ?? true }.map {
-                    ListingSpecification(sku: $0, marketplaceIDs: [india], quantity: 0)
-                },
-                merchantID: InventoryFixture.merchant
-            )
+            let made = skus.filter { atAmazon?.contains($0) ?? true }
+            if !made.isEmpty {
+                _ = try await fixture.simulator.putListings(
+                    made.map { ListingSpecification(sku: $0, marketplaceIDs: [india], quantity: 0) },
+                    merchantID: InventoryFixture.merchant
+                )
+            }
             try await fixture.store.transaction { session in
                 try await session.upsertListings(
                     skus.enumerated().map { index, sku in
@@ -193,6 +194,156 @@ struct ListingsSyncTests {
             #expect(
                 !patches.dropFirst(patchesBefore).contains { ($0.body ?? "").contains("purchasable_offer") },
                 "no price is sent again"
+            )
+        }
+    }
+
+    @Test(
+        "a listing given by ASIN only takes the seller's one SKU fulfilled as it says; none or several is said, nothing chosen, and looked at again an hour later",
+        arguments: TestEngine.available
+    )
+    func asinListings(engine: TestEngine) async throws {
+        try await Self.run(engine: engine, skus: []) { fixture, worker, _ in
+            _ = try await fixture.simulator.putListings(
+                [
+                    ListingSpecification(sku: "TEE-MFN", marketplaceIDs: [Self.india], asin: "B0TEE00001"),
+                    ListingSpecification(
+                        sku: "TEE-FBA",
+                        marketplaceIDs: [Self.india],
+                        asin: "B0TEE00001",
+                        fulfillmentChannel: "AMAZON_IN"
+                    ),
+                    ListingSpecification(sku: "MUG-1", marketplaceIDs: [Self.india], asin: "B0MUG00002"),
+                    ListingSpecification(sku: "MUG-2", marketplaceIDs: [Self.india], asin: "B0MUG00002"),
+                ],
+                merchantID: InventoryFixture.merchant
+            )
+            func byASIN(_ asin: String, _ sku: String, _ fulfilledBy: Listing.FulfilledBy = .merchant) -> Listing {
+                Listing(
+                    connectionID: fixture.connection.id,
+                    marketplaceID: MarketplaceID(rawValue: Self.india),
+                    warehouseSKU: WarehouseSKU(rawValue: sku),
+                    merchantSKU: "",
+                    asin: ASIN(rawValue: asin),
+                    updatedAt: fixture.clock.now,
+                    fulfilledBy: fulfilledBy
+                )
+            }
+            try await fixture.store.transaction { session in
+                try await session.recordASINListings([
+                    byASIN("B0TEE00001", "W-TEE"), byASIN("B0TEE00001", "W-TEE", .amazon),
+                    byASIN("B0MUG00002", "W-MUG"), byASIN("B0NONE0003", "W-NONE"),
+                ])
+            }
+            // The same ASIN twice in one write: the later row stands (one per ASIN and marketplace).
+            try await fixture.settings { $0.mfnStockHubs = ["HUB2"] }
+            try await fixture.stock(["TEE": 6], hub: "HUB2")
+            try await Self.settle(worker, fixture)
+            var rows = try await fixture.store.read {
+                try await $0.asinListings(connectionID: fixture.connection.id)
+            }
+            let status = Dictionary(uniqueKeysWithValues: rows.map { ($0.asin.rawValue, $0) })
+            #expect(status["B0TEE00001"]?.status == .resolved && status["B0TEE00001"]?.merchantSKUs == ["TEE-FBA"])
+            #expect(
+                status["B0MUG00002"]?.status == .several && status["B0MUG00002"]?.merchantSKUs == ["MUG-1", "MUG-2"]
+            )
+            #expect(status["B0MUG00002"]?.message?.contains("MUG-1, MUG-2") == true)
+            #expect(status["B0NONE0003"]?.status == ASINListing.Status.none)
+            let tee = try await fixture.store.read {
+                try await $0.listings(for: fixture.connection.id, warehouseSKU: "W-TEE")
+            }
+            #expect(tee.map(\.merchantSKU) == ["TEE-FBA"] && tee.first?.fulfilledBy == .amazon)
+            #expect(
+                try await fixture.store.read {
+                    try await $0.listings(for: fixture.connection.id, warehouseSKU: "W-MUG")
+                }.isEmpty,
+                "nothing is chosen among several"
+            )
+
+            // Given as merchant-fulfilled, the T-shirt's MFN SKU is taken and gets the MFN hub's stock.
+            try await fixture.store.transaction { session in
+                try await session.recordASINListings([byASIN("B0TEE00001", "W-TEE")])
+            }
+            try await Self.settle(worker, fixture)
+            let amazon = await Self.atAmazon(fixture)
+            #expect(amazon["TEE-MFN"] == 6 && amazon["TEE-FBA"] == -1, "the FBA SKU's quantity is not touched")
+
+            // Not looked up again within the hour; after it, a listing made at Amazon meanwhile is found.
+            _ = try await fixture.simulator.putListings(
+                [ListingSpecification(sku: "NEW-1", marketplaceIDs: [Self.india], asin: "B0NONE0003")],
+                merchantID: InventoryFixture.merchant
+            )
+            let searches = await fixture.simulator.recordedRequests().filter { $0.operation == "searchListingsItems" }
+            _ = try await worker.round()
+            #expect(
+                await fixture.simulator.recordedRequests().filter { $0.operation == "searchListingsItems" }.count
+                    == searches.count
+            )
+            fixture.clock.advance(by: .seconds(3601))
+            try await Self.settle(worker, fixture)
+            rows = try await fixture.store.read { try await $0.asinListings(connectionID: fixture.connection.id) }
+            #expect(rows.first { $0.asin == "B0NONE0003" }?.merchantSKUs == ["NEW-1"])
+            #expect(await Self.atAmazon(fixture)["NEW-1"] == 0, "W-NONE has no stock at the MFN hub")
+        }
+    }
+
+    @Test(
+        "reconciliation reads Amazon's numbers for a sample: a number raised at Amazon is repaired, units taken by an MFN order FlexBridge read are not offered again",
+        arguments: TestEngine.available
+    )
+    func reconciliation(engine: TestEngine) async throws {
+        try await Self.run(engine: engine, skus: ["MFN-1", "MFN-2", "MFN-3"]) { fixture, _, client in
+            let worker = ListingsWorker(
+                connectionID: fixture.connection.id,
+                store: fixture.store,
+                client: client,
+                configuration: .init(feedCheckInterval: 0, resubmitAfter: 0, reconcileInterval: 60),
+                logger: Logger(label: "test.listings")
+            )
+            let orders = MerchantOrderWorker(
+                connectionID: fixture.connection.id,
+                store: fixture.store,
+                client: client,
+                logger: Logger(label: "test.mfn")
+            )
+            try await fixture.settings {
+                $0.mfnStockHubs = ["HUB2"]
+                $0.mfnOrderSyncEnabled = true
+            }
+            try await fixture.stock(["MFN-1": 10, "MFN-2": 5, "MFN-3": 8], hub: "HUB2")
+            try await Self.settle(worker, fixture)
+            #expect(await Self.atAmazon(fixture) == ["MFN-1": 10, "MFN-2": 5, "MFN-3": 8])
+
+            // A buyer orders two MFN-1 (Amazon takes them from the listing; FlexBridge reads the order, the WMS has
+            // not lowered its stock yet); the seller raises MFN-2 by hand in Seller Central.
+            _ = try await fixture.simulator.createMFNOrder(
+                .init(merchantID: InventoryFixture.merchant, marketplaceID: Self.india, items: ["MFN-1": 2])
+            )
+            #expect(try await orders.poll() == 1)
+            _ = try await fixture.simulator.putListings(
+                [ListingSpecification(sku: "MFN-2", marketplaceIDs: [Self.india], quantity: 50)],
+                merchantID: InventoryFixture.merchant
+            )
+            #expect(await Self.atAmazon(fixture) == ["MFN-1": 8, "MFN-2": 50, "MFN-3": 8])
+            _ = try await worker.round()
+            #expect(
+                await fixture.simulator.recordedRequests().filter { $0.operation == "searchListingsItems" }.isEmpty,
+                "nothing is judged before it has been still for the settle time"
+            )
+
+            fixture.clock.advance(by: .seconds(1000))
+            try await Self.settle(worker, fixture)
+            #expect(await Self.atAmazon(fixture) == ["MFN-1": 8, "MFN-2": 5, "MFN-3": 8])
+            let items = try await Self.items(fixture)
+            #expect(items["MFN-1"]?.amazonQuantity == 8 && items["MFN-1"]?.drift == nil, "the order explains it")
+            #expect(items["MFN-2"]?.drift?.contains("Amazon showed 50, expected 5") == true)
+            #expect(items["MFN-2"]?.sentQuantity == 5 && items["MFN-3"]?.reconciledAt != nil)
+            let searches = await fixture.simulator.recordedRequests().filter { $0.operation == "searchListingsItems" }
+            #expect(searches.count == 1, "one call reads the sample of three")
+            _ = try await worker.round()
+            #expect(
+                await fixture.simulator.recordedRequests().filter { $0.operation == "searchListingsItems" }.count == 1,
+                "not again within the interval"
             )
         }
     }

@@ -590,7 +590,11 @@ enum Schema {
                 .column("connection_id").column("sequence")
                 .run()
         },
-        Migration(version: 16, name: "prices per SKU and marketplace, sent to every listing as its own item") {
+        Migration(
+            version: 16,
+            name:
+                "prices per SKU and marketplace, sent to every listing as its own item; listings by ASIN; reconciliation"
+        ) {
             database,
             _ in
             // The WMS's price of a SKU in a marketplace, as one canonical JSON text: a change is a different text.
@@ -632,6 +636,10 @@ enum Schema {
                 .column("error_code", type: .text)
                 .column("error_message", type: .text)
                 .column("error_at", type: .bigint)
+                // The last look at Amazon's number (reconciliation): when, what Amazon showed, the drift found.
+                .column("reconciled_at", type: .bigint, .notNull, .default(0))
+                .column("amazon_quantity", type: .bigint)
+                .column("drift", type: .text)
                 .primaryKey("connection_id", "marketplace_id", "merchant_sku", "facet")
                 .run()
             try await database.raw(
@@ -654,6 +662,21 @@ enum Schema {
                 .column("connection_id").column("changed_at")
                 .run()
             try await database.create(index: "listing_items_by_feed").on("listing_items").column("feed_id").run()
+            // A listing given by its ASIN only, until Amazon's listings of the seller name its SKU: pending, resolved
+            // (the listing made), none or several (said, and looked at again later), failed (Amazon refused).
+            try await database.create(table: "asin_listings")
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("marketplace_id", type: .text, .notNull)
+                .column("asin", type: .text, .notNull)
+                .column("warehouse_sku", type: .text, .notNull)
+                .column("fulfilled_by", type: .text, .notNull)
+                .column("status", type: .text, .notNull)
+                .column("merchant_skus", type: .text)
+                .column("message", type: .text)
+                .column("checked_at", type: .bigint)
+                .column("created_at", type: .bigint, .notNull)
+                .primaryKey("connection_id", "marketplace_id", "asin")
+                .run()
         },
     ]
 }

@@ -71,8 +71,13 @@ extension StoreSession {
     /// Inserts or replaces listings, keyed by connection, marketplace and merchant SKU, then makes the stock already
     /// recorded for them pending (unless `refreshInventory` is false: the caller does it once after many chunks).
     /// Validates every listing first: one bad listing refuses them all.
-    public func upsertListings(_ listings: [Listing], refreshInventory: Bool = true) async throws {
+    public func upsertListings(
+        _ listings: [Listing],
+        refreshInventory: Bool = true,
+        keepingASINListings: Bool = false
+    ) async throws {
         for listing in listings { try listing.validate() }
+        if !keepingASINListings { try await dropASINListings(namedBy: listings) }
         notes.note(.inventory, for: Set(listings.map(\.connectionID)))
         for chunk in listings.chunks(ofCount: 500) {
             let insert = sql.insert(into: "listings")

@@ -28,6 +28,10 @@ public struct ListingItem: Sendable, Hashable {
     public var sentReference: String?
     /// The feed carrying the item now, FlexBridge's id.
     public var feedID: String?
+    /// The last reconciliation: when, what Amazon showed, and the drift it found (kept after the repair).
+    public var reconciledAt: Date?
+    public var amazonQuantity: Int?
+    public var drift: String?
     public var error: ListingIssue?
 
     /// A change still has to reach Amazon (and is not refused for good).
@@ -543,6 +547,80 @@ extension StoreSession {
         return accepted
     }
 
+    // MARK: Reconciliation
+
+    /// Up to `limit` quantity items of one marketplace to hold against Amazon's numbers: sent (nothing pending, in no
+    /// feed, not refused) before `sentBefore`, the longest unchecked first.
+    public func listingItemsToReconcile(
+        connectionID: ConnectionID,
+        sentBefore: Date,
+        limit: Int
+    ) async throws -> [ListingItem] {
+        let settled: SQLQueryString = """
+            connection_id = \(bind: connectionID.rawValue) AND facet = 'quantity' AND feed_id IS NULL
+                AND version = synced_version AND sent_at <= \(bind: sentBefore.millisecondsSince1970)
+            """
+        guard
+            let first = try await sql.raw(
+                "SELECT marketplace_id FROM listing_items WHERE \(settled) ORDER BY reconciled_at LIMIT 1"
+            ).first()
+        else { return [] }
+        let marketplace = try first.decode(column: "marketplace_id", as: String.self)
+        return try await sql.raw(
+            """
+            SELECT * FROM listing_items WHERE \(settled) AND marketplace_id = \(bind: marketplace)
+            ORDER BY reconciled_at, merchant_sku LIMIT \(bind: Int64(limit))
+            """
+        ).all().map(Self.listingItem)
+    }
+
+    /// The units of the connection's MFN orders of a marketplace placed from `since` on, per SKU and time placed:
+    /// what Amazon took from the listings' quantities since.
+    public func merchantOrderedUnits(
+        connectionID: ConnectionID,
+        marketplaceID: MarketplaceID,
+        since: Date
+    ) async throws -> [(sku: MerchantSKU, at: Date, units: Int)] {
+        let rows = try await sql.raw(
+            """
+            SELECT amazon_created_at, shipment FROM orders WHERE connection_id = \(bind: connectionID.rawValue)
+                AND source = \(bind: OrderSource.mfn.rawValue) AND marketplace_id = \(bind: marketplaceID.rawValue)
+                AND amazon_created_at >= \(bind: since.millisecondsSince1970)
+            """
+        ).all()
+        var units: [(sku: MerchantSKU, at: Date, units: Int)] = []
+        for row in rows {
+            let at = Date(millisecondsSince1970: try row.decode(column: "amazon_created_at", as: Int64.self))
+            guard let facts = try? MerchantOrderFacts(document: try row.decode(column: "shipment", as: String.self))
+            else { continue }
+            for item in facts.items {
+                if let sku = item.sellerSKU { units.append((sku, at, item.quantityOrdered)) }
+            }
+        }
+        return units
+    }
+
+    /// Records a look at Amazon's number for the item; with `repair`, the item is made pending so that the
+    /// warehouse's number goes again. A drift found is kept (with its time) until another is found.
+    public func recordListingReconciled(
+        _ item: ListingItem,
+        amazonQuantity: Int?,
+        drift: String?,
+        repair: Bool
+    ) async throws {
+        let now = nowMilliseconds
+        let stamp = Date(millisecondsSince1970: now).formatted(.iso8601)
+        try await sql.raw(
+            """
+            UPDATE listing_items SET reconciled_at = \(bind: now), amazon_quantity = \(bind: amazonQuantity.map(Int64.init)),
+                drift = COALESCE(\(bind: drift.map { "\(stamp): \($0)" }), drift)
+                \(unsafeRaw: repair ? ", version = version + 1, changed_at = \(now)" : "")
+            WHERE \(Self.listingKey(item)) AND version = \(bind: item.version)
+            """
+        ).run()
+        if repair { notes.note(.listings, for: [item.connectionID]) }
+    }
+
     static func listingKey(_ item: ListingItem) -> SQLQueryString {
         """
         connection_id = \(bind: item.connectionID.rawValue) AND marketplace_id = \(bind: item.marketplaceID.rawValue)
@@ -579,6 +657,10 @@ extension StoreSession {
             sentRoute: try row.decode(column: "sent_route", as: String?.self),
             sentReference: try row.decode(column: "sent_reference", as: String?.self),
             feedID: try row.decode(column: "feed_id", as: String?.self),
+            reconciledAt: try row.decode(column: "reconciled_at", as: Int64.self) > 0
+                ? Date(millisecondsSince1970: try row.decode(column: "reconciled_at", as: Int64.self)) : nil,
+            amazonQuantity: try optionalInt("amazon_quantity"),
+            drift: try row.decode(column: "drift", as: String?.self),
             error: try code.map {
                 ListingIssue(
                     code: $0,
