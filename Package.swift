@@ -95,6 +95,18 @@ let package = Package(
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
         .target(
+            name: "AmazonFBAInventory",
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            swiftSettings: generatedSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        .target(
+            name: "AmazonInboundV0",
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            swiftSettings: generatedSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        .target(
             name: "AmazonSimulator",
             dependencies: [
                 "AmazonEFInventory",
@@ -105,6 +117,8 @@ let package = Package(
                 "AmazonOrdersV0",
                 "AmazonListings",
                 "AmazonFeeds",
+                "AmazonFBAInventory",
+                "AmazonInboundV0",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -134,6 +148,8 @@ let package = Package(
                 "AmazonOrdersV0",
                 "AmazonListings",
                 "AmazonFeeds",
+                "AmazonFBAInventory",
+                "AmazonInboundV0",
                 "FlexCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -343,6 +359,8 @@ let package = Package(
                 "AmazonOrdersV0",
                 "AmazonListings",
                 "AmazonFeeds",
+                "AmazonFBAInventory",
+                "AmazonInboundV0",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

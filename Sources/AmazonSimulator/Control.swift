@@ -295,7 +295,8 @@ extension Simulator {
                     accepted: feed.accepted,
                     invalid: feed.invalid
                 )
-            }
+            },
+            fbaInventory: fbaTruth()
         )
     }
 
@@ -395,6 +396,24 @@ public struct GroundTruth: Sendable, Codable {
     public var listings: [Listing]
     /// Every feed submitted, with what its processing report counted.
     public var feeds: [Feed]
+    /// FBA stock per seller, marketplace and SKU, as getInventorySummaries reports it.
+    public var fbaInventory: [FBAStock]
+
+    public struct FBAStock: Sendable, Codable {
+        public var merchantId: String
+        public var marketplaceId: String
+        public var sku: String
+        public var asin: String
+        public var fulfillable: Int
+        public var inboundWorking: Int
+        public var inboundShipped: Int
+        public var inboundReceiving: Int
+        public var reserved: Int
+        public var researching: Int
+        public var unfulfillable: Int
+        public var total: Int
+        public var updatedAt: String
+    }
 
     public struct Listing: Sendable, Codable {
         public struct Offer: Sendable, Codable {

@@ -51,6 +51,12 @@ enum ControlRoutes {
         var price: Double?
     }
 
+    struct FBAInventoryRequest: Decodable {
+        var merchantId: String
+        var marketplaceId: String
+        var items: [FBAStockSpecification]
+    }
+
     static func add(to router: Router<BasicRequestContext>, simulator: Simulator) {
         let control = router.group("_simulator")
 
@@ -124,6 +130,17 @@ enum ControlRoutes {
                     }
                 }
                 return ["listings": try await simulator.putListings(items, merchantID: body.merchantId)]
+            }
+        }
+        control.put("fba-inventory") { request, _ in
+            try await answer {
+                let body = try await JSONResponse.decode(FBAInventoryRequest.self, from: request, limit: 64 << 20)
+                let changed = try await simulator.putFBAStock(
+                    body.items,
+                    merchantID: body.merchantId,
+                    marketplaceID: body.marketplaceId
+                )
+                return ["changed": changed]
             }
         }
         control.put("feed-processing") { request, _ in

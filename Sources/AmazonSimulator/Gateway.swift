@@ -100,11 +100,18 @@ struct Gateway: ServerMiddleware {
 
     /// Amazon splits a list parameter at commas whether they come as `,` or percent-encoded (`%2C`, as Amazon's
     /// Python SDK sends them); the generated server splits only at `,`, so the query's encoded commas are decoded.
-    /// A scalar parameter reads the same either way.
+    /// A scalar parameter reads the same either way. Amazon also reads a boolean however it is capitalised (the
+    /// Python SDK sends `details=True`); the generated server reads only `true` and `false`.
     static func listsSplit(_ request: HTTPRequest) -> HTTPRequest {
         guard let path = request.path, let start = path.firstIndex(of: "?") else { return request }
         var request = request
         let query = path[start...].replacingOccurrences(of: "%2C", with: ",").replacingOccurrences(of: "%2c", with: ",")
+            .split(separator: "&", omittingEmptySubsequences: false).map { pair -> String in
+                guard let equals = pair.firstIndex(of: "=") else { return String(pair) }
+                let value = pair[pair.index(after: equals)...]
+                guard ["true", "false"].contains(value.lowercased()) else { return String(pair) }
+                return String(pair[...equals]) + value.lowercased()
+            }.joined(separator: "&")
         request.path = String(path[..<start]) + query
         return request
     }

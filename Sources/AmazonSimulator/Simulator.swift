@@ -50,6 +50,7 @@ public actor Simulator {
     var world = World()
     var mfn = MFNWorld()
     var listings = ListingsWorld()
+    var fba = FBAWorld()
     var buckets: [String: TokenBucket] = [:]
     var operationFaults: [String: FaultSettings] = [:]
     var requests: [RecordedRequest] = []
@@ -82,7 +83,7 @@ public actor Simulator {
     /// (the demo's second run) as the same Amazon. Throttling buckets, faults, notification destinations and the
     /// order generator are the running process's and are not saved.
     public func savedState() throws -> Data {
-        try JSONEncoder().encode(SavedState(world: world, lwa: lwa, mfn: mfn, listings: listings))
+        try JSONEncoder().encode(SavedState(world: world, lwa: lwa, mfn: mfn, listings: listings, fba: fba))
     }
 
     /// Takes up a state ``savedState()`` wrote.
@@ -92,6 +93,7 @@ public actor Simulator {
         lwa = saved.lwa
         mfn = saved.mfn ?? MFNWorld()
         listings = saved.listings ?? ListingsWorld()
+        fba = saved.fba ?? FBAWorld()
         lwa.applications[configuration.clientID] = .init(
             clientID: configuration.clientID,
             clientSecret: configuration.clientSecret
@@ -105,6 +107,8 @@ public actor Simulator {
         var mfn: MFNWorld?
         /// Absent from states saved before the simulator knew listings and feeds.
         var listings: ListingsWorld?
+        /// Absent from states saved before the simulator knew FBA stock.
+        var fba: FBAWorld?
     }
 
     // MARK: Login with Amazon

@@ -2,6 +2,7 @@ import AmazonEFInventory
 import AmazonEFLocation
 import AmazonEFReturns
 import AmazonEFShipments
+import AmazonFBAInventory
 import AmazonFeeds
 import AmazonListings
 import AmazonOrders
@@ -85,6 +86,12 @@ public enum SimulatorServer {
             middlewares: middlewares
         )
         try (simulator as any AmazonFeeds.APIProtocol).registerHandlers(
+            on: router,
+            serverURL: root,
+            configuration: configuration,
+            middlewares: middlewares
+        )
+        try (simulator as any AmazonFBAInventory.APIProtocol).registerHandlers(
             on: router,
             serverURL: root,
             configuration: configuration,

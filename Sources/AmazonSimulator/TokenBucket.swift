@@ -83,5 +83,7 @@ public struct RateLimit: Sendable, Hashable, Codable {
         "getFeed": RateLimit(rate: 2, burst: 15),
         "cancelFeed": RateLimit(rate: 2, burst: 15),
         "getFeedDocument": RateLimit(rate: 0.0222, burst: 10),
+        // FBA Inventory v1.
+        "getInventorySummaries": RateLimit(rate: 2, burst: 2),
     ]
 }

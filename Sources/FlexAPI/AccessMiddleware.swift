@@ -51,6 +51,8 @@ struct AccessMiddleware: ServerMiddleware {
         "listLocations": .read,
         "listListingItems": .read,
         "listAsinListings": .read,
+        "listAmazonWarehouses": .read,
+        "listFbaStock": .read,
         "getLocation": .read,
         "setLocationMode": .changeSettings,
         "listOrders": .read,

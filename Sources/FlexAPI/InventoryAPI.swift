@@ -49,7 +49,8 @@ extension APIHandler {
                 )
             },
             mfnStockHubs: (body.mfnStockHubs ?? []).map(HubCode.init(rawValue:)),
-            mfnHandlingTime: body.mfnHandlingTime
+            mfnHandlingTime: body.mfnHandlingTime,
+            fbaStockSyncEnabled: body.fbaStockSyncEnabled ?? defaults.fbaStockSyncEnabled
         )
         let id = ConnectionID(rawValue: input.path.connectionId)
         do {
@@ -395,7 +396,8 @@ extension APIHandler {
             productCode: .init(rawValue: settings.productCode.rawValue),
             shipMethods: settings.shipMethods.map(Self.schema),
             mfnStockHubs: settings.mfnStockHubs.map(\.rawValue),
-            mfnHandlingTime: settings.mfnHandlingTime
+            mfnHandlingTime: settings.mfnHandlingTime,
+            fbaStockSyncEnabled: settings.fbaStockSyncEnabled
         )
     }
 

@@ -46,6 +46,12 @@ extension RequestLimits {
             ],
             body: []
         ),
+        "listFbaStock": RequestLimits(
+            parameters: [
+                .init(location: .query, name: "limit", rule: .integer(1...1000))
+            ],
+            body: []
+        ),
         "listInventoryItems": RequestLimits(
             parameters: [
                 .init(location: .query, name: "status", rule: .oneOf(["pending", "failed", "synced"])),

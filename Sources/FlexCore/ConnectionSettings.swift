@@ -36,6 +36,8 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
     public var mfnStockHubs: [HubCode]
     /// The handling time sent with every MFN quantity (`lead_time_to_ship_max_days`); Amazon's default when nil.
     public var mfnHandlingTime: Int?
+    /// Amazon's FBA stock of the connection's marketplaces is read (FBA Inventory API) only while this is on.
+    public var fbaStockSyncEnabled: Bool
 
     /// Which code an order line carries for the WMS.
     public enum ProductCode: String, Sendable, Hashable, Codable, CaseIterable {
@@ -62,8 +64,10 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
         productCode: ProductCode = .merchantSku,
         shipMethods: [ShipMethodMapping] = [],
         mfnStockHubs: [HubCode] = [],
-        mfnHandlingTime: Int? = nil
+        mfnHandlingTime: Int? = nil,
+        fbaStockSyncEnabled: Bool = false
     ) {
+        self.fbaStockSyncEnabled = fbaStockSyncEnabled
         self.mfnStockHubs = mfnStockHubs
         self.mfnHandlingTime = mfnHandlingTime
         self.mfnOrderSyncEnabled = mfnOrderSyncEnabled
@@ -112,6 +116,8 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
         shipMethods = try container.decodeIfPresent([ShipMethodMapping].self, forKey: .shipMethods) ?? []
         mfnStockHubs = try container.decodeIfPresent([HubCode].self, forKey: .mfnStockHubs) ?? []
         mfnHandlingTime = try container.decodeIfPresent(Int.self, forKey: .mfnHandlingTime)
+        fbaStockSyncEnabled =
+            try container.decodeIfPresent(Bool.self, forKey: .fbaStockSyncEnabled) ?? defaults.fbaStockSyncEnabled
     }
 
     /// The start of ``mfnEarliestOrderDate``'s day, in UTC; nil when unset.

@@ -24,6 +24,16 @@ public enum Marketplaces {
         "A19VAU5U5O7RUS": "SGD", "A28R8C7NBKEWEA": "EUR", "AE08WJ6YKNBMC": "ZAR",
     ]
 
+    /// Each marketplace's country, as warehouses are named after them.
+    public static let names: [MarketplaceID: String] = [
+        "ATVPDKIKX0DER": "US", "A2EUQ1WTGCTBG2": "CA", "A1AM78C64UM0Y8": "MX", "A2Q3Y263D00KWC": "BR",
+        "A1F83G8C2ARO7P": "UK", "A1PA6795UKMFR9": "DE", "A13V1IB3VIYZZH": "FR", "APJ6JRA9NG5V4": "IT",
+        "A1RKKUPIHCS9HS": "ES", "A1805IZSGTT6HS": "NL", "AMEN7PMS3EDWL": "BE", "A2NODRKZP88ZB9": "SE",
+        "A1C3SOZRARQ6R3": "PL", "A33AVAJ2PDY3EV": "TR", "A21TJRUUN4KGV": "IN", "A2VIGQ35RCS4UG": "AE",
+        "A17E79C6D8DWNP": "SA", "ARBP9OOSHTCHU": "EG", "A1VC38T7YXB528": "JP", "A39IBJ37TRP1C6": "AU",
+        "A19VAU5U5O7RUS": "SG", "A28R8C7NBKEWEA": "IE", "AE08WJ6YKNBMC": "ZA",
+    ]
+
     /// Currencies Amazon prices in whole units.
     static let wholeUnitCurrencies: Set<String> = ["JPY"]
 }

@@ -19,6 +19,7 @@ public struct ConnectionSync: Service {
     private let returns: ReturnWorker.Configuration
     private let merchantOrders: MerchantOrderWorker.Configuration
     private let listings: ListingsWorker.Configuration
+    private let fba: FBAStockWorker.Configuration
     private let runtime: WorkerRuntime<AnyClock>
     /// Which endpoints a connection may send its secrets to.
     private let outbound: OutboundPolicy
@@ -34,6 +35,7 @@ public struct ConnectionSync: Service {
         returns: ReturnWorker.Configuration = .init(),
         merchantOrders: MerchantOrderWorker.Configuration = .init(),
         listings: ListingsWorker.Configuration = .init(),
+        fba: FBAStockWorker.Configuration = .init(),
         clock: AnyClock = .continuous,
         outbound: OutboundPolicy = .production,
         logger: Logger = Logger(label: "flexbridge.sync")
@@ -48,6 +50,7 @@ public struct ConnectionSync: Service {
         self.returns = returns
         self.merchantOrders = merchantOrders
         self.listings = listings
+        self.fba = fba
         self.runtime = WorkerRuntime(clock: clock, logger: logger)
         self.logger = logger
     }
@@ -174,10 +177,18 @@ public struct ConnectionSync: Service {
             lease: lease,
             logger: logger
         )
+        let fbaWorker = FBAStockWorker(
+            connectionID: id,
+            store: store,
+            client: client,
+            configuration: fba,
+            lease: lease,
+            logger: logger
+        )
         logger.info("connection sync started", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
         await runtime.run(
             [inventoryWorker] + orderWorker.workers + [fulfilmentWorker, returnWorker] + merchantOrderWorker.workers
-                + [listingsWorker]
+                + [listingsWorker, fbaWorker]
         )
         logger.info("connection sync ended", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
     }

@@ -51,6 +51,7 @@ extension Panel {
             ("autoConfirm", "Confirm new orders automatically", \.autoConfirm),
             ("sendZeroForAll", "Offer zero of everything (stop sales)", \.sendZeroForAll),
             ("mfnOrderSyncEnabled", "Pull merchant-fulfilled (MFN) orders", \.mfnOrderSyncEnabled),
+            ("fbaStockSyncEnabled", "Read Amazon's FBA stock", \.fbaStockSyncEnabled),
         ]
     }
 

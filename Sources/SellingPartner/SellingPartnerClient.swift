@@ -2,6 +2,7 @@ import AmazonEFInventory
 import AmazonEFLocation
 import AmazonEFReturns
 import AmazonEFShipments
+import AmazonFBAInventory
 import AmazonFeeds
 import AmazonListings
 import AmazonOrders
@@ -64,6 +65,7 @@ public struct SellingPartnerClient: Sendable {
     public let ordersV0: AmazonOrdersV0.Client
     public let listingsItems: AmazonListings.Client
     public let feeds: AmazonFeeds.Client
+    public let fbaInventory: AmazonFBAInventory.Client
     let httpClient: HTTPClient
     let retry: RetryPolicy
     let logger: Logger
@@ -144,6 +146,12 @@ public struct SellingPartnerClient: Sendable {
             middlewares: middlewares
         )
         feeds = .init(
+            serverURL: endpoint.url,
+            configuration: ordersConfiguration,
+            transport: transport,
+            middlewares: middlewares
+        )
+        fbaInventory = .init(
             serverURL: endpoint.url,
             configuration: ordersConfiguration,
             transport: transport,

@@ -30,6 +30,7 @@ struct InventoryFixture: Sendable {
         engine: TestEngine = .sqlite,
         skus: [String] = ["SKU-A", "SKU-B"],
         unknownAtAmazon: Set<String> = [],
+        otherMarketplaces: [String] = [],
         simulator configuration: Simulator.Configuration = Simulator.Configuration(throttling: false),
         _ body: @Sendable (InventoryFixture) async throws -> Void
     ) async throws {
@@ -65,7 +66,7 @@ struct InventoryFixture: Sendable {
                         name: "Inventory test",
                         sellingPartnerID: SellingPartnerID(rawValue: merchant),
                         region: .eu,
-                        marketplaceIDs: [MarketplaceID(rawValue: marketplace)],
+                        marketplaceIDs: ([marketplace] + otherMarketplaces).map(MarketplaceID.init(rawValue:)),
                         applicationClientID: configuration.clientID,
                         endpointOverride: base,
                         createdAt: clock.now

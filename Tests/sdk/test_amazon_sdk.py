@@ -802,6 +802,41 @@ def test_json_listings_feed(client, listings):
     control_put("/_simulator/feed-processing", {"queueSeconds": 5, "baseSeconds": 10, "secondsPerThousandMessages": 1})
 
 
+def test_fba_inventory_summaries(client):
+    from spapi.api.fba_inventory_v1.fba_inventory_api import FbaInventoryApi
+
+    inventory = FbaInventoryApi(client)
+    germany = "A1PA6795UKMFR9"
+    control_put("/_simulator/fba-inventory", {"merchantId": MERCHANT, "marketplaceId": germany, "items": [
+        {"sku": f"SDK-FBA-{n:03d}", "fulfillable": n, "inboundShipped": 2, "reserved": 1} for n in range(1, 61)]})
+    first = inventory.get_inventory_summaries("Marketplace", germany, [germany], details=True)
+    summaries = first.payload.inventory_summaries
+    assert first.payload.granularity.granularity_id == germany and len(summaries) == 50, first.payload.granularity
+    assert first.pagination and first.pagination.next_token, "60 SKUs take two pages of 50"
+    seventh = next(s for s in summaries if s.seller_sku == "SDK-FBA-007")
+    assert seventh.inventory_details.fulfillable_quantity == 7 and seventh.total_quantity == 10, seventh
+    assert seventh.inventory_details.reserved_quantity.total_reserved_quantity == 1
+    assert seventh.inventory_details.inbound_shipped_quantity == 2 and seventh.fn_sku and seventh.asin
+    second = inventory.get_inventory_summaries("Marketplace", germany, [germany], details=True,
+                                               next_token=first.pagination.next_token)
+    assert len(second.payload.inventory_summaries) == 10 and not (second.pagination and second.pagination.next_token)
+    plain = inventory.get_inventory_summaries("Marketplace", germany, [germany], seller_skus=["SDK-FBA-001"])
+    assert [s.seller_sku for s in plain.payload.inventory_summaries] == ["SDK-FBA-001"]
+    assert plain.payload.inventory_summaries[0].inventory_details is None, "details only when asked for"
+    since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
+    time.sleep(1.1)
+    control_put("/_simulator/fba-inventory", {"merchantId": MERCHANT, "marketplaceId": germany, "items": [
+        {"sku": "SDK-FBA-002", "fulfillable": 0}]})
+    changed = inventory.get_inventory_summaries("Marketplace", germany, [germany], start_date_time=since)
+    assert "SDK-FBA-002" in [s.seller_sku for s in changed.payload.inventory_summaries]
+    with pytest.raises(ApiException) as wrong:
+        inventory.get_inventory_summaries("Marketplace", INDIA, [germany])
+    assert wrong.value.status == 400, "granularityId must be the marketplace asked for"
+    with pytest.raises(ApiException) as stale:
+        inventory.get_inventory_summaries("Marketplace", germany, [germany], next_token="not-a-token")
+    assert stale.value.status == 400
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # (d) Throttling; last, since it empties getShipment's token bucket
 

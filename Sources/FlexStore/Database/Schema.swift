@@ -593,7 +593,7 @@ enum Schema {
         Migration(
             version: 16,
             name:
-                "prices per SKU and marketplace, sent to every listing as its own item; listings by ASIN; reconciliation"
+                "prices per SKU and marketplace, listings by ASIN, MFN reconciliation, FBA stock"
         ) {
             database,
             _ in
@@ -676,6 +676,35 @@ enum Schema {
                 .column("checked_at", type: .bigint)
                 .column("created_at", type: .bigint, .notNull)
                 .primaryKey("connection_id", "marketplace_id", "asin")
+                .run()
+            // FBA stock per connection, marketplace and SKU as getInventorySummaries last reported it.
+            try await database.create(table: "fba_stock")
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("marketplace_id", type: .text, .notNull)
+                .column("merchant_sku", type: .text, .notNull)
+                .column("asin", type: .text)
+                .column("fn_sku", type: .text)
+                .column("product_name", type: .text)
+                .column("fulfillable", type: .bigint, .notNull)
+                .column("inbound_working", type: .bigint, .notNull)
+                .column("inbound_shipped", type: .bigint, .notNull)
+                .column("inbound_receiving", type: .bigint, .notNull)
+                .column("reserved", type: .bigint, .notNull)
+                .column("researching", type: .bigint, .notNull)
+                .column("unfulfillable", type: .bigint, .notNull)
+                .column("total", type: .bigint, .notNull)
+                .column("amazon_updated_at", type: .bigint)
+                .column("updated_at", type: .bigint, .notNull)
+                .primaryKey("connection_id", "marketplace_id", "merchant_sku")
+                .run()
+            // How far each marketplace's FBA stock has been read: Amazon's changes are asked for from `changed_since`
+            // on; `full_at` is the last read of every SKU.
+            try await database.create(table: "fba_watermarks")
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("marketplace_id", type: .text, .notNull)
+                .column("changed_since", type: .bigint, .notNull)
+                .column("full_at", type: .bigint, .notNull)
+                .primaryKey("connection_id", "marketplace_id")
                 .run()
         },
     ]

@@ -172,6 +172,7 @@ extension StoreSession {
         {
             try await markListingItemsPending(connectionID: id)
         }
+        if settings.fbaStockSyncEnabled != current.settings.fbaStockSyncEnabled { notes.note(.fba, for: [id]) }
         return settings
     }
 

@@ -15,6 +15,8 @@ public final class WakeUps: Sendable {
         case merchantOrders
         /// Stock for merchant-fulfilled listings (the Listings API and feeds).
         case listings
+        /// FBA stock to read (its setting changed).
+        case fba
     }
 
     /// Woken when events were written, so that webhooks go out at once.

@@ -1,0 +1,98 @@
+import FlexBridgeAPI
+import FlexCore
+import FlexStore
+import Foundation
+import OpenAPIRuntime
+
+/// Amazon's side of a connection as warehouses: FBA per marketplace, FBM for the region.
+extension APIHandler {
+    public func listAmazonWarehouses(
+        _ input: Operations.ListAmazonWarehouses.Input
+    ) async throws -> Operations.ListAmazonWarehouses.Output {
+        guard let connection = try await visible(ConnectionID(rawValue: input.path.connectionId)) else {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
+        let totals = try await store.read { try await $0.fbaStockTotals(connectionID: connection.id) }
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        items: AmazonWarehouse.of(connection).map { warehouse in
+                            let counts = warehouse.marketplaceID.flatMap { totals[$0] } ?? (0, 0, 0)
+                            return .init(
+                                id: warehouse.id,
+                                kind: .init(rawValue: warehouse.kind.rawValue) ?? .fba,
+                                name: warehouse.name,
+                                marketplaceId: warehouse.marketplaceID?.rawValue,
+                                skus: warehouse.kind == .fba ? counts.0 : nil,
+                                fulfillable: warehouse.kind == .fba ? counts.1 : nil,
+                                total: warehouse.kind == .fba ? counts.2 : nil,
+                                hubs: warehouse.kind == .fbm ? connection.settings.mfnStockHubs.map(\.rawValue) : nil
+                            )
+                        }
+                    )
+                )
+            )
+        )
+    }
+
+    public func listFbaStock(_ input: Operations.ListFbaStock.Input) async throws -> Operations.ListFbaStock.Output {
+        guard let connection = try await visible(ConnectionID(rawValue: input.path.connectionId)) else {
+            return .notFound(Self.notFound(input.path.connectionId))
+        }
+        guard
+            let warehouse = AmazonWarehouse.of(connection).first(where: { $0.id == input.path.warehouseId }),
+            let marketplace = warehouse.marketplaceID
+        else {
+            return .notFound(
+                .init(
+                    body: .json(
+                        Self.problemBody(
+                            .notFound,
+                            "Warehouse \(input.path.warehouseId) is not an FBA warehouse of connection \(connection.id)"
+                        )
+                    )
+                )
+            )
+        }
+        let limit = input.query.limit ?? 100
+        let stock = try await store.read { session in
+            try await session.fbaStock(
+                connectionID: connection.id,
+                marketplaceID: marketplace,
+                after: input.query.after.map(MerchantSKU.init(rawValue:)),
+                limit: limit + 1
+            )
+        }
+        let page = stock.prefix(limit)
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        items: page.map { entry in
+                            let stock = entry.stock
+                            return .init(
+                                merchantSku: stock.sku.rawValue,
+                                warehouseSkus: entry.warehouseSKUs.map(\.rawValue),
+                                asin: stock.asin,
+                                fnSku: stock.fnSku,
+                                productName: stock.productName,
+                                fulfillable: stock.fulfillable,
+                                inboundWorking: stock.inboundWorking,
+                                inboundShipped: stock.inboundShipped,
+                                inboundReceiving: stock.inboundReceiving,
+                                reserved: stock.reserved,
+                                researching: stock.researching,
+                                unfulfillable: stock.unfulfillable,
+                                total: stock.total,
+                                amazonUpdatedAt: stock.updatedAt,
+                                changedAt: entry.changedAt
+                            )
+                        },
+                        next: stock.count > limit ? page.last?.stock.sku.rawValue : nil
+                    )
+                )
+            )
+        )
+    }
+}
