@@ -296,7 +296,18 @@ extension Simulator {
                     invalid: feed.invalid
                 )
             },
-            fbaInventory: fbaTruth()
+            fbaInventory: fbaTruth(),
+            inboundShipments: fba.inbound.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }.map {
+                .init(
+                    shipmentId: $0.id,
+                    merchantId: $0.merchantID,
+                    marketplaceId: $0.marketplaceID,
+                    name: $0.name,
+                    status: $0.status,
+                    items: $0.items.map { .init(sku: $0.sku, shipped: $0.shipped, received: $0.received) },
+                    updatedAt: Self.timestamp($0.updatedAt)
+                )
+            }
         )
     }
 
@@ -398,6 +409,23 @@ public struct GroundTruth: Sendable, Codable {
     public var feeds: [Feed]
     /// FBA stock per seller, marketplace and SKU, as getInventorySummaries reports it.
     public var fbaInventory: [FBAStock]
+    /// Inbound shipments to Amazon's fulfilment centres, in creation order.
+    public var inboundShipments: [InboundShipment]
+
+    public struct InboundShipment: Sendable, Codable {
+        public struct Item: Sendable, Codable {
+            public var sku: String
+            public var shipped: Int
+            public var received: Int
+        }
+        public var shipmentId: String
+        public var merchantId: String
+        public var marketplaceId: String
+        public var name: String
+        public var status: String
+        public var items: [Item]
+        public var updatedAt: String
+    }
 
     public struct FBAStock: Sendable, Codable {
         public var merchantId: String

@@ -143,6 +143,20 @@ enum ControlRoutes {
                 return ["changed": changed]
             }
         }
+        control.post("inbound-shipments") { request, _ in
+            try await answer(status: .created) {
+                let body = try await JSONResponse.decode(InboundShipmentSpecification.self, from: request)
+                return ["shipmentId": try await simulator.createInboundShipment(body)]
+            }
+        }
+        control.post("inbound-shipments/:id") { request, context in
+            try await answer {
+                let id = context.parameters.get("id") ?? ""
+                let body = try await JSONResponse.decode(InboundShipmentProgress.self, from: request)
+                try await simulator.progressInboundShipment(id, body)
+                return ["shipmentId": id]
+            }
+        }
         control.put("feed-processing") { request, _ in
             try await answer {
                 let timing = try await JSONResponse.decode(FeedTiming.self, from: request)

@@ -38,6 +38,7 @@ struct FBAWorld: Sendable, Codable {
 
     var stock: [String: Stock] = [:]
     var tokens: [String: Token] = [:]
+    var inbound: [String: InboundShipment] = [:]
 
     static func key(_ merchantID: String, _ marketplaceID: String, _ sku: String) -> String {
         "\(merchantID)|\(marketplaceID)|\(sku)"

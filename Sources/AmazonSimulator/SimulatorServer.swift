@@ -4,6 +4,7 @@ import AmazonEFReturns
 import AmazonEFShipments
 import AmazonFBAInventory
 import AmazonFeeds
+import AmazonInboundV0
 import AmazonListings
 import AmazonOrders
 import AmazonOrdersV0
@@ -92,6 +93,12 @@ public enum SimulatorServer {
             middlewares: middlewares
         )
         try (simulator as any AmazonFBAInventory.APIProtocol).registerHandlers(
+            on: router,
+            serverURL: root,
+            configuration: configuration,
+            middlewares: middlewares
+        )
+        try (simulator as any AmazonInboundV0.APIProtocol).registerHandlers(
             on: router,
             serverURL: root,
             configuration: configuration,

@@ -85,5 +85,8 @@ public struct RateLimit: Sendable, Hashable, Codable {
         "getFeedDocument": RateLimit(rate: 0.0222, burst: 10),
         // FBA Inventory v1.
         "getInventorySummaries": RateLimit(rate: 2, burst: 2),
+        // Fulfillment Inbound v0 (its getShipments as getInboundShipments: External Fulfillment has a getShipments).
+        "getInboundShipments": RateLimit(rate: 2, burst: 30),
+        "getShipmentItemsByShipmentId": RateLimit(rate: 2, burst: 30),
     ]
 }

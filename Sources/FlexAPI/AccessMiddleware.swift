@@ -53,6 +53,8 @@ struct AccessMiddleware: ServerMiddleware {
         "listAsinListings": .read,
         "listAmazonWarehouses": .read,
         "listFbaStock": .read,
+        "listStockOrders": .read,
+        "getStockOrder": .read,
         "getLocation": .read,
         "setLocationMode": .changeSettings,
         "listOrders": .read,

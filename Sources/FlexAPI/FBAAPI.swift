@@ -96,3 +96,82 @@ extension APIHandler {
         )
     }
 }
+
+/// Inbound shipments to Amazon as the WMS's stock orders.
+extension APIHandler {
+    public func listStockOrders(
+        _ input: Operations.ListStockOrders.Input
+    ) async throws -> Operations.ListStockOrders.Output {
+        let connections = try await listed(input.query.connectionId)
+        var after: (updatedAt: Date, shipmentID: String)?
+        if let cursor = input.query.after {
+            guard let parts = Self.cursorParts(cursor, count: 2), let millis = Int64(parts[0]) else {
+                return .badRequest(Self.problem(.invalidInput, "is not a `next` this list gave", field: "after"))
+            }
+            after = (Date(millisecondsSince1970: millis), parts[1])
+        }
+        let limit = input.query.limit ?? 100
+        let orders = try await store.read { [connections] session in
+            try await session.stockOrders(
+                of: connections,
+                state: input.query.state.flatMap { StockOrderState(rawValue: $0.rawValue) },
+                after: after,
+                limit: limit + 1
+            )
+        }
+        let page = orders.prefix(limit)
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        items: page.map(Self.schema),
+                        next: orders.count > limit
+                            ? page.last.map { Self.cursor(["\($0.updatedAt.millisecondsSince1970)", $0.shipmentID]) }
+                            : nil
+                    )
+                )
+            )
+        )
+    }
+
+    public func getStockOrder(_ input: Operations.GetStockOrder.Input) async throws -> Operations.GetStockOrder.Output {
+        for connection in try await visibleConnections() {
+            if let order = try await store.read({
+                try await $0.stockOrder(connectionID: connection, shipmentID: input.path.shipmentId)
+            }) {
+                return .ok(.init(body: .json(Self.schema(order))))
+            }
+        }
+        return .notFound(
+            .init(body: .json(Self.problemBody(.notFound, "No stock order \(input.path.shipmentId)")))
+        )
+    }
+
+    static func schema(_ order: StockOrder) -> Components.Schemas.StockOrder {
+        .init(
+            shipmentId: order.shipmentID,
+            connectionId: order.connectionID.rawValue,
+            name: order.name,
+            marketplaceId: order.marketplaceID.rawValue,
+            _type: .init(rawValue: order.type.rawValue) ?? .purchase,
+            sourceWarehouse: order.sourceWarehouse,
+            destinationWarehouse: order.destinationWarehouse,
+            fulfillmentCenter: order.fulfillmentCenter,
+            amazonStatus: order.amazonStatus,
+            state: .init(rawValue: order.state.rawValue) ?? .open,
+            expectedAt: order.expectedAt,
+            unitsShipped: order.unitsShipped,
+            unitsReceived: order.unitsReceived,
+            lines: order.lines.map {
+                .init(
+                    merchantSku: $0.merchantSKU.rawValue,
+                    warehouseSkus: $0.warehouseSKUs.map(\.rawValue),
+                    shipped: $0.shipped,
+                    received: $0.received
+                )
+            },
+            createdAt: order.createdAt,
+            updatedAt: order.updatedAt
+        )
+    }
+}

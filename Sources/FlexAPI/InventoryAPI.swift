@@ -50,7 +50,17 @@ extension APIHandler {
             },
             mfnStockHubs: (body.mfnStockHubs ?? []).map(HubCode.init(rawValue:)),
             mfnHandlingTime: body.mfnHandlingTime,
-            fbaStockSyncEnabled: body.fbaStockSyncEnabled ?? defaults.fbaStockSyncEnabled
+            fbaStockSyncEnabled: body.fbaStockSyncEnabled ?? defaults.fbaStockSyncEnabled,
+            fbaInboundSyncEnabled: body.fbaInboundSyncEnabled ?? defaults.fbaInboundSyncEnabled,
+            stockOrderType: body.stockOrderType.flatMap { .init(rawValue: $0.rawValue) } ?? defaults.stockOrderType,
+            stockOrderTypeByMarketplace: Dictionary(
+                (body.stockOrderTypeByMarketplace?.additionalProperties ?? [:]).compactMap { key, value in
+                    StockOrderTypeSetting(rawValue: value.rawValue).map { (MarketplaceID(rawValue: key), $0) }
+                },
+                uniquingKeysWith: { first, _ in first }
+            ),
+            transferSourceWarehouse: body.transferSourceWarehouse,
+            ignoreUnreceivedAfterDays: body.ignoreUnreceivedAfterDays
         )
         let id = ConnectionID(rawValue: input.path.connectionId)
         do {
@@ -397,7 +407,19 @@ extension APIHandler {
             shipMethods: settings.shipMethods.map(Self.schema),
             mfnStockHubs: settings.mfnStockHubs.map(\.rawValue),
             mfnHandlingTime: settings.mfnHandlingTime,
-            fbaStockSyncEnabled: settings.fbaStockSyncEnabled
+            fbaStockSyncEnabled: settings.fbaStockSyncEnabled,
+            fbaInboundSyncEnabled: settings.fbaInboundSyncEnabled,
+            stockOrderType: .init(rawValue: settings.stockOrderType.rawValue),
+            stockOrderTypeByMarketplace: .init(
+                additionalProperties: Dictionary(
+                    settings.stockOrderTypeByMarketplace.compactMap { key, value in
+                        Components.Schemas.StockOrderTypeSetting(rawValue: value.rawValue).map { (key.rawValue, $0) }
+                    },
+                    uniquingKeysWith: { first, _ in first }
+                )
+            ),
+            transferSourceWarehouse: settings.transferSourceWarehouse,
+            ignoreUnreceivedAfterDays: settings.ignoreUnreceivedAfterDays
         )
     }
 

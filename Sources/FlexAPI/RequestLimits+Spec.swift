@@ -102,6 +102,17 @@ extension RequestLimits {
             ],
             body: []
         ),
+        "listStockOrders": RequestLimits(
+            parameters: [
+                .init(
+                    location: .query,
+                    name: "state",
+                    rule: .oneOf(["open", "received", "closed", "cancelled", "ignored"])
+                ),
+                .init(location: .query, name: "limit", rule: .integer(1...1000)),
+            ],
+            body: []
+        ),
         "ordersAtRisk": RequestLimits(
             parameters: [
                 .init(location: .query, name: "withinHours", rule: .number(0.0...720.0)),
@@ -127,6 +138,7 @@ extension RequestLimits {
                 .init(path: [.key("skuSafetyStock"), .anyKey], rule: .integer(0...1000000000)),
                 .init(path: [.key("reconciliationIntervalMinutes")], rule: .integer(0...10080)),
                 .init(path: [.key("mfnHandlingTime")], rule: .integer(0...30)),
+                .init(path: [.key("ignoreUnreceivedAfterDays")], rule: .integer(1...365)),
             ]
         ),
         "putStock": RequestLimits(

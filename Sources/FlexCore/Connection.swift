@@ -104,6 +104,13 @@ public struct Connection: Sendable, Hashable, Codable {
                 reason: "names \(marketplace), which is not one of the connection's marketplaces"
             )
         }
+        for marketplace in settings.stockOrderTypeByMarketplace.keys.sorted()
+        where !marketplaceIDs.contains(marketplace) {
+            throw ValidationError(
+                field: "settings.stockOrderTypeByMarketplace.\(marketplace)",
+                reason: "names \(marketplace), which is not one of the connection's marketplaces"
+            )
+        }
         if applicationClientID.isEmpty {
             throw ValidationError(field: "applicationClientId", reason: "must not be empty")
         }

@@ -38,6 +38,15 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
     public var mfnHandlingTime: Int?
     /// Amazon's FBA stock of the connection's marketplaces is read (FBA Inventory API) only while this is on.
     public var fbaStockSyncEnabled: Bool
+    /// Inbound shipments to Amazon's fulfilment centres are read as stock orders only while this is on.
+    public var fbaInboundSyncEnabled: Bool
+    /// Purchase or transfer orders (auto: purchase), and per marketplace where it differs.
+    public var stockOrderType: StockOrderTypeSetting
+    public var stockOrderTypeByMarketplace: [MarketplaceID: StockOrderTypeSetting]
+    /// The WMS warehouse transfer orders come from.
+    public var transferSourceWarehouse: String?
+    /// A stock order not received this many days after its expected day is no longer waited for; never when nil.
+    public var ignoreUnreceivedAfterDays: Int?
 
     /// Which code an order line carries for the WMS.
     public enum ProductCode: String, Sendable, Hashable, Codable, CaseIterable {
@@ -65,9 +74,19 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
         shipMethods: [ShipMethodMapping] = [],
         mfnStockHubs: [HubCode] = [],
         mfnHandlingTime: Int? = nil,
-        fbaStockSyncEnabled: Bool = false
+        fbaStockSyncEnabled: Bool = false,
+        fbaInboundSyncEnabled: Bool = false,
+        stockOrderType: StockOrderTypeSetting = .auto,
+        stockOrderTypeByMarketplace: [MarketplaceID: StockOrderTypeSetting] = [:],
+        transferSourceWarehouse: String? = nil,
+        ignoreUnreceivedAfterDays: Int? = nil
     ) {
         self.fbaStockSyncEnabled = fbaStockSyncEnabled
+        self.fbaInboundSyncEnabled = fbaInboundSyncEnabled
+        self.stockOrderType = stockOrderType
+        self.stockOrderTypeByMarketplace = stockOrderTypeByMarketplace
+        self.transferSourceWarehouse = transferSourceWarehouse
+        self.ignoreUnreceivedAfterDays = ignoreUnreceivedAfterDays
         self.mfnStockHubs = mfnStockHubs
         self.mfnHandlingTime = mfnHandlingTime
         self.mfnOrderSyncEnabled = mfnOrderSyncEnabled
@@ -118,6 +137,17 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
         mfnHandlingTime = try container.decodeIfPresent(Int.self, forKey: .mfnHandlingTime)
         fbaStockSyncEnabled =
             try container.decodeIfPresent(Bool.self, forKey: .fbaStockSyncEnabled) ?? defaults.fbaStockSyncEnabled
+        fbaInboundSyncEnabled =
+            try container.decodeIfPresent(Bool.self, forKey: .fbaInboundSyncEnabled) ?? defaults.fbaInboundSyncEnabled
+        stockOrderType =
+            (try? container.decodeIfPresent(StockOrderTypeSetting.self, forKey: .stockOrderType)) ?? .auto
+        stockOrderTypeByMarketplace =
+            (try? container.decodeIfPresent(
+                [MarketplaceID: StockOrderTypeSetting].self,
+                forKey: .stockOrderTypeByMarketplace
+            )) ?? [:]
+        transferSourceWarehouse = try container.decodeIfPresent(String.self, forKey: .transferSourceWarehouse)
+        ignoreUnreceivedAfterDays = try container.decodeIfPresent(Int.self, forKey: .ignoreUnreceivedAfterDays)
     }
 
     /// The start of ``mfnEarliestOrderDate``'s day, in UTC; nil when unset.
@@ -204,6 +234,26 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
             try ShipMethodRules.validate(shipMethods)
         } catch {
             throw ValidationError(field: "settings.\(error.field)", reason: error.reason)
+        }
+        if let days = ignoreUnreceivedAfterDays, !(1...365).contains(days) {
+            throw ValidationError(
+                field: "settings.ignoreUnreceivedAfterDays",
+                reason: "must be a whole number of days from 1 to 365, got \(days)"
+            )
+        }
+        if let source = transferSourceWarehouse, source.isEmpty || source.count > StockLevel.maximumHubLength {
+            throw ValidationError(
+                field: "settings.transferSourceWarehouse",
+                reason: "must be a warehouse code of 1 to \(StockLevel.maximumHubLength) characters"
+            )
+        }
+        if stockOrderTypeByMarketplace.count > 30
+            || stockOrderTypeByMarketplace.keys.contains(where: \.rawValue.isEmpty)
+        {
+            throw ValidationError(
+                field: "settings.stockOrderTypeByMarketplace",
+                reason: "must name at most 30 marketplaces by their ids"
+            )
         }
     }
 

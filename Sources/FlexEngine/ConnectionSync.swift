@@ -20,6 +20,7 @@ public struct ConnectionSync: Service {
     private let merchantOrders: MerchantOrderWorker.Configuration
     private let listings: ListingsWorker.Configuration
     private let fba: FBAStockWorker.Configuration
+    private let inbound: FBAInboundWorker.Configuration
     private let runtime: WorkerRuntime<AnyClock>
     /// Which endpoints a connection may send its secrets to.
     private let outbound: OutboundPolicy
@@ -36,6 +37,7 @@ public struct ConnectionSync: Service {
         merchantOrders: MerchantOrderWorker.Configuration = .init(),
         listings: ListingsWorker.Configuration = .init(),
         fba: FBAStockWorker.Configuration = .init(),
+        inbound: FBAInboundWorker.Configuration = .init(),
         clock: AnyClock = .continuous,
         outbound: OutboundPolicy = .production,
         logger: Logger = Logger(label: "flexbridge.sync")
@@ -51,6 +53,7 @@ public struct ConnectionSync: Service {
         self.merchantOrders = merchantOrders
         self.listings = listings
         self.fba = fba
+        self.inbound = inbound
         self.runtime = WorkerRuntime(clock: clock, logger: logger)
         self.logger = logger
     }
@@ -185,10 +188,18 @@ public struct ConnectionSync: Service {
             lease: lease,
             logger: logger
         )
+        let inboundWorker = FBAInboundWorker(
+            connectionID: id,
+            store: store,
+            client: client,
+            configuration: inbound,
+            lease: lease,
+            logger: logger
+        )
         logger.info("connection sync started", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
         await runtime.run(
             [inventoryWorker] + orderWorker.workers + [fulfilmentWorker, returnWorker] + merchantOrderWorker.workers
-                + [listingsWorker, fbaWorker]
+                + [listingsWorker, fbaWorker, inboundWorker]
         )
         logger.info("connection sync ended", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
     }

@@ -52,6 +52,7 @@ extension Panel {
             ("sendZeroForAll", "Offer zero of everything (stop sales)", \.sendZeroForAll),
             ("mfnOrderSyncEnabled", "Pull merchant-fulfilled (MFN) orders", \.mfnOrderSyncEnabled),
             ("fbaStockSyncEnabled", "Read Amazon's FBA stock", \.fbaStockSyncEnabled),
+            ("fbaInboundSyncEnabled", "Read inbound shipments to Amazon as stock orders", \.fbaInboundSyncEnabled),
         ]
     }
 

@@ -39,6 +39,8 @@ public actor RateLimiter {
         "patchListingsItem": Limit(rate: 5, burst: 5),
         "searchListingsItems": Limit(rate: 5, burst: 5),
         "getInventorySummaries": Limit(rate: 2, burst: 2),
+        "getInboundShipments": Limit(rate: 2, burst: 30),
+        "getShipmentItemsByShipmentId": Limit(rate: 2, burst: 30),
         "createFeedDocument": Limit(rate: 0.5, burst: 15),
         // FlexBridge creates JSON listings feeds only, whose own limit (five per five minutes, burst five) is what
         // binds; burst 8 at the client's half share is four at once, one below Amazon's five.

@@ -4,6 +4,7 @@ import AmazonEFReturns
 import AmazonEFShipments
 import AmazonFBAInventory
 import AmazonFeeds
+import AmazonInboundV0
 import AmazonListings
 import AmazonOrders
 import AmazonOrdersV0
@@ -66,6 +67,7 @@ public struct SellingPartnerClient: Sendable {
     public let listingsItems: AmazonListings.Client
     public let feeds: AmazonFeeds.Client
     public let fbaInventory: AmazonFBAInventory.Client
+    public let inboundV0: AmazonInboundV0.Client
     let httpClient: HTTPClient
     let retry: RetryPolicy
     let logger: Logger
@@ -152,6 +154,12 @@ public struct SellingPartnerClient: Sendable {
             middlewares: middlewares
         )
         fbaInventory = .init(
+            serverURL: endpoint.url,
+            configuration: ordersConfiguration,
+            transport: transport,
+            middlewares: middlewares
+        )
+        inboundV0 = .init(
             serverURL: endpoint.url,
             configuration: ordersConfiguration,
             transport: transport,

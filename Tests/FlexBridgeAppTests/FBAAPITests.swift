@@ -78,4 +78,82 @@ struct FBAAPITests {
             #expect(changed.count == 3 && changed.first?.payload.contains(#""warehouseSkus":["EAN-1"]"#) == true)
         }
     }
+
+    @Test(
+        "stock order settings are checked (a marketplace not the connection's, days out of range); stock orders list newest change first by page and state, and read one by Amazon's shipment id"
+    )
+    func stockOrders() async throws {
+        try await ListingsAPITests.run { store, connection, send in
+            func call(
+                _ method: HTTPRequest.Method,
+                _ uri: String,
+                _ body: String? = nil
+            ) async throws -> (
+                HTTPResponse.Status, [String: Any]
+            ) {
+                try await send(method, uri, body, "application/json")
+            }
+            let base = "/api/v1/connections/\(connection.id)"
+            let elsewhere = try await call(
+                .put,
+                "\(base)/settings",
+                #"{"fbaInboundSyncEnabled":true,"stockOrderTypeByMarketplace":{"ATVPDKIKX0DER":"transfer"}}"#
+            )
+            #expect(elsewhere.0 == .badRequest, "\(elsewhere.1)")
+            #expect(try await call(.put, "\(base)/settings", #"{"ignoreUnreceivedAfterDays":0}"#).0 == .badRequest)
+            #expect(try await call(.put, "\(base)/settings", #"{"stockOrderType":"gift"}"#).0 == .badRequest)
+            let saved = try await call(
+                .put,
+                "\(base)/settings",
+                #"{"fbaInboundSyncEnabled":true,"stockOrderType":"auto","stockOrderTypeByMarketplace":{"A21TJRUUN4KGV":"transfer"},"transferSourceWarehouse":"BLR1","ignoreUnreceivedAfterDays":14}"#
+            )
+            #expect(saved.0 == .ok && saved.1["ignoreUnreceivedAfterDays"] as? Int == 14, "\(saved.1)")
+            #expect((saved.1["stockOrderTypeByMarketplace"] as? [String: String])?["A21TJRUUN4KGV"] == "transfer")
+            let stored = try #require(try await store.read { try await $0.connection(connection.id) })
+            try await store.transaction { session in
+                for (index, marketplace) in ["A21TJRUUN4KGV", "A1F83G8C2ARO7P", "A21TJRUUN4KGV"].enumerated() {
+                    try await session.recordInboundShipment(
+                        InboundShipmentFacts(
+                            shipmentID: "FBA00000000\(index)",
+                            name: "Shipment \(index)",
+                            marketplaceID: MarketplaceID(rawValue: marketplace),
+                            status: index == 2 ? "CLOSED" : "SHIPPED",
+                            destination: "BLR7",
+                            needBy: "2026-12-24",
+                            items: [
+                                .init(
+                                    sku: MerchantSKU(rawValue: "SKU-\(index)"),
+                                    shipped: 5,
+                                    received: index == 2 ? 5 : 0
+                                )
+                            ]
+                        ),
+                        connection: stored
+                    )
+                }
+            }
+            let first = try await call(.get, "/api/v1/stock-orders?limit=2")
+            let page = first.1["items"] as? [[String: Any]] ?? []
+            #expect(page.count == 2, "\(first.1)")
+            let next = try #require(first.1["next"] as? String)
+            let rest = try await call(.get, "/api/v1/stock-orders?after=\(next)")
+            let all = page + (rest.1["items"] as? [[String: Any]] ?? [])
+            #expect(Set(all.compactMap { $0["shipmentId"] as? String }).count == 3 && rest.1["next"] == nil)
+            let india = all.first { $0["shipmentId"] as? String == "FBA000000000" }
+            #expect(india?["type"] as? String == "transfer" && india?["sourceWarehouse"] as? String == "BLR1")
+            #expect(india?["expectedAt"] as? String == "2026-12-24T00:00:00Z" && india?["unitsShipped"] as? Int == 5)
+            let uk = all.first { $0["shipmentId"] as? String == "FBA000000001" }
+            #expect(uk?["type"] as? String == "purchase" && uk?["sourceWarehouse"] == nil)
+            let received = try await call(.get, "/api/v1/stock-orders?state=received")
+            #expect(
+                (received.1["items"] as? [[String: Any]])?.compactMap { $0["shipmentId"] as? String } == [
+                    "FBA000000002"
+                ]
+            )
+            let one = try await call(.get, "/api/v1/stock-orders/FBA000000001")
+            #expect(one.0 == .ok && one.1["destinationWarehouse"] as? String == "fba-A1F83G8C2ARO7P")
+            #expect(try await call(.get, "/api/v1/stock-orders/FBANONE").0 == .notFound)
+            #expect(try await call(.get, "/api/v1/stock-orders?after=zzz").0 == .badRequest)
+        }
+    }
 }

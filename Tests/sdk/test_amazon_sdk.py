@@ -837,6 +837,38 @@ def test_fba_inventory_summaries(client):
     assert stale.value.status == 400
 
 
+def test_fba_inbound_shipments(client):
+    from spapi.api.fulfillment_inbound_v0.fba_inbound_v0_api import FbaInboundV0Api
+
+    inbound = FbaInboundV0Api(client)
+    germany = "A1PA6795UKMFR9"
+    since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+    made = control("/_simulator/inbound-shipments", {"merchantId": MERCHANT, "marketplaceId": germany,
+                                                     "name": "SDK inbound", "items": {"SDK-IN-A": 12, "SDK-IN-B": 3},
+                                                     "status": "SHIPPED", "needBy": "2026-12-24"})["shipmentId"]
+    progressed = http("POST", f"{SIMULATOR_URL}/_simulator/inbound-shipments/{made}",
+                      json.dumps({"status": "RECEIVING", "received": {"SDK-IN-A": 5}}).encode(),
+                      {"content-type": "application/json"})
+    assert progressed[0] == 200, progressed
+    until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5)
+    found = inbound.get_shipments("DATE_RANGE", germany, shipment_status_list=["SHIPPED", "RECEIVING"],
+                                  last_updated_after=since, last_updated_before=until)
+    shipment = next(s for s in found.payload.shipment_data if s.shipment_id == made)
+    assert shipment.shipment_status == "RECEIVING" and shipment.shipment_name == "SDK inbound", shipment
+    assert str(shipment.confirmed_need_by_date) == "2026-12-24" and shipment.ship_from_address.country_code
+    by_id = inbound.get_shipments("SHIPMENT", germany, shipment_id_list=[made])
+    assert [s.shipment_id for s in by_id.payload.shipment_data] == [made]
+    items = inbound.get_shipment_items_by_shipment_id(made, marketplace_id=germany).payload.item_data
+    assert {(i.seller_sku, i.quantity_shipped, i.quantity_received) for i in items} == {
+        ("SDK-IN-A", 12, 5), ("SDK-IN-B", 3, 0)}, items
+    with pytest.raises(ApiException) as unnamed:
+        inbound.get_shipments("SHIPMENT", germany)
+    assert unnamed.value.status == 400, "getShipments needs statuses or ids"
+    with pytest.raises(ApiException) as open_range:
+        inbound.get_shipments("DATE_RANGE", germany, shipment_status_list=["SHIPPED"], last_updated_after=since)
+    assert open_range.value.status == 400, "a date range has both ends"
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # (d) Throttling; last, since it empties getShipment's token bucket
 

@@ -593,7 +593,7 @@ enum Schema {
         Migration(
             version: 16,
             name:
-                "prices per SKU and marketplace, listings by ASIN, MFN reconciliation, FBA stock"
+                "prices per SKU and marketplace, listings by ASIN, MFN reconciliation, FBA stock and stock orders"
         ) {
             database,
             _ in
@@ -704,6 +704,32 @@ enum Schema {
                 .column("marketplace_id", type: .text, .notNull)
                 .column("changed_since", type: .bigint, .notNull)
                 .column("full_at", type: .bigint, .notNull)
+                .primaryKey("connection_id", "marketplace_id")
+                .run()
+            // Inbound shipments to Amazon's fulfilment centres as the WMS's stock orders (purchase or transfer),
+            // their lines as JSON; and how far each marketplace's inbound shipments have been read.
+            try await database.create(table: "stock_orders")
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("shipment_id", type: .text, .notNull)
+                .column("name", type: .text)
+                .column("marketplace_id", type: .text, .notNull)
+                .column("type", type: .text, .notNull)
+                .column("source_warehouse", type: .text)
+                .column("destination_warehouse", type: .text, .notNull)
+                .column("fulfillment_center", type: .text)
+                .column("amazon_status", type: .text, .notNull)
+                .column("state", type: .text, .notNull)
+                .column("expected_at", type: .bigint)
+                .column("lines", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .primaryKey("connection_id", "shipment_id")
+                .run()
+            try await database.create(index: "stock_orders_by_change").on("stock_orders").column("updated_at").run()
+            try await database.create(table: "fba_inbound_watermarks")
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("marketplace_id", type: .text, .notNull)
+                .column("updated_after", type: .bigint, .notNull)
                 .primaryKey("connection_id", "marketplace_id")
                 .run()
         },

@@ -172,7 +172,11 @@ extension StoreSession {
         {
             try await markListingItemsPending(connectionID: id)
         }
-        if settings.fbaStockSyncEnabled != current.settings.fbaStockSyncEnabled { notes.note(.fba, for: [id]) }
+        if settings.fbaStockSyncEnabled != current.settings.fbaStockSyncEnabled
+            || settings.fbaInboundSyncEnabled != current.settings.fbaInboundSyncEnabled
+        {
+            notes.note(.fba, for: [id])
+        }
         return settings
     }
 
