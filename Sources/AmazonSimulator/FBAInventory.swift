@@ -261,8 +261,56 @@ extension Simulator: AmazonFBAInventory.APIProtocol {
             if held == nil || held != outbound { stock.detectedAt = stamp }
             fba.stock[key] = stock
             changed += 1
+            notifyFBAAvailability(merchantID: merchantID, sku: item.sku)
         }
         return changed
+    }
+
+    /// FBA_INVENTORY_AVAILABILITY_CHANGES to every destination, in Amazon's schema (PascalCase): the SKU's stock in
+    /// every marketplace where the seller has some.
+    func notifyFBAAvailability(merchantID: String, sku: String) {
+        let stock = fba.stock.values.filter { $0.merchantID == merchantID && $0.sku == sku }
+            .sorted { $0.marketplaceID < $1.marketplaceID }
+        guard let first = stock.first else { return }
+        push("FBA_INVENTORY_AVAILABILITY_CHANGES", subject: sku, status: "\(first.fulfillable)") {
+            time,
+            subscriptionID,
+            notificationID in
+            [
+                "NotificationVersion": "1.0",
+                "NotificationType": "FBA_INVENTORY_AVAILABILITY_CHANGES",
+                "PayloadVersion": "1.0",
+                "EventTime": time,
+                "Payload": [
+                    "SellerId": merchantID, "FNSKU": first.fnSku, "ASIN": first.asin, "SKU": sku,
+                    "FulfillmentInventoryByMarketplace": stock.map { entry -> [String: Any] in
+                        [
+                            "MarketplaceId": entry.marketplaceID, "ItemName": entry.productName,
+                            "FulfillmentInventory": [
+                                "InboundQuantityBreakdown": [
+                                    "Working": entry.inboundWorking, "Shipped": entry.inboundShipped,
+                                    "Receiving": entry.inboundReceiving,
+                                ],
+                                "Fulfillable": entry.fulfillable, "Unfulfillable": entry.unfulfillable,
+                                "Researching": entry.researching,
+                                "ReservedQuantityBreakdown": [
+                                    "WarehouseProcessing": 0, "WarehouseTransfer": 0,
+                                    "PendingCustomerOrder": entry.reserved,
+                                ],
+                                "FutureSupplyBuyable": 0, "PendingCustomerOrderInTransit": 0,
+                            ],
+                            "Stores": [String](),
+                        ]
+                    },
+                ],
+                "NotificationMetadata": [
+                    "ApplicationId": configuration.clientID,
+                    "SubscriptionId": subscriptionID,
+                    "PublishTime": time,
+                    "NotificationId": notificationID,
+                ],
+            ]
+        }
     }
 
     /// FBA stock as the ground truth reports it.

@@ -111,6 +111,122 @@ public struct NotificationRoutes: Sendable {
         return Self.answer(.ok, "Order \(notification.amazonOrderID) will be fetched.")
     }
 
+    /// An FBA_INVENTORY_AVAILABILITY_CHANGES notification (Amazon's schema capitalises its keys): one SKU's FBA
+    /// stock in each marketplace.
+    struct FBAAvailabilityEvent: Decodable {
+        struct Detail: Decodable {
+            struct Payload: Decodable {
+                struct Marketplace: Decodable {
+                    struct Inventory: Decodable {
+                        struct Inbound: Decodable {
+                            var working: Int?
+                            var shipped: Int?
+                            var receiving: Int?
+                            enum CodingKeys: String, CodingKey {
+                                case working = "Working", shipped = "Shipped", receiving = "Receiving"
+                            }
+                        }
+                        struct Reserved: Decodable {
+                            var processing: Int?
+                            var transfer: Int?
+                            var customerOrder: Int?
+                            enum CodingKeys: String, CodingKey {
+                                case processing = "WarehouseProcessing", transfer = "WarehouseTransfer"
+                                case customerOrder = "PendingCustomerOrder"
+                            }
+                        }
+                        var inbound: Inbound?
+                        var fulfillable: Int?
+                        var unfulfillable: Int?
+                        var researching: Int?
+                        var reserved: Reserved?
+                        enum CodingKeys: String, CodingKey {
+                            case inbound = "InboundQuantityBreakdown", fulfillable = "Fulfillable"
+                            case unfulfillable = "Unfulfillable", researching = "Researching"
+                            case reserved = "ReservedQuantityBreakdown"
+                        }
+                    }
+                    var marketplaceID: String
+                    var itemName: String?
+                    var inventory: Inventory
+                    enum CodingKeys: String, CodingKey {
+                        case marketplaceID = "MarketplaceId", itemName = "ItemName", inventory = "FulfillmentInventory"
+                    }
+                }
+                var sellerID: String
+                var sku: String
+                var asin: String?
+                var fnSku: String?
+                var marketplaces: [Marketplace]
+                enum CodingKeys: String, CodingKey {
+                    case sellerID = "SellerId", sku = "SKU", asin = "ASIN", fnSku = "FNSKU"
+                    case marketplaces = "FulfillmentInventoryByMarketplace"
+                }
+            }
+            var type: String
+            var eventTime: String?
+            var payload: Payload
+            enum CodingKeys: String, CodingKey {
+                case type = "NotificationType", eventTime = "EventTime", payload = "Payload"
+            }
+        }
+        var detail: Detail
+    }
+
+    /// Applies an FBA_INVENTORY_AVAILABILITY_CHANGES to the seller's connections reading FBA stock.
+    func fbaAvailability(_ body: ByteBuffer, logger: Logger) async throws -> Response? {
+        guard let event = try? JSONDecoder().decode(FBAAvailabilityEvent.self, from: Data(body.readableBytesView)),
+            event.detail.type == "FBA_INVENTORY_AVAILABILITY_CHANGES"
+        else { return nil }
+        let payload = event.detail.payload
+        guard [payload.sellerID, payload.sku].allSatisfy({ !$0.isEmpty && $0.count <= 100 && !$0.contains("\u{0}") }),
+            payload.marketplaces.count <= 50,
+            payload.marketplaces.allSatisfy({ !$0.marketplaceID.isEmpty && $0.marketplaceID.count <= 32 })
+        else {
+            return Self.answer(
+                .badRequest,
+                "SellerId and SKU must be 1 to 100 characters without NUL, with at most 50 marketplaces named."
+            )
+        }
+        let at =
+            event.detail.eventTime.flatMap { try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse($0) }
+            ?? event.detail.eventTime.flatMap { try? Date.ISO8601FormatStyle().parse($0) }
+        func units(_ value: Int?) -> Int { min(max(0, value ?? 0), 1_000_000_000) }
+        let stock = payload.marketplaces.map { entry in
+            let inventory = entry.inventory
+            let reserved = inventory.reserved
+            return FBAStock(
+                marketplaceID: MarketplaceID(rawValue: entry.marketplaceID),
+                sku: MerchantSKU(rawValue: payload.sku),
+                asin: payload.asin,
+                fnSku: payload.fnSku,
+                productName: entry.itemName,
+                fulfillable: units(inventory.fulfillable),
+                inboundWorking: units(inventory.inbound?.working),
+                inboundShipped: units(inventory.inbound?.shipped),
+                inboundReceiving: units(inventory.inbound?.receiving),
+                reserved: units(reserved?.processing) + units(reserved?.transfer) + units(reserved?.customerOrder),
+                researching: units(inventory.researching),
+                unfulfillable: units(inventory.unfulfillable),
+                updatedAt: at
+            )
+        }
+        let connections = try await store.transaction { session in
+            try await session.recordFBANotification(
+                sellingPartnerID: SellingPartnerID(rawValue: payload.sellerID),
+                stock: stock
+            )
+        }
+        for connection in connections {
+            store.activity.record(.notification, for: connection, at: store.clock.now())
+        }
+        logger.debug(
+            "FBA_INVENTORY_AVAILABILITY_CHANGES",
+            metadata: ["seller": "\(payload.sellerID)", "sku": "\(payload.sku)", "connections": "\(connections.count)"]
+        )
+        return Self.answer(.ok, "FBA stock of \(payload.sku) recorded for \(connections.count) connection(s).")
+    }
+
     public func register(on router: Router<BasicRequestContext>) {
         router.post("/notifications/amazon") { request, context -> Response in
             guard let secret else {
@@ -122,6 +238,7 @@ public struct NotificationRoutes: Sendable {
             }
             let body = try await request.body.collect(upTo: 1 << 20)
             if let answer = try await orderChange(body, logger: context.logger) { return answer }
+            if let answer = try await fbaAvailability(body, logger: context.logger) { return answer }
             guard let event = try? JSONDecoder().decode(Event.self, from: Data(body.readableBytesView)),
                 let notification = event.detail?.payload?.externalFulfillmentShipmentNotification
             else {

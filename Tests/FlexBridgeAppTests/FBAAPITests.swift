@@ -156,4 +156,50 @@ struct FBAAPITests {
             #expect(try await call(.get, "/api/v1/stock-orders?after=zzz").0 == .badRequest)
         }
     }
+
+    @Test(
+        "an FBA_INVENTORY_AVAILABILITY_CHANGES notification sets the SKU's stock in each of the connection's marketplaces at once, with its event; an older one than what is held, or for a connection not reading FBA stock, changes nothing"
+    )
+    func availabilityNotification() async throws {
+        let secret = "a-shared-secret-of-some-length"
+        try await ListingsAPITests.run(notificationSecret: secret) { store, connection, send in
+            func notify(_ time: String, fulfillable: Int) async throws -> HTTPResponse.Status {
+                let body = #"""
+                    {"detail-type":"FBA_INVENTORY_AVAILABILITY_CHANGES","detail":{"NotificationVersion":"1.0","NotificationType":"FBA_INVENTORY_AVAILABILITY_CHANGES","PayloadVersion":"1.0","EventTime":"\#(time)","Payload":{"SellerId":"A1SELLER","FNSKU":"X001","ASIN":"B0FBA00001","SKU":"FBA-1","FulfillmentInventoryByMarketplace":[{"MarketplaceId":"A21TJRUUN4KGV","ItemName":"Mug","FulfillmentInventory":{"InboundQuantityBreakdown":{"Working":1,"Shipped":2,"Receiving":3},"Fulfillable":\#(fulfillable),"Unfulfillable":1,"Researching":0,"ReservedQuantityBreakdown":{"WarehouseProcessing":1,"WarehouseTransfer":2,"PendingCustomerOrder":3},"FutureSupplyBuyable":0,"PendingCustomerOrderInTransit":0},"Stores":[]},{"MarketplaceId":"ATVPDKIKX0DER","FulfillmentInventory":{"Fulfillable":99}}]}}}
+                    """#
+                let answer = try await send(.post, "/notifications/amazon", body, "application/json")
+                return answer.0
+            }
+            func held() async throws -> FBAStock? {
+                try await store.read {
+                    try await $0.fbaStock(connectionID: connection.id, marketplaceID: "A21TJRUUN4KGV").first?.stock
+                }
+            }
+            try await store.transaction { try await $0.authorize(connection.id, refreshToken: "Atzr|x", actor: "test") }
+            #expect(try await notify("2026-12-03T10:00:00Z", fulfillable: 5) == .ok)
+            #expect(try await held() == nil, "the connection does not read FBA stock")
+            let saved = try await send(
+                .put,
+                "/api/v1/connections/\(connection.id)/settings",
+                #"{"fbaStockSyncEnabled":true}"#,
+                "application/json"
+            )
+            #expect(saved.0 == .ok)
+            #expect(try await notify("2026-12-03T10:00:00.250Z", fulfillable: 5) == .ok)
+            let stock = try #require(try await held())
+            #expect(stock.fulfillable == 5 && stock.inboundShipped == 2 && stock.reserved == 6 && stock.total == 18)
+            #expect(
+                try await store.read {
+                    try await $0.fbaStock(connectionID: connection.id, marketplaceID: "ATVPDKIKX0DER")
+                }.isEmpty,
+                "a marketplace not the connection's"
+            )
+            #expect(try await notify("2026-12-03T09:00:00Z", fulfillable: 1) == .ok)
+            #expect(try await held()?.fulfillable == 5, "an older notification is not applied")
+            #expect(try await notify("2026-12-03T11:00:00Z", fulfillable: 0) == .ok)
+            #expect(try await held()?.fulfillable == 0)
+            let events = try await store.read { try await $0.events(after: 0, account: .default, limit: 100) }
+            #expect(events.filter { $0.type == "stock.fba_changed" }.count == 2)
+        }
+    }
 }

@@ -17,13 +17,17 @@ struct ListingsAPITests {
 
     /// A server on a fresh SQLite store with one connection selling in India and the UK; `call` sends a body of the
     /// content type given (JSON unless named) and reads the JSON answer.
-    static func run(_ body: @Sendable (Store, Connection, Call) async throws -> Void) async throws {
+    static func run(
+        notificationSecret: String? = nil,
+        _ body: @Sendable (Store, Connection, Call) async throws -> Void
+    ) async throws {
         try await TestDatabase.with(.sqlite) { database in
-            let configuration = FlexBridgeConfiguration(
+            var configuration = FlexBridgeConfiguration(
                 database: database.url,
                 masterKey: .value(MasterKey.generate()),
                 port: 0
             )
+            configuration.notificationSecret = notificationSecret
             let store = try await Store.open(configuration.storeConfiguration)
             let connection = Connection(
                 name: "Acme",
@@ -42,10 +46,13 @@ struct ListingsAPITests {
             )
             try await app.testAsAdmin(store, .router) { client in
                 try await body(store, connection) { method, uri, text, contentType in
-                    try await client.execute(
+                    var headers: HTTPFields = [.contentType: contentType]
+                    // Amazon's notifications carry the shared secret; the API ignores the header.
+                    if let notificationSecret { headers[HTTPField.Name("x-api-key")!] = notificationSecret }
+                    return try await client.execute(
                         uri: uri,
                         method: method,
-                        headers: [.contentType: contentType],
+                        headers: headers,
                         body: text.map { ByteBuffer(string: $0) }
                     ) {
                         (

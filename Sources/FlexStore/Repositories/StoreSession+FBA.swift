@@ -30,11 +30,14 @@ extension StoreSession {
     /// Records what Amazon reported of a marketplace's FBA stock: each SKU whose units differ from what FlexBridge
     /// held is written, with a `stock.fba_changed` event unless `quietly` (the first read of a marketplace, which
     /// would announce every SKU). Returns the SKUs that changed.
+    /// With `onlyNewer` (a notification, which may arrive after a later read), a report older than what FlexBridge
+    /// holds is left out.
     @discardableResult
     public func recordFBAStock(
         _ stock: [FBAStock],
         connectionID: ConnectionID,
-        quietly: Bool = false
+        quietly: Bool = false,
+        onlyNewer: Bool = false
     ) async throws -> [FBAStock] {
         guard !stock.isEmpty else { return [] }
         var changed: [FBAStock] = []
@@ -47,7 +50,13 @@ extension StoreSession {
                     skus: chunk.map(\.sku)
                 )
                 let byKey = Dictionary(held.map { ($0.stock.sku, $0.stock) }, uniquingKeysWith: { first, _ in first })
-                let fresh = chunk.filter { report in byKey[report.sku].map { !$0.sameUnits(as: report) } ?? true }
+                let fresh = chunk.filter { report in
+                    guard let held = byKey[report.sku] else { return true }
+                    if onlyNewer, let heldAt = held.updatedAt, let reportedAt = report.updatedAt, reportedAt < heldAt {
+                        return false
+                    }
+                    return !held.sameUnits(as: report)
+                }
                 guard !fresh.isEmpty else { continue }
                 var values: [SQLQueryString] = []
                 for report in fresh {
@@ -109,6 +118,29 @@ extension StoreSession {
                     )
                 }
             )
+        }
+        return changed
+    }
+
+    /// Takes an FBA_INVENTORY_AVAILABILITY_CHANGES notification: the SKU's stock in each marketplace it names, for
+    /// every active connection of the seller reading FBA stock there (unless FlexBridge holds a newer report).
+    /// Returns the connections it changed.
+    public func recordFBANotification(
+        sellingPartnerID: SellingPartnerID,
+        stock: [FBAStock]
+    ) async throws
+        -> [ConnectionID]
+    {
+        var changed: [ConnectionID] = []
+        for connection in try await connections()
+        where connection.sellingPartnerID == sellingPartnerID && connection.status == .active
+            && connection.settings.fbaStockSyncEnabled
+        {
+            let ours = stock.filter { connection.marketplaceIDs.contains($0.marketplaceID) }
+            guard !ours.isEmpty else { continue }
+            if !(try await recordFBAStock(ours, connectionID: connection.id, onlyNewer: true)).isEmpty {
+                changed.append(connection.id)
+            }
         }
         return changed
     }
