@@ -143,19 +143,13 @@ extension StoreSession {
     /// The price half of `refreshListingItems`: every listing of the connection whose SKU the account prices in
     /// its marketplace, whatever fulfils it.
     func refreshPriceItems(_ connection: Connection, changedSince: Date?) async throws -> Int {
-        // Most accounts price nothing through FlexBridge: one look spares every round the join.
-        let priced =
+        // Most accounts price nothing through FlexBridge: one look (by the key's prefix) spares every round the join.
+        // Prices are never removed, so an account without any holds no price items either.
+        guard
             try await sql.raw(
                 "SELECT 1 AS n FROM prices WHERE account_id = \(bind: connection.accountID.rawValue) LIMIT 1"
             ).first() != nil
-        let held =
-            try await sql.raw(
-                """
-                SELECT 1 AS n FROM listing_items WHERE connection_id = \(bind: connection.id.rawValue)
-                    AND facet = 'price' LIMIT 1
-                """
-            ).first() != nil
-        guard priced || held else { return 0 }
+        else { return 0 }
         let now = nowMilliseconds
         var since: SQLQueryString = ""
         if let changedSince {
