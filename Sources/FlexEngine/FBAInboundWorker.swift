@@ -51,19 +51,20 @@ public struct FBAInboundWorker: ConnectionWorker {
 
     public func round() async throws -> NextRound {
         guard
-            let connection = try await store.read({ [connectionID] in try await $0.connection(connectionID) }),
-            connection.status == .active, connection.settings.fbaInboundSyncEnabled
+            let connection = try await MarketplaceRounds.connection(
+                connectionID,
+                in: store,
+                enabled: \.fbaInboundSyncEnabled
+            )
         else { return .within(.seconds(15)) }
         if let days = connection.settings.ignoreUnreceivedAfterDays {
             try await store.transaction(fencedBy: lease) { [connectionID] in
                 try await $0.ignoreOverdueStockOrders(connectionID: connectionID, afterDays: days)
             }
         }
-        var soonest = configuration.pollInterval
-        for marketplace in connection.marketplaceIDs.sorted() {
-            soonest = min(soonest, try await read(marketplace, connection))
+        return try await MarketplaceRounds.round(connection, interval: configuration.pollInterval) {
+            try await read($0, connection)
         }
-        return .within(.milliseconds(Int64(max(1, soonest) * 1000)))
     }
 
     /// Reads a marketplace's changed shipments when due. Returns the seconds until it is due again.
@@ -73,9 +74,12 @@ public struct FBAInboundWorker: ConnectionWorker {
         let watermark = try await store.read { [connectionID] in
             try await $0.inboundWatermark(connectionID: connectionID, marketplaceID: marketplace)
         }
-        if let watermark {
-            let since = now.timeIntervalSince(watermark.addingTimeInterval(configuration.overlap))
-            if since < configuration.pollInterval { return configuration.pollInterval - since }
+        if let wait = MarketplaceRounds.wait(
+            readAt: watermark?.addingTimeInterval(configuration.overlap),
+            now: now,
+            interval: configuration.pollInterval
+        ) {
+            return wait
         }
         let after = watermark ?? now.addingTimeInterval(-Double(configuration.firstReadDays) * 86_400)
         let shipments = try await amazon.inboundShipments(

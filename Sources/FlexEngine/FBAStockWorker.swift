@@ -53,15 +53,15 @@ public struct FBAStockWorker: ConnectionWorker {
 
     public func round() async throws -> NextRound {
         guard
-            let connection = try await store.read({ [connectionID] in try await $0.connection(connectionID) }),
-            connection.status == .active, connection.settings.fbaStockSyncEnabled
+            let connection = try await MarketplaceRounds.connection(
+                connectionID,
+                in: store,
+                enabled: \.fbaStockSyncEnabled
+            )
         else { return .within(.seconds(15)) }
-        var soonest = configuration.pollInterval
-        for marketplace in connection.marketplaceIDs.sorted() {
-            let wait = try await read(marketplace)
-            soonest = min(soonest, wait)
+        return try await MarketplaceRounds.round(connection, interval: configuration.pollInterval) {
+            try await read($0)
         }
-        return .within(.milliseconds(Int64(max(1, soonest) * 1000)))
     }
 
     /// Reads a marketplace when due. Returns the seconds until it is due again.
@@ -71,10 +71,12 @@ public struct FBAStockWorker: ConnectionWorker {
         let watermark = try await store.read { [connectionID] in
             try await $0.fbaWatermark(connectionID: connectionID, marketplaceID: marketplace)
         }
-        if let watermark {
-            let readAt = watermark.changedSince.addingTimeInterval(configuration.overlap)
-            let since = now.timeIntervalSince(readAt)
-            if since < configuration.pollInterval { return configuration.pollInterval - since }
+        if let wait = MarketplaceRounds.wait(
+            readAt: watermark?.changedSince.addingTimeInterval(configuration.overlap),
+            now: now,
+            interval: configuration.pollInterval
+        ) {
+            return wait
         }
         let full = watermark.map { now.timeIntervalSince($0.fullAt) >= configuration.fullInterval } ?? true
         let stock = try await amazon.fbaStock(
