@@ -102,12 +102,18 @@ extension Panel {
         (function () {
           var live = document.body.getAttribute("data-live");
           if (!live || !window.EventSource || !window.fetch) return;
-          var busy = false, again = false, edited = false;
-          // A form the operator has started filling in is never replaced under them.
+          var busy = false, again = false, edited = false, pressing = false, leaving = false;
+          // A form the operator has started filling in is never replaced under them, nor the page while a button is
+          // pressed (a click needs the same element under the press and the release) or a form is on its way.
           document.addEventListener("input", function () { edited = true; });
+          document.addEventListener("pointerdown", function () { pressing = true; }, true);
+          document.addEventListener("pointerup", function () {
+            setTimeout(function () { pressing = false; }, 1000);
+          }, true);
+          document.addEventListener("submit", function () { leaving = true; }, true);
           function typing() {
             var active = document.activeElement;
-            return edited || (active && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName));
+            return edited || pressing || leaving || (active && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName));
           }
           function refresh() {
             if (busy) { again = true; return; }

@@ -56,6 +56,32 @@ def button(driver, text):
     return driver.find_element(By.XPATH, f'//button[normalize-space()="{text}"]')
 
 
+def press(driver, text):
+    """Clicks a button that submits a form and waits for the page it leads to: a `driver.get` right after a click
+    would otherwise cancel the form's submission before the browser sent it. A button the page's live refresh replaced
+    between finding and clicking is found again."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+    page = driver.find_element(By.TAG_NAME, "html")
+    for attempt in range(5):
+        try:
+            button(driver, text).click()
+            break
+        except StaleElementReferenceException:
+            if attempt == 4:
+                raise
+            time.sleep(0.2)
+    # The old page is gone once its root element is: chromedriver says so as a stale element, or, mid-navigation, as
+    # a node that no longer belongs to the document.
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            page.tag_name
+        except WebDriverException:
+            return
+        time.sleep(0.1)
+    expect(False, f"the page after pressing {text} within 30 s")
+
+
 def main():
     rig = Rig(BINARY, "flexbridge-panel-", simulator_args=["--no-throttle"],
               serve_env={"FLEXBRIDGE_NOTIFICATION_SECRET": "panel-notification-secret", "FLEXBRIDGE_RETURNS_POLL_SECONDS": "1"})
@@ -90,10 +116,10 @@ def main():
         shot(driver, "login")
         driver.find_element(By.NAME, "name").send_keys("ada")
         driver.find_element(By.NAME, "password").send_keys("wrong password")
-        button(driver, "Log in").click()
+        press(driver, "Log in")
         wait_for("a wrong password refused", lambda: "Wrong name or password." in driver.page_source, 10)
         driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-        button(driver, "Log in").click()
+        press(driver, "Log in")
         wait_for("back to the page asked for after login", lambda: driver.current_url.endswith("/orders"), 10)
 
         # An order arrives (the simulator notifies FlexBridge) and is shipped from the panel.
@@ -110,13 +136,14 @@ def main():
         wait_for("the new order pushed into the open orders page", lambda: shipment in driver.page_source, 30)
         shot(driver, "orders")
         driver.find_element(By.LINK_TEXT, shipment).click()
+        wait_for("the order's page", lambda: driver.current_url.endswith(f"/orders/{shipment}"), 10)
         shot(driver, "order")
         def reached(state):
             def check():
                 driver.get(f"{base}/orders/{shipment}")
                 return f"<dd>{state}</dd>" in driver.page_source
             return check
-        button(driver, "Confirm").click()
+        press(driver, "Confirm")
         wait_for(f"{shipment} confirmed", reached("confirmed"))
         # The pack form holds Amazon's recommended box; a weight under 5 g is refused at its field, nothing sent.
         weight = driver.find_element(By.NAME, "p0.weight")
@@ -124,33 +151,33 @@ def main():
         weight.clear()
         weight.send_keys("0.001")
         Select(driver.find_element(By.NAME, "p0.weightUnit")).select_by_visible_text("KG")
-        button(driver, "Pack").click()
+        press(driver, "Pack")
         wait_for("the weight refused at its field", lambda: "must be at least 5 g, got 0.001 KG" in driver.page_source, 10)
         shot(driver, "pack")
         expect(call("GET", f"{rig.api}/orders/{shipment}/commands")[1]["commands"][-1]["type"] == "confirm", "no pack sent")
         weight = driver.find_element(By.NAME, "p0.weight")
         weight.clear()
         weight.send_keys("1.2")
-        button(driver, "Pack").click()
+        press(driver, "Pack")
         wait_for(f"{shipment} packed", reached("packed"))
         # Amazon's shipping options, one of them chosen for the label.
-        button(driver, "Get shipping options").click()
+        press(driver, "Get shipping options")
         def options():
             driver.get(f"{base}/orders/{shipment}")
             return len(Select(driver.find_element(By.NAME, "shippingOptionId")).options) > 1
         wait_for("Amazon's shipping options to choose from", options)
         Select(driver.find_element(By.NAME, "shippingOptionId")).select_by_index(1)
-        button(driver, "Print label").click()
+        press(driver, "Print label")
         wait_for(f"{shipment} ready_to_ship", reached("ready_to_ship"))
         label = driver.find_element(By.LINK_TEXT, "label").get_attribute("href")
         packages = json.loads(call("GET", f"{rig.api}/orders/{shipment}")[1]["shipment"])["packages"]
         expect(float(packages[0]["weight"]["value"]) == 1.2, f"the weight entered reached Amazon: {packages}")
         driver.get(base + "/manifests")
         shot(driver, "manifests")
-        button(driver, "Build manifest").click()
+        press(driver, "Build manifest")
         wait_for("the manifest made, ready to hand over", lambda: "Hand over" in driver.page_source, 10)
         pdf = driver.find_element(By.LINK_TEXT, "PDF").get_attribute("href")
-        button(driver, "Hand over").click()
+        press(driver, "Hand over")
         def shipped():
             truth = json.load(urllib.request.urlopen(f"{rig.sim}/_simulator/state", timeout=10))
             return any(s["id"] == shipment and s["status"] == "SHIPPED" for s in truth["shipments"])
@@ -178,7 +205,7 @@ def main():
         shot(driver, "return")
         level_before = call("GET", f"{rig.api}/stock/EAN-PANEL-1")[1]["hubs"][0]["quantity"]
         units = int(driver.find_element(By.NAME, "grade.sellable").get_attribute("value"))
-        button(driver, "Record receipt").click()
+        press(driver, "Record receipt")
         wait_for("the receipt saying the units are back on sale", lambda: "back on sale at HUB1" in driver.page_source, 10)
         level_after = call("GET", f"{rig.api}/stock/EAN-PANEL-1")[1]["hubs"][0]["quantity"]
         expect(level_after == level_before + units, f"HUB1's stock {level_before} → {level_after}, {units} received")
@@ -190,13 +217,13 @@ def main():
         field = driver.find_element(By.NAME, "safetyStock")
         field.clear()
         field.send_keys("-3")
-        button(driver, "Save settings").click()
+        press(driver, "Save settings")
         wait_for("the wrong value's message", lambda: "must be a whole number, 0 or more" in driver.page_source, 10)
         expect(call("GET", f"{rig.api}/connections/{cid}/settings")[1]["safetyStock"] == 0, "nothing was saved")
         field = driver.find_element(By.NAME, "safetyStock")
         field.clear()
         field.send_keys("2")
-        button(driver, "Save settings").click()
+        press(driver, "Save settings")
         wait_for("the change in the change log", lambda: "<td>safetyStock</td>" in driver.page_source, 10)
         expect("operator ada" in driver.page_source, "the change log names who changed it")
         expect(call("GET", f"{rig.api}/connections/{cid}/settings")[1]["safetyStock"] == 2, "the setting was saved")
@@ -215,7 +242,7 @@ def main():
         expect(status == 202, f"stock: {status} {body}")
         driver.get(f"{base}/stock")
         driver.find_element(By.NAME, "file").send_keys(bad)
-        button(driver, "Upload").click()
+        press(driver, "Upload")
         wait_for("the rejected rows", lambda: "Rejected rows" in driver.page_source, 10)
         rows = driver.find_elements(By.CSS_SELECTOR, "table.rejected tbody tr")
         lines = sorted({row.find_elements(By.TAG_NAME, "td")[0].text for row in rows})
@@ -227,7 +254,7 @@ def main():
         expect(items() == [], "nothing of the bad file was imported")
         shot(driver, "stock")
         driver.find_element(By.NAME, "file").send_keys(good)
-        button(driver, "Upload").click()
+        press(driver, "Upload")
         wait_for("the good file imported", lambda: "1 listing imported" in driver.page_source, 10)
         expect([i["merchantSku"] for i in items()] == ["PANEL-SKU-2"], f"the good file's listing feeds HUB1's stock: {items()}")
 
@@ -238,13 +265,13 @@ def main():
             return "Confirm" in driver.page_source
         wait_for("a second order", arrived)
         driver.execute_script("document.querySelectorAll('input[name=csrf]').forEach(e => e.value = 'forged')")
-        button(driver, "Confirm").click()
+        press(driver, "Confirm")
         wait_for("a forged form token refused", lambda: "Nothing was done" in driver.page_source, 10)
         commands = call("GET", f"{rig.api}/orders/{other}/commands")[1]["commands"]
         expect(commands == [], f"nothing was stored: {commands}")
         driver.get(base + "/")
         shot(driver, "dashboard")
-        button(driver, "Log out").click()
+        press(driver, "Log out")
         wait_for("the login page after logging out", lambda: "/login" in driver.current_url, 10)
         driver.get(base + "/orders")
         expect("/login" in driver.current_url, "after logging out, the login page")
