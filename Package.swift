@@ -107,6 +107,12 @@ let package = Package(
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
         .target(
+            name: "AmazonInbound",
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            swiftSettings: generatedSettings,
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        .target(
             name: "AmazonSimulator",
             dependencies: [
                 "AmazonEFInventory",
@@ -119,6 +125,7 @@ let package = Package(
                 "AmazonFeeds",
                 "AmazonFBAInventory",
                 "AmazonInboundV0",
+                "AmazonInbound",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -150,6 +157,7 @@ let package = Package(
                 "AmazonFeeds",
                 "AmazonFBAInventory",
                 "AmazonInboundV0",
+                "AmazonInbound",
                 "FlexCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -361,6 +369,7 @@ let package = Package(
                 "AmazonFeeds",
                 "AmazonFBAInventory",
                 "AmazonInboundV0",
+                "AmazonInbound",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

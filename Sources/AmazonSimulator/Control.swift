@@ -148,9 +148,11 @@ extension Simulator {
         )
     }
 
-    /// All of Amazon's state, as the simulator holds it: the ground truth tests compare against.
+    /// All of Amazon's state, as the simulator holds it: the ground truth tests compare against. Send to Amazon's
+    /// operations that are due complete first.
     public func groundTruth() -> GroundTruth {
-        GroundTruth(
+        settleInboundPlans()
+        return GroundTruth(
             locations: world.locations.values.sorted { $0.id < $1.id }.map {
                 .init(
                     id: $0.id,
@@ -307,7 +309,8 @@ extension Simulator {
                     items: $0.items.map { .init(sku: $0.sku, shipped: $0.shipped, received: $0.received) },
                     updatedAt: Self.timestamp($0.updatedAt)
                 )
-            }
+            },
+            inboundPlans: inboundPlansTruth()
         )
     }
 
@@ -411,6 +414,78 @@ public struct GroundTruth: Sendable, Codable {
     public var fbaInventory: [FBAStock]
     /// Inbound shipments to Amazon's fulfilment centres, in creation order.
     public var inboundShipments: [InboundShipment]
+    /// Send to Amazon's inbound plans, in creation order, with the confirm and create calls each received.
+    public var inboundPlans: [InboundPlan]
+
+    /// An inbound plan of Fulfillment Inbound 2024-03-20; what is not yet chosen is `null`.
+    public struct InboundPlan: Sendable, Codable {
+        public struct Item: Sendable, Codable {
+            public var msku: String
+            public var quantity: Int
+        }
+        /// A shipment of the confirmed placement option (of every offered option before one is confirmed).
+        public struct Shipment: Sendable, Codable {
+            public var shipmentId: String
+            public var shipmentConfirmationId: String?
+            public var warehouseId: String
+            public var status: String
+            public var transportationOptionId: String?
+            public var deliveryWindowOptionId: String?
+            /// Physical boxes.
+            public var boxes: Int
+            public var units: Int
+            /// confirmDeliveryWindowOptions calls that named the shipment, accepted or refused.
+            public var deliveryWindowConfirmCalls: Int
+
+            public func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(shipmentId, forKey: .shipmentId)
+                try container.encode(shipmentConfirmationId, forKey: .shipmentConfirmationId)
+                try container.encode(warehouseId, forKey: .warehouseId)
+                try container.encode(status, forKey: .status)
+                try container.encode(transportationOptionId, forKey: .transportationOptionId)
+                try container.encode(deliveryWindowOptionId, forKey: .deliveryWindowOptionId)
+                try container.encode(boxes, forKey: .boxes)
+                try container.encode(units, forKey: .units)
+                try container.encode(deliveryWindowConfirmCalls, forKey: .deliveryWindowConfirmCalls)
+            }
+        }
+        /// Confirm calls that reached the simulator for the plan, accepted or refused (delivery windows: the sum over
+        /// its shipments).
+        public struct ConfirmCalls: Sendable, Codable {
+            public var packing: Int
+            public var placement: Int
+            public var transportation: Int
+            public var deliveryWindow: Int
+        }
+        public var inboundPlanId: String
+        public var merchantId: String
+        public var name: String
+        public var status: String
+        public var marketplaceId: String
+        public var items: [Item]
+        public var packingOptionId: String?
+        public var placementOptionId: String?
+        public var shipments: [Shipment]
+        public var confirmCalls: ConfirmCalls
+        /// createInboundPlan calls of the seller with the plan's name, accepted or refused.
+        public var createCalls: Int
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(inboundPlanId, forKey: .inboundPlanId)
+            try container.encode(merchantId, forKey: .merchantId)
+            try container.encode(name, forKey: .name)
+            try container.encode(status, forKey: .status)
+            try container.encode(marketplaceId, forKey: .marketplaceId)
+            try container.encode(items, forKey: .items)
+            try container.encode(packingOptionId, forKey: .packingOptionId)
+            try container.encode(placementOptionId, forKey: .placementOptionId)
+            try container.encode(shipments, forKey: .shipments)
+            try container.encode(confirmCalls, forKey: .confirmCalls)
+            try container.encode(createCalls, forKey: .createCalls)
+        }
+    }
 
     public struct InboundShipment: Sendable, Codable {
         public struct Item: Sendable, Codable {

@@ -51,6 +51,8 @@ enum ControlRoutes {
         var price: Double?
     }
 
+    struct InboundOperationsRequest: Codable { var seconds: Double }
+
     struct FBAInventoryRequest: Decodable {
         var merchantId: String
         var marketplaceId: String
@@ -155,6 +157,19 @@ enum ControlRoutes {
                 let body = try await JSONResponse.decode(InboundShipmentProgress.self, from: request)
                 try await simulator.progressInboundShipment(id, body)
                 return ["shipmentId": id]
+            }
+        }
+        control.put("inbound-operations") { request, _ in
+            try await answer {
+                let body = try await JSONResponse.decode(InboundOperationsRequest.self, from: request)
+                try await simulator.setInboundOperationSeconds(body.seconds)
+                return body
+            }
+        }
+        control.post("inbound-plans/{id}/expire") { _, context in
+            try await answer {
+                let id = try context.parameters.require("id")
+                return ExpiredOptions(inboundPlanId: id, expired: try await simulator.expireInboundPlanOptions(id))
             }
         }
         control.put("feed-processing") { request, _ in
@@ -372,6 +387,11 @@ enum ControlRoutes {
     /// What `POST /_simulator/shipments/{id}/replace` takes: REPLACEMENT (default) or EXCHANGE.
     struct ReplaceRequest: Decodable {
         var type: String?
+    }
+
+    struct ExpiredOptions: Encodable {
+        var inboundPlanId: String
+        var expired: Int
     }
 
     struct CreatedReturns: Encodable {

@@ -93,6 +93,8 @@ extension Simulator: AmazonFBAInventory.APIProtocol {
         _ input: AmazonFBAInventory.Operations.GetInventorySummaries.Input
     ) async throws -> AmazonFBAInventory.Operations.GetInventorySummaries.Output {
         let merchantID = try RequestScope.merchant()
+        // A confirmed Send to Amazon placement makes units inbound working.
+        settleInboundPlans()
         let query = input.query
         guard query.granularityType.rawValue == "Marketplace" else {
             throw AmazonError.invalidInput("granularityType must be Marketplace")

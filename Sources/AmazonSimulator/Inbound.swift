@@ -1,3 +1,4 @@
+import AmazonInbound
 import AmazonInboundV0
 import Foundation
 
@@ -23,6 +24,8 @@ struct InboundShipment: Sendable, Codable {
     var items: [Item]
     var createdAt: Date
     var updatedAt: Date
+    /// Where it leaves from: the plan's source address for a Send to Amazon shipment; a fixed warehouse otherwise.
+    var shipFrom: IB.Address? = nil
 }
 
 /// An inbound shipment as the control path makes it ("in Seller Central").
@@ -82,6 +85,7 @@ extension Simulator: AmazonInboundV0.APIProtocol {
         _ input: AmazonInboundV0.Operations.GetInboundShipments.Input
     ) async throws -> AmazonInboundV0.Operations.GetInboundShipments.Output {
         let merchantID = try RequestScope.merchant()
+        settleInboundPlans()
         let query = input.query
         let filter: String
         var start = 0
@@ -133,6 +137,7 @@ extension Simulator: AmazonInboundV0.APIProtocol {
         _ input: AmazonInboundV0.Operations.GetShipmentItemsByShipmentId.Input
     ) async throws -> AmazonInboundV0.Operations.GetShipmentItemsByShipmentId.Output {
         let merchantID = try RequestScope.merchant()
+        settleInboundPlans()
         guard let shipment = fba.inbound[input.path.shipmentId], shipment.merchantID == merchantID else {
             throw AmazonError(
                 status: 400,
@@ -160,6 +165,85 @@ extension Simulator: AmazonInboundV0.APIProtocol {
                 )
             )
         )
+    }
+
+    /// Box labels as one PDF behind a download URL: a page per box (or four per pallet) naming the shipment, the
+    /// box and the destination. A Send to Amazon shipment has labels once its transportation is confirmed; its boxes
+    /// are those of its packing information, with Amazon's box ids. A shipment made in Seller Central has
+    /// `NumberOfPackages` boxes (one unless named).
+    public func getLabels(
+        _ input: AmazonInboundV0.Operations.GetLabels.Input
+    ) async throws -> AmazonInboundV0.Operations.GetLabels.Output {
+        let merchantID = try RequestScope.merchant()
+        settleInboundPlans()
+        let id = input.path.shipmentId
+        guard let shipment = fba.inbound[id], shipment.merchantID == merchantID else {
+            throw AmazonError.invalidInput("Shipment \(id) is not a shipment of the seller")
+        }
+        let query = input.query
+        var boxes: [(id: String, units: Int)]
+        var destination = [shipment.destination]
+        if let plan = inboundPlans.plans.values.first(where: { plan in
+            plan.merchantID == merchantID && plan.shipments.contains { $0.confirmationID == id }
+        }), let planShipment = plan.shipments.first(where: { $0.confirmationID == id }) {
+            guard planShipment.selectedTransportationOptionID != nil else {
+                throw AmazonError.invalidInput(
+                    "Shipment \(id) has no labels yet: its transportation is not confirmed (confirmTransportationOptions)"
+                )
+            }
+            boxes = planShipment.boxes.compactMap { index in
+                plan.boxes?[index].boxID.map { ($0, plan.boxes?[index].contents.values.reduce(0, +) ?? 0) }
+            }
+            let address = planShipment.address
+            destination = [
+                "\(planShipment.warehouseID)  \(address.name)", address.addressLine1,
+                "\(address.city) \(address.stateOrProvinceCode ?? "") \(address.postalCode) \(address.countryCode)",
+            ]
+        } else {
+            let count = query.numberOfPackages ?? 1
+            guard (1...999).contains(count) else {
+                throw AmazonError.invalidInput("NumberOfPackages must be 1 to 999, got \(count)")
+            }
+            boxes = (1...count).map { (id + "U" + String(format: "%06d", $0), 0) }
+        }
+        if let wanted = query.packageLabelsToPrint, !wanted.isEmpty {
+            if let unknown = wanted.first(where: { label in !boxes.contains { $0.id == label } }) {
+                throw AmazonError(
+                    status: 400,
+                    code: "IncorrectPackageIdentifier",
+                    message: "PackageLabelsToPrint names \(unknown), which is not a box of shipment \(id)"
+                )
+            }
+            boxes = boxes.filter { wanted.contains($0.id) }
+        }
+        var pages: [[String]]
+        if query.labelType.rawValue == "PALLET" {
+            let pallets = query.numberOfPallets ?? 1
+            guard (1...999).contains(pallets) else {
+                throw AmazonError.invalidInput("NumberOfPallets must be 1 to 999, got \(pallets)")
+            }
+            pages = (1...pallets).flatMap { number in
+                Array(repeating: ["FBA \(id)", "Pallet \(number) of \(pallets)", "SHIP TO"] + destination, count: 4)
+            }
+        } else {
+            pages = boxes.enumerated().map { number, box in
+                ["FBA \(id)", "Box \(number + 1) of \(boxes.count)  \(box.id)", "SHIP TO"] + destination
+                    + [shipment.name] + (box.units > 0 ? ["Units: \(box.units)"] : [])
+            }
+        }
+        if let size = query.pageSize {
+            guard (1...1000).contains(size) else { throw AmazonError.invalidInput("PageSize must be 1 to 1000") }
+            let start = query.pageStartIndex ?? 0
+            guard start >= 0 else { throw AmazonError.invalidInput("PageStartIndex must be 0 or more") }
+            pages = Array(pages.dropFirst(start).prefix(size))
+        }
+        guard !pages.isEmpty else { throw AmazonError.invalidInput("No labels on the page asked for") }
+        let documentID = World.uniqueID(prefix: "LBL-", length: 10, using: &random) { self.world.documents[$0] != nil }
+        world.documents[documentID] = World.Document(
+            contentType: "application/pdf",
+            data: PDFDocument(pages: pages, width: 288, height: 432).render()
+        )
+        return .ok(.init(body: .json(.init(payload: .init(downloadURL: documentURL(documentID))))))
     }
 
     /// The query as a key: what a NEXT_TOKEN carries on.
@@ -201,14 +285,15 @@ extension Simulator: AmazonInboundV0.APIProtocol {
         IB.InboundShipmentInfo(
             shipmentId: shipment.id,
             shipmentName: shipment.name,
-            shipFromAddress: .init(
-                name: "Seller warehouse",
-                addressLine1: "1 Warehouse Road",
-                city: "Bengaluru",
-                stateOrProvinceCode: "KA",
-                countryCode: "IN",
-                postalCode: "560001"
-            ),
+            shipFromAddress: shipment.shipFrom
+                ?? .init(
+                    name: "Seller warehouse",
+                    addressLine1: "1 Warehouse Road",
+                    city: "Bengaluru",
+                    stateOrProvinceCode: "KA",
+                    countryCode: "IN",
+                    postalCode: "560001"
+                ),
             destinationFulfillmentCenterId: shipment.destination,
             shipmentStatus: shipment.status,
             labelPrepType: "SELLER_LABEL",

@@ -1,27 +1,45 @@
 import Foundation
 
-/// A minimal, valid PDF with one page of text lines in Helvetica: enough for a shipping label or an invoice that
-/// any PDF reader opens and whose text (tracking id, amounts) tools can extract.
+/// A minimal, valid PDF of pages of text lines in Helvetica: enough for a shipping label, an invoice or a sheet of
+/// box labels that any PDF reader opens and whose text (tracking id, amounts, box ids) tools can extract.
 struct PDFDocument {
-    var lines: [String]
+    /// Each page's lines; the first line of a page is set larger.
+    var pages: [[String]]
     /// Page size in points; A6 (a shipping label) by default.
     var width = 298
     var height = 420
 
+    /// A one-page document.
+    init(lines: [String], width: Int = 298, height: Int = 420) {
+        self.init(pages: [lines], width: width, height: height)
+    }
+
+    init(pages: [[String]], width: Int = 298, height: Int = 420) {
+        self.pages = pages.isEmpty ? [[]] : pages
+        self.width = width
+        self.height = height
+    }
+
     func render() -> Data {
-        var content = "BT /F1 10 Tf 14 TL 20 \(height - 30) Td\n"
-        for (index, line) in lines.enumerated() {
-            let size = index == 0 ? 14 : 10
-            content += "/F1 \(size) Tf (\(Self.escape(line))) Tj T*\n"
-        }
-        content += "ET"
-        let objects = [
+        // Objects: 1 catalog, 2 page tree, 3 font, then a page and its contents for each page.
+        let pageNumbers = pages.indices.map { 4 + 2 * $0 }
+        var objects = [
             "<< /Type /Catalog /Pages 2 0 R >>",
-            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 \(width) \(height)] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+            "<< /Type /Pages /Kids [\(pageNumbers.map { "\($0) 0 R" }.joined(separator: " "))] /Count \(pages.count) >>",
             "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-            "<< /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream",
         ]
+        for (index, lines) in pages.enumerated() {
+            var content = "BT /F1 10 Tf 14 TL 20 \(height - 30) Td\n"
+            for (number, line) in lines.enumerated() {
+                let size = number == 0 ? 14 : 10
+                content += "/F1 \(size) Tf (\(Self.escape(line))) Tj T*\n"
+            }
+            content += "ET"
+            objects.append(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 \(width) \(height)] /Resources << /Font << /F1 3 0 R >> >> /Contents \(pageNumbers[index] + 1) 0 R >>"
+            )
+            objects.append("<< /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream")
+        }
         var output = "%PDF-1.4\n"
         var offsets: [Int] = []
         for (index, object) in objects.enumerated() {

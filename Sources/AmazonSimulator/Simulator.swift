@@ -51,6 +51,7 @@ public actor Simulator {
     var mfn = MFNWorld()
     var listings = ListingsWorld()
     var fba = FBAWorld()
+    var inboundPlans = InboundPlansWorld()
     var buckets: [String: TokenBucket] = [:]
     var operationFaults: [String: FaultSettings] = [:]
     var requests: [RecordedRequest] = []
@@ -78,12 +79,14 @@ public actor Simulator {
 
     // MARK: Saved state
 
-    /// What Amazon knows (locations, catalogues, stock, shipments, returns, documents) and Login with Amazon's
-    /// applications and grants, as JSON: a simulator restored from it answers a FlexBridge that kept its own state
-    /// (the demo's second run) as the same Amazon. Throttling buckets, faults, notification destinations and the
+    /// What Amazon knows (locations, catalogues, stock, shipments, returns, documents, inbound plans) and Login with
+    /// Amazon's applications and grants, as JSON: a simulator restored from it answers a FlexBridge that kept its own
+    /// state (the demo's second run) as the same Amazon. Throttling buckets, faults, notification destinations and the
     /// order generator are the running process's and are not saved.
     public func savedState() throws -> Data {
-        try JSONEncoder().encode(SavedState(world: world, lwa: lwa, mfn: mfn, listings: listings, fba: fba))
+        try JSONEncoder().encode(
+            SavedState(world: world, lwa: lwa, mfn: mfn, listings: listings, fba: fba, inboundPlans: inboundPlans)
+        )
     }
 
     /// Takes up a state ``savedState()`` wrote.
@@ -94,6 +97,7 @@ public actor Simulator {
         mfn = saved.mfn ?? MFNWorld()
         listings = saved.listings ?? ListingsWorld()
         fba = saved.fba ?? FBAWorld()
+        inboundPlans = saved.inboundPlans ?? InboundPlansWorld()
         lwa.applications[configuration.clientID] = .init(
             clientID: configuration.clientID,
             clientSecret: configuration.clientSecret
@@ -109,6 +113,8 @@ public actor Simulator {
         var listings: ListingsWorld?
         /// Absent from states saved before the simulator knew FBA stock.
         var fba: FBAWorld?
+        /// Absent from states saved before the simulator knew Send to Amazon.
+        var inboundPlans: InboundPlansWorld?
     }
 
     // MARK: Login with Amazon

@@ -4,6 +4,7 @@ import AmazonEFReturns
 import AmazonEFShipments
 import AmazonFBAInventory
 import AmazonFeeds
+import AmazonInbound
 import AmazonInboundV0
 import AmazonListings
 import AmazonOrders
@@ -99,6 +100,12 @@ public enum SimulatorServer {
             middlewares: middlewares
         )
         try (simulator as any AmazonInboundV0.APIProtocol).registerHandlers(
+            on: router,
+            serverURL: root,
+            configuration: configuration,
+            middlewares: middlewares
+        )
+        try (simulator as any AmazonInbound.APIProtocol).registerHandlers(
             on: router,
             serverURL: root,
             configuration: configuration,

@@ -88,5 +88,26 @@ public struct RateLimit: Sendable, Hashable, Codable {
         // Fulfillment Inbound v0 (its getShipments as getInboundShipments: External Fulfillment has a getShipments).
         "getInboundShipments": RateLimit(rate: 2, burst: 30),
         "getShipmentItemsByShipmentId": RateLimit(rate: 2, burst: 30),
+        "getLabels": RateLimit(rate: 2, burst: 30),
+        // Fulfillment Inbound 2024-03-20, Send to Amazon (its getShipment as getInboundPlanShipment).
+        "listInboundPlans": RateLimit(rate: 2, burst: 6),
+        "createInboundPlan": RateLimit(rate: 2, burst: 2),
+        "getInboundPlan": RateLimit(rate: 2, burst: 6),
+        "listPackingGroupItems": RateLimit(rate: 2, burst: 30),
+        "setPackingInformation": RateLimit(rate: 2, burst: 2),
+        "listPackingOptions": RateLimit(rate: 2, burst: 6),
+        "generatePackingOptions": RateLimit(rate: 2, burst: 2),
+        "confirmPackingOption": RateLimit(rate: 2, burst: 2),
+        "listPlacementOptions": RateLimit(rate: 2, burst: 6),
+        "generatePlacementOptions": RateLimit(rate: 2, burst: 2),
+        "confirmPlacementOption": RateLimit(rate: 2, burst: 2),
+        "getInboundPlanShipment": RateLimit(rate: 2, burst: 6),
+        "listDeliveryWindowOptions": RateLimit(rate: 2, burst: 30),
+        "generateDeliveryWindowOptions": RateLimit(rate: 2, burst: 30),
+        "confirmDeliveryWindowOptions": RateLimit(rate: 2, burst: 30),
+        "listTransportationOptions": RateLimit(rate: 2, burst: 6),
+        "generateTransportationOptions": RateLimit(rate: 2, burst: 2),
+        "confirmTransportationOptions": RateLimit(rate: 2, burst: 2),
+        "getInboundOperationStatus": RateLimit(rate: 2, burst: 6),
     ]
 }
