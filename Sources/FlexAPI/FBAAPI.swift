@@ -160,6 +160,8 @@ extension APIHandler {
             amazonStatus: order.amazonStatus,
             state: .init(rawValue: order.state.rawValue) ?? .open,
             expectedAt: order.expectedAt,
+            inboundPlanId: order.inboundPlanID,
+            carrierFees: schema(order.carrierFees),
             unitsShipped: order.unitsShipped,
             unitsReceived: order.unitsReceived,
             lines: order.lines.map {

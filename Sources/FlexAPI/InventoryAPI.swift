@@ -60,7 +60,13 @@ extension APIHandler {
                 uniquingKeysWith: { first, _ in first }
             ),
             transferSourceWarehouse: body.transferSourceWarehouse,
-            ignoreUnreceivedAfterDays: body.ignoreUnreceivedAfterDays
+            ignoreUnreceivedAfterDays: body.ignoreUnreceivedAfterDays,
+            inboundPlacement: body.inboundPlacement.flatMap { .init(rawValue: $0.rawValue) }
+                ?? defaults.inboundPlacement,
+            inboundTransportation: body.inboundTransportation.flatMap { .init(rawValue: $0.rawValue) }
+                ?? defaults.inboundTransportation,
+            partneredCarrierFees: body.partneredCarrierFees ?? defaults.partneredCarrierFees,
+            pickUpDelayDays: body.pickUpDelayDays
         )
         let id = ConnectionID(rawValue: input.path.connectionId)
         do {
@@ -419,7 +425,11 @@ extension APIHandler {
                 )
             ),
             transferSourceWarehouse: settings.transferSourceWarehouse,
-            ignoreUnreceivedAfterDays: settings.ignoreUnreceivedAfterDays
+            ignoreUnreceivedAfterDays: settings.ignoreUnreceivedAfterDays,
+            inboundPlacement: .init(rawValue: settings.inboundPlacement.rawValue),
+            inboundTransportation: .init(rawValue: settings.inboundTransportation.rawValue),
+            partneredCarrierFees: settings.partneredCarrierFees,
+            pickUpDelayDays: settings.pickUpDelayDays
         )
     }
 

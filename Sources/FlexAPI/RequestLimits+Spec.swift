@@ -4,6 +4,22 @@
 extension RequestLimits {
     /// Every number a request may carry, by operation id, with the range the spec gives it.
     static let specification: [String: RequestLimits] = [
+        "createInboundPlan": RequestLimits(
+            parameters: [],
+            body: [
+                .init(path: [.key("lines"), .anyIndex, .key("quantity")], rule: .integer(1...10000)),
+                .init(path: [.key("boxes"), .anyIndex, .key("quantity")], rule: .integer(1...5000)),
+                .init(path: [.key("boxes"), .anyIndex, .key("weight")], rule: .number(0.0...1000.0)),
+                .init(path: [.key("boxes"), .anyIndex, .key("length")], rule: .number(0.0...1000.0)),
+                .init(path: [.key("boxes"), .anyIndex, .key("width")], rule: .number(0.0...1000.0)),
+                .init(path: [.key("boxes"), .anyIndex, .key("height")], rule: .number(0.0...1000.0)),
+                .init(
+                    path: [.key("boxes"), .anyIndex, .key("items"), .anyIndex, .key("quantity")],
+                    rule: .integer(1...10000)
+                ),
+                .init(path: [.key("pallets")], rule: .integer(1...30)),
+            ]
+        ),
         "deleteHubMapping": RequestLimits(
             parameters: [
                 .init(location: .query, name: "channel", rule: .oneOf(["FBA", "MFN", "DF"]))
@@ -49,6 +65,13 @@ extension RequestLimits {
         "listFbaStock": RequestLimits(
             parameters: [
                 .init(location: .query, name: "limit", rule: .integer(1...1000))
+            ],
+            body: []
+        ),
+        "listInboundPlans": RequestLimits(
+            parameters: [
+                .init(location: .query, name: "status", rule: .oneOf(["working", "waiting", "failed", "completed"])),
+                .init(location: .query, name: "limit", rule: .integer(1...1000)),
             ],
             body: []
         ),
@@ -139,6 +162,7 @@ extension RequestLimits {
                 .init(path: [.key("reconciliationIntervalMinutes")], rule: .integer(0...10080)),
                 .init(path: [.key("mfnHandlingTime")], rule: .integer(0...30)),
                 .init(path: [.key("ignoreUnreceivedAfterDays")], rule: .integer(1...365)),
+                .init(path: [.key("pickUpDelayDays")], rule: .integer(0...90)),
             ]
         ),
         "putStock": RequestLimits(

@@ -47,6 +47,14 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
     public var transferSourceWarehouse: String?
     /// A stock order not received this many days after its expected day is no longer waited for; never when nil.
     public var ignoreUnreceivedAfterDays: Int?
+    /// Send to Amazon: which placement option a plan takes without asking the WMS (manual: the WMS chooses).
+    public var inboundPlacement: InboundPlacementChoice
+    /// Send to Amazon: which transportation a plan takes without asking the WMS (manual: the WMS chooses).
+    public var inboundTransportation: InboundTransportationChoice
+    /// The fees of Amazon-partnered carriers are carried onto the stock orders of plans FlexBridge sent.
+    public var partneredCarrierFees: Bool
+    /// Days from an LTL/FTL shipment's pick-up until its stock is available for sale: its stock order's expected day.
+    public var pickUpDelayDays: Int?
 
     /// Which code an order line carries for the WMS.
     public enum ProductCode: String, Sendable, Hashable, Codable, CaseIterable {
@@ -79,8 +87,16 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
         stockOrderType: StockOrderTypeSetting = .auto,
         stockOrderTypeByMarketplace: [MarketplaceID: StockOrderTypeSetting] = [:],
         transferSourceWarehouse: String? = nil,
-        ignoreUnreceivedAfterDays: Int? = nil
+        ignoreUnreceivedAfterDays: Int? = nil,
+        inboundPlacement: InboundPlacementChoice = .manual,
+        inboundTransportation: InboundTransportationChoice = .manual,
+        partneredCarrierFees: Bool = false,
+        pickUpDelayDays: Int? = nil
     ) {
+        self.inboundPlacement = inboundPlacement
+        self.inboundTransportation = inboundTransportation
+        self.partneredCarrierFees = partneredCarrierFees
+        self.pickUpDelayDays = pickUpDelayDays
         self.fbaStockSyncEnabled = fbaStockSyncEnabled
         self.fbaInboundSyncEnabled = fbaInboundSyncEnabled
         self.stockOrderType = stockOrderType
@@ -148,6 +164,13 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
             )) ?? [:]
         transferSourceWarehouse = try container.decodeIfPresent(String.self, forKey: .transferSourceWarehouse)
         ignoreUnreceivedAfterDays = try container.decodeIfPresent(Int.self, forKey: .ignoreUnreceivedAfterDays)
+        inboundPlacement =
+            (try? container.decodeIfPresent(InboundPlacementChoice.self, forKey: .inboundPlacement)) ?? .manual
+        inboundTransportation =
+            (try? container.decodeIfPresent(InboundTransportationChoice.self, forKey: .inboundTransportation))
+            ?? .manual
+        partneredCarrierFees = try container.decodeIfPresent(Bool.self, forKey: .partneredCarrierFees) ?? false
+        pickUpDelayDays = try container.decodeIfPresent(Int.self, forKey: .pickUpDelayDays)
     }
 
     /// The start of ``mfnEarliestOrderDate``'s day, in UTC; nil when unset.
@@ -239,6 +262,12 @@ public struct ConnectionSettings: Sendable, Hashable, Codable {
             throw ValidationError(
                 field: "settings.ignoreUnreceivedAfterDays",
                 reason: "must be a whole number of days from 1 to 365, got \(days)"
+            )
+        }
+        if let days = pickUpDelayDays, !(0...90).contains(days) {
+            throw ValidationError(
+                field: "settings.pickUpDelayDays",
+                reason: "must be a whole number of days from 0 to 90, got \(days)"
             )
         }
         if let source = transferSourceWarehouse, source.isEmpty || source.count > StockLevel.maximumHubLength {

@@ -112,6 +112,10 @@ public struct StockOrder: Sendable, Hashable {
     public var lines: [StockOrderLine]
     public var createdAt: Date
     public var updatedAt: Date
+    /// The Send to Amazon plan that made the shipment, when FlexBridge sent it.
+    public var inboundPlanID: String?
+    /// The partnered carrier's quote, when the connection carries those fees onto stock orders.
+    public var carrierFees: InboundMoney?
 
     public init(
         connectionID: ConnectionID,
@@ -127,8 +131,12 @@ public struct StockOrder: Sendable, Hashable {
         expectedAt: Date?,
         lines: [StockOrderLine],
         createdAt: Date,
-        updatedAt: Date
+        updatedAt: Date,
+        inboundPlanID: String? = nil,
+        carrierFees: InboundMoney? = nil
     ) {
+        self.inboundPlanID = inboundPlanID
+        self.carrierFees = carrierFees
         self.connectionID = connectionID
         self.shipmentID = shipmentID
         self.name = name
@@ -190,7 +198,7 @@ public enum StockOrderRules {
             }
         }
         if new.amazonStatus != held.amazonStatus || new.lines != held.lines || new.expectedAt != held.expectedAt
-            || new.name != held.name
+            || new.name != held.name || new.inboundPlanID != held.inboundPlanID || new.carrierFees != held.carrierFees
         {
             return "stock_order.updated"
         }

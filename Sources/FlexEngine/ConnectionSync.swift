@@ -21,6 +21,7 @@ public struct ConnectionSync: Service {
     private let listings: ListingsWorker.Configuration
     private let fba: FBAStockWorker.Configuration
     private let inbound: FBAInboundWorker.Configuration
+    private let inboundPlans: InboundPlanWorker.Configuration
     private let runtime: WorkerRuntime<AnyClock>
     /// Which endpoints a connection may send its secrets to.
     private let outbound: OutboundPolicy
@@ -38,6 +39,7 @@ public struct ConnectionSync: Service {
         listings: ListingsWorker.Configuration = .init(),
         fba: FBAStockWorker.Configuration = .init(),
         inbound: FBAInboundWorker.Configuration = .init(),
+        inboundPlans: InboundPlanWorker.Configuration = .init(),
         clock: AnyClock = .continuous,
         outbound: OutboundPolicy = .production,
         logger: Logger = Logger(label: "flexbridge.sync")
@@ -47,6 +49,7 @@ public struct ConnectionSync: Service {
         self.leases = leases
         self.clients = clients
         self.inventory = inventory
+        self.inboundPlans = inboundPlans
         self.orders = orders
         self.fulfilment = fulfilment
         self.returns = returns
@@ -196,10 +199,18 @@ public struct ConnectionSync: Service {
             lease: lease,
             logger: logger
         )
+        let planWorker = InboundPlanWorker(
+            connectionID: id,
+            store: store,
+            client: client,
+            configuration: inboundPlans,
+            lease: lease,
+            logger: logger
+        )
         logger.info("connection sync started", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
         await runtime.run(
             [inventoryWorker] + orderWorker.workers + [fulfilmentWorker, returnWorker] + merchantOrderWorker.workers
-                + [listingsWorker, fbaWorker, inboundWorker]
+                + [listingsWorker, fbaWorker, inboundWorker, planWorker]
         )
         logger.info("connection sync ended", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
     }

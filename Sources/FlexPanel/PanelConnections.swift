@@ -53,6 +53,9 @@ extension Panel {
             ("mfnOrderSyncEnabled", "Pull merchant-fulfilled (MFN) orders", \.mfnOrderSyncEnabled),
             ("fbaStockSyncEnabled", "Read Amazon's FBA stock", \.fbaStockSyncEnabled),
             ("fbaInboundSyncEnabled", "Read inbound shipments to Amazon as stock orders", \.fbaInboundSyncEnabled),
+            ("inboundCheapestPlacement", "Send to Amazon: take the cheapest placement", \.inboundCheapestPlacement),
+            ("inboundPartneredCarrier", "Send to Amazon: take Amazon's partnered carrier", \.inboundPartneredCarrier),
+            ("partneredCarrierFees", "Carry partnered carriers' fees onto stock orders", \.partneredCarrierFees),
         ]
     }
 
@@ -264,5 +267,19 @@ extension Panel {
             return try await connectionPage(id, signed, error: "\(error.field) \(error.reason)", status: .badRequest)
         }
         return Self.redirect(to: "/connections/\(id)")
+    }
+}
+
+extension ConnectionSettings {
+    /// The placement setting as the panel's switch: on is `cheapest`.
+    var inboundCheapestPlacement: Bool {
+        get { inboundPlacement == .cheapest }
+        set { inboundPlacement = newValue ? .cheapest : .manual }
+    }
+
+    /// The transportation setting as the panel's switch: on is `partnered`.
+    var inboundPartneredCarrier: Bool {
+        get { inboundTransportation == .partnered }
+        set { inboundTransportation = newValue ? .partnered : .manual }
     }
 }

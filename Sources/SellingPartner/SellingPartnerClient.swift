@@ -4,6 +4,7 @@ import AmazonEFReturns
 import AmazonEFShipments
 import AmazonFBAInventory
 import AmazonFeeds
+import AmazonInbound
 import AmazonInboundV0
 import AmazonListings
 import AmazonOrders
@@ -68,6 +69,7 @@ public struct SellingPartnerClient: Sendable {
     public let feeds: AmazonFeeds.Client
     public let fbaInventory: AmazonFBAInventory.Client
     public let inboundV0: AmazonInboundV0.Client
+    public let inbound: AmazonInbound.Client
     let httpClient: HTTPClient
     let retry: RetryPolicy
     let logger: Logger
@@ -160,6 +162,12 @@ public struct SellingPartnerClient: Sendable {
             middlewares: middlewares
         )
         inboundV0 = .init(
+            serverURL: endpoint.url,
+            configuration: ordersConfiguration,
+            transport: transport,
+            middlewares: middlewares
+        )
+        inbound = .init(
             serverURL: endpoint.url,
             configuration: ordersConfiguration,
             transport: transport,

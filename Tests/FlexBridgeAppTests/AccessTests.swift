@@ -61,6 +61,7 @@ struct AccessTests {
         var webhook: String
         var adminKeyID: String
         var operatorID = ""
+        var planB = ""
 
         /// The ids a path of B's names.
         func path(_ template: String) -> String {
@@ -77,6 +78,7 @@ struct AccessTests {
                 .replacingOccurrences(of: "{locationId}", with: "LB")
                 .replacingOccurrences(of: "{merchantSku}", with: "MSKU-B")
                 .replacingOccurrences(of: "{sku}", with: "SKU-B")
+                .replacingOccurrences(of: "{planId}", with: planB)
         }
 
         /// Calls `/api/v1` + `uri` with `key` (none when nil); the status, the headers and the JSON body.
@@ -112,6 +114,14 @@ struct AccessTests {
           {"shipmentLineItemId":"1","merchantSku":"MSKU-B","numberOfUnits":1}],
          "packages":[{"id":"PB1","status":"SHIPLABEL_GENERATED","packageLineItems":[{"packageLineItemId":"1","quantity":1}]}]}
         """
+
+    /// A Send to Amazon plan of B's SKU.
+    static let planB = #"""
+        {"reference":"PO-B","marketplaceId":"A21TJRUUN4KGV","lines":[{"sku":"SKU-B","quantity":2}],
+         "sourceAddress":{"name":"B","addressLine1":"1 Road","city":"Pune","postalCode":"411001","countryCode":"IN",
+                          "phoneNumber":"1"},
+         "boxes":[{"weight":1,"length":10,"width":10,"height":10}]}
+        """#
 
     static func withRig(_ body: @Sendable (Rig) async throws -> Void) async throws {
         try await TestDatabase.with(.sqlite) { database in
@@ -232,6 +242,9 @@ struct AccessTests {
                         #"{"listings":[{"clientSkuId":"SKU-B","channelSerialNo":"B000000001","channelSkuId":"MSKU-B","marketplace":"A21TJRUUN4KGV"}]}"#
                 )
                 try #require(answer.status == .ok, "listings: \(answer.body)")
+                answer = try await rig.call(.post, "/connections/\(b)/inbound-plans", key: admin, json: Self.planB)
+                try #require(answer.status == .accepted, "inbound plan: \(answer.body)")
+                rig.planB = try #require(answer.body["id"] as? String)
                 answer = try await rig.call(
                     .put,
                     "/stock",
@@ -373,6 +386,9 @@ struct AccessTests {
                 "submitCommand": #"{"type":"confirm"}"#,
                 "receiveReturn": #"{"items":[{"grade":"sellable","quantity":1}],"restock":true}"#,
                 "setLocationMode": #"{"mode":"outgoing"}"#,
+                "createInboundPlan": Self.planB,
+                "chooseInboundPlacement": #"{"placementOptionId":"pl1"}"#,
+                "chooseInboundTransportation": #"{"selections":[{"shipmentId":"sh1","transportationOptionId":"t1"}]}"#,
             ]
             let changesBefore = try await rig.store.read { try await $0.configChanges(limit: 1000).count }
             var probed = 0

@@ -203,3 +203,134 @@ struct FBAAPITests {
         }
     }
 }
+
+@Suite("Send to Amazon through the API")
+struct InboundPlanAPITests {
+    static let plan = #"""
+        {"reference":"PO-77","marketplaceId":"A21TJRUUN4KGV",
+         "sourceAddress":{"name":"Hub one","addressLine1":"1 Dock Road","city":"Bengaluru","postalCode":"560001",
+                          "countryCode":"IN","phoneNumber":"+91 80 0000 0000"},
+         "lines":[{"sku":"EAN-1","quantity":12}],
+         "boxes":[{"quantity":2,"weight":6.5,"length":40,"width":30,"height":20,"items":[{"sku":"EAN-1","quantity":6}]}]}
+        """#
+
+    @Test(
+        "a plan is made once per reference (202, the same again 200, another request 409); bad lines, boxes and addresses are refused by field and change nothing; plans list and read; a choice is refused at the wrong step or for an option not offered, taken when waiting; resume only a failed plan; labels only once downloaded; the settings round-trip"
+    )
+    func plans() async throws {
+        try await ListingsAPITests.run { store, connection, send in
+            func call(
+                _ method: HTTPRequest.Method,
+                _ uri: String,
+                _ body: String? = nil
+            ) async throws -> (HTTPResponse.Status, [String: Any]) {
+                let (status, answer) = try await send(method, uri, body, "application/json")
+                // A problem's fields at the top, as the tests read them.
+                return (status, (answer["error"] as? [String: Any]) ?? answer)
+            }
+            let india: MarketplaceID = "A21TJRUUN4KGV"
+            try await store.transaction { session in
+                try await session.upsertListings([
+                    Listing(
+                        connectionID: connection.id,
+                        marketplaceID: india,
+                        warehouseSKU: "EAN-1",
+                        merchantSKU: "FBA-1",
+                        asin: "B0FBA00001",
+                        updatedAt: Date()
+                    )
+                ])
+            }
+            let base = "/api/v1/connections/\(connection.id)/inbound-plans"
+            func refused(_ replace: (String, String), field: String) async throws {
+                let (status, body) = try await call(
+                    .post,
+                    base,
+                    Self.plan.replacingOccurrences(of: replace.0, with: replace.1)
+                )
+                #expect(status == .badRequest && body["field"] as? String == field, "\(replace): \(status) \(body)")
+            }
+            try await refused(("EAN-1", "EAN-9"), field: "lines[0].sku")
+            try await refused((#""quantity":12"#, #""quantity":0"#), field: "lines[0].quantity")
+            try await refused((#""city":"Bengaluru","#, ""), field: "sourceAddress.city")
+            try await refused((#""countryCode":"IN""#, #""countryCode":"in""#), field: "sourceAddress.countryCode")
+            try await refused((#""weight":6.5"#, #""weight":60"#), field: "boxes[0].weight")
+            let huge = Self.plan.replacingOccurrences(of: #""weight":6.5"#, with: #""weight":1e400"#)
+            #expect(try await call(.post, base, huge).0 == .badRequest, "a number beyond a Double")
+            try await refused((#""length":40"#, #""length":90"#), field: "boxes[0]")
+            try await refused((#""quantity":6}"#, #""quantity":5}"#), field: "boxes")
+            try await refused((#""marketplaceId":"A21TJRUUN4KGV""#, #""marketplaceId":"XX""#), field: "marketplaceId")
+            #expect((try await call(.get, "/api/v1/inbound-plans").1["items"] as? [Any])?.isEmpty == true)
+
+            let made = try await call(.post, base, Self.plan)
+            #expect(
+                made.0 == .accepted && made.1["step"] as? String == "create" && made.1["status"] as? String == "working"
+            )
+            let lines = made.1["lines"] as? [[String: Any]]
+            #expect(lines?.first?["merchantSku"] as? String == "FBA-1")
+            let id = try #require(made.1["id"] as? String)
+            let again = try await call(.post, base, Self.plan)
+            #expect(again.0 == .ok && again.1["id"] as? String == id)
+            let other = try await call(
+                .post,
+                base,
+                Self.plan.replacingOccurrences(of: #""quantity":12"#, with: #""quantity":11"#)
+                    .replacingOccurrences(of: #""quantity":2,"#, with: #""quantity":1,"#)
+                    .replacingOccurrences(of: #""quantity":6}"#, with: #""quantity":11}"#)
+            )
+            #expect(other.0 == .conflict, "\(other)")
+            #expect(try await call(.post, "/api/v1/connections/nope/inbound-plans", Self.plan).0 == .notFound)
+
+            let listed = try await call(.get, "/api/v1/inbound-plans?status=working&connectionId=\(connection.id)")
+            #expect((listed.1["items"] as? [[String: Any]])?.map { $0["id"] as? String } == [id])
+            #expect(try await call(.get, "/api/v1/inbound-plans?after=garbage").0 == .badRequest)
+            #expect(try await call(.get, "/api/v1/inbound-plans/\(id)").1["reference"] as? String == "PO-77")
+            #expect(try await call(.get, "/api/v1/inbound-plans/unknown").0 == .notFound)
+
+            let early = try await call(.post, "/api/v1/inbound-plans/\(id)/placement", #"{"placementOptionId":"pl1"}"#)
+            #expect(early.0 == .badRequest && (early.1["message"] as? String ?? "").contains("step create"), "\(early)")
+            #expect(try await call(.post, "/api/v1/inbound-plans/\(id)/resume").0 == .conflict)
+            #expect(try await call(.get, "/api/v1/inbound-plans/\(id)/shipments/sh1/labels").0 == .notFound)
+
+            // As the worker leaves it once Amazon offered placement options.
+            var plan = try #require(try await store.read { try await $0.inboundPlan(id: id) })
+            plan.amazonPlanID = "wf1"
+            plan.step = .choosePlacement
+            plan.status = .waiting
+            plan.placementOptions = [
+                InboundPlacementOption(
+                    id: "pl1",
+                    shipmentIDs: ["sh1"],
+                    fees: InboundMoney(amount: 3.6, currency: "INR"),
+                    expiresAt: Date().addingTimeInterval(3600)
+                )
+            ]
+            _ = try await store.transaction { [plan] in try await $0.saveInboundPlan(plan) }
+            let waiting = try await call(.get, "/api/v1/inbound-plans/\(id)")
+            let fees = (waiting.1["placementOptions"] as? [[String: Any]])?.first?["fees"] as? [String: Any]
+            #expect(fees?["amount"] as? String == "3.6" && fees?["currency"] as? String == "INR", "\(waiting.1)")
+            let wrong = try await call(.post, "/api/v1/inbound-plans/\(id)/placement", #"{"placementOptionId":"pl9"}"#)
+            #expect(wrong.0 == .badRequest && wrong.1["field"] as? String == "placementOptionId")
+            let twice = try await call(
+                .post,
+                "/api/v1/inbound-plans/\(id)/transportation",
+                #"{"selections":[{"shipmentId":"sh1","transportationOptionId":"t1"},{"shipmentId":"sh1","transportationOptionId":"t2"}]}"#
+            )
+            #expect(twice.0 == .badRequest && twice.1["field"] as? String == "selections[1].shipmentId")
+            let chosen = try await call(.post, "/api/v1/inbound-plans/\(id)/placement", #"{"placementOptionId":"pl1"}"#)
+            #expect(chosen.0 == .ok && chosen.1["step"] as? String == "confirmPlacement")
+            #expect(chosen.1["placementOptionId"] as? String == "pl1" && chosen.1["status"] as? String == "working")
+
+            let settings = "/api/v1/connections/\(connection.id)/settings"
+            let saved = try await call(
+                .put,
+                settings,
+                #"{"inboundPlacement":"cheapest","inboundTransportation":"partnered","partneredCarrierFees":true,"pickUpDelayDays":4}"#
+            )
+            #expect(saved.0 == .ok && saved.1["inboundPlacement"] as? String == "cheapest", "\(saved)")
+            #expect(saved.1["pickUpDelayDays"] as? Int == 4 && saved.1["partneredCarrierFees"] as? Bool == true)
+            #expect(try await call(.put, settings, #"{"pickUpDelayDays":91}"#).0 == .badRequest)
+            #expect(try await call(.put, settings, #"{"inboundTransportation":"cheapest"}"#).0 == .badRequest)
+        }
+    }
+}

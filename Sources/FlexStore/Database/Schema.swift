@@ -733,5 +733,48 @@ enum Schema {
                 .primaryKey("connection_id", "marketplace_id")
                 .run()
         },
+        Migration(version: 17, name: "Send to Amazon: inbound plans, their labels and the shipments they made") {
+            database,
+            _ in
+            // One row per plan: its whole state (steps, options, choices, the operation in flight) as one JSON
+            // document written in the transaction that moves it; the columns are what the worker and lists look by.
+            try await database.create(table: "inbound_plans")
+                .column("id", type: .text, .primaryKey(autoIncrement: false))
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("reference", type: .text, .notNull)
+                .column("status", type: .text, .notNull)
+                .column("step", type: .text, .notNull)
+                .column("due_at", type: .bigint, .notNull)
+                .column("revision", type: .bigint, .notNull)
+                .column("request", type: .text, .notNull)
+                .column("document", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("updated_at", type: .bigint, .notNull)
+                .unique("connection_id", "reference")
+                .run()
+            try await database.create(index: "inbound_plans_due").on("inbound_plans").column("connection_id")
+                .column("due_at").run()
+            try await database.create(index: "inbound_plans_by_change").on("inbound_plans").column("updated_at").run()
+            // Amazon's label PDF of each confirmed shipment, base64, downloaded once.
+            try await database.create(table: "inbound_plan_labels")
+                .column("plan_id", type: .text, .notNull, .references("inbound_plans", "id", onDelete: .cascade))
+                .column("shipment_id", type: .text, .notNull)
+                .column("document", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .primaryKey("plan_id", "shipment_id")
+                .run()
+            // The shipments a plan confirmed, by the FBA… id their stock orders carry: the plan, the partnered
+            // carrier's quote and the freight pick-up.
+            try await database.create(table: "inbound_plan_shipments")
+                .column("connection_id", type: .text, .notNull, .references("connections", "id", onDelete: .cascade))
+                .column("confirmation_id", type: .text, .notNull)
+                .column("plan_id", type: .text, .notNull)
+                .column("carrier_fees", type: .text)
+                .column("expected_at", type: .bigint)
+                .primaryKey("connection_id", "confirmation_id")
+                .run()
+            try await database.raw("ALTER TABLE stock_orders ADD COLUMN inbound_plan_id TEXT").run()
+            try await database.raw("ALTER TABLE stock_orders ADD COLUMN carrier_fees TEXT").run()
+        },
     ]
 }

@@ -15,7 +15,8 @@ extension StoreSession {
         let now = Date(millisecondsSince1970: nowMilliseconds)
         let stock = facts.items.map { FBAStock(marketplaceID: facts.marketplaceID, sku: $0.sku) }
         let skus = try await warehouseSKUs(connectionID: connection.id, of: stock)
-        let expectedAt = facts.needBy.flatMap(ConnectionSettings.day)
+        let sent = try await inboundPlanShipment(connectionID: connection.id, confirmationID: facts.shipmentID)
+        let expectedAt = sent?.expectedAt ?? facts.needBy.flatMap(ConnectionSettings.day)
         let type = held?.type ?? StockOrderRules.type(for: facts.marketplaceID, settings: connection.settings)
         let order = StockOrder(
             connectionID: connection.id,
@@ -45,7 +46,9 @@ extension StoreSession {
                 )
             },
             createdAt: held?.createdAt ?? now,
-            updatedAt: now
+            updatedAt: now,
+            inboundPlanID: sent?.planID,
+            carrierFees: connection.settings.partneredCarrierFees ? sent?.carrierFees : nil
         )
         guard let event = StockOrderRules.event(from: held, to: order) else { return nil }
         try await writeStockOrder(order, event: event)
@@ -78,13 +81,15 @@ extension StoreSession {
             """
             INSERT INTO stock_orders (connection_id, shipment_id, name, marketplace_id, type, source_warehouse,
                 destination_warehouse, fulfillment_center, amazon_status, state, expected_at, lines, created_at,
-                updated_at)
+                updated_at, inbound_plan_id, carrier_fees)
             VALUES (\(bind: order.connectionID.rawValue), \(bind: order.shipmentID), \(bind: order.name),
                 \(bind: order.marketplaceID.rawValue), \(bind: order.type.rawValue), \(bind: order.sourceWarehouse),
                 \(bind: order.destinationWarehouse), \(bind: order.fulfillmentCenter), \(bind: order.amazonStatus),
                 \(bind: order.state.rawValue), \(bind: order.expectedAt?.millisecondsSince1970), \(bind: lines),
-                \(bind: order.createdAt.millisecondsSince1970), \(bind: order.updatedAt.millisecondsSince1970))
+                \(bind: order.createdAt.millisecondsSince1970), \(bind: order.updatedAt.millisecondsSince1970),
+                \(bind: order.inboundPlanID), \(bind: try order.carrierFees.map(Self.json)))
             ON CONFLICT (connection_id, shipment_id) DO UPDATE SET name = excluded.name,
+                inbound_plan_id = excluded.inbound_plan_id, carrier_fees = excluded.carrier_fees,
                 fulfillment_center = excluded.fulfillment_center, amazon_status = excluded.amazon_status,
                 state = excluded.state, expected_at = excluded.expected_at, lines = excluded.lines,
                 updated_at = excluded.updated_at
@@ -181,7 +186,11 @@ extension StoreSession {
                 from: Data(try row.decode(column: "lines", as: String.self).utf8)
             ),
             createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self)),
-            updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self))
+            updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self)),
+            inboundPlanID: try row.decode(column: "inbound_plan_id", as: String?.self),
+            carrierFees: try row.decode(column: "carrier_fees", as: String?.self).map {
+                try JSONDecoder().decode(InboundMoney.self, from: Data($0.utf8))
+            }
         )
     }
 }

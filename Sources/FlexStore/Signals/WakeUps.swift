@@ -17,6 +17,8 @@ public final class WakeUps: Sendable {
         case listings
         /// FBA stock to read (its setting changed).
         case fba
+        /// Send to Amazon plans to carry on (a new plan, a choice, a resume).
+        case inboundPlans
     }
 
     /// Woken when events were written, so that webhooks go out at once.
