@@ -40,16 +40,17 @@ extension APIHandler {
         guard let connection = try await visible(ConnectionID(rawValue: input.path.connectionId)) else {
             return .notFound(Self.notFound(input.path.connectionId))
         }
-        guard
-            let warehouse = AmazonWarehouse.of(connection).first(where: { $0.id == input.path.warehouseId }),
-            let marketplace = warehouse.marketplaceID
-        else {
+        let warehouse = AmazonWarehouse.of(connection).first { $0.id == input.path.warehouseId }
+        if warehouse?.kind == .fbm {
+            return try await fbmStock(connection, after: input.query.after, limit: input.query.limit ?? 100)
+        }
+        guard let warehouse, let marketplace = warehouse.marketplaceID else {
             return .notFound(
                 .init(
                     body: .json(
                         Self.problemBody(
                             .notFound,
-                            "Warehouse \(input.path.warehouseId) is not an FBA warehouse of connection \(connection.id)"
+                            "Warehouse \(input.path.warehouseId) is not a warehouse of connection \(connection.id)"
                         )
                     )
                 )
@@ -90,6 +91,49 @@ extension APIHandler {
                             )
                         },
                         next: stock.count > limit ? page.last?.stock.sku.rawValue : nil
+                    )
+                )
+            )
+        )
+    }
+}
+
+extension APIHandler {
+    /// The FBM warehouse's stock: the MFN hubs' units per WMS SKU and what each MFN listing was last sent.
+    func fbmStock(_ connection: Connection, after: String?, limit: Int) async throws -> Operations.ListFbaStock.Output {
+        let stock = try await store.read { session in
+            try await session.fbmStock(
+                connection: connection,
+                after: after.map(WarehouseSKU.init(rawValue:)),
+                limit: limit + 1
+            )
+        }
+        let page = stock.prefix(limit)
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        items: [],
+                        hubStock: page.map { entry in
+                            .init(
+                                sku: entry.sku.rawValue,
+                                hubs: .init(
+                                    additionalProperties: Dictionary(
+                                        uniqueKeysWithValues: entry.hubs.map { ($0.key.rawValue, $0.value) }
+                                    )
+                                ),
+                                total: entry.total,
+                                listings: entry.listings.map {
+                                    .init(
+                                        merchantSku: $0.merchantSKU.rawValue,
+                                        marketplaceId: $0.marketplaceID.rawValue,
+                                        sentQuantity: $0.sentQuantity,
+                                        sentAt: $0.sentAt
+                                    )
+                                }
+                            )
+                        },
+                        next: stock.count > limit ? page.last?.sku.rawValue : nil
                     )
                 )
             )

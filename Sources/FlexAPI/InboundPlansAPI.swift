@@ -234,7 +234,19 @@ extension APIHandler {
             },
             packingOptionId: plan.packingOptionID,
             placementOptions: plan.placementOptions.map {
-                .init(id: $0.id, shipmentIds: $0.shipmentIDs, fees: schema($0.fees), expiresAt: $0.expiresAt)
+                .init(
+                    id: $0.id,
+                    shipmentIds: $0.shipmentIDs,
+                    // No fee listed is a free option: 0 in the marketplace's currency.
+                    fees: schema(
+                        $0.fees
+                            ?? InboundMoney(
+                                amount: 0,
+                                currency: Marketplaces.currencies[plan.request.marketplaceID] ?? ""
+                            )
+                    ),
+                    expiresAt: $0.expiresAt
+                )
             },
             placementOptionId: plan.placementOptionID,
             shipments: plan.shipments.map {

@@ -70,7 +70,39 @@ struct FBAAPITests {
             #expect(
                 (rest.1["items"] as? [[String: Any]])?.first?["unfulfillable"] as? Int == 4 && rest.1["next"] == nil
             )
-            #expect(try await call(.get, "\(base)/warehouses/fbm-eu/stock").0 == .notFound)
+            // The FBM warehouse: the MFN hub's units per WMS SKU, and what its merchant-fulfilled listing was sent.
+            try await store.transaction { session in
+                try await session.upsertListings([
+                    Listing(
+                        connectionID: connection.id,
+                        marketplaceID: india,
+                        warehouseSKU: "EAN-2",
+                        merchantSKU: "MFN-2",
+                        asin: "B0FBA00002",
+                        updatedAt: Date(),
+                        fulfilledBy: .merchant
+                    )
+                ])
+                _ = try await session.recordStock(
+                    [
+                        StockLevel(hub: "OWN", warehouseSKU: "EAN-2", quantity: 7),
+                        StockLevel(hub: "OWN", warehouseSKU: "EAN-3", quantity: 2),
+                        StockLevel(hub: "ELSEWHERE", warehouseSKU: "EAN-2", quantity: 50),
+                    ],
+                    account: .default
+                )
+            }
+            let fbm = try await call(.get, "\(base)/warehouses/fbm-eu/stock?limit=1")
+            let hubStock = fbm.1["hubStock"] as? [[String: Any]] ?? []
+            #expect(fbm.0 == .ok && (fbm.1["items"] as? [Any])?.isEmpty == true, "\(fbm)")
+            #expect(hubStock.first?["sku"] as? String == "EAN-2" && hubStock.first?["total"] as? Int == 7, "\(fbm)")
+            #expect((hubStock.first?["hubs"] as? [String: Int]) == ["OWN": 7], "a hub not MFN is not the FBM warehouse")
+            let mfn = (hubStock.first?["listings"] as? [[String: Any]])?.first
+            #expect(mfn?["merchantSku"] as? String == "MFN-2" && mfn?["marketplaceId"] as? String == "A21TJRUUN4KGV")
+            let after = try #require(fbm.1["next"] as? String)
+            let last = try await call(.get, "\(base)/warehouses/fbm-eu/stock?after=\(after)")
+            #expect((last.1["hubStock"] as? [[String: Any]])?.map { $0["sku"] as? String } == ["EAN-3"])
+            #expect(last.1["next"] == nil)
             #expect(try await call(.get, "\(base)/warehouses/fba-XX/stock").0 == .notFound)
             #expect(try await call(.get, "/api/v1/connections/nope/warehouses").0 == .notFound)
             let events = try await store.read { try await $0.events(after: 0, account: .default, limit: 100) }
@@ -303,12 +335,15 @@ struct InboundPlanAPITests {
                     shipmentIDs: ["sh1"],
                     fees: InboundMoney(amount: 3.6, currency: "INR"),
                     expiresAt: Date().addingTimeInterval(3600)
-                )
+                ),
+                InboundPlacementOption(id: "pl2", shipmentIDs: ["sh2", "sh3"], fees: nil, expiresAt: nil),
             ]
             _ = try await store.transaction { [plan] in try await $0.saveInboundPlan(plan) }
             let waiting = try await call(.get, "/api/v1/inbound-plans/\(id)")
             let fees = (waiting.1["placementOptions"] as? [[String: Any]])?.first?["fees"] as? [String: Any]
             #expect(fees?["amount"] as? String == "3.6" && fees?["currency"] as? String == "INR", "\(waiting.1)")
+            let free = (waiting.1["placementOptions"] as? [[String: Any]])?.last?["fees"] as? [String: Any]
+            #expect(free?["amount"] as? String == "0" && free?["currency"] as? String == "INR", "no fee listed is free")
             let wrong = try await call(.post, "/api/v1/inbound-plans/\(id)/placement", #"{"placementOptionId":"pl9"}"#)
             #expect(wrong.0 == .badRequest && wrong.1["field"] as? String == "placementOptionId")
             let twice = try await call(

@@ -54,7 +54,7 @@ struct InboundPlanSyncTests {
         _ body: @Sendable (InventoryFixture, InboundPlanWorker) async throws -> Void
     ) async throws {
         try await InventoryFixture.run(engine: engine, skus: ["SKU-A", "SKU-B", "SKU-C"]) { fixture in
-            try await fixture.simulator.putFBAStock(
+            _ = try await fixture.simulator.putFBAStock(
                 ["SKU-A", "SKU-B"].map { sku in FBAStockSpecification(sku: sku, fulfillable: 1) },
                 merchantID: InventoryFixture.merchant,
                 marketplaceID: InventoryFixture.marketplace
@@ -330,7 +330,7 @@ struct InboundPlanSyncTests {
             let failed = try await Self.drive(worker, fixture, plan: unknown.id, until: .failed)
             #expect(failed.step == .create && failed.problem?.contains("SKU-C") == true, "\(failed.problem ?? "")")
             // Fixed at Amazon (FBA stock of SKU-C), resumed: a new plan is made there.
-            try await fixture.simulator.putFBAStock(
+            _ = try await fixture.simulator.putFBAStock(
                 [FBAStockSpecification(sku: "SKU-C", fulfillable: 1)],
                 merchantID: InventoryFixture.merchant,
                 marketplaceID: InventoryFixture.marketplace
@@ -345,7 +345,7 @@ struct InboundPlanSyncTests {
             // An option that expired: refused by FlexBridge once its time is past; Amazon refusing one FlexBridge
             // still held valid fails the plan at the confirmation, and resuming asks for fresh options.
             let option = try #require(resumed.placementOptions.first)
-            try await fixture.simulator.expireInboundPlanOptions(resumed.amazonPlanID!)
+            _ = try await fixture.simulator.expireInboundPlanOptions(resumed.amazonPlanID!)
             _ = try await plans.choosePlacement(option.id, planID: resumed.id, visible: [fixture.connection.id])
             let refusedAtAmazon = try await Self.drive(worker, fixture, plan: resumed.id, until: .failed)
             #expect(refusedAtAmazon.step == .confirmPlacement && refusedAtAmazon.problem?.contains("expired") == true)

@@ -271,3 +271,76 @@ extension StoreSession {
         ).run()
     }
 }
+
+/// A WMS SKU in the FBM warehouse: its units at each MFN hub and, per merchant-fulfilled listing, what Amazon was
+/// last sent.
+public struct FBMStock: Sendable, Hashable {
+    public struct Listing: Sendable, Hashable {
+        public var merchantSKU: MerchantSKU
+        public var marketplaceID: MarketplaceID
+        public var sentQuantity: Int?
+        public var sentAt: Date?
+    }
+
+    public var sku: WarehouseSKU
+    public var hubs: [HubCode: Int]
+    public var listings: [Listing]
+
+    public var total: Int { hubs.values.reduce(0, +) }
+}
+
+extension StoreSession {
+    /// The FBM warehouse's stock: the WMS SKUs the connection's MFN hubs hold (by the account's levels), in SKU order
+    /// after `after`, each with its merchant-fulfilled listings' last sent quantities.
+    public func fbmStock(
+        connection: Connection,
+        after: WarehouseSKU? = nil,
+        limit: Int = 100
+    ) async throws -> [FBMStock] {
+        let hubs = connection.settings.mfnStockHubs.map(\.rawValue)
+        guard !hubs.isEmpty else { return [] }
+        var query: SQLQueryString = """
+            SELECT DISTINCT warehouse_sku FROM stock_levels WHERE account_id = \(bind: connection.accountID.rawValue)
+                AND hub IN (\(binds: hubs))
+            """
+        if let after { query += " AND warehouse_sku > \(bind: after.rawValue)" }
+        query += " ORDER BY warehouse_sku LIMIT \(bind: Int64(limit))"
+        let skus = try await sql.raw(query).all().map { try $0.decode(column: "warehouse_sku", as: String.self) }
+        guard !skus.isEmpty else { return [] }
+        var stock = Dictionary(
+            uniqueKeysWithValues: skus.map { ($0, FBMStock(sku: WarehouseSKU(rawValue: $0), hubs: [:], listings: [])) }
+        )
+        for row in try await sql.raw(
+            """
+            SELECT warehouse_sku, hub, quantity FROM stock_levels
+            WHERE account_id = \(bind: connection.accountID.rawValue) AND hub IN (\(binds: hubs))
+                AND warehouse_sku IN (\(binds: skus))
+            """
+        ).all() {
+            let sku = try row.decode(column: "warehouse_sku", as: String.self)
+            stock[sku]?.hubs[HubCode(rawValue: try row.decode(column: "hub", as: String.self))] =
+                Int(try row.decode(column: "quantity", as: Int64.self))
+        }
+        for row in try await sql.raw(
+            """
+            SELECT l.warehouse_sku, l.merchant_sku, l.marketplace_id, i.sent_quantity, i.sent_at FROM listings l
+            LEFT JOIN listing_items i ON i.connection_id = l.connection_id AND i.marketplace_id = l.marketplace_id
+                AND i.merchant_sku = l.merchant_sku AND i.facet = 'quantity'
+            WHERE l.connection_id = \(bind: connection.id.rawValue) AND l.fulfilled_by = 'MERCHANT'
+                AND l.warehouse_sku IN (\(binds: skus))
+            ORDER BY l.marketplace_id, l.merchant_sku
+            """
+        ).all() {
+            let sku = try row.decode(column: "warehouse_sku", as: String.self)
+            stock[sku]?.listings.append(
+                FBMStock.Listing(
+                    merchantSKU: MerchantSKU(rawValue: try row.decode(column: "merchant_sku", as: String.self)),
+                    marketplaceID: MarketplaceID(rawValue: try row.decode(column: "marketplace_id", as: String.self)),
+                    sentQuantity: try row.decode(column: "sent_quantity", as: Int64?.self).map(Int.init),
+                    sentAt: try row.decode(column: "sent_at", as: Int64?.self).map(Date.init(millisecondsSince1970:))
+                )
+            )
+        }
+        return skus.compactMap { stock[$0] }
+    }
+}
