@@ -19,12 +19,33 @@ public final class Store: Service, Sendable {
     /// What the sync did, counted in memory and written every few seconds (``flushActivity()``).
     public let activity = SyncActivity()
     let logger: Logger
+    /// This store's name in the wake-ups it sends other nodes, so that it skips its own.
+    let origin = String(UUID().uuidString.prefix(8))
+    /// Listens for other nodes' wake-ups (PostgreSQL) while the store is open.
+    private let listener = Mutex<Task<Void, Never>?>(nil)
+    static let wakeChannel = "flexbridge_wake"
 
     init(database: Database, secrets: SecretBox, clock: WallClock, logger: Logger) {
         self.database = database
         self.secrets = secrets
         self.clock = clock
         self.logger = logger
+    }
+
+    /// Takes other nodes' wake-ups: each notification on the wake channel that is not this store's own wakes the
+    /// workers, webhook dispatcher or lease keeper it names.
+    func listenToOtherNodes() {
+        guard database.kind == .postgres else { return }
+        let task = Task { [database, wakeUps, origin, logger] in
+            await database.listen(on: Self.wakeChannel) { payload in
+                guard let space = payload.firstIndex(of: " ") else { return }
+                guard payload[..<space] != origin else { return }
+                if !TransactionNotes.wake(wakeUps, from: payload[payload.index(after: space)...]) {
+                    logger.debug("a wake-up this version cannot read", metadata: ["payload": "\(payload)"])
+                }
+            }
+        }
+        listener.withLock { $0 = task }
     }
 
     /// How to open a store.
@@ -71,7 +92,9 @@ public final class Store: Service, Sendable {
                 }
             }
             let secrets = try await KeyCheck.unlock(database: database, source: configuration.masterKey, logger: logger)
-            return Store(database: database, secrets: secrets, clock: clock, logger: logger)
+            let store = Store(database: database, secrets: secrets, clock: clock, logger: logger)
+            store.listenToOtherNodes()
+            return store
         } catch {
             try? await database.close()
             throw error
@@ -82,8 +105,17 @@ public final class Store: Service, Sendable {
     @discardableResult
     public func transaction<T: Sendable>(_ body: (StoreSession) async throws -> T) async throws -> T {
         let notes = TransactionNotes()
-        let result = try await database.transaction { sql in
-            try await body(StoreSession(sql: sql, kind: database.kind, secrets: secrets, clock: clock, notes: notes))
+        let result = try await database.transaction { [origin] sql in
+            let result = try await body(
+                StoreSession(sql: sql, kind: database.kind, secrets: secrets, clock: clock, notes: notes)
+            )
+            // Other nodes hear of it at the commit (PostgreSQL delivers a transaction's notifications only then).
+            if database.kind == .postgres {
+                for message in notes.messages(origin: origin) {
+                    try await sql.raw("SELECT pg_notify(\(bind: Self.wakeChannel), \(bind: message))").run()
+                }
+            }
+            return result
         }
         // Committed: the webhook dispatcher sends what was written at once, workers take up their new work.
         notes.wake(wakeUps)
@@ -117,6 +149,10 @@ public final class Store: Service, Sendable {
 
     /// Closes the database.
     public func close() async throws {
+        if let task = listener.withLock({ $0 }) {
+            task.cancel()
+            await task.value
+        }
         try await database.close()
     }
 
@@ -177,6 +213,42 @@ final class TransactionNotes: Sendable {
         }
     }
     func noteInventoryChanged(_ connectionID: ConnectionID) { note(.inventory, for: [connectionID]) }
+
+    /// What the transaction's writes concern, as PostgreSQL notifications for the other nodes: `e` (events), `c`
+    /// (connections), `w <work> <id> <id>…` (a kind of worker of these connections), each after `origin` and a space,
+    /// none longer than PostgreSQL's 8,000 bytes.
+    func messages(origin: String) -> [String] {
+        let dirty = dirty.withLock { $0 }
+        var messages: [String] = []
+        if dirty.events { messages.append("\(origin) e") }
+        if dirty.connections { messages.append("\(origin) c") }
+        for (work, connectionIDs) in dirty.work.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            var message = "\(origin) w \(work.rawValue)"
+            for id in connectionIDs.map(\.rawValue).sorted() {
+                if message.utf8.count + id.utf8.count + 1 > 7_000 {
+                    messages.append(message)
+                    message = "\(origin) w \(work.rawValue)"
+                }
+                message += " \(id)"
+            }
+            messages.append(message)
+        }
+        return messages
+    }
+
+    /// Wakes whoever another node's notification (``messages(origin:)``) concerns; false for one it cannot read.
+    static func wake(_ wakeUps: WakeUps, from message: Substring) -> Bool {
+        let parts = message.split(separator: " ")
+        switch parts.first {
+        case "e": wakeUps.events.wake()
+        case "c": wakeUps.connections.wake()
+        case "w":
+            guard parts.count >= 2, let work = WakeUps.Work(rawValue: String(parts[1])) else { return false }
+            wakeUps.wake(parts.dropFirst(2).map { ConnectionID(rawValue: String($0)) }, work)
+        default: return false
+        }
+        return true
+    }
 
     /// Wakes whoever the transaction's writes concern.
     func wake(_ wakeUps: WakeUps) {

@@ -118,3 +118,74 @@ struct WakeUpSignalTests {
         #expect(!signal.isPending)
     }
 }
+
+@Suite("Wake-ups between nodes on one PostgreSQL")
+struct CrossNodeWakeUpTests {
+    /// Whether `signal` is woken within five seconds.
+    static func woken(_ signal: WakeUp) async throws -> Bool {
+        for _ in 0..<100 {
+            if signal.isPending { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    @Test(
+        "what one node commits wakes the other node's workers, lease keeper and dispatcher (LISTEN/NOTIFY), never for a transaction rolled back; a node does not hear its own twice",
+        .enabled(if: TestEngine.available.contains(.postgres))
+    )
+    func acrossNodes() async throws {
+        try await TestDatabase.with(.postgres) { database in
+            let key = MasterKey.generate()
+            let configuration = Store.Configuration(databaseURL: database.url, masterKey: .value(key))
+            let a = try await Store.open(configuration)
+            let b = try await Store.open(configuration)
+            do {
+                let connection = makeConnection(seller: "A1NODES")
+                try await a.transaction { try await $0.insertConnection(connection, clientSecret: "s", actor: "test") }
+                // B listens from a task started as it opened: consent given on A again until B hears it (a
+                // notification sent before B listened reaches nobody), for at most ten tries.
+                var heard = false
+                for _ in 0..<10 where !heard {
+                    try await a.transaction { try await $0.authorize(connection.id, refreshToken: "t", actor: "test") }
+                    heard = try await Self.woken(b.wakeUps.connections)
+                }
+                #expect(heard, "consent given on A wakes B's lease keeper")
+                await b.wakeUps.connections.wait()
+                await a.wakeUps.connections.wait()
+
+                let mapping = LocationMapping(
+                    connectionID: connection.id,
+                    hub: "HUB1",
+                    locationID: "LOC-1",
+                    channel: .mfn,
+                    createdAt: Date()
+                )
+                let inventory = b.wakeUps.signal(for: connection.id, .inventory)
+                await #expect(throws: WakeUpTests.Abandoned.self) {
+                    try await a.transaction { session in
+                        try await session.setLocationMapping(mapping, actor: "test")
+                        throw WakeUpTests.Abandoned()
+                    }
+                }
+                try await a.transaction { try await $0.setLocationMapping(mapping, actor: "test") }
+                #expect(try await Self.woken(inventory), "a stock worker on B woken by A's write")
+                await inventory.wait()
+                #expect(try await Self.woken(b.wakeUps.signal(for: connection.id, .listings)))
+                // A heard its own write once, from its own commit, not again through the database.
+                let own = a.wakeUps.signal(for: connection.id, .inventory)
+                #expect(own.isPending)
+                await own.wait()
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(!own.isPending, "A's own notification came back to it")
+                #expect(!inventory.isPending, "the rolled-back write woke B")
+            } catch {
+                try? await a.close()
+                try? await b.close()
+                throw error
+            }
+            try await a.close()
+            try await b.close()
+        }
+    }
+}

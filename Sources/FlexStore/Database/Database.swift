@@ -69,6 +69,12 @@ public final class Database: Sendable {
         try await driver.withTransaction(body)
     }
 
+    /// Hands `handle` every notification on `channel` until the task is cancelled (PostgreSQL's LISTEN); returns at
+    /// once on SQLite.
+    func listen(on channel: String, _ handle: @escaping @Sendable (String) -> Void) async {
+        await driver.listen(on: channel, handle)
+    }
+
     /// Runs `body` outside any transaction, for reads.
     public func session<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await driver.withSession(body)

@@ -123,6 +123,27 @@ final class PostgresDriver: SQLDriver {
         }
     }
 
+    /// Pins one of the pool's connections for as long as it listens (postgres-nio's client has no listen of its
+    /// own); a lost connection is listened on again after a second.
+    func listen(on channel: String, _ handle: @escaping @Sendable (String) -> Void) async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: channel) { notifications in
+                        for try await notification in notifications { handle(notification.payload) }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning(
+                    "listening for other nodes' wake-ups failed; listening again",
+                    metadata: ["channel": "\(channel)", "error": "\(Self.describe(error))"]
+                )
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
     func close() async throws {
         runTask.cancel()
         await runTask.value

@@ -16,6 +16,14 @@ protocol SQLDriver: Sendable {
 
     /// Closes every connection. The driver is unusable afterwards.
     func close() async throws
+
+    /// Hands `handle` every notification on `channel` until the task is cancelled, listening again after a lost
+    /// connection; returns at once where the database has no notifications (SQLite).
+    func listen(on channel: String, _ handle: @escaping @Sendable (String) -> Void) async
+}
+
+extension SQLDriver {
+    func listen(on channel: String, _ handle: @escaping @Sendable (String) -> Void) async {}
 }
 
 extension SQLDriver {

@@ -2,11 +2,12 @@ import FlexCore
 import Synchronization
 
 /// Wakes a connection's workers when there is new work for them (the API recorded stock, an operator changed a
-/// setting), so that a change reaches Amazon in milliseconds instead of at the next poll. Within one process only;
-/// workers also poll, which covers writes made by other nodes.
+/// setting), so that a change reaches Amazon in milliseconds instead of at the next poll. On PostgreSQL the store
+/// also tells the other nodes (NOTIFY at commit, ``Store`` listens), so that a WMS writing to one node is served by
+/// the node that holds the connection; workers also poll.
 public final class WakeUps: Sendable {
     /// The kinds of worker a connection has.
-    public enum Work: Sendable, Hashable {
+    public enum Work: String, Sendable, Hashable, CaseIterable {
         case inventory
         case orders
         /// Commands to run against Amazon.
