@@ -91,6 +91,13 @@ def set_up(cluster, node, merchant):
     document_id = documents["documents"][0]["id"]
     status, manifest = call("POST", f"{api}/manifests", {"connectionId": cid, "locationId": location_id, "shipmentIds": [ready]})
     expect(status == 201, f"manifest: {status} {manifest}")
+    # A Send to Amazon plan of the first SKU, for the plans' operations (choices, resume, labels) to work on.
+    status, plan = call("POST", f"{api}/connections/{cid}/inbound-plans", {
+        "reference": "FUZZ-PO", "marketplaceId": flexnodes.MARKETPLACE,
+        "sourceAddress": {"name": "Hub", "addressLine1": "1 Road", "city": "Pune", "postalCode": "411001",
+                          "countryCode": "IN", "phoneNumber": "1"},
+        "lines": [{"sku": SKUS[0], "quantity": 2}], "boxes": [{"weight": 1, "length": 10, "width": 10, "height": 10}]})
+    expect(status == 202, f"inbound plan: {status} {plan}")
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     status, webhook = call("POST", f"{api}/webhooks", {
@@ -104,7 +111,7 @@ def set_up(cluster, node, merchant):
         "path.connectionId": cid, "query.connectionId": cid, "path.sku": SKUS[0], "path.shipmentId": waiting,
         "path.commandId": confirm_id, "path.documentId": document_id, "path.manifestId": manifest["id"],
         "path.webhookId": webhook["id"], "path.returnId": return_id, "path.locationId": location_id,
-        "body.connectionId": cid, "body.locationId": location_id,
+        "path.planId": plan["id"], "body.connectionId": cid, "body.locationId": location_id,
     }, ready
 
 
