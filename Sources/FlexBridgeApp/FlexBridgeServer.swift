@@ -208,6 +208,7 @@ public struct FlexBridgeServer: Sendable {
                 service: ConnectionSync(
                     store: store,
                     leases: leaseKeeper,
+                    clients: .node(configuration.nodeID),
                     returns: ReturnWorker.Configuration(
                         pollInterval: configuration.returnPollInterval,
                         pageSize: configuration.returnPageSize

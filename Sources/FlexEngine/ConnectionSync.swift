@@ -224,6 +224,11 @@ public struct AmazonClients: Sendable {
         self.configuration = configuration
     }
 
+    /// The clients of a node, which names itself to Amazon in its `User-Agent`.
+    public static func node(_ name: String) -> AmazonClients {
+        AmazonClients(configuration: .init(userAgent: SellingPartnerClient.Configuration.userAgent(node: name)))
+    }
+
     public struct NotAuthorized: Error, CustomStringConvertible {
         public var connectionID: ConnectionID
         public var description: String {

@@ -43,8 +43,14 @@ public struct SellingPartnerClient: Sendable {
         /// Told of every attempt's outcome: the operation and Amazon's HTTP status, nil when no answer came.
         public var observe: (@Sendable (_ operation: String, _ status: Int?) -> Void)?
 
+        /// The `User-Agent` of a node: Amazon's required parts, and the node's name, so that Amazon's request log (the
+        /// simulator's, in the tests of several nodes) tells which node made each call.
+        public static func userAgent(node: String? = nil) -> String {
+            "FlexBridge/0.1.0 (Language=Swift/6; Platform=Linux\(node.map { "; Node=\($0)" } ?? ""))"
+        }
+
         public init(
-            userAgent: String = "FlexBridge/0.1.0 (Language=Swift/6; Platform=Linux)",
+            userAgent: String = Configuration.userAgent(),
             retry: RetryPolicy = RetryPolicy(),
             rateLimits: [String: RateLimiter.Limit] = RateLimiter.amazonDefaults,
             observe: (@Sendable (_ operation: String, _ status: Int?) -> Void)? = nil

@@ -134,6 +134,13 @@ def main():
                 with urllib.request.urlopen(request, timeout=30) as response:
                     expect(response.read().startswith(b"%PDF"), f"plan {index}: labels are not a PDF")
         print(f"each plan created once at Amazon, each confirmation sent once, every shipment's labels kept")
+        # Each node names itself to Amazon: the simulator's request log tells which node made each call.
+        _, log = call("GET", f"{sim}/_simulator/requests")
+        agents = {r.get("userAgent") or "" for r in log if r.get("merchantID") == MERCHANT}
+        agents.discard("flexbridge-tests/1.0")  # this script's own calls (the location)
+        unnamed = [agent for agent in agents if "; Node=" not in agent]
+        expect(agents and not unnamed, f"calls without the node's name: {unnamed[:3]}")
+        print(f"{len(agents)} nodes named in Amazon's request log (one per restart)")
     finally:
         rig.stop()
 
