@@ -108,16 +108,20 @@ public actor LeaseKeeper: Service {
         where lease.owner != configuration.owner && lease.expiresAt > now && configuration.isDeadOwner(lease.owner) {
             deadOwners[name] = lease.owner
         }
+        // Every wanted lease renewed or taken in one transaction: one round costs the same whatever the number of
+        // connections.
+        let names = wanted.map { Lease.name(for: $0) }
+        let taken = try await store.transaction { [configuration] session in
+            try await session.acquireLeases(
+                names,
+                owner: configuration.owner,
+                ttl: configuration.ttl,
+                replacing: Set(deadOwners.values)
+            )
+        }
         for id in wanted.sorted() {
             let name = Lease.name(for: id)
-            let lease = try await store.transaction { [configuration] session in
-                try await session.acquireLease(
-                    name,
-                    owner: configuration.owner,
-                    ttl: configuration.ttl,
-                    replacing: deadOwners[name]
-                )
-            }
+            let lease = taken[name]
             if let dead = deadOwners[name], lease != nil {
                 logger.notice(
                     "took over a dead node's connection at once",

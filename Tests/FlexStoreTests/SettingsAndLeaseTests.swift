@@ -160,4 +160,40 @@ struct SettingsAndLeaseTests {
             #expect(winners.count == 1)
         }
     }
+
+    @Test(
+        "a node's round takes and renews all its leases at once, by the same rule as one: its own renewed at their epoch, free and expired ones taken with the epoch raised, another node's valid one left, a dead node's taken; two nodes racing for 600 free leases split them, none held twice",
+        arguments: TestEngine.available
+    )
+    func leasesAtOnce(engine: TestEngine) async throws {
+        let clock = TestClock()
+        try await withStore(engine, clock: clock) { store, _ in
+            func acquire(_ names: [String], _ owner: String, dead: Set<String> = []) async throws -> [String: Lease] {
+                try await store.transaction {
+                    try await $0.acquireLeases(names, owner: owner, ttl: .seconds(30), replacing: dead)
+                }
+            }
+            let first = try await acquire(["c:1", "c:2"], "node-a")
+            #expect(first.mapValues(\.epoch) == ["c:1": 1, "c:2": 1])
+            _ = try await acquire(["c:3"], "node-b")
+            _ = try await acquire(["c:4"], "node-c")
+            clock.advance(by: .seconds(10))
+            let round = try await acquire(["c:1", "c:2", "c:3", "c:4", "c:5"], "node-a", dead: ["node-c"])
+            #expect(round.mapValues(\.epoch) == ["c:1": 1, "c:2": 1, "c:4": 2, "c:5": 1], "\(round)")
+            #expect(round["c:1"]!.expiresAt > first["c:1"]!.expiresAt)
+            clock.advance(by: .seconds(31))
+            let later = try await acquire(["c:3"], "node-a")
+            #expect(later["c:3"]?.epoch == 2, "node-b's expired lease is taken")
+
+            let names = (0..<600).map { "race:\($0)" }
+            let won = try await withThrowingTaskGroup(of: [String: Lease].self) { group in
+                for node in ["node-x", "node-y"] {
+                    group.addTask { try await acquire(names, node) }
+                }
+                return try await group.reduce(into: [[String: Lease]]()) { $0.append($1) }
+            }
+            #expect(won.map(\.count).reduce(0, +) == 600)
+            #expect(Set(won[0].keys).isDisjoint(with: won[1].keys))
+        }
+    }
 }
