@@ -212,9 +212,9 @@ extension Simulator {
                     rmaId: $0.item.returnMetadata.rmaId,
                     merchantSku: $0.item.merchantSku ?? "",
                     units: Int($0.item.numberOfUnits ?? 1),
-                    returnType: $0.item.returnType.rawValue,
+                    returnType: $0.item.returnType,
                     returnLocationId: $0.item.returnLocationId ?? "",
-                    status: $0.item.status.rawValue,
+                    status: $0.item.status,
                     lastUpdatedDateTime: $0.item.lastUpdatedDateTime,
                     history: $0.history.map { .init(status: $0.status, at: $0.at) }
                 )

@@ -10,7 +10,11 @@ enum ControlRoutes {
     struct Authorization: Encodable { var merchantId: String; var refreshToken: String }
     struct RevocationRequest: Decodable { var refreshToken: String }
     struct ListingsRequest: Decodable { var merchantId: String; var marketplaceId: String; var skus: [String] }
-    struct StatusRequest: Decodable { var status: String }
+    struct StatusRequest: Decodable {
+        var status: String
+        /// Any status, even one Amazon's model does not have yet (returns only).
+        var force: Bool?
+    }
     struct CancelRequest: Decodable { var reason: String? }
     struct ApplicationRequest: Decodable { var clientId: String; var clientSecret: String; var applicationId: String? }
     struct DestinationRequest: Decodable { var url: String; var headerName: String?; var secret: String }
@@ -305,7 +309,7 @@ enum ControlRoutes {
                 return CreatedReturns(
                     id: returns[0].id,
                     returns: returns.map {
-                        .init(id: $0.id, rmaId: $0.returnMetadata.rmaId, status: $0.status.rawValue)
+                        .init(id: $0.id, rmaId: $0.returnMetadata.rmaId, status: $0.status)
                     }
                 )
             }
@@ -314,8 +318,8 @@ enum ControlRoutes {
             try await answer {
                 let id = try context.parameters.require("id")
                 let body = try await JSONResponse.decode(StatusRequest.self, from: request)
-                let item = try await simulator.advanceReturn(id: id, to: body.status)
-                return ["id": item.id, "status": item.status.rawValue]
+                let item = try await simulator.advanceReturn(id: id, to: body.status, force: body.force ?? false)
+                return ["id": item.id, "status": item.status]
             }
         }
 

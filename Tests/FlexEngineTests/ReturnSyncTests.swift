@@ -99,6 +99,33 @@ struct ReturnSyncTests {
         }
     }
 
+    @Test(
+        "a return status Amazon adds later (not in its model) neither stops the page nor the seller's returns: it is kept as Amazon sent it, said in an event, and the return carries on along the known statuses",
+        arguments: TestEngine.available
+    )
+    func unknownStatus(engine: TestEngine) async throws {
+        try await FulfilmentTests.run(engine: engine) { parts in
+            var shipments: [String] = []
+            for _ in 0..<2 { shipments.append(try await parts.newOrder(through: [.confirm, .pack, .label, .ship])) }
+            var ids: [String] = []
+            for shipment in shipments {
+                ids += try await parts.amazon.simulator.createReturns(ReturnRequest(shipmentId: shipment)).map(\.id)
+            }
+            let worker = Self.returnWorker(parts, pageSize: 10)
+            #expect(try await worker.poll() == 2)
+            _ = try await parts.amazon.simulator.advanceReturn(id: ids[0], to: "RETURN_IN_REVIEW", force: true)
+            try await Self.advance(parts, ids[1], ["CARRIER_NOTIFIED_TO_PICK_UP_FROM_CUSTOMER"])
+            #expect(try await worker.poll() == 2, "the page with the new status is read whole")
+            #expect(try await Self.stored(parts, ids[0]).facts.status == "RETURN_IN_REVIEW")
+            #expect(try await Self.stored(parts, ids[1]).facts.status == "CARRIER_NOTIFIED_TO_PICK_UP_FROM_CUSTOMER")
+            let updated = try await Self.events(parts, prefix: "return.").filter { $0.subject == ids[0] }.last
+            #expect(updated?.type == "return.updated" && updated?.payload.contains("RETURN_IN_REVIEW") == true)
+            _ = try await parts.amazon.simulator.advanceReturn(id: ids[0], to: "DELIVERED", force: true)
+            #expect(try await worker.poll() == 1)
+            #expect(try await Self.stored(parts, ids[0]).facts.status == "DELIVERED")
+        }
+    }
+
     @Test("a sellable return put back raises the hub's stock, and the next push offers it on Amazon")
     func restock() async throws {
         try await FulfilmentTests.run { parts in
