@@ -2,6 +2,7 @@ import FlexCore
 import FlexStore
 import Foundation
 import Logging
+import Metrics
 import SellingPartner
 
 /// Mirrors one connection's Amazon returns. Amazon sends no notification for them, so each mapped return location
@@ -140,11 +141,40 @@ public struct ReturnWorker: ConnectionWorker {
             }
             for item in page.returns {
                 let source = poll == .created ? "poll:created" : "poll"
+                let unknown = ReturnStatus(rawValue: item.facts.status) == nil
                 if try await store.transaction(
                     fencedBy: lease,
-                    { [connectionID] in try await $0.upsertReturn(item, connectionID: connectionID, source: source) }
+                    { [connectionID] session in
+                        let changed = try await session.upsertReturn(item, connectionID: connectionID, source: source)
+                        if changed && unknown {
+                            // Kept as Amazon sent it; said, so that someone adds it where FlexBridge acts on statuses.
+                            try await session.appendEvents([
+                                NewEvent(
+                                    type: "amazon.unknown_value",
+                                    connectionID: connectionID,
+                                    subject: item.facts.id.rawValue,
+                                    payload: try JSONText.encode([
+                                        "field": "return.status", "value": item.facts.status,
+                                        "returnId": item.facts.id.rawValue,
+                                    ])
+                                )
+                            ])
+                        }
+                        return changed
+                    }
                 ) {
                     changed += 1
+                    if unknown {
+                        Counter(
+                            label: "flexbridge_amazon_unknown_values_total",
+                            dimensions: [("field", "return.status")]
+                        )
+                        .increment()
+                        logger.warning(
+                            "Amazon sent a return status this version does not know; kept as sent",
+                            metadata: ["return": "\(item.facts.id)", "status": "\(item.facts.status)"]
+                        )
+                    }
                 }
                 let time = poll == .created ? item.facts.createdAt : item.facts.updatedAt
                 if time > newest { newest = time }
