@@ -161,16 +161,13 @@ extension SellingPartnerClient: SendToAmazon {
     }
 
     public func packingOptions(planID: String) async throws -> [InboundPackingOption] {
-        var options: [IS.PackingOption] = []
-        var token: String?
-        repeat {
+        let options = try await Self.allPages { token in
             let page = try await inbound.listPackingOptions(
                 path: .init(inboundPlanId: planID),
                 query: .init(pageSize: 20, paginationToken: token)
             ).ok.body.json
-            options += page.packingOptions
-            token = page.pagination?.nextToken
-        } while token != nil
+            return (page.packingOptions, page.pagination?.nextToken)
+        }
         var result: [InboundPackingOption] = []
         var groups: [String: [MerchantSKU: Int]] = [:]
         for option in options where option.status == "OFFERED" || option.status == "ACCEPTED" {
@@ -190,17 +187,14 @@ extension SellingPartnerClient: SendToAmazon {
     }
 
     func packingGroupItems(planID: String, groupID: String) async throws -> [MerchantSKU: Int] {
-        var items: [MerchantSKU: Int] = [:]
-        var token: String?
-        repeat {
+        let items = try await Self.allPages { token in
             let page = try await inbound.listPackingGroupItems(
                 path: .init(inboundPlanId: planID, packingGroupId: groupID),
                 query: .init(pageSize: 100, paginationToken: token)
             ).ok.body.json
-            for item in page.items { items[MerchantSKU(rawValue: item.msku), default: 0] += item.quantity }
-            token = page.pagination?.nextToken
-        } while token != nil
-        return items
+            return (page.items, page.pagination?.nextToken)
+        }
+        return Dictionary(items.map { (MerchantSKU(rawValue: $0.msku), $0.quantity) }, uniquingKeysWith: +)
     }
 
     public func confirmPackingOption(planID: String, optionID: String) async throws -> String {
@@ -247,24 +241,22 @@ extension SellingPartnerClient: SendToAmazon {
     }
 
     public func placementOptions(planID: String) async throws -> [InboundPlacementOption] {
-        var options: [InboundPlacementOption] = []
-        var token: String?
-        repeat {
+        try await Self.allPages { token in
             let page = try await inbound.listPlacementOptions(
                 path: .init(inboundPlanId: planID),
                 query: .init(pageSize: 20, paginationToken: token)
             ).ok.body.json
-            options += page.placementOptions.filter { $0.status == "OFFERED" || $0.status == "ACCEPTED" }.map {
-                InboundPlacementOption(
-                    id: $0.placementOptionId,
-                    shipmentIDs: $0.shipmentIds,
-                    fees: Self.net($0.fees, less: $0.discounts),
-                    expiresAt: $0.expiration
-                )
-            }
-            token = page.pagination?.nextToken
-        } while token != nil
-        return options
+            return (page.placementOptions, page.pagination?.nextToken)
+        }
+        .filter { $0.status == "OFFERED" || $0.status == "ACCEPTED" }
+        .map {
+            InboundPlacementOption(
+                id: $0.placementOptionId,
+                shipmentIDs: $0.shipmentIds,
+                fees: Self.net($0.fees, less: $0.discounts),
+                expiresAt: $0.expiration
+            )
+        }
     }
 
     public func confirmPlacementOption(planID: String, optionID: String) async throws -> String {
@@ -316,29 +308,26 @@ extension SellingPartnerClient: SendToAmazon {
         planID: String,
         placementOptionID: String
     ) async throws -> [InboundTransportationOption] {
-        var options: [InboundTransportationOption] = []
-        var token: String?
-        repeat {
+        try await Self.allPages { token in
             let page = try await inbound.listTransportationOptions(
                 path: .init(inboundPlanId: planID),
                 query: .init(pageSize: 20, paginationToken: token, placementOptionId: placementOptionID)
             ).ok.body.json
-            options += page.transportationOptions.map {
-                InboundTransportationOption(
-                    id: $0.transportationOptionId,
-                    shipmentID: $0.shipmentId,
-                    shippingMode: $0.shippingMode,
-                    shippingSolution: $0.shippingSolution,
-                    carrier: $0.carrier.name ?? $0.carrier.alphaCode,
-                    quote: $0.quote.map { Self.money($0.cost) },
-                    expiresAt: $0.quote?.expiration,
-                    pickUpAt: $0.carrierAppointment?.startTime,
-                    preconditions: $0.preconditions
-                )
-            }
-            token = page.pagination?.nextToken
-        } while token != nil
-        return options
+            return (page.transportationOptions, page.pagination?.nextToken)
+        }
+        .map {
+            InboundTransportationOption(
+                id: $0.transportationOptionId,
+                shipmentID: $0.shipmentId,
+                shippingMode: $0.shippingMode,
+                shippingSolution: $0.shippingSolution,
+                carrier: $0.carrier.name ?? $0.carrier.alphaCode,
+                quote: $0.quote.map { Self.money($0.cost) },
+                expiresAt: $0.quote?.expiration,
+                pickUpAt: $0.carrierAppointment?.startTime,
+                preconditions: $0.preconditions
+            )
+        }
     }
 
     public func generateDeliveryWindowOptions(planID: String, shipmentID: String) async throws -> String {
@@ -347,19 +336,15 @@ extension SellingPartnerClient: SendToAmazon {
     }
 
     public func deliveryWindowOptions(planID: String, shipmentID: String) async throws -> [InboundDeliveryWindow] {
-        var windows: [InboundDeliveryWindow] = []
-        var token: String?
-        repeat {
+        try await Self.allPages { token in
             let page = try await inbound.listDeliveryWindowOptions(
                 path: .init(inboundPlanId: planID, shipmentId: shipmentID),
                 query: .init(pageSize: 100, paginationToken: token)
             ).ok.body.json
-            windows += page.deliveryWindowOptions.filter { $0.availabilityType != "BLOCKED" }.map {
-                InboundDeliveryWindow(id: $0.deliveryWindowOptionId, start: $0.startDate, validUntil: $0.validUntil)
-            }
-            token = page.pagination?.nextToken
-        } while token != nil
-        return windows
+            return (page.deliveryWindowOptions, page.pagination?.nextToken)
+        }
+        .filter { $0.availabilityType != "BLOCKED" }
+        .map { InboundDeliveryWindow(id: $0.deliveryWindowOptionId, start: $0.startDate, validUntil: $0.validUntil) }
     }
 
     public func confirmDeliveryWindowOption(
@@ -406,6 +391,20 @@ extension SellingPartnerClient: SendToAmazon {
             )
         }
         return try await download(url).data
+    }
+
+    /// Every page of a 2024-03-20 list, following `pagination.nextToken` until Amazon gives none.
+    private static func allPages<Item>(
+        _ page: (_ token: String?) async throws -> (items: [Item], next: String?)
+    ) async throws -> [Item] {
+        var items: [Item] = []
+        var token: String?
+        repeat {
+            let (found, next) = try await page(token)
+            items += found
+            token = next
+        } while token != nil
+        return items
     }
 
     private static func address(_ address: InboundPlanRequest.Address) -> IS.AddressInput {
