@@ -79,6 +79,27 @@ struct MigrationTests {
         }
     }
 
+    @Test("on SQLite a migration waits for another process's write held longer than SQLite's busy timeout")
+    func migrationWaitsPastBusyTimeout() async throws {
+        try await TestDatabase.with(.sqlite) { test in
+            let one = try await Database.open(test.url)
+            let two = try await Database.open(test.url)
+            let holding = Task {
+                try await one.transaction { sql in
+                    try await sql.raw("CREATE TABLE held_by_one (x INTEGER)").run()
+                    // Past SQLite's busy timeout (10 s): the second process's BEGIN IMMEDIATE is refused at least once.
+                    try await Task.sleep(for: .milliseconds(11_500))
+                }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let report = try await two.migrate()
+            #expect(report.applied.map(\.version) == Database.knownMigrations.map(\.version))
+            try await holding.value
+            try await one.close()
+            try await two.close()
+        }
+    }
+
     @Test("an empty database reports schema version 0 before migrating", arguments: TestEngine.available)
     func versionBeforeMigrating(engine: TestEngine) async throws {
         try await TestDatabase.with(engine) { test in

@@ -1,5 +1,6 @@
 import Foundation
 import SQLKit
+import SQLiteNIO
 
 /// One step of the schema. Steps are applied in `version` order, each once, and recorded in `schema_migrations`.
 /// A released step never changes: a later change is a new step.
@@ -38,7 +39,27 @@ struct Migrator {
     /// An arbitrary constant naming FlexBridge's migration lock among PostgreSQL advisory locks.
     static let postgresLockKey: Int64 = 0x466C_6578_4D69_6772  // "FlexMigr"
 
+    /// How long a run waits on SQLite for another process's migration to commit. SQLite's busy timeout (10 s) is
+    /// meant for ordinary writes; a migration of a large database, or of any database on a loaded machine, may hold
+    /// the write lock longer, and a process starting beside it must wait for it rather than fail.
+    static let sqliteWait: Duration = .seconds(600)
+
     func migrate(_ driver: any SQLDriver) async throws -> MigrationReport {
+        let started = ContinuousClock.now
+        while true {
+            do {
+                return try await migrateOnce(driver)
+            } catch let error as SQLiteError
+                where error.reason == .busy && ContinuousClock.now - started < Self.sqliteWait
+            {
+                // Nothing of this run stands (its BEGIN IMMEDIATE was refused): the other process's migration is
+                // still running, and this run finds what it applied once it has committed.
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    private func migrateOnce(_ driver: any SQLDriver) async throws -> MigrationReport {
         let migrations = self.migrations
         let kind = driver.kind
         return try await driver.withTransaction { database in
