@@ -68,7 +68,25 @@ public struct ConnectionSync: Service {
                 // next lease's run starts, so that two runs of one connection never overlap.
                 var runs: [ConnectionID: Run] = [:]
                 for await update in leases.updates {
-                    for id in update.lost { runs[id]?.stop.wake() }
+                    for id in update.lost {
+                        if update.handedOver[id] != nil { runs[id]?.drain.raise() } else { runs[id]?.stop.wake() }
+                    }
+                    // A connection handed over to another node: its lease is given up once the calls in flight have
+                    // ended, so that the next node never works beside this one.
+                    for id in update.handedOver.keys {
+                        let run = runs[id]
+                        group.addTask { [leases, logger] in
+                            await run?.ended.wait()
+                            do {
+                                try await leases.finishHandOver(id)
+                            } catch {
+                                logger.warning(
+                                    "a handed-over connection's lease could not be given up; it expires instead",
+                                    metadata: ["connection": "\(id)", "error": "\(error)"]
+                                )
+                            }
+                        }
+                    }
                     for (id, lease) in update.gained {
                         let previous = runs[id]
                         previous?.stop.wake()
@@ -78,7 +96,7 @@ public struct ConnectionSync: Service {
                             defer { run.ended.wake() }
                             if let previous { await previous.ended.wait() }
                             guard !Task.isCancelled else { return }
-                            await self.sync(id, lease: lease, until: run.stop)
+                            await self.sync(id, lease: lease, until: run.stop, drain: run.drain)
                         }
                     }
                 }
@@ -91,30 +109,41 @@ public struct ConnectionSync: Service {
     private final class Run: Sendable {
         /// Raised when the lease is lost or retaken.
         let stop = WakeUp()
+        /// Raised when the connection is handed over: the workers end their rounds in flight, then stop.
+        let drain = Latch()
         /// Raised when the run's workers have all ended.
         let ended = WakeUp()
     }
 
-    /// Runs the connection's workers under `lease` until `stop` is raised or the task is cancelled. Workers that
-    /// stop on their own (the seller's consent withdrawn) leave the connection idle until its lease changes.
-    private func sync(_ id: ConnectionID, lease: Lease, until stop: WakeUp) async {
+    /// How long a handed-over connection's workers have to end their rounds in flight before they are cancelled.
+    static let handOverGrace: Duration = .seconds(20)
+
+    /// Runs the connection's workers under `lease` until `stop` is raised or the task is cancelled, or — once `drain`
+    /// is raised — until the workers have ended their rounds in flight (at most ``handOverGrace``). Workers that stop
+    /// on their own (the seller's consent withdrawn) leave the connection idle until its lease changes.
+    private func sync(_ id: ConnectionID, lease: Lease, until stop: WakeUp, drain: Latch) async {
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 await stop.wait()
                 return true
             }
             group.addTask {
-                await self.work(id, lease: lease)
-                return false
+                await self.work(id, lease: lease, drain: drain)
+                return drain.isRaised
+            }
+            group.addTask {
+                await drain.wait()
+                try? await runtime.clock.sleep(for: Self.handOverGrace)
+                return !Task.isCancelled
             }
             for await stopped in group where stopped { break }
             group.cancelAll()
         }
     }
 
-    private func work(_ id: ConnectionID, lease: Lease) async {
+    private func work(_ id: ConnectionID, lease: Lease, drain: Latch) async {
         var client: SellingPartnerClient?
-        while client == nil, !Task.isCancelled {
+        while client == nil, !Task.isCancelled, !drain.isRaised {
             do {
                 // A connection stored with an endpoint this node does not allow (an internal service) never gets
                 // the client secret or the refresh token sent to it.
@@ -210,7 +239,8 @@ public struct ConnectionSync: Service {
         logger.info("connection sync started", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
         await runtime.run(
             [inventoryWorker] + orderWorker.workers + [fulfilmentWorker, returnWorker] + merchantOrderWorker.workers
-                + [listingsWorker, fbaWorker, inboundWorker, planWorker]
+                + [listingsWorker, fbaWorker, inboundWorker, planWorker],
+            until: drain
         )
         logger.info("connection sync ended", metadata: ["connection": "\(id)", "epoch": "\(lease.epoch)"])
     }

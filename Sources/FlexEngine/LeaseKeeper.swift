@@ -47,16 +47,24 @@ public actor LeaseKeeper: Service {
     }
 
     /// What changed in the leases this node holds: the leases gained (a lease retaken at a new epoch is lost and
-    /// gained), the connections lost.
+    /// gained), the connections lost, and among them those handed over to another node, whose leases are given up
+    /// once their work has stopped (``finishHandOver(_:)``).
     public struct Update: Sendable {
         public var gained: [ConnectionID: Lease]
         public var lost: Set<ConnectionID>
+        public var handedOver: [ConnectionID: Lease] = [:]
     }
 
     private let store: Store
     private let configuration: Configuration
     private let logger: Logger
     private var held: [ConnectionID: Lease] = [:]
+    /// Leases above the share, no longer renewed, waiting for their connection's work to stop.
+    private var pendingHandOvers: [ConnectionID: Lease] = [:]
+    /// Whether this node's own lease was held at the last round.
+    private var announcedHere = false
+    /// Announced nodes whose presence lock this node has seen held.
+    private var seenPresent: Set<String> = []
     private let continuation: AsyncStream<Update>.Continuation
 
     /// Every change of the leases this node holds, from the first, for the one consumer that starts and stops the
@@ -81,7 +89,8 @@ public actor LeaseKeeper: Service {
     /// The leases this node holds now, by connection.
     public var leases: [ConnectionID: Lease] { held }
 
-    /// One round: renew what is held, take what is free, drop connections that are no longer active.
+    /// One round: announce this node, renew what is held up to the node's share, hand over the surplus, take free
+    /// connections up to the share, drop connections that are no longer active.
     @discardableResult
     public func tick() async throws -> Changes {
         let connections = try await store.read { try await $0.connections() }
@@ -89,10 +98,15 @@ public actor LeaseKeeper: Service {
         var changes = Changes()
         // Said whatever happens later in the round: `held` already changed, so a change not said now (a store call
         // failing below) would never be said, and its connection's workers never started or stopped.
+        var handedOver: [ConnectionID: Lease] = [:]
         defer {
             if !changes.gained.isEmpty || !changes.lost.isEmpty {
                 continuation.yield(
-                    Update(gained: held.filter { changes.gained.contains($0.key) }, lost: changes.lost)
+                    Update(
+                        gained: held.filter { changes.gained.contains($0.key) },
+                        lost: changes.lost,
+                        handedOver: handedOver
+                    )
                 )
             }
         }
@@ -103,29 +117,64 @@ public actor LeaseKeeper: Service {
             }
         }
         let now = store.clock.now()
-        var deadOwners: [String: String] = [:]
-        for (name, lease) in try await store.read({ try await $0.leases() })
-        where lease.owner != configuration.owner && lease.expiresAt > now && configuration.isDeadOwner(lease.owner) {
-            deadOwners[name] = lease.owner
+        let (leases, present) = try await store.read { session in
+            (try await session.leases(), try await session.presentNodeKeys())
         }
-        // Every wanted lease renewed or taken in one transaction: one round costs the same whatever the number of
-        // connections.
-        let names = wanted.map { Lease.name(for: $0) }
+        let owner = configuration.owner
+        // Dead: a process of this host that no longer runs, or — on PostgreSQL — an announced node whose presence
+        // lock this node has seen held and PostgreSQL has since given back (its connection dropped). Owners never
+        // seen holding it (an older version, a node whose lock another holds) count as alive until they expire.
+        var deadOwners: Set<String> = []
+        var liveNodes: Set<String> = [owner]
+        let announced = Set(leases.values.compactMap { $0.expiresAt > now ? $0.announcedNode : nil })
+        seenPresent.formIntersection(announced)
+        if let present {
+            for node in announced where present.contains(Lease.presenceKey(for: node)) { seenPresent.insert(node) }
+        }
+        for lease in leases.values where lease.owner != owner && lease.expiresAt > now {
+            let presenceGone =
+                seenPresent.contains(lease.owner) && present?.contains(Lease.presenceKey(for: lease.owner)) == false
+            if configuration.isDeadOwner(lease.owner) || presenceGone { deadOwners.insert(lease.owner) }
+        }
+        for node in announced where !deadOwners.contains(node) { liveNodes.insert(node) }
+        let plan = LeaseShares.plan(
+            wanted: wanted,
+            held: Set(held.keys),
+            leases: leases,
+            owner: owner,
+            deadOwners: deadOwners,
+            liveNodes: liveNodes.count,
+            now: now
+        )
+        // The surplus stops here; its leases are given up once its workers have ended (``finishHandOver(_:)``), or
+        // expire unrenewed if they never end.
+        for id in plan.handOver {
+            if let lease = held.removeValue(forKey: id) {
+                handedOver[id] = lease
+                changes.lost.insert(id)
+            }
+        }
+        pendingHandOvers.merge(handedOver) { $1 }
+        let joining = !announcedHere
         let taken = try await store.transaction { [configuration] session in
-            try await session.acquireLeases(
-                names,
-                owner: configuration.owner,
+            if joining { session.noteNodeJoined() }
+            return try await session.acquireShare(
+                renewing: plan.renew.map { Lease.name(for: $0) } + [Lease.node(owner)],
+                candidates: plan.candidates.map { Lease.name(for: $0) },
+                limit: plan.take,
+                owner: owner,
                 ttl: configuration.ttl,
-                replacing: Set(deadOwners.values)
+                replacing: deadOwners
             )
         }
-        for id in wanted.sorted() {
+        announcedHere = taken[Lease.node(owner)] != nil
+        for id in Set(plan.renew + plan.candidates).sorted() {
             let name = Lease.name(for: id)
             let lease = taken[name]
-            if let dead = deadOwners[name], lease != nil {
+            if let previous = leases[name], lease != nil, deadOwners.contains(previous.owner) {
                 logger.notice(
                     "took over a dead node's connection at once",
-                    metadata: ["connection": "\(id)", "dead node": "\(dead)"]
+                    metadata: ["connection": "\(id)", "dead node": "\(previous.owner)"]
                 )
             }
             switch (held[id], lease) {
@@ -152,26 +201,61 @@ public actor LeaseKeeper: Service {
                 metadata: [
                     "gained": "\(changes.gained.map(\.rawValue).sorted())",
                     "lost": "\(changes.lost.map(\.rawValue).sorted())",
+                    "handedOver": "\(handedOver.keys.map(\.rawValue).sorted())",
+                    "held": "\(held.count)",
+                    "share": "\(LeaseShares.share(connections: wanted.count, liveNodes: liveNodes.count))",
+                    "nodes": "\(liveNodes.count)",
                 ]
             )
         }
         return changes
     }
 
+    /// Gives up the lease of a connection handed over once its workers have ended, so that another node takes it at
+    /// once; does nothing for a connection not being handed over.
+    public func finishHandOver(_ id: ConnectionID) async throws {
+        guard let lease = pendingHandOvers.removeValue(forKey: id) else { return }
+        try await store.transaction { try await $0.releaseLease(lease) }
+    }
+
     /// Gives up every lease this node holds.
     public func releaseAll() async throws {
-        let leases = Array(held.values)
+        let leases = Array(held.values) + Array(pendingHandOvers.values)
         continuation.yield(Update(gained: [:], lost: Set(held.keys)))
         held.removeAll()
+        pendingHandOvers.removeAll()
+        let owner = configuration.owner
+        let node = try await store.read { try await $0.lease(Lease.node(owner)) }
+        announcedHere = false
         try await store.transaction { session in
             for lease in leases { try await session.releaseLease(lease) }
+            // The node leaves: the others' shares grow at once.
+            if let node, node.owner == owner { try await session.releaseLease(node) }
         }
     }
 
     /// Renews and takes leases every `interval` (at once when a connection is authorised or changes status on this
     /// node; other nodes' changes are seen at the next round) until the node shuts down, then releases them all so that
     /// another node takes over at once.
+    ///
+    /// On PostgreSQL the node holds its presence lock (``Store/holdPresence(of:held:)``) the whole time, and its first
+    /// round waits for it (up to five seconds): a node that announced itself without it would look dead to the others.
     public func run() async throws {
+        let presenceHeld = WakeUp()
+        let everHeld = Guarded(false)
+        let presence = Task { [store, configuration] in
+            await store.holdPresence(of: configuration.owner) {
+                everHeld.withLock { $0 = true }
+                presenceHeld.wake()
+            }
+        }
+        defer { presence.cancel() }
+        if store.database.kind == .postgres {
+            await presenceHeld.wait(timeout: .seconds(5))
+            if !everHeld.withLock({ $0 }) {
+                logger.warning("this node's presence lock is not held yet; other nodes see it alive by its leases only")
+            }
+        }
         await cancelWhenGracefulShutdown { [self] in
             await WorkerRuntime(clock: clock, logger: logger).run(self)
         }

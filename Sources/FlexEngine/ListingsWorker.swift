@@ -4,7 +4,6 @@ import FlexStore
 import Foundation
 import Logging
 import SellingPartner
-import Synchronization
 
 /// Sends one connection's merchant-fulfilled (MFN) stock and its listings' prices to Amazon's listings, as fast as Amazon's two routes
 /// allow together: a few changes by patchListingsItem within seconds (5 a second), a backlog by JSON listings feeds
@@ -70,13 +69,6 @@ public struct ListingsWorker: ConnectionWorker {
     let refreshed = Guarded<(full: Date, since: Date, settings: ConnectionSettings)?>(nil)
     /// When the last reconciliation ran.
     let reconciled = Guarded<Date?>(nil)
-
-    /// A value the worker's rounds share, behind a lock.
-    final class Guarded<Value: Sendable>: Sendable {
-        let value: Mutex<Value>
-        init(_ value: Value) { self.value = Mutex(value) }
-        func withLock<T>(_ body: (inout Value) -> T) -> T { value.withLock { body(&$0) } }
-    }
 
     /// How far before a refresh's start the next incremental one reaches, for stock written by transactions still
     /// open when it began.

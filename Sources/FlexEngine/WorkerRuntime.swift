@@ -54,11 +54,12 @@ public struct WorkerRuntime<C: Clock<Duration>>: Sendable {
         self.logger = logger
     }
 
-    /// Runs the worker's rounds until the task is cancelled, another node takes the connection's lease, or Amazon
-    /// refuses the seller's refresh token. A failed round is logged and tried again after the worker's retry delay.
-    public func run(_ worker: some ConnectionWorker) async {
+    /// Runs the worker's rounds until the task is cancelled, another node takes the connection's lease, Amazon
+    /// refuses the seller's refresh token, or `drain` is raised (the round in flight ends first; a wait ends at once).
+    /// A failed round is logged and tried again after the worker's retry delay.
+    public func run(_ worker: some ConnectionWorker, until drain: Latch? = nil) async {
         var failures = 0
-        while !Task.isCancelled {
+        while !Task.isCancelled, drain?.isRaised != true {
             let started = clock.now
             do {
                 let next = try await worker.round()
@@ -66,11 +67,7 @@ public struct WorkerRuntime<C: Clock<Duration>>: Sendable {
                 var wait = next.wait
                 if next.measure == .afterStart { wait -= started.duration(to: clock.now) }
                 guard wait > .zero else { continue }
-                if let wakeUp = worker.wakeUp {
-                    await wakeUp.wait(timeout: wait, clock: clock)
-                } else {
-                    try await clock.sleep(for: wait)
-                }
+                try await self.wait(wait, for: worker, until: drain)
             } catch is CancellationError {
                 return
             } catch  where error.isLeaseLost {
@@ -98,10 +95,35 @@ public struct WorkerRuntime<C: Clock<Duration>>: Sendable {
     }
 
     /// Runs the workers side by side until all have stopped.
-    public func run(_ workers: [any ConnectionWorker]) async {
+    public func run(_ workers: [any ConnectionWorker], until drain: Latch? = nil) async {
         await withDiscardingTaskGroup { group in
-            for worker in workers { group.addTask { await self.run(worker) } }
+            for worker in workers { group.addTask { await self.run(worker, until: drain) } }
         }
+    }
+
+    /// Waits `duration` between two rounds, less when the worker's wake-up is raised or `drain` is.
+    private func wait(_ duration: Duration, for worker: some ConnectionWorker, until drain: Latch?) async throws {
+        guard let drain else {
+            if let wakeUp = worker.wakeUp {
+                await wakeUp.wait(timeout: duration, clock: clock)
+            } else {
+                try await clock.sleep(for: duration)
+            }
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await drain.wait() }
+            group.addTask {
+                if let wakeUp = worker.wakeUp {
+                    await wakeUp.wait(timeout: duration, clock: clock)
+                } else {
+                    try? await clock.sleep(for: duration)
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        try Task.checkCancellation()
     }
 }
 

@@ -48,6 +48,13 @@ public final class Store: Service, Sendable {
         listener.withLock { $0 = task }
     }
 
+    /// Says to every other node that `owner` is alive, until the task is cancelled: on PostgreSQL by holding the
+    /// advisory lock ``Lease/presenceKey(for:)`` on a connection of its own, which PostgreSQL gives back the moment
+    /// the process dies; `held` is called each time the lock is held. Returns at once on SQLite, where one node runs.
+    public func holdPresence(of owner: String, held: @escaping @Sendable () -> Void) async {
+        await database.holdAdvisoryLock(Lease.presenceNamespace, Lease.presenceKey(for: owner), granted: held)
+    }
+
     /// How to open a store.
     public struct Configuration: Sendable {
         public var databaseURL: DatabaseURL

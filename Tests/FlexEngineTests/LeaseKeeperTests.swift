@@ -192,4 +192,135 @@ struct LeaseKeeperTests {
             try await store.close()
         }
     }
+
+    /// `count` active connections in `store`.
+    static func activeConnections(_ count: Int, in store: Store, at now: Date) async throws -> [ConnectionID] {
+        try await store.transaction { session in
+            var ids: [ConnectionID] = []
+            for index in 0..<count {
+                let connection = Connection(
+                    name: "Seller \(index)",
+                    sellingPartnerID: SellingPartnerID(rawValue: "S\(index)"),
+                    region: .eu,
+                    marketplaceIDs: ["M"],
+                    applicationClientID: "c",
+                    createdAt: now
+                )
+                try await session.insertConnection(connection, clientSecret: "s", actor: "test")
+                try await session.authorize(connection.id, refreshToken: "r", actor: "test")
+                ids.append(connection.id)
+            }
+            return ids
+        }
+    }
+
+    /// Which node holds each connection's lease, as stored.
+    static func holders(_ ids: [ConnectionID], in store: Store, at now: Date) async throws -> [ConnectionID: String] {
+        let leases = try await store.read { try await $0.leases() }
+        var holders: [ConnectionID: String] = [:]
+        for id in ids {
+            if let lease = leases[Lease.name(for: id)], lease.expiresAt > now { holders[id] = lease.owner }
+        }
+        return holders
+    }
+
+    @Test(
+        "nodes share the connections: a node alone takes all, a second and a third joining get their share as the others hand over their surplus, a leaving node's share is taken at once",
+        arguments: TestEngine.available
+    )
+    func fairShares(engine: TestEngine) async throws {
+        let clock = TestClock()
+        try await TestDatabase.with(engine) { database in
+            let store = try await Store.open(
+                Store.Configuration(databaseURL: database.url, masterKey: .value(MasterKey.generate())),
+                clock: clock.wallClock
+            )
+            let ids = try await Self.activeConnections(9, in: store, at: clock.now)
+            let a = LeaseKeeper(store: store, configuration: .init(owner: "node-a", ttl: .seconds(30)))
+            let b = LeaseKeeper(store: store, configuration: .init(owner: "node-b", ttl: .seconds(30)))
+            let c = LeaseKeeper(store: store, configuration: .init(owner: "node-c", ttl: .seconds(30)))
+            let keepers = ["node-a": a, "node-b": b, "node-c": c]
+            /// A round of each keeper given, each hand-over finished as ConnectionSync would once the work stopped.
+            func round(_ nodes: [LeaseKeeper]) async throws {
+                for node in nodes {
+                    let before = Set(await node.leases.keys)
+                    let changes = try await node.tick()
+                    let after = Set(await node.leases.keys)
+                    for id in changes.lost.subtracting(after) where before.contains(id) {
+                        try await node.finishHandOver(id)
+                    }
+                }
+            }
+            func shares() async throws -> [String: Int] {
+                var counts: [String: Int] = [:]
+                for (_, owner) in try await Self.holders(ids, in: store, at: clock.now) {
+                    counts[owner, default: 0] += 1
+                }
+                // What each keeper believes it holds is what the store says.
+                for (name, keeper) in keepers {
+                    #expect(await keeper.leases.count == counts[name, default: 0], "\(name)")
+                }
+                return counts
+            }
+
+            try await round([a])
+            #expect(try await shares() == ["node-a": 9])
+            // B announces itself; A hands over its surplus (4) at its next round, B takes it at its next.
+            try await round([b])
+            #expect(try await shares() == ["node-a": 9])
+            try await round([a, b])
+            #expect(try await shares() == ["node-a": 5, "node-b": 4])
+            // C joins: each hands over down to ⌈9/3⌉ = 3, and C takes what was given up.
+            try await round([c, a, b, c])
+            #expect(try await shares() == ["node-a": 3, "node-b": 3, "node-c": 3])
+            try await round([a, b, c])
+            #expect(try await shares() == ["node-a": 3, "node-b": 3, "node-c": 3], "stable")
+            // B leaves cleanly: its connections and its node lease are given up, so A and C share them at once.
+            try await b.releaseAll()
+            try await round([a, c])
+            let after = try await shares()
+            #expect(after["node-b"] == nil && after.values.reduce(0, +) == 9)
+            #expect(after.values.allSatisfy { $0 <= 5 })
+            let epochs = try await store.read { try await $0.leases() }
+            #expect(ids.allSatisfy { (epochs[Lease.name(for: $0)]?.epoch ?? 0) >= 1 })
+            try await store.close()
+        }
+    }
+
+    @Test(
+        "on PostgreSQL a killed node is seen dead at once: its presence lock is gone, and its connections are taken before its leases expire"
+    )
+    func presence() async throws {
+        guard TestEngine.available.contains(.postgres) else { return }
+        let clock = TestClock()
+        try await TestDatabase.with(.postgres) { database in
+            let key = MasterKey.generate()
+            let store = try await Store.open(
+                Store.Configuration(databaseURL: database.url, masterKey: .value(key)),
+                clock: clock.wallClock
+            )
+            // Another process's store, as the killed node would have: its presence lock on a connection of its own.
+            let killedStore = try await Store.open(
+                Store.Configuration(databaseURL: database.url, masterKey: .value(key)),
+                clock: clock.wallClock
+            )
+            let ids = try await Self.activeConnections(4, in: store, at: clock.now)
+            let held = WakeUp()
+            let presence = Task { await killedStore.holdPresence(of: "node-killed") { held.wake() } }
+            await held.wait(timeout: .seconds(10))
+            let killed = LeaseKeeper(store: killedStore, configuration: .init(owner: "node-killed", ttl: .seconds(30)))
+            let survivor = LeaseKeeper(store: store, configuration: .init(owner: "node-survivor", ttl: .seconds(30)))
+            #expect(try await killed.tick().gained.count == 4)
+            // Alive: the survivor sees the lock and waits (it takes its share only once the other hands over).
+            #expect(try await survivor.tick().gained.isEmpty)
+            // The killed node's connection to PostgreSQL drops: the lock goes with it, the leases stay valid.
+            presence.cancel()
+            try await killedStore.close()
+            clock.advance(by: .seconds(1))
+            let taken = try await survivor.tick()
+            #expect(taken.gained == Set(ids), "taken 1 s after the kill, not after the 30 s lease")
+            #expect(try await Self.holders(ids, in: store, at: clock.now).values.allSatisfy { $0 == "node-survivor" })
+            try await store.close()
+        }
+    }
 }

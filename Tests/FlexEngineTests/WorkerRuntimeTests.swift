@@ -172,4 +172,54 @@ struct WorkerRuntimeTests {
             #expect(clock.sleeping == 0)
         }
     }
+
+    /// A worker whose round waits until the test lets it end, and says whether it was cancelled.
+    final class HeldWorker: ConnectionWorker {
+        let name = "held"
+        let wakeUp: WakeUp? = nil
+        let entered = Latch()
+        let release = Latch()
+        let counts = Mutex((rounds: 0, finished: 0, cancelled: 0))
+
+        func round() async throws -> NextRound {
+            counts.withLock { $0.rounds += 1 }
+            entered.raise()
+            await release.wait()
+            counts.withLock {
+                $0.finished += 1
+                if Task.isCancelled { $0.cancelled += 1 }
+            }
+            return .within(.seconds(60))
+        }
+    }
+
+    @Test("a drained worker ends its round in flight, uncancelled, and starts no other; a drain ends a wait at once")
+    func drain() async throws {
+        let runtime = WorkerRuntime(
+            clock: ManualClock(),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        let held = HeldWorker()
+        let drain = Latch()
+        let running = Task { await runtime.run(held, until: drain) }
+        await held.entered.wait()
+        drain.raise()
+        try await Task.sleep(for: .milliseconds(50))
+        held.release.raise()
+        await running.value
+        let counts = held.counts.withLock { $0 }
+        #expect(counts.rounds == 1 && counts.finished == 1 && counts.cancelled == 0)
+
+        // Between rounds: the wait (60 s on a clock that never moves) ends when the drain is raised.
+        let clock = ManualClock()
+        let waiting = ScriptedWorker()
+        let drainWaiting = Latch()
+        let task = Task {
+            await WorkerRuntime(clock: clock, logger: Logger(label: "test")).run(waiting, until: drainWaiting)
+        }
+        try await waiting.reach(1, on: clock)
+        drainWaiting.raise()
+        await task.value
+        #expect(waiting.rounds == 1)
+    }
 }

@@ -75,6 +75,11 @@ public final class Database: Sendable {
         await driver.listen(on: channel, handle)
     }
 
+    /// Holds a session-level advisory lock until the task is cancelled (PostgreSQL); returns at once on SQLite.
+    func holdAdvisoryLock(_ namespace: Int32, _ key: Int32, granted: @escaping @Sendable () -> Void) async {
+        await driver.holdAdvisoryLock(namespace, key, granted: granted)
+    }
+
     /// Runs `body` outside any transaction, for reads.
     public func session<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await driver.withSession(body)

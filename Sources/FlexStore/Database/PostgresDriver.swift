@@ -144,6 +144,56 @@ final class PostgresDriver: SQLDriver {
         }
     }
 
+    /// Pins one of the pool's connections for as long as the lock is held. A lock another session holds (two nodes'
+    /// names with one key) is asked for again every few seconds; the lock is given back before the connection
+    /// returns to the pool, so that a cancelled holder leaves no lock behind on a pooled connection.
+    func holdAdvisoryLock(_ namespace: Int32, _ key: Int32, granted: @escaping @Sendable () -> Void) async {
+        var warned = false
+        while !Task.isCancelled {
+            do {
+                let held = try await client.withConnection { connection in
+                    let rows = try await connection.query(
+                        "SELECT pg_try_advisory_lock(\(namespace), \(key)) AS locked",
+                        logger: logger
+                    )
+                    var locked = false
+                    for try await value in rows.decode(Bool.self) { locked = value }
+                    guard locked else { return false }
+                    granted()
+                    // A lost connection (and with it the lock) shows as a failed statement.
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(2))
+                        if Task.isCancelled { break }
+                        _ = try await connection.query("SELECT 1", logger: logger)
+                    }
+                    // Outside the cancelled task: the unlock must reach the server before the connection is pooled.
+                    let logger = self.logger
+                    try await Task {
+                        _ = try await connection.query(
+                            "SELECT pg_advisory_unlock(\(namespace), \(key))",
+                            logger: logger
+                        )
+                    }.value
+                    return true
+                }
+                if !held, !warned {
+                    warned = true
+                    logger.warning(
+                        "another session holds this node's presence lock; other nodes see this node alive by its leases only",
+                        metadata: ["key": "\(key)"]
+                    )
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning(
+                    "holding this node's presence lock failed; taking it again",
+                    metadata: ["error": "\(Self.describe(error))"]
+                )
+            }
+            try? await Task.sleep(for: .seconds(warned ? 5 : 1))
+        }
+    }
+
     func close() async throws {
         runTask.cancel()
         await runTask.value

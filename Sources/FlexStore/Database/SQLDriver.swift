@@ -20,10 +20,16 @@ protocol SQLDriver: Sendable {
     /// Hands `handle` every notification on `channel` until the task is cancelled, listening again after a lost
     /// connection; returns at once where the database has no notifications (SQLite).
     func listen(on channel: String, _ handle: @escaping @Sendable (String) -> Void) async
+
+    /// Holds the session-level advisory lock (`namespace`, `key`) on a connection of its own until the task is
+    /// cancelled, taking it again after a lost connection, and calls `granted` each time it is held; returns at once
+    /// where the database has no such locks (SQLite).
+    func holdAdvisoryLock(_ namespace: Int32, _ key: Int32, granted: @escaping @Sendable () -> Void) async
 }
 
 extension SQLDriver {
     func listen(on channel: String, _ handle: @escaping @Sendable (String) -> Void) async {}
+    func holdAdvisoryLock(_ namespace: Int32, _ key: Int32, granted: @escaping @Sendable () -> Void) async {}
 }
 
 extension SQLDriver {

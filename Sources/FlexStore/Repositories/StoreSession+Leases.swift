@@ -97,8 +97,74 @@ extension StoreSession {
         return held
     }
 
+    /// A node's whole round in one transaction: renews `renewing` (the leases `owner` holds, and its node lease) as
+    /// ``acquireLeases(_:owner:ttl:replacing:)`` does, then takes at most `limit` of `candidates` that are free,
+    /// expired or held by one of `deadOwners`, with the epoch raised. On PostgreSQL the takes skip rows another node's
+    /// round has locked, so that nodes starting together split the free leases in one round instead of queueing for
+    /// the same ones. Node leases expired for over an hour are deleted. Returns the leases `owner` holds afterwards.
+    public func acquireShare(
+        renewing: [String],
+        candidates: [String],
+        limit: Int,
+        owner: String,
+        ttl: Duration,
+        replacing deadOwners: Set<String> = []
+    ) async throws -> [String: Lease] {
+        var held = try await acquireLeases(renewing, owner: owner, ttl: ttl, replacing: deadOwners)
+        let now = nowMilliseconds
+        let expiresAt = now + ttl.milliseconds
+        let dead = deadOwners.isEmpty ? [owner] : Array(deadOwners)
+        var remaining = limit
+        for chunk in candidates.chunks(ofCount: 500) where remaining > 0 {
+            let chunk = Array(chunk)
+            var values: SQLQueryString = ""
+            for (index, name) in chunk.enumerated() {
+                if index > 0 { values += ", " }
+                values += "(\(bind: name), \(bind: owner), 0, 0)"
+            }
+            try await sql.raw(
+                "INSERT INTO leases (name, owner, epoch, expires_at) VALUES " + values
+                    + " ON CONFLICT (name) DO NOTHING"
+            ).run()
+            let free: SQLQueryString = "(expires_at <= \(bind: now) OR owner IN (\(binds: dead)))"
+            let lock: SQLQueryString = kind == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+            let update: SQLQueryString =
+                "UPDATE leases SET epoch = epoch + 1, owner = \(bind: owner), expires_at = \(bind: expiresAt) "
+                + "WHERE name IN (SELECT name FROM leases WHERE name IN (\(binds: chunk)) AND " + free
+                + " ORDER BY name LIMIT \(bind: remaining)" + lock + ") AND " + free + " RETURNING name, epoch"
+            for row in try await sql.raw(update).all() {
+                let name = try row.decode(column: "name", as: String.self)
+                held[name] = Lease(
+                    name: name,
+                    owner: owner,
+                    epoch: try row.decode(column: "epoch", as: Int64.self),
+                    expiresAt: Date(millisecondsSince1970: expiresAt)
+                )
+                remaining -= 1
+            }
+        }
+        try await sql.raw(
+            "DELETE FROM leases WHERE name LIKE 'node:%' AND expires_at < \(bind: now - 3_600_000)"
+        ).run()
+        return held
+    }
+
+    /// The presence keys (``Lease/presenceKey(for:)``) whose advisory lock some session of this database holds now:
+    /// the nodes that are alive as far as PostgreSQL knows. Nil on SQLite, which has no such locks.
+    public func presentNodeKeys() async throws -> Set<Int32>? {
+        guard kind == .postgres else { return nil }
+        let rows = try await sql.raw(
+            """
+            SELECT objid::bigint AS key FROM pg_locks
+            WHERE locktype = 'advisory' AND classid::bigint = \(bind: Int64(Lease.presenceNamespace)) AND objsubid = 2
+                AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            """
+        ).all()
+        return Set(try rows.map { Int32(truncatingIfNeeded: try $0.decode(column: "key", as: Int64.self)) })
+    }
+
     /// Gives the lease up at once, if `owner` still holds it at `epoch`, so that another node can take it without
-    /// waiting for it to expire.
+    /// waiting for it to expire; the other nodes' keepers are woken when the transaction commits.
     public func releaseLease(_ lease: Lease) async throws {
         try await sql.raw(
             """
@@ -106,6 +172,12 @@ extension StoreSession {
             WHERE name = \(bind: lease.name) AND owner = \(bind: lease.owner) AND epoch = \(bind: lease.epoch)
             """
         ).run()
+        notes.noteConnectionsChanged()
+    }
+
+    /// Wakes every node's lease keeper when the transaction commits: a node joined, so the shares changed.
+    public func noteNodeJoined() {
+        notes.noteConnectionsChanged()
     }
 
     /// Refuses to go on unless `lease` is still held by its owner at its epoch. On PostgreSQL the lease row is
