@@ -27,6 +27,10 @@ public struct FlexBridgeConfiguration: Sendable {
     public var nodeID: String
     /// How long a node's lease on a connection lasts without renewal.
     public var leaseTTL: Duration
+    /// Whether the node holds a PostgreSQL advisory lock while it runs, so that the other nodes see at once that it
+    /// died; off behind a pooler in transaction mode (PgBouncer), where session locks do not hold, and a dead node's
+    /// connections are then taken when its leases expire.
+    public var nodePresence = true
     /// The address sellers' browsers and Amazon reach this node at, for the consent redirect
     /// (`{publicURL}/api/v1/connections/callback`). Default: http://HOST:PORT.
     public var publicURL: URL?
@@ -43,6 +47,9 @@ public struct FlexBridgeConfiguration: Sendable {
     /// them it answers plain HTTP, for a node behind a TLS-terminating reverse proxy or on loopback.
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
+    /// How often every location and status of Seller Flex orders is polled, the safety net behind the shipment
+    /// notifications: each poll is a getShipments call per location and status.
+    public var orderPollInterval: Duration = .seconds(15)
     /// How often each return location is polled (Amazon sends no notification for returns), and the page size.
     public var returnPollInterval: Duration = .seconds(60)
     public var returnPageSize = 100
@@ -85,12 +92,14 @@ public struct FlexBridgeConfiguration: Sendable {
         case logFormat = "flexbridge.log.format"
         case nodeID = "flexbridge.node.id"
         case leaseTTL = "flexbridge.lease.ttl.seconds"
+        case nodePresence = "flexbridge.node.presence"
         case publicURL = "flexbridge.public.url"
         case notificationSecret = "flexbridge.notification.secret"
         case allowPrivateAddresses = "flexbridge.allow.private.addresses"
         case allowedHosts = "flexbridge.allowed.hosts"
         case tlsCertificate = "flexbridge.tls.certificate"
         case tlsKey = "flexbridge.tls.key"
+        case orderPollSeconds = "flexbridge.orders.poll.seconds"
         case returnPollSeconds = "flexbridge.returns.poll.seconds"
         case returnPageSize = "flexbridge.returns.page.size"
         case mfnPollSeconds = "flexbridge.mfn.poll.seconds"
@@ -116,8 +125,8 @@ public struct FlexBridgeConfiguration: Sendable {
             case .allowPrivateAddresses: "--allow-private-addresses"
             case .tlsCertificate: "--tls-certificate"
             case .tlsKey: "--tls-key"
-            case .databaseMaxConnections, .masterKey, .leaseTTL, .notificationSecret, .allowedHosts, .returnPollSeconds,
-                .returnPageSize, .mfnPollSeconds:
+            case .databaseMaxConnections, .masterKey, .leaseTTL, .nodePresence, .notificationSecret, .allowedHosts,
+                .orderPollSeconds, .returnPollSeconds, .returnPageSize, .mfnPollSeconds:
                 nil
             }
         }
@@ -191,6 +200,17 @@ public struct FlexBridgeConfiguration: Sendable {
         if let node = string(.nodeID) { configuration.nodeID = node }
         if let text = string(.leaseTTL) {
             configuration.leaseTTL = .seconds(try integer(text, key: .leaseTTL, in: 3...3600))
+        }
+        if let text = string(.nodePresence) {
+            switch text.lowercased() {
+            case "true", "1", "yes", "on": configuration.nodePresence = true
+            case "false", "0", "no", "off": configuration.nodePresence = false
+            default:
+                throw ConfigurationError(key: .nodePresence, message: "must be true or false, got \"\(text)\".")
+            }
+        }
+        if let text = string(.orderPollSeconds) {
+            configuration.orderPollInterval = .seconds(try integer(text, key: .orderPollSeconds, in: 1...86400))
         }
         if let text = string(.returnPollSeconds) {
             configuration.returnPollInterval = .seconds(try integer(text, key: .returnPollSeconds, in: 1...86400))

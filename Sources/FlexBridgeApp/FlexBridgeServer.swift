@@ -174,8 +174,11 @@ public struct FlexBridgeServer: Sendable {
             configuration: .init(
                 owner: configuration.nodeID,
                 ttl: configuration.leaseTTL,
-                interval: configuration.leaseTTL / 3,
-                isDeadOwner: FlexBridgeConfiguration.isDeadLocalNode
+                // A round is two statements whatever the number of connections: often enough that a dead node's
+                // connections (seen by its presence lock) are taken within seconds.
+                interval: min(configuration.leaseTTL / 3, .seconds(5)),
+                isDeadOwner: FlexBridgeConfiguration.isDeadLocalNode,
+                presence: configuration.nodePresence
             ),
             logger: logger
         )
@@ -209,6 +212,7 @@ public struct FlexBridgeServer: Sendable {
                     store: store,
                     leases: leaseKeeper,
                     clients: .node(configuration.nodeID),
+                    orders: OrderWorker.Configuration(pollInterval: configuration.orderPollInterval),
                     returns: ReturnWorker.Configuration(
                         pollInterval: configuration.returnPollInterval,
                         pageSize: configuration.returnPageSize

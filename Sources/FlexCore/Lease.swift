@@ -37,14 +37,7 @@ public struct WallClock: Sendable {
 extension Lease {
     /// The lease by which a running node announces itself: renewed with its connections' leases each round, so that
     /// its expiry is the node's last sign of life, and the number of live nodes sets each node's share.
-    public static func node(_ owner: String) -> String { "\(nodePrefix)\(owner)" }
-
-    static let nodePrefix = "node:"
-
-    /// The node this lease announces, when it is a node's lease.
-    public var announcedNode: String? {
-        name.hasPrefix(Self.nodePrefix) ? String(name.dropFirst(Self.nodePrefix.count)) : nil
-    }
+    public static func node(_ owner: String) -> String { "node:\(owner)" }
 
     /// The key under which a node holds PostgreSQL's session-level advisory lock while it runs (with
     /// ``presenceNamespace``): PostgreSQL gives the lock back the moment the node's connection drops, so a killed node

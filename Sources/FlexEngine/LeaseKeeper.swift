@@ -19,17 +19,22 @@ public actor LeaseKeeper: Service {
         /// Whether another owner's name is known to be a dead process — this node's own previous run, killed —
         /// whose leases can be taken at once instead of after they expire. Unknown owners count as alive.
         public var isDeadOwner: @Sendable (String) -> Bool
+        /// Whether the node holds its presence lock on PostgreSQL (``Store/holdPresence(of:held:)``) and judges
+        /// other nodes by theirs; without it a dead node's connections are taken when its leases expire.
+        public var presence: Bool
 
         public init(
             owner: String,
             ttl: Duration = .seconds(30),
             interval: Duration = .seconds(10),
-            isDeadOwner: @escaping @Sendable (String) -> Bool = { _ in false }
+            isDeadOwner: @escaping @Sendable (String) -> Bool = { _ in false },
+            presence: Bool = true
         ) {
             self.owner = owner
             self.ttl = ttl
             self.interval = interval
             self.isDeadOwner = isDeadOwner
+            self.presence = presence
         }
     }
 
@@ -61,10 +66,8 @@ public actor LeaseKeeper: Service {
     private var held: [ConnectionID: Lease] = [:]
     /// Leases above the share, no longer renewed, waiting for their connection's work to stop.
     private var pendingHandOvers: [ConnectionID: Lease] = [:]
-    /// Whether this node's own lease was held at the last round.
-    private var announcedHere = false
-    /// Announced nodes whose presence lock this node has seen held.
-    private var seenPresent: Set<String> = []
+    /// Whether this node holds its presence lock (it says so in its announcement).
+    private var presenceHeld = false
     private let continuation: AsyncStream<Update>.Continuation
 
     /// Every change of the leases this node holds, from the first, for the one consumer that starts and stops the
@@ -117,26 +120,28 @@ public actor LeaseKeeper: Service {
             }
         }
         let now = store.clock.now()
-        let (leases, present) = try await store.read { session in
-            (try await session.leases(), try await session.presentNodeKeys())
+        let (leases, nodes, present) = try await store.read { [configuration] session in
+            (
+                try await session.leases(), try await session.announcedNodes(),
+                configuration.presence ? try await session.presentNodeKeys() : nil
+            )
         }
         let owner = configuration.owner
-        // Dead: a process of this host that no longer runs, or — on PostgreSQL — an announced node whose presence
-        // lock this node has seen held and PostgreSQL has since given back (its connection dropped). Owners never
-        // seen holding it (an older version, a node whose lock another holds) count as alive until they expire.
+        // Dead: a process of this host that no longer runs, or — on PostgreSQL — a node announced with a presence lock
+        // that PostgreSQL has given back (its connection dropped). Owners that announced no lock (an older version,
+        // presence off) count as alive until their leases expire.
         var deadOwners: Set<String> = []
         var liveNodes: Set<String> = [owner]
-        let announced = Set(leases.values.compactMap { $0.expiresAt > now ? $0.announcedNode : nil })
-        seenPresent.formIntersection(announced)
-        if let present {
-            for node in announced where present.contains(Lease.presenceKey(for: node)) { seenPresent.insert(node) }
+        for node in nodes where node.owner != owner {
+            if let key = node.presenceKey, let present, !present.contains(key) {
+                deadOwners.insert(node.owner)
+            } else if !configuration.isDeadOwner(node.owner) {
+                liveNodes.insert(node.owner)
+            }
         }
         for lease in leases.values where lease.owner != owner && lease.expiresAt > now {
-            let presenceGone =
-                seenPresent.contains(lease.owner) && present?.contains(Lease.presenceKey(for: lease.owner)) == false
-            if configuration.isDeadOwner(lease.owner) || presenceGone { deadOwners.insert(lease.owner) }
+            if configuration.isDeadOwner(lease.owner) { deadOwners.insert(lease.owner) }
         }
-        for node in announced where !deadOwners.contains(node) { liveNodes.insert(node) }
         let plan = LeaseShares.plan(
             wanted: wanted,
             held: Set(held.keys),
@@ -155,11 +160,11 @@ public actor LeaseKeeper: Service {
             }
         }
         pendingHandOvers.merge(handedOver) { $1 }
-        let joining = !announcedHere
+        let presenceKey = presenceHeld ? Lease.presenceKey(for: owner) : nil
         let taken = try await store.transaction { [configuration] session in
-            if joining { session.noteNodeJoined() }
+            try await session.announceNode(owner, presenceKey: presenceKey, ttl: configuration.ttl)
             return try await session.acquireShare(
-                renewing: plan.renew.map { Lease.name(for: $0) } + [Lease.node(owner)],
+                renewing: plan.renew.map { Lease.name(for: $0) },
                 candidates: plan.candidates.map { Lease.name(for: $0) },
                 limit: plan.take,
                 owner: owner,
@@ -167,7 +172,6 @@ public actor LeaseKeeper: Service {
                 replacing: deadOwners
             )
         }
-        announcedHere = taken[Lease.node(owner)] != nil
         for id in Set(plan.renew + plan.candidates).sorted() {
             let name = Lease.name(for: id)
             let lease = taken[name]
@@ -211,6 +215,12 @@ public actor LeaseKeeper: Service {
         return changes
     }
 
+    /// Says that this node holds its presence lock, so that its announcements carry the lock's key from the next
+    /// round on (``run()`` calls it when ``Store/holdPresence(of:held:)`` reports the lock held).
+    public func markPresenceHeld() {
+        presenceHeld = true
+    }
+
     /// Gives up the lease of a connection handed over once its workers have ended, so that another node takes it at
     /// once; does nothing for a connection not being handed over.
     public func finishHandOver(_ id: ConnectionID) async throws {
@@ -226,7 +236,6 @@ public actor LeaseKeeper: Service {
         pendingHandOvers.removeAll()
         let owner = configuration.owner
         let node = try await store.read { try await $0.lease(Lease.node(owner)) }
-        announcedHere = false
         try await store.transaction { session in
             for lease in leases { try await session.releaseLease(lease) }
             // The node leaves: the others' shares grow at once.
@@ -239,20 +248,25 @@ public actor LeaseKeeper: Service {
     /// another node takes over at once.
     ///
     /// On PostgreSQL the node holds its presence lock (``Store/holdPresence(of:held:)``) the whole time, and its first
-    /// round waits for it (up to five seconds): a node that announced itself without it would look dead to the others.
+    /// round waits for it (up to five seconds), so that its first announcement already carries the lock's key: the
+    /// other nodes then know it dead the moment PostgreSQL gives the lock back.
     public func run() async throws {
-        let presenceHeld = WakeUp()
+        let held = WakeUp()
         let everHeld = Guarded(false)
         let presence = Task { [store, configuration] in
+            guard configuration.presence else { return }
             await store.holdPresence(of: configuration.owner) {
                 everHeld.withLock { $0 = true }
-                presenceHeld.wake()
+                held.wake()
+                Task { await self.markPresenceHeld() }
             }
         }
         defer { presence.cancel() }
-        if store.database.kind == .postgres {
-            await presenceHeld.wait(timeout: .seconds(5))
-            if !everHeld.withLock({ $0 }) {
+        if store.database.kind == .postgres, configuration.presence {
+            await held.wait(timeout: .seconds(5))
+            if everHeld.withLock({ $0 }) {
+                presenceHeld = true
+            } else {
                 logger.warning("this node's presence lock is not held yet; other nodes see it alive by its leases only")
             }
         }

@@ -309,6 +309,7 @@ struct LeaseKeeperTests {
             let presence = Task { await killedStore.holdPresence(of: "node-killed") { held.wake() } }
             await held.wait(timeout: .seconds(10))
             let killed = LeaseKeeper(store: killedStore, configuration: .init(owner: "node-killed", ttl: .seconds(30)))
+            await killed.markPresenceHeld()
             let survivor = LeaseKeeper(store: store, configuration: .init(owner: "node-survivor", ttl: .seconds(30)))
             #expect(try await killed.tick().gained.count == 4)
             // Alive: the survivor sees the lock and waits (it takes its share only once the other hands over).

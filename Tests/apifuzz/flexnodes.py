@@ -67,6 +67,12 @@ def psql(admin_url, sql):
     return result.stdout.strip()
 
 
+def psql_rows(url, sql):
+    """The rows of one query, each a list of its columns' text."""
+    output = psql(url, sql)
+    return [line.split("|") for line in output.splitlines() if line]
+
+
 def database_url(admin_url, name):
     parts = urllib.parse.urlsplit(admin_url)
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))

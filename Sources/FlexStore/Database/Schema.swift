@@ -776,5 +776,12 @@ enum Schema {
             try await database.raw("ALTER TABLE stock_orders ADD COLUMN inbound_plan_id TEXT").run()
             try await database.raw("ALTER TABLE stock_orders ADD COLUMN carrier_fees TEXT").run()
         },
+        Migration(version: 18, name: "Nodes announce themselves with the key of the presence lock they hold") {
+            database,
+            _ in
+            // Set on a node's own lease (node:<name>) when it holds PostgreSQL's advisory lock under that key while it
+            // runs: another node that finds the lease valid but the lock gone knows the node died.
+            try await database.raw("ALTER TABLE leases ADD COLUMN presence_key BIGINT").run()
+        },
     ]
 }

@@ -149,6 +149,51 @@ extension StoreSession {
         return held
     }
 
+    /// Announces `owner` as a live node until `ttl` from now, with the key of the presence lock it holds (nil
+    /// when it holds none). Returns true when the node was not announced before (or its announcement had expired):
+    /// it joins, and every node's keeper is woken when the transaction commits, since the shares changed.
+    @discardableResult
+    public func announceNode(_ owner: String, presenceKey: Int32?, ttl: Duration) async throws -> Bool {
+        let now = nowMilliseconds
+        let name = Lease.node(owner)
+        let previous = try await sql.raw("SELECT expires_at FROM leases WHERE name = \(bind: name)").first()
+        let joined = try previous.map { try $0.decode(column: "expires_at", as: Int64.self) <= now } ?? true
+        let key = presenceKey.map(Int64.init)
+        try await sql.raw(
+            """
+            INSERT INTO leases (name, owner, epoch, expires_at, presence_key)
+            VALUES (\(bind: name), \(bind: owner), 1, \(bind: now + ttl.milliseconds), \(bind: key))
+            ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
+                presence_key = excluded.presence_key
+            """
+        ).run()
+        if joined { notes.noteConnectionsChanged() }
+        return joined
+    }
+
+    /// A node as it announced itself: its name, until when, and its presence lock's key.
+    public struct NodeAnnouncement: Sendable, Hashable {
+        public var owner: String
+        public var expiresAt: Date
+        public var presenceKey: Int32?
+    }
+
+    /// The nodes whose announcement has not expired at `now`.
+    public func announcedNodes() async throws -> [NodeAnnouncement] {
+        let rows = try await sql.raw(
+            "SELECT owner, expires_at, presence_key FROM leases WHERE name LIKE 'node:%' AND expires_at > \(bind: nowMilliseconds)"
+        ).all()
+        return try rows.map { row in
+            NodeAnnouncement(
+                owner: try row.decode(column: "owner", as: String.self),
+                expiresAt: Date(millisecondsSince1970: try row.decode(column: "expires_at", as: Int64.self)),
+                presenceKey: try row.decode(column: "presence_key", as: Int64?.self).map {
+                    Int32(truncatingIfNeeded: $0)
+                }
+            )
+        }
+    }
+
     /// The presence keys (``Lease/presenceKey(for:)``) whose advisory lock some session of this database holds now:
     /// the nodes that are alive as far as PostgreSQL knows. Nil on SQLite, which has no such locks.
     public func presentNodeKeys() async throws -> Set<Int32>? {
@@ -172,11 +217,6 @@ extension StoreSession {
             WHERE name = \(bind: lease.name) AND owner = \(bind: lease.owner) AND epoch = \(bind: lease.epoch)
             """
         ).run()
-        notes.noteConnectionsChanged()
-    }
-
-    /// Wakes every node's lease keeper when the transaction commits: a node joined, so the shares changed.
-    public func noteNodeJoined() {
         notes.noteConnectionsChanged()
     }
 
