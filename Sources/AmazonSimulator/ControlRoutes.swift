@@ -286,6 +286,14 @@ enum ControlRoutes {
                 return ["id": id, "status": "CANCELLED"]
             }
         }
+        control.post("mfn-orders/{id}/status") { request, context in
+            try await answer {
+                let id = try context.parameters.require("id")
+                let body = try await JSONResponse.decode(MFNStatusRequest.self, from: request)
+                try await simulator.forceMFNOrderStatus(id, to: body.status)
+                return ["id": id, "status": body.status]
+            }
+        }
         control.post("mfn-orders/{id}/cancellation-request") { request, context in
             try await answer {
                 let id = try context.parameters.require("id")
@@ -386,6 +394,11 @@ enum ControlRoutes {
                 body: .init(byteBuffer: ByteBuffer(bytes: document.data))
             )
         }
+    }
+
+    /// What `POST /_simulator/mfn-orders/{id}/status` takes: any fulfillment status, Amazon's model's or not.
+    struct MFNStatusRequest: Decodable {
+        var status: String
     }
 
     /// What `POST /_simulator/shipments/{id}/replace` takes: REPLACEMENT (default) or EXCHANGE.

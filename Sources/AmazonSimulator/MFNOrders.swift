@@ -287,6 +287,14 @@ extension Simulator {
         notifyOrderChange(record, type: "BuyerRequestedChange", reason: "BuyerRequestedCancel")
     }
 
+    /// Puts an order in any fulfillment status, one Amazon's model does not have included (a value Amazon adds
+    /// later), as Amazon would with an ORDER_CHANGE notification: how tests see that FlexBridge keeps such an order.
+    public func forceMFNOrderStatus(_ id: String, to status: String) throws(ControlError) {
+        guard var record = mfn.orders[id] else { throw ControlError("No MFN order with id \(id)", notFound: true) }
+        guard !status.isEmpty, status.count <= 64 else { throw ControlError("status must be 1 to 64 characters") }
+        setStatus(&record, status, reason: "OrderStatusChange")
+    }
+
     func setStatus(_ record: inout MFNWorld.Record, _ status: String, reason: String) {
         let stamp = world.stamp(now())
         record.order.fulfillment?.fulfillmentStatus = status

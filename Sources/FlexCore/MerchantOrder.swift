@@ -72,6 +72,11 @@ public struct MerchantOrderFacts: Sendable, Hashable, Codable {
     public var marketplaceID: MarketplaceID
     /// Amazon's fulfillmentStatus: PENDING, UNSHIPPED, PARTIALLY_SHIPPED, SHIPPED, CANCELLED, … (or a newer one).
     public var status: String
+
+    /// The fulfillment statuses of Amazon's Orders 2026-01-01 model; another is kept as sent, and said.
+    public static let knownStatuses: Set<String> = [
+        "PENDING_AVAILABILITY", "PENDING", "UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED", "UNFULFILLABLE",
+    ]
     /// MERCHANT or AMAZON.
     public var fulfilledBy: String?
     /// Amazon's ship-service level (Standard, Expedited, SecondDay, NextDay, or the marketplace's own).

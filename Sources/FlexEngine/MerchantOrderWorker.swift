@@ -121,25 +121,45 @@ public struct MerchantOrderWorker: Sendable {
                 let order = try await callAmazon(store: store, connectionID: connectionID, lease: lease) {
                     try await amazon.merchantOrder(id)
                 }
-                let change = try await store.transaction(fencedBy: lease) { [connectionID] session in
-                    let change: OrderChange =
+                let (change, unknown) = try await store.transaction(fencedBy: lease) { [connectionID] session in
+                    let stored: (OrderChange, UnknownAmazonValue?) =
                         Self.isBefore(earliest, order)
-                        ? .unchanged
-                        : try await session.upsertMerchantOrder(
-                            order,
-                            connectionID: connectionID,
-                            source: "notification"
-                        )
+                        ? (.unchanged, nil)
+                        : try await Self.store(order, in: session, connectionID: connectionID, source: "notification")
                     try await session.completeMerchantOrderFetch(
                         connectionID: connectionID,
                         orderID: id,
                         readSince: readSince
                     )
-                    return change
+                    return stored
                 }
+                unknown?.report(logger, connectionID: connectionID)
                 if change != .unchanged { changed += 1 }
             }
         }
+    }
+
+    /// Stores an order as Amazon gave it, with its event; an order that changed into a status this version does not
+    /// know is also said (an `amazon.unknown_value` event in the same transaction; the metric and warning are the
+    /// caller's, once it committed).
+    static func store(
+        _ order: AmazonMerchantOrder,
+        in session: StoreSession,
+        connectionID: ConnectionID,
+        source: String
+    ) async throws -> (OrderChange, UnknownAmazonValue?) {
+        let change = try await session.upsertMerchantOrder(order, connectionID: connectionID, source: source)
+        guard change != .unchanged, !MerchantOrderFacts.knownStatuses.contains(order.facts.status) else {
+            return (change, nil)
+        }
+        let unknown = UnknownAmazonValue(
+            field: "mfn_order.status",
+            value: order.facts.status,
+            subjectKey: "orderId",
+            subject: order.facts.orderID
+        )
+        try await session.appendEvents([try unknown.event(connectionID: connectionID)])
+        return (change, unknown)
     }
 
     /// Whether the order was placed before the earliest order day the settings name: not FlexBridge's to work.
@@ -173,16 +193,22 @@ public struct MerchantOrderWorker: Sendable {
                     nextToken: pageToken
                 )
             }
-            let stored = try await store.transaction(fencedBy: lease) { [connectionID] session in
+            let (stored, unknowns) = try await store.transaction(fencedBy: lease) { [connectionID] session in
                 var stored = 0
-                for order in page.orders.filter({ !Self.isBefore(earliest, $0) })
-                where try await session.upsertMerchantOrder(order, connectionID: connectionID, source: "poll")
-                    != .unchanged
-                {
-                    stored += 1
+                var unknowns: [UnknownAmazonValue] = []
+                for order in page.orders.filter({ !Self.isBefore(earliest, $0) }) {
+                    let (change, unknown) = try await Self.store(
+                        order,
+                        in: session,
+                        connectionID: connectionID,
+                        source: "poll"
+                    )
+                    if change != .unchanged { stored += 1 }
+                    if let unknown { unknowns.append(unknown) }
                 }
-                return stored
+                return (stored, unknowns)
             }
+            for unknown in unknowns { unknown.report(logger, connectionID: connectionID) }
             changed += stored
             until = page.searchedUntil ?? until
             token = page.nextToken

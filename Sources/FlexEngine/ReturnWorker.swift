@@ -141,40 +141,26 @@ public struct ReturnWorker: ConnectionWorker {
             }
             for item in page.returns {
                 let source = poll == .created ? "poll:created" : "poll"
-                let unknown = ReturnStatus(rawValue: item.facts.status) == nil
+                let unknown =
+                    ReturnStatus(rawValue: item.facts.status) == nil
+                    ? UnknownAmazonValue(
+                        field: "return.status",
+                        value: item.facts.status,
+                        subjectKey: "returnId",
+                        subject: item.facts.id.rawValue
+                    ) : nil
                 if try await store.transaction(
                     fencedBy: lease,
                     { [connectionID] session in
                         let changed = try await session.upsertReturn(item, connectionID: connectionID, source: source)
-                        if changed && unknown {
-                            // Kept as Amazon sent it; said, so that someone adds it where FlexBridge acts on statuses.
-                            try await session.appendEvents([
-                                NewEvent(
-                                    type: "amazon.unknown_value",
-                                    connectionID: connectionID,
-                                    subject: item.facts.id.rawValue,
-                                    payload: try JSONText.encode([
-                                        "field": "return.status", "value": item.facts.status,
-                                        "returnId": item.facts.id.rawValue,
-                                    ])
-                                )
-                            ])
+                        if changed, let unknown {
+                            try await session.appendEvents([try unknown.event(connectionID: connectionID)])
                         }
                         return changed
                     }
                 ) {
                     changed += 1
-                    if unknown {
-                        Counter(
-                            label: "flexbridge_amazon_unknown_values_total",
-                            dimensions: [("field", "return.status")]
-                        )
-                        .increment()
-                        logger.warning(
-                            "Amazon sent a return status this version does not know; kept as sent",
-                            metadata: ["return": "\(item.facts.id)", "status": "\(item.facts.status)"]
-                        )
-                    }
+                    unknown?.report(logger, connectionID: connectionID)
                 }
                 let time = poll == .created ? item.facts.createdAt : item.facts.updatedAt
                 if time > newest { newest = time }

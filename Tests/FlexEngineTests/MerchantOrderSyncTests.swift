@@ -12,6 +12,49 @@ import Testing
 @Suite("MFN orders against the simulator")
 struct MerchantOrderSyncTests {
     @Test(
+        "an MFN order status Amazon adds later (not in its model) is kept as sent and said in an event; the order carries on",
+        arguments: TestEngine.available
+    )
+    func unknownStatus(engine: TestEngine) async throws {
+        try await FulfilmentTests.run(engine: engine) { parts in
+            let store = parts.amazon.store
+            let connection = parts.amazon.connection
+            let simulator = parts.amazon.simulator
+            let worker = MerchantOrderWorker(
+                connectionID: connection.id,
+                store: store,
+                client: parts.client,
+                logger: Logger(label: "test.mfn")
+            )
+            try await store.transaction {
+                _ = try await $0.updateSettings(of: connection.id, actor: "test") { $0.mfnOrderSyncEnabled = true }
+            }
+            let india = InventoryFixture.marketplace
+            let ids = [
+                try await simulator.createMFNOrder(.init(merchantID: InventoryFixture.merchant, marketplaceID: india)),
+                try await simulator.createMFNOrder(.init(merchantID: InventoryFixture.merchant, marketplaceID: india)),
+            ]
+            #expect(try await worker.poll() == 2)
+            try await simulator.forceMFNOrderStatus(ids[0], to: "ON_HOLD_FOR_REVIEW")
+            #expect(try await worker.poll() == 1, "the page with the new status is read whole")
+            let held = try #require(try await store.read { try await $0.order(ShipmentID(rawValue: ids[0])) })
+            #expect(held.status == "ON_HOLD_FOR_REVIEW")
+            let events = try await store.read { try await $0.events(after: 0, account: .default, limit: 1000) }
+            let unknown = events.filter { $0.type == "amazon.unknown_value" }
+            #expect(unknown.count == 1 && unknown.first?.subject == ids[0])
+            #expect(unknown.first?.payload.contains(#""field":"mfn_order.status""#) == true)
+            #expect(unknown.first?.payload.contains(#""value":"ON_HOLD_FOR_REVIEW""#) == true)
+            #expect(try await worker.poll() == 0, "read again by the overlap: nothing changes, nothing said twice")
+            // Amazon moves it on to a status it knows: the order follows.
+            try await simulator.forceMFNOrderStatus(ids[0], to: "UNSHIPPED")
+            #expect(try await worker.poll() == 1)
+            #expect(try await store.read { try await $0.order(ShipmentID(rawValue: ids[0])) }?.status == "UNSHIPPED")
+            let after = try await store.read { try await $0.events(after: 0, account: .default, limit: 1000) }
+            #expect(after.filter { $0.type == "amazon.unknown_value" }.count == 1)
+        }
+    }
+
+    @Test(
         "off by default; on, a poll takes the connection's marketplaces' payable orders once, and a notification brings a cancellation at once",
         arguments: TestEngine.available
     )

@@ -1,0 +1,39 @@
+import FlexCore
+import FlexStore
+import Logging
+import Metrics
+
+/// A value Amazon sent in a field whose values FlexBridge acts on, that this version's model does not have (Amazon
+/// adds enum values over time): the document is kept as Amazon sent it and the sync carries on, and the value is said
+/// — an `amazon.unknown_value` event, `flexbridge_amazon_unknown_values_total{field}` and a warning — so that someone
+/// adds it where FlexBridge acts on that field.
+struct UnknownAmazonValue: Sendable {
+    /// The field, as `document.field` (`return.status`, `mfn_order.status`).
+    var field: String
+    var value: String
+    /// The event's subject and the payload's key for it (`returnId`, `orderId`).
+    var subjectKey: String
+    var subject: String
+
+    /// The event, written in the transaction that stored the document.
+    func event(connectionID: ConnectionID) throws -> NewEvent {
+        NewEvent(
+            type: "amazon.unknown_value",
+            connectionID: connectionID,
+            subject: subject,
+            payload: try JSONText.encode(["field": field, "value": value, subjectKey: subject])
+        )
+    }
+
+    /// The metric and the warning, once the transaction committed.
+    func report(_ logger: Logger, connectionID: ConnectionID) {
+        Counter(label: "flexbridge_amazon_unknown_values_total", dimensions: [("field", field)]).increment()
+        logger.warning(
+            "Amazon sent a value this version does not know; kept as sent",
+            metadata: [
+                "connection": "\(connectionID)", "field": "\(field)", "value": "\(value)",
+                "\(subjectKey)": "\(subject)",
+            ]
+        )
+    }
+}
