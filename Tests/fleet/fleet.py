@@ -175,7 +175,7 @@ def check_request_log(log, database, merchants, holds):
                     violation(f"{key}: sequence number {number} sent after {sequences[key]} (applied twice or lowered)")
                 sequences[key] = number
                 applied += 1
-    switches_total, worst = 0, (0, None)
+    switches_total, worst = 0, (0, "")
     for merchant_id, cid in merchants.items():
         calls = by_merchant.get(merchant_id, [])
         nodes = [node for _, node in calls]
