@@ -44,7 +44,12 @@ struct TokenTests {
                 endpoint: .custom(amazon.base),
                 login: amazon.login,
                 refreshToken: try await amazon.simulator.authorize(merchantID: SimulatedAmazon.merchant),
-                configuration: .init(rateLimits: ["getShipments": .init(rate: 10_000, burst: 10_000)]),
+                // A minute per attempt: the test is about one refresh for 100 callers, and on a machine busy with
+                // the rest of the suite 100 answers of the in-process simulator can take longer than Amazon's 10 s.
+                configuration: .init(
+                    retry: RetryPolicy(timeout: 60),
+                    rateLimits: ["getShipments": .init(rate: 10_000, burst: 10_000)]
+                ),
                 clock: { now.withLock { $0 } },
                 sleep: { _ in }
             )
