@@ -57,15 +57,7 @@ extension StoreSession {
         var held: [String: Lease] = [:]
         for chunk in names.sorted().chunks(ofCount: 500) {
             let chunk = Array(chunk)
-            var values: SQLQueryString = ""
-            for (index, name) in chunk.enumerated() {
-                if index > 0 { values += ", " }
-                values += "(\(bind: name), \(bind: owner), 0, 0)"
-            }
-            try await sql.raw(
-                "INSERT INTO leases (name, owner, epoch, expires_at) VALUES " + values
-                    + " ON CONFLICT (name) DO NOTHING"
-            ).run()
+            try await insertFreeLeases(chunk, owner: owner)
             // The rows are locked in name order on PostgreSQL, so that two nodes' rounds never deadlock.
             let locked: SQLQueryString =
                 kind == .postgres
@@ -117,15 +109,7 @@ extension StoreSession {
         var remaining = limit
         for chunk in candidates.chunks(ofCount: 500) where remaining > 0 {
             let chunk = Array(chunk)
-            var values: SQLQueryString = ""
-            for (index, name) in chunk.enumerated() {
-                if index > 0 { values += ", " }
-                values += "(\(bind: name), \(bind: owner), 0, 0)"
-            }
-            try await sql.raw(
-                "INSERT INTO leases (name, owner, epoch, expires_at) VALUES " + values
-                    + " ON CONFLICT (name) DO NOTHING"
-            ).run()
+            try await insertFreeLeases(chunk, owner: owner)
             let free: SQLQueryString = "(expires_at <= \(bind: now) OR owner IN (\(binds: dead)))"
             let lock: SQLQueryString = kind == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
             let update: SQLQueryString =
@@ -206,6 +190,19 @@ extension StoreSession {
             """
         ).all()
         return Set(try rows.map { Int32(truncatingIfNeeded: try $0.decode(column: "key", as: Int64.self)) })
+    }
+
+    /// Inserts the leases of `names` that have no row yet, free (expired since the epoch), so that the update that
+    /// follows finds a row to take.
+    private func insertFreeLeases(_ names: [String], owner: String) async throws {
+        var values: SQLQueryString = ""
+        for (index, name) in names.enumerated() {
+            if index > 0 { values += ", " }
+            values += "(\(bind: name), \(bind: owner), 0, 0)"
+        }
+        try await sql.raw(
+            "INSERT INTO leases (name, owner, epoch, expires_at) VALUES " + values + " ON CONFLICT (name) DO NOTHING"
+        ).run()
     }
 
     /// Gives the lease up at once, if `owner` still holds it at `epoch`, so that another node can take it without
