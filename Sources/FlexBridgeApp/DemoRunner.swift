@@ -99,6 +99,7 @@ public struct DemoRunner: Sendable {
         configuration.outbound = .localDevelopment
         configuration.notificationSecret = UUID().uuidString
         configuration.returnPollInterval = .seconds(10)
+        configuration.statusPollInterval = .seconds(10)
         let server = FlexBridgeServer(
             configuration: configuration,
             registry: PrometheusCollectorRegistry(),

@@ -47,9 +47,12 @@ public struct FlexBridgeConfiguration: Sendable {
     /// them it answers plain HTTP, for a node behind a TLS-terminating reverse proxy or on loopback.
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
-    /// How often every location and status of Seller Flex orders is polled, the safety net behind the shipment
-    /// notifications: each poll is a getShipments call per location and status.
+    /// How often every location is polled for new and cancelled Seller Flex orders, the safety net behind the
+    /// shipment notifications: each poll is a getShipments call per location and status (three).
     public var orderPollInterval: Duration = .seconds(15)
+    /// How often every shipment status (ten) and every return status (fifteen) is polled, and at a start: the
+    /// statuses the seller's own calls or a carrier change.
+    public var statusPollInterval: Duration = .seconds(300)
     /// How often each return location is polled (Amazon sends no notification for returns), and the page size.
     public var returnPollInterval: Duration = .seconds(60)
     public var returnPageSize = 100
@@ -101,6 +104,7 @@ public struct FlexBridgeConfiguration: Sendable {
         case tlsKey = "flexbridge.tls.key"
         case orderPollSeconds = "flexbridge.orders.poll.seconds"
         case returnPollSeconds = "flexbridge.returns.poll.seconds"
+        case statusPollSeconds = "flexbridge.status.poll.seconds"
         case returnPageSize = "flexbridge.returns.page.size"
         case mfnPollSeconds = "flexbridge.mfn.poll.seconds"
 
@@ -126,7 +130,7 @@ public struct FlexBridgeConfiguration: Sendable {
             case .tlsCertificate: "--tls-certificate"
             case .tlsKey: "--tls-key"
             case .databaseMaxConnections, .masterKey, .leaseTTL, .nodePresence, .notificationSecret, .allowedHosts,
-                .orderPollSeconds, .returnPollSeconds, .returnPageSize, .mfnPollSeconds:
+                .orderPollSeconds, .returnPollSeconds, .statusPollSeconds, .returnPageSize, .mfnPollSeconds:
                 nil
             }
         }
@@ -214,6 +218,9 @@ public struct FlexBridgeConfiguration: Sendable {
         }
         if let text = string(.returnPollSeconds) {
             configuration.returnPollInterval = .seconds(try integer(text, key: .returnPollSeconds, in: 1...86400))
+        }
+        if let text = string(.statusPollSeconds) {
+            configuration.statusPollInterval = .seconds(try integer(text, key: .statusPollSeconds, in: 1...86400))
         }
         if let text = string(.mfnPollSeconds) {
             configuration.mfnPollInterval = .seconds(try integer(text, key: .mfnPollSeconds, in: 1...86400))

@@ -212,9 +212,13 @@ public struct FlexBridgeServer: Sendable {
                     store: store,
                     leases: leaseKeeper,
                     clients: .node(configuration.nodeID),
-                    orders: OrderWorker.Configuration(pollInterval: configuration.orderPollInterval),
+                    orders: OrderWorker.Configuration(
+                        pollInterval: configuration.orderPollInterval,
+                        fullPollInterval: configuration.statusPollInterval
+                    ),
                     returns: ReturnWorker.Configuration(
                         pollInterval: configuration.returnPollInterval,
+                        statusPollInterval: configuration.statusPollInterval,
                         pageSize: configuration.returnPageSize
                     ),
                     merchantOrders: MerchantOrderWorker.Configuration(pollInterval: configuration.mfnPollInterval),

@@ -52,3 +52,24 @@ public final class Latch: Sendable {
         }
     }
 }
+
+/// When a worker that polls a few things every round and everything now and then last polled everything: the first
+/// round after a start polls everything, then one every `interval`, a failed one counting as not done.
+final class FullPollSchedule: Sendable {
+    let interval: Duration
+    private let lastStart = Mutex<ContinuousClock.Instant?>(nil)
+
+    init(every interval: Duration) { self.interval = interval }
+
+    /// Runs `round` with true when everything is due, and notes the round's start once it succeeded.
+    func round<T>(
+        isolation: isolated (any Actor)? = #isolation,
+        _ round: (_ everything: Bool) async throws -> T
+    ) async throws -> T {
+        let now = ContinuousClock.now
+        let due = lastStart.withLock { last in last.map { now - $0 >= interval } ?? true }
+        let result = try await round(due)
+        if due { lastStart.withLock { $0 = now } }
+        return result
+    }
+}

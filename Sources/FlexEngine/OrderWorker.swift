@@ -11,8 +11,12 @@ import SellingPartner
 /// is read.
 public actor OrderWorker {
     public struct Configuration: Sendable {
-        /// How often every location and status is polled.
+        /// How often every location is polled for the statuses Amazon changes by itself: new orders and
+        /// cancellations.
         public var pollInterval: Duration
+        /// How often every location is polled for every status, those FlexBridge's own calls change included (an order
+        /// confirmed or shipped outside FlexBridge, a carrier's scan), and at the first round after a start.
+        public var fullPollInterval: Duration
         /// How far before the watermark each poll starts again, for shipments whose update Amazon made visible late.
         public var overlap: TimeInterval
         /// How far back the first poll of a location reaches.
@@ -24,6 +28,7 @@ public actor OrderWorker {
 
         public init(
             pollInterval: Duration = .seconds(15),
+            fullPollInterval: Duration = .seconds(300),
             overlap: TimeInterval = 120,
             firstPollLookBack: TimeInterval = 7 * 86400,
             pageSize: Int = 100,
@@ -31,14 +36,17 @@ public actor OrderWorker {
         ) {
             self.concurrentFetches = concurrentFetches
             self.pollInterval = pollInterval
+            self.fullPollInterval = fullPollInterval
             self.overlap = overlap
             self.firstPollLookBack = firstPollLookBack
             self.pageSize = pageSize
         }
     }
 
-    /// The statuses polled: every status of the shipment's life, new orders and cancellations included.
-    static let polledStatuses = ShipmentStatus.allCases
+    /// The statuses Amazon moves shipments into by itself, polled every `pollInterval`: new orders and cancellations.
+    /// Every other status is entered by the seller's own calls (which FlexBridge records as it makes them) or by a
+    /// carrier, and is polled every `fullPollInterval`; Amazon's status notifications bring every change sooner.
+    static let watchedStatuses: [ShipmentStatus] = [.created, .accepted, .cancelled]
 
     public let connectionID: ConnectionID
     /// The lease the worker works under; every write checks it is still held (nil: unchecked, for tests).
@@ -47,6 +55,7 @@ public actor OrderWorker {
     /// Amazon's shipments API, as SellingPartner gives it.
     private let amazon: any ExternalFulfillmentShipments
     private let configuration: Configuration
+    private let fullPolls: FullPollSchedule
     private let logger: Logger
 
     public init(
@@ -62,6 +71,7 @@ public actor OrderWorker {
         self.store = store
         self.amazon = amazon
         self.configuration = configuration
+        self.fullPolls = FullPollSchedule(every: configuration.fullPollInterval)
         self.logger = logger
     }
 
@@ -87,15 +97,24 @@ public actor OrderWorker {
         }
     }
 
-    /// Polls every location and status at the configured pace.
+    /// Polls every location for new orders and cancellations at the configured pace, and for every status at the
+    /// first round and every `fullPollInterval`.
     public struct Polling: ConnectionWorker {
         let worker: OrderWorker
         public var name: String { "order poll" }
         public var wakeUp: WakeUp? { nil }
 
         public func round() async throws -> NextRound {
-            try await worker.poll()
+            try await worker.pollRound()
             return .paced(worker.configuration.pollInterval)
+        }
+    }
+
+    /// One round of the polling worker: every status at the first round and every `fullPollInterval`, else the
+    /// watched statuses.
+    func pollRound() async throws {
+        try await fullPolls.round { everything in
+            try await poll(statuses: everything ? ShipmentStatus.allCases : Self.watchedStatuses)
         }
     }
 
@@ -152,9 +171,10 @@ public actor OrderWorker {
         return changed
     }
 
-    /// Polls every location and status once, following every page. Returns how many orders changed.
+    /// Polls every location once for each of `statuses` (all by default), following every page. Returns how many
+    /// orders changed.
     @discardableResult
-    public func poll() async throws -> Int {
+    public func poll(statuses: [ShipmentStatus] = ShipmentStatus.allCases) async throws -> Int {
         guard try await syncEnabled() else { return 0 }
         let (mapped, handedOver) = try await store.read { [connectionID] session in
             (
@@ -171,7 +191,7 @@ public actor OrderWorker {
         // Statuses side by side: the client's token bucket paces them, and one slow page holds up only its own.
         return try await withThrowingTaskGroup(of: Int.self) { group in
             for location in locations {
-                for status in Self.polledStatuses {
+                for status in statuses {
                     group.addTask { try await self.poll(location: location, status: status) }
                 }
             }

@@ -6,14 +6,18 @@ import Metrics
 import SellingPartner
 
 /// Mirrors one connection's Amazon returns. Amazon sends no notification for them, so each mapped return location
-/// is polled: new returns by `createdSince`, and changes by `lastUpdatedSince` once per status (Amazon takes that
-/// filter only with a location and a status), each on its own watermark minus an overlap, following every page.
+/// is polled: new returns by `createdSince` every `pollInterval`, and changes by `lastUpdatedSince` once per status
+/// (Amazon takes that filter only with a location and a status) every `statusPollInterval`, each on its own
+/// watermark minus an overlap, following every page.
 /// Every copy is upserted by return id and `lastUpdatedDateTime` with its event in the same transaction, so a
 /// return read twice changes nothing.
 public struct ReturnWorker: ConnectionWorker {
     public struct Configuration: Sendable {
-        /// How often every return location is polled.
+        /// How often every return location is polled for new returns.
         public var pollInterval: Duration
+        /// How often every return location is polled for changes, one call per status (fifteen), and at the first
+        /// round after a start.
+        public var statusPollInterval: Duration
         /// How far before each watermark a poll starts again, for changes Amazon made visible late.
         public var overlap: TimeInterval
         /// How far back the first poll of a location reaches.
@@ -23,11 +27,13 @@ public struct ReturnWorker: ConnectionWorker {
 
         public init(
             pollInterval: Duration = .seconds(60),
+            statusPollInterval: Duration = .seconds(300),
             overlap: TimeInterval = 120,
             firstPollLookBack: TimeInterval = 30 * 86400,
             pageSize: Int = 100
         ) {
             self.pollInterval = pollInterval
+            self.statusPollInterval = statusPollInterval
             self.overlap = overlap
             self.firstPollLookBack = firstPollLookBack
             self.pageSize = min(100, max(1, pageSize))
@@ -40,6 +46,7 @@ public struct ReturnWorker: ConnectionWorker {
     let store: Store
     let amazon: any ExternalFulfillmentReturns
     let configuration: Configuration
+    let statusPolls: FullPollSchedule
     let logger: Logger
 
     public init(
@@ -55,6 +62,7 @@ public struct ReturnWorker: ConnectionWorker {
         self.store = store
         self.amazon = amazon
         self.configuration = configuration
+        self.statusPolls = FullPollSchedule(every: configuration.statusPollInterval)
         self.logger = logger
     }
 
@@ -62,7 +70,7 @@ public struct ReturnWorker: ConnectionWorker {
     public var wakeUp: WakeUp? { nil }
 
     public func round() async throws -> NextRound {
-        try await poll()
+        try await statusPolls.round { everything in try await poll(statuses: everything) }
         return .paced(configuration.pollInterval)
     }
 
@@ -79,10 +87,10 @@ public struct ReturnWorker: ConnectionWorker {
         }
     }
 
-    /// Polls every return location the connection maps and still works, once for new returns and once per status,
-    /// following every page. Returns how many returns changed.
+    /// Polls every return location the connection maps and still works, once for new returns and, unless `statuses`
+    /// is false, once per status, following every page. Returns how many returns changed.
     @discardableResult
-    public func poll() async throws -> Int {
+    public func poll(statuses: Bool = true) async throws -> Int {
         let locations = try await store.read { [connectionID] session -> [LocationID]? in
             guard let connection = try await session.connection(connectionID), connection.status == .active,
                 connection.settings.orderSyncEnabled
@@ -92,7 +100,7 @@ public struct ReturnWorker: ConnectionWorker {
             return mapped.filter { states[$0]?.isWorked ?? true }.sorted()
         }
         guard let locations else { return 0 }
-        let polls = [Poll.created] + ReturnStatus.allCases.map(Poll.updated)
+        let polls = [Poll.created] + (statuses ? ReturnStatus.allCases.map(Poll.updated) : [])
         // Side by side: the client's token bucket paces the calls, and one slow page holds up only its own poll.
         return try await withThrowingTaskGroup(of: Int.self) { group in
             for location in locations {

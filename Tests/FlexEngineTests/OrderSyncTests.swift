@@ -75,6 +75,28 @@ struct OrderSyncTests {
         }
     }
 
+    @Test("the polling round asks for every status at its first round, then only for new and cancelled orders")
+    func pollingRounds() async throws {
+        try await InventoryFixture.run { amazon in
+            let (worker, _) = try await worker(amazon)
+            let polling = try #require(worker.workers.first { $0.name == "order poll" })
+            func statusesAsked(_ round: () async throws -> Void) async throws -> Set<String> {
+                let before = await amazon.simulator.recordedRequests().count
+                try await round()
+                return Set(
+                    await amazon.simulator.recordedRequests(after: before).filter { $0.operation == "getShipments" }
+                        .compactMap { request in
+                            URLComponents(string: request.path)?.queryItems?.first { $0.name == "status" }?.value
+                        }
+                )
+            }
+            let all = Set(ShipmentStatus.allCases.map(\.rawValue))
+            #expect(try await statusesAsked { _ = try await polling.round() } == all)
+            #expect(try await statusesAsked { _ = try await polling.round() } == ["CREATED", "ACCEPTED", "CANCELLED"])
+            #expect(try await statusesAsked { _ = try await worker.poll() } == all, "a poll asked for asks for all")
+        }
+    }
+
     @Test("a notified shipment is fetched at once; order sync off fetches nothing")
     func notification() async throws {
         try await InventoryFixture.run { amazon in

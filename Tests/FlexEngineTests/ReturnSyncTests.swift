@@ -128,6 +128,32 @@ struct ReturnSyncTests {
         }
     }
 
+    @Test("the worker's round asks for changes in every status at its first round, then only for new returns")
+    func pollingRounds() async throws {
+        try await FulfilmentTests.run { parts in
+            let shipment = try await parts.newOrder(through: [.confirm, .pack, .label, .ship])
+            let id = try #require(
+                try await parts.amazon.simulator.createReturns(ReturnRequest(shipmentId: shipment)).first?.id
+            )
+            let worker = Self.returnWorker(parts)
+            func polls(_ round: () async throws -> Void) async throws -> [String?] {
+                let before = await parts.amazon.simulator.recordedRequests().count
+                try await round()
+                return await parts.amazon.simulator.recordedRequests(after: before).filter {
+                    $0.operation == "listReturns"
+                }.map { request in
+                    URLComponents(string: request.path)?.queryItems?.first { $0.name == "status" }?.value
+                }
+            }
+            let first = try await polls { _ = try await worker.round() }
+            #expect(first.count == 1 + ReturnStatus.allCases.count)
+            #expect(Set(first.compactMap { $0 }) == Set(ReturnStatus.allCases.map(\.rawValue)))
+            #expect(try await polls { _ = try await worker.round() } == [nil], "new returns only")
+            #expect(try await polls { _ = try await worker.poll() }.count == 1 + ReturnStatus.allCases.count)
+            #expect(try await Self.stored(parts, id).facts.status == "CREATED")
+        }
+    }
+
     @Test("a sellable return put back raises the hub's stock, and the next push offers it on Amazon")
     func restock() async throws {
         try await FulfilmentTests.run { parts in

@@ -40,6 +40,7 @@ EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "100"))
 SEED = os.environ.get("FUZZ_SEED", "20261122")
 # Returns are polled, not notified: every second here, so that the set-up's return reaches FlexBridge at once.
 os.environ.setdefault("FLEXBRIDGE_RETURNS_POLL_SECONDS", "1")
+os.environ.setdefault("FLEXBRIDGE_STATUS_POLL_SECONDS", "1")
 WORKERS = os.environ.get("FUZZ_WORKERS", "2")
 PHASES = os.environ.get("FUZZ_PHASES", "examples,coverage,fuzzing,stateful")
 ENGINES = [e for e in os.environ.get("FUZZ_ENGINES", "sqlite,postgres").split(",") if e]

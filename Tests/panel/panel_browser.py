@@ -84,7 +84,8 @@ def press(driver, text):
 
 def main():
     rig = Rig(BINARY, "flexbridge-panel-", simulator_args=["--no-throttle"],
-              serve_env={"FLEXBRIDGE_NOTIFICATION_SECRET": "panel-notification-secret", "FLEXBRIDGE_RETURNS_POLL_SECONDS": "1"})
+              serve_env={"FLEXBRIDGE_NOTIFICATION_SECRET": "panel-notification-secret", "FLEXBRIDGE_RETURNS_POLL_SECONDS": "1",
+                         "FLEXBRIDGE_STATUS_POLL_SECONDS": "1"})
     options = webdriver.ChromeOptions()
     for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,860"]:
         options.add_argument(argument)

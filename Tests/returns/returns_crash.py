@@ -82,6 +82,7 @@ DETOURS_UNTIL = 12  # from this round on every return takes the main path, so th
 def main():
     rig = Rig(BINARY, "flexbridge-returns-", simulator_args=["--no-throttle"], serve_env={
         "FLEXBRIDGE_RETURNS_PAGE_SIZE": "5", "FLEXBRIDGE_RETURNS_POLL_SECONDS": "2",
+        "FLEXBRIDGE_STATUS_POLL_SECONDS": "2",
         "FLEXBRIDGE_NOTIFICATION_SECRET": NOTIFICATION_SECRET})
     sim, api, api_port = rig.sim, rig.api, rig.api_port
     rng = random.Random(SEED)
