@@ -22,9 +22,14 @@ extension Simulator {
         location(named: name, merchantIDs: [merchantID], marketplaceID: marketplaceID, channels: [channel])[channel]!
     }
 
-    /// One new order at a location of the merchant, with the variety a real seller sees.
+    /// One new order at a location of the merchant, with the variety a real seller sees: its lines are SKUs of the
+    /// merchant's catalogue, or of `skus` when given.
     @discardableResult
-    public func generateOrder(merchantID: String, locationID: String? = nil) throws(ControlError) -> String {
+    public func generateOrder(
+        merchantID: String,
+        locationID: String? = nil,
+        skus: [String]? = nil
+    ) throws(ControlError) -> String {
         let locations = world.locations.values.filter { $0.merchantIDs.contains(merchantID) }.sorted { $0.id < $1.id }
         let location: World.Location
         if let locationID {
@@ -63,7 +68,7 @@ extension Simulator {
             orderTypes: types,
             multipleLineItems: Int.random(in: 0..<5, using: &random) == 0,
             multipleUnits: Int.random(in: 0..<4, using: &random) == 0,
-            skus: Array(catalogSKUs(merchantID: merchantID, marketplaceID: location.marketplaceID))
+            skus: skus ?? Array(catalogSKUs(merchantID: merchantID, marketplaceID: location.marketplaceID))
         )
         return createShipment(spec).id
     }

@@ -243,8 +243,12 @@ public actor Simulator {
 
     /// Every request received, oldest first, optionally after a sequence number.
     public func recordedRequests(after: Int = 0) -> [RecordedRequest] {
-        requests.filter { $0.sequence > after }
+        // Sequence numbers count from 1 in the order of the log, so the newer ones are a tail of it.
+        Array(requests[min(requests.count, max(0, after))...])
     }
+
+    /// How many requests the log holds.
+    public var recordedRequestCount: Int { requests.count }
 
     func now() -> Date { clock.now() }
 }

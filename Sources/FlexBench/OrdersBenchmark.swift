@@ -154,14 +154,18 @@ public struct OrdersBenchmark: Sendable {
         let usageBefore = ProcessUsage.now()
 
         // 3. Throughput through the whole flow.
-        let cursor = try await lastSequence(api)
+        let cursor = try await WMSStandIn(api: api).lastSequence()
         let started = ContinuousClock.now
         var generated: Set<String> = []
         for _ in 0..<orders {
             generated.insert(try await simulator.generateOrder(merchantID: Self.merchant, locationID: locationID))
         }
         let expected = generated
-        let wms = Task { try await standIn(api, after: cursor, expecting: expected) }
+        let wms = Task {
+            try await WMSStandIn(api: api).run(after: cursor, handles: { expected.contains($0) }) {
+                $0 >= expected.count
+            }
+        }
         let deadline = ContinuousClock.now + .seconds(max(120, Double(orders) * (amazonRates ? 3 : 0.5)))
         var shippedAt: [String: Double] = [:]
         while ContinuousClock.now < deadline, shippedAt.count < orders {
@@ -224,76 +228,6 @@ public struct OrdersBenchmark: Sendable {
         )
     }
 
-    /// The WMS's part, step by step as a warehouse works: confirm each order.created of the generated orders; pack
-    /// once its confirmation succeeded (Amazon's recommended box, or one box with serial numbers where a line needs
-    /// them), label once packed, ship once labelled — each command sent when the event of the one before arrives,
-    /// 16 requests at a time.
-    private func standIn(_ api: BenchAPI, after start: Int64, expecting generated: Set<String>) async throws {
-        let next = ["confirm": "pack", "pack": "label", "label": "ship"]
-        var cursor = start
-        var shipSent = 0
-        while !Task.isCancelled, shipSent < generated.count {
-            let page = try await get(api, "/events?after=\(cursor)&limit=1000")
-            let events = (page["events"] as? [[String: Any]]) ?? []
-            if let last = events.last?["sequence"] as? Int { cursor = Int64(last) }
-            var steps: [(id: String, step: String)] = []
-            for event in events {
-                guard let id = event["subject"] as? String, generated.contains(id) else { continue }
-                switch event["type"] as? String {
-                case "order.created":
-                    steps.append((id, "confirm"))
-                case "order.command_succeeded":
-                    let data = event["data"] as? [String: Any]
-                    if let done = data?["command"] as? String, let step = next[done] { steps.append((id, step)) }
-                default:
-                    break
-                }
-            }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for (index, step) in steps.enumerated() {
-                    if index >= 16 { try await group.next() }
-                    group.addTask { try await self.send(api, step.step, to: step.id) }
-                }
-                try await group.waitForAll()
-            }
-            shipSent += steps.filter { $0.step == "ship" }.count
-            if events.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
-        }
-    }
-
-    private func send(_ api: BenchAPI, _ step: String, to id: String) async throws {
-        var body = #"{"type":"\#(step)"}"#
-        if step == "pack" {
-            let detail = try await get(api, "/orders/\(id)")
-            let facts = try ShipmentFacts(json: detail["shipment"] as? String ?? "{}")
-            if facts.lineItems.contains(where: { $0.complianceAttributes?.serialNumberRequirement == "REQUIRED" }),
-                let box = facts.shippingInfo?.recommendedPackages?.first
-            {
-                let items = facts.lineItems.map { line in
-                    let serials = (0..<line.numberOfUnits).map { #""SN-\#(id)-\#(line.shipmentLineItemId)-\#($0)""# }
-                        .joined(separator: ",")
-                    return
-                        #"{"lineItemId":"\#(line.shipmentLineItemId)","quantity":\#(line.numberOfUnits),"serialNumbers":[\#(serials)]}"#
-                }
-                body = """
-                    {"type":"pack","packages":[{"id":"BOX1","length":\(box.dimensions.length.value),"width":\(box.dimensions.width.value),\
-                    "height":\(box.dimensions.height.value),"dimensionUnit":"\(box.dimensions.length.dimensionUnit)","weight":\(box.weight.value),\
-                    "weightUnit":"\(box.weight.weightUnit)","items":[\(items.joined(separator: ","))]}]}
-                    """
-            }
-        }
-        var request = api.request("/orders/\(id)/commands")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "Idempotency-Key", value: "\(id):\(step)")
-        request.body = .bytes(ByteBuffer(string: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        guard response.status == .accepted || response.status == .ok else {
-            let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-            throw StartupError(message: "\(step) on \(id) answered \(response.status.code): \(text)")
-        }
-    }
-
     private func waitVisible(_ api: BenchAPI, _ id: String, timeout: Duration) async throws -> Bool {
         let giveUp = ContinuousClock.now + timeout
         while ContinuousClock.now < giveUp {
@@ -308,24 +242,4 @@ public struct OrdersBenchmark: Sendable {
         return false
     }
 
-    private func lastSequence(_ api: BenchAPI) async throws -> Int64 {
-        var cursor: Int64 = 0
-        while true {
-            let events = (try await get(api, "/events?after=\(cursor)&limit=1000")["events"] as? [[String: Any]]) ?? []
-            guard let last = events.last?["sequence"] as? Int else { return cursor }
-            cursor = Int64(last)
-        }
-    }
-
-    private func get(_ api: BenchAPI, _ path: String) async throws -> [String: Any] {
-        let url = api.base + path
-        let response = try await HTTPClient.shared.execute(api.request(path), timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 64 << 20)
-        guard response.status == .ok,
-            let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
-        else {
-            throw StartupError(message: "GET \(url) answered \(response.status.code)")
-        }
-        return object
-    }
 }

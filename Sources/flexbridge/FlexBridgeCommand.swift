@@ -706,8 +706,63 @@ struct Simulate: AsyncParsableCommand {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measures FlexBridge against the simulator; BENCHMARKS.md has the results.",
-        subcommands: [AmazonClient.self, Inventory.self, Orders.self, Listings.self]
+        subcommands: [AmazonClient.self, Inventory.self, Orders.self, Listings.self, Fleet.self]
     )
+
+    struct Fleet: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Runs many sellers on one FlexBridge node (a serve child process) against the simulator at Amazon's rates: its CPU and memory idle and under load, stock change → Amazon and notification → API."
+        )
+
+        @Option(help: "How many sellers, each its own connection, location and SKUs.")
+        var connections = 100
+
+        @Option(name: .customLong("idle-seconds"), help: "How long nothing happens, for what a seller costs idle.")
+        var idleSeconds = 300.0
+
+        @Option(name: .customLong("load-seconds"), help: "How long the load runs.")
+        var loadSeconds = 120.0
+
+        @Option(name: .customLong("stock-changes-per-second"), help: "Stock changes a second, per seller.")
+        var stockChangesPerSecond = 1.0
+
+        @Option(name: .customLong("orders-per-minute"), help: "New orders a minute, per seller.")
+        var ordersPerMinute = 1.0
+
+        @Option(help: "A PostgreSQL URL of an empty database; without it, an SQLite file in a temporary folder.")
+        var database: String?
+
+        func validate() throws {
+            guard (1...10_000).contains(connections) else {
+                throw ValidationError("--connections must be 1 to 10,000")
+            }
+            guard (1...3600).contains(idleSeconds), (1...3600).contains(loadSeconds) else {
+                throw ValidationError("--idle-seconds and --load-seconds must be 1 to 3,600")
+            }
+            guard (0...100).contains(stockChangesPerSecond), (0...600).contains(ordersPerMinute) else {
+                throw ValidationError(
+                    "--stock-changes-per-second must be 0 to 100 and --orders-per-minute 0 to 600, per seller"
+                )
+            }
+            if let database, !(database.hasPrefix("postgres://") || database.hasPrefix("postgresql://")) {
+                throw ValidationError("--database must be a postgres:// URL")
+            }
+        }
+
+        func run() async throws {
+            print(
+                try await FleetBenchmark(
+                    connections: connections,
+                    idleSeconds: idleSeconds,
+                    loadSeconds: loadSeconds,
+                    stockChangesPerSecond: stockChangesPerSecond,
+                    ordersPerMinute: ordersPerMinute,
+                    database: database
+                ).run()
+            )
+        }
+    }
 
     struct Listings: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
