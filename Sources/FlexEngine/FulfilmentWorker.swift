@@ -772,14 +772,14 @@ extension FulfilmentWorker: ConnectionWorker {
     public var name: String { "fulfilment" }
     public var wakeUp: WakeUp? { store.wakeUps.signal(for: connectionID, .fulfilment) }
 
-    /// Runs what is due; then waits for the next retry's time (at most 5 s: commands other nodes queued are seen by
-    /// polling) or a command queued on this node.
+    /// Runs what is due; then waits for the next retry's time or a queued command (on PostgreSQL, queued on any
+    /// node), at most 30 s, a safety net.
     public func round() async throws -> NextRound {
         if try await runDue() > 0 { return .now }
         let next = try await store.read { [connectionID] in
             try await $0.nextCommandRetry(connectionID: connectionID)
         }
-        let wait = next.map { max(0.05, min(5, $0.timeIntervalSince(store.clock.now()))) } ?? 5
+        let wait = next.map { max(0.05, min(30, $0.timeIntervalSince(store.clock.now()))) } ?? 30
         return .within(.milliseconds(Int64(wait * 1000)))
     }
 }

@@ -16,13 +16,17 @@ public actor InventoryWorker {
     public struct Configuration: Sendable {
         /// batchInventory calls in flight at once; enough to keep the rate limit busy while answers are on the way.
         public var callsInFlight: Int
-        /// How long the worker sleeps when idle before looking again (writes by other nodes do not wake it).
+        /// How long the worker waits when idle before looking again: a safety net, since every write that gives it
+        /// work wakes it (on PostgreSQL, on any node), and an item waiting for its retry wakes it at its time.
         public var pollInterval: Duration
         /// The longest an item waits before being retried after Amazon failed.
         public var maximumRetryDelay: TimeInterval
 
-        public init(callsInFlight: Int = 16, pollInterval: Duration = .seconds(1), maximumRetryDelay: TimeInterval = 60)
-        {
+        public init(
+            callsInFlight: Int = 16,
+            pollInterval: Duration = .seconds(10),
+            maximumRetryDelay: TimeInterval = 60
+        ) {
             self.callsInFlight = callsInFlight
             self.pollInterval = pollInterval
             self.maximumRetryDelay = maximumRetryDelay
@@ -46,6 +50,11 @@ public actor InventoryWorker {
     private let fetchCounter: Counter
     private let unusableSettingCounter: Counter
     private var reportedSettingProblem: ValidationError?
+    /// When the first item waiting for a retry is due, as the last round that found nothing to send saw it.
+    private var nextRetry: Date?
+    /// Whether the last round sent everything that was pending when it began, all of it answered: the next change
+    /// wakes the worker, so it need not look again at once.
+    private var drained = false
 
     public init(
         connectionID: ConnectionID,
@@ -79,12 +88,19 @@ public actor InventoryWorker {
     @discardableResult
     public func syncRound() async throws -> Bool {
         guard let settings = try await syncingSettings() else { return false }
-        let claim = try await store.transaction(fencedBy: lease) { [connectionID, configuration] session in
-            try await session.claimInventory(
-                connectionID: connectionID,
-                settings: settings,
-                limit: configuration.callsInFlight * InventoryRules.itemsPerCall
-            )
+        // Looked at by a read first: an idle connection costs no write transaction.
+        let due = try await store.read { [connectionID] in try await $0.nextPendingInventory(connectionID: connectionID)
+        }
+        nextRetry = nil
+        drained = false
+        guard let due else { return false }
+        guard due <= store.clock.now() else {
+            nextRetry = due
+            return false
+        }
+        let limit = configuration.callsInFlight * InventoryRules.itemsPerCall
+        let claim = try await store.transaction(fencedBy: lease) { [connectionID] session in
+            try await session.claimInventory(connectionID: connectionID, settings: settings, limit: limit)
         }
         guard !claim.updates.isEmpty else { return claim.examined > 0 }
         let outcomes = try await inBatches(claim.updates) { try await self.send($0) }
@@ -94,6 +110,7 @@ public actor InventoryWorker {
         if applied > 0 { store.activity.record(.skusSent(applied), for: connectionID, at: store.clock.now()) }
         let failed = outcomes.contains { if case .failed = $0 { true } else { false } }
         consecutiveFailures = failed ? consecutiveFailures + 1 : 0
+        drained = claim.examined < limit && !failed
         return true
     }
 
@@ -239,13 +256,17 @@ extension InventoryWorker: ConnectionWorker {
     public nonisolated var name: String { "inventory sync" }
     public nonisolated var wakeUp: WakeUp? { store.wakeUps.signal(for: connectionID, .inventory) }
 
-    /// Sends what is pending, else reconciles when due; idle, waits for new stock or the poll interval (writes by
-    /// other nodes do not wake it).
+    /// Sends what is pending, else reconciles when due; idle, waits for new stock, the first retry's time or the
+    /// poll interval, whichever comes first.
     public func round() async throws -> NextRound {
         do {
             var worked = try await syncRound()
+            if worked, drained { return .within(configuration.pollInterval) }
             if !worked { worked = try await reconcileIfDue() }
-            return worked ? .now : .within(configuration.pollInterval)
+            if worked { return .now }
+            guard let nextRetry else { return .within(configuration.pollInterval) }
+            let wait = max(0.05, nextRetry.timeIntervalSince(store.clock.now()))
+            return .within(min(configuration.pollInterval, .milliseconds(Int64(wait * 1000))))
         } catch {
             if !(error is CancellationError) { consecutiveFailures += 1 }
             throw error

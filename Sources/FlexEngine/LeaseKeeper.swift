@@ -96,8 +96,7 @@ public actor LeaseKeeper: Service {
     /// connections up to the share, drop connections that are no longer active.
     @discardableResult
     public func tick() async throws -> Changes {
-        let connections = try await store.read { try await $0.connections() }
-        let wanted = Set(connections.filter { $0.status == .active }.map(\.id))
+        let wanted = Set(try await store.read { try await $0.activeConnectionIDs() })
         var changes = Changes()
         // Said whatever happens later in the round: `held` already changed, so a change not said now (a store call
         // failing below) would never be said, and its connection's workers never started or stopped.

@@ -73,7 +73,8 @@ public struct MerchantOrderWorker: Sendable {
             // Off, no notification is filed for the connection: a longer wait costs nothing, and filing wakes it.
             guard try await worker.marketplaces() != nil else { return .within(.seconds(30)) }
             try await worker.fetchNotified()
-            return .within(.seconds(5))
+            // Filing a notification wakes it (on PostgreSQL, filed on any node); the wait is a safety net.
+            return .within(.seconds(30))
         }
     }
 

@@ -93,7 +93,8 @@ public actor OrderWorker {
 
         public func round() async throws -> NextRound {
             try await worker.fetchNotified()
-            return .within(.seconds(5))
+            // Filing a notification wakes it (on PostgreSQL, filed on any node); the wait is a safety net.
+            return .within(.seconds(30))
         }
     }
 

@@ -51,6 +51,12 @@ extension StoreSession {
         )
     }
 
+    /// The ids of the active connections: what the lease keeper works on every round, read without decoding the rest.
+    public func activeConnectionIDs() async throws -> [ConnectionID] {
+        try await sql.raw("SELECT id FROM connections WHERE status = \(bind: Connection.Status.active.rawValue)").all()
+            .map { ConnectionID(rawValue: try $0.decode(column: "id", as: String.self)) }
+    }
+
     /// Every connection, oldest first.
     public func connections() async throws -> [Connection] {
         try await sql.raw("SELECT * FROM connections ORDER BY created_at, id").all().map(Self.decodeConnection)
@@ -196,6 +202,10 @@ extension StoreSession {
         try JSONText.encode(value)
     }
 
+    /// Connections' settings by their stored text: every worker round reads its connection, and the settings are the
+    /// costly part of decoding it; the same text always decodes to the same settings.
+    private static let decodedSettings = DecodedCache<ConnectionSettings>(capacity: 10_000)
+
     static func fromJSON<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
         try JSONDecoder().decode(type, from: Data(text.utf8))
     }
@@ -235,7 +245,7 @@ extension StoreSession {
             applicationID: try row.decode(column: "application_id", as: String?.self),
             status: status,
             endpointOverride: try row.decode(column: "endpoint_override", as: String?.self).flatMap(URL.init(string:)),
-            settings: try fromJSON(ConnectionSettings.self, try row.decode(column: "settings", as: String.self)),
+            settings: try decodedSettings.value(for: try row.decode(column: "settings", as: String.self)),
             createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self))
         )

@@ -235,6 +235,18 @@ extension StoreSession {
         return Int(try row?.decode(column: "n", as: Int64.self) ?? 0)
     }
 
+    /// When the connection's first pending item may be sent (now or earlier unless Amazon failed it and it waits for
+    /// its retry); nil when nothing is pending. One read, so that an idle worker looks without a write transaction.
+    public func nextPendingInventory(connectionID: ConnectionID) async throws -> Date? {
+        let row = try await sql.raw(
+            """
+            SELECT MIN(retry_at) AS due FROM inventory_items WHERE connection_id = \(bind: connectionID.rawValue)
+                AND version > synced_version AND version > failed_version
+            """
+        ).first()
+        return try row?.decode(column: "due", as: Int64?.self).map(Date.init(millisecondsSince1970:))
+    }
+
     /// Claims up to `limit` pending items of the connection, oldest change first, computes what to send from the
     /// settings, and stores each item's new sequence number before returning it. Items whose quantity Amazon holds
     /// already are marked synced without a call.
