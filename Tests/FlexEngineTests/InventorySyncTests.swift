@@ -381,6 +381,29 @@ struct InventorySyncTests {
         }
     }
 
+    @Test(
+        "a round that sent everything waits for the next change (10 s at most); an item Amazon failed wakes the worker at its retry time"
+    )
+    func roundWaits() async throws {
+        try await InventoryFixture.run { amazon in
+            let worker = try await amazon.worker()
+            #expect(try await worker.round() == .within(.seconds(10)), "nothing pending")
+            try await amazon.stock(["SKU-A": 2])
+            #expect(try await worker.round() == .within(.seconds(10)), "all sent: the next change wakes it")
+            #expect(await amazon.amazon("SKU-A")?.quantity == 2)
+            try await amazon.simulator.setFaults(FaultSettings(unavailableRate: 1), operation: "batchInventory")
+            try await amazon.stock(["SKU-A": 3])
+            #expect(try await worker.round() == .now, "failed: looks again at once")
+            // Stored to the millisecond: 2 s, or a millisecond less when the clock stood between two.
+            let retry = try await worker.round()
+            #expect(retry == .within(.seconds(2)) || retry == .within(.milliseconds(1999)), "waits for its retry")
+            amazon.clock.advance(by: .seconds(2))
+            try await amazon.simulator.setFaults(FaultSettings(), operation: "batchInventory")
+            #expect(try await worker.round() == .within(.seconds(10)))
+            #expect(await amazon.amazon("SKU-A")?.quantity == 3)
+        }
+    }
+
     /// Writes a quantity at Amazon as another connector would, with its own sequence number.
     func otherConnector(_ amazon: InventoryFixture, sets sku: String, to quantity: Int, sequence: Int) async throws {
         let client = SellingPartnerClient(
