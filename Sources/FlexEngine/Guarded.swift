@@ -62,6 +62,7 @@ final class FullPollSchedule: Sendable {
     init(every interval: Duration) { self.interval = interval }
 
     /// Runs `round` with true when everything is due, and notes the round's start once it succeeded.
+    @discardableResult
     func round<T>(
         isolation: isolated (any Actor)? = #isolation,
         _ round: (_ everything: Bool) async throws -> T
