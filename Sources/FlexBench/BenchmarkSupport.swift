@@ -87,6 +87,19 @@ struct BenchAPI: Sendable {
         request.headers.add(name: "Authorization", value: "Bearer \(key)")
         return request
     }
+
+    /// `PUT /stock` with `body` (`{"items":[…]}`), which must be accepted.
+    func putStock(body: String) async throws {
+        var request = request("/stock")
+        request.method = .PUT
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        guard response.status == .accepted else {
+            throw StartupError(message: "PUT /api/v1/stock answered \(response.status.code): \(text)")
+        }
+    }
 }
 
 /// A FlexBridge node in this process, for benchmarks: a fresh SQLite store in a folder of its own, a seller of the

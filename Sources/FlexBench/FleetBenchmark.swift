@@ -404,16 +404,7 @@ public struct FleetBenchmark: Sendable {
 
     private func putStock(_ api: BenchAPI, _ items: [(hub: String, sku: String, quantity: Int)]) async throws {
         let body = items.map { #"{"hub":"\#($0.hub)","sku":"\#($0.sku)","quantity":\#($0.quantity)}"# }
-        var request = api.request("/stock")
-        request.method = .PUT
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: #"{"items":[\#(body.joined(separator: ","))]}"#))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
-        guard response.status == .accepted else {
-            let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-            throw StartupError(message: "PUT /api/v1/stock answered \(response.status.code): \(text)")
-        }
-        _ = try await response.body.collect(upTo: 1 << 20)
+        try await api.putStock(body: #"{"items":[\#(body.joined(separator: ","))]}"#)
     }
 }
 

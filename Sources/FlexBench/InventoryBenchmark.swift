@@ -107,7 +107,7 @@ public struct InventoryBenchmark: Sendable {
             let items = (start..<min(skus, start + requestSize)).map {
                 #"{"hub":"HUB1","sku":"\#(skuIDs[$0])","quantity":\#(quantity($0))}"#
             }
-            try await put(api, body: #"{"items":[\#(items.joined(separator: ","))]}"#)
+            try await api.putStock(body: #"{"items":[\#(items.joined(separator: ","))]}"#)
             accepted.append(Date())
         }
         let deadline = ContinuousClock.now + .seconds(max(120, 5 * Double(skus) / 500))
@@ -131,7 +131,7 @@ public struct InventoryBenchmark: Sendable {
         var idleLatencies: [Double] = []
         for sample in 0..<min(idleSamples, skus) {
             let sku = skuIDs[sample]
-            try await put(api, body: #"{"items":[{"hub":"HUB1","sku":"\#(sku)","quantity":\#(1000 + sample)}]}"#)
+            try await api.putStock(body: #"{"items":[{"hub":"HUB1","sku":"\#(sku)","quantity":\#(1000 + sample)}]}"#)
             let sent = Date()
             let giveUp = ContinuousClock.now + .seconds(10)
             while ContinuousClock.now < giveUp {
@@ -160,17 +160,5 @@ public struct InventoryBenchmark: Sendable {
             cpuSeconds: usage.cpuSeconds - usageBefore.cpuSeconds,
             peakMemoryMegabytes: usage.peakMemoryMegabytes
         )
-    }
-
-    private func put(_ api: BenchAPI, body: String) async throws {
-        var request = api.request("/stock")
-        request.method = .PUT
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
-        guard response.status == .accepted else {
-            let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-            throw StartupError(message: "PUT /api/v1/stock answered \(response.status.code): \(text)")
-        }
     }
 }
