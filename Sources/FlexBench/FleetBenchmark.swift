@@ -547,7 +547,7 @@ struct NodeProcess: Sendable {
         var inherited = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FLEXBRIDGE_") }
         inherited.merge(environment) { $1 }
         process.environment = inherited
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let output = try FileHandle(forWritingTo: log)
         process.standardOutput = output
         process.standardError = output

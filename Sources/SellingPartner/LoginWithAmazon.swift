@@ -38,7 +38,7 @@ public struct LoginWithAmazon: Sendable {
     public init(
         tokenEndpoint: URL = Self.amazonTokenEndpoint,
         application: ApplicationCredentials,
-        httpClient: HTTPClient = .shared
+        httpClient: HTTPClient = SellingPartnerClient.sharedHTTPClient
     ) {
         self.tokenEndpoint = tokenEndpoint
         self.application = application
