@@ -185,7 +185,7 @@ extension Simulator {
                     id: record.shipment.id,
                     merchantId: record.merchantID,
                     locationId: record.shipment.locationId,
-                    status: record.shipment.status.rawValue,
+                    status: record.shipment.status,
                     lastUpdatedDateTime: record.shipment.lastUpdatedDateTime,
                     labels: record.labels.values.sorted { $0.packageID < $1.packageID }.map {
                         .init(
@@ -201,7 +201,7 @@ extension Simulator {
                     },
                     cancellation: record.shipment.lineItems.lazy.compactMap(\.cancellations?.first).first.map {
                         .init(
-                            type: $0.cancellationType.rawValue,
+                            type: $0.cancellationType,
                             reason: record.shipment.reason,
                             at: $0.cancelledTimestamp
                         )
@@ -274,12 +274,12 @@ extension Simulator {
                         .init(
                             marketplaceId: $0.marketplaceID,
                             currency: $0.currency,
-                            price: "\($0.ourPrice)",
-                            salePrice: $0.salePrice.map { "\($0)" },
+                            price: String(describing: $0.ourPrice),
+                            salePrice: $0.salePrice.map { String(describing: $0) },
                             saleStart: $0.saleStart,
                             saleEnd: $0.saleEnd,
-                            minimumPrice: $0.minimumPrice.map { "\($0)" },
-                            maximumPrice: $0.maximumPrice.map { "\($0)" }
+                            minimumPrice: $0.minimumPrice.map { String(describing: $0) },
+                            maximumPrice: $0.maximumPrice.map { String(describing: $0) }
                         )
                     },
                     setBy: listing.setBy,

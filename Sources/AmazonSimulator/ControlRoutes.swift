@@ -102,6 +102,14 @@ enum ControlRoutes {
                 return ["id": id, "status": try await simulator.cancelShipment(id: id, reason: body?.reason)]
             }
         }
+        control.post("shipments/{id}/status") { request, context in
+            try await answer {
+                let id = try context.parameters.require("id")
+                let body = try await JSONResponse.decode(MFNStatusRequest.self, from: request)
+                try await simulator.forceShipmentStatus(id, to: body.status)
+                return ["id": id, "status": body.status]
+            }
+        }
         control.post("access-tokens/expire") { _, _ in
             await simulator.expireAccessTokens()
             return JSONResponse.make(["expired": true])
@@ -396,7 +404,8 @@ enum ControlRoutes {
         }
     }
 
-    /// What `POST /_simulator/mfn-orders/{id}/status` takes: any fulfillment status, Amazon's model's or not.
+    /// What `POST /_simulator/mfn-orders/{id}/status` and `POST /_simulator/shipments/{id}/status` take: any status,
+    /// Amazon's model's or not.
     struct MFNStatusRequest: Decodable {
         var status: String
     }

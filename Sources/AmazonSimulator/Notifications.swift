@@ -124,7 +124,7 @@ extension Simulator {
         push(
             "EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE",
             subject: shipment.id,
-            status: shipment.status.rawValue
+            status: shipment.status
         ) { time, subscriptionID, notificationID in
             [
                 "notificationVersion": "1.0",
@@ -137,7 +137,7 @@ extension Simulator {
                         "locationId": shipment.locationId,
                         "channelName": shipment.marketplaceAttributes.channelName,
                         "shipmentId": shipment.id,
-                        "shipmentStatus": shipment.status.rawValue,
+                        "shipmentStatus": shipment.status,
                     ]
                 ],
                 "notificationMetadata": [

@@ -86,7 +86,7 @@ extension Simulator: AmazonEFReturns.APIProtocol {
         let shipment = record.shipment
         guard shipment.status == .shipped || shipment.status == .delivered else {
             throw ControlError(
-                "Shipment \(shipment.id) is \(shipment.status.rawValue); only SHIPPED or DELIVERED shipments can be returned"
+                "Shipment \(shipment.id) is \(shipment.status); only SHIPPED or DELIVERED shipments can be returned"
             )
         }
         var lines = shipment.lineItems
@@ -112,7 +112,7 @@ extension Simulator: AmazonEFReturns.APIProtocol {
             switch shipment.shipmentInfo.shipmentType {
             case .replacement: "REPLACEMENT"
             case .exchange: "EXCHANGE"
-            case .new: "NORMAL"
+            default: "NORMAL"
             }
         var created: [ReturnItem] = []
         for line in lines {
@@ -178,7 +178,7 @@ extension Simulator: AmazonEFReturns.APIProtocol {
         guard let record = world.shipments[id] else { throw ControlError("No shipment with id \(id)") }
         guard record.shipment.status == .shipped || record.shipment.status == .delivered else {
             throw ControlError(
-                "Shipment \(id) is \(record.shipment.status.rawValue); only SHIPPED or DELIVERED shipments are replaced"
+                "Shipment \(id) is \(record.shipment.status); only SHIPPED or DELIVERED shipments are replaced"
             )
         }
         let kind: ShipmentSpecification.OrderType

@@ -38,7 +38,7 @@ struct ShipmentFactory {
         var city: String
         var state: String
         var postalCode: String
-        var taxType: EF.Tax._TypePayload
+        var taxType: String
         var taxRate: Decimal
         var requiresInvoice: Bool
     }
@@ -153,7 +153,7 @@ struct ShipmentFactory {
         var charges = lineItems.flatMap(\.charges)
         if orderTypes.contains(.giftWrap) { charges.append(charge(.giftWrap, 49, market)) }
         let expectedShip = now.addingTimeInterval(orderTypes.contains(.crossBorder) ? 48 * 3600 : 24 * 3600)
-        let shipmentType: EF.ShipmentInfo.ShipmentTypePayload =
+        let shipmentType: String =
             orderTypes.contains(.replacement) ? .replacement : orderTypes.contains(.exchange) ? .exchange : .new
         let attributes = EF.MarketplaceAttributes(
             marketplaceId: spec.marketplaceID,
@@ -223,7 +223,7 @@ struct ShipmentFactory {
         )
     }
 
-    static func charge(_ type: EF.Charge.ChargeTypePayload, _ base: Decimal, _ market: Marketplace) -> EF.Charge {
+    static func charge(_ type: String, _ base: Decimal, _ market: Marketplace) -> EF.Charge {
         let tax = (base * market.taxRate).rounded(2)
         let amount = { (value: Decimal) in EF.Amount(value: "\(value)", currencyCode: market.currency) }
         let zero = amount(0)

@@ -43,7 +43,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             .filter { record in
                 let shipment = record.shipment
                 guard record.merchantID == merchantID, record.sequence > position,
-                    shipment.status.rawValue == query.status.rawValue
+                    shipment.status == query.status.rawValue
                 else { return false }
                 if let location = query.locationId, shipment.locationId != location { return false }
                 if let marketplace = query.marketplaceId, shipment.marketplaceAttributes.marketplaceId != marketplace {
@@ -82,15 +82,15 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         case .confirm:
             guard status == .created || status == .accepted else {
                 throw AmazonError.conflict(
-                    "Shipment \(record.shipment.id) is \(status.rawValue); only CREATED or ACCEPTED shipments can be confirmed"
+                    "Shipment \(record.shipment.id) is \(status); only CREATED or ACCEPTED shipments can be confirmed"
                 )
             }
             try change(&record, to: .confirmed)
         case .reject:
             let eligible = record.shipment.shipmentInfo.orderStatesEligibleForRejection ?? []
-            guard eligible.contains(status.rawValue) else {
+            guard eligible.contains(status) else {
                 throw AmazonError.conflict(
-                    "Shipment \(record.shipment.id) is \(status.rawValue), which is not in orderStatesEligibleForRejection"
+                    "Shipment \(record.shipment.id) is \(status), which is not in orderStatesEligibleForRejection"
                 )
             }
             var reasons: [String: String] = [:]
@@ -100,7 +100,8 @@ extension Simulator: AmazonEFShipments.APIProtocol {
                         "Line item \(line.lineItem.id) is not part of shipment \(record.shipment.id)"
                     )
                 }
-                reasons[line.lineItem.id] = line.reason?.rawValue
+                try PackageRules.requireKnown(line.reason, of: ["OUT_OF_STOCK", "CUSTOMER_REQUESTED"], for: "reason")
+                reasons[line.lineItem.id] = line.reason
             }
             let reason = reasons.values.first ?? "OUT_OF_STOCK"
             cancel(&record, type: .sellerRejected, reason: { reasons[$0] ?? reason })
@@ -118,7 +119,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             throw AmazonError.conflict(
                 record.shipment.packages?.isEmpty == false
                     ? "Shipment \(record.shipment.id) already has packages; change one with updatePackage"
-                    : "Shipment \(record.shipment.id) is \(record.shipment.status.rawValue); confirm it before creating packages"
+                    : "Shipment \(record.shipment.id) is \(record.shipment.status); confirm it before creating packages"
             )
         }
         guard case .json(let body) = input.body else { throw AmazonError.invalidInput("A JSON body is required") }
@@ -150,7 +151,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         ]
         guard editable.contains(record.shipment.status) else {
             throw AmazonError.conflict(
-                "Shipment \(record.shipment.id) is \(record.shipment.status.rawValue); packages can change only between PACKAGE_CREATED and SHIPLABEL_GENERATED"
+                "Shipment \(record.shipment.id) is \(record.shipment.status); packages can change only between PACKAGE_CREATED and SHIPLABEL_GENERATED"
             )
         }
         guard case .json(var package) = input.body else { throw AmazonError.invalidInput("A JSON body is required") }
@@ -187,7 +188,13 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             case .json(let body): body
             case nil: nil
             }
-        let requested = body?.status?.rawValue ?? input.query.status?.rawValue
+        try PackageRules.requireKnown(body?.status, of: PackageRules.packageStatuses, for: "status")
+        try PackageRules.requireKnown(
+            body?.subStatus,
+            of: ["OUT_FOR_DELIVERY", "DELIVERED", "NOT_DELIVERED", "UNDELIVERABLE"],
+            for: "subStatus"
+        )
+        let requested = body?.status ?? input.query.status?.rawValue
         if let reason = body?.reason, reason.count > 128 {
             throw AmazonError.invalidInput("reason must be at most 128 characters")
         }
@@ -199,7 +206,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         case "SHIPPED":
             guard shipment.status == .shiplabelGenerated, record.labels[packageID] != nil else {
                 throw AmazonError.conflict(
-                    "Package \(packageID) of shipment \(shipment.id) has no label (shipment is \(shipment.status.rawValue)); generate labels before shipping"
+                    "Package \(packageID) of shipment \(shipment.id) has no label (shipment is \(shipment.status)); generate labels before shipping"
                 )
             }
             record.shipment.packages![index].status = .shipped
@@ -216,7 +223,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             }
             guard shipment.status == .shipped else {
                 throw AmazonError.conflict(
-                    "Shipment \(shipment.id) is \(shipment.status.rawValue); it must be SHIPPED before DELIVERED"
+                    "Shipment \(shipment.id) is \(shipment.status); it must be SHIPPED before DELIVERED"
                 )
             }
             record.shipment.packages![index].status = .delivered
@@ -229,7 +236,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             guard body?.subStatus == .outForDelivery, record.carriage != .marketplace, shipment.status == .shipped
             else {
                 throw AmazonError.conflict(
-                    "subStatus \(body?.subStatus?.rawValue ?? "") does not apply to shipment \(shipment.id) in \(shipment.status.rawValue)"
+                    "subStatus \(body?.subStatus ?? "") does not apply to shipment \(shipment.id) in \(shipment.status)"
                 )
             }
             record.shipment.subStatus = .outForDelivery
@@ -251,7 +258,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         let allowed: Set<ShipmentStatus> = [.packageCreated, .pickupSlotRetrieved, .invoiceGenerated]
         guard allowed.contains(record.shipment.status) else {
             throw AmazonError.conflict(
-                "Shipment \(record.shipment.id) is \(record.shipment.status.rawValue); shipping options are offered between PACKAGE_CREATED and INVOICE_GENERATED"
+                "Shipment \(record.shipment.id) is \(record.shipment.status); shipping options are offered between PACKAGE_CREATED and INVOICE_GENERATED"
             )
         }
         let options = record.offeredOptions[packageID] ?? shippingOptions(for: record, packageID: packageID)
@@ -282,7 +289,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             return .ok(.init(body: .json(.init(document: invoiceDocument(id)))))
         default:
             throw AmazonError.conflict(
-                "Shipment \(record.shipment.id) is \(record.shipment.status.rawValue); retrieve shipping options before generating the invoice"
+                "Shipment \(record.shipment.id) is \(record.shipment.status); retrieve shipping options before generating the invoice"
             )
         }
     }
@@ -320,14 +327,14 @@ extension Simulator: AmazonEFShipments.APIProtocol {
                 throw AmazonError.conflict(
                     invoiceNeeded && shipment.status == .pickupSlotRetrieved
                         ? "Shipment \(shipment.id) needs its invoice before labels; call generateInvoice"
-                        : "Shipment \(shipment.id) is \(shipment.status.rawValue); retrieve shipping options before generating labels"
+                        : "Shipment \(shipment.id) is \(shipment.status); retrieve shipping options before generating labels"
                 )
             }
         case .regenerate:
             let allowed: Set<ShipmentStatus> = [.pickupSlotRetrieved, .invoiceGenerated, .shiplabelGenerated]
             guard allowed.contains(shipment.status) else {
                 throw AmazonError.conflict(
-                    "Shipment \(shipment.id) is \(shipment.status.rawValue); labels cannot be regenerated"
+                    "Shipment \(shipment.id) is \(shipment.status); labels cannot be regenerated"
                 )
             }
         }
@@ -451,7 +458,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             case (.shipped?, nil):
                 guard status == .shiplabelGenerated else {
                     throw AmazonError.conflict(
-                        "Shipment \(id) is \(status.rawValue); only a labelled shipment can be picked up"
+                        "Shipment \(id) is \(status); only a labelled shipment can be picked up"
                     )
                 }
                 for index in (record.shipment.packages ?? []).indices {
@@ -462,7 +469,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             case (.delivered?, nil):
                 guard status == .shipped else {
                     throw AmazonError.conflict(
-                        "Shipment \(id) is \(status.rawValue); only a shipped shipment can be delivered"
+                        "Shipment \(id) is \(status); only a shipped shipment can be delivered"
                     )
                 }
                 for index in (record.shipment.packages ?? []).indices {
@@ -475,7 +482,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             case (nil, .outForDelivery?):
                 guard status == .shipped else {
                     throw AmazonError.conflict(
-                        "Shipment \(id) is \(status.rawValue); only a shipped shipment goes out for delivery"
+                        "Shipment \(id) is \(status); only a shipped shipment goes out for delivery"
                     )
                 }
                 record.shipment.subStatus = .outForDelivery
@@ -497,7 +504,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
                 )
             }
             guard World.reservesStock(status) else {
-                throw AmazonError.conflict("Shipment \(id) is \(status.rawValue); its pickup can no longer move")
+                throw AmazonError.conflict("Shipment \(id) is \(status); its pickup can no longer move")
             }
             record.shipment.shippingInfo.expectedShippingDateTimeInUTC = Self.timestamp(date)
             try touch(&record)
@@ -526,7 +533,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         record.shipment.status = status
         try touch(&record)
         if changed {
-            record.history.append(.init(status: status.rawValue, at: record.shipment.lastUpdatedDateTime))
+            record.history.append(.init(status: status, at: record.shipment.lastUpdatedDateTime))
             save(record)
         }
         if changed || force { notifyStatusChange(record.shipment) }
@@ -544,7 +551,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         let status = record.shipment.status
         guard World.reservesStock(status) else {
             throw AmazonError.conflict(
-                "Shipment \(record.shipment.id) is \(status.rawValue); the marketplace cannot cancel it any more"
+                "Shipment \(record.shipment.id) is \(status); the marketplace cannot cancel it any more"
             )
         }
         cancel(&record, type: .marketplaceCancelled, reason: { _ in reason })
@@ -565,12 +572,25 @@ extension Simulator: AmazonEFShipments.APIProtocol {
         } catch {
             throw ControlError((error as? AmazonError)?.message ?? "\(error)")
         }
-        return record.shipment.status.rawValue
+        return record.shipment.status
+    }
+
+    /// `POST /_simulator/shipments/{id}/status`: puts a shipment in any status, one Amazon's model does not have
+    /// included (a value Amazon adds later), stamped and notified as Amazon would: how tests see that FlexBridge
+    /// keeps such a shipment and carries on.
+    public func forceShipmentStatus(_ id: String, to status: String) throws(ControlError) {
+        guard var record = world.shipments[id] else { throw ControlError("No shipment with id \(id).", notFound: true) }
+        guard !status.isEmpty, status.count <= 64 else { throw ControlError("status must be 1 to 64 characters") }
+        do {
+            try change(&record, to: status)
+        } catch {
+            throw ControlError((error as? AmazonError)?.message ?? "\(error)")
+        }
     }
 
     func cancel(
         _ record: inout World.ShipmentRecord,
-        type: EF.Cancellation.CancellationTypePayload,
+        type: String,
         reason: (String) -> String
     ) {
         let time = Self.timestamp(now())
@@ -627,7 +647,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
             merchantID: spec.merchantID,
             sequence: world.shipmentCount,
             carriage: spec.carriage,
-            history: [.init(status: shipment.status.rawValue, at: shipment.lastUpdatedDateTime)]
+            history: [.init(status: shipment.status, at: shipment.lastUpdatedDateTime)]
         )
         notifyStatusChange(shipment)
         return shipment
@@ -653,7 +673,7 @@ extension Simulator: AmazonEFShipments.APIProtocol {
 
     func shippingOptions(for record: World.ShipmentRecord, packageID: String) -> [EF.ShippingOptions] {
         let base = Self.date(record.shipment.shippingInfo.expectedShippingDateTimeInUTC)
-        func slot(_ hours: Double, _ method: EF.TimeWindow.HandoverMethodPayload) -> EF.TimeWindow {
+        func slot(_ hours: Double, _ method: String) -> EF.TimeWindow {
             let start = Int64(base.addingTimeInterval(hours * 3600).timeIntervalSince1970)
             return EF.TimeWindow(startTime: start, endTime: start + 3 * 3600, handoverMethod: method)
         }
@@ -772,12 +792,27 @@ enum PackageRules {
                 ("length", package.dimensions.length), ("width", package.dimensions.width),
                 ("height", package.dimensions.height),
             ] {
+                try PackageRules.requireKnown(
+                    dimension.dimensionUnit,
+                    of: ["CM", "M", "IN"],
+                    for: "\(name).dimensionUnit"
+                )
                 guard let value = Decimal(string: dimension.value), value > 0 else {
                     throw AmazonError.invalidInput(
                         "Invalid input \(dimension.value) for parameter \(name) of package \(package.id): must be a number above 0"
                     )
                 }
             }
+            try PackageRules.requireKnown(
+                package.weight.weightUnit,
+                of: ["G", "KG", "LB", "OZ"],
+                for: "weight.weightUnit"
+            )
+            try PackageRules.requireKnown(
+                package.packageHandlingRequirements,
+                of: ["NORMAL", "FRAGILE"],
+                for: "packageHandlingRequirements"
+            )
             guard let weight = Decimal(string: package.weight.value), weight > 0 else {
                 throw AmazonError.invalidInput(
                     "Invalid input \(package.weight.value) for parameter weight of package \(package.id): must be a number above 0"
@@ -837,12 +872,25 @@ enum PackageRules {
         }
     }
 
-    static func grams(per unit: EF.Weight.WeightUnitPayload) -> Decimal {
+    static let packageStatuses = [
+        "CREATED", "PICKUP_SLOT_RETRIEVED", "INVOICE_GENERATED", "SHIPLABEL_GENERATED", "SHIPPED", "DELIVERED",
+    ]
+
+    /// Refuses a value a request's field does not take. The derived model leaves these fields open (so that FlexBridge
+    /// reads values Amazon adds later), so the simulator checks what Amazon's model lists, as Amazon does.
+    static func requireKnown(_ value: String?, of allowed: [String], for field: String) throws {
+        guard let value, !allowed.contains(value) else { return }
+        throw AmazonError.invalidInput(
+            "Invalid input \(value) for parameter \(field): must be one of \(allowed.joined(separator: ", "))"
+        )
+    }
+
+    static func grams(per unit: String) -> Decimal {
         switch unit {
-        case .g: 1
-        case .kg: 1000
-        case .lb: Decimal(string: "453.59237")!
-        case .oz: Decimal(string: "28.349523125")!
+        case "KG": 1000
+        case "LB": Decimal(string: "453.59237")!
+        case "OZ": Decimal(string: "28.349523125")!
+        default: 1
         }
     }
 }

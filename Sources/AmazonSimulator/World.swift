@@ -4,7 +4,7 @@ import Foundation
 
 /// The schema types of Amazon's Shipments API, which most of the simulator speaks.
 typealias EF = AmazonEFShipments.Components.Schemas
-typealias ShipmentStatus = EF.Shipment.StatusPayload
+typealias ShipmentStatus = String
 typealias ReturnItem = AmazonEFReturns.Components.Schemas.Return
 
 /// Everything Amazon knows, in one place: sellers' locations and catalogues, stock, shipments and their documents,

@@ -258,7 +258,29 @@ public actor OrderWorker {
             }).isWorked
         else { return false }
         let order = Order(shipment, connectionID: connectionID, now: store.clock.now())
-        let change = try await store.transaction(fencedBy: lease) { try await $0.upsertOrder(order, source: source) }
+        // A status this version does not know (Amazon adds them over time) is kept as sent and said.
+        let unknown =
+            shipment.knownStatus == nil
+            ? UnknownAmazonValue(
+                field: "shipment.status",
+                value: shipment.status,
+                subjectKey: "shipmentId",
+                subject: shipment.id.rawValue
+            ) : nil
+        let (change, said) = try await store.transaction(fencedBy: lease) { [connectionID] session in
+            let change = try await session.upsertOrder(order, source: source)
+            // Said when the order comes into it, not again at each later copy in the same status.
+            let entered: Bool =
+                switch change {
+                case .created: true
+                case .updated(let previousStatus): previousStatus != shipment.status
+                case .unchanged: false
+                }
+            guard entered, let unknown else { return (change, false) }
+            try await session.appendEvents([try unknown.event(connectionID: connectionID)])
+            return (change, true)
+        }
+        if said { unknown?.report(logger, connectionID: connectionID) }
         return change != .unchanged
     }
 

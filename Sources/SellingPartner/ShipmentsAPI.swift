@@ -80,7 +80,7 @@ extension SellingPartnerClient: ExternalFulfillmentShipments {
     }
 
     public func reject(_ shipmentID: ShipmentID, lines: [(id: String, quantity: Int?)], reason: String) async throws {
-        let reason = EF.LineItemWithReason.ReasonPayload(rawValue: reason) ?? .outOfStock
+        let reason = ["OUT_OF_STOCK", "CUSTOMER_REQUESTED"].contains(reason) ? reason : "OUT_OF_STOCK"
         let body = EF.ShipmentAcknowledgementRequest(
             lineItems: lines.map {
                 EF.LineItemWithReason(lineItem: .init(id: $0.id, quantity: $0.quantity), reason: reason)
@@ -114,7 +114,7 @@ extension SellingPartnerClient: ExternalFulfillmentShipments {
         ).ok.body.json
         return ShippingOptions(
             options: (answer.shippingOptions ?? []).map {
-                ShippingOption(id: $0.shippingOptionId, carrierName: $0.carrierName, shipBy: $0.shipBy.rawValue)
+                ShippingOption(id: $0.shippingOptionId, carrierName: $0.carrierName, shipBy: $0.shipBy)
             },
             recommendedID: answer.recommendedShippingOption?.shippingOptionId
         )
@@ -157,7 +157,7 @@ extension SellingPartnerClient: ExternalFulfillmentShipments {
                 url: label.fileData?.url,
                 trackingID: label.shipLabelMetadata?.trackingId,
                 carrierName: label.shipLabelMetadata?.carrierName,
-                failed: label.status == .failure,
+                failed: label.status == "FAILURE",
                 failure: label.errorDetails?.message
             )
         }
@@ -179,11 +179,11 @@ extension AmazonFile {
         guard let content = document.content, let data = Data(base64Encoded: content) else { return nil }
         let contentType =
             switch document.format {
-            case .pdf?: "application/pdf"
-            case .png?: "image/png"
-            case .zpl?: "x.application/zpl"
-            case .plainText?: "text/plain"
-            case nil: "application/octet-stream"
+            case "PDF": "application/pdf"
+            case "PNG": "image/png"
+            case "ZPL": "x.application/zpl"
+            case "PLAIN_TEXT": "text/plain"
+            default: "application/octet-stream"
             }
         self.init(contentType: contentType, data: data)
     }
@@ -195,7 +195,7 @@ extension EF.Package {
         func dimension(_ value: Decimal) -> EF.Dimension {
             EF.Dimension(
                 value: "\(value)",
-                dimensionUnit: EF.Dimension.DimensionUnitPayload(rawValue: spec.dimensionUnit) ?? .cm
+                dimensionUnit: ["CM", "M", "IN"].contains(spec.dimensionUnit) ? spec.dimensionUnit : "CM"
             )
         }
         self.init(
@@ -207,7 +207,7 @@ extension EF.Package {
             ),
             weight: .init(
                 value: "\(spec.weight)",
-                weightUnit: EF.Weight.WeightUnitPayload(rawValue: spec.weightUnit) ?? .g
+                weightUnit: ["G", "KG", "LB", "OZ"].contains(spec.weightUnit) ? spec.weightUnit : "G"
             ),
             packageLineItems: spec.items.map { item in
                 EF.PackageLineItem(
@@ -218,7 +218,7 @@ extension EF.Package {
                     itemValue: item.itemValue.map { EF.Amount(value: $0.value, currencyCode: $0.currencyCode) }
                 )
             },
-            packageHandlingRequirements: spec.fragile == true ? .fragile : nil
+            packageHandlingRequirements: spec.fragile == true ? "FRAGILE" : nil
         )
     }
 }
@@ -239,22 +239,18 @@ extension AmazonShipment {
             shipment.lastUpdatedDateTime =
                 try JSONDecoder().decode(EF.Shipment.self, from: Data(newer.document.utf8)).lastUpdatedDateTime
         }
-        guard let status = EF.Shipment.StatusPayload(rawValue: step.status.rawValue) else {
-            throw UnreadableShipment(shipmentID: id.rawValue, field: "status \(step.status.rawValue)")
-        }
-        shipment.status = status
+        shipment.status = step.status.rawValue
         if let created = step.createdPackages {
             shipment.packages = created.map { spec in
                 var package = EF.Package(spec)
-                package.status = .created
+                package.status = "CREATED"
                 return package
             }
         }
         if let packageStatus = step.packageStatus {
-            let status = EF.Package.StatusPayload(rawValue: packageStatus.rawValue)
-            for index in (shipment.packages ?? []).indices { shipment.packages?[index].status = status }
+            for index in (shipment.packages ?? []).indices { shipment.packages?[index].status = packageStatus.rawValue }
         }
-        if step.invoiceAvailable { shipment.shipmentRequirements.invoice.status = .available }
+        if step.invoiceAvailable { shipment.shipmentRequirements.invoice.status = "AVAILABLE" }
         return try AmazonShipment(shipment)
     }
 
@@ -273,11 +269,11 @@ extension AmazonShipment {
             channel: shipment.marketplaceAttributes.channelName,
             program: Order.Program(
                 channel: shipment.marketplaceAttributes.channelName,
-                shippingType: shipment.shippingInfo.shippingType?.rawValue
+                shippingType: shipment.shippingInfo.shippingType
             ),
-            shipmentType: shipment.shipmentInfo.shipmentType.rawValue,
+            shipmentType: shipment.shipmentInfo.shipmentType,
             originalShipmentID: shipment.shipmentInfo.originalShipmentInfo.map { ShipmentID(rawValue: $0.id) },
-            status: shipment.status.rawValue,
+            status: shipment.status,
             createdAt: created,
             updatedAt: updated,
             expectedShipAt: Order.parseTimestamp(shipment.shippingInfo.expectedShippingDateTimeInUTC),

@@ -385,7 +385,7 @@ struct FulfilmentTests {
             // A poll's page read after the confirmation and before the packing arrives late: CONFIRMED, no packages,
             // a second newer by Amazon's clock. The store takes it (newer).
             var stale = try Self.document(packed)
-            stale.status = .confirmed
+            stale.status = "CONFIRMED"
             stale.packages = nil
             stale.lastUpdatedDateTime = packed.updatedAt.addingTimeInterval(1).formatted(.iso8601)
             let connectionID = parts.amazon.connection.id
@@ -404,7 +404,7 @@ struct FulfilmentTests {
 
             // A newer copy already as far on (a cancellation) stands as it is.
             var cancelled = stale
-            cancelled.status = .cancelled
+            cancelled.status = "CANCELLED"
             cancelled.lastUpdatedDateTime = packed.updatedAt.addingTimeInterval(2).formatted(.iso8601)
             let cancelledOrder = Order(try AmazonShipment(cancelled), connectionID: connectionID, now: Date())
             _ = try await parts.amazon.store.transaction { try await $0.upsertOrder(cancelledOrder, source: "poll") }

@@ -75,6 +75,66 @@ struct OrderSyncTests {
         }
     }
 
+    @Test(
+        "a shipment status Amazon adds later (not in its model) stops neither the fetch nor the seller's orders: kept as Amazon sent it, said once in an event, and the order carries on along the known statuses",
+        arguments: TestEngine.available
+    )
+    func unknownStatus(engine: TestEngine) async throws {
+        try await InventoryFixture.run(engine: engine) { amazon in
+            let (worker, _) = try await worker(amazon)
+            var ids: [String] = []
+            for _ in 0..<2 {
+                ids.append(
+                    try await amazon.simulator.generateOrder(
+                        merchantID: InventoryFixture.merchant,
+                        locationID: amazon.locationID
+                    )
+                )
+            }
+            #expect(try await worker.poll() == 2)
+            // Amazon lists shipments by status, so one in a status FlexBridge does not know comes by its
+            // notification (SHIPMENT_STATUS_CHANGE), fetched by id.
+            func notified(_ id: String) async throws {
+                try await amazon.store.transaction {
+                    _ = try await $0.requestShipmentFetch(
+                        sellingPartnerID: InventoryFixture.merchant,
+                        shipmentID: ShipmentID(rawValue: id)
+                    )
+                }
+            }
+            func said() async throws -> [OutboxEvent] {
+                try await amazon.store.read { try await $0.events(after: 0, account: .default, limit: 1000) }.filter {
+                    $0.type == "amazon.unknown_value"
+                }
+            }
+            try await amazon.simulator.forceShipmentStatus(ids[0], to: "AWAITING_CARRIER_ASSIGNMENT")
+            try await notified(ids[0])
+            #expect(try await worker.fetchNotified() == 1)
+            let held = try #require(try await amazon.store.read { try await $0.order(ShipmentID(rawValue: ids[0])) })
+            #expect(held.status == "AWAITING_CARRIER_ASSIGNMENT")
+            #expect(held.shipment.contains("AWAITING_CARRIER_ASSIGNMENT"), "the document is kept as Amazon sent it")
+            let unknown = try await said()
+            #expect(unknown.count == 1 && unknown.first?.subject == ids[0])
+            #expect(unknown.first?.payload.contains(#""field":"shipment.status""#) == true)
+            #expect(unknown.first?.payload.contains(#""value":"AWAITING_CARRIER_ASSIGNMENT""#) == true)
+            // The seller's other orders go on.
+            try await amazon.simulator.forceShipmentStatus(ids[1], to: "CONFIRMED")
+            #expect(try await worker.poll() == 1)
+            #expect(
+                try await amazon.store.read { try await $0.order(ShipmentID(rawValue: ids[1])) }?.status == "CONFIRMED"
+            )
+            try await notified(ids[0])
+            #expect(try await worker.fetchNotified() == 0, "the same copy again: nothing changes, nothing said twice")
+            // Amazon moves it on to a status it knows: the order follows.
+            try await amazon.simulator.forceShipmentStatus(ids[0], to: "CONFIRMED")
+            #expect(try await worker.poll() == 1)
+            #expect(
+                try await amazon.store.read { try await $0.order(ShipmentID(rawValue: ids[0])) }?.status == "CONFIRMED"
+            )
+            #expect(try await said().count == 1)
+        }
+    }
+
     @Test("the polling round asks for every status at its first round, then only for new and cancelled orders")
     func pollingRounds() async throws {
         try await InventoryFixture.run { amazon in

@@ -75,7 +75,7 @@ struct ClientTests {
             // It was applied: re-reading shows it, as the error told the caller to do.
             try await amazon.simulator.setFaults(FaultSettings(), operation: "processShipment")
             #expect(
-                try await client.shipments.getShipment(path: .init(shipmentId: id)).ok.body.json.status == .confirmed
+                try await client.shipments.getShipment(path: .init(shipmentId: id)).ok.body.json.status == "CONFIRMED"
             )
             let confirms = await amazon.simulator.recordedRequests().filter { $0.operation == "processShipment" }
             #expect(confirms.count == 2, "each write was sent once")
