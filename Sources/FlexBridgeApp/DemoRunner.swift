@@ -26,6 +26,8 @@ public struct DemoRunner: Sendable {
     public var port: Int
     public var simulatorPort: Int
     public var ordersPerMinute: Double
+    /// What the node's `/metrics` answers from: the registry the process's metrics system was bootstrapped with.
+    public var registry: PrometheusCollectorRegistry
 
     public init(
         folder: URL,
@@ -33,7 +35,8 @@ public struct DemoRunner: Sendable {
         host: String = "127.0.0.1",
         port: Int = 8080,
         simulatorPort: Int = 8090,
-        ordersPerMinute: Double = 6
+        ordersPerMinute: Double = 6,
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     ) {
         self.folder = folder
         self.reset = reset
@@ -41,6 +44,7 @@ public struct DemoRunner: Sendable {
         self.port = port
         self.simulatorPort = simulatorPort
         self.ordersPerMinute = ordersPerMinute
+        self.registry = registry
     }
 
     static let merchant = "A1DEMOSELLER"
@@ -102,7 +106,7 @@ public struct DemoRunner: Sendable {
         configuration.statusPollInterval = .seconds(10)
         let server = FlexBridgeServer(
             configuration: configuration,
-            registry: PrometheusCollectorRegistry(),
+            registry: registry,
             logger: logger
         )
         let store = try await Store.open(configuration.storeConfiguration, logger: logger)

@@ -154,7 +154,7 @@ public struct FlexBridgeServer: Sendable {
     }
 
     /// The services of a node over an open store, in start order — store, lease keeper, connection sync, webhook
-    /// dispatcher, HTTP server — shut down in reverse: the server stops taking requests, the engine finishes and
+    /// dispatcher, backlog metrics, HTTP server — shut down in reverse: the server stops taking requests, the engine finishes and
     /// releases its leases, the store closes last.
     public func serviceGroup(store: Store, gracefulShutdownSignals: [UnixSignal] = []) throws -> ServiceGroup {
         ServiceGroup(
@@ -227,6 +227,7 @@ public struct FlexBridgeServer: Sendable {
                 )
             ),
             .init(service: WebhookDispatcher(store: store, outbound: configuration.outbound, logger: logger)),
+            .init(service: BacklogMetrics(store: store, leases: leaseKeeper, logger: logger)),
             .init(service: application),
         ]
     }

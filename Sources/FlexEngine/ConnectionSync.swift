@@ -2,6 +2,7 @@ import FlexCore
 import FlexStore
 import Foundation
 import Logging
+import Metrics
 import SellingPartner
 import ServiceLifecycle
 
@@ -284,6 +285,18 @@ public struct AmazonClients: Sendable {
     }
 
     /// The connection's client; with `activity`, every call's outcome is counted for the dashboard.
+    /// The kind of a failed attempt, for the per-connection error counter (four values: bounded labels); nil when
+    /// Amazon answered with success.
+    static func errorKind(_ status: Int?) -> String? {
+        switch status {
+        case nil: "unanswered"
+        case 429?: "throttled"
+        case (400..<500)?: "refused"
+        case (500...)?: "failed"
+        default: nil
+        }
+    }
+
     public func client(
         for connection: Connection,
         clientSecret: String,
@@ -295,9 +308,18 @@ public struct AmazonClients: Sendable {
         if let activity {
             let connectionID = connection.id
             let observed = configuration.observe
+            let dimensions = [("connection", connectionID.rawValue)]
+            let calls = Counter(label: "flexbridge_connection_amazon_calls_total", dimensions: dimensions)
             configuration.observe = { operation, status in
                 observed?(operation, status)
                 activity.record(.amazonAnswer(status: status), for: connectionID, at: clock.now())
+                calls.increment()
+                if let kind = Self.errorKind(status) {
+                    Counter(
+                        label: "flexbridge_connection_amazon_errors_total",
+                        dimensions: dimensions + [("kind", kind)]
+                    ).increment()
+                }
             }
         }
         return SellingPartnerClient(

@@ -49,6 +49,8 @@ public actor InventoryWorker {
     private let failedCounter: Counter
     private let fetchCounter: Counter
     private let unusableSettingCounter: Counter
+    private let latencyTimer = Timer(label: "flexbridge_inventory_sync_latency_seconds")
+    private let latencyGauge: Gauge
     private var reportedSettingProblem: ValidationError?
     /// When the first item waiting for a retry is due, as the last round that found nothing to send saw it.
     private var nextRetry: Date?
@@ -77,6 +79,7 @@ public actor InventoryWorker {
         failedCounter = Counter(label: "flexbridge_inventory_items_failed_total", dimensions: dimensions)
         fetchCounter = Counter(label: "flexbridge_inventory_reconciliation_fetches_total", dimensions: dimensions)
         unusableSettingCounter = Counter(label: "flexbridge_unusable_stored_settings_total", dimensions: dimensions)
+        latencyGauge = Gauge(label: "flexbridge_connection_stock_latency_seconds", dimensions: dimensions)
     }
 
     /// Works until cancelled, another node takes the connection over, or Amazon refuses the seller's refresh token.
@@ -187,9 +190,15 @@ public actor InventoryWorker {
     }
 
     private func count(_ outcomes: [InventoryOutcome]) {
+        let now = store.clock.now()
         for outcome in outcomes {
             switch outcome {
-            case .applied: sentCounter.increment()
+            case .applied(let update, _):
+                sentCounter.increment()
+                // From the stock change to Amazon's answer: one histogram for the node, the latest per connection.
+                let latency = max(0, now.timeIntervalSince(update.changedAt))
+                latencyTimer.recordSeconds(latency)
+                latencyGauge.record(latency)
             case .refused: refusedCounter.increment()
             case .failed, .staleSequence: failedCounter.increment()
             case .fetched: break

@@ -591,12 +591,16 @@ struct Demo: AsyncParsableCommand {
         var logger = Logger(label: "flexbridge")
         logger.logLevel = level
         let path = folder.hasPrefix("/") ? folder : FileManager.default.currentDirectoryPath + "/" + folder
+        // The demo node's /metrics answers as serve's does.
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let runner = DemoRunner(
             folder: URL(fileURLWithPath: path),
             reset: reset,
             port: port,
             simulatorPort: simulatorPort,
-            ordersPerMinute: ordersPerMinute
+            ordersPerMinute: ordersPerMinute,
+            registry: registry
         )
         try await UserFacing.wrapping { try await runner.run(logger: logger) }
     }
