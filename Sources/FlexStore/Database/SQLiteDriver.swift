@@ -16,6 +16,8 @@ final class SQLiteDriver: SQLDriver {
     private let writer: SQLiteConnection
     private let reader: SQLiteConnection
     private let threads: NIOThreadPool
+    /// Runs a write transaction's own code on the writer's thread, between its statements.
+    private let writerExecutor: ThreadPoolTaskExecutor
     private let writeLock = AsyncLock()
 
     /// How long a write waits for another process's transaction before failing.
@@ -25,6 +27,7 @@ final class SQLiteDriver: SQLDriver {
         self.writer = writer
         self.reader = reader
         self.threads = threads
+        writerExecutor = ThreadPoolTaskExecutor(threads: threads)
     }
 
     /// Opens (and creates if needed) the database file at `path`.
@@ -90,16 +93,25 @@ final class SQLiteDriver: SQLDriver {
     }
 
     func withTransaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        await writeLock.lock()
-        do {
-            // IMMEDIATE takes the write lock at once, so that two processes queue here rather than fail later when
-            // a reading transaction tries to write.
-            let value = try await Self.transaction(on: writer.sql(), begin: "BEGIN IMMEDIATE", body)
-            await writeLock.unlock()
-            return value
-        } catch {
-            await writeLock.unlock()
-            throw error
+        // On the writer's thread from the wait for the lock to the commit: the lock passes from one transaction to
+        // the next, and each statement to the next, without waiting for Swift's shared pool (ThreadPoolTaskExecutor).
+        try await withTaskExecutorPreference(writerExecutor) {
+            await writeLock.lock()
+            do {
+                // IMMEDIATE takes the write lock at once, so that two processes queue here rather than fail later
+                // when a reading transaction tries to write.
+                let value = try await Self.transaction(
+                    on: writer.sql(),
+                    begin: "BEGIN IMMEDIATE",
+                    executor: writerExecutor,
+                    body
+                )
+                await writeLock.unlock()
+                return value
+            } catch {
+                await writeLock.unlock()
+                throw error
+            }
         }
     }
 
