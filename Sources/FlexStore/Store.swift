@@ -220,6 +220,12 @@ final class TransactionNotes: Sendable {
         }
     }
     func noteInventoryChanged(_ connectionID: ConnectionID) { note(.inventory, for: [connectionID]) }
+    /// New stock levels for these connections' inventory items, and nothing else: their MFN listings are woken by
+    /// the stock write itself, for the connections that sum the hubs written (most connections have none, and a
+    /// listings round for each stock change was most of a busy node's reads).
+    func noteStockWritten(for connectionIDs: some Sequence<ConnectionID>) {
+        dirty.withLock { $0.work[.inventory, default: []].formUnion(connectionIDs) }
+    }
 
     /// What the transaction's writes concern, as PostgreSQL notifications for the other nodes: `e` (events), `c`
     /// (connections), `w <work> <id> <id>…` (a kind of worker of these connections), each after `origin` and a space,

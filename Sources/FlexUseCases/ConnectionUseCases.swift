@@ -40,8 +40,8 @@ public struct ConnectionUseCases: Sendable {
         try AccessUseCases.require(.read, of: principal)
         return try await store.read { session in
             var seen: [(Connection, Bool)] = []
-            for connection in try await session.connections()
-            where connection.accountID == principal.account && principal.sees(connection.id) {
+            for connection in try await session.connections(of: principal.account)
+            where principal.sees(connection.id) {
                 seen.append((connection, try await session.credentials(for: connection.id).refreshToken != nil))
             }
             return seen

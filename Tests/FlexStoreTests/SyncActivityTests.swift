@@ -58,4 +58,39 @@ struct SyncActivityTests {
             #expect(kept?.push == Date(millisecondsSince1970: later.millisecondsSince1970))
         }
     }
+
+    @Test(
+        "one flush of many connections' minutes (more than one statement's worth) writes each, two minutes of one connection keep their latest times",
+        arguments: TestEngine.available
+    )
+    func manyConnections(_ engine: TestEngine) async throws {
+        let clock = TestClock()
+        try await withStore(engine, clock: clock) { store, _ in
+            let connections = (0..<150).map { makeConnection(seller: "A1MANY\($0)") }
+            try await store.transaction { session in
+                for connection in connections {
+                    try await session.insertConnection(connection, clientSecret: "s", actor: "test")
+                }
+            }
+            let start = clock.now
+            let minute = SyncMinute.minute(of: start)
+            for (index, connection) in connections.enumerated() {
+                store.activity.record(.skusSent(index + 1), for: connection.id, at: start)
+                store.activity.record(.orderPoll, for: connection.id, at: start.addingTimeInterval(90))
+            }
+            try await store.flushActivity()
+            let ids = connections.map(\.id)
+            let minutes = try await store.read { try await $0.activity(within: ids, since: minute) }
+            let lasts = try await store.read { try await $0.lastActivity(within: ids) }
+            for (index, connection) in connections.enumerated() {
+                #expect(minutes[connection.id]?.count == 2)
+                #expect(minutes[connection.id]?.first?.skusSent == index + 1)
+                #expect(lasts[connection.id]?.push == Date(millisecondsSince1970: start.millisecondsSince1970))
+                #expect(
+                    lasts[connection.id]?.poll
+                        == Date(millisecondsSince1970: start.addingTimeInterval(90).millisecondsSince1970)
+                )
+            }
+        }
+    }
 }

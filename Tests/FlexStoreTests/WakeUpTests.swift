@@ -8,7 +8,9 @@ import Testing
 struct WakeUpTests {
     struct Abandoned: Error {}
 
-    @Test("stock, listings and settings wake the inventory worker; notifications the order worker; consent the leases")
+    @Test(
+        "stock, listings and settings wake the inventory worker (and, but for stock, the MFN listings worker); notifications the order worker; consent the leases"
+    )
     func notes() async throws {
         try await withStore(.sqlite) { store, _ in
             let connection = makeConnection(seller: "A1WAKE")
@@ -19,6 +21,7 @@ struct WakeUpTests {
             let inventory = signals.signal(for: connection.id, .inventory)
             let orders = signals.signal(for: connection.id, .orders)
             let fulfilment = signals.signal(for: connection.id, .fulfilment)
+            let listings = signals.signal(for: connection.id, .listings)
             let mapping = LocationMapping(
                 connectionID: connection.id,
                 hub: "HUB1",
@@ -40,9 +43,10 @@ struct WakeUpTests {
                 try await session.setLocationMapping(mapping, actor: "test")
                 #expect(!inventory.isPending, "woken before the commit")
             }
-            #expect(inventory.isPending)
+            #expect(inventory.isPending && listings.isPending)
             #expect(!orders.isPending && !fulfilment.isPending && !signals.events.isPending)
             await inventory.wait()
+            await listings.wait()
 
             try await store.transaction { session in
                 try await session.upsertListings([
@@ -56,13 +60,16 @@ struct WakeUpTests {
                     )
                 ])
             }
-            #expect(inventory.isPending)
+            #expect(inventory.isPending && listings.isPending)
             await inventory.wait()
+            await listings.wait()
             let write = try await store.transaction {
                 try await $0.recordStock([StockLevel(hub: "HUB1", warehouseSKU: "W-1", quantity: 5)], account: .default)
             }
             #expect(write.connections == [connection.id])
             #expect(inventory.isPending)
+            // The connection sums no MFN hub: a stock write is nothing to its listings worker.
+            #expect(!listings.isPending)
             await inventory.wait()
             // The same stock again changes nothing, and wakes nobody.
             try await store.transaction {

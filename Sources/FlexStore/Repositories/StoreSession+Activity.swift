@@ -1,3 +1,4 @@
+import Algorithms
 import FlexCore
 import Foundation
 import SQLKit
@@ -27,18 +28,26 @@ extension StoreSession {
         let greatest: SQLQueryString = kind == .postgres ? "GREATEST" : "MAX"
         // In one order on every node, so that two flushes at once wait for each other instead of deadlocking.
         let sorted = counts.sorted { ($0.0.rawValue, $0.1.minute) < ($1.0.rawValue, $1.1.minute) }
-        for (connectionID, count) in sorted {
-            func ms(_ date: Date?) -> Int64 { date?.millisecondsSince1970 ?? 0 }
+        func ms(_ date: Date?) -> Int64 { date?.millisecondsSince1970 ?? 0 }
+        // A hundred minutes a statement: a node's flush is a few statements, not two a connection.
+        for chunk in sorted.chunks(ofCount: 100) {
+            let rows = chunk.map { connectionID, count -> SQLQueryString in
+                """
+                (\(bind: connectionID.rawValue), \(bind: count.minute), \(bind: Int64(count.skusSent)),
+                \(bind: Int64(count.amazonCalls)), \(bind: Int64(count.throttled)), \(bind: Int64(count.amazonErrors)),
+                \(bind: Int64(count.orderPolls)), \(bind: Int64(count.notifications)),
+                \(bind: Int64(count.commandsFailed)), \(bind: ms(count.lastPushAt)), \(bind: ms(count.lastPollAt)),
+                \(bind: ms(count.lastNotificationAt)))
+                """
+            }
             try await sql.raw(
                 """
                 INSERT INTO sync_activity (connection_id, minute, skus_sent, amazon_calls, throttled, amazon_errors,
                     order_polls, notifications, commands_failed, last_push_at, last_poll_at, last_notification_at)
-                SELECT \(bind: connectionID.rawValue), \(bind: count.minute), \(bind: Int64(count.skusSent)),
-                    \(bind: Int64(count.amazonCalls)), \(bind: Int64(count.throttled)), \(bind: Int64(count.amazonErrors)),
-                    \(bind: Int64(count.orderPolls)), \(bind: Int64(count.notifications)),
-                    \(bind: Int64(count.commandsFailed)), \(bind: ms(count.lastPushAt)), \(bind: ms(count.lastPollAt)),
-                    \(bind: ms(count.lastNotificationAt))
-                WHERE EXISTS (SELECT 1 FROM connections WHERE id = \(bind: connectionID.rawValue))
+                SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8,
+                    v.column9, v.column10, v.column11, v.column12
+                FROM (VALUES \(rows.joined(separator: ", "))) AS v
+                WHERE EXISTS (SELECT 1 FROM connections WHERE id = v.column1)
                 ON CONFLICT (connection_id, minute) DO UPDATE SET
                     skus_sent = sync_activity.skus_sent + excluded.skus_sent,
                     amazon_calls = sync_activity.amazon_calls + excluded.amazon_calls,
@@ -52,15 +61,26 @@ extension StoreSession {
                     last_notification_at = \(greatest)(sync_activity.last_notification_at, excluded.last_notification_at)
                 """
             ).run()
-            guard count.lastPushAt != nil || count.lastPollAt != nil || count.lastNotificationAt != nil else {
-                continue
+        }
+        // The latest times per connection, across its minutes (a flush may hold two minutes of one connection).
+        var latest: [ConnectionID: (push: Int64, poll: Int64, notification: Int64)] = [:]
+        for (connectionID, count) in sorted
+        where count.lastPushAt != nil || count.lastPollAt != nil || count.lastNotificationAt != nil {
+            let before = latest[connectionID] ?? (0, 0, 0)
+            latest[connectionID] = (
+                max(before.push, ms(count.lastPushAt)), max(before.poll, ms(count.lastPollAt)),
+                max(before.notification, ms(count.lastNotificationAt))
+            )
+        }
+        for chunk in latest.sorted(by: { $0.key.rawValue < $1.key.rawValue }).chunks(ofCount: 100) {
+            let rows = chunk.map { connectionID, last -> SQLQueryString in
+                "(\(bind: connectionID.rawValue), \(bind: last.push), \(bind: last.poll), \(bind: last.notification))"
             }
             try await sql.raw(
                 """
                 INSERT INTO sync_last (connection_id, last_push_at, last_poll_at, last_notification_at)
-                SELECT \(bind: connectionID.rawValue), \(bind: ms(count.lastPushAt)), \(bind: ms(count.lastPollAt)),
-                    \(bind: ms(count.lastNotificationAt))
-                WHERE EXISTS (SELECT 1 FROM connections WHERE id = \(bind: connectionID.rawValue))
+                SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES \(rows.joined(separator: ", "))) AS v
+                WHERE EXISTS (SELECT 1 FROM connections WHERE id = v.column1)
                 ON CONFLICT (connection_id) DO UPDATE SET
                     last_push_at = \(greatest)(sync_last.last_push_at, excluded.last_push_at),
                     last_poll_at = \(greatest)(sync_last.last_poll_at, excluded.last_poll_at),

@@ -46,7 +46,10 @@ extension StoreSession {
 
     /// The connection with this id, or nil.
     public func connection(_ id: ConnectionID) async throws -> Connection? {
-        try await sql.raw("SELECT * FROM connections WHERE id = \(bind: id.rawValue)").first().map(
+        try await sql.raw(
+            "SELECT \(unsafeRaw: Self.connectionColumns) FROM connections WHERE id = \(bind: id.rawValue)"
+        )
+        .first().map(
             Self.decodeConnection
         )
     }
@@ -57,9 +60,20 @@ extension StoreSession {
             .map { ConnectionID(rawValue: try $0.decode(column: "id", as: String.self)) }
     }
 
+    /// The account's connections, oldest first.
+    public func connections(of account: AccountID) async throws -> [Connection] {
+        try await sql.raw(
+            """
+            SELECT \(unsafeRaw: Self.connectionColumns) FROM connections WHERE account_id = \(bind: account.rawValue)
+            ORDER BY created_at, id
+            """
+        ).all().map(Self.decodeConnection)
+    }
+
     /// Every connection, oldest first.
     public func connections() async throws -> [Connection] {
-        try await sql.raw("SELECT * FROM connections ORDER BY created_at, id").all().map(Self.decodeConnection)
+        try await sql.raw("SELECT \(unsafeRaw: Self.connectionColumns) FROM connections ORDER BY created_at, id").all()
+            .map(Self.decodeConnection)
     }
 
     /// The connection's secrets, opened.
@@ -205,6 +219,12 @@ extension StoreSession {
     /// Connections' settings by their stored text: every worker round reads its connection, and the settings are the
     /// costly part of decoding it; the same text always decodes to the same settings.
     private static let decodedSettings = DecodedCache<ConnectionSettings>(capacity: 10_000)
+    private static let decodedMarketplaces = DecodedCache<[MarketplaceID]>(capacity: 10_000)
+    /// What a ``Connection`` is read from: every worker reads its connection each round, so not the sealed secrets.
+    private static let connectionColumns = """
+        id, account_id, name, selling_partner_id, region, marketplace_ids, application_client_id, application_id, \
+        status, endpoint_override, settings, created_at, updated_at
+        """
 
     static func fromJSON<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
         try JSONDecoder().decode(type, from: Data(text.utf8))
@@ -237,9 +257,8 @@ extension StoreSession {
             name: try row.decode(column: "name", as: String.self),
             sellingPartnerID: SellingPartnerID(rawValue: try row.decode(column: "selling_partner_id", as: String.self)),
             region: region,
-            marketplaceIDs: try fromJSON(
-                [MarketplaceID].self,
-                try row.decode(column: "marketplace_ids", as: String.self)
+            marketplaceIDs: try decodedMarketplaces.value(
+                for: try row.decode(column: "marketplace_ids", as: String.self)
             ),
             applicationClientID: try row.decode(column: "application_client_id", as: String.self),
             applicationID: try row.decode(column: "application_id", as: String?.self),

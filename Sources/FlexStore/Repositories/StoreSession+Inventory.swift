@@ -59,10 +59,13 @@ extension StoreSession {
         let hubs = Set(order.map(\.hub)).sorted()
         var mapped: Set<String> = []
         for chunk in hubs.chunks(ofCount: 500) {
+            // Hub first, then its connection's account: SQLite, left to choose, read every connection of the
+            // account and looked each hub up under each (90 ms for 500 hubs of 1,000 connections, against 1 ms).
             let rows = try await sql.raw(
                 """
-                SELECT DISTINCT m.hub FROM location_mappings m JOIN connections c ON c.id = m.connection_id
-                WHERE c.account_id = \(bind: account.rawValue) AND m.hub IN (\(binds: Array(chunk)))
+                SELECT DISTINCT m.hub FROM location_mappings m WHERE m.hub IN (\(binds: Array(chunk)))
+                AND EXISTS (SELECT 1 FROM connections c WHERE c.id = m.connection_id
+                    AND c.account_id = \(bind: account.rawValue))
                 """
             ).all()
             for row in rows { mapped.insert(try row.decode(column: "hub", as: String.self)) }
@@ -70,8 +73,8 @@ extension StoreSession {
         // The account's connections that send MFN stock from one of these hubs: their listings worker sums the
         // hubs again after the write (no join over the listings on the write's path). Such a hub is mapped too.
         let written = Set(hubs)
-        let mfn = try await connections().filter { connection in
-            connection.accountID == account && !connection.mfnStockMarketplaceIDs.isEmpty
+        let mfn = try await connections(of: account).filter { connection in
+            !connection.mfnStockMarketplaceIDs.isEmpty
                 && connection.settings.mfnStockHubs.contains { written.contains($0.rawValue) }
         }
         for connection in mfn { mapped.formUnion(connection.settings.mfnStockHubs.map(\.rawValue)) }
@@ -114,7 +117,7 @@ extension StoreSession {
             return StockWrite(changedLevels: 0, changedItems: 0, connections: [], unmappedHubs: unmapped)
         }
         notes.note(.listings, for: mfn.map(\.id))
-        let changed = try await spreadStock(filter: "s.write_id = \(bind: writeID)")
+        let changed = try await spreadStock(filter: "s.write_id = \(bind: writeID)", stockWrite: true)
         return StockWrite(
             changedLevels: changedLevels,
             changedItems: changed.count,
@@ -133,7 +136,8 @@ extension StoreSession {
     /// Inserts or updates the inventory items fed by the stock levels `filter` selects (SQL over `s`, `m` and `l`),
     /// bumping the version of those whose quantity, hub or marketplace changed. Returns the connection of each row
     /// that changed.
-    private func spreadStock(filter: SQLQueryString) async throws -> [ConnectionID] {
+    /// A `stockWrite` wakes the inventory workers only; anything else (a mapping, listings) the MFN listings too.
+    private func spreadStock(filter: SQLQueryString, stockWrite: Bool = false) async throws -> [ConnectionID] {
         // Rows are locked in the order of `InventoryKey`'s `<`, which compares code points: PostgreSQL's "C"
         // collation, whatever the database's own.
         let binary = kind == .postgres ? #" COLLATE "C""# : ""
@@ -161,7 +165,7 @@ extension StoreSession {
             RETURNING connection_id
             """
         ).all().map { ConnectionID(rawValue: try $0.decode(column: "connection_id", as: String.self)) }
-        notes.note(.inventory, for: changed)
+        if stockWrite { notes.noteStockWritten(for: changed) } else { notes.note(.inventory, for: changed) }
         return changed
     }
 

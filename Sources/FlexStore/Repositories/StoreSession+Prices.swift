@@ -149,7 +149,7 @@ extension StoreSession {
         }
         let unlisted = latest.keys.filter { !listed.contains($0) }.count
         if changed > 0 {
-            let woken = try await connections().filter { $0.accountID == account }.map(\.id)
+            let woken = try await connections(of: account).map(\.id)
             notes.note(.listings, for: woken)
         }
         return PriceWrite(changed: changed, unlisted: unlisted)
