@@ -94,7 +94,7 @@ struct BenchAPI: Sendable {
         request.method = .PUT
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        let response = try await HTTPClient.bench.execute(request, timeout: .seconds(120))
         let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
         guard response.status == .accepted else {
             throw StartupError(message: "PUT /api/v1/stock answered \(response.status.code): \(text)")
@@ -240,4 +240,14 @@ struct BenchNode {
         try? await store.close()
         try? FileManager.default.removeItem(at: folder)
     }
+}
+
+extension HTTPClient {
+    /// The benchmarks' client to the node's API: a busy WMS keeps more connections open than AsyncHTTPClient's
+    /// default 8 a host, which queued the fleet benchmark's stock writes, event reads and commands behind each other.
+    static let bench: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 }

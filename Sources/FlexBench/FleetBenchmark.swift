@@ -559,7 +559,7 @@ struct NodeProcess: Sendable {
         let giveUp = ContinuousClock.now + timeout
         while ContinuousClock.now < giveUp {
             try checkAlive()
-            if let response = try? await HTTPClient.shared.execute(
+            if let response = try? await HTTPClient.bench.execute(
                 HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"),
                 timeout: .seconds(5)
             ), response.status == .ok {

@@ -208,7 +208,7 @@ public struct ListingsBenchmark: Sendable {
         request.method = method
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        let response = try await HTTPClient.bench.execute(request, timeout: .seconds(120))
         let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
         guard response.status == .accepted else {
             throw StartupError(message: "\(method) /api/v1\(path) answered \(response.status.code): \(text)")

@@ -195,7 +195,7 @@ public struct MerchantOrdersBenchmark: Sendable {
         var waiting = orders
         while !Task.isCancelled, !waiting.isEmpty {
             for id in waiting.sorted() {
-                let response = try await HTTPClient.shared.execute(api.request("/orders/\(id)"), timeout: .seconds(10))
+                let response = try await HTTPClient.bench.execute(api.request("/orders/\(id)"), timeout: .seconds(10))
                 let body = try await response.body.collect(upTo: 1 << 22)
                 guard response.status == .ok,
                     let detail = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
@@ -216,7 +216,7 @@ public struct MerchantOrdersBenchmark: Sendable {
                         string: #"{"type":"ship","trackingId":"1Z\#(id)","items":[\#(items.joined(separator: ","))]}"#
                     )
                 )
-                let answer = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                let answer = try await HTTPClient.bench.execute(request, timeout: .seconds(30))
                 _ = try await answer.body.collect(upTo: 1 << 20)
                 if answer.status == .accepted || answer.status == .ok { waiting.remove(id) }
             }
@@ -227,7 +227,7 @@ public struct MerchantOrdersBenchmark: Sendable {
     private func waitVisible(_ api: BenchAPI, _ id: String, timeout: Duration) async throws -> Bool {
         let giveUp = ContinuousClock.now + timeout
         while ContinuousClock.now < giveUp {
-            let response = try await HTTPClient.shared.execute(api.request("/orders/\(id)"), timeout: .seconds(10))
+            let response = try await HTTPClient.bench.execute(api.request("/orders/\(id)"), timeout: .seconds(10))
             _ = try await response.body.collect(upTo: 1 << 22)
             if response.status == .ok { return true }
             try await Task.sleep(for: .milliseconds(5))

@@ -231,7 +231,7 @@ public struct OrdersBenchmark: Sendable {
     private func waitVisible(_ api: BenchAPI, _ id: String, timeout: Duration) async throws -> Bool {
         let giveUp = ContinuousClock.now + timeout
         while ContinuousClock.now < giveUp {
-            let response = try await HTTPClient.shared.execute(
+            let response = try await HTTPClient.bench.execute(
                 api.request("/orders/\(id)"),
                 timeout: .seconds(10)
             )

@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import Synchronization
 
 /// The WMS's part in the order benchmarks, step by step as a warehouse works: it reads the event feed, confirms each
 /// order.created it handles; packs once the confirmation succeeded (Amazon's recommended box, or one box with serial
@@ -18,17 +19,46 @@ struct WMSStandIn: Sendable {
     func run(
         after start: Int64,
         handles: @escaping @Sendable (String) -> Bool,
-        observe: @Sendable (_ type: String, _ order: String) -> Void = { _, _ in },
-        until finished: @Sendable (_ shipped: Int) -> Bool
+        observe: @escaping @Sendable (_ type: String, _ order: String) -> Void = { _, _ in },
+        until finished: @escaping @Sendable (_ shipped: Int) -> Bool
+    ) async throws {
+        // The feed is read on while the commands go out, as a busy WMS does: a slow command holds up neither the
+        // next page nor the moment an order is seen (what the fleet benchmark measures as notification → API).
+        let (steps, queue) = AsyncStream.makeStream(of: (id: String, step: String).self)
+        let shipped = ShipCount()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    for await step in steps {
+                        try await send(step.step, to: step.id)
+                        if step.step == "ship" { shipped.count.withLock { $0 += 1 } }
+                    }
+                }
+            }
+            group.addTask {
+                defer { queue.finish() }
+                try await read(after: start, handles: handles, observe: observe, into: queue) {
+                    finished(shipped.count.withLock { $0 })
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Reads the feed from the event after `start` until cancelled or `finished`, queueing each order's next step.
+    private func read(
+        after start: Int64,
+        handles: @Sendable (String) -> Bool,
+        observe: @Sendable (_ type: String, _ order: String) -> Void,
+        into queue: AsyncStream<(id: String, step: String)>.Continuation,
+        until finished: @Sendable () -> Bool
     ) async throws {
         let next = ["confirm": "pack", "pack": "label", "label": "ship"]
         var cursor = start
-        var shipSent = 0
-        while !Task.isCancelled, !finished(shipSent) {
+        while !Task.isCancelled, !finished() {
             let page = try await get("/events?after=\(cursor)&limit=1000")
             let events = (page["events"] as? [[String: Any]]) ?? []
             if let last = events.last?["sequence"] as? Int { cursor = Int64(last) }
-            var steps: [(id: String, step: String)] = []
             for event in events {
                 guard let id = event["subject"] as? String, handles(id), let type = event["type"] as? String else {
                     continue
@@ -36,22 +66,14 @@ struct WMSStandIn: Sendable {
                 observe(type, id)
                 switch type {
                 case "order.created":
-                    steps.append((id, "confirm"))
+                    queue.yield((id, "confirm"))
                 case "order.command_succeeded":
                     let data = event["data"] as? [String: Any]
-                    if let done = data?["command"] as? String, let step = next[done] { steps.append((id, step)) }
+                    if let done = data?["command"] as? String, let step = next[done] { queue.yield((id, step)) }
                 default:
                     break
                 }
             }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for (index, step) in steps.enumerated() {
-                    if index >= 16 { try await group.next() }
-                    group.addTask { try await send(step.step, to: step.id) }
-                }
-                try await group.waitForAll()
-            }
-            shipSent += steps.filter { $0.step == "ship" }.count
             if events.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
         }
     }
@@ -92,7 +114,7 @@ struct WMSStandIn: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Idempotency-Key", value: "\(id):\(step)")
         request.body = .bytes(ByteBuffer(string: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await HTTPClient.bench.execute(request, timeout: .seconds(30))
         guard response.status == .accepted || response.status == .ok else {
             let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
             throw StartupError(message: "\(step) on \(id) answered \(response.status.code): \(text)")
@@ -101,7 +123,7 @@ struct WMSStandIn: Sendable {
 
     func get(_ path: String) async throws -> [String: Any] {
         let url = api.base + path
-        let response = try await HTTPClient.shared.execute(api.request(path), timeout: .seconds(30))
+        let response = try await HTTPClient.bench.execute(api.request(path), timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 64 << 20)
         guard response.status == .ok,
             let object = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
@@ -110,4 +132,9 @@ struct WMSStandIn: Sendable {
         }
         return object
     }
+}
+
+/// The ship commands the WMS stand-in has sent, counted by its senders.
+private final class ShipCount: Sendable {
+    let count = Mutex(0)
 }
