@@ -2,6 +2,7 @@ import FlexCore
 import FlexStore
 import FlexStoreTesting
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("Transactions and the outbox")
@@ -50,6 +51,33 @@ struct TransactionTests {
                 try await $0.insertConnection(makeConnection(region: .na), clientSecret: "secret", actor: "test")
             }
             #expect(try await store.read { try await $0.connections() }.contains { $0.region == .na })
+        }
+    }
+
+    @Test("a write after the store closed fails at once instead of waiting forever", arguments: TestEngine.available)
+    func writeAfterClose(engine: TestEngine) async throws {
+        try await withStore(engine) { store, _ in
+            try await store.close()
+            // On SQLite a transaction runs on the writer's own thread, which is gone once the store closed: the
+            // transaction must still run (and fail), not wait for a thread that will never take it. Not awaited, so
+            // that a write that waits forever fails the test instead of hanging it.
+            let outcome = Mutex<String?>(nil)
+            let write = Task {
+                do {
+                    try await store.transaction {
+                        try await $0.appendEvents([NewEvent(type: "test.closed", subject: "1")])
+                    }
+                    outcome.withLock { $0 = "written" }
+                } catch {
+                    outcome.withLock { $0 = "failed" }
+                }
+            }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while outcome.withLock({ $0 }) == nil, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            write.cancel()
+            #expect(outcome.withLock { $0 } == "failed")
         }
     }
 
