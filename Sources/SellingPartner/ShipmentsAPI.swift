@@ -79,8 +79,8 @@ extension SellingPartnerClient: ExternalFulfillmentShipments {
         .noContent
     }
 
+    /// Rejects the lines for `reason`, as the command gave it (`CommandRequest`'s validation held it to Amazon's list).
     public func reject(_ shipmentID: ShipmentID, lines: [(id: String, quantity: Int?)], reason: String) async throws {
-        let reason = ["OUT_OF_STOCK", "CUSTOMER_REQUESTED"].contains(reason) ? reason : "OUT_OF_STOCK"
         let body = EF.ShipmentAcknowledgementRequest(
             lineItems: lines.map {
                 EF.LineItemWithReason(lineItem: .init(id: $0.id, quantity: $0.quantity), reason: reason)
@@ -190,13 +190,11 @@ extension AmazonFile {
 }
 
 extension EF.Package {
-    /// Amazon's package for the one the WMS packed.
+    /// Amazon's package for the one the WMS packed. Its units are as the WMS gave them, which `PackageSpec`'s
+    /// validation held to Amazon's lists when the command was accepted; a unit changed here would be a wrong number.
     fileprivate init(_ spec: PackageSpec) {
         func dimension(_ value: Decimal) -> EF.Dimension {
-            EF.Dimension(
-                value: "\(value)",
-                dimensionUnit: ["CM", "M", "IN"].contains(spec.dimensionUnit) ? spec.dimensionUnit : "CM"
-            )
+            EF.Dimension(value: "\(value)", dimensionUnit: spec.dimensionUnit)
         }
         self.init(
             id: spec.id.rawValue,
@@ -205,10 +203,7 @@ extension EF.Package {
                 width: dimension(spec.width),
                 height: dimension(spec.height)
             ),
-            weight: .init(
-                value: "\(spec.weight)",
-                weightUnit: ["G", "KG", "LB", "OZ"].contains(spec.weightUnit) ? spec.weightUnit : "G"
-            ),
+            weight: .init(value: "\(spec.weight)", weightUnit: spec.weightUnit),
             packageLineItems: spec.items.map { item in
                 EF.PackageLineItem(
                     packageLineItemId: item.lineItemId,
