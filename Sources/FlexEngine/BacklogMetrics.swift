@@ -6,8 +6,7 @@ import Metrics
 import ServiceLifecycle
 
 /// Publishes, for each connection this node holds, what waits to reach Amazon: stock items not yet applied, order
-/// commands queued or running, notified shipments not yet fetched, and how long the oldest stock change and command
-/// have waited. Gauges labelled by connection (as many series as the node holds connections); a connection the node
+/// commands queued or running, notified shipments not yet fetched, and how long the oldest of each has waited. Gauges labelled by connection (as many series as the node holds connections); a connection the node
 /// no longer holds is set to 0, so that a sum over every node counts each connection once.
 public actor BacklogMetrics: Service {
     private let store: Store
@@ -49,6 +48,9 @@ public actor BacklogMetrics: Service {
             )
             Gauge(label: "flexbridge_connection_shipment_fetch_backlog", dimensions: dimensions).record(
                 backlog.shipmentFetches
+            )
+            Gauge(label: "flexbridge_connection_shipment_fetch_backlog_age_seconds", dimensions: dimensions).record(
+                backlog.oldestShipmentFetch.map { max(0, now.timeIntervalSince($0)) } ?? 0
             )
             if held.contains(id) { published[id] = backlog }
         }

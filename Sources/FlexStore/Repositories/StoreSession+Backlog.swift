@@ -14,6 +14,8 @@ public struct ConnectionBacklog: Sendable, Hashable {
     public var oldestCommand: Date?
     /// Shipments Amazon notified that wait to be fetched.
     public var shipmentFetches = 0
+    /// When the oldest of those was notified.
+    public var oldestShipmentFetch: Date?
 
     public init() {}
 }
@@ -49,13 +51,14 @@ extension StoreSession {
             backlogs[id, default: ConnectionBacklog()].commands = count
             backlogs[id, default: ConnectionBacklog()].oldestCommand = oldest
         }
-        for (id, count, _) in try await rows(
+        for (id, count, oldest) in try await rows(
             """
             SELECT connection_id, COUNT(*) AS n, MIN(requested_at) AS oldest FROM shipment_fetches
             GROUP BY connection_id
             """
         ) {
             backlogs[id, default: ConnectionBacklog()].shipmentFetches = count
+            backlogs[id, default: ConnectionBacklog()].oldestShipmentFetch = oldest
         }
         return backlogs
     }
