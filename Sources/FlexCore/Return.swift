@@ -243,6 +243,16 @@ public struct ReturnReceipt: Sendable, Hashable, Codable {
     public var sellableUnits: Int { items.filter { $0.grade == .sellable }.reduce(0) { $0 + $1.quantity } }
 }
 
+/// What storing a copy of Amazon's return did.
+public enum ReturnChange: Sendable, Hashable {
+    /// New, or in another status than the one held: a line of its history.
+    case statusChanged
+    /// Newer than the one held, in the same status.
+    case updated
+    /// The same or an older copy than the one held: nothing changed, nothing was said.
+    case unchanged
+}
+
 /// The rules for returns: whether a copy of Amazon's return replaces the one held and what the WMS is told, and
 /// what a receipt must say. Pure: the caller loads, asks and carries out in one transaction.
 public enum ReturnMachine {

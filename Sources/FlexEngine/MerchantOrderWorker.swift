@@ -140,7 +140,7 @@ public struct MerchantOrderWorker: Sendable {
         }
     }
 
-    /// Stores an order as Amazon gave it, with its event; an order that changed into a status this version does not
+    /// Stores an order as Amazon gave it, with its event; an order that came into a status this version does not
     /// know is also said (an `amazon.unknown_value` event in the same transaction; the metric and warning are the
     /// caller's, once it committed).
     static func store(
@@ -150,7 +150,9 @@ public struct MerchantOrderWorker: Sendable {
         source: String
     ) async throws -> (OrderChange, UnknownAmazonValue?) {
         let change = try await session.upsertMerchantOrder(order, connectionID: connectionID, source: source)
-        guard change != .unchanged, !MerchantOrderFacts.knownStatuses.contains(order.facts.status) else {
+        guard UnknownAmazonValue.isEntered(order.facts.status, by: change),
+            !MerchantOrderFacts.knownStatuses.contains(order.facts.status)
+        else {
             return (change, nil)
         }
         let unknown = UnknownAmazonValue(

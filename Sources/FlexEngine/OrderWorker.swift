@@ -269,14 +269,7 @@ public actor OrderWorker {
             ) : nil
         let (change, said) = try await store.transaction(fencedBy: lease) { [connectionID] session in
             let change = try await session.upsertOrder(order, source: source)
-            // Said when the order comes into it, not again at each later copy in the same status.
-            let entered: Bool =
-                switch change {
-                case .created: true
-                case .updated(let previousStatus): previousStatus != shipment.status
-                case .unchanged: false
-                }
-            guard entered, let unknown else { return (change, false) }
+            guard let unknown, UnknownAmazonValue.isEntered(shipment.status, by: change) else { return (change, false) }
             try await session.appendEvents([try unknown.event(connectionID: connectionID)])
             return (change, true)
         }

@@ -157,19 +157,15 @@ public struct ReturnWorker: ConnectionWorker {
                         subjectKey: "returnId",
                         subject: item.facts.id.rawValue
                     ) : nil
-                if try await store.transaction(
-                    fencedBy: lease,
-                    { [connectionID] session in
-                        let changed = try await session.upsertReturn(item, connectionID: connectionID, source: source)
-                        if changed, let unknown {
-                            try await session.appendEvents([try unknown.event(connectionID: connectionID)])
-                        }
-                        return changed
+                let change = try await store.transaction(fencedBy: lease) { [connectionID] session in
+                    let change = try await session.upsertReturn(item, connectionID: connectionID, source: source)
+                    if let unknown, UnknownAmazonValue.isEntered(by: change) {
+                        try await session.appendEvents([try unknown.event(connectionID: connectionID)])
                     }
-                ) {
-                    changed += 1
-                    unknown?.report(logger, connectionID: connectionID)
+                    return change
                 }
+                if change != .unchanged { changed += 1 }
+                if UnknownAmazonValue.isEntered(by: change) { unknown?.report(logger, connectionID: connectionID) }
                 let time = poll == .created ? item.facts.createdAt : item.facts.updatedAt
                 if time > newest { newest = time }
             }

@@ -6,7 +6,8 @@ import Metrics
 /// A value Amazon sent in a field whose values FlexBridge acts on, that this version's model does not have (Amazon
 /// adds enum values over time): the document is kept as Amazon sent it and the sync carries on, and the value is said
 /// — an `amazon.unknown_value` event, `flexbridge_amazon_unknown_values_total{field}` and a warning — so that someone
-/// adds it where FlexBridge acts on that field.
+/// adds it where FlexBridge acts on that field. Said once per document and value: when the document comes into it
+/// (new, or from another value), not again at each later copy in it.
 struct UnknownAmazonValue: Sendable {
     /// The field, as `document.field` (`return.status`, `mfn_order.status`).
     var field: String
@@ -36,4 +37,18 @@ struct UnknownAmazonValue: Sendable {
             ]
         )
     }
+}
+
+extension UnknownAmazonValue {
+    /// Whether storing a copy of an order (Seller Flex or MFN) brought it into `status`: the moment to say it.
+    static func isEntered(_ status: String, by change: OrderChange) -> Bool {
+        switch change {
+        case .created: true
+        case .updated(let previousStatus): previousStatus != status
+        case .unchanged: false
+        }
+    }
+
+    /// Whether storing a copy of a return brought it into its status.
+    static func isEntered(by change: ReturnChange) -> Bool { change == .statusChanged }
 }

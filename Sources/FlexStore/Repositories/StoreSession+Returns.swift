@@ -37,9 +37,13 @@ public struct ReturnFilter: Sendable, Hashable {
 
 extension StoreSession {
     /// Stores a copy of an Amazon return as ``ReturnMachine`` decides — if it is new, or newer than the one held —
-    /// with its history line and event in the same transaction. Returns whether anything changed.
+    /// with its history line and event in the same transaction. Returns what changed.
     @discardableResult
-    public func upsertReturn(_ copy: AmazonReturn, connectionID: ConnectionID, source: String) async throws -> Bool {
+    public func upsertReturn(
+        _ copy: AmazonReturn,
+        connectionID: ConnectionID,
+        source: String
+    ) async throws -> ReturnChange {
         let facts = copy.facts
         let held = try await sql.raw(
             """
@@ -53,7 +57,7 @@ extension StoreSession {
                 amazonUpdatedAt: Date(millisecondsSince1970: try $0.decode(column: "amazon_updated_at", as: Int64.self))
             )
         }
-        guard let decision = ReturnMachine.receive(facts, held: held) else { return false }
+        guard let decision = ReturnMachine.receive(facts, held: held) else { return .unchanged }
         let now = nowMilliseconds
         let factsJSON = try JSONText.encode(facts)
         if held != nil {
@@ -102,7 +106,7 @@ extension StoreSession {
                 payload: try Self.json(decision.payload)
             )
         ])
-        return true
+        return decision.statusChanged ? .statusChanged : .updated
     }
 
     /// One return, by connection and id; or by id alone (the first seen).
