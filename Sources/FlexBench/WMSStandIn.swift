@@ -41,7 +41,8 @@ struct WMSStandIn: Sendable {
                     finished(shipped.count.withLock { $0 })
                 }
             }
-            try await group.waitForAll()
+            // The first failure ends the run (the others are cancelled), as a sender gone would stall its orders.
+            while try await group.next() != nil {}
         }
     }
 

@@ -26,7 +26,10 @@ extension StoreSession {
     /// Adds counts to their connection's minutes: every node adds its own, none overwrites another's.
     func addActivity(_ counts: [(ConnectionID, SyncMinute)]) async throws {
         let greatest: SQLQueryString = kind == .postgres ? "GREATEST" : "MAX"
-        // In one order on every node, so that two flushes at once wait for each other instead of deadlocking.
+        // In one order on every node, so that two flushes at once wait for each other instead of deadlocking: the
+        // statements in this order, and each statement's rows by ORDER BY (code points, as Swift sorts: PostgreSQL's
+        // "C" collation, whatever the database's own).
+        let binary: SQLQueryString = kind == .postgres ? #" COLLATE "C""# : ""
         let sorted = counts.sorted { ($0.0.rawValue, $0.1.minute) < ($1.0.rawValue, $1.1.minute) }
         func ms(_ date: Date?) -> Int64 { date?.millisecondsSince1970 ?? 0 }
         // A hundred minutes a statement: a node's flush is a few statements, not two a connection.
@@ -48,6 +51,7 @@ extension StoreSession {
                     v.column9, v.column10, v.column11, v.column12
                 FROM (VALUES \(rows.joined(separator: ", "))) AS v
                 WHERE EXISTS (SELECT 1 FROM connections WHERE id = v.column1)
+                ORDER BY v.column1\(binary), v.column2
                 ON CONFLICT (connection_id, minute) DO UPDATE SET
                     skus_sent = sync_activity.skus_sent + excluded.skus_sent,
                     amazon_calls = sync_activity.amazon_calls + excluded.amazon_calls,
@@ -81,6 +85,7 @@ extension StoreSession {
                 INSERT INTO sync_last (connection_id, last_push_at, last_poll_at, last_notification_at)
                 SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES \(rows.joined(separator: ", "))) AS v
                 WHERE EXISTS (SELECT 1 FROM connections WHERE id = v.column1)
+                ORDER BY v.column1\(binary)
                 ON CONFLICT (connection_id) DO UPDATE SET
                     last_push_at = \(greatest)(sync_last.last_push_at, excluded.last_push_at),
                     last_poll_at = \(greatest)(sync_last.last_poll_at, excluded.last_poll_at),
