@@ -6,8 +6,9 @@ import Metrics
 import ServiceLifecycle
 
 /// Publishes, for each connection this node holds, what waits to reach Amazon: stock items not yet applied, order
-/// commands queued or running, notified shipments not yet fetched, and how long the oldest of each has waited. Gauges labelled by connection (as many series as the node holds connections); a connection the node
-/// no longer holds is set to 0, so that a sum over every node counts each connection once.
+/// commands queued or running, notified shipments not yet fetched, and how long the oldest of each has waited. Gauges
+/// labelled by connection (as many series as the node holds connections); a connection the node no longer holds is
+/// set to 0, so that a sum over every node counts each connection once.
 public actor BacklogMetrics: Service {
     private let store: Store
     private let leases: LeaseKeeper
