@@ -46,6 +46,15 @@ public enum OrderMachine {
         FulfilmentState(amazonStatus: copy.status, cancellationReason: facts?.reason) == .readyToShip
     }
 
+    /// Whether a copy replaces the one held: newer by Amazon's clock (to the millisecond, the store's precision) or,
+    /// at the same time, further on in the shipment's life. A copy that does not is the same or an older one.
+    public static func supersedes(_ copy: Order, _ held: Held) -> Bool {
+        let copyTime = copy.amazonUpdatedAt.millisecondsSince1970
+        let heldTime = held.amazonUpdatedAt.millisecondsSince1970
+        return copyTime > heldTime
+            || (copyTime == heldTime && ShipmentStatus.rank(of: copy.status) > ShipmentStatus.rank(of: held.status))
+    }
+
     /// Weighs a copy against the one held. A copy replaces it when it is newer by Amazon's clock or, at the same
     /// time, further on in the shipment's life (what FlexBridge recorded of a call Amazon accepted, before Amazon's
     /// own copy of the change arrives). Nil: the same or an older copy — nothing changes and nothing is said, so a
@@ -57,12 +66,7 @@ public enum OrderMachine {
         labelsHeld: Bool,
         autoConfirm: Bool
     ) -> Decision? {
-        if let held {
-            let newer = copy.amazonUpdatedAt.millisecondsSince1970 > held.amazonUpdatedAt.millisecondsSince1970
-            let sameTime = copy.amazonUpdatedAt.millisecondsSince1970 == held.amazonUpdatedAt.millisecondsSince1970
-            guard newer || (sameTime && ShipmentStatus.rank(of: copy.status) > ShipmentStatus.rank(of: held.status))
-            else { return nil }
-        }
+        if let held, !supersedes(copy, held) { return nil }
         let state = state(of: copy, facts: facts, labelsHeld: labelsHeld)
         let change: OrderChange = held.map { .updated(previousStatus: $0.status) } ?? .created
         let event: EventType =

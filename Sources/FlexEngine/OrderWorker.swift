@@ -145,16 +145,13 @@ public actor OrderWorker {
     }
 
     private nonisolated func fetch(_ id: ShipmentID, notified status: String?) async throws -> Bool {
-        var changed = false
         // The echo of a change the fulfilment worker made and recorded while the notification was on its way.
         if let status,
             try await store.read({ [connectionID] in
                 try await $0.holds(status, shipmentID: id, connectionID: connectionID)
             })
         {
-            try await store.transaction(fencedBy: lease) { [connectionID] in
-                try await $0.completeShipmentFetch(connectionID: connectionID, shipmentID: id)
-            }
+            try await completeFetch(id)
             return false
         }
         do {
@@ -162,14 +159,12 @@ public actor OrderWorker {
             {
                 try await self.amazon.shipment(id)
             }
-            changed = try await record(shipment, source: "notification")
+            return try await record(shipment, source: "notification", fetched: id)
         } catch let error as AmazonAPIError where error.status == 404 {
             logger.warning("Amazon does not know a notified shipment; dropped", metadata: ["shipment": "\(id)"])
         }
-        try await store.transaction(fencedBy: lease) { [connectionID] in
-            try await $0.completeShipmentFetch(connectionID: connectionID, shipmentID: id)
-        }
-        return changed
+        try await completeFetch(id)
+        return false
     }
 
     /// Polls every location once for each of `statuses` (all by default), following every page. Returns how many
@@ -215,7 +210,7 @@ public actor OrderWorker {
         let after = (watermark ?? now.addingTimeInterval(-configuration.firstPollLookBack)).addingTimeInterval(
             -configuration.overlap
         )
-        var newest = watermark ?? after
+        var newest = PollWatermark(held: watermark, start: after)
         var token: String?
         var changed = 0
         repeat {
@@ -231,14 +226,14 @@ public actor OrderWorker {
             }
             for shipment in page.shipments {
                 if try await record(shipment, source: "poll") { changed += 1 }
-                if shipment.updatedAt > newest { newest = shipment.updatedAt }
+                newest.saw(shipment.updatedAt)
             }
             token = page.nextToken
         } while token != nil
-        if newest != watermark {
-            try await store.transaction(fencedBy: lease) { [connectionID, newest] in
+        if let moved = newest.moved {
+            try await store.transaction(fencedBy: lease) { [connectionID] in
                 try await $0.setOrderWatermark(
-                    newest,
+                    moved,
                     connectionID: connectionID,
                     locationID: key,
                     status: status.rawValue
@@ -248,16 +243,28 @@ public actor OrderWorker {
         return changed
     }
 
-    /// Stores a copy of a shipment; returns whether the order changed.
-    private nonisolated func record(_ shipment: AmazonShipment, source: String) async throws -> Bool {
-        // A location handed over to another connector: its new orders (notified to every app of the seller) are
-        // that connector's, not the WMS's.
-        guard
-            try await store.read({ [connectionID] in
-                try await $0.locationState(connectionID: connectionID, locationID: shipment.locationID)
-            }).isWorked
-        else { return false }
+    /// Stores a copy of a shipment; returns whether the order changed. `fetched`: the notified fetch this copy
+    /// answers, completed in the same transaction (or on its own when the copy changes nothing).
+    private nonisolated func record(
+        _ shipment: AmazonShipment,
+        source: String,
+        fetched: ShipmentID? = nil
+    ) async throws -> Bool {
         let order = Order(shipment, connectionID: connectionID, now: store.clock.now())
+        // A location handed over to another connector: its new orders (notified to every app of the seller) are that
+        // connector's, not the WMS's. A copy no newer than the one held (a polling overlap, a notification and a
+        // poll) changes nothing: both seen by a read, they cost no write transaction (held copies only move forward,
+        // so the transaction would find the same).
+        let (worked, held) = try await store.read { [connectionID] session in
+            (
+                try await session.locationState(connectionID: connectionID, locationID: shipment.locationID).isWorked,
+                try await session.heldOrder(shipment.id, connectionID: connectionID)
+            )
+        }
+        if !worked || held.map({ !OrderMachine.supersedes(order, $0) }) == true {
+            if let fetched { try await completeFetch(fetched) }
+            return false
+        }
         // A status this version does not know (Amazon adds them over time) is kept as sent and said.
         let unknown =
             shipment.knownStatus == nil
@@ -268,6 +275,7 @@ public actor OrderWorker {
                 subject: shipment.id.rawValue
             ) : nil
         let (change, said) = try await store.transaction(fencedBy: lease) { [connectionID] session in
+            if let fetched { try await session.completeShipmentFetch(connectionID: connectionID, shipmentID: fetched) }
             let change = try await session.upsertOrder(order, source: source)
             guard let unknown, UnknownAmazonValue.isEntered(shipment.status, by: change) else { return (change, false) }
             try await session.appendEvents([try unknown.event(connectionID: connectionID)])
@@ -275,6 +283,12 @@ public actor OrderWorker {
         }
         if said { unknown?.report(logger, connectionID: connectionID) }
         return change != .unchanged
+    }
+
+    private nonisolated func completeFetch(_ id: ShipmentID) async throws {
+        try await store.transaction(fencedBy: lease) { [connectionID] in
+            try await $0.completeShipmentFetch(connectionID: connectionID, shipmentID: id)
+        }
     }
 
     private func syncEnabled() async throws -> Bool {

@@ -120,7 +120,7 @@ public struct ReturnWorker: ConnectionWorker {
         }
         let since = (watermark ?? store.clock.now().addingTimeInterval(-configuration.firstPollLookBack))
             .addingTimeInterval(-configuration.overlap)
-        var newest = watermark ?? since
+        var newest = PollWatermark(held: watermark, start: since)
         var token: String?
         var changed = 0
         repeat {
@@ -167,14 +167,14 @@ public struct ReturnWorker: ConnectionWorker {
                 if change != .unchanged { changed += 1 }
                 if UnknownAmazonValue.isEntered(by: change) { unknown?.report(logger, connectionID: connectionID) }
                 let time = poll == .created ? item.facts.createdAt : item.facts.updatedAt
-                if time > newest { newest = time }
+                newest.saw(time)
             }
             token = page.nextToken
         } while token != nil
-        if newest != watermark {
-            try await store.transaction(fencedBy: lease) { [connectionID, newest] in
+        if let moved = newest.moved {
+            try await store.transaction(fencedBy: lease) { [connectionID] in
                 try await $0.setReturnWatermark(
-                    newest,
+                    moved,
                     connectionID: connectionID,
                     locationID: location,
                     poll: poll.key

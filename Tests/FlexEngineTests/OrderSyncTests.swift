@@ -1,13 +1,14 @@
 import AmazonEFShipments
 import AmazonSimulator
 import FlexCore
-import FlexEngine
 import FlexStore
 import FlexStoreTesting
 import Foundation
 import Logging
 import SellingPartner
 import Testing
+
+@testable import FlexEngine
 
 @Suite("Order sync against the simulator")
 struct OrderSyncTests {
@@ -133,6 +134,71 @@ struct OrderSyncTests {
             )
             #expect(try await said().count == 1)
         }
+    }
+
+    @Test(
+        "a poll that finds nothing newer writes nothing: copies the store holds already are seen by a read, and the watermark has not moved",
+        arguments: TestEngine.available
+    )
+    func pollWithNothingNew(engine: TestEngine) async throws {
+        try await InventoryFixture.run(engine: engine) { amazon in
+            // Node A's lease was taken over by node B: any write under A's is refused.
+            let name = Lease.name(for: amazon.connection.id)
+            let stale = try #require(
+                try await amazon.store.transaction {
+                    try await $0.acquireLease(name, owner: "node-a", ttl: .seconds(60))
+                }
+            )
+            let current = try #require(
+                try await amazon.store.transaction {
+                    try await $0.acquireLease(name, owner: "node-b", ttl: .seconds(60), replacing: "node-a")
+                }
+            )
+            var limits = RateLimiter.amazonDefaults
+            limits["getShipments"] = .init(rate: 200, burst: 400)
+            let client = try await AmazonClients(configuration: .init(rateLimits: limits)).client(
+                for: amazon.connection.id,
+                store: amazon.store
+            )
+            func worker(_ lease: Lease) -> OrderWorker {
+                OrderWorker(
+                    connectionID: amazon.connection.id,
+                    store: amazon.store,
+                    client: client,
+                    lease: lease,
+                    logger: Logger(label: "test.orders")
+                )
+            }
+            for _ in 0..<12 {
+                _ = try await amazon.simulator.generateOrder(
+                    merchantID: InventoryFixture.merchant,
+                    locationID: amazon.locationID
+                )
+            }
+            #expect(try await worker(current).poll() == 12)
+            // B's watermarks read back, the overlap reading the twelve again: nothing to write, so A's poll is not
+            // refused.
+            #expect(try await worker(stale).poll() == 0)
+        }
+    }
+
+    @Test("a poll's watermark moves only when Amazon's time moved by a millisecond, however its text parsed")
+    func watermarkPrecision() throws {
+        // Amazon's timestamps carry milliseconds; some parse to a Date a few ulps off the same millisecond read back.
+        let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        let parsed = try (0..<1000).lazy.map { index in
+            try style.parse(style.format(Date(timeIntervalSince1970: 1_796_000_000 + Double(index) * 0.0137)))
+        }.first { $0 != Date(millisecondsSince1970: $0.millisecondsSince1970) }
+        let time = try #require(parsed, "no timestamp parses off its millisecond; the case is not exercised")
+        let held = Date(millisecondsSince1970: time.millisecondsSince1970)
+        var unmoved = PollWatermark(held: held, start: held.addingTimeInterval(-120))
+        unmoved.saw(time)
+        unmoved.saw(held.addingTimeInterval(-5))
+        #expect(unmoved.moved == nil)
+        var moved = PollWatermark(held: held, start: held)
+        moved.saw(time.addingTimeInterval(0.001))
+        #expect(moved.moved == Date(millisecondsSince1970: held.millisecondsSince1970 + 1))
+        #expect(PollWatermark(held: nil, start: held).moved == held, "the first poll stores where it began")
     }
 
     @Test("the polling round asks for every status at its first round, then only for new and cancelled orders")

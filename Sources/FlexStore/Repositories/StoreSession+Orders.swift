@@ -17,12 +17,7 @@ extension StoreSession {
             WHERE connection_id = \(bind: order.connectionID.rawValue) AND shipment_id = \(bind: order.shipmentID)
             \(unsafeRaw: kind == .postgres ? "FOR UPDATE" : "")
             """
-        ).first().map {
-            OrderMachine.Held(
-                status: try $0.decode(column: "status", as: String.self),
-                amazonUpdatedAt: Date(millisecondsSince1970: try $0.decode(column: "amazon_updated_at", as: Int64.self))
-            )
-        }
+        ).first().map(Self.decodeHeld)
         let labelsHeld =
             try await OrderMachine.needsLabels(order, facts: facts)
             ? labelsHeld(
@@ -477,10 +472,28 @@ extension StoreSession {
         return ShipmentStatus.rank(of: held) >= ShipmentStatus.rank(of: status) && ShipmentStatus.rank(of: status) >= 0
     }
 
+    /// The status and Amazon time of the copy of a shipment held, or nil: what ``OrderMachine`` weighs a new copy
+    /// against.
+    public func heldOrder(_ shipmentID: ShipmentID, connectionID: ConnectionID) async throws -> OrderMachine.Held? {
+        try await sql.raw(
+            """
+            SELECT status, amazon_updated_at FROM orders
+            WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)
+            """
+        ).first().map(Self.decodeHeld)
+    }
+
     public func completeShipmentFetch(connectionID: ConnectionID, shipmentID: ShipmentID) async throws {
         try await sql.raw(
             "DELETE FROM shipment_fetches WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)"
         ).run()
+    }
+
+    private static func decodeHeld(_ row: any SQLRow) throws -> OrderMachine.Held {
+        OrderMachine.Held(
+            status: try row.decode(column: "status", as: String.self),
+            amazonUpdatedAt: Date(millisecondsSince1970: try row.decode(column: "amazon_updated_at", as: Int64.self))
+        )
     }
 
     static func decodeOrder(_ row: any SQLRow) throws -> Order {
