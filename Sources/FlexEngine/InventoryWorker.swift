@@ -90,13 +90,14 @@ public actor InventoryWorker {
     /// One round: claims pending items and sends them. Returns whether there was anything to do.
     @discardableResult
     public func syncRound() async throws -> Bool {
-        guard let settings = try await syncingSettings() else { return false }
-        // Looked at by a read first: an idle connection costs no write transaction.
-        let due = try await store.read { [connectionID] in try await $0.nextPendingInventory(connectionID: connectionID)
+        // Looked at by one read first (the connection and its first item due): an idle connection costs no write
+        // transaction.
+        let round = try await store.read { [connectionID] in
+            try await $0.connectionWithPendingInventory(connectionID)
         }
         nextRetry = nil
         drained = false
-        guard let due else { return false }
+        guard let settings = syncingSettings(round?.connection), let due = round?.due else { return false }
         guard due <= store.clock.now() else {
             nextRetry = due
             return false
@@ -120,7 +121,8 @@ public actor InventoryWorker {
     /// Fetches the next page of Amazon's numbers when reconciliation is due. Returns whether it fetched anything.
     @discardableResult
     public func reconcileIfDue(force: Bool = false) async throws -> Bool {
-        guard let settings = try await syncingSettings() else { return false }
+        let connection = try await store.read { [connectionID] in try await $0.connection(connectionID) }
+        guard let settings = syncingSettings(connection) else { return false }
         let interval = settings.reconciliationInterval
         let now = store.clock.now()
         guard
@@ -156,8 +158,7 @@ public actor InventoryWorker {
     }
 
     /// The connection's settings while its inventory sync runs (active, switched on); nil otherwise.
-    private func syncingSettings() async throws -> ConnectionSettings? {
-        let connection = try await store.read { [connectionID] in try await $0.connection(connectionID) }
+    private func syncingSettings(_ connection: Connection?) -> ConnectionSettings? {
         guard let connection, connection.status == .active, connection.settings.inventorySyncEnabled else { return nil }
         do {
             try connection.settings.validate()

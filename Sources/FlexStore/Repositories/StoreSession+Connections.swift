@@ -221,7 +221,7 @@ extension StoreSession {
     private static let decodedSettings = DecodedCache<ConnectionSettings>(capacity: 10_000)
     private static let decodedMarketplaces = DecodedCache<[MarketplaceID]>(capacity: 10_000)
     /// What a ``Connection`` is read from: every worker reads its connection each round, so not the sealed secrets.
-    private static let connectionColumns = """
+    static let connectionColumns = """
         id, account_id, name, selling_partner_id, region, marketplace_ids, application_client_id, application_id, \
         status, endpoint_override, settings, created_at, updated_at
         """
@@ -242,7 +242,7 @@ extension StoreSession {
         return false
     }
 
-    private static func decodeConnection(_ row: any SQLRow) throws -> Connection {
+    static func decodeConnection(_ row: any SQLRow) throws -> Connection {
         let regionName = try row.decode(column: "region", as: String.self)
         let statusName = try row.decode(column: "status", as: String.self)
         guard let region = Region(rawValue: regionName), let status = Connection.Status(rawValue: statusName) else {

@@ -239,16 +239,25 @@ extension StoreSession {
         return Int(try row?.decode(column: "n", as: Int64.self) ?? 0)
     }
 
-    /// When the connection's first pending item may be sent (now or earlier unless Amazon failed it and it waits for
-    /// its retry); nil when nothing is pending. One read, so that an idle worker looks without a write transaction.
-    public func nextPendingInventory(connectionID: ConnectionID) async throws -> Date? {
-        let row = try await sql.raw(
-            """
-            SELECT MIN(retry_at) AS due FROM inventory_items WHERE connection_id = \(bind: connectionID.rawValue)
-                AND version > synced_version AND version > failed_version
-            """
-        ).first()
-        return try row?.decode(column: "due", as: Int64?.self).map(Date.init(millisecondsSince1970:))
+    /// The connection, with the time its first pending stock item is due (nil: nothing pending), in one statement:
+    /// what every inventory round looks at before it claims anything. Nil when the connection does not exist.
+    public func connectionWithPendingInventory(
+        _ connectionID: ConnectionID
+    ) async throws -> (connection: Connection, due: Date?)? {
+        guard
+            let row = try await sql.raw(
+                """
+                SELECT \(unsafeRaw: Self.connectionColumns),
+                    (SELECT MIN(i.retry_at) FROM inventory_items i WHERE i.connection_id = c.id
+                        AND i.version > i.synced_version AND i.version > i.failed_version) AS due
+                FROM connections c WHERE c.id = \(bind: connectionID.rawValue)
+                """
+            ).first()
+        else { return nil }
+        return (
+            try Self.decodeConnection(row),
+            try row.decode(column: "due", as: Int64?.self).map(Date.init(millisecondsSince1970:))
+        )
     }
 
     /// Claims up to `limit` pending items of the connection, oldest change first, computes what to send from the
