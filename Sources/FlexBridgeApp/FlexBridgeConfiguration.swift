@@ -50,6 +50,9 @@ public struct FlexBridgeConfiguration: Sendable {
     /// How often every location is polled for new and cancelled Seller Flex orders, the safety net behind the
     /// shipment notifications: each poll is a getShipments call per location and status (three).
     public var orderPollInterval: Duration = .seconds(15)
+    /// The same for a seller whose shipment notifications arrive (one in the last day): the poll is then only the
+    /// safety net for a lost one.
+    public var notifiedOrderPollInterval: Duration = .seconds(60)
     /// How often every shipment status (ten) and every return status (fifteen) is polled, and at a start: the
     /// statuses the seller's own calls or a carrier change.
     public var statusPollInterval: Duration = .seconds(300)
@@ -103,6 +106,7 @@ public struct FlexBridgeConfiguration: Sendable {
         case tlsCertificate = "flexbridge.tls.certificate"
         case tlsKey = "flexbridge.tls.key"
         case orderPollSeconds = "flexbridge.orders.poll.seconds"
+        case notifiedOrderPollSeconds = "flexbridge.notified.orders.poll.seconds"
         case returnPollSeconds = "flexbridge.returns.poll.seconds"
         case statusPollSeconds = "flexbridge.status.poll.seconds"
         case returnPageSize = "flexbridge.returns.page.size"
@@ -130,7 +134,8 @@ public struct FlexBridgeConfiguration: Sendable {
             case .tlsCertificate: "--tls-certificate"
             case .tlsKey: "--tls-key"
             case .databaseMaxConnections, .masterKey, .leaseTTL, .nodePresence, .notificationSecret, .allowedHosts,
-                .orderPollSeconds, .returnPollSeconds, .statusPollSeconds, .returnPageSize, .mfnPollSeconds:
+                .orderPollSeconds, .notifiedOrderPollSeconds, .returnPollSeconds, .statusPollSeconds, .returnPageSize,
+                .mfnPollSeconds:
                 nil
             }
         }
@@ -215,6 +220,11 @@ public struct FlexBridgeConfiguration: Sendable {
         }
         if let text = string(.orderPollSeconds) {
             configuration.orderPollInterval = .seconds(try integer(text, key: .orderPollSeconds, in: 1...86400))
+        }
+        if let text = string(.notifiedOrderPollSeconds) {
+            configuration.notifiedOrderPollInterval = .seconds(
+                try integer(text, key: .notifiedOrderPollSeconds, in: 1...86400)
+            )
         }
         if let text = string(.returnPollSeconds) {
             configuration.returnPollInterval = .seconds(try integer(text, key: .returnPollSeconds, in: 1...86400))

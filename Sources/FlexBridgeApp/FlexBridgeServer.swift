@@ -214,6 +214,7 @@ public struct FlexBridgeServer: Sendable {
                     clients: .node(configuration.nodeID),
                     orders: OrderWorker.Configuration(
                         pollInterval: configuration.orderPollInterval,
+                        notifiedPollInterval: configuration.notifiedOrderPollInterval,
                         fullPollInterval: configuration.statusPollInterval
                     ),
                     returns: ReturnWorker.Configuration(

@@ -14,6 +14,11 @@ public actor OrderWorker {
         /// How often every location is polled for the statuses Amazon changes by itself: new orders and
         /// cancellations.
         public var pollInterval: Duration
+        /// The same for a seller whose notifications arrive: a notified shipment came within `notifiedWindow`. The
+        /// poll is then the safety net for a lost notification, and costs that much delay at most.
+        public var notifiedPollInterval: Duration
+        /// How recent a notification must be for the seller's notifications to count as arriving.
+        public var notifiedWindow: Duration
         /// How often every location is polled for every status, those FlexBridge's own calls change included (an order
         /// confirmed or shipped outside FlexBridge, a carrier's scan), and at the first round after a start.
         public var fullPollInterval: Duration
@@ -28,6 +33,8 @@ public actor OrderWorker {
 
         public init(
             pollInterval: Duration = .seconds(15),
+            notifiedPollInterval: Duration = .seconds(60),
+            notifiedWindow: Duration = .seconds(86400),
             fullPollInterval: Duration = .seconds(300),
             overlap: TimeInterval = 120,
             firstPollLookBack: TimeInterval = 7 * 86400,
@@ -36,6 +43,8 @@ public actor OrderWorker {
         ) {
             self.concurrentFetches = concurrentFetches
             self.pollInterval = pollInterval
+            self.notifiedPollInterval = notifiedPollInterval
+            self.notifiedWindow = notifiedWindow
             self.fullPollInterval = fullPollInterval
             self.overlap = overlap
             self.firstPollLookBack = firstPollLookBack
@@ -57,6 +66,8 @@ public actor OrderWorker {
     private let configuration: Configuration
     private let fullPolls: FullPollSchedule
     private let logger: Logger
+    /// When the last notified shipment was found to fetch.
+    private var lastNotified: ContinuousClock.Instant?
 
     public init(
         connectionID: ConnectionID,
@@ -98,8 +109,8 @@ public actor OrderWorker {
         }
     }
 
-    /// Polls every location for new orders and cancellations at the configured pace, and for every status at the
-    /// first round and every `fullPollInterval`.
+    /// Polls every location for new orders and cancellations at the configured pace (slower while the seller's
+    /// notifications arrive), and for every status at the first round and every `fullPollInterval`.
     public struct Polling: ConnectionWorker {
         let worker: OrderWorker
         public var name: String { "order poll" }
@@ -107,8 +118,18 @@ public actor OrderWorker {
 
         public func round() async throws -> NextRound {
             try await worker.pollRound()
-            return .paced(worker.configuration.pollInterval)
+            return .paced(await worker.pollInterval)
         }
+    }
+
+    /// The pace of the polls of new and cancelled orders: `notifiedPollInterval` while the seller's notifications
+    /// arrive, `pollInterval` for a seller none came for in `notifiedWindow` (not subscribed, or its destination
+    /// broken), so that its new orders are found as fast as before.
+    var pollInterval: Duration {
+        guard let lastNotified, lastNotified.duration(to: .now) < configuration.notifiedWindow else {
+            return configuration.pollInterval
+        }
+        return configuration.notifiedPollInterval
     }
 
     /// One round of the polling worker: every status at the first round and every `fullPollInterval`, else the
@@ -130,6 +151,7 @@ public actor OrderWorker {
                 try await $0.notifiedShipments(connectionID: connectionID, limit: configuration.concurrentFetches * 4)
             }
             guard !ids.isEmpty else { return changed }
+            lastNotified = .now
             changed += try await withThrowingTaskGroup(of: Int.self) { group in
                 var started = 0
                 var total = 0

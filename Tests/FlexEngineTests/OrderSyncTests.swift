@@ -223,6 +223,52 @@ struct OrderSyncTests {
         }
     }
 
+    @Test("new orders are polled every 15 s until a notification for the seller arrives, then every 60 s")
+    func pollPace() async throws {
+        try await InventoryFixture.run { amazon in
+            let (worker, _) = try await worker(amazon)
+            let polling = try #require(worker.workers.first { $0.name == "order poll" })
+            #expect(try await polling.round() == .paced(.seconds(15)))
+            #expect(try await worker.fetchNotified() == 0, "nothing notified yet")
+            #expect(try await polling.round() == .paced(.seconds(15)))
+            let id = try await amazon.simulator.generateOrder(
+                merchantID: InventoryFixture.merchant,
+                locationID: amazon.locationID
+            )
+            try await amazon.store.transaction {
+                _ = try await $0.requestShipmentFetch(
+                    sellingPartnerID: InventoryFixture.merchant,
+                    shipmentID: ShipmentID(rawValue: id)
+                )
+            }
+            #expect(try await worker.fetchNotified() == 1)
+            #expect(try await polling.round() == .paced(.seconds(60)))
+
+            // A notification older than the window counts for nothing: back to the fast pace.
+            let client = try await AmazonClients().client(for: amazon.connection.id, store: amazon.store)
+            let forgetful = OrderWorker(
+                connectionID: amazon.connection.id,
+                store: amazon.store,
+                client: client,
+                configuration: .init(notifiedWindow: .zero),
+                logger: Logger(label: "test.orders")
+            )
+            let second = try await amazon.simulator.generateOrder(
+                merchantID: InventoryFixture.merchant,
+                locationID: amazon.locationID
+            )
+            try await amazon.store.transaction {
+                _ = try await $0.requestShipmentFetch(
+                    sellingPartnerID: InventoryFixture.merchant,
+                    shipmentID: ShipmentID(rawValue: second)
+                )
+            }
+            #expect(try await forgetful.fetchNotified() == 1)
+            let forgetfulPolling = try #require(forgetful.workers.first { $0.name == "order poll" })
+            #expect(try await forgetfulPolling.round() == .paced(.seconds(15)))
+        }
+    }
+
     @Test("a notified shipment is fetched at once; order sync off fetches nothing")
     func notification() async throws {
         try await InventoryFixture.run { amazon in
