@@ -124,12 +124,12 @@ public actor OrderWorker {
 
     /// The pace of the polls of new and cancelled orders: `notifiedPollInterval` while the seller's notifications
     /// arrive, `pollInterval` for a seller none came for in `notifiedWindow` (not subscribed, or its destination
-    /// broken), so that its new orders are found as fast as before.
+    /// broken), so that its new orders are found as fast as before. Never faster than `pollInterval`.
     var pollInterval: Duration {
         guard let lastNotified, lastNotified.duration(to: .now) < configuration.notifiedWindow else {
             return configuration.pollInterval
         }
-        return configuration.notifiedPollInterval
+        return max(configuration.notifiedPollInterval, configuration.pollInterval)
     }
 
     /// One round of the polling worker: every status at the first round and every `fullPollInterval`, else the

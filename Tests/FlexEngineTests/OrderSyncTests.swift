@@ -266,6 +266,28 @@ struct OrderSyncTests {
             #expect(try await forgetful.fetchNotified() == 1)
             let forgetfulPolling = try #require(forgetful.workers.first { $0.name == "order poll" })
             #expect(try await forgetfulPolling.round() == .paced(.seconds(15)))
+
+            // Polls slowed below the notified pace stay that slow when notifications arrive.
+            let slow = OrderWorker(
+                connectionID: amazon.connection.id,
+                store: amazon.store,
+                client: client,
+                configuration: .init(pollInterval: .seconds(120)),
+                logger: Logger(label: "test.orders")
+            )
+            let third = try await amazon.simulator.generateOrder(
+                merchantID: InventoryFixture.merchant,
+                locationID: amazon.locationID
+            )
+            try await amazon.store.transaction {
+                _ = try await $0.requestShipmentFetch(
+                    sellingPartnerID: InventoryFixture.merchant,
+                    shipmentID: ShipmentID(rawValue: third)
+                )
+            }
+            #expect(try await slow.fetchNotified() == 1)
+            let slowPolling = try #require(slow.workers.first { $0.name == "order poll" })
+            #expect(try await slowPolling.round() == .paced(.seconds(120)))
         }
     }
 
