@@ -302,6 +302,22 @@ enum ControlRoutes {
                 return ["id": id, "status": body.status]
             }
         }
+        control.post("feeds/{id}/status") { request, context in
+            try await answer {
+                let id = try context.parameters.require("id")
+                let body = try await JSONResponse.decode(MFNStatusRequest.self, from: request)
+                try await simulator.forceFeedStatus(id, to: body.status)
+                return ["id": id, "status": body.status]
+            }
+        }
+        control.post("inbound-operations/{id}/status") { request, context in
+            try await answer {
+                let id = try context.parameters.require("id")
+                let body = try await JSONResponse.decode(MFNStatusRequest.self, from: request)
+                try await simulator.forceInboundOperationStatus(id, to: body.status)
+                return ["id": id, "status": body.status]
+            }
+        }
         control.post("mfn-orders/{id}/cancellation-request") { request, context in
             try await answer {
                 let id = try context.parameters.require("id")
@@ -406,6 +422,7 @@ enum ControlRoutes {
 
     /// What `POST /_simulator/mfn-orders/{id}/status` and `POST /_simulator/shipments/{id}/status` take: any status,
     /// Amazon's model's or not.
+    /// What the status-forcing routes take (MFN orders, shipments, feeds, inbound operations).
     struct MFNStatusRequest: Decodable {
         var status: String
     }

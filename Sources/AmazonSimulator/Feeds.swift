@@ -107,6 +107,22 @@ extension Simulator {
         return (document.contentType, data)
     }
 
+    /// Puts a feed in any processing status, one Amazon's model does not have included (a value Amazon adds
+    /// later): `POST /_simulator/feeds/{id}/status`. IN_QUEUE or IN_PROGRESS puts it back in the queue, to be
+    /// processed as any other.
+    public func forceFeedStatus(_ id: String, to status: String) throws(ControlError) {
+        guard var feed = listings.feeds.feeds[id] else { throw ControlError("No feed with id \(id).", notFound: true) }
+        guard !status.isEmpty, status.count <= 64 else { throw ControlError("status must be 1 to 64 characters") }
+        feed.status = status
+        if status == "IN_PROGRESS" { feed.startedAt = now() }
+        listings.feeds.feeds[id] = feed
+        if ["IN_QUEUE", "IN_PROGRESS"].contains(status) {
+            if !listings.feeds.open.contains(id) { listings.feeds.open.append(id) }
+        } else {
+            listings.feeds.open.removeAll { $0 == id }
+        }
+    }
+
     // MARK: Processing
 
     /// Moves feeds on: one at a time per seller, a queued feed starts when its queue time is over and no other of

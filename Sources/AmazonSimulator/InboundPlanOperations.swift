@@ -14,6 +14,19 @@ extension Simulator {
         for operation in due { complete(operation) }
     }
 
+    /// Puts an operation in any status, one Amazon's model does not have included (a value Amazon adds later):
+    /// `POST /_simulator/inbound-operations/{id}/status`. IN_PROGRESS puts it back, to complete after the
+    /// operations' time from now (`PUT /_simulator/inbound-operations`), its effect applied then.
+    public func forceInboundOperationStatus(_ id: String, to status: String) throws(ControlError) {
+        guard var operation = inboundPlans.operations[id] else {
+            throw ControlError("No inbound operation with id \(id).", notFound: true)
+        }
+        guard !status.isEmpty, status.count <= 64 else { throw ControlError("status must be 1 to 64 characters") }
+        operation.status = status
+        if status == "IN_PROGRESS" { operation.dueAt = now().addingTimeInterval(inboundPlans.operationSeconds) }
+        inboundPlans.operations[id] = operation
+    }
+
     func complete(_ operation: InboundPlansWorld.Operation) {
         var operation = operation
         var problems: [IP.OperationProblem]

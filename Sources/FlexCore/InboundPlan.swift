@@ -123,11 +123,14 @@ public struct InboundOperation: Sendable, Hashable, Codable {
     public var name: String
     /// The shipment it is about, for delivery windows.
     public var shipmentID: String?
+    /// The status Amazon last gave it, when it was one this version does not know (said once, when entered).
+    public var unknownStatus: String?
 
-    public init(id: String, name: String, shipmentID: String? = nil) {
+    public init(id: String, name: String, shipmentID: String? = nil, unknownStatus: String? = nil) {
         self.id = id
         self.name = name
         self.shipmentID = shipmentID
+        self.unknownStatus = unknownStatus
     }
 }
 

@@ -163,6 +163,9 @@ public struct FeedStatus: Sendable, Hashable {
     }
 
     public var isFinished: Bool { ["DONE", "FATAL", "CANCELLED"].contains(status) }
+
+    /// The processing statuses Amazon's Feeds API has; a feed in another (one Amazon added) is waited on, and said.
+    public static let knownStatuses: Set<String> = ["IN_QUEUE", "IN_PROGRESS", "DONE", "FATAL", "CANCELLED"]
 }
 
 /// How a listing's change becomes Amazon's patches, a JSON listings feed, and what a processing report says.

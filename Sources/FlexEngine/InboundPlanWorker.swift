@@ -103,7 +103,19 @@ public struct InboundPlanWorker: ConnectionWorker {
             switch state.status {
             case .inProgress:
                 plan.dueAt = now.addingTimeInterval(configuration.operationPoll)
-                try await save(&plan, touch: false)
+                // A status Amazon added later: waited on as in progress, and said when the operation comes into it.
+                let unknown = state.unknownStatus.flatMap { status in
+                    status == operation.unknownStatus
+                        ? nil
+                        : UnknownAmazonValue(
+                            field: "inbound_operation.status",
+                            value: status,
+                            subjectKey: "operationId",
+                            subject: operation.id
+                        )
+                }
+                plan.operation?.unknownStatus = state.unknownStatus
+                try await save(&plan, touch: false, saying: unknown)
             case .failed:
                 plan.operation = nil
                 plan.intentAt = nil
@@ -544,18 +556,29 @@ public struct InboundPlanWorker: ConnectionWorker {
     }
 
     /// Writes the plan under the lease; a plan written meanwhile by the API (a choice) is left for the next round.
-    private func save(_ plan: inout InboundPlan, event: String? = nil, touch: Bool = true) async throws {
+    /// Stores the plan, with its event; `saying` a value Amazon added, its event too, in the same transaction.
+    private func save(
+        _ plan: inout InboundPlan,
+        event: String? = nil,
+        touch: Bool = true,
+        saying unknown: UnknownAmazonValue? = nil
+    ) async throws {
         let held = plan
         guard
             let saved = try await store.transaction(
                 fencedBy: lease,
-                { session in
-                    try await session.saveInboundPlan(held, event: event, touch: touch)
+                { [connectionID] session in
+                    let saved = try await session.saveInboundPlan(held, event: event, touch: touch)
+                    if saved != nil, let unknown {
+                        try await session.appendEvents([try unknown.event(connectionID: connectionID)])
+                    }
+                    return saved
                 }
             )
         else {
             throw InboundPlanChanged(planID: plan.id)
         }
+        unknown?.report(logger, connectionID: connectionID)
         plan = saved
     }
 

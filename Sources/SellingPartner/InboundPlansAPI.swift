@@ -17,10 +17,14 @@ public struct InboundOperationState: Sendable, Hashable {
     public var status: Status
     /// Amazon's problems, one sentence each (`code: message`).
     public var problems: [String]
+    /// The status as Amazon wrote it, when it is none of Amazon's three (`IN_PROGRESS`, `SUCCESS`, `FAILED`): an
+    /// operation in a status Amazon added later is waited on as in progress.
+    public var unknownStatus: String?
 
-    public init(status: Status, problems: [String]) {
+    public init(status: Status, problems: [String], unknownStatus: String? = nil) {
         self.status = status
         self.problems = problems
+        self.unknownStatus = unknownStatus
     }
 }
 
@@ -143,7 +147,9 @@ extension SellingPartnerClient: SendToAmazon {
             }
         return InboundOperationState(
             status: status,
-            problems: answer.operationProblems.map { "\($0.code): \($0.message)" }
+            problems: answer.operationProblems.map { "\($0.code): \($0.message)" },
+            unknownStatus: ["IN_PROGRESS", "SUCCESS", "FAILED"].contains(answer.operationStatus)
+                ? nil : answer.operationStatus
         )
     }
 

@@ -97,6 +97,54 @@ struct InboundPlanSyncTests {
     }
 
     @Test(
+        "an operation status Amazon adds later is waited on as in progress and said once; the plan goes on when Amazon ends the operation",
+        arguments: TestEngine.available
+    )
+    func unknownOperationStatus(engine: TestEngine) async throws {
+        try await Self.run(engine: engine) { fixture, worker in
+            // Amazon's first operation (the plan's creation) takes an hour.
+            try await fixture.simulator.setInboundOperationSeconds(3600)
+            let connection = try #require(
+                try await fixture.store.read { try await $0.connection(fixture.connection.id) }
+            )
+            let (made, _) = try await InboundPlanUseCases(store: fixture.store).create(
+                Self.request("PO-U"),
+                connection: connection
+            )
+            var operationID: String?
+            for _ in 0..<20 where operationID == nil {
+                fixture.clock.advance(by: .seconds(1))
+                _ = try await worker.round()
+                operationID = try await fixture.store.read { try await $0.inboundPlan(id: made.id) }?.operation?.id
+            }
+            let id = try #require(operationID, "the plan's creation is under way at Amazon")
+            try await fixture.simulator.forceInboundOperationStatus(id, to: "IN_REVIEW")
+            func said() async throws -> [OutboxEvent] {
+                try await fixture.store.read { try await $0.events(after: 0, account: .default, limit: 1000) }.filter {
+                    $0.type == "amazon.unknown_value"
+                }
+            }
+            for _ in 0..<3 {
+                fixture.clock.advance(by: .seconds(2))
+                _ = try await worker.round()
+            }
+            let unknown = try await said()
+            #expect(unknown.count == 1 && unknown.first?.subject == id)
+            #expect(unknown.first?.payload.contains(#""field":"inbound_operation.status""#) == true)
+            #expect(unknown.first?.payload.contains(#""value":"IN_REVIEW""#) == true)
+            let waiting = try #require(try await fixture.store.read { try await $0.inboundPlan(id: made.id) })
+            #expect(waiting.status == .working && waiting.operation?.unknownStatus == "IN_REVIEW")
+
+            // Amazon ends it: the plan goes on to its first choice, and nothing more is said.
+            try await fixture.simulator.setInboundOperationSeconds(0)
+            try await fixture.simulator.forceInboundOperationStatus(id, to: "IN_PROGRESS")
+            let plan = try await Self.drive(worker, fixture, plan: made.id, until: .waiting)
+            #expect(plan.amazonPlanID != nil && plan.step == .choosePlacement)
+            #expect(try await said().count == 1)
+        }
+    }
+
+    @Test(
         "a stock order goes to labels: packing chosen and confirmed, the WMS chooses placement and each shipment's carrier (own carrier: a delivery window first), each confirmed once; the shipments become stock orders carrying the plan and the partnered carrier's fees",
         arguments: TestEngine.available
     )

@@ -419,6 +419,49 @@ struct ListingsSyncTests {
     }
 
     @Test(
+        "a feed processing status Amazon adds later is waited on and said once; the feed goes on when Amazon moves it on",
+        arguments: TestEngine.available
+    )
+    func unknownFeedStatus(engine: TestEngine) async throws {
+        let skus = (1...80).map { String(format: "U-%03d", $0) }
+        try await Self.run(engine: engine, skus: skus) { fixture, worker, _ in
+            // Queued at Amazon for an hour: the feed is submitted and stays open.
+            try await fixture.simulator.setFeedTiming(.init(queueSeconds: 3600, baseSeconds: 0.01))
+            try await fixture.settings { $0.mfnStockHubs = ["HUB2"] }
+            try await fixture.stock(Dictionary(uniqueKeysWithValues: skus.map { ($0, 6) }), hub: "HUB2")
+            var feedID: String?
+            for _ in 0..<50 where feedID == nil {
+                _ = try await worker.round()
+                feedID = await fixture.simulator.groundTruth().feeds.first?.feedId
+            }
+            let id = try #require(feedID, "the backlog went in a feed")
+            try await fixture.simulator.forceFeedStatus(id, to: "IN_SAFETY_REVIEW")
+            func said() async throws -> [OutboxEvent] {
+                try await fixture.store.read { try await $0.events(after: 0, account: .default, limit: 1000) }.filter {
+                    $0.type == "amazon.unknown_value"
+                }
+            }
+            for _ in 0..<3 { _ = try await worker.round() }
+            let unknown = try await said()
+            #expect(unknown.count == 1 && unknown.first?.subject == id)
+            #expect(unknown.first?.payload.contains(#""field":"feed.processingStatus""#) == true)
+            #expect(unknown.first?.payload.contains(#""value":"IN_SAFETY_REVIEW""#) == true)
+            let open = try await fixture.store.read {
+                try await $0.openListingFeeds(connectionID: fixture.connection.id)
+            }
+            #expect(open.count == 1 && open.first?.unknownAmazonStatus == "IN_SAFETY_REVIEW", "waited on: \(open)")
+
+            // Amazon moves it on: the feed is processed and its items applied; nothing more is said.
+            try await fixture.simulator.setFeedTiming(.init(queueSeconds: 0, baseSeconds: 0.01))
+            try await fixture.simulator.forceFeedStatus(id, to: "IN_QUEUE")
+            try await Self.settle(worker, fixture)
+            let held = await Self.atAmazon(fixture)
+            #expect(skus.allSatisfy { held[$0] == 6 }, "\(held)")
+            #expect(try await said().count == 1)
+        }
+    }
+
+    @Test(
         "a backlog goes in a feed: every quantity applied, each item's report read; a feed interrupted before Amazon knew of it is submitted, one Amazon made is adopted, never sent twice",
         arguments: TestEngine.available
     )

@@ -783,5 +783,10 @@ enum Schema {
             // runs: another node that finds the lease valid but the lock gone knows the node died.
             try await database.raw("ALTER TABLE leases ADD COLUMN presence_key BIGINT").run()
         },
+        Migration(version: 19, name: "A listings feed remembers a processing status Amazon added, to say it once") {
+            database,
+            _ in
+            try await database.raw("ALTER TABLE listing_feeds ADD COLUMN unknown_amazon_status TEXT").run()
+        },
     ]
 }

@@ -50,6 +50,8 @@ public struct ListingFeedRecord: Sendable, Hashable {
     public var createdAt: Date
     public var submittedAt: Date?
     public var checkedAt: Date?
+    /// The processing status Amazon last gave the feed, when it was one this version does not know.
+    public var unknownAmazonStatus: String?
 }
 
 /// One item as a feed carries it: its message number, the quantity or price sent and the item's version then.
@@ -458,9 +460,13 @@ extension StoreSession {
     }
 
     /// The feed was looked at and is still being processed.
-    public func recordListingFeedChecked(_ feedID: String) async throws {
+    /// Notes that Amazon was asked how the feed stands, and the status it gave when this version does not know it.
+    public func recordListingFeedChecked(_ feedID: String, unknownAmazonStatus: String? = nil) async throws {
         try await sql.raw(
-            "UPDATE listing_feeds SET checked_at = \(bind: nowMilliseconds) WHERE id = \(bind: feedID)"
+            """
+            UPDATE listing_feeds SET checked_at = \(bind: nowMilliseconds), unknown_amazon_status = \(bind: unknownAmazonStatus)
+            WHERE id = \(bind: feedID)
+            """
         ).run()
     }
 
@@ -689,7 +695,8 @@ extension StoreSession {
             items: Int(try row.decode(column: "items", as: Int64.self)),
             createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self)),
             submittedAt: try row.decode(column: "submitted_at", as: Int64?.self).map(Date.init(millisecondsSince1970:)),
-            checkedAt: try row.decode(column: "checked_at", as: Int64?.self).map(Date.init(millisecondsSince1970:))
+            checkedAt: try row.decode(column: "checked_at", as: Int64?.self).map(Date.init(millisecondsSince1970:)),
+            unknownAmazonStatus: try row.decode(column: "unknown_amazon_status", as: String?.self)
         )
     }
 }
