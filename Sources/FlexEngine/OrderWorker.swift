@@ -144,13 +144,18 @@ public actor OrderWorker {
     /// others. Returns how many orders changed.
     @discardableResult
     public func fetchNotified() async throws -> Int {
-        guard try await syncEnabled() else { return 0 }
         var changed = 0
+        var syncChecked = false
         while true {
             let ids = try await store.read { [connectionID, configuration] in
                 try await $0.notifiedShipments(connectionID: connectionID, limit: configuration.concurrentFetches * 4)
             }
             guard !ids.isEmpty else { return changed }
+            // Nothing notified (most rounds) costs that one read; order sync off leaves the notifications filed.
+            if !syncChecked {
+                guard try await syncEnabled() else { return 0 }
+                syncChecked = true
+            }
             lastNotified = .now
             changed += try await withThrowingTaskGroup(of: Int.self) { group in
                 var started = 0

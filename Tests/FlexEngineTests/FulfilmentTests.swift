@@ -265,6 +265,31 @@ struct FulfilmentTests {
         }
     }
 
+    @Test(
+        "an order's command waiting for its retry holds back the commands after it, and the worker waits for that retry rather than looking again every 50 ms"
+    )
+    func retryHoldsBack() async throws {
+        try await Self.run { parts in
+            let id = try await parts.newOrder()
+            try await parts.amazon.simulator.setFaults(
+                FaultSettings(dropAfterApplyRate: 1),
+                operation: "processShipment"
+            )
+            _ = try await parts.submit(CommandRequest(type: .confirm), to: id)
+            _ = try await parts.submit(CommandRequest(type: .pack), to: id)
+            try await parts.fulfilment.runDue()
+            let now = parts.amazon.clock.now
+            let next = try #require(
+                try await parts.amazon.store.read {
+                    try await $0.nextCommandRetry(connectionID: parts.amazon.connection.id)
+                }
+            )
+            #expect(next > now, "the confirmation's retry, not the pack queued behind it")
+            let round = try await parts.fulfilment.round()
+            #expect(round == .within(.milliseconds(Int64((next.timeIntervalSince(now) * 1000).rounded(.down)))))
+        }
+    }
+
     @Test("ready_to_ship is announced only once the labels are stored, even when Amazon's answer was lost")
     func labelEventAfterFiles() async throws {
         try await Self.run { parts in

@@ -124,12 +124,18 @@ extension StoreSession {
         ).all().map(Self.decodeCommand)
     }
 
-    /// When the next command waiting for a retry is due, if any.
+    /// When the next command may run, if any is open: of each order only the first unfinished command counts, as
+    /// in ``dueCommands(connectionID:types:limit:)`` — a command queued behind one waiting for its retry waits
+    /// with it (it counted on its own, and the worker looked again every 50 ms until that retry).
     public func nextCommandRetry(connectionID: ConnectionID) async throws -> Date? {
         try await sql.raw(
             """
-            SELECT MIN(retry_at) AS next FROM order_commands
-            WHERE connection_id = \(bind: connectionID.rawValue) AND status IN ('queued', 'running')
+            SELECT MIN(c.retry_at) AS next FROM order_commands c
+            WHERE c.connection_id = \(bind: connectionID.rawValue) AND c.status IN ('queued', 'running')
+                AND NOT EXISTS (
+                    SELECT 1 FROM order_commands e
+                    WHERE e.connection_id = c.connection_id AND e.shipment_id = c.shipment_id
+                        AND e.status IN ('queued', 'running') AND e.sequence < c.sequence)
             """
         ).first()?.decode(column: "next", as: Int64?.self).map(Date.init(millisecondsSince1970:))
     }
