@@ -12,7 +12,8 @@ enum ControlRoutes {
     struct ListingsRequest: Decodable { var merchantId: String; var marketplaceId: String; var skus: [String] }
     struct StatusRequest: Decodable {
         var status: String
-        /// Any status, even one Amazon's model does not have yet (returns only).
+        /// Any status, even one Amazon's model does not have yet (returns only; the shipments', MFN orders', feeds'
+        /// and inbound operations' status routes take any status).
         var force: Bool?
     }
     struct CancelRequest: Decodable { var reason: String? }
@@ -100,14 +101,6 @@ enum ControlRoutes {
                     request.head.method == .post
                     ? try? await JSONResponse.decode(CancelRequest.self, from: request) : nil
                 return ["id": id, "status": try await simulator.cancelShipment(id: id, reason: body?.reason)]
-            }
-        }
-        control.post("shipments/{id}/status") { request, context in
-            try await answer {
-                let id = try context.parameters.require("id")
-                let body = try await JSONResponse.decode(MFNStatusRequest.self, from: request)
-                try await simulator.forceShipmentStatus(id, to: body.status)
-                return ["id": id, "status": body.status]
             }
         }
         control.post("access-tokens/expire") { _, _ in
@@ -294,28 +287,22 @@ enum ControlRoutes {
                 return ["id": id, "status": "CANCELLED"]
             }
         }
-        control.post("mfn-orders/{id}/status") { request, context in
-            try await answer {
-                let id = try context.parameters.require("id")
-                let body = try await JSONResponse.decode(MFNStatusRequest.self, from: request)
-                try await simulator.forceMFNOrderStatus(id, to: body.status)
-                return ["id": id, "status": body.status]
-            }
-        }
-        control.post("feeds/{id}/status") { request, context in
-            try await answer {
-                let id = try context.parameters.require("id")
-                let body = try await JSONResponse.decode(MFNStatusRequest.self, from: request)
-                try await simulator.forceFeedStatus(id, to: body.status)
-                return ["id": id, "status": body.status]
-            }
-        }
-        control.post("inbound-operations/{id}/status") { request, context in
-            try await answer {
-                let id = try context.parameters.require("id")
-                let body = try await JSONResponse.decode(MFNStatusRequest.self, from: request)
-                try await simulator.forceInboundOperationStatus(id, to: body.status)
-                return ["id": id, "status": body.status]
+        // Any status, one Amazon's model does not have included: a value Amazon may add later, that a connector
+        // must carry on through.
+        let forcedStatuses: [(String, @Sendable (Simulator, String, String) async throws -> Void)] = [
+            ("shipments", { try await $0.forceShipmentStatus($1, to: $2) }),
+            ("mfn-orders", { try await $0.forceMFNOrderStatus($1, to: $2) }),
+            ("feeds", { try await $0.forceFeedStatus($1, to: $2) }),
+            ("inbound-operations", { try await $0.forceInboundOperationStatus($1, to: $2) }),
+        ]
+        for (collection, force) in forcedStatuses {
+            control.post(RouterPath("\(collection)/{id}/status")) { request, context in
+                try await answer {
+                    let id = try context.parameters.require("id")
+                    let body = try await JSONResponse.decode(StatusRequest.self, from: request)
+                    try await force(simulator, id, body.status)
+                    return ["id": id, "status": body.status]
+                }
             }
         }
         control.post("mfn-orders/{id}/cancellation-request") { request, context in
@@ -418,13 +405,6 @@ enum ControlRoutes {
                 body: .init(byteBuffer: ByteBuffer(bytes: document.data))
             )
         }
-    }
-
-    /// What `POST /_simulator/mfn-orders/{id}/status` and `POST /_simulator/shipments/{id}/status` take: any status,
-    /// Amazon's model's or not.
-    /// What the status-forcing routes take (MFN orders, shipments, feeds, inbound operations).
-    struct MFNStatusRequest: Decodable {
-        var status: String
     }
 
     /// What `POST /_simulator/shipments/{id}/replace` takes: REPLACEMENT (default) or EXCHANGE.

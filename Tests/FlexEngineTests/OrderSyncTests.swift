@@ -226,26 +226,31 @@ struct OrderSyncTests {
     @Test("new orders are polled every 15 s until a notification for the seller arrives, then every 60 s")
     func pollPace() async throws {
         try await InventoryFixture.run { amazon in
-            let (worker, _) = try await worker(amazon)
-            let polling = try #require(worker.workers.first { $0.name == "order poll" })
-            #expect(try await polling.round() == .paced(.seconds(15)))
-            #expect(try await worker.fetchNotified() == 0, "nothing notified yet")
-            #expect(try await polling.round() == .paced(.seconds(15)))
-            let id = try await amazon.simulator.generateOrder(
-                merchantID: InventoryFixture.merchant,
-                locationID: amazon.locationID
-            )
-            try await amazon.store.transaction {
-                _ = try await $0.requestShipmentFetch(
-                    sellingPartnerID: InventoryFixture.merchant,
-                    shipmentID: ShipmentID(rawValue: id)
+            /// A new order at Amazon, with its notification filed.
+            func notifiedOrder() async throws {
+                let id = try await amazon.simulator.generateOrder(
+                    merchantID: InventoryFixture.merchant,
+                    locationID: amazon.locationID
                 )
+                try await amazon.store.transaction {
+                    _ = try await $0.requestShipmentFetch(
+                        sellingPartnerID: InventoryFixture.merchant,
+                        shipmentID: ShipmentID(rawValue: id)
+                    )
+                }
             }
+            func polling(_ worker: OrderWorker) throws -> any ConnectionWorker {
+                try #require(worker.workers.first { $0.name == "order poll" })
+            }
+            let (worker, client) = try await worker(amazon)
+            #expect(try await polling(worker).round() == .paced(.seconds(15)))
+            #expect(try await worker.fetchNotified() == 0, "nothing notified yet")
+            #expect(try await polling(worker).round() == .paced(.seconds(15)))
+            try await notifiedOrder()
             #expect(try await worker.fetchNotified() == 1)
-            #expect(try await polling.round() == .paced(.seconds(60)))
+            #expect(try await polling(worker).round() == .paced(.seconds(60)))
 
             // A notification older than the window counts for nothing: back to the fast pace.
-            let client = try await AmazonClients().client(for: amazon.connection.id, store: amazon.store)
             let forgetful = OrderWorker(
                 connectionID: amazon.connection.id,
                 store: amazon.store,
@@ -253,19 +258,9 @@ struct OrderSyncTests {
                 configuration: .init(notifiedWindow: .zero),
                 logger: Logger(label: "test.orders")
             )
-            let second = try await amazon.simulator.generateOrder(
-                merchantID: InventoryFixture.merchant,
-                locationID: amazon.locationID
-            )
-            try await amazon.store.transaction {
-                _ = try await $0.requestShipmentFetch(
-                    sellingPartnerID: InventoryFixture.merchant,
-                    shipmentID: ShipmentID(rawValue: second)
-                )
-            }
+            try await notifiedOrder()
             #expect(try await forgetful.fetchNotified() == 1)
-            let forgetfulPolling = try #require(forgetful.workers.first { $0.name == "order poll" })
-            #expect(try await forgetfulPolling.round() == .paced(.seconds(15)))
+            #expect(try await polling(forgetful).round() == .paced(.seconds(15)))
 
             // Polls slowed below the notified pace stay that slow when notifications arrive.
             let slow = OrderWorker(
@@ -275,19 +270,9 @@ struct OrderSyncTests {
                 configuration: .init(pollInterval: .seconds(120)),
                 logger: Logger(label: "test.orders")
             )
-            let third = try await amazon.simulator.generateOrder(
-                merchantID: InventoryFixture.merchant,
-                locationID: amazon.locationID
-            )
-            try await amazon.store.transaction {
-                _ = try await $0.requestShipmentFetch(
-                    sellingPartnerID: InventoryFixture.merchant,
-                    shipmentID: ShipmentID(rawValue: third)
-                )
-            }
+            try await notifiedOrder()
             #expect(try await slow.fetchNotified() == 1)
-            let slowPolling = try #require(slow.workers.first { $0.name == "order poll" })
-            #expect(try await slowPolling.round() == .paced(.seconds(120)))
+            #expect(try await polling(slow).round() == .paced(.seconds(120)))
         }
     }
 
