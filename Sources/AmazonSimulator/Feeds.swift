@@ -113,6 +113,8 @@ extension Simulator {
     public func forceFeedStatus(_ id: String, to status: String) throws(ControlError) {
         guard var feed = listings.feeds.feeds[id] else { throw ControlError("No feed with id \(id).", notFound: true) }
         guard !status.isEmpty, status.count <= 64 else { throw ControlError("status must be 1 to 64 characters") }
+        // DONE carries a processing report, which only processing writes.
+        guard status != "DONE" else { throw ControlError("DONE comes from processing: put the feed IN_QUEUE instead") }
         feed.status = status
         if status == "IN_PROGRESS" { feed.startedAt = now() }
         listings.feeds.feeds[id] = feed

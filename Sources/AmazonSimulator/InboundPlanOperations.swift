@@ -22,6 +22,10 @@ extension Simulator {
             throw ControlError("No inbound operation with id \(id).", notFound: true)
         }
         guard !status.isEmpty, status.count <= 64 else { throw ControlError("status must be 1 to 64 characters") }
+        // SUCCESS carries the operation's effect on the plan, which only completing it applies.
+        guard status != "SUCCESS" else {
+            throw ControlError("SUCCESS comes from completing the operation: put it IN_PROGRESS instead")
+        }
         operation.status = status
         if status == "IN_PROGRESS" { operation.dueAt = now().addingTimeInterval(inboundPlans.operationSeconds) }
         inboundPlans.operations[id] = operation

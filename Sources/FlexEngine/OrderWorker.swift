@@ -160,10 +160,13 @@ public actor OrderWorker {
             changed += try await withThrowingTaskGroup(of: Int.self) { group in
                 var started = 0
                 var total = 0
-                for (id, status) in ids {
+                for (id, status, notifications) in ids {
                     if started >= configuration.concurrentFetches, let done = try await group.next() { total += done }
                     started += 1
-                    group.addTask { try await self.fetch(id, notified: status) ? 1 : 0 }
+                    group.addTask {
+                        try await self.fetch(NotifiedFetch(id: id, notifications: notifications), notified: status)
+                            ? 1 : 0
+                    }
                 }
                 for try await done in group { total += done }
                 return total
@@ -171,14 +174,15 @@ public actor OrderWorker {
         }
     }
 
-    private nonisolated func fetch(_ id: ShipmentID, notified status: String?) async throws -> Bool {
+    private nonisolated func fetch(_ fetch: NotifiedFetch, notified status: String?) async throws -> Bool {
+        let id = fetch.id
         // The echo of a change the fulfilment worker made and recorded while the notification was on its way.
         if let status,
             try await store.read({ [connectionID] in
                 try await $0.holds(status, shipmentID: id, connectionID: connectionID)
             })
         {
-            try await completeFetch(id)
+            try await complete(fetch)
             return false
         }
         do {
@@ -186,11 +190,11 @@ public actor OrderWorker {
             {
                 try await self.amazon.shipment(id)
             }
-            return try await record(shipment, source: "notification", fetched: id)
+            return try await record(shipment, source: "notification", fetched: fetch)
         } catch let error as AmazonAPIError where error.status == 404 {
             logger.warning("Amazon does not know a notified shipment; dropped", metadata: ["shipment": "\(id)"])
         }
-        try await completeFetch(id)
+        try await complete(fetch)
         return false
     }
 
@@ -275,7 +279,7 @@ public actor OrderWorker {
     private nonisolated func record(
         _ shipment: AmazonShipment,
         source: String,
-        fetched: ShipmentID? = nil
+        fetched: NotifiedFetch? = nil
     ) async throws -> Bool {
         let order = Order(shipment, connectionID: connectionID, now: store.clock.now())
         // A location handed over to another connector: its new orders (notified to every app of the seller) are that
@@ -289,7 +293,7 @@ public actor OrderWorker {
             )
         }
         if !worked || held.map({ !OrderMachine.supersedes(order, $0) }) == true {
-            if let fetched { try await completeFetch(fetched) }
+            if let fetched { try await complete(fetched) }
             return false
         }
         // A status this version does not know (Amazon adds them over time) is kept as sent and said.
@@ -302,7 +306,13 @@ public actor OrderWorker {
                 subject: shipment.id.rawValue
             ) : nil
         let (change, said) = try await store.transaction(fencedBy: lease) { [connectionID] session in
-            if let fetched { try await session.completeShipmentFetch(connectionID: connectionID, shipmentID: fetched) }
+            if let fetched {
+                try await session.completeShipmentFetch(
+                    connectionID: connectionID,
+                    shipmentID: fetched.id,
+                    notifications: fetched.notifications
+                )
+            }
             let change = try await session.upsertOrder(order, source: source)
             guard let unknown, UnknownAmazonValue.isEntered(shipment.status, by: change) else { return (change, false) }
             try await session.appendEvents([try unknown.event(connectionID: connectionID)])
@@ -312,9 +322,20 @@ public actor OrderWorker {
         return change != .unchanged
     }
 
-    private nonisolated func completeFetch(_ id: ShipmentID) async throws {
+    /// A notified shipment being fetched, and how many notifications were filed for it when it was read.
+    struct NotifiedFetch: Sendable {
+        var id: ShipmentID
+        var notifications: Int64
+    }
+
+    /// Ends a notified fetch, unless a notification was filed for the shipment since: it is then read again.
+    private nonisolated func complete(_ fetch: NotifiedFetch) async throws {
         try await store.transaction(fencedBy: lease) { [connectionID] in
-            try await $0.completeShipmentFetch(connectionID: connectionID, shipmentID: id)
+            try await $0.completeShipmentFetch(
+                connectionID: connectionID,
+                shipmentID: fetch.id,
+                notifications: fetch.notifications
+            )
         }
     }
 

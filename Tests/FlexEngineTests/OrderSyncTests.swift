@@ -276,6 +276,49 @@ struct OrderSyncTests {
         }
     }
 
+    @Test(
+        "a notification filed while its shipment is being fetched is not taken away by that fetch: the shipment is read again",
+        arguments: TestEngine.available
+    )
+    func notificationDuringFetch(engine: TestEngine) async throws {
+        try await InventoryFixture.run(engine: engine) { amazon in
+            let id = try await amazon.simulator.generateOrder(
+                merchantID: InventoryFixture.merchant,
+                locationID: amazon.locationID
+            )
+            let connectionID = amazon.connection.id
+            func notify() async throws {
+                try await amazon.store.transaction {
+                    _ = try await $0.requestShipmentFetch(
+                        sellingPartnerID: InventoryFixture.merchant,
+                        shipmentID: ShipmentID(rawValue: id)
+                    )
+                }
+            }
+            func filed() async throws -> [ShipmentID] {
+                try await amazon.store.read { try await $0.shipmentFetches(connectionID: connectionID, limit: 10) }
+            }
+            try await notify()
+            let read = try await amazon.store.read {
+                try await $0.notifiedShipments(connectionID: connectionID, limit: 10)
+            }
+            #expect(read.map(\.notifications) == [1])
+            // Amazon changed the shipment again while the first notification's fetch was reading it.
+            try await notify()
+            try await amazon.store.transaction {
+                try await $0.completeShipmentFetch(
+                    connectionID: connectionID,
+                    shipmentID: ShipmentID(rawValue: id),
+                    notifications: read[0].notifications
+                )
+            }
+            #expect(try await filed() == [ShipmentID(rawValue: id)], "the second notification is still filed")
+            let (worker, _) = try await worker(amazon)
+            #expect(try await worker.fetchNotified() == 1)
+            #expect(try await filed().isEmpty)
+        }
+    }
+
     @Test("a notified shipment is fetched at once; order sync off fetches nothing")
     func notification() async throws {
         try await InventoryFixture.run { amazon in

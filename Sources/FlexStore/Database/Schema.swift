@@ -783,10 +783,16 @@ enum Schema {
             // runs: another node that finds the lease valid but the lock gone knows the node died.
             try await database.raw("ALTER TABLE leases ADD COLUMN presence_key BIGINT").run()
         },
-        Migration(version: 19, name: "A listings feed remembers a processing status Amazon added, to say it once") {
-            database,
-            _ in
+        Migration(
+            version: 19,
+            name:
+                "A listings feed remembers a processing status Amazon added; a notified fetch counts its notifications"
+        ) { database, _ in
+            // To say an added status once, when the feed comes into it.
             try await database.raw("ALTER TABLE listing_feeds ADD COLUMN unknown_amazon_status TEXT").run()
+            // A fetch is completed only if no notification was filed for the shipment while it ran.
+            try await database.raw("ALTER TABLE shipment_fetches ADD COLUMN notifications BIGINT NOT NULL DEFAULT 0")
+                .run()
         },
     ]
 }

@@ -459,7 +459,6 @@ extension StoreSession {
         ).run()
     }
 
-    /// The feed was looked at and is still being processed.
     /// Notes that Amazon was asked how the feed stands, and the status it gave when this version does not know it.
     public func recordListingFeedChecked(_ feedID: String, unknownAmazonStatus: String? = nil) async throws {
         try await sql.raw(

@@ -433,9 +433,10 @@ extension StoreSession {
             if let status, try await holds(status, shipmentID: shipmentID, connectionID: connectionID) { continue }
             try await sql.raw(
                 """
-                INSERT INTO shipment_fetches (connection_id, shipment_id, requested_at, status)
-                VALUES (\(bind: connectionID.rawValue), \(bind: shipmentID), \(bind: nowMilliseconds), \(bind: status))
-                ON CONFLICT (connection_id, shipment_id) DO UPDATE SET status = excluded.status
+                INSERT INTO shipment_fetches (connection_id, shipment_id, requested_at, status, notifications)
+                VALUES (\(bind: connectionID.rawValue), \(bind: shipmentID), \(bind: nowMilliseconds), \(bind: status), 1)
+                ON CONFLICT (connection_id, shipment_id) DO UPDATE SET status = excluded.status,
+                    notifications = shipment_fetches.notifications + 1
                 """
             ).run()
         }
@@ -448,20 +449,24 @@ extension StoreSession {
         try await notifiedShipments(connectionID: connectionID, limit: limit).map(\.shipmentID)
     }
 
-    /// Shipments to fetch because Amazon notified about them, with the status notified, oldest first.
+    /// Shipments to fetch because Amazon notified about them, with the status notified last and how many
+    /// notifications were filed (what ``completeShipmentFetch(connectionID:shipmentID:notifications:)`` takes), oldest
+    /// first.
     public func notifiedShipments(
         connectionID: ConnectionID,
         limit: Int
-    ) async throws -> [(shipmentID: ShipmentID, status: String?)] {
+    ) async throws -> [(shipmentID: ShipmentID, status: String?, notifications: Int64)] {
         try await sql.raw(
             """
-            SELECT shipment_id, status FROM shipment_fetches WHERE connection_id = \(bind: connectionID.rawValue)
+            SELECT shipment_id, status, notifications FROM shipment_fetches
+            WHERE connection_id = \(bind: connectionID.rawValue)
             ORDER BY requested_at, shipment_id LIMIT \(bind: Int64(limit))
             """
         ).all().map {
             (
                 try $0.decode(column: "shipment_id", as: ShipmentID.self),
-                try $0.decode(column: "status", as: String?.self)
+                try $0.decode(column: "status", as: String?.self),
+                try $0.decode(column: "notifications", as: Int64.self)
             )
         }
     }
@@ -483,9 +488,18 @@ extension StoreSession {
         ).first().map(Self.decodeHeld)
     }
 
-    public func completeShipmentFetch(connectionID: ConnectionID, shipmentID: ShipmentID) async throws {
+    /// Ends a notified fetch that read the shipment after `notifications` notifications were filed for it; one filed
+    /// since (Amazon changed the shipment again while it was read) keeps the fetch, to be read again.
+    public func completeShipmentFetch(
+        connectionID: ConnectionID,
+        shipmentID: ShipmentID,
+        notifications: Int64
+    ) async throws {
         try await sql.raw(
-            "DELETE FROM shipment_fetches WHERE connection_id = \(bind: connectionID.rawValue) AND shipment_id = \(bind: shipmentID)"
+            """
+            DELETE FROM shipment_fetches WHERE connection_id = \(bind: connectionID.rawValue)
+                AND shipment_id = \(bind: shipmentID) AND notifications = \(bind: notifications)
+            """
         ).run()
     }
 
