@@ -104,15 +104,15 @@ public struct InboundPlanWorker: ConnectionWorker {
             case .inProgress:
                 plan.dueAt = now.addingTimeInterval(configuration.operationPoll)
                 // A status Amazon added later: waited on as in progress, and said when the operation comes into it.
-                let unknown = state.unknownStatus.flatMap { status in
-                    status == operation.unknownStatus
-                        ? nil
-                        : UnknownAmazonValue(
-                            field: "inbound_operation.status",
-                            value: status,
-                            subjectKey: "operationId",
-                            subject: operation.id
-                        )
+                let unknown = state.unknownStatus.flatMap {
+                    UnknownAmazonValue.entered(
+                        $0,
+                        known: false,
+                        held: operation.unknownStatus,
+                        field: "inbound_operation.status",
+                        subjectKey: "operationId",
+                        subject: operation.id
+                    )
                 }
                 plan.operation?.unknownStatus = state.unknownStatus
                 try await save(&plan, touch: false, saying: unknown)

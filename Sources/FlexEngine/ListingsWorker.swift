@@ -519,16 +519,16 @@ public struct ListingsWorker: ConnectionWorker {
             let status = try await amazon.feed(amazonID)
             guard status.isFinished else {
                 // A status Amazon added later: the feed is waited on, and the status said when the feed comes into it.
-                let unknownStatus = FeedStatus.knownStatuses.contains(status.status) ? nil : status.status
-                let unknown =
-                    unknownStatus == nil || unknownStatus == feed.unknownAmazonStatus
-                    ? nil
-                    : UnknownAmazonValue(
-                        field: "feed.processingStatus",
-                        value: status.status,
-                        subjectKey: "feedId",
-                        subject: amazonID
-                    )
+                let known = FeedStatus.knownStatuses.contains(status.status)
+                let unknownStatus = known ? nil : status.status
+                let unknown = UnknownAmazonValue.entered(
+                    status.status,
+                    known: known,
+                    held: feed.unknownAmazonStatus,
+                    field: "feed.processingStatus",
+                    subjectKey: "feedId",
+                    subject: amazonID
+                )
                 try await store.transaction(fencedBy: lease) { [connectionID] session in
                     try await session.recordListingFeedChecked(feed.id, unknownAmazonStatus: unknownStatus)
                     if let unknown { try await session.appendEvents([try unknown.event(connectionID: connectionID)]) }

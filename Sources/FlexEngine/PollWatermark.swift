@@ -4,8 +4,7 @@ import Foundation
 /// The newest of Amazon's times a poll has seen, kept at the store's precision (milliseconds). Amazon's timestamps
 /// carry milliseconds, but about half of them parse to a `Date` a few ulps away from the same millisecond read back
 /// from the store: compared at full precision, a watermark that had not moved looked moved, and was written again
-/// at almost every poll whose overlap re-read a shipment (measured: two of every five write transactions of a node
-/// carrying 1,000 sellers).
+/// at about half the polls whose overlap re-read a shipment.
 struct PollWatermark {
     /// What the store holds; nil before the first poll.
     let held: Date?

@@ -51,4 +51,18 @@ extension UnknownAmazonValue {
 
     /// Whether storing a copy of a return brought it into its status.
     static func isEntered(by change: ReturnChange) -> Bool { change == .statusChanged }
+
+    /// For a document that keeps the unknown value it was last seen in (a feed, an inbound operation): the value to
+    /// say when `value` is one this version does not know and not the one `held` — the document comes into it.
+    static func entered(
+        _ value: String,
+        known: Bool,
+        held: String?,
+        field: String,
+        subjectKey: String,
+        subject: String
+    ) -> UnknownAmazonValue? {
+        guard !known, value != held else { return nil }
+        return UnknownAmazonValue(field: field, value: value, subjectKey: subjectKey, subject: subject)
+    }
 }

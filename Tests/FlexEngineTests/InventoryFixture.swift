@@ -132,6 +132,19 @@ struct InventoryFixture: Sendable {
         )
     }
 
+    /// Files Amazon's notification of a change of the seller's shipment `id`, as the notification endpoint does;
+    /// returns the connections it was filed under.
+    @discardableResult
+    func notify(_ id: String, status: String? = nil) async throws -> [ConnectionID] {
+        try await store.transaction {
+            try await $0.requestShipmentFetch(
+                sellingPartnerID: Self.merchant,
+                shipmentID: ShipmentID(rawValue: id),
+                status: status
+            )
+        }
+    }
+
     /// Records WMS stock for warehouse SKUs `W-x` at the hub.
     @discardableResult
     func stock(_ levels: [String: Int], hub: HubCode = hub) async throws -> StockWrite {

@@ -95,21 +95,13 @@ struct OrderSyncTests {
             #expect(try await worker.poll() == 2)
             // Amazon lists shipments by status, so one in a status FlexBridge does not know comes by its
             // notification (SHIPMENT_STATUS_CHANGE), fetched by id.
-            func notified(_ id: String) async throws {
-                try await amazon.store.transaction {
-                    _ = try await $0.requestShipmentFetch(
-                        sellingPartnerID: InventoryFixture.merchant,
-                        shipmentID: ShipmentID(rawValue: id)
-                    )
-                }
-            }
             func said() async throws -> [OutboxEvent] {
                 try await amazon.store.read { try await $0.events(after: 0, account: .default, limit: 1000) }.filter {
                     $0.type == "amazon.unknown_value"
                 }
             }
             try await amazon.simulator.forceShipmentStatus(ids[0], to: "AWAITING_CARRIER_ASSIGNMENT")
-            try await notified(ids[0])
+            try await amazon.notify(ids[0])
             #expect(try await worker.fetchNotified() == 1)
             let held = try #require(try await amazon.store.read { try await $0.order(ShipmentID(rawValue: ids[0])) })
             #expect(held.status == "AWAITING_CARRIER_ASSIGNMENT")
@@ -124,7 +116,7 @@ struct OrderSyncTests {
             #expect(
                 try await amazon.store.read { try await $0.order(ShipmentID(rawValue: ids[1])) }?.status == "CONFIRMED"
             )
-            try await notified(ids[0])
+            try await amazon.notify(ids[0])
             #expect(try await worker.fetchNotified() == 0, "the same copy again: nothing changes, nothing said twice")
             // Amazon moves it on to a status it knows: the order follows.
             try await amazon.simulator.forceShipmentStatus(ids[0], to: "CONFIRMED")
@@ -232,12 +224,7 @@ struct OrderSyncTests {
                     merchantID: InventoryFixture.merchant,
                     locationID: amazon.locationID
                 )
-                try await amazon.store.transaction {
-                    _ = try await $0.requestShipmentFetch(
-                        sellingPartnerID: InventoryFixture.merchant,
-                        shipmentID: ShipmentID(rawValue: id)
-                    )
-                }
+                try await amazon.notify(id)
             }
             func polling(_ worker: OrderWorker) throws -> any ConnectionWorker {
                 try #require(worker.workers.first { $0.name == "order poll" })
@@ -287,24 +274,16 @@ struct OrderSyncTests {
                 locationID: amazon.locationID
             )
             let connectionID = amazon.connection.id
-            func notify() async throws {
-                try await amazon.store.transaction {
-                    _ = try await $0.requestShipmentFetch(
-                        sellingPartnerID: InventoryFixture.merchant,
-                        shipmentID: ShipmentID(rawValue: id)
-                    )
-                }
-            }
             func filed() async throws -> [ShipmentID] {
                 try await amazon.store.read { try await $0.shipmentFetches(connectionID: connectionID, limit: 10) }
             }
-            try await notify()
+            try await amazon.notify(id)
             let read = try await amazon.store.read {
                 try await $0.notifiedShipments(connectionID: connectionID, limit: 10)
             }
             #expect(read.map(\.notifications) == [1])
             // Amazon changed the shipment again while the first notification's fetch was reading it.
-            try await notify()
+            try await amazon.notify(id)
             try await amazon.store.transaction {
                 try await $0.completeShipmentFetch(
                     connectionID: connectionID,
@@ -328,12 +307,7 @@ struct OrderSyncTests {
                 locationID: amazon.locationID
             )
             try await amazon.settings { $0.orderSyncEnabled = false }
-            let connection = try await amazon.store.transaction {
-                try await $0.requestShipmentFetch(
-                    sellingPartnerID: InventoryFixture.merchant,
-                    shipmentID: ShipmentID(rawValue: id)
-                )
-            }
+            let connection = try await amazon.notify(id)
             #expect(connection == [amazon.connection.id])
             #expect(try await worker.fetchNotified() == 0)
             #expect(try await amazon.store.read { try await $0.order(ShipmentID(rawValue: id)) } == nil)
