@@ -1,10 +1,12 @@
 import Crypto
 import FlexCore
 import FlexStore
+import FlexUseCases
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Tracing
 
 /// `POST /notifications/amazon`: where an EventBridge API destination delivers Amazon's
 /// EXTERNAL_FULFILLMENT_SHIPMENT_STATUS_CHANGE and ORDER_CHANGE notifications, with the shared secret in `x-api-key`. The shipment to
@@ -260,14 +262,24 @@ public struct NotificationRoutes: Sendable {
                     "merchantId, locationId, shipmentId and shipmentStatus must not contain the NUL character (U+0000)."
                 )
             }
-            let connections = try await store.transaction { session in
-                try await session.requestShipmentFetch(
-                    sellingPartnerID: notification.merchantId,
-                    shipmentID: ShipmentID(rawValue: notification.shipmentId),
-                    status: notification.shipmentStatus,
-                    locationID: notification.locationId,
-                    region: event.region.flatMap(Region.init(eventBridgeRegion:))
-                )
+            let connections = try await withSpan("notification.file") { span in
+                span.attributes["flexbridge.seller"] = notification.merchantId
+                span.attributes["flexbridge.order"] = notification.shipmentId
+                span.attributes["amazon.shipment_status"] = notification.shipmentStatus
+                // The fetch the notification asks for continues this trace.
+                let trace = TraceContext.current
+                let filed = try await store.transaction { session in
+                    try await session.requestShipmentFetch(
+                        sellingPartnerID: notification.merchantId,
+                        shipmentID: ShipmentID(rawValue: notification.shipmentId),
+                        status: notification.shipmentStatus,
+                        locationID: notification.locationId,
+                        region: event.region.flatMap(Region.init(eventBridgeRegion:)),
+                        trace: trace
+                    )
+                }
+                span.attributes["flexbridge.connections"] = filed.map(\.rawValue)
+                return filed
             }
             for connection in connections {
                 store.activity.record(.notification, for: connection, at: store.clock.now())

@@ -21,11 +21,19 @@ public struct FlexBridgeServer: Sendable {
     public let configuration: FlexBridgeConfiguration
     public let registry: PrometheusCollectorRegistry
     public let logger: Logger
+    /// The exporter of the node's spans (``NodeTracing``), nil when traces are off.
+    public let tracing: (any Service)?
 
-    public init(configuration: FlexBridgeConfiguration, registry: PrometheusCollectorRegistry, logger: Logger) {
+    public init(
+        configuration: FlexBridgeConfiguration,
+        registry: PrometheusCollectorRegistry,
+        logger: Logger,
+        tracing: (any Service)? = nil
+    ) {
         self.configuration = configuration
         self.registry = registry
         self.logger = logger
+        self.tracing = tracing
     }
 
     /// The HTTP application over an open store.
@@ -40,6 +48,7 @@ public struct FlexBridgeServer: Sendable {
         let callback = CallbackAddress(configuration.authorizationCallbackURL)
         let authorizer = authorizer ?? AmazonSellerAuthorizer(outbound: configuration.outbound)
         let router = Router()
+        router.add(middleware: RequestTracingMiddleware())
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: HostCheckMiddleware(configuration: configuration))
@@ -153,7 +162,7 @@ public struct FlexBridgeServer: Sendable {
         }
     }
 
-    /// The services of a node over an open store, in start order — store, lease keeper, connection sync, webhook
+    /// The services of a node over an open store, in start order — span exporter (when traces are on), store, lease keeper, connection sync, webhook
     /// dispatcher, backlog metrics, HTTP server — shut down in reverse: the server stops taking requests, the engine finishes and
     /// releases its leases, the store closes last.
     public func serviceGroup(store: Store, gracefulShutdownSignals: [UnixSignal] = []) throws -> ServiceGroup {
@@ -204,7 +213,9 @@ public struct FlexBridgeServer: Sendable {
                 ]
             )
         }
-        return [
+        // The span exporter first: it stops last, after the spans of the node's last work.
+        let tracing: [ServiceGroupConfiguration.ServiceConfiguration] = self.tracing.map { [.init(service: $0)] } ?? []
+        return tracing + [
             .init(service: store),
             .init(service: leaseKeeper),
             .init(

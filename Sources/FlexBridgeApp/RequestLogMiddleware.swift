@@ -16,12 +16,15 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         context.logger.debug(
             "Request",
             metadata: [
-                "hb.request.path": .string(
-                    request.uri.path.hasPrefix("/connect/") ? "/connect/…" : request.uri.path
-                ),
+                "hb.request.path": .string(Self.sayablePath(request)),
                 "hb.request.method": .string(request.method.rawValue),
             ]
         )
         return try await next(request, context)
+    }
+
+    /// The request's path as logs and traces may say it: a consent link's token left out.
+    static func sayablePath(_ request: Request) -> String {
+        request.uri.path.hasPrefix("/connect/") ? "/connect/…" : request.uri.path
     }
 }

@@ -12,6 +12,18 @@ public enum CommandOutcome: Sendable, Hashable {
     case cancelled(message: String)
 }
 
+extension CommandOutcome {
+    /// The outcome's name, as traces and logs say it.
+    public var name: String {
+        switch self {
+        case .succeeded: "succeeded"
+        case .failed: "failed"
+        case .retry: "retry"
+        case .cancelled: "cancelled"
+        }
+    }
+}
+
 /// The rules for a command's attempt that ended: what becomes of the command, of its order's error, of the commands
 /// queued after it, and what the WMS is told. Pure; the store carries the decision out.
 public enum CommandMachine {

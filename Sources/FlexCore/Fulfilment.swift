@@ -219,6 +219,8 @@ public struct FulfilmentCommand: Sendable, Hashable {
     public var requestedBy: String?
     public var createdAt: Date
     public var updatedAt: Date
+    /// The trace of the request that stored the command, when it was traced.
+    public var trace: TraceContext?
 
     public init(
         id: CommandID,
@@ -234,8 +236,10 @@ public struct FulfilmentCommand: Sendable, Hashable {
         result: String?,
         requestedBy: String? = nil,
         createdAt: Date,
-        updatedAt: Date
+        updatedAt: Date,
+        trace: TraceContext? = nil
     ) {
+        self.trace = trace
         self.requestedBy = requestedBy
         self.id = id
         self.connectionID = connectionID

@@ -245,6 +245,8 @@ public struct InventoryUpdate: Sendable, Hashable {
     public var changedAt: Date
     /// The update withdraws the item (its mapping or listing was removed): once Amazon took it, the item goes.
     public var retiring: Bool
+    /// The trace of the stock write this update carries, when it was traced.
+    public var trace: TraceContext?
 
     public init(
         key: InventoryKey,
@@ -254,9 +256,11 @@ public struct InventoryUpdate: Sendable, Hashable {
         reservedIncluded: Int?,
         sequenceNumber: Int64,
         changedAt: Date,
-        retiring: Bool = false
+        retiring: Bool = false,
+        trace: TraceContext? = nil
     ) {
         self.retiring = retiring
+        self.trace = trace
         self.key = key
         self.marketplaceID = marketplaceID
         self.version = version

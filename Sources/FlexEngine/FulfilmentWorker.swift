@@ -1,8 +1,10 @@
 import FlexCore
 import FlexStore
+import FlexUseCases
 import Foundation
 import Logging
 import SellingPartner
+import Tracing
 
 /// Runs one connection's fulfilment commands against Amazon: per order in the order given, different orders side
 /// by side.
@@ -174,9 +176,22 @@ public struct FulfilmentWorker: Sendable {
         while try await runDue() > 0 {}
     }
 
+    /// Runs one command in a span of the trace of the request that stored it (a new trace when it was not traced), so
+    /// that its Amazon calls show under that request.
     func perform(_ command: FulfilmentCommand) async throws {
+        try await withSpan("order.\(command.request.type.rawValue)", context: command.trace.instrumentationContext) {
+            span in
+            span.attributes["flexbridge.connection"] = connectionID.rawValue
+            span.attributes["flexbridge.order"] = command.shipmentID.rawValue
+            span.attributes["flexbridge.command"] = command.id.rawValue
+            try await run(command, span: span)
+        }
+    }
+
+    private func run(_ command: FulfilmentCommand, span: any Span) async throws {
         guard let attempt = try await store.transaction(fencedBy: lease, { try await $0.startCommand(command.id) })
         else { return }
+        span.attributes["flexbridge.attempt"] = attempt
         let outcome: CommandOutcome
         do {
             outcome = try await execute(command, attempt: attempt)
@@ -193,6 +208,10 @@ public struct FulfilmentWorker: Sendable {
             throw error
         } catch {
             outcome = try await classify(error, command: command, attempt: attempt)
+        }
+        span.attributes["flexbridge.outcome"] = outcome.name
+        if case .failed(let code, let message) = outcome {
+            span.setStatus(SpanStatus(code: .error, message: "\(code): \(message)"))
         }
         try await finish(command, outcome)
     }

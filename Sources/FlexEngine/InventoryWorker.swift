@@ -1,10 +1,12 @@
 import Algorithms
 import FlexCore
 import FlexStore
+import FlexUseCases
 import Foundation
 import Logging
 import Metrics
 import SellingPartner
+import Tracing
 
 /// Sends one connection's pending stock to Amazon, as fast as the connection's rate limit allows, and repairs drift.
 ///
@@ -209,7 +211,29 @@ public actor InventoryWorker {
 
     // MARK: Talking to Amazon
 
+    /// Sends one call's items in a span of the trace of the first traced stock write among them (a new trace when
+    /// none was traced), linked to the others' traces.
     private func send(_ batch: [InventoryUpdate]) async throws -> [InventoryOutcome] {
+        let traces = Array(batch.compactMap(\.trace).uniqued())
+        return try await withSpan("inventory.push", context: traces.first.instrumentationContext) { span in
+            span.attributes["flexbridge.connection"] = connectionID.rawValue
+            span.attributes["flexbridge.skus"] = batch.map(\.key.merchantSKU.rawValue)
+            for other in traces.dropFirst() {
+                span.addLink(SpanLink(context: other.instrumentationContext, attributes: [:]))
+            }
+            let outcomes = try await push(batch)
+            let applied = outcomes.count { if case .applied = $0 { true } else { false } }
+            span.attributes["flexbridge.applied"] = applied
+            if applied < outcomes.count {
+                span.setStatus(
+                    SpanStatus(code: .error, message: "\(outcomes.count - applied) of \(outcomes.count) not applied")
+                )
+            }
+            return outcomes
+        }
+    }
+
+    private func push(_ batch: [InventoryUpdate]) async throws -> [InventoryOutcome] {
         let answers: [InventoryAnswer]
         do {
             answers = try await callAmazon(store: store, connectionID: connectionID, lease: lease) {

@@ -1,8 +1,10 @@
 import FlexCore
 import FlexStore
+import FlexUseCases
 import Foundation
 import Logging
 import SellingPartner
+import Tracing
 
 /// Mirrors one connection's Amazon shipments as orders: fetches at once the shipments Amazon notified about, and
 /// polls `getShipments` per location and status with a `lastUpdatedAfter` watermark minus an overlap, following every
@@ -160,17 +162,29 @@ public actor OrderWorker {
             changed += try await withThrowingTaskGroup(of: Int.self) { group in
                 var started = 0
                 var total = 0
-                for (id, status, notifications) in ids {
+                for notified in ids {
                     if started >= configuration.concurrentFetches, let done = try await group.next() { total += done }
                     started += 1
-                    group.addTask {
-                        try await self.fetch(NotifiedFetch(id: id, notifications: notifications), notified: status)
-                            ? 1 : 0
-                    }
+                    group.addTask { try await self.fetch(notified) ? 1 : 0 }
                 }
                 for try await done in group { total += done }
                 return total
             }
+        }
+    }
+
+    /// Fetches a notified shipment in a span of the notification's trace (a new trace when it was not traced).
+    private nonisolated func fetch(_ notified: NotifiedShipment) async throws -> Bool {
+        try await withSpan("order.fetch", context: notified.trace.instrumentationContext) { span in
+            span.attributes["flexbridge.connection"] = connectionID.rawValue
+            span.attributes["flexbridge.order"] = notified.shipmentID.rawValue
+            span.attributes["amazon.shipment_status"] = notified.status
+            let changed = try await fetch(
+                NotifiedFetch(id: notified.shipmentID, notifications: notified.notifications),
+                notified: notified.status
+            )
+            span.attributes["flexbridge.changed"] = changed
+            return changed
         }
     }
 
@@ -229,7 +243,23 @@ public actor OrderWorker {
         }
     }
 
+    /// Polls one location and status in a span of its own, the trace of what it finds (an order it confirms
+    /// automatically goes on in it).
     private nonisolated func poll(
+        location: String?,
+        status: ShipmentStatus
+    ) async throws -> Int {
+        try await withSpan("order.poll", context: .topLevel) { span in
+            span.attributes["flexbridge.connection"] = connectionID.rawValue
+            span.attributes["flexbridge.location"] = location
+            span.attributes["amazon.shipment_status"] = status.rawValue
+            let changed = try await pollPages(location: location, status: status)
+            span.attributes["flexbridge.changed"] = changed
+            return changed
+        }
+    }
+
+    private nonisolated func pollPages(
         location: String?,
         status: ShipmentStatus
     ) async throws -> Int {
@@ -305,6 +335,8 @@ public actor OrderWorker {
                 subjectKey: "shipmentId",
                 subject: shipment.id.rawValue
             ) : nil
+        // An order confirmed automatically is confirmed in the trace of the fetch or poll that found it.
+        let trace = TraceContext.current
         let (change, said) = try await store.transaction(fencedBy: lease) { [connectionID] session in
             if let fetched {
                 try await session.completeShipmentFetch(
@@ -313,7 +345,7 @@ public actor OrderWorker {
                     notifications: fetched.notifications
                 )
             }
-            let change = try await session.upsertOrder(order, source: source)
+            let change = try await session.upsertOrder(order, source: source, trace: trace)
             guard let unknown, UnknownAmazonValue.isEntered(shipment.status, by: change) else { return (change, false) }
             try await session.appendEvents([try unknown.event(connectionID: connectionID)])
             return (change, true)

@@ -55,13 +55,16 @@ public struct FulfilmentUseCases: Sendable {
         let resolved =
             order.source == .mfn
             ? try await resolveMerchantShip(request, for: order) : try await resolveShipmentCommand(request, for: order)
+        // The trace of the request goes with the command, for the worker that carries it to Amazon to continue.
+        let trace = TraceContext.current
         let (command, created) = try await store.transaction {
             try await $0.submitCommand(
                 resolved,
                 fingerprint: fingerprint,
                 for: order,
                 idempotencyKey: key,
-                requestedBy: principal.actor
+                requestedBy: principal.actor,
+                trace: trace
             )
         }
         return Submitted(command: command, created: created)

@@ -61,9 +61,13 @@ public struct InventoryUseCases: Sendable {
         }
     }
 
-    /// Records the account's stock levels; the items of its connections whose free quantity changed become pending.
+    /// Records the account's stock levels; the items of its connections whose free quantity changed become pending,
+    /// with the trace of the request that wrote them.
     public func recordStock(_ levels: [StockLevel], account: AccountID) async throws -> StockWrite {
-        try await store.transaction { session in try await session.recordStock(levels, account: account) }
+        let trace = TraceContext.current
+        return try await store.transaction { session in
+            try await session.recordStock(levels, account: account, trace: trace)
+        }
     }
 
     /// Records the WMS's prices: each change reaches every listing of its SKU in its marketplace.

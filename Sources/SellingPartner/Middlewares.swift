@@ -6,6 +6,7 @@ import Metrics
 import NIOCore
 import NIOPosix
 import OpenAPIRuntime
+import Tracing
 
 extension HTTPField.Name {
     static let accessToken = HTTPField.Name("x-amz-access-token")!
@@ -44,6 +45,35 @@ struct AuthenticationMiddleware: ClientMiddleware {
     static func collect(_ body: HTTPBody?) async throws -> Data {
         guard let body else { return Data() }
         return try await Data(collecting: body, upTo: 1 << 20)
+    }
+}
+
+/// One client span per call to Amazon, named after its operation, around the retries and the rate limit's wait, in the
+/// trace of the work that made it (a stock push, a command, a notified fetch). A no-op until a tracer is bootstrapped.
+struct TracingMiddleware: ClientMiddleware {
+    func intercept(
+        _ request: HTTPRequest,
+        body: HTTPBody?,
+        baseURL: URL,
+        operationID: String,
+        next: @Sendable (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)
+    ) async throws -> (HTTPResponse, HTTPBody?) {
+        try await withSpan("amazon \(operationID)", ofKind: .client) { span in
+            span.attributes["amazon.operation"] = operationID
+            span.attributes["http.request.method"] = request.method.rawValue
+            span.attributes["url.path"] = request.path.map { String($0.prefix { $0 != "?" }) }
+            span.attributes["server.address"] = baseURL.host
+            do {
+                let (response, responseBody) = try await next(request, body, baseURL)
+                span.attributes["http.response.status_code"] = Int(response.status.code)
+                return (response, responseBody)
+            } catch let error as AmazonAPIError {
+                // Amazon's answer, after the retries: the span says its status and code with the error.
+                span.attributes["http.response.status_code"] = error.status
+                span.attributes["amazon.error_code"] = error.code
+                throw error
+            }
+        }
     }
 }
 

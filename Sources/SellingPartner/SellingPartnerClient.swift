@@ -115,6 +115,7 @@ public struct SellingPartnerClient: Sendable {
         tokens = AccessTokenProvider(login: login, refreshToken: refreshToken, clock: clock)
         rateLimiter = RateLimiter(defaults: configuration.rateLimits, sleep: sleep)
         let middlewares: [any ClientMiddleware] = [
+            TracingMiddleware(),
             RetryMiddleware(policy: configuration.retry, logger: logger, sleep: sleep, observe: configuration.observe),
             RateLimitMiddleware(limiter: rateLimiter),
             AuthenticationMiddleware(tokens: tokens, userAgent: configuration.userAgent),

@@ -162,7 +162,15 @@ struct Serve: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         try await UserFacing.wrapping {
-            try await FlexBridgeServer(configuration: configuration, registry: registry, logger: logger).run()
+            let tracing = try NodeTracing.bootstrap(logger: logger)
+            if tracing != nil { logger.notice("Traces are exported by OTLP over HTTP, as the OTEL_ variables say") }
+            try await FlexBridgeServer(
+                configuration: configuration,
+                registry: registry,
+                logger: logger,
+                tracing: tracing
+            )
+            .run()
         }
     }
 }

@@ -26,6 +26,7 @@ struct FulfilmentAPITests {
         """
 
     static func withServer(
+        notificationSecret: String? = nil,
         _ body: @Sendable (Store, Connection, any TestClientProtocol) async throws -> Void
     ) async throws {
         try await TestDatabase.with(.sqlite) { database in
@@ -34,6 +35,7 @@ struct FulfilmentAPITests {
                 masterKey: .value(MasterKey.generate()),
                 port: 0
             )
+            configuration.notificationSecret = notificationSecret
             configuration.outbound = .localDevelopment  // the webhook receiver runs on this machine
             let store = try await Store.open(configuration.storeConfiguration)
             let connection = Connection(

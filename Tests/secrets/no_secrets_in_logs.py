@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Runs a full flow against `flexbridge serve --log-level trace` and greps serve's log for each secret the run made or
-handled: the application's client secret, the seller's refresh tokens and access tokens, the consent's link, authorization
-code and state, the API keys, an operator's password, a webhook's signing secret, the notification secret and the
-master key. Any one found fails the run, with the line it is on."""
+"""Runs a full flow against `flexbridge serve --log-level trace`, its traces exported by OTLP to a collector stand-in,
+and greps serve's log and the exported spans for each secret the run made or handled: the application's client secret,
+the seller's refresh tokens and access tokens, the consent's link, authorization code and state, the API keys, an
+operator's password, a webhook's signing secret, the notification secret and the master key. Any one found fails the
+run, with the line (or export) it is on. The traces are checked too: a stock write sent with a traceparent is one
+trace from the request through its push to Amazon's batchInventory call."""
 import http.server
 import json
 import os
@@ -18,6 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apifuzz"))
 from harness import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, Rig, call, expect  # noqa: E402
 import flexnodes  # noqa: E402
+import otlp  # noqa: E402
 
 NOTIFICATION_SECRET = "notification-secret-" + os.urandom(8).hex()
 MERCHANT = "A1SECRETS"
@@ -68,8 +71,11 @@ def consent(api, sim, cid):
 
 def main():
     binary = sys.argv[1]
+    collector = otlp.Collector()
     rig = Rig(binary, "flexbridge-secrets-", simulator_args=("--no-throttle",), serve_args=("--log-level", "trace"),
-              serve_env={"FLEXBRIDGE_NOTIFICATION_SECRET": NOTIFICATION_SECRET})
+              serve_env={"FLEXBRIDGE_NOTIFICATION_SECRET": NOTIFICATION_SECRET,
+                         "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"})
+    trace_id = os.urandom(16).hex()
     try:
         rig.serve()
         api, sim = rig.api, rig.sim
@@ -111,7 +117,9 @@ def main():
         status, body = call("PUT", f"{api}/connections/{cid}/hubs", {"hub": "HUB1", "locationId": location_id, "channel": "MFN"})
         expect(status == 200, f"hub: {status} {body}")
         flexnodes.add_listings(api, sim, cid, MERCHANT, ["SKU-1", "SKU-2"])
-        status, body = call("PUT", f"{api}/stock", {"items": [{"hub": "HUB1", "sku": "SKU-1", "quantity": 7}]})
+        # A WMS that traces its calls: the write's trace goes on through the store to Amazon.
+        status, body = call("PUT", f"{api}/stock", {"items": [{"hub": "HUB1", "sku": "SKU-1", "quantity": 7}]},
+                            headers={"traceparent": f"00-{trace_id}-{os.urandom(8).hex()}-01"})
         expect(status == 202, f"stock: {status} {body}")
         receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
         threading.Thread(target=receiver.serve_forever, daemon=True).start()
@@ -165,6 +173,23 @@ def main():
                 break
     expect(not found, "secrets in serve's log (" + os.path.join(rig.work, "serve.log") + "):\n" + "\n".join(found))
     print(f"{len(lines)} lines of serve's trace log hold none of {len(secrets)} secrets, no refresh or access token")
+
+    # The exported spans: the stock write's trace reaches Amazon's call, and no secret is in any export.
+    spans = collector.spans()
+    traced = [span for span in spans if span["trace"] == trace_id]
+    names = {span["name"] for span in traced}
+    expect({"PUT /api/v1/stock", "inventory.push", "amazon batchInventory"} <= names,
+           f"the stock write's trace holds its request, its push and Amazon's call: {sorted(names)}")
+    pushes = {span["span"] for span in traced if span["name"] == "inventory.push"}
+    expect(any(span["name"] == "amazon batchInventory" and span["parent"] in pushes for span in traced),
+           "Amazon's call is a child of the push")
+    exported = b"".join(collector.exports)
+    leaked = [name for name, secret in secrets.items() if secret.encode() in exported]
+    leaked += [name for pattern, name in ((rb"Atzr\|[A-Za-z0-9_\-]{6,}", "a refresh token"),
+                                          (rb"Atza\|[A-Za-z0-9_\-]{6,}", "an access token")) if re.search(pattern, exported)]
+    expect(not leaked, f"secrets in the exported spans: {leaked}")
+    print(f"{len(spans)} spans exported in {len(collector.exports)} exports hold none of the secrets; the stock write's "
+          f"trace runs through {len(traced)} spans to Amazon's batchInventory call")
 
 
 if __name__ == "__main__":

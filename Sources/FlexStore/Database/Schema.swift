@@ -794,5 +794,14 @@ enum Schema {
             try await database.raw("ALTER TABLE shipment_fetches ADD COLUMN notifications BIGINT NOT NULL DEFAULT 0")
                 .run()
         },
+        Migration(
+            version: 20,
+            name: "Stock changes, commands and notified shipments keep the trace of the request that brought them"
+        ) { database, _ in
+            // The tracer's propagation fields as JSON (TraceContext.stored); NULL wherever tracing is off.
+            for table in ["stock_levels", "inventory_items", "order_commands", "shipment_fetches"] {
+                try await database.raw("ALTER TABLE \(unsafeRaw: table) ADD COLUMN trace_context TEXT").run()
+            }
+        },
     ]
 }

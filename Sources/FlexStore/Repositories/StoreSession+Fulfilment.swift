@@ -10,7 +10,8 @@ extension StoreSession {
         fingerprint: String,
         for order: Order,
         idempotencyKey: String,
-        requestedBy: String? = nil
+        requestedBy: String? = nil,
+        trace: TraceContext? = nil
     ) async throws -> (command: FulfilmentCommand, created: Bool) {
         notes.note(.fulfilment, for: [order.connectionID])
         if let existing = try await existingCommand(
@@ -27,10 +28,10 @@ extension StoreSession {
         let inserted = try await sql.raw(
             """
             INSERT INTO order_commands (id, connection_id, shipment_id, idempotency_key, type, request, fingerprint, status,
-                attempts, retry_at, created_at, updated_at, requested_by)
+                attempts, retry_at, created_at, updated_at, requested_by, trace_context)
             VALUES (\(bind: id), \(bind: order.connectionID.rawValue), \(bind: order.shipmentID), \(bind: idempotencyKey),
                 \(bind: request.type.rawValue), \(bind: try Self.json(request)), \(bind: fingerprint), 'queued', 0, 0, \(bind: now), \(bind: now),
-                \(bind: requestedBy))
+                \(bind: requestedBy), \(bind: trace?.stored))
             ON CONFLICT (connection_id, idempotency_key) DO NOTHING
             RETURNING id
             """
@@ -382,7 +383,8 @@ extension StoreSession {
             result: try row.decode(column: "result", as: String?.self),
             requestedBy: try row.decode(column: "requested_by", as: String?.self),
             createdAt: Date(millisecondsSince1970: try row.decode(column: "created_at", as: Int64.self)),
-            updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self))
+            updatedAt: Date(millisecondsSince1970: try row.decode(column: "updated_at", as: Int64.self)),
+            trace: TraceContext(stored: try row.decode(column: "trace_context", as: String?.self))
         )
     }
 

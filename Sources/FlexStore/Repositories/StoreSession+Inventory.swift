@@ -37,7 +37,12 @@ extension StoreSession {
     /// quantity did not change changes nothing.
     ///
     /// Validates everything first: one bad level refuses the whole write, naming it as `items[i].field`.
-    public func recordStock(_ levels: [StockLevel], account: AccountID) async throws -> StockWrite {
+    /// `trace`: the traced request the levels came with, kept with each item they change for its push to continue.
+    public func recordStock(
+        _ levels: [StockLevel],
+        account: AccountID,
+        trace: TraceContext? = nil
+    ) async throws -> StockWrite {
         guard levels.count <= Self.maximumStockLevelsPerWrite else {
             throw ValidationError(
                 field: "items",
@@ -92,7 +97,8 @@ extension StoreSession {
                 "warehouse_sku",
                 "quantity",
                 "updated_at",
-                "write_id"
+                "write_id",
+                "trace_context"
             )
             for key in chunk {
                 insert.values(
@@ -101,14 +107,15 @@ extension StoreSession {
                     SQLBind(key.sku),
                     SQLBind(Int64(latest[key]!)),
                     SQLBind(now),
-                    SQLBind(writeID)
+                    SQLBind(writeID),
+                    SQLBind(trace?.stored)
                 )
             }
             insert.onConflict(with: ["account_id", "hub", "warehouse_sku"]) { update in
                 update.set(excludedValueOf: "quantity").set(excludedValueOf: "updated_at").set(
                     excludedValueOf: "write_id"
-                )
-                .where(SQLColumn("quantity", table: "stock_levels"), .notEqual, SQLExcludedColumn("quantity"))
+                ).set(excludedValueOf: "trace_context")
+                    .where(SQLColumn("quantity", table: "stock_levels"), .notEqual, SQLExcludedColumn("quantity"))
             }
             // Rows inserted or updated; a level whose quantity is unchanged is skipped by the WHERE and not returned.
             changedLevels += try await insert.returning("hub").all().count
@@ -144,9 +151,9 @@ extension StoreSession {
         let changed = try await sql.raw(
             """
             INSERT INTO inventory_items (connection_id, location_id, merchant_sku, channel, marketplace_id, hub,
-                warehouse_sku, free_quantity, version, changed_at, amazon_sequence)
+                warehouse_sku, free_quantity, version, changed_at, amazon_sequence, trace_context)
             SELECT m.connection_id, m.location_id, l.merchant_sku, m.channel, l.marketplace_id, s.hub, s.warehouse_sku,
-                s.quantity, 1, s.updated_at, f.sequence
+                s.quantity, 1, s.updated_at, f.sequence, \(unsafeRaw: stockWrite ? "s.trace_context" : "NULL")
             FROM stock_levels s
             JOIN location_mappings m ON m.hub = s.hub
             JOIN connections c ON c.id = m.connection_id AND c.account_id = s.account_id
@@ -158,7 +165,7 @@ extension StoreSession {
             ON CONFLICT (connection_id, location_id, merchant_sku, channel) DO UPDATE SET
                 free_quantity = excluded.free_quantity, hub = excluded.hub, warehouse_sku = excluded.warehouse_sku,
                 marketplace_id = excluded.marketplace_id, version = inventory_items.version + 1,
-                changed_at = excluded.changed_at, retiring = 0
+                changed_at = excluded.changed_at, retiring = 0, trace_context = excluded.trace_context
             WHERE inventory_items.free_quantity <> excluded.free_quantity OR inventory_items.hub <> excluded.hub
                 OR inventory_items.warehouse_sku <> excluded.warehouse_sku
                 OR inventory_items.marketplace_id <> excluded.marketplace_id OR inventory_items.retiring <> 0
@@ -336,7 +343,8 @@ extension StoreSession {
                     reservedIncluded: reservedIncluded,
                     sequenceNumber: sequence,
                     changedAt: Date(millisecondsSince1970: item.changedAt),
-                    retiring: item.retiring
+                    retiring: item.retiring,
+                    trace: item.trace
                 )
             )
         }
@@ -645,6 +653,8 @@ struct InventoryRow {
     var errorAt: Int64?
     /// The mapping or listing that fed the item is gone: 0 is sent, then the row goes.
     var retiring: Bool
+    /// The trace of the stock write that changed the item last.
+    var trace: TraceContext?
 
     init(_ row: any SQLRow) throws {
         let channelName = try row.decode(column: "channel", as: String.self)
@@ -681,6 +691,7 @@ struct InventoryRow {
         errorActionable = (try row.decode(column: "error_actionable", as: Int64?.self) ?? 0) != 0
         errorAt = try row.decode(column: "error_at", as: Int64?.self)
         retiring = try row.decode(column: "retiring", as: Int64.self) != 0
+        trace = TraceContext(stored: try row.decode(column: "trace_context", as: String?.self))
     }
 
     func status(settings: ConnectionSettings, offer: LocationState.Offer) -> InventoryItemStatus {

@@ -6,7 +6,9 @@ extension StoreSession {
     /// Stores a copy of an Amazon shipment as ``OrderMachine`` decides — if it is new, or newer than the one held —
     /// and carries the decision out in the same transaction: the row, the history line, the event, the commands
     /// cancelled, the reservation released, the automatic confirmation. Says what changed.
-    public func upsertOrder(_ order: Order, source: String) async throws -> OrderChange {
+    /// `trace`: the work that brought the copy (a notified fetch), which a command queued on its own (auto-confirm)
+    /// goes on in.
+    public func upsertOrder(_ order: Order, source: String, trace: TraceContext? = nil) async throws -> OrderChange {
         let now = nowMilliseconds
         let facts = try? ShipmentFacts(json: order.shipment)
         // The row is locked (PostgreSQL) before the labels are read, so that a label stored at the same time is seen
@@ -66,7 +68,7 @@ extension StoreSession {
                 RETURNING shipment_id
                 """
             ).first()
-            guard inserted != nil else { return try await upsertOrder(order, source: source) }
+            guard inserted != nil else { return try await upsertOrder(order, source: source, trace: trace) }
         }
         try await sql.raw(
             """
@@ -99,7 +101,8 @@ extension StoreSession {
                 fingerprint: "auto-confirm",
                 for: stored,
                 idempotencyKey: "auto-confirm:\(order.shipmentID)",
-                requestedBy: "auto-confirm"
+                requestedBy: "auto-confirm",
+                trace: trace
             )
         }
         return decision.change
@@ -404,7 +407,8 @@ extension StoreSession {
         shipmentID: ShipmentID,
         status: String? = nil,
         locationID: String? = nil,
-        region: Region? = nil
+        region: Region? = nil,
+        trace: TraceContext? = nil
     ) async throws -> [ConnectionID] {
         var candidates: [NotificationRouting.Candidate] = []
         for row in try await sql.raw(
@@ -433,10 +437,12 @@ extension StoreSession {
             if let status, try await holds(status, shipmentID: shipmentID, connectionID: connectionID) { continue }
             try await sql.raw(
                 """
-                INSERT INTO shipment_fetches (connection_id, shipment_id, requested_at, status, notifications)
-                VALUES (\(bind: connectionID.rawValue), \(bind: shipmentID), \(bind: nowMilliseconds), \(bind: status), 1)
+                INSERT INTO shipment_fetches (connection_id, shipment_id, requested_at, status, notifications, trace_context)
+                VALUES (\(bind: connectionID.rawValue), \(bind: shipmentID), \(bind: nowMilliseconds), \(bind: status), 1,
+                    \(bind: trace?.stored))
                 ON CONFLICT (connection_id, shipment_id) DO UPDATE SET status = excluded.status,
-                    notifications = shipment_fetches.notifications + 1
+                    notifications = shipment_fetches.notifications + 1,
+                    trace_context = COALESCE(excluded.trace_context, shipment_fetches.trace_context)
                 """
             ).run()
         }
@@ -449,24 +455,25 @@ extension StoreSession {
         try await notifiedShipments(connectionID: connectionID, limit: limit).map(\.shipmentID)
     }
 
-    /// Shipments to fetch because Amazon notified about them, with the status notified last and how many
-    /// notifications were filed (what ``completeShipmentFetch(connectionID:shipmentID:notifications:)`` takes), oldest
-    /// first.
+    /// Shipments to fetch because Amazon notified about them, with the status notified last, how many notifications
+    /// were filed (what ``completeShipmentFetch(connectionID:shipmentID:notifications:)`` takes) and the trace of the
+    /// last traced one, oldest first.
     public func notifiedShipments(
         connectionID: ConnectionID,
         limit: Int
-    ) async throws -> [(shipmentID: ShipmentID, status: String?, notifications: Int64)] {
+    ) async throws -> [NotifiedShipment] {
         try await sql.raw(
             """
-            SELECT shipment_id, status, notifications FROM shipment_fetches
+            SELECT shipment_id, status, notifications, trace_context FROM shipment_fetches
             WHERE connection_id = \(bind: connectionID.rawValue)
             ORDER BY requested_at, shipment_id LIMIT \(bind: Int64(limit))
             """
         ).all().map {
-            (
-                try $0.decode(column: "shipment_id", as: ShipmentID.self),
-                try $0.decode(column: "status", as: String?.self),
-                try $0.decode(column: "notifications", as: Int64.self)
+            NotifiedShipment(
+                shipmentID: try $0.decode(column: "shipment_id", as: ShipmentID.self),
+                status: try $0.decode(column: "status", as: String?.self),
+                notifications: try $0.decode(column: "notifications", as: Int64.self),
+                trace: TraceContext(stored: try $0.decode(column: "trace_context", as: String?.self))
             )
         }
     }
@@ -543,5 +550,23 @@ extension StoreSession {
             manifestID: try row.decode(column: "manifest_id", as: ManifestID?.self),
             source: OrderSource(rawValue: try row.decode(column: "source", as: String.self)) ?? .externalFulfillment
         )
+    }
+}
+
+/// A shipment Amazon notified a change of, waiting to be fetched.
+public struct NotifiedShipment: Sendable, Hashable {
+    public var shipmentID: ShipmentID
+    /// The status the last notification said, if it said one.
+    public var status: String?
+    /// How many notifications were filed for it so far.
+    public var notifications: Int64
+    /// The trace of the last traced notification.
+    public var trace: TraceContext?
+
+    public init(shipmentID: ShipmentID, status: String?, notifications: Int64, trace: TraceContext? = nil) {
+        self.shipmentID = shipmentID
+        self.status = status
+        self.notifications = notifications
+        self.trace = trace
     }
 }

@@ -1,0 +1,44 @@
+import HTTPTypes
+import Hummingbird
+import Tracing
+
+/// A server span per request, named `METHOD route`, in the trace the caller sent (`traceparent`) or a new one; a no-op
+/// until a tracer is bootstrapped. It says what the request log says and no more (``RequestLogMiddleware``): the
+/// path without a consent link's token, never the query (the consent callback's code and state) nor the headers (API
+/// keys, cookies).
+struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        var parent = InstrumentationContext.current ?? .topLevel
+        InstrumentationSystem.instrument.extract(request.headers, into: &parent, using: HeadersExtractor())
+        return try await withSpan(request.method.rawValue, context: parent, ofKind: .server) { span in
+            span.attributes["http.request.method"] = request.method.rawValue
+            span.attributes["url.path"] = RequestLogMiddleware<Context>.sayablePath(request)
+            func finish(_ status: HTTPResponse.Status) {
+                if let route = context.endpointPath {
+                    span.operationName = "\(request.method.rawValue) \(route)"
+                    span.attributes["http.route"] = route
+                }
+                span.attributes["http.response.status_code"] = Int(status.code)
+                if status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
+            }
+            do {
+                let response = try await next(request, context)
+                finish(response.status)
+                return response
+            } catch {
+                finish((error as? any HTTPResponseError)?.status ?? .internalServerError)
+                throw error
+            }
+        }
+    }
+}
+
+private struct HeadersExtractor: Extractor {
+    func extract(key: String, from headers: HTTPFields) -> String? {
+        HTTPField.Name(key).flatMap { headers[$0] }
+    }
+}

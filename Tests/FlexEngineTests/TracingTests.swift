@@ -1,0 +1,139 @@
+import AmazonSimulator
+import FlexCore
+import FlexEngine
+import FlexStore
+import FlexStoreTesting
+import FlexUseCases
+import Foundation
+import InMemoryTracing
+import Logging
+import SellingPartner
+import Testing
+import Tracing
+
+@Suite("Traces through the store")
+struct TracingTests {
+    /// The one span of `trace` named `name`.
+    func span(_ name: String, of trace: String) throws -> FinishedInMemorySpan {
+        let spans = TestTracing.spans(of: trace).filter { $0.operationName == name }
+        #expect(spans.count == 1, "one \(name) span in the trace, found \(spans.map(\.operationName))")
+        return try #require(spans.first)
+    }
+
+    @Test(
+        "a traced stock write, command and notification each continue their trace in the worker that carries them to Amazon, down to each Amazon call",
+        arguments: TestEngine.available
+    )
+    func workCarriesItsTrace(engine: TestEngine) async throws {
+        _ = TestTracing.tracer
+        try await InventoryFixture.run(engine: engine) { amazon in
+            let id = amazon.connection.id
+            let client = try await AmazonClients().client(for: id, store: amazon.store)
+            let logger = Logger(label: "test.tracing")
+
+            // Stock: the write's trace is kept with the item until its push.
+            let stock = try await TestTracing.traced("PUT /api/v1/stock") {
+                try await InventoryUseCases(store: amazon.store).recordStock(
+                    [StockLevel(hub: InventoryFixture.hub, warehouseSKU: "W-SKU-A", quantity: 7)],
+                    account: .default
+                )
+            }
+            let untraced = try await amazon.stock(["SKU-B": 3])
+            #expect(stock.value.changedItems == 1 && untraced.changedItems == 1)
+            let inventory = InventoryWorker(connectionID: id, store: amazon.store, client: client, logger: logger)
+            #expect(try await inventory.syncRound())
+            #expect(await amazon.amazon("SKU-A")?.quantity == 7)
+            let push = try span("inventory.push", of: stock.traceID)
+            #expect(push.attributes["flexbridge.connection"]?.toSpanAttribute() == .string(id.rawValue))
+            // Both items went in one call; the untraced one adds no link.
+            #expect(push.attributes["flexbridge.skus"]?.toSpanAttribute() == .stringArray(["SKU-A", "SKU-B"]))
+            #expect(push.attributes["flexbridge.applied"]?.toSpanAttribute() == .int64(2))
+            #expect(push.links.isEmpty)
+            let batch = try span("amazon batchInventory", of: stock.traceID)
+            #expect(batch.parentSpanID == push.spanID, "the Amazon call is the push's child")
+            #expect(batch.kind == .client)
+            #expect(batch.attributes["http.response.status_code"]?.toSpanAttribute() == .int64(207))
+
+            // A notification: its fetch continues the notification's trace.
+            let orderID = try await amazon.simulator.generateOrder(
+                merchantID: InventoryFixture.merchant,
+                locationID: amazon.locationID
+            )
+            /// Files Amazon's notification of `shipment` in a new trace, as the notification endpoint does.
+            func notifyTraced(_ shipment: String) async throws -> (traceID: String, value: [ConnectionID]) {
+                try await TestTracing.traced("POST /notifications/amazon") {
+                    try await amazon.store.transaction {
+                        try await $0.requestShipmentFetch(
+                            sellingPartnerID: InventoryFixture.merchant,
+                            shipmentID: ShipmentID(rawValue: shipment),
+                            trace: TraceContext.current
+                        )
+                    }
+                }
+            }
+            let notified = try await notifyTraced(orderID)
+            #expect(notified.value == [id])
+            let orders = OrderWorker(connectionID: id, store: amazon.store, client: client, logger: logger)
+            #expect(try await orders.fetchNotified() == 1)
+            let fetch = try span("order.fetch", of: notified.traceID)
+            #expect(fetch.attributes["flexbridge.order"]?.toSpanAttribute() == .string(orderID))
+            #expect(fetch.attributes["flexbridge.changed"]?.toSpanAttribute() == .bool(true))
+            #expect(try span("amazon getShipment", of: notified.traceID).parentSpanID == fetch.spanID)
+
+            // A command: its run continues the trace of the request that stored it.
+            let confirm = try await TestTracing.traced("POST /api/v1/orders/{id}/commands") {
+                try await FulfilmentUseCases(store: amazon.store).submitCommand(
+                    CommandRequest(type: .confirm),
+                    to: ShipmentID(rawValue: orderID),
+                    idempotencyKey: "traced-confirm"
+                )
+            }
+            let fulfilment = FulfilmentWorker(connectionID: id, store: amazon.store, client: client, logger: logger)
+            try await fulfilment.drain()
+            #expect(
+                try await amazon.store.read { try await $0.command(confirm.value.command.id) }?.status == .succeeded
+            )
+            let run = try span("order.confirm", of: confirm.traceID)
+            #expect(run.attributes["flexbridge.order"]?.toSpanAttribute() == .string(orderID))
+            #expect(run.attributes["flexbridge.outcome"]?.toSpanAttribute() == .string("succeeded"))
+            let calls = TestTracing.spans(of: confirm.traceID).filter { $0.operationName.hasPrefix("amazon ") }
+            #expect(calls.map(\.operationName).contains("amazon processShipment"))
+            #expect(calls.allSatisfy { $0.parentSpanID == run.spanID })
+
+            // An order confirmed automatically is confirmed in the trace of the notification that brought it.
+            try await amazon.settings { $0.autoConfirm = true }
+            let second = try await amazon.simulator.generateOrder(
+                merchantID: InventoryFixture.merchant,
+                locationID: amazon.locationID
+            )
+            let secondNotified = try await notifyTraced(second)
+            #expect(try await orders.fetchNotified() == 1)
+            try await fulfilment.drain()
+            let autoConfirm = try span("order.confirm", of: secondNotified.traceID)
+            #expect(autoConfirm.attributes["flexbridge.order"]?.toSpanAttribute() == .string(second))
+            #expect(autoConfirm.attributes["flexbridge.outcome"]?.toSpanAttribute() == .string("succeeded"))
+
+            // A poll is a trace of its own per location and status.
+            let polled = try await orders.poll(statuses: [.accepted])
+            #expect(polled == 0, "both orders are held already")
+            let polls = TestTracing.tracer.finishedSpans.filter {
+                $0.operationName == "order.poll"
+                    && $0.attributes["flexbridge.connection"]?.toSpanAttribute() == .string(id.rawValue)
+            }
+            #expect(polls.count == 1)
+            #expect(polls.first?.parentSpanID == nil)
+            let poll = try #require(polls.first)
+            #expect(try span("amazon getShipments", of: poll.traceID).parentSpanID == poll.spanID)
+        }
+    }
+
+    @Test("a stored trace reads back as written; text that is not one is no trace")
+    func storedForm() {
+        let trace = TraceContext(fields: ["traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"])
+        #expect(trace.stored == #"{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}"#)
+        #expect(TraceContext(stored: trace.stored) == trace)
+        for damaged in [nil, "", "{}", "[1]", "{\"a\":1}", "not json"] {
+            #expect(TraceContext(stored: damaged) == nil, "\(String(describing: damaged))")
+        }
+    }
+}
