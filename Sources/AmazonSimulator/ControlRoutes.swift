@@ -10,6 +10,13 @@ enum ControlRoutes {
     struct Authorization: Encodable { var merchantId: String; var refreshToken: String }
     struct RevocationRequest: Decodable { var refreshToken: String }
     struct ListingsRequest: Decodable { var merchantId: String; var marketplaceId: String; var skus: [String] }
+    struct SubmissionStatusRequest: Decodable {
+        var merchantId: String
+        var sku: String
+        /// Nil: answer as Amazon does again.
+        var status: String?
+    }
+
     struct StatusRequest: Decodable {
         var status: String
         /// Any status, even one Amazon's model does not have yet (returns only; the shipments', MFN orders', feeds'
@@ -137,6 +144,17 @@ enum ControlRoutes {
                     }
                 }
                 return ["listings": try await simulator.putListings(items, merchantID: body.merchantId)]
+            }
+        }
+        control.post("listings-items/submission-status") { request, _ in
+            try await answer {
+                let body = try await JSONResponse.decode(SubmissionStatusRequest.self, from: request)
+                try await simulator.forceSubmissionStatus(
+                    merchantID: body.merchantId,
+                    sku: body.sku,
+                    status: body.status
+                )
+                return ["sku": body.sku, "status": body.status ?? "as Amazon answers"]
             }
         }
         control.put("fba-inventory") { request, _ in

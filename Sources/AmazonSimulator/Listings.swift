@@ -49,6 +49,9 @@ struct ListingsWorld: Sendable, Codable {
     var listings: [String: Listing] = [:]
     var count = 0
     var feeds = FeedsWorld()
+    /// Per listing key, the status every submission for it is answered with, the change not applied: a status Amazon
+    /// may add to its model (absent from states saved before it was kept).
+    var forcedSubmissionStatuses: [String: String]?
 
     static func key(_ merchantID: String, _ sku: String) -> String { "\(merchantID)|\(sku)" }
 }
@@ -692,6 +695,13 @@ extension Simulator: AmazonListings.APIProtocol {
         }
         let submissionID = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let key = ListingsWorld.key(merchantID, input.path.sku)
+        if let forced = listings.forcedSubmissionStatuses?[key] {
+            return .ok(
+                .init(
+                    body: .json(.init(sku: input.path.sku, status: forced, submissionId: submissionID, issues: []))
+                )
+            )
+        }
         var issues: [ListingIssue]
         if let before = listings.listings[key], before.marketplaceIDs.contains(where: marketplaces.contains) {
             var listing = before
@@ -714,6 +724,16 @@ extension Simulator: AmazonListings.APIProtocol {
             answer.identifiers = marketplaces.map { .init(marketplaceId: $0, asin: listing.asin) }
         }
         return .ok(.init(body: .json(answer)))
+    }
+
+    /// Answers every later submission for the seller's SKU with `status` (any text, such as a status Amazon may add),
+    /// changing nothing; nil answers as Amazon does again.
+    public func forceSubmissionStatus(merchantID: String, sku: String, status: String?) throws(ControlError) {
+        if let status {
+            guard !status.isEmpty, status.count <= 64 else { throw ControlError("status must be 1 to 64 characters") }
+        }
+        listings.forcedSubmissionStatuses = listings.forcedSubmissionStatuses ?? [:]
+        listings.forcedSubmissionStatuses?[ListingsWorld.key(merchantID, sku)] = status
     }
 
     public func searchListingsItems(

@@ -53,17 +53,37 @@ public enum NodeTracing {
         return backend.service
     }
 
-    /// Refuses what the exporter cannot do (it would stop the process): a protocol other than OTLP over HTTP, an
-    /// endpoint that is not an http(s) URL.
+    /// Refuses what the exporter cannot do (it would stop the process): a protocol other than OTLP over HTTP, a
+    /// propagator other than W3C trace context, a remote sampler, an endpoint that is not an http(s) URL.
     static func check(_ environment: [String: String]) throws {
         for name in ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"] {
             guard let value = environment[name], !value.isEmpty else { continue }
-            guard ["http/protobuf", "http/json"].contains(value.lowercased()) else {
+            guard ["http/protobuf", "http/json"].contains(value) else {
                 throw StartupError(
                     message:
                         "\(name) is \(value): FlexBridge sends traces by OTLP over HTTP only; set it to http/protobuf (the default) or http/json."
                 )
             }
+        }
+        // The exporter supports W3C trace context only, and no remote sampler.
+        if let value = environment["OTEL_PROPAGATORS"], !value.isEmpty {
+            let unsupported = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !["tracecontext", "none"].contains($0)
+            }
+            guard unsupported.isEmpty else {
+                throw StartupError(
+                    message:
+                        "OTEL_PROPAGATORS is \(value), but FlexBridge propagates W3C trace context only, not \(unsupported.joined(separator: ", ")): set it to tracecontext."
+                )
+            }
+        }
+        if let value = environment["OTEL_TRACES_SAMPLER"],
+            ["jaeger_remote", "parentbased_jaeger_remote", "xray"].contains(value)
+        {
+            throw StartupError(
+                message:
+                    "OTEL_TRACES_SAMPLER is \(value), a remote sampler FlexBridge does not have; use always_on, always_off, traceidratio or a parentbased_ one."
+            )
         }
         for name in ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"] {
             guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { continue }

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import SellingPartner
 import Tracing
 
 /// A server span per request, named `METHOD route`, in the trace the caller sent (`traceparent`) or a new one; a no-op
@@ -14,7 +15,8 @@ struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
     ) async throws -> Response {
         var parent = InstrumentationContext.current ?? .topLevel
         InstrumentationSystem.instrument.extract(request.headers, into: &parent, using: HeadersExtractor())
-        return try await withSpan(request.method.rawValue, context: parent, ofKind: .server) { span in
+        // A failure is said by its kind, not its text, which can echo what the caller sent.
+        return try await withRedactedSpan(request.method.rawValue, context: parent, ofKind: .server) { span in
             span.attributes["http.request.method"] = request.method.rawValue
             span.attributes["url.path"] = RequestLogMiddleware<Context>.sayablePath(request)
             func finish(_ status: HTTPResponse.Status) {

@@ -81,16 +81,34 @@ public struct ListingPatch: Sendable, Hashable, Codable {
     }
 }
 
-/// Amazon's answer to one listing's change: taken, or refused with its issues.
+/// Amazon's answer to one listing's change: taken, or refused with its issues — or answered with a status this
+/// version does not know (`unknownStatus`), which is neither: the change is sent again later.
 public struct ListingSubmission: Sendable, Hashable {
+    /// The statuses Amazon's model has: ACCEPTED, INVALID, and VALID (a validation preview's).
+    public static let knownStatuses: Set<String> = ["ACCEPTED", "INVALID", "VALID"]
+
     public var accepted: Bool
     public var submissionID: String?
     public var issues: [ListingIssue]
+    /// The status Amazon answered with when it is not one of ``knownStatuses`` (Amazon adds them over time).
+    public var unknownStatus: String?
 
-    public init(accepted: Bool, submissionID: String?, issues: [ListingIssue]) {
+    public init(accepted: Bool, submissionID: String?, issues: [ListingIssue], unknownStatus: String? = nil) {
         self.accepted = accepted
         self.submissionID = submissionID
         self.issues = issues
+        self.unknownStatus = unknownStatus
+    }
+
+    /// Amazon's answer read: accepted only with the status ACCEPTED and no error among the issues.
+    public init(status: String, submissionID: String?, issues: [ListingIssue]) {
+        let known = Self.knownStatuses.contains(status)
+        self.init(
+            accepted: status == "ACCEPTED" && !issues.contains(where: \.isError),
+            submissionID: submissionID,
+            issues: issues,
+            unknownStatus: known ? nil : status
+        )
     }
 }
 

@@ -179,7 +179,10 @@ public struct FulfilmentWorker: Sendable {
     /// Runs one command in a span of the trace of the request that stored it (a new trace when it was not traced), so
     /// that its Amazon calls show under that request.
     func perform(_ command: FulfilmentCommand) async throws {
-        try await withSpan("order.\(command.request.type.rawValue)", context: command.trace.instrumentationContext) {
+        try await withRedactedSpan(
+            "order.\(command.request.type.rawValue)",
+            context: command.trace.instrumentationContext
+        ) {
             span in
             span.attributes["flexbridge.connection"] = connectionID.rawValue
             span.attributes["flexbridge.order"] = command.shipmentID.rawValue
@@ -210,9 +213,8 @@ public struct FulfilmentWorker: Sendable {
             outcome = try await classify(error, command: command, attempt: attempt)
         }
         span.attributes["flexbridge.outcome"] = outcome.name
-        if case .failed(let code, let message) = outcome {
-            span.setStatus(SpanStatus(code: .error, message: "\(code): \(message)"))
-        }
+        // Amazon's code only: its message can echo the request.
+        if case .failed(let code, _) = outcome { span.setStatus(SpanStatus(code: .error, message: code)) }
         try await finish(command, outcome)
     }
 

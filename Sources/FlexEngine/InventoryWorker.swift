@@ -215,7 +215,7 @@ public actor InventoryWorker {
     /// none was traced), linked to the others' traces.
     private func send(_ batch: [InventoryUpdate]) async throws -> [InventoryOutcome] {
         let traces = Array(batch.compactMap(\.trace).uniqued())
-        return try await withSpan("inventory.push", context: traces.first.instrumentationContext) { span in
+        return try await withRedactedSpan("inventory.push", context: traces.first.instrumentationContext) { span in
             span.attributes["flexbridge.connection"] = connectionID.rawValue
             span.attributes["flexbridge.skus"] = batch.map(\.key.merchantSKU.rawValue)
             for other in traces.dropFirst() {

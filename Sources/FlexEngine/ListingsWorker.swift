@@ -383,6 +383,10 @@ public struct ListingsWorker: ConnectionWorker {
                     sellerID: connection.sellingPartnerID,
                     marketplaceIDs: [item.marketplaceID]
                 )
+                if let status = answer.unknownStatus {
+                    try await retryUnknown(item, status: status)
+                    continue
+                }
                 if answer.accepted { taken += 1 }
                 try await store.transaction(fencedBy: lease) { session in
                     if answer.accepted {
@@ -434,6 +438,24 @@ public struct ListingsWorker: ConnectionWorker {
         }
         if taken > 0 { store.activity.record(.skusSent(taken), for: connectionID, at: store.clock.now()) }
         return items.count
+    }
+
+    /// An item whose change Amazon answered with a status this version does not know: sent again later (a PATCH of a
+    /// quantity or price is the same change however often it goes), the value said when the item comes into it.
+    private func retryUnknown(_ item: ListingItem, status: String) async throws {
+        let at = store.clock.now().addingTimeInterval(Double.random(in: 2...configuration.maximumRetryDelay))
+        let unknown = UnknownAmazonValue(
+            field: "listing_submission.status",
+            value: status,
+            subjectKey: "sku",
+            subject: item.merchantSKU.rawValue
+        )
+        let entered = try await store.transaction(fencedBy: lease) { [connectionID] session in
+            guard try await session.recordListingUnknownStatus(item, status: status, at: at) else { return false }
+            try await session.appendEvents([try unknown.event(connectionID: connectionID)])
+            return true
+        }
+        if entered { unknown.report(logger, connectionID: connectionID) }
     }
 
     /// Puts up to `count` pending items of one marketplace (the oldest change's) in a feed and submits it.

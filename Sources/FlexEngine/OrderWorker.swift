@@ -175,7 +175,7 @@ public actor OrderWorker {
 
     /// Fetches a notified shipment in a span of the notification's trace (a new trace when it was not traced).
     private nonisolated func fetch(_ notified: NotifiedShipment) async throws -> Bool {
-        try await withSpan("order.fetch", context: notified.trace.instrumentationContext) { span in
+        try await withRedactedSpan("order.fetch", context: notified.trace.instrumentationContext) { span in
             span.attributes["flexbridge.connection"] = connectionID.rawValue
             span.attributes["flexbridge.order"] = notified.shipmentID.rawValue
             span.attributes["amazon.shipment_status"] = notified.status
@@ -249,7 +249,7 @@ public actor OrderWorker {
         location: String?,
         status: ShipmentStatus
     ) async throws -> Int {
-        try await withSpan("order.poll", context: .topLevel) { span in
+        try await withRedactedSpan("order.poll", context: .topLevel) { span in
             span.attributes["flexbridge.connection"] = connectionID.rawValue
             span.attributes["flexbridge.location"] = location
             span.attributes["amazon.shipment_status"] = status.rawValue

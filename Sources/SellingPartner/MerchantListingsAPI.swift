@@ -82,11 +82,7 @@ extension SellingPartnerClient: MerchantListings {
         let issues = (answer.issues ?? []).map {
             ListingIssue(code: $0.code, message: $0.message, severity: $0.severity, attribute: $0.attributeNames?.first)
         }
-        return ListingSubmission(
-            accepted: answer.status == "ACCEPTED" && !issues.contains(where: \.isError),
-            submissionID: answer.submissionId,
-            issues: issues
-        )
+        return ListingSubmission(status: answer.status, submissionID: answer.submissionId, issues: issues)
     }
 
     public func listing(

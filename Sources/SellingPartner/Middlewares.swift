@@ -50,6 +50,7 @@ struct AuthenticationMiddleware: ClientMiddleware {
 
 /// One client span per call to Amazon, named after its operation, around the retries and the rate limit's wait, in the
 /// trace of the work that made it (a stock push, a command, a notified fetch). A no-op until a tracer is bootstrapped.
+/// It says the call's operation, method, path and status, never a header (the access token) or a body.
 struct TracingMiddleware: ClientMiddleware {
     func intercept(
         _ request: HTTPRequest,
@@ -58,7 +59,11 @@ struct TracingMiddleware: ClientMiddleware {
         operationID: String,
         next: @Sendable (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?)
     ) async throws -> (HTTPResponse, HTTPBody?) {
-        try await withSpan("amazon \(operationID)", ofKind: .client) { span in
+        try await withRedactedSpan(
+            "amazon \(operationID)",
+            context: InstrumentationContext.current ?? .topLevel,
+            ofKind: .client
+        ) { span in
             span.attributes["amazon.operation"] = operationID
             span.attributes["http.request.method"] = request.method.rawValue
             span.attributes["url.path"] = request.path.map { String($0.prefix { $0 != "?" }) }
@@ -67,10 +72,12 @@ struct TracingMiddleware: ClientMiddleware {
                 let (response, responseBody) = try await next(request, body, baseURL)
                 span.attributes["http.response.status_code"] = Int(response.status.code)
                 return (response, responseBody)
-            } catch let error as AmazonAPIError {
-                // Amazon's answer, after the retries: the span says its status and code with the error.
-                span.attributes["http.response.status_code"] = error.status
-                span.attributes["amazon.error_code"] = error.code
+            } catch {
+                // Amazon's answer after the retries (it comes wrapped by the runtime): its status and code.
+                if let amazon = error.sellingPartnerError as? AmazonAPIError {
+                    span.attributes["http.response.status_code"] = amazon.status
+                    span.attributes["amazon.error_code"] = amazon.code
+                }
                 throw error
             }
         }

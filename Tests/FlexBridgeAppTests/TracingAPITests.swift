@@ -180,13 +180,15 @@ struct NodeTracingTests {
     }
 
     @Test(
-        "a protocol other than OTLP over HTTP, or an endpoint that is no http(s) URL, is a one-sentence start-up error"
+        "what the exporter cannot do (gRPC, another propagator, a remote sampler, an endpoint that is no http(s) URL) is a one-sentence start-up error"
     )
     func refused() throws {
         for (name, value) in [
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "thrift"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"), ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://c/x"),
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "HTTP/JSON"),
+            ("OTEL_PROPAGATORS", "tracecontext,baggage"), ("OTEL_PROPAGATORS", "b3"),
+            ("OTEL_TRACES_SAMPLER", "jaeger_remote"),
         ] {
             let environment = ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"].merging([name: value]) { $1 }
             #expect {
@@ -195,9 +197,10 @@ struct NodeTracingTests {
                 "\(error)".contains(name) && "\(error)".contains(value)
             }
         }
-        for fine in ["http/protobuf", "HTTP/JSON"] {
+        for fine in ["http/protobuf", "http/json"] {
             try NodeTracing.check([
                 "OTEL_EXPORTER_OTLP_PROTOCOL": fine, "OTEL_EXPORTER_OTLP_ENDPOINT": "https://c:4318",
+                "OTEL_PROPAGATORS": "tracecontext", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
             ])
         }
     }

@@ -419,6 +419,65 @@ struct ListingsSyncTests {
     }
 
     @Test(
+        "a submission status Amazon adds later is neither taken nor refused: the change goes again after a wait, the status said once, until Amazon takes it",
+        arguments: TestEngine.available
+    )
+    func unknownSubmissionStatus(engine: TestEngine) async throws {
+        try await Self.run(engine: engine, skus: ["NEW-1", "NEW-2"]) { fixture, worker, _ in
+            try await fixture.simulator.forceSubmissionStatus(
+                merchantID: InventoryFixture.merchant,
+                sku: "NEW-1",
+                status: "PENDING_REVIEW"
+            )
+            try await fixture.settings { $0.mfnStockHubs = ["HUB2"] }
+            try await fixture.stock(["NEW-1": 5, "NEW-2": 6], hub: "HUB2")
+            func patches() async -> Int {
+                await fixture.simulator.recordedRequests().filter {
+                    $0.operation == "patchListingsItem" && $0.path.contains("NEW-1")
+                }.count
+            }
+            func said() async throws -> [OutboxEvent] {
+                try await fixture.store.read { try await $0.events(after: 0, account: .default, limit: 1000) }.filter {
+                    $0.type == "amazon.unknown_value"
+                }
+            }
+            _ = try await worker.round()
+            #expect(await patches() == 1)
+            var items = try await Self.items(fixture)
+            #expect(items["NEW-2"]?.sentQuantity == 6 && items["NEW-2"]?.pending == false)
+            #expect(items["NEW-1"]?.pending == true, "not taken: still pending")
+            #expect(items["NEW-1"]?.error?.code == "AMAZON_UNKNOWN_STATUS")
+            #expect(items["NEW-1"]?.error?.message.contains("PENDING_REVIEW") == true)
+            // Not sent again before its wait is over, however many rounds run.
+            for _ in 0..<3 { _ = try await worker.round() }
+            #expect(await patches() == 1)
+            // After it, sent again: the same answer says nothing new.
+            for _ in 0..<2 {
+                fixture.clock.advance(by: .seconds(61))
+                _ = try await worker.round()
+            }
+            #expect(await patches() == 3)
+            let unknown = try await said()
+            #expect(unknown.count == 1 && unknown.first?.subject == "NEW-1")
+            #expect(unknown.first?.payload.contains(#""field":"listing_submission.status""#) == true)
+            #expect(unknown.first?.payload.contains(#""value":"PENDING_REVIEW""#) == true)
+
+            // Amazon answers as its model says again: the change is taken.
+            try await fixture.simulator.forceSubmissionStatus(
+                merchantID: InventoryFixture.merchant,
+                sku: "NEW-1",
+                status: nil
+            )
+            fixture.clock.advance(by: .seconds(61))
+            try await Self.settle(worker, fixture)
+            items = try await Self.items(fixture)
+            #expect(items["NEW-1"]?.sentQuantity == 5 && items["NEW-1"]?.error == nil)
+            #expect(await Self.atAmazon(fixture)["NEW-1"] == 5)
+            #expect(try await said().count == 1)
+        }
+    }
+
+    @Test(
         "a feed processing status Amazon adds later is waited on and said once; the feed goes on when Amazon moves it on",
         arguments: TestEngine.available
     )

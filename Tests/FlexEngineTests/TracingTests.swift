@@ -80,6 +80,16 @@ struct TracingTests {
             #expect(fetch.attributes["flexbridge.changed"]?.toSpanAttribute() == .bool(true))
             #expect(try span("amazon getShipment", of: notified.traceID).parentSpanID == fetch.spanID)
 
+            // A call Amazon refuses: its span says the status and Amazon's code, as an error, and no error's text.
+            let missing = try await notifyTraced("NO-SUCH-SHIPMENT")
+            #expect(try await orders.fetchNotified() == 0)
+            let refused = try span("amazon getShipment", of: missing.traceID)
+            #expect(refused.attributes["http.response.status_code"]?.toSpanAttribute() == .int64(404))
+            #expect(refused.attributes["amazon.error_code"]?.toSpanAttribute() == .string("NotFound"))
+            #expect(refused.attributes["error.type"]?.toSpanAttribute() == .string("AmazonAPIError"))
+            #expect(refused.status?.code == .error && refused.errors.isEmpty)
+            #expect(refused.status?.message == "Amazon answered getShipment with 404 NotFound")
+
             // A command: its run continues the trace of the request that stored it.
             let confirm = try await TestTracing.traced("POST /api/v1/orders/{id}/commands") {
                 try await FulfilmentUseCases(store: amazon.store).submitCommand(

@@ -36,7 +36,8 @@ def _varint(data, index):
 
 
 def spans(export):
-    """The spans of one ExportTraceServiceRequest: dicts of trace, span, parent (hex) and name."""
+    """The spans of one ExportTraceServiceRequest: dicts of trace, span, parent (hex), name, and start and end (Unix
+    nanoseconds)."""
     found = []
     for number, _, resource_spans in _fields(export):
         if number != 1:
@@ -47,9 +48,11 @@ def spans(export):
             for number, _, span in _fields(scope_spans):
                 if number != 2:
                     continue
-                fields = {n: v for n, w, v in _fields(span) if w == 2}
+                fields = {n: v for n, w, v in _fields(span) if w in (1, 2)}
                 found.append({"trace": fields.get(1, b"").hex(), "span": fields.get(2, b"").hex(),
-                              "parent": fields.get(4, b"").hex(), "name": fields.get(5, b"").decode()})
+                              "parent": fields.get(4, b"").hex(), "name": fields.get(5, b"").decode(),
+                              "start": int.from_bytes(fields.get(7, bytes(8)), "little"),
+                              "end": int.from_bytes(fields.get(8, bytes(8)), "little")})
     return found
 
 

@@ -359,6 +359,8 @@ extension StoreSession {
             switch outcome {
             case .applied(let update, let stock):
                 let reservationMoved = InventoryMachine.reservationMoved(update, stock: stock)
+                // The write's trace ends with its push, unless a newer write (with its own) came meanwhile: a later
+                // push no write asked for (a resync, a reservation moved) starts a trace of its own.
                 try await sql.raw(
                     """
                     UPDATE inventory_items SET
@@ -369,7 +371,8 @@ extension StoreSession {
                         amazon_reserved = \(bind: Int64(stock.reserved)),
                         amazon_sequence = \(bind: stock.sequenceNumber ?? update.sequenceNumber), amazon_at = \(bind: now),
                         error_code = NULL, error_message = NULL, error_actionable = NULL, error_at = NULL,
-                        attempts = 0, retry_at = 0
+                        attempts = 0, retry_at = 0,
+                        trace_context = CASE WHEN version = \(bind: update.version) THEN NULL ELSE trace_context END
                     WHERE \(update.key.predicate)
                     """
                 ).run()

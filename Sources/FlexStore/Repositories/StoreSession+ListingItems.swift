@@ -320,6 +320,31 @@ extension StoreSession {
     }
 
     /// Amazon could not be asked (throttled, unavailable): the item waits until `at`, its reason recorded.
+    /// Amazon answered the item's change with a status this version does not know: neither taken nor refused, the
+    /// change goes again at `at`, the item saying why. Returns whether the item came into that status now (it did not
+    /// already say it): the moment to say the value.
+    public func recordListingUnknownStatus(_ item: ListingItem, status: String, at: Date) async throws -> Bool {
+        let message =
+            "Amazon answered the change with the status \(status), which this version of FlexBridge does not know; it is sent again."
+        let held = try await sql.raw(
+            "SELECT error_code, error_message FROM listing_items WHERE \(Self.listingKey(item))"
+        ).first()
+        let said =
+            try held?.decode(column: "error_code", as: String?.self) == Self.unknownStatusCode
+            && held?.decode(column: "error_message", as: String?.self) == message
+        try await sql.raw(
+            """
+            UPDATE listing_items SET retry_at = \(bind: at.millisecondsSince1970), error_code = \(bind: Self.unknownStatusCode),
+                error_message = \(bind: message), error_at = \(bind: nowMilliseconds)
+            WHERE \(Self.listingKey(item))
+            """
+        ).run()
+        return !said
+    }
+
+    /// The error code of an item whose change Amazon answered with a status this version does not know.
+    public static let unknownStatusCode = "AMAZON_UNKNOWN_STATUS"
+
     public func recordListingRetry(_ item: ListingItem, at: Date, reason: String) async throws {
         try await sql.raw(
             """
