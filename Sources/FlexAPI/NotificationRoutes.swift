@@ -262,25 +262,26 @@ public struct NotificationRoutes: Sendable {
                     "merchantId, locationId, shipmentId and shipmentStatus must not contain the NUL character (U+0000)."
                 )
             }
-            let connections = try await withSpan("notification.file") { span in
-                span.attributes["flexbridge.seller"] = notification.merchantId
-                span.attributes["flexbridge.order"] = notification.shipmentId
-                span.attributes["amazon.shipment_status"] = notification.shipmentStatus
-                // The fetch the notification asks for continues this trace.
-                let trace = TraceContext.current
-                let filed = try await store.transaction { session in
-                    try await session.requestShipmentFetch(
-                        sellingPartnerID: notification.merchantId,
-                        shipmentID: ShipmentID(rawValue: notification.shipmentId),
-                        status: notification.shipmentStatus,
-                        locationID: notification.locationId,
-                        region: event.region.flatMap(Region.init(eventBridgeRegion:)),
-                        trace: trace
-                    )
-                }
-                span.attributes["flexbridge.connections"] = filed.map(\.rawValue)
-                return filed
+            // A span of its own, which says nothing of a failure: the request's server span says it by its kind,
+            // where this one's error would carry its text.
+            let span = startSpan("notification.file")
+            defer { span.end() }
+            span.attributes["flexbridge.seller"] = notification.merchantId
+            span.attributes["flexbridge.order"] = notification.shipmentId
+            span.attributes["amazon.shipment_status"] = notification.shipmentStatus
+            // The fetch the notification asks for continues this trace.
+            let trace = TraceContext(of: span.context)
+            let connections = try await store.transaction { session in
+                try await session.requestShipmentFetch(
+                    sellingPartnerID: notification.merchantId,
+                    shipmentID: ShipmentID(rawValue: notification.shipmentId),
+                    status: notification.shipmentStatus,
+                    locationID: notification.locationId,
+                    region: event.region.flatMap(Region.init(eventBridgeRegion:)),
+                    trace: trace
+                )
             }
+            span.attributes["flexbridge.connections"] = connections.map(\.rawValue)
             for connection in connections {
                 store.activity.record(.notification, for: connection, at: store.clock.now())
             }

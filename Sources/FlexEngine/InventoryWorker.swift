@@ -217,7 +217,8 @@ public actor InventoryWorker {
         let traces = Array(batch.compactMap(\.trace).uniqued())
         return try await withRedactedSpan("inventory.push", context: traces.first.instrumentationContext) { span in
             span.attributes["flexbridge.connection"] = connectionID.rawValue
-            span.attributes["flexbridge.skus"] = batch.map(\.key.merchantSKU.rawValue)
+            // Off (a no-op span), the SKUs' list is not made: a thousand pushes a second go through here.
+            if span.isRecording { span.attributes["flexbridge.skus"] = batch.map(\.key.merchantSKU.rawValue) }
             for other in traces.dropFirst() {
                 span.addLink(SpanLink(context: other.instrumentationContext, attributes: [:]))
             }

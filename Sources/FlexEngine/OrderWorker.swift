@@ -179,37 +179,34 @@ public actor OrderWorker {
             span.attributes["flexbridge.connection"] = connectionID.rawValue
             span.attributes["flexbridge.order"] = notified.shipmentID.rawValue
             span.attributes["amazon.shipment_status"] = notified.status
-            let changed = try await fetch(
-                NotifiedFetch(id: notified.shipmentID, notifications: notified.notifications),
-                notified: notified.status
-            )
-            span.attributes["flexbridge.changed"] = changed
-            return changed
-        }
-    }
-
-    private nonisolated func fetch(_ fetch: NotifiedFetch, notified status: String?) async throws -> Bool {
-        let id = fetch.id
-        // The echo of a change the fulfilment worker made and recorded while the notification was on its way.
-        if let status,
-            try await store.read({ [connectionID] in
-                try await $0.holds(status, shipmentID: id, connectionID: connectionID)
-            })
-        {
-            try await complete(fetch)
+            let id = notified.shipmentID
+            // The echo of a change the fulfilment worker made and recorded while the notification was on its way.
+            if let status = notified.status,
+                try await store.read({ [connectionID] in
+                    try await $0.holds(status, shipmentID: id, connectionID: connectionID)
+                })
+            {
+                try await complete(notified)
+                return false
+            }
+            do {
+                let shipment = try await callAmazon(
+                    store: store,
+                    connectionID: connectionID,
+                    lease: lease,
+                    isolation: nil
+                ) {
+                    try await self.amazon.shipment(id)
+                }
+                let changed = try await record(shipment, source: "notification", fetched: notified)
+                span.attributes["flexbridge.changed"] = changed
+                return changed
+            } catch let error as AmazonAPIError where error.status == 404 {
+                logger.warning("Amazon does not know a notified shipment; dropped", metadata: ["shipment": "\(id)"])
+            }
+            try await complete(notified)
             return false
         }
-        do {
-            let shipment = try await callAmazon(store: store, connectionID: connectionID, lease: lease, isolation: nil)
-            {
-                try await self.amazon.shipment(id)
-            }
-            return try await record(shipment, source: "notification", fetched: fetch)
-        } catch let error as AmazonAPIError where error.status == 404 {
-            logger.warning("Amazon does not know a notified shipment; dropped", metadata: ["shipment": "\(id)"])
-        }
-        try await complete(fetch)
-        return false
     }
 
     /// Polls every location once for each of `statuses` (all by default), following every page. Returns how many
@@ -309,7 +306,7 @@ public actor OrderWorker {
     private nonisolated func record(
         _ shipment: AmazonShipment,
         source: String,
-        fetched: NotifiedFetch? = nil
+        fetched: NotifiedShipment? = nil
     ) async throws -> Bool {
         let order = Order(shipment, connectionID: connectionID, now: store.clock.now())
         // A location handed over to another connector: its new orders (notified to every app of the seller) are that
@@ -341,7 +338,7 @@ public actor OrderWorker {
             if let fetched {
                 try await session.completeShipmentFetch(
                     connectionID: connectionID,
-                    shipmentID: fetched.id,
+                    shipmentID: fetched.shipmentID,
                     notifications: fetched.notifications
                 )
             }
@@ -354,18 +351,12 @@ public actor OrderWorker {
         return change != .unchanged
     }
 
-    /// A notified shipment being fetched, and how many notifications were filed for it when it was read.
-    struct NotifiedFetch: Sendable {
-        var id: ShipmentID
-        var notifications: Int64
-    }
-
     /// Ends a notified fetch, unless a notification was filed for the shipment since: it is then read again.
-    private nonisolated func complete(_ fetch: NotifiedFetch) async throws {
+    private nonisolated func complete(_ fetch: NotifiedShipment) async throws {
         try await store.transaction(fencedBy: lease) { [connectionID] in
             try await $0.completeShipmentFetch(
                 connectionID: connectionID,
-                shipmentID: fetch.id,
+                shipmentID: fetch.shipmentID,
                 notifications: fetch.notifications
             )
         }

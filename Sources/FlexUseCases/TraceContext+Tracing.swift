@@ -5,11 +5,15 @@ extension TraceContext {
     /// The trace the current task works in, as the bootstrapped tracer propagates it (OpenTelemetry: `traceparent`,
     /// `tracestate`); nil when tracing is off or no span is active. What a use case stores with the work it leaves for
     /// a worker.
-    public static var current: TraceContext? {
-        guard let context = InstrumentationContext.current else { return nil }
+    public static var current: TraceContext? { TraceContext(of: InstrumentationContext.current) }
+
+    /// The propagation fields of `context` (a span's, to store work under it); nil when it carries no trace.
+    public init?(of context: InstrumentationContext?) {
+        guard let context else { return nil }
         var fields: [String: String] = [:]
         InstrumentationSystem.instrument.inject(context, into: &fields, using: FieldsInjector())
-        return fields.isEmpty ? nil : TraceContext(fields: fields)
+        guard !fields.isEmpty else { return nil }
+        self.init(fields: fields)
     }
 
     /// The context to continue the stored trace in.
