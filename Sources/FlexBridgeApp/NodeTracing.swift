@@ -101,7 +101,8 @@ public enum NodeTracing {
 
 /// Passes log entries on without the values of the environment variables they name.
 struct OmittingVariableValues: LogHandler {
-    static let omitted: Set<String> = ["environment_value", "previous_value", "new_value"]
+    /// And `carrier`: the headers of a request whose trace context the exporter could not read.
+    static let omitted: Set<String> = ["environment_value", "previous_value", "new_value", "carrier"]
     var base: any LogHandler
 
     var logLevel: Logger.Level {

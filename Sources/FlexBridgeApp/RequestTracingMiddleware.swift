@@ -13,8 +13,10 @@ struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
         context: Context,
         next: (Request, Context) async throws -> Response
     ) async throws -> Response {
+        // The caller's trace context, read from the headers less those with credentials.
         var parent = InstrumentationContext.current ?? .topLevel
-        InstrumentationSystem.instrument.extract(request.headers, into: &parent, using: HeadersExtractor())
+        let carrier = HTTPFields(request.headers.filter { !credentialHeaders.contains($0.name) })
+        InstrumentationSystem.instrument.extract(carrier, into: &parent, using: HeadersExtractor())
         // A failure is said by its kind, not its text, which can echo what the caller sent.
         return try await withRedactedSpan(request.method.rawValue, context: parent, ofKind: .server) { span in
             span.attributes["http.request.method"] = request.method.rawValue
@@ -38,6 +40,12 @@ struct RequestTracingMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
+
+/// Headers that carry credentials: never handed to the tracer, which logs the whole carrier of a trace context it
+/// cannot read.
+private let credentialHeaders: Set<HTTPField.Name> = [
+    .authorization, .proxyAuthorization, .cookie, HTTPField.Name("x-api-key")!,
+]
 
 private struct HeadersExtractor: Extractor {
     func extract(key: String, from headers: HTTPFields) -> String? {

@@ -214,6 +214,7 @@ struct NodeTracingTests {
         logger.handler = OmittingVariableValues(base: logger.handler)
         logger[metadataKey: "environment_key"] = "OTEL_EXPORTER_OTLP_HEADERS"
         logger[metadataKey: "environment_value"] = "x-honeycomb-team=SECRET"
+        logger[metadataKey: "carrier"] = "[Authorization: Bearer SECRET]"
         logger.warning("Failed to update configuration from environment", metadata: ["new_value": "SECRET"])
         let written = lines.withLock { $0 }
         #expect(written.count == 1)

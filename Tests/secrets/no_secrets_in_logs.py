@@ -121,6 +121,10 @@ def main():
         status, body = call("PUT", f"{api}/stock", {"items": [{"hub": "HUB1", "sku": "SKU-1", "quantity": 7}]},
                             headers={"traceparent": f"00-{trace_id}-{os.urandom(8).hex()}-01"})
         expect(status == 202, f"stock: {status} {body}")
+        # A trace context the exporter cannot read: it logs the request's carrier, never its API key.
+        status, body = call("PUT", f"{api}/stock", {"items": [{"hub": "HUB1", "sku": "SKU-1", "quantity": 7}]},
+                            headers={"traceparent": "00-not-a-trace", "tracestate": "x=" + "y" * 600})
+        expect(status == 202, f"stock with a bad traceparent: {status} {body}")
         receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
         threading.Thread(target=receiver.serve_forever, daemon=True).start()
         hook_secret = "webhook-secret-" + os.urandom(8).hex()
