@@ -1,6 +1,5 @@
 import Foundation
 import SQLKit
-import SQLiteNIO
 
 /// One step of the schema. Steps are applied in `version` order, each once, and recorded in `schema_migrations`.
 /// A released step never changes: a later change is a new step.
@@ -49,9 +48,7 @@ struct Migrator {
         while true {
             do {
                 return try await migrateOnce(driver)
-            } catch let error as SQLiteError
-                where error.reason == .busy && ContinuousClock.now - started < Self.sqliteWait
-            {
+            } catch let error as SQLiteFailure where error.isBusy && ContinuousClock.now - started < Self.sqliteWait {
                 // Nothing of this run stands (its BEGIN IMMEDIATE was refused): the other process's migration is
                 // still running, and this run finds what it applied once it has committed.
                 try await Task.sleep(for: .milliseconds(200))

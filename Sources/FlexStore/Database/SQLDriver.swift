@@ -39,38 +39,32 @@ extension SQLDriver {
     /// `begin`, `COMMIT` and `ROLLBACK` run shielded from the caller's cancellation: a statement can take effect in
     /// the database and still report `CancellationError` to a cancelled task, and a transaction left open that way
     /// would make every later write on the connection fail ("cannot start a transaction within a transaction").
-    /// They run on `executor` when one is given (the task's own preferred executor, which a new task does not inherit).
     static func transaction<T: Sendable>(
         on database: any SQLDatabase,
         begin: String,
-        executor: (any TaskExecutor)? = nil,
         isolation: isolated (any Actor)? = #isolation,
         _ body: (any SQLDatabase) async throws -> T
     ) async throws -> T {
         do {
-            try await run(begin, on: database, executor: executor)
+            try await run(begin, on: database)
         } catch {
             // The BEGIN may have taken effect before its error was reported; a ROLLBACK without a transaction
             // fails harmlessly.
-            try? await run("ROLLBACK", on: database, executor: executor)
+            try? await run("ROLLBACK", on: database)
             throw error
         }
         do {
             let value = try await body(database)
-            try await run("COMMIT", on: database, executor: executor)
+            try await run("COMMIT", on: database)
             return value
         } catch {
-            try? await run("ROLLBACK", on: database, executor: executor)
+            try? await run("ROLLBACK", on: database)
             throw error
         }
     }
 
     /// Runs one statement in a task of its own, so that the caller's cancellation cannot interrupt it.
-    private static func run(
-        _ statement: String,
-        on database: any SQLDatabase,
-        executor: (any TaskExecutor)?
-    ) async throws {
-        try await Task(executorPreference: executor) { try await database.raw(SQLQueryString(statement)).run() }.value
+    private static func run(_ statement: String, on database: any SQLDatabase) async throws {
+        try await Task { try await database.raw(SQLQueryString(statement)).run() }.value
     }
 }

@@ -8,23 +8,26 @@ import SQLiteNIO
 /// SQLite in one file: WAL journal, a busy timeout so that two processes wait for each other instead of failing,
 /// writes serialized through one connection, reads on a second connection that WAL lets run beside a write.
 ///
-/// The writer has a thread of its own: SQLite's calls block a thread, a write waiting for another process's lock for
-/// up to the busy timeout, and on NIO's shared pool (as many threads as cores) that wait would hold up every other
-/// SQLite call of the process, the reader's included. Reads under WAL do not wait for locks and use the shared pool.
+/// The writer's statements run on the thread of the transaction that runs them (``DirectSQLiteConnection``), and a
+/// write transaction runs on a thread of its own: a write waits for another process's lock for up to the busy
+/// timeout, and on Swift's or NIO's shared pools (as many threads as cores) that wait would hold up the rest of the
+/// process. Reads under WAL do not wait for locks and use NIO's shared pool.
 final class SQLiteDriver: SQLDriver {
     let kind = DatabaseKind.sqlite
-    private let writer: SQLiteConnection
+    private let writer: DirectSQLiteConnection
+    private let writerDatabase: any SQLDatabase
     private let reader: SQLiteConnection
     private let threads: NIOThreadPool
-    /// Runs a write transaction's own code on the writer's thread, between its statements.
+    /// Runs a write transaction's own code, and so its statements, on the writer's thread.
     private let writerExecutor: ThreadPoolTaskExecutor
     private let writeLock = AsyncLock()
 
     /// How long a write waits for another process's transaction before failing.
     static let busyTimeoutMilliseconds = 10_000
 
-    private init(writer: SQLiteConnection, reader: SQLiteConnection, threads: NIOThreadPool) {
+    private init(writer: DirectSQLiteConnection, reader: SQLiteConnection, threads: NIOThreadPool) {
         self.writer = writer
+        writerDatabase = writer.sql(on: MultiThreadedEventLoopGroup.singleton.any())
         self.reader = reader
         self.threads = threads
         writerExecutor = ThreadPoolTaskExecutor(threads: threads)
@@ -50,17 +53,17 @@ final class SQLiteDriver: SQLDriver {
         }
         let threads = NIOThreadPool(numberOfThreads: 1)
         threads.start()
-        func connect(on pool: NIOThreadPool) async throws -> SQLiteConnection {
-            try await SQLiteConnection.open(
-                storage: .file(path: path),
-                threadPool: pool,
-                logger: logger,
-                on: MultiThreadedEventLoopGroup.singleton.any()
-            )
-        }
-        let writer: SQLiteConnection
+        let writer: DirectSQLiteConnection
         do {
-            writer = try await connect(on: threads)
+            // Busy timeout first: switching to WAL itself needs a lock another process may hold. On the writer's
+            // thread, which may wait for it.
+            writer = try await threads.runIfActive {
+                try DirectSQLiteConnection.open(
+                    path: path,
+                    busyTimeoutMilliseconds: Int32(busyTimeoutMilliseconds),
+                    logger: logger
+                )
+            }
         } catch {
             try? await threads.shutdownGracefully()
             throw StoreError(
@@ -70,12 +73,17 @@ final class SQLiteDriver: SQLDriver {
         }
         var reader: SQLiteConnection?
         do {
-            // Busy timeout first: switching to WAL itself needs a lock another process may hold.
-            try await writer.sql().raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeoutMilliseconds))").run()
-            try await writer.sql().raw("PRAGMA journal_mode = WAL").run()
-            try await writer.sql().raw("PRAGMA synchronous = NORMAL").run()
-            try await writer.sql().raw("PRAGMA foreign_keys = ON").run()
-            let opened = try await connect(on: .singleton)
+            try await threads.runIfActive {
+                try writer.run("PRAGMA journal_mode = WAL")
+                try writer.run("PRAGMA synchronous = NORMAL")
+                try writer.run("PRAGMA foreign_keys = ON")
+            }
+            let opened = try await SQLiteConnection.open(
+                storage: .file(path: path),
+                threadPool: .singleton,
+                logger: logger,
+                on: MultiThreadedEventLoopGroup.singleton.any()
+            )
             reader = opened
             try await opened.sql().raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeoutMilliseconds))").run()
             try await opened.sql().raw("PRAGMA foreign_keys = ON").run()
@@ -83,7 +91,7 @@ final class SQLiteDriver: SQLDriver {
         } catch {
             // Closed before released: an unclosed SQLiteConnection traps.
             try? await reader?.close()
-            try? await writer.close()
+            writer.close()
             try? await threads.shutdownGracefully()
             throw StoreError(
                 code: .databaseUnavailable,
@@ -94,22 +102,28 @@ final class SQLiteDriver: SQLDriver {
 
     func withTransaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         // On the writer's thread from the wait for the lock to the commit: the lock passes from one transaction to
-        // the next, and each statement to the next, without waiting for Swift's shared pool (ThreadPoolTaskExecutor).
+        // the next without waiting for Swift's shared pool (ThreadPoolTaskExecutor). BEGIN, COMMIT and ROLLBACK run
+        // on this thread and return whatever the task's cancellation: a statement that ran is never reported as
+        // cancelled, which would leave a transaction open on the connection.
         try await withTaskExecutorPreference(writerExecutor) {
             await writeLock.lock()
+            defer { writeLock.unlock() }
+            // IMMEDIATE takes the write lock at once, so that two processes queue here rather than fail later when a
+            // reading transaction tries to write.
             do {
-                // IMMEDIATE takes the write lock at once, so that two processes queue here rather than fail later
-                // when a reading transaction tries to write.
-                let value = try await Self.transaction(
-                    on: writer.sql(),
-                    begin: "BEGIN IMMEDIATE",
-                    executor: writerExecutor,
-                    body
-                )
-                await writeLock.unlock()
+                try writer.run("BEGIN IMMEDIATE")
+            } catch {
+                // The BEGIN may have taken effect before its error was reported; a ROLLBACK without a transaction
+                // fails harmlessly.
+                try? writer.run("ROLLBACK")
+                throw error
+            }
+            do {
+                let value = try await body(writerDatabase)
+                try writer.run("COMMIT")
                 return value
             } catch {
-                await writeLock.unlock()
+                try? writer.run("ROLLBACK")
                 throw error
             }
         }
@@ -123,12 +137,7 @@ final class SQLiteDriver: SQLDriver {
         // Both, whatever the first does: an unclosed SQLiteConnection traps when it is released.
         var readerError: (any Error)?
         do { try await reader.close() } catch { readerError = error }
-        do {
-            try await writer.close()
-        } catch {
-            try? await threads.shutdownGracefully()
-            throw error
-        }
+        writer.close()
         try await threads.shutdownGracefully()
         if let readerError { throw readerError }
     }

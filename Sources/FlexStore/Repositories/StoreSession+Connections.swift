@@ -2,7 +2,6 @@ import FlexCore
 import Foundation
 import PostgresNIO
 import SQLKit
-import SQLiteNIO
 
 extension StoreSession {
     /// Stores a new connection with its application's client secret sealed, and logs its creation.
@@ -232,9 +231,8 @@ extension StoreSession {
 
     /// Whether `error` is the database refusing a duplicate key, on either engine.
     static func isUniqueViolation(_ error: any Error) -> Bool {
-        if let error = error as? SQLiteError {
-            return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed
-                || error.reason == .constraint
+        if let error = error as? SQLiteFailure {
+            return error.isUniqueViolation
         }
         if let error = error as? PSQLError {
             return error.serverInfo?[.sqlState] == "23505"

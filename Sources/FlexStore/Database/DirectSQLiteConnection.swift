@@ -1,0 +1,308 @@
+import Logging
+import NIOCore
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+import Synchronization
+import VaporCSQLite
+
+/// An SQLite connection whose statements run on the calling thread, each statement prepared once and kept: the
+/// store's writer.
+///
+/// SQLiteNIO runs every statement as a job on a thread pool and hands its result back through an event loop, two
+/// thread hops a statement, and prepares every statement anew. Under SQLite's one write lock those hops and the
+/// preparing were most of a write transaction's time, and every other writer waited for them (BENCHMARKS.md). The
+/// store's writer is used by one transaction at a time (the driver's write lock), so its statements can run where the
+/// transaction runs, without a hop. It uses the same SQLite library as SQLiteNIO's reader beside it — one library
+/// in the process, as SQLite's locks on the file need.
+final class DirectSQLiteConnection: Sendable {
+    private struct State {
+        var handle: OpaquePointer?
+        /// Prepared statements by their SQL text. A statement whose tables changed is prepared again by SQLite itself.
+        var statements: [String: OpaquePointer] = [:]
+    }
+
+    /// Statements kept at most; past it the cache starts again (a few statements embed a list's length in their text).
+    static let keptStatements = 512
+
+    private let state: Mutex<State>
+    private let logger: Logger
+
+    private init(handle: sending OpaquePointer, logger: Logger) {
+        state = Mutex(State(handle: handle))
+        self.logger = logger
+    }
+
+    /// Opens (and creates) the database file at `path`, waiting up to `busyTimeoutMilliseconds` for another
+    /// process's lock.
+    static func open(path: String, busyTimeoutMilliseconds: Int32, logger: Logger) throws -> DirectSQLiteConnection {
+        _ = sqlite_nio_sqlite3_initialize()
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_EXRESCODE
+        let opened = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
+        guard opened == SQLITE_OK, let handle else {
+            let message = handle.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "cannot open"
+            if let handle { sqlite_nio_sqlite3_close(handle) }
+            throw SQLiteFailure(code: opened, message: message)
+        }
+        sqlite_nio_sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
+        return DirectSQLiteConnection(handle: handle, logger: logger)
+    }
+
+    /// Runs one statement, handing each row it returns to `onRow`; returns when the statement is done.
+    func execute(
+        _ sql: String,
+        _ binds: [SQLiteData],
+        decoder: SQLiteDataDecoder,
+        _ onRow: (any SQLRow) -> Void
+    )
+        throws
+    {
+        try state.withLock { state in
+            guard let handle = state.handle else {
+                throw SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed")
+            }
+            // Taken out while it runs, so that a statement is never stepped by two callers at once.
+            let statement: OpaquePointer
+            if let kept = state.statements.removeValue(forKey: sql) {
+                statement = kept
+            } else {
+                var prepared: OpaquePointer?
+                let code = sqlite_nio_sqlite3_prepare_v3(
+                    handle,
+                    sql,
+                    -1,
+                    UInt32(SQLITE_PREPARE_PERSISTENT),
+                    &prepared,
+                    nil
+                )
+                guard code == SQLITE_OK else {
+                    sqlite_nio_sqlite3_finalize(prepared)
+                    throw SQLiteFailure(code: code, handle: handle)
+                }
+                // Only a comment or white space: nothing to run.
+                guard let prepared else { return }
+                statement = prepared
+            }
+            defer {
+                sqlite_nio_sqlite3_reset(statement)
+                sqlite_nio_sqlite3_clear_bindings(statement)
+                if state.statements.count >= Self.keptStatements {
+                    for kept in state.statements.values { sqlite_nio_sqlite3_finalize(kept) }
+                    state.statements.removeAll(keepingCapacity: true)
+                }
+                state.statements[sql] = statement
+            }
+            for (index, value) in binds.enumerated() {
+                let code = Self.bind(value, at: Int32(index + 1), to: statement)
+                guard code == SQLITE_OK else { throw SQLiteFailure(code: code, handle: handle) }
+            }
+            var columns: DirectSQLiteRow.Columns?
+            while true {
+                let code = sqlite_nio_sqlite3_step(statement)
+                if code == SQLITE_DONE { return }
+                guard code == SQLITE_ROW else { throw SQLiteFailure(code: code, handle: handle) }
+                // Read per run, not kept with the statement: `SELECT *` has more columns after a migration.
+                let names = columns ?? DirectSQLiteRow.Columns(statement)
+                columns = names
+                onRow(
+                    DirectSQLiteRow(
+                        columns: names,
+                        values: try (0..<Int32(names.names.count)).map { try Self.value(at: $0, of: statement) },
+                        decoder: decoder
+                    )
+                )
+            }
+        }
+    }
+
+    /// Runs a statement that returns no rows and takes no binds (BEGIN, COMMIT, ROLLBACK).
+    func run(_ sql: String) throws {
+        try execute(sql, [], decoder: SQLiteDataDecoder()) { _ in }
+    }
+
+    /// Finalizes every kept statement and closes the connection; later statements fail.
+    func close() {
+        state.withLock { state in
+            guard let handle = state.handle else { return }
+            for statement in state.statements.values { sqlite_nio_sqlite3_finalize(statement) }
+            state.statements.removeAll()
+            sqlite_nio_sqlite3_close(handle)
+            state.handle = nil
+        }
+    }
+
+    /// The connection as SQLKit's database, its queries logged at `queryLogLevel` as SQLiteKit's are.
+    func sql(on eventLoop: any EventLoop, queryLogLevel: Logger.Level? = .debug) -> any SQLDatabase {
+        DirectSQLiteDatabase(connection: self, eventLoop: eventLoop, logger: logger, queryLogLevel: queryLogLevel)
+    }
+
+    private static func bind(_ value: SQLiteData, at index: Int32, to statement: OpaquePointer) -> Int32 {
+        switch value {
+        case .integer(let integer): sqlite_nio_sqlite3_bind_int64(statement, index, Int64(integer))
+        case .float(let double): sqlite_nio_sqlite3_bind_double(statement, index, double)
+        case .text(let text):
+            sqlite_nio_sqlite3_bind_text64(
+                statement,
+                index,
+                text,
+                UInt64(text.utf8.count),
+                transient,
+                UInt8(SQLITE_UTF8)
+            )
+        case .blob(let buffer):
+            buffer.withUnsafeReadableBytes {
+                sqlite_nio_sqlite3_bind_blob64(statement, index, $0.baseAddress, UInt64($0.count), transient)
+            }
+        case .null: sqlite_nio_sqlite3_bind_null(statement, index)
+        }
+    }
+
+    /// A column's value, as SQLiteNIO reads it.
+    private static func value(at column: Int32, of statement: OpaquePointer) throws -> SQLiteData {
+        switch sqlite_nio_sqlite3_column_type(statement, column) {
+        case SQLITE_INTEGER: return .integer(Int(sqlite_nio_sqlite3_column_int64(statement, column)))
+        case SQLITE_FLOAT: return .float(sqlite_nio_sqlite3_column_double(statement, column))
+        case SQLITE_TEXT:
+            guard let text = sqlite_nio_sqlite3_column_text(statement, column) else {
+                throw SQLiteFailure(code: SQLITE_NOMEM, message: "no text for column \(column)")
+            }
+            return .text(String(cString: text))
+        case SQLITE_BLOB:
+            let length = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+            var buffer = ByteBufferAllocator().buffer(capacity: length)
+            if let bytes = sqlite_nio_sqlite3_column_blob(statement, column) {
+                buffer.writeBytes(UnsafeRawBufferPointer(start: bytes, count: length))
+            }
+            return .blob(buffer)
+        default: return .null
+        }
+    }
+
+    /// SQLite copies the bound text or bytes before the call returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+}
+
+/// What SQLite answered when a statement failed: its extended result code and message.
+struct SQLiteFailure: Error, CustomStringConvertible {
+    let code: Int32
+    let message: String
+
+    init(code: Int32, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    init(code: Int32, handle: OpaquePointer) {
+        self.code = code
+        message = sqlite_nio_sqlite3_errmsg(handle).map { String(cString: $0) } ?? "SQLite error \(code)"
+    }
+
+    /// Another connection holds the lock and the busy timeout ran out.
+    var isBusy: Bool { code & 0xFF == SQLITE_BUSY }
+    /// A UNIQUE or PRIMARY KEY constraint refused the write (SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY: macros Swift does
+    /// not import).
+    var isUniqueViolation: Bool {
+        code == SQLITE_CONSTRAINT | (8 << 8) || code == SQLITE_CONSTRAINT | (6 << 8) || code == SQLITE_CONSTRAINT
+    }
+
+    var description: String { "SQLite error \(code): \(message)" }
+}
+
+/// A row read by ``DirectSQLiteConnection``, decoded as SQLiteKit decodes SQLiteNIO's rows.
+struct DirectSQLiteRow: SQLRow {
+    /// A statement's column names, shared by its rows; a name given twice means its first column, as in SQLiteNIO.
+    final class Columns: Sendable {
+        let names: [String]
+        let offsets: [String: Int]
+
+        init(_ statement: OpaquePointer) {
+            names = (0..<sqlite_nio_sqlite3_column_count(statement)).map {
+                sqlite_nio_sqlite3_column_name(statement, $0).map { String(cString: $0) } ?? ""
+            }
+            offsets = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
+    let columns: Columns
+    let values: [SQLiteData]
+    let decoder: SQLiteDataDecoder
+
+    var allColumns: [String] { columns.names }
+
+    func contains(column: String) -> Bool { columns.offsets[column] != nil }
+
+    func decodeNil(column: String) throws -> Bool {
+        guard let offset = columns.offsets[column] else { return true }
+        return values[offset] == .null
+    }
+
+    func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
+        guard let offset = columns.offsets[column] else {
+            throw DecodingError.keyNotFound(
+                SQLiteColumnKey(column),
+                .init(codingPath: [], debugDescription: "The row has no column \(column).")
+            )
+        }
+        return try decoder.decode(D.self, from: values[offset])
+    }
+
+    private struct SQLiteColumnKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}
+
+/// ``DirectSQLiteConnection`` as SQLKit's database: the SQL SQLiteKit would run, run on the calling thread.
+private struct DirectSQLiteDatabase: SQLDatabase {
+    let connection: DirectSQLiteConnection
+    let eventLoop: any EventLoop
+    let logger: Logger
+    let queryLogLevel: Logger.Level?
+    let encoder = SQLiteDataEncoder()
+    let decoder = SQLiteDataDecoder()
+
+    var dialect: any SQLDialect { SQLiteDialect() }
+
+    var version: (any SQLDatabaseReportedVersion)? { SQLiteLibraryVersion() }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        try run(query, onRow)
+    }
+
+    func execute(
+        sql query: any SQLExpression,
+        _ onRow: @escaping @Sendable (any SQLRow) -> Void
+    ) -> EventLoopFuture<Void> {
+        eventLoop.makeCompletedFuture { try run(query, onRow) }
+    }
+
+    private func run(_ query: any SQLExpression, _ onRow: (any SQLRow) -> Void) throws {
+        let (sql, rawBinds) = serialize(query)
+        if let queryLogLevel {
+            logger.log(
+                level: queryLogLevel,
+                "Executing query",
+                metadata: ["sql": .string(sql), "binds": .array(rawBinds.map { .string("\($0)") })]
+            )
+        }
+        try connection.execute(sql, rawBinds.map { try encoder.encode($0) }, decoder: decoder, onRow)
+    }
+}
+
+/// The version of the SQLite library in the process, as SQLiteKit reports it.
+private struct SQLiteLibraryVersion: SQLDatabaseReportedVersion {
+    let intValue = Int(sqlite_nio_sqlite3_libversion_number())
+    var stringValue: String { "\(intValue / 1_000_000).\(intValue / 1_000 % 1_000).\(intValue % 1_000)" }
+
+    func isEqual(to otherVersion: any SQLDatabaseReportedVersion) -> Bool {
+        (otherVersion as? Self)?.intValue == intValue
+    }
+
+    func isOlder(than otherVersion: any SQLDatabaseReportedVersion) -> Bool {
+        (otherVersion as? Self).map { intValue < $0.intValue } ?? false
+    }
+}
