@@ -97,6 +97,49 @@ struct StatementTests {
         }
     }
 
+    @Test(
+        "reads run beside a write transaction, see only what was committed, and nest",
+        arguments: TestEngine.available
+    )
+    func readsBesideAWrite(engine: TestEngine) async throws {
+        try await withDatabase(engine) { database in
+            try await database.transaction { sql in
+                try await sql.raw("CREATE TABLE seen (n BIGINT NOT NULL)").run()
+                try await sql.raw("INSERT INTO seen (n) VALUES (1)").run()
+            }
+            func count() async throws -> Int64 {
+                try await database.session { sql in
+                    try await sql.raw("SELECT COUNT(*) AS n FROM seen").first()?.decode(column: "n", as: Int64.self)
+                } ?? -1
+            }
+            let inserted = AsyncStream<Void>.makeStream()
+            let release = AsyncStream<Void>.makeStream()
+            let writing = Task {
+                try await database.transaction { sql in
+                    try await sql.raw("INSERT INTO seen (n) VALUES (2)").run()
+                    inserted.continuation.yield()
+                    for await _ in release.stream { break }
+                }
+            }
+            for await _ in inserted.stream { break }
+            // The write holds SQLite's one write lock and has not committed: reads go on, without its row, 10 at
+            // once, each with a read inside its own (more sessions than SQLite keeps connections for; fewer than
+            // PostgreSQL's pool, where each session holds a connection).
+            let counts = try await withThrowingTaskGroup(of: [Int64].self) { group in
+                for _ in 0..<10 {
+                    group.addTask {
+                        try await database.session { _ in [try await count(), try await count()] }
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(counts == Array(repeating: 1, count: 20))
+            release.continuation.yield()
+            try await writing.value
+            #expect(try await count() == 2)
+        }
+    }
+
     private func withDatabase(
         _ engine: TestEngine,
         _ body: (Database) async throws -> Void

@@ -121,6 +121,8 @@ final class DirectSQLiteConnection: Sendable {
         try execute(sql, [], decoder: SQLiteDataDecoder()) { _ in }
     }
 
+    deinit { close() }
+
     /// Finalizes every kept statement and closes the connection; later statements fail.
     func close() {
         state.withLock { state in
