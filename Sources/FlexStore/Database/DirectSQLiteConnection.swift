@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOPosix
 import SQLKit
 import SQLiteKit
 import SQLiteNIO
@@ -85,8 +86,10 @@ final class DirectSQLiteConnection: Sendable {
                 statement = prepared
             }
             defer {
+                // Bindings are left as they are: every run binds every parameter again, and clearing them would
+                // make SQLite prepare the statement anew at its next run whenever the planner looked at a value
+                // bound (an `=` term the index does not use: most statements).
                 sqlite_nio_sqlite3_reset(statement)
-                sqlite_nio_sqlite3_clear_bindings(statement)
                 if state.statements.count >= Self.keptStatements {
                     for kept in state.statements.values { sqlite_nio_sqlite3_finalize(kept) }
                     state.statements.removeAll(keepingCapacity: true)
@@ -116,6 +119,19 @@ final class DirectSQLiteConnection: Sendable {
         }
     }
 
+    /// How many times SQLite prepared the kept statement `sql` again since it was first prepared (0 when it is not
+    /// kept): a statement whose plan SQLite ties to the values bound is prepared anew at each run.
+    func timesPreparedAgain(_ sql: String) -> Int {
+        state.withLock { state in
+            state.statements[sql].map { Int(sqlite_nio_sqlite3_stmt_status($0, SQLITE_STMTSTATUS_REPREPARE, 0)) } ?? 0
+        }
+    }
+
+    /// Whether the statement `sql` is kept prepared.
+    func isKept(_ sql: String) -> Bool {
+        state.withLock { $0.statements[sql] != nil }
+    }
+
     /// Runs a statement that returns no rows and takes no binds (BEGIN, COMMIT, ROLLBACK).
     func run(_ sql: String) throws {
         try execute(sql, [], decoder: SQLiteDataDecoder()) { _ in }
@@ -135,7 +151,10 @@ final class DirectSQLiteConnection: Sendable {
     }
 
     /// The connection as SQLKit's database, its queries logged at `queryLogLevel` as SQLiteKit's are.
-    func sql(on eventLoop: any EventLoop, queryLogLevel: Logger.Level? = .debug) -> any SQLDatabase {
+    func sql(
+        on eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any(),
+        queryLogLevel: Logger.Level? = .debug
+    ) -> any SQLDatabase {
         DirectSQLiteDatabase(connection: self, eventLoop: eventLoop, logger: logger, queryLogLevel: queryLogLevel)
     }
 

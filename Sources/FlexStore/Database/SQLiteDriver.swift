@@ -27,7 +27,7 @@ final class SQLiteDriver: SQLDriver {
 
     private init(writer: DirectSQLiteConnection, reader: SQLiteConnection, threads: NIOThreadPool) {
         self.writer = writer
-        writerDatabase = writer.sql(on: MultiThreadedEventLoopGroup.singleton.any())
+        writerDatabase = writer.sql()
         self.reader = reader
         self.threads = threads
         writerExecutor = ThreadPoolTaskExecutor(threads: threads)

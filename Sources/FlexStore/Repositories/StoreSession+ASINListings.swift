@@ -84,7 +84,7 @@ extension StoreSession {
             SELECT * FROM asin_listings WHERE connection_id = \(bind: connectionID.rawValue)
                 AND (status = 'pending' OR (status IN ('none', 'several', 'failed')
                     AND checked_at <= \(bind: before)))
-            ORDER BY marketplace_id, COALESCE(checked_at, 0), asin LIMIT \(bind: Int64(limit))
+            ORDER BY marketplace_id, COALESCE(checked_at, 0), asin LIMIT \(literal: Int64(limit))
             """
         ).all().map(Self.asinListing)
     }
@@ -159,7 +159,7 @@ extension StoreSession {
                     AND asin > \(bind: after.asin.rawValue)))
                 """
         }
-        query += " ORDER BY marketplace_id, asin LIMIT \(bind: Int64(limit))"
+        query += " ORDER BY marketplace_id, asin LIMIT \(literal: Int64(limit))"
         return try await sql.raw(query).all().map(Self.asinListing)
     }
 

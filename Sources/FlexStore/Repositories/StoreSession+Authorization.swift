@@ -65,7 +65,7 @@ extension StoreSession {
             """
             DELETE FROM \(unsafeRaw: table) WHERE connection_id = \(bind: id.rawValue) AND \(unsafeRaw: key) NOT IN (
                 SELECT \(unsafeRaw: key) FROM \(unsafeRaw: table) WHERE connection_id = \(bind: id.rawValue)
-                ORDER BY created_at DESC, \(unsafeRaw: key) LIMIT \(bind: Int64(Self.authorizationStatesKept - 1)))
+                ORDER BY created_at DESC, \(unsafeRaw: key) LIMIT \(literal: Int64(Self.authorizationStatesKept - 1)))
             """
         ).run()
     }

@@ -29,7 +29,7 @@ extension StoreSession {
         try await sql.raw(
             """
             SELECT * FROM config_changes WHERE connection_id IS NULL AND account_id = \(bind: account.rawValue)
-            ORDER BY id DESC LIMIT \(bind: limit)
+            ORDER BY id DESC LIMIT \(literal: limit)
             """
         ).all().map(Self.decodeChange)
     }
@@ -48,12 +48,12 @@ extension StoreSession {
                 try await sql.raw(
                     """
                     SELECT * FROM config_changes WHERE connection_id = \(bind: connectionID.rawValue) AND id < \(bind: cursor)
-                    ORDER BY id DESC LIMIT \(bind: limit)
+                    ORDER BY id DESC LIMIT \(literal: limit)
                     """
                 ).all()
             } else {
                 try await sql.raw(
-                    "SELECT * FROM config_changes WHERE id < \(bind: cursor) ORDER BY id DESC LIMIT \(bind: limit)"
+                    "SELECT * FROM config_changes WHERE id < \(bind: cursor) ORDER BY id DESC LIMIT \(literal: limit)"
                 ).all()
             }
         return try rows.map(Self.decodeChange)

@@ -71,7 +71,7 @@ extension StoreSession {
         var query: SQLQueryString = "SELECT * FROM events WHERE account_id = \(bind: account.rawValue)"
         query += " AND sequence > \(bind: after)"
         if let within { query += " AND (connection_id IS NULL OR \(Self.within("connection_id", within)))" }
-        query += " ORDER BY sequence LIMIT \(bind: limit)"
+        query += " ORDER BY sequence LIMIT \(literal: limit)"
         return try await sql.raw(query)
             .all()
             .map { row in

@@ -185,7 +185,7 @@ extension StoreSession {
             query += " AND merchant_sku IN (\(binds: skus.map(\.rawValue)))"
         }
         if let after { query += " AND merchant_sku > \(bind: after.rawValue)" }
-        query += " ORDER BY merchant_sku LIMIT \(bind: Int64(limit))"
+        query += " ORDER BY merchant_sku LIMIT \(literal: Int64(limit))"
         let rows = try await sql.raw(query).all()
         let stock = try rows.map { row -> (FBAStock, Date) in
             func count(_ column: String) throws -> Int { Int(try row.decode(column: column, as: Int64.self)) }
@@ -304,7 +304,7 @@ extension StoreSession {
                 AND hub IN (\(binds: hubs))
             """
         if let after { query += " AND warehouse_sku > \(bind: after.rawValue)" }
-        query += " ORDER BY warehouse_sku LIMIT \(bind: Int64(limit))"
+        query += " ORDER BY warehouse_sku LIMIT \(literal: Int64(limit))"
         let skus = try await sql.raw(query).all().map { try $0.decode(column: "warehouse_sku", as: String.self) }
         guard !skus.isEmpty else { return [] }
         var stock = Dictionary(

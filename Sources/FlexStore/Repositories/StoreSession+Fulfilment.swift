@@ -120,7 +120,7 @@ extension StoreSession {
                     SELECT 1 FROM order_commands e
                     WHERE e.connection_id = c.connection_id AND e.shipment_id = c.shipment_id
                         AND e.status IN ('queued', 'running') AND e.sequence < c.sequence)
-            ORDER BY c.sequence LIMIT \(bind: Int64(limit))
+            ORDER BY c.sequence LIMIT \(literal: Int64(limit))
             """
         ).all().map(Self.decodeCommand)
     }
@@ -347,7 +347,7 @@ extension StoreSession {
         var query: SQLQueryString = "\(Self.orderColumns) WHERE \(Self.atRisk("o", before: before))"
         if let connectionID { query += " AND o.connection_id = \(bind: connectionID.rawValue)" }
         if let within { query += " AND \(Self.within("o.connection_id", within))" }
-        query += " ORDER BY o.expected_ship_at, o.shipment_id LIMIT \(bind: Int64(limit))"
+        query += " ORDER BY o.expected_ship_at, o.shipment_id LIMIT \(literal: Int64(limit))"
         return try await sql.raw(query).all().map(Self.decodeOrder)
     }
 

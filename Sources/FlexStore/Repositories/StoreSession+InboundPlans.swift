@@ -84,7 +84,7 @@ extension StoreSession {
             """
             SELECT document FROM inbound_plans WHERE connection_id = \(bind: connectionID.rawValue)
                 AND status IN ('working', 'waiting') AND due_at <= \(bind: nowMilliseconds)
-            ORDER BY due_at LIMIT \(bind: Int64(limit))
+            ORDER BY due_at LIMIT \(literal: Int64(limit))
             """
         ).all().map(Self.inboundPlan)
     }
@@ -116,7 +116,7 @@ extension StoreSession {
             let at = after.updatedAt.millisecondsSince1970
             query += " AND (updated_at < \(bind: at) OR (updated_at = \(bind: at) AND id < \(bind: after.id)))"
         }
-        query += " ORDER BY updated_at DESC, id DESC LIMIT \(bind: Int64(limit))"
+        query += " ORDER BY updated_at DESC, id DESC LIMIT \(literal: Int64(limit))"
         return try await sql.raw(query).all().map(Self.inboundPlan)
     }
 

@@ -281,7 +281,7 @@ extension StoreSession {
             SELECT * FROM inventory_items WHERE connection_id = \(bind: connectionID.rawValue)
                 AND version > synced_version AND version > failed_version AND retry_at <= \(bind: now)
             ORDER BY changed_at, location_id, merchant_sku, channel
-            LIMIT \(bind: Int64(limit))
+            LIMIT \(literal: Int64(limit))
             """
         ).all()
         var updates: [InventoryUpdate] = []
@@ -488,7 +488,7 @@ extension StoreSession {
                 \(bind: after.channel.rawValue))
                 """
         }
-        query += " ORDER BY location_id, merchant_sku, channel LIMIT \(bind: Int64(limit))"
+        query += " ORDER BY location_id, merchant_sku, channel LIMIT \(literal: Int64(limit))"
         return try await sql.raw(query).all().map { row in
             let item = try InventoryRow(row)
             return (item.key, item.marketplaceID)
@@ -588,7 +588,7 @@ extension StoreSession {
                     \(bind: after.locationID.rawValue), \(bind: after.merchantSKU.rawValue), \(bind: after.channel.rawValue))
                 """
         }
-        query += " ORDER BY connection_id, location_id, merchant_sku, channel LIMIT \(bind: Int64(limit))"
+        query += " ORDER BY connection_id, location_id, merchant_sku, channel LIMIT \(literal: Int64(limit))"
         var settings: [ConnectionID: ConnectionSettings] = [:]
         var locations: [ConnectionID: [LocationID: LocationState]] = [:]
         var items: [InventoryItemStatus] = []

@@ -115,7 +115,7 @@ extension StoreSession {
             let update: SQLQueryString =
                 "UPDATE leases SET epoch = epoch + 1, owner = \(bind: owner), expires_at = \(bind: expiresAt) "
                 + "WHERE name IN (SELECT name FROM leases WHERE name IN (\(binds: chunk)) AND " + free
-                + " ORDER BY name LIMIT \(bind: remaining)" + lock + ") AND " + free + " RETURNING name, epoch"
+                + " ORDER BY name LIMIT \(literal: remaining)" + lock + ") AND " + free + " RETURNING name, epoch"
             for row in try await sql.raw(update).all() {
                 let name = try row.decode(column: "name", as: String.self)
                 held[name] = Lease(

@@ -249,7 +249,7 @@ extension StoreSession {
                 AND facet IN (\(binds: facets.map(\.rawValue).sorted()))
             """
         if let marketplaceID { query += " AND marketplace_id = \(bind: marketplaceID.rawValue)" }
-        query += " ORDER BY changed_at, marketplace_id, merchant_sku LIMIT \(bind: Int64(limit))"
+        query += " ORDER BY changed_at, marketplace_id, merchant_sku LIMIT \(literal: Int64(limit))"
         return try await sql.raw(query).all().map(Self.listingItem)
     }
 
@@ -284,7 +284,7 @@ extension StoreSession {
                     OR (marketplace_id = \(bind: marketplace) AND facet > \(bind: after.facet.rawValue)))))
                 """
         }
-        query += " ORDER BY merchant_sku, marketplace_id, facet LIMIT \(bind: Int64(limit))"
+        query += " ORDER BY merchant_sku, marketplace_id, facet LIMIT \(literal: Int64(limit))"
         return try await sql.raw(query).all().map(Self.listingItem)
     }
 
@@ -445,7 +445,7 @@ extension StoreSession {
         try await sql.raw(
             """
             SELECT * FROM listing_feeds WHERE connection_id = \(bind: connectionID.rawValue)
-            ORDER BY sequence DESC LIMIT \(bind: Int64(limit))
+            ORDER BY sequence DESC LIMIT \(literal: Int64(limit))
             """
         ).all().map(Self.listingFeed)
     }
@@ -606,7 +606,7 @@ extension StoreSession {
         return try await sql.raw(
             """
             SELECT * FROM listing_items WHERE \(settled) AND marketplace_id = \(bind: marketplace)
-            ORDER BY reconciled_at, merchant_sku LIMIT \(bind: Int64(limit))
+            ORDER BY reconciled_at, merchant_sku LIMIT \(literal: Int64(limit))
             """
         ).all().map(Self.listingItem)
     }

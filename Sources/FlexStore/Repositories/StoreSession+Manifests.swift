@@ -198,7 +198,7 @@ extension StoreSession {
             }
             query += " AND (created_at < \(bind: last) OR (created_at = \(bind: last) AND id > \(bind: before)))"
         }
-        query += " ORDER BY created_at DESC, id LIMIT \(bind: Int64(limit))"
+        query += " ORDER BY created_at DESC, id LIMIT \(literal: Int64(limit))"
         var manifests: [Manifest] = []
         for row in try await sql.raw(query).all() { manifests.append(try await decodeManifest(row)) }
         return manifests

@@ -43,7 +43,7 @@ extension StoreSession {
         try await sql.raw(
             """
             SELECT order_id FROM merchant_order_fetches WHERE connection_id = \(bind: connectionID.rawValue)
-            ORDER BY requested_at, order_id LIMIT \(bind: Int64(limit))
+            ORDER BY requested_at, order_id LIMIT \(literal: Int64(limit))
             """
         ).all().map { try $0.decode(column: "order_id", as: String.self) }
     }

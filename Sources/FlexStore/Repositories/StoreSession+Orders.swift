@@ -338,7 +338,7 @@ extension StoreSession {
         }
         if let atRiskBefore { query += " AND \(Self.atRisk("o", before: atRiskBefore))" }
         if let after { query += " AND o.shipment_id > \(bind: after)" }
-        query += " ORDER BY o.shipment_id LIMIT \(bind: Int64(limit))"
+        query += " ORDER BY o.shipment_id LIMIT \(literal: Int64(limit))"
         return try await sql.raw(query).all().map(Self.decodeOrder)
     }
 
@@ -466,7 +466,7 @@ extension StoreSession {
             """
             SELECT shipment_id, status, notifications, trace_context FROM shipment_fetches
             WHERE connection_id = \(bind: connectionID.rawValue)
-            ORDER BY requested_at, shipment_id LIMIT \(bind: Int64(limit))
+            ORDER BY requested_at, shipment_id LIMIT \(literal: Int64(limit))
             """
         ).all().map {
             NotifiedShipment(

@@ -172,7 +172,7 @@ extension StoreSession {
                 """
         }
         query += " ORDER BY warehouse_sku, marketplace_id"
-        query += " LIMIT \(bind: Int64(limit))"
+        query += " LIMIT \(literal: Int64(limit))"
         return try await sql.raw(query).all().map { row in
             StoredPrice(
                 warehouseSKU: WarehouseSKU(rawValue: try row.decode(column: "warehouse_sku", as: String.self)),

@@ -132,7 +132,7 @@ extension StoreSession {
             query += " AND updated_at > \(bind: updatedAfter.millisecondsSince1970)"
         }
         if let after = filter.after { query += " AND return_id > \(bind: after)" }
-        query += " ORDER BY return_id, connection_id LIMIT \(bind: Int64(limit))"
+        query += " ORDER BY return_id, connection_id LIMIT \(literal: Int64(limit))"
         return try await sql.raw(query).all().map(Self.decodeReturn)
     }
 

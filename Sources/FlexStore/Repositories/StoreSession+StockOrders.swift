@@ -140,7 +140,7 @@ extension StoreSession {
             query +=
                 " AND (updated_at < \(bind: at) OR (updated_at = \(bind: at) AND shipment_id < \(bind: after.shipmentID)))"
         }
-        query += " ORDER BY updated_at DESC, shipment_id DESC LIMIT \(bind: Int64(limit))"
+        query += " ORDER BY updated_at DESC, shipment_id DESC LIMIT \(literal: Int64(limit))"
         return try await sql.raw(query).all().map(Self.stockOrder)
     }
 

@@ -1,0 +1,46 @@
+import FlexStoreTesting
+import Logging
+import SQLKit
+import Testing
+
+@testable import FlexStore
+
+@Suite("SQLite's writer's kept statements")
+struct KeptStatementTests {
+    /// SQLite ties a statement's plan to a bound value when the planner looked at it (an `=` term an index does not
+    /// use, a `LIMIT ?`); clearing or changing such a binding makes the next run prepare the statement again, which
+    /// cost the writer a fifth of its time before the bindings were left as they are.
+    @Test("a kept statement run with other values each time is not prepared again")
+    func notPreparedAgain() async throws {
+        try await TestDatabase.with(.sqlite) { test in
+            let database = try await Database.open(test.url)
+            try await database.migrate()
+            try await database.close()
+            guard case .sqlite(let path) = test.url else { return }
+            let connection = try DirectSQLiteConnection.open(
+                path: path,
+                busyTimeoutMilliseconds: 1_000,
+                logger: Logger(label: "test")
+            )
+            defer { connection.close() }
+            let sql = connection.sql(queryLogLevel: nil)
+            for run in 0..<5 {
+                // The inventory worker's claim, as the store runs it.
+                _ = try await sql.raw(
+                    """
+                    SELECT * FROM inventory_items WHERE connection_id = \(bind: "connection-\(run)")
+                        AND version > synced_version AND version > failed_version AND retry_at <= \(bind: Int64(1_000 + run))
+                    ORDER BY changed_at, location_id, merchant_sku, channel LIMIT \(literal: 160)
+                    """
+                ).all()
+            }
+            let text = """
+                SELECT * FROM inventory_items WHERE connection_id = ?1
+                    AND version > synced_version AND version > failed_version AND retry_at <= ?2
+                ORDER BY changed_at, location_id, merchant_sku, channel LIMIT 160
+                """
+            #expect(connection.timesPreparedAgain(text) == 0)
+            #expect(connection.isKept(text))
+        }
+    }
+}
