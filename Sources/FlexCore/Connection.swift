@@ -81,6 +81,14 @@ public struct Connection: Sendable, Hashable, Codable {
     /// The marketplaces whose merchant-fulfilled listings get the MFN stock: none while no hub feeds it, else those
     /// the MFN settings name (all of the connection's when they name none).
     public var mfnStockMarketplaceIDs: [MarketplaceID] {
+        Self.mfnStockMarketplaceIDs(of: marketplaceIDs, settings: settings)
+    }
+
+    /// ``mfnStockMarketplaceIDs`` of a connection with these marketplaces and settings.
+    public static func mfnStockMarketplaceIDs(
+        of marketplaceIDs: [MarketplaceID],
+        settings: ConnectionSettings
+    ) -> [MarketplaceID] {
         guard !settings.mfnStockHubs.isEmpty else { return [] }
         guard let chosen = settings.mfnMarketplaceIds else { return marketplaceIDs }
         return marketplaceIDs.filter(chosen.contains)
@@ -138,4 +146,20 @@ extension ConnectionCredentials: CustomStringConvertible, CustomDebugStringConve
     }
 
     public var debugDescription: String { description }
+}
+
+/// What a worker's round needs of its connection, read without the rest: its status and settings.
+public struct ConnectionSyncState: Sendable, Hashable {
+    public var status: Connection.Status
+    public var settings: ConnectionSettings
+
+    public init(status: Connection.Status, settings: ConnectionSettings) {
+        self.status = status
+        self.settings = settings
+    }
+
+    /// The settings while the connection's inventory sync runs (active, switched on); nil otherwise.
+    public var inventorySettings: ConnectionSettings? {
+        status == .active && settings.inventorySyncEnabled ? settings : nil
+    }
 }

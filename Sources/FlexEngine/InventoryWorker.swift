@@ -90,24 +90,51 @@ public actor InventoryWorker {
     }
 
     /// One round: claims pending items and sends them. Returns whether there was anything to do.
+    ///
+    /// `woken`: the round follows a wake-up, a write that made work for the connection: it claims at once, the
+    /// connection's status and settings read in the claim's own transaction. Otherwise (and when a woken claim finds
+    /// nothing to send) one read looks first, so that an idle connection costs no write transaction.
     @discardableResult
-    public func syncRound() async throws -> Bool {
-        // Looked at by one read first (the connection and its first item due): an idle connection costs no write
-        // transaction.
-        let round = try await store.read { [connectionID] in
-            try await $0.connectionWithPendingInventory(connectionID)
-        }
+    public func syncRound(woken: Bool = false) async throws -> Bool {
         nextRetry = nil
         drained = false
-        guard let settings = syncingSettings(round?.connection), let due = round?.due else { return false }
+        let limit = configuration.callsInFlight * InventoryRules.itemsPerCall
+        if woken, let claimed = try await claim(limit: limit), claimed.0.examined > 0 {
+            return try await send(claimed.0, limit: limit)
+        }
+        let round = try await store.read { [connectionID] in try await $0.inventorySyncState(connectionID) }
+        guard let settings = syncingSettings(round?.sync), let due = round?.due else { return false }
         guard due <= store.clock.now() else {
             nextRetry = due
             return false
         }
-        let limit = configuration.callsInFlight * InventoryRules.itemsPerCall
         let claim = try await store.transaction(fencedBy: lease) { [connectionID] session in
             try await session.claimInventory(connectionID: connectionID, settings: settings, limit: limit)
         }
+        return try await send(claim, limit: limit)
+    }
+
+    /// What a claim took: the items to send, and how many pending items it looked at.
+    private typealias Claim = (updates: [InventoryUpdate], examined: Int)
+
+    /// Claims what is due, in one transaction that first reads whether the connection's inventory sync runs (nil:
+    /// it does not), with which settings.
+    private func claim(limit: Int) async throws -> (Claim, ConnectionSettings)? {
+        let claimed: (Claim, ConnectionSettings)? = try await store.transaction(fencedBy: lease) {
+            [connectionID] session in
+            guard let settings = try await session.connectionSyncState(connectionID)?.inventorySettings else {
+                return nil
+            }
+            return (
+                try await session.claimInventory(connectionID: connectionID, settings: settings, limit: limit), settings
+            )
+        }
+        if let claimed { reportSettingProblem(in: claimed.1) }
+        return claimed
+    }
+
+    /// Sends what a claim took and records the answers. Returns whether the claim examined anything.
+    private func send(_ claim: Claim, limit: Int) async throws -> Bool {
         guard !claim.updates.isEmpty else { return claim.examined > 0 }
         let outcomes = try await inBatches(claim.updates) { try await self.send($0) }
         try await store.transaction(fencedBy: lease) { try await $0.recordInventoryOutcomes(outcomes) }
@@ -123,8 +150,8 @@ public actor InventoryWorker {
     /// Fetches the next page of Amazon's numbers when reconciliation is due. Returns whether it fetched anything.
     @discardableResult
     public func reconcileIfDue(force: Bool = false) async throws -> Bool {
-        let connection = try await store.read { [connectionID] in try await $0.connection(connectionID) }
-        guard let settings = syncingSettings(connection) else { return false }
+        let sync = try await store.read { [connectionID] in try await $0.connectionSyncState(connectionID) }
+        guard let settings = syncingSettings(sync) else { return false }
         let interval = settings.reconciliationInterval
         let now = store.clock.now()
         guard
@@ -160,13 +187,19 @@ public actor InventoryWorker {
     }
 
     /// The connection's settings while its inventory sync runs (active, switched on); nil otherwise.
-    private func syncingSettings(_ connection: Connection?) -> ConnectionSettings? {
-        guard let connection, connection.status == .active, connection.settings.inventorySyncEnabled else { return nil }
+    private func syncingSettings(_ sync: ConnectionSyncState?) -> ConnectionSettings? {
+        guard let settings = sync?.inventorySettings else { return nil }
+        reportSettingProblem(in: settings)
+        return settings
+    }
+
+    /// Says once that a stored setting is out of range: stored before its range was enforced, it is used within its
+    /// range (every rule clamps).
+    private func reportSettingProblem(in settings: ConnectionSettings) {
         do {
-            try connection.settings.validate()
+            try settings.validate()
             reportedSettingProblem = nil
         } catch  where reportedSettingProblem != error {
-            // Stored before its range was enforced: used within its range (every rule clamps), and said once.
             reportedSettingProblem = error
             logger.error(
                 "a stored setting is out of range; FlexBridge uses the nearest allowed value until it is set again",
@@ -174,7 +207,6 @@ public actor InventoryWorker {
             )
             unusableSettingCounter.increment()
         } catch {}
-        return connection.settings
     }
 
     /// Sends `items` in batchInventory calls of 10, all at once (the rate limiter paces them), and gathers the outcomes.
@@ -291,11 +323,13 @@ extension InventoryWorker: ConnectionWorker {
     public nonisolated var name: String { "inventory sync" }
     public nonisolated var wakeUp: WakeUp? { store.wakeUps.signal(for: connectionID, .inventory) }
 
-    /// Sends what is pending, else reconciles when due; idle, waits for new stock, the first retry's time or the
-    /// poll interval, whichever comes first.
-    public func round() async throws -> NextRound {
+    public func round() async throws -> NextRound { try await round(woken: false) }
+
+    /// Sends what is pending (claiming at once when `woken`), else reconciles when due; idle, waits for new stock,
+    /// the first retry's time or the poll interval, whichever comes first.
+    public func round(woken: Bool) async throws -> NextRound {
         do {
-            var worked = try await syncRound()
+            var worked = try await syncRound(woken: woken)
             if worked, drained { return .within(configuration.pollInterval) }
             if !worked { worked = try await reconcileIfDue() }
             if worked { return .now }

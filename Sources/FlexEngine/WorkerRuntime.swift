@@ -36,12 +36,18 @@ public protocol ConnectionWorker: Sendable {
     var wakeUp: WakeUp? { get }
     /// Does one round.
     func round() async throws -> NextRound
+    /// Does one round; `woken`: the wait before it was ended by the worker's wake-up (a transaction made work for
+    /// it), not by its time. The runtime calls this one; a worker that need not look for work first once woken
+    /// implements it, the others are given ``round()``.
+    func round(woken: Bool) async throws -> NextRound
     /// The wait after the `failures`-th failed round in a row.
     func retryDelay(afterFailures failures: Int) -> Duration
 }
 
 extension ConnectionWorker {
     public func retryDelay(afterFailures failures: Int) -> Duration { .seconds(2) }
+
+    public func round(woken: Bool) async throws -> NextRound { try await round() }
 }
 
 /// Runs connection workers' rounds, every wait on one clock (a test's manual clock, or the continuous clock).
@@ -59,15 +65,17 @@ public struct WorkerRuntime<C: Clock<Duration>>: Sendable {
     /// A failed round is logged and tried again after the worker's retry delay.
     public func run(_ worker: some ConnectionWorker, until drain: Latch? = nil) async {
         var failures = 0
+        var woken = false
         while !Task.isCancelled, drain?.isRaised != true {
             let started = clock.now
             do {
-                let next = try await worker.round()
+                let next = try await worker.round(woken: woken)
                 failures = 0
+                woken = false
                 var wait = next.wait
                 if next.measure == .afterStart { wait -= started.duration(to: clock.now) }
                 guard wait > .zero else { continue }
-                try await self.wait(wait, for: worker, until: drain)
+                woken = try await self.wait(wait, for: worker, until: drain)
             } catch is CancellationError {
                 return
             } catch  where error.isLeaseLost {
@@ -83,6 +91,7 @@ public struct WorkerRuntime<C: Clock<Duration>>: Sendable {
                 )
                 return
             } catch {
+                woken = false
                 failures += 1
                 let delay = worker.retryDelay(afterFailures: failures)
                 logger.error(
@@ -101,29 +110,34 @@ public struct WorkerRuntime<C: Clock<Duration>>: Sendable {
         }
     }
 
-    /// Waits `duration` between two rounds, less when the worker's wake-up is raised or `drain` is.
-    private func wait(_ duration: Duration, for worker: some ConnectionWorker, until drain: Latch?) async throws {
+    /// Waits `duration` between two rounds, less when the worker's wake-up is raised or `drain` is. Returns whether
+    /// the worker's wake-up ended the wait.
+    private func wait(_ duration: Duration, for worker: some ConnectionWorker, until drain: Latch?) async throws -> Bool
+    {
         guard let drain else {
-            if let wakeUp = worker.wakeUp {
-                await wakeUp.wait(timeout: duration, clock: clock)
-            } else {
+            guard let wakeUp = worker.wakeUp else {
                 try await clock.sleep(for: duration)
+                return false
             }
-            return
+            return await wakeUp.wait(timeout: duration, clock: clock)
         }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await drain.wait() }
+        let woken = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
-                if let wakeUp = worker.wakeUp {
-                    await wakeUp.wait(timeout: duration, clock: clock)
-                } else {
-                    try? await clock.sleep(for: duration)
-                }
+                await drain.wait()
+                return false
             }
-            await group.next()
-            group.cancelAll()
+            group.addTask {
+                guard let wakeUp = worker.wakeUp else {
+                    try? await clock.sleep(for: duration)
+                    return false
+                }
+                return await wakeUp.wait(timeout: duration, clock: clock)
+            }
+            defer { group.cancelAll() }
+            return await group.next() ?? false
         }
         try Task.checkCancellation()
+        return woken
     }
 }
 

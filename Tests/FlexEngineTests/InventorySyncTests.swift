@@ -114,19 +114,27 @@ struct InventorySyncTests {
         }
     }
 
-    @Test("sync switched off sends nothing; switched on, what waited goes out")
-    func toggle() async throws {
+    @Test(
+        "sync switched off sends nothing, nor does a disabled connection; switched on, what waited goes out (a round that looks first, and a woken one that claims at once)",
+        arguments: [false, true]
+    )
+    func toggle(woken: Bool) async throws {
         try await InventoryFixture.run { amazon in
             try await amazon.settings { $0.inventorySyncEnabled = false }
             try await amazon.stock(["SKU-A": 4])
             let worker = try await amazon.worker()
-            #expect(try await worker.syncRound() == false)
+            #expect(try await worker.syncRound(woken: woken) == false)
             #expect(try await worker.reconcileIfDue(force: true) == false)
             #expect(await amazon.inventoryCalls() == 0)
             #expect(try await amazon.item("SKU-A")?.pending == true)
 
             try await amazon.settings { $0.inventorySyncEnabled = true }
-            #expect(try await worker.syncRound())
+            let id = amazon.connection.id
+            try await amazon.store.transaction { try await $0.setStatus(id, to: .disabled, actor: "test") }
+            #expect(try await worker.syncRound(woken: woken) == false)
+            #expect(await amazon.inventoryCalls() == 0)
+            try await amazon.store.transaction { try await $0.setStatus(id, to: .active, actor: "test") }
+            #expect(try await worker.syncRound(woken: woken))
             #expect(await amazon.amazon("SKU-A")?.quantity == 4)
             let changes = try await amazon.store.read { try await $0.configChanges(connectionID: amazon.connection.id) }
             #expect(changes.filter { $0.setting == "inventorySyncEnabled" }.map(\.newValue) == ["true", "false"])
@@ -382,20 +390,22 @@ struct InventorySyncTests {
     }
 
     @Test(
-        "a round that sent everything waits for the next change (10 s at most); an item Amazon failed wakes the worker at its retry time"
+        "a round that sent everything waits for the next change (10 s at most); an item Amazon failed wakes the worker at its retry time, also when a write woke it before",
+        arguments: [false, true]
     )
-    func roundWaits() async throws {
+    func roundWaits(woken: Bool) async throws {
         try await InventoryFixture.run { amazon in
             let worker = try await amazon.worker()
-            #expect(try await worker.round() == .within(.seconds(10)), "nothing pending")
+            #expect(try await worker.round(woken: woken) == .within(.seconds(10)), "nothing pending")
             try await amazon.stock(["SKU-A": 2])
-            #expect(try await worker.round() == .within(.seconds(10)), "all sent: the next change wakes it")
+            #expect(try await worker.round(woken: woken) == .within(.seconds(10)), "all sent: the next change wakes it")
             #expect(await amazon.amazon("SKU-A")?.quantity == 2)
             try await amazon.simulator.setFaults(FaultSettings(unavailableRate: 1), operation: "batchInventory")
             try await amazon.stock(["SKU-A": 3])
-            #expect(try await worker.round() == .now, "failed: looks again at once")
-            // Stored to the millisecond: 2 s, or a millisecond less when the clock stood between two.
-            let retry = try await worker.round()
+            #expect(try await worker.round(woken: woken) == .now, "failed: looks again at once")
+            // Stored to the millisecond: 2 s, or a millisecond less when the clock stood between two. A woken round
+            // finds nothing to claim and looks when the item is due.
+            let retry = try await worker.round(woken: woken)
             #expect(retry == .within(.seconds(2)) || retry == .within(.milliseconds(1999)), "waits for its retry")
             amazon.clock.advance(by: .seconds(2))
             try await amazon.simulator.setFaults(FaultSettings(), operation: "batchInventory")

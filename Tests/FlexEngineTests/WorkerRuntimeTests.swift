@@ -17,7 +17,7 @@ final class ScriptedWorker: ConnectionWorker {
 
     let name = "scripted"
     let wakeUp: WakeUp?
-    private let state: Mutex<(script: [@Sendable () throws -> NextRound], rounds: Int)>
+    private let state: Mutex<(script: [@Sendable () throws -> NextRound], rounds: Int, woken: [Bool])>
     /// What a round returns once the script is played.
     let otherwise: NextRound
 
@@ -28,10 +28,17 @@ final class ScriptedWorker: ConnectionWorker {
     ) {
         self.wakeUp = wakeUp
         self.otherwise = otherwise
-        state = Mutex((script, 0))
+        state = Mutex((script, 0, []))
     }
 
     var rounds: Int { state.withLock { $0.rounds } }
+    /// Whether the runtime told each round that a wake-up ended the wait before it.
+    var woken: [Bool] { state.withLock { $0.woken } }
+
+    func round(woken: Bool) async throws -> NextRound {
+        state.withLock { $0.woken.append(woken) }
+        return try await round()
+    }
 
     func round() async throws -> NextRound {
         let step = state.withLock { state in
@@ -70,7 +77,9 @@ struct WorkerRuntimeTests {
         return try await body(clock, task)
     }
 
-    @Test("the next round runs when the round said, or at once when the store wakes the worker")
+    @Test(
+        "the next round runs when the round said, or at once when the store wakes the worker; the round is told which"
+    )
     func waits() async throws {
         let worker = ScriptedWorker()
         try await Self.run(worker) { clock, _ in
@@ -83,6 +92,9 @@ struct WorkerRuntimeTests {
             worker.wakeUp?.wake()
             try await worker.reach(3, on: clock)
             #expect(clock.now.offset == .seconds(60), "the wake-up did not wait for the clock")
+            clock.advance(by: .seconds(60))
+            try await worker.reach(4, on: clock)
+            #expect(worker.woken == [false, false, true, false])
         }
     }
 

@@ -217,8 +217,8 @@ extension StoreSession {
 
     /// Connections' settings by their stored text: every worker round reads its connection, and the settings are the
     /// costly part of decoding it; the same text always decodes to the same settings.
-    private static let decodedSettings = DecodedCache<ConnectionSettings>(capacity: 10_000)
-    private static let decodedMarketplaces = DecodedCache<[MarketplaceID]>(capacity: 10_000)
+    static let decodedSettings = DecodedCache<ConnectionSettings>(capacity: 10_000)
+    static let decodedMarketplaces = DecodedCache<[MarketplaceID]>(capacity: 10_000)
     /// What a ``Connection`` is read from: every worker reads its connection each round, so not the sealed secrets.
     static let connectionColumns = """
         id, account_id, name, selling_partner_id, region, marketplace_ids, application_client_id, application_id, \
@@ -238,6 +238,18 @@ extension StoreSession {
             return error.serverInfo?[.sqlState] == "23505"
         }
         return false
+    }
+
+    /// A row's `status` and `settings` columns.
+    static func decodeSyncState(_ row: any SQLRow) throws -> ConnectionSyncState {
+        let statusName = try row.decode(column: "status", as: String.self)
+        guard let status = Connection.Status(rawValue: statusName) else {
+            throw StoreError(code: .invalidInput, message: "A stored connection has an unknown status (\(statusName)).")
+        }
+        return ConnectionSyncState(
+            status: status,
+            settings: try decodedSettings.value(for: try row.decode(column: "settings", as: String.self))
+        )
     }
 
     static func decodeConnection(_ row: any SQLRow) throws -> Connection {

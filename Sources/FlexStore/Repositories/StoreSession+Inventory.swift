@@ -78,11 +78,10 @@ extension StoreSession {
         // The account's connections that send MFN stock from one of these hubs: their listings worker sums the
         // hubs again after the write (no join over the listings on the write's path). Such a hub is mapped too.
         let written = Set(hubs)
-        let mfn = try await connections(of: account).filter { connection in
-            !connection.mfnStockMarketplaceIDs.isEmpty
-                && connection.settings.mfnStockHubs.contains { written.contains($0.rawValue) }
+        let mfn = try await mfnStockSenders(of: account).filter { sender in
+            sender.hubs.contains { written.contains($0.rawValue) }
         }
-        for connection in mfn { mapped.formUnion(connection.settings.mfnStockHubs.map(\.rawValue)) }
+        for sender in mfn { mapped.formUnion(sender.hubs.map(\.rawValue)) }
         let unmapped = hubs.filter { !mapped.contains($0) }.map(HubCode.init(rawValue:))
         // Rows are locked in one order, whatever order the WMS sent them in, so that two writes sharing SKUs wait
         // for each other instead of deadlocking on PostgreSQL.
@@ -131,6 +130,22 @@ extension StoreSession {
             connections: Set(changed),
             unmappedHubs: unmapped
         )
+    }
+
+    /// The account's connections that send MFN stock (to at least one marketplace), with the hubs they sum. Every
+    /// stock write reads it: three columns, the JSON decoded once per text.
+    func mfnStockSenders(of account: AccountID) async throws -> [(id: ConnectionID, hubs: [HubCode])] {
+        try await sql.raw(
+            "SELECT id, marketplace_ids, settings FROM connections WHERE account_id = \(bind: account.rawValue)"
+        ).all().compactMap { row in
+            let settings = try Self.decodedSettings.value(for: try row.decode(column: "settings", as: String.self))
+            guard !settings.mfnStockHubs.isEmpty else { return nil }
+            let marketplaces = try Self.decodedMarketplaces.value(
+                for: try row.decode(column: "marketplace_ids", as: String.self)
+            )
+            guard !Connection.mfnStockMarketplaceIDs(of: marketplaces, settings: settings).isEmpty else { return nil }
+            return (ConnectionID(rawValue: try row.decode(column: "id", as: String.self)), settings.mfnStockHubs)
+        }
     }
 
     /// Brings the connection's inventory items in line with its hub mappings and listings: after a hub is mapped or
@@ -246,15 +261,18 @@ extension StoreSession {
         return Int(try row?.decode(column: "n", as: Int64.self) ?? 0)
     }
 
-    /// The connection, with the time its first pending stock item is due (nil: nothing pending), in one statement:
-    /// what every inventory round looks at before it claims anything. Nil when the connection does not exist.
-    public func connectionWithPendingInventory(
+    /// The connection's status and settings, with the time its first pending stock item is due (nil: nothing
+    /// pending), in one statement of three columns: what an inventory round looks at before it claims anything, a
+    /// thousand times a second on a busy node. Nil when the connection does not exist.
+    public func inventorySyncState(
         _ connectionID: ConnectionID
-    ) async throws -> (connection: Connection, due: Date?)? {
+    ) async throws -> (
+        sync: ConnectionSyncState, due: Date?
+    )? {
         guard
             let row = try await sql.raw(
                 """
-                SELECT \(unsafeRaw: Self.connectionColumns),
+                SELECT c.status, c.settings,
                     (SELECT MIN(i.retry_at) FROM inventory_items i WHERE i.connection_id = c.id
                         AND i.version > i.synced_version AND i.version > i.failed_version) AS due
                 FROM connections c WHERE c.id = \(bind: connectionID.rawValue)
@@ -262,9 +280,15 @@ extension StoreSession {
             ).first()
         else { return nil }
         return (
-            try Self.decodeConnection(row),
+            try Self.decodeSyncState(row),
             try row.decode(column: "due", as: Int64?.self).map(Date.init(millisecondsSince1970:))
         )
+    }
+
+    /// The connection's status and settings alone (nil when it does not exist): read inside a claim's transaction.
+    public func connectionSyncState(_ connectionID: ConnectionID) async throws -> ConnectionSyncState? {
+        try await sql.raw("SELECT status, settings FROM connections WHERE id = \(bind: connectionID.rawValue)")
+            .first().map(Self.decodeSyncState)
     }
 
     /// Claims up to `limit` pending items of the connection, oldest change first, computes what to send from the

@@ -83,19 +83,27 @@ public final class WakeUp: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Returns at the first wake since the last wait, or after `timeout` on `clock`, or when the task is cancelled.
-    public func wait(timeout: Duration, clock: some Clock<Duration> = ContinuousClock()) async {
+    /// Returns at the first wake since the last wait, or after `timeout` on `clock`, or when the task is cancelled;
+    /// whether a wake ended the wait.
+    @discardableResult
+    public func wait(timeout: Duration, clock: some Clock<Duration> = ContinuousClock()) async -> Bool {
         if state.withLock({ state in
             defer { state.pending = false }
             return state.pending
         }) {
-            return
+            return true
         }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await clock.sleep(for: timeout) }
-            group.addTask { await self.waitForWake() }
-            await group.next()
-            group.cancelAll()
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try? await clock.sleep(for: timeout)
+                return false
+            }
+            group.addTask {
+                await self.waitForWake()
+                return !Task.isCancelled
+            }
+            defer { group.cancelAll() }
+            return await group.next() ?? false
         }
     }
 
