@@ -92,6 +92,17 @@ struct StatementTests {
             #expect(try read.decode(column: "b", as: Data.self) == bytes)
             #expect(try read.decodeNil(column: "n"))
             #expect(try read.decode(column: "n", as: String?.self) == nil)
+            // Optional and Int forms of the same values, as the store reads them.
+            #expect(try read.decode(column: "i", as: Int.self) == Int.max)
+            #expect(try read.decode(column: "i", as: Int64?.self) == Int64.max)
+            #expect(try read.decode(column: "i", as: Int?.self) == Int.max)
+            #expect(try read.decode(column: "t", as: String?.self) == text)
+            #expect(try read.decode(column: "n", as: Int64?.self) == nil)
+            #expect(try read.decode(column: "n", as: Int?.self) == nil)
+            // A value of another kind is refused, not made up.
+            #expect(throws: (any Error).self) { try read.decode(column: "t", as: Int64.self) }
+            #expect(throws: (any Error).self) { try read.decode(column: "n", as: Int64.self) }
+            #expect(throws: (any Error).self) { try read.decode(column: "n", as: String.self) }
             #expect(!read.contains(column: "missing"))
             #expect(throws: (any Error).self) { try read.decode(column: "missing", as: String.self) }
         }

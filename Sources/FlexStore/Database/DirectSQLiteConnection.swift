@@ -20,7 +20,26 @@ final class DirectSQLiteConnection: Sendable {
     private struct State {
         var handle: OpaquePointer?
         /// Prepared statements by their SQL text. A statement whose tables changed is prepared again by SQLite itself.
-        var statements: [String: OpaquePointer] = [:]
+        var statements: [String: Kept] = [:]
+    }
+
+    /// A prepared statement, with its result's column names as of the last time SQLite prepared it.
+    private struct Kept {
+        let statement: OpaquePointer
+        var columns: DirectSQLiteRow.Columns?
+        /// How many times SQLite had prepared the statement again when `columns` were read: a migration that adds a
+        /// column to a `SELECT *` makes SQLite prepare it again, and the names are read anew.
+        var preparedAgain: Int32 = 0
+
+        /// The names of the columns the statement returns, read again only when SQLite prepared it again since.
+        mutating func columns(of statement: OpaquePointer) -> DirectSQLiteRow.Columns {
+            let preparedAgain = sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_REPREPARE, 0)
+            if let columns, preparedAgain == self.preparedAgain { return columns }
+            let read = DirectSQLiteRow.Columns(statement)
+            columns = read
+            self.preparedAgain = preparedAgain
+            return read
+        }
     }
 
     /// Statements kept at most; past it the cache starts again (a few statements embed a list's length in their text).
@@ -64,9 +83,9 @@ final class DirectSQLiteConnection: Sendable {
                 throw SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed")
             }
             // Taken out while it runs, so that a statement is never stepped by two callers at once.
-            let statement: OpaquePointer
-            if let kept = state.statements.removeValue(forKey: sql) {
-                statement = kept
+            var kept: Kept
+            if let taken = state.statements.removeValue(forKey: sql) {
+                kept = taken
             } else {
                 var prepared: OpaquePointer?
                 let code = sqlite_nio_sqlite3_prepare_v3(
@@ -83,18 +102,19 @@ final class DirectSQLiteConnection: Sendable {
                 }
                 // Only a comment or white space: nothing to run.
                 guard let prepared else { return }
-                statement = prepared
+                kept = Kept(statement: prepared)
             }
+            let statement = kept.statement
             defer {
                 // Bindings are left as they are: every run binds every parameter again, and clearing them would
                 // make SQLite prepare the statement anew at its next run whenever the planner looked at a value
                 // bound (an `=` term the index does not use: most statements).
                 sqlite_nio_sqlite3_reset(statement)
                 if state.statements.count >= Self.keptStatements {
-                    for kept in state.statements.values { sqlite_nio_sqlite3_finalize(kept) }
+                    for other in state.statements.values { sqlite_nio_sqlite3_finalize(other.statement) }
                     state.statements.removeAll(keepingCapacity: true)
                 }
-                state.statements[sql] = statement
+                state.statements[sql] = kept
             }
             for (index, value) in binds.enumerated() {
                 let code = Self.bind(value, at: Int32(index + 1), to: statement)
@@ -105,9 +125,13 @@ final class DirectSQLiteConnection: Sendable {
                 let code = sqlite_nio_sqlite3_step(statement)
                 if code == SQLITE_DONE { return }
                 guard code == SQLITE_ROW else { throw SQLiteFailure(code: code, handle: handle) }
-                // Read per run, not kept with the statement: `SELECT *` has more columns after a migration.
-                let names = columns ?? DirectSQLiteRow.Columns(statement)
-                columns = names
+                let names: DirectSQLiteRow.Columns
+                if let columns {
+                    names = columns
+                } else {
+                    names = kept.columns(of: statement)
+                    columns = names
+                }
                 onRow(
                     DirectSQLiteRow(
                         columns: names,
@@ -123,7 +147,9 @@ final class DirectSQLiteConnection: Sendable {
     /// kept): a statement whose plan SQLite ties to the values bound is prepared anew at each run.
     func timesPreparedAgain(_ sql: String) -> Int {
         state.withLock { state in
-            state.statements[sql].map { Int(sqlite_nio_sqlite3_stmt_status($0, SQLITE_STMTSTATUS_REPREPARE, 0)) } ?? 0
+            state.statements[sql].map {
+                Int(sqlite_nio_sqlite3_stmt_status($0.statement, SQLITE_STMTSTATUS_REPREPARE, 0))
+            } ?? 0
         }
     }
 
@@ -143,7 +169,7 @@ final class DirectSQLiteConnection: Sendable {
     func close() {
         state.withLock { state in
             guard let handle = state.handle else { return }
-            for statement in state.statements.values { sqlite_nio_sqlite3_finalize(statement) }
+            for kept in state.statements.values { sqlite_nio_sqlite3_finalize(kept.statement) }
             state.statements.removeAll()
             sqlite_nio_sqlite3_close(handle)
             state.handle = nil
@@ -265,7 +291,26 @@ struct DirectSQLiteRow: SQLRow {
                 .init(codingPath: [], debugDescription: "The row has no column \(column).")
             )
         }
-        return try decoder.decode(D.self, from: values[offset])
+        let value = values[offset]
+        // The types the store reads most, without SQLiteKit's decoder's conformance look-up (and, for an optional,
+        // its nested decoder): the same values it gives. Anything else goes through it.
+        switch value {
+        case .text(let text):
+            if D.self == String.self { return text as! D }
+            if D.self == String?.self { return Optional(text) as! D }
+        case .integer(let integer):
+            if D.self == Int64.self { return Int64(integer) as! D }
+            if D.self == Int64?.self { return Optional(Int64(integer)) as! D }
+            if D.self == Int.self { return integer as! D }
+            if D.self == Int?.self { return Optional(integer) as! D }
+        case .null:
+            if D.self == String?.self { return String?.none as! D }
+            if D.self == Int64?.self { return Int64?.none as! D }
+            if D.self == Int?.self { return Int?.none as! D }
+        default:
+            break
+        }
+        return try decoder.decode(D.self, from: value)
     }
 
     private struct SQLiteColumnKey: CodingKey {
