@@ -87,7 +87,7 @@ public struct MerchantOrderWorker: Sendable {
             // Off: looked at again soon, so that switching the setting on takes effect without a restart.
             guard try await worker.marketplaces() != nil else { return .paced(.seconds(15)) }
             try await worker.poll()
-            return .paced(worker.configuration.pollInterval)
+            return .spread(worker.configuration.pollInterval)
         }
     }
 

@@ -120,7 +120,7 @@ public actor OrderWorker {
 
         public func round() async throws -> NextRound {
             try await worker.pollRound()
-            return .paced(await worker.pollInterval)
+            return .spread(await worker.pollInterval)
         }
     }
 

@@ -71,7 +71,7 @@ public struct ReturnWorker: ConnectionWorker {
 
     public func round() async throws -> NextRound {
         try await statusPolls.round { everything in try await poll(statuses: everything) }
-        return .paced(configuration.pollInterval)
+        return .spread(configuration.pollInterval)
     }
 
     /// One poll of a return location: new returns, or changes to those in one status.

@@ -9,6 +9,8 @@ public struct NextRound: Sendable, Hashable {
         case afterEnd
         /// From the start of the round: a steady pace, however long the round took.
         case afterStart
+        /// As `afterStart`, but the first such wait of a run is a random part of the interval.
+        case spreadAfterStart
     }
 
     let wait: Duration
@@ -22,6 +24,14 @@ public struct NextRound: Sendable, Hashable {
 
     /// `interval` after this round started (at once if it took longer); a wake-up ends the wait early.
     public static func paced(_ interval: Duration) -> NextRound { NextRound(wait: interval, measure: .afterStart) }
+
+    /// As ``paced(_:)``, but the first wait of the worker's run is a random part of `interval`: the polls of many
+    /// connections started together (a node's start, a dead node's sellers taken over) then fall at different
+    /// moments of the interval, not all at once — a thousand sellers' polls in one burst held up every stock push
+    /// behind them.
+    public static func spread(_ interval: Duration) -> NextRound {
+        NextRound(wait: interval, measure: .spreadAfterStart)
+    }
 }
 
 /// One kind of work a node does for a connection whose lease it holds — push stock, fetch notified orders, poll,
@@ -54,10 +64,13 @@ extension ConnectionWorker {
 public struct WorkerRuntime<C: Clock<Duration>>: Sendable {
     public let clock: C
     let logger: Logger
+    /// The part of the interval a ``NextRound/spread(_:)`` round's first wait takes, in [0, 1).
+    let phase: @Sendable () -> Double
 
-    public init(clock: C, logger: Logger) {
+    public init(clock: C, logger: Logger, phase: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
         self.clock = clock
         self.logger = logger
+        self.phase = phase
     }
 
     /// Runs the worker's rounds until the task is cancelled, another node takes the connection's lease, Amazon
@@ -66,6 +79,7 @@ public struct WorkerRuntime<C: Clock<Duration>>: Sendable {
     public func run(_ worker: some ConnectionWorker, until drain: Latch? = nil) async {
         var failures = 0
         var woken = false
+        var spread = false
         while !Task.isCancelled, drain?.isRaised != true {
             let started = clock.now
             do {
@@ -73,7 +87,11 @@ public struct WorkerRuntime<C: Clock<Duration>>: Sendable {
                 failures = 0
                 woken = false
                 var wait = next.wait
-                if next.measure == .afterStart { wait -= started.duration(to: clock.now) }
+                if next.measure == .spreadAfterStart, !spread {
+                    spread = true
+                    wait = wait * phase()
+                }
+                if next.measure != .afterEnd { wait -= started.duration(to: clock.now) }
                 guard wait > .zero else { continue }
                 woken = try await self.wait(wait, for: worker, until: drain)
             } catch is CancellationError {

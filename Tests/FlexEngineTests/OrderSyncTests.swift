@@ -230,12 +230,12 @@ struct OrderSyncTests {
                 try #require(worker.workers.first { $0.name == "order poll" })
             }
             let (worker, client) = try await worker(amazon)
-            #expect(try await polling(worker).round() == .paced(.seconds(15)))
+            #expect(try await polling(worker).round() == .spread(.seconds(15)))
             #expect(try await worker.fetchNotified() == 0, "nothing notified yet")
-            #expect(try await polling(worker).round() == .paced(.seconds(15)))
+            #expect(try await polling(worker).round() == .spread(.seconds(15)))
             try await notifiedOrder()
             #expect(try await worker.fetchNotified() == 1)
-            #expect(try await polling(worker).round() == .paced(.seconds(60)))
+            #expect(try await polling(worker).round() == .spread(.seconds(60)))
 
             // A notification older than the window counts for nothing: back to the fast pace.
             let forgetful = OrderWorker(
@@ -247,7 +247,7 @@ struct OrderSyncTests {
             )
             try await notifiedOrder()
             #expect(try await forgetful.fetchNotified() == 1)
-            #expect(try await polling(forgetful).round() == .paced(.seconds(15)))
+            #expect(try await polling(forgetful).round() == .spread(.seconds(15)))
 
             // Polls slowed below the notified pace stay that slow when notifications arrive.
             let slow = OrderWorker(
@@ -259,7 +259,7 @@ struct OrderSyncTests {
             )
             try await notifiedOrder()
             #expect(try await slow.fetchNotified() == 1)
-            #expect(try await polling(slow).round() == .paced(.seconds(120)))
+            #expect(try await polling(slow).round() == .spread(.seconds(120)))
         }
     }
 

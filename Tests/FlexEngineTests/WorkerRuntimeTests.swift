@@ -66,11 +66,13 @@ struct WorkerRuntimeTests {
     static func run<T: Sendable>(
         _ worker: ScriptedWorker,
         on clock: ManualClock = ManualClock(),
+        phase: @escaping @Sendable () -> Double = { 0.5 },
         _ body: @Sendable (ManualClock, Task<Void, Never>) async throws -> T
     ) async throws -> T {
         let runtime = WorkerRuntime(
             clock: clock,
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            phase: phase
         )
         let task = Task { await runtime.run(worker) }
         defer { task.cancel() }
@@ -138,6 +140,41 @@ struct WorkerRuntimeTests {
             #expect(worker.rounds == 1)
             clock.advance(by: .seconds(1))
             try await worker.reach(2, on: clock)
+        }
+    }
+
+    @Test(
+        "a spread round's first wait is its part of the interval (its own time counted), every later one the whole interval"
+    )
+    func spread() async throws {
+        let clock = ManualClock()
+        let worker = ScriptedWorker(
+            wakeUp: nil,
+            otherwise: .spread(.seconds(20)),
+            [
+                {
+                    clock.advance(by: .seconds(2))
+                    return .spread(.seconds(20))
+                }
+            ]
+        )
+        try await Self.run(worker, on: clock, phase: { 0.25 }) { clock, _ in
+            // 20 s × 0.25 = 5 s from the first round's start, 2 s of which the round took.
+            try await worker.reach(1, on: clock)
+            clock.advance(by: .seconds(2))
+            try await clock.waitForSleepers(1)
+            #expect(worker.rounds == 1)
+            clock.advance(by: .seconds(1))
+            try await worker.reach(2, on: clock)
+            #expect(clock.now.offset == .seconds(5))
+            // From then on the whole interval.
+            clock.advance(by: .seconds(19))
+            try await clock.waitForSleepers(1)
+            #expect(worker.rounds == 2)
+            clock.advance(by: .seconds(1))
+            try await worker.reach(3, on: clock)
+            clock.advance(by: .seconds(20))
+            try await worker.reach(4, on: clock)
         }
     }
 
