@@ -1,4 +1,5 @@
 import FlexStoreTesting
+import Foundation
 import Logging
 import SQLKit
 import Testing
@@ -42,5 +43,26 @@ struct KeptStatementTests {
             #expect(connection.timesPreparedAgain(text) == 0)
             #expect(connection.isKept(text))
         }
+    }
+
+    /// A bound `LIMIT` is a value SQLite's planner looks at: every read through SQLiteNIO prepared such a statement
+    /// twice, and the writer prepared it again at each run with another value. The store writes `LIMIT` as a literal.
+    @Test("no statement of the store binds its LIMIT")
+    func limitsAreLiterals() throws {
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources")
+        let files = try #require(FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil))
+        var checked = 0
+        var bound: [String] = []
+        for case let file as URL in files where file.pathExtension == "swift" {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            checked += 1
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where line.contains("LIMIT \\(bind:") || line.contains("OFFSET \\(bind:") {
+                bound.append("\(file.lastPathComponent):\(number + 1)")
+            }
+        }
+        #expect(checked > 100, "read the sources")
+        #expect(bound.isEmpty, "LIMIT or OFFSET bound at \(bound)")
     }
 }
