@@ -116,10 +116,11 @@ struct InventorySyncTests {
 
     @Test(
         "sync switched off sends nothing, nor does a disabled connection; switched on, what waited goes out (a round that looks first, and a woken one that claims at once)",
-        arguments: [false, true]
+        arguments: TestEngine.available,
+        [false, true]
     )
-    func toggle(woken: Bool) async throws {
-        try await InventoryFixture.run { amazon in
+    func toggle(engine: TestEngine, woken: Bool) async throws {
+        try await InventoryFixture.run(engine: engine) { amazon in
             try await amazon.settings { $0.inventorySyncEnabled = false }
             try await amazon.stock(["SKU-A": 4])
             let worker = try await amazon.worker()
