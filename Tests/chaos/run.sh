@@ -8,6 +8,6 @@
 #   Tests/chaos/run.sh                  # CHAOS_ORDERS=… CHAOS_KILLS=… MFN_CHAOS_ORDERS=… to change
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-swift build --product flexbridge >/dev/null
+source Tests/support/build.sh; build_flexbridge
 python3 Tests/chaos/orders_chaos.py "$(swift build --show-bin-path)/flexbridge"
 python3 Tests/chaos/mfn_chaos.py "$(swift build --show-bin-path)/flexbridge"

@@ -15,7 +15,7 @@ if [[ -z "${FLEXBRIDGE_TEST_POSTGRES_URL:-}" ]]; then
     exit 0
 fi
 if [[ -z "${FLEXBRIDGE_BIN:-}" ]]; then
-    swift build --product flexbridge >/dev/null
+    source Tests/support/build.sh; build_flexbridge
     FLEXBRIDGE_BIN="$(swift build --show-bin-path)/flexbridge"
 fi
 exec python3 Tests/contention/contention.py "$FLEXBRIDGE_BIN"

@@ -8,7 +8,7 @@
 #   Tests/crash/run.sh                  # CRASH_SKUS=…, FEED_CRASH_SKUS=…, FEED_CRASH_WAVES=… to change
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-swift build --product flexbridge >/dev/null
+source Tests/support/build.sh; build_flexbridge
 python3 Tests/crash/kill_during_sync.py "$(swift build --show-bin-path)/flexbridge"
 python3 Tests/crash/kill_during_feeds.py "$(swift build --show-bin-path)/flexbridge"
 python3 Tests/crash/kill_during_inbound_plans.py "$(swift build --show-bin-path)/flexbridge"

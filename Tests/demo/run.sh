@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 if [[ -z "${FLEXBRIDGE_BIN:-}" ]]; then
-    swift build --product flexbridge >/dev/null
+    source Tests/support/build.sh; build_flexbridge
     FLEXBRIDGE_BIN="$(swift build --show-bin-path)/flexbridge"
 fi
 exec timeout --kill-after=10 600 python3 Tests/demo/demo_test.py "$(realpath "$FLEXBRIDGE_BIN")"

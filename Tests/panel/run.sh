@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 if [[ -z "${FLEXBRIDGE_BIN:-}" ]]; then
-    swift build --product flexbridge >/dev/null
+    source Tests/support/build.sh; build_flexbridge
     FLEXBRIDGE_BIN="$(swift build --show-bin-path)/flexbridge"
 fi
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then

@@ -7,5 +7,5 @@
 #   Tests/returns/run.sh                # RETURNS_ORDERS=… RETURNS_KILLS=… RETURNS_SEED=… to change or replay
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-swift build --product flexbridge >/dev/null
+source Tests/support/build.sh; build_flexbridge
 python3 Tests/returns/returns_crash.py "$(swift build --show-bin-path)/flexbridge"

@@ -4,5 +4,5 @@
 # may be there.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-swift build --product flexbridge >/dev/null
+source Tests/support/build.sh; build_flexbridge
 python3 Tests/secrets/no_secrets_in_logs.py "$(swift build --show-bin-path)/flexbridge"

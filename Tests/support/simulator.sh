@@ -17,7 +17,7 @@ trap stop_simulator EXIT
 start_simulator() {
     local port="$1"
     shift
-    swift build --product flexbridge >/dev/null
+    source Tests/support/build.sh; build_flexbridge
     "$(swift build --show-bin-path)/flexbridge" simulate --port "$port" \
         --client-id "$SIMULATOR_CLIENT_ID" --client-secret "$SIMULATOR_CLIENT_SECRET" "$@" >"$SIMULATOR_LOG" 2>&1 &
     SIMULATOR_PID=$!
