@@ -4,9 +4,9 @@ import Foundation
 import SQLKit
 import Testing
 
-/// SQLite's writer keeps each statement prepared and runs it on the transaction's own thread: what a kept statement
-/// must still do right. Run on PostgreSQL too, which must answer the same.
-@Suite("Statements in a write transaction")
+/// SQLite's writer and readers keep each statement prepared and run it on the caller's own thread: what a kept
+/// statement must still do right. Run on PostgreSQL too, which must answer the same.
+@Suite("Statements kept prepared, in write transactions and reads")
 struct StatementTests {
     @Test("a statement run before a migration added a column sees the column after it", arguments: TestEngine.available)
     func columnAddedLater(engine: TestEngine) async throws {
@@ -148,6 +148,70 @@ struct StatementTests {
             release.continuation.yield()
             try await writing.value
             #expect(try await count() == 2)
+        }
+    }
+
+    @Test(
+        "a read kept prepared sees a column added later, and reads of many texts from many tasks each get their own",
+        arguments: TestEngine.available
+    )
+    func readsKeptPrepared(engine: TestEngine) async throws {
+        try await withDatabase(engine) { database in
+            try await database.transaction { sql in
+                try await sql.raw("CREATE TABLE kept (a INTEGER NOT NULL)").run()
+                try await sql.raw("INSERT INTO kept (a) VALUES (\(bind: 1))").run()
+            }
+            // Run on every reader (the readers are used in turn), so that each keeps the statement.
+            for _ in 0..<8 {
+                let before = try await database.session { try await $0.raw("SELECT * FROM kept").all() }
+                #expect(before.first?.allColumns == ["a"])
+            }
+            try await database.transaction { sql in
+                try await sql.raw("ALTER TABLE kept ADD COLUMN b INTEGER NOT NULL DEFAULT 7").run()
+            }
+            for _ in 0..<8 {
+                let after = try await database.session { try await $0.raw("SELECT * FROM kept").all() }
+                #expect(after.first?.allColumns == ["a", "b"])
+                #expect(try after.first?.decode(column: "b", as: Int64.self) == 7)
+            }
+            // 8 tasks at once, 700 texts each (past the 512 a connection keeps), each with its own values.
+            let wrong = try await withThrowingTaskGroup(of: Int.self) { group in
+                for task in 0..<8 {
+                    group.addTask {
+                        var wrong = 0
+                        for n in 0..<700 {
+                            let row = try await database.session { sql in
+                                try await sql.raw(
+                                    "SELECT CAST(\(bind: Int64(task)) AS BIGINT) + \(unsafeRaw: String(n)) AS v"
+                                ).first()
+                            }
+                            if try row?.decode(column: "v", as: Int64.self) != Int64(task + n) { wrong += 1 }
+                        }
+                        return wrong
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(wrong == 0)
+        }
+    }
+
+    @Test("on SQLite a read session cannot write: SQLite refuses, saying why, and nothing changes")
+    func readSessionCannotWrite() async throws {
+        try await withDatabase(.sqlite) { database in
+            try await database.transaction { sql in
+                try await sql.raw("CREATE TABLE guarded (n BIGINT NOT NULL)").run()
+            }
+            let error = await #expect(throws: (any Error).self) {
+                try await database.session { sql in
+                    try await sql.raw("INSERT INTO guarded (n) VALUES (1)").run()
+                }
+            }
+            #expect(String(describing: error).contains("readonly"))
+            let count = try await database.session { sql in
+                try await sql.raw("SELECT COUNT(*) AS n FROM guarded").first()?.decode(column: "n", as: Int64.self)
+            }
+            #expect(count == 0)
         }
     }
 

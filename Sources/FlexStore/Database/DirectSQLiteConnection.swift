@@ -8,16 +8,17 @@ import Synchronization
 import VaporCSQLite
 
 /// An SQLite connection whose statements run on the calling thread, each statement prepared once and kept: the
-/// store's writer.
+/// store's writer, and each of its readers (``DirectSQLiteReaders``).
 ///
 /// SQLiteNIO runs every statement as a job on a thread pool and hands its result back through an event loop, two
 /// thread hops a statement, and prepares every statement anew. Under SQLite's one write lock those hops and the
 /// preparing were most of a write transaction's time, and every other writer waited for them (BENCHMARKS.md). The
 /// store's writer is used by one transaction at a time (the driver's write lock), so its statements can run where the
-/// transaction runs, without a hop. It uses the same SQLite library as SQLiteNIO's reader beside it — one library
-/// in the process, as SQLite's locks on the file need.
+/// transaction runs, without a hop. It uses the SQLite library SQLiteNIO vendors — one library in the process, as
+/// SQLite's locks on the file need.
 final class DirectSQLiteConnection: Sendable {
-    private struct State {
+    /// Only ever used under the mutex, whatever thread holds it: its statements and handle go with it.
+    private struct State: @unchecked Sendable {
         var handle: OpaquePointer?
         /// Prepared statements by their SQL text. A statement whose tables changed is prepared again by SQLite itself.
         var statements: [String: Kept] = [:]
@@ -78,68 +79,89 @@ final class DirectSQLiteConnection: Sendable {
     )
         throws
     {
-        try state.withLock { state in
-            guard let handle = state.handle else {
-                throw SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed")
+        try state.withLock { state in try Self.execute(sql, binds, decoder: decoder, onRow, in: &state) }
+    }
+
+    /// Runs one statement as ``execute(_:_:decoder:_:)`` does if no other thread is running one on the connection;
+    /// returns whether it ran.
+    func executeIfFree(
+        _ sql: String,
+        _ binds: [SQLiteData],
+        decoder: SQLiteDataDecoder,
+        _ onRow: (any SQLRow) -> Void
+    ) throws -> Bool {
+        try state.withLockIfAvailable { state in
+            try Self.execute(sql, binds, decoder: decoder, onRow, in: &state)
+        } != nil
+    }
+
+    private static func execute(
+        _ sql: String,
+        _ binds: [SQLiteData],
+        decoder: SQLiteDataDecoder,
+        _ onRow: (any SQLRow) -> Void,
+        in state: inout State
+    ) throws {
+        guard let handle = state.handle else {
+            throw SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed")
+        }
+        // Taken out while it runs, so that a statement is never stepped by two callers at once.
+        var kept: Kept
+        if let taken = state.statements.removeValue(forKey: sql) {
+            kept = taken
+        } else {
+            var prepared: OpaquePointer?
+            let code = sqlite_nio_sqlite3_prepare_v3(
+                handle,
+                sql,
+                -1,
+                UInt32(SQLITE_PREPARE_PERSISTENT),
+                &prepared,
+                nil
+            )
+            guard code == SQLITE_OK else {
+                sqlite_nio_sqlite3_finalize(prepared)
+                throw SQLiteFailure(code: code, handle: handle)
             }
-            // Taken out while it runs, so that a statement is never stepped by two callers at once.
-            var kept: Kept
-            if let taken = state.statements.removeValue(forKey: sql) {
-                kept = taken
+            // Only a comment or white space: nothing to run.
+            guard let prepared else { return }
+            kept = Kept(statement: prepared)
+        }
+        let statement = kept.statement
+        defer {
+            // Bindings are left as they are: every run binds every parameter again, and clearing them would
+            // make SQLite prepare the statement anew at its next run whenever the planner looked at a value
+            // bound (an `=` term the index does not use: most statements).
+            sqlite_nio_sqlite3_reset(statement)
+            if state.statements.count >= Self.keptStatements {
+                for other in state.statements.values { sqlite_nio_sqlite3_finalize(other.statement) }
+                state.statements.removeAll(keepingCapacity: true)
+            }
+            state.statements[sql] = kept
+        }
+        for (index, value) in binds.enumerated() {
+            let code = Self.bind(value, at: Int32(index + 1), to: statement)
+            guard code == SQLITE_OK else { throw SQLiteFailure(code: code, handle: handle) }
+        }
+        var columns: DirectSQLiteRow.Columns?
+        while true {
+            let code = sqlite_nio_sqlite3_step(statement)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else { throw SQLiteFailure(code: code, handle: handle) }
+            let names: DirectSQLiteRow.Columns
+            if let columns {
+                names = columns
             } else {
-                var prepared: OpaquePointer?
-                let code = sqlite_nio_sqlite3_prepare_v3(
-                    handle,
-                    sql,
-                    -1,
-                    UInt32(SQLITE_PREPARE_PERSISTENT),
-                    &prepared,
-                    nil
+                names = kept.columns(of: statement)
+                columns = names
+            }
+            onRow(
+                DirectSQLiteRow(
+                    columns: names,
+                    values: try (0..<Int32(names.names.count)).map { try Self.value(at: $0, of: statement) },
+                    decoder: decoder
                 )
-                guard code == SQLITE_OK else {
-                    sqlite_nio_sqlite3_finalize(prepared)
-                    throw SQLiteFailure(code: code, handle: handle)
-                }
-                // Only a comment or white space: nothing to run.
-                guard let prepared else { return }
-                kept = Kept(statement: prepared)
-            }
-            let statement = kept.statement
-            defer {
-                // Bindings are left as they are: every run binds every parameter again, and clearing them would
-                // make SQLite prepare the statement anew at its next run whenever the planner looked at a value
-                // bound (an `=` term the index does not use: most statements).
-                sqlite_nio_sqlite3_reset(statement)
-                if state.statements.count >= Self.keptStatements {
-                    for other in state.statements.values { sqlite_nio_sqlite3_finalize(other.statement) }
-                    state.statements.removeAll(keepingCapacity: true)
-                }
-                state.statements[sql] = kept
-            }
-            for (index, value) in binds.enumerated() {
-                let code = Self.bind(value, at: Int32(index + 1), to: statement)
-                guard code == SQLITE_OK else { throw SQLiteFailure(code: code, handle: handle) }
-            }
-            var columns: DirectSQLiteRow.Columns?
-            while true {
-                let code = sqlite_nio_sqlite3_step(statement)
-                if code == SQLITE_DONE { return }
-                guard code == SQLITE_ROW else { throw SQLiteFailure(code: code, handle: handle) }
-                let names: DirectSQLiteRow.Columns
-                if let columns {
-                    names = columns
-                } else {
-                    names = kept.columns(of: statement)
-                    columns = names
-                }
-                onRow(
-                    DirectSQLiteRow(
-                        columns: names,
-                        values: try (0..<Int32(names.names.count)).map { try Self.value(at: $0, of: statement) },
-                        decoder: decoder
-                    )
-                )
-            }
+            )
         }
     }
 
@@ -181,7 +203,7 @@ final class DirectSQLiteConnection: Sendable {
         on eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any(),
         queryLogLevel: Logger.Level? = .debug
     ) -> any SQLDatabase {
-        DirectSQLiteDatabase(connection: self, eventLoop: eventLoop, logger: logger, queryLogLevel: queryLogLevel)
+        DirectSQLiteDatabase(statements: self, eventLoop: eventLoop, logger: logger, queryLogLevel: queryLogLevel)
     }
 
     private static func bind(_ value: SQLiteData, at index: Int32, to statement: OpaquePointer) -> Int32 {
@@ -322,9 +344,100 @@ struct DirectSQLiteRow: SQLRow {
     }
 }
 
+/// What runs ``DirectSQLiteDatabase``'s statements: one connection (the writer's), or the readers.
+protocol DirectSQLiteStatements: Sendable {
+    func execute(
+        _ sql: String,
+        _ binds: [SQLiteData],
+        decoder: SQLiteDataDecoder,
+        _ onRow: (any SQLRow) -> Void
+    )
+        throws
+}
+
+extension DirectSQLiteConnection: DirectSQLiteStatements {}
+
+/// The store's readers: a few connections that only read (`query_only`), each statement run on the calling thread on
+/// whichever of them no other thread is using, each keeping its statements prepared.
+///
+/// Under WAL a read takes no lock another connection waits for, and waits for none but in SQLite's rare recoveries: a
+/// read runs where it is asked for, as the writer's statements do. Through SQLiteNIO every read statement was
+/// prepared anew and went to a thread pool and back through an event loop — three hops and a compile for what is
+/// mostly an indexed look-up (BENCHMARKS.md).
+final class DirectSQLiteReaders: DirectSQLiteStatements {
+    private let connections: [DirectSQLiteConnection]
+    private let logger: Logger
+    /// Where the next statement starts looking for a free connection, so that they are used in turn.
+    private let next = Atomic<UInt>(0)
+
+    private init(connections: [DirectSQLiteConnection], logger: Logger) {
+        self.connections = connections
+        self.logger = logger
+    }
+
+    /// Opens `count` reading connections to the database file at `path` (which exists, in WAL mode).
+    static func open(
+        path: String,
+        count: Int,
+        busyTimeoutMilliseconds: Int32,
+        logger: Logger
+    ) throws -> DirectSQLiteReaders {
+        var connections: [DirectSQLiteConnection] = []
+        do {
+            for _ in 0..<max(1, count) {
+                let connection = try DirectSQLiteConnection.open(
+                    path: path,
+                    busyTimeoutMilliseconds: busyTimeoutMilliseconds,
+                    logger: logger
+                )
+                connections.append(connection)
+                try connection.run("PRAGMA foreign_keys = ON")
+                // A write through a reader would go around the writer's lock: SQLite refuses it.
+                try connection.run("PRAGMA query_only = ON")
+            }
+        } catch {
+            for connection in connections { connection.close() }
+            throw error
+        }
+        return DirectSQLiteReaders(connections: connections, logger: logger)
+    }
+
+    func execute(
+        _ sql: String,
+        _ binds: [SQLiteData],
+        decoder: SQLiteDataDecoder,
+        _ onRow: (any SQLRow) -> Void
+    )
+        throws
+    {
+        let start = Int(next.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(connections.count))
+        for offset in connections.indices {
+            let connection = connections[(start + offset) % connections.count]
+            if try connection.executeIfFree(sql, binds, decoder: decoder, onRow) { return }
+        }
+        // Every one in use (more threads reading than connections): wait for one.
+        try connections[start].execute(sql, binds, decoder: decoder, onRow)
+    }
+
+    /// The readers as SQLKit's database.
+    func sql(queryLogLevel: Logger.Level? = .debug) -> any SQLDatabase {
+        DirectSQLiteDatabase(
+            statements: self,
+            eventLoop: MultiThreadedEventLoopGroup.singleton.any(),
+            logger: logger,
+            queryLogLevel: queryLogLevel
+        )
+    }
+
+    /// Closes every connection; later statements fail.
+    func close() {
+        for connection in connections { connection.close() }
+    }
+}
+
 /// ``DirectSQLiteConnection`` as SQLKit's database: the SQL SQLiteKit would run, run on the calling thread.
 private struct DirectSQLiteDatabase: SQLDatabase {
-    let connection: DirectSQLiteConnection
+    let statements: any DirectSQLiteStatements
     let eventLoop: any EventLoop
     let logger: Logger
     let queryLogLevel: Logger.Level?
@@ -355,7 +468,7 @@ private struct DirectSQLiteDatabase: SQLDatabase {
                 metadata: ["sql": .string(sql), "binds": .array(rawBinds.map { .string("\($0)") })]
             )
         }
-        try connection.execute(sql, rawBinds.map { try encoder.encode($0) }, decoder: decoder, onRow)
+        try statements.execute(sql, rawBinds.map { try encoder.encode($0) }, decoder: decoder, onRow)
     }
 }
 

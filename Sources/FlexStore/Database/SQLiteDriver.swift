@@ -2,21 +2,20 @@ import Foundation
 import Logging
 import NIOPosix
 import SQLKit
-import SQLiteKit
-import SQLiteNIO
 
 /// SQLite in one file: WAL journal, a busy timeout so that two processes wait for each other instead of failing,
-/// writes serialized through one connection, reads on a second connection that WAL lets run beside a write.
+/// writes serialized through one connection, reads on a few more that WAL lets run beside a write.
 ///
 /// The writer's statements run on the thread of the transaction that runs them (``DirectSQLiteConnection``), and a
 /// write transaction runs on a thread of its own: a write waits for another process's lock for up to the busy
 /// timeout, and on Swift's or NIO's shared pools (as many threads as cores) that wait would hold up the rest of the
-/// process. Reads under WAL do not wait for locks and use NIO's shared pool.
+/// process. Reads under WAL do not wait for locks: they run on the thread that asks (``DirectSQLiteReaders``).
 final class SQLiteDriver: SQLDriver {
     let kind = DatabaseKind.sqlite
     private let writer: DirectSQLiteConnection
     private let writerDatabase: any SQLDatabase
-    private let reader: SQLiteConnection
+    private let readers: DirectSQLiteReaders
+    private let readerDatabase: any SQLDatabase
     private let threads: NIOThreadPool
     /// Runs a write transaction's own code, and so its statements, on the writer's thread.
     private let writerExecutor: ThreadPoolTaskExecutor
@@ -25,10 +24,11 @@ final class SQLiteDriver: SQLDriver {
     /// How long a write waits for another process's transaction before failing.
     static let busyTimeoutMilliseconds = 10_000
 
-    private init(writer: DirectSQLiteConnection, reader: SQLiteConnection, threads: NIOThreadPool) {
+    private init(writer: DirectSQLiteConnection, readers: DirectSQLiteReaders, threads: NIOThreadPool) {
         self.writer = writer
         writerDatabase = writer.sql()
-        self.reader = reader
+        self.readers = readers
+        readerDatabase = readers.sql()
         self.threads = threads
         writerExecutor = ThreadPoolTaskExecutor(threads: threads)
     }
@@ -71,26 +71,21 @@ final class SQLiteDriver: SQLDriver {
                 message: "Cannot open the SQLite database \(path): \(error). Check that the path is writable."
             )
         }
-        var reader: SQLiteConnection?
         do {
-            try await threads.runIfActive {
+            let readers = try await threads.runIfActive {
                 try writer.run("PRAGMA journal_mode = WAL")
                 try writer.run("PRAGMA synchronous = NORMAL")
                 try writer.run("PRAGMA foreign_keys = ON")
+                // One more than the threads that run Swift's tasks, so that a reader is nearly always free.
+                return try DirectSQLiteReaders.open(
+                    path: path,
+                    count: ProcessInfo.processInfo.activeProcessorCount + 1,
+                    busyTimeoutMilliseconds: Int32(busyTimeoutMilliseconds),
+                    logger: logger
+                )
             }
-            let opened = try await SQLiteConnection.open(
-                storage: .file(path: path),
-                threadPool: .singleton,
-                logger: logger,
-                on: MultiThreadedEventLoopGroup.singleton.any()
-            )
-            reader = opened
-            try await opened.sql().raw("PRAGMA busy_timeout = \(unsafeRaw: String(busyTimeoutMilliseconds))").run()
-            try await opened.sql().raw("PRAGMA foreign_keys = ON").run()
-            return SQLiteDriver(writer: writer, reader: opened, threads: threads)
+            return SQLiteDriver(writer: writer, readers: readers, threads: threads)
         } catch {
-            // Closed before released: an unclosed SQLiteConnection traps.
-            try? await reader?.close()
             writer.close()
             try? await threads.shutdownGracefully()
             throw StoreError(
@@ -130,15 +125,12 @@ final class SQLiteDriver: SQLDriver {
     }
 
     func withSession<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await body(reader.sql())
+        try await body(readerDatabase)
     }
 
     func close() async throws {
-        // Both, whatever the first does: an unclosed SQLiteConnection traps when it is released.
-        var readerError: (any Error)?
-        do { try await reader.close() } catch { readerError = error }
+        readers.close()
         writer.close()
         try await threads.shutdownGracefully()
-        if let readerError { throw readerError }
     }
 }
