@@ -70,10 +70,27 @@ extension SellingPartnerClient: ExternalFulfillmentInventory {
     }
 
     /// The sub-request's URI, with the SKU and location percent-encoded as Amazon asks.
-    static func inventoryURI(_ path: String, _ key: InventoryKey) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        func encode(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text }
-        return "\(path)?locationId=\(encode(key.locationID.rawValue))&skuId=\(encode(key.merchantSKU.rawValue))"
+    package static func inventoryURI(_ path: String, _ key: InventoryKey) -> String {
+        "\(path)?locationId=\(percentEncoded(key.locationID.rawValue))&skuId=\(percentEncoded(key.merchantSKU.rawValue))"
+    }
+
+    /// `text` with every UTF-8 byte but RFC 3986's unreserved characters (ASCII letters, digits, `-._~`) written as
+    /// `%XX`. (Foundation's `CharacterSet.alphanumerics` would let non-ASCII letters through unencoded, and building
+    /// it cost more than the rest of a push's request.)
+    package static func percentEncoded(_ text: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                bytes.append(byte)
+            default:
+                bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -1,5 +1,6 @@
 import AmazonEFShipments
 import AmazonSimulator
+import FlexCore
 import Foundation
 import OpenAPIRuntime
 import SellingPartner
@@ -150,5 +151,28 @@ struct ClientTests {
             let faulted = await amazon.simulator.recordedRequests().filter { $0.fault == "unavailable" }.count
             #expect(faulted > 0, "faults were injected")
         }
+    }
+}
+
+@Suite("batchInventory's sub-request URIs")
+struct InventoryURITests {
+    @Test("every byte but RFC 3986's unreserved characters is percent-encoded, non-ASCII letters too, and reads back")
+    func percentEncoding() throws {
+        #expect(SellingPartnerClient.percentEncoded("AZ-az_09.~") == "AZ-az_09.~")
+        #expect(SellingPartnerClient.percentEncoded("a b&c=d/e?f#g%h+i") == "a%20b%26c%3Dd%2Fe%3Ff%23g%25h%2Bi")
+        #expect(SellingPartnerClient.percentEncoded("Größe é") == "Gr%C3%B6%C3%9Fe%20%C3%A9")
+        #expect(SellingPartnerClient.percentEncoded("") == "")
+        let key = InventoryKey(
+            connectionID: ConnectionID(rawValue: "c"),
+            locationID: LocationID(rawValue: "HUB 1/é"),
+            merchantSKU: MerchantSKU(rawValue: "Größe M & L=1?#%"),
+            channel: .mfn
+        )
+        let uri = SellingPartnerClient.inventoryURI("/inventory/update", key)
+        #expect(uri.utf8.allSatisfy { $0 < 0x80 }, "the URI is ASCII")
+        // As the simulator reads it.
+        let items = try #require(URLComponents(string: uri)?.queryItems)
+        #expect(items.first { $0.name == "locationId" }?.value == "HUB 1/é")
+        #expect(items.first { $0.name == "skuId" }?.value == "Größe M & L=1?#%")
     }
 }
