@@ -210,15 +210,22 @@ final class DirectSQLiteConnection: Sendable {
         switch value {
         case .integer(let integer): sqlite_nio_sqlite3_bind_int64(statement, index, Int64(integer))
         case .float(let double): sqlite_nio_sqlite3_bind_double(statement, index, double)
-        case .text(let text):
-            sqlite_nio_sqlite3_bind_text64(
-                statement,
-                index,
-                text,
-                UInt64(text.utf8.count),
-                transient,
-                UInt8(SQLITE_UTF8)
-            )
+        case .text(var text):
+            // Its UTF-8 in place (a short string's on the stack), where passing the string itself as a C string
+            // copied a short one to the heap first.
+            text.withUTF8 { utf8 in
+                guard let base = utf8.baseAddress else {
+                    return sqlite_nio_sqlite3_bind_text64(statement, index, "", 0, transient, UInt8(SQLITE_UTF8))
+                }
+                return sqlite_nio_sqlite3_bind_text64(
+                    statement,
+                    index,
+                    UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self),
+                    UInt64(utf8.count),
+                    transient,
+                    UInt8(SQLITE_UTF8)
+                )
+            }
         case .blob(let buffer):
             buffer.withUnsafeReadableBytes {
                 sqlite_nio_sqlite3_bind_blob64(statement, index, $0.baseAddress, UInt64($0.count), transient)
@@ -236,7 +243,9 @@ final class DirectSQLiteConnection: Sendable {
             guard let text = sqlite_nio_sqlite3_column_text(statement, column) else {
                 throw SQLiteFailure(code: SQLITE_NOMEM, message: "no text for column \(column)")
             }
-            return .text(String(cString: text))
+            // Its length from SQLite (after the text, as SQLite asks), not by looking for its end.
+            let length = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+            return .text(String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self))
         case SQLITE_BLOB:
             let length = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
             var buffer = ByteBufferAllocator().buffer(capacity: length)
