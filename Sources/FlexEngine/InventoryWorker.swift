@@ -59,6 +59,9 @@ public actor InventoryWorker {
     /// Whether the last round sent everything that was pending when it began, all of it answered: the next change
     /// wakes the worker, so it need not look again at once.
     private var drained = false
+    /// The connection's status and settings as the last round that found nothing to send read them (nil: it read
+    /// none, or the connection is gone): what that round's reconciliation goes by, without reading them again.
+    private var looked: ConnectionSyncState?
 
     public init(
         connectionID: ConnectionID,
@@ -98,11 +101,13 @@ public actor InventoryWorker {
     public func syncRound(woken: Bool = false) async throws -> Bool {
         nextRetry = nil
         drained = false
+        looked = nil
         let limit = configuration.callsInFlight * InventoryRules.itemsPerCall
         if woken, let claimed = try await claim(limit: limit), claimed.0.examined > 0 {
             return try await send(claimed.0, limit: limit)
         }
         let round = try await store.read { [connectionID] in try await $0.inventorySyncState(connectionID) }
+        looked = round?.sync
         guard let settings = syncingSettings(round?.sync), let due = round?.due else { return false }
         guard due <= store.clock.now() else {
             nextRetry = due
@@ -148,9 +153,14 @@ public actor InventoryWorker {
     }
 
     /// Fetches the next page of Amazon's numbers when reconciliation is due. Returns whether it fetched anything.
+    ///
+    /// `known`: the connection's status and settings as just read; nil: read them.
     @discardableResult
-    public func reconcileIfDue(force: Bool = false) async throws -> Bool {
-        let sync = try await store.read { [connectionID] in try await $0.connectionSyncState(connectionID) }
+    public func reconcileIfDue(force: Bool = false, known: ConnectionSyncState? = nil) async throws -> Bool {
+        let sync: ConnectionSyncState? =
+            if let known { known } else {
+                try await store.read { [connectionID] in try await $0.connectionSyncState(connectionID) }
+            }
         guard let settings = syncingSettings(sync) else { return false }
         let interval = settings.reconciliationInterval
         let now = store.clock.now()
@@ -331,7 +341,8 @@ extension InventoryWorker: ConnectionWorker {
         do {
             var worked = try await syncRound(woken: woken)
             if worked, drained { return .within(configuration.pollInterval) }
-            if !worked { worked = try await reconcileIfDue() }
+            // The round that found nothing read the connection's status and settings: reconciliation goes by them.
+            if !worked { worked = try await reconcileIfDue(known: looked) }
             if worked { return .now }
             guard let nextRetry else { return .within(configuration.pollInterval) }
             let wait = max(0.05, nextRetry.timeIntervalSince(store.clock.now()))

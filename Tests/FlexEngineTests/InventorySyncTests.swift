@@ -307,6 +307,19 @@ struct InventorySyncTests {
             amazon.clock.advance(by: .seconds(601))
             #expect(try await worker.reconcileIfDue())
             #expect(await amazon.inventoryCalls() == calls + 1)
+
+            // The pass ends with an empty page.
+            #expect(try await worker.reconcileIfDue() == false)
+
+            // A round that finds nothing to send reconciles when due, by the settings it read: not with the sync
+            // switched off, and again once it is on.
+            amazon.clock.advance(by: .seconds(601))
+            try await amazon.settings { $0.inventorySyncEnabled = false }
+            #expect(try await worker.round() != .now)
+            #expect(await amazon.inventoryCalls() == calls + 1)
+            try await amazon.settings { $0.inventorySyncEnabled = true }
+            #expect(try await worker.round() == .now)
+            #expect(await amazon.inventoryCalls() == calls + 2)
         }
     }
 
