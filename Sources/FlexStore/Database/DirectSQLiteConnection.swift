@@ -59,7 +59,9 @@ final class DirectSQLiteConnection: Sendable {
     static func open(path: String, busyTimeoutMilliseconds: Int32, logger: Logger) throws -> DirectSQLiteConnection {
         _ = sqlite_nio_sqlite3_initialize()
         var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_EXRESCODE
+        // No mutex of SQLite's own on the connection (NOMUTEX): every use of the handle is under this class's
+        // mutex already, and SQLite's would be taken again at every call (each bind, step and column read).
+        let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         let opened = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
         guard opened == SQLITE_OK, let handle else {
             let message = handle.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "cannot open"
