@@ -76,10 +76,12 @@ final class SQLiteDriver: SQLDriver {
                 try writer.run("PRAGMA journal_mode = WAL")
                 try writer.run("PRAGMA synchronous = NORMAL")
                 try writer.run("PRAGMA foreign_keys = ON")
-                // One more than the threads that run Swift's tasks, so that a reader is nearly always free.
+                // One more than the threads that run Swift's tasks, so that a reader is nearly always free; at most
+                // eight, each keeping its statements prepared (a read is short, and SQLite's one writer is the limit
+                // long before a ninth reader would be).
                 return try DirectSQLiteReaders.open(
                     path: path,
-                    count: ProcessInfo.processInfo.activeProcessorCount + 1,
+                    count: min(ProcessInfo.processInfo.activeProcessorCount + 1, 8),
                     busyTimeoutMilliseconds: Int32(busyTimeoutMilliseconds),
                     logger: logger
                 )
