@@ -88,13 +88,22 @@ public struct NotificationRoutes: Sendable {
         guard notification.summary.fulfillmentType != "AFN" else {
             return Self.answer(.ok, "Order \(notification.amazonOrderID) is fulfilled by Amazon; nothing to do.")
         }
+        // A span of its own, as a shipment's notification has; the fetch continues its trace.
+        let span = startSpan("notification.file")
+        defer { span.end() }
+        span.attributes["flexbridge.seller"] = notification.sellerID
+        span.attributes["flexbridge.order"] = notification.amazonOrderID
+        span.attributes["amazon.marketplace"] = notification.summary.marketplaceID
+        let trace = TraceContext(of: span.context)
         let connections = try await store.transaction { session in
             try await session.requestMerchantOrderFetch(
                 sellingPartnerID: notification.sellerID,
                 orderID: notification.amazonOrderID,
-                marketplaceID: MarketplaceID(rawValue: notification.summary.marketplaceID)
+                marketplaceID: MarketplaceID(rawValue: notification.summary.marketplaceID),
+                trace: trace
             )
         }
+        span.attributes["flexbridge.connections"] = connections.map(\.rawValue)
         for connection in connections {
             store.activity.record(.notification, for: connection, at: store.clock.now())
         }

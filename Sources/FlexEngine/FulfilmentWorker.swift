@@ -748,8 +748,10 @@ public struct FulfilmentWorker: Sendable {
                 }
                 continue
             }
+            // The read-back is in the command's trace.
+            let trace = TraceContext.current
             try await store.transaction(fencedBy: lease) { [connectionID] in
-                try await $0.requestMerchantOrderFetch(connectionID: connectionID, orderID: facts.orderID)
+                try await $0.requestMerchantOrderFetch(connectionID: connectionID, orderID: facts.orderID, trace: trace)
             }
             let left = facts.items.reduce(0) { $0 + MerchantShipRules.remaining($1, in: facts) }
             let sent = confirmation.items.reduce(0) { $0 + $1.quantity }

@@ -1,8 +1,10 @@
 import FlexCore
 import FlexStore
+import FlexUseCases
 import Foundation
 import Logging
 import SellingPartner
+import Tracing
 
 /// Mirrors one connection's merchant-fulfilled orders. Notifications carry the latency: an ORDER_CHANGE filed by
 /// the notification route is fetched at once with getOrder (0.5/s, burst 30). searchOrders by `lastUpdatedAfter`
@@ -113,30 +115,41 @@ public struct MerchantOrderWorker: Sendable {
         guard let (_, earliest) = try await settings() else { return 0 }
         var changed = 0
         while true {
-            let ids = try await store.read { [connectionID] in
+            let notified = try await store.read { [connectionID] in
                 try await $0.merchantOrderFetches(connectionID: connectionID, limit: 20)
             }
-            guard !ids.isEmpty else { return changed }
-            for id in ids {
-                let readSince = store.clock.now()
-                let order = try await callAmazon(store: store, connectionID: connectionID, lease: lease) {
-                    try await amazon.merchantOrder(id)
-                }
-                let (change, unknown) = try await store.transaction(fencedBy: lease) { [connectionID] session in
-                    let stored: (OrderChange, UnknownAmazonValue?) =
-                        Self.isBefore(earliest, order)
-                        ? (.unchanged, nil)
-                        : try await Self.store(order, in: session, connectionID: connectionID, source: "notification")
-                    try await session.completeMerchantOrderFetch(
-                        connectionID: connectionID,
-                        orderID: id,
-                        readSince: readSince
-                    )
-                    return stored
-                }
-                unknown?.report(logger, connectionID: connectionID)
-                if change != .unchanged { changed += 1 }
+            guard !notified.isEmpty else { return changed }
+            for order in notified {
+                if try await fetch(order, earliest: earliest) { changed += 1 }
             }
+        }
+    }
+
+    /// Reads a notified order from Amazon and stores it, in a span of the trace of what asked for the read (a new
+    /// trace when it was not traced). Returns whether the stored order changed.
+    private func fetch(_ notified: NotifiedMerchantOrder, earliest: Date?) async throws -> Bool {
+        try await withRedactedSpan("mfn_order.fetch", context: notified.trace.instrumentationContext) { span in
+            span.attributes["flexbridge.connection"] = connectionID.rawValue
+            span.attributes["flexbridge.order"] = notified.orderID
+            let readSince = store.clock.now()
+            let order = try await callAmazon(store: store, connectionID: connectionID, lease: lease) {
+                try await amazon.merchantOrder(notified.orderID)
+            }
+            let (change, unknown) = try await store.transaction(fencedBy: lease) { [connectionID] session in
+                let stored: (OrderChange, UnknownAmazonValue?) =
+                    Self.isBefore(earliest, order)
+                    ? (.unchanged, nil)
+                    : try await Self.store(order, in: session, connectionID: connectionID, source: "notification")
+                try await session.completeMerchantOrderFetch(
+                    connectionID: connectionID,
+                    orderID: notified.orderID,
+                    readSince: readSince
+                )
+                return stored
+            }
+            unknown?.report(logger, connectionID: connectionID)
+            span.attributes["flexbridge.changed"] = change != .unchanged
+            return change != .unchanged
         }
     }
 

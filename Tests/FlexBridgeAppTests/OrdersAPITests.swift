@@ -95,9 +95,7 @@ struct OrdersAPITests {
                 )
                 #expect(
                     try await store.read { try await $0.merchantOrderFetches(connectionID: connection.id, limit: 10) }
-                        == [
-                            "111-0000000-0000001"
-                        ]
+                        .map(\.orderID) == ["111-0000000-0000001"]
                 )
                 #expect(try await notify(seller: "A1SELLER", key: Self.secret, body: orderChange("")) == .badRequest)
                 #expect(try await notify(seller: "A1SELLER", key: Self.secret) == .ok)

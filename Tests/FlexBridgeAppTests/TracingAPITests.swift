@@ -132,6 +132,38 @@ struct TracingAPITests {
             #expect(fetchContext.spanID == filing.spanID)
             #expect(filing.attributes["flexbridge.order"]?.toSpanAttribute() == .string("SHIP-10"))
 
+            // An MFN order's ORDER_CHANGE: its fetch continues under the span that filed it, too.
+            try await store.transaction {
+                _ = try await $0.updateSettings(of: connection.id, actor: "test") { $0.mfnOrderSyncEnabled = true }
+            }
+            let orderChange = try await Self.callerTrace()
+            var orderChangeHeaders = orderChange.headers
+            orderChangeHeaders[HTTPField.Name("x-api-key")!] = Self.secret
+            let orderEvent =
+                #"{"detail-type":"ORDER_CHANGE","detail":{"NotificationType":"ORDER_CHANGE","Payload":{"OrderChangeNotification":{"NotificationLevel":"OrderLevel","SellerId":"A1SELLER","AmazonOrderId":"171-0000000-0000009","OrderChangeType":"OrderStatusChange","Summary":{"MarketplaceId":"A21TJRUUN4KGV","OrderStatus":"Unshipped","FulfillmentType":"MFN"}}}}}"#
+            let orderNotified = try await client.execute(
+                uri: "/notifications/amazon",
+                method: .post,
+                headers: orderChangeHeaders,
+                body: ByteBuffer(string: orderEvent)
+            ) { $0.status }
+            #expect(orderNotified == .ok)
+            let orderFetch = try #require(
+                try await store.read { try await $0.merchantOrderFetches(connectionID: connection.id, limit: 10) }.first
+            )
+            #expect(orderFetch.orderID == "171-0000000-0000009")
+            let orderFetchContext = try Self.continued(orderFetch.trace)
+            #expect(orderFetchContext.traceID == orderChange.traceID)
+            let orderFiling = try #require(
+                TestTracing.spans(of: orderChange.traceID).first { $0.operationName == "notification.file" }
+            )
+            #expect(orderFetchContext.spanID == orderFiling.spanID)
+            #expect(orderFiling.attributes["flexbridge.order"]?.toSpanAttribute() == .string("171-0000000-0000009"))
+            #expect(
+                orderFiling.attributes["flexbridge.connections"]?.toSpanAttribute()
+                    == .stringArray([connection.id.rawValue])
+            )
+
             // A later write the caller did not trace starts a trace of its own, which replaces the first one's.
             let plain = try await client.execute(
                 uri: "/api/v1/stock",

@@ -137,6 +137,101 @@ struct TracingTests {
         }
     }
 
+    @Test(
+        "an MFN order's notification and the read-back a shipment confirmation queues each continue their trace in the fetch, down to Amazon's getOrder",
+        arguments: TestEngine.available
+    )
+    func merchantOrderFetchCarriesItsTrace(engine: TestEngine) async throws {
+        _ = TestTracing.tracer
+        try await FulfilmentTests.run(engine: engine) { parts in
+            let store = parts.amazon.store
+            let connection = parts.amazon.connection
+            try await store.transaction {
+                _ = try await $0.updateSettings(of: connection.id, actor: "test") {
+                    $0.mfnOrderSyncEnabled = true
+                    $0.shipMethods = [
+                        ShipMethodMapping(
+                            serviceLevel: "Standard",
+                            wmsCarrier: "dhl",
+                            wmsMethod: "parcel",
+                            carrierCode: "DHL",
+                            shippingMethod: "Paket"
+                        )
+                    ]
+                }
+            }
+            let worker = MerchantOrderWorker(
+                connectionID: connection.id,
+                store: store,
+                client: parts.client,
+                logger: Logger(label: "test.tracing")
+            )
+            let orderID = try await parts.amazon.simulator.createMFNOrder(
+                .init(
+                    merchantID: InventoryFixture.merchant,
+                    marketplaceID: InventoryFixture.marketplace,
+                    serviceLevel: "Standard"
+                )
+            )
+            let notified = try await TestTracing.traced("POST /notifications/amazon") {
+                try await store.transaction {
+                    try await $0.requestMerchantOrderFetch(
+                        sellingPartnerID: InventoryFixture.merchant,
+                        orderID: orderID,
+                        marketplaceID: MarketplaceID(rawValue: InventoryFixture.marketplace),
+                        trace: TraceContext.current
+                    )
+                }
+            }
+            #expect(notified.value == [connection.id])
+            // Filed again without a trace (a second notification of an untraced sender): the first one's stands.
+            try await store.transaction {
+                try await $0.requestMerchantOrderFetch(connectionID: connection.id, orderID: orderID)
+            }
+            #expect(try await worker.fetchNotified() == 1)
+            let fetch = try span("mfn_order.fetch", of: notified.traceID)
+            #expect(fetch.attributes["flexbridge.connection"]?.toSpanAttribute() == .string(connection.id.rawValue))
+            #expect(fetch.attributes["flexbridge.order"]?.toSpanAttribute() == .string(orderID))
+            #expect(fetch.attributes["flexbridge.changed"]?.toSpanAttribute() == .bool(true))
+            let call = try span("amazon getOrder", of: notified.traceID)
+            #expect(call.parentSpanID == fetch.spanID && call.kind == .client)
+
+            // Read again untraced: a trace of its own, not the notification's.
+            try await store.transaction {
+                try await $0.requestMerchantOrderFetch(connectionID: connection.id, orderID: orderID)
+            }
+            #expect(try await worker.fetchNotified() == 0)
+            #expect(TestTracing.spans(of: notified.traceID).filter { $0.operationName == "mfn_order.fetch" }.count == 1)
+
+            // A traced shipment confirmation: the order's read-back it queues is in the command's trace.
+            let facts = try MerchantOrderFacts(document: try await parts.order(orderID).shipment)
+            let item = try #require(facts.items.first)
+            let ship = try await TestTracing.traced("POST /api/v1/orders/{id}/commands") {
+                try await FulfilmentUseCases(store: store).submitCommand(
+                    .init(
+                        type: .ship,
+                        trackingId: "1Z1",
+                        items: [.init(lineItemId: item.orderItemID, quantity: item.quantityOrdered)]
+                    ),
+                    to: ShipmentID(rawValue: orderID),
+                    idempotencyKey: "traced-ship"
+                )
+            }
+            try await parts.fulfilment.drain()
+            #expect(try await store.read { try await $0.command(ship.value.command.id) }?.status == .succeeded)
+            let run = try span("order.ship", of: ship.traceID)
+            #expect(try span("amazon confirmShipment", of: ship.traceID).parentSpanID == run.spanID)
+            let readBack = try #require(
+                try await store.read { try await $0.merchantOrderFetches(connectionID: connection.id, limit: 10) }.first
+            )
+            #expect(readBack.trace?.instrumentationContext.inMemorySpanContext?.spanID == run.spanID)
+            #expect(try await worker.fetchNotified() == 1)
+            let refetch = try span("mfn_order.fetch", of: ship.traceID)
+            #expect(refetch.parentSpanID == run.spanID)
+            #expect(try span("amazon getOrder", of: ship.traceID).parentSpanID == refetch.spanID)
+        }
+    }
+
     @Test("a stored trace reads back as written; text that is not one is no trace")
     func storedForm() {
         let trace = TraceContext(fields: ["traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"])

@@ -803,5 +803,10 @@ enum Schema {
                 try await database.raw("ALTER TABLE \(unsafeRaw: table) ADD COLUMN trace_context TEXT").run()
             }
         },
+        Migration(version: 21, name: "A notified MFN order keeps the trace of the notification that filed it") {
+            database,
+            _ in
+            try await database.raw("ALTER TABLE merchant_order_fetches ADD COLUMN trace_context TEXT").run()
+        },
     ]
 }
