@@ -78,7 +78,7 @@ extension SellingPartnerClient: ExternalFulfillmentInventory {
     /// `%XX`. (Foundation's `CharacterSet.alphanumerics` would let non-ASCII letters through unencoded, and building
     /// it cost more than the rest of a push's request.)
     package static func percentEncoded(_ text: String) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
+        let hex = hexDigits
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         for byte in text.utf8 {
@@ -93,4 +93,7 @@ extension SellingPartnerClient: ExternalFulfillmentInventory {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
+
+    /// `0`–`9`, `A`–`F` as UTF-8, made once: the encoder runs twice for every stock push.
+    private static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
 }
