@@ -115,61 +115,6 @@ extension RequestLimits.Rule {
     }
 }
 
-/// A number as JSON carries it: a whole number that fits 64 bits, or anything else.
-enum JSONNumber: Sendable, Hashable, CustomStringConvertible {
-    case integer(Int64)
-    case real(Double)
-
-    var description: String {
-        switch self {
-        case .integer(let value): "\(value)"
-        case .real(let value): RequestLimits.Rule.format(value)
-        }
-    }
-}
-
-/// A JSON document read only to find its numbers: strings and booleans are kept as markers, not values.
-enum JSONTree: Decodable, Sendable {
-    case number(JSONNumber)
-    case array([JSONTree])
-    case object([String: JSONTree])
-    /// A string holding U+0000, which no field takes (PostgreSQL cannot store it in text).
-    case stringWithNUL
-    case other
-
-    init(from decoder: any Decoder) throws {
-        if let container = try? decoder.container(keyedBy: AnyKey.self) {
-            var members: [String: JSONTree] = [:]
-            for key in container.allKeys { members[key.stringValue] = try container.decode(JSONTree.self, forKey: key) }
-            self = .object(members)
-            return
-        }
-        if var container = try? decoder.unkeyedContainer() {
-            var elements: [JSONTree] = []
-            while !container.isAtEnd { elements.append(try container.decode(JSONTree.self)) }
-            self = .array(elements)
-            return
-        }
-        let value = try decoder.singleValueContainer()
-        if let string = try? value.decode(String.self) {
-            self = string.contains("\u{0}") ? .stringWithNUL : .other
-        } else if value.decodeNil() || (try? value.decode(Bool.self)) != nil {
-            self = .other
-        } else if let integer = try? value.decode(Int64.self) {
-            self = .number(.integer(integer))
-        } else {
-            self = .number(.real(try value.decode(Double.self)))
-        }
-    }
-
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-}
-
 /// Text no field takes: U+0000 (NUL). PostgreSQL refuses it in text, SQLite would store it; either way it is no
 /// hub, SKU, name or id a person typed.
 enum ForbiddenText {
@@ -177,37 +122,85 @@ enum ForbiddenText {
 
     /// The first query or path parameter holding NUL.
     static func check(query: [(name: String, value: String)], path: [String: String]) -> RequestValueError? {
-        for (name, value) in query where value.contains("\u{0}") || name.contains("\u{0}") {
+        for (name, value) in query where value.utf8.contains(0) || name.utf8.contains(0) {
             return RequestValueError(field: name.replacingOccurrences(of: "\u{0}", with: "\\0"), reason: reason)
         }
-        for (name, value) in path.sorted(by: { $0.key < $1.key }) where value.contains("\u{0}") {
+        for (name, value) in path.sorted(by: { $0.key < $1.key }) where value.utf8.contains(0) {
             return RequestValueError(field: name, reason: reason)
         }
         return nil
     }
 
     /// The first string of a JSON body holding NUL (a key or a value), named by its path.
-    static func check(_ node: JSONTree, at field: String = "") -> RequestValueError? {
+    static func check(_ node: JSONTree) -> RequestValueError? {
+        guard let (place, inName) = nul(in: node) else { return nil }
+        let field = place.text.isEmpty ? "body" : place.text
+        return RequestValueError(
+            field: inName ? field.replacingOccurrences(of: "\u{0}", with: "\\0") : field,
+            reason: reason
+        )
+    }
+
+    /// Where the first NUL is, and whether it is in a member's name.
+    private static func nul(in node: JSONTree) -> (BodyPlace, inName: Bool)? {
         switch node {
         case .stringWithNUL:
-            return RequestValueError(field: field.isEmpty ? "body" : field, reason: reason)
+            return (BodyPlace(), false)
         case .array(let elements):
             for (index, element) in elements.enumerated() {
-                if let error = check(element, at: "\(field)[\(index)]") { return error }
+                if let (place, inName) = nul(in: element) {
+                    return (place.enclosed(in: .index(index)), inName)
+                }
             }
             return nil
         case .object(let members):
-            for (name, member) in members.sorted(by: { $0.key < $1.key }) {
-                let path = field.isEmpty ? name : "\(field).\(name)"
-                if name.contains("\u{0}") {
-                    return RequestValueError(field: path.replacingOccurrences(of: "\u{0}", with: "\\0"), reason: reason)
+            for member in members {
+                if member.name.utf8.contains(0) { return (BodyPlace(.name(member.name)), true) }
+                if let (place, inName) = nul(in: member.value) {
+                    return (place.enclosed(in: .name(member.name)), inName)
                 }
-                if let error = check(member, at: path) { return error }
             }
             return nil
         case .number, .other:
             return nil
         }
+    }
+}
+
+/// A place in a JSON body (`packages[0].items[1].quantity`), built outwards from the value as a check returns, so
+/// only for a value found wrong.
+struct BodyPlace {
+    enum Step {
+        case name(String)
+        case index(Int)
+    }
+
+    /// Innermost first.
+    private var steps: [Step] = []
+
+    init() {}
+
+    init(_ step: Step) {
+        steps = [step]
+    }
+
+    /// This place inside `step`.
+    func enclosed(in step: Step) -> BodyPlace {
+        var outer = self
+        outer.steps.append(step)
+        return outer
+    }
+
+    /// The place as the API's messages name fields.
+    var text: String {
+        var text = ""
+        for step in steps.reversed() {
+            switch step {
+            case .name(let name): text += text.isEmpty ? name : ".\(name)"
+            case .index(let index): text += "[\(index)]"
+            }
+        }
+        return text
     }
 }
 
@@ -233,33 +226,40 @@ extension RequestLimits {
     /// (`packages[0].items[1].quantity`).
     func checkBody(_ tree: JSONTree) -> RequestValueError? {
         for number in body {
-            if let error = Self.check(tree, number.path[...], number.rule, at: "") { return error }
+            if let (place, reason) = Self.check(tree, number.path[...], number.rule) {
+                return RequestValueError(field: place.text, reason: reason)
+            }
         }
         return nil
     }
 
-    private static func check(
-        _ node: JSONTree,
-        _ path: ArraySlice<Step>,
-        _ rule: Rule,
-        at field: String
-    ) -> RequestValueError? {
+    private static func check(_ node: JSONTree, _ path: ArraySlice<Step>, _ rule: Rule) -> (BodyPlace, String)? {
         guard let step = path.first else {
             guard case .number(let value) = node, let reason = rule.check(json: value) else { return nil }
-            return RequestValueError(field: field, reason: reason)
+            return (BodyPlace(), reason)
         }
         let rest = path.dropFirst()
         switch (step, node) {
         case (.key(let name), .object(let members)):
-            return members[name].flatMap { check($0, rest, rule, at: field.isEmpty ? name : "\(field).\(name)") }
+            // A name given twice: every value is checked, whichever one a decoder takes.
+            for member in members where member.name == name {
+                if let (place, reason) = check(member.value, rest, rule) {
+                    return (place.enclosed(in: .name(name)), reason)
+                }
+            }
+            return nil
         case (.anyKey, .object(let members)):
-            for (name, member) in members.sorted(by: { $0.key < $1.key }) {
-                if let error = check(member, rest, rule, at: field.isEmpty ? name : "\(field).\(name)") { return error }
+            for member in members {
+                if let (place, reason) = check(member.value, rest, rule) {
+                    return (place.enclosed(in: .name(member.name)), reason)
+                }
             }
             return nil
         case (.anyIndex, .array(let elements)):
             for (index, element) in elements.enumerated() {
-                if let error = check(element, rest, rule, at: "\(field)[\(index)]") { return error }
+                if let (place, reason) = check(element, rest, rule) {
+                    return (place.enclosed(in: .index(index)), reason)
+                }
             }
             return nil
         default:

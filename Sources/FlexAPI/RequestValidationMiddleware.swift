@@ -59,7 +59,7 @@ struct RequestValidationMiddleware: ServerMiddleware {
             if Self.isJSON(request) {
                 // Read once here for what the generated decoder does not check; a body that is not JSON is left to
                 // it, which says where it stops being JSON.
-                if let tree = try? JSONDecoder().decode(JSONTree.self, from: Data(bytes)),
+                if let tree = JSONTree.parse(bytes) ?? JSONTree.decoded(bytes),
                     let error = ForbiddenText.check(tree) ?? limits?.checkBody(tree)
                 {
                     return ProblemResponse.invalidInput(error.reason, field: error.field)

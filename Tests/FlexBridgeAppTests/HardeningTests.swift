@@ -237,6 +237,13 @@ struct HardeningTests {
                 json: #"{"items":[{"hub":"H","sku":"S","quantity":1e10}]}"#,
                 field: "items[0].quantity"
             )
+            // A name given twice: every value is checked, whichever one a decoder would take.
+            try await rig.refused(
+                .put,
+                "/api/v1/stock",
+                json: #"{"items":[{"hub":"H","sku":"S","quantity":5,"quantity":-1}]}"#,
+                field: "items[0].quantity"
+            )
         }
     }
 
