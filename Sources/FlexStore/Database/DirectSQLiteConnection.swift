@@ -107,10 +107,12 @@ final class DirectSQLiteConnection: Sendable {
         guard let handle = state.handle else {
             throw SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed")
         }
-        // Taken out while it runs, so that a statement is never stepped by two callers at once.
+        // Looked up once: the statement runs under the connection's mutex, so no other caller steps it meanwhile.
         var kept: Kept
-        if let taken = state.statements.removeValue(forKey: sql) {
-            kept = taken
+        let isNew: Bool
+        if let found = state.statements[sql] {
+            kept = found
+            isNew = false
         } else {
             var prepared: OpaquePointer?
             let code = sqlite_nio_sqlite3_prepare_v3(
@@ -128,18 +130,24 @@ final class DirectSQLiteConnection: Sendable {
             // Only a comment or white space: nothing to run.
             guard let prepared else { return }
             kept = Kept(statement: prepared)
+            isNew = true
         }
         let statement = kept.statement
+        let columnsBefore = kept.columns
         defer {
             // Bindings are left as they are: every run binds every parameter again, and clearing them would
             // make SQLite prepare the statement anew at its next run whenever the planner looked at a value
             // bound (an `=` term the index does not use: most statements).
             sqlite_nio_sqlite3_reset(statement)
-            if state.statements.count >= Self.keptStatements {
-                for other in state.statements.values { sqlite_nio_sqlite3_finalize(other.statement) }
-                state.statements.removeAll(keepingCapacity: true)
+            if isNew {
+                if state.statements.count >= Self.keptStatements {
+                    for other in state.statements.values { sqlite_nio_sqlite3_finalize(other.statement) }
+                    state.statements.removeAll(keepingCapacity: true)
+                }
+                state.statements[sql] = kept
+            } else if kept.columns !== columnsBefore {
+                state.statements[sql] = kept
             }
-            state.statements[sql] = kept
         }
         for (index, value) in binds.enumerated() {
             let code = Self.bind(value, at: Int32(index + 1), to: statement)
