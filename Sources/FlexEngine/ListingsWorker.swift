@@ -1,9 +1,11 @@
 import Algorithms
 import FlexCore
 import FlexStore
+import FlexUseCases
 import Foundation
 import Logging
 import SellingPartner
+import Tracing
 
 /// Sends one connection's merchant-fulfilled (MFN) stock and its listings' prices to Amazon's listings, as fast as Amazon's two routes
 /// allow together: a few changes by patchListingsItem within seconds (5 a second), a backlog by JSON listings feeds
@@ -370,6 +372,20 @@ public struct ListingsWorker: ConnectionWorker {
         }
         var taken = 0
         for item in items {
+            if try await patch(item, connection) { taken += 1 }
+        }
+        if taken > 0 { store.activity.record(.skusSent(taken), for: connectionID, at: store.clock.now()) }
+        return items.count
+    }
+
+    /// Patches one item in a span of the trace of the write that changed it (a new trace when it was not traced);
+    /// whether Amazon took the change.
+    private func patch(_ item: ListingItem, _ connection: Connection) async throws -> Bool {
+        try await withRedactedSpan("listings.patch", context: item.trace.instrumentationContext) { span in
+            span.attributes["flexbridge.connection"] = connectionID.rawValue
+            span.attributes["flexbridge.sku"] = item.merchantSKU.rawValue
+            span.attributes["flexbridge.facet"] = item.facet.rawValue
+            span.attributes["amazon.marketplace"] = item.marketplaceID.rawValue
             let quantity = item.facet == .quantity ? quantity(item, connection.settings) : nil
             do {
                 let answer = try await amazon.patchListing(
@@ -385,9 +401,9 @@ public struct ListingsWorker: ConnectionWorker {
                 )
                 if let status = answer.unknownStatus {
                     try await retryUnknown(item, status: status)
-                    continue
+                    span.attributes["flexbridge.outcome"] = "retry"
+                    return false
                 }
-                if answer.accepted { taken += 1 }
                 try await store.transaction(fencedBy: lease) { session in
                     if answer.accepted {
                         try await session.recordListingSent(
@@ -409,6 +425,8 @@ public struct ListingsWorker: ConnectionWorker {
                         try await session.recordListingRefused(item, version: item.version, issue: issue)
                     }
                 }
+                span.attributes["flexbridge.outcome"] = answer.accepted ? "sent" : "refused"
+                return answer.accepted
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
@@ -426,6 +444,7 @@ public struct ListingsWorker: ConnectionWorker {
                             )
                         )
                     }
+                    span.attributes["flexbridge.outcome"] = "refused"
                 } else {
                     let at = store.clock.now().addingTimeInterval(
                         Double.random(in: 2...configuration.maximumRetryDelay)
@@ -433,11 +452,11 @@ public struct ListingsWorker: ConnectionWorker {
                     try await store.transaction(fencedBy: lease) {
                         try await $0.recordListingRetry(item, at: at, reason: "\(underlying)")
                     }
+                    span.attributes["flexbridge.outcome"] = "retry"
                 }
+                return false
             }
         }
-        if taken > 0 { store.activity.record(.skusSent(taken), for: connectionID, at: store.clock.now()) }
-        return items.count
     }
 
     /// An item whose change Amazon answered with a status this version does not know: sent again later (a PATCH of a
@@ -460,7 +479,8 @@ public struct ListingsWorker: ConnectionWorker {
 
     /// Puts up to `count` pending items of one marketplace (the oldest change's) in a feed and submits it.
     func submitFeed(_ connection: Connection, count: Int, facets: Set<ListingFacet>) async throws -> Int {
-        let feed = try await store.transaction(fencedBy: lease) { [connectionID] session -> ListingFeedRecord? in
+        let prepared = try await store.transaction(fencedBy: lease) {
+            [connectionID] session -> (feed: ListingFeedRecord, traces: [TraceContext])? in
             guard
                 let oldest = try await session.pendingListingItems(
                     connectionID: connectionID,
@@ -479,12 +499,28 @@ public struct ListingsWorker: ConnectionWorker {
                 marketplaceID: oldest.marketplaceID,
                 items: items.map { ($0, $0.facet == .quantity ? quantity($0, connection.settings) : nil) }
             )
-            return try await session.openListingFeeds(connectionID: connectionID).first { $0.id == id }
+            guard
+                let feed = try await session.openListingFeeds(connectionID: connectionID).first(where: { $0.id == id })
+            else { return nil }
+            return (feed, Array(items.compactMap(\.trace).uniqued()))
         }
-        guard let feed else { return 0 }
-        try await submit(feed, connection)
+        guard let (feed, traces) = prepared else { return 0 }
+        // In the trace of the first traced write among the feed's items (a new trace when none was), linked to the
+        // others' — the first hundred: a feed carries up to 25,000 items.
+        try await withRedactedSpan("listings.feed", context: traces.first.instrumentationContext) { span in
+            span.attributes["flexbridge.connection"] = connectionID.rawValue
+            span.attributes["flexbridge.items"] = feed.items
+            span.attributes["amazon.marketplace"] = feed.marketplaceID.rawValue
+            for other in traces.dropFirst().prefix(Self.feedLinks) {
+                span.addLink(SpanLink(context: other.instrumentationContext, attributes: [:]))
+            }
+            try await submit(feed, connection)
+        }
         return feed.items
     }
+
+    /// The most other writes' traces a feed's span links to.
+    static let feedLinks = 100
 
     /// Builds a prepared feed's document from its items and submits it; records Amazon's feed id.
     func submit(_ feed: ListingFeedRecord, _ connection: Connection) async throws {

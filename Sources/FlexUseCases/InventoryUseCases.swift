@@ -70,9 +70,13 @@ public struct InventoryUseCases: Sendable {
         }
     }
 
-    /// Records the WMS's prices: each change reaches every listing of its SKU in its marketplace.
+    /// Records the WMS's prices: each change reaches every listing of its SKU in its marketplace, with the trace of
+    /// the request that wrote it.
     public func recordPrices(_ prices: [SKUPrice], account: AccountID) async throws -> PriceWrite {
-        try await store.transaction { session in try await session.recordPrices(prices, account: account) }
+        let trace = TraceContext.current
+        return try await store.transaction { session in
+            try await session.recordPrices(prices, account: account, trace: trace)
+        }
     }
 
     /// Sends every item of the connection again, even those Amazon holds at FlexBridge's number; logged as a change

@@ -232,6 +232,79 @@ struct TracingTests {
         }
     }
 
+    @Test(
+        "MFN stock and price writes continue their traces in the listings worker: a feed in the first write's trace linked to the others, a patch in its write's, down to Amazon's calls",
+        arguments: TestEngine.available
+    )
+    func listingsCarryTheirTrace(engine: TestEngine) async throws {
+        _ = TestTracing.tracer
+        let skus = (1...60).map { "MFN-\($0)" }
+        try await ListingsSyncTests.run(engine: engine, skus: skus) { fixture, worker, _ in
+            let id = fixture.connection.id
+            let inventory = InventoryUseCases(store: fixture.store)
+            try await fixture.settings { $0.mfnStockHubs = ["HUB2"] }
+            try await ListingsSyncTests.settle(worker, fixture)
+            /// A traced stock write of `units` for each SKU in `range`, at HUB2.
+            func write(_ range: ClosedRange<Int>, units: Int) async throws -> String {
+                try await TestTracing.traced("PUT /api/v1/stock") {
+                    try await inventory.recordStock(
+                        range.map {
+                            StockLevel(
+                                hub: "HUB2",
+                                warehouseSKU: WarehouseSKU(rawValue: "W-MFN-\($0)"),
+                                quantity: units
+                            )
+                        },
+                        account: .default
+                    )
+                }.traceID
+            }
+
+            // Sixty changes from two writes go in one feed, in the trace of the write of the first item (MFN-1).
+            let first = try await write(1...40, units: 5)
+            let second = try await write(41...60, units: 6)
+            try await ListingsSyncTests.settle(worker, fixture)
+            #expect(try await ListingsSyncTests.items(fixture).values.allSatisfy { $0.sentRoute == "feed" })
+            let feed = try span("listings.feed", of: first)
+            #expect(feed.attributes["flexbridge.connection"]?.toSpanAttribute() == .string(id.rawValue))
+            #expect(feed.attributes["flexbridge.items"]?.toSpanAttribute() == .int64(60))
+            #expect(feed.links.map(\.context.inMemorySpanContext?.traceID) == [second], "linked to the other write")
+            #expect(try span("amazon createFeed", of: first).parentSpanID == feed.spanID)
+            #expect(TestTracing.spans(of: second).allSatisfy { $0.operationName == "PUT /api/v1/stock" })
+
+            // One change goes by patch, in its write's trace.
+            let third = try await write(1...1, units: 9)
+            try await ListingsSyncTests.settle(worker, fixture)
+            #expect(await ListingsSyncTests.atAmazon(fixture)["MFN-1"] == 9)
+            let patch = try span("listings.patch", of: third)
+            #expect(patch.attributes["flexbridge.sku"]?.toSpanAttribute() == .string("MFN-1"))
+            #expect(patch.attributes["flexbridge.facet"]?.toSpanAttribute() == .string("quantity"))
+            #expect(patch.attributes["flexbridge.outcome"]?.toSpanAttribute() == .string("sent"))
+            #expect(patch.attributes["amazon.marketplace"]?.toSpanAttribute() == .string(ListingsSyncTests.india))
+            #expect(try span("amazon patchListingsItem", of: third).parentSpanID == patch.spanID)
+
+            // A price, the same way.
+            let priced = try await TestTracing.traced("PUT /api/v1/prices") {
+                try await inventory.recordPrices(
+                    [SKUPrice(warehouseSKU: "W-MFN-2", price: ListingsSyncTests.price(42))],
+                    account: .default
+                )
+            }
+            #expect(priced.value.changed == 1)
+            try await ListingsSyncTests.settle(worker, fixture)
+            let pricePatch = try span("listings.patch", of: priced.traceID)
+            #expect(pricePatch.attributes["flexbridge.sku"]?.toSpanAttribute() == .string("MFN-2"))
+            #expect(pricePatch.attributes["flexbridge.facet"]?.toSpanAttribute() == .string("price"))
+            #expect(try span("amazon patchListingsItem", of: priced.traceID).parentSpanID == pricePatch.spanID)
+
+            // A change no write made (the handling time) goes in a trace of its own, not the last write's.
+            try await fixture.settings { $0.mfnHandlingTime = 3 }
+            try await ListingsSyncTests.settle(worker, fixture)
+            #expect(TestTracing.spans(of: third).filter { $0.operationName.hasPrefix("listings.") }.count == 1)
+            #expect(TestTracing.spans(of: first).filter { $0.operationName.hasPrefix("listings.") }.count == 1)
+        }
+    }
+
     @Test("a stored trace reads back as written; text that is not one is no trace")
     func storedForm() {
         let trace = TraceContext(fields: ["traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"])

@@ -808,5 +808,13 @@ enum Schema {
             _ in
             try await database.raw("ALTER TABLE merchant_order_fetches ADD COLUMN trace_context TEXT").run()
         },
+        Migration(
+            version: 22,
+            name: "MFN listings' stock and prices keep the trace of the stock or price write that changed them"
+        ) { database, _ in
+            for table in ["listing_items", "prices"] {
+                try await database.raw("ALTER TABLE \(unsafeRaw: table) ADD COLUMN trace_context TEXT").run()
+            }
+        },
     ]
 }

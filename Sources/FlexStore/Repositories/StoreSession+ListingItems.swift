@@ -33,6 +33,8 @@ public struct ListingItem: Sendable, Hashable {
     public var amazonQuantity: Int?
     public var drift: String?
     public var error: ListingIssue?
+    /// The trace of the stock or price write that made the item's last change, for its send to continue.
+    public var trace: TraceContext?
 
     /// A change still has to reach Amazon (and is not refused for good).
     public var pending: Bool { version > syncedVersion && version > failedVersion }
@@ -113,16 +115,20 @@ extension StoreSession {
         let changed = try await sql.raw(
             """
             INSERT INTO listing_items (connection_id, marketplace_id, merchant_sku, facet, warehouse_sku,
-                free_quantity, version, changed_at)
+                free_quantity, version, changed_at, trace_context)
             SELECT l.connection_id, l.marketplace_id, l.merchant_sku, 'quantity', l.warehouse_sku,
                 COALESCE((SELECT SUM(s.quantity) FROM stock_levels s WHERE s.warehouse_sku = l.warehouse_sku
                     AND s.account_id = \(bind: connection.accountID.rawValue) AND s.hub IN (\(binds: hubs))), 0),
-                1, \(bind: now)
+                1, \(bind: now),
+                (SELECT s.trace_context FROM stock_levels s WHERE s.warehouse_sku = l.warehouse_sku
+                    AND s.account_id = \(bind: connection.accountID.rawValue) AND s.hub IN (\(binds: hubs))
+                    ORDER BY s.updated_at DESC LIMIT 1)
             \(keep)
             ORDER BY l.marketplace_id\(unsafeRaw: binary), l.merchant_sku\(unsafeRaw: binary)
             ON CONFLICT (connection_id, marketplace_id, merchant_sku, facet) DO UPDATE SET
                 free_quantity = excluded.free_quantity, warehouse_sku = excluded.warehouse_sku,
-                version = listing_items.version + 1, changed_at = excluded.changed_at
+                version = listing_items.version + 1, changed_at = excluded.changed_at,
+                trace_context = excluded.trace_context
             WHERE listing_items.free_quantity <> excluded.free_quantity
                 OR listing_items.warehouse_sku <> excluded.warehouse_sku
             RETURNING merchant_sku
@@ -162,16 +168,17 @@ extension StoreSession {
         let changed = try await sql.raw(
             """
             INSERT INTO listing_items (connection_id, marketplace_id, merchant_sku, facet, warehouse_sku,
-                free_quantity, price, version, changed_at)
+                free_quantity, price, version, changed_at, trace_context)
             SELECT l.connection_id, l.marketplace_id, l.merchant_sku, 'price', l.warehouse_sku, 0, p.offer, 1,
-                \(bind: now)
+                \(bind: now), p.trace_context
             FROM listings l JOIN prices p ON p.account_id = \(bind: connection.accountID.rawValue)
                 AND p.marketplace_id = l.marketplace_id AND p.warehouse_sku = l.warehouse_sku
             WHERE l.connection_id = \(bind: connection.id.rawValue)\(since)
             ORDER BY l.marketplace_id\(unsafeRaw: binary), l.merchant_sku\(unsafeRaw: binary)
             ON CONFLICT (connection_id, marketplace_id, merchant_sku, facet) DO UPDATE SET
                 price = excluded.price, warehouse_sku = excluded.warehouse_sku,
-                version = listing_items.version + 1, changed_at = excluded.changed_at
+                version = listing_items.version + 1, changed_at = excluded.changed_at,
+                trace_context = excluded.trace_context
             WHERE listing_items.price <> excluded.price OR listing_items.warehouse_sku <> excluded.warehouse_sku
             RETURNING merchant_sku
             """
@@ -190,12 +197,13 @@ extension StoreSession {
         return changed
     }
 
-    /// Makes every MFN quantity item of the connection pending again (its buffers, cap or handling time changed).
+    /// Makes every MFN quantity item of the connection pending again (its buffers, cap or handling time changed): a
+    /// change no stock write made, so no write's trace goes with it.
     public func markListingItemsPending(connectionID: ConnectionID) async throws {
         try await lockListingItems("connection_id = \(bind: connectionID.rawValue) AND facet = 'quantity'")
         try await sql.raw(
             """
-            UPDATE listing_items SET version = version + 1, changed_at = \(bind: nowMilliseconds)
+            UPDATE listing_items SET version = version + 1, changed_at = \(bind: nowMilliseconds), trace_context = NULL
             WHERE connection_id = \(bind: connectionID.rawValue) AND facet = 'quantity'
             """
         ).run()
@@ -705,7 +713,8 @@ extension StoreSession {
                     severity: "ERROR",
                     attribute: nil
                 )
-            }
+            },
+            trace: TraceContext(stored: try row.decode(column: "trace_context", as: String?.self))
         )
     }
 

@@ -68,7 +68,12 @@ extension StoreSession {
 
     /// Records the WMS's prices (absolute: a price sent twice changes nothing). Every price is checked first and one
     /// bad price refuses the write, named by its index. The account's connections are woken to send the changes.
-    public func recordPrices(_ prices: [SKUPrice], account: AccountID) async throws -> PriceWrite {
+    /// `trace`: the traced request the prices came with, kept with each price it changes for its send to continue.
+    public func recordPrices(
+        _ prices: [SKUPrice],
+        account: AccountID,
+        trace: TraceContext? = nil
+    ) async throws -> PriceWrite {
         guard prices.count <= Self.maximumPricesPerWrite else {
             throw ValidationError(
                 field: "items",
@@ -116,16 +121,16 @@ extension StoreSession {
                 values.append(
                     """
                     (\(bind: account.rawValue), \(bind: entry.price.marketplaceID.rawValue), \(bind: entry.warehouseSKU.rawValue),
-                        \(bind: OfferText.encode(entry.price)), \(bind: now))
+                        \(bind: OfferText.encode(entry.price)), \(bind: now), \(bind: trace?.stored))
                     """
                 )
             }
             changed += try await sql.raw(
                 """
-                INSERT INTO prices (account_id, marketplace_id, warehouse_sku, offer, updated_at)
+                INSERT INTO prices (account_id, marketplace_id, warehouse_sku, offer, updated_at, trace_context)
                 VALUES \(values.joined(separator: ", "))
                 ON CONFLICT (account_id, marketplace_id, warehouse_sku) DO UPDATE SET offer = excluded.offer,
-                    updated_at = excluded.updated_at
+                    updated_at = excluded.updated_at, trace_context = excluded.trace_context
                 WHERE prices.offer <> excluded.offer
                 RETURNING warehouse_sku
                 """
