@@ -3,6 +3,7 @@ import FlexStore
 import Foundation
 import Logging
 import SellingPartner
+import Tracing
 
 /// Keeps one connection's stock orders in line with its inbound shipments to Amazon's fulfilment centres: every
 /// `pollInterval`, per marketplace, the shipments Amazon changed since the last read (getShipments by date range,
@@ -81,6 +82,20 @@ public struct FBAInboundWorker: ConnectionWorker {
         ) {
             return wait
         }
+        return try await withRedactedSpan("fba_inbound.read", context: .topLevel) { span in
+            span.attributes["flexbridge.connection"] = connectionID.rawValue
+            span.attributes["amazon.marketplace"] = marketplace.rawValue
+            return try await read(marketplace, connection, watermark: watermark, now: now)
+        }
+    }
+
+    /// Reads the marketplace's shipments updated since the watermark.
+    private func read(
+        _ marketplace: MarketplaceID,
+        _ connection: Connection,
+        watermark: Date?,
+        now: Date
+    ) async throws -> TimeInterval {
         let after = watermark ?? now.addingTimeInterval(-Double(configuration.firstReadDays) * 86_400)
         let shipments = try await amazon.inboundShipments(
             marketplaceID: marketplace,

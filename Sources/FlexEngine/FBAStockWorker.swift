@@ -3,6 +3,7 @@ import FlexStore
 import Foundation
 import Logging
 import SellingPartner
+import Tracing
 
 /// Keeps one connection's FBA stock (Amazon's warehouses seen as warehouses, one per marketplace) in line with
 /// Amazon's: getInventorySummaries per marketplace, first every SKU Amazon holds units of, then every
@@ -78,6 +79,15 @@ public struct FBAStockWorker: ConnectionWorker {
         ) {
             return wait
         }
+        return try await withRedactedSpan("fba_stock.read", context: .topLevel) { span in
+            span.attributes["flexbridge.connection"] = connectionID.rawValue
+            span.attributes["amazon.marketplace"] = marketplace.rawValue
+            return try await read(marketplace, watermark: watermark, now: now)
+        }
+    }
+
+    /// Reads the marketplace's stock, changed since the watermark or in full.
+    private func read(_ marketplace: MarketplaceID, watermark: FBAWatermark?, now: Date) async throws -> TimeInterval {
         let full = watermark.map { now.timeIntervalSince($0.fullAt) >= configuration.fullInterval } ?? true
         let stock = try await amazon.fbaStock(
             marketplaceID: marketplace,

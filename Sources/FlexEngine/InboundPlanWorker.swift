@@ -1,8 +1,10 @@
 import FlexCore
 import FlexStore
+import FlexUseCases
 import Foundation
 import Logging
 import SellingPartner
+import Tracing
 
 /// Carries one connection's Send to Amazon plans through Amazon's steps (``InboundPlanStep``).
 ///
@@ -68,8 +70,14 @@ public struct InboundPlanWorker: ConnectionWorker {
             (try await session.dueInboundPlans(connectionID: connectionID), try await session.connection(connectionID))
         }
         guard let connection else { return .within(.seconds(configuration.idle)) }
-        for plan in plans {
-            try await work(plan, settings: connection.settings)
+        for due in plans {
+            // Each step in the trace of the request that last moved the plan on (its creation, a choice, a resume).
+            try await withRedactedSpan("inbound_plan.step", context: due.trace.instrumentationContext) { span in
+                span.attributes["flexbridge.connection"] = connectionID.rawValue
+                span.attributes["flexbridge.plan"] = due.plan.id
+                span.attributes["flexbridge.step"] = due.plan.step.rawValue
+                try await work(due.plan, settings: connection.settings)
+            }
         }
         let next = try await store.read { [connectionID] in try await $0.nextInboundPlanDue(connectionID: connectionID)
         }

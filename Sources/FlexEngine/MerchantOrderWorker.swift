@@ -188,6 +188,16 @@ public struct MerchantOrderWorker: Sendable {
     @discardableResult
     public func poll() async throws -> Int {
         guard let (marketplaces, earliest) = try await settings() else { return 0 }
+        // A trace of its own, as a shipment poll's: what it finds goes on in it.
+        return try await withRedactedSpan("mfn_order.poll", context: .topLevel) { span in
+            span.attributes["flexbridge.connection"] = connectionID.rawValue
+            let changed = try await poll(marketplaces: marketplaces, earliest: earliest)
+            span.attributes["flexbridge.changed"] = changed
+            return changed
+        }
+    }
+
+    private func poll(marketplaces: [MarketplaceID], earliest: Date?) async throws -> Int {
         let watermark = try await store.read { [connectionID] in
             try await $0.orderWatermark(connectionID: connectionID, locationID: Self.watermarkKey, status: "")
         }

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Metrics
 import SellingPartner
+import Tracing
 
 /// Mirrors one connection's Amazon returns. Amazon sends no notification for them, so each mapped return location
 /// is polled: new returns by `createdSince` every `pollInterval`, and changes by `lastUpdatedSince` once per status
@@ -114,7 +115,19 @@ public struct ReturnWorker: ConnectionWorker {
         }
     }
 
+    /// Polls one location for new returns or one status in a trace of its own.
     private func poll(_ location: LocationID, _ poll: Poll) async throws -> Int {
+        try await withRedactedSpan("return.poll", context: .topLevel) { span in
+            span.attributes["flexbridge.connection"] = connectionID.rawValue
+            span.attributes["flexbridge.location"] = location.rawValue
+            span.attributes["flexbridge.poll"] = poll.key
+            let changed = try await pollPages(location, poll)
+            span.attributes["flexbridge.changed"] = changed
+            return changed
+        }
+    }
+
+    private func pollPages(_ location: LocationID, _ poll: Poll) async throws -> Int {
         let watermark = try await store.read { [connectionID] in
             try await $0.returnWatermark(connectionID: connectionID, locationID: location, poll: poll.key)
         }

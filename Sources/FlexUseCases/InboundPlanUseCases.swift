@@ -34,6 +34,7 @@ public struct InboundPlanUseCases: Sendable {
     ) async throws -> (plan: InboundPlan, created: Bool) {
         let now = store.clock.now()
         try request.validate(today: now)
+        let trace = TraceContext.current
         return try await store.transaction { session in
             var skus: [MerchantSKU] = []
             for (index, line) in request.lines.enumerated() {
@@ -56,7 +57,7 @@ public struct InboundPlanUseCases: Sendable {
                 merchantSKUs: skus,
                 now: now
             )
-            let result = try await session.createInboundPlan(plan)
+            let result = try await session.createInboundPlan(plan, trace: trace)
             if !result.created && result.plan.request != request {
                 throw Refusal.conflict(
                     "Reference \(request.reference) already made plan \(result.plan.id) from another request"
@@ -100,6 +101,7 @@ public struct InboundPlanUseCases: Sendable {
     /// Takes a failed plan up again at its step (a refused confirmation at fresh options).
     public func resume(planID: String, visible: [ConnectionID]) async throws -> InboundPlan {
         let now = store.clock.now()
+        let trace = TraceContext.current
         return try await store.transaction { session in
             guard let plan = try await session.inboundPlan(id: planID), visible.contains(plan.connectionID) else {
                 throw Refusal.planNotFound(planID)
@@ -116,7 +118,13 @@ public struct InboundPlanUseCases: Sendable {
             resumed.operation = nil
             resumed.step = InboundPlanRules.resumeStep(plan.step)
             resumed.dueAt = now
-            guard let saved = try await session.saveInboundPlan(resumed, event: "inbound_plan.updated", wake: true)
+            guard
+                let saved = try await session.saveInboundPlan(
+                    resumed,
+                    event: "inbound_plan.updated",
+                    wake: true,
+                    trace: trace
+                )
             else { throw Refusal.conflict("Plan \(planID) changed meanwhile; try again") }
             return saved
         }
@@ -128,6 +136,7 @@ public struct InboundPlanUseCases: Sendable {
         _ apply: (inout InboundPlan, Date) throws(ValidationError) -> Void
     ) async throws -> InboundPlan {
         let now = store.clock.now()
+        let trace = TraceContext.current
         return try await store.transaction { session in
             guard let plan = try await session.inboundPlan(id: planID), visible.contains(plan.connectionID) else {
                 throw Refusal.planNotFound(planID)
@@ -136,7 +145,13 @@ public struct InboundPlanUseCases: Sendable {
             try apply(&chosen, now)
             chosen.status = .working
             chosen.dueAt = now
-            guard let saved = try await session.saveInboundPlan(chosen, event: "inbound_plan.updated", wake: true)
+            guard
+                let saved = try await session.saveInboundPlan(
+                    chosen,
+                    event: "inbound_plan.updated",
+                    wake: true,
+                    trace: trace
+                )
             else { throw Refusal.conflict("Plan \(planID) changed meanwhile; try again") }
             return saved
         }

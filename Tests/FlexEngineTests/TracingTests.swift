@@ -305,6 +305,99 @@ struct TracingTests {
         }
     }
 
+    @Test(
+        "a Send to Amazon plan's steps continue the trace of the request that made it, then of the choice that moved it on, down to Amazon's calls",
+        arguments: TestEngine.available
+    )
+    func inboundPlanCarriesItsTrace(engine: TestEngine) async throws {
+        _ = TestTracing.tracer
+        try await InboundPlanSyncTests.run(engine: engine) { fixture, worker in
+            let plans = InboundPlanUseCases(store: fixture.store)
+            let connection = try #require(
+                try await fixture.store.read { try await $0.connection(fixture.connection.id) }
+            )
+            let made = try await TestTracing.traced("POST /api/v1/inbound-plans") {
+                try await plans.create(InboundPlanSyncTests.request("PO-T"), connection: connection)
+            }
+            var plan = try await InboundPlanSyncTests.drive(worker, fixture, plan: made.value.plan.id, until: .waiting)
+            #expect(plan.step == .choosePlacement)
+            /// The trace's plan steps, and whether each Amazon call in it is a step's child.
+            func steps(of trace: String) -> (steps: [FinishedInMemorySpan], callsUnderSteps: Bool, calls: [String]) {
+                let spans = TestTracing.spans(of: trace)
+                let steps = spans.filter { $0.operationName == "inbound_plan.step" }
+                let calls = spans.filter { $0.operationName.hasPrefix("amazon ") }
+                let ids = Set(steps.map(\.spanID))
+                return (steps, calls.allSatisfy { ids.contains($0.parentSpanID ?? "") }, calls.map(\.operationName))
+            }
+            let creation = steps(of: made.traceID)
+            #expect(!creation.steps.isEmpty && creation.callsUnderSteps)
+            #expect(creation.calls.contains("amazon createInboundPlan"), "\(creation.calls)")
+            #expect(
+                creation.steps.allSatisfy {
+                    $0.attributes["flexbridge.plan"]?.toSpanAttribute() == .string(plan.id)
+                        && $0.attributes["flexbridge.connection"]?.toSpanAttribute()
+                            == .string(fixture.connection.id.rawValue)
+                }
+            )
+
+            // The WMS's choice: the steps it sets off are in its trace, no longer in the creation's.
+            let split = try #require(plan.placementOptions.first)
+            let choice = try await TestTracing.traced("POST /api/v1/inbound-plans/{id}/placement") {
+                try await plans.choosePlacement(split.id, planID: plan.id, visible: [fixture.connection.id])
+            }
+            plan = try await InboundPlanSyncTests.drive(worker, fixture, plan: plan.id, until: .waiting)
+            #expect(plan.step == .chooseTransportation)
+            let chosen = steps(of: choice.traceID)
+            #expect(!chosen.steps.isEmpty && chosen.callsUnderSteps)
+            #expect(chosen.calls.contains("amazon confirmPlacementOption"), "\(chosen.calls)")
+            #expect(steps(of: made.traceID).steps.count == creation.steps.count)
+        }
+    }
+
+    @Test(
+        "polls of MFN orders and returns and reads of FBA stock are each a trace of their own, Amazon's calls under them",
+        arguments: TestEngine.available
+    )
+    func pollsAreTraces(engine: TestEngine) async throws {
+        _ = TestTracing.tracer
+        try await InventoryFixture.run(engine: engine) { fixture in
+            let id = fixture.connection.id
+            let client = try await AmazonClients().client(for: id, store: fixture.store)
+            let logger = Logger(label: "test.tracing")
+            /// The connection's root spans named `name`, and whether each holds an Amazon call `call` as its child.
+            func polls(_ name: String, calling call: String) -> (count: Int, eachCalls: Bool) {
+                let roots = TestTracing.tracer.finishedSpans.filter {
+                    $0.operationName == name && $0.parentSpanID == nil
+                        && $0.attributes["flexbridge.connection"]?.toSpanAttribute() == .string(id.rawValue)
+                }
+                let eachCalls = roots.allSatisfy { root in
+                    TestTracing.spans(of: root.traceID).contains {
+                        $0.operationName == call && $0.parentSpanID == root.spanID
+                    }
+                }
+                return (roots.count, eachCalls)
+            }
+            try await fixture.settings { $0.orderSyncEnabled = true }
+            let returns = ReturnWorker(connectionID: id, store: fixture.store, client: client, logger: logger)
+            _ = try await returns.poll(statuses: false)
+            let returnPolls = polls("return.poll", calling: "amazon listReturns")
+            #expect(returnPolls.count == 1 && returnPolls.eachCalls, "one location, new returns only")
+
+            try await fixture.settings { $0.mfnOrderSyncEnabled = true }
+            let orders = MerchantOrderWorker(connectionID: id, store: fixture.store, client: client, logger: logger)
+            _ = try await orders.poll()
+            let orderPolls = polls("mfn_order.poll", calling: "amazon searchOrders")
+            #expect(orderPolls.count == 1 && orderPolls.eachCalls)
+
+            let fba = FBAStockWorker(connectionID: id, store: fixture.store, client: client, logger: logger)
+            _ = try await fba.read(MarketplaceID(rawValue: InventoryFixture.marketplace))
+            let reads = polls("fba_stock.read", calling: "amazon getInventorySummaries")
+            #expect(reads.count == 1 && reads.eachCalls)
+            _ = try await fba.read(MarketplaceID(rawValue: InventoryFixture.marketplace))
+            #expect(polls("fba_stock.read", calling: "amazon getInventorySummaries").count == 1, "not due: no read")
+        }
+    }
+
     @Test("a stored trace reads back as written; text that is not one is no trace")
     func storedForm() {
         let trace = TraceContext(fields: ["traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"])

@@ -810,9 +810,10 @@ enum Schema {
         },
         Migration(
             version: 22,
-            name: "MFN listings' stock and prices keep the trace of the stock or price write that changed them"
+            name:
+                "MFN listings' stock and prices, and Send to Amazon plans, keep the trace of the write that changed them"
         ) { database, _ in
-            for table in ["listing_items", "prices"] {
+            for table in ["listing_items", "prices", "inbound_plans"] {
                 try await database.raw("ALTER TABLE \(unsafeRaw: table) ADD COLUMN trace_context TEXT").run()
             }
         },

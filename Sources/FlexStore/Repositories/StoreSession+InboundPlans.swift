@@ -15,19 +15,29 @@ public struct SentInboundShipment: Sendable, Hashable {
     }
 }
 
+/// A plan due for its next step, with the trace of the request that last moved it on.
+public struct DueInboundPlan: Sendable {
+    public var plan: InboundPlan
+    public var trace: TraceContext?
+}
+
 extension StoreSession {
     /// Records a new plan, or answers the one its reference already made (`created` false). Wakes the connection's
-    /// plan worker.
-    public func createInboundPlan(_ plan: InboundPlan) async throws -> (plan: InboundPlan, created: Bool) {
+    /// plan worker. `trace`: the traced request that made the plan, for the worker's steps to continue.
+    public func createInboundPlan(
+        _ plan: InboundPlan,
+        trace: TraceContext? = nil
+    ) async throws -> (plan: InboundPlan, created: Bool) {
         let request = try Self.json(plan.request)
         let inserted = try await sql.raw(
             """
             INSERT INTO inbound_plans (id, connection_id, reference, status, step, due_at, revision, request, document,
-                created_at, updated_at)
+                created_at, updated_at, trace_context)
             VALUES (\(bind: plan.id), \(bind: plan.connectionID.rawValue), \(bind: plan.request.reference),
                 \(bind: plan.status.rawValue), \(bind: plan.step.rawValue), \(bind: plan.dueAt.millisecondsSince1970),
                 \(bind: Int64(plan.revision)), \(bind: request), \(bind: try Self.json(plan)),
-                \(bind: plan.createdAt.millisecondsSince1970), \(bind: plan.updatedAt.millisecondsSince1970))
+                \(bind: plan.createdAt.millisecondsSince1970), \(bind: plan.updatedAt.millisecondsSince1970),
+                \(bind: trace?.stored))
             ON CONFLICT (connection_id, reference) DO NOTHING RETURNING id
             """
         ).first()
@@ -50,12 +60,14 @@ extension StoreSession {
 
     /// Writes a plan read at `plan.revision`, with an event when named, and answers it as written; nil (nothing
     /// written) when it was written since. `touch` false keeps its time of change (a worker only looked at it).
-    /// Wakes the connection's plan worker when asked (a choice, a resume).
+    /// Wakes the connection's plan worker when asked (a choice, a resume). `trace`: the traced request that moved the
+    /// plan on (a choice, a resume), for the worker's next steps to continue; nil keeps the one held.
     public func saveInboundPlan(
         _ plan: InboundPlan,
         event: String? = nil,
         wake: Bool = false,
-        touch: Bool = true
+        touch: Bool = true,
+        trace: TraceContext? = nil
     ) async throws -> InboundPlan? {
         var saved = plan
         saved.revision += 1
@@ -64,7 +76,8 @@ extension StoreSession {
             """
             UPDATE inbound_plans SET status = \(bind: saved.status.rawValue), step = \(bind: saved.step.rawValue),
                 due_at = \(bind: saved.dueAt.millisecondsSince1970), revision = \(bind: Int64(saved.revision)),
-                document = \(bind: try Self.json(saved)), updated_at = \(bind: saved.updatedAt.millisecondsSince1970)
+                document = \(bind: try Self.json(saved)), updated_at = \(bind: saved.updatedAt.millisecondsSince1970),
+                trace_context = COALESCE(\(bind: trace?.stored), trace_context)
             WHERE id = \(bind: plan.id) AND revision = \(bind: Int64(plan.revision)) RETURNING id
             """
         ).first()
@@ -79,14 +92,19 @@ extension StoreSession {
     }
 
     /// The connection's plans the worker should look at now (working or waiting, due), the longest due first.
-    public func dueInboundPlans(connectionID: ConnectionID, limit: Int = 20) async throws -> [InboundPlan] {
+    public func dueInboundPlans(connectionID: ConnectionID, limit: Int = 20) async throws -> [DueInboundPlan] {
         try await sql.raw(
             """
-            SELECT document FROM inbound_plans WHERE connection_id = \(bind: connectionID.rawValue)
+            SELECT document, trace_context FROM inbound_plans WHERE connection_id = \(bind: connectionID.rawValue)
                 AND status IN ('working', 'waiting') AND due_at <= \(bind: nowMilliseconds)
             ORDER BY due_at LIMIT \(literal: Int64(limit))
             """
-        ).all().map(Self.inboundPlan)
+        ).all().map {
+            DueInboundPlan(
+                plan: try Self.inboundPlan($0),
+                trace: TraceContext(stored: try $0.decode(column: "trace_context", as: String?.self))
+            )
+        }
     }
 
     /// When the connection's next plan is due; nil when none is working or waiting.
