@@ -156,7 +156,7 @@ private struct JSONReader {
         case UInt8(ascii: "{"): return object(depth: depth)
         case UInt8(ascii: "["): return array(depth: depth)
         case UInt8(ascii: "\""):
-            guard let holdsNUL = skipString() else { return nil }
+            guard let (holdsNUL, _) = string(decoding: false) else { return nil }
             return holdsNUL ? .stringWithNUL : .other
         case UInt8(ascii: "t"): return literal("true") ? .other : nil
         case UInt8(ascii: "f"): return literal("false") ? .other : nil
@@ -173,7 +173,8 @@ private struct JSONReader {
         if consume(UInt8(ascii: "}")) { return .object(members) }
         while true {
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let name = string() else { return nil }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let (_, name) = string(decoding: true)
+            else { return nil }
             skipWhitespace()
             guard consume(UInt8(ascii: ":")), let value = value(depth: depth + 1) else { return nil }
             members.append(JSONTree.Member(name: name, value: value))
@@ -211,30 +212,6 @@ private struct JSONReader {
         return true
     }
 
-    /// Steps over a string value; whether it holds NUL, nil when it is not a valid JSON string.
-    private mutating func skipString() -> Bool? {
-        index += 1
-        var holdsNUL = false
-        while index < bytes.count {
-            let byte = bytes[index]
-            switch byte {
-            case UInt8(ascii: "\""):
-                index += 1
-                return holdsNUL
-            case UInt8(ascii: "\\"):
-                guard let scalar = escape() else { return nil }
-                holdsNUL = holdsNUL || scalar == 0
-            case 0..<0x20:
-                return nil
-            case 0x80...:
-                guard skipScalar() else { return nil }
-            default:
-                index += 1
-            }
-        }
-        return nil
-    }
-
     /// Steps over one UTF-8 encoded scalar of two to four bytes; false when the bytes are not UTF-8 (Foundation's
     /// decoder refuses the document then).
     private mutating func skipScalar() -> Bool {
@@ -259,21 +236,31 @@ private struct JSONReader {
         return true
     }
 
-    /// A string (an object's member name) decoded; nil when it is not a valid JSON string.
-    private mutating func string() -> String? {
+    /// Steps over a string: whether it holds NUL and, when `decoding` (a member's name), its text; nil when it is not
+    /// a valid JSON string. A value's text is not made: only a name is looked at.
+    private mutating func string(decoding: Bool) -> (holdsNUL: Bool, text: String)? {
         index += 1
-        var result = ""
+        var holdsNUL = false
+        var text = ""
         var run = index
         while index < bytes.count {
             switch bytes[index] {
             case UInt8(ascii: "\""):
-                result += String(decoding: UnsafeBufferPointer(rebasing: bytes[run..<index]), as: UTF8.self)
+                if decoding {
+                    text += String(decoding: UnsafeBufferPointer(rebasing: bytes[run..<index]), as: UTF8.self)
+                }
                 index += 1
-                return result
+                return (holdsNUL, text)
             case UInt8(ascii: "\\"):
-                result += String(decoding: UnsafeBufferPointer(rebasing: bytes[run..<index]), as: UTF8.self)
-                guard let value = escape(), let scalar = Unicode.Scalar(value) else { return nil }
-                result.unicodeScalars.append(scalar)
+                if decoding {
+                    text += String(decoding: UnsafeBufferPointer(rebasing: bytes[run..<index]), as: UTF8.self)
+                }
+                guard let value = escape() else { return nil }
+                holdsNUL = holdsNUL || value == 0
+                if decoding {
+                    guard let scalar = Unicode.Scalar(value) else { return nil }
+                    text.unicodeScalars.append(scalar)
+                }
                 run = index
             case 0..<0x20:
                 return nil
