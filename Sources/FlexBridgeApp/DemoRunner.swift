@@ -109,7 +109,11 @@ public struct DemoRunner: Sendable {
             registry: registry,
             logger: logger
         )
-        let store = try await Store.open(configuration.storeConfiguration, logger: logger)
+        let store = try await Store.open(
+            configuration.storeConfiguration,
+            logger: logger,
+            currentTrace: { TraceContext.current }
+        )
         let warehouse = DemoWarehouse(
             demo: self,
             simulator: simulator,

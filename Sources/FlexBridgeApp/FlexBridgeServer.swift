@@ -3,6 +3,7 @@ import FlexCore
 import FlexEngine
 import FlexPanel
 import FlexStore
+import FlexUseCases
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -145,7 +146,11 @@ public struct FlexBridgeServer: Sendable {
                     "Cannot listen on \(configuration.host): the name does not resolve to an address of this machine. Choose another with --host or FLEXBRIDGE_HOST."
             )
         }
-        let store = try await Store.open(configuration.storeConfiguration, logger: logger)
+        let store = try await Store.open(
+            configuration.storeConfiguration,
+            logger: logger,
+            currentTrace: { TraceContext.current }
+        )
         let group: ServiceGroup
         do {
             group = try serviceGroup(store: store, gracefulShutdownSignals: [.sigterm, .sigint])

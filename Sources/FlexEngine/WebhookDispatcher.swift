@@ -7,7 +7,9 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import SellingPartner
 import ServiceLifecycle
+import Tracing
 
 /// Sends the event feed to every webhook, in order and at least once: an event is passed only once its receiver
 /// answered 2xx; a failure waits (1 s doubling to an hour) and the same event goes again, with the same id. A
@@ -88,6 +90,8 @@ public struct WebhookDispatcher: Service {
         let events = try await store.read { [configuration] in
             try await $0.events(after: webhook.position, account: webhook.accountID, limit: configuration.batchSize)
         }
+        // Each delivery continues the trace its event was written in.
+        let traces = try await store.read { try await $0.eventTraces(events.filter(webhook.wants).map(\.sequence)) }
         var moved = 0
         if events.contains(where: webhook.wants) {
             do {
@@ -113,7 +117,20 @@ public struct WebhookDispatcher: Service {
             }
             let status: Int
             do {
-                status = try await post(event, to: webhook.url, secret: secret)
+                status = try await withRedactedSpan(
+                    "webhook.deliver",
+                    context: traces[event.sequence].instrumentationContext
+                ) { span in
+                    span.attributes["flexbridge.webhook"] = webhook.id
+                    span.attributes["flexbridge.event"] = event.id.uuidString.lowercased()
+                    span.attributes["flexbridge.event_type"] = event.type
+                    let status = try await post(event, to: webhook.url, secret: secret)
+                    span.attributes["http.response.status_code"] = status
+                    if !(200..<300).contains(status) {
+                        span.setStatus(SpanStatus(code: .error, message: "The receiver answered \(status)"))
+                    }
+                    return status
+                }
             } catch {
                 try await store.transaction {
                     try await $0.recordWebhookFailure(webhook.id, status: nil, error: "\(error)")

@@ -24,12 +24,22 @@ public final class Store: Service, Sendable {
     /// Listens for other nodes' wake-ups (PostgreSQL) while the store is open.
     private let listener = Mutex<Task<Void, Never>?>(nil)
     static let wakeChannel = "flexbridge_wake"
+    /// The trace the calling task works in (nil when untraced): stored with each event, for its webhook deliveries
+    /// to continue. The store does not know the tracer; the application gives it this.
+    let currentTrace: @Sendable () -> TraceContext?
 
-    init(database: Database, secrets: SecretBox, clock: WallClock, logger: Logger) {
+    init(
+        database: Database,
+        secrets: SecretBox,
+        clock: WallClock,
+        logger: Logger,
+        currentTrace: @escaping @Sendable () -> TraceContext? = { nil }
+    ) {
         self.database = database
         self.secrets = secrets
         self.clock = clock
         self.logger = logger
+        self.currentTrace = currentTrace
     }
 
     /// Takes other nodes' wake-ups: each notification on the wake channel that is not this store's own wakes the
@@ -80,11 +90,13 @@ public final class Store: Service, Sendable {
     }
 
     /// Opens the database, migrates it (unless asked not to), loads the master key and checks that it is the key
-    /// the database's secrets were sealed with.
+    /// the database's secrets were sealed with. `currentTrace` says which trace the calling task works in (nil: none),
+    /// for the events it writes to keep.
     public static func open(
         _ configuration: Configuration,
         clock: WallClock = .system,
-        logger: Logger = Logger(label: "flexbridge.store")
+        logger: Logger = Logger(label: "flexbridge.store"),
+        currentTrace: @escaping @Sendable () -> TraceContext? = { nil }
     ) async throws -> Store {
         let database = try await Database.open(
             configuration.databaseURL,
@@ -99,7 +111,13 @@ public final class Store: Service, Sendable {
                 }
             }
             let secrets = try await KeyCheck.unlock(database: database, source: configuration.masterKey, logger: logger)
-            let store = Store(database: database, secrets: secrets, clock: clock, logger: logger)
+            let store = Store(
+                database: database,
+                secrets: secrets,
+                clock: clock,
+                logger: logger,
+                currentTrace: currentTrace
+            )
             store.listenToOtherNodes()
             return store
         } catch {
@@ -114,7 +132,14 @@ public final class Store: Service, Sendable {
         let notes = TransactionNotes()
         let result = try await database.transaction { [origin] sql in
             let result = try await body(
-                StoreSession(sql: sql, kind: database.kind, secrets: secrets, clock: clock, notes: notes)
+                StoreSession(
+                    sql: sql,
+                    kind: database.kind,
+                    secrets: secrets,
+                    clock: clock,
+                    notes: notes,
+                    currentTrace: currentTrace
+                )
             )
             // Other nodes hear of it at the commit (PostgreSQL delivers a transaction's notifications only then).
             if database.kind == .postgres {
@@ -149,7 +174,14 @@ public final class Store: Service, Sendable {
     public func read<T: Sendable>(_ body: (StoreSession) async throws -> T) async throws -> T {
         try await database.session { sql in
             try await body(
-                StoreSession(sql: sql, kind: database.kind, secrets: secrets, clock: clock, notes: TransactionNotes())
+                StoreSession(
+                    sql: sql,
+                    kind: database.kind,
+                    secrets: secrets,
+                    clock: clock,
+                    notes: TransactionNotes(),
+                    currentTrace: currentTrace
+                )
             )
         }
     }
@@ -190,6 +222,8 @@ public struct StoreSession: Sendable {
     let clock: WallClock
     /// What the session did that someone should hear of once it commits.
     let notes: TransactionNotes
+    /// The trace the session's task works in, for the events it writes.
+    let currentTrace: @Sendable () -> TraceContext?
 
     /// Now in the store's time unit: milliseconds since the epoch.
     var nowMilliseconds: Int64 { clock.now().millisecondsSince1970 }

@@ -203,18 +203,20 @@ public struct ManualClockTimeout: Error, CustomStringConvertible {
 }
 
 extension TestDatabase {
-    /// Runs `body` with a store opened on a fresh database of `engine` (under `masterKey`, and stamping with `clock`),
-    /// and closes the store afterwards, also when `body` throws.
+    /// Runs `body` with a store opened on a fresh database of `engine` (under `masterKey`, stamping with `clock`, its
+    /// events keeping `currentTrace`'s trace), and closes the store afterwards, also when `body` throws.
     public static func withStore(
         _ engine: TestEngine,
         masterKey: String = MasterKey.generate(),
         clock: WallClock = .system,
+        currentTrace: @escaping @Sendable () -> TraceContext? = { nil },
         _ body: (Store, TestDatabase) async throws -> Void
     ) async throws {
         try await with(engine) { database in
             let store = try await Store.open(
                 Store.Configuration(databaseURL: database.url, masterKey: .value(masterKey)),
-                clock: clock
+                clock: clock,
+                currentTrace: currentTrace
             )
             do {
                 try await body(store, database)

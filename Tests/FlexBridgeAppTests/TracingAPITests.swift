@@ -1,4 +1,5 @@
 import FlexCore
+import FlexEngine
 import FlexStore
 import FlexStoreTesting
 import FlexUseCases
@@ -199,6 +200,62 @@ struct TracingAPITests {
 
 @Suite("Traces' configuration")
 struct NodeTracingTests {
+    @Test(
+        "a webhook's delivery of an event continues the trace of the work that wrote the event; an untraced event's is a trace of its own",
+        arguments: TestEngine.available
+    )
+    func webhookDeliveryCarriesItsTrace(engine: TestEngine) async throws {
+        _ = TestTracing.tracer
+        let received = Mutex<[String]>([])
+        let router = Router()
+        router.post("/hook") { request, _ -> HTTPResponse.Status in
+            received.withLock { $0.append(request.headers[HTTPField.Name("FlexBridge-Event-Type")!] ?? "") }
+            return .noContent
+        }
+        let receiver = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await receiver.test(.live) { hook in
+            try await TestDatabase.withStore(engine, currentTrace: { TraceContext.current }) { store, _ in
+                let webhook = try await store.transaction {
+                    try await $0.createWebhook(
+                        account: .default,
+                        url: try #require(URL(string: "http://127.0.0.1:\(hook.port!)/hook")),
+                        secret: "whsec-tracing-0123456789",
+                        eventTypes: ["test.*"],
+                        fromStart: true
+                    )
+                }
+                let written = try await TestTracing.traced("PUT /api/v1/stock") {
+                    try await store.transaction {
+                        try await $0.appendEvents([NewEvent(type: "test.traced", subject: "A")])
+                    }
+                }
+                _ = try await store.transaction {
+                    try await $0.appendEvents([NewEvent(type: "test.untraced", subject: "B")])
+                }
+                let dispatcher = WebhookDispatcher(store: store, outbound: .localDevelopment)
+                #expect(try await dispatcher.deliverDue() == 2)
+                #expect(received.withLock { $0 } == ["test.traced", "test.untraced"])
+                let deliveries = TestTracing.tracer.finishedSpans.filter {
+                    $0.operationName == "webhook.deliver"
+                        && $0.attributes["flexbridge.webhook"]?.toSpanAttribute() == .string(webhook.id)
+                }
+                #expect(deliveries.count == 2)
+                let traced = try #require(deliveries.first { $0.traceID == written.traceID })
+                #expect(traced.attributes["flexbridge.event_type"]?.toSpanAttribute() == .string("test.traced"))
+                #expect(traced.attributes["http.response.status_code"]?.toSpanAttribute() == .int64(204))
+                #expect(
+                    TestTracing.spans(of: written.traceID).contains {
+                        $0.operationName == "POST" && $0.parentSpanID == traced.spanID
+                    },
+                    "the HTTP client's span of the POST is the delivery's child"
+                )
+                let untraced = try #require(deliveries.first { $0.traceID != written.traceID })
+                #expect(untraced.parentSpanID == nil, "a trace of its own")
+                #expect(untraced.attributes["flexbridge.event_type"]?.toSpanAttribute() == .string("test.untraced"))
+            }
+        }
+    }
+
     @Test("traces are on only with an OTLP endpoint, and off again with OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER=none")
     func requested() {
         let endpoint = ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"]

@@ -811,9 +811,9 @@ enum Schema {
         Migration(
             version: 22,
             name:
-                "MFN listings' stock and prices, and Send to Amazon plans, keep the trace of the write that changed them"
+                "MFN listings' stock and prices, Send to Amazon plans and events keep the trace of the work that made them"
         ) { database, _ in
-            for table in ["listing_items", "prices", "inbound_plans"] {
+            for table in ["listing_items", "prices", "inbound_plans", "events"] {
                 try await database.raw("ALTER TABLE \(unsafeRaw: table) ADD COLUMN trace_context TEXT").run()
             }
         },

@@ -1,3 +1,4 @@
+import Algorithms
 import FlexCore
 import Foundation
 import SQLKit
@@ -19,17 +20,18 @@ extension StoreSession {
             try await sql.raw("SELECT pg_advisory_xact_lock(\(bind: Self.outboxLockKey))").run()
         }
         let now = nowMilliseconds
+        let trace = currentTrace()?.stored
         var written: [OutboxEvent] = []
         for event in events {
             let id = UUID()
             let row = try await sql.raw(
                 """
-                INSERT INTO events (id, account_id, type, connection_id, subject, payload, created_at)
+                INSERT INTO events (id, account_id, type, connection_id, subject, payload, created_at, trace_context)
                 VALUES (\(bind: id.uuidString.lowercased()),
                     COALESCE((SELECT account_id FROM connections WHERE id = \(bind: event.connectionID?.rawValue)),
                         \(bind: (event.accountID ?? .default).rawValue)),
                     \(bind: event.type), \(bind: event.connectionID?.rawValue), \(bind: event.subject), \(bind: event.payload),
-                    \(bind: now))
+                    \(bind: now), \(bind: trace))
                 RETURNING sequence, account_id
                 """
             ).first()
@@ -50,6 +52,27 @@ extension StoreSession {
             )
         }
         return written
+    }
+
+    /// The traces the events of `sequences` were written in, by sequence; an event written untraced has none.
+    public func eventTraces(_ sequences: [Int64]) async throws -> [Int64: TraceContext] {
+        guard !sequences.isEmpty else { return [:] }
+        var traces: [Int64: TraceContext] = [:]
+        for chunk in sequences.chunks(ofCount: 500) {
+            let rows = try await sql.raw(
+                """
+                SELECT sequence, trace_context FROM events WHERE sequence IN (\(binds: Array(chunk)))
+                    AND trace_context IS NOT NULL
+                """
+            ).all()
+            for row in rows {
+                let stored = try row.decode(column: "trace_context", as: String?.self)
+                if let trace = TraceContext(stored: stored) {
+                    traces[try row.decode(column: "sequence", as: Int64.self)] = trace
+                }
+            }
+        }
+        return traces
     }
 
     /// The newest event's sequence visible to the account (0 when there is none): where a live stream starts.
