@@ -107,7 +107,6 @@ struct JSONTreeTests {
     @Test("random documents and mutations of them: whatever the reader takes, Foundation reads the same")
     func random() throws {
         var generator = SplitMix(seed: 0x5EED)
-        var documents = 0
         var mutated = 0
         for _ in 0..<400 {
             var names = 0
@@ -115,7 +114,6 @@ struct JSONTreeTests {
             let bytes = Array(text.utf8)
             #expect(JSONTree.parse(bytes) != nil, "\(text)")
             Self.agree(text)
-            documents += 1
             // Broken copies: a byte dropped, one inserted, a slice repeated.
             for _ in 0..<8 {
                 var copy = bytes
@@ -131,7 +129,6 @@ struct JSONTreeTests {
                 #expect(decoded.map(Self.sorted) == Self.sorted(parsed), "\(String(decoding: copy, as: UTF8.self))")
             }
         }
-        #expect(documents == 400)
         #expect(mutated > 100, "some broken copies are still JSON, and were compared")
     }
 
