@@ -362,11 +362,12 @@ public actor OrderWorker {
         }
     }
 
+    /// Whether the connection is active with order sync on: its status and settings read, not the whole connection.
     private func syncEnabled() async throws -> Bool {
-        guard let connection = try await store.read({ [connectionID] in try await $0.connection(connectionID) }) else {
-            return false
-        }
-        return connection.status == .active && connection.settings.orderSyncEnabled
+        guard
+            let sync = try await store.read({ [connectionID] in try await $0.connectionSyncState(connectionID) })
+        else { return false }
+        return sync.status == .active && sync.settings.orderSyncEnabled
     }
 
     private func call<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {

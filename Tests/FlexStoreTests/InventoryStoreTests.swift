@@ -77,4 +77,41 @@ struct InventoryStoreTests {
             #expect(try await store.read { try await $0.pendingInventoryCount(connectionID: connection.id) } == 1)
         }
     }
+
+    @Test(
+        "a hub a connection sums for MFN stock counts as mapped: from its creation, a settings change, and no longer",
+        arguments: TestEngine.available
+    )
+    func mfnStockHubs(engine: TestEngine) async throws {
+        try await withStore(engine) { store, _ in
+            var summing = makeConnection(seller: "A2SUMS")
+            summing.settings.mfnStockHubs = ["MFN1"]
+            let later = makeConnection(seller: "A2LATER")
+            try await store.transaction { session in
+                try await session.insertConnection(summing, clientSecret: "s", actor: "test")
+                try await session.insertConnection(later, clientSecret: "s", actor: "test")
+            }
+            func unmapped(_ quantity: Int) async throws -> [HubCode] {
+                let write = try await store.transaction { session in
+                    try await session.recordStock(
+                        [
+                            StockLevel(hub: "MFN1", warehouseSKU: "S1", quantity: quantity),
+                            StockLevel(hub: "MFN2", warehouseSKU: "S1", quantity: quantity),
+                        ],
+                        account: .default
+                    )
+                }
+                return write.unmappedHubs
+            }
+            #expect(try await unmapped(1) == ["MFN2"])
+            try await store.transaction { session in
+                try await session.updateSettings(of: later.id, actor: "test") { $0.mfnStockHubs = ["MFN2"] }
+            }
+            #expect(try await unmapped(2) == [])
+            try await store.transaction { session in
+                try await session.updateSettings(of: summing.id, actor: "test") { $0.mfnStockHubs = [] }
+            }
+            #expect(try await unmapped(3) == ["MFN1"])
+        }
+    }
 }

@@ -38,6 +38,37 @@ struct MigrationTests {
         }
     }
 
+    @Test(
+        "connections that sum hubs for MFN stock are marked so when the column comes (schema 23)",
+        arguments: TestEngine.available
+    )
+    func connectionsSendingMFNStock(engine: TestEngine) async throws {
+        try await TestDatabase.with(engine) { test in
+            let database = try await Database.open(test.url)
+            try await database.migrate(through: 22)
+            try await database.transaction { sql in
+                for (id, settings) in [("c-sums", #"{"mfnStockHubs":["MFN1"]}"#), ("c-not", #"{"mfnStockHubs":[]}"#)] {
+                    try await sql.raw(
+                        """
+                        INSERT INTO connections (id, account_id, name, selling_partner_id, region, marketplace_ids,
+                            application_client_id, application_id, client_secret_sealed, refresh_token_sealed, status,
+                            endpoint_override, settings, created_at, updated_at)
+                        VALUES (\(bind: id), 'default', 'Acme', \(bind: "SELLER-" + id), 'eu', '["A21TJRUUN4KGV"]',
+                            'client', NULL, 'sealed', NULL, 'active', NULL, \(bind: settings), 1, 1)
+                        """
+                    ).run()
+                }
+            }
+            #expect(try await database.migrate().applied.map(\.version).contains(23))
+            try await database.session { sql in
+                let rows = try await sql.raw("SELECT id, sends_mfn_stock FROM connections ORDER BY id").all()
+                #expect(try rows.map { try $0.decode(column: "id", as: String.self) } == ["c-not", "c-sums"])
+                #expect(try rows.map { try $0.decode(column: "sends_mfn_stock", as: Int.self) } == [0, 1])
+            }
+            try await database.close()
+        }
+    }
+
     @Test("a second run applies nothing", arguments: TestEngine.available)
     func idempotent(engine: TestEngine) async throws {
         try await TestDatabase.with(engine) { test in

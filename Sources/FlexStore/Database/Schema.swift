@@ -1,3 +1,5 @@
+import FlexCore
+import Foundation
 import SQLKit
 
 /// FlexBridge's schema, one migration per step, oldest first.
@@ -816,6 +818,29 @@ enum Schema {
             for table in ["listing_items", "prices", "inbound_plans", "events"] {
                 try await database.raw("ALTER TABLE \(unsafeRaw: table) ADD COLUMN trace_context TEXT").run()
             }
+        },
+        Migration(version: 23, name: "Connections say whether they send MFN stock, for stock writes to find them") {
+            database,
+            _ in
+            // Every stock write looks for its account's connections that sum hubs for MFN listings; reading every
+            // connection's settings for it cost a thousand rows a write at a thousand sellers.
+            try await database.raw("ALTER TABLE connections ADD COLUMN sends_mfn_stock BIGINT NOT NULL DEFAULT 0").run()
+            for row in try await database.raw("SELECT id, settings FROM connections").all() {
+                let settings = try JSONDecoder().decode(
+                    ConnectionSettings.self,
+                    from: Data(try row.decode(column: "settings", as: String.self).utf8)
+                )
+                guard !settings.mfnStockHubs.isEmpty else { continue }
+                try await database.raw(
+                    """
+                    UPDATE connections SET sends_mfn_stock = 1
+                    WHERE id = \(bind: try row.decode(column: "id", as: String.self))
+                    """
+                ).run()
+            }
+            try await database.raw(
+                "CREATE INDEX connections_sending_mfn_stock ON connections (account_id) WHERE sends_mfn_stock = 1"
+            ).run()
         },
     ]
 }

@@ -20,13 +20,13 @@ extension StoreSession {
                 """
                 INSERT INTO connections (id, account_id, name, selling_partner_id, region, marketplace_ids, application_client_id,
                     application_id, client_secret_sealed, refresh_token_sealed, status, endpoint_override, settings,
-                    created_at, updated_at)
+                    sends_mfn_stock, created_at, updated_at)
                 VALUES (\(bind: connection.id.rawValue), \(bind: connection.accountID.rawValue), \(bind: connection.name), \(bind: connection.sellingPartnerID.rawValue),
                     \(bind: connection.region.rawValue), \(bind: try Self.json(connection.marketplaceIDs)),
                     \(bind: connection.applicationClientID), \(bind: connection.applicationID), \(bind: sealedSecret), NULL,
                     \(bind: connection.status.rawValue),
                     \(bind: connection.endpointOverride?.absoluteString), \(bind: try Self.json(connection.settings)),
-                    \(bind: connection.createdAt.millisecondsSince1970), \(bind: connection.updatedAt.millisecondsSince1970))
+                    \(bind: Self.sendsMFNStock(connection.settings)), \(bind: connection.createdAt.millisecondsSince1970), \(bind: connection.updatedAt.millisecondsSince1970))
                 """
             ).run()
         } catch  where Self.isUniqueViolation(error) {
@@ -178,7 +178,8 @@ extension StoreSession {
         notes.noteInventoryChanged(id)
         try await sql.raw(
             """
-            UPDATE connections SET settings = \(bind: try Self.json(settings)), updated_at = \(bind: nowMilliseconds)
+            UPDATE connections SET settings = \(bind: try Self.json(settings)),
+                sends_mfn_stock = \(bind: Self.sendsMFNStock(settings)), updated_at = \(bind: nowMilliseconds)
             WHERE id = \(bind: id.rawValue)
             """
         ).run()
@@ -200,6 +201,12 @@ extension StoreSession {
     }
 
     // MARK: Helpers shared by the repositories
+
+    /// `connections.sends_mfn_stock` for these settings: whether the connection sums hubs' stock for MFN listings, so
+    /// that a stock write reads only such connections of its account, not all of them.
+    static func sendsMFNStock(_ settings: ConnectionSettings) -> Int64 {
+        settings.mfnStockHubs.isEmpty ? 0 : 1
+    }
 
     static func secretContext(_ id: ConnectionID, _ field: String) -> String {
         "connection:\(id.rawValue):\(field)"

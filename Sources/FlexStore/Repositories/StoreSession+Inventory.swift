@@ -136,7 +136,10 @@ extension StoreSession {
     /// stock write reads it: three columns, the JSON decoded once per text.
     func mfnStockSenders(of account: AccountID) async throws -> [(id: ConnectionID, hubs: [HubCode])] {
         try await sql.raw(
-            "SELECT id, marketplace_ids, settings FROM connections WHERE account_id = \(bind: account.rawValue)"
+            """
+            SELECT id, marketplace_ids, settings FROM connections
+            WHERE account_id = \(bind: account.rawValue) AND sends_mfn_stock = 1
+            """
         ).all().compactMap { row in
             let settings = try Self.decodedSettings.value(for: try row.decode(column: "settings", as: String.self))
             guard !settings.mfnStockHubs.isEmpty else { return nil }
