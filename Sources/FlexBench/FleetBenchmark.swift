@@ -40,6 +40,8 @@ public struct FleetBenchmark: Sendable {
     public var ordersPerMinute: Double
     /// A PostgreSQL URL of an empty database; nil for an SQLite file in a temporary folder.
     public var database: String?
+    /// A shared library the node runs with (`LD_PRELOAD`): another `malloc`, such as jemalloc.
+    public var preload: String?
 
     public init(
         connections: Int,
@@ -47,7 +49,8 @@ public struct FleetBenchmark: Sendable {
         loadSeconds: Double = 120,
         stockChangesPerSecond: Double = 1,
         ordersPerMinute: Double = 1,
-        database: String? = nil
+        database: String? = nil,
+        preload: String? = nil
     ) {
         self.connections = connections
         self.idleSeconds = idleSeconds
@@ -55,11 +58,14 @@ public struct FleetBenchmark: Sendable {
         self.stockChangesPerSecond = stockChangesPerSecond
         self.ordersPerMinute = ordersPerMinute
         self.database = database
+        self.preload = preload
     }
 
     public struct Report: Sendable, CustomStringConvertible {
         public var connections: Int
         public var database: String
+        /// The node's `malloc`, as it reports it in `flexbridge_build_info`.
+        public var allocator: String
         public var cores: Int
         public var setupSeconds: Double
         public var idleSeconds: Double
@@ -98,7 +104,7 @@ public struct FleetBenchmark: Sendable {
                 "\($0.key) \(String(format: "%.2f", $0.value))"
             }.joined(separator: ", ")
             return """
-                \(connections) sellers on one node (\(database)), the simulator at Amazon's rates
+                \(connections) sellers on one node (\(database), \(allocator) malloc), the simulator at Amazon's rates
                   set-up                    every seller's order poll at Amazon \(String(format: "%.1f", setupSeconds)) s after the node started
                   idle, \(String(format: "%.0f", idleSeconds)) s               node CPU \(share(idleCPU)); \(String(format: "%.1f", idleCallsPerSellerMinute)) Amazon calls a minute per seller (\(byOperation)); node memory \(String(format: "%.0f", idleMemoryMegabytes)) MB
                   load, \(String(format: "%.0f", loadSeconds)) s               per seller \(String(format: "%g", stockChangesPerSecond)) stock change/s and \(String(format: "%g", ordersPerMinute)) order/min: \(stockWrites) stock changes, \(ordersGenerated) orders
@@ -225,13 +231,17 @@ public struct FleetBenchmark: Sendable {
                 "FLEXBRIDGE_NOTIFICATION_SECRET": Self.secret,
                 "FLEXBRIDGE_ALLOW_PRIVATE_ADDRESSES": "true",
                 "FLEXBRIDGE_LOG_LEVEL": "warning",
-            ],
+            ].merging(preload.map { ["LD_PRELOAD": $0] } ?? [:]) { $1 },
             log: folder.appendingPathComponent("serve.log")
         )
         defer { node.stop() }
         let started = ContinuousClock.now
         let api = BenchAPI(base: "http://127.0.0.1:\(port)/api/v1", key: key)
         try await node.waitUntilHealthy(port: port, timeout: .seconds(120))
+        let allocator = try await node.allocator(port: port)
+        if let preload, allocator == "system" {
+            throw StartupError(message: "the node runs on the C library's malloc, not on \(preload); \(node.logTail())")
+        }
         let merchants = Set((0..<connections).map(Self.merchant))
         var polled: Set<String> = []
         var scanned = 0
@@ -358,6 +368,7 @@ public struct FleetBenchmark: Sendable {
         return Report(
             connections: connections,
             database: database == nil ? "SQLite" : "PostgreSQL",
+            allocator: allocator,
             cores: ProcessInfo.processInfo.activeProcessorCount,
             setupSeconds: setupSeconds,
             idleSeconds: idleSeconds,
@@ -568,6 +579,22 @@ struct NodeProcess: Sendable {
             try await Task.sleep(for: .milliseconds(200))
         }
         throw StartupError(message: "the node did not answer /health within \(timeout); \(logTail())")
+    }
+
+    /// The node's `malloc`: the `allocator` label of its `flexbridge_build_info`.
+    func allocator(port: Int) async throws -> String {
+        let response = try await HTTPClient.bench.execute(
+            HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"),
+            timeout: .seconds(10)
+        )
+        let text = String(buffer: try await response.body.collect(upTo: 16 << 20))
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flexbridge_build_info{") }),
+            let label = line.firstRange(of: "allocator=\""),
+            let end = line[label.upperBound...].firstIndex(of: "\"")
+        else {
+            throw StartupError(message: "the node's /metrics names no allocator in flexbridge_build_info")
+        }
+        return String(line[label.upperBound..<end])
     }
 
     func checkAlive() throws {

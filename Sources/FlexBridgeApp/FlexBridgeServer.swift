@@ -76,9 +76,12 @@ public struct FlexBridgeServer: Sendable {
                 namespace: "flexbridge",
                 metricName: "build",
                 unitName: "info",
-                helpText: "Always 1; the labels say which FlexBridge runs on which database."
+                helpText: "Always 1; the labels say which FlexBridge runs on which database and memory allocator."
             ),
-            labels: [("version", FlexBridgeVersion.current), ("database", store.database.kind.rawValue)]
+            labels: [
+                ("version", FlexBridgeVersion.current), ("database", store.database.kind.rawValue),
+                ("allocator", MemoryAllocator.current.rawValue),
+            ]
         ).set(to: 1)
         return Application(
             router: router,
@@ -215,6 +218,7 @@ public struct FlexBridgeServer: Sendable {
                         "\(configuration.tlsCertificatePath == nil ? "http" : "https")://\(address ?? "\(configuration.host):\(configuration.port)")",
                     "database": "\(configuration.database)",
                     "node": "\(configuration.nodeID)",
+                    "allocator": "\(MemoryAllocator.current.rawValue)",
                 ]
             )
         }

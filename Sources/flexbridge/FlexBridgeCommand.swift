@@ -745,7 +745,16 @@ struct Bench: AsyncParsableCommand {
         @Option(help: "A PostgreSQL URL of an empty database; without it, an SQLite file in a temporary folder.")
         var database: String?
 
+        @Option(
+            help:
+                "A shared library the node runs with (LD_PRELOAD), such as jemalloc's: /usr/lib/x86_64-linux-gnu/libjemalloc.so.2."
+        )
+        var preload: String?
+
         func validate() throws {
+            if let preload, !FileManager.default.isReadableFile(atPath: preload) {
+                throw ValidationError("--preload \(preload): no such readable file")
+            }
             guard (1...10_000).contains(connections) else {
                 throw ValidationError("--connections must be 1 to 10,000")
             }
@@ -770,7 +779,8 @@ struct Bench: AsyncParsableCommand {
                     loadSeconds: loadSeconds,
                     stockChangesPerSecond: stockChangesPerSecond,
                     ordersPerMinute: ordersPerMinute,
-                    database: database
+                    database: database,
+                    preload: preload
                 ).run()
             )
         }

@@ -143,7 +143,7 @@ struct ServerTests {
                     #expect(text.contains("# TYPE flexbridge_build_info gauge"))
                     #expect(
                         text.contains(
-                            "flexbridge_build_info{version=\"\(FlexBridgeVersion.current)\",database=\"sqlite\"} 1"
+                            "flexbridge_build_info{version=\"\(FlexBridgeVersion.current)\",database=\"sqlite\",allocator=\"\(MemoryAllocator.current.rawValue)\"} 1"
                         )
                     )
                 }
