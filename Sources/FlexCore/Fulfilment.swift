@@ -438,9 +438,14 @@ public struct ShipmentFacts: Sendable, Decodable {
     public var shipmentRequirements: ShipmentRequirements?
     public var reason: String?
 
+    /// The facts of Amazon's shipment document. An order's document is read at each of its steps (by the command's
+    /// check, the worker, the store's upsert), so what a text decodes to is kept.
     public init(json: String) throws {
-        self = try JSONDecoder().decode(Self.self, from: Data(json.utf8))
+        self = try Self.decoded.value(for: json)
     }
+
+    /// About a minute of orders' documents at a thousand sellers' load (each order's copies change at each step).
+    static let decoded = DecodedCache<ShipmentFacts>(capacity: 2048)
 
     public var invoiceRequired: Bool { shipmentRequirements?.invoice?.requirement == "REQUIRED" }
     /// Whether Amazon holds the shipment's invoice.

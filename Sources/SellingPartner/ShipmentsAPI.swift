@@ -229,7 +229,7 @@ extension AmazonShipment {
     /// The copy with a step Amazon accepted recorded on it (status, created packages, package statuses, the
     /// invoice), keeping Amazon's last `lastUpdatedDateTime` — or `stampedAs`'s, when given (a newer copy's time).
     public func recording(_ step: ImpliedStep, stampedAs newer: AmazonShipment? = nil) throws -> AmazonShipment {
-        var shipment = try JSONDecoder().decode(EF.Shipment.self, from: Data(document.utf8))
+        var shipment = try Self.typed.value(for: document)
         if let newer {
             shipment.lastUpdatedDateTime =
                 try JSONDecoder().decode(EF.Shipment.self, from: Data(newer.document.utf8)).lastUpdatedDateTime
@@ -248,6 +248,10 @@ extension AmazonShipment {
         if step.invoiceAvailable { shipment.shipmentRequirements.invoice.status = "AVAILABLE" }
         return try AmazonShipment(shipment)
     }
+
+    /// Amazon's documents as this process last made them from Amazon's typed shipment: each step a worker records
+    /// starts from the copy the last one made, which is then not decoded again.
+    private static let typed = DecodedCache<EF.Shipment>(capacity: 1024)
 
     /// FlexCore's view of Amazon's shipment document.
     public init(_ shipment: Components.Schemas.Shipment) throws {
@@ -274,5 +278,6 @@ extension AmazonShipment {
             expectedShipAt: Order.parseTimestamp(shipment.shippingInfo.expectedShippingDateTimeInUTC),
             document: try JSONText.encode(shipment)
         )
+        Self.typed.remember(shipment, for: document)
     }
 }
