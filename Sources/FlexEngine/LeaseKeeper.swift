@@ -22,19 +22,28 @@ public actor LeaseKeeper: Service {
         /// Whether the node holds its presence lock on PostgreSQL (``Store/holdPresence(of:held:)``) and judges
         /// other nodes by theirs; without it a dead node's connections are taken when its leases expire.
         public var presence: Bool
+        /// The `malloc` the node runs on.
+        public var allocator: MemoryAllocator
+        /// How many connections a node on the C library's `malloc` holds before it says, once, that jemalloc would
+        /// spare it a tenth of its CPU (docs/operations.md).
+        public var allocatorAdviceConnections: Int
 
         public init(
             owner: String,
             ttl: Duration = .seconds(30),
             interval: Duration = .seconds(10),
             isDeadOwner: @escaping @Sendable (String) -> Bool = { _ in false },
-            presence: Bool = true
+            presence: Bool = true,
+            allocator: MemoryAllocator = .current,
+            allocatorAdviceConnections: Int = 300
         ) {
             self.owner = owner
             self.ttl = ttl
             self.interval = interval
             self.isDeadOwner = isDeadOwner
             self.presence = presence
+            self.allocator = allocator
+            self.allocatorAdviceConnections = allocatorAdviceConnections
         }
     }
 
@@ -68,6 +77,8 @@ public actor LeaseKeeper: Service {
     private var pendingHandOvers: [ConnectionID: Lease] = [:]
     /// Whether this node holds its presence lock (it says so in its announcement).
     private var presenceHeld = false
+    /// Whether the node has said that it would run better on jemalloc.
+    private var advisedAllocator = false
     private let continuation: AsyncStream<Update>.Continuation
 
     /// Every change of the leases this node holds, from the first, for the one consumer that starts and stops the
@@ -211,7 +222,21 @@ public actor LeaseKeeper: Service {
                 ]
             )
         }
+        adviseAllocator()
         return changes
+    }
+
+    /// Says once, when the node comes to hold many connections on the C library's `malloc`, that jemalloc would serve
+    /// it better: glibc's `malloc` cost a node of 1,000 sellers a tenth of its CPU (BENCHMARKS.md).
+    private func adviseAllocator() {
+        guard !advisedAllocator, configuration.allocator == .system,
+            held.count >= configuration.allocatorAdviceConnections
+        else { return }
+        advisedAllocator = true
+        logger.notice(
+            "this node holds many connections on the C library's malloc; run it with jemalloc preloaded (LD_PRELOAD) for about a tenth less CPU: see docs/operations.md, \"The memory allocator\"",
+            metadata: ["held": "\(held.count)", "allocator": "\(configuration.allocator.rawValue)"]
+        )
     }
 
     /// Says that this node holds its presence lock, so that its announcements carry the lock's key from the next

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import FlexAPI
 import FlexBridgeApp
 import FlexCore
+import FlexEngine
 import FlexStore
 import FlexStoreTesting
 import Foundation

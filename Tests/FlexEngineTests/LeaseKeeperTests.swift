@@ -3,6 +3,8 @@ import FlexEngine
 import FlexStore
 import FlexStoreTesting
 import Foundation
+import Logging
+import Synchronization
 import Testing
 
 @Suite("Lease keeper")
@@ -323,5 +325,75 @@ struct LeaseKeeperTests {
             #expect(try await Self.holders(ids, in: store, at: clock.now).values.allSatisfy { $0 == "node-survivor" })
             try await store.close()
         }
+    }
+
+    @Test(
+        "a node holding many connections on the C library's malloc says once that jemalloc would serve it better",
+        arguments: TestEngine.available
+    )
+    func allocatorAdvice(engine: TestEngine) async throws {
+        for (allocator, threshold, expected) in [
+            (MemoryAllocator.system, 3, 1), (.system, 4, 0), (.jemalloc, 1, 0),
+        ] {
+            try await TestDatabase.with(engine) { database in
+                let store = try await Store.open(
+                    Store.Configuration(databaseURL: database.url, masterKey: .value(MasterKey.generate()))
+                )
+                try await store.transaction { session in
+                    for index in 0..<3 {
+                        let connection = Connection(
+                            name: "Seller \(index)",
+                            sellingPartnerID: SellingPartnerID(rawValue: "S\(index)"),
+                            region: .eu,
+                            marketplaceIDs: ["M"],
+                            applicationClientID: "c",
+                            createdAt: Date()
+                        )
+                        try await session.insertConnection(connection, clientSecret: "s", actor: "test")
+                        try await session.authorize(connection.id, refreshToken: "r", actor: "test")
+                    }
+                }
+                let notices = NoticeLog()
+                let keeper = LeaseKeeper(
+                    store: store,
+                    configuration: .init(
+                        owner: "node-a",
+                        allocator: allocator,
+                        allocatorAdviceConnections: threshold
+                    ),
+                    logger: Logger(label: "leases") { _ in notices }
+                )
+                #expect(try await keeper.tick().gained.count == 3)
+                try await keeper.tick()
+                let advice = notices.messages.filter { $0.contains("jemalloc") }
+                #expect(advice.count == expected, "\(allocator), advice from \(threshold) connections")
+                try await store.close()
+            }
+        }
+    }
+}
+
+/// Keeps the messages logged at notice and above.
+private struct NoticeLog: LogHandler {
+    private let box: Box
+
+    init() { box = Box() }
+
+    var messages: [String] { box.messages.withLock { $0 } }
+
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .notice
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        box.messages.withLock { $0.append(event.message.description) }
+    }
+
+    private final class Box: Sendable {
+        let messages = Mutex<[String]>([])
     }
 }
