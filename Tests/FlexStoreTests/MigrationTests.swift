@@ -39,7 +39,7 @@ struct MigrationTests {
     }
 
     @Test(
-        "connections that sum hubs for MFN stock are marked so when the column comes (schema 23)",
+        "connections that sum hubs for MFN stock are marked so when the column comes (schema 23); unreadable settings sum none",
         arguments: TestEngine.available
     )
     func connectionsSendingMFNStock(engine: TestEngine) async throws {
@@ -47,7 +47,10 @@ struct MigrationTests {
             let database = try await Database.open(test.url)
             try await database.migrate(through: 22)
             try await database.transaction { sql in
-                for (id, settings) in [("c-sums", #"{"mfnStockHubs":["MFN1"]}"#), ("c-not", #"{"mfnStockHubs":[]}"#)] {
+                for (id, settings) in [
+                    ("c-sums", #"{"mfnStockHubs":["MFN1"]}"#), ("c-not", #"{"mfnStockHubs":[]}"#),
+                    ("c-unreadable", #"{"mfnStockHubs":"#),
+                ] {
                     try await sql.raw(
                         """
                         INSERT INTO connections (id, account_id, name, selling_partner_id, region, marketplace_ids,
@@ -62,8 +65,12 @@ struct MigrationTests {
             #expect(try await database.migrate().applied.map(\.version).contains(23))
             try await database.session { sql in
                 let rows = try await sql.raw("SELECT id, sends_mfn_stock FROM connections ORDER BY id").all()
-                #expect(try rows.map { try $0.decode(column: "id", as: String.self) } == ["c-not", "c-sums"])
-                #expect(try rows.map { try $0.decode(column: "sends_mfn_stock", as: Int.self) } == [0, 1])
+                #expect(
+                    try rows.map { try $0.decode(column: "id", as: String.self) } == [
+                        "c-not", "c-sums", "c-unreadable",
+                    ]
+                )
+                #expect(try rows.map { try $0.decode(column: "sends_mfn_stock", as: Int.self) } == [0, 1, 0])
             }
             try await database.close()
         }

@@ -825,12 +825,16 @@ enum Schema {
             // Every stock write looks for its account's connections that sum hubs for MFN listings; reading every
             // connection's settings for it cost a thousand rows a write at a thousand sellers.
             try await database.raw("ALTER TABLE connections ADD COLUMN sends_mfn_stock BIGINT NOT NULL DEFAULT 0").run()
+            // Settings that are not JSON FlexBridge can read (edited by hand in the database) count as summing no hubs,
+            // and do not stop the node from starting.
             for row in try await database.raw("SELECT id, settings FROM connections").all() {
-                let settings = try JSONDecoder().decode(
-                    ConnectionSettings.self,
-                    from: Data(try row.decode(column: "settings", as: String.self).utf8)
-                )
-                guard !settings.mfnStockHubs.isEmpty else { continue }
+                guard
+                    let settings = try? JSONDecoder().decode(
+                        ConnectionSettings.self,
+                        from: Data(try row.decode(column: "settings", as: String.self).utf8)
+                    ),
+                    !settings.mfnStockHubs.isEmpty
+                else { continue }
                 try await database.raw(
                     """
                     UPDATE connections SET sends_mfn_stock = 1
