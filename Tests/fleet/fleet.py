@@ -9,7 +9,9 @@ stopped cleanly, a fourth joins. Checked:
 - nothing lost or applied twice: a writer changes sellers' stock through any live node the whole time; at the end
   every seller's stock at Amazon is its last accepted write, and per item Amazon received strictly increasing sequence
   numbers;
-- no answer of the API was a 5xx and no node crashed.
+- no answer of the API was a 5xx and no node crashed;
+- the fourth node runs on jemalloc where the machine has it (as docs/operations.md advises for many sellers), and each
+  node's flexbridge_build_info names the malloc it runs on.
 
 PostgreSQL only (FLEXBRIDGE_TEST_POSTGRES_URL). FLEET_CONNECTIONS (300), FLEET_PRESENCE=false to measure a dead node's
 handover by lease expiry instead of by its presence lock.
