@@ -339,20 +339,7 @@ struct LeaseKeeperTests {
                 let store = try await Store.open(
                     Store.Configuration(databaseURL: database.url, masterKey: .value(MasterKey.generate()))
                 )
-                try await store.transaction { session in
-                    for index in 0..<3 {
-                        let connection = Connection(
-                            name: "Seller \(index)",
-                            sellingPartnerID: SellingPartnerID(rawValue: "S\(index)"),
-                            region: .eu,
-                            marketplaceIDs: ["M"],
-                            applicationClientID: "c",
-                            createdAt: Date()
-                        )
-                        try await session.insertConnection(connection, clientSecret: "s", actor: "test")
-                        try await session.authorize(connection.id, refreshToken: "r", actor: "test")
-                    }
-                }
+                _ = try await Self.activeConnections(3, in: store, at: Date())
                 let notices = NoticeLog()
                 let keeper = LeaseKeeper(
                     store: store,
